@@ -1,0 +1,31 @@
+import type { z } from 'zod';
+import { AirlockError } from './errors.ts';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Serialises a message for the wire. */
+export function encode(message: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(message));
+}
+
+/**
+ * Parses bytes from the wire against a schema: the one place where `unknown` becomes a typed message.
+ * Throws `AirlockError('bad_request')` naming the first problems, never a half-parsed value.
+ */
+export function decode<S extends z.ZodType>(schema: S, bytes: Uint8Array, what = 'message'): z.infer<S> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(decoder.decode(bytes));
+  } catch (cause) {
+    throw new AirlockError('bad_request', `${what} is not valid UTF-8 JSON`, { cause });
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new AirlockError('bad_request', `${what} does not match its schema: ${issues.join('; ')}`, {
+      data: { issues },
+    });
+  }
+  return parsed.data;
+}

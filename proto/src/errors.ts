@@ -1,0 +1,70 @@
+import { z } from 'zod';
+
+/**
+ * Every error code that can cross the wire, with whether a caller may retry the same request.
+ * Callers decide retries from `code`, never from message text.
+ */
+export const errorCodes = {
+  bad_request: { retryable: false, doc: 'The message did not match its schema; it was not processed.' },
+  unknown_run: { retryable: false, doc: 'No live run has this id (never opened, or already closed).' },
+  run_closed: { retryable: false, doc: 'The run was closed; open a new one.' },
+  run_busy: { retryable: true, doc: 'A step of this run is still executing; steps of one run are serial.' },
+  capacity_exhausted: { retryable: true, doc: 'Every runner slot is busy; retry later or add runners.' },
+  no_runner: { retryable: true, doc: 'No runner answered; start one (`./airlock up`) or check NATS.' },
+  runner_lost: { retryable: true, doc: 'The runner holding this run stopped answering.' },
+  image_not_found: { retryable: false, doc: 'The sandbox image is not present on the runner; build it (`make images`).' },
+  workspace_invalid: { retryable: false, doc: 'The workspace path is not an absolute, existing directory on the runner host.' },
+  sandbox_failed: { retryable: true, doc: 'The sandbox container could not be created or started.' },
+  validation_denied: { retryable: false, doc: 'The command was denied by the validation chain.' },
+  validation_ask: { retryable: false, doc: 'The command needs an operator approval before it may run.' },
+  timeout: { retryable: true, doc: 'The request did not complete in time.' },
+  internal: { retryable: true, doc: 'An unexpected failure; the log names it.' },
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export const ErrorCodeSchema = z.enum(Object.keys(errorCodes) as [ErrorCode, ...ErrorCode[]]);
+
+/** The serialisable form of an error as it crosses NATS. */
+export const WireErrorSchema = z.object({
+  code: ErrorCodeSchema,
+  message: z.string(),
+  retryable: z.boolean(),
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+export type WireError = z.infer<typeof WireErrorSchema>;
+
+/** A local error carrying a wire code. Both sides throw it; `toWire` / `fromWire` convert at the boundary. */
+export class AirlockError extends Error {
+  override readonly name = 'AirlockError';
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly data: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; data?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = errorCodes[code].retryable;
+    this.data = options?.data;
+  }
+
+  toWire(): WireError {
+    return {
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+      ...(this.data ? { data: this.data } : {}),
+    };
+  }
+
+  static fromWire(err: WireError): AirlockError {
+    return new AirlockError(err.code, err.message, err.data ? { data: err.data } : undefined);
+  }
+}
+
+/** Converts anything thrown into a wire error; unknown failures become `internal`. */
+export function toWireError(err: unknown): WireError {
+  if (err instanceof AirlockError) return err.toWire();
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: 'internal', message, retryable: true };
+}

@@ -1,0 +1,39 @@
+export { PROTOCOL_VERSION } from './version.ts';
+export { subjects, names, RUN_ID_PATTERN, RUNNER_ID_PATTERN } from './subjects.ts';
+export { errorCodes, ErrorCodeSchema, WireErrorSchema, AirlockError, toWireError } from './errors.ts';
+export type { ErrorCode, WireError } from './errors.ts';
+export { encode, decode } from './codec.ts';
+export { VersionSchema, RunIdSchema, RunnerIdSchema, StepNumberSchema, EnvSchema, replySchema } from './messages/common.ts';
+export type { Reply } from './messages/common.ts';
+export {
+  SandboxLimitsSchema,
+  RunnerOpenRequestSchema,
+  RunnerOpenResultSchema,
+  RunnerCloseRequestSchema,
+  RunnerCloseResultSchema,
+  RunStatusSchema,
+  RunRecordSchema,
+} from './messages/run.ts';
+export type {
+  SandboxLimits,
+  RunnerOpenRequest,
+  RunnerOpenResult,
+  RunnerCloseRequest,
+  RunnerCloseResult,
+  RunStatus,
+  RunRecord,
+} from './messages/run.ts';
+export { MAX_COMMAND_BYTES, RunnerExecRequestSchema, StepResultSchema } from './messages/exec.ts';
+export type { RunnerExecRequest, StepResult } from './messages/exec.ts';
+export { MAX_CHUNK_BYTES, LogEventSchema } from './messages/log.ts';
+export type { LogEvent, LogEventType, LogEventInput } from './messages/log.ts';
+export {
+  ApiOpenRequestSchema,
+  ApiOpenResultSchema,
+  ApiExecRequestSchema,
+  ApiCloseRequestSchema,
+  ApiPsRequestSchema,
+  ApiPsResultSchema,
+  ApiStatusResultSchema,
+} from './messages/api.ts';
+export type { ApiOpenRequest, ApiExecRequest, ApiCloseRequest, ApiPsRequest, ApiPsResult, ApiStatusResult } from './messages/api.ts';

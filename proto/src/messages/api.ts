@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { EnvSchema, RunIdSchema, VersionSchema } from './common.ts';
+import { RunRecordSchema } from './run.ts';
+
+/** CLI/SDK -> harness: open a run. */
+export const ApiOpenRequestSchema = z.object({
+  v: VersionSchema,
+  image: z.string().min(1).max(256).optional(),
+  workspace: z.string().startsWith('/', 'workspace must be an absolute path').optional(),
+  mountPath: z.string().regex(/^\/[A-Za-z0-9._/-]*$/).optional(),
+  env: EnvSchema.optional(),
+});
+export type ApiOpenRequest = z.infer<typeof ApiOpenRequestSchema>;
+
+export const ApiOpenResultSchema = RunRecordSchema;
+
+/** CLI/SDK -> harness: run one command as the next step of a run. */
+export const ApiExecRequestSchema = z.object({
+  v: VersionSchema,
+  runId: RunIdSchema,
+  cmd: z.string().min(1),
+  env: EnvSchema.optional(),
+  timeoutMs: z.number().int().positive().optional(),
+});
+export type ApiExecRequest = z.infer<typeof ApiExecRequestSchema>;
+
+export const ApiCloseRequestSchema = z.object({ v: VersionSchema, runId: RunIdSchema });
+export type ApiCloseRequest = z.infer<typeof ApiCloseRequestSchema>;
+
+export const ApiPsRequestSchema = z.object({ v: VersionSchema, all: z.boolean().optional() });
+export type ApiPsRequest = z.infer<typeof ApiPsRequestSchema>;
+
+export const ApiPsResultSchema = z.object({ runs: z.array(RunRecordSchema) });
+export type ApiPsResult = z.infer<typeof ApiPsResultSchema>;
+
+export const ApiStatusResultSchema = z.object({
+  harness: z.object({ pid: z.number(), startedAt: z.string(), version: z.string() }),
+  runners: z.array(z.object({ runnerId: z.string(), slots: z.number(), used: z.number(), seenAt: z.string() })),
+});
+export type ApiStatusResult = z.infer<typeof ApiStatusResultSchema>;

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { EnvSchema, RunIdSchema, StepNumberSchema, VersionSchema } from './common.ts';
+
+/** Largest command text accepted, in bytes of UTF-8. */
+export const MAX_COMMAND_BYTES = 64 * 1024;
+
+/** Harness -> runner: execute step `step` of run `runId`. */
+export const RunnerExecRequestSchema = z.object({
+  v: VersionSchema,
+  runId: RunIdSchema,
+  step: StepNumberSchema,
+  cmd: z.string().min(1).max(MAX_COMMAND_BYTES),
+  /** Environment of this step only, on top of the run's. */
+  env: EnvSchema,
+  timeoutMs: z.number().int().positive().max(24 * 3600 * 1000),
+});
+export type RunnerExecRequest = z.infer<typeof RunnerExecRequestSchema>;
+
+/** How a step ended. A failed command is a result, not an error. */
+export const StepResultSchema = z.object({
+  runId: RunIdSchema,
+  step: StepNumberSchema,
+  /** Exit code of the command; null when it was killed before reporting one. */
+  exitCode: z.number().int().nullable(),
+  /** Signal that ended the command or its sandbox, e.g. "SIGKILL". */
+  signal: z.string().nullable(),
+  oomKilled: z.boolean(),
+  timedOut: z.boolean(),
+  /** The sandbox container stopped during the step; the next step gets a fresh one on the same workspace. */
+  sandboxDied: z.boolean(),
+  durationMs: z.number().nonnegative(),
+  stdoutBytes: z.number().int().nonnegative(),
+  stderrBytes: z.number().int().nonnegative(),
+  /** Output beyond the per-step limit was dropped (and said so in the log). */
+  truncated: z.boolean(),
+  /** Log sequence of the step's `step.exited` event: readers have everything once they reach it. */
+  logSeq: z.number().int().nonnegative(),
+});
+export type StepResult = z.infer<typeof StepResultSchema>;

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { EnvSchema, RunIdSchema, RunnerIdSchema, VersionSchema } from './common.ts';
+
+/** Resource limits of one sandbox. Defaults live in the harness config. */
+export const SandboxLimitsSchema = z.object({
+  memoryBytes: z.number().int().positive(),
+  pids: z.number().int().positive(),
+  /** CPU quota in billionths of a CPU (1e9 = one core). */
+  nanoCpus: z.number().int().positive(),
+  tmpfsBytes: z.number().int().positive(),
+});
+export type SandboxLimits = z.infer<typeof SandboxLimitsSchema>;
+
+/** Harness -> runner (queue group): create the sandbox of a new run. */
+export const RunnerOpenRequestSchema = z.object({
+  v: VersionSchema,
+  runId: RunIdSchema,
+  image: z.string().min(1).max(256),
+  /** Absolute host path to bind-mount; absent = the runner makes a fresh workspace. */
+  workspace: z.string().startsWith('/').max(4096).optional(),
+  /** Where the workspace appears inside the sandbox. */
+  mountPath: z.string().regex(/^\/[A-Za-z0-9._/-]*$/).max(256),
+  /** Environment every step of this run receives (granted by the harness). */
+  env: EnvSchema,
+  limits: SandboxLimitsSchema,
+  network: z.literal('none'),
+});
+export type RunnerOpenRequest = z.infer<typeof RunnerOpenRequestSchema>;
+
+export const RunnerOpenResultSchema = z.object({
+  runId: RunIdSchema,
+  runnerId: RunnerIdSchema,
+  containerId: z.string(),
+  /** Host path of the workspace. */
+  workspace: z.string(),
+  /** uid:gid the sandbox runs as. */
+  user: z.string(),
+});
+export type RunnerOpenResult = z.infer<typeof RunnerOpenResultSchema>;
+
+/** Harness -> runner: end a run, remove its container. */
+export const RunnerCloseRequestSchema = z.object({
+  v: VersionSchema,
+  runId: RunIdSchema,
+  reason: z.string().max(1024),
+});
+export type RunnerCloseRequest = z.infer<typeof RunnerCloseRequestSchema>;
+
+export const RunnerCloseResultSchema = z.object({ runId: RunIdSchema, removed: z.boolean() });
+export type RunnerCloseResult = z.infer<typeof RunnerCloseResultSchema>;
+
+export const RunStatusSchema = z.enum(['open', 'closed']);
+export type RunStatus = z.infer<typeof RunStatusSchema>;
+
+/** What the harness keeps about a run (in the runs KV bucket). */
+export const RunRecordSchema = z.object({
+  runId: RunIdSchema,
+  runnerId: RunnerIdSchema,
+  status: RunStatusSchema,
+  image: z.string(),
+  workspace: z.string(),
+  mountPath: z.string(),
+  openedAt: z.string(),
+  closedAt: z.string().optional(),
+  closeReason: z.string().optional(),
+  /** Number of the last step requested (0 = none yet). */
+  steps: z.number().int().min(0),
+  lastExitCode: z.number().int().nullable().optional(),
+});
+export type RunRecord = z.infer<typeof RunRecordSchema>;

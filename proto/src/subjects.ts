@@ -1,0 +1,40 @@
+/**
+ * Every NATS subject, stream, bucket and queue-group name Airlock uses, in one place.
+ * Subjects are versioned (`airlock.v1.…`) so two protocol versions can share one NATS.
+ */
+const ROOT = 'airlock.v1';
+
+export const subjects = {
+  /** Harness API (request/reply), used by the CLI and the SDK. */
+  api: {
+    open: `${ROOT}.api.open`,
+    exec: `${ROOT}.api.exec`,
+    close: `${ROOT}.api.close`,
+    ps: `${ROOT}.api.ps`,
+    status: `${ROOT}.api.status`,
+  },
+  /** New runs are offered to runners on this subject through a queue group. */
+  runnerOpen: `${ROOT}.runner.open`,
+  /** Per-runner subjects: later steps of a run go to the runner that holds it. */
+  runnerExec: (runnerId: string) => `${ROOT}.runner.${runnerId}.exec`,
+  runnerClose: (runnerId: string) => `${ROOT}.runner.${runnerId}.close`,
+  runnerHeartbeat: (runnerId: string) => `${ROOT}.runner.${runnerId}.heartbeat`,
+  /** The durable run log: one subject per run. */
+  log: (runId: string) => `${ROOT}.log.${runId}`,
+  logAll: `${ROOT}.log.>`,
+} as const;
+
+export const names = {
+  /** JetStream stream that holds every event of every run. */
+  logStream: 'AIRLOCK_LOG',
+  /** KV bucket: runId -> RunRecord. */
+  runsBucket: 'airlock_runs',
+  /** Queue group runners join to take new runs. */
+  runnerQueue: 'airlock-runners',
+} as const;
+
+/** Run ids are ULIDs: 26 Crockford base32 characters, sortable by creation time. */
+export const RUN_ID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** Runner ids become subject tokens: keep them to safe characters. */
+export const RUNNER_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
