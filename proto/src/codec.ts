@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { AirlockError } from './errors.ts';
+import { AirlockError, type WireError } from './errors.ts';
+import { replySchema } from './messages/common.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -28,4 +29,14 @@ export function decode<S extends z.ZodType>(schema: S, bytes: Uint8Array, what =
     });
   }
   return parsed.data;
+}
+
+/**
+ * Parses a reply (`{ ok, result }` or `{ ok: false, error }`) and returns its result, or throws the
+ * error it carries as an `AirlockError` with the same code. A reply that fails its schema is `bad_request`.
+ */
+export function decodeReply<S extends z.ZodType>(result: S, bytes: Uint8Array, what = 'reply'): z.infer<S> {
+  const reply = decode(replySchema(result), bytes, what) as { ok: true; result: z.infer<S> } | { ok: false; error: WireError };
+  if (!reply.ok) throw AirlockError.fromWire(reply.error);
+  return reply.result;
 }

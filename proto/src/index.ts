@@ -2,7 +2,7 @@ export { PROTOCOL_VERSION } from './version.ts';
 export { subjects, names, RUN_ID_PATTERN, RUNNER_ID_PATTERN } from './subjects.ts';
 export { errorCodes, ErrorCodeSchema, WireErrorSchema, AirlockError, toWireError } from './errors.ts';
 export type { ErrorCode, WireError } from './errors.ts';
-export { encode, decode } from './codec.ts';
+export { encode, decode, decodeReply } from './codec.ts';
 export { VersionSchema, RunIdSchema, RunnerIdSchema, StepNumberSchema, EnvSchema, replySchema } from './messages/common.ts';
 export type { Reply } from './messages/common.ts';
 export {
@@ -13,6 +13,7 @@ export {
   RunnerCloseResultSchema,
   RunStatusSchema,
   RunRecordSchema,
+  RunnerHeartbeatSchema,
 } from './messages/run.ts';
 export type {
   SandboxLimits,
@@ -22,10 +23,11 @@ export type {
   RunnerCloseResult,
   RunStatus,
   RunRecord,
+  RunnerHeartbeat,
 } from './messages/run.ts';
 export { MAX_COMMAND_BYTES, RunnerExecRequestSchema, StepResultSchema } from './messages/exec.ts';
 export type { RunnerExecRequest, StepResult } from './messages/exec.ts';
-export { MAX_CHUNK_BYTES, LogEventSchema } from './messages/log.ts';
+export { MAX_CHUNK_BYTES, GENESIS_HASH, LogEventSchema } from './messages/log.ts';
 export type { LogEvent, LogEventType, LogEventInput } from './messages/log.ts';
 export {
   ApiOpenRequestSchema,

@@ -18,7 +18,8 @@ export const subjects = {
   /** Per-runner subjects: later steps of a run go to the runner that holds it. */
   runnerExec: (runnerId: string) => `${ROOT}.runner.${runnerId}.exec`,
   runnerClose: (runnerId: string) => `${ROOT}.runner.${runnerId}.close`,
-  runnerHeartbeat: (runnerId: string) => `${ROOT}.runner.${runnerId}.heartbeat`,
+  /** Every runner publishes its heartbeat here (core NATS). */
+  runnerHeartbeat: `${ROOT}.heartbeat`,
   /** The durable run log: one subject per run. */
   log: (runId: string) => `${ROOT}.log.${runId}`,
   logAll: `${ROOT}.log.>`,

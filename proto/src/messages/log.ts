@@ -15,7 +15,12 @@ const base = {
   ts: z.string(),
   /** Which process wrote it: `harness` or `runner:<id>`. */
   by: z.string(),
+  /** sha256 (hex) of the previous event's bytes as stored; 64 zeros for the first event of a run. */
+  prev: z.string().regex(/^[0-9a-f]{64}$/),
 };
+
+/** `prev` of the first event of a run. */
+export const GENESIS_HASH = '0'.repeat(64);
 
 export const LogEventSchema = z.discriminatedUnion('type', [
   z.object({
@@ -65,4 +70,4 @@ export type LogEvent = z.infer<typeof LogEventSchema>;
 export type LogEventType = LogEvent['type'];
 
 /** An event before the log writer stamps it with `v`, `seq`, `ts`, `by`. */
-export type LogEventInput = LogEvent extends infer E ? (E extends LogEvent ? Omit<E, 'v' | 'seq' | 'ts' | 'by' | 'runId'> : never) : never;
+export type LogEventInput = LogEvent extends infer E ? (E extends LogEvent ? Omit<E, 'v' | 'seq' | 'ts' | 'by' | 'runId' | 'prev'> : never) : never;

@@ -68,3 +68,14 @@ export const RunRecordSchema = z.object({
   lastExitCode: z.number().int().nullable().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
+
+/** Runner -> anyone (core NATS, every few seconds): I am alive, with this much room. */
+export const RunnerHeartbeatSchema = z.object({
+  v: VersionSchema,
+  runnerId: RunnerIdSchema,
+  slots: z.number().int().nonnegative(),
+  used: z.number().int().nonnegative(),
+  runIds: z.array(z.string()),
+  ts: z.string(),
+});
+export type RunnerHeartbeat = z.infer<typeof RunnerHeartbeatSchema>;

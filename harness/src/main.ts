@@ -1,0 +1,43 @@
+// Entry point of the harness process.
+import { parseArgs } from 'node:util';
+import { connectNats } from '@airlock/ledger';
+import { loadHarnessConfig } from './config.ts';
+import { createLogger } from './logger.ts';
+import { HarnessService } from './service.ts';
+
+const USAGE = `Usage: node harness/src/main.ts [--nats URL] [--log-level L]
+
+The Airlock harness: run lifecycle, routing and policy, served over NATS.
+Usually started by \`./airlock up\`.
+  --nats URL        NATS server(s), comma-separated [AIRLOCK_NATS_URL] (default nats://127.0.0.1:4222)
+  --log-level L     fatal|error|warn|info|debug|trace|silent [AIRLOCK_LOG_LEVEL] (default info)
+`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { nats: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const cfg = loadHarnessConfig({ nats: values.nats, logLevel: values['log-level'] }, process.env);
+  const log = createLogger(cfg.logLevel);
+  const nats = await connectNats({ servers: cfg.natsUrl.split(','), name: 'airlock-harness' });
+  const svc = await HarnessService.start(cfg, nats, log);
+  const stop = (signal: string) => {
+    log.info({ signal }, 'draining');
+    void svc
+      .drain()
+      .then(() => nats.drain())
+      .then(() => process.exit(0));
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`airlock-harness: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,293 @@
+import { hostname } from 'node:os';
+import type { Msg, Subscription } from '@nats-io/transport-node';
+import { Kvm, type KV } from '@nats-io/kv';
+import { ulid } from 'ulid';
+import {
+  AirlockError,
+  ApiCloseRequestSchema,
+  ApiExecRequestSchema,
+  ApiOpenRequestSchema,
+  ApiPsRequestSchema,
+  PROTOCOL_VERSION,
+  RunRecordSchema,
+  RunnerCloseResultSchema,
+  RunnerHeartbeatSchema,
+  RunnerOpenResultSchema,
+  StepResultSchema,
+  decode,
+  encode,
+  names,
+  decodeReply,
+  subjects,
+  toWireError,
+} from '@airlock/proto';
+import type {
+  ApiCloseRequest,
+  ApiExecRequest,
+  ApiOpenRequest,
+  ApiPsRequest,
+  ApiPsResult,
+  ApiStatusResult,
+  RunRecord,
+  RunnerHeartbeat,
+  RunnerOpenRequest,
+  StepResult,
+} from '@airlock/proto';
+import { RunLogWriter, ensureLogStream, type NatsHandles } from '@airlock/ledger';
+import type { z } from 'zod';
+import type { HarnessConfig } from './config.ts';
+import type { Logger } from './logger.ts';
+
+const VERSION = '0.1.0';
+/** A runner whose heartbeat is older than this is not listed as alive. */
+const RUNNER_STALE_MS = 10_000;
+
+export type HarnessState = 'starting' | 'running' | 'draining' | 'stopped';
+
+/**
+ * The harness: owns run lifecycle and routing. Answers the API subjects for the CLI and SDK,
+ * keeps every run's record in a KV bucket (so a restarted harness knows them), and talks to runners.
+ * It never talks to Docker.
+ */
+export class HarnessService implements AsyncDisposable {
+  state: HarnessState = 'starting';
+  readonly #cfg: HarnessConfig;
+  readonly #nats: NatsHandles;
+  readonly #log: Logger;
+  readonly #kv: KV;
+  readonly #writers = new Map<string, RunLogWriter>();
+  readonly #runners = new Map<string, RunnerHeartbeat>();
+  readonly #startedAt = new Date().toISOString();
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #subs: Subscription[] = [];
+  #systemLog: RunLogWriter;
+  #stopped: Promise<void> | undefined;
+
+  private constructor(cfg: HarnessConfig, nats: NatsHandles, kv: KV, log: Logger) {
+    this.#cfg = cfg;
+    this.#nats = nats;
+    this.#kv = kv;
+    this.#log = log;
+    this.#systemLog = new RunLogWriter(nats.js, nats.jsm, 'system', { by: 'harness' });
+  }
+
+  static async start(cfg: HarnessConfig, nats: NatsHandles, log: Logger): Promise<HarnessService> {
+    await ensureLogStream(nats.jsm);
+    const kv = await new Kvm(nats.nc).create(names.runsBucket, { history: 1 });
+    const svc = new HarnessService(cfg, nats, kv, log);
+    const { nc } = nats;
+    const serve = <S extends z.ZodType, R>(subject: string, schema: S, handle: (req: z.infer<S>) => Promise<R>) =>
+      nc.subscribe(subject, {
+        callback: (err, msg) => {
+          if (!err) svc.#track(svc.#serve(msg, schema, handle));
+        },
+      });
+    svc.#subs.push(
+      serve(subjects.api.open, ApiOpenRequestSchema, (r) => svc.open(r)),
+      serve(subjects.api.exec, ApiExecRequestSchema, (r) => svc.exec(r)),
+      serve(subjects.api.close, ApiCloseRequestSchema, (r) => svc.close(r)),
+      serve(subjects.api.ps, ApiPsRequestSchema, (r) => svc.ps(r)),
+      serve(subjects.api.status, ApiPsRequestSchema, () => svc.status()),
+      nc.subscribe(subjects.runnerHeartbeat, {
+        callback: (err, msg) => {
+          if (err) return;
+          try {
+            const hb = decode(RunnerHeartbeatSchema, msg.data, 'heartbeat');
+            svc.#runners.set(hb.runnerId, hb);
+          } catch (e) {
+            log.warn({ err: e }, 'ignored a malformed heartbeat');
+          }
+        },
+      }),
+    );
+    await nc.flush();
+    svc.state = 'running';
+    log.info({ nats: cfg.natsUrl }, 'harness ready');
+    return svc;
+  }
+
+  #track(p: Promise<unknown>): void {
+    this.#inFlight.add(p);
+    void p.finally(() => this.#inFlight.delete(p));
+  }
+
+  async #serve<S extends z.ZodType, R>(msg: Msg, schema: S, handle: (req: z.infer<S>) => Promise<R>): Promise<void> {
+    let reply: unknown;
+    try {
+      const req = decode(schema, msg.data, `request on ${msg.subject}`);
+      reply = { ok: true, result: await handle(req) };
+    } catch (err) {
+      const wire = toWireError(err);
+      if (wire.code === 'bad_request') {
+        this.#log.warn({ subject: msg.subject, error: wire.message }, 'rejected a malformed request');
+        await this.#systemLog
+          .append({ type: 'message.rejected', subject: msg.subject, code: wire.code, message: wire.message, bytes: msg.data.length })
+          .catch((e: unknown) => this.#log.error({ err: e }, 'could not record a rejected message'));
+      } else if (wire.code === 'internal') {
+        this.#log.error({ err, subject: msg.subject }, 'request failed');
+      }
+      reply = { ok: false, error: wire };
+    }
+    if (msg.reply) msg.respond(encode(reply));
+  }
+
+  /** Sends a request to a runner and parses its reply; NATS failures become typed errors. */
+  async #ask<S extends z.ZodType>(subject: string, body: unknown, result: S, timeoutMs: number): Promise<z.infer<S>> {
+    let msg: Msg;
+    try {
+      msg = await this.#nats.nc.request(subject, encode(body), { timeout: timeoutMs });
+    } catch (err) {
+      const text = String((err as Error)?.message ?? err);
+      if (/no responders|503/i.test(text)) throw new AirlockError('no_runner', `no runner answers on ${subject}`, { cause: err });
+      if (/timeout/i.test(text)) throw new AirlockError('timeout', `no reply on ${subject} within ${timeoutMs} ms`, { cause: err });
+      throw err;
+    }
+    return decodeReply(result, msg.data, `reply on ${subject}`);
+  }
+
+  #writer(runId: string): RunLogWriter {
+    let w = this.#writers.get(runId);
+    if (!w) {
+      w = new RunLogWriter(this.#nats.js, this.#nats.jsm, runId, { by: 'harness' });
+      this.#writers.set(runId, w);
+    }
+    return w;
+  }
+
+  async #record(runId: string): Promise<{ record: RunRecord; revision: number }> {
+    const entry = await this.#kv.get(runId);
+    if (!entry || entry.operation !== 'PUT' || entry.length === 0) throw new AirlockError('unknown_run', `no run ${runId}; \`./airlock ps\` lists the open runs`);
+    return { record: RunRecordSchema.parse(entry.json()), revision: entry.revision };
+  }
+
+  async open(req: ApiOpenRequest): Promise<RunRecord> {
+    const runId = ulid();
+    const body: RunnerOpenRequest = {
+      v: PROTOCOL_VERSION,
+      runId,
+      image: req.image ?? this.#cfg.defaultImage,
+      ...(req.workspace ? { workspace: req.workspace } : {}),
+      mountPath: req.mountPath ?? this.#cfg.mountPath,
+      env: req.env ?? {},
+      limits: this.#cfg.limits,
+      network: 'none',
+    };
+    const deadline = Date.now() + this.#cfg.openTimeoutMs;
+    let delay = 100;
+    for (;;) {
+      try {
+        const opened = await this.#ask(subjects.runnerOpen, body, RunnerOpenResultSchema, Math.max(1000, deadline - Date.now()));
+        const record: RunRecord = {
+          runId,
+          runnerId: opened.runnerId,
+          status: 'open',
+          image: body.image,
+          workspace: opened.workspace,
+          mountPath: body.mountPath,
+          openedAt: new Date().toISOString(),
+          steps: 0,
+        };
+        await this.#kv.create(runId, encode(record));
+        this.#log.info({ runId, runnerId: opened.runnerId }, 'run opened');
+        return record;
+      } catch (err) {
+        const retry = err instanceof AirlockError && (err.code === 'capacity_exhausted' || err.code === 'no_runner');
+        if (!retry || Date.now() + delay > deadline) {
+          if (err instanceof AirlockError && err.code === 'no_runner') {
+            throw new AirlockError('no_runner', 'no runner is connected to this NATS; start one (`./airlock up` starts one with the harness)', { cause: err });
+          }
+          throw err;
+        }
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 1000);
+      }
+    }
+  }
+
+  async exec(req: ApiExecRequest): Promise<StepResult> {
+    const { record, revision } = await this.#record(req.runId);
+    if (record.status !== 'open') throw new AirlockError('run_closed', `run ${req.runId} was closed at ${record.closedAt ?? '?'}`);
+    const step = record.steps + 1;
+    try {
+      // Compare-and-set on the record numbers steps without gaps even with concurrent callers.
+      await this.#kv.update(req.runId, encode({ ...record, steps: step }), revision);
+    } catch (cause) {
+      throw new AirlockError('run_busy', `run ${req.runId} changed while this step was being numbered; steps of one run are serial`, { cause });
+    }
+    await this.#writer(req.runId).append({ type: 'step.requested', step, cmd: req.cmd });
+    const timeoutMs = req.timeoutMs ?? this.#cfg.stepTimeoutMs;
+    let result: StepResult;
+    try {
+      result = await this.#ask(
+        subjects.runnerExec(record.runnerId),
+        { v: PROTOCOL_VERSION, runId: req.runId, step, cmd: req.cmd, env: req.env ?? {}, timeoutMs },
+        StepResultSchema,
+        timeoutMs + 30_000,
+      );
+    } catch (err) {
+      if (err instanceof AirlockError && err.code === 'no_runner') {
+        throw new AirlockError('runner_lost', `runner ${record.runnerId} that holds run ${req.runId} is not answering`, { cause: err });
+      }
+      throw err;
+    }
+    const latest = await this.#record(req.runId);
+    await this.#kv.put(req.runId, encode({ ...latest.record, lastExitCode: result.exitCode }));
+    return result;
+  }
+
+  async close(req: ApiCloseRequest): Promise<RunRecord> {
+    const { record } = await this.#record(req.runId);
+    if (record.status === 'closed') return record;
+    let loggedByRunner = true;
+    try {
+      await this.#ask(subjects.runnerClose(record.runnerId), { v: PROTOCOL_VERSION, runId: req.runId, reason: 'closed by request' }, RunnerCloseResultSchema, 60_000);
+    } catch (err) {
+      // The runner is gone or forgot the run: the run is closed all the same, and the log says why.
+      if (!(err instanceof AirlockError) || !['no_runner', 'unknown_run', 'timeout'].includes(err.code)) throw err;
+      loggedByRunner = false;
+      this.#log.warn({ runId: req.runId, err }, 'runner did not close the run');
+    }
+    const closed: RunRecord = { ...record, status: 'closed', closedAt: new Date().toISOString(), closeReason: 'closed by request' };
+    if (!loggedByRunner) await this.#writer(req.runId).append({ type: 'run.closed', reason: `closed by request; runner ${record.runnerId} did not answer` });
+    await this.#kv.put(req.runId, encode(closed));
+    this.#writers.delete(req.runId);
+    return closed;
+  }
+
+  async ps(req: ApiPsRequest): Promise<ApiPsResult> {
+    const runs: RunRecord[] = [];
+    for await (const key of await this.#kv.keys()) {
+      const entry = await this.#kv.get(key);
+      if (!entry || entry.operation !== 'PUT' || entry.length === 0) continue;
+      const parsed = RunRecordSchema.safeParse(entry.json());
+      if (parsed.success && (req.all || parsed.data.status === 'open')) runs.push(parsed.data);
+    }
+    runs.sort((a, b) => a.runId.localeCompare(b.runId));
+    return { runs };
+  }
+
+  async status(): Promise<ApiStatusResult> {
+    const now = Date.now();
+    return {
+      harness: { pid: process.pid, startedAt: this.#startedAt, version: `${VERSION} (${hostname()})` },
+      runners: [...this.#runners.values()]
+        .filter((hb) => now - Date.parse(hb.ts) < RUNNER_STALE_MS)
+        .map((hb) => ({ runnerId: hb.runnerId, slots: hb.slots, used: hb.used, seenAt: hb.ts })),
+    };
+  }
+
+  /** Stops answering, waits for requests in flight (up to `deadlineMs`). Idempotent. */
+  drain(deadlineMs = 10_000): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.state = 'draining';
+      for (const s of this.#subs) s.unsubscribe();
+      await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
+      this.state = 'stopped';
+    })();
+    return this.#stopped;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.drain();
+  }
+}

@@ -1,0 +1,42 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+
+/** One NATS connection with its JetStream handles, disposed as a unit. */
+export interface NatsHandles extends AsyncDisposable {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  /** Flushes pending publishes and closes. Idempotent. */
+  drain(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  /** NATS URL(s), e.g. `nats://127.0.0.1:4222`. */
+  servers: string | string[];
+  /** Connection name shown by the server (`airlock-harness`, `airlock-runner-<id>`). */
+  name: string;
+  /** Give up on the first connection after this long. Default 5000. */
+  timeoutMs?: number;
+  /** Keep reconnecting forever (services) or fail fast (CLI). Default true. */
+  reconnect?: boolean;
+}
+
+/** Connects to NATS and opens JetStream. */
+export async function connectNats(opts: ConnectOptions): Promise<NatsHandles> {
+  const nc = await connect({
+    servers: opts.servers,
+    name: opts.name,
+    timeout: opts.timeoutMs ?? 5000,
+    reconnect: opts.reconnect ?? true,
+    maxReconnectAttempts: opts.reconnect === false ? 0 : -1,
+    reconnectTimeWait: 250,
+  });
+  const js = jetstream(nc, { timeout: 10_000 });
+  const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+  let drained: Promise<void> | undefined;
+  const drain = () => {
+    drained ??= nc.isClosed() ? Promise.resolve() : nc.drain().catch(() => nc.close());
+    return drained;
+  };
+  return { nc, js, jsm, drain, [Symbol.asyncDispose]: drain };
+}

@@ -1,0 +1,68 @@
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { LogEventSchema, names, subjects } from '@airlock/proto';
+import type { LogEvent } from '@airlock/proto';
+
+export interface ReadLogOptions {
+  /** First per-run sequence to return (1 = from the start). */
+  fromSeq?: number;
+  /** Start reading at this stream sequence instead of the run's first event (see `logTail`). */
+  fromStreamSeq?: number;
+  /** Keep waiting for new events after the current end. */
+  follow?: boolean;
+  /** Stop following once this event is read (e.g. `run.closed`). */
+  until?: (event: LogEvent) => boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * Reads one run's events in order through an ordered consumer, which re-creates itself after a
+ * disconnect from the last sequence it delivered, so a follower sees no gap and no duplicate.
+ * Without `follow` it ends at the last event stored when the read began.
+ */
+export async function* readRunLog(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  runId: string,
+  opts: ReadLogOptions = {},
+): AsyncGenerator<LogEvent> {
+  const subject = subjects.log(runId);
+  const last = await jsm.streams.getMessage(names.logStream, { last_by_subj: subject });
+  if (!opts.follow && (last === null || (opts.fromStreamSeq ?? 0) > last.seq)) return;
+  const endStreamSeq = last?.seq ?? 0;
+
+  const consumer = await js.consumers.get(names.logStream, {
+    filter_subjects: [subject],
+    ...(opts.fromStreamSeq
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: opts.fromStreamSeq }
+      : { deliver_policy: DeliverPolicy.All }),
+  });
+  const messages = await consumer.consume({ max_messages: 256 });
+  const stop = () => void messages.stop();
+  opts.signal?.addEventListener('abort', stop, { once: true });
+  const fromSeq = opts.fromSeq ?? 1;
+  let expected = 0;
+  try {
+    if (opts.signal?.aborted) return;
+    for await (const m of messages) {
+      const event = LogEventSchema.parse(m.json());
+      if (expected !== 0 && event.seq !== expected) {
+        throw new Error(`log of run ${runId} is broken: expected event ${expected}, got ${event.seq}`);
+      }
+      expected = event.seq + 1;
+      if (event.seq >= fromSeq) yield event;
+      if (opts.until?.(event)) return;
+      if (!opts.follow && m.seq >= endStreamSeq) return;
+    }
+  } finally {
+    opts.signal?.removeEventListener('abort', stop);
+    await messages.close().catch(() => undefined);
+  }
+}
+
+/** Where a run's log ends now: its last event's per-run and stream sequences (0, 0 when empty). */
+export async function logTail(jsm: JetStreamManager, runId: string): Promise<{ seq: number; streamSeq: number }> {
+  const last = await jsm.streams.getMessage(names.logStream, { last_by_subj: subjects.log(runId) });
+  if (last === null) return { seq: 0, streamSeq: 0 };
+  const event = LogEventSchema.parse(JSON.parse(new TextDecoder().decode(last.data)));
+  return { seq: event.seq, streamSeq: last.seq };
+}

@@ -1,0 +1,65 @@
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+/** Runner configuration, read once from flags and environment (flags win). */
+export const RunnerConfigSchema = z.object({
+  /** NATS URL(s), comma-separated. Env AIRLOCK_NATS_URL. */
+  natsUrl: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** Stable id: a restarted runner with the same id reaps its orphans. Env AIRLOCK_RUNNER_ID. Default: host name. */
+  runnerId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  /** Most runs held at once. Env AIRLOCK_SLOTS. */
+  slots: z.coerce.number().int().min(1).max(1024).default(4),
+  /** Where runner-made workspaces live. Env AIRLOCK_STATE_DIR. */
+  stateDir: z.string().min(1),
+  /** Docker engine socket. Env DOCKER_SOCKET. */
+  dockerSocket: z.string().default('/var/run/docker.sock'),
+  /** Output kept per stream per step; beyond it the step is marked truncated. Env AIRLOCK_MAX_OUTPUT_BYTES. */
+  maxOutputBytes: z.coerce.number().int().positive().default(2 * 1024 * 1024 * 1024),
+  /** Heartbeat period. */
+  heartbeatMs: z.coerce.number().int().positive().default(2000),
+  /** pino level. Env AIRLOCK_LOG_LEVEL. */
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type RunnerConfig = z.infer<typeof RunnerConfigSchema>;
+
+export const RUNNER_USAGE = `Usage: node runner/src/main.ts [options]
+
+The Airlock runner: takes runs from NATS and executes their steps in Docker sandboxes.
+
+Options (environment variable in brackets):
+  --nats URL         NATS server(s), comma-separated [AIRLOCK_NATS_URL] (default nats://127.0.0.1:4222)
+  --id ID            stable runner id [AIRLOCK_RUNNER_ID] (default: host name)
+  --slots N          most runs held at once [AIRLOCK_SLOTS] (default 4)
+  --state-dir DIR    where runner-made workspaces live [AIRLOCK_STATE_DIR] (default ~/.airlock/runner)
+  --docker-socket P  Docker engine socket [DOCKER_SOCKET] (default /var/run/docker.sock)
+  --log-level L      fatal|error|warn|info|debug|trace|silent [AIRLOCK_LOG_LEVEL] (default info)
+  -h, --help         this text
+`;
+
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RunnerConfig | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      nats: { type: 'string' },
+      id: { type: 'string' },
+      slots: { type: 'string' },
+      'state-dir': { type: 'string' },
+      'docker-socket': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const home = env.AIRLOCK_HOME ?? `${env.HOME ?? '/root'}/.airlock`;
+  return RunnerConfigSchema.parse({
+    natsUrl: values.nats ?? env.AIRLOCK_NATS_URL,
+    runnerId: values.id ?? env.AIRLOCK_RUNNER_ID ?? hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64),
+    slots: values.slots ?? env.AIRLOCK_SLOTS,
+    stateDir: values['state-dir'] ?? env.AIRLOCK_STATE_DIR ?? `${home}/runner`,
+    dockerSocket: values['docker-socket'] ?? env.DOCKER_SOCKET,
+    maxOutputBytes: env.AIRLOCK_MAX_OUTPUT_BYTES,
+    logLevel: values['log-level'] ?? env.AIRLOCK_LOG_LEVEL,
+  });
+}

@@ -1,0 +1,13 @@
+/** Label names on every container Airlock creates, in one place. */
+export const labels = {
+  /** Present (value "1") on every Airlock sandbox. */
+  managed: 'airlock.managed',
+  runId: 'airlock.run-id',
+  runnerId: 'airlock.runner-id',
+  /** Host path of the bind-mounted workspace. */
+  workspace: 'airlock.workspace',
+  /** "uid:gid" to give the workspace back to when the run ends ("" when nothing was changed). */
+  ownerBack: 'airlock.owner-back',
+  /** "1" when the runner created the workspace and removes it at close. */
+  ownedWorkspace: 'airlock.owned-workspace',
+} as const;

@@ -1,0 +1,10 @@
+export { RunnerService } from './service.ts';
+export type { RunnerState } from './service.ts';
+export { RunnerConfigSchema, loadConfig } from './config.ts';
+export type { RunnerConfig } from './config.ts';
+export { DockerodeClient, sandboxCreateOptions } from './docker/client.ts';
+export type { ContainerClient, SandboxSpec, ExecSpec, ExecHandle, ContainerState } from './docker/client.ts';
+export { labels } from './docker/labels.ts';
+export { demux } from './docker/demux.ts';
+export { pumpChunks } from './exec/chunker.ts';
+export { prepareWorkspace, releaseWorkspace, SANDBOX_UID, SANDBOX_GID } from './workspace.ts';

@@ -1,0 +1,43 @@
+// Entry point of the runner process.
+import { connectNats } from '@airlock/ledger';
+import { RUNNER_USAGE, loadConfig } from './config.ts';
+import { DockerodeClient } from './docker/client.ts';
+import { createLogger } from './logger.ts';
+import { RunnerService } from './service.ts';
+
+async function main(): Promise<void> {
+  let cfg;
+  try {
+    cfg = loadConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`airlock-runner: ${err instanceof Error ? err.message : String(err)}\n\n${RUNNER_USAGE}`);
+    process.exit(2);
+  }
+  if (cfg === 'help') {
+    process.stdout.write(RUNNER_USAGE);
+    return;
+  }
+  const log = createLogger(cfg.logLevel, cfg.runnerId);
+  const nats = await connectNats({ servers: cfg.natsUrl.split(','), name: `airlock-runner-${cfg.runnerId}` });
+  const svc = await RunnerService.start(cfg, nats, new DockerodeClient({ socketPath: cfg.dockerSocket }), log);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'draining');
+    void svc
+      .drain()
+      .then(() => nats.drain())
+      .then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`airlock-runner: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

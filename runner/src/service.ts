@@ -1,0 +1,413 @@
+import { constants as osConstants } from 'node:os';
+import type { Msg, Subscription } from '@nats-io/transport-node';
+import {
+  AirlockError,
+  MAX_CHUNK_BYTES,
+  PROTOCOL_VERSION,
+  RunnerCloseRequestSchema,
+  RunnerExecRequestSchema,
+  RunnerOpenRequestSchema,
+  decode,
+  encode,
+  names,
+  subjects,
+  toWireError,
+} from '@airlock/proto';
+import type {
+  RunnerCloseRequest,
+  RunnerCloseResult,
+  RunnerExecRequest,
+  RunnerHeartbeat,
+  RunnerOpenRequest,
+  RunnerOpenResult,
+  SandboxLimits,
+  StepResult,
+} from '@airlock/proto';
+import { RunLogWriter, ensureLogStream, type NatsHandles } from '@airlock/ledger';
+import type { ContainerClient } from './docker/client.ts';
+import { labels } from './docker/labels.ts';
+import { pumpChunks } from './exec/chunker.ts';
+import { prepareWorkspace, releaseWorkspace, type PreparedWorkspace } from './workspace.ts';
+import type { RunnerConfig } from './config.ts';
+import type { Logger } from './logger.ts';
+
+/** Grace after a step's timeout before the runner kills the whole sandbox as a backstop. */
+const BACKSTOP_GRACE_MS = 5000;
+/** `timeout` sends TERM at the deadline, then KILL this many seconds later. */
+const KILL_AFTER_S = 2;
+/** Environment every sandbox gets; nothing of the runner's own environment is passed. */
+const BASE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/tmp', LANG: 'C.UTF-8', PAGER: 'cat', GIT_PAGER: 'cat' } as const;
+
+interface LiveRun {
+  runId: string;
+  image: string;
+  mountPath: string;
+  env: Record<string, string>;
+  limits: SandboxLimits;
+  workspace: PreparedWorkspace;
+  /** null: the sandbox died; the next step starts a fresh one on the same workspace. */
+  containerId: string | null;
+  containerSeq: number;
+  busy: boolean;
+  log: RunLogWriter;
+}
+
+export type RunnerState = 'starting' | 'running' | 'draining' | 'stopped';
+
+/**
+ * The runner's NATS service: takes new runs from the queue group while it has free slots, executes
+ * steps of the runs it holds, streams their output into the run log, and reaps orphans at start.
+ */
+export class RunnerService implements AsyncDisposable {
+  state: RunnerState = 'starting';
+  readonly #cfg: RunnerConfig;
+  readonly #nats: NatsHandles;
+  readonly #docker: ContainerClient;
+  readonly #log: Logger;
+  readonly #runs = new Map<string, LiveRun>();
+  readonly #oomSeen = new Map<string, number>();
+  #opening = 0;
+  #inFlight = new Set<Promise<unknown>>();
+  #subs: Subscription[] = [];
+  #heartbeat: NodeJS.Timeout | undefined;
+  #events = new AbortController();
+  #systemLog: RunLogWriter;
+  #stopped: Promise<void> | undefined;
+
+  private constructor(cfg: RunnerConfig, nats: NatsHandles, docker: ContainerClient, log: Logger) {
+    this.#cfg = cfg;
+    this.#nats = nats;
+    this.#docker = docker;
+    this.#log = log;
+    this.#systemLog = new RunLogWriter(nats.js, nats.jsm, 'system', { by: this.#by });
+  }
+
+  get #by(): string {
+    return `runner:${this.#cfg.runnerId}`;
+  }
+
+  /** Connects the pieces, reaps orphans, then starts taking work. */
+  static async start(cfg: RunnerConfig, nats: NatsHandles, docker: ContainerClient, log: Logger): Promise<RunnerService> {
+    const svc = new RunnerService(cfg, nats, docker, log);
+    await docker.ping();
+    await ensureLogStream(nats.jsm);
+    await svc.#reapOrphans();
+    void docker.events(svc.#events.signal, (e) => {
+      if (e.action === 'oom') svc.#oomSeen.set(e.containerId, Date.now());
+    });
+    const { nc } = nats;
+    svc.#subs.push(
+      nc.subscribe(subjects.runnerOpen, { queue: names.runnerQueue, callback: (err, msg) => {
+          if (!err) svc.#track(svc.#onOpen(msg));
+        } }),
+      nc.subscribe(subjects.runnerExec(cfg.runnerId), { callback: (err, msg) => {
+          if (!err) svc.#track(svc.#onExec(msg));
+        } }),
+      nc.subscribe(subjects.runnerClose(cfg.runnerId), { callback: (err, msg) => {
+          if (!err) svc.#track(svc.#onClose(msg));
+        } }),
+    );
+    await nc.flush();
+    svc.#beat();
+    svc.#heartbeat = setInterval(() => svc.#beat(), cfg.heartbeatMs);
+    svc.state = 'running';
+    log.info({ slots: cfg.slots }, 'runner ready');
+    return svc;
+  }
+
+  /** Live run ids. */
+  get runIds(): string[] {
+    return [...this.#runs.keys()];
+  }
+
+  #track(p: Promise<unknown>): void {
+    this.#inFlight.add(p);
+    void p.finally(() => this.#inFlight.delete(p));
+  }
+
+  #beat(): void {
+    const hb: RunnerHeartbeat = {
+      v: PROTOCOL_VERSION,
+      runnerId: this.#cfg.runnerId,
+      slots: this.#cfg.slots,
+      used: this.#runs.size + this.#opening,
+      runIds: this.runIds,
+      ts: new Date().toISOString(),
+    };
+    try {
+      this.#nats.nc.publish(subjects.runnerHeartbeat, encode(hb));
+    } catch (err) {
+      this.#log.warn({ err }, 'heartbeat not sent');
+    }
+  }
+
+  /** Runs a request handler: decode, handle, reply; any failure becomes a typed error reply. */
+  async #serve<S extends Parameters<typeof decode>[0], R>(msg: Msg, schema: S, what: string, handle: (req: ReturnType<typeof decode<S>>) => Promise<R>): Promise<void> {
+    let reply: unknown;
+    try {
+      const req = decode(schema, msg.data, what);
+      reply = { ok: true, result: await handle(req) };
+    } catch (err) {
+      const wire = toWireError(err);
+      if (wire.code === 'bad_request') {
+        this.#log.warn({ subject: msg.subject, error: wire.message }, 'rejected a malformed message');
+        await this.#systemLog
+          .append({ type: 'message.rejected', subject: msg.subject, code: wire.code, message: wire.message, bytes: msg.data.length })
+          .catch((e: unknown) => this.#log.error({ err: e }, 'could not record a rejected message'));
+      } else if (wire.code === 'internal') {
+        this.#log.error({ err, subject: msg.subject }, 'request failed');
+      }
+      reply = { ok: false, error: wire };
+    }
+    if (msg.reply) msg.respond(encode(reply));
+  }
+
+  #onOpen(msg: Msg): Promise<void> {
+    // A full runner does not answer: the queue group gives the request to another member on retry.
+    return this.#serve(msg, RunnerOpenRequestSchema, 'run open request', (req) => this.openRun(req));
+  }
+
+  #onExec(msg: Msg): Promise<void> {
+    return this.#serve(msg, RunnerExecRequestSchema, 'exec request', (req) => this.execStep(req));
+  }
+
+  #onClose(msg: Msg): Promise<void> {
+    return this.#serve(msg, RunnerCloseRequestSchema, 'close request', (req) => this.closeRun(req));
+  }
+
+  async openRun(req: RunnerOpenRequest): Promise<RunnerOpenResult> {
+    if (this.state !== 'running') throw new AirlockError('capacity_exhausted', `runner ${this.#cfg.runnerId} is ${this.state}`);
+    if (this.#runs.has(req.runId)) throw new AirlockError('bad_request', `run ${req.runId} is already open here`);
+    if (this.#runs.size + this.#opening >= this.#cfg.slots) {
+      throw new AirlockError('capacity_exhausted', `runner ${this.#cfg.runnerId} has all ${this.#cfg.slots} slots busy`);
+    }
+    this.#opening++;
+    try {
+      if (!(await this.#docker.imageExists(req.image))) {
+        throw new AirlockError('image_not_found', `sandbox image ${req.image} is not on runner ${this.#cfg.runnerId}; build it with \`make images\``);
+      }
+      const workspace = await prepareWorkspace(req.workspace, this.#cfg.stateDir, req.runId);
+      const run: LiveRun = {
+        runId: req.runId,
+        image: req.image,
+        mountPath: req.mountPath,
+        env: { ...BASE_ENV, ...req.env },
+        limits: req.limits,
+        workspace,
+        containerId: null,
+        containerSeq: 0,
+        busy: false,
+        log: new RunLogWriter(this.#nats.js, this.#nats.jsm, req.runId, { by: this.#by }),
+      };
+      let containerId: string;
+      try {
+        containerId = await this.#startSandbox(run);
+      } catch (err) {
+        await releaseWorkspace(workspace).catch(() => undefined);
+        throw err;
+      }
+      this.#runs.set(run.runId, run);
+      await run.log.append({
+        type: 'run.opened',
+        image: run.image,
+        runnerId: this.#cfg.runnerId,
+        workspace: workspace.path,
+        mountPath: run.mountPath,
+        containerId,
+        user: workspace.user,
+      });
+      this.#log.info({ runId: run.runId, containerId, workspace: workspace.path }, 'run opened');
+      return { runId: run.runId, runnerId: this.#cfg.runnerId, containerId, workspace: workspace.path, user: workspace.user };
+    } finally {
+      this.#opening--;
+    }
+  }
+
+  async #startSandbox(run: LiveRun): Promise<string> {
+    run.containerSeq++;
+    const id = await this.#docker.startSandbox({
+      name: `airlock-${run.runId.toLowerCase()}-${run.containerSeq}`,
+      image: run.image,
+      user: run.workspace.user,
+      workspace: run.workspace.path,
+      mountPath: run.mountPath,
+      env: run.env,
+      limits: run.limits,
+      labels: {
+        [labels.runId]: run.runId,
+        [labels.runnerId]: this.#cfg.runnerId,
+        [labels.workspace]: run.workspace.path,
+        [labels.ownerBack]: run.workspace.ownerBack,
+        [labels.ownedWorkspace]: run.workspace.owned ? '1' : '0',
+      },
+    });
+    run.containerId = id;
+    return id;
+  }
+
+  async execStep(req: RunnerExecRequest): Promise<StepResult> {
+    const run = this.#runs.get(req.runId);
+    if (!run) throw new AirlockError('unknown_run', `run ${req.runId} is not held by runner ${this.#cfg.runnerId}`);
+    if (run.busy) throw new AirlockError('run_busy', `run ${req.runId} is executing a step; steps of one run are serial`);
+    run.busy = true;
+    try {
+      return await this.#execStep(run, req);
+    } finally {
+      run.busy = false;
+    }
+  }
+
+  async #execStep(run: LiveRun, req: RunnerExecRequest): Promise<StepResult> {
+    const log = this.#log.child({ runId: run.runId, step: req.step });
+    if (run.containerId === null) {
+      const id = await this.#startSandbox(run);
+      await run.log.append({ type: 'sandbox.started', containerId: id, reason: 'the previous sandbox died; fresh sandbox on the same workspace' });
+    }
+    const containerId = run.containerId!;
+    const seconds = (req.timeoutMs / 1000).toFixed(3);
+    const execSpec = {
+      // coreutils `timeout` kills the command's whole process group at the deadline (TERM, then KILL).
+      cmd: ['timeout', '-s', 'TERM', '-k', `${KILL_AFTER_S}`, seconds, 'bash', '-c', req.cmd],
+      env: { ...run.env, ...req.env },
+      user: run.workspace.user,
+      workdir: run.mountPath,
+    };
+    await run.log.append({ type: 'step.started', step: req.step, containerId });
+    const started = performance.now();
+    const startedAt = Date.now();
+    let backstopFired = false;
+    const backstop = setTimeout(() => {
+      backstopFired = true;
+      log.warn('step outlived its timeout; killing the sandbox');
+      void this.#docker.kill(containerId).catch((err: unknown) => log.error({ err }, 'backstop kill failed'));
+    }, req.timeoutMs + KILL_AFTER_S * 1000 + BACKSTOP_GRACE_MS);
+
+    let totals = { stdoutBytes: 0, stderrBytes: 0, truncated: false };
+    let exitCode: number | null = null;
+    try {
+      const handle = await this.#docker.exec(containerId, execSpec);
+      totals = await pumpChunks(
+        handle.output,
+        { maxChunkBytes: MAX_CHUNK_BYTES, maxStreamBytes: this.#cfg.maxOutputBytes, flushAfterMs: 20 },
+        async (chunk) => {
+          await run.log.append({ type: 'step.output', step: req.step, stream: chunk.stream, offset: chunk.offset, data: chunk.data.toString('base64') });
+        },
+      );
+      exitCode = await handle.exitCode().catch(() => null);
+    } catch (err) {
+      // The exec could not even start: the sandbox is gone (409 not running / 404). Handled below.
+      log.warn({ err }, 'exec failed');
+    } finally {
+      clearTimeout(backstop);
+    }
+    const durationMs = performance.now() - started;
+    const timedOut = backstopFired || durationMs >= req.timeoutMs;
+
+    // Only look closer when the exit was abnormal: normal exits cost no extra Docker call.
+    let sandboxDied = false;
+    let oomKilled = false;
+    let containerExit: number | null = null;
+    if (exitCode === null || exitCode >= 124) {
+      const state = await this.#docker.inspect(containerId).catch(() => null);
+      sandboxDied = state === null || !state.running;
+      containerExit = state?.exitCode ?? null;
+      oomKilled = (state?.oomKilled ?? false) || (this.#oomSeen.get(containerId) ?? 0) >= startedAt;
+    }
+    const signal = signalOf(exitCode, timedOut, sandboxDied);
+    const result = {
+      runId: run.runId,
+      step: req.step,
+      exitCode: sandboxDied ? null : exitCode,
+      signal,
+      oomKilled,
+      timedOut,
+      sandboxDied,
+      durationMs: Math.round(durationMs * 1000) / 1000,
+      ...totals,
+    };
+    if (sandboxDied) {
+      run.containerId = null;
+      this.#oomSeen.delete(containerId);
+      await run.log.append({
+        type: 'sandbox.died',
+        step: req.step,
+        containerId,
+        exitCode: containerExit,
+        oomKilled,
+        reason: oomKilled ? 'out of memory' : timedOut ? 'killed after the step timeout' : 'the sandbox stopped during the step',
+      });
+      void this.#docker.remove(containerId).catch((err: unknown) => log.warn({ err }, 'could not remove a dead sandbox'));
+    }
+    const exited = await run.log.append({ type: 'step.exited', step: req.step, result });
+    log.debug({ exitCode: result.exitCode, durationMs: result.durationMs }, 'step done');
+    return { ...result, logSeq: exited.seq };
+  }
+
+  async closeRun(req: RunnerCloseRequest): Promise<RunnerCloseResult> {
+    const run = this.#runs.get(req.runId);
+    if (!run) throw new AirlockError('unknown_run', `run ${req.runId} is not held by runner ${this.#cfg.runnerId}`);
+    this.#runs.delete(req.runId);
+    if (run.containerId) await this.#docker.remove(run.containerId);
+    await releaseWorkspace(run.workspace);
+    await run.log.append({ type: 'run.closed', reason: req.reason });
+    this.#log.info({ runId: run.runId }, 'run closed');
+    return { runId: run.runId, removed: true };
+  }
+
+  /** Removes containers labelled as this runner's that no live run owns, and gives their workspaces back. */
+  async #reapOrphans(): Promise<number> {
+    const mine = await this.#docker.listManaged({ [labels.runnerId]: this.#cfg.runnerId });
+    let reaped = 0;
+    for (const c of mine) {
+      const runId = c.labels[labels.runId] ?? '';
+      if (this.#runs.has(runId)) continue;
+      await this.#docker.remove(c.id);
+      const path = c.labels[labels.workspace];
+      if (path) {
+        await releaseWorkspace({ path, ownerBack: c.labels[labels.ownerBack] ?? '', owned: c.labels[labels.ownedWorkspace] === '1' }).catch(
+          (err: unknown) => this.#log.warn({ err, path }, 'could not release an orphan workspace'),
+        );
+      }
+      reaped++;
+    }
+    if (reaped > 0) this.#log.info({ reaped }, 'reaped orphan sandboxes');
+    return reaped;
+  }
+
+  /**
+   * Stops taking work, lets running steps finish (up to `deadlineMs`), then removes every sandbox
+   * this runner holds. Idempotent.
+   */
+  drain(deadlineMs = 10_000): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.state = 'draining';
+      for (const s of this.#subs) s.unsubscribe();
+      clearInterval(this.#heartbeat);
+      await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
+      for (const run of [...this.#runs.values()]) {
+        this.#runs.delete(run.runId);
+        if (run.containerId) await this.#docker.remove(run.containerId).catch(() => undefined);
+        await releaseWorkspace(run.workspace).catch(() => undefined);
+      }
+      this.#events.abort();
+      this.state = 'stopped';
+    })();
+    return this.#stopped;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.drain();
+  }
+}
+
+/** Names the signal that ended a step, if any. */
+function signalOf(exitCode: number | null, timedOut: boolean, sandboxDied: boolean): string | null {
+  if (sandboxDied) return 'SIGKILL';
+  if (timedOut) return exitCode === 137 ? 'SIGKILL' : 'SIGTERM';
+  if (exitCode !== null && exitCode > 128 && exitCode < 128 + 65) {
+    const n = exitCode - 128;
+    const name = Object.entries(osConstants.signals).find(([, num]) => num === n)?.[0];
+    return name ?? null;
+  }
+  return null;
+}
