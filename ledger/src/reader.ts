@@ -31,7 +31,8 @@ export async function* readRunLog(
   const endStreamSeq = last?.seq ?? 0;
 
   const consumer = await js.consumers.get(names.logStream, {
-    filter_subjects: [subject],
+    // One subject as a string: nats-server 2.9 knows `filter_subject` only.
+    filter_subjects: subject,
     ...(opts.fromStreamSeq
       ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: opts.fromStreamSeq }
       : { deliver_policy: DeliverPolicy.All }),
@@ -55,7 +56,8 @@ export async function* readRunLog(
     }
   } finally {
     opts.signal?.removeEventListener('abort', stop);
-    await messages.close().catch(() => undefined);
+    // stop(), not close(): close() waits for a drain that never comes if iteration never began.
+    messages.stop();
   }
 }
 

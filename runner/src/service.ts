@@ -24,7 +24,7 @@ import type {
   StepResult,
 } from '@airlock/proto';
 import { RunLogWriter, ensureLogStream, type NatsHandles } from '@airlock/ledger';
-import type { ContainerClient } from './docker/client.ts';
+import type { ContainerClient, ContainerState, ExecHandle, ExecSpec } from './docker/client.ts';
 import { labels } from './docker/labels.ts';
 import { pumpChunks } from './exec/chunker.ts';
 import { prepareWorkspace, releaseWorkspace, type PreparedWorkspace } from './workspace.ts';
@@ -66,6 +66,8 @@ export class RunnerService implements AsyncDisposable {
   readonly #log: Logger;
   readonly #runs = new Map<string, LiveRun>();
   readonly #oomSeen = new Map<string, number>();
+  /** Containers the engine reported dead (events), until their run replaces them. */
+  readonly #died = new Set<string>();
   #opening = 0;
   #inFlight = new Set<Promise<unknown>>();
   #subs: Subscription[] = [];
@@ -94,6 +96,7 @@ export class RunnerService implements AsyncDisposable {
     await svc.#reapOrphans();
     void docker.events(svc.#events.signal, (e) => {
       if (e.action === 'oom') svc.#oomSeen.set(e.containerId, Date.now());
+      if (e.action === 'die') svc.#died.add(e.containerId);
     });
     const { nc } = nats;
     svc.#subs.push(
@@ -263,7 +266,6 @@ export class RunnerService implements AsyncDisposable {
       const id = await this.#startSandbox(run);
       await run.log.append({ type: 'sandbox.started', containerId: id, reason: 'the previous sandbox died; fresh sandbox on the same workspace' });
     }
-    const containerId = run.containerId!;
     const seconds = (req.timeoutMs / 1000).toFixed(3);
     const execSpec = {
       // coreutils `timeout` kills the command's whole process group at the deadline (TERM, then KILL).
@@ -272,6 +274,8 @@ export class RunnerService implements AsyncDisposable {
       user: run.workspace.user,
       workdir: run.mountPath,
     };
+    const opened = await this.#openExec(run, req.step, execSpec);
+    const containerId = run.containerId!;
     await run.log.append({ type: 'step.started', step: req.step, containerId });
     const started = performance.now();
     const startedAt = Date.now();
@@ -285,7 +289,7 @@ export class RunnerService implements AsyncDisposable {
     let totals = { stdoutBytes: 0, stderrBytes: 0, truncated: false };
     let exitCode: number | null = null;
     try {
-      const handle = await this.#docker.exec(containerId, execSpec);
+      const handle = await opened;
       totals = await pumpChunks(
         handle.output,
         { maxChunkBytes: MAX_CHUNK_BYTES, maxStreamBytes: this.#cfg.maxOutputBytes, flushAfterMs: 20 },
@@ -308,7 +312,7 @@ export class RunnerService implements AsyncDisposable {
     let oomKilled = false;
     let containerExit: number | null = null;
     if (exitCode === null || exitCode >= 124) {
-      const state = await this.#docker.inspect(containerId).catch(() => null);
+      const state = await this.#settledState(containerId, exitCode);
       sandboxDied = state === null || !state.running;
       containerExit = state?.exitCode ?? null;
       oomKilled = (state?.oomKilled ?? false) || (this.#oomSeen.get(containerId) ?? 0) >= startedAt;
@@ -328,6 +332,7 @@ export class RunnerService implements AsyncDisposable {
     if (sandboxDied) {
       run.containerId = null;
       this.#oomSeen.delete(containerId);
+      this.#died.delete(containerId);
       await run.log.append({
         type: 'sandbox.died',
         step: req.step,
@@ -341,6 +346,46 @@ export class RunnerService implements AsyncDisposable {
     const exited = await run.log.append({ type: 'step.exited', step: req.step, result });
     log.debug({ exitCode: result.exitCode, durationMs: result.durationMs }, 'step done');
     return { ...result, logSeq: exited.seq };
+  }
+
+  /**
+   * Starts the step's process. A sandbox found dead before the step (killed between steps) is
+   * replaced by a fresh one on the same workspace, and the log says so.
+   */
+  async #openExec(run: LiveRun, step: number, spec: ExecSpec): Promise<ExecHandle> {
+    const id = run.containerId!;
+    try {
+      return await this.#docker.exec(id, spec);
+    } catch (err) {
+      const state = await this.#docker.inspect(id).catch(() => null);
+      if (state?.running) throw err;
+      run.containerId = null;
+      await run.log.append({
+        type: 'sandbox.died',
+        step,
+        containerId: id,
+        exitCode: state?.exitCode ?? null,
+        oomKilled: state?.oomKilled ?? false,
+        reason: 'the sandbox had stopped before the step',
+      });
+      void this.#docker.remove(id).catch(() => undefined);
+      const fresh = await this.#startSandbox(run);
+      await run.log.append({ type: 'sandbox.started', containerId: fresh, reason: 'the previous sandbox died; fresh sandbox on the same workspace' });
+      return await this.#docker.exec(fresh, spec);
+    }
+  }
+
+  /**
+   * The container's state after an abnormal exit. A killed sandbox ends the exec stream a moment
+   * before the engine marks the container stopped, so a SIGKILL-looking exit is re-checked briefly.
+   */
+  async #settledState(containerId: string, exitCode: number | null): Promise<ContainerState | null> {
+    const deadline = Date.now() + (exitCode === null || exitCode === 137 ? 1000 : 0);
+    for (;;) {
+      const state = await this.#docker.inspect(containerId).catch(() => null);
+      if (state === null || !state.running || this.#died.has(containerId) || Date.now() >= deadline) return state;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   async closeRun(req: RunnerCloseRequest): Promise<RunnerCloseResult> {

@@ -1,0 +1,50 @@
+import { constants as osConstants } from 'node:os';
+import { AirlockError } from '@airlock/proto';
+import type { LogEvent, StepResult } from '@airlock/proto';
+
+/** KEY=VALUE pairs from the command line. */
+export function parseEnvPairs(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new AirlockError('bad_request', `--env wants KEY=VALUE, got ${JSON.stringify(pair)}`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+/** The process exit code that stands for a step's result, shell-style (128+signal when killed). */
+export function exitCodeOf(r: StepResult): number {
+  if (r.exitCode !== null) return r.exitCode;
+  const n = r.signal ? (osConstants.signals as Record<string, number>)[r.signal] : undefined;
+  return n ? 128 + n : 125;
+}
+
+/** One human-readable line (or the raw output) per log event. */
+export function formatEvent(e: LogEvent): string {
+  const head = `#${e.seq} ${e.ts}`;
+  switch (e.type) {
+    case 'step.output':
+      return Buffer.from(e.data, 'base64').toString('utf8');
+    case 'run.opened':
+      return `${head} run opened on runner ${e.runnerId}: image ${e.image}, workspace ${e.workspace} at ${e.mountPath} (as ${e.user})\n`;
+    case 'run.closed':
+      return `${head} run closed: ${e.reason}\n`;
+    case 'step.requested':
+      return `${head} step ${e.step} $ ${e.cmd}\n`;
+    case 'step.started':
+      return `${head} step ${e.step} started in ${e.containerId.slice(0, 12)}\n`;
+    case 'step.exited': {
+      const r = e.result;
+      const oom = r.oomKilled ? ', out of memory' : '';
+      const how = r.sandboxDied ? `sandbox died (${r.signal ?? 'killed'}${oom})` : r.timedOut ? `timed out (${r.signal})` : `exit ${r.exitCode}${r.signal ? ` (${r.signal}${oom})` : ''}`;
+      return `${head} step ${e.step} ${how} in ${Math.round(r.durationMs)} ms, ${r.stdoutBytes} B out, ${r.stderrBytes} B err${r.truncated ? ', truncated' : ''}\n`;
+    }
+    case 'sandbox.started':
+      return `${head} sandbox ${e.containerId.slice(0, 12)} started: ${e.reason}\n`;
+    case 'sandbox.died':
+      return `${head} sandbox ${e.containerId.slice(0, 12)} died${e.step ? ` in step ${e.step}` : ''}: ${e.reason}\n`;
+    case 'message.rejected':
+      return `${head} rejected a message on ${e.subject}: ${e.message}\n`;
+  }
+}

@@ -1,0 +1,252 @@
+// `./airlock`: the command-line client. A thin layer over AirlockClient; `up`/`down` manage a local stack.
+import { homedir } from 'node:os';
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { AirlockError } from '@airlock/proto';
+import type { LogEvent, StepResult } from '@airlock/proto';
+import { AirlockClient } from '../client.ts';
+import { alive, down, readStack, up } from './stack.ts';
+import { formatEvent, parseEnvPairs, exitCodeOf } from './format.ts';
+
+/** Exit code for Airlock's own failures (like `docker run`), distinct from the command's codes. */
+const EXIT_AIRLOCK_ERROR = 125;
+
+const program = new Command('airlock')
+  .description('Run AI agents\' shell commands in isolated Docker sandboxes, validated, snapshotted and logged durably.')
+  .option('--nats <url>', 'NATS URL of the Airlock deployment (default: the one `up` started, else nats://127.0.0.1:4222)')
+  .option('--state-dir <dir>', 'state directory [AIRLOCK_HOME]', process.env.AIRLOCK_HOME ?? resolve(homedir(), '.airlock'))
+  .option('--json', 'machine-readable output: JSON lines')
+  .showHelpAfterError()
+  .enablePositionalOptions();
+
+type Globals = { nats?: string; stateDir: string; json?: boolean };
+const globals = () => program.opts<Globals>();
+
+function natsUrl(): string {
+  const g = globals();
+  if (g.nats) return g.nats;
+  if (process.env.AIRLOCK_NATS_URL) return process.env.AIRLOCK_NATS_URL;
+  const stack = readStack(g.stateDir);
+  if (stack && alive(stack.pids.harness)) return stack.natsUrl;
+  return 'nats://127.0.0.1:4222';
+}
+
+function out(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+function json(value: unknown): void {
+  out(JSON.stringify(value));
+}
+
+async function withClient<T>(fn: (c: AirlockClient) => Promise<T>): Promise<T> {
+  await using client = await AirlockClient.connect({ natsUrl: natsUrl() });
+  return await fn(client);
+}
+
+function commandText(parts: string[]): string {
+  if (parts.length === 0) throw new AirlockError('bad_request', 'no command given: put it after `--`, e.g. `-- "ls -la"`');
+  return parts.join(' ');
+}
+
+async function runStep(client: AirlockClient, runId: string, cmd: string, opts: { env?: string[]; timeout?: string }): Promise<StepResult> {
+  const asJson = globals().json;
+  const result = await client.exec(runId, cmd, {
+    ...(opts.env?.length ? { env: parseEnvPairs(opts.env) } : {}),
+    ...(opts.timeout ? { timeoutMs: Number(opts.timeout) } : {}),
+    onOutput: asJson ? undefined : (stream, data) => (stream === 'stdout' ? process.stdout : process.stderr).write(data),
+    onEvent: asJson ? (e) => json(eventForJson(e)) : undefined,
+  });
+  if (asJson) json({ type: 'result', ...result });
+  else if (result.oomKilled && !result.sandboxDied) {
+    process.stderr.write(`airlock: step ${result.step} was killed: out of memory (the sandbox lives on)\n`);
+  } else if (result.sandboxDied || result.timedOut) {
+    process.stderr.write(`airlock: step ${result.step} ${result.timedOut ? 'timed out' : 'lost its sandbox'}${result.oomKilled ? ' (out of memory)' : ''}; the next step gets a fresh sandbox on the same workspace\n`);
+  }
+  return result;
+}
+
+function eventForJson(e: LogEvent): Record<string, unknown> {
+  if (e.type === 'step.output') {
+    const { data, ...rest } = e;
+    return { ...rest, text: Buffer.from(data, 'base64').toString('utf8') };
+  }
+  return e;
+}
+
+program
+  .command('up')
+  .description('start NATS (JetStream), a runner and the harness on this machine')
+  .option('--port <n>', 'port of the embedded nats-server', '4222')
+  .option('--slots <n>', 'runs the local runner holds at once', '4')
+  .option('--runner-id <id>', 'id of the local runner', 'local')
+  .option('-d, --detach', 'return once the stack answers; stop it with `./airlock down`')
+  .action(async (o: { port: string; slots: string; runnerId: string; detach?: boolean }) => {
+    const g = globals();
+    const existing = readStack(g.stateDir);
+    if (existing && alive(existing.pids.harness)) {
+      out(`Airlock is already up at ${existing.natsUrl} (state in ${g.stateDir})`);
+      return;
+    }
+    const say = (line: string) => process.stderr.write(`  ${line}\n`);
+    const { info, children } = await up({
+      stateDir: g.stateDir,
+      ...(g.nats ? { natsUrl: g.nats } : {}),
+      port: Number(o.port),
+      slots: Number(o.slots),
+      runnerId: o.runnerId,
+      detach: o.detach ?? false,
+      say,
+    });
+    if (g.json) json({ type: 'up', ...info });
+    else out(`Airlock is up at ${info.natsUrl}. Try: ./airlock run -- echo hello${o.detach ? '   (stop: ./airlock down)' : '   (Ctrl-C stops it)'}`);
+    if (o.detach) return;
+    await new Promise<void>((done) => {
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        void down(g.stateDir, say).then(() => done());
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+      for (const c of children) c.on('exit', (code) => { if (!stopping) { say(`a process of the stack exited (code ${code}); stopping`); stop(); } });
+    });
+  });
+
+program
+  .command('down')
+  .description('stop the stack that `up --detach` started')
+  .action(async () => {
+    const stopped = await down(globals().stateDir, (l) => process.stderr.write(`  ${l}\n`));
+    out(stopped ? 'Airlock is down' : `nothing to stop (no stack.json in ${globals().stateDir})`);
+  });
+
+program
+  .command('status')
+  .description('show the harness and the runners it hears from')
+  .action(() =>
+    withClient(async (c) => {
+      const s = await c.status();
+      if (globals().json) return json({ type: 'status', ...s });
+      out(`harness  pid ${s.harness.pid}, up since ${s.harness.startedAt}, ${s.harness.version}`);
+      if (s.runners.length === 0) out('runners  none heard from in the last 10 s');
+      for (const r of s.runners) out(`runner   ${r.runnerId}: ${r.used}/${r.slots} slots busy (seen ${r.seenAt})`);
+    }),
+  );
+
+const openOptions = (cmd: Command) =>
+  cmd
+    .option('--image <image>', 'sandbox image (default airlock/sandbox:default)')
+    .option('--workspace <dir>', 'host directory to mount as the workspace (default: a fresh empty one)')
+    .option('--mount <path>', 'where the workspace appears in the sandbox', '/workspace')
+    .addOption(new Option('--env <KEY=VALUE...>', 'environment for every step of the run').default([]));
+
+type OpenOpts = { image?: string; workspace?: string; mount: string; env: string[] };
+const openRequest = (o: OpenOpts) => ({
+  ...(o.image ? { image: o.image } : {}),
+  ...(o.workspace ? { workspace: resolve(o.workspace) } : {}),
+  mountPath: o.mount,
+  ...(o.env.length ? { env: parseEnvPairs(o.env) } : {}),
+});
+
+openOptions(program.command('open').description('open a run (a sandbox with a workspace); prints the run id')).action((o: OpenOpts) =>
+  withClient(async (c) => {
+    const run = await c.open(openRequest(o));
+    if (globals().json) json({ type: 'run', ...run });
+    else out(run.runId);
+  }),
+);
+
+program
+  .command('exec')
+  .description('run a command as the next step of a run; streams its output and exits with its exit code')
+  .argument('<run>', 'run id')
+  .argument('<cmd...>', 'the command line (after --), run by bash -c')
+  .option('--timeout <ms>', 'step timeout in milliseconds')
+  .addOption(new Option('--env <KEY=VALUE...>', 'environment for this step only').default([]))
+  .action((runId: string, cmd: string[], o: { timeout?: string; env: string[] }) =>
+    withClient(async (c) => {
+      const result = await runStep(c, runId, commandText(cmd), o);
+      process.exitCode = exitCodeOf(result);
+    }),
+  );
+
+openOptions(
+  program
+    .command('run')
+    .description('open a run, execute one command, close the run; exits with the command\'s exit code')
+    .argument('<cmd...>', 'the command line (after --), run by bash -c')
+    .option('--timeout <ms>', 'step timeout in milliseconds'),
+).action((cmd: string[], o: OpenOpts & { timeout?: string }) =>
+  withClient(async (c) => {
+    const run = await c.open(openRequest(o));
+    if (globals().json) json({ type: 'run', ...run });
+    try {
+      const result = await runStep(c, run.runId, commandText(cmd), { ...(o.timeout ? { timeout: o.timeout } : {}) });
+      process.exitCode = exitCodeOf(result);
+    } finally {
+      await c.close(run.runId);
+    }
+  }),
+);
+
+program
+  .command('log')
+  .description('print a run\'s durable log (works after the run ended and after restarts)')
+  .argument('<run>', 'run id')
+  .option('-f, --follow', 'keep printing new events until the run closes')
+  .option('--from <seq>', 'start at this event number', '1')
+  .action((runId: string, o: { follow?: boolean; from: string }) =>
+    withClient(async (c) => {
+      const stop = new AbortController();
+      process.once('SIGINT', () => stop.abort());
+      let n = 0;
+      for await (const e of c.log(runId, { fromSeq: Number(o.from), follow: o.follow ?? false, signal: stop.signal, until: (ev) => ev.type === 'run.closed' })) {
+        n++;
+        if (globals().json) json(eventForJson(e));
+        else process.stdout.write(formatEvent(e));
+      }
+      if (n === 0 && !o.follow) process.stderr.write(`airlock: no events for run ${runId} (unknown run, or --from past the end)\n`);
+    }),
+  );
+
+program
+  .command('ps')
+  .description('list runs (open ones; --all for closed too)')
+  .option('-a, --all', 'include closed runs')
+  .action((o: { all?: boolean }) =>
+    withClient(async (c) => {
+      const { runs } = await c.ps({ all: o.all ?? false });
+      if (globals().json) return runs.forEach((r) => json({ type: 'run', ...r }));
+      if (runs.length === 0) return out(o.all ? 'no runs' : 'no open runs (--all shows closed ones)');
+      out(['RUN ID'.padEnd(26), 'STATUS'.padEnd(6), 'STEPS'.padStart(5), 'RUNNER'.padEnd(12), 'IMAGE'].join('  '));
+      for (const r of runs) out([r.runId, r.status.padEnd(6), String(r.steps).padStart(5), r.runnerId.padEnd(12), r.image].join('  '));
+    }),
+  );
+
+program
+  .command('close')
+  .description('close a run: remove its sandbox, give its workspace back')
+  .argument('<run>', 'run id')
+  .action((runId: string) =>
+    withClient(async (c) => {
+      const r = await c.close(runId);
+      if (globals().json) json({ type: 'run', ...r });
+      else out(`closed ${r.runId}`);
+    }),
+  );
+
+// `airlock log … | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (globals().json) json({ type: 'error', ...(err instanceof AirlockError ? err.toWire() : { code: 'internal', message: String((err as Error)?.message ?? err) }) });
+  else process.stderr.write(`airlock: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = err instanceof AirlockError && err.code === 'bad_request' ? 2 : EXIT_AIRLOCK_ERROR;
+}

@@ -1,0 +1,143 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join, resolve } from 'node:path';
+import { AirlockClient } from '../client.ts';
+
+/** Repository root: the runner and harness entry points are spawned from here. */
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
+
+export interface StackOptions {
+  stateDir: string;
+  /** Connect to this NATS instead of starting one. */
+  natsUrl?: string;
+  /** Port of the embedded nats-server. */
+  port: number;
+  slots: number;
+  runnerId: string;
+  /** Children outlive this process (the CLI returns once the stack answers). */
+  detach: boolean;
+  /** Progress lines for people. */
+  say: (line: string) => void;
+}
+
+export interface StackInfo {
+  natsUrl: string;
+  stateDir: string;
+  pids: { nats?: number; runner: number; harness: number };
+  startedAt: string;
+}
+
+export function stackFile(stateDir: string): string {
+  return join(stateDir, 'stack.json');
+}
+
+export function readStack(stateDir: string): StackInfo | null {
+  try {
+    return JSON.parse(readFileSync(stackFile(stateDir), 'utf8')) as StackInfo;
+  } catch {
+    return null;
+  }
+}
+
+export function alive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const sock = createConnection({ host: '127.0.0.1', port });
+    sock.once('connect', () => {
+      sock.destroy();
+      done(true);
+    });
+    sock.once('error', () => done(false));
+  });
+}
+
+async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>, children: ChildProcess[]): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    const dead = children.find((c) => c.exitCode !== null);
+    if (dead) throw new Error(`${what}: a process exited early (code ${dead.exitCode}); see the logs`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what}: not ready after ${timeoutMs} ms; see the logs`);
+}
+
+/**
+ * Starts NATS (unless one is given), a runner and the harness on this machine, and waits until the
+ * harness answers and the runner has announced itself.
+ */
+export async function up(opts: StackOptions): Promise<{ info: StackInfo; children: ChildProcess[] }> {
+  const logs = join(opts.stateDir, 'logs');
+  mkdirSync(logs, { recursive: true });
+  const children: ChildProcess[] = [];
+  const start = (name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const out = openSync(join(logs, `${name}.log`), 'a');
+    const child = spawn(cmd, args, {
+      cwd: REPO_ROOT,
+      detached: opts.detach,
+      stdio: ['ignore', out, out],
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    });
+    if (opts.detach) child.unref();
+    children.push(child);
+    return child;
+  };
+
+  let natsUrl = opts.natsUrl;
+  let natsPid: number | undefined;
+  try {
+    if (!natsUrl) {
+      if (await portOpen(opts.port)) throw new Error(`port ${opts.port} is taken; pass --port N, or --nats URL to use that server`);
+      const dataDir = join(opts.stateDir, 'nats');
+      mkdirSync(dataDir, { recursive: true });
+      const nats = start('nats', 'nats-server', ['-js', '-sd', dataDir, '-a', '127.0.0.1', '-p', String(opts.port)]);
+      natsPid = nats.pid;
+      natsUrl = `nats://127.0.0.1:${opts.port}`;
+      opts.say(`nats-server   ${natsUrl} (JetStream data in ${dataDir})`);
+      await waitFor('nats-server', 10_000, () => portOpen(opts.port), children);
+    }
+    const node = process.execPath;
+    const runner = start('runner', node, [join(REPO_ROOT, 'runner/src/main.ts'), '--nats', natsUrl, '--id', opts.runnerId, '--slots', String(opts.slots), '--state-dir', join(opts.stateDir, 'runner')]);
+    const harness = start('harness', node, [join(REPO_ROOT, 'harness/src/main.ts'), '--nats', natsUrl]);
+    opts.say(`runner        ${opts.runnerId} (${opts.slots} slots), harness; logs in ${logs}`);
+    await using client = await AirlockClient.connect({ natsUrl });
+    await waitFor('harness and runner', 30_000, async () => (await client.status(1000)).runners.some((r) => r.runnerId === opts.runnerId), children);
+    const info: StackInfo = {
+      natsUrl,
+      stateDir: opts.stateDir,
+      pids: { ...(natsPid ? { nats: natsPid } : {}), runner: runner.pid!, harness: harness.pid! },
+      startedAt: new Date().toISOString(),
+    };
+    writeFileSync(stackFile(opts.stateDir), JSON.stringify(info, null, 2) + '\n');
+    return { info, children };
+  } catch (err) {
+    for (const c of children.reverse()) c.kill('SIGKILL');
+    throw err;
+  }
+}
+
+/** Stops a stack started by `up`: harness, then runner (which removes its sandboxes), then NATS. */
+export async function down(stateDir: string, say: (line: string) => void): Promise<boolean> {
+  const info = readStack(stateDir);
+  if (!info) return false;
+  for (const [name, pid] of [['harness', info.pids.harness], ['runner', info.pids.runner], ['nats-server', info.pids.nats]] as const) {
+    if (!alive(pid)) continue;
+    process.kill(pid!, 'SIGTERM');
+    const deadline = Date.now() + 20_000;
+    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (alive(pid)) process.kill(pid!, 'SIGKILL');
+    say(`stopped ${name} (pid ${pid})`);
+  }
+  if (existsSync(stackFile(stateDir))) rmSync(stackFile(stateDir));
+  return true;
+}

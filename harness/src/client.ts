@@ -1,0 +1,143 @@
+import type { Msg } from '@nats-io/transport-node';
+import {
+  AirlockError,
+  ApiOpenResultSchema,
+  ApiPsResultSchema,
+  ApiStatusResultSchema,
+  PROTOCOL_VERSION,
+  StepResultSchema,
+  decodeReply,
+  encode,
+  subjects,
+} from '@airlock/proto';
+import type { ApiOpenRequest, ApiPsResult, ApiStatusResult, LogEvent, RunRecord, StepResult } from '@airlock/proto';
+import { connectNats, logTail, readRunLog, type NatsHandles, type ReadLogOptions } from '@airlock/ledger';
+import type { z } from 'zod';
+
+export interface ClientOptions {
+  /** NATS URL(s) of the Airlock deployment. */
+  natsUrl: string;
+  /** Give up connecting after this long. Default 3000. */
+  connectTimeoutMs?: number;
+}
+
+export interface ExecOptions {
+  env?: Record<string, string>;
+  /** Per-step timeout; the harness default when absent. */
+  timeoutMs?: number;
+  /** Called with each piece of output as it is logged, in order. */
+  onOutput?: (stream: 'stdout' | 'stderr', data: Buffer) => void;
+  /** Called with every log event of the step (requested, started, output, exited, …). */
+  onEvent?: (event: LogEvent) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * The TypeScript SDK: a thin client of the harness API over NATS (what the CLI uses).
+ *
+ * ```ts
+ * await using airlock = await AirlockClient.connect({ natsUrl: 'nats://127.0.0.1:4222' });
+ * const run = await airlock.open({});
+ * const result = await airlock.exec(run.runId, 'python -V', { onOutput: (s, d) => process.stdout.write(d) });
+ * await airlock.close(run.runId);
+ * ```
+ */
+export class AirlockClient implements AsyncDisposable {
+  readonly natsUrl: string;
+  readonly #nats: NatsHandles;
+
+  private constructor(natsUrl: string, nats: NatsHandles) {
+    this.natsUrl = natsUrl;
+    this.#nats = nats;
+  }
+
+  static async connect(opts: ClientOptions): Promise<AirlockClient> {
+    try {
+      const nats = await connectNats({ servers: opts.natsUrl.split(','), name: 'airlock-client', timeoutMs: opts.connectTimeoutMs ?? 3000, reconnect: true });
+      return new AirlockClient(opts.natsUrl, nats);
+    } catch (cause) {
+      throw new AirlockError('no_harness', `cannot reach NATS at ${opts.natsUrl}; start Airlock with \`./airlock up\` (or pass --nats URL)`, { cause });
+    }
+  }
+
+  async #api<S extends z.ZodType>(subject: string, body: Record<string, unknown>, result: S, timeoutMs = 60_000): Promise<z.infer<S>> {
+    let msg: Msg;
+    try {
+      msg = await this.#nats.nc.request(subject, encode({ v: PROTOCOL_VERSION, ...body }), { timeout: timeoutMs });
+    } catch (cause) {
+      const text = String((cause as Error)?.message ?? cause);
+      if (/no responders|503/i.test(text)) {
+        throw new AirlockError('no_harness', `no harness answers at ${this.natsUrl}; start one with \`./airlock up\``, { cause });
+      }
+      if (/timeout/i.test(text)) throw new AirlockError('timeout', `the harness did not answer within ${timeoutMs} ms`, { cause });
+      throw cause;
+    }
+    return decodeReply(result, msg.data, `reply on ${subject}`);
+  }
+
+  /** Opens a run: a sandbox on some runner with a free slot. */
+  open(req: Omit<ApiOpenRequest, 'v'>): Promise<RunRecord> {
+    return this.#api(subjects.api.open, req, ApiOpenResultSchema, 120_000);
+  }
+
+  /**
+   * Runs `cmd` (a bash command line) as the next step of the run and resolves with its result
+   * once every output chunk of the step has been delivered to `onOutput`.
+   */
+  async exec(runId: string, cmd: string, opts: ExecOptions = {}): Promise<StepResult> {
+    const { js, jsm } = this.#nats;
+    const tail = await logTail(jsm, runId);
+    const stop = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([stop.signal, opts.signal]) : stop.signal;
+    const follow = (async () => {
+      const readOpts: ReadLogOptions = { fromStreamSeq: tail.streamSeq + 1, follow: true, signal, until: (e) => e.type === 'step.exited' };
+      for await (const event of readRunLog(js, jsm, runId, readOpts)) {
+        opts.onEvent?.(event);
+        if (event.type === 'step.output') opts.onOutput?.(event.stream, Buffer.from(event.data, 'base64'));
+      }
+    })();
+    let result: StepResult;
+    try {
+      const timeoutMs = (opts.timeoutMs ?? 24 * 3600 * 1000) + 60_000;
+      result = await this.#api(
+        subjects.api.exec,
+        { runId, cmd, ...(opts.env ? { env: opts.env } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) },
+        StepResultSchema,
+        timeoutMs,
+      );
+    } catch (err) {
+      stop.abort();
+      await follow.catch(() => undefined);
+      throw err;
+    }
+    // The result names the log position of the step's end: wait until the follower got there.
+    const grace = setTimeout(() => stop.abort(), 30_000);
+    try {
+      await follow;
+    } finally {
+      clearTimeout(grace);
+    }
+    return result;
+  }
+
+  close(runId: string): Promise<RunRecord> {
+    return this.#api(subjects.api.close, { runId }, ApiOpenResultSchema);
+  }
+
+  ps(opts: { all?: boolean } = {}): Promise<ApiPsResult> {
+    return this.#api(subjects.api.ps, { all: opts.all ?? false }, ApiPsResultSchema);
+  }
+
+  status(timeoutMs = 5000): Promise<ApiStatusResult> {
+    return this.#api(subjects.api.status, {}, ApiStatusResultSchema, timeoutMs);
+  }
+
+  /** Reads a run's log straight from JetStream: works after the run ended and with no harness running. */
+  log(runId: string, opts: ReadLogOptions = {}): AsyncGenerator<LogEvent> {
+    return readRunLog(this.#nats.js, this.#nats.jsm, runId, opts);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#nats.drain();
+  }
+}
