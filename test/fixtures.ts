@@ -1,0 +1,167 @@
+// Real components for integration tests: nats-server processes on loopback, runner and harness services.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectNats, type NatsHandles } from '@airlock/ledger';
+import { DockerodeClient, RunnerService, type RunnerConfig } from '@airlock/runner';
+import { AirlockClient, HarnessService, HarnessConfigSchema, type HarnessConfig } from '@airlock/harness';
+import { pino } from 'pino';
+
+export const silent = pino({ level: process.env.AIRLOCK_TEST_LOG ?? 'silent' });
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await Promise.resolve(check()).catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port });
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** A nats-server with JetStream on a loopback port; `restart()` keeps its store (and port). */
+export class NatsServer implements AsyncDisposable {
+  readonly port: number;
+  readonly storeDir: string;
+  #proc: ChildProcess | undefined;
+
+  private constructor(port: number, storeDir: string) {
+    this.port = port;
+    this.storeDir = storeDir;
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<NatsServer> {
+    const s = new NatsServer(await freePort(), mkdtempSync(join(tmpdir(), 'airlock-nats-')));
+    await s.#spawn();
+    return s;
+  }
+
+  async #spawn(): Promise<void> {
+    this.#proc = spawn('nats-server', ['-js', '-sd', this.storeDir, '-a', '127.0.0.1', '-p', String(this.port)], { stdio: 'ignore' });
+    await waitUntil('nats-server to listen', () => portOpen(this.port));
+  }
+
+  async stop(): Promise<void> {
+    const p = this.#proc;
+    if (!p || p.exitCode !== null) return;
+    p.kill('SIGTERM');
+    await new Promise((r) => p.once('exit', r));
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.#spawn();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+    rmSync(this.storeDir, { recursive: true, force: true });
+  }
+}
+
+export interface StackOptions {
+  runnerId?: string;
+  slots?: number;
+  harness?: Partial<HarnessConfig>;
+}
+
+/** NATS + one runner + the harness, in this process, and a client. Everything is torn down on dispose. */
+export class TestStack implements AsyncDisposable {
+  readonly nats: NatsServer;
+  readonly runnerId: string;
+  readonly stateDir: string;
+  runner!: RunnerService;
+  harness!: HarnessService;
+  client!: AirlockClient;
+  #conns: NatsHandles[] = [];
+
+  private constructor(nats: NatsServer, runnerId: string, stateDir: string) {
+    this.nats = nats;
+    this.runnerId = runnerId;
+    this.stateDir = stateDir;
+  }
+
+  static async start(opts: StackOptions = {}): Promise<TestStack> {
+    const nats = await NatsServer.start();
+    const stack = new TestStack(nats, opts.runnerId ?? `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, mkdtempSync(join(tmpdir(), 'airlock-state-')));
+    await stack.startRunner(opts.slots ?? 4);
+    await stack.startHarness(opts.harness ?? {});
+    stack.client = await AirlockClient.connect({ natsUrl: nats.url });
+    return stack;
+  }
+
+  runnerConfig(slots: number): RunnerConfig {
+    return {
+      natsUrl: this.nats.url,
+      runnerId: this.runnerId,
+      slots,
+      stateDir: join(this.stateDir, 'runner'),
+      dockerSocket: '/var/run/docker.sock',
+      maxOutputBytes: 2 * 1024 ** 3,
+      heartbeatMs: 500,
+      logLevel: 'silent',
+    };
+  }
+
+  async startRunner(slots = 4): Promise<RunnerService> {
+    const conn = await connectNats({ servers: this.nats.url, name: 'test-runner' });
+    this.#conns.push(conn);
+    this.runner = await RunnerService.start(this.runnerConfig(slots), conn, new TestDocker(), silent);
+    return this.runner;
+  }
+
+  async startHarness(overrides: Partial<HarnessConfig>): Promise<HarnessService> {
+    const conn = await connectNats({ servers: this.nats.url, name: 'test-harness' });
+    this.#conns.push(conn);
+    const cfg = HarnessConfigSchema.parse({ natsUrl: this.nats.url, openTimeoutMs: 5000, ...overrides });
+    this.harness = await HarnessService.start(cfg, conn, silent);
+    return this.harness;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.client?.[Symbol.asyncDispose]();
+    await this.harness?.drain(2000);
+    await this.runner?.drain(2000);
+    for (const c of this.#conns) await c.drain();
+    await this.nats[Symbol.asyncDispose]();
+    rmSync(this.stateDir, { recursive: true, force: true });
+  }
+}
+
+/** The real Docker client, with a label on every sandbox so the suite can prove nothing leaked. */
+export class TestDocker extends DockerodeClient {
+  override startSandbox(spec: Parameters<DockerodeClient['startSandbox']>[0]): Promise<string> {
+    return super.startSandbox({ ...spec, labels: { ...spec.labels, 'airlock.test': '1' } });
+  }
+}
+
+/** Ids of the sandbox containers of a runner (running or not). */
+export async function containersOf(runnerId: string): Promise<string[]> {
+  const list = await new DockerodeClient().listManaged({ 'airlock.runner-id': runnerId });
+  return list.map((c) => c.id);
+}

@@ -1,0 +1,146 @@
+// A step's whole path: harness -> NATS -> runner -> Docker -> JetStream log -> client, on real services.
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LogEvent } from '@airlock/proto';
+import { AirlockClient } from '@airlock/harness';
+import { TestStack, containersOf } from '../fixtures.ts';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await TestStack.start();
+});
+afterAll(async () => {
+  await stack?.[Symbol.asyncDispose]();
+  expect(await containersOf(stack.runnerId)).toEqual([]);
+});
+
+function collect() {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  return {
+    onOutput: (s: 'stdout' | 'stderr', d: Buffer) => (s === 'stdout' ? out : err).push(d),
+    stdout: () => Buffer.concat(out).toString('utf8'),
+    stderr: () => Buffer.concat(err).toString('utf8'),
+    bytes: () => Buffer.concat(out),
+  };
+}
+
+describe('a step round trip', () => {
+  it('runs a command, streams stdout and stderr apart, and logs every transition in order', async () => {
+    const c = stack.client;
+    const run = await c.open({});
+    expect(run.status).toBe('open');
+    const io = collect();
+    const result = await c.exec(run.runId, 'echo hello; echo oops >&2; printf "%s" "$PWD"', { onOutput: io.onOutput });
+    expect(result).toMatchObject({ step: 1, exitCode: 0, signal: null, sandboxDied: false, timedOut: false, oomKilled: false });
+    expect(io.stdout()).toBe('hello\n/workspace');
+    expect(io.stderr()).toBe('oops\n');
+
+    const events: LogEvent[] = [];
+    for await (const e of c.log(run.runId)) events.push(e);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    const types = events.map((e) => e.type);
+    expect(types[0]).toBe('run.opened');
+    expect(types.slice(1, 3)).toEqual(['step.requested', 'step.started']);
+    expect(types.at(-1)).toBe('step.exited');
+    expect(result.logSeq).toBe(events.at(-1)!.seq);
+    // Each event names the hash of the one before it.
+    for (let i = 1; i < events.length; i++) expect(events[i]!.prev).not.toBe(events[i - 1]!.prev);
+
+    const listed = await c.ps();
+    expect(listed.runs.map((r) => r.runId)).toContain(run.runId);
+    await c.close(run.runId);
+    expect((await c.ps()).runs.map((r) => r.runId)).not.toContain(run.runId);
+    expect((await c.ps({ all: true })).runs.find((r) => r.runId === run.runId)?.status).toBe('closed');
+    await expect(c.exec(run.runId, 'true')).rejects.toMatchObject({ code: 'run_closed' });
+  });
+
+  it('delivers 10 MB of output complete and in order, live and again from the durable log', async () => {
+    const c = stack.client;
+    const run = await c.open({});
+    const io = collect();
+    // `seq` output is ordered and distinct everywhere, so a lost, repeated or swapped chunk changes the hash.
+    const result = await c.exec(run.runId, 'seq 1 1500000', { onOutput: io.onOutput });
+    const expected = execFileSync('seq', ['1', '1500000'], { maxBuffer: 64 * 1024 * 1024 });
+    expect(expected.length).toBeGreaterThan(10 * 1024 * 1024);
+    expect(result.stdoutBytes).toBe(expected.length);
+    expect(result.truncated).toBe(false);
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    expect(sha(io.bytes())).toBe(sha(expected));
+
+    // A brand-new client reading the log after the fact gets the same bytes, offsets contiguous.
+    await using reader = await AirlockClient.connect({ natsUrl: stack.nats.url });
+    const parts: Buffer[] = [];
+    let offset = 0;
+    for await (const e of reader.log(run.runId)) {
+      if (e.type !== 'step.output') continue;
+      expect(e.offset).toBe(offset);
+      const data = Buffer.from(e.data, 'base64');
+      offset += data.length;
+      parts.push(data);
+    }
+    expect(sha(Buffer.concat(parts))).toBe(sha(expected));
+    await c.close(run.runId);
+  });
+
+  it('reports non-zero exit codes and signals as results', async () => {
+    const c = stack.client;
+    const run = await c.open({});
+    expect((await c.exec(run.runId, 'exit 42')).exitCode).toBe(42);
+    const killed = await c.exec(run.runId, 'kill -TERM $$');
+    expect(killed).toMatchObject({ exitCode: 143, signal: 'SIGTERM', sandboxDied: false });
+    expect((await c.exec(run.runId, 'nonexistent-command-xyz')).exitCode).toBe(127);
+    // Steps are numbered without gaps.
+    expect((await c.exec(run.runId, 'true')).step).toBe(4);
+    await c.close(run.runId);
+  });
+
+  it('keeps the workspace across steps and gives no environment of its own processes to the sandbox', async () => {
+    process.env.AIRLOCK_CANARY_SECRET = 'canary-7f3a';
+    try {
+      const c = stack.client;
+      const run = await c.open({ env: { GRANTED_RUN: 'yes' } });
+      await c.exec(run.runId, 'echo data > kept.txt');
+      const io = collect();
+      await c.exec(run.runId, 'cat kept.txt; env', { env: { GRANTED_STEP: 'also' }, onOutput: io.onOutput });
+      const text = io.stdout();
+      expect(text).toContain('data\n');
+      expect(text).toContain('GRANTED_RUN=yes');
+      expect(text).toContain('GRANTED_STEP=also');
+      expect(text).not.toContain('canary-7f3a');
+      expect(text).not.toMatch(/^(AIRLOCK_|NATS|NODE_|VITEST)/m);
+      const io2 = collect();
+      await c.exec(run.runId, 'env', { onOutput: io2.onOutput });
+      expect(io2.stdout()).not.toContain('GRANTED_STEP');
+      await c.close(run.runId);
+    } finally {
+      delete process.env.AIRLOCK_CANARY_SECRET;
+    }
+  });
+
+  it('runs sandboxes with the defaults of the design: no network, no capabilities, read-only root, non-root, limits', async () => {
+    const c = stack.client;
+    const run = await c.open({});
+    const io = collect();
+    const script = [
+      'id -u',
+      'cat /proc/self/status | grep -E "^(CapEff|NoNewPrivs)"',
+      'ls /sys/class/net',
+      'touch /etc/x 2>&1 || true',
+      'touch /tmp/ok && echo tmp-writable',
+      'cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max',
+    ].join('; ');
+    await c.exec(run.runId, script, { onOutput: io.onOutput });
+    const text = io.stdout();
+    expect(text).toMatch(/^1000$/m);
+    expect(text).toMatch(/CapEff:\s+0000000000000000/);
+    expect(text).toMatch(/NoNewPrivs:\s+1/);
+    expect(text.match(/^lo$/m)).not.toBeNull();
+    expect(text).not.toMatch(/^eth/m);
+    expect(text).toContain('Read-only file system');
+    expect(text).toContain('tmp-writable');
+    expect(text).toMatch(/^512$/m);
+    await c.close(run.runId);
+  });
+});
