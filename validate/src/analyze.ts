@@ -1,0 +1,1595 @@
+import type { CompiledPolicy, CompiledPathRule } from './compile.ts';
+import { globsIntersect } from './compile.ts';
+import type { BashGrammar } from './grammar.ts';
+import type { CommandRule, VerdictKind } from './policy.ts';
+import { checkInput } from './input.ts';
+import { resolvePath, walkScript, type Cmd, type Stdin, type Walked } from './walk.ts';
+import { UNKNOWN, WordFlag, type Word } from './words.ts';
+
+/** One reason the chain tightened the verdict. */
+export interface Finding {
+  readonly verdict: VerdictKind;
+  readonly rule: string;
+  readonly reason: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Shared state for one validation. */
+export interface Ctx {
+  readonly p: CompiledPolicy;
+  readonly grammar: BashGrammar;
+  readonly findings: Finding[];
+  readonly deadline: number;
+  readonly names: Set<string>;
+}
+
+/** Where findings of a (possibly nested) script are reported. */
+interface Scope {
+  readonly src: string;
+  readonly depth: number;
+  /** For nested scripts, the span of the outer word that holds them. */
+  readonly outer: { start: number; end: number } | null;
+  readonly walked: Walked;
+  readonly label: string;
+}
+
+export class DeadlineError extends Error {
+  override name = 'DeadlineError';
+}
+
+const RANK: Record<VerdictKind, number> = { allow: 0, ask: 1, deny: 2 };
+
+/** Stricter of two verdicts. */
+export function stricter(a: VerdictKind, b: VerdictKind): VerdictKind {
+  return RANK[a] >= RANK[b] ? a : b;
+}
+
+/** Rank of a verdict (allow 0, ask 1, deny 2). */
+export function rank(v: VerdictKind): number {
+  return RANK[v];
+}
+
+function add(ctx: Ctx, sc: Scope, verdict: VerdictKind, rule: string, reason: string, start: number, end: number): void {
+  const v = ctx.p.verdictFor(rule, verdict);
+  if (v === 'allow') return;
+  const span = sc.outer ?? { start, end };
+  ctx.findings.push({ verdict: v, rule, reason: sc.label ? `${reason} (${sc.label})` : reason, start: span.start, end: span.end });
+}
+
+/**
+ * Parses `src` and records findings for every command it would run. Nested
+ * scripts (`bash -c '…'`, `eval`, heredocs fed to shells) recurse here with
+ * `depth + 1` and report at `outer`.
+ */
+export function analyzeScript(ctx: Ctx, src: string, depth: number, outer: { start: number; end: number } | null, label: string, cwd: string | null): void {
+  if (performance.now() > ctx.deadline) throw new DeadlineError('validation deadline exceeded');
+  const pol = ctx.p.policy;
+  const at = outer ?? { start: 0, end: src.length };
+  if (depth > pol.validation.maxDepth) {
+    ctx.findings.push({ verdict: 'deny', rule: 'parse.depth_limit', reason: `nested scripts deeper than ${pol.validation.maxDepth} levels`, ...at });
+    return;
+  }
+  if (depth > 0) {
+    // Nested strings get the same input checks as the top level.
+    for (const f of checkInput(src, pol.validation.maxInputBytes)) ctx.findings.push({ ...f, start: at.start, end: at.end });
+  }
+  let parsed = ctx.grammar.parse(src, Math.max(1, ctx.deadline - performance.now()));
+  let repaired = false;
+  if (parsed.hasError && src.includes('``')) {
+    // tree-sitter-bash rejects an empty backtick pair inside "…", which bash
+    // accepts (it expands to nothing). Re-parse with `""` in its place (same
+    // length, so spans hold) and ask a person, since this is a parser gap.
+    const fixed = src.replace(/(?<!\\)``/g, '""');
+    const retry = ctx.grammar.parse(fixed, Math.max(1, ctx.deadline - performance.now()));
+    if (!retry.hasError) {
+      parsed = retry;
+      repaired = true;
+    }
+  }
+  if (parsed.hasError) {
+    ctx.findings.push({
+      verdict: 'deny', rule: 'parse.error',
+      reason: depth > 0 ? `nested script does not parse as bash (${label})` : 'command does not parse as bash (syntax error or unsupported construct)',
+      start: at.start, end: at.end,
+    });
+    return;
+  }
+  const walked = walkScript(parsed.root, src, cwd);
+  const sc: Scope = { src, depth, outer, walked, label };
+  if (repaired) add(ctx, sc, 'ask', 'parse.repaired', 'empty backtick pair inside double quotes: parsed with a workaround', 0, src.length);
+  for (const cmd of walked.cmds) checkCmd(ctx, sc, cmd);
+  for (const fn of walked.functions) checkFunction(ctx, sc, fn);
+  for (const l of walked.endlessLoops) add(ctx, sc, 'ask', 'resource.endless_loop', 'loop with no exit condition', l.start, l.end);
+}
+
+// ---------------------------------------------------------------------------
+// Command lists
+
+const KNOWN_COMMANDS = new Set([
+  'ls', 'cd', 'cat', 'echo', 'printf', 'git', 'rm', 'cp', 'mv', 'sudo', 'su', 'sh', 'bash', 'zsh', 'python', 'python3', 'node',
+  'npm', 'pip', 'pip3', 'curl', 'wget', 'ssh', 'grep', 'find', 'sed', 'awk', 'head', 'tail', 'less', 'more', 'chmod', 'chown',
+  'kill', 'ps', 'env', 'id', 'whoami', 'make', 'test', 'true', 'false', 'tar', 'docker', 'kubectl', 'mkdir', 'touch', 'ln', 'pwd',
+  'which', 'type', 'command', 'exec', 'eval', 'source', 'export', 'read', 'dd', 'tee', 'xargs', 'sort', 'uniq', 'wc', 'cut', 'tr',
+  'diff', 'patch', 'vi', 'vim', 'nano', 'code', 'go', 'cargo', 'rustc', 'gcc', 'clang', 'java', 'javac', 'mvn', 'gradle', 'yarn',
+  'pnpm', 'npx', 'bun', 'deno', 'perl', 'ruby', 'php', 'apt', 'apt-get', 'brew', 'systemctl', 'service', 'mount', 'nc', 'openssl',
+  'base64', 'gpg', 'ssh-keygen', 'scp', 'rsync', 'zip', 'unzip', 'gzip', 'gunzip', 'jq', 'rg', 'fd', 'pytest', 'tox', 'uv',
+  'poetry', 'pipenv', 'conda', 'alias', 'unalias', 'history', 'clear', 'exit', 'logout', 'passwd', 'login', 'cron', 'crontab',
+  'command_not_found_handle', 'cd', 'pushd', 'popd', 'dirs', 'set', 'unset', 'shopt', 'trap', 'wait', 'jobs', 'fg', 'bg', 'time',
+]);
+
+const WRAPPER_OPTS_FIRST = new Set(['sudo', 'doas', 'sh', 'bash', 'zsh', 'dash', 'ksh', 'mksh', 'ash', 'fish', 'csh', 'tcsh']);
+const SHELLS = new Set(['sh', 'bash', 'zsh', 'dash', 'ksh', 'mksh', 'ash', 'fish', 'csh', 'tcsh', 'rbash', 'yash', 'posh', 'oksh', 'loksh']);
+
+const DECODERS: Record<string, RegExp | null> = {
+  base64: /^(-[a-zA-Z]*[dD][a-zA-Z]*|--decode)$/,
+  base32: /^(-[a-zA-Z]*d[a-zA-Z]*|--decode)$/,
+  basenc: /^(-[a-zA-Z]*d[a-zA-Z]*|--decode)$/,
+  base58: null,
+  xxd: /^-[a-zA-Z]*r/,
+  uudecode: null,
+  rev: null,
+  tr: null,
+  openssl: /^(enc|base64|-d|-base64)$/,
+  gunzip: null,
+  zcat: null,
+  gzip: /^-[a-zA-Z]*d/,
+  bzip2: /^-[a-zA-Z]*d/,
+  xz: /^-[a-zA-Z]*d/,
+  unxz: null,
+  rot13: null,
+  caesar: null,
+};
+
+const METADATA_ONLY = new Set(['echo', 'printf', 'cd', 'pushd', 'mkdir', 'basename', 'dirname', 'which', 'type', 'true', 'false', ':', 'export', 'local', 'declare', 'typeset', 'readonly']);
+const PATTERN_FIRST = new Set(['grep', 'egrep', 'fgrep', 'rg', 'ag', 'ack', 'sed', 'awk', 'gawk', 'mawk', 'git-grep', 'zgrep', 'jq', 'yq', 'perl', 'expr']);
+const ENV_SOFT_READ = new Set(['ls', 'stat', 'test', '[', 'find', 'du', 'file', 'wc', 'touch', 'mkdir', 'cp', 'git', 'rm', 'mv', 'chmod', 'diff', 'realpath', 'readlink']);
+
+const EVAL_SAFE = /^(\S*\/)?(brew\s+shellenv|pyenv\s+(virtualenv-)?init|rbenv\s+init|nodenv\s+init|goenv\s+init|jenv\s+init|conda\s+shell\.\w+\s+hook|direnv\s+(hook|export)|ssh-agent|fnm\s+env|zoxide\s+init|starship\s+init|mise\s+(activate|env)|rtx\s+activate|opam\s+env|luarocks\s+path|dircolors|keychain|gpg-agent|thefuck\s+--alias|pdm\s+--pep582|poetry\s+env\s+activate)\b/;
+
+const INTERP_RE = /^(python[0-9.]*|pypy[0-9.]*|node|nodejs|deno|bun|perl[0-9.]*|ruby[0-9.]*|irb|php[0-9.]*|lua[0-9.]*|luajit|Rscript|R|jshell|groovy|scala|julia|osascript|pwsh|powershell|tclsh|wish|expect|gawk|awk|mawk|nawk|busybox-awk|jjs|kotlinc|gdb)$/;
+
+const POPULAR_PACKAGES = new Set([
+  'requests', 'numpy', 'pandas', 'django', 'flask', 'pytest', 'setuptools', 'urllib3', 'boto3', 'botocore', 'python-dateutil',
+  'pyyaml', 'certifi', 'charset-normalizer', 'typing-extensions', 'cryptography', 'jinja2', 'markupsafe', 'pillow', 'scipy',
+  'matplotlib', 'scikit-learn', 'tensorflow', 'torch', 'beautifulsoup4', 'selenium', 'sqlalchemy', 'pydantic', 'fastapi', 'uvicorn',
+  'httpx', 'aiohttp', 'colorama', 'click', 'black', 'flake8', 'pylint', 'isort', 'coverage', 'virtualenv', 'wheel', 'psycopg2',
+  'pymysql', 'celery', 'openai', 'anthropic', 'transformers', 'langchain', 'packaging', 'docutils', 'sphinx', 'jmespath',
+  'protobuf', 'grpcio', 'paramiko', 'pyjwt', 'bcrypt', 'werkzeug', 'gunicorn', 'tornado', 'twisted', 'scrapy', 'networkx', 'sympy',
+  'nltk', 'opencv-python', 'seaborn', 'plotly', 'keras', 'jupyter', 'ipython', 'notebook', 'xgboost', 'lightgbm', 'lodash',
+  'react', 'react-dom', 'express', 'axios', 'chalk', 'commander', 'moment', 'request', 'underscore', 'bluebird', 'webpack',
+  'typescript', 'eslint', 'prettier', 'mocha', 'vite', 'rollup', 'dotenv', 'mongoose', 'socket.io', 'jquery', 'yargs',
+  'inquirer', 'rimraf', 'mkdirp', 'minimist', 'semver', 'colors', 'node-fetch', 'redux', 'styled-components', 'tailwindcss',
+  'nodemon', 'winston', 'cross-env', 'electron', 'vitest', 'playwright', 'puppeteer', 'crypto-js', 'bs4', 'discord.py',
+]);
+const NOT_TYPOSQUATS = new Set(['preact', 'redis', 'redux', 'pytest', 'jest', 'vitest', 'mypy', 'black', 'flask', 'tomli', 'tomlkit', 'httpie', 'pyjwt', 'jwt', 'pillow', 'colors', 'colorama', 'moment', 'momentjs', 'react-is', 'eslint', 'tslint', 'pylint', 'pyright', 'ruff', 'numba', 'numpy', 'scipy', 'sympy', 'pipx', 'pydantic', 'requests-mock', 'chai', 'axios', 'yarn', 'pnpm', 'rollup', 'commander', 'request', 'requests', 'torch', 'torchvision']);
+
+const DANGEROUS_GIT_KEY = /^(core\.(pager|editor|sshcommand|fsmonitor|hookspath|gitproxy|askpass|worktree)|sequence\.editor|diff\.external|diff\..+\.(textconv|command)|merge\..+\.driver|filter\..+\.(clean|smudge|process)|protocol\..*allow|uploadpack\..+|receivepack\..+|remote\..+\.(uploadpack|receivepack|proxy)|credential\..*helper|include\.path|includeif\..+|pager\..+|gpg\.(.+\.)?program|https?\.(.+\.)?proxy|web\.browser|browser\..+\.(cmd|path)|man\..+\.(cmd|path)|instaweb\..+|init\.templatedir|url\..+\.(push)?insteadof|alias\..+)$/i;
+
+const NET_UPLOAD = /^(-d|--data|--data-binary|--data-raw|--data-urlencode|--data-ascii|-F|--form|--form-string|-T|--upload-file|--post-file|--body-file|--json)(=|$)/;
+
+// ---------------------------------------------------------------------------
+
+function checkFunction(ctx: Ctx, sc: Scope, fn: Walked['functions'][number]): void {
+  const selfCall = fn.body.some((c) => c.name?.value === fn.name);
+  if (selfCall && fn.backgroundsOrPipes) {
+    add(ctx, sc, 'deny', 'resource.fork_bomb', `function ${fn.name} calls itself in a pipe or in the background (fork bomb)`, fn.start, fn.end);
+  } else if (fn.name === 'command_not_found_handle' || fn.name.startsWith('BASH_') || KNOWN_COMMANDS.has(fn.name)) {
+    add(ctx, sc, 'deny', 'shell.function_shadowing', `function redefines "${fn.name}", so later commands run different code than they appear to`, fn.start, fn.end);
+  }
+}
+
+function checkCmd(ctx: Ctx, sc: Scope, cmd: Cmd): void {
+  for (const a of cmd.assigns) checkAssign(ctx, sc, cmd, a.name, a.value, a.start, a.end);
+  const writes: Word[] = [];
+  for (const r of cmd.redirects) {
+    if (r.target) {
+      checkWord(ctx, sc, r.target);
+      const isWrite = r.kind === 'file' && (/>/.test(r.op) && !(r.op === '>&' && /^\d+$|^-$/.test(r.target.value ?? '')));
+      if (isWrite) writes.push(r.target);
+      else if (r.kind === 'file' && r.op.startsWith('<') && !/^\d+$|^-$/.test(r.target.value ?? '')) checkPaths(ctx, sc, cmd, r.target, 'read', 'redirect');
+      if (r.kind === 'file' && r.op === '<>') writes.push(r.target);
+    }
+  }
+  for (const w of writes) checkPaths(ctx, sc, cmd, w, 'write', 'redirect');
+  if (cmd.kind === 'redirect' || cmd.kind === 'assignment') {
+    for (const a of cmd.args) checkWord(ctx, sc, a);
+    if (cmd.kind === 'assignment' && cmd.name === null && cmd.redirects.length === 0 && cmd.assigns.length === 0) return;
+    return;
+  }
+  if (cmd.glued) {
+    add(ctx, sc, 'deny', 'parse.differential', 'words run together in a way bash and the validator read differently (quote or substitution splicing)', cmd.start, cmd.end);
+  }
+  const name = cmd.name;
+  if (!name) return;
+  if (cmd.kind === 'declaration' || cmd.kind === 'unset') {
+    checkDeclaration(ctx, sc, cmd, name.value ?? '');
+    return;
+  }
+  if (!checkCommandWord(ctx, sc, cmd, name)) {
+    for (const a of cmd.args) checkWord(ctx, sc, a);
+    return;
+  }
+  analyzeArgv(ctx, sc, cmd, name.value!, name, cmd.args, writes, []);
+}
+
+/** Checks the spelling of a command name. Returns false when the name cannot be known statically. */
+function checkCommandWord(ctx: Ctx, sc: Scope, cmd: Cmd, name: Word): boolean {
+  const f = name.flags;
+  if (f & (WordFlag.indirect | WordFlag.transform)) {
+    add(ctx, sc, 'deny', 'obfuscation.indirect_expansion', 'command name built by indirect expansion (${!x} or ${x@P})', name.start, name.end);
+    return false;
+  }
+  if (f & WordFlag.ansiC) {
+    add(ctx, sc, 'deny', 'obfuscation.ansi_c_quote', `command name spelled with $'…' escapes (decodes to "${name.value ?? '?'}")`, name.start, name.end);
+    return name.value !== null;
+  }
+  if (name.value === null) {
+    const onlyVar = /^"?\$\{?[A-Za-z_][A-Za-z0-9_]*\}?"?$/.test(name.raw);
+    const v = name.vars[0] ?? '';
+    if (f & WordFlag.substitution) {
+      add(ctx, sc, 'deny', 'obfuscation.dynamic_command', 'command name comes from a command substitution', name.start, name.end);
+    } else if (f & WordFlag.positional) {
+      add(ctx, sc, 'deny', 'obfuscation.dynamic_command', 'command name comes from positional parameters or an array ("$@", "${a[@]}")', name.start, name.end);
+    } else if (onlyVar && !sc.walked.assigned.has(v)) {
+      add(ctx, sc, 'ask', 'obfuscation.variable_command', `command name is the value of $${v}, unknown until run time`, name.start, name.end);
+    } else {
+      add(ctx, sc, 'deny', 'obfuscation.dynamic_command', 'command name is assembled from variables at run time', name.start, name.end);
+    }
+    return false;
+  }
+  if (f & WordFlag.glob) {
+    add(ctx, sc, 'deny', 'obfuscation.glob_command', `command name is a glob pattern ("${name.raw}")`, name.start, name.end);
+    return true;
+  }
+  if (f & WordFlag.splice && /^[\w./-]+$/.test(name.value)) {
+    add(ctx, sc, 'deny', 'obfuscation.quote_splice', `command name spliced from quoted pieces ("${name.raw}" runs ${name.value})`, name.start, name.end);
+  } else if (f & WordFlag.escape && /^[\w./-]+$/.test(name.value) && !/\\\s/.test(name.raw)) {
+    add(ctx, sc, 'ask', 'obfuscation.escaped_command', `command name written with backslashes ("${name.raw}"), bypassing aliases and naive checks`, name.start, name.end);
+  }
+  if (name.value.includes('{') && name.value.includes(',')) {
+    add(ctx, sc, 'deny', 'obfuscation.brace_expansion', 'command built by brace expansion', name.start, name.end);
+  }
+  if (/[^\x20-\x7e]/.test(name.value)) {
+    add(ctx, sc, 'deny', 'input.homoglyph', `command name contains non-ASCII characters ("${name.value}") that can imitate another command`, name.start, name.end);
+  }
+  return true;
+}
+
+function checkAssign(ctx: Ctx, sc: Scope, cmd: Cmd, nameStr: string, value: Word | null, start: number, end: number): void {
+  if (value) checkWord(ctx, sc, value);
+  const val = value ? (value.value ?? value.raw) : '';
+  const cmdName = cmd.name?.value ?? '';
+  for (const { rule, names, value: vre } of ctx.p.envRules) {
+    if (!names.test(nameStr)) continue;
+    if (vre && !vre.test(val)) continue;
+    // `IFS= read -r line` is the standard idiom for reading lines.
+    if (nameStr === 'IFS' && (cmdName === 'read' || cmdName === 'mapfile' || cmdName === 'readarray')) continue;
+    add(ctx, sc, rule.verdict, rule.id, `${rule.reason}: ${nameStr}=${truncate(val, 60)}`, start, end);
+  }
+}
+
+function checkDeclaration(ctx: Ctx, sc: Scope, cmd: Cmd, kw: string): void {
+  const flags = cmd.args.filter((a) => (a.value ?? '').startsWith('-')).map((a) => a.value ?? '');
+  for (const a of cmd.args) checkWord(ctx, sc, a);
+  if (kw === 'unset') {
+    for (const a of cmd.args) {
+      if (/^(HISTFILE|HISTSIZE|HISTFILESIZE)$/.test(a.value ?? '')) add(ctx, sc, 'deny', 'antiforensics.history', 'unsets shell history variables', cmd.start, cmd.end);
+    }
+    return;
+  }
+  if (flags.some((f) => /^-[a-zA-Z]*n/.test(f))) {
+    add(ctx, sc, 'deny', 'obfuscation.nameref', `${kw} -n makes a variable an alias of another (indirection hides what runs)`, cmd.start, cmd.end);
+  }
+  if (kw === 'export' && flags.some((f) => /^-[a-zA-Z]*f/.test(f))) {
+    add(ctx, sc, 'ask', 'shell.function_export', 'exports a shell function into child processes', cmd.start, cmd.end);
+  }
+  if (cmd.assigns.length === 0 && cmd.args.every((a) => (a.value ?? '').startsWith('-')) && flags.some((f) => /p|x/.test(f))) {
+    add(ctx, sc, 'ask', 'exfil.env_dump', `${kw} ${flags.join(' ')} prints the whole environment (secrets included)`, cmd.start, cmd.end);
+  }
+}
+
+/** Checks one argument word for obfuscation that is never needed in real commands. */
+function checkWord(ctx: Ctx, sc: Scope, w: Word): void {
+  const f = w.flags;
+  if (f & (WordFlag.indirect | WordFlag.transform)) {
+    add(ctx, sc, 'deny', 'obfuscation.indirect_expansion', `indirect or transforming expansion (${truncate(w.raw, 40)})`, w.start, w.end);
+  }
+  if (w.vars.includes('IFS')) {
+    add(ctx, sc, 'deny', 'obfuscation.ifs', 'uses $IFS inside a word (classic way to hide spaces)', w.start, w.end);
+  }
+  if (f & WordFlag.paramOp && /\$\{(HOME|PATH|PWD|SHELL|USER|LOGNAME|OLDPWD|IFS|TERM|HOSTNAME|LS_COLORS|PS1|BASH|UID|EUID|HOSTTYPE|OSTYPE|MACHTYPE):-?\d/.test(w.raw)) {
+    add(ctx, sc, 'deny', 'obfuscation.param_slice', `slices characters out of a system variable (${truncate(w.raw, 40)})`, w.start, w.end);
+  }
+  if (f & WordFlag.ansiC && /\\(x[0-9a-fA-F]|u[0-9a-fA-F]|[0-7]{2,3})/.test(w.raw) && w.value !== null && /[A-Za-z0-9/.~]/.test(decodedEscapes(w.raw))) {
+    add(ctx, sc, 'deny', 'obfuscation.ansi_c_quote', `$'…' escapes that spell printable text ("${truncate(w.value, 40)}")`, w.start, w.end);
+  }
+  if (/\/dev\/(tcp|udp)\//.test(w.pattern)) {
+    add(ctx, sc, 'deny', 'net.dev_tcp', 'opens a network connection through /dev/tcp or /dev/udp (reverse shells, exfiltration)', w.start, w.end);
+  }
+  const text = w.value ?? w.raw;
+  if (/[^\x00-\x7f]/.test(text)) checkHomoglyph(ctx, sc, w, text);
+}
+
+function decodedEscapes(raw: string): string {
+  let out = '';
+  raw.replace(/\\(x[0-9a-fA-F]{1,2}|u[0-9a-fA-F]{1,4}|[0-7]{2,3})/g, (m, e: string) => {
+    out += e[0] === 'x' || e[0] === 'u' ? String.fromCodePoint(parseInt(e.slice(1), 16)) : String.fromCharCode(parseInt(e, 8));
+    return m;
+  });
+  return out;
+}
+
+const CONFUSABLE = /[\u0250-\u02af\u0370-\u03ff\u0400-\u052f\u0531-\u058f\u13a0-\u13ff\u1d00-\u1dbf\u2100-\u214f\uff01-\uff5e\u{1d400}-\u{1d7ff}]/u;
+
+function checkHomoglyph(ctx: Ctx, sc: Scope, w: Word, text: string): void {
+  for (const token of text.split(/[\s"'`]+/)) {
+    if (!token || !CONFUSABLE.test(token)) continue;
+    // Prose may mix scripts; host names, e-mail addresses, URLs and paths should not.
+    if (!/[./@:]/.test(token) || /[\u0370-\u03ff\u0400-\u04ff]{3,}/.test(token.replace(/[A-Za-z0-9./@:_-]/g, ''))) continue;
+    if (/[A-Za-z]/.test(token) || /[\uff01-\uff5e]/.test(token)) {
+      add(ctx, sc, 'deny', 'input.homoglyph', `"${truncate(token, 40)}" mixes Latin letters with look-alike characters from other scripts`, w.start, w.end);
+      return;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// argv analysis
+
+function basename(p: string): string {
+  const s = p.replace(/\/+$/, '');
+  const i = s.lastIndexOf('/');
+  return i >= 0 ? s.slice(i + 1) : s;
+}
+
+function isOpt(w: Word | undefined): boolean {
+  return !!w && w.value !== null && w.value.startsWith('-') && w.value !== '-';
+}
+
+function positionals(args: readonly Word[]): Word[] {
+  const out: Word[] = [];
+  let dd = false;
+  for (const a of args) {
+    if (!dd && a.value === '--') {
+      dd = true;
+      continue;
+    }
+    if (!dd && isOpt(a)) continue;
+    out.push(a);
+  }
+  return out;
+}
+
+function hasFlag(args: readonly Word[], short: string, long?: readonly string[]): boolean {
+  for (const a of args) {
+    const v = a.value;
+    if (!v || !v.startsWith('-')) continue;
+    if (v === '--') return false;
+    if (v.startsWith('--')) {
+      if (long?.some((l) => v === l || v.startsWith(l + '='))) return true;
+    } else if (short && [...short].some((c) => v.slice(1).includes(c)) && /^-[a-zA-Z]+$/.test(v)) return true;
+  }
+  return false;
+}
+
+/**
+ * Analyses a resolved argv. `chain` lists wrappers already unwrapped
+ * (`sudo`, `env`, …) for reasons.
+ */
+function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWord: Word, args: readonly Word[], writes: Word[], chain: string[]): void {
+  if (chain.length > 12) {
+    add(ctx, sc, 'deny', 'parse.depth_limit', 'too many nested command wrappers', cmd.start, cmd.end);
+    return;
+  }
+  const name = basename(name0.replace(/\/+/g, '/'));
+  ctx.names.add(name);
+  const via = chain.length ? ` via ${chain.join(' → ')}` : '';
+  for (const a of args) {
+    checkWord(ctx, sc, a);
+    if (a.flags & WordFlag.substitution && sc.walked.cmds.some((c) => c.inSubstitution && c.start >= a.start && c.end <= a.end && isDecoder(c))) {
+      add(ctx, sc, 'deny', 'obfuscation.decoded_argument', `argument is produced by decoding hidden text (${truncate(a.raw, 40)})`, a.start, a.end);
+    }
+  }
+
+  if (name0.includes('/') && KNOWN_COMMANDS.has(name) && !/^\/(usr\/)?(local\/)?s?bin\/[^/]+$/.test(name0.replace(/\/+/g, '/'))) {
+    const norm = name0.replace(/\/+/g, '/');
+    if (norm.includes('/../') || norm.includes('/./') || name0 !== norm || /^(\.\/|\/tmp\/|\/var\/tmp\/|\/dev\/shm\/|[^/])/.test(norm)) {
+      add(ctx, sc, 'ask', 'exec.path_shadow', `runs "${name0}", a non-system file named like the standard ${name} command`, nameWord.start, nameWord.end);
+    }
+  }
+
+  // Policy command rules.
+  for (const rule of ctx.p.commandRules.get(name) ?? []) {
+    if (commandRuleMatches(ctx, rule, args)) add(ctx, sc, rule.verdict, rule.id, `${rule.reason}: ${name}${via}`, cmd.start, cmd.end);
+  }
+
+  // Paths read and written.
+  const w = [...writes, ...writeTargets(name, args)];
+  for (const t of w) if (!writes.includes(t)) checkPaths(ctx, sc, cmd, t, 'write', name);
+  if (!METADATA_ONLY.has(name)) {
+    const skipFirst = PATTERN_FIRST.has(name) && !args.some((a) => a.value === '-e' || a.value === '-f' || a.value === '--regexp');
+    let firstPositionalSeen = false;
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      if (w.includes(a)) continue;
+      if (skipFirst && !isOpt(a) && !firstPositionalSeen) {
+        firstPositionalSeen = true;
+        continue;
+      }
+      // `-m "message"`: a commit message is text, not a path.
+      const prev = args[i - 1]?.value;
+      if (prev && /^(-m|--message|-t|--title|-b|--body|--description|-e|--eval|-c|--command|-p|--print)$/.test(prev)) continue;
+      checkPaths(ctx, sc, cmd, a, 'read', name);
+    }
+  }
+  checkDestructive(ctx, sc, cmd, name, args);
+
+  if (ctx.p.networkTools.has(name)) checkNetwork(ctx, sc, cmd, name, args);
+  if (w.length > 0 && WRITERS.has(name)) checkPayload(ctx, sc, cmd, name, args, w);
+
+  if (SHELLS.has(name)) return shell(ctx, sc, cmd, name, args, chain);
+  if (INTERP_RE.test(name)) return interpreter(ctx, sc, cmd, name, args, chain);
+
+  switch (name) {
+    case 'env':
+      return envCmd(ctx, sc, cmd, nameWord, args, writes, chain);
+    case 'sudo':
+    case 'doas':
+      return unwrap(ctx, sc, cmd, args, skipOpts(args, /^-(u|g|h|p|C|D|r|t|T|U)$/, /^-[a-zA-Z]*[ils]$/), writes, chain, name, true);
+    case 'nice':
+      return unwrap(ctx, sc, cmd, args, skipOpts(args, /^-(n|-adjustment)$/), writes, chain, name);
+    case 'nohup':
+    case 'builtin':
+    case 'chronic':
+    case 'unbuffer':
+    case 'eatmydata':
+    case 'fakeroot':
+    case 'catchsegv':
+    case 'torsocks':
+    case 'caffeinate':
+    case 'dbus-launch':
+    case 'setsid':
+    case 'then':
+    case 'do':
+    case 'else':
+    case 'coproc':
+    case 'stdbuf':
+    case 'time':
+    case 'proxychains':
+    case 'proxychains4':
+    case 'valgrind':
+    case 'firejail':
+    case 'systemd-run':
+    case 'ltrace':
+    case 'strace':
+      return unwrap(ctx, sc, cmd, args, skipOpts(args, /^-(o|e|p|s|u|E|f|i|O|a|P|S|b|I|X)$/), writes, chain, name);
+    case 'command':
+      if (args.some((a) => /^-[a-zA-Z]*[vV]/.test(a.value ?? ''))) return;
+      return unwrap(ctx, sc, cmd, args, skipOpts(args, null), writes, chain, name);
+    case 'exec':
+      return unwrap(ctx, sc, cmd, args, skipOpts(args, /^-a$/), writes, chain, name);
+    case 'ionice':
+      return unwrap(ctx, sc, cmd, args, skipOpts(args, /^-(c|n|p|t|P|u)$/), writes, chain, name);
+    case 'chrt': {
+      const i = skipOpts(args, null);
+      return unwrap(ctx, sc, cmd, args, i + 1, writes, chain, name);
+    }
+    case 'taskset': {
+      const i = skipOpts(args, null);
+      return unwrap(ctx, sc, cmd, args, hasFlag(args, 'c') ? skipOpts(args, /^-[a-zA-Z]*c$/) : i + 1, writes, chain, name);
+    }
+    case 'timeout': {
+      const i = skipOpts(args, /^-(s|k|-signal|-kill-after)$/);
+      return unwrap(ctx, sc, cmd, args, i + 1, writes, chain, name);
+    }
+    case 'flock':
+      return stringOrArgv(ctx, sc, cmd, args, /^-[a-zA-Z]*c$|^--command$/, /^-(w|E|-timeout|-conflict-exit-code)$/, 1, writes, chain, name);
+    case 'su':
+    case 'runuser':
+      return stringOrArgv(ctx, sc, cmd, args, /^-[a-zA-Z]*c$|^--command$/, /^-(s|u|g|G|-shell|-group)$/, 99, writes, chain, name);
+    case 'script':
+      return stringOrArgv(ctx, sc, cmd, args, /^-[a-zA-Z]*c$|^--command$/, /^-(t|T|I|O|B|E|m)$/, 99, writes, chain, name);
+    case 'sg':
+      return nestedFrom(ctx, sc, cmd, positionals(args).slice(1), chain, name);
+    case 'watch':
+      return nestedFrom(ctx, sc, cmd, args.slice(skipOpts(args, /^-(n|d|-interval|-differences)$/)), chain, name);
+    case 'xargs':
+      return xargs(ctx, sc, cmd, args, writes, chain);
+    case 'find':
+      return findCmd(ctx, sc, cmd, args, chain);
+    case 'fd':
+    case 'fdfind':
+      return execOption(ctx, sc, cmd, args, /^(-x|--exec|-X|--exec-batch)$/, chain, name);
+    case 'busybox':
+      if (args[0]?.value) return analyzeArgv(ctx, sc, cmd, args[0].value, args[0], args.slice(1), writes, [...chain, name]);
+      return;
+    case 'eval':
+      return evalCmd(ctx, sc, cmd, args, chain);
+    case 'source':
+    case '.':
+      return sourceCmd(ctx, sc, cmd, args);
+    case 'trap':
+      if (args[0] && !isOpt(args[0])) nested(ctx, sc, cmd, args[0], 'trap handler', chain);
+      return;
+    case 'alias':
+      return aliasCmd(ctx, sc, cmd, args);
+    case 'enable':
+      if (args.some((a) => /^-[a-zA-Z]*[fn]/.test(a.value ?? ''))) add(ctx, sc, 'deny', 'shell.builtin_override', 'loads or disables shell builtins', cmd.start, cmd.end);
+      return;
+    case 'set':
+      return setCmd(ctx, sc, cmd, args);
+    case 'printenv':
+      if (positionals(args).length === 0) envDump(ctx, sc, cmd, 'printenv');
+      return;
+    case 'git':
+      return gitCmd(ctx, sc, cmd, args, chain);
+    case 'sed':
+    case 'gsed':
+      return sedCmd(ctx, sc, cmd, args, writes);
+    case 'pip':
+    case 'pip3':
+    case 'uv':
+    case 'npm':
+    case 'pnpm':
+    case 'yarn':
+    case 'bun':
+    case 'gem':
+    case 'cargo':
+    case 'pipx':
+    case 'uvx':
+    case 'poetry':
+    case 'conda':
+      packageInstall(ctx, sc, cmd, name, args);
+      return runSubcommand(ctx, sc, cmd, name, args, writes, chain);
+    case 'pipenv':
+    case 'pdm':
+    case 'hatch':
+    case 'bundle':
+      return runSubcommand(ctx, sc, cmd, name, args, writes, chain);
+    case 'chmod':
+      return chmodCmd(ctx, sc, cmd, args);
+    case 'dd':
+      return ddCmd(ctx, sc, cmd, args);
+    case 'fallocate':
+    case 'truncate':
+      return sizeCmd(ctx, sc, cmd, args);
+    case 'seq':
+      if (positionals(args).some((a) => /^\d+(\.\d+)?e\d+$/i.test(a.value ?? '') || Number(a.value) > 1e9)) add(ctx, sc, 'ask', 'resource.exhaustion', 'generates an enormous sequence', cmd.start, cmd.end);
+      return;
+    case 'cat':
+    case 'pv':
+    case 'yes':
+      if (args.some((a) => /^\/dev\/(zero|u?random)$/.test(a.value ?? '')) || (name === 'yes' && cmd.redirects.length > 0)) {
+        add(ctx, sc, 'ask', 'resource.exhaustion', `reads an endless stream (${name} ${args.map((a) => a.raw).join(' ')})`, cmd.start, cmd.end);
+      }
+      return;
+    case 'tar':
+    case 'zip':
+    case '7z':
+      return archiveCmd(ctx, sc, cmd, name, args);
+    case 'mysql':
+    case 'psql':
+    case 'sqlite3':
+    case 'mongo':
+    case 'mongosh':
+    case 'clickhouse-client':
+      return sqlCmd(ctx, sc, cmd, name, args);
+    case 'openssl':
+      if (args[0]?.value === 's_client' || args[0]?.value === 's_server') add(ctx, sc, 'ask', 'net.raw_socket', 'opens a raw TLS connection', cmd.start, cmd.end);
+      return;
+    case 'mkfifo':
+    case 'mknod':
+      add(ctx, sc, 'ask', 'net.fifo', 'creates a named pipe (used to wire shells to sockets)', cmd.start, cmd.end);
+      return;
+    case 'history':
+      return;
+    case 'kill':
+    case 'pkill':
+    case 'killall':
+      if (args.some((a) => a.value === '-1' || a.value === '1') && name === 'kill' && positionals(args).some((a) => a.value === '-1' || a.value === '1')) {
+        add(ctx, sc, 'ask', 'resource.kill_all', 'kills every process (or init)', cmd.start, cmd.end);
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+function commandRuleMatches(ctx: Ctx, rule: CommandRule, args: readonly Word[]): boolean {
+  if (rule.subcommands) {
+    const first = positionals(args)[0]?.value;
+    if (!first || !rule.subcommands.includes(first)) return false;
+  }
+  if (rule.flags) {
+    // A wrapper's own options stop at the command it runs (`sudo dpkg -i`).
+    const own = WRAPPER_OPTS_FIRST.has(rule.commands[0] ?? '') ? args.slice(0, Math.max(0, args.findIndex((a) => !isOpt(a)))) : args;
+    const scope = own.length === 0 && args.length > 0 && !isOpt(args[0]) ? [] : WRAPPER_OPTS_FIRST.has(rule.commands[0] ?? '') && args.every((a) => isOpt(a)) ? args : own;
+    const ok = rule.flags.some((fl) => (fl.startsWith('--') ? hasFlag(scope, '', [fl]) : hasFlag(scope, fl.slice(1))));
+    if (!ok) return false;
+  }
+  const res = ctx.p.argRegexes.get(rule) ?? [];
+  if (res.length) {
+    const ok = args.some((a) => {
+      const v = a.value ?? a.raw;
+      return res.some((re) => re.test(v));
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Index of the first argument after options (options matching `withArg` consume the next word). */
+function skipOpts(args: readonly Word[], withArg: RegExp | null, stopAt?: RegExp): number {
+  let i = 0;
+  while (i < args.length) {
+    const v = args[i]!.value;
+    if (v === null) return i;
+    if (v === '--') return i + 1;
+    if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(v)) {
+      i++;
+      continue;
+    }
+    if (!v.startsWith('-') || v === '-') return i;
+    if (stopAt && stopAt.test(v)) return args.length;
+    if (withArg && withArg.test(v)) i += 2;
+    else i++;
+  }
+  return i;
+}
+
+function unwrap(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], at: number, writes: Word[], chain: string[], name: string, assignsAllowed = false): void {
+  if (assignsAllowed) {
+    for (const a of args.slice(0, at)) {
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(a.value ?? '');
+      if (m) checkAssign(ctx, sc, cmd, m[1]!, { ...a, value: m[2]!, raw: m[2]! }, a.start, a.end);
+    }
+  }
+  let i = at;
+  // sudo FOO=bar cmd
+  while (assignsAllowed && i < args.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(args[i]!.value ?? '')) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(args[i]!.value!)!;
+    checkAssign(ctx, sc, cmd, m[1]!, { ...args[i]!, value: m[2]!, raw: m[2]! }, args[i]!.start, args[i]!.end);
+    i++;
+  }
+  const inner = args[i];
+  if (!inner) return;
+  if (inner.value === null || !checkCommandWord(ctx, sc, cmd, inner)) return;
+  analyzeArgv(ctx, sc, cmd, inner.value, inner, args.slice(i + 1), writes, [...chain, name]);
+}
+
+function envCmd(ctx: Ctx, sc: Scope, cmd: Cmd, nameWord: Word, args: readonly Word[], writes: Word[], chain: string[]): void {
+  let i = 0;
+  while (i < args.length) {
+    const a = args[i]!;
+    const v = a.value;
+    if (v === null) break;
+    if (v === '-S' || v === '--split-string' || v.startsWith('--split-string=') || /^-[a-zA-Z]*S./.test(v)) {
+      const text = v === '-S' || v === '--split-string' ? args.slice(i + 1).map((x) => x.value ?? x.raw).join(' ') : v.replace(/^--split-string=|^-[a-zA-Z]*S/, '') + ' ' + args.slice(i + 1).map((x) => x.value ?? x.raw).join(' ');
+      analyzeScript(ctx, text, sc.depth + 1, spanOf(sc, a, args[args.length - 1]), 'env -S', cmd.cwd);
+      return;
+    }
+    if (v === '-u' || v === '-C' || v === '--unset' || v === '--chdir') {
+      i += 2;
+      continue;
+    }
+    if (v.startsWith('-') && v !== '-') {
+      i++;
+      continue;
+    }
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
+    if (m) {
+      checkAssign(ctx, sc, cmd, m[1]!, { ...a, value: m[2]!, raw: m[2]! }, a.start, a.end);
+      i++;
+      continue;
+    }
+    break;
+  }
+  const inner = args[i];
+  if (!inner) {
+    envDump(ctx, sc, cmd, 'env');
+    return;
+  }
+  void nameWord;
+  if (inner.value === null || !checkCommandWord(ctx, sc, cmd, inner)) return;
+  analyzeArgv(ctx, sc, cmd, inner.value, inner, args.slice(i + 1), writes, [...chain, 'env']);
+}
+
+function envDump(ctx: Ctx, sc: Scope, cmd: Cmd, what: string): void {
+  const toNet = cmd.pipesOut && sc.walked.cmds.some((c) => c.stdin?.kind === 'pipe' && c.stdin.from.includes(cmd) && c.name?.value && ctx.p.networkTools.has(basename(c.name.value)));
+  if (toNet) add(ctx, sc, 'deny', 'exfil.env_dump', `${what} output (all environment variables) is sent over the network`, cmd.start, cmd.end);
+  else add(ctx, sc, 'ask', 'exfil.env_dump', `${what} prints every environment variable, secrets included`, cmd.start, cmd.end);
+}
+
+function spanOf(sc: Scope, a: Word, b?: Word): { start: number; end: number } {
+  return sc.outer ?? { start: a.start, end: (b ?? a).end };
+}
+
+/** Re-parses a static string as bash, or flags a dynamic one. */
+function nested(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, label: string, chain: string[]): void {
+  if (w.value !== null) {
+    analyzeScript(ctx, w.value, sc.depth + 1, spanOf(sc, w), label, cmd.cwd);
+    return;
+  }
+  dynamicScript(ctx, sc, w, label);
+  void chain;
+}
+
+function nestedFrom(ctx: Ctx, sc: Scope, cmd: Cmd, words: readonly Word[], chain: string[], label: string): void {
+  if (words.length === 0) return;
+  if (words.some((w) => w.value === null)) {
+    for (const w of words) if (w.value === null) dynamicScript(ctx, sc, w, label);
+    return;
+  }
+  analyzeScript(ctx, words.map((w) => w.value).join(' '), sc.depth + 1, spanOf(sc, words[0]!, words[words.length - 1]), label, cmd.cwd);
+  void chain;
+}
+
+/** A script string only known at run time: look at what produces it. */
+function dynamicScript(ctx: Ctx, sc: Scope, w: Word, label: string): void {
+  const inner = sc.walked.cmds.filter((c) => c.start >= w.start && c.end <= w.end);
+  if (inner.some((c) => isNetworkFetch(ctx, c))) {
+    add(ctx, sc, 'deny', 'exec.remote_code', `${label} runs code downloaded at run time`, w.start, w.end);
+  } else if (inner.some((c) => isDecoder(c))) {
+    add(ctx, sc, 'deny', 'obfuscation.decode_exec', `${label} runs decoded data`, w.start, w.end);
+  } else {
+    add(ctx, sc, 'deny', 'exec.dynamic_script', `${label} runs a script only known at run time (${truncate(w.raw, 40)})`, w.start, w.end);
+  }
+}
+
+function isNetworkFetch(ctx: Ctx, c: Cmd): boolean {
+  const n = c.name?.value;
+  if (!n) return false;
+  const b = basename(n);
+  if (ctx.p.networkTools.has(b)) return true;
+  if (b === 'busybox' && /^(wget|nc)$/.test(c.args[0]?.value ?? '')) return true;
+  if (SHELLS.has(b) || b === 'cat') return c.redirects.some((r) => /\/dev\/(tcp|udp)\//.test(r.target?.pattern ?? ''));
+  return /^(python[0-9.]*|node|perl|ruby|php)$/.test(b) && c.args.some((a) => /urlopen|requests\.get|fetch\(|LWP|open-uri|file_get_contents\(['"]http/.test(a.value ?? a.raw));
+}
+
+function isDecoder(c: Cmd): boolean {
+  const n = c.name?.value;
+  if (!n) return false;
+  const b = basename(n);
+  if (b in DECODERS) {
+    const re = DECODERS[b];
+    return re === null || re === undefined || c.args.some((a) => re.test(a.value ?? ''));
+  }
+  if (b === 'printf') return c.args.some((a) => /\\(x[0-9a-fA-F]|[0-7]{3}|u[0-9a-fA-F])/.test(a.value ?? a.raw) || a.value === '%b');
+  if (b === 'echo') return c.args.some((a) => /^-[a-zA-Z]*e/.test(a.value ?? '')) && c.args.some((a) => /\\(x[0-9a-fA-F]|[0-7]{3})/.test(a.value ?? a.raw));
+  return false;
+}
+
+/** What feeds a command's stdin, as far as it matters for interpreters. */
+type StdinKind = { kind: 'none' } | { kind: 'remote' } | { kind: 'decoded' } | { kind: 'text'; text: string } | { kind: 'unknown'; what: string };
+
+function describeStdin(ctx: Ctx, stdin: Stdin | null, depth = 0): StdinKind {
+  if (!stdin) return { kind: 'none' };
+  if (stdin.kind === 'text') return { kind: 'text', text: stdin.text };
+  if (stdin.kind === 'file') {
+    const t = stdin.target?.value ?? '';
+    if (/\/dev\/(tcp|udp)\//.test(t)) return { kind: 'remote' };
+    return { kind: 'unknown', what: `file ${stdin.target?.raw ?? '?'}` };
+  }
+  let literal: string | null = null;
+  for (const c of stdin.from) {
+    if (isNetworkFetch(ctx, c)) return { kind: 'remote' };
+    if (isDecoder(c)) return { kind: 'decoded' };
+    if (depth < 8) {
+      const up = describeStdin(ctx, c.stdin, depth + 1);
+      if (up.kind === 'remote' || up.kind === 'decoded') return up;
+    }
+  }
+  const only = stdin.from.length === 1 ? stdin.from[0]! : null;
+  const n = only?.name?.value ? basename(only.name.value) : '';
+  if (only && (n === 'echo' || n === 'printf') && only.args.every((a) => a.value !== null)) {
+    const parts = only.args.filter((a, i) => !(i === 0 && /^-[neE]+$/.test(a.value!))).map((a) => a.value!);
+    literal = parts.join(' ');
+  } else if (only && n === 'cat' && only.args.length === 0 && only.stdin?.kind === 'text') {
+    literal = only.stdin.text;
+  }
+  if (literal !== null) return { kind: 'text', text: literal };
+  return { kind: 'unknown', what: stdin.from.map((c) => c.name?.value ?? '?').join(', ') || 'a pipe' };
+}
+
+function stdinScript(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, asShell: boolean): void {
+  const s = describeStdin(ctx, cmd.stdin);
+  switch (s.kind) {
+    case 'remote':
+      add(ctx, sc, 'deny', 'exec.remote_code', `${who} executes code fetched from the network`, cmd.start, cmd.end);
+      return;
+    case 'decoded':
+      add(ctx, sc, 'deny', 'obfuscation.decode_exec', `${who} executes decoded or transformed data`, cmd.start, cmd.end);
+      return;
+    case 'text':
+      if (asShell) analyzeScript(ctx, s.text, sc.depth + 1, sc.outer ?? { start: cmd.start, end: cmd.end }, `script fed to ${who}`, cmd.cwd);
+      else checkCode(ctx, sc, cmd, who, s.text, cmd.start, cmd.end);
+      return;
+    case 'unknown':
+      add(ctx, sc, 'ask', 'exec.stdin_script', `${who} executes code read from ${s.what}`, cmd.start, cmd.end);
+      return;
+    case 'none':
+      add(ctx, sc, 'ask', 'exec.stdin_script', `${who} started without a script reads commands from its input`, cmd.start, cmd.end);
+      return;
+  }
+}
+
+function shell(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[], chain: string[]): void {
+  let cMode = false;
+  let sMode = false;
+  let i = 0;
+  for (; i < args.length; i++) {
+    const v = args[i]!.value;
+    if (v === null) break;
+    if (v === '--' || v === '-') {
+      i++;
+      break;
+    }
+    if (/^[-+]O$|^[-+]o$|^--(rcfile|init-file)$/.test(v)) {
+      if (/rcfile|init-file/.test(v)) add(ctx, sc, 'ask', 'exec.stdin_script', `${name} ${v} runs an extra start-up file`, cmd.start, cmd.end);
+      i++;
+      continue;
+    }
+    if (v.startsWith('--')) continue;
+    if (/^[-+][a-zA-Z]+$/.test(v)) {
+      if (v[0] === '-' && v.includes('c')) cMode = true;
+      if (v[0] === '-' && v.includes('s')) sMode = true;
+      continue;
+    }
+    break;
+  }
+  const rest = args.slice(i);
+  if (cMode) {
+    const script = rest[0];
+    if (!script) {
+      add(ctx, sc, 'deny', 'parse.error', `${name} -c without a script`, cmd.start, cmd.end);
+      return;
+    }
+    nested(ctx, sc, cmd, script, `${name} -c`, chain);
+    return;
+  }
+  if (sMode || rest.length === 0) {
+    stdinScript(ctx, sc, cmd, name, true);
+    return;
+  }
+  const file = rest[0]!;
+  const fv = file.value ?? '';
+  if (file.value === null || /^\/dev\/(stdin|fd\/\d+)$|^\/proc\/self\/fd\//.test(fv)) {
+    if (file.flags & WordFlag.substitution) dynamicScript(ctx, sc, file, `${name} <(…)`);
+    else if (file.value === null) add(ctx, sc, 'ask', 'exec.dynamic_script', `${name} runs a script whose path is only known at run time`, cmd.start, cmd.end);
+    else stdinScript(ctx, sc, cmd, name, true);
+  }
+}
+
+function interpreter(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[], chain: string[]): void {
+  const isAwk = /awk$/.test(name);
+  const codeParts: string[] = [];
+  let span: Word | null = null;
+  let script: Word | null = null;
+  let stdinCode = false;
+  let hasF = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const v = a.value ?? a.raw;
+    if (isAwk) {
+      if (/^-[vF]$/.test(v)) {
+        i++;
+        continue;
+      }
+      if (/^-f$/.test(v)) {
+        hasF = true;
+        i++;
+        continue;
+      }
+      if (v.startsWith('-') && v !== '-') continue;
+      if (!hasF && codeParts.length === 0) {
+        codeParts.push(v);
+        span = a;
+      }
+      break;
+    }
+    const codeFlag = /^(-c|-e|-E|-r|--eval|-p|--print|-Command|-command|-ex|-x|-exec|--execute)$/;
+    if (codeFlag.test(v) && !(name.startsWith('python') && v !== '-c') && !(name === 'node' && v === '-r')) {
+      const next = args[i + 1];
+      if (next) {
+        codeParts.push(next.value ?? next.raw);
+        span ??= next;
+        i++;
+      }
+      if (name.startsWith('python') || name === 'Rscript') break;
+      continue;
+    }
+    // Attached code: ruby -e'…', perl -e'…', python -c'…'
+    const attached = /^-([ceE])(.+)$/s.exec(v);
+    if (attached && (attached[1] === 'c') === name.startsWith('python') && !/^(pwsh|powershell)$/.test(name)) {
+      codeParts.push(attached[2]!);
+      span ??= a;
+      if (name.startsWith('python')) break;
+      continue;
+    }
+    if (name.startsWith('python') && v === '-m') {
+      const mod = args[i + 1]?.value ?? '';
+      if (mod === 'pip') packageInstall(ctx, sc, cmd, 'pip', args.slice(i + 2));
+      if (mod === 'base64' && args.slice(i + 2).some((x) => /^-[a-z]*d/.test(x.value ?? ''))) void 0;
+      return;
+    }
+    if (/^-(r|M|m|I)(.*)$/.test(v) && !name.startsWith('python')) {
+      codeParts.push(v);
+      if (v.length === 2) {
+        codeParts.push(args[i + 1]?.value ?? '');
+        i++;
+      }
+      continue;
+    }
+    if (v === '-') {
+      stdinCode = true;
+      break;
+    }
+    if (v.startsWith('-')) {
+      if (/^-(W|X|Q)$/.test(v)) i++;
+      continue;
+    }
+    script = a;
+    break;
+  }
+  if (codeParts.length > 0) {
+    const code = codeParts.join('\n');
+    const at = span ?? cmd.args[0]!;
+    if (span && span.value === null && (span.flags & WordFlag.substitution)) {
+      const inner = sc.walked.cmds.filter((c) => c.start >= span!.start && c.end <= span!.end);
+      if (inner.some((c) => isNetworkFetch(ctx, c) || isDecoder(c))) dynamicScript(ctx, sc, span, `${name} inline code`);
+    }
+    if (/^(osascript|gdb|jshell|pwsh|powershell)$/.test(name)) add(ctx, sc, 'ask', 'interp.shell_escape', `${name} runs inline code`, at.start, at.end);
+    checkCode(ctx, sc, cmd, name, code, at.start, at.end);
+    void chain;
+    return;
+  }
+  if (script) {
+    const sv = script.value ?? '';
+    if (/^\/dev\/(stdin|fd\/\d+)$/.test(sv)) stdinScript(ctx, sc, cmd, name, false);
+    else if (script.flags & WordFlag.substitution && script.value === null) dynamicScript(ctx, sc, script, `${name} <(…)`);
+    return;
+  }
+  if (isAwk && hasF) return;
+  if (stdinCode || cmd.stdin !== null) {
+    stdinScript(ctx, sc, cmd, name, false);
+    return;
+  }
+  if (name === 'jshell' || name === 'gdb') add(ctx, sc, 'ask', 'interp.shell_escape', `${name} runs interactively`, cmd.start, cmd.end);
+}
+
+const SHELL_STRING = /\b(?:system|popen|exec|execSync|execFileSync|spawnSync|spawn|getoutput|getstatusoutput|check_output|check_call|call|run|Popen|shell_exec|passthru|proc_open|`)\s*\(?\s*(?:\[\s*)?(['"])((?:\\.|(?!\1)[^\\])*)\1/g;
+const DASH_C_STRING = /(['"])-c\1\s*,\s*(['"])((?:\\.|(?!\2)[^\\])*)\2/g;
+
+/** Applies the policy's code rules to interpreter source, and re-parses shell strings it hands to system()/exec(). */
+function checkCode(ctx: Ctx, sc: Scope, cmd: Cmd, lang: string, code: string, start: number, end: number): void {
+  for (const { rule, all } of ctx.p.codeRules) {
+    if (all.every((re) => re.test(code))) add(ctx, sc, rule.verdict, rule.id, `${rule.reason} (${lang})`, start, end);
+  }
+  if (!/system|popen|exec|spawn|getoutput|check_|call|run|Popen|passthru|proc_open/.test(code)) return;
+  const seen = new Set<string>();
+  for (const re of [SHELL_STRING, DASH_C_STRING]) {
+    re.lastIndex = 0;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(code)) !== null) {
+      const s = (m[3] ?? m[2] ?? '').replace(/\\(["'\\])/g, '$1');
+      if (!s || seen.has(s) || seen.size > 16) continue;
+      seen.add(s);
+      analyzeScript(ctx, s, sc.depth + 1, sc.outer ?? { start, end }, `shell command inside ${lang} code`, cmd.cwd);
+    }
+  }
+}
+
+function stringOrArgv(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], cFlag: RegExp, withArg: RegExp, skipPositional: number, writes: Word[], chain: string[], name: string): void {
+  for (let i = 0; i < args.length; i++) {
+    const v = args[i]!.value ?? '';
+    if (cFlag.test(v)) {
+      const s = args[i + 1];
+      if (s) nested(ctx, sc, cmd, s, `${name} -c`, chain);
+      return;
+    }
+    const attached = /^--command=(.*)$/s.exec(v);
+    if (attached) {
+      analyzeScript(ctx, attached[1]!, sc.depth + 1, spanOf(sc, args[i]!), `${name} --command`, cmd.cwd);
+      return;
+    }
+  }
+  if (skipPositional >= 99) return;
+  let i = skipOpts(args, withArg);
+  i += skipPositional;
+  unwrap(ctx, sc, cmd, args, i, writes, chain, name);
+}
+
+function xargs(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], writes: Word[], chain: string[]): void {
+  const i = skipOpts(args, /^(-I|-L|-n|-P|-s|-d|-E|-a|--arg-file|--delimiter|--max-args|--max-procs|--replace|--max-lines|--eof)$/);
+  if (i >= args.length) return;
+  unwrap(ctx, sc, cmd, args, i, writes, chain, 'xargs');
+}
+
+function execOption(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], flag: RegExp, chain: string[], name: string): void {
+  for (let i = 0; i < args.length; i++) {
+    if (!flag.test(args[i]!.value ?? '')) continue;
+    const inner: Word[] = [];
+    let j = i + 1;
+    for (; j < args.length; j++) {
+      const v = args[j]!.value;
+      if (v === ';' || v === '+' || v === '\\;') break;
+      inner.push(args[j]!);
+    }
+    const head = inner[0];
+    if (head && head.value !== null && checkCommandWord(ctx, sc, cmd, head)) {
+      analyzeArgv(ctx, sc, cmd, head.value, head, inner.slice(1), [], [...chain, `${name} ${args[i]!.value}`]);
+    }
+    i = j;
+  }
+}
+
+function findCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: string[]): void {
+  execOption(ctx, sc, cmd, args, /^-(exec|execdir|ok|okdir)$/, chain, 'find');
+  for (let i = 0; i < args.length - 1; i++) {
+    if (/^-(exec|execdir|ok|okdir)$/.test(args[i]!.value ?? '') && /^(rm|shred|unlink|mv|chmod|chown|truncate|dd|rmdir)$/.test(basename(args[i + 1]!.value ?? ''))) {
+      add(ctx, sc, 'ask', 'fs.find_delete', `find ${args[i]!.value} ${args[i + 1]!.value} changes or removes every match`, cmd.start, cmd.end);
+    }
+  }
+  const roots: Word[] = [];
+  for (const a of args) {
+    const v = a.value ?? '';
+    if (v.startsWith('-') || v === '(' || v === '!' || v === '\\(') break;
+    roots.push(a);
+  }
+  for (let i = 0; i < args.length; i++) {
+    const v = args[i]!.value ?? '';
+    if (/^-(fprint|fprint0|fprintf|fls)$/.test(v) && args[i + 1]) {
+      checkPaths(ctx, sc, cmd, args[i + 1]!, 'write', 'find');
+      add(ctx, sc, 'ask', 'fs.find_write', `find ${v} writes a file`, cmd.start, cmd.end);
+    }
+    if (v === '-delete') {
+      const crit = roots.map((r) => critical(r, cmd.cwd, ctx)).find((c) => c !== null);
+      if (crit && crit.level === 'deny') add(ctx, sc, 'deny', 'destroy.recursive_delete', `find -delete under ${crit.path}`, cmd.start, cmd.end);
+      else add(ctx, sc, 'ask', 'fs.find_delete', 'find -delete removes every match', cmd.start, cmd.end);
+    }
+  }
+}
+
+function evalCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: string[]): void {
+  if (args.length === 0) return;
+  if (args.every((a) => a.value !== null)) {
+    analyzeScript(ctx, args.map((a) => a.value).join(' '), sc.depth + 1, spanOf(sc, args[0]!, args[args.length - 1]), 'eval', cmd.cwd);
+    return;
+  }
+  const only = args.length === 1 ? args[0]! : null;
+  if (only) {
+    const m = /^"?\$\(\s*([^()]*)\)"?$/s.exec(only.raw);
+    if (m && EVAL_SAFE.test(m[1]!.trim())) return;
+  }
+  for (const a of args) if (a.value === null) dynamicScript(ctx, sc, a, 'eval');
+  void chain;
+}
+
+function sourceCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[]): void {
+  const f = args[0];
+  if (!f) return;
+  const v = f.value ?? '';
+  if (f.value === null && f.flags & WordFlag.substitution) {
+    dynamicScript(ctx, sc, f, 'source <(…)');
+  } else if (/^(\/dev\/stdin|-|\/dev\/fd\/\d+|\/proc\/self\/fd\/\d+)$/.test(v)) {
+    stdinScript(ctx, sc, cmd, 'source', true);
+  } else if (/^(\/tmp|\/var\/tmp|\/dev\/shm)\//.test(v)) {
+    add(ctx, sc, 'ask', 'exec.untrusted_source', `sources a script from a temporary directory (${v})`, cmd.start, cmd.end);
+  }
+}
+
+function aliasCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[]): void {
+  for (const a of args) {
+    const m = /^([^=]+)=(.*)$/s.exec(a.value ?? a.raw);
+    if (!m) continue;
+    if (KNOWN_COMMANDS.has(m[1]!)) {
+      add(ctx, sc, 'deny', 'shell.alias_shadowing', `alias redefines "${m[1]}" as "${truncate(m[2]!, 40)}"`, a.start, a.end);
+    } else {
+      add(ctx, sc, 'ask', 'shell.alias', `defines alias ${m[1]}`, a.start, a.end);
+    }
+    analyzeScript(ctx, m[2]!, sc.depth + 1, spanOf(sc, a), 'alias body', cmd.cwd);
+  }
+}
+
+function setCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[]): void {
+  if (args.length === 0) {
+    envDump(ctx, sc, cmd, 'set');
+    return;
+  }
+  for (let i = 0; i < args.length; i++) {
+    const v = args[i]!.value ?? '';
+    if (v === '+o' && args[i + 1]?.value === 'history') add(ctx, sc, 'deny', 'antiforensics.history', 'turns shell history off', cmd.start, cmd.end);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// paths
+
+function pathCandidates(w: Word, cwd: string | null, tool: string): string[] {
+  let p = w.pattern;
+  // curl -d @file, -F f=@file, wget --post-file=file, dd if=file.
+  if (/^(curl|http|https|httpie|xh)$/.test(tool)) p = p.replace(/^[^@=<]*=[@<]|^@/, '');
+  if (tool === 'dd') p = p.replace(/^(if|of)=/, '');
+  p = p.replace(/^--?[A-Za-z-]+=/, '');
+  if (!p) return [];
+  const out = [p];
+  if (!p.startsWith('/') && !p.startsWith('~') && cwd !== null && !p.includes(UNKNOWN) && !(w.flags & WordFlag.glob)) {
+    const abs = resolvePath(cwd, p);
+    if (abs) out.push(abs);
+  } else if (p.startsWith('/') || p.startsWith('~/')) {
+    const norm = resolvePath(null, p);
+    if (norm && norm !== p) out.push(norm);
+  }
+  return out;
+}
+
+function checkPaths(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, access: 'read' | 'write', tool: string): void {
+  const rules: readonly CompiledPathRule[] = access === 'read' ? ctx.p.readRules : ctx.p.writeRules;
+  const cands = pathCandidates(w, cmd.cwd, tool);
+  if (cands.length === 0) return;
+  const glob = (w.flags & WordFlag.glob) !== 0;
+  for (const r of rules) {
+    if (r.rule.id === 'exfil.env_file_read' && ENV_SOFT_READ.has(tool)) continue;
+    let hit: string | null = null;
+    for (const c of cands) {
+      if (r.except.some((re) => re.test(c))) continue;
+      if (r.regexes.some((re) => re.test(c))) {
+        hit = c;
+        break;
+      }
+      if (glob && globSpellsName(c) && r.patterns.some((pat) => globsIntersect(c, concreteName(pat)))) {
+        hit = c;
+        break;
+      }
+    }
+    if (hit !== null) {
+      add(ctx, sc, r.rule.verdict, r.rule.id, `${r.rule.reason}: ${tool} ${access === 'write' ? '→' : ''}${truncate(w.value ?? w.raw, 60)}`, w.start, w.end);
+    }
+  }
+}
+
+// A glob argument counts only when its last segment spells most of a name
+// (`/e*/sh*w`, `.dev.*`): bulk globs like `*`, `.*` or `src/*.py` are not
+// attempts to name a protected file.
+function globSpellsName(c: string): boolean {
+  const last = c.slice(c.lastIndexOf('/') + 1);
+  return (last.replace(/\[[^\]]*\]|[*?]/g, '').match(/[A-Za-z0-9]/g)?.length ?? 0) >= 2 && !/\.(py|ts|js|tsx|jsx|md|sh|sql|json|txt|rs|go|java|c|h|cpp|rb|yml|yaml|html|css|log|spec\.ts|test\.ts)$/.test(last);
+}
+
+// `**/id_rsa*` → `**/id_rsa`: compare globs against the protected name itself.
+function concreteName(pat: string): string {
+  return pat.replace(/(\/\*\*|\*)+$/, '');
+}
+
+/** Files a command writes (beyond shell redirects). */
+function writeTargets(name: string, args: readonly Word[]): Word[] {
+  const pos = positionals(args);
+  switch (name) {
+    case 'tee':
+    case 'touch':
+    case 'truncate':
+    case 'rm':
+    case 'rmdir':
+    case 'unlink':
+    case 'shred':
+    case 'mkdir':
+      return pos;
+    case 'cp':
+    case 'mv':
+    case 'install':
+    case 'ln':
+    case 'rsync': {
+      const t = args.findIndex((a) => a.value === '-t' || a.value === '--target-directory');
+      if (t >= 0 && args[t + 1]) return [args[t + 1]!];
+      const last = pos[pos.length - 1];
+      return last && pos.length >= 2 ? [last] : [];
+    }
+    case 'chmod':
+    case 'chown':
+    case 'chgrp':
+      return pos.slice(1);
+    case 'dd':
+      return args.filter((a) => (a.value ?? '').startsWith('of='));
+    case 'sed':
+    case 'gsed':
+    case 'perl':
+      if (args.some((a) => /^-[a-zA-Z]*i|^--in-place/.test(a.value ?? ''))) return pos.slice(1);
+      return [];
+    case 'curl':
+    case 'wget': {
+      const out: Word[] = [];
+      for (let i = 0; i < args.length; i++) {
+        if (/^(-o|--output|-O|--output-document)$/.test(args[i]!.value ?? '') && args[i + 1] && !(name === 'curl' && args[i]!.value === '-O')) out.push(args[i + 1]!);
+      }
+      return out;
+    }
+    case 'sort':
+      return args.flatMap((a, i) => (a.value === '-o' && args[i + 1] ? [args[i + 1]!] : []));
+    default:
+      return [];
+  }
+}
+
+// ---------------------------------------------------------------------------
+// destructive operations
+
+const SYSTEM_TOP = /^\/(etc|usr|var|home|Users|root|bin|sbin|lib|lib32|lib64|boot|opt|srv|sys|proc|dev|mnt|media|snap|private|System|Library|Applications)$/;
+
+function critical(w: Word, cwd: string | null, ctx: Ctx): { path: string; level: 'deny' | 'ask' } | null {
+  let p = w.pattern;
+  if (p.includes(UNKNOWN)) {
+    const base = p.split(UNKNOWN)[0]!;
+    // `"$HOME"/*`, `$DIR/..`: judge by the known prefix only when nothing follows the unknown part.
+    if (base === '' && !/^\u0001\/?$/.test(p)) return null;
+    if (base !== '') p = base;
+    else return null;
+  }
+  p = p.replace(/(\/\.?\*)+$|\/+$/g, '') || (p.startsWith('/') ? '/' : p);
+  if (p === '*' || p === '.*' || p === './*') p = '.';
+  const abs = resolvePath(cwd, p);
+  const ws = ctx.p.policy.workspace.replace(/\/+$/, '');
+  if (abs === null) {
+    if (/^(\.\.)(\/\.\.)*$/.test(p)) return { path: p, level: 'ask' };
+    return null;
+  }
+  if (abs === '/' || abs === '~/' || abs === '~') return { path: abs, level: 'deny' };
+  if (/^~\/[^/]+$/.test(abs)) return { path: abs, level: 'deny' };
+  if (SYSTEM_TOP.test(abs) || /^\/[^/]+$/.test(abs)) return { path: abs, level: 'deny' };
+  if (/^\/(home|Users)\/[^/]+(\/[^/]+)?$/.test(abs)) return { path: abs, level: 'deny' };
+  if (/^\/(etc|usr|var|boot|lib|lib64|bin|sbin|opt|root|srv|sys|proc|dev)\/[^/]+$/.test(abs)) return { path: abs, level: 'deny' };
+  if (abs === ws || (cwd !== null && (cwd + '/').startsWith(abs + '/') && abs !== cwd)) return { path: abs, level: abs === ws ? 'ask' : 'deny' };
+  return null;
+}
+
+function checkDestructive(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
+  if (name === 'rm' || name === 'chmod' || name === 'chown' || name === 'chgrp' || name === 'shred' || name === 'rmdir') {
+    if (args.some((a) => a.value === '--no-preserve-root')) {
+      add(ctx, sc, 'deny', 'destroy.recursive_delete', `${name} --no-preserve-root`, cmd.start, cmd.end);
+      return;
+    }
+    const recursive = name === 'rm' ? hasFlag(args, 'rR', ['--recursive']) : hasFlag(args, 'R', ['--recursive']);
+    if (!recursive) return;
+    const targets = name === 'rm' ? positionals(args) : positionals(args).slice(1);
+    for (const t of targets) {
+      const c = critical(t, cmd.cwd, ctx);
+      if (!c) continue;
+      if (c.level === 'deny') add(ctx, sc, 'deny', 'destroy.recursive_delete', `recursive ${name} of ${c.path}`, t.start, t.end);
+      else add(ctx, sc, 'ask', 'fs.delete_workspace', `recursive ${name} of the workspace root or above (${c.path})`, t.start, t.end);
+    }
+  }
+}
+
+function chmodCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[]): void {
+  const mode = positionals(args)[0];
+  if (!mode) return;
+  const v = mode.value ?? mode.raw;
+  if (/^[0-7]?[4-7][0-7]{3}$/.test(v) || /[ugoa]*[+=][rwxXt]*s/.test(v)) {
+    add(ctx, sc, 'deny', 'privesc.setuid', `chmod ${v} sets the setuid/setgid bit`, cmd.start, cmd.end);
+  }
+}
+
+function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kmgtpe]?)(i?b?)$/i.exec(s.trim());
+  if (!m) return NaN;
+  const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5, e: 1024 ** 6 };
+  return Number(m[1]) * (mult[m[2]!.toLowerCase()] ?? 1);
+}
+
+function ddCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[]): void {
+  const kv = new Map<string, string>();
+  for (const a of args) {
+    const m = /^(\w+)=(.*)$/.exec(a.value ?? '');
+    if (m) kv.set(m[1]!, m[2]!);
+  }
+  const bs = parseSize(kv.get('bs') ?? kv.get('obs') ?? '512');
+  const count = Number(kv.get('count') ?? 'NaN');
+  const limit = ctx.p.policy.limits.tmpfsBytes * 4;
+  if (Number.isFinite(count) && bs * count > limit) {
+    add(ctx, sc, 'ask', 'resource.exhaustion', `dd writes ${Math.round((bs * count) / 1024 ** 3)} GiB`, cmd.start, cmd.end);
+  } else if (!kv.has('count') && /^\/dev\/(zero|u?random)$/.test(kv.get('if') ?? '')) {
+    add(ctx, sc, 'ask', 'resource.exhaustion', 'dd from an endless device without count=', cmd.start, cmd.end);
+  }
+}
+
+function sizeCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[]): void {
+  for (let i = 0; i < args.length; i++) {
+    const v = args[i]!.value ?? '';
+    const s = /^(-l|-s|--length|--size)$/.test(v) ? args[i + 1]?.value ?? '' : /^(?:-l|-s|--length=|--size=)(.+)$/.exec(v)?.[1] ?? '';
+    if (s && parseSize(s.replace(/^[+]/, '')) > ctx.p.policy.limits.tmpfsBytes * 4) {
+      add(ctx, sc, 'ask', 'resource.exhaustion', `allocates ${s}`, cmd.start, cmd.end);
+    }
+  }
+}
+
+function archiveCmd(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
+  const creating = name !== 'tar' || args.some((a) => /^-?[a-zA-Z]*c[a-zA-Z]*$/.test(a.value ?? '') || a.value === '--create');
+  if (!creating) return;
+  for (const a of positionals(args)) {
+    const c = critical(a, cmd.cwd, ctx);
+    if (c && c.level === 'deny') add(ctx, sc, 'ask', 'exfil.bulk_archive', `archives ${c.path}`, a.start, a.end);
+  }
+}
+
+function sqlCmd(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
+  for (let i = 0; i < args.length; i++) {
+    const v = args[i]!.value;
+    const isSql = /^(-e|-c|--execute|--command|--eval)$/.test(args[i - 1]?.value ?? '') || (name === 'sqlite3' && i > 0 && !isOpt(args[i]));
+    if (!isSql) continue;
+    if (v === null) {
+      add(ctx, sc, 'ask', 'data.dynamic_sql', `${name} runs SQL only known at run time`, args[i]!.start, args[i]!.end);
+    } else if (/\b(drop\s+(database|schema|table)|truncate\s+table|delete\s+from\s+\w+\s*(;|$)|flushall|dropDatabase)\b/i.test(v)) {
+      add(ctx, sc, 'ask', 'data.destructive_sql', `${name} runs destructive SQL (${truncate(v, 40)})`, args[i]!.start, args[i]!.end);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// network
+
+const METADATA_HOST = /^(169\.254\.\d+\.\d+|metadata(\.google\.internal)?|metadata\.azure\.com|100\.100\.100\.200|fd00:ec2::254|\[fd00:ec2::254\]|instance-data(\.ec2\.internal)?)$/i;
+
+function hostOf(text: string): string | null {
+  let t = text.trim();
+  if (!t || t.startsWith('-')) return null;
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(t)) {
+    if (!/^[\w\u0001.-]+(\.[a-z\u0001]{2,}|\.\d+|\u0001)(:\d+)?(\/|$)/i.test(t) && !/^\d+(\.\d+){3}(:\d+)?(\/|$)/.test(t) && !/^localhost(:\d+)?(\/|$)/.test(t)) return null;
+    t = 'http://' + t;
+  }
+  const m = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^/:?#]*)/i.exec(t);
+  return m ? m[1]!.toLowerCase() : null;
+}
+
+function normaliseHost(h: string): string {
+  if (h.includes(UNKNOWN)) return h;
+  try {
+    return new URL('http://' + h).hostname.toLowerCase();
+  } catch {
+    return h;
+  }
+}
+
+function checkNetwork(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
+  const dnsTools = /^(dig|nslookup|host|ping|ping6|traceroute|mtr|whois)$/.test(name);
+  let upload = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const v = a.value ?? a.pattern;
+    if (NET_UPLOAD.test(v)) {
+      const val = v.includes('=') && v.startsWith('--') ? v.slice(v.indexOf('=') + 1) : args[i + 1]?.pattern ?? '';
+      if (/^(-T|--upload-file|--post-file|--body-file)/.test(v) || /(^|=)[@<]/.test(val)) upload = true;
+    }
+    if (isOpt(a) && !v.includes('://')) continue;
+    const prev = args[i - 1]?.value ?? '';
+    if (/^(-H|--header|-d|--data\S*|-A|--user-agent|-u|--user|-o|--output|-w|--write-out|-X|--request|-e|--referer|-b|--cookie|-c|-F|--form|-T|-O|--output-document|--post-data|--header=.*|-p|-l|-i|-t|-c|-W|-m|--max-time|--connect-timeout|-r|-x|--proxy|-U|-K|--config|-E|--cert|--key|--cacert|-P|-s|-q|-W|-w|-4|-6)$/.test(prev) && !v.includes('://')) continue;
+    const host = hostOf(a.pattern);
+    if (!host) {
+      if (dnsTools && (a.flags & WordFlag.substitution)) {
+        add(ctx, sc, 'deny', 'exfil.dns', `${name} looks up a name built from command output (DNS exfiltration)`, a.start, a.end);
+      }
+      continue;
+    }
+    if (host.includes(UNKNOWN)) {
+      if (a.flags & WordFlag.substitution) add(ctx, sc, 'deny', 'exfil.dns', `${name} contacts a host name built from command output (data leaks through DNS)`, a.start, a.end);
+      else add(ctx, sc, 'ask', 'net.unknown_host', `${name} contacts a host only known at run time (${truncate(a.raw, 50)})`, a.start, a.end);
+      continue;
+    }
+    const h = normaliseHost(host);
+    if (METADATA_HOST.test(h) || /(^|\.)169[.-]254[.-]\d+[.-]\d+\.(nip\.io|sslip\.io|xip\.io|nip\.direct)$/.test(h) || /^(0x[0-9a-f]+|\d{8,10}|0\d+(\.0?\d+)*)$/.test(host)) {
+      add(ctx, sc, 'deny', 'net.cloud_metadata', `${name} contacts the cloud metadata service (${host}), which hands out credentials`, a.start, a.end);
+      continue;
+    }
+    if (ctx.p.localHosts.has(h) || /^127\./.test(h)) continue;
+    const mode = ctx.p.policy.network.mode;
+    add(ctx, sc, ctx.p.policy.network.external, 'net.external', `${name} contacts ${h}${mode === 'none' ? ' (sandbox network mode is "none")' : ''}`, a.start, a.end);
+  }
+  if (upload) add(ctx, sc, 'ask', 'net.upload', `${name} uploads a file or piped data`, cmd.start, cmd.end);
+  if (upload && cmd.stdin?.kind === 'pipe' && cmd.stdin.from.some((c) => /^(env|printenv|set)$/.test(c.name?.value ?? '') || /^(cat|head|tail|base64|xxd)$/.test(c.name?.value ?? '') && c.args.some((x) => /\.env|\.ssh|environ|credentials/.test(x.value ?? '')))) {
+    add(ctx, sc, 'deny', 'exfil.upload_secrets', `${name} uploads secrets read earlier in the pipeline`, cmd.start, cmd.end);
+  }
+  const secretVars = args.flatMap((a) => a.vars).filter((v) => /TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE|CREDENTIAL|ACCESS_KEY|AUTH/i.test(v));
+  if (secretVars.length) add(ctx, sc, 'ask', 'exfil.secret_env', `${name} sends the value of $${secretVars[0]}`, cmd.start, cmd.end);
+}
+
+// ---------------------------------------------------------------------------
+// git, sed, packages
+
+function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: string[]): void {
+  let i = 0;
+  for (; i < args.length; i++) {
+    const v = args[i]!.value ?? args[i]!.raw;
+    let cfg: string | null = null;
+    if (v === '-c' || v === '--config-env') {
+      cfg = args[i + 1]?.value ?? args[i + 1]?.raw ?? '';
+      i++;
+    } else if (v.startsWith('-c') && v.length > 2) cfg = v.slice(2);
+    else if (v.startsWith('--config-env=')) cfg = v.slice('--config-env='.length);
+    if (cfg !== null) {
+      const [k = '', val = ''] = cfg.split(/=(.*)/s);
+      if (DANGEROUS_GIT_KEY.test(k) && !(k.toLowerCase().startsWith('alias.') && !val.startsWith('!'))) {
+        add(ctx, sc, 'deny', 'git.config_exec', `git -c ${truncate(k, 40)} makes git run a program`, cmd.start, cmd.end);
+      }
+      continue;
+    }
+    if (/^(-C|--git-dir|--work-tree|--namespace)$/.test(v)) {
+      i++;
+      continue;
+    }
+    if (v.startsWith('--exec-path=') || /^--(git-dir|work-tree)=/.test(v) && /\/tmp\//.test(v)) {
+      add(ctx, sc, 'deny', 'git.config_exec', 'git --exec-path points git at other helper programs', cmd.start, cmd.end);
+      continue;
+    }
+    if (v.startsWith('-')) continue;
+    break;
+  }
+  const sub = args[i]?.value ?? '';
+  const rest = args.slice(i + 1);
+  switch (sub) {
+    case 'config': {
+      const pos = positionals(rest.filter((a, k) => !(/^(-f|--file|--blob|--type|--default)$/.test(rest[k - 1]?.value ?? ''))));
+      const key = pos[0]?.value ?? '';
+      const val = pos[1];
+      if (val && DANGEROUS_GIT_KEY.test(key)) {
+        const vv = val.value ?? val.raw;
+        if (!(key.toLowerCase().startsWith('alias.') && !vv.startsWith('!'))) {
+          add(ctx, sc, 'deny', 'git.config_exec', `git config ${key} makes git run "${truncate(vv, 40)}"`, cmd.start, cmd.end);
+        }
+      }
+      return;
+    }
+    case 'push':
+      add(ctx, sc, 'ask', 'git.push', `git push sends commits to a remote${positionals(rest).some((a) => /:\/\/|@/.test(a.value ?? '')) ? ' given by URL' : ''}`, cmd.start, cmd.end);
+      return;
+    case 'remote':
+      if (/^(add|set-url)$/.test(rest[0]?.value ?? '')) add(ctx, sc, 'ask', 'git.remote_change', `git remote ${rest[0]!.value} changes where pushes go`, cmd.start, cmd.end);
+      return;
+    case 'clone':
+    case 'fetch':
+    case 'pull':
+    case 'submodule':
+    case 'ls-remote':
+      if (rest.some((a) => /^(ext|fd)::/.test(a.value ?? a.raw) || /^(-u|--upload-pack|--template|--config)/.test(a.value ?? ''))) {
+        add(ctx, sc, 'deny', 'git.config_exec', `git ${sub} with a transport or option that runs a program`, cmd.start, cmd.end);
+      }
+      if (sub === 'submodule' && rest[0]?.value === 'foreach') nestedFrom(ctx, sc, cmd, positionals(rest.slice(1)), chain, 'git submodule foreach');
+      return;
+    case 'rebase': {
+      for (let k = 0; k < rest.length; k++) {
+        const v = rest[k]!.value ?? '';
+        if ((v === '-x' || v === '--exec') && rest[k + 1]) nested(ctx, sc, cmd, rest[k + 1]!, 'git rebase --exec', chain);
+        else if (v.startsWith('--exec=')) analyzeScript(ctx, v.slice(7), sc.depth + 1, spanOf(sc, rest[k]!), 'git rebase --exec', cmd.cwd);
+      }
+      return;
+    }
+    case 'bisect':
+      if (rest[0]?.value === 'run' && rest[1]?.value) analyzeArgv(ctx, sc, cmd, rest[1].value, rest[1], rest.slice(2), [], [...chain, 'git bisect run']);
+      return;
+    case 'filter-branch':
+      add(ctx, sc, 'ask', 'git.history_rewrite', 'git filter-branch rewrites history and runs filter commands', cmd.start, cmd.end);
+      return;
+    case 'credential':
+      add(ctx, sc, 'deny', 'exfil.secret_read', 'git credential prints stored credentials', cmd.start, cmd.end);
+      return;
+    default:
+      return;
+  }
+}
+
+function sedCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], writes: Word[]): void {
+  const scripts: Word[] = [];
+  let explicit = false;
+  for (let i = 0; i < args.length; i++) {
+    const v = args[i]!.value ?? '';
+    if ((v === '-e' || v === '--expression') && args[i + 1]) {
+      scripts.push(args[i + 1]!);
+      explicit = true;
+      i++;
+    } else if ((v === '-f' || v === '--file') && args[i + 1]) {
+      const f = args[i + 1]!.value ?? '';
+      if (/^(-|\/dev\/stdin|\/dev\/fd\/\d+|\/proc\/self\/fd\/\d+)$/.test(f) || args[i + 1]!.value === null) {
+        add(ctx, sc, 'ask', 'exec.sed_script', 'sed reads its script from standard input (GNU sed scripts can run commands)', cmd.start, cmd.end);
+      }
+      explicit = true;
+      i++;
+    }
+  }
+  if (!explicit) {
+    const first = positionals(args)[0];
+    if (first) scripts.push(first);
+  }
+  for (const s of scripts) {
+    const t = s.value ?? s.raw;
+    // GNU sed `e` command / `s///e` flag run shell commands; `w file` writes files.
+    if (/(^|[;\n{}]|[0-9$/])\s*!?\s*e(\s|;|$)/.test(t) || /(^|[;\n])\s*s(.)(?:\\.|(?!\2).)*\2(?:\\.|(?!\2).)*\2[gpIiMm0-9]*e/.test(t)) {
+      add(ctx, sc, 'deny', 'exec.sed_script', `sed script executes shell commands ("${truncate(t, 40)}")`, s.start, s.end);
+    }
+  }
+  void writes;
+}
+
+function damerau1(a: string, b: string): boolean {
+  if (a === b) return false;
+  const la = a.length;
+  const lb = b.length;
+  if (Math.abs(la - lb) > 1) return false;
+  if (la === lb) {
+    const diff: number[] = [];
+    for (let i = 0; i < la; i++) if (a[i] !== b[i]) diff.push(i);
+    if (diff.length === 1) return true;
+    return diff.length === 2 && diff[1] === diff[0]! + 1 && a[diff[0]!] === b[diff[1]!] && a[diff[1]!] === b[diff[0]!];
+  }
+  const [s, l] = la < lb ? [a, b] : [b, a];
+  for (let i = 0; i < l.length; i++) if (l.slice(0, i) + l.slice(i + 1) === s) return true;
+  return false;
+}
+
+function packageInstall(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
+  const sub = positionals(args)[0]?.value ?? '';
+  const installing = /^(install|add|i|sync|tool|x|dlx|run)$/.test(sub) || name === 'uvx' || name === 'pipx';
+  if (!installing && !args.some((a) => /^--(index-url|extra-index-url|registry|find-links|trusted-host)/.test(a.value ?? ''))) return;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const v = a.value ?? a.raw;
+    const flag = /^(-i|--index-url|--extra-index-url|--registry|-f|--find-links|--trusted-host|--index|--default-index)(=(.*))?$/.exec(v);
+    if (flag) {
+      const url = flag[3] ?? args[i + 1]?.value ?? '';
+      if (!/^https:\/\/(pypi\.org|files\.pythonhosted\.org|registry\.npmjs\.org|registry\.yarnpkg\.com|download\.pytorch\.org)\b/.test(url)) {
+        add(ctx, sc, 'ask', 'supply_chain.untrusted_index', `${name} installs from a non-default package index (${truncate(url, 50)})`, a.start, a.end);
+      }
+      continue;
+    }
+    if (isOpt(a)) continue;
+    if (/^(git\+|hg\+|svn\+|bzr\+)|^(https?|ftp):\/\/|^github:|^git@|^[\w.-]+\/[\w.-]+#/.test(v) && !/^(git\+)?https:\/\/(pypi|files\.pythonhosted)/.test(v)) {
+      add(ctx, sc, 'ask', 'supply_chain.direct_url', `${name} installs a package straight from a URL or repository (${truncate(v, 50)})`, a.start, a.end);
+      continue;
+    }
+    const pkg = v.replace(/^@?/, (m) => m).replace(/([<>=!~;[ ].*|@[^/]*$)/, '').toLowerCase();
+    if (pkg.length >= 5 && !POPULAR_PACKAGES.has(pkg) && !NOT_TYPOSQUATS.has(pkg) && /^[a-z0-9._-]+$/.test(pkg)) {
+      for (const p of POPULAR_PACKAGES) {
+        if (p.length >= 5 && damerau1(pkg, p)) {
+          add(ctx, sc, 'ask', 'supply_chain.typosquat', `${name} installs "${pkg}", one typo away from the popular "${p}"`, a.start, a.end);
+          break;
+        }
+      }
+    }
+  }
+}
+
+/** `uv run X`, `poetry run X`, `npm exec X`, `bundle exec X`: the rest is a command. */
+function runSubcommand(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[], writes: Word[], chain: string[]): void {
+  const idx = args.findIndex((a) => !isOpt(a));
+  const sub = args[idx]?.value ?? '';
+  if (!(sub === 'run' && /^(uv|poetry|pipenv|pdm|hatch|conda)$/.test(name)) && !(sub === 'exec' && /^(bundle|npm|pnpm|yarn)$/.test(name)) && !(name === 'uvx' || name === 'pipx' && sub === 'run')) return;
+  const rest = args.slice(idx + 1);
+  const at = skipOpts(rest, /^(--with|-w|--python|-p|-n|--name|--prefix|--env|-e|--from|--directory|--project|--package|--extra|--group|--index)$/);
+  if (name === 'uvx' || name === 'pipx') return;
+  unwrap(ctx, sc, cmd, rest, at, writes, chain, `${name} ${sub}`);
+}
+
+const WRITERS = new Set(['echo', 'printf', 'cat', 'tee', 'sed', 'gsed', 'perl', 'awk', 'cp', 'install']);
+// Shell payloads that have no business being written into files.
+const PAYLOAD = [
+  /\b(curl|wget)\b[^\n|;]*\|\s*(sudo\s+)?(ba|z|da|k)?sh\b/,
+  /\/dev\/(tcp|udp)\//,
+  /\b(nc|ncat|netcat)\b[^\n]*\s-[a-z]*[ec]\s/,
+  /\b(base64|base32|xxd)\b[^\n|]*(-d|--decode|-r)[^\n|]*\|\s*(ba|z)?sh\b/,
+  /\b(ba)?sh\s+-i\s*[<>]/,
+  /\bmkfifo\b[^\n]*\b(nc|sh)\b/,
+];
+const PERSISTENCE_RULES = /^(persistence\.|privesc\.system_files|fs\.write_system)/;
+
+/** Content written into files (echo/printf text, heredocs, sed scripts) that carries a shell payload. */
+function checkPayload(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[], targets: readonly Word[]): void {
+  const parts: string[] = args.map((a) => a.value ?? a.raw);
+  const stdin = describeStdin(ctx, cmd.stdin);
+  if (stdin.kind === 'text') parts.push(stdin.text);
+  const content = parts.join('\n').replace(/\\n/g, '\n').replace(/\\t/g, '\t');
+  if (!PAYLOAD.some((re) => re.test(content))) return;
+  const persistent = ctx.findings.some((f) => PERSISTENCE_RULES.test(f.rule) && targets.some((t) => (sc.outer ? f.start === sc.outer.start : f.start === t.start)));
+  add(ctx, sc, persistent ? 'deny' : 'ask', 'persistence.payload_write', `${name} writes a shell payload (download-and-run, reverse shell) into ${truncate(targets.map((t) => t.raw).join(', '), 50)}`, cmd.start, cmd.end);
+}
+
+function truncate(s: string, n: number): string {
+  const one = s.replace(/\s+/g, ' ');
+  return one.length > n ? one.slice(0, n - 1) + '…' : one;
+}

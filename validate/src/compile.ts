@@ -1,0 +1,180 @@
+import type { CodeRule, CommandRule, EnvRule, PathRule, Policy, VerdictKind } from './policy.ts';
+
+/** A path rule with its globs compiled. */
+export interface CompiledPathRule {
+  readonly rule: PathRule;
+  readonly patterns: readonly string[];
+  readonly regexes: readonly RegExp[];
+  readonly except: readonly RegExp[];
+}
+
+/** Policy with rules indexed for the hot path. */
+export interface CompiledPolicy {
+  readonly policy: Policy;
+  readonly commandRules: ReadonlyMap<string, readonly CommandRule[]>;
+  readonly readRules: readonly CompiledPathRule[];
+  readonly writeRules: readonly CompiledPathRule[];
+  readonly envRules: readonly { rule: EnvRule; names: RegExp; value: RegExp | null }[];
+  readonly codeRules: readonly { rule: CodeRule; all: readonly RegExp[] }[];
+  readonly argRegexes: ReadonlyMap<CommandRule, readonly RegExp[]>;
+  readonly networkTools: ReadonlySet<string>;
+  readonly localHosts: ReadonlySet<string>;
+  /** Effective verdict for a built-in rule id. */
+  verdictFor(rule: string, fallback: VerdictKind): VerdictKind;
+}
+
+/** Converts a path glob (`**`, `*`, `?`, `[…]`) to an anchored, case-insensitive regex. */
+export function globToRegex(glob: string): RegExp {
+  let re = '';
+  let i = 0;
+  if (glob.startsWith('**/')) {
+    re = '(?:.*/)?';
+    i = 3;
+  }
+  for (; i < glob.length; i++) {
+    const ch = glob[i]!;
+    if (ch === '*') {
+      if (glob[i + 1] === '*') {
+        re += '.*';
+        i++;
+      } else re += '[^/]*';
+    } else if (ch === '?') re += '[^/]';
+    else if (ch === '[') {
+      const close = glob.indexOf(']', i + 2);
+      if (close < 0) re += '\\[';
+      else {
+        let body = glob.slice(i + 1, close);
+        if (body.startsWith('!')) body = '^' + body.slice(1);
+        re += '[' + body.replace(/\\/g, '\\\\') + ']';
+        i = close;
+      }
+    } else if (ch === '\\' && i + 1 < glob.length) {
+      re += escapeRe(glob[i + 1]!);
+      i++;
+    } else re += escapeRe(ch);
+  }
+  return new RegExp('^' + re + '$', 'is');
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+/** Compiles a policy once per validator. */
+export function compilePolicy(policy: Policy): CompiledPolicy {
+  const commandRules = new Map<string, CommandRule[]>();
+  const argRegexes = new Map<CommandRule, RegExp[]>();
+  for (const r of policy.commands) {
+    for (const c of r.commands) {
+      const list = commandRules.get(c) ?? [];
+      list.push(r);
+      commandRules.set(c, list);
+    }
+    argRegexes.set(r, (r.argsMatch ?? []).map((s) => new RegExp(s, 'u')));
+  }
+  const path = (r: PathRule): CompiledPathRule => ({
+    rule: r,
+    patterns: r.patterns,
+    regexes: r.patterns.map(globToRegex),
+    except: (r.except ?? []).map(globToRegex),
+  });
+  const overrides = policy.overrides;
+  return {
+    policy,
+    commandRules,
+    argRegexes,
+    readRules: policy.paths.filter((r) => r.access === 'read').map(path),
+    writeRules: policy.paths.filter((r) => r.access === 'write').map(path),
+    envRules: policy.env.map((rule) => ({
+      rule,
+      names: new RegExp('^(?:' + rule.names.map((n) => n.split('*').map(escapeRe).join('.*')).join('|') + ')$'),
+      value: rule.valueMatch === undefined ? null : new RegExp(rule.valueMatch, 'u'),
+    })),
+    codeRules: policy.code.map((rule) => ({ rule, all: rule.all.map((s) => new RegExp(s, 'u')) })),
+    networkTools: new Set(policy.network.tools),
+    localHosts: new Set(policy.network.localHosts.map((h) => h.toLowerCase())),
+    verdictFor: (rule, fallback) => overrides[rule] ?? fallback,
+  };
+}
+
+/**
+ * Whether two path globs can match a common string. Used when a command
+ * argument is itself a glob (`cat /e*\/sh*w`): it is flagged when it could
+ * expand to a protected path.
+ */
+export function globsIntersect(a: string, b: string): boolean {
+  const ta = tokens(a);
+  const tb = tokens(b);
+  const memo = new Map<number, boolean>();
+  const go = (i: number, j: number): boolean => {
+    const key = i * 4096 + j;
+    const hit = memo.get(key);
+    if (hit !== undefined) return hit;
+    memo.set(key, false);
+    let r: boolean;
+    const x = ta[i];
+    const y = tb[j];
+    if (x === undefined && y === undefined) r = true;
+    else if (x !== undefined && x.star) {
+      r = go(i + 1, j) || (y !== undefined && (y.star ? go(i, j + 1) : (x.deep || !y.set.has('/') || y.neg) && go(i, j + 1)));
+    } else if (y !== undefined && y.star) {
+      r = go(i, j + 1) || (x !== undefined && (y.deep || !x.set.has('/') || x.neg) && go(i + 1, j));
+    } else if (x === undefined || y === undefined) r = false;
+    else r = overlap(x, y) && go(i + 1, j + 1);
+    memo.set(key, r);
+    return r;
+  };
+  return go(0, 0);
+}
+
+interface Tok {
+  star: boolean;
+  deep: boolean;
+  /** Characters this token matches (for neg, the ones it excludes). */
+  set: Set<string>;
+  neg: boolean;
+  any: boolean;
+}
+
+function tokens(g: string): Tok[] {
+  const out: Tok[] = [];
+  for (let i = 0; i < g.length; i++) {
+    const ch = g[i]!;
+    if (ch === '*') {
+      const deep = g[i + 1] === '*';
+      if (deep) i++;
+      if (deep && g[i + 1] === '/') i++; // `**/` also matches nothing
+      out.push({ star: true, deep, set: new Set(), neg: false, any: false });
+    } else if (ch === '?') out.push({ star: false, deep: false, set: new Set('/'), neg: true, any: true });
+    else if (ch === '[' && g.indexOf(']', i + 2) > 0) {
+      const close = g.indexOf(']', i + 2);
+      let body = g.slice(i + 1, close);
+      const neg = body.startsWith('!') || body.startsWith('^');
+      if (neg) body = body.slice(1);
+      const set = new Set<string>();
+      for (let k = 0; k < body.length; k++) {
+        if (body[k + 1] === '-' && body[k + 2] !== undefined) {
+          for (let c = body.charCodeAt(k); c <= body.charCodeAt(k + 2); c++) set.add(String.fromCharCode(c).toLowerCase());
+          k += 2;
+        } else set.add(body[k]!.toLowerCase());
+      }
+      out.push({ star: false, deep: false, set, neg, any: false });
+      i = close;
+    } else if (ch === '\\' && i + 1 < g.length) {
+      out.push({ star: false, deep: false, set: new Set([g[i + 1]!.toLowerCase()]), neg: false, any: false });
+      i++;
+    } else out.push({ star: false, deep: false, set: new Set([ch.toLowerCase()]), neg: false, any: false });
+  }
+  return out;
+}
+
+function overlap(x: Tok, y: Tok): boolean {
+  if (!x.neg && !y.neg) {
+    for (const c of x.set) if (y.set.has(c)) return true;
+    return false;
+  }
+  if (x.neg && y.neg) return true;
+  const [pos, neg] = x.neg ? [y, x] : [x, y];
+  for (const c of pos.set) if (!neg.set.has(c)) return true;
+  return false;
+}

@@ -1,0 +1,33 @@
+/**
+ * @airlock/validate — the bash validation chain: input checks → tree-sitter
+ * parse → walk every command that would run → policy rules → verdict.
+ *
+ * Pure library: the only I/O is loading the tree-sitter wasm grammar (and a
+ * policy file when asked), both inside async functions.
+ */
+export { createValidator } from './validator.ts';
+export type { Span, Validator, ValidatorOptions, Verdict } from './validator.ts';
+export type { Finding } from './analyze.ts';
+export { validateJsonl } from './jsonl.ts';
+export type { JsonlError, JsonlResult } from './jsonl.ts';
+export {
+  canonicalJson,
+  CodeRuleSchema,
+  CommandRuleSchema,
+  DEFAULT_POLICY_PATH,
+  defaultPolicy,
+  EnvRuleSchema,
+  FAIL_CLOSED_RULES,
+  LimitsSchema,
+  loadPolicyFile,
+  parsePolicy,
+  PathRuleSchema,
+  POLICY_VERSION,
+  PolicyError,
+  policyHash,
+  PolicySchema,
+  VERDICTS,
+} from './policy.ts';
+export type { CodeRule, CommandRule, EnvRule, PathRule, Policy, VerdictKind } from './policy.ts';
+export { RULE_IDS } from './rule-ids.ts';
+export type { RuleInfo } from './rule-ids.ts';

@@ -1,0 +1,228 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { z } from 'zod';
+
+/** The three verdicts, least to most strict. */
+export const VERDICTS = ['allow', 'ask', 'deny'] as const;
+/** A validation verdict. */
+export type VerdictKind = (typeof VERDICTS)[number];
+
+/** Current policy file format version. */
+export const POLICY_VERSION = 1;
+
+const VerdictSchema = z.enum(VERDICTS);
+const RuleId = z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/, 'rule ids are dotted lowercase, e.g. "net.reverse_shell"');
+const Regex = z.string().refine((s) => {
+  try {
+    new RegExp(s, 'u');
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a valid regular expression');
+
+const RuleBase = { id: RuleId, verdict: VerdictSchema, reason: z.string().min(1) };
+
+/** A rule on a command (after wrappers such as `sudo`, `env`, `bash -c` are unwrapped). */
+export const CommandRuleSchema = z.strictObject({
+  ...RuleBase,
+  /** Command basenames; a path-qualified `/tmp/rm` matches `rm`. */
+  commands: z.array(z.string().min(1)).min(1),
+  /** First non-option argument must be one of these (e.g. `push` for git). */
+  subcommands: z.array(z.string()).optional(),
+  /** Any of these options present (`-r` also matches inside `-rf`). */
+  flags: z.array(z.string()).optional(),
+  /** Any argument matches any of these regexes. */
+  argsMatch: z.array(Regex).optional(),
+});
+
+/** A rule on paths a command reads or writes, as globs (`~` home, `**` any depth, relative = any workspace dir). */
+export const PathRuleSchema = z.strictObject({
+  ...RuleBase,
+  access: z.enum(['read', 'write']),
+  patterns: z.array(z.string().min(1)).min(1),
+  except: z.array(z.string().min(1)).optional(),
+});
+
+/** A rule on environment assignments (`NAME=v cmd`, `export NAME=v`). */
+export const EnvRuleSchema = z.strictObject({
+  ...RuleBase,
+  /** Variable names; `*` is a wildcard (`LD_*`). */
+  names: z.array(z.string().min(1)).min(1),
+  /** Only when the value matches this regex (absent: any value). */
+  valueMatch: Regex.optional(),
+});
+
+/** A rule on inline interpreter code (`python -c`, `node -e`, heredocs fed to interpreters). All regexes must match. */
+export const CodeRuleSchema = z.strictObject({
+  ...RuleBase,
+  all: z.array(Regex).min(1),
+});
+
+/** Sandbox limits the runner applies to each run's container. */
+export const LimitsSchema = z.strictObject({
+  memoryBytes: z.number().int().positive(),
+  pids: z.number().int().positive(),
+  nanoCpus: z.number().int().positive(),
+  tmpfsBytes: z.number().int().positive(),
+  stepTimeoutMs: z.number().int().positive(),
+});
+
+/** The policy file: rules plus sandbox settings. */
+export const PolicySchema = z.strictObject({
+  version: z.literal(POLICY_VERSION),
+  name: z.string().min(1),
+  /** Absolute path of the workspace inside the sandbox; relative paths resolve against it. */
+  workspace: z.string().startsWith('/').default('/workspace'),
+  runtime: z.enum(['runc', 'runsc']).default('runc'),
+  limits: LimitsSchema,
+  network: z.strictObject({
+    mode: z.enum(['none', 'bridge']).default('none'),
+    /** Commands that open network connections. */
+    tools: z.array(z.string()),
+    /** Hosts treated as local (no egress). */
+    localHosts: z.array(z.string()),
+    /** Verdict for a network tool reaching a non-local host. */
+    external: VerdictSchema,
+  }),
+  validation: z.strictObject({
+    maxInputBytes: z.number().int().positive().default(65_536),
+    /** How deep `bash -c "…"` strings are re-parsed before giving up (giving up is `deny`). */
+    maxDepth: z.number().int().min(1).max(32).default(6),
+    /** Wall-clock budget for the whole chain per command; exceeding it is `deny`. */
+    timeoutMs: z.number().int().positive().default(250),
+  }),
+  /** Verdicts for built-in rule ids (see README). Fail-closed rules cannot be relaxed. */
+  overrides: z.record(RuleId, VerdictSchema).default({}),
+  commands: z.array(CommandRuleSchema).default([]),
+  paths: z.array(PathRuleSchema).default([]),
+  env: z.array(EnvRuleSchema).default([]),
+  code: z.array(CodeRuleSchema).default([]),
+});
+
+/** A validated policy. */
+export type Policy = z.infer<typeof PolicySchema>;
+/** A command rule. */
+export type CommandRule = z.infer<typeof CommandRuleSchema>;
+/** A path rule. */
+export type PathRule = z.infer<typeof PathRuleSchema>;
+/** An environment rule. */
+export type EnvRule = z.infer<typeof EnvRuleSchema>;
+/** An inline-code rule. */
+export type CodeRule = z.infer<typeof CodeRuleSchema>;
+
+/** Built-in rules whose verdict a policy may not weaken (the chain fails closed on them). */
+export const FAIL_CLOSED_RULES: readonly string[] = [
+  'internal.error', 'internal.timeout', 'parse.error', 'parse.depth_limit',
+  'input.too_large', 'input.nul_byte', 'input.control_char', 'input.encoding',
+];
+
+/** A policy file that could not be read or did not validate. Says where. */
+export class PolicyError extends Error {
+  override name = 'PolicyError';
+  /** File name given to the parser (or `<inline>`). */
+  readonly file: string;
+  /** 1-based line of the problem, when known. */
+  readonly line: number | undefined;
+  /** 1-based column of the problem, when known. */
+  readonly column: number | undefined;
+  /** Dotted path of the offending field (`commands.3.verdict`), when known. */
+  readonly field: string | undefined;
+  constructor(message: string, opts: { file: string; line?: number; column?: number; field?: string; cause?: unknown }) {
+    const where = `${opts.file}${opts.line ? `:${opts.line}:${opts.column ?? 1}` : ''}`;
+    super(`${where}: ${opts.field ? `${opts.field}: ` : ''}${message}`, { cause: opts.cause });
+    this.file = opts.file;
+    this.line = opts.line;
+    this.column = opts.column;
+    this.field = opts.field;
+  }
+}
+
+/**
+ * Parses and validates policy text (YAML, which includes JSON). Throws
+ * {@link PolicyError} naming the file, line, column and field of the first problem.
+ */
+export function parsePolicy(text: string, filename = '<inline>'): Policy {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const pos = lineCounter.linePos(yamlError.pos[0]);
+    throw new PolicyError(yamlError.message.split('\n')[0] ?? 'YAML syntax error', {
+      file: filename, line: pos.line, column: pos.col, cause: yamlError,
+    });
+  }
+  const result = PolicySchema.safeParse(doc.toJS());
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const node = nodeAt(doc.contents, issue.path);
+    const pos = node?.range ? lineCounter.linePos(node.range[0]) : undefined;
+    throw new PolicyError(issue.message, {
+      file: filename, line: pos?.line, column: pos?.col, field: issue.path.join('.') || '(root)', cause: result.error,
+    });
+  }
+  const policy = result.data;
+  for (const [id, verdict] of Object.entries(policy.overrides)) {
+    if (FAIL_CLOSED_RULES.includes(id) && verdict !== 'deny') {
+      const node = nodeAt(doc.contents, ['overrides', id]);
+      const pos = node?.range ? lineCounter.linePos(node.range[0]) : undefined;
+      throw new PolicyError(`rule ${id} fails closed and cannot be set to ${verdict}`, {
+        file: filename, line: pos?.line, column: pos?.col, field: `overrides.${id}`,
+      });
+    }
+  }
+  return policy;
+}
+
+function nodeAt(root: unknown, path: readonly PropertyKey[]): YamlNode | undefined {
+  let node = root as YamlNode | undefined;
+  let last = node;
+  for (const key of path) {
+    if (isMap(node)) node = node.get(key as string, true) as YamlNode | undefined;
+    else if (isSeq(node)) node = node.get(key as number, true) as YamlNode | undefined;
+    else break;
+    if (node === undefined) break;
+    last = node;
+  }
+  return node ?? last;
+}
+
+/** Reads and validates a policy file. Throws {@link PolicyError}. */
+export async function loadPolicyFile(file: string): Promise<Policy> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new PolicyError(`cannot read policy file: ${(err as Error).message}`, { file, cause: err });
+  }
+  return parsePolicy(text, file);
+}
+
+/** Path of the policy shipped with this package (`validate/policy/default.yaml`). */
+export const DEFAULT_POLICY_PATH: string = fileURLToPath(new URL('../policy/default.yaml', import.meta.url));
+
+/** Loads the shipped default policy. */
+export function defaultPolicy(): Promise<Policy> {
+  return loadPolicyFile(DEFAULT_POLICY_PATH);
+}
+
+/**
+ * SHA-256 (hex) of the policy's canonical JSON: keys sorted at every level,
+ * no whitespace. The same policy hashes the same however the file was
+ * formatted (YAML or JSON, key order, comments, defaults spelled out or not).
+ */
+export function policyHash(policy: Policy): string {
+  return createHash('sha256').update(canonicalJson(PolicySchema.parse(policy))).digest('hex');
+}
+
+/** JSON with object keys sorted recursively and no whitespace. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}

@@ -1,0 +1,92 @@
+import { analyzeScript, DeadlineError, rank, type Ctx, type Finding } from './analyze.ts';
+import { compilePolicy, type CompiledPolicy } from './compile.ts';
+import { loadBashGrammar, type BashGrammar } from './grammar.ts';
+import { checkInput } from './input.ts';
+import { defaultPolicy, policyHash, type Policy, type VerdictKind } from './policy.ts';
+
+/** Character span in the validated command (JS string indices, i.e. UTF-16 code units). */
+export interface Span {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** The chain's answer for one command. */
+export interface Verdict {
+  readonly verdict: VerdictKind;
+  /** Stable dotted rule id (`exec.remote_code`), or `policy.allow` when nothing matched. */
+  readonly rule: string;
+  /** One sentence a person understands. */
+  readonly reason: string;
+  /** The offending part of the command; absent for `allow`. */
+  readonly span?: Span;
+  /** Every finding that tightened the verdict, strictest first (for audit). */
+  readonly findings: readonly Finding[];
+  /** Names of the commands found (after unwrapping `sudo`, `bash -c`, …). */
+  readonly commands: readonly string[];
+}
+
+/** A loaded validation chain bound to one policy. */
+export interface Validator {
+  readonly policy: Policy;
+  /** {@link policyHash} of {@link Validator.policy}. */
+  readonly policyHash: string;
+  /** Runs the chain. Never throws: internal errors and timeouts are `deny`. */
+  validate(cmd: string): Verdict;
+}
+
+/** Options for {@link createValidator}. */
+export interface ValidatorOptions {
+  /** Policy to enforce; defaults to `validate/policy/default.yaml`. */
+  readonly policy?: Policy;
+}
+
+/** Loads the bash grammar (wasm) once and returns a synchronous validator. */
+export async function createValidator(options: ValidatorOptions = {}): Promise<Validator> {
+  const policy = options.policy ?? (await defaultPolicy());
+  const grammar = await loadBashGrammar();
+  return makeValidator(policy, compilePolicy(policy), grammar);
+}
+
+function makeValidator(policy: Policy, compiled: CompiledPolicy, grammar: BashGrammar): Validator {
+  return {
+    policy,
+    policyHash: policyHash(policy),
+    validate(cmd) {
+      try {
+        return run(cmd, compiled, grammar);
+      } catch (err) {
+        const timeout = err instanceof DeadlineError || (err as Error)?.name === 'GrammarError' && /cancelled/.test((err as Error).message);
+        const f: Finding = timeout
+          ? { verdict: 'deny', rule: 'internal.timeout', reason: `validation took longer than ${policy.validation.timeoutMs} ms`, start: 0, end: typeof cmd === 'string' ? cmd.length : 0 }
+          : { verdict: 'deny', rule: 'internal.error', reason: `validator failed: ${(err as Error)?.message ?? String(err)}`, start: 0, end: typeof cmd === 'string' ? cmd.length : 0 };
+        return { verdict: 'deny', rule: f.rule, reason: f.reason, span: { start: f.start, end: f.end }, findings: [f], commands: [] };
+      }
+    },
+  };
+}
+
+function run(cmd: string, p: CompiledPolicy, grammar: BashGrammar): Verdict {
+  if (typeof cmd !== 'string') throw new TypeError('command must be a string');
+  const pol = p.policy;
+  const findings: Finding[] = checkInput(cmd, pol.validation.maxInputBytes).map((f) => ({ ...f, verdict: p.verdictFor(f.rule, f.verdict) }));
+  const names = new Set<string>();
+  if (findings.some((f) => f.rule === 'input.too_large')) return finish(findings, names);
+  if (cmd.trim() === '') {
+    findings.push({ verdict: 'deny', rule: 'input.empty', reason: 'empty command', start: 0, end: cmd.length });
+    return finish(findings, names);
+  }
+  const ctx: Ctx = { p, grammar, findings, deadline: performance.now() + pol.validation.timeoutMs, names };
+  analyzeScript(ctx, cmd, 0, null, '', pol.workspace);
+  return finish(findings, names);
+}
+
+function finish(findings: Finding[], names: Set<string>): Verdict {
+  const commands = [...names];
+  let worst: Finding | undefined;
+  for (const f of findings) if (!worst || rank(f.verdict) > rank(worst.verdict)) worst = f;
+  if (!worst || worst.verdict === 'allow') {
+    return { verdict: 'allow', rule: 'policy.allow', reason: 'no rule matched', findings: [], commands };
+  }
+  const sorted = [...findings].filter((f) => f.verdict !== 'allow').sort((a, b) => rank(b.verdict) - rank(a.verdict) || a.start - b.start);
+  return { verdict: worst.verdict, rule: worst.rule, reason: worst.reason, span: { start: worst.start, end: worst.end }, findings: sorted, commands };
+}
