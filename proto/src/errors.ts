@@ -10,6 +10,7 @@ export const errorCodes = {
   run_closed: { retryable: false, doc: 'The run was closed; open a new one.' },
   run_busy: { retryable: true, doc: 'A step of this run is still executing; steps of one run are serial.' },
   capacity_exhausted: { retryable: true, doc: 'Every runner slot is busy; retry later or add runners.' },
+  no_harness: { retryable: true, doc: 'No harness answers on this NATS; start one with `./airlock up`.' },
   no_runner: { retryable: true, doc: 'No runner answered; start one (`./airlock up`) or check NATS.' },
   runner_lost: { retryable: true, doc: 'The runner holding this run stopped answering.' },
   image_not_found: { retryable: false, doc: 'The sandbox image is not present on the runner; build it (`make images`).' },
