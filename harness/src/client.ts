@@ -86,6 +86,8 @@ export class AirlockClient implements AsyncDisposable {
    */
   async exec(runId: string, cmd: string, opts: ExecOptions = {}): Promise<StepResult> {
     const { js, jsm } = this.#nats;
+    // Everything the step logs comes after the current tail, so the follower may be set up while the
+    // request is already on its way: it starts at a stream position, not at "now".
     const tail = await logTail(jsm, runId);
     const stop = new AbortController();
     const signal = opts.signal ? AbortSignal.any([stop.signal, opts.signal]) : stop.signal;

@@ -56,6 +56,8 @@ export class HarnessService implements AsyncDisposable {
   readonly #log: Logger;
   readonly #kv: KV;
   readonly #writers = new Map<string, RunLogWriter>();
+  /** Last known KV entry of each run this harness touched; KV stays the truth (updates compare revisions). */
+  readonly #records = new Map<string, { record: RunRecord; revision: number }>();
   readonly #runners = new Map<string, RunnerHeartbeat>();
   readonly #startedAt = new Date().toISOString();
   readonly #inFlight = new Set<Promise<unknown>>();
@@ -148,16 +150,26 @@ export class HarnessService implements AsyncDisposable {
   #writer(runId: string): RunLogWriter {
     let w = this.#writers.get(runId);
     if (!w) {
-      w = new RunLogWriter(this.#nats.js, this.#nats.jsm, runId, { by: 'harness' });
+      w = new RunLogWriter(this.#nats.js, this.#nats.jsm, runId, { by: 'harness', expectOthers: true });
       this.#writers.set(runId, w);
     }
     return w;
   }
 
-  async #record(runId: string): Promise<{ record: RunRecord; revision: number }> {
+  async #record(runId: string, opts: { fresh?: boolean } = {}): Promise<{ record: RunRecord; revision: number }> {
+    const cached = this.#records.get(runId);
+    if (cached && !opts.fresh) return cached;
     const entry = await this.#kv.get(runId);
     if (!entry || entry.operation !== 'PUT' || entry.length === 0) throw new AirlockError('unknown_run', `no run ${runId}; \`./airlock ps\` lists the open runs`);
-    return { record: RunRecordSchema.parse(entry.json()), revision: entry.revision };
+    const fresh = { record: RunRecordSchema.parse(entry.json()), revision: entry.revision };
+    this.#records.set(runId, fresh);
+    return fresh;
+  }
+
+  /** Writes a run's record if nobody changed it since `revision` (another harness, a concurrent step). */
+  async #saveRecord(record: RunRecord, revision: number): Promise<void> {
+    const next = await this.#kv.update(record.runId, encode(record), revision);
+    this.#records.set(record.runId, { record, revision: next });
   }
 
   async open(req: ApiOpenRequest): Promise<RunRecord> {
@@ -187,7 +199,8 @@ export class HarnessService implements AsyncDisposable {
           openedAt: new Date().toISOString(),
           steps: 0,
         };
-        await this.#kv.create(runId, encode(record));
+        const revision = await this.#kv.create(runId, encode(record));
+        this.#records.set(runId, { record, revision });
         this.#log.info({ runId, runnerId: opened.runnerId }, 'run opened');
         return record;
       } catch (err) {
@@ -205,15 +218,24 @@ export class HarnessService implements AsyncDisposable {
   }
 
   async exec(req: ApiExecRequest): Promise<StepResult> {
-    const { record, revision } = await this.#record(req.runId);
-    if (record.status !== 'open') throw new AirlockError('run_closed', `run ${req.runId} was closed at ${record.closedAt ?? '?'}`);
-    const step = record.steps + 1;
-    try {
-      // Compare-and-set on the record numbers steps without gaps even with concurrent callers.
-      await this.#kv.update(req.runId, encode({ ...record, steps: step }), revision);
-    } catch (cause) {
-      throw new AirlockError('run_busy', `run ${req.runId} changed while this step was being numbered; steps of one run are serial`, { cause });
+    let step = 0;
+    let record: RunRecord | undefined;
+    // Compare-and-set on the record numbers steps without gaps even with concurrent callers; a stale
+    // cached revision costs one re-read.
+    for (const fresh of [false, true]) {
+      const current = await this.#record(req.runId, { fresh });
+      record = current.record;
+      if (record.status !== 'open') throw new AirlockError('run_closed', `run ${req.runId} was closed at ${record.closedAt ?? '?'}`);
+      step = record.steps + 1;
+      try {
+        await this.#saveRecord({ ...record, steps: step }, current.revision);
+        break;
+      } catch (cause) {
+        this.#records.delete(req.runId);
+        if (fresh) throw new AirlockError('run_busy', `run ${req.runId} changed while this step was being numbered; steps of one run are serial`, { cause });
+      }
     }
+    if (!record) throw new AirlockError('internal', 'unreachable');
     await this.#writer(req.runId).append({ type: 'step.requested', step, cmd: req.cmd });
     const timeoutMs = req.timeoutMs ?? this.#cfg.stepTimeoutMs;
     let result: StepResult;
@@ -230,13 +252,11 @@ export class HarnessService implements AsyncDisposable {
       }
       throw err;
     }
-    const latest = await this.#record(req.runId);
-    await this.#kv.put(req.runId, encode({ ...latest.record, lastExitCode: result.exitCode }));
     return result;
   }
 
   async close(req: ApiCloseRequest): Promise<RunRecord> {
-    const { record } = await this.#record(req.runId);
+    const { record } = await this.#record(req.runId, { fresh: true });
     if (record.status === 'closed') return record;
     let loggedByRunner = true;
     try {
@@ -251,6 +271,7 @@ export class HarnessService implements AsyncDisposable {
     if (!loggedByRunner) await this.#writer(req.runId).append({ type: 'run.closed', reason: `closed by request; runner ${record.runnerId} did not answer` });
     await this.#kv.put(req.runId, encode(closed));
     this.#writers.delete(req.runId);
+    this.#records.delete(req.runId);
     return closed;
   }
 

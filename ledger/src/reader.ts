@@ -26,7 +26,8 @@ export async function* readRunLog(
   opts: ReadLogOptions = {},
 ): AsyncGenerator<LogEvent> {
   const subject = subjects.log(runId);
-  const last = await jsm.streams.getMessage(names.logStream, { last_by_subj: subject });
+  // Without --follow the read ends at the tail as it is now; a follower needs no tail.
+  const last = opts.follow ? null : await jsm.streams.getMessage(names.logStream, { last_by_subj: subject });
   if (!opts.follow && (last === null || (opts.fromStreamSeq ?? 0) > last.seq)) return;
   const endStreamSeq = last?.seq ?? 0;
 

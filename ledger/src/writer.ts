@@ -10,6 +10,11 @@ export interface RunLogWriterOptions {
   by: string;
   /** Attempts for one append when NATS does not acknowledge. Default 8 (with backoff, ~20 s). */
   maxAttempts?: number;
+  /**
+   * Another process usually wrote since this writer's last append (the harness between steps):
+   * read the tail first instead of learning it from a refused publish. Saves a round trip.
+   */
+  expectOthers?: boolean;
 }
 
 /**
@@ -32,6 +37,7 @@ export class RunLogWriter {
   #lastStreamSeq = 0;
   #prev = GENESIS_HASH;
   #synced = false;
+  readonly #expectOthers: boolean;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(js: JetStreamClient, jsm: JetStreamManager, runId: string, opts: RunLogWriterOptions) {
@@ -40,6 +46,7 @@ export class RunLogWriter {
     this.#jsm = jsm;
     this.#by = opts.by;
     this.#maxAttempts = opts.maxAttempts ?? 8;
+    this.#expectOthers = opts.expectOthers ?? false;
   }
 
   /** Sequence number of the last event this writer knows of (0 = empty log). */
@@ -58,7 +65,7 @@ export class RunLogWriter {
   }
 
   async #appendNow(input: LogEventInput): Promise<LogEvent> {
-    if (!this.#synced) await this.#resync();
+    if (!this.#synced || this.#expectOthers) await this.#resync();
     const subject = subjects.log(this.runId);
     let lastErr: unknown;
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {

@@ -65,7 +65,6 @@ export const RunRecordSchema = z.object({
   closeReason: z.string().optional(),
   /** Number of the last step requested (0 = none yet). */
   steps: z.number().int().min(0),
-  lastExitCode: z.number().int().nullable().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 

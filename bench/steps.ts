@@ -1,0 +1,92 @@
+// Step latency: an Airlock step (client -> harness -> runner -> docker exec -> log -> client) against a raw
+// dockerode exec of the same command into an already-running container, interleaved in one run.
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { demux } from '@airlock/runner';
+import { TestStack } from '../test/fixtures.ts';
+
+export interface Stats {
+  n: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  mean: number;
+}
+
+export function stats(samples: number[]): Stats {
+  const s = [...samples].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return { n: s.length, p50: round(q(0.5)), p90: round(q(0.9)), p99: round(q(0.99)), mean: round(s.reduce((a, b) => a + b, 0) / s.length) };
+}
+
+async function rawExec(container: Docker.Container, cmd: string): Promise<number> {
+  const t0 = performance.now();
+  const exec = await container.exec({ Cmd: ['bash', '-c', cmd], AttachStdout: true, AttachStderr: true, User: '1000:1000', WorkingDir: '/workspace' });
+  const stream = (await exec.start({ hijack: true, stdin: false })) as unknown as AsyncIterable<Buffer>;
+  let bytes = 0;
+  for await (const f of demux(stream)) bytes += f.data.length;
+  const info = await exec.inspect();
+  if (info.ExitCode !== 0) throw new Error(`raw exec failed: ${info.ExitCode}`);
+  void bytes;
+  return performance.now() - t0;
+}
+
+export async function runStepBench(opts: { steps?: number; opens?: number } = {}) {
+  const steps = opts.steps ?? 200;
+  const opens = opts.opens ?? 20;
+  await using stack = await TestStack.start();
+  const c = stack.client;
+  const docker = new Docker();
+  const raw = await docker.createContainer({
+    Image: 'airlock/sandbox:default',
+    Cmd: ['sleep', 'infinity'],
+    Entrypoint: [],
+    User: '1000:1000',
+    Labels: { 'airlock.bench': '1' },
+    HostConfig: { NetworkMode: 'none', Init: true, CapDrop: ['ALL'], ReadonlyRootfs: true, Tmpfs: { '/tmp': 'rw' } },
+  });
+  await raw.start();
+  const run = await c.open({});
+  const results: Record<string, { airlock: Stats; raw: Stats; ratioP50: number; ratioP90: number }> = {};
+  try {
+    for (const cmd of ['true', 'seq 1 100000']) {
+      const a: number[] = [];
+      const r: number[] = [];
+      // Warm both paths, then interleave so both see the same machine noise.
+      for (let i = 0; i < 5; i++) {
+        await rawExec(raw, cmd);
+        await c.exec(run.runId, cmd, { onOutput: () => undefined });
+      }
+      for (let i = 0; i < steps; i++) {
+        r.push(await rawExec(raw, cmd));
+        const t0 = performance.now();
+        const res = await c.exec(run.runId, cmd, { onOutput: () => undefined });
+        a.push(performance.now() - t0);
+        if (res.exitCode !== 0) throw new Error(`airlock step failed: ${JSON.stringify(res)}`);
+      }
+      const sa = stats(a);
+      const sr = stats(r);
+      results[cmd] = { airlock: sa, raw: sr, ratioP50: Math.round((sa.p50 / sr.p50) * 100) / 100, ratioP90: Math.round((sa.p90 / sr.p90) * 100) / 100 };
+    }
+    const o: number[] = [];
+    for (let i = 0; i < opens; i++) {
+      const t0 = performance.now();
+      const x = await c.open({});
+      o.push(performance.now() - t0);
+      await c.close(x.runId);
+    }
+    return { steps: results, runOpenMs: stats(o) };
+  } finally {
+    await c.close(run.runId);
+    await raw.remove({ force: true });
+  }
+}
+
+if (import.meta.main) {
+  const res = await runStepBench({ steps: Number(process.env.BENCH_STEPS ?? 200) });
+  mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
+  writeFileSync(join(import.meta.dirname, 'results', 'steps.json'), JSON.stringify({ at: new Date().toISOString(), ...res }, null, 2) + '\n');
+  console.log(JSON.stringify(res, null, 2));
+}
