@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import type { Frame } from '../docker/demux.ts';
+import { pumpChunks, type Chunk } from './chunker.ts';
+
+async function* frames(list: Frame[], delayMs = 0) {
+  for (const f of list) {
+    if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+    yield f;
+  }
+}
+
+const f = (stream: 'stdout' | 'stderr', s: string | Buffer): Frame => ({ stream, data: Buffer.isBuffer(s) ? s : Buffer.from(s) });
+
+describe('pumpChunks', () => {
+  it('coalesces small frames, keeps streams apart, and numbers offsets per stream', async () => {
+    const got: Chunk[] = [];
+    const totals = await pumpChunks(frames([f('stdout', 'a'), f('stdout', 'b'), f('stderr', 'E'), f('stdout', 'c')]), { maxChunkBytes: 1024, maxStreamBytes: 1e9, flushAfterMs: 1000 }, async (c) => {
+      got.push(c);
+    });
+    expect(got.map((c) => [c.stream, c.offset, c.data.toString()])).toEqual([['stdout', 0, 'ab'], ['stderr', 0, 'E'], ['stdout', 2, 'c']]);
+    expect(totals).toEqual({ stdoutBytes: 3, stderrBytes: 1, truncated: false });
+  });
+
+  it('never emits a chunk larger than the bound', async () => {
+    const big = Buffer.alloc(10_000, 7);
+    const got: Chunk[] = [];
+    await pumpChunks(frames([f('stdout', big), f('stdout', big)]), { maxChunkBytes: 4096, maxStreamBytes: 1e9, flushAfterMs: 1000 }, async (c) => {
+      got.push(c);
+    });
+    expect(Math.max(...got.map((c) => c.data.length))).toBeLessThanOrEqual(4096);
+    expect(Buffer.concat(got.map((c) => c.data))).toEqual(Buffer.concat([big, big]));
+  });
+
+  it('flushes a partial chunk when the command goes quiet', async () => {
+    const times: number[] = [];
+    const t0 = Date.now();
+    async function* slow() {
+      yield f('stdout', 'first');
+      await new Promise((r) => setTimeout(r, 300));
+      yield f('stdout', 'second');
+    }
+    await pumpChunks(slow(), { maxChunkBytes: 1024, maxStreamBytes: 1e9, flushAfterMs: 20 }, async () => {
+      times.push(Date.now() - t0);
+    });
+    expect(times.length).toBe(2);
+    expect(times[0]).toBeLessThan(200);
+  });
+
+  it('truncates beyond the per-stream limit but counts every byte', async () => {
+    const got: Chunk[] = [];
+    const totals = await pumpChunks(frames([f('stdout', '12345'), f('stdout', '67890'), f('stderr', 'ok')]), { maxChunkBytes: 1024, maxStreamBytes: 7, flushAfterMs: 1000 }, async (c) => {
+      got.push(c);
+    });
+    expect(got.filter((c) => c.stream === 'stdout').map((c) => c.data.toString()).join('')).toBe('1234567');
+    expect(totals).toEqual({ stdoutBytes: 10, stderrBytes: 2, truncated: true });
+  });
+});
