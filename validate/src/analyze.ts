@@ -1,4 +1,4 @@
-import type { CompiledPolicy, CompiledPathRule } from './compile.ts';
+import type { CompiledPolicy } from './compile.ts';
 import { globsIntersect } from './compile.ts';
 import type { BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
@@ -1125,20 +1125,24 @@ function pathCandidates(w: Word, cwd: string | null, tool: string): string[] {
 }
 
 function checkPaths(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, access: 'read' | 'write', tool: string): void {
-  const rules: readonly CompiledPathRule[] = access === 'read' ? ctx.p.readRules : ctx.p.writeRules;
+  const set = access === 'read' ? ctx.p.readRules : ctx.p.writeRules;
+  const v = w.value;
+  // Plain options (`-la`, `--verbose`) are never paths.
+  if (v !== null && v.charCodeAt(0) === 45 && !v.includes('=') && !v.includes('/')) return;
   const cands = pathCandidates(w, cmd.cwd, tool);
   if (cands.length === 0) return;
   const glob = (w.flags & WordFlag.glob) !== 0;
-  for (const r of rules) {
+  if (!glob && !cands.some((c) => set.any.test(c))) return;
+  for (const r of set.rules) {
     if (r.rule.id === 'exfil.env_file_read' && ENV_SOFT_READ.has(tool)) continue;
     let hit: string | null = null;
     for (const c of cands) {
-      if (r.except.some((re) => re.test(c))) continue;
-      if (r.regexes.some((re) => re.test(c))) {
+      if (r.except?.test(c)) continue;
+      if (r.matcher.test(c)) {
         hit = c;
         break;
       }
-      if (glob && globSpellsName(c) && r.patterns.some((pat) => globsIntersect(c, concreteName(pat)))) {
+      if (glob && globHits(c, r.patterns)) {
         hit = c;
         break;
       }
@@ -1158,8 +1162,20 @@ function globSpellsName(c: string): boolean {
 }
 
 // `**/id_rsa*` → `**/id_rsa`: compare globs against the protected name itself.
-function concreteName(pat: string): string {
-  return pat.replace(/(\/\*\*|\*)+$/, '');
+function concreteName(pat: string): string | null {
+  const c = pat.replace(/(\/\*\*|\*)+$/, '');
+  return /[*?[]/.test(c.startsWith('**/') ? c.slice(3) : c) ? null : c;
+}
+
+function globHits(c: string, patterns: readonly string[]): boolean {
+  if (!globSpellsName(c)) return false;
+  for (const pat of patterns) {
+    const n = concreteName(pat);
+    if (n === null) continue;
+    // `**/x` matches `x` itself or `…/x` (a whole last segment).
+    if (globsIntersect(c, n) || (n.startsWith('**/') && globsIntersect(c, n.slice(3)))) return true;
+  }
+  return false;
 }
 
 /** Files a command writes (beyond shell redirects). */
@@ -1225,6 +1241,7 @@ function critical(w: Word, cwd: string | null, ctx: Ctx): { path: string; level:
     if (base !== '') p = base;
     else return null;
   }
+  const relative = !p.startsWith('/') && !p.startsWith('~');
   p = p.replace(/(\/\.?\*)+$|\/+$/g, '') || (p.startsWith('/') ? '/' : p);
   if (p === '*' || p === '.*' || p === './*') p = '.';
   const abs = resolvePath(cwd, p);
@@ -1235,7 +1252,10 @@ function critical(w: Word, cwd: string | null, ctx: Ctx): { path: string; level:
   }
   if (abs === '/' || abs === '~/' || abs === '~') return { path: abs, level: 'deny' };
   if (/^~\/[^/]+$/.test(abs)) return { path: abs, level: 'deny' };
-  if (SYSTEM_TOP.test(abs) || /^\/[^/]+$/.test(abs)) return { path: abs, level: 'deny' };
+  if (SYSTEM_TOP.test(abs)) return { path: abs, level: 'deny' };
+  // A relative path only lands at the top level because we assumed the
+  // start directory; a person can judge that.
+  if (/^\/[^/]+$/.test(abs)) return { path: abs, level: relative ? 'ask' : 'deny' };
   if (/^\/(home|Users)\/[^/]+(\/[^/]+)?$/.test(abs)) return { path: abs, level: 'deny' };
   if (/^\/(etc|usr|var|boot|lib|lib64|bin|sbin|opt|root|srv|sys|proc|dev)\/[^/]+$/.test(abs)) return { path: abs, level: 'deny' };
   if (abs === ws || (cwd !== null && (cwd + '/').startsWith(abs + '/') && abs !== cwd)) return { path: abs, level: abs === ws ? 'ask' : 'deny' };

@@ -4,16 +4,54 @@ import type { CodeRule, CommandRule, EnvRule, PathRule, Policy, VerdictKind } fr
 export interface CompiledPathRule {
   readonly rule: PathRule;
   readonly patterns: readonly string[];
-  readonly regexes: readonly RegExp[];
-  readonly except: readonly RegExp[];
+  readonly matcher: PathMatcher;
+  readonly except: PathMatcher | null;
+}
+
+/** Path rules of one access kind, with a union matcher to reject most paths at once. */
+export interface PathRuleSet {
+  readonly rules: readonly CompiledPathRule[];
+  readonly any: PathMatcher;
+}
+
+/**
+ * Matches a path against many globs quickly. `**\/name` globs are tested on
+ * the last segment only, `**\/dir/**` globs as an unanchored segment search;
+ * only the rest need a full anchored regex (backtracking over `.*` prefixes
+ * was the chain's hottest spot).
+ */
+export interface PathMatcher {
+  test(path: string): boolean;
+}
+
+function matcher(globs: readonly string[]): PathMatcher {
+  const base: string[] = [];
+  const seg: string[] = [];
+  const full: string[] = [];
+  for (const g of globs) {
+    const rest = g.startsWith('**/') ? g.slice(3) : null;
+    if (rest !== null && !rest.includes('/')) base.push(globSource(rest));
+    else if (rest !== null && /^[^*?[\]]+\/\*\*$/.test(rest)) seg.push(escapeRe(rest.slice(0, -3)));
+    else full.push(globSource(g));
+  }
+  const b = base.length ? new RegExp('^(?:' + base.join('|') + ')$', 'is') : null;
+  const s = seg.length ? new RegExp('(?:^|/)(?:' + seg.join('|') + ')(?:/|$)', 'is') : null;
+  const f = full.length ? new RegExp('^(?:' + full.join('|') + ')$', 'is') : null;
+  return {
+    test(path) {
+      if (b !== null && b.test(path.slice(path.lastIndexOf('/') + 1))) return true;
+      if (s !== null && s.test(path)) return true;
+      return f !== null && f.test(path);
+    },
+  };
 }
 
 /** Policy with rules indexed for the hot path. */
 export interface CompiledPolicy {
   readonly policy: Policy;
   readonly commandRules: ReadonlyMap<string, readonly CommandRule[]>;
-  readonly readRules: readonly CompiledPathRule[];
-  readonly writeRules: readonly CompiledPathRule[];
+  readonly readRules: PathRuleSet;
+  readonly writeRules: PathRuleSet;
   readonly envRules: readonly { rule: EnvRule; names: RegExp; value: RegExp | null }[];
   readonly codeRules: readonly { rule: CodeRule; all: readonly RegExp[] }[];
   readonly argRegexes: ReadonlyMap<CommandRule, readonly RegExp[]>;
@@ -25,6 +63,10 @@ export interface CompiledPolicy {
 
 /** Converts a path glob (`**`, `*`, `?`, `[…]`) to an anchored, case-insensitive regex. */
 export function globToRegex(glob: string): RegExp {
+  return new RegExp('^' + globSource(glob) + '$', 'is');
+}
+
+function globSource(glob: string): string {
   let re = '';
   let i = 0;
   if (glob.startsWith('**/')) {
@@ -53,7 +95,7 @@ export function globToRegex(glob: string): RegExp {
       i++;
     } else re += escapeRe(ch);
   }
-  return new RegExp('^' + re + '$', 'is');
+  return re;
 }
 
 function escapeRe(s: string): string {
@@ -75,16 +117,20 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
   const path = (r: PathRule): CompiledPathRule => ({
     rule: r,
     patterns: r.patterns,
-    regexes: r.patterns.map(globToRegex),
-    except: (r.except ?? []).map(globToRegex),
+    matcher: matcher(r.patterns),
+    except: r.except?.length ? matcher(r.except) : null,
   });
+  const set = (access: 'read' | 'write'): PathRuleSet => {
+    const rules = policy.paths.filter((r) => r.access === access);
+    return { rules: rules.map(path), any: matcher(rules.flatMap((r) => r.patterns)) };
+  };
   const overrides = policy.overrides;
   return {
     policy,
     commandRules,
     argRegexes,
-    readRules: policy.paths.filter((r) => r.access === 'read').map(path),
-    writeRules: policy.paths.filter((r) => r.access === 'write').map(path),
+    readRules: set('read'),
+    writeRules: set('write'),
     envRules: policy.env.map((rule) => ({
       rule,
       names: new RegExp('^(?:' + rule.names.map((n) => n.split('*').map(escapeRe).join('.*')).join('|') + ')$'),
@@ -98,13 +144,14 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
 }
 
 /**
- * Whether two path globs can match a common string. Used when a command
+ * Whether an argument glob `a` and a policy glob `b` can match a common string. Used when a command
  * argument is itself a glob (`cat /e*\/sh*w`): it is flagged when it could
  * expand to a protected path.
  */
 export function globsIntersect(a: string, b: string): boolean {
-  const ta = tokens(a);
-  const tb = tokens(b);
+  // In bash (no globstar) `**` in an argument is just `*`: it never crosses `/`.
+  const ta = tokens(a, false);
+  const tb = tokens(b, true);
   const memo = new Map<number, boolean>();
   const go = (i: number, j: number): boolean => {
     const key = i * 4096 + j;
@@ -136,15 +183,14 @@ interface Tok {
   any: boolean;
 }
 
-function tokens(g: string): Tok[] {
+function tokens(g: string, allowDeep: boolean): Tok[] {
   const out: Tok[] = [];
   for (let i = 0; i < g.length; i++) {
     const ch = g[i]!;
     if (ch === '*') {
       const deep = g[i + 1] === '*';
       if (deep) i++;
-      if (deep && g[i + 1] === '/') i++; // `**/` also matches nothing
-      out.push({ star: true, deep, set: new Set(), neg: false, any: false });
+      out.push({ star: true, deep: deep && allowDeep, set: new Set(), neg: false, any: false });
     } else if (ch === '?') out.push({ star: false, deep: false, set: new Set('/'), neg: true, any: true });
     else if (ch === '[' && g.indexOf(']', i + 2) > 0) {
       const close = g.indexOf(']', i + 2);
