@@ -60,8 +60,10 @@ async function runStep(client: AirlockClient, runId: string, cmd: string, opts: 
   if (asJson) json({ type: 'result', ...result });
   else if (result.oomKilled && !result.sandboxDied) {
     process.stderr.write(`airlock: step ${result.step} was killed: out of memory (the sandbox lives on)\n`);
-  } else if (result.sandboxDied || result.timedOut) {
-    process.stderr.write(`airlock: step ${result.step} ${result.timedOut ? 'timed out' : 'lost its sandbox'}${result.oomKilled ? ' (out of memory)' : ''}; the next step gets a fresh sandbox on the same workspace\n`);
+  } else if (result.sandboxDied) {
+    process.stderr.write(`airlock: step ${result.step} lost its sandbox${result.timedOut ? ' after its timeout' : ''}${result.oomKilled ? ' (out of memory)' : ''}; the next step gets a fresh sandbox on the same workspace\n`);
+  } else if (result.timedOut) {
+    process.stderr.write(`airlock: step ${result.step} timed out and was stopped (${result.signal ?? 'killed'}); the sandbox lives on\n`);
   }
   return result;
 }
