@@ -216,6 +216,7 @@ function checkCmd(ctx: Ctx, sc: Scope, cmd: Cmd): void {
 /** Checks the spelling of a command name. Returns false when the name cannot be known statically. */
 function checkCommandWord(ctx: Ctx, sc: Scope, cmd: Cmd, name: Word): boolean {
   const f = name.flags;
+  if (name.vars.includes('IFS')) add(ctx, sc, 'deny', 'obfuscation.ifs', 'uses $IFS inside the command word (classic way to hide spaces)', name.start, name.end);
   if (f & (WordFlag.indirect | WordFlag.transform)) {
     add(ctx, sc, 'deny', 'obfuscation.indirect_expansion', 'command name built by indirect expansion (${!x} or ${x@P})', name.start, name.end);
     return false;
@@ -766,6 +767,7 @@ type StdinKind = { kind: 'none' } | { kind: 'remote' } | { kind: 'decoded' } | {
 function describeStdin(ctx: Ctx, stdin: Stdin | null, depth = 0): StdinKind {
   if (!stdin) return { kind: 'none' };
   if (stdin.kind === 'text') return { kind: 'text', text: stdin.text };
+  if (stdin.kind === 'dynamic') return { kind: 'unknown', what: 'a here-string built at run time' };
   if (stdin.kind === 'file') {
     const t = stdin.target?.value ?? '';
     if (/\/dev\/(tcp|udp)\//.test(t)) return { kind: 'remote' };
@@ -793,6 +795,10 @@ function describeStdin(ctx: Ctx, stdin: Stdin | null, depth = 0): StdinKind {
 }
 
 function stdinScript(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, asShell: boolean): void {
+  if (cmd.stdin?.kind === 'dynamic') {
+    dynamicScript(ctx, sc, cmd.stdin.word, `${who} <<<`);
+    return;
+  }
   const s = describeStdin(ctx, cmd.stdin);
   switch (s.kind) {
     case 'remote':
@@ -1250,6 +1256,7 @@ function critical(w: Word, cwd: string | null, ctx: Ctx): { path: string; level:
     if (/^(\.\.)(\/\.\.)*$/.test(p)) return { path: p, level: 'ask' };
     return null;
   }
+  if (abs === ws) return { path: abs, level: 'ask' };
   if (abs === '/' || abs === '~/' || abs === '~') return { path: abs, level: 'deny' };
   if (/^~\/[^/]+$/.test(abs)) return { path: abs, level: 'deny' };
   if (SYSTEM_TOP.test(abs)) return { path: abs, level: 'deny' };
@@ -1507,7 +1514,9 @@ function sedCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], writes: Wo
     } else if ((v === '-f' || v === '--file') && args[i + 1]) {
       const f = args[i + 1]!.value ?? '';
       if (/^(-|\/dev\/stdin|\/dev\/fd\/\d+|\/proc\/self\/fd\/\d+)$/.test(f) || args[i + 1]!.value === null) {
-        add(ctx, sc, 'ask', 'exec.sed_script', 'sed reads its script from standard input (GNU sed scripts can run commands)', cmd.start, cmd.end);
+        const s = describeStdin(ctx, cmd.stdin);
+        if (s.kind === 'text') scripts.push({ ...args[i + 1]!, value: s.text, raw: s.text });
+        else add(ctx, sc, 'ask', 'exec.sed_script', 'sed reads its script from standard input (GNU sed scripts can run commands)', cmd.start, cmd.end);
       }
       explicit = true;
       i++;

@@ -30,6 +30,7 @@ export interface Assign {
 export type Stdin =
   | { readonly kind: 'pipe'; readonly from: readonly Cmd[] }
   | { readonly kind: 'text'; readonly text: string; readonly start: number; readonly end: number }
+  | { readonly kind: 'dynamic'; readonly word: Word }
   | { readonly kind: 'file'; readonly target: Word | null };
 
 /** One command the shell would run (or one bare statement with effects). */
@@ -212,7 +213,8 @@ function stdinFromRedirects(redirects: readonly Redirect[]): Stdin | null {
   let s: Stdin | null = null;
   for (const r of redirects) {
     if (r.fd !== null && r.fd !== '0') continue;
-    if (r.kind === 'heredoc' || r.kind === 'herestring') s = { kind: 'text', text: r.text ?? '', start: r.start, end: r.end };
+    if (r.kind === 'herestring' && r.target && r.target.value === null) s = { kind: 'dynamic', word: r.target };
+    else if (r.kind === 'heredoc' || r.kind === 'herestring') s = { kind: 'text', text: r.text ?? '', start: r.start, end: r.end };
     else if (r.op === '<' || r.op === '<>') s = { kind: 'file', target: r.target };
   }
   return s;
