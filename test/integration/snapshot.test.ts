@@ -156,6 +156,24 @@ describe('snapshot round trip', () => {
   });
 });
 
+describe('local blob cache', () => {
+  it('restores from the cache, re-verifies it, and falls back to NATS for a corrupt entry', async () => {
+    const cacheDir = await newDir('cache');
+    await using store = await openStore({ cacheDir });
+    const ws = await richWorkspace();
+    const s = await store.snapshot(ws);
+    const victim = s.manifest.entries.find((e) => e.path === 'src/main.ts');
+    if (victim?.type !== 'file') throw new Error('fixture');
+    const cached = join(cacheDir, victim.sha256.slice(0, 2), victim.sha256);
+    expect(existsSync(cached)).toBe(true);
+    await chmod(cached, 0o600);
+    await writeFile(cached, 'console.log("evil")\n');
+    const out = join(await newDir('r'), 'ws');
+    await store.restore(s.digest, out);
+    expect(tree(out)).toEqual(tree(ws));
+  });
+});
+
 describe('dedupe and change detection', () => {
   it('uploads nothing for an unchanged second snapshot, even from a fresh process index', async () => {
     await using store = await openStore({ racyWindowMs: 0 });

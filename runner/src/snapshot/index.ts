@@ -38,4 +38,5 @@ export type { RestoreStats, RestoreTreeOptions, BlobReader } from './restore.ts'
 export { packManifest, unpackToManifest } from './tar.ts';
 export type { ImportOptions, ImportStats, BlobSink } from './tar.ts';
 export { ObjectBucket } from './bucket.ts';
+export { LocalBlobCache } from './cache.ts';
 export type { ObjectMeta, BucketOptions } from './bucket.ts';

@@ -78,13 +78,22 @@ export function validatePath(path: string, maxPathBytes = defaultLimits.maxPathB
   return path;
 }
 
-/** Byte-wise comparison of UTF-8 paths (the manifest order). */
+/**
+ * Byte-wise comparison of UTF-8 paths (the manifest order). UTF-16 code-unit order equals UTF-8 byte
+ * order except across surrogate pairs, so only a first difference involving non-ASCII falls back to
+ * a byte comparison.
+ */
 export function comparePaths(a: string, b: string): number {
   if (a === b) return 0;
-  // Fast path: ASCII-only strings compare the same in UTF-16 and UTF-8.
-  // eslint-disable-next-line no-control-regex
-  if (/^[\x00-\x7f]*$/.test(a) && /^[\x00-\x7f]*$/.test(b)) return a < b ? -1 : 1;
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x < 0xd800 && y < 0xd800) return x - y;
+    return Buffer.compare(Buffer.from(a.slice(i)), Buffer.from(b.slice(i)));
+  }
+  return a.length - b.length;
 }
 
 /** The parent directory of a manifest path, or '' for top-level entries. */

@@ -9,6 +9,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { jetstream } from '@nats-io/jetstream';
 import { ObjectBucket } from './bucket.ts';
+import { LocalBlobCache } from './cache.ts';
 import type { ObjectMeta } from './bucket.ts';
 import { SnapshotError, throwIfAborted } from './errors.ts';
 import type { ManifestDiff } from './diff.ts';
@@ -44,6 +45,11 @@ export type SnapshotStoreOptions = {
   keepLast?: number;
   /** GC never deletes blobs, manifests or refs younger than this, protecting concurrent writers in other processes [15 min]. */
   gcGraceMs?: number;
+  /**
+   * Directory of a local cache of small blobs on this machine (see `LocalBlobCache`); restores read
+   * hits from it (re-hashed) instead of NATS. Off when unset.
+   */
+  cacheDir?: string;
 };
 
 /** Counters of one snapshot. `added/modified/deleted` count paths (files, dirs, symlinks) against `previous`. */
@@ -137,7 +143,8 @@ export class SnapshotStore {
   readonly blobs: ObjectBucket;
   readonly manifests: ObjectBucket;
   readonly limits: SnapshotLimits;
-  readonly #opts: Required<Omit<SnapshotStoreOptions, 'limits' | 'blobBucket' | 'manifestBucket' | 'replicas'>>;
+  readonly #opts: Required<Omit<SnapshotStoreOptions, 'limits' | 'blobBucket' | 'manifestBucket' | 'replicas' | 'cacheDir'>>;
+  readonly #cache: LocalBlobCache | undefined;
   /** Blob hashes this process knows to be stored, with their object meta when known (saves a lookup on read). */
   readonly #known = new Map<string, ObjectMeta | null>();
   /** Blob sets of snapshots/imports in flight; GC's mark phase includes them. */
@@ -151,8 +158,9 @@ export class SnapshotStore {
     this.blobs = blobs;
     this.manifests = manifests;
     this.limits = { ...defaultLimits, ...opts.limits };
+    this.#cache = opts.cacheDir !== undefined ? new LocalBlobCache(opts.cacheDir) : undefined;
     this.#opts = {
-      hashConcurrency: opts.hashConcurrency ?? 8,
+      hashConcurrency: opts.hashConcurrency ?? 32,
       restoreConcurrency: opts.restoreConcurrency ?? 16,
       inMemoryBytes: opts.inMemoryBytes ?? 1024 * 1024,
       racyWindowMs: opts.racyWindowMs ?? 2000,
@@ -315,6 +323,7 @@ export class SnapshotStore {
         const buf = await readUpTo(fh, this.#opts.inMemoryBytes + 1);
         if (buf.length <= this.#opts.inMemoryBytes) {
           const sha256 = createHash('sha256').update(buf).digest('hex');
+          if (this.#cache !== undefined && !this.#cache.has(sha256)) this.#cache.put(sha256, buf);
           await this.#claim(sha256, refs);
           if (await this.#has(sha256)) return { sha256, size: buf.length, uploaded: false };
           await this.#putBytes(sha256, buf);
@@ -481,6 +490,7 @@ export class SnapshotStore {
     return restoreTree(manifest, targetDir, (sha, signal) => this.#readBlob(sha, signal), {
       concurrency: opts.concurrency ?? this.#opts.restoreConcurrency,
       signal: opts.signal,
+      local: this.#cache,
     });
   }
 
@@ -691,6 +701,7 @@ export class SnapshotStore {
       stats.bytesFreed += b.size;
       if (opts.dryRun) continue;
       this.#known.delete(b.name);
+      this.#cache?.delete(b.name);
       const p = this.blobs.delete(b.name);
       this.#deleting.set(b.name, p);
       try {

@@ -1,0 +1,270 @@
+/**
+ * Snapshot benchmark: Airlock snapshots vs `git add -A && git commit` vs GNU tar, on one generated
+ * workspace (~10,000 files, ~100 MB). Standalone: `node bench/snapshot.ts` starts its own nats-server
+ * on loopback, prints a table and writes `bench/results/snapshot.json`. `runSnapshotBench()` is what
+ * `bench/run.ts` calls.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect } from '@nats-io/transport-node';
+import { SnapshotStore } from '../runner/src/snapshot/index.ts';
+import type { SnapshotResult } from '../runner/src/snapshot/index.ts';
+
+/** Options of {@link runSnapshotBench}. */
+export type SnapshotBenchOptions = {
+  /** Files in the generated workspace [10,000]. */
+  files?: number;
+  /** Approximate total bytes [100 MB]. */
+  totalBytes?: number;
+  /** Steps of the storage-growth run, each changing one small file [100]. */
+  steps?: number;
+  /** An existing NATS server; default: spawn `nats-server -js` on a free loopback port. */
+  natsUrl?: string;
+  /** Where to write JSON; null to skip [bench/results/snapshot.json]. */
+  outFile?: string | null;
+  log?: (line: string) => void;
+};
+
+/** One measured figure. */
+export type BenchRow = { name: string; ms?: number; bytes?: number; note?: string };
+
+/** The bench's JSON output. */
+export type SnapshotBenchResult = {
+  workspace: { files: number; bytes: number; dirs: number };
+  rows: BenchRow[];
+  ratios: { name: string; value: number; target: string; met: boolean }[];
+  machine: { cpus: number; node: string };
+};
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+/** Deterministic-ish mix of sizes, averaging `totalBytes / files`, in a tree of ~100 dirs. */
+async function generate(root: string, files: number, totalBytes: number): Promise<{ bytes: number; dirs: number; paths: string[] }> {
+  const avg = totalBytes / files;
+  const sizes = [0.02, 0.1, 0.3, 0.6, 0.9, 1.3, 1.9, 2.88].map((f) => Math.round(f * avg)); // mean = avg
+  const perDir = 100;
+  const paths: string[] = [];
+  let bytes = 0;
+  const dirs = new Set<string>();
+  for (let i = 0; i < files; i++) {
+    const d = Math.floor(i / perDir);
+    const dir = `pkg${String(d % 20).padStart(2, '0')}/mod${String(d).padStart(3, '0')}`;
+    if (!dirs.has(dir)) {
+      await mkdir(join(root, dir), { recursive: true });
+      dirs.add(dir);
+    }
+    const size = sizes[i % sizes.length] as number;
+    // Text-like content (hex) so git's zlib does not get an unfair advantage from zeros.
+    const body = randomBytes(Math.ceil(size / 2)).toString('hex').slice(0, size);
+    const p = `${dir}/file${String(i).padStart(5, '0')}.txt`;
+    await writeFile(join(root, p), body);
+    paths.push(p);
+    bytes += size;
+  }
+  await mkdir(join(root, 'empty/dir'), { recursive: true });
+  return { bytes, dirs: dirs.size + 22, paths };
+}
+
+function time<T>(fn: () => T): { ms: number; value: T } {
+  const t = performance.now();
+  const value = fn();
+  return { ms: performance.now() - t, value };
+}
+
+async function timeAsync<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - t, value };
+}
+
+function sh(cmd: string, args: string[], cwd: string): void {
+  execFileSync(cmd, args, { cwd, stdio: 'ignore', env: { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' } });
+}
+
+/** Median of `n` runs of an async measurement. */
+async function median(n: number, fn: () => Promise<number>): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) xs.push(await fn());
+  xs.sort((a, b) => a - b);
+  return xs[Math.floor(xs.length / 2)] as number;
+}
+
+let editCounter = 0;
+/** Rewrites one small file with new content of the same size class. */
+async function touchFile(root: string, path: string): Promise<void> {
+  editCounter++;
+  await writeFile(join(root, path), `edit ${editCounter} ${randomBytes(16).toString('hex')}\n`);
+}
+
+/** Runs the benchmark; see the file header. */
+export async function runSnapshotBench(opts: SnapshotBenchOptions = {}): Promise<SnapshotBenchResult> {
+  const log = opts.log ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const files = opts.files ?? 10_000;
+  const totalBytes = opts.totalBytes ?? 100 * 1024 * 1024;
+  const steps = opts.steps ?? 100;
+  const scratch = await mkdtemp(join(tmpdir(), 'airlock-bench-snap-'));
+  let server: ReturnType<typeof spawn> | undefined;
+  let url = opts.natsUrl;
+  if (url === undefined) {
+    const port = await freePort();
+    server = spawn('nats-server', ['-js', '-sd', join(scratch, 'nats'), '-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+    url = `127.0.0.1:${port}`;
+  }
+  const rows: BenchRow[] = [];
+  const row = (r: BenchRow): void => {
+    rows.push(r);
+    log(`  ${r.name.padEnd(52)} ${r.ms !== undefined ? `${r.ms.toFixed(1).padStart(9)} ms` : ''.padStart(12)} ${r.bytes !== undefined ? `${(r.bytes / 1e6).toFixed(2).padStart(9)} MB` : ''.padStart(12)} ${r.note ?? ''}`);
+  };
+  let nc;
+  for (let i = 0; ; i++) {
+    try {
+      nc = await connect({ servers: url });
+      break;
+    } catch (err) {
+      if (i > 100) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    const ws = join(scratch, 'ws');
+    await mkdir(ws);
+    log(`generating ${files} files / ${(totalBytes / 1e6).toFixed(0)} MB in ${ws}`);
+    const gen = await generate(ws, files, totalBytes);
+    const small = gen.paths.filter((_, i) => i % 8 === 0); // the 0.02x size class: small files
+    const gitDir = join(scratch, 'git');
+    await cp(ws, gitDir, { recursive: true });
+
+    const tag = `${process.pid}_${Date.now()}`;
+    // The runner's configuration: a local cache of small blobs beside the workspaces.
+    await using store = await SnapshotStore.open(nc, { blobBucket: `bench_blobs_${tag}`, manifestBucket: `bench_manifests_${tag}`, cacheDir: join(scratch, 'blob-cache') });
+
+    // --- Airlock snapshots
+    const first = await timeAsync(() => store.snapshot(ws));
+    row({ name: 'airlock: first snapshot', ms: first.ms, bytes: first.value.stats.bytesUploaded, note: `${first.value.stats.blobsUploaded} blobs` });
+    let state = first.value.state;
+    // Wait until the racy window has passed for the generated files (as it would between real steps).
+    await new Promise((r) => setTimeout(r, 2100));
+    const noop = await timeAsync(() => store.snapshot(ws, { previous: state }));
+    state = noop.value.state;
+    row({ name: 'airlock: snapshot, nothing changed', ms: noop.ms, note: `hashed ${noop.value.stats.filesHashed}` });
+    const one = await median(5, async () => {
+      await touchFile(ws, small[editCounter % small.length] as string);
+      const r = await timeAsync(() => store.snapshot(ws, { previous: state }));
+      state = r.value.state;
+      return r.ms;
+    });
+    row({ name: 'airlock: incremental snapshot, 1 file changed (median of 5)', ms: one });
+    for (let i = 0; i < 100; i++) await touchFile(ws, small[(editCounter + i * 7) % small.length] as string);
+    const hundred = await timeAsync(() => store.snapshot(ws, { previous: state }));
+    state = hundred.value.state;
+    row({ name: 'airlock: incremental snapshot, 100 files changed', ms: hundred.ms, note: `hashed ${hundred.value.stats.filesHashed}, uploaded ${hundred.value.stats.blobsUploaded}` });
+
+    // --- restore (fresh target each time)
+    const restoreFresh = await median(3, async () => {
+      const target = join(scratch, `restore-${randomBytes(4).toString('hex')}`);
+      const fresh = await SnapshotStore.open(nc, { blobBucket: store.blobs.name, manifestBucket: store.manifests.name });
+      const r = await timeAsync(() => fresh.restore(hundred.value.digest, target));
+      await rm(target, { recursive: true, force: true });
+      return r.ms;
+    });
+    row({ name: 'airlock: full restore from NATS, no local cache (median of 3)', ms: restoreFresh });
+    const restoreWarm = await median(3, async () => {
+      const target = join(scratch, `restore-${randomBytes(4).toString('hex')}`);
+      const r = await timeAsync(() => store.restore(hundred.value.digest, target));
+      await rm(target, { recursive: true, force: true });
+      return r.ms;
+    });
+    row({ name: 'airlock: full restore, local blob cache (median of 3)', ms: restoreWarm });
+
+    // --- git
+    sh('git', ['init', '-q'], gitDir);
+    sh('git', ['config', 'core.fsmonitor', 'false'], gitDir);
+    const gitFirst = time(() => sh('sh', ['-c', 'git add -A && git commit -q -m first'], gitDir));
+    row({ name: 'git: first add -A && commit', ms: gitFirst.ms });
+    sh('git', ['status', '--porcelain'], gitDir); // refresh the racily-clean index once, like a second command would
+    const gitOne = await median(5, async () => {
+      await touchFile(gitDir, small[editCounter % small.length] as string);
+      return time(() => sh('sh', ['-c', 'git add -A && git commit -q -m one'], gitDir)).ms;
+    });
+    row({ name: 'git: incremental add -A && commit, 1 file (median of 5)', ms: gitOne });
+    for (let i = 0; i < 100; i++) await touchFile(gitDir, small[(editCounter + i * 7) % small.length] as string);
+    const gitHundred = time(() => sh('sh', ['-c', 'git add -A && git commit -q -m hundred'], gitDir));
+    row({ name: 'git: incremental add -A && commit, 100 files', ms: gitHundred.ms });
+
+    // --- GNU tar of the same content
+    const tarFile = join(scratch, 'ws.tar');
+    const tarC = time(() => sh('tar', ['-cf', tarFile, '-C', ws, '.'], scratch));
+    row({ name: 'GNU tar -c (full workspace)', ms: tarC.ms });
+    const tarX = await median(3, async () => {
+      const out = join(scratch, `tarx-${randomBytes(4).toString('hex')}`);
+      await mkdir(out);
+      const r = time(() => sh('tar', ['-xf', tarFile, '-C', out], scratch));
+      await rm(out, { recursive: true, force: true });
+      return r.ms;
+    });
+    row({ name: 'GNU tar -x (full workspace, median of 3)', ms: tarX });
+
+    // --- storage growth over N one-small-file steps, in a fresh pair of buckets
+    const growthStore = await SnapshotStore.open(nc, { blobBucket: `bench_growth_blobs_${tag}`, manifestBucket: `bench_growth_manifests_${tag}` });
+    let s: SnapshotResult = await growthStore.snapshot(ws);
+    const afterFirst = (await growthStore.storedBytes()).total;
+    let stepsMs = 0;
+    for (let i = 0; i < steps; i++) {
+      await touchFile(ws, small[(i * 13) % small.length] as string);
+      const r = await timeAsync(() => growthStore.snapshot(ws, { previous: s.state, group: 'bench' }));
+      stepsMs += r.ms;
+      s = r.value;
+    }
+    const stored = await growthStore.storedBytes();
+    row({ name: 'object store bytes after first snapshot', bytes: afterFirst, note: `${(afterFirst / gen.bytes).toFixed(3)}x workspace` });
+    row({ name: `object store bytes after ${steps} one-file steps`, bytes: stored.total, note: `${(stored.total / gen.bytes).toFixed(3)}x workspace; ${(stepsMs / steps).toFixed(1)} ms/step` });
+
+    const ratios = [
+      { name: 'incremental 1-file snapshot / git incremental commit', value: one / gitOne, target: '<= 0.5', met: one / gitOne <= 0.5 },
+      { name: 'incremental 100-file snapshot / git incremental commit', value: hundred.ms / gitHundred.ms, target: '(report)', met: true },
+      { name: 'full restore (NATS only) / tar -x', value: restoreFresh / tarX, target: '(report)', met: true },
+      { name: 'full restore (local blob cache) / tar -x', value: restoreWarm / tarX, target: '<= 1.0', met: restoreWarm / tarX <= 1.0 },
+      { name: `store bytes after ${steps} steps / workspace bytes`, value: stored.total / gen.bytes, target: '< 1.1', met: stored.total / gen.bytes < 1.1 },
+      { name: 'first snapshot / git first commit', value: first.ms / gitFirst.ms, target: '(report)', met: true },
+    ];
+    log('');
+    for (const r of ratios) log(`  ${r.name.padEnd(56)} ${r.value.toFixed(3).padStart(8)}  target ${r.target.padEnd(9)} ${r.met ? 'ok' : 'MISSED'}`);
+    const result: SnapshotBenchResult = {
+      workspace: { files, bytes: gen.bytes, dirs: gen.dirs },
+      rows,
+      ratios,
+      machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+    };
+    const outFile = opts.outFile === undefined ? join(dirname(fileURLToPath(import.meta.url)), 'results', 'snapshot.json') : opts.outFile;
+    if (outFile !== null) {
+      mkdirSync(dirname(outFile), { recursive: true });
+      writeFileSync(outFile, JSON.stringify(result, null, 2) + '\n');
+      log(`\nwrote ${outFile}`);
+    }
+    await growthStore[Symbol.asyncDispose]();
+    return result;
+  } finally {
+    await nc.close();
+    server?.kill('SIGTERM');
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await runSnapshotBench();
+}
