@@ -220,7 +220,10 @@ export async function runSnapshotBench(opts: SnapshotBenchOptions = {}): Promise
     row({ name: 'GNU tar -x (full workspace, median of 3)', ms: tarX });
 
     // --- storage growth over N one-small-file steps, in a fresh pair of buckets
-    const growthStore = await SnapshotStore.open(nc, { blobBucket: `bench_growth_blobs_${tag}`, manifestBucket: `bench_growth_manifests_${tag}` });
+    // Bucket names are part of every stored message's subject: on our own server use the production
+    // defaults, on a shared one short unique names.
+    const own = opts.natsUrl === undefined;
+    const growthStore = await SnapshotStore.open(nc, own ? {} : { blobBucket: `gb_${tag}`, manifestBucket: `gm_${tag}` });
     let s: SnapshotResult = await growthStore.snapshot(ws);
     const afterFirst = (await growthStore.storedBytes()).total;
     let stepsMs = 0;
