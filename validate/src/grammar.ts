@@ -60,11 +60,16 @@ export function bashWasmPath(): string {
  */
 export function loadBashGrammar(): Promise<BashGrammar> {
   loading ??= (async () => {
-    await Parser.init();
+    // web-tree-sitter uses the options object as its emscripten Module, so
+    // after init it carries the raw wasm exports the fast path calls (see
+    // {@link RawModule}). If something else in the process initialised
+    // web-tree-sitter first, the object stays empty and we use the public API.
+    const mod: Record<string, unknown> = {};
+    await Parser.init(mod);
     const language = await Language.load(bashWasmPath());
     const parser = new Parser();
     parser.setLanguage(language);
-    return makeGrammar(parser);
+    return makeGrammar(parser, rawModule(mod), language);
   })().catch((err: unknown) => {
     loading = undefined;
     throw new GrammarError('could not load the tree-sitter-bash grammar', { cause: err });
@@ -72,15 +77,60 @@ export function loadBashGrammar(): Promise<BashGrammar> {
   return loading;
 }
 
-function makeGrammar(parser: Parser): BashGrammar {
+/**
+ * The subset of web-tree-sitter's emscripten module used by the fast path.
+ * Every `_ts_tree_cursor_*_wasm(tree)` function reads the cursor from the
+ * module's transfer buffer and the `goto_*` ones write it back there, so a
+ * walk that makes no other calls in between needs no marshalling at all;
+ * the public `TreeCursor` class copies the cursor in and out of the buffer
+ * (eight heap accesses) around every call.
+ */
+interface RawModule {
+  currentParseCallback: ((index: number) => string) | null;
+  currentProgressCallback: unknown;
+  currentLogCallback: unknown;
+  _ts_parser_parse_wasm(parser: number, buffer: number, oldTree: number, ranges: number, rangeCount: number): number;
+  _ts_tree_delete(tree: number): void;
+  _ts_tree_root_node_wasm(tree: number): void;
+  _ts_node_has_error_wasm(tree: number): number;
+  _ts_tree_cursor_new_wasm(tree: number): void;
+  _ts_tree_cursor_delete_wasm(tree: number): void;
+  _ts_tree_cursor_goto_first_child_wasm(tree: number): number;
+  _ts_tree_cursor_goto_next_sibling_wasm(tree: number): number;
+  _ts_tree_cursor_goto_parent_wasm(tree: number): number;
+  _ts_tree_cursor_current_node_type_id_wasm(tree: number): number;
+  _ts_tree_cursor_current_node_is_named_wasm(tree: number): number;
+  _ts_tree_cursor_start_index_wasm(tree: number): number;
+  _ts_tree_cursor_end_index_wasm(tree: number): number;
+}
+
+const RAW_FUNCTIONS = [
+  '_ts_parser_parse_wasm', '_ts_tree_delete', '_ts_tree_root_node_wasm', '_ts_node_has_error_wasm', '_ts_tree_cursor_new_wasm',
+  '_ts_tree_cursor_delete_wasm', '_ts_tree_cursor_goto_first_child_wasm', '_ts_tree_cursor_goto_next_sibling_wasm',
+  '_ts_tree_cursor_goto_parent_wasm', '_ts_tree_cursor_current_node_type_id_wasm', '_ts_tree_cursor_current_node_is_named_wasm',
+  '_ts_tree_cursor_start_index_wasm', '_ts_tree_cursor_end_index_wasm',
+] as const;
+
+function rawModule(mod: Record<string, unknown>): RawModule | null {
+  for (const f of RAW_FUNCTIONS) if (typeof mod[f] !== 'function') return null;
+  if (!('currentParseCallback' in mod)) return null;
+  return mod as unknown as RawModule;
+}
+
+/** Inputs at least this long are parsed through the public API with a progress callback that enforces the deadline. */
+const FAST_PARSE_MAX = 4096;
+
+function makeGrammar(parser: Parser, raw: RawModule | null, language: Language): BashGrammar {
+  const fast = raw === null ? null : fastParser(parser, raw, language);
   return {
     parse(source, timeoutMs) {
-      const deadline = performance.now() + timeoutMs;
-      let checks = 0;
       // tree-sitter is linear in the input; only large inputs can take long
       // enough to need the (per-step, JS-crossing) progress check.
+      if (fast !== null && source.length < FAST_PARSE_MAX) return fast(source);
+      const deadline = performance.now() + timeoutMs;
+      let checks = 0;
       const tree =
-        source.length < 4096
+        source.length < FAST_PARSE_MAX
           ? parser.parse(source)
           : parser.parse(source, null, {
               // Returning true cancels the parse (the .d.ts types it as void).
@@ -102,8 +152,68 @@ function makeGrammar(parser: Parser): BashGrammar {
   };
 }
 
+/**
+ * Parse and copy through the raw wasm exports: no `Tree`/`TreeCursor`
+ * objects (each registers a finalizer), no cursor marshalling, node type
+ * names from a table. Produces exactly the tree {@link copy} does.
+ */
+function fastParser(parser: Parser, M: RawModule, language: Language): (source: string) => ParseResult {
+  const handles = parser as unknown as { 0: number; 1: number };
+  const types = language.types;
+  const namedById: boolean[] = [];
+  for (let i = 0; i < types.length; i++) namedById.push(language.nodeTypeIsNamed(i));
+  let text = '';
+  const input = (index: number): string => (index === 0 ? text : text.slice(index));
+  let tree = 0;
+  const build = (): SyntaxNode => {
+    const id = M._ts_tree_cursor_current_node_type_id_wasm(tree);
+    const type = types[id] || 'ERROR';
+    const named = id < namedById.length ? namedById[id]! : M._ts_tree_cursor_current_node_is_named_wasm(tree) === 1;
+    const start = M._ts_tree_cursor_start_index_wasm(tree);
+    const end = M._ts_tree_cursor_end_index_wasm(tree);
+    let children: SyntaxNode[] | readonly SyntaxNode[] = NO_CHILDREN;
+    if (M._ts_tree_cursor_goto_first_child_wasm(tree) === 1) {
+      const list: SyntaxNode[] = [];
+      do list.push(build());
+      while (M._ts_tree_cursor_goto_next_sibling_wasm(tree) === 1);
+      M._ts_tree_cursor_goto_parent_wasm(tree);
+      children = list;
+    }
+    return { type, named, start, end, children };
+  };
+  return (source) => {
+    text = source;
+    M.currentParseCallback = input;
+    M.currentProgressCallback = null;
+    M.currentLogCallback = null;
+    let t: number;
+    try {
+      t = M._ts_parser_parse_wasm(handles[0], handles[1], 0, 0, 0);
+    } finally {
+      M.currentParseCallback = null;
+      text = '';
+    }
+    if (!t) throw new GrammarError('parse failed');
+    tree = t;
+    try {
+      M._ts_tree_root_node_wasm(t); // root node → transfer buffer
+      const hasError = M._ts_node_has_error_wasm(t) === 1;
+      M._ts_tree_cursor_new_wasm(t); // reads the node, leaves the cursor in the buffer
+      try {
+        return { root: build(), hasError };
+      } finally {
+        M._ts_tree_cursor_delete_wasm(t);
+      }
+    } finally {
+      tree = 0;
+      M._ts_tree_delete(t);
+    }
+  };
+}
+
 // Copying through a cursor costs a few wasm calls per node and no wasm-side
-// Node objects, which is the cheapest way to get a tree we can walk freely.
+// Node objects, which is the cheapest way to get a tree we can walk freely
+// through the public API.
 function copy(cursor: import('web-tree-sitter').TreeCursor): SyntaxNode {
   const type = cursor.nodeType;
   const named = cursor.nodeIsNamed;
