@@ -11,7 +11,7 @@ import {
   subjects,
 } from '@airlock/proto';
 import type { ApiOpenRequest, ApiPsResult, ApiStatusResult, LogEvent, RunRecord, StepResult } from '@airlock/proto';
-import { connectNats, logTail, readRunLog, type NatsHandles, type ReadLogOptions } from '@airlock/ledger';
+import { connectNats, logTail, readAudit, readRunLog, type AuditQuery, type NatsHandles, type ReadLogOptions } from '@airlock/ledger';
 import type { z } from 'zod';
 
 export interface ClientOptions {
@@ -132,6 +132,11 @@ export class AirlockClient implements AsyncDisposable {
 
   status(timeoutMs = 5000): Promise<ApiStatusResult> {
     return this.#api(subjects.api.status, {}, ApiStatusResultSchema, timeoutMs);
+  }
+
+  /** Verdicts of the validation chain, from the audit index (oldest first). */
+  audit(q: AuditQuery = {}): AsyncGenerator<Extract<LogEvent, { type: 'step.verdict' }>> {
+    return readAudit(this.#nats.js, this.#nats.jsm, q);
   }
 
   /** Reads a run's log straight from JetStream: works after the run ended and with no harness running. */

@@ -10,19 +10,20 @@ const USAGE = `Usage: node harness/src/main.ts [--nats URL] [--log-level L]
 The Airlock harness: run lifecycle, routing and policy, served over NATS.
 Usually started by \`./airlock up\`.
   --nats URL        NATS server(s), comma-separated [AIRLOCK_NATS_URL] (default nats://127.0.0.1:4222)
+  --policy FILE     policy (YAML/JSON) pinned to every new run [AIRLOCK_POLICY] (default: validate/policy/default.yaml)
   --log-level L     fatal|error|warn|info|debug|trace|silent [AIRLOCK_LOG_LEVEL] (default info)
 `;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
-    options: { nats: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { nats: { type: 'string' }, policy: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
     process.stdout.write(USAGE);
     return;
   }
-  const cfg = loadHarnessConfig({ nats: values.nats, logLevel: values['log-level'] }, process.env);
+  const cfg = loadHarnessConfig({ nats: values.nats, logLevel: values['log-level'], policy: values.policy }, process.env);
   const log = createLogger(cfg.logLevel);
   const nats = await connectNats({ servers: cfg.natsUrl.split(','), name: 'airlock-harness' });
   const svc = await HarnessService.start(cfg, nats, log);

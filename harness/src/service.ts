@@ -33,7 +33,8 @@ import type {
   RunnerOpenRequest,
   StepResult,
 } from '@airlock/proto';
-import { RunLogWriter, ensureLogStream, type NatsHandles } from '@airlock/ledger';
+import { RunLogWriter, ensureAuditStream, ensureLogStream, indexVerdict, type NatsHandles } from '@airlock/ledger';
+import { canonicalJson, createValidator, defaultPolicy, loadPolicyFile, type Policy, type Validator } from '@airlock/validate';
 import type { z } from 'zod';
 import type { HarnessConfig } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -64,19 +65,31 @@ export class HarnessService implements AsyncDisposable {
   #subs: Subscription[] = [];
   #systemLog: RunLogWriter;
   #stopped: Promise<void> | undefined;
+  /** The policy new runs are pinned to, and its validation chain. */
+  readonly #validator: Validator;
+  /** The same policy with relative paths resolved against each mount path in use. */
+  readonly #byMount = new Map<string, Promise<Validator>>();
 
-  private constructor(cfg: HarnessConfig, nats: NatsHandles, kv: KV, log: Logger) {
+  private constructor(cfg: HarnessConfig, nats: NatsHandles, kv: KV, log: Logger, validator: Validator) {
     this.#cfg = cfg;
     this.#nats = nats;
     this.#kv = kv;
     this.#log = log;
+    this.#validator = validator;
     this.#systemLog = new RunLogWriter(nats.js, nats.jsm, 'system', { by: 'harness' });
   }
 
   static async start(cfg: HarnessConfig, nats: NatsHandles, log: Logger): Promise<HarnessService> {
+    const policy: Policy = cfg.policyFile ? await loadPolicyFile(cfg.policyFile) : await defaultPolicy();
+    const validator = await createValidator({ policy });
     await ensureLogStream(nats.jsm);
-    const kv = await new Kvm(nats.nc).create(names.runsBucket, { history: 1 });
-    const svc = new HarnessService(cfg, nats, kv, log);
+    await ensureAuditStream(nats.jsm);
+    const kvm = new Kvm(nats.nc);
+    const kv = await kvm.create(names.runsBucket, { history: 1 });
+    // Policies are content-addressed: runners fetch the pinned one by hash and check the hash themselves.
+    const policies = await kvm.create(names.policiesBucket, { history: 1 });
+    await policies.put(validator.policyHash, canonicalJson(policy));
+    const svc = new HarnessService(cfg, nats, kv, log, validator);
     const { nc } = nats;
     const serve = <S extends z.ZodType, R>(subject: string, schema: S, handle: (req: z.infer<S>) => Promise<R>) =>
       nc.subscribe(subject, {
@@ -104,7 +117,7 @@ export class HarnessService implements AsyncDisposable {
     );
     await nc.flush();
     svc.state = 'running';
-    log.info({ nats: cfg.natsUrl }, 'harness ready');
+    log.info({ nats: cfg.natsUrl, policy: policy.name, policyHash: validator.policyHash }, 'harness ready');
     return svc;
   }
 
@@ -181,8 +194,9 @@ export class HarnessService implements AsyncDisposable {
       ...(req.workspace ? { workspace: req.workspace } : {}),
       mountPath: req.mountPath ?? this.#cfg.mountPath,
       env: req.env ?? {},
-      limits: this.#cfg.limits,
+      limits: this.#limits(),
       network: 'none',
+      policyHash: this.#validator.policyHash,
     };
     const deadline = Date.now() + this.#cfg.openTimeoutMs;
     let delay = 100;
@@ -198,6 +212,7 @@ export class HarnessService implements AsyncDisposable {
           mountPath: body.mountPath,
           openedAt: new Date().toISOString(),
           steps: 0,
+          policyHash: this.#validator.policyHash,
         };
         const revision = await this.#kv.create(runId, encode(record));
         this.#records.set(runId, { record, revision });
@@ -236,13 +251,15 @@ export class HarnessService implements AsyncDisposable {
       }
     }
     if (!record) throw new AirlockError('internal', 'unreachable');
-    await this.#writer(req.runId).append({ type: 'step.requested', step, cmd: req.cmd });
-    const timeoutMs = req.timeoutMs ?? this.#cfg.stepTimeoutMs;
+    const log = this.#writer(req.runId);
+    await log.append({ type: 'step.requested', step, cmd: req.cmd });
+    await this.#decide(req.runId, step, req.cmd, record.policyHash, record.mountPath);
+    const timeoutMs = req.timeoutMs ?? this.#cfg.stepTimeoutMs ?? this.#validator.policy.limits.stepTimeoutMs;
     let result: StepResult;
     try {
       result = await this.#ask(
         subjects.runnerExec(record.runnerId),
-        { v: PROTOCOL_VERSION, runId: req.runId, step, cmd: req.cmd, env: req.env ?? {}, timeoutMs },
+        { v: PROTOCOL_VERSION, runId: req.runId, step, cmd: req.cmd, env: req.env ?? {}, timeoutMs, policyHash: record.policyHash },
         StepResultSchema,
         timeoutMs + 30_000,
       );
@@ -253,6 +270,53 @@ export class HarnessService implements AsyncDisposable {
       throw err;
     }
     return result;
+  }
+
+  /** Sandbox limits of new runs: the config's when set, else the policy's. */
+  #limits() {
+    const l = this.#cfg.limits ?? this.#validator.policy.limits;
+    return { memoryBytes: l.memoryBytes, pids: l.pids, nanoCpus: l.nanoCpus, tmpfsBytes: l.tmpfsBytes };
+  }
+
+  /**
+   * Runs the validation chain on a step's command, records the verdict in the run's log and the
+   * audit index, and throws unless it is `allow`: `deny` and `ask` never reach a runner. A run pinned
+   * to a policy this harness does not hold is refused (fail closed), never validated under another.
+   */
+  #validatorFor(mountPath: string): Promise<Validator> {
+    let v = this.#byMount.get(mountPath);
+    if (!v) {
+      v = createValidator({ policy: { ...this.#validator.policy, workspace: mountPath } });
+      this.#byMount.set(mountPath, v);
+    }
+    return v;
+  }
+
+  async #decide(runId: string, step: number, cmd: string, pinnedHash: string, mountPath: string): Promise<void> {
+    const v = this.#validator;
+    const verdict =
+      pinnedHash === v.policyHash
+        ? (await this.#validatorFor(mountPath)).validate(cmd)
+        : { verdict: 'deny' as const, rule: 'policy.mismatch', reason: `the run is pinned to policy ${pinnedHash.slice(0, 12)}, this harness enforces ${v.policyHash.slice(0, 12)}` };
+    const event = await this.#writer(runId).append({
+      type: 'step.verdict',
+      step,
+      cmd,
+      verdict: verdict.verdict,
+      rule: verdict.rule,
+      reason: verdict.reason,
+      ...('span' in verdict && verdict.span ? { span: { start: verdict.span.start, end: verdict.span.end } } : {}),
+      policyHash: pinnedHash,
+    });
+    if (event.type === 'step.verdict') {
+      await indexVerdict(this.#nats.js, event).catch((err: unknown) => this.#log.error({ err, runId, step }, 'could not index a verdict'));
+    }
+    if (verdict.verdict === 'allow') return;
+    const data = { step, verdict: verdict.verdict, rule: verdict.rule, reason: verdict.reason, ...('span' in verdict && verdict.span ? { span: verdict.span } : {}) };
+    if (verdict.verdict === 'ask') {
+      throw new AirlockError('validation_ask', `step ${step} is held for approval (${verdict.rule}): ${verdict.reason}`, { data });
+    }
+    throw new AirlockError('validation_denied', `step ${step} was denied (${verdict.rule}): ${verdict.reason}`, { data });
   }
 
   async close(req: ApiCloseRequest): Promise<RunRecord> {
@@ -290,7 +354,7 @@ export class HarnessService implements AsyncDisposable {
   async status(): Promise<ApiStatusResult> {
     const now = Date.now();
     return {
-      harness: { pid: process.pid, startedAt: this.#startedAt, version: `${VERSION} (${hostname()})` },
+      harness: { pid: process.pid, startedAt: this.#startedAt, version: `${VERSION} (${hostname()})`, policy: this.#validator.policy.name, policyHash: this.#validator.policyHash },
       runners: [...this.#runners.values()]
         .filter((hb) => now - Date.parse(hb.ts) < RUNNER_STALE_MS)
         .map((hb) => ({ runnerId: hb.runnerId, slots: hb.slots, used: hb.used, seenAt: hb.ts })),

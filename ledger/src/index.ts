@@ -5,3 +5,5 @@ export { RunLogWriter, sha256Hex } from './writer.ts';
 export type { RunLogWriterOptions } from './writer.ts';
 export { readRunLog, logTail } from './reader.ts';
 export type { ReadLogOptions } from './reader.ts';
+export { ensureAuditStream, indexVerdict, readAudit } from './audit.ts';
+export type { AuditQuery } from './audit.ts';

@@ -23,6 +23,9 @@ export const subjects = {
   /** The durable run log: one subject per run. */
   log: (runId: string) => `${ROOT}.log.${runId}`,
   logAll: `${ROOT}.log.>`,
+  /** Audit index: one message per verdict, by verdict, so reviewers can read denials without scanning output. */
+  audit: (verdict: string, runId: string) => `${ROOT}.audit.${verdict}.${runId}`,
+  auditAll: `${ROOT}.audit.>`,
 } as const;
 
 export const names = {
@@ -30,6 +33,10 @@ export const names = {
   logStream: 'AIRLOCK_LOG',
   /** KV bucket: runId -> RunRecord. */
   runsBucket: 'airlock_runs',
+  /** KV bucket: policy hash -> canonical policy JSON (content-addressed, written by the harness only). */
+  policiesBucket: 'airlock_policies',
+  /** JetStream stream indexing every verdict (copies of the run log's `step.verdict` events). */
+  auditStream: 'AIRLOCK_AUDIT',
   /** Queue group runners join to take new runs. */
   runnerQueue: 'airlock-runners',
 } as const;

@@ -23,7 +23,9 @@ import type {
   SandboxLimits,
   StepResult,
 } from '@airlock/proto';
-import { RunLogWriter, ensureLogStream, type NatsHandles } from '@airlock/ledger';
+import { RunLogWriter, ensureAuditStream, ensureLogStream, indexVerdict, type NatsHandles } from '@airlock/ledger';
+import { Kvm, type KV } from '@nats-io/kv';
+import { PolicySchema, createValidator, policyHash, type Validator } from '@airlock/validate';
 import type { ContainerClient, ContainerState, ExecHandle, ExecSpec } from './docker/client.ts';
 import { labels } from './docker/labels.ts';
 import { pumpChunks } from './exec/chunker.ts';
@@ -50,6 +52,9 @@ interface LiveRun {
   containerSeq: number;
   busy: boolean;
   log: RunLogWriter;
+  /** The run's pinned policy hash and its validation chain (workspace = the run's mount path). */
+  policyHash: string;
+  validator: Validator;
 }
 
 export type RunnerState = 'starting' | 'running' | 'draining' | 'stopped';
@@ -75,6 +80,8 @@ export class RunnerService implements AsyncDisposable {
   #events = new AbortController();
   #systemLog: RunLogWriter;
   #stopped: Promise<void> | undefined;
+  #policies: KV | undefined;
+  readonly #validators = new Map<string, Promise<Validator>>();
 
   private constructor(cfg: RunnerConfig, nats: NatsHandles, docker: ContainerClient, log: Logger) {
     this.#cfg = cfg;
@@ -93,6 +100,8 @@ export class RunnerService implements AsyncDisposable {
     const svc = new RunnerService(cfg, nats, docker, log);
     await docker.ping();
     await ensureLogStream(nats.jsm);
+    await ensureAuditStream(nats.jsm);
+    svc.#policies = await new Kvm(nats.nc).open(names.policiesBucket);
     await svc.#reapOrphans();
     void docker.events(svc.#events.signal, (e) => {
       if (e.action === 'oom') svc.#oomSeen.set(e.containerId, Date.now());
@@ -186,6 +195,7 @@ export class RunnerService implements AsyncDisposable {
     }
     this.#opening++;
     try {
+      const validator = await this.#validatorFor(req.policyHash, req.mountPath);
       if (!(await this.#docker.imageExists(req.image))) {
         throw new AirlockError('image_not_found', `sandbox image ${req.image} is not on runner ${this.#cfg.runnerId}; build it with \`make images\``);
       }
@@ -201,6 +211,8 @@ export class RunnerService implements AsyncDisposable {
         containerSeq: 0,
         busy: false,
         log: new RunLogWriter(this.#nats.js, this.#nats.jsm, req.runId, { by: this.#by }),
+        policyHash: req.policyHash,
+        validator,
       };
       let containerId: string;
       try {
@@ -218,6 +230,7 @@ export class RunnerService implements AsyncDisposable {
         mountPath: run.mountPath,
         containerId,
         user: workspace.user,
+        policyHash: req.policyHash,
       });
       this.#log.info({ runId: run.runId, containerId, workspace: workspace.path }, 'run opened');
       return { runId: run.runId, runnerId: this.#cfg.runnerId, containerId, workspace: workspace.path, user: workspace.user };
@@ -254,6 +267,7 @@ export class RunnerService implements AsyncDisposable {
     if (run.busy) throw new AirlockError('run_busy', `run ${req.runId} is executing a step; steps of one run are serial`);
     run.busy = true;
     try {
+      await this.#recheck(run, req);
       return await this.#execStep(run, req);
     } finally {
       run.busy = false;
@@ -346,6 +360,55 @@ export class RunnerService implements AsyncDisposable {
     const exited = await run.log.append({ type: 'step.exited', step: req.step, result });
     log.debug({ exitCode: result.exitCode, durationMs: result.durationMs }, 'step done');
     return { ...result, logSeq: exited.seq };
+  }
+
+  /**
+   * The policy pinned to a run, fetched by hash from the harness's policy bucket and checked against
+   * the hash before use: a missing or altered policy refuses the run (fail closed).
+   */
+  #validatorFor(hash: string, mountPath: string): Promise<Validator> {
+    const key = `${hash}:${mountPath}`;
+    let v = this.#validators.get(key);
+    if (!v) {
+      v = (async () => {
+        const entry = await this.#policies!.get(hash);
+        if (!entry || entry.operation !== 'PUT' || entry.length === 0) {
+          throw new AirlockError('validation_denied', `policy ${hash.slice(0, 12)} is not in the policy bucket; refusing the run`);
+        }
+        const parsed = PolicySchema.safeParse(JSON.parse(entry.string()));
+        if (!parsed.success || policyHash(parsed.data) !== hash) {
+          throw new AirlockError('validation_denied', `policy ${hash.slice(0, 12)} does not match its hash; refusing the run`);
+        }
+        return createValidator({ policy: { ...parsed.data, workspace: mountPath } });
+      })();
+      v.catch(() => this.#validators.delete(key));
+      this.#validators.set(key, v);
+    }
+    return v;
+  }
+
+  /**
+   * Defence in depth: the runner validates every command again under the run's pinned policy and
+   * refuses unless it, too, says `allow`. A refusal is logged and indexed for reviewers.
+   */
+  async #recheck(run: LiveRun, req: RunnerExecRequest): Promise<void> {
+    const mismatch = req.policyHash !== run.policyHash;
+    const v = mismatch ? null : run.validator.validate(req.cmd);
+    if (v?.verdict === 'allow') return;
+    const rule = v ? v.rule : 'policy.mismatch';
+    const reason = v ? `the runner's check disagrees with the harness: ${v.reason}` : `the request names policy ${req.policyHash.slice(0, 12)}, the run is pinned to ${run.policyHash.slice(0, 12)}`;
+    const event = await run.log.append({
+      type: 'step.verdict',
+      step: req.step,
+      cmd: req.cmd,
+      verdict: v?.verdict ?? 'deny',
+      rule,
+      reason,
+      ...(v?.span ? { span: { start: v.span.start, end: v.span.end } } : {}),
+      policyHash: run.policyHash,
+    });
+    if (event.type === 'step.verdict') await indexVerdict(this.#nats.js, event).catch(() => undefined);
+    throw new AirlockError('validation_denied', `runner refused step ${req.step} (${rule}): ${reason}`, { data: { step: req.step, rule, reason } });
   }
 
   /**

@@ -132,7 +132,8 @@ describe('runner lifecycle', () => {
     const cfg = { ...stack.runnerConfig(1), runnerId: `${stack.runnerId}-one` };
     const one = await RunnerService.start(cfg, conn, new TestDocker(), silent);
     try {
-      const base = { v: 1, image: 'airlock/sandbox:default', mountPath: '/workspace', env: {}, limits: { memoryBytes: 256 << 20, pids: 64, nanoCpus: 1e9, tmpfsBytes: 16 << 20 }, network: 'none' } as const;
+      const policyHash = (await stack.client.status()).harness.policyHash;
+      const base = { v: 1, image: 'airlock/sandbox:default', mountPath: '/workspace', env: {}, limits: { memoryBytes: 256 << 20, pids: 64, nanoCpus: 1e9, tmpfsBytes: 16 << 20 }, network: 'none', policyHash } as const;
       const first = await one.openRun({ ...base, runId: '01ARZ3NDEKTSV4RRFFQ69G5FA1' });
       expect(first.runnerId).toBe(cfg.runnerId);
       await expect(one.openRun({ ...base, runId: '01ARZ3NDEKTSV4RRFFQ69G5FA2' })).rejects.toMatchObject({ code: 'capacity_exhausted', retryable: true });

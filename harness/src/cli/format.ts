@@ -46,5 +46,11 @@ export function formatEvent(e: LogEvent): string {
       return `${head} sandbox ${e.containerId.slice(0, 12)} died${e.step ? ` in step ${e.step}` : ''}: ${e.reason}\n`;
     case 'message.rejected':
       return `${head} rejected a message on ${e.subject}: ${e.message}\n`;
+    case 'step.verdict':
+      return `${head} step ${e.step} ${e.verdict.toUpperCase()} by ${e.by} (${e.rule}): ${e.reason}\n`;
+    case 'snapshot.created':
+      return `${head} snapshot after step ${e.step}: ${e.digest.slice(0, 12)}, +${e.added} ~${e.modified} -${e.deleted} files, ${e.bytesUploaded} B uploaded in ${Math.round(e.durationMs)} ms\n`;
+    case 'snapshot.failed':
+      return `${head} snapshot after step ${e.step} FAILED: ${e.reason}\n`;
   }
 }

@@ -10,6 +10,8 @@ import { formatEvent, parseEnvPairs, exitCodeOf } from './format.ts';
 
 /** Exit code for Airlock's own failures (like `docker run`), distinct from the command's codes. */
 const EXIT_AIRLOCK_ERROR = 125;
+/** Exit code when the validation chain did not allow the command (deny, or held for approval). */
+const EXIT_NOT_ALLOWED = 126;
 
 const program = new Command('airlock')
   .description('Run AI agents\' shell commands in isolated Docker sandboxes, validated, snapshotted and logged durably.')
@@ -239,6 +241,64 @@ program
     }),
   );
 
+program
+  .command('validate')
+  .description('run the validation chain on a command, offline (no NATS, no Docker)')
+  .argument('[cmd...]', 'the command line (after --)')
+  .option('--policy <file>', 'policy file (YAML or JSON); default: the shipped policy')
+  .option('--jsonl', 'read one JSON object per line with a `cmd` field from stdin; write one JSON line per input, in order')
+  .action(async (cmd: string[], o: { policy?: string; jsonl?: boolean }) => {
+    const { createValidator, loadPolicyFile, validateJsonl } = await import('@airlock/validate');
+    const validator = await createValidator(o.policy ? { policy: await loadPolicyFile(o.policy) } : {});
+    if (o.jsonl) {
+      const { createInterface } = await import('node:readline');
+      const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+      for await (const r of validateJsonl(lines, validator)) out(JSON.stringify(r));
+      return;
+    }
+    const text = commandText(cmd);
+    const v = validator.validate(text);
+    if (globals().json) return json({ cmd: text, verdict: v.verdict, rule: v.rule, reason: v.reason, ...(v.span ? { span: v.span } : {}), policyHash: validator.policyHash });
+    out(`${v.verdict.toUpperCase()}  ${v.rule}: ${v.reason}`);
+    if (v.span && v.verdict !== 'allow' && !text.includes('\n')) {
+      out(`  ${text}`);
+      out(`  ${' '.repeat(v.span.start)}${'^'.repeat(Math.max(1, v.span.end - v.span.start))}`);
+    }
+  });
+
+program
+  .command('audit')
+  .description('list the verdicts of the validation chain, for security reviewers')
+  .addOption(new Option('--verdict <v>', 'only this verdict').choices(['allow', 'ask', 'deny']))
+  .option('--run <id>', 'only this run')
+  .option('--rule <id>', 'only this rule id')
+  .option('--since <time>', 'only verdicts at or after this ISO time, or a duration like 30m, 2h, 1d')
+  .action((o: { verdict?: 'allow' | 'ask' | 'deny'; run?: string; rule?: string; since?: string }) =>
+    withClient(async (c) => {
+      const since = o.since ? parseSince(o.since) : undefined;
+      let n = 0;
+      if (!globals().json) out(['TIME'.padEnd(24), 'RUN'.padEnd(26), 'STEP', 'VERDICT', 'RULE'.padEnd(28), 'BY'.padEnd(14), 'REASON / COMMAND'].join('  '));
+      for await (const e of c.audit({ ...(o.verdict ? { verdict: o.verdict } : {}), ...(o.run ? { runId: o.run } : {}), ...(o.rule ? { rule: o.rule } : {}), ...(since ? { since } : {}) })) {
+        n++;
+        if (globals().json) json(e);
+        else {
+          out([e.ts.padEnd(24), e.runId.padEnd(26), String(e.step).padStart(4), e.verdict.toUpperCase().padEnd(7), e.rule.padEnd(28), e.by.padEnd(14), e.reason].join('  '));
+          out(`${' '.repeat(24 + 2 + 26 + 2 + 4 + 2 + 7 + 2 + 28 + 2 + 14 + 2)}$ ${e.cmd.length > 160 ? `${e.cmd.slice(0, 160)}…` : e.cmd}`.replace(/\n/g, '⏎'));
+        }
+      }
+      if (!globals().json) process.stderr.write(`${n} verdict${n === 1 ? '' : 's'}\n`);
+    }),
+  );
+
+/** An ISO time, or a duration back from now (`30m`, `2h`, `1d`, `45s`). */
+function parseSince(text: string): Date {
+  const m = /^(\d+)([smhd])$/.exec(text);
+  if (m) return new Date(Date.now() - Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] as 's' | 'm' | 'h' | 'd']);
+  const t = new Date(text);
+  if (Number.isNaN(t.getTime())) throw new AirlockError('bad_request', `--since wants an ISO time or a duration like 30m, got ${JSON.stringify(text)}`);
+  return t;
+}
+
 // `airlock log … | head` closes the pipe early: that is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
@@ -248,7 +308,12 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (globals().json) json({ type: 'error', ...(err instanceof AirlockError ? err.toWire() : { code: 'internal', message: String((err as Error)?.message ?? err) }) });
+  if (globals().json) json({ type: 'error', ...(err instanceof AirlockError ? err.toWire() : { code: err instanceof Error && err.name === 'PolicyError' ? 'bad_request' : 'internal', message: String((err as Error)?.message ?? err) }) });
   else process.stderr.write(`airlock: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = err instanceof AirlockError && err.code === 'bad_request' ? 2 : EXIT_AIRLOCK_ERROR;
+  process.exitCode =
+    (err instanceof AirlockError && err.code === 'bad_request') || (err instanceof Error && err.name === 'PolicyError')
+      ? 2
+      : err instanceof AirlockError && (err.code === 'validation_denied' || err.code === 'validation_ask')
+        ? EXIT_NOT_ALLOWED
+        : EXIT_AIRLOCK_ERROR;
 }

@@ -9,6 +9,8 @@ export const ApiOpenRequestSchema = z.object({
   workspace: z.string().startsWith('/', 'workspace must be an absolute path').optional(),
   mountPath: z.string().regex(/^\/[A-Za-z0-9._/-]*$/).optional(),
   env: EnvSchema.optional(),
+  /** Start the workspace from this snapshot (fork, import). */
+  fromSnapshot: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
 export type ApiOpenRequest = z.infer<typeof ApiOpenRequestSchema>;
 
@@ -34,7 +36,7 @@ export const ApiPsResultSchema = z.object({ runs: z.array(RunRecordSchema) });
 export type ApiPsResult = z.infer<typeof ApiPsResultSchema>;
 
 export const ApiStatusResultSchema = z.object({
-  harness: z.object({ pid: z.number(), startedAt: z.string(), version: z.string() }),
+  harness: z.object({ pid: z.number(), startedAt: z.string(), version: z.string(), policy: z.string(), policyHash: z.string() }),
   runners: z.array(z.object({ runnerId: z.string(), slots: z.number(), used: z.number(), seenAt: z.string() })),
 });
 export type ApiStatusResult = z.infer<typeof ApiStatusResultSchema>;

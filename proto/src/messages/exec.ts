@@ -4,6 +4,10 @@ import { EnvSchema, RunIdSchema, StepNumberSchema, VersionSchema } from './commo
 /** Largest command text accepted, in bytes of UTF-8. */
 export const MAX_COMMAND_BYTES = 64 * 1024;
 
+/** What the validation chain decided: only `allow` ever reaches a container. */
+export const VerdictKindSchema = z.enum(['allow', 'ask', 'deny']);
+export type VerdictKind = z.infer<typeof VerdictKindSchema>;
+
 /** Harness -> runner: execute step `step` of run `runId`. */
 export const RunnerExecRequestSchema = z.object({
   v: VersionSchema,
@@ -13,6 +17,8 @@ export const RunnerExecRequestSchema = z.object({
   /** Environment of this step only, on top of the run's. */
   env: EnvSchema,
   timeoutMs: z.number().int().positive().max(24 * 3600 * 1000),
+  /** The policy the harness validated under; must equal the run's pinned policy. */
+  policyHash: z.string().regex(/^[0-9a-f]{64}$/),
 });
 export type RunnerExecRequest = z.infer<typeof RunnerExecRequestSchema>;
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { StepNumberSchema, VersionSchema } from './common.ts';
-import { StepResultSchema } from './exec.ts';
+import { StepResultSchema, VerdictKindSchema } from './exec.ts';
 
 /** Largest payload of one output chunk, in bytes (before base64). */
 export const MAX_CHUNK_BYTES = 64 * 1024;
@@ -32,9 +32,26 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     mountPath: z.string(),
     containerId: z.string(),
     user: z.string(),
+    /** Hash of the policy pinned to this run: every later verdict must be made under it. */
+    policyHash: z.string(),
+    /** Snapshot the workspace started from (fork, import), if any. */
+    fromSnapshot: z.string().optional(),
   }),
   z.object({ ...base, type: z.literal('run.closed'), reason: z.string() }),
   z.object({ ...base, type: z.literal('step.requested'), step: StepNumberSchema, cmd: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal('step.verdict'),
+    step: StepNumberSchema,
+    cmd: z.string(),
+    verdict: VerdictKindSchema,
+    /** Stable rule id, e.g. `exec.remote_code`; `policy.allow` when nothing matched. */
+    rule: z.string(),
+    reason: z.string(),
+    /** The offending part of `cmd` (string indices). */
+    span: z.object({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() }).optional(),
+    policyHash: z.string(),
+  }),
   z.object({ ...base, type: z.literal('step.started'), step: StepNumberSchema, containerId: z.string() }),
   z.object({
     ...base,
@@ -47,6 +64,22 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     data: z.string(),
   }),
   z.object({ ...base, type: z.literal('step.exited'), step: StepNumberSchema, result: StepResultSchema.omit({ logSeq: true }) }),
+  z.object({
+    ...base,
+    type: z.literal('snapshot.created'),
+    /** The step after which the workspace was captured (0 = as the run opened). */
+    step: z.number().int().nonnegative(),
+    /** sha256 of the manifest: the snapshot's name. */
+    digest: z.string(),
+    files: z.number().int().nonnegative(),
+    totalBytes: z.number().int().nonnegative(),
+    added: z.number().int().nonnegative(),
+    modified: z.number().int().nonnegative(),
+    deleted: z.number().int().nonnegative(),
+    bytesUploaded: z.number().int().nonnegative(),
+    durationMs: z.number().nonnegative(),
+  }),
+  z.object({ ...base, type: z.literal('snapshot.failed'), step: z.number().int().nonnegative(), reason: z.string() }),
   z.object({ ...base, type: z.literal('sandbox.started'), containerId: z.string(), reason: z.string() }),
   z.object({
     ...base,

@@ -24,6 +24,10 @@ export const RunnerOpenRequestSchema = z.object({
   env: EnvSchema,
   limits: SandboxLimitsSchema,
   network: z.literal('none'),
+  /** Policy pinned to the run (sha256 of its canonical form); the runner fetches it to re-validate. */
+  policyHash: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Restore this snapshot into the (fresh) workspace before the first step: fork and import. */
+  fromSnapshot: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
 export type RunnerOpenRequest = z.infer<typeof RunnerOpenRequestSchema>;
 
@@ -65,6 +69,9 @@ export const RunRecordSchema = z.object({
   closeReason: z.string().optional(),
   /** Number of the last step requested (0 = none yet). */
   steps: z.number().int().min(0),
+  /** The policy pinned at open. */
+  policyHash: z.string(),
+  fromSnapshot: z.string().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 

@@ -1,0 +1,131 @@
+// The sandbox must hold even when the validator is wrong: real escape attempts run straight in a
+// sandbox made by the runner's Docker adapter with the default policy's limits (no validator in the way).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, chownSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultPolicy } from '@airlock/validate';
+import { TestDocker } from '../fixtures.ts';
+
+const docker = new TestDocker();
+let id = '';
+let ws = '';
+
+async function sh(cmd: string, timeoutS = 30): Promise<{ code: number | null; out: string }> {
+  const h = await docker.exec(id, { cmd: ['timeout', '-s', 'KILL', String(timeoutS), 'bash', '-c', cmd], env: {}, user: '1000:1000', workdir: '/workspace' });
+  let out = '';
+  for await (const f of h.output) out += f.data.toString();
+  return { code: await h.exitCode(), out };
+}
+
+beforeAll(async () => {
+  const policy = await defaultPolicy();
+  ws = mkdtempSync(join(tmpdir(), 'airlock-escape-'));
+  chownSync(ws, 1000, 1000);
+  id = await docker.startSandbox({
+    name: `airlock-escape-${process.pid}`,
+    image: 'airlock/sandbox:default',
+    user: '1000:1000',
+    workspace: ws,
+    mountPath: '/workspace',
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/tmp' },
+    // The default policy's limits, with a small tmpfs so "fill the disk" is quick.
+    limits: { ...policy.limits, tmpfsBytes: 64 * 1024 * 1024 },
+    labels: { 'airlock.runner-id': `escape-${process.pid}` },
+  });
+});
+afterAll(async () => {
+  await docker.remove(id);
+  rmSync(ws, { recursive: true, force: true });
+});
+
+describe('sandbox defaults', () => {
+  it('no network, no capabilities, no new privileges, read-only root, non-root, pid limit', async () => {
+    const { out } = await sh(
+      'id -u; grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status; ls /sys/class/net; touch /etc/x 2>&1 || true; touch /tmp/ok && echo tmp-writable; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max',
+    );
+    expect(out).toMatch(/^1000$/m);
+    expect(out).toMatch(/CapEff:\s+0000000000000000/);
+    expect(out).toMatch(/CapBnd:\s+0000000000000000/);
+    expect(out).toMatch(/NoNewPrivs:\s+1/);
+    expect(out).toMatch(/^lo$/m);
+    expect(out).not.toMatch(/^eth/m);
+    expect(out).toContain('Read-only file system');
+    expect(out).toContain('tmp-writable');
+    expect(out).toMatch(/^512$/m);
+  });
+});
+
+describe('escape attempts fail or are contained', () => {
+  it('cannot write outside /workspace and /tmp', async () => {
+    const { out } = await sh('for d in / /etc /usr/bin /root /var /opt /home; do touch "$d/pwned" 2>/dev/null && echo "WROTE $d"; done; echo done');
+    expect(out).not.toContain('WROTE');
+    expect(out).toContain('done');
+  });
+
+  it('cannot mount, unshare, chroot or load modules', async () => {
+    const { out } = await sh('mount -t tmpfs none /mnt 2>&1; unshare -r true 2>&1; unshare -m true 2>&1; chroot / true 2>&1; echo end');
+    expect(out).toMatch(/permission denied|Operation not permitted|must be superuser/i);
+    const mounts = await sh('grep -c " /mnt " /proc/mounts || true');
+    expect(mounts.out.trim()).toBe('0');
+  });
+
+  it('cannot reach the network (loopback only, no routes)', async () => {
+    const { out } = await sh(
+      'python3 - <<"PY"\nimport socket\nfor host in ["1.1.1.1", "10.0.0.1", "172.17.0.1", "192.168.0.1"]:\n    s = socket.socket(); s.settimeout(1)\n    try:\n        s.connect((host, 80)); print("CONNECTED", host)\n    except OSError as e:\n        print("blocked", host, e.errno)\nPY\nip route 2>/dev/null || cat /proc/net/route',
+    );
+    expect(out).not.toContain('CONNECTED');
+    expect(out.match(/blocked/g)?.length).toBe(4);
+  });
+
+  it('finds no docker socket and no host secrets in /proc', async () => {
+    const { out } = await sh(
+      'ls -la /var/run/docker.sock /run/docker.sock 2>&1; find / -xdev -name "docker.sock" 2>/dev/null; ls /proc | grep -E "^[0-9]+$" | wc -l; cat /proc/1/environ 2>&1 | tr "\\0" "\\n" | head -5; echo end',
+    );
+    expect(out).toMatch(/No such file/);
+    expect(out).not.toMatch(/docker\.sock\n/);
+    // Only the sandbox's own handful of processes is visible, and PID 1's environment is not the host's.
+    const procs = Number(out.split('\n').find((l) => /^\d+$/.test(l.trim())));
+    expect(procs).toBeLessThan(20);
+    expect(out).not.toMatch(/AIRLOCK_|NATS_|VITEST|NODE_OPTIONS/);
+  });
+
+  it('cannot raise privileges (no sudo, no setuid, no-new-privileges)', async () => {
+    const { out } = await sh('sudo -n true 2>&1; su -c true 2>&1 </dev/null; cp /bin/bash /tmp/b && chmod u+s /tmp/b && /tmp/b -p -c "id -u"; python3 -c "import os; os.setuid(0)" 2>&1 | tail -1; echo end');
+    expect(out).not.toMatch(/^0$/m);
+    expect(out).toMatch(/PermissionError|Operation not permitted/);
+  });
+
+  it('cannot fill the disk beyond its tmpfs', async () => {
+    const { out } = await sh('dd if=/dev/zero of=/tmp/fill bs=1M count=200 2>&1; du -sm /tmp/fill; rm -f /tmp/fill; echo end');
+    expect(out).toMatch(/No space left on device/);
+    const mb = Number(/^(\d+)\s+\/tmp\/fill/m.exec(out)?.[1]);
+    expect(mb).toBeLessThanOrEqual(64);
+  });
+
+  // Last: it leaves the sandbox without free pids, which is the point.
+  it('contains a fork bomb at the pids limit; the host and the engine are unaffected', async () => {
+    const t0 = Date.now();
+    await sh('bomb() { bomb | bomb & }; bomb 2>/dev/null; sleep 5; echo survived', 15).catch(() => undefined);
+    const pidsCurrent = () => {
+      const cg = [`/sys/fs/cgroup/pids/docker/${id}/pids.current`, `/sys/fs/cgroup/system.slice/docker-${id}.scope/pids.current`];
+      for (const p of cg) {
+        try {
+          return Number(execFileSync('cat', [p], { encoding: 'utf8' }).trim());
+        } catch {
+          // try the next cgroup layout
+        }
+      }
+      throw new Error('pids cgroup of the sandbox not found');
+    };
+    expect(pidsCurrent()).toBeLessThanOrEqual(512);
+    expect(execFileSync('docker', ['info', '--format', '{{.ServerVersion}}'], { encoding: 'utf8' }).trim().length).toBeGreaterThan(0);
+    expect(Date.now() - t0).toBeLessThan(60_000);
+  });
+
+  it('left nothing outside its workspace on the host', () => {
+    expect(readdirSync(ws)).toEqual([]);
+  });
+});
+
