@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
-import { SnapshotStore } from '../runner/src/snapshot/index.ts';
-import type { SnapshotResult } from '../runner/src/snapshot/index.ts';
+import { SnapshotStore } from '@airlock/snapshot';
+import type { SnapshotResult } from '@airlock/snapshot';
 
 /** Options of {@link runSnapshotBench}. */
 export type SnapshotBenchOptions = {

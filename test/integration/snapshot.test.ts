@@ -13,8 +13,8 @@ import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import * as tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SnapshotError, SnapshotStore, chunkManifest, manifestDigest } from '../../runner/src/snapshot/index.ts';
-import type { Manifest, SnapshotStoreOptions } from '../../runner/src/snapshot/index.ts';
+import { SnapshotError, SnapshotStore, chunkManifest, manifestDigest } from '@airlock/snapshot';
+import type { Manifest, SnapshotStoreOptions } from '@airlock/snapshot';
 
 // A private nats-server on a random loopback port, so this suite does not depend on global setup.
 let server: ChildProcess;
