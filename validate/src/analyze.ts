@@ -1,5 +1,5 @@
 import type { CompiledPolicy } from './compile.ts';
-import { globsIntersect } from './compile.ts';
+import { argumentGlob, policyGlob, tokensIntersect } from './compile.ts';
 import type { BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
 import { checkInput } from './input.ts';
@@ -141,6 +141,8 @@ const DECODERS: Record<string, RegExp | null> = {
   caesar: null,
 };
 
+/** Options whose value is text, not a path (`-m "message"`). */
+const TEXT_OPTIONS = new Set(['-m', '--message', '-t', '--title', '-b', '--body', '--description', '-e', '--eval', '-c', '--command', '-p', '--print']);
 const METADATA_ONLY = new Set(['echo', 'printf', 'cd', 'pushd', 'mkdir', 'basename', 'dirname', 'which', 'type', 'true', 'false', ':', 'export', 'local', 'declare', 'typeset', 'readonly']);
 const PATTERN_FIRST = new Set(['grep', 'egrep', 'fgrep', 'rg', 'ag', 'ack', 'sed', 'awk', 'gawk', 'mawk', 'git-grep', 'zgrep', 'jq', 'yq', 'perl', 'expr']);
 const ENV_SOFT_READ = new Set(['ls', 'stat', 'test', '[', 'find', 'du', 'file', 'wc', 'touch', 'mkdir', 'cp', 'git', 'rm', 'mv', 'chmod', 'diff', 'realpath', 'readlink']);
@@ -305,7 +307,7 @@ function checkWord(ctx: Ctx, sc: Scope, w: Word): void {
   if (f & WordFlag.ansiC && /\\(x[0-9a-fA-F]|u[0-9a-fA-F]|[0-7]{2,3})/.test(w.raw) && w.value !== null && /[A-Za-z0-9/.~]/.test(decodedEscapes(w.raw))) {
     add(ctx, sc, 'deny', 'obfuscation.ansi_c_quote', `$'…' escapes that spell printable text ("${truncate(w.value, 40)}")`, w.start, w.end);
   }
-  if (/\/dev\/(tcp|udp)\//.test(w.pattern)) {
+  if (w.pattern.includes('/dev/') && /\/dev\/(tcp|udp)\//.test(w.pattern)) {
     add(ctx, sc, 'deny', 'net.dev_tcp', 'opens a network connection through /dev/tcp or /dev/udp (reverse shells, exfiltration)', w.start, w.end);
   }
   const text = w.value ?? w.raw;
@@ -383,7 +385,7 @@ function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWord: Wor
     add(ctx, sc, 'deny', 'parse.depth_limit', 'too many nested command wrappers', cmd.start, cmd.end);
     return;
   }
-  const name = basename(name0.replace(/\/+/g, '/'));
+  const name = name0.includes('/') ? basename(name0.replace(/\/+/g, '/')) : name0;
   ctx.names.add(name);
   const via = chain.length ? ` via ${chain.join(' → ')}` : '';
   for (const a of args) {
@@ -420,7 +422,7 @@ function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWord: Wor
       }
       // `-m "message"`: a commit message is text, not a path.
       const prev = args[i - 1]?.value;
-      if (prev && /^(-m|--message|-t|--title|-b|--body|--description|-e|--eval|-c|--command|-p|--print)$/.test(prev)) continue;
+      if (prev && TEXT_OPTIONS.has(prev)) continue;
       checkPaths(ctx, sc, cmd, a, 'read', name);
     }
   }
@@ -1112,12 +1114,14 @@ function setCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[]): void {
 // ---------------------------------------------------------------------------
 // paths
 
+const UPLOAD_TOOLS = new Set(['curl', 'http', 'https', 'httpie', 'xh']);
+
 function pathCandidates(w: Word, cwd: string | null, tool: string): string[] {
   let p = w.pattern;
   // curl -d @file, -F f=@file, wget --post-file=file, dd if=file.
-  if (/^(curl|http|https|httpie|xh)$/.test(tool)) p = p.replace(/^[^@=<]*=[@<]|^@/, '');
+  if (UPLOAD_TOOLS.has(tool)) p = p.replace(/^[^@=<]*=[@<]|^@/, '');
   if (tool === 'dd') p = p.replace(/^(if|of)=/, '');
-  p = p.replace(/^--?[A-Za-z-]+=/, '');
+  if (p.charCodeAt(0) === 45) p = p.replace(/^--?[A-Za-z-]+=/, '');
   if (!p) return [];
   const out = [p];
   if (!p.startsWith('/') && !p.startsWith('~') && cwd !== null && !p.includes(UNKNOWN) && !(w.flags & WordFlag.glob)) {
@@ -1175,17 +1179,35 @@ function concreteName(pat: string): string | null {
 
 function globHits(c: string, patterns: readonly string[]): boolean {
   if (!globSpellsName(c)) return false;
+  const tc = argumentGlob(c);
   for (const pat of patterns) {
-    const n = concreteName(pat);
+    const n = concreteNameCached(pat);
     if (n === null) continue;
     // `**/x` matches `x` itself or `…/x` (a whole last segment).
-    if (globsIntersect(c, n) || (n.startsWith('**/') && globsIntersect(c, n.slice(3)))) return true;
+    if (tokensIntersect(tc, policyGlob(n)) || (n.startsWith('**/') && tokensIntersect(tc, policyGlob(n.slice(3))))) return true;
   }
   return false;
 }
 
+const concreteNames = new Map<string, string | null>();
+
+function concreteNameCached(pat: string): string | null {
+  let n = concreteNames.get(pat);
+  if (n === undefined) {
+    n = concreteName(pat);
+    if (concreteNames.size < 4096) concreteNames.set(pat, n);
+  }
+  return n;
+}
+
+const WRITE_TARGET_TOOLS = new Set([
+  'tee', 'touch', 'truncate', 'rm', 'rmdir', 'unlink', 'shred', 'mkdir', 'cp', 'mv', 'install', 'ln', 'rsync', 'chmod', 'chown', 'chgrp',
+  'dd', 'sed', 'gsed', 'perl', 'curl', 'wget', 'sort',
+]);
+
 /** Files a command writes (beyond shell redirects). */
 function writeTargets(name: string, args: readonly Word[]): Word[] {
+  if (!WRITE_TARGET_TOOLS.has(name)) return [];
   const pos = positionals(args);
   switch (name) {
     case 'tee':

@@ -150,8 +150,32 @@ export function compilePolicy(policy: Policy): CompiledPolicy {
  */
 export function globsIntersect(a: string, b: string): boolean {
   // In bash (no globstar) `**` in an argument is just `*`: it never crosses `/`.
-  const ta = tokens(a, false);
-  const tb = tokens(b, true);
+  return tokensIntersect(argumentGlob(a), policyGlob(b));
+}
+
+/** A command argument tokenised for {@link tokensIntersect}. */
+export type GlobTokens = readonly Tok[];
+
+/** Tokenises an argument glob (`**` is `*`). */
+export function argumentGlob(a: string): GlobTokens {
+  return tokens(a, false);
+}
+
+// Policy globs are few and fixed: tokenise each once.
+const policyTokens = new Map<string, Tok[]>();
+
+/** Tokenises a policy glob (`**` crosses `/`), cached. */
+export function policyGlob(b: string): GlobTokens {
+  let t = policyTokens.get(b);
+  if (t === undefined) {
+    t = tokens(b, true);
+    if (policyTokens.size < 4096) policyTokens.set(b, t);
+  }
+  return t;
+}
+
+/** {@link globsIntersect} on tokenised globs. */
+export function tokensIntersect(ta: GlobTokens, tb: GlobTokens): boolean {
   const memo = new Map<number, boolean>();
   const go = (i: number, j: number): boolean => {
     const key = i * 4096 + j;
@@ -174,7 +198,7 @@ export function globsIntersect(a: string, b: string): boolean {
   return go(0, 0);
 }
 
-interface Tok {
+export interface Tok {
   star: boolean;
   deep: boolean;
   /** Characters this token matches (for neg, the ones it excludes). */

@@ -32,8 +32,9 @@ export function checkInput(cmd: string, maxBytes: number): InputFinding[] {
     out.push({ verdict: 'deny', rule: 'input.too_large', reason: `command is larger than ${maxBytes} bytes`, ...all });
     return out;
   }
-  // Fast path: printable ASCII, tab and newline only.
-  if (!/[^\x20-\x7e\t\n]/.test(cmd) && !PADDING.test(cmd)) return out;
+  // Fast path: printable ASCII, tab and newline only, and no run of 64
+  // blanks (anything else takes the full checks below).
+  if (plainAscii(cmd)) return out;
   const at = (re: RegExp): { start: number; end: number } => {
     const m = re.exec(cmd);
     return m ? { start: m.index, end: m.index + m[0].length } : all;
@@ -48,6 +49,24 @@ export function checkInput(cmd: string, maxBytes: number): InputFinding[] {
     out.push({ verdict: 'ask', rule: 'input.lookalike_quote', reason: 'typographic quotes outside real quotes: bash treats them as ordinary characters', ...at(LOOKALIKE_QUOTES) });
   }
   return out;
+}
+
+/**
+ * True when `s` has only printable ASCII, tabs and newlines and no run of 64
+ * or more spaces/tabs: then none of the checks below can fire. One pass over
+ * char codes instead of two regex scans (the padding regex retries at every
+ * blank).
+ */
+function plainAscii(s: string): boolean {
+  let blanks = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 32 || c === 9) {
+      if (++blanks >= 64) return false;
+    } else if ((c > 32 && c < 127) || c === 10) blanks = 0;
+    else return false;
+  }
+  return true;
 }
 
 // A rough quote-state scan: only flag look-alike quotes in unquoted text.

@@ -458,6 +458,7 @@ export function resolvePath(cwd: string | null, p: string): string | null {
   else if (cwd === null) return null;
   else base = cwd + '/' + p;
   const home = base.startsWith('~');
+  if (isNormalAbsolute(base, home ? 1 : 0)) return base;
   const parts = (home ? base.slice(1) : base).split('/');
   const out: string[] = [];
   for (const s of parts) {
@@ -470,4 +471,22 @@ export function resolvePath(cwd: string | null, p: string): string | null {
     out.push(s);
   }
   return (home ? '~' : '') + '/' + out.join('/');
+}
+
+/**
+ * Whether `s` from `from` on is `/seg/seg…` with no empty, `.` or `..`
+ * segment and no trailing slash: {@link resolvePath} would return it as is.
+ */
+function isNormalAbsolute(s: string, from: number): boolean {
+  const n = s.length;
+  if (n - from < 2 || s.charCodeAt(from) !== 47 || s.charCodeAt(n - 1) === 47) return false;
+  let segStart = from + 1;
+  for (let i = from + 1; i <= n; i++) {
+    if (i < n && s.charCodeAt(i) !== 47) continue;
+    const len = i - segStart;
+    if (len === 0) return false;
+    if (s.charCodeAt(segStart) === 46 && (len === 1 || (len === 2 && s.charCodeAt(segStart + 1) === 46))) return false;
+    segStart = i + 1;
+  }
+  return true;
 }
