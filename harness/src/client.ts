@@ -13,6 +13,10 @@ import {
 import type { ApiOpenRequest, ApiPsResult, ApiStatusResult, LogEvent, RunRecord, StepResult } from '@airlock/proto';
 import { connectNats, logTail, readAudit, readRunLog, type AuditQuery, type NatsHandles, type ReadLogOptions } from '@airlock/ledger';
 import type { z } from 'zod';
+import { SnapshotStore } from '@airlock/snapshot';
+
+/** A snapshot of a run's workspace, as its log records it. */
+export type RunSnapshot = Extract<LogEvent, { type: 'snapshot.created' }>;
 
 export interface ClientOptions {
   /** NATS URL(s) of the Airlock deployment. */
@@ -45,6 +49,7 @@ export interface ExecOptions {
 export class AirlockClient implements AsyncDisposable {
   readonly natsUrl: string;
   readonly #nats: NatsHandles;
+  #store: Promise<SnapshotStore> | undefined;
 
   private constructor(natsUrl: string, nats: NatsHandles) {
     this.natsUrl = natsUrl;
@@ -144,7 +149,30 @@ export class AirlockClient implements AsyncDisposable {
     return readRunLog(this.#nats.js, this.#nats.jsm, runId, opts);
   }
 
+  /** The content-addressed snapshot store (restore, diff, export, import, gc). */
+  snapshotStore(): Promise<SnapshotStore> {
+    this.#store ??= SnapshotStore.open(this.#nats.nc);
+    return this.#store;
+  }
+
+  /** Every snapshot of a run, by step (0 = as the run opened), from its log. */
+  async snapshots(runId: string): Promise<RunSnapshot[]> {
+    const list: RunSnapshot[] = [];
+    for await (const e of this.log(runId)) if (e.type === 'snapshot.created') list.push(e);
+    return list;
+  }
+
+  /** The snapshot taken after step `step` of a run; a typed error when there is none. */
+  async snapshotAt(runId: string, step: number): Promise<RunSnapshot> {
+    const all = await this.snapshots(runId);
+    if (all.length === 0) throw new AirlockError('unknown_run', `run ${runId} has no snapshots (unknown run?)`);
+    const found = all.find((s) => s.step === step);
+    if (!found) throw new AirlockError('bad_request', `run ${runId} has no snapshot after step ${step}; it has steps ${all.map((s) => s.step).join(', ')}`);
+    return found;
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#store) await (await this.#store.catch(() => null))?.[Symbol.asyncDispose]().catch(() => undefined);
     await this.#nats.drain();
   }
 }

@@ -197,6 +197,7 @@ export class HarnessService implements AsyncDisposable {
       limits: this.#limits(),
       network: 'none',
       policyHash: this.#validator.policyHash,
+      ...(req.fromSnapshot ? { fromSnapshot: req.fromSnapshot } : {}),
     };
     const deadline = Date.now() + this.#cfg.openTimeoutMs;
     let delay = 100;
@@ -213,6 +214,7 @@ export class HarnessService implements AsyncDisposable {
           openedAt: new Date().toISOString(),
           steps: 0,
           policyHash: this.#validator.policyHash,
+          ...(req.fromSnapshot ? { fromSnapshot: req.fromSnapshot } : {}),
         };
         const revision = await this.#kv.create(runId, encode(record));
         this.#records.set(runId, { record, revision });

@@ -26,10 +26,12 @@ import type {
 import { RunLogWriter, ensureAuditStream, ensureLogStream, indexVerdict, type NatsHandles } from '@airlock/ledger';
 import { Kvm, type KV } from '@nats-io/kv';
 import { PolicySchema, createValidator, policyHash, type Validator } from '@airlock/validate';
+import { SnapshotStore, type SnapshotState } from '@airlock/snapshot';
+import { join } from 'node:path';
 import type { ContainerClient, ContainerState, ExecHandle, ExecSpec } from './docker/client.ts';
 import { labels } from './docker/labels.ts';
 import { pumpChunks } from './exec/chunker.ts';
-import { prepareWorkspace, releaseWorkspace, type PreparedWorkspace } from './workspace.ts';
+import { SANDBOX_GID, SANDBOX_UID, chownTree, prepareWorkspace, releaseWorkspace, type PreparedWorkspace } from './workspace.ts';
 import type { RunnerConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 
@@ -55,6 +57,8 @@ interface LiveRun {
   /** The run's pinned policy hash and its validation chain (workspace = the run's mount path). */
   policyHash: string;
   validator: Validator;
+  /** Stat cache of the last snapshot: the next one hashes only what changed. */
+  snap: SnapshotState | undefined;
 }
 
 export type RunnerState = 'starting' | 'running' | 'draining' | 'stopped';
@@ -81,6 +85,7 @@ export class RunnerService implements AsyncDisposable {
   #systemLog: RunLogWriter;
   #stopped: Promise<void> | undefined;
   #policies: KV | undefined;
+  #snapshots!: SnapshotStore;
   readonly #validators = new Map<string, Promise<Validator>>();
 
   private constructor(cfg: RunnerConfig, nats: NatsHandles, docker: ContainerClient, log: Logger) {
@@ -102,6 +107,7 @@ export class RunnerService implements AsyncDisposable {
     await ensureLogStream(nats.jsm);
     await ensureAuditStream(nats.jsm);
     svc.#policies = await new Kvm(nats.nc).open(names.policiesBucket);
+    svc.#snapshots = await SnapshotStore.open(nats.nc, { cacheDir: join(cfg.stateDir, 'blob-cache') });
     await svc.#reapOrphans();
     void docker.events(svc.#events.signal, (e) => {
       if (e.action === 'oom') svc.#oomSeen.set(e.containerId, Date.now());
@@ -196,10 +202,22 @@ export class RunnerService implements AsyncDisposable {
     this.#opening++;
     try {
       const validator = await this.#validatorFor(req.policyHash, req.mountPath);
+      if (req.fromSnapshot && req.workspace) {
+        throw new AirlockError('bad_request', 'a run that starts from a snapshot gets a fresh workspace; do not name one');
+      }
       if (!(await this.#docker.imageExists(req.image))) {
         throw new AirlockError('image_not_found', `sandbox image ${req.image} is not on runner ${this.#cfg.runnerId}; build it with \`make images\``);
       }
       const workspace = await prepareWorkspace(req.workspace, this.#cfg.stateDir, req.runId);
+      if (req.fromSnapshot) {
+        try {
+          await this.#snapshots.restore(req.fromSnapshot, workspace.path);
+          await chownTree(workspace.path, SANDBOX_UID, SANDBOX_GID);
+        } catch (err) {
+          await releaseWorkspace(workspace).catch(() => undefined);
+          throw new AirlockError('bad_request', `cannot start from snapshot ${req.fromSnapshot.slice(0, 12)}: ${(err as Error).message}`, { cause: err });
+        }
+      }
       const run: LiveRun = {
         runId: req.runId,
         image: req.image,
@@ -213,6 +231,7 @@ export class RunnerService implements AsyncDisposable {
         log: new RunLogWriter(this.#nats.js, this.#nats.jsm, req.runId, { by: this.#by }),
         policyHash: req.policyHash,
         validator,
+        snap: undefined,
       };
       let containerId: string;
       try {
@@ -231,7 +250,10 @@ export class RunnerService implements AsyncDisposable {
         containerId,
         user: workspace.user,
         policyHash: req.policyHash,
+        ...(req.fromSnapshot ? { fromSnapshot: req.fromSnapshot } : {}),
       });
+      // Step 0: the workspace as the run found it, so any step can be redone from the one before.
+      await this.#snapshot(run, 0);
       this.#log.info({ runId: run.runId, containerId, workspace: workspace.path }, 'run opened');
       return { runId: run.runId, runnerId: this.#cfg.runnerId, containerId, workspace: workspace.path, user: workspace.user };
     } finally {
@@ -358,8 +380,41 @@ export class RunnerService implements AsyncDisposable {
       void this.#docker.remove(containerId).catch((err: unknown) => log.warn({ err }, 'could not remove a dead sandbox'));
     }
     const exited = await run.log.append({ type: 'step.exited', step: req.step, result });
+    // Also after a failed or killed step: the workspace is what the next step will see.
+    const snapshot = await this.#snapshot(run, req.step);
     log.debug({ exitCode: result.exitCode, durationMs: result.durationMs }, 'step done');
-    return { ...result, logSeq: exited.seq };
+    return { ...result, logSeq: exited.seq, ...(snapshot ? { snapshot } : {}) };
+  }
+
+  /**
+   * Snapshots the run's workspace into the content-addressed store and logs it. A failure is logged
+   * (`snapshot.failed`) and does not fail the step: the step happened, whatever the store says.
+   */
+  async #snapshot(run: LiveRun, step: number): Promise<string | undefined> {
+    try {
+      const r = await this.#snapshots.snapshot(run.workspace.path, { previous: run.snap, group: run.runId, label: `step-${step}` });
+      run.snap = r.state;
+      const s = r.stats;
+      if (s.skipped.length > 0) this.#log.warn({ runId: run.runId, step, skipped: s.skipped.slice(0, 20) }, 'snapshot skipped entries it cannot store');
+      await run.log.append({
+        type: 'snapshot.created',
+        step,
+        digest: r.digest,
+        files: s.files,
+        totalBytes: s.totalBytes,
+        added: s.added,
+        modified: s.modified,
+        deleted: s.deleted,
+        bytesUploaded: s.bytesUploaded + s.manifestBytesUploaded,
+        durationMs: Math.round(s.durationMs * 1000) / 1000,
+      });
+      return r.digest;
+    } catch (err) {
+      this.#log.error({ err, runId: run.runId, step }, 'snapshot failed');
+      run.snap = undefined;
+      await run.log.append({ type: 'snapshot.failed', step, reason: (err as Error)?.message ?? String(err) });
+      return undefined;
+    }
   }
 
   /**
@@ -498,6 +553,7 @@ export class RunnerService implements AsyncDisposable {
         await releaseWorkspace(run.workspace).catch(() => undefined);
       }
       this.#events.abort();
+      await this.#snapshots[Symbol.asyncDispose]().catch(() => undefined);
       this.state = 'stopped';
     })();
     return this.#stopped;

@@ -41,11 +41,13 @@ describe('a step round trip', () => {
     for await (const e of c.log(run.runId)) events.push(e);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
     const types = events.map((e) => e.type);
-    expect(types[0]).toBe('run.opened');
-    expect(types.slice(1, 4)).toEqual(['step.requested', 'step.verdict', 'step.started']);
-    expect(events[2]).toMatchObject({ type: 'step.verdict', verdict: 'allow', by: 'harness' });
-    expect(types.at(-1)).toBe('step.exited');
-    expect(result.logSeq).toBe(events.at(-1)!.seq);
+    expect(types.slice(0, 2)).toEqual(['run.opened', 'snapshot.created']);
+    expect(types.slice(2, 5)).toEqual(['step.requested', 'step.verdict', 'step.started']);
+    expect(events[3]).toMatchObject({ type: 'step.verdict', verdict: 'allow', by: 'harness' });
+    // ... → exited → snapshotted (step 0's snapshot follows run.opened).
+    expect(types.slice(-2)).toEqual(['step.exited', 'snapshot.created']);
+    expect(result.logSeq).toBe(events.at(-2)!.seq);
+    expect(events.at(-1)).toMatchObject({ type: 'snapshot.created', step: 1, digest: result.snapshot });
     // Each event names the hash of the one before it.
     for (let i = 1; i < events.length; i++) expect(events[i]!.prev).not.toBe(events[i - 1]!.prev);
 

@@ -290,6 +290,133 @@ program
     }),
   );
 
+const stepNumber = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new AirlockError('bad_request', `a step is a whole number >= 0, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+program
+  .command('snapshots')
+  .description('list the workspace snapshots of a run, one per step (0 = as the run opened)')
+  .argument('<run>', 'run id')
+  .action((runId: string) =>
+    withClient(async (c) => {
+      const list = await c.snapshots(runId);
+      if (globals().json) return list.forEach((s) => json(s));
+      if (list.length === 0) return out(`no snapshots for run ${runId}`);
+      out(['STEP', 'DIGEST'.padEnd(16), 'FILES'.padStart(7), 'ADDED'.padStart(6), 'MOD'.padStart(6), 'DEL'.padStart(6), 'UPLOADED'.padStart(12), 'MS'.padStart(7)].join('  '));
+      for (const s of list) {
+        out([String(s.step).padStart(4), s.digest.slice(0, 16), String(s.files).padStart(7), String(s.added).padStart(6), String(s.modified).padStart(6), String(s.deleted).padStart(6), `${s.bytesUploaded} B`.padStart(12), String(Math.round(s.durationMs)).padStart(7)].join('  '));
+      }
+    }),
+  );
+
+program
+  .command('diff')
+  .description('what changed in the workspace between two steps of a run')
+  .argument('<run>', 'run id')
+  .argument('<a>', 'step number (0 = as the run opened)')
+  .argument('<b>', 'step number')
+  .option('--patch', 'unified diff of text files')
+  .action((runId: string, a: string, b: string, o: { patch?: boolean }) =>
+    withClient(async (c) => {
+      const [sa, sb] = [await c.snapshotAt(runId, stepNumber(a)), await c.snapshotAt(runId, stepNumber(b))];
+      const store = await c.snapshotStore();
+      const d = await store.diff(sa.digest, sb.digest, { patch: o.patch ?? false });
+      if (globals().json) return json({ type: 'diff', runId, from: sa.step, to: sb.step, ...d });
+      for (const e of d.added) out(`A  ${e.path}`);
+      for (const e of d.modified) out(`M  ${e.path}`);
+      for (const e of d.deleted) out(`D  ${e.path}`);
+      for (const p of d.patches ?? []) out(p.kind === 'text' ? p.patch.trimEnd() : `Binary files differ: ${p.path}${p.kind === 'too_large' ? ' (too large for a patch)' : ''}`);
+    }),
+  );
+
+program
+  .command('restore')
+  .description('write the workspace of a run as it was after a step into a directory')
+  .argument('<run>', 'run id')
+  .requiredOption('--step <n>', 'step number (0 = as the run opened)')
+  .requiredOption('--to <dir>', 'target directory: must not exist, or be empty (use --force to replace its contents)')
+  .option('--force', 'replace the contents of a non-empty target')
+  .action((runId: string, o: { step: string; to: string; force?: boolean }) =>
+    withClient(async (c) => {
+      const { existsSync, readdirSync } = await import('node:fs');
+      const to = resolve(o.to);
+      if (existsSync(to) && readdirSync(to).length > 0 && !o.force) throw new AirlockError('bad_request', `${to} is not empty; pass --force to replace its contents`);
+      const snap = await c.snapshotAt(runId, stepNumber(o.step));
+      const stats = await (await c.snapshotStore()).restore(snap.digest, to);
+      if (globals().json) return json({ type: 'restored', runId, step: snap.step, digest: snap.digest, to, ...stats });
+      out(`restored step ${snap.step} of ${runId} (${snap.digest.slice(0, 12)}) into ${to}`);
+    }),
+  );
+
+program
+  .command('export')
+  .description('write the workspace of a run after a step as a tar archive (stdout, or -o FILE)')
+  .argument('<run>', 'run id')
+  .requiredOption('--step <n>', 'step number (0 = as the run opened)')
+  .option('-o, --output <file>', 'write to this file instead of stdout')
+  .action((runId: string, o: { step: string; output?: string }) =>
+    withClient(async (c) => {
+      if (!o.output && process.stdout.isTTY) throw new AirlockError('bad_request', 'refusing to write a tar archive to a terminal; redirect stdout or pass -o FILE');
+      const snap = await c.snapshotAt(runId, stepNumber(o.step));
+      const { pipeline } = await import('node:stream/promises');
+      const { createWriteStream } = await import('node:fs');
+      await pipeline((await c.snapshotStore()).exportTar(snap.digest), o.output ? createWriteStream(o.output) : process.stdout);
+      if (o.output) process.stderr.write(`wrote step ${snap.step} of ${runId} to ${o.output}\n`);
+    }),
+  );
+
+program
+  .command('import')
+  .description('start a new run whose workspace is a tar archive (file, or - for stdin); prints the run id')
+  .argument('<tar>', 'tar archive (optionally gzipped), or - for stdin')
+  .option('--image <image>', 'sandbox image')
+  .action((file: string, o: { image?: string }) =>
+    withClient(async (c) => {
+      const { createReadStream } = await import('node:fs');
+      const input = file === '-' ? process.stdin : createReadStream(resolve(file));
+      const imported = await (await c.snapshotStore()).importTar(input, { group: 'imports', label: file === '-' ? 'stdin' : file.slice(-100).replace(/[^A-Za-z0-9._-]/g, '_') });
+      const run = await c.open({ fromSnapshot: imported.digest, ...(o.image ? { image: o.image } : {}) });
+      if (globals().json) json({ type: 'run', ...run });
+      else out(run.runId);
+    }),
+  );
+
+program
+  .command('fork')
+  .description('open a new run whose workspace is the workspace of RUN after step N; prints the new run id')
+  .argument('<run>', 'run id')
+  .requiredOption('--step <n>', 'step number (0 = as the run opened)')
+  .option('--image <image>', 'sandbox image (default: the same as RUN)')
+  .action((runId: string, o: { step: string; image?: string }) =>
+    withClient(async (c) => {
+      const snap = await c.snapshotAt(runId, stepNumber(o.step));
+      const run = await c.open({ fromSnapshot: snap.digest, ...(o.image ? { image: o.image } : {}) });
+      if (globals().json) json({ type: 'run', ...run, forkedFrom: { runId, step: snap.step } });
+      else out(run.runId);
+    }),
+  );
+
+program
+  .command('gc')
+  .description('delete snapshots beyond the newest N per run and the blobs no kept snapshot uses')
+  .option('--keep-last <n>', 'snapshots kept per run (the latest of every open run is always kept)', '50')
+  .option('--dry-run', 'report what would be deleted, delete nothing')
+  .action((o: { keepLast: string; dryRun?: boolean }) =>
+    withClient(async (c) => {
+      const keep: string[] = [];
+      for (const r of (await c.ps()).runs) {
+        const last = (await c.snapshots(r.runId)).at(-1);
+        if (last) keep.push(last.digest);
+      }
+      const stats = await (await c.snapshotStore()).gc({ keep, keepLast: Number(o.keepLast), dryRun: o.dryRun ?? false });
+      if (globals().json) return json({ type: 'gc', ...stats });
+      out(`${o.dryRun ? 'would delete' : 'deleted'} ${stats.manifestsDeleted} snapshots and ${stats.blobsDeleted} blobs (${stats.bytesFreed} B); kept ${stats.manifestsKept} snapshots, ${stats.blobsKept} blobs`);
+    }),
+  );
+
 /** An ISO time, or a duration back from now (`30m`, `2h`, `1d`, `45s`). */
 function parseSince(text: string): Date {
   const m = /^(\d+)([smhd])$/.exec(text);

@@ -41,5 +41,7 @@ export const StepResultSchema = z.object({
   truncated: z.boolean(),
   /** Log sequence of the step's `step.exited` event: readers have everything once they reach it. */
   logSeq: z.number().int().nonnegative(),
+  /** Digest of the workspace snapshot taken after the step (absent if it failed; the log says why). */
+  snapshot: z.string().optional(),
 });
 export type StepResult = z.infer<typeof StepResultSchema>;

@@ -63,7 +63,7 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     /** The bytes, base64. */
     data: z.string(),
   }),
-  z.object({ ...base, type: z.literal('step.exited'), step: StepNumberSchema, result: StepResultSchema.omit({ logSeq: true }) }),
+  z.object({ ...base, type: z.literal('step.exited'), step: StepNumberSchema, result: StepResultSchema.omit({ logSeq: true, snapshot: true }) }),
   z.object({
     ...base,
     type: z.literal('snapshot.created'),
