@@ -151,6 +151,17 @@ const EVAL_SAFE = /^(\S*\/)?(brew\s+shellenv|pyenv\s+(virtualenv-)?init|rbenv\s+
 
 const INTERP_RE = /^(python[0-9.]*|pypy[0-9.]*|node|nodejs|deno|bun|perl[0-9.]*|ruby[0-9.]*|irb|php[0-9.]*|lua[0-9.]*|luajit|Rscript|R|jshell|groovy|scala|julia|osascript|pwsh|powershell|tclsh|wish|expect|gawk|awk|mawk|nawk|busybox-awk|jjs|kotlinc|gdb)$/;
 
+// Command names repeat: remember which ones are interpreters.
+const interpreterNames = new Map<string, boolean>();
+function isInterpreter(name: string): boolean {
+  let r = interpreterNames.get(name);
+  if (r === undefined) {
+    r = INTERP_RE.test(name);
+    if (interpreterNames.size < 4096) interpreterNames.set(name, r);
+  }
+  return r;
+}
+
 const POPULAR_PACKAGES = new Set([
   'requests', 'numpy', 'pandas', 'django', 'flask', 'pytest', 'setuptools', 'urllib3', 'boto3', 'botocore', 'python-dateutil',
   'pyyaml', 'certifi', 'charset-normalizer', 'typing-extensions', 'cryptography', 'jinja2', 'markupsafe', 'pillow', 'scipy',
@@ -432,7 +443,7 @@ function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWord: Wor
   if (w.length > 0 && WRITERS.has(name)) checkPayload(ctx, sc, cmd, name, args, w);
 
   if (SHELLS.has(name)) return shell(ctx, sc, cmd, name, args, chain);
-  if (INTERP_RE.test(name)) return interpreter(ctx, sc, cmd, name, args, chain);
+  if (isInterpreter(name)) return interpreter(ctx, sc, cmd, name, args, chain);
 
   switch (name) {
     case 'env':
@@ -1635,6 +1646,8 @@ function checkPayload(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonl
   const stdin = describeStdin(ctx, cmd.stdin);
   if (stdin.kind === 'text') parts.push(stdin.text);
   const content = parts.join('\n').replace(/\\n/g, '\n').replace(/\\t/g, '\t');
+  // Every PAYLOAD pattern needs one of these words.
+  if (!content.includes('sh') && !content.includes('/dev/') && !content.includes('nc') && !content.includes('netcat')) return;
   if (!PAYLOAD.some((re) => re.test(content))) return;
   const persistent = ctx.findings.some((f) => PERSISTENCE_RULES.test(f.rule) && targets.some((t) => (sc.outer ? f.start === sc.outer.start : f.start === t.start)));
   add(ctx, sc, persistent ? 'deny' : 'ask', 'persistence.payload_write', `${name} writes a shell payload (download-and-run, reverse shell) into ${truncate(targets.map((t) => t.raw).join(', '), 50)}`, cmd.start, cmd.end);

@@ -24,23 +24,31 @@ export interface PathMatcher {
   test(path: string): boolean;
 }
 
+const DEEP_PREFIX = '(?:.*/)?';
+
 function matcher(globs: readonly string[]): PathMatcher {
   const base: string[] = [];
   const seg: string[] = [];
+  const deep: string[] = [];
   const full: string[] = [];
   for (const g of globs) {
     const rest = g.startsWith('**/') ? g.slice(3) : null;
     if (rest !== null && !rest.includes('/')) base.push(globSource(rest));
     else if (rest !== null && /^[^*?[\]]+\/\*\*$/.test(rest)) seg.push(escapeRe(rest.slice(0, -3)));
+    // `^(?:.*/)?R$` is `(?:^|/)R$` searched unanchored: the engine only
+    // tries R after a slash instead of backtracking `.*` per alternative.
+    else if (rest !== null) deep.push(globSource(g).slice(DEEP_PREFIX.length));
     else full.push(globSource(g));
   }
   const b = base.length ? new RegExp('^(?:' + base.join('|') + ')$', 'is') : null;
   const s = seg.length ? new RegExp('(?:^|/)(?:' + seg.join('|') + ')(?:/|$)', 'is') : null;
+  const d = deep.length ? new RegExp('(?:^|/)(?:' + deep.join('|') + ')$', 'is') : null;
   const f = full.length ? new RegExp('^(?:' + full.join('|') + ')$', 'is') : null;
   return {
     test(path) {
       if (b !== null && b.test(path.slice(path.lastIndexOf('/') + 1))) return true;
       if (s !== null && s.test(path)) return true;
+      if (d !== null && d.test(path)) return true;
       return f !== null && f.test(path);
     },
   };
@@ -70,7 +78,7 @@ function globSource(glob: string): string {
   let re = '';
   let i = 0;
   if (glob.startsWith('**/')) {
-    re = '(?:.*/)?';
+    re = DEEP_PREFIX;
     i = 3;
   }
   for (; i < glob.length; i++) {
