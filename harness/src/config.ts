@@ -12,6 +12,8 @@ export const HarnessConfigSchema = z.object({
   stepTimeoutMs: z.coerce.number().int().positive().optional(),
   /** How long an open waits for a runner with a free slot. Env AIRLOCK_OPEN_TIMEOUT_MS. */
   openTimeoutMs: z.coerce.number().int().positive().default(30_000),
+  /** How long one runner may take to prepare a run (large workspaces: ownership and first snapshot). */
+  openRequestTimeoutMs: z.coerce.number().int().positive().default(10 * 60 * 1000),
   /** Policy file (YAML or JSON); the shipped default policy when absent. Env AIRLOCK_POLICY. */
   policyFile: z.string().optional(),
   /** Sandbox limits; when absent, the policy's. (Tests use small ones.) */

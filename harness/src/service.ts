@@ -203,7 +203,8 @@ export class HarnessService implements AsyncDisposable {
     let delay = 100;
     for (;;) {
       try {
-        const opened = await this.#ask(subjects.runnerOpen, body, RunnerOpenResultSchema, Math.max(1000, deadline - Date.now()));
+        // Once a runner took the run, preparing the workspace (ownership, first snapshot) may take a while.
+        const opened = await this.#ask(subjects.runnerOpen, body, RunnerOpenResultSchema, this.#cfg.openRequestTimeoutMs);
         const record: RunRecord = {
           runId,
           runnerId: opened.runnerId,
