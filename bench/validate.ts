@@ -4,14 +4,30 @@
  * (a) Parser comparison on the shared corpora: tree-sitter-bash (wasm),
  *     bash-parser and shell-quote — parse success, agreement on the set of
  *     top-level command names where both succeed, time per parse.
- * (b) The chain: commands/s over the benign corpus on one core (this
+ * (b) The chain: throughput over the benign corpus on one core (this
  *     process), p50/p99 per command, and the hostile/benign rates.
+ *
+ * The dev machine is shared (2 cores, Docker-heavy tests next door), so wall
+ * clock swings 2–4×. The chain is therefore measured over several passes
+ * (after full warm-up passes) and reported two ways:
+ *   - wall: commands / wall-clock second of the fastest pass;
+ *   - CPU: commands / CPU-second of this process (`process.cpuUsage()`
+ *     user + system) of the pass that used the least CPU. This is what "on
+ *     one core" means: time the process was not running does not count.
+ * Per-command latency (performance.now() around each validate()) is given for
+ * the fastest pass, and as the per-command minimum over all passes (which
+ * drops the preemptions a single pass picks up on a busy machine).
+ *
+ * Env: VALIDATE_BENCH_PASSES (default 7), VALIDATE_BENCH_WARMUP (full
+ * warm-up passes, default 3), VALIDATE_BENCH_SKIP_PARSERS=1 to
+ * skip the (slow) parser comparison.
  *
  * Writes bench/results/validate.json and prints a summary plus the markdown
  * table used in validate/README.md.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as shellQuoteParse } from 'shell-quote';
@@ -28,10 +44,23 @@ export interface ValidateBenchResults {
   readonly corpus: { readonly benign: number; readonly hostile: number };
   readonly parsers: readonly ParserResult[];
   readonly chain: {
+    /** Commands per wall-clock second, fastest pass. */
     readonly commandsPerSecond: number;
+    /** Commands per CPU-second of this process (user + system), least-CPU pass. */
+    readonly commandsPerCpuSecond: number;
+    readonly passes: number;
+    /** Every pass, for judging the noise: wall ms and CPU ms. */
+    readonly passTimes: readonly { readonly wallMs: number; readonly cpuMs: number }[];
+    /** Load average (1 min) when the chain measurement started and ended. */
+    readonly loadAverage: readonly [number, number];
+    /** Per-command wall time in the fastest pass. */
     readonly p50Ms: number;
     readonly p99Ms: number;
     readonly maxMs: number;
+    /** Per-command minimum over all passes (preemption removed). */
+    readonly minOfPasses: { readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number };
+    /** The issue's target: ≥ 20,000 commands/s on one core and p99 < 1 ms. */
+    readonly target: { readonly commandsPerSecond: number; readonly p99Ms: number; readonly metCpu: boolean; readonly metWall: boolean };
     readonly benign: { readonly allow: number; readonly ask: number; readonly deny: number; readonly allowRate: number; readonly denyRate: number };
     readonly hostile: { readonly allow: number; readonly ask: number; readonly deny: number; readonly notAllowRate: number };
   };
@@ -48,7 +77,11 @@ interface ParserResult {
   readonly msPerParse: number;
 }
 
-const PASSES = Number(process.env.VALIDATE_BENCH_PASSES ?? 5);
+const PASSES = Math.max(1, Number(process.env.VALIDATE_BENCH_PASSES ?? 7));
+const WARMUP_PASSES = Math.max(1, Number(process.env.VALIDATE_BENCH_WARMUP ?? 3));
+const SKIP_PARSERS = process.env.VALIDATE_BENCH_SKIP_PARSERS === '1';
+const TARGET_PER_SECOND = 20_000;
+const TARGET_P99_MS = 1;
 
 function load(file: string): string[] {
   const p = path.join(corpusDir, file);
@@ -115,6 +148,47 @@ export async function runValidateBench(): Promise<ValidateBenchResults> {
   const all = [...benign, ...hostile];
 
   // (a) parsers
+  const parsers: ParserResult[] = [];
+  if (!SKIP_PARSERS) parsers.push(...(await compareParsers(benign, hostile, all)));
+
+  // (b) the chain
+  const chain = await measureChain(benign, hostile);
+  const counts = chain.benign;
+  const h = chain.hostile;
+
+  const rows = parsers.map(
+    (p) =>
+      `| ${p.parser} | ${p.benignParsed}/${benign.length} (${pct(p.benignParsed / benign.length)}) | ${p.hostileParsed}/${hostile.length} | ${p.agreementWithTreeSitter === null ? '—' : pct(p.agreementWithTreeSitter)} | ${p.msPerParse.toFixed(4)} |`,
+  );
+  const markdown = [
+    ...(rows.length
+      ? ['| parser | benign parsed | hostile parsed | same command names as tree-sitter (both parsed) | ms / parse |', '| --- | --- | --- | --- | --- |', ...rows, '']
+      : []),
+    '| chain (default policy) | value |',
+    '| --- | --- |',
+    `| commands per CPU-second, one core, benign corpus (least-CPU of ${chain.passes} passes) | ${chain.commandsPerCpuSecond} |`,
+    `| commands per wall-clock second (fastest of ${chain.passes} passes) | ${chain.commandsPerSecond} |`,
+    `| p50 / p99 / max per command, fastest pass | ${chain.p50Ms.toFixed(3)} / ${chain.p99Ms.toFixed(3)} / ${chain.maxMs.toFixed(2)} ms |`,
+    `| p50 / p99 / max per command, best of ${chain.passes} per command | ${chain.minOfPasses.p50Ms.toFixed(3)} / ${chain.minOfPasses.p99Ms.toFixed(3)} / ${chain.minOfPasses.maxMs.toFixed(2)} ms |`,
+    `| load average (1 min) at start / end | ${chain.loadAverage[0].toFixed(2)} / ${chain.loadAverage[1].toFixed(2)} |`,
+    `| benign allow / ask / deny | ${pct(counts.allowRate)} / ${pct(counts.ask / benign.length)} / ${pct(counts.denyRate)} |`,
+    `| hostile not allowed | ${pct(h.notAllowRate)} (${h.deny} deny, ${h.ask} ask, ${h.allow} allow) |`,
+  ].join('\n');
+
+  const results: ValidateBenchResults = {
+    at: new Date().toISOString(),
+    node: process.version,
+    corpus: { benign: benign.length, hostile: hostile.length },
+    parsers,
+    chain,
+    markdown,
+  };
+  mkdirSync(path.join(here, 'results'), { recursive: true });
+  writeFileSync(path.join(here, 'results', 'validate.json'), JSON.stringify(results, null, 2) + '\n');
+  return results;
+}
+
+async function compareParsers(benign: readonly string[], hostile: readonly string[], all: readonly string[]): Promise<ParserResult[]> {
   const grammar = await loadBashGrammar();
   const tsNames: Names[] = [];
   let t0 = performance.now();
@@ -159,70 +233,89 @@ export async function runValidateBench(): Promise<ValidateBenchResults> {
   const sqNames = all.map((c) => shellQuoteNames(c));
   parsers.push(summarize('shell-quote', sqNames, (performance.now() - t0) / all.length));
 
-  // (b) the chain
+  return parsers;
+}
+
+function percentile(sorted: Float64Array, q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!;
+}
+
+async function measureChain(benign: readonly string[], hostile: readonly string[]): Promise<ValidateBenchResults['chain']> {
   const v = await createValidator();
-  for (const c of benign.slice(0, 2000)) v.validate(c); // warm up the JIT
-  // Several passes, keep the fastest: on a shared machine the slower passes
-  // measure the neighbours, not the chain.
-  let best = { total: Infinity, times: new Float64Array(0) };
   const counts = { allow: 0, ask: 0, deny: 0 };
+  // Warm-up: full passes until the JIT, wasm tier-up and regex compilation
+  // settle (V8's background compiler threads count as this process's CPU
+  // time, so the first passes look 2x slower on the CPU clock). The first
+  // one gives the verdict counts.
+  for (const c of benign) counts[v.validate(c).verdict]++;
+  for (let w = 1; w < WARMUP_PASSES; w++) for (const c of benign) v.validate(c);
+  const load0 = loadavg()[0]!;
+  const n = benign.length;
+  const minTimes = new Float64Array(n).fill(Infinity);
+  const passTimes: { wallMs: number; cpuMs: number }[] = [];
+  let bestWall = { wallMs: Infinity, times: new Float64Array(0) };
+  let bestCpuMs = Infinity;
   for (let pass = 0; pass < PASSES; pass++) {
-    const times = new Float64Array(benign.length);
-    t0 = performance.now();
-    for (let i = 0; i < benign.length; i++) {
+    const times = new Float64Array(n);
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
       const a = performance.now();
-      const r = v.validate(benign[i]!);
+      v.validate(benign[i]!);
       times[i] = performance.now() - a;
-      if (pass === 0) counts[r.verdict]++;
     }
-    const total = performance.now() - t0;
-    if (total < best.total) best = { total, times };
+    const wallMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    passTimes.push({ wallMs, cpuMs });
+    for (let i = 0; i < n; i++) if (times[i]! < minTimes[i]!) minTimes[i] = times[i]!;
+    if (wallMs < bestWall.wallMs) bestWall = { wallMs, times };
+    if (cpuMs < bestCpuMs) bestCpuMs = cpuMs;
   }
-  const total = best.total;
-  const sorted = [...best.times].sort((a, b) => a - b);
+  const load1 = loadavg()[0]!;
+  const sorted = bestWall.times.slice().sort();
+  const sortedMin = minTimes.slice().sort();
   const h = { allow: 0, ask: 0, deny: 0 };
   for (const c of hostile) h[v.validate(c).verdict]++;
-
-  const chain = {
-    commandsPerSecond: Math.round((benign.length / total) * 1000),
-    p50Ms: sorted[Math.floor(sorted.length * 0.5)]!,
-    p99Ms: sorted[Math.floor(sorted.length * 0.99)]!,
-    maxMs: sorted[sorted.length - 1]!,
-    benign: { ...counts, allowRate: counts.allow / benign.length, denyRate: counts.deny / benign.length },
+  const commandsPerSecond = Math.round((n / bestWall.wallMs) * 1000);
+  const commandsPerCpuSecond = Math.round((n / bestCpuMs) * 1000);
+  const p99Ms = percentile(sorted, 0.99);
+  return {
+    commandsPerSecond,
+    commandsPerCpuSecond,
+    passes: PASSES,
+    passTimes,
+    loadAverage: [load0, load1],
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms,
+    maxMs: sorted[n - 1]!,
+    minOfPasses: { p50Ms: percentile(sortedMin, 0.5), p99Ms: percentile(sortedMin, 0.99), maxMs: sortedMin[n - 1]! },
+    target: {
+      commandsPerSecond: TARGET_PER_SECOND,
+      p99Ms: TARGET_P99_MS,
+      metCpu: commandsPerCpuSecond >= TARGET_PER_SECOND && p99Ms < TARGET_P99_MS,
+      metWall: commandsPerSecond >= TARGET_PER_SECOND && p99Ms < TARGET_P99_MS,
+    },
+    benign: { ...counts, allowRate: counts.allow / n, denyRate: counts.deny / n },
     hostile: { ...h, notAllowRate: 1 - h.allow / hostile.length },
   };
+}
 
-  const rows = parsers.map(
-    (p) =>
-      `| ${p.parser} | ${p.benignParsed}/${benign.length} (${pct(p.benignParsed / benign.length)}) | ${p.hostileParsed}/${hostile.length} | ${p.agreementWithTreeSitter === null ? '—' : pct(p.agreementWithTreeSitter)} | ${p.msPerParse.toFixed(4)} |`,
-  );
-  const markdown = [
-    '| parser | benign parsed | hostile parsed | same command names as tree-sitter (both parsed) | ms / parse |',
-    '| --- | --- | --- | --- | --- |',
-    ...rows,
-    '',
-    '| chain (default policy) | value |',
-    '| --- | --- |',
-    `| commands/s, one core, benign corpus (fastest of ${PASSES} passes) | ${chain.commandsPerSecond} |`,
-    `| p50 / p99 / max per command | ${chain.p50Ms.toFixed(3)} / ${chain.p99Ms.toFixed(3)} / ${chain.maxMs.toFixed(1)} ms |`,
-    `| benign allow / ask / deny | ${pct(chain.benign.allowRate)} / ${pct(counts.ask / benign.length)} / ${pct(chain.benign.denyRate)} |`,
-    `| hostile not allowed | ${pct(chain.hostile.notAllowRate)} (${h.deny} deny, ${h.ask} ask, ${h.allow} allow) |`,
+/** One-paragraph summary of the chain numbers. */
+export function chainSummary(r: ValidateBenchResults): string {
+  const c = r.chain;
+  const ok = (b: boolean) => (b ? 'met' : 'NOT met');
+  return [
+    `chain, benign corpus (${r.corpus.benign} commands), ${c.passes} passes after ${WARMUP_PASSES} warm-up passes:`,
+    `  CPU time:  ${c.commandsPerCpuSecond} commands per CPU-second (one core)   target >= ${c.target.commandsPerSecond}: ${ok(c.commandsPerCpuSecond >= c.target.commandsPerSecond)}`,
+    `  wall:      ${c.commandsPerSecond} commands/s (fastest pass)             target >= ${c.target.commandsPerSecond}: ${ok(c.commandsPerSecond >= c.target.commandsPerSecond)}`,
+    `  per command, fastest pass:      p50 ${c.p50Ms.toFixed(3)} ms  p99 ${c.p99Ms.toFixed(3)} ms  max ${c.maxMs.toFixed(2)} ms   p99 < ${c.target.p99Ms} ms: ${ok(c.p99Ms < c.target.p99Ms)}`,
+    `  per command, best of ${c.passes} passes: p50 ${c.minOfPasses.p50Ms.toFixed(3)} ms  p99 ${c.minOfPasses.p99Ms.toFixed(3)} ms  max ${c.minOfPasses.maxMs.toFixed(2)} ms`,
+    `  passes (wall/CPU ms): ${c.passTimes.map((p) => `${p.wallMs.toFixed(0)}/${p.cpuMs.toFixed(0)}`).join(' ')}   load average ${c.loadAverage[0].toFixed(2)} → ${c.loadAverage[1].toFixed(2)}`,
   ].join('\n');
-
-  const results: ValidateBenchResults = {
-    at: new Date().toISOString(),
-    node: process.version,
-    corpus: { benign: benign.length, hostile: hostile.length },
-    parsers,
-    chain,
-    markdown,
-  };
-  mkdirSync(path.join(here, 'results'), { recursive: true });
-  writeFileSync(path.join(here, 'results', 'validate.json'), JSON.stringify(results, null, 2) + '\n');
-  return results;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const r = await runValidateBench();
-  process.stdout.write(r.markdown + '\n\nwrote bench/results/validate.json\n');
+  process.stdout.write(r.markdown + '\n\n' + chainSummary(r) + '\n\nwrote bench/results/validate.json\n');
 }
