@@ -29,6 +29,8 @@ export type SnapshotBenchOptions = {
   /** Where to write JSON; null to skip [bench/results/snapshot.json]. */
   outFile?: string | null;
   log?: (line: string) => void;
+  /** Compare against `docker commit` (needs dockerd and the base image) [true]. */
+  dockerCommit?: boolean;
 };
 
 /** One measured figure. */
@@ -219,6 +221,47 @@ export async function runSnapshotBench(opts: SnapshotBenchOptions = {}): Promise
     });
     row({ name: 'GNU tar -x (full workspace, median of 3)', ms: tarX });
 
+    // --- docker commit (image-layer snapshotting): the workspace copied into a container's own
+    // file system (commit ignores bind mounts), then committed; a 1-file change, committed again.
+    let dockerFirst: number | undefined;
+    let dockerOne: number | undefined;
+    if (opts.dockerCommit !== false) {
+      const name = `airlock-bench-commit-${process.pid}`;
+      const images: string[] = [];
+      try {
+        sh('docker', ['create', '--name', name, '--network', 'none', '--init', 'airlock/sandbox-base:bookworm', 'sleep', 'infinity'], scratch);
+        sh('docker', ['start', name], scratch);
+        sh('docker', ['cp', `${ws}/.`, `${name}:/ws`], scratch);
+        const first = time(() => sh('docker', ['commit', name, `airlock-bench:first-${process.pid}`], scratch));
+        images.push(`airlock-bench:first-${process.pid}`);
+        dockerFirst = first.ms;
+        row({ name: 'docker commit, first (workspace inside the container)', ms: dockerFirst });
+        dockerOne = await median(3, async () => {
+          sh('docker', ['exec', name, 'sh', '-c', `echo ${randomBytes(8).toString('hex')} >> "/ws/${small[editCounter++ % small.length] as string}"`], scratch);
+          const tag = `airlock-bench:one-${process.pid}-${images.length}`;
+          const r = time(() => sh('docker', ['commit', name, tag], scratch));
+          images.push(tag);
+          return r.ms;
+        });
+        row({ name: 'docker commit, incremental, 1 file (median of 3)', ms: dockerOne });
+      } catch (err) {
+        row({ name: 'docker commit', note: `not measured: ${(err as Error).message.split('\n')[0]}` });
+      } finally {
+        try {
+          sh('docker', ['rm', '-f', name], scratch);
+        } catch {
+          // already gone
+        }
+        for (const img of images.reverse()) {
+          try {
+            sh('docker', ['rmi', '-f', img], scratch);
+          } catch {
+            // already gone
+          }
+        }
+      }
+    }
+
     // --- storage growth over N one-small-file steps, in a fresh pair of buckets
     // Bucket names are part of every stored message's subject: on our own server use the production
     // defaults, on a shared one short unique names.
@@ -244,6 +287,12 @@ export async function runSnapshotBench(opts: SnapshotBenchOptions = {}): Promise
       { name: 'full restore (local blob cache) / tar -x', value: restoreWarm / tarX, target: '<= 1.0', met: restoreWarm / tarX <= 1.0 },
       { name: `store bytes after ${steps} steps / workspace bytes`, value: stored.total / gen.bytes, target: '< 1.1', met: stored.total / gen.bytes < 1.1 },
       { name: 'first snapshot / git first commit', value: first.ms / gitFirst.ms, target: '(report)', met: true },
+      ...(dockerOne !== undefined && dockerFirst !== undefined
+        ? [
+            { name: 'incremental 1-file snapshot / docker commit incremental', value: one / dockerOne, target: '(report)', met: true },
+            { name: 'first snapshot / docker commit first', value: first.ms / dockerFirst, target: '(report)', met: true },
+          ]
+        : []),
     ];
     log('');
     for (const r of ratios) log(`  ${r.name.padEnd(56)} ${r.value.toFixed(3).padStart(8)}  target ${r.target.padEnd(9)} ${r.met ? 'ok' : 'MISSED'}`);

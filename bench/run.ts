@@ -1,0 +1,33 @@
+// `npm run bench`: every benchmark, side by side where they compare, JSON under bench/results/.
+//   node bench/run.ts [steps|validate|snapshot ...]   (default: all)
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runStepBench } from './steps.ts';
+import { runValidateBench } from './validate.ts';
+import { runSnapshotBench } from './snapshot.ts';
+
+const out = join(import.meta.dirname, 'results');
+mkdirSync(out, { recursive: true });
+const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['steps', 'validate', 'snapshot']);
+const summary: Record<string, unknown> = { at: new Date().toISOString() };
+
+if (wanted.has('steps')) {
+  console.log('== step latency: Airlock step vs raw docker exec (interleaved)');
+  const r = await runStepBench({ steps: Number(process.env.BENCH_STEPS ?? 200) });
+  writeFileSync(join(out, 'steps.json'), JSON.stringify({ at: summary.at, ...r }, null, 2) + '\n');
+  for (const [cmd, s] of Object.entries(r.steps)) {
+    console.log(`  ${cmd.padEnd(14)} airlock p50 ${s.airlock.p50} ms p90 ${s.airlock.p90} | raw p50 ${s.raw.p50} ms p90 ${s.raw.p90} | ratio p50 ${s.ratioP50}x p90 ${s.ratioP90}x`);
+  }
+  console.log(`  run open (container create+start, workspace, first snapshot) p50 ${r.runOpenMs.p50} ms`);
+  summary.steps = r;
+}
+if (wanted.has('validate')) {
+  console.log('== validation chain');
+  summary.validate = await runValidateBench();
+}
+if (wanted.has('snapshot')) {
+  console.log('== snapshots');
+  summary.snapshot = await runSnapshotBench();
+}
+writeFileSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+console.log(`results in ${out}`);
