@@ -9,21 +9,24 @@ const limits = { memoryBytes: 1, pids: 1, nanoCpus: 1, tmpfsBytes: 1 };
 
 describe('wire schemas', () => {
   it('accepts a well-formed open request and refuses hostile fields', () => {
-    const ok = { v: 1, runId, image: 'airlock/sandbox:default', mountPath: '/workspace', env: {}, limits, network: 'none' };
+    const ok = { v: 1, runId, image: 'airlock/sandbox:default', mountPath: '/workspace', env: {}, limits, network: 'none', policyHash: 'a'.repeat(64) };
     expect(RunnerOpenRequestSchema.parse(ok)).toEqual(ok);
     expect(RunnerOpenRequestSchema.safeParse({ ...ok, runId: '../x' }).success).toBe(false);
     expect(RunnerOpenRequestSchema.safeParse({ ...ok, workspace: 'relative' }).success).toBe(false);
     expect(RunnerOpenRequestSchema.safeParse({ ...ok, network: 'host' }).success).toBe(false);
     expect(RunnerOpenRequestSchema.safeParse({ ...ok, mountPath: '/w:/etc' }).success).toBe(false);
     expect(RunnerOpenRequestSchema.safeParse({ ...ok, env: { 'A=B': 'x' } }).success).toBe(false);
+    expect(RunnerOpenRequestSchema.safeParse({ ...ok, policyHash: undefined }).success).toBe(false);
+    expect(RunnerOpenRequestSchema.safeParse({ ...ok, fromSnapshot: '../x' }).success).toBe(false);
   });
 
   it('bounds command size and steps', () => {
-    const base = { v: 1, runId, step: 1, cmd: 'true', env: {}, timeoutMs: 1000 };
+    const base = { v: 1, runId, step: 1, cmd: 'true', env: {}, timeoutMs: 1000, policyHash: 'b'.repeat(64) };
     expect(RunnerExecRequestSchema.safeParse(base).success).toBe(true);
     expect(RunnerExecRequestSchema.safeParse({ ...base, step: 0 }).success).toBe(false);
     expect(RunnerExecRequestSchema.safeParse({ ...base, cmd: 'x'.repeat(MAX_COMMAND_BYTES + 1) }).success).toBe(false);
     expect(RunnerExecRequestSchema.safeParse({ ...base, cmd: '' }).success).toBe(false);
+    expect(RunnerExecRequestSchema.safeParse({ ...base, policyHash: 'nope' }).success).toBe(false);
   });
 
   it('discriminates log events by type and requires the chain fields', () => {
