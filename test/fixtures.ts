@@ -109,8 +109,9 @@ export class TestStack implements AsyncDisposable {
   static async start(opts: StackOptions = {}): Promise<TestStack> {
     const nats = await NatsServer.start();
     const stack = new TestStack(nats, opts.runnerId ?? `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, mkdtempSync(join(tmpdir(), 'airlock-state-')));
-    await stack.startRunner(opts.slots ?? 4);
+    // The harness first: it creates the policy bucket runners read.
     await stack.startHarness(opts.harness ?? {});
+    await stack.startRunner(opts.slots ?? 4);
     stack.client = await AirlockClient.connect({ natsUrl: nats.url });
     return stack;
   }
@@ -124,6 +125,7 @@ export class TestStack implements AsyncDisposable {
       dockerSocket: '/var/run/docker.sock',
       maxOutputBytes: 2 * 1024 ** 3,
       heartbeatMs: 500,
+      replicas: 1,
       logLevel: 'silent',
     };
   }

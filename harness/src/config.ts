@@ -25,6 +25,8 @@ export const HarnessConfigSchema = z.object({
       tmpfsBytes: z.number().int().positive(),
     })
     .optional(),
+  /** Replicas of the streams and buckets (3 on a NATS cluster). Env AIRLOCK_REPLICAS. */
+  replicas: z.coerce.number().int().min(1).max(5).default(1),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type HarnessConfig = z.infer<typeof HarnessConfigSchema>;
@@ -36,6 +38,7 @@ export function loadHarnessConfig(flags: { nats?: string | undefined; logLevel?:
     defaultImage: env.AIRLOCK_IMAGE,
     stepTimeoutMs: env.AIRLOCK_STEP_TIMEOUT_MS,
     openTimeoutMs: env.AIRLOCK_OPEN_TIMEOUT_MS,
+    replicas: env.AIRLOCK_REPLICAS,
     logLevel: flags.logLevel ?? env.AIRLOCK_LOG_LEVEL,
   });
 }

@@ -82,12 +82,12 @@ export class HarnessService implements AsyncDisposable {
   static async start(cfg: HarnessConfig, nats: NatsHandles, log: Logger): Promise<HarnessService> {
     const policy: Policy = cfg.policyFile ? await loadPolicyFile(cfg.policyFile) : await defaultPolicy();
     const validator = await createValidator({ policy });
-    await ensureLogStream(nats.jsm);
-    await ensureAuditStream(nats.jsm);
+    await ensureLogStream(nats.jsm, { replicas: cfg.replicas });
+    await ensureAuditStream(nats.jsm, { replicas: cfg.replicas });
     const kvm = new Kvm(nats.nc);
-    const kv = await kvm.create(names.runsBucket, { history: 1 });
+    const kv = await kvm.create(names.runsBucket, { history: 1, replicas: cfg.replicas });
     // Policies are content-addressed: runners fetch the pinned one by hash and check the hash themselves.
-    const policies = await kvm.create(names.policiesBucket, { history: 1 });
+    const policies = await kvm.create(names.policiesBucket, { history: 1, replicas: cfg.replicas });
     await policies.put(validator.policyHash, canonicalJson(policy));
     const svc = new HarnessService(cfg, nats, kv, log, validator);
     const { nc } = nats;

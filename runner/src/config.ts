@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -16,6 +17,8 @@ export const RunnerConfigSchema = z.object({
   dockerSocket: z.string().default('/var/run/docker.sock'),
   /** Output kept per stream per step; beyond it the step is marked truncated. Env AIRLOCK_MAX_OUTPUT_BYTES. */
   maxOutputBytes: z.coerce.number().int().positive().default(2 * 1024 * 1024 * 1024),
+  /** Replicas of the streams and buckets this runner creates when missing (3 on a NATS cluster). Env AIRLOCK_REPLICAS. */
+  replicas: z.coerce.number().int().min(1).max(5).default(1),
   /** Heartbeat period. */
   heartbeatMs: z.coerce.number().int().positive().default(2000),
   /** pino level. Env AIRLOCK_LOG_LEVEL. */
@@ -29,7 +32,7 @@ The Airlock runner: takes runs from NATS and executes their steps in Docker sand
 
 Options (environment variable in brackets):
   --nats URL         NATS server(s), comma-separated [AIRLOCK_NATS_URL] (default nats://127.0.0.1:4222)
-  --id ID            stable runner id [AIRLOCK_RUNNER_ID] (default: host name)
+  --id ID            stable runner id [AIRLOCK_RUNNER_ID] (default: host name; "auto": host name + random suffix)
   --slots N          most runs held at once [AIRLOCK_SLOTS] (default 4)
   --state-dir DIR    where runner-made workspaces live [AIRLOCK_STATE_DIR] (default ~/.airlock/runner)
   --docker-socket P  Docker engine socket [DOCKER_SOCKET] (default /var/run/docker.sock)
@@ -53,9 +56,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RunnerConfig
   });
   if (values.help) return 'help';
   const home = env.AIRLOCK_HOME ?? `${env.HOME ?? '/root'}/.airlock`;
+  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 50);
+  let runnerId = values.id ?? env.AIRLOCK_RUNNER_ID ?? host;
+  // Scaled replicas share a host name (compose with host networking): give each its own id.
+  if (runnerId === 'auto') runnerId = `${host}-${randomBytes(3).toString('hex')}`;
   return RunnerConfigSchema.parse({
     natsUrl: values.nats ?? env.AIRLOCK_NATS_URL,
-    runnerId: values.id ?? env.AIRLOCK_RUNNER_ID ?? hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64),
+    runnerId,
+    replicas: env.AIRLOCK_REPLICAS,
     slots: values.slots ?? env.AIRLOCK_SLOTS,
     stateDir: values['state-dir'] ?? env.AIRLOCK_STATE_DIR ?? `${home}/runner`,
     dockerSocket: values['docker-socket'] ?? env.DOCKER_SOCKET,

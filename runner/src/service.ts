@@ -104,10 +104,10 @@ export class RunnerService implements AsyncDisposable {
   static async start(cfg: RunnerConfig, nats: NatsHandles, docker: ContainerClient, log: Logger): Promise<RunnerService> {
     const svc = new RunnerService(cfg, nats, docker, log);
     await docker.ping();
-    await ensureLogStream(nats.jsm);
-    await ensureAuditStream(nats.jsm);
-    svc.#policies = await new Kvm(nats.nc).open(names.policiesBucket);
-    svc.#snapshots = await SnapshotStore.open(nats.nc, { cacheDir: join(cfg.stateDir, 'blob-cache') });
+    await ensureLogStream(nats.jsm, { replicas: cfg.replicas });
+    await ensureAuditStream(nats.jsm, { replicas: cfg.replicas });
+    svc.#policies = await waitForBucket(nats, names.policiesBucket, log);
+    svc.#snapshots = await SnapshotStore.open(nats.nc, { cacheDir: join(cfg.stateDir, 'blob-cache'), replicas: cfg.replicas });
     await svc.#reapOrphans();
     void docker.events(svc.#events.signal, (e) => {
       if (e.action === 'oom') svc.#oomSeen.set(e.containerId, Date.now());
@@ -561,6 +561,19 @@ export class RunnerService implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.drain();
+  }
+}
+
+/** The policy bucket is the harness's to create (runners may only read it): wait for it. */
+async function waitForBucket(nats: NatsHandles, bucket: string, log: Logger): Promise<KV> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await new Kvm(nats.nc).open(bucket);
+    } catch (err) {
+      if (attempt === 0) log.info({ bucket }, 'waiting for the harness to create the policy bucket');
+      if (attempt > 600) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
 }
 
