@@ -307,7 +307,8 @@ export class RedactionStream {
  *   secret, so `base64(prefix + secret + suffix)` loses every character that carries secret bits
  *   except the at most two boundary characters mixing a secret byte with a neighbour's bits;
  * - URL encoding: `encodeURIComponent`, strict RFC 3986 (`!'()*` escaped too), form encoding
- *   (`+` for space), `encodeURI`, each with upper- and lower-case hex;
+ *   (`+` for space; RFC 3986 and WHATWG `URLSearchParams` sets), `encodeURI`, each with upper- and
+ *   lower-case hex;
  * - JSON string escaping, plain, with `\/`, and ASCII-only (`\uXXXX`, either case).
  *
  * Overlapping matches merge into one marker, so no byte of any matched form survives. Not covered:
@@ -493,9 +494,12 @@ function urlForms(value: string): string[] {
     return []; // lone surrogates: not representable in a URL anyway
   }
   const strict = component.replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  // application/x-www-form-urlencoded, two dialects: RFC 3986 reserved set, and WHATWG
+  // (`URLSearchParams`: everything but alphanumerics and `*-._` escaped).
   const form = strict.replaceAll('%20', '+');
+  const whatwg = component.replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replaceAll('%20', '+');
   const lower = (s: string) => s.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
-  return [component, strict, form, uri].flatMap((s) => [s, lower(s)]);
+  return [component, strict, form, whatwg, uri].flatMap((s) => [s, lower(s)]);
 }
 
 function jsonForms(value: string): string[] {
