@@ -32,6 +32,7 @@ export class TokenError extends Error {
 /** Errors of the key helpers and builders (bad input from the caller, not an attack). */
 export const trustErrorCodes = {
   invalid_key: 'The key is not an ed25519 key in a supported form (KeyObject, PEM, or 32 raw bytes as base64).',
+  invalid_claims: 'The claims given to signJob do not match JobClaimsSchema (a programming error in the signer).',
   invalid_secret: 'A secret given to the redactor has no name or a value that is not a string.',
   invalid_bundle_input: 'The events, policy or manifests given to buildBundle do not form a verifiable bundle (`problem` says why).',
 } as const;
