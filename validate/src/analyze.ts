@@ -3,6 +3,7 @@ import { argumentGlob, policyGlob, tokensIntersect } from './compile.ts';
 import type { BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
 import { checkInput } from './input.ts';
+import { sedExecCommand, sedSubstituteExec } from './sed.ts';
 import { resolvePath, walkScript, type Cmd, type Stdin, type Walked } from './walk.ts';
 import { UNKNOWN, WordFlag, type Word } from './words.ts';
 
@@ -36,6 +37,10 @@ interface Scope {
 
 export class DeadlineError extends Error {
   override name = 'DeadlineError';
+}
+
+function checkDeadline(ctx: Ctx): void {
+  if (performance.now() > ctx.deadline) throw new DeadlineError('validation deadline exceeded');
 }
 
 const RANK: Record<VerdictKind, number> = { allow: 0, ask: 1, deny: 2 };
@@ -1562,7 +1567,7 @@ function sedCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], writes: Wo
   for (const s of scripts) {
     const t = s.value ?? s.raw;
     // GNU sed `e` command / `s///e` flag run shell commands; `w file` writes files.
-    if (/(^|[;\n{}]|[0-9$/])\s*!?\s*e(\s|;|$)/.test(t) || /(^|[;\n])\s*s(.)(?:\\.|(?!\2).)*\2(?:\\.|(?!\2).)*\2[gpIiMm0-9]*e/.test(t)) {
+    if (sedExecCommand(t) || sedSubstituteExec(t, () => checkDeadline(ctx))) {
       add(ctx, sc, 'deny', 'exec.sed_script', `sed script executes shell commands ("${truncate(t, 40)}")`, s.start, s.end);
     }
   }
@@ -1573,16 +1578,26 @@ function damerau1(a: string, b: string): boolean {
   if (a === b) return false;
   const la = a.length;
   const lb = b.length;
-  if (Math.abs(la - lb) > 1) return false;
   if (la === lb) {
-    const diff: number[] = [];
-    for (let i = 0; i < la; i++) if (a[i] !== b[i]) diff.push(i);
-    if (diff.length === 1) return true;
-    return diff.length === 2 && diff[1] === diff[0]! + 1 && a[diff[0]!] === b[diff[1]!] && a[diff[1]!] === b[diff[0]!];
+    // One substitution, or one swap of neighbours.
+    let first = -1;
+    let second = -1;
+    for (let i = 0; i < la; i++) {
+      if (a.charCodeAt(i) === b.charCodeAt(i)) continue;
+      if (first < 0) first = i;
+      else if (second < 0) second = i;
+      else return false;
+    }
+    if (second < 0) return true;
+    return second === first + 1 && a[first] === b[second] && a[second] === b[first];
   }
+  if (la - lb > 1 || lb - la > 1) return false;
+  // One insertion/deletion: skip the first differing character of the longer one.
   const [s, l] = la < lb ? [a, b] : [b, a];
-  for (let i = 0; i < l.length; i++) if (l.slice(0, i) + l.slice(i + 1) === s) return true;
-  return false;
+  let i = 0;
+  while (i < s.length && s.charCodeAt(i) === l.charCodeAt(i)) i++;
+  for (let j = i; j < s.length; j++) if (s.charCodeAt(j) !== l.charCodeAt(j + 1)) return false;
+  return true;
 }
 
 function packageInstall(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
@@ -1605,7 +1620,7 @@ function packageInstall(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: reado
       add(ctx, sc, 'ask', 'supply_chain.direct_url', `${name} installs a package straight from a URL or repository (${truncate(v, 50)})`, a.start, a.end);
       continue;
     }
-    const pkg = v.replace(/^@?/, (m) => m).replace(/([<>=!~;[ ].*|@[^/]*$)/, '').toLowerCase();
+    const pkg = v.replace(/([<>=!~;[ ].*|@[^/]*$)/, '').toLowerCase();
     if (pkg.length >= 5 && !POPULAR_PACKAGES.has(pkg) && !NOT_TYPOSQUATS.has(pkg) && /^[a-z0-9._-]+$/.test(pkg)) {
       for (const p of POPULAR_PACKAGES) {
         if (p.length >= 5 && damerau1(pkg, p)) {

@@ -184,12 +184,14 @@ export function policyGlob(b: string): GlobTokens {
 
 /** {@link globsIntersect} on tokenised globs. */
 export function tokensIntersect(ta: GlobTokens, tb: GlobTokens): boolean {
-  const memo = new Map<number, boolean>();
+  // memo[i * w + j]: 0 unknown, 1 false (or being computed), 2 true.
+  const w = tb.length + 1;
+  const memo = new Uint8Array((ta.length + 1) * w);
   const go = (i: number, j: number): boolean => {
-    const key = i * 4096 + j;
-    const hit = memo.get(key);
-    if (hit !== undefined) return hit;
-    memo.set(key, false);
+    const key = i * w + j;
+    const hit = memo[key]!;
+    if (hit !== 0) return hit === 2;
+    memo[key] = 1;
     let r: boolean;
     const x = ta[i];
     const y = tb[j];
@@ -200,7 +202,7 @@ export function tokensIntersect(ta: GlobTokens, tb: GlobTokens): boolean {
       r = go(i, j + 1) || (x !== undefined && (y.deep || !x.set.has('/') || x.neg) && go(i + 1, j));
     } else if (x === undefined || y === undefined) r = false;
     else r = overlap(x, y) && go(i + 1, j + 1);
-    memo.set(key, r);
+    memo[key] = r ? 2 : 1;
     return r;
   };
   return go(0, 0);

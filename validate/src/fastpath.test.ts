@@ -13,6 +13,7 @@ import { compilePolicy, globToRegex } from './compile.ts';
 import { bashWasmPath, loadBashGrammar, type BashGrammar, type SyntaxNode } from './grammar.ts';
 import { checkInput } from './input.ts';
 import { defaultPolicy } from './policy.ts';
+import { isJsSpace, SED_EXEC_COMMAND, SED_SUBSTITUTE_EXEC, sedExecCommand, sedSubstituteExec } from './sed.ts';
 import { resolvePath } from './walk.ts';
 
 const corpusDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'corpus');
@@ -150,5 +151,59 @@ describe('input check fast path', () => {
     expect(checkInput('ls' + ' '.repeat(64) + 'x', 1 << 20).map((f) => f.rule)).toEqual(['input.padding']);
     expect(checkInput('ls\x7f', 1 << 20).map((f) => f.rule)).toEqual(['input.control_char']);
     expect(checkInput('ls\r\n', 1 << 20)).toEqual([]);
+  });
+});
+
+describe('sed detectors', () => {
+  it('isJsSpace is \\s', () => {
+    for (let c = 0; c < 0x10000; c++) if (isJsSpace(c) !== /\s/.test(String.fromCharCode(c))) expect(c).toBe(-1);
+  });
+
+  it('accept exactly what the backtracking regexes accept', () => {
+    const alpha = ['s', '/', '\\', 'e', 'g', ';', '\n', ' ', 'a', '!', '1', '{', '$', '\r', 'p', '|', '\u2028', 'I'];
+    // Deterministic pseudo-random strings (xorshift32).
+    let x = 0x9e3779b9;
+    const rnd = (k: number) => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) % k;
+    };
+    let exec = 0;
+    let subst = 0;
+    const check = (t: string) => {
+      const a = SED_EXEC_COMMAND.test(t);
+      const b = SED_SUBSTITUTE_EXEC.test(t);
+      if (sedExecCommand(t) !== a) expect([t, sedExecCommand(t)]).toEqual([t, a]);
+      if (sedSubstituteExec(t) !== b) expect([t, sedSubstituteExec(t)]).toEqual([t, b]);
+      if (a) exec++;
+      if (b) subst++;
+    };
+    for (let i = 0; i < 200_000; i++) {
+      let t = '';
+      for (let j = 1 + rnd(14); j > 0; j--) t += alpha[rnd(alpha.length)];
+      check(t);
+    }
+    for (let i = 0; i < 100_000; i++) {
+      const d = alpha[rnd(alpha.length)]!;
+      const part = () => {
+        let s = '';
+        for (let j = rnd(6); j > 0; j--) s += [d, '\\', 'a', 'e', '\\' + d, 'g', '\n'][rnd(7)];
+        return s;
+      };
+      check([' ', '', ';', 'x;'][rnd(4)] + 's' + d + part() + d + part() + d + ['', 'g', 'e', 'ge', '1e', 'w', 'pe'][rnd(7)] + ['', ';', ' e', 'x'][rnd(4)]);
+    }
+    for (const c of corpus) check(c);
+    expect(exec).toBeGreaterThan(1000);
+    expect(subst).toBeGreaterThan(1000);
+  }, 60_000);
+
+  it('run in linear time on inputs the regexes take exponential/cubic time on', () => {
+    const t0 = performance.now();
+    expect(sedSubstituteExec(`s/${'\\['.repeat(5000)}/x/g`)).toBe(false);
+    expect(sedSubstituteExec(`s/${'\\['.repeat(5000)}/x/ge`)).toBe(true);
+    expect(sedExecCommand('1' + '\n'.repeat(100_000) + 'x')).toBe(false);
+    expect(sedExecCommand(';'.repeat(50_000) + ' e')).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(500);
   });
 });

@@ -218,6 +218,13 @@ function expansion(node: SyntaxNode, src: string, acc: Acc): void {
 }
 
 function unquoted(text: string, acc: Acc): void {
+  if (!text.includes('\\')) {
+    // No escapes: the value and the pattern are the text itself.
+    if (text.includes('*') || text.includes('?') || text.includes('[')) acc.flags |= WordFlag.glob;
+    if (acc.value !== null) acc.value += text;
+    acc.pattern += text;
+    return;
+  }
   let out = '';
   let pat = '';
   for (let i = 0; i < text.length; i++) {
