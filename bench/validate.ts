@@ -147,12 +147,12 @@ export async function runValidateBench(): Promise<ValidateBenchResults> {
   const hostile = load('hostile-sample.jsonl');
   const all = [...benign, ...hostile];
 
+  // (b) the chain first, on a clean heap (bash-parser leaves a lot behind).
+  const chain = await measureChain(benign, hostile);
+
   // (a) parsers
   const parsers: ParserResult[] = [];
   if (!SKIP_PARSERS) parsers.push(...(await compareParsers(benign, hostile, all)));
-
-  // (b) the chain
-  const chain = await measureChain(benign, hostile);
   const counts = chain.benign;
   const h = chain.hostile;
 
