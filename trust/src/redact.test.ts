@@ -147,6 +147,12 @@ describe('Redactor: one-shot', () => {
     expect(new Redactor({ PIN: '123' }, { minLength: 3 }).redactString('a123b')).toBe('a[REDACTED:PIN]b');
   });
 
+  it('accepts secrets as a record, a Map or a list', () => {
+    for (const input of [{ K: 'value-123' }, new Map([['K', 'value-123']]), [{ name: 'K', value: 'value-123' }]]) {
+      expect(new Redactor(input).redactString('a value-123')).toBe('a [REDACTED:K]');
+    }
+  });
+
   it('uses a custom marker', () => {
     const rr = new Redactor({ X: 'secret-x' }, { marker: (n) => `***${n}***` });
     expect(rr.redactString('a secret-x b')).toBe('a ***X*** b');

@@ -18,8 +18,8 @@ export interface Secret {
   value: string;
 }
 
-/** Secrets as `{ NAME: value }` or a list of `{ name, value }`. */
-export type SecretsInput = Readonly<Record<string, string>> | Iterable<Secret>;
+/** Secrets as `{ NAME: value }`, a `Map` of name to value, or a list of `{ name, value }`. */
+export type SecretsInput = Readonly<Record<string, string>> | ReadonlyMap<string, string> | Iterable<Secret>;
 
 /** A secret the redactor does not look for, and why. Callers should log it as a warning. */
 export interface IgnoredSecret {
@@ -467,7 +467,9 @@ function join(pieces: readonly Uint8Array[]): Buffer {
 
 function normalise(secrets: SecretsInput): Secret[] {
   const list: Secret[] =
-    Symbol.iterator in (secrets as object)
+    secrets instanceof Map
+      ? [...(secrets as ReadonlyMap<string, string>).entries()].map(([name, value]) => ({ name, value }))
+      : Symbol.iterator in (secrets as object)
       ? [...(secrets as Iterable<Secret>)]
       : Object.entries(secrets as Record<string, string>).map(([name, value]) => ({ name, value }));
   for (const s of list) {
