@@ -79,6 +79,7 @@ describe('proof bundles: building and verifying', () => {
       createdAt: '2026-01-01T00:00:10.000Z',
     });
     expect(verifyBundle(bundle)).toMatchObject({ ok: true, trusted: false });
+    expect(verifyBundle(Buffer.from(text))).toMatchObject({ ok: true });
     expect(bundle.headSeq).toBe(N);
     expect(Buffer.from(bundle.events[2]!.bytes, 'base64').equals(Buffer.from(EVENTS[2]!))).toBe(true);
   });
@@ -219,6 +220,7 @@ describe('proof bundles: building and verifying', () => {
     expect(problem(verifyBundle({ ...bundle, publicKey: 'nope' }))).toEqual({ code: 'format' });
     expect(problem(verifyBundle({ ...bundle, events: [{ bytes: 'a' }] }))).toMatchObject({ code: 'format', index: 0 });
     expect(problem(verifyBundle(null))).toEqual({ code: 'format' });
+    expect(problem(verifyBundle(Buffer.from([0xff, 0xfe])))).toEqual({ code: 'format' });
   });
 
   it('every problem code is documented', () => {

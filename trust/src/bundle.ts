@@ -168,19 +168,19 @@ export function buildBundle(input: BuildBundleInput, privateKey: PrivateKeyInput
 }
 
 /**
- * Verifies a proof bundle (its JSON text or the parsed object) offline and returns the first
+ * Verifies a proof bundle (its JSON text, its UTF-8 bytes, or the parsed object) offline and returns the first
  * problem found. Checks, in order: the format; the key id and signature of the header (and that
  * the key is `trustedKeyId`, if given); the event chain up to the signed head ({@link checkChain}:
  * parse, run, seq, prev links); that `run.opened` and `step.verdict` events name the bundle's
  * policy hash; that the policy text hashes to it; that each manifest hashes to its digest and
  * every snapshot the log names has one. Never throws for bad input.
  */
-export function verifyBundle(input: string | unknown, options: VerifyBundleOptions = {}): BundleVerification {
+export function verifyBundle(input: string | Uint8Array | unknown, options: VerifyBundleOptions = {}): BundleVerification {
   const fail = (problem: BundleProblem): BundleVerification => ({ ok: false, problem });
   let raw: unknown = input;
-  if (typeof input === 'string') {
+  if (typeof input === 'string' || input instanceof Uint8Array) {
     try {
-      raw = JSON.parse(input);
+      raw = JSON.parse(typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: true }).decode(input));
     } catch {
       return fail({ code: 'format', message: 'the bundle is not JSON' });
     }
