@@ -101,6 +101,13 @@ describe('proof bundles: building and verifying', () => {
     }
   });
 
+  it('with two events modified, the first one is reported', () => {
+    const events = EVENTS.map((e) => Uint8Array.from(e));
+    events[1]![events[1]!.indexOf(0x68 /* h */)]! ^= 1;
+    events[4]![10]! ^= 1;
+    expect(problem(verifyBundle(withEvents(bundle, events)))).toEqual({ code: 'modified_event', seq: 2, index: 1 });
+  });
+
   it('rewriting the last event (valid JSON, right seq and prev) is caught by the signed head', () => {
     const last = JSON.parse(Buffer.from(EVENTS[N - 1]!).toString()) as Record<string, unknown>;
     const forged = Buffer.from(JSON.stringify({ ...last, reason: 'nothing to see' }));
