@@ -49,8 +49,16 @@ export interface ValidateBenchResults {
     /** Commands per CPU-second of this process (user + system), least-CPU pass. */
     readonly commandsPerCpuSecond: number;
     readonly passes: number;
-    /** Every pass, for judging the noise: wall ms and CPU ms. */
-    readonly passTimes: readonly { readonly wallMs: number; readonly cpuMs: number }[];
+    /** Every pass, for judging the noise: wall ms and CPU ms (chain), CPU ms of the bare parse pass run right after it. */
+    readonly passTimes: readonly { readonly wallMs: number; readonly cpuMs: number; readonly parseCpuMs: number }[];
+    /**
+     * Machine-speed yardstick measured in the same passes: commands per
+     * CPU-second for the bare tree-sitter parse (+ tree copy) alone, and the
+     * chain's cost as a multiple of it. The ratio moves much less than the
+     * absolute numbers when neighbours slow the core down.
+     */
+    readonly parseOnlyPerCpuSecond: number;
+    readonly chainCostInParses: number;
     /** Load average (1 min) when the chain measurement started and ended. */
     readonly loadAverage: readonly [number, number];
     /** Per-command wall time in the fastest pass. */
@@ -170,6 +178,7 @@ export async function runValidateBench(): Promise<ValidateBenchResults> {
     `| commands per wall-clock second (fastest of ${chain.passes} passes) | ${chain.commandsPerSecond} |`,
     `| p50 / p99 / max per command, fastest pass | ${chain.p50Ms.toFixed(3)} / ${chain.p99Ms.toFixed(3)} / ${chain.maxMs.toFixed(2)} ms |`,
     `| p50 / p99 / max per command, best of ${chain.passes} per command | ${chain.minOfPasses.p50Ms.toFixed(3)} / ${chain.minOfPasses.p99Ms.toFixed(3)} / ${chain.minOfPasses.maxMs.toFixed(2)} ms |`,
+    `| bare tree-sitter parse per CPU-second (same passes) / chain cost in parses | ${chain.parseOnlyPerCpuSecond} / ${chain.chainCostInParses.toFixed(2)} |`,
     `| load average (1 min) at start / end | ${chain.loadAverage[0].toFixed(2)} / ${chain.loadAverage[1].toFixed(2)} |`,
     `| benign allow / ask / deny | ${pct(counts.allowRate)} / ${pct(counts.ask / benign.length)} / ${pct(counts.denyRate)} |`,
     `| hostile not allowed | ${pct(h.notAllowRate)} (${h.deny} deny, ${h.ask} ask, ${h.allow} allow) |`,
@@ -242,6 +251,7 @@ function percentile(sorted: Float64Array, q: number): number {
 
 async function measureChain(benign: readonly string[], hostile: readonly string[]): Promise<ValidateBenchResults['chain']> {
   const v = await createValidator();
+  const grammar = await loadBashGrammar();
   const counts = { allow: 0, ask: 0, deny: 0 };
   // Warm-up: full passes until the JIT, wasm tier-up and regex compilation
   // settle (V8's background compiler threads count as this process's CPU
@@ -249,10 +259,12 @@ async function measureChain(benign: readonly string[], hostile: readonly string[
   // one gives the verdict counts.
   for (const c of benign) counts[v.validate(c).verdict]++;
   for (let w = 1; w < WARMUP_PASSES; w++) for (const c of benign) v.validate(c);
+  for (const c of benign) grammar.parse(c, 1000);
   const load0 = loadavg()[0]!;
   const n = benign.length;
   const minTimes = new Float64Array(n).fill(Infinity);
-  const passTimes: { wallMs: number; cpuMs: number }[] = [];
+  const passTimes: { wallMs: number; cpuMs: number; parseCpuMs: number }[] = [];
+  let bestParseCpuMs = Infinity;
   let bestWall = { wallMs: Infinity, times: new Float64Array(0) };
   let bestCpuMs = Infinity;
   for (let pass = 0; pass < PASSES; pass++) {
@@ -267,7 +279,12 @@ async function measureChain(benign: readonly string[], hostile: readonly string[
     const wallMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const cpuMs = (cpu.user + cpu.system) / 1000;
-    passTimes.push({ wallMs, cpuMs });
+    const parse0 = process.cpuUsage();
+    for (let i = 0; i < n; i++) grammar.parse(benign[i]!, 1000);
+    const parseCpu = process.cpuUsage(parse0);
+    const parseCpuMs = (parseCpu.user + parseCpu.system) / 1000;
+    if (parseCpuMs < bestParseCpuMs) bestParseCpuMs = parseCpuMs;
+    passTimes.push({ wallMs, cpuMs, parseCpuMs });
     for (let i = 0; i < n; i++) if (times[i]! < minTimes[i]!) minTimes[i] = times[i]!;
     if (wallMs < bestWall.wallMs) bestWall = { wallMs, times };
     if (cpuMs < bestCpuMs) bestCpuMs = cpuMs;
@@ -285,6 +302,8 @@ async function measureChain(benign: readonly string[], hostile: readonly string[
     commandsPerCpuSecond,
     passes: PASSES,
     passTimes,
+    parseOnlyPerCpuSecond: Math.round((n / bestParseCpuMs) * 1000),
+    chainCostInParses: bestCpuMs / bestParseCpuMs,
     loadAverage: [load0, load1],
     p50Ms: percentile(sorted, 0.5),
     p99Ms,
@@ -311,7 +330,8 @@ export function chainSummary(r: ValidateBenchResults): string {
     `  wall:      ${c.commandsPerSecond} commands/s (fastest pass)             target >= ${c.target.commandsPerSecond}: ${ok(c.commandsPerSecond >= c.target.commandsPerSecond)}`,
     `  per command, fastest pass:      p50 ${c.p50Ms.toFixed(3)} ms  p99 ${c.p99Ms.toFixed(3)} ms  max ${c.maxMs.toFixed(2)} ms   p99 < ${c.target.p99Ms} ms: ${ok(c.p99Ms < c.target.p99Ms)}`,
     `  per command, best of ${c.passes} passes: p50 ${c.minOfPasses.p50Ms.toFixed(3)} ms  p99 ${c.minOfPasses.p99Ms.toFixed(3)} ms  max ${c.minOfPasses.maxMs.toFixed(2)} ms`,
-    `  passes (wall/CPU ms): ${c.passTimes.map((p) => `${p.wallMs.toFixed(0)}/${p.cpuMs.toFixed(0)}`).join(' ')}   load average ${c.loadAverage[0].toFixed(2)} → ${c.loadAverage[1].toFixed(2)}`,
+    `  yardstick: bare tree-sitter parse ${c.parseOnlyPerCpuSecond} per CPU-second; the chain costs ${c.chainCostInParses.toFixed(2)} parses`,
+    `  passes (chain wall/CPU, parse CPU ms): ${c.passTimes.map((p) => `${p.wallMs.toFixed(0)}/${p.cpuMs.toFixed(0)},${p.parseCpuMs.toFixed(0)}`).join(' ')}   load average ${c.loadAverage[0].toFixed(2)} → ${c.loadAverage[1].toFixed(2)}`,
   ].join('\n');
 }
 
