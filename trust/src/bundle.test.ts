@@ -258,6 +258,11 @@ describe('checkChain', () => {
     expect(checkChain([first, ...EVENTS.slice(1)])).toMatchObject({ ok: false, problem: { code: 'modified_event', seq: 1, index: 0 } });
   });
 
+  it('a correctly chained event of an unknown type is a format problem, not a modification', () => {
+    const events = chain([...runEvents().slice(0, 2), { type: 'step.teleported', step: 1 } as unknown as LogEventInput, ...runEvents().slice(2)]);
+    expect(checkChain(events)).toMatchObject({ ok: false, problem: { code: 'format', seq: 3, index: 2 } });
+  });
+
   it('chainHash is the sha256 of the exact bytes, as the ledger writer computes prev', () => {
     const second = JSON.parse(Buffer.from(EVENTS[1]!).toString()) as { prev: string };
     expect(second.prev).toBe(chainHash(EVENTS[0]!));

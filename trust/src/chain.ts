@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { z } from 'zod';
 import { GENESIS_HASH, LogEventSchema, type LogEvent } from '@airlock/proto';
 import { sha256Hex } from './canonical.ts';
 
@@ -7,7 +8,7 @@ import { sha256Hex } from './canonical.ts';
  * problem name the event concerned (index = position in the list, seq = its place in the run).
  */
 export const bundleProblemCodes = {
-  format: 'The bundle is not an airlock-bundle version 1 JSON document (or its public key is not ed25519).',
+  format: 'The bundle is not an airlock-bundle version 1 JSON document (or its public key is not ed25519), or a correctly chained event is of a kind this version does not understand.',
   signature: 'The bundle header is not signed by its key, the key id does not match the key, or the key is not the trusted one.',
   missing_event: 'An event of the run is absent: `seq` names the first missing one.',
   modified_event: 'An event\'s bytes are not the ones the chain (or the signed head) commits to: `seq` names the first modified event.',
@@ -73,11 +74,15 @@ export function chainHash(bytes: Uint8Array): string {
  * predecessor, but its successor (or the head) no longer links to it, so the break shows one event
  * later; that event is the one reported, not its successor. An event whose seq or run id changed but
  * which still sits in its chain position is reported as modified, not as missing or misplaced.
+ * Events are checked against `LogEventSchema` only after the whole chain holds: a correctly chained
+ * event this build cannot parse (a newer protocol's event type) is `format`, not `modified_event`.
  */
 export function checkChain(events: readonly Uint8Array[], options: CheckChainOptions = {}): ChainCheck {
   const n = events.length;
   const hashes = events.map(chainHash);
-  const parsed = events.map(parseEvent);
+  // The chain is checked on the fields it needs; full schema validation comes after, so an event that
+  // is chained correctly but of a type this build does not know is not mistaken for a tampered one.
+  const parsed = events.map(parseLinks);
   const runId = options.runId ?? parsed[0]?.runId;
   const head = options.head;
   const linkIn = (i: number): boolean => parsed[i]?.prev === (i === 0 ? GENESIS_HASH : hashes[i - 1]);
@@ -98,7 +103,7 @@ export function checkChain(events: readonly Uint8Array[], options: CheckChainOpt
 
   for (let i = 0; i < n; i++) {
     const ev = parsed[i];
-    if (ev === undefined) return modified(i, 'its bytes are not a valid log event');
+    if (ev === undefined) return modified(i, 'its bytes are not a log event (JSON with runId, seq and prev)');
     if (ev.runId !== runId) {
       if (selfModified(i)) return modified(i, 'its run id changed after it was chained');
       return { ok: false, problem: { code: 'wrong_run', seq: ev.seq, index: i, message: `event ${i + 1} belongs to run ${ev.runId}, not ${runId}` } };
@@ -131,19 +136,41 @@ export function checkChain(events: readonly Uint8Array[], options: CheckChainOpt
     }
   }
 
+  const full: LogEvent[] = [];
+  for (const [i, ev] of parsed.entries()) {
+    const r = LogEventSchema.safeParse(ev!.raw);
+    if (!r.success) {
+      const issue = r.error.issues[0];
+      return {
+        ok: false,
+        problem: {
+          code: 'format',
+          seq: i + 1,
+          index: i,
+          message: `event ${i + 1} is correctly chained but is not a log event this version understands (${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}); a newer protocol?`,
+        },
+      };
+    }
+    full.push(r.data);
+  }
+
   return {
     ok: true,
     events: n,
     headSeq: n,
     headHash: n === 0 ? GENESIS_HASH : hashes[n - 1]!,
-    parsed: parsed as LogEvent[],
+    parsed: full,
   };
 }
 
-function parseEvent(bytes: Uint8Array): LogEvent | undefined {
+const LinkFieldsSchema = z.object({ runId: z.string(), seq: z.number().int(), prev: z.string() });
+
+/** The fields the chain needs, and the whole JSON value for the later schema check. */
+function parseLinks(bytes: Uint8Array): { runId: string; seq: number; prev: string; raw: unknown } | undefined {
   try {
-    const r = LogEventSchema.safeParse(JSON.parse(utf8.decode(bytes)));
-    return r.success ? r.data : undefined;
+    const raw: unknown = JSON.parse(utf8.decode(bytes));
+    const r = LinkFieldsSchema.safeParse(raw);
+    return r.success ? { ...r.data, raw } : undefined;
   } catch {
     return undefined;
   }
