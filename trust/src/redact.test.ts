@@ -189,7 +189,7 @@ describe('Redactor: one-shot', () => {
     expect(r.redactValue({ a: shared, b: shared })).toEqual({ a: { s: M }, b: { s: M } }); // shared, not cyclic
   });
 
-  it('lists encodings without the raw secret leaking into a marker', () => {
+  it('encodedForms lists the raw, hex and base64 forms', () => {
     const forms = encodedForms(SECRET).map((b) => b.toString());
     expect(forms).toContain(SECRET);
     expect(forms).toContain(Buffer.from(SECRET).toString('hex'));
