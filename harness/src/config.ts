@@ -25,6 +25,8 @@ export const HarnessConfigSchema = z.object({
       tmpfsBytes: z.number().int().positive(),
     })
     .optional(),
+  /** A runner silent for longer than this is lost; its runs move to other runners. Env AIRLOCK_RUNNER_LOST_MS. */
+  runnerLostMs: z.coerce.number().int().positive().default(3500),
   /** Replicas of the streams and buckets (3 on a NATS cluster). Env AIRLOCK_REPLICAS. */
   replicas: z.coerce.number().int().min(1).max(5).default(1),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -39,6 +41,7 @@ export function loadHarnessConfig(flags: { nats?: string | undefined; logLevel?:
     stepTimeoutMs: env.AIRLOCK_STEP_TIMEOUT_MS,
     openTimeoutMs: env.AIRLOCK_OPEN_TIMEOUT_MS,
     replicas: env.AIRLOCK_REPLICAS,
+    runnerLostMs: env.AIRLOCK_RUNNER_LOST_MS,
     logLevel: flags.logLevel ?? env.AIRLOCK_LOG_LEVEL,
   });
 }

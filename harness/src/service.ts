@@ -33,7 +33,7 @@ import type {
   RunnerOpenRequest,
   StepResult,
 } from '@airlock/proto';
-import { RunLogWriter, ensureAuditStream, ensureLogStream, indexVerdict, type NatsHandles } from '@airlock/ledger';
+import { RunLogWriter, ensureAuditStream, ensureLogStream, indexVerdict, readRunLog, type NatsHandles } from '@airlock/ledger';
 import { canonicalJson, createValidator, defaultPolicy, loadPolicyFile, type Policy, type Validator } from '@airlock/validate';
 import type { z } from 'zod';
 import type { HarnessConfig } from './config.ts';
@@ -60,6 +60,15 @@ export class HarnessService implements AsyncDisposable {
   /** Last known KV entry of each run this harness touched; KV stays the truth (updates compare revisions). */
   readonly #records = new Map<string, { record: RunRecord; revision: number }>();
   readonly #runners = new Map<string, RunnerHeartbeat>();
+  /** When each runner's last heartbeat arrived (this process's clock). */
+  readonly #seen = new Map<string, number>();
+  /** Runners declared lost; a heartbeat from one of them brings it back. */
+  readonly #lost = new Set<string>();
+  /** Exec requests waiting on a runner, so a lost runner fails them at once. */
+  readonly #waiting = new Map<string, { runnerId: string; step: number; abort: AbortController }>();
+  /** Runs being moved off a lost runner (one move at a time per run). */
+  readonly #moving = new Set<string>();
+  #monitor: NodeJS.Timeout | undefined;
   readonly #startedAt = new Date().toISOString();
   readonly #inFlight = new Set<Promise<unknown>>();
   #subs: Subscription[] = [];
@@ -109,6 +118,8 @@ export class HarnessService implements AsyncDisposable {
           try {
             const hb = decode(RunnerHeartbeatSchema, msg.data, 'heartbeat');
             svc.#runners.set(hb.runnerId, hb);
+            svc.#seen.set(hb.runnerId, Date.now());
+            svc.#lost.delete(hb.runnerId);
           } catch (e) {
             log.warn({ err: e }, 'ignored a malformed heartbeat');
           }
@@ -116,6 +127,7 @@ export class HarnessService implements AsyncDisposable {
       }),
     );
     await nc.flush();
+    svc.#monitor = setInterval(() => svc.#track(svc.#checkRunners()), Math.max(250, Math.floor(cfg.runnerLostMs / 4)));
     svc.state = 'running';
     log.info({ nats: cfg.natsUrl, policy: policy.name, policyHash: validator.policyHash }, 'harness ready');
     return svc;
@@ -147,11 +159,22 @@ export class HarnessService implements AsyncDisposable {
   }
 
   /** Sends a request to a runner and parses its reply; NATS failures become typed errors. */
-  async #ask<S extends z.ZodType>(subject: string, body: unknown, result: S, timeoutMs: number): Promise<z.infer<S>> {
+  async #ask<S extends z.ZodType>(subject: string, body: unknown, result: S, timeoutMs: number, signal?: AbortSignal): Promise<z.infer<S>> {
     let msg: Msg;
     try {
-      msg = await this.#nats.nc.request(subject, encode(body), { timeout: timeoutMs });
+      const request = this.#nats.nc.request(subject, encode(body), { timeout: timeoutMs });
+      msg = signal
+        ? await Promise.race([
+            request,
+            new Promise<never>((_, reject) => {
+              const fail = () => reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+              if (signal.aborted) fail();
+              signal.addEventListener('abort', fail, { once: true });
+            }),
+          ])
+        : await request;
     } catch (err) {
+      if (err instanceof AirlockError) throw err;
       const text = String((err as Error)?.message ?? err);
       if (/no responders|503/i.test(text)) throw new AirlockError('no_runner', `no runner answers on ${subject}`, { cause: err });
       if (/timeout/i.test(text)) throw new AirlockError('timeout', `no reply on ${subject} within ${timeoutMs} ms`, { cause: err });
@@ -199,28 +222,39 @@ export class HarnessService implements AsyncDisposable {
       policyHash: this.#validator.policyHash,
       ...(req.fromSnapshot ? { fromSnapshot: req.fromSnapshot } : {}),
     };
+    const opened = await this.#openOnSomeRunner(body);
+    const record: RunRecord = {
+      runId,
+      runnerId: opened.runnerId,
+      status: 'open',
+      image: body.image,
+      workspace: opened.workspace,
+      mountPath: body.mountPath,
+      openedAt: new Date().toISOString(),
+      steps: 0,
+      policyHash: this.#validator.policyHash,
+      ...(req.fromSnapshot ? { fromSnapshot: req.fromSnapshot } : {}),
+      env: req.env ?? {},
+      moves: 0,
+    };
+    const revision = await this.#kv.create(runId, encode(record));
+    this.#records.set(runId, { record, revision });
+    this.#log.info({ runId, runnerId: opened.runnerId }, 'run opened');
+    return record;
+  }
+
+  /**
+   * Offers a run to the runners' queue group until one with a free slot takes it. A full runner
+   * answers `capacity_exhausted`; the offer is repeated with backoff until `openTimeoutMs`, then the
+   * caller gets that error: open requests wait (bounded) instead of overloading a runner.
+   */
+  async #openOnSomeRunner(body: RunnerOpenRequest) {
     const deadline = Date.now() + this.#cfg.openTimeoutMs;
     let delay = 100;
     for (;;) {
       try {
         // Once a runner took the run, preparing the workspace (ownership, first snapshot) may take a while.
-        const opened = await this.#ask(subjects.runnerOpen, body, RunnerOpenResultSchema, this.#cfg.openRequestTimeoutMs);
-        const record: RunRecord = {
-          runId,
-          runnerId: opened.runnerId,
-          status: 'open',
-          image: body.image,
-          workspace: opened.workspace,
-          mountPath: body.mountPath,
-          openedAt: new Date().toISOString(),
-          steps: 0,
-          policyHash: this.#validator.policyHash,
-          ...(req.fromSnapshot ? { fromSnapshot: req.fromSnapshot } : {}),
-        };
-        const revision = await this.#kv.create(runId, encode(record));
-        this.#records.set(runId, { record, revision });
-        this.#log.info({ runId, runnerId: opened.runnerId }, 'run opened');
-        return record;
+        return await this.#ask(subjects.runnerOpen, body, RunnerOpenResultSchema, this.#cfg.openRequestTimeoutMs);
       } catch (err) {
         const retry = err instanceof AirlockError && (err.code === 'capacity_exhausted' || err.code === 'no_runner');
         if (!retry || Date.now() + delay > deadline) {
@@ -259,18 +293,23 @@ export class HarnessService implements AsyncDisposable {
     await this.#decide(req.runId, step, req.cmd, record.policyHash, record.mountPath);
     const timeoutMs = req.timeoutMs ?? this.#cfg.stepTimeoutMs ?? this.#validator.policy.limits.stepTimeoutMs;
     let result: StepResult;
+    const abort = new AbortController();
+    this.#waiting.set(req.runId, { runnerId: record.runnerId, step, abort });
     try {
       result = await this.#ask(
         subjects.runnerExec(record.runnerId),
         { v: PROTOCOL_VERSION, runId: req.runId, step, cmd: req.cmd, env: req.env ?? {}, timeoutMs, policyHash: record.policyHash },
         StepResultSchema,
         timeoutMs + 30_000,
+        abort.signal,
       );
     } catch (err) {
       if (err instanceof AirlockError && err.code === 'no_runner') {
         throw new AirlockError('runner_lost', `runner ${record.runnerId} that holds run ${req.runId} is not answering`, { cause: err });
       }
       throw err;
+    } finally {
+      this.#waiting.delete(req.runId);
     }
     return result;
   }
@@ -322,6 +361,91 @@ export class HarnessService implements AsyncDisposable {
     throw new AirlockError('validation_denied', `step ${step} was denied (${verdict.rule}): ${verdict.reason}`, { data });
   }
 
+  /**
+   * Declares runners lost whose heartbeats stopped, fails their in-flight steps (`step.lost`), and
+   * moves each of their open runs to another runner, which restores the run's last snapshot into a
+   * fresh sandbox. Runs pinned to runners this harness never heard from (it restarted, they died
+   * meanwhile) are moved too, after a grace period.
+   */
+  async #checkRunners(): Promise<void> {
+    const now = Date.now();
+    const lostNow: string[] = [];
+    for (const [id, at] of this.#seen) {
+      if (!this.#lost.has(id) && now - at > this.#cfg.runnerLostMs) {
+        this.#lost.add(id);
+        lostNow.push(id);
+        this.#log.warn({ runnerId: id, silentMs: now - at }, 'runner lost');
+      }
+    }
+    const sinceStart = now - Date.parse(this.#startedAt);
+    const scanUnknown = sinceStart > 2 * this.#cfg.runnerLostMs && now - this.#lastScan > 5000;
+    if (lostNow.length === 0 && !scanUnknown) return;
+    if (scanUnknown) this.#lastScan = now;
+    const { runs } = await this.ps({ v: PROTOCOL_VERSION });
+    for (const r of runs) {
+      const gone = this.#lost.has(r.runnerId) || (scanUnknown && !this.#seen.has(r.runnerId));
+      if (!gone || this.#moving.has(r.runId)) continue;
+      const reason = this.#seen.has(r.runnerId) ? `no heartbeat for over ${this.#cfg.runnerLostMs} ms` : 'never heard from since the harness started';
+      this.#track(this.#moveRun(r.runId, r.runnerId, reason));
+    }
+  }
+  #lastScan = 0;
+
+  async #moveRun(runId: string, lostRunner: string, reason: string): Promise<void> {
+    this.#moving.add(runId);
+    const log = this.#writer(runId);
+    try {
+      await log.append({ type: 'runner.lost', runnerId: lostRunner, reason });
+      const waiting = this.#waiting.get(runId);
+      if (waiting && waiting.runnerId === lostRunner) {
+        await log.append({ type: 'step.lost', step: waiting.step, runnerId: lostRunner, reason });
+        waiting.abort.abort(new AirlockError('runner_lost', `runner ${lostRunner} was lost during step ${waiting.step} (${reason}); the run moves to another runner from its last snapshot`));
+      }
+      const { record } = await this.#record(runId, { fresh: true });
+      if (record.status !== 'open' || record.runnerId !== lostRunner) return;
+      let last: { step: number; digest: string } | undefined;
+      for await (const e of readRunLog(this.#nats.js, this.#nats.jsm, runId)) if (e.type === 'snapshot.created') last = { step: e.step, digest: e.digest };
+      if (!last) {
+        await this.#fail(record, `runner ${lostRunner} was lost and the run has no snapshot to restore`);
+        return;
+      }
+      const body: RunnerOpenRequest = {
+        v: PROTOCOL_VERSION,
+        runId,
+        image: record.image,
+        mountPath: record.mountPath,
+        env: record.env,
+        limits: this.#limits(),
+        network: 'none',
+        policyHash: record.policyHash,
+        fromSnapshot: last.digest,
+        resume: { previousRunner: lostRunner, afterStep: last.step, reason: `runner ${lostRunner} lost: ${reason}` },
+      };
+      let opened;
+      try {
+        opened = await this.#openOnSomeRunner(body);
+      } catch (err) {
+        await this.#fail(record, `runner ${lostRunner} was lost and no runner could take the run: ${(err as Error).message}`);
+        return;
+      }
+      const current = await this.#record(runId, { fresh: true });
+      await this.#saveRecord({ ...current.record, runnerId: opened.runnerId, workspace: opened.workspace, moves: current.record.moves + 1 }, current.revision);
+      this.#log.info({ runId, from: lostRunner, to: opened.runnerId, afterStep: last.step }, 'run moved');
+    } catch (err) {
+      this.#log.error({ err, runId }, 'could not move a run off a lost runner');
+    } finally {
+      this.#moving.delete(runId);
+    }
+  }
+
+  /** Ends a run that cannot go on, with the reason in its log and record. */
+  async #fail(record: RunRecord, reason: string): Promise<void> {
+    await this.#writer(record.runId).append({ type: 'run.closed', reason });
+    await this.#kv.put(record.runId, encode({ ...record, status: 'closed', closedAt: new Date().toISOString(), closeReason: reason }));
+    this.#records.delete(record.runId);
+    this.#log.warn({ runId: record.runId, reason }, 'run failed');
+  }
+
   async close(req: ApiCloseRequest): Promise<RunRecord> {
     const { record } = await this.#record(req.runId, { fresh: true });
     if (record.status === 'closed') return record;
@@ -368,6 +492,7 @@ export class HarnessService implements AsyncDisposable {
   drain(deadlineMs = 10_000): Promise<void> {
     this.#stopped ??= (async () => {
       this.state = 'draining';
+      clearInterval(this.#monitor);
       for (const s of this.#subs) s.unsubscribe();
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
       this.state = 'stopped';

@@ -20,7 +20,7 @@ export const RunnerConfigSchema = z.object({
   /** Replicas of the streams and buckets this runner creates when missing (3 on a NATS cluster). Env AIRLOCK_REPLICAS. */
   replicas: z.coerce.number().int().min(1).max(5).default(1),
   /** Heartbeat period. */
-  heartbeatMs: z.coerce.number().int().positive().default(2000),
+  heartbeatMs: z.coerce.number().int().positive().default(1000),
   /** pino level. Env AIRLOCK_LOG_LEVEL. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

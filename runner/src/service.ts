@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import {
@@ -85,6 +86,9 @@ export class RunnerService implements AsyncDisposable {
   #systemLog: RunLogWriter;
   #stopped: Promise<void> | undefined;
   #policies: KV | undefined;
+  #runsKv: KV | undefined;
+  #deployment = '';
+  #sweeper: NodeJS.Timeout | undefined;
   #snapshots!: SnapshotStore;
   readonly #validators = new Map<string, Promise<Validator>>();
 
@@ -107,6 +111,9 @@ export class RunnerService implements AsyncDisposable {
     await ensureLogStream(nats.jsm, { replicas: cfg.replicas });
     await ensureAuditStream(nats.jsm, { replicas: cfg.replicas });
     svc.#policies = await waitForBucket(nats, names.policiesBucket, log);
+    svc.#runsKv = await waitForBucket(nats, names.runsBucket, log);
+    const runsStream = await nats.jsm.streams.info(`KV_${names.runsBucket}`);
+    svc.#deployment = createHash('sha256').update(runsStream.created).digest('hex').slice(0, 16);
     svc.#snapshots = await SnapshotStore.open(nats.nc, { cacheDir: join(cfg.stateDir, 'blob-cache'), replicas: cfg.replicas });
     await svc.#reapOrphans();
     void docker.events(svc.#events.signal, (e) => {
@@ -128,6 +135,7 @@ export class RunnerService implements AsyncDisposable {
     await nc.flush();
     svc.#beat();
     svc.#heartbeat = setInterval(() => svc.#beat(), cfg.heartbeatMs);
+    svc.#sweeper = setInterval(() => svc.#track(svc.#sweep().catch((err: unknown) => log.warn({ err }, 'sweep failed'))), 15_000);
     svc.state = 'running';
     log.info({ slots: cfg.slots }, 'runner ready');
     return svc;
@@ -196,6 +204,7 @@ export class RunnerService implements AsyncDisposable {
   async openRun(req: RunnerOpenRequest): Promise<RunnerOpenResult> {
     if (this.state !== 'running') throw new AirlockError('capacity_exhausted', `runner ${this.#cfg.runnerId} is ${this.state}`);
     if (this.#runs.has(req.runId)) throw new AirlockError('bad_request', `run ${req.runId} is already open here`);
+    if (req.resume && !req.fromSnapshot) throw new AirlockError('bad_request', 'a moved run resumes from a snapshot');
     if (this.#runs.size + this.#opening >= this.#cfg.slots) {
       throw new AirlockError('capacity_exhausted', `runner ${this.#cfg.runnerId} has all ${this.#cfg.slots} slots busy`);
     }
@@ -241,6 +250,21 @@ export class RunnerService implements AsyncDisposable {
         throw err;
       }
       this.#runs.set(run.runId, run);
+      if (req.resume && req.fromSnapshot) {
+        await run.log.append({
+          type: 'run.moved',
+          fromRunner: req.resume.previousRunner,
+          toRunner: this.#cfg.runnerId,
+          fromSnapshot: req.fromSnapshot,
+          afterStep: req.resume.afterStep,
+          containerId,
+          workspace: workspace.path,
+          reason: req.resume.reason,
+        });
+        await this.#snapshot(run, req.resume.afterStep);
+        this.#log.info({ runId: run.runId, from: req.resume.previousRunner }, 'run moved here');
+        return { runId: run.runId, runnerId: this.#cfg.runnerId, containerId, workspace: workspace.path, user: workspace.user };
+      }
       await run.log.append({
         type: 'run.opened',
         image: run.image,
@@ -264,7 +288,8 @@ export class RunnerService implements AsyncDisposable {
   async #startSandbox(run: LiveRun): Promise<string> {
     run.containerSeq++;
     const id = await this.#docker.startSandbox({
-      name: `airlock-${run.runId.toLowerCase()}-${run.containerSeq}`,
+      // The runner id too: a run that moves here may still have a container from its lost runner.
+      name: `airlock-${run.runId.toLowerCase()}-${this.#cfg.runnerId}-${run.containerSeq}`,
       image: run.image,
       user: run.workspace.user,
       workspace: run.workspace.path,
@@ -274,6 +299,7 @@ export class RunnerService implements AsyncDisposable {
       labels: {
         [labels.runId]: run.runId,
         [labels.runnerId]: this.#cfg.runnerId,
+        [labels.deployment]: this.#deployment,
         [labels.workspace]: run.workspace.path,
         [labels.ownerBack]: run.workspace.ownerBack,
         [labels.ownedWorkspace]: run.workspace.owned ? '1' : '0',
@@ -517,6 +543,44 @@ export class RunnerService implements AsyncDisposable {
     return { runId: run.runId, removed: true };
   }
 
+  /**
+   * Periodic clean-up against the harness's run records: a run this runner holds that was closed or
+   * moved elsewhere (this runner was presumed lost) is dropped; a sandbox on this Docker host whose
+   * run is closed, gone, or held by another runner than its label names is an orphan of a dead
+   * runner and is removed. Young sandboxes are spared: their record may not be written yet.
+   */
+  async #sweep(): Promise<void> {
+    const kv = this.#runsKv;
+    if (!kv) return;
+    const recordOf = async (runId: string) => {
+      const e = await kv.get(runId).catch(() => null);
+      if (!e || e.operation !== 'PUT' || e.length === 0) return null;
+      return e.json<{ runnerId?: string; status?: string }>();
+    };
+    for (const run of [...this.#runs.values()]) {
+      if (run.busy) continue;
+      const rec = await recordOf(run.runId);
+      if (rec && (rec.status === 'closed' || rec.runnerId !== this.#cfg.runnerId)) {
+        this.#runs.delete(run.runId);
+        if (run.containerId) await this.#docker.remove(run.containerId).catch(() => undefined);
+        await releaseWorkspace(run.workspace).catch(() => undefined);
+        this.#log.warn({ runId: run.runId, holder: rec.runnerId, status: rec.status }, 'dropped a run this runner no longer holds');
+      }
+    }
+    const all = await this.#docker.listManaged({ [labels.deployment]: this.#deployment });
+    for (const c of all) {
+      const runId = c.labels[labels.runId] ?? '';
+      const owner = c.labels[labels.runnerId] ?? '';
+      if (owner === this.#cfg.runnerId || Date.now() - c.createdMs < 60_000) continue;
+      const rec = await recordOf(runId);
+      if (rec && rec.status === 'open' && rec.runnerId === owner) continue;
+      await this.#docker.remove(c.id).catch(() => undefined);
+      const path = c.labels[labels.workspace];
+      if (path) await releaseWorkspace({ path, ownerBack: c.labels[labels.ownerBack] ?? '', owned: c.labels[labels.ownedWorkspace] === '1' }).catch(() => undefined);
+      this.#log.info({ containerId: c.id, runId, owner }, 'removed an orphan sandbox of another runner');
+    }
+  }
+
   /** Removes containers labelled as this runner's that no live run owns, and gives their workspaces back. */
   async #reapOrphans(): Promise<number> {
     const mine = await this.#docker.listManaged({ [labels.runnerId]: this.#cfg.runnerId });
@@ -546,6 +610,7 @@ export class RunnerService implements AsyncDisposable {
       this.state = 'draining';
       for (const s of this.#subs) s.unsubscribe();
       clearInterval(this.#heartbeat);
+      clearInterval(this.#sweeper);
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
       for (const run of [...this.#runs.values()]) {
         this.#runs.delete(run.runId);

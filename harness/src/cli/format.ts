@@ -50,6 +50,12 @@ export function formatEvent(e: LogEvent): string {
       return `${head} step ${e.step} ${e.verdict.toUpperCase()} by ${e.by} (${e.rule}): ${e.reason}\n`;
     case 'snapshot.created':
       return `${head} snapshot after step ${e.step}: ${e.digest.slice(0, 12)}, +${e.added} ~${e.modified} -${e.deleted} files, ${e.bytesUploaded} B uploaded in ${Math.round(e.durationMs)} ms\n`;
+    case 'run.moved':
+      return `${head} run MOVED from runner ${e.fromRunner} to ${e.toRunner}: ${e.reason}; workspace restored from the snapshot after step ${e.afterStep} (${e.fromSnapshot.slice(0, 12)})\n`;
+    case 'runner.lost':
+      return `${head} runner ${e.runnerId} LOST: ${e.reason}\n`;
+    case 'step.lost':
+      return `${head} step ${e.step} LOST with runner ${e.runnerId}: ${e.reason}\n`;
     case 'snapshot.failed':
       return `${head} snapshot after step ${e.step} FAILED: ${e.reason}\n`;
   }

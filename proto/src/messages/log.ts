@@ -38,6 +38,20 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     fromSnapshot: z.string().optional(),
   }),
   z.object({ ...base, type: z.literal('run.closed'), reason: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal('run.moved'),
+    fromRunner: z.string(),
+    toRunner: z.string(),
+    /** The snapshot the new sandbox's workspace was restored from. */
+    fromSnapshot: z.string(),
+    afterStep: z.number().int().min(0),
+    containerId: z.string(),
+    workspace: z.string(),
+    reason: z.string(),
+  }),
+  z.object({ ...base, type: z.literal('runner.lost'), runnerId: z.string(), reason: z.string() }),
+  z.object({ ...base, type: z.literal('step.lost'), step: StepNumberSchema, runnerId: z.string(), reason: z.string() }),
   z.object({ ...base, type: z.literal('step.requested'), step: StepNumberSchema, cmd: z.string() }),
   z.object({
     ...base,

@@ -28,6 +28,8 @@ export const RunnerOpenRequestSchema = z.object({
   policyHash: z.string().regex(/^[0-9a-f]{64}$/),
   /** Restore this snapshot into the (fresh) workspace before the first step: fork and import. */
   fromSnapshot: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  /** The run already exists and moves here from a lost runner; its log goes on. */
+  resume: z.object({ previousRunner: z.string(), afterStep: z.number().int().min(0), reason: z.string() }).optional(),
 });
 export type RunnerOpenRequest = z.infer<typeof RunnerOpenRequestSchema>;
 
@@ -72,6 +74,10 @@ export const RunRecordSchema = z.object({
   /** The policy pinned at open. */
   policyHash: z.string(),
   fromSnapshot: z.string().optional(),
+  /** Environment granted to every step (kept so the run can move to another runner). */
+  env: z.record(z.string(), z.string()).default({}),
+  /** How many times the run moved to another runner after losing one. */
+  moves: z.number().int().min(0).default(0),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 

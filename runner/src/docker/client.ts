@@ -55,7 +55,7 @@ export interface ContainerClient {
   kill(containerId: string): Promise<void>;
   /** Force-removes. Idempotent. */
   remove(containerId: string): Promise<void>;
-  listManaged(filter: Record<string, string>): Promise<Array<{ id: string; labels: Record<string, string> }>>;
+  listManaged(filter: Record<string, string>): Promise<Array<{ id: string; labels: Record<string, string>; createdMs: number }>>;
   /** Container events (die, oom, …) of Airlock sandboxes until the signal aborts. */
   events(signal: AbortSignal, onEvent: (e: DockerEvent) => void): Promise<void>;
 }
@@ -183,10 +183,10 @@ export class DockerodeClient implements ContainerClient {
     }
   }
 
-  async listManaged(filter: Record<string, string>): Promise<Array<{ id: string; labels: Record<string, string> }>> {
+  async listManaged(filter: Record<string, string>): Promise<Array<{ id: string; labels: Record<string, string>; createdMs: number }>> {
     const label = [`${labels.managed}=1`, ...Object.entries(filter).map(([k, v]) => `${k}=${v}`)];
     const list = await this.#docker.listContainers({ all: true, filters: { label } });
-    return list.map((c) => ({ id: c.Id, labels: c.Labels }));
+    return list.map((c) => ({ id: c.Id, labels: c.Labels, createdMs: c.Created * 1000 }));
   }
 
   async events(signal: AbortSignal, onEvent: (e: DockerEvent) => void): Promise<void> {

@@ -4,6 +4,8 @@ export const labels = {
   managed: 'airlock.managed',
   runId: 'airlock.run-id',
   runnerId: 'airlock.runner-id',
+  /** Which Airlock deployment (NATS store) the sandbox belongs to: sweeps never touch another's. */
+  deployment: 'airlock.deployment',
   /** Host path of the bind-mounted workspace. */
   workspace: 'airlock.workspace',
   /** "uid:gid" to give the workspace back to when the run ends ("" when nothing was changed). */

@@ -1,0 +1,110 @@
+// A runner dies (SIGKILL): its in-flight step is marked lost, its runs move to another runner from
+// their last snapshot, and a restarted runner reaps what it left behind.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectNats, type NatsHandles } from '@airlock/ledger';
+import { AirlockClient, HarnessConfigSchema, HarnessService } from '@airlock/harness';
+import type { LogEvent } from '@airlock/proto';
+import { NatsServer, containersOf, silent, waitUntil } from '../fixtures.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+let nats: NatsServer;
+let conn: NatsHandles;
+let harness: HarnessService;
+let client: AirlockClient;
+let state: string;
+const runners = new Map<string, ChildProcess>();
+const ids = [`loss-a-${process.pid}`, `loss-b-${process.pid}`];
+
+function startRunner(id: string): ChildProcess {
+  const child = spawn(process.execPath, [join(ROOT, 'runner/src/main.ts'), '--nats', nats.url, '--id', id, '--slots', '4', '--state-dir', join(state, id), '--log-level', 'warn'], {
+    stdio: 'ignore',
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+  });
+  runners.set(id, child);
+  return child;
+}
+
+beforeAll(async () => {
+  nats = await NatsServer.start();
+  state = mkdtempSync(join(tmpdir(), 'airlock-loss-'));
+  conn = await connectNats({ servers: nats.url, name: 'loss-harness' });
+  harness = await HarnessService.start(HarnessConfigSchema.parse({ natsUrl: nats.url, runnerLostMs: 2000, openTimeoutMs: 10_000 }), conn, silent);
+  for (const id of ids) startRunner(id);
+  client = await AirlockClient.connect({ natsUrl: nats.url });
+  await waitUntil('both runners to heartbeat', async () => (await client.status()).runners.length === 2, 30_000);
+});
+afterAll(async () => {
+  const live = [...runners.values()].filter((c) => c.exitCode === null && c.signalCode === null);
+  for (const c of live) c.kill('SIGTERM');
+  await Promise.all(live.map((c) => new Promise((r) => c.once('exit', r))));
+  await client?.[Symbol.asyncDispose]();
+  await harness?.drain(2000);
+  await conn?.drain();
+  await nats?.[Symbol.asyncDispose]();
+  rmSync(state, { recursive: true, force: true });
+  for (const id of ids) expect(await containersOf(id)).toEqual([]);
+});
+
+describe('runner loss', () => {
+  it('marks the in-flight step lost, moves the run to the other runner from its last snapshot, and goes on', async () => {
+    const run = await client.open({});
+    const holder = run.runnerId;
+    const other = ids.find((i) => i !== holder)!;
+    await client.exec(run.runId, 'echo kept > state.txt');
+
+    let started = false;
+    const inFlight = client.exec(run.runId, 'echo started; sleep 60', { onOutput: () => (started = true) });
+    await waitUntil('the long step to start', () => started, 20_000);
+    const killedAt = Date.now();
+    runners.get(holder)!.kill('SIGKILL');
+
+    await expect(inFlight).rejects.toMatchObject({ code: 'runner_lost' });
+    const failedAfterMs = Date.now() - killedAt;
+    await waitUntil('the run to move', async () => (await client.ps()).runs.find((r) => r.runId === run.runId)?.runnerId === other, 30_000);
+    const resumedAfterMs = Date.now() - killedAt;
+    expect(failedAfterMs).toBeLessThan(15_000);
+    console.log(`runner SIGKILL -> step reported lost in ${failedAfterMs} ms, run resumed on ${other} in ${resumedAfterMs} ms`);
+
+    const out: string[] = [];
+    const next = await client.exec(run.runId, 'cat state.txt', { onOutput: (_, d) => out.push(d.toString()) });
+    expect(next).toMatchObject({ exitCode: 0, step: 3 });
+    expect(out.join('')).toBe('kept\n');
+
+    const events: LogEvent[] = [];
+    for await (const e of client.log(run.runId)) events.push(e);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(events.find((e) => e.type === 'runner.lost')).toMatchObject({ runnerId: holder });
+    expect(events.find((e) => e.type === 'step.lost')).toMatchObject({ step: 2, runnerId: holder });
+    expect(events.find((e) => e.type === 'run.moved')).toMatchObject({ fromRunner: holder, toRunner: other, afterStep: 1 });
+    const record = (await client.ps()).runs.find((r) => r.runId === run.runId);
+    expect(record?.moves).toBe(1);
+    await client.close(run.runId);
+
+    // The dead runner's sandbox is still there; started again under its id, the runner reaps it.
+    expect((await containersOf(holder)).length).toBe(1);
+    startRunner(holder);
+    await waitUntil('the restarted runner to reap its orphans', async () => (await containersOf(holder)).length === 0, 30_000);
+  });
+
+  it('fails a run with a stated reason when no runner can take it', async () => {
+    // Leave one runner, open a run on it, kill it: nobody is left to take the run.
+    await waitUntil('both runners up', async () => (await client.status()).runners.length === 2, 30_000);
+    const run = await client.open({});
+    const survivor = ids.find((i) => i !== run.runnerId)!;
+    const s = runners.get(survivor)!;
+    const exited = new Promise((r) => s.once('exit', r));
+    s.kill('SIGKILL');
+    await exited;
+    runners.get(run.runnerId)!.kill('SIGKILL');
+    await waitUntil('the run to be closed', async () => (await client.ps({ all: true })).runs.find((r) => r.runId === run.runId)?.status === 'closed', 40_000);
+    const rec = (await client.ps({ all: true })).runs.find((r) => r.runId === run.runId);
+    expect(rec?.closeReason).toMatch(/lost/);
+    // Clean up what the killed runners left: restart both, they reap.
+    for (const id of ids) startRunner(id);
+    await waitUntil('orphans reaped', async () => (await containersOf(ids[0]!)).length === 0 && (await containersOf(ids[1]!)).length === 0, 30_000);
+  });
+});
