@@ -126,8 +126,14 @@ export class TestStack implements AsyncDisposable {
       maxOutputBytes: 2 * 1024 ** 3,
       heartbeatMs: 500,
       replicas: 1,
+      harnessKey: `${this.keyFile}.pub`,
       logLevel: 'silent',
     };
+  }
+
+  /** The harness's signing key; runners are given `<keyFile>.pub`. */
+  get keyFile(): string {
+    return join(this.stateDir, 'harness', 'key.pem');
   }
 
   async startRunner(slots = 4): Promise<RunnerService> {
@@ -140,7 +146,7 @@ export class TestStack implements AsyncDisposable {
   async startHarness(overrides: Partial<HarnessConfig>): Promise<HarnessService> {
     const conn = await connectNats({ servers: this.nats.url, name: 'test-harness' });
     this.#conns.push(conn);
-    const cfg = HarnessConfigSchema.parse({ natsUrl: this.nats.url, openTimeoutMs: 5000, ...overrides });
+    const cfg = HarnessConfigSchema.parse({ natsUrl: this.nats.url, openTimeoutMs: 5000, keyFile: this.keyFile, secretsDir: join(this.stateDir, 'secrets'), ...overrides });
     this.harness = await HarnessService.start(cfg, conn, silent);
     return this.harness;
   }

@@ -4,7 +4,9 @@ import {
   ApiOpenResultSchema,
   ApiPsResultSchema,
   ApiStatusResultSchema,
+  ApiBundleResultSchema,
   PROTOCOL_VERSION,
+  names,
   StepResultSchema,
   decodeReply,
   encode,
@@ -14,6 +16,7 @@ import type { ApiOpenRequest, ApiPsResult, ApiStatusResult, LogEvent, RunRecord,
 import { connectNats, logTail, readAudit, readRunLog, type AuditQuery, type NatsHandles, type ReadLogOptions } from '@airlock/ledger';
 import type { z } from 'zod';
 import { SnapshotStore } from '@airlock/snapshot';
+import { Objm } from '@nats-io/obj';
 
 /** A snapshot of a run's workspace, as its log records it. */
 export type RunSnapshot = Extract<LogEvent, { type: 'snapshot.created' }>;
@@ -125,6 +128,15 @@ export class AirlockClient implements AsyncDisposable {
       clearTimeout(grace);
     }
     return result;
+  }
+
+  /** Has the harness build and sign a proof bundle of a run; resolves with the bundle's JSON text. */
+  async bundle(runId: string): Promise<{ text: string; keyId: string; events: number }> {
+    const made = await this.#api(subjects.api.bundle, { runId }, ApiBundleResultSchema, 300_000);
+    const bucket = await new Objm(this.#nats.nc).open(names.bundlesBucket);
+    const bytes = await bucket.getBlob(made.object);
+    if (!bytes) throw new AirlockError('internal', `bundle ${made.object} is not in the bundles store`);
+    return { text: new TextDecoder().decode(bytes), keyId: made.keyId, events: made.events };
   }
 
   close(runId: string): Promise<RunRecord> {

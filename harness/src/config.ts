@@ -27,14 +27,30 @@ export const HarnessConfigSchema = z.object({
     .optional(),
   /** A runner silent for longer than this is lost; its runs move to other runners. Env AIRLOCK_RUNNER_LOST_MS. */
   runnerLostMs: z.coerce.number().int().positive().default(3500),
+  /**
+   * The harness's ed25519 signing key (PKCS#8 PEM, mode 0600), made on first start; its public key is
+   * written beside it as `<file>.pub` (raw base64) for runners. Env AIRLOCK_HARNESS_KEY_FILE.
+   */
+  keyFile: z.string().min(1),
+  /** Where the public key is written for runners [`<keyFile>.pub`]. Env AIRLOCK_HARNESS_PUBKEY_FILE. */
+  publicKeyFile: z.string().min(1).optional(),
+  /** Directory of secret files (name = secret name, mode 0600). Env AIRLOCK_SECRETS_DIR. */
+  secretsDir: z.string().min(1),
   /** Replicas of the streams and buckets (3 on a NATS cluster). Env AIRLOCK_REPLICAS. */
   replicas: z.coerce.number().int().min(1).max(5).default(1),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type HarnessConfig = z.infer<typeof HarnessConfigSchema>;
 
-export function loadHarnessConfig(flags: { nats?: string | undefined; logLevel?: string | undefined; policy?: string | undefined }, env: NodeJS.ProcessEnv): HarnessConfig {
+export function loadHarnessConfig(
+  flags: { nats?: string | undefined; logLevel?: string | undefined; policy?: string | undefined; keyFile?: string | undefined; secretsDir?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): HarnessConfig {
+  const home = env.AIRLOCK_HOME ?? `${env.HOME ?? '/root'}/.airlock`;
   return HarnessConfigSchema.parse({
+    keyFile: flags.keyFile ?? env.AIRLOCK_HARNESS_KEY_FILE ?? `${home}/harness/key.pem`,
+    secretsDir: flags.secretsDir ?? env.AIRLOCK_SECRETS_DIR ?? `${home}/secrets`,
+    publicKeyFile: env.AIRLOCK_HARNESS_PUBKEY_FILE,
     natsUrl: flags.nats ?? env.AIRLOCK_NATS_URL,
     policyFile: flags.policy ?? env.AIRLOCK_POLICY,
     defaultImage: env.AIRLOCK_IMAGE,

@@ -11,19 +11,32 @@ The Airlock harness: run lifecycle, routing and policy, served over NATS.
 Usually started by \`./airlock up\`.
   --nats URL        NATS server(s), comma-separated [AIRLOCK_NATS_URL] (default nats://127.0.0.1:4222)
   --policy FILE     policy (YAML/JSON) pinned to every new run [AIRLOCK_POLICY] (default: validate/policy/default.yaml)
+  --key-file FILE   ed25519 signing key, made on first start [AIRLOCK_HARNESS_KEY_FILE] (default ~/.airlock/harness/key.pem)
+  --secrets-dir DIR secret files, one per name, mode 0600 [AIRLOCK_SECRETS_DIR] (default ~/.airlock/secrets);
+                    also AIRLOCK_SECRET_<NAME> variables of this process
   --log-level L     fatal|error|warn|info|debug|trace|silent [AIRLOCK_LOG_LEVEL] (default info)
 `;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
-    options: { nats: { type: 'string' }, policy: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      nats: { type: 'string' },
+      policy: { type: 'string' },
+      'key-file': { type: 'string' },
+      'secrets-dir': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) {
     process.stdout.write(USAGE);
     return;
   }
-  const cfg = loadHarnessConfig({ nats: values.nats, logLevel: values['log-level'], policy: values.policy }, process.env);
+  const cfg = loadHarnessConfig(
+    { nats: values.nats, logLevel: values['log-level'], policy: values.policy, keyFile: values['key-file'], secretsDir: values['secrets-dir'] },
+    process.env,
+  );
   const log = createLogger(cfg.logLevel);
   const nats = await connectNats({ servers: cfg.natsUrl.split(','), name: 'airlock-harness' });
   const svc = await HarnessService.start(cfg, nats, log);

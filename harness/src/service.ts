@@ -8,6 +8,7 @@ import {
   ApiExecRequestSchema,
   ApiOpenRequestSchema,
   ApiPsRequestSchema,
+  ApiBundleRequestSchema,
   PROTOCOL_VERSION,
   RunRecordSchema,
   RunnerCloseResultSchema,
@@ -33,8 +34,14 @@ import type {
   RunnerOpenRequest,
   StepResult,
 } from '@airlock/proto';
-import { RunLogWriter, ensureAuditStream, ensureLogStream, indexVerdict, readRunLog, type NatsHandles } from '@airlock/ledger';
+import { RunLogWriter, ensureAuditStream, ensureLogStream, indexVerdict, readRunLog, readRunLogRaw, type NatsHandles } from '@airlock/ledger';
 import { canonicalJson, createValidator, defaultPolicy, loadPolicyFile, type Policy, type Validator } from '@airlock/validate';
+import { Redactor, buildBundle, newJobClaims, signJob } from '@airlock/trust';
+import { SnapshotStore, serializeManifest } from '@airlock/snapshot';
+import { Objm } from '@nats-io/obj';
+import type { KeyObject } from 'node:crypto';
+import { SecretStore, envSecrets, fileSecrets } from './secrets/store.ts';
+import { loadOrCreateSigningKey } from './keys.ts';
 import type { z } from 'zod';
 import type { HarnessConfig } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -76,6 +83,11 @@ export class HarnessService implements AsyncDisposable {
   #stopped: Promise<void> | undefined;
   /** The policy new runs are pinned to, and its validation chain. */
   readonly #validator: Validator;
+  readonly #secrets: SecretStore;
+  /** Redacts every secret the harness holds from what it writes itself (commands in events). */
+  readonly #redactor: Redactor;
+  readonly #key: { privateKey: KeyObject; publicKeyRaw: string; keyId: string };
+  #snapshotStore: Promise<SnapshotStore> | undefined;
   /** The same policy with relative paths resolved against each mount path in use. */
   readonly #byMount = new Map<string, Promise<Validator>>();
 
@@ -85,6 +97,9 @@ export class HarnessService implements AsyncDisposable {
     this.#kv = kv;
     this.#log = log;
     this.#validator = validator;
+    this.#secrets = new SecretStore([envSecrets(process.env), fileSecrets(cfg.secretsDir, (m) => log.warn(m))]);
+    this.#redactor = new Redactor(this.#secrets.all());
+    this.#key = loadOrCreateSigningKey(cfg.keyFile, cfg.publicKeyFile);
     this.#systemLog = new RunLogWriter(nats.js, nats.jsm, 'system', { by: 'harness' });
   }
 
@@ -112,6 +127,7 @@ export class HarnessService implements AsyncDisposable {
       serve(subjects.api.close, ApiCloseRequestSchema, (r) => svc.close(r)),
       serve(subjects.api.ps, ApiPsRequestSchema, (r) => svc.ps(r)),
       serve(subjects.api.status, ApiPsRequestSchema, () => svc.status()),
+      serve(subjects.api.bundle, ApiBundleRequestSchema, (r) => svc.bundle(r.runId)),
       nc.subscribe(subjects.runnerHeartbeat, {
         callback: (err, msg) => {
           if (err) return;
@@ -129,7 +145,7 @@ export class HarnessService implements AsyncDisposable {
     await nc.flush();
     svc.#monitor = setInterval(() => svc.#track(svc.#checkRunners()), Math.max(250, Math.floor(cfg.runnerLostMs / 4)));
     svc.state = 'running';
-    log.info({ nats: cfg.natsUrl, policy: policy.name, policyHash: validator.policyHash }, 'harness ready');
+    log.info({ nats: cfg.natsUrl, policy: policy.name, policyHash: validator.policyHash, keyId: svc.#key.keyId, secrets: svc.#redactor.names.length }, 'harness ready');
     return svc;
   }
 
@@ -289,8 +305,9 @@ export class HarnessService implements AsyncDisposable {
     }
     if (!record) throw new AirlockError('internal', 'unreachable');
     const log = this.#writer(req.runId);
-    await log.append({ type: 'step.requested', step, cmd: req.cmd });
-    await this.#decide(req.runId, step, req.cmd, record.policyHash, record.mountPath);
+    await log.append({ type: 'step.requested', step, cmd: this.#redactor.redactString(req.cmd) });
+    const commands = await this.#decide(req.runId, step, req.cmd, record.policyHash, record.mountPath);
+    const { env, secrets } = this.#secrets.resolve(req.env ?? {}, this.#validator.policy.secrets, commands);
     const timeoutMs = req.timeoutMs ?? this.#cfg.stepTimeoutMs ?? this.#validator.policy.limits.stepTimeoutMs;
     let result: StepResult;
     const abort = new AbortController();
@@ -298,7 +315,17 @@ export class HarnessService implements AsyncDisposable {
     try {
       result = await this.#ask(
         subjects.runnerExec(record.runnerId),
-        { v: PROTOCOL_VERSION, runId: req.runId, step, cmd: req.cmd, env: req.env ?? {}, timeoutMs, policyHash: record.policyHash },
+        {
+          v: PROTOCOL_VERSION,
+          runId: req.runId,
+          step,
+          cmd: req.cmd,
+          env,
+          secrets,
+          timeoutMs,
+          policyHash: record.policyHash,
+          token: signJob(newJobClaims({ runId: req.runId, step, policyHash: record.policyHash, cmd: req.cmd }), this.#key.privateKey),
+        },
         StepResultSchema,
         timeoutMs + 30_000,
         abort.signal,
@@ -334,7 +361,7 @@ export class HarnessService implements AsyncDisposable {
     return v;
   }
 
-  async #decide(runId: string, step: number, cmd: string, pinnedHash: string, mountPath: string): Promise<void> {
+  async #decide(runId: string, step: number, cmd: string, pinnedHash: string, mountPath: string): Promise<readonly string[]> {
     const v = this.#validator;
     const verdict =
       pinnedHash === v.policyHash
@@ -343,7 +370,7 @@ export class HarnessService implements AsyncDisposable {
     const event = await this.#writer(runId).append({
       type: 'step.verdict',
       step,
-      cmd,
+      cmd: this.#redactor.redactString(cmd),
       verdict: verdict.verdict,
       rule: verdict.rule,
       reason: verdict.reason,
@@ -353,7 +380,7 @@ export class HarnessService implements AsyncDisposable {
     if (event.type === 'step.verdict') {
       await indexVerdict(this.#nats.js, event).catch((err: unknown) => this.#log.error({ err, runId, step }, 'could not index a verdict'));
     }
-    if (verdict.verdict === 'allow') return;
+    if (verdict.verdict === 'allow') return 'commands' in verdict ? verdict.commands : [];
     const data = { step, verdict: verdict.verdict, rule: verdict.rule, reason: verdict.reason, ...('span' in verdict && verdict.span ? { span: verdict.span } : {}) };
     if (verdict.verdict === 'ask') {
       throw new AirlockError('validation_ask', `step ${step} is held for approval (${verdict.rule}): ${verdict.reason}`, { data });
@@ -438,6 +465,35 @@ export class HarnessService implements AsyncDisposable {
     }
   }
 
+  /**
+   * Builds the proof bundle of a run: its events exactly as stored, the manifests of its snapshots,
+   * the pinned policy, signed with the harness key. Stored in the bundles object store (a bundle may
+   * be far larger than a NATS message); the CLI downloads it.
+   */
+  async bundle(runId: string): Promise<{ runId: string; object: string; bytes: number; events: number; keyId: string }> {
+    const { record } = await this.#record(runId, { fresh: true });
+    const events = await readRunLogRaw(this.#nats.js, this.#nats.jsm, runId);
+    this.#snapshotStore ??= SnapshotStore.open(this.#nats.nc, { replicas: this.#cfg.replicas });
+    const store = await this.#snapshotStore;
+    const manifests: Record<string, Uint8Array> = {};
+    for (const bytes of events) {
+      const e = JSON.parse(new TextDecoder().decode(bytes)) as { type?: string; digest?: string; fromSnapshot?: string };
+      for (const d of [e.type === 'snapshot.created' ? e.digest : undefined, e.fromSnapshot]) {
+        if (d && !manifests[d]) manifests[d] = serializeManifest(await store.getManifest(d));
+      }
+    }
+    const policies = await new Kvm(this.#nats.nc).open(names.policiesBucket);
+    const policyText = (await policies.get(record.policyHash))?.string();
+    if (!policyText) throw new AirlockError('internal', `policy ${record.policyHash} of run ${runId} is not in the policy bucket`);
+    const bundle = buildBundle({ runId, events, manifests, policyText, policyHash: record.policyHash }, this.#key.privateKey);
+    const text = JSON.stringify(bundle);
+    const objm = new Objm(this.#nats.nc);
+    const bucket = await objm.create(names.bundlesBucket, { replicas: this.#cfg.replicas });
+    const object = `${runId}-${Date.now()}`;
+    await bucket.putBlob({ name: object }, new TextEncoder().encode(text));
+    return { runId, object, bytes: text.length, events: events.length, keyId: this.#key.keyId };
+  }
+
   /** Ends a run that cannot go on, with the reason in its log and record. */
   async #fail(record: RunRecord, reason: string): Promise<void> {
     await this.#writer(record.runId).append({ type: 'run.closed', reason });
@@ -481,7 +537,14 @@ export class HarnessService implements AsyncDisposable {
   async status(): Promise<ApiStatusResult> {
     const now = Date.now();
     return {
-      harness: { pid: process.pid, startedAt: this.#startedAt, version: `${VERSION} (${hostname()})`, policy: this.#validator.policy.name, policyHash: this.#validator.policyHash },
+      harness: {
+        pid: process.pid,
+        startedAt: this.#startedAt,
+        version: `${VERSION} (${hostname()})`,
+        policy: this.#validator.policy.name,
+        policyHash: this.#validator.policyHash,
+        keyId: this.#key.keyId,
+      },
       runners: [...this.#runners.values()]
         .filter((hb) => now - Date.parse(hb.ts) < RUNNER_STALE_MS)
         .map((hb) => ({ runnerId: hb.runnerId, slots: hb.slots, used: hb.used, seenAt: hb.ts })),

@@ -3,7 +3,7 @@ export type { NatsHandles, ConnectOptions } from './nats.ts';
 export { ensureLogStream, isNotFound, DUPLICATE_WINDOW_NS } from './stream.ts';
 export { RunLogWriter, sha256Hex } from './writer.ts';
 export type { RunLogWriterOptions } from './writer.ts';
-export { readRunLog, logTail } from './reader.ts';
+export { readRunLog, readRunLogRaw, logTail } from './reader.ts';
 export type { ReadLogOptions } from './reader.ts';
 export { ensureAuditStream, indexVerdict, readAudit } from './audit.ts';
 export type { AuditQuery } from './audit.ts';

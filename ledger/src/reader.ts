@@ -69,3 +69,22 @@ export async function logTail(jsm: JetStreamManager, runId: string): Promise<{ s
   const event = LogEventSchema.parse(JSON.parse(new TextDecoder().decode(last.data)));
   return { seq: event.seq, streamSeq: last.seq };
 }
+
+/** A run's events as the exact bytes stored (what the hash chain covers), in order. */
+export async function readRunLogRaw(js: JetStreamClient, jsm: JetStreamManager, runId: string): Promise<Uint8Array[]> {
+  const subject = subjects.log(runId);
+  const last = await jsm.streams.getMessage(names.logStream, { last_by_subj: subject });
+  if (last === null) return [];
+  const consumer = await js.consumers.get(names.logStream, { filter_subjects: subject, deliver_policy: DeliverPolicy.All });
+  const messages = await consumer.consume({ max_messages: 256 });
+  const out: Uint8Array[] = [];
+  try {
+    for await (const m of messages) {
+      out.push(new Uint8Array(m.data));
+      if (m.seq >= last.seq) break;
+    }
+  } finally {
+    messages.stop();
+  }
+  return out;
+}

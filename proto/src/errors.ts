@@ -18,6 +18,8 @@ export const errorCodes = {
   sandbox_failed: { retryable: true, doc: 'The sandbox container could not be created or started.' },
   validation_denied: { retryable: false, doc: 'The command was denied by the validation chain.' },
   validation_ask: { retryable: false, doc: 'The command needs an operator approval before it may run.' },
+  unauthorized: { retryable: false, doc: 'The request carried no valid job token (unsigned, forged, expired, replayed or for another step).' },
+  secret_denied: { retryable: false, doc: 'The step asked for a secret the policy does not grant it, or one the harness does not hold.' },
   timeout: { retryable: true, doc: 'The request did not complete in time.' },
   internal: { retryable: true, doc: 'An unexpected failure; the log names it.' },
 } as const;

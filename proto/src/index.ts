@@ -37,5 +37,7 @@ export {
   ApiPsRequestSchema,
   ApiPsResultSchema,
   ApiStatusResultSchema,
+  ApiBundleRequestSchema,
+  ApiBundleResultSchema,
 } from './messages/api.ts';
-export type { ApiOpenRequest, ApiExecRequest, ApiCloseRequest, ApiPsRequest, ApiPsResult, ApiStatusResult } from './messages/api.ts';
+export type { ApiOpenRequest, ApiExecRequest, ApiCloseRequest, ApiPsRequest, ApiPsResult, ApiStatusResult, ApiBundleResult } from './messages/api.ts';

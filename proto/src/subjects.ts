@@ -12,6 +12,7 @@ export const subjects = {
     close: `${ROOT}.api.close`,
     ps: `${ROOT}.api.ps`,
     status: `${ROOT}.api.status`,
+    bundle: `${ROOT}.api.bundle`,
   },
   /** New runs are offered to runners on this subject through a queue group. */
   runnerOpen: `${ROOT}.runner.open`,
@@ -35,6 +36,8 @@ export const names = {
   runsBucket: 'airlock_runs',
   /** KV bucket: policy hash -> canonical policy JSON (content-addressed, written by the harness only). */
   policiesBucket: 'airlock_policies',
+  /** Object store bucket of proof bundles the harness built (the CLI downloads them). */
+  bundlesBucket: 'airlock_bundles',
   /** JetStream stream indexing every verdict (copies of the run log's `step.verdict` events). */
   auditStream: 'AIRLOCK_AUDIT',
   /** Queue group runners join to take new runs. */

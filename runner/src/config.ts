@@ -19,6 +19,11 @@ export const RunnerConfigSchema = z.object({
   maxOutputBytes: z.coerce.number().int().positive().default(2 * 1024 * 1024 * 1024),
   /** Replicas of the streams and buckets this runner creates when missing (3 on a NATS cluster). Env AIRLOCK_REPLICAS. */
   replicas: z.coerce.number().int().min(1).max(5).default(1),
+  /**
+   * The harness's public key (raw base64, or a file holding it) that every exec request's job token
+   * must be signed with. Required: without it the runner refuses every step. Env AIRLOCK_HARNESS_KEY.
+   */
+  harnessKey: z.string().min(1, 'the harness public key is required (--harness-key, or AIRLOCK_HARNESS_KEY): without it every step would be refused'),
   /** Heartbeat period. */
   heartbeatMs: z.coerce.number().int().positive().default(1000),
   /** pino level. Env AIRLOCK_LOG_LEVEL. */
@@ -35,6 +40,8 @@ Options (environment variable in brackets):
   --id ID            stable runner id [AIRLOCK_RUNNER_ID] (default: host name; "auto": host name + random suffix)
   --slots N          most runs held at once [AIRLOCK_SLOTS] (default 4)
   --state-dir DIR    where runner-made workspaces live [AIRLOCK_STATE_DIR] (default ~/.airlock/runner)
+  --harness-key K    the harness's public key, raw base64 or a file holding it [AIRLOCK_HARNESS_KEY]
+                     (\`./airlock up\` passes <state>/harness/key.pem.pub); job tokens must verify against it
   --docker-socket P  Docker engine socket [DOCKER_SOCKET] (default /var/run/docker.sock)
   --log-level L      fatal|error|warn|info|debug|trace|silent [AIRLOCK_LOG_LEVEL] (default info)
   -h, --help         this text
@@ -49,6 +56,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RunnerConfig
       slots: { type: 'string' },
       'state-dir': { type: 'string' },
       'docker-socket': { type: 'string' },
+      'harness-key': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -64,6 +72,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RunnerConfig
     natsUrl: values.nats ?? env.AIRLOCK_NATS_URL,
     runnerId,
     replicas: env.AIRLOCK_REPLICAS,
+    harnessKey: values['harness-key'] ?? env.AIRLOCK_HARNESS_KEY ?? '',
     slots: values.slots ?? env.AIRLOCK_SLOTS,
     stateDir: values['state-dir'] ?? env.AIRLOCK_STATE_DIR ?? `${home}/runner`,
     dockerSocket: values['docker-socket'] ?? env.DOCKER_SOCKET,

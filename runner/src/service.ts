@@ -28,10 +28,13 @@ import { RunLogWriter, ensureAuditStream, ensureLogStream, indexVerdict, type Na
 import { Kvm, type KV } from '@nats-io/kv';
 import { PolicySchema, createValidator, policyHash, type Validator } from '@airlock/validate';
 import { SnapshotStore, type SnapshotState } from '@airlock/snapshot';
+import { JobVerifier, Redactor, TokenError, commandHash, importPublicKey } from '@airlock/trust';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerClient, ContainerState, ExecHandle, ExecSpec } from './docker/client.ts';
 import { labels } from './docker/labels.ts';
 import { pumpChunks } from './exec/chunker.ts';
+import type { Frame } from './docker/demux.ts';
 import { SANDBOX_GID, SANDBOX_UID, chownTree, prepareWorkspace, releaseWorkspace, type PreparedWorkspace } from './workspace.ts';
 import type { RunnerConfig } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -88,6 +91,7 @@ export class RunnerService implements AsyncDisposable {
   #policies: KV | undefined;
   #runsKv: KV | undefined;
   #deployment = '';
+  #verifier!: JobVerifier;
   #sweeper: NodeJS.Timeout | undefined;
   #snapshots!: SnapshotStore;
   readonly #validators = new Map<string, Promise<Validator>>();
@@ -108,6 +112,7 @@ export class RunnerService implements AsyncDisposable {
   static async start(cfg: RunnerConfig, nats: NatsHandles, docker: ContainerClient, log: Logger): Promise<RunnerService> {
     const svc = new RunnerService(cfg, nats, docker, log);
     await docker.ping();
+    svc.#verifier = new JobVerifier(importPublicKey(await readHarnessKey(cfg.harnessKey, log)));
     await ensureLogStream(nats.jsm, { replicas: cfg.replicas });
     await ensureAuditStream(nats.jsm, { replicas: cfg.replicas });
     svc.#policies = await waitForBucket(nats, names.policiesBucket, log);
@@ -313,6 +318,7 @@ export class RunnerService implements AsyncDisposable {
     const run = this.#runs.get(req.runId);
     if (!run) throw new AirlockError('unknown_run', `run ${req.runId} is not held by runner ${this.#cfg.runnerId}`);
     if (run.busy) throw new AirlockError('run_busy', `run ${req.runId} is executing a step; steps of one run are serial`);
+    await this.#authorize(req);
     run.busy = true;
     try {
       await this.#recheck(run, req);
@@ -332,10 +338,12 @@ export class RunnerService implements AsyncDisposable {
     const execSpec = {
       // coreutils `timeout` kills the command's whole process group at the deadline (TERM, then KILL).
       cmd: ['timeout', '-s', 'TERM', '-k', `${KILL_AFTER_S}`, seconds, 'bash', '-c', req.cmd],
-      env: { ...run.env, ...req.env },
+      // Secrets reach this exec only: never the container's environment, a log or a snapshot.
+      env: { ...run.env, ...req.env, ...req.secrets },
       user: run.workspace.user,
       workdir: run.mountPath,
     };
+    const redactor = Object.keys(req.secrets).length > 0 ? new Redactor(req.secrets) : null;
     const opened = await this.#openExec(run, req.step, execSpec);
     const containerId = run.containerId!;
     await run.log.append({ type: 'step.started', step: req.step, containerId });
@@ -353,7 +361,7 @@ export class RunnerService implements AsyncDisposable {
     try {
       const handle = await opened;
       totals = await pumpChunks(
-        handle.output,
+        redactor ? redactFrames(handle.output, redactor) : handle.output,
         { maxChunkBytes: MAX_CHUNK_BYTES, maxStreamBytes: this.#cfg.maxOutputBytes, flushAfterMs: 20 },
         async (chunk) => {
           await run.log.append({ type: 'step.output', step: req.step, stream: chunk.stream, offset: chunk.offset, data: chunk.data.toString('base64') });
@@ -466,6 +474,24 @@ export class RunnerService implements AsyncDisposable {
       this.#validators.set(key, v);
     }
     return v;
+  }
+
+  /**
+   * Only the harness may order a step: the job token must be signed with its key and bind this run,
+   * step, policy and command, unexpired and unused. Anything else is refused and audited.
+   */
+  async #authorize(req: RunnerExecRequest): Promise<void> {
+    try {
+      this.#verifier.verify(req.token, { runId: req.runId, step: req.step, policyHash: req.policyHash, cmdSha256: commandHash(req.cmd) });
+    } catch (err) {
+      const code = err instanceof TokenError ? err.code : 'malformed';
+      const message = `job token refused (${code}) for run ${req.runId} step ${req.step}: ${(err as Error).message}`;
+      this.#log.warn({ runId: req.runId, step: req.step, code }, 'job token refused');
+      await this.#systemLog
+        .append({ type: 'message.rejected', subject: subjects.runnerExec(this.#cfg.runnerId), code: `unauthorized.${code}`, message, bytes: req.cmd.length })
+        .catch(() => undefined);
+      throw new AirlockError('unauthorized', message);
+    }
   }
 
   /**
@@ -627,6 +653,33 @@ export class RunnerService implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.drain();
   }
+}
+
+/**
+ * Redacts secrets from demultiplexed output before anything is chunked or logged: one stream per
+ * output, holding back just enough bytes to catch a secret split across frames.
+ */
+async function* redactFrames(frames: AsyncIterable<Frame>, redactor: Redactor): AsyncGenerator<Frame> {
+  const streams = { stdout: redactor.stream(), stderr: redactor.stream() };
+  for await (const f of frames) {
+    const out = streams[f.stream].push(f.data);
+    if (out.length > 0) yield { stream: f.stream, data: out };
+  }
+  for (const name of ['stdout', 'stderr'] as const) {
+    const rest = streams[name].flush();
+    if (rest.length > 0) yield { stream: name, data: rest };
+  }
+}
+
+/** The harness's public key: given inline (raw base64), or in a file that may not exist yet. */
+async function readHarnessKey(value: string, log: Logger): Promise<string> {
+  if (!value.includes('/')) return value;
+  for (let i = 0; !existsSync(value); i++) {
+    if (i === 0) log.info({ file: value }, 'waiting for the harness public key');
+    if (i > 1200) throw new Error(`harness public key file ${value} did not appear`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return readFileSync(value, 'utf8').trim();
 }
 
 /** The policy bucket is the harness's to create (runners may only read it): wait for it. */

@@ -20,7 +20,7 @@ const runners = new Map<string, ChildProcess>();
 const ids = [`loss-a-${process.pid}`, `loss-b-${process.pid}`];
 
 function startRunner(id: string): ChildProcess {
-  const child = spawn(process.execPath, [join(ROOT, 'runner/src/main.ts'), '--nats', nats.url, '--id', id, '--slots', '4', '--state-dir', join(state, id), '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [join(ROOT, 'runner/src/main.ts'), '--nats', nats.url, '--id', id, '--slots', '4', '--state-dir', join(state, id), '--harness-key', join(state, 'key.pem.pub'), '--log-level', 'warn'], {
     stdio: 'ignore',
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
   });
@@ -32,7 +32,7 @@ beforeAll(async () => {
   nats = await NatsServer.start();
   state = mkdtempSync(join(tmpdir(), 'airlock-loss-'));
   conn = await connectNats({ servers: nats.url, name: 'loss-harness' });
-  harness = await HarnessService.start(HarnessConfigSchema.parse({ natsUrl: nats.url, runnerLostMs: 2000, openTimeoutMs: 10_000 }), conn, silent);
+  harness = await HarnessService.start(HarnessConfigSchema.parse({ natsUrl: nats.url, runnerLostMs: 2000, openTimeoutMs: 10_000, keyFile: join(state, 'key.pem'), secretsDir: join(state, 'secrets') }), conn, silent);
   for (const id of ids) startRunner(id);
   client = await AirlockClient.connect({ natsUrl: nats.url });
   await waitUntil('both runners to heartbeat', async () => (await client.status()).runners.length === 2, 30_000);

@@ -9,6 +9,7 @@ import { encode, decode, replySchema, subjects, StepResultSchema } from '@airloc
 import type { LogEvent } from '@airlock/proto';
 import { connectNats } from '@airlock/ledger';
 import { DEFAULT_POLICY_PATH } from '@airlock/validate';
+import { importPrivateKey, newJobClaims, signJob } from '@airlock/trust';
 import { TestStack, containersOf } from '../fixtures.ts';
 
 const AIRLOCK = resolve(import.meta.dirname, '..', '..', 'airlock');
@@ -74,8 +75,11 @@ describe('verdicts in the step path', () => {
     const run = await stack.client.open({ workspace: ws });
     const { policyHash } = (await stack.client.status()).harness;
     await using conn = await connectNats({ servers: stack.nats.url, name: 'forger' });
-    const ask = async (body: Record<string, unknown>) => {
-      const m = await conn.nc.request(subjects.runnerExec(stack.runnerId), encode({ v: 1, runId: run.runId, env: {}, timeoutMs: 5000, ...body }), { timeout: 10_000 });
+    // Validly signed (the test holds the harness key), so what is tested is the runner's own check.
+    const key = importPrivateKey(readFileSync(stack.keyFile, 'utf8'));
+    const ask = async (body: { step: number; cmd: string; policyHash: string }) => {
+      const token = signJob(newJobClaims({ runId: run.runId, step: body.step, policyHash: body.policyHash, cmd: body.cmd }), key);
+      const m = await conn.nc.request(subjects.runnerExec(stack.runnerId), encode({ v: 1, runId: run.runId, env: {}, timeoutMs: 5000, token, ...body }), { timeout: 10_000 });
       return decode(replySchema(StepResultSchema), m.data);
     };
     // Straight to the runner, skipping the harness: a denied command, then a policy it is not pinned to.

@@ -100,6 +100,18 @@ export const PolicySchema = z.strictObject({
   paths: z.array(PathRuleSchema).default([]),
   env: z.array(EnvRuleSchema).default([]),
   code: z.array(CodeRuleSchema).default([]),
+  /** Secrets a step may receive (by name, as `${secret:NAME}` in its env); none unless listed. */
+  secrets: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
+        /** Only steps whose every command is one of these may receive it; any command when absent. */
+        commands: z.array(z.string()).optional(),
+      }),
+    )
+    .default([]),
+  /** Snapshot retention: snapshots kept per run by `./airlock gc` (the latest of an open run always). */
+  snapshots: z.strictObject({ keepLast: z.number().int().min(1).default(50) }).default({ keepLast: 50 }),
 });
 
 /** A validated policy. */

@@ -417,6 +417,36 @@ program
     }),
   );
 
+const bundleCmd = program.command('bundle').description('proof bundles: a run\'s events, snapshot manifests and policy, signed by the harness');
+bundleCmd
+  .command('export')
+  .description('write the proof bundle of a run to a file')
+  .argument('<run>', 'run id')
+  .requiredOption('-o, --output <file>', 'bundle file to write')
+  .action((runId: string, o: { output: string }) =>
+    withClient(async (c) => {
+      const { writeFileSync } = await import('node:fs');
+      const b = await c.bundle(runId);
+      writeFileSync(o.output, b.text);
+      if (globals().json) return json({ type: 'bundle', runId, file: o.output, events: b.events, keyId: b.keyId });
+      out(`wrote ${o.output}: ${b.events} events of run ${runId}, signed by key ${b.keyId.slice(0, 16)}`);
+    }),
+  );
+bundleCmd
+  .command('verify')
+  .description('check a proof bundle offline; names the first event missing, modified or out of order')
+  .argument('<file>', 'bundle file')
+  .option('--key-id <id>', 'the harness key id to trust (`./airlock status` shows it); without it the bundle is only checked for self-consistency')
+  .action(async (file: string, o: { keyId?: string }) => {
+    const { readFileSync } = await import('node:fs');
+    const { verifyBundle } = await import('@airlock/trust');
+    const r = verifyBundle(readFileSync(file, 'utf8'), o.keyId ? { trustedKeyId: o.keyId } : {});
+    if (globals().json) json({ type: 'verify', file, ...r });
+    else if (r.ok) out(`OK  ${file}: ${JSON.stringify(r)}`);
+    else out(`FAIL  ${file}: ${r.problem.code}${r.problem.seq !== undefined ? ` at event ${r.problem.seq}` : ''}: ${r.problem.message}`);
+    if (!r.ok) process.exitCode = 1;
+  });
+
 /** An ISO time, or a duration back from now (`30m`, `2h`, `1d`, `45s`). */
 function parseSince(text: string): Date {
   const m = /^(\d+)([smhd])$/.exec(text);

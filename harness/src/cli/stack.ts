@@ -107,8 +107,9 @@ export async function up(opts: StackOptions): Promise<{ info: StackInfo; childre
       await waitFor('nats-server', 10_000, () => portOpen(opts.port), children);
     }
     const node = process.execPath;
-    const runner = start('runner', node, [join(REPO_ROOT, 'runner/src/main.ts'), '--nats', natsUrl, '--id', opts.runnerId, '--slots', String(opts.slots), '--state-dir', join(opts.stateDir, 'runner')]);
-    const harness = start('harness', node, [join(REPO_ROOT, 'harness/src/main.ts'), '--nats', natsUrl]);
+    const keyFile = join(opts.stateDir, 'harness', 'key.pem');
+    const harness = start('harness', node, [join(REPO_ROOT, 'harness/src/main.ts'), '--nats', natsUrl, '--key-file', keyFile, '--secrets-dir', join(opts.stateDir, 'secrets')], secretEnv());
+    const runner = start('runner', node, [join(REPO_ROOT, 'runner/src/main.ts'), '--nats', natsUrl, '--id', opts.runnerId, '--slots', String(opts.slots), '--state-dir', join(opts.stateDir, 'runner'), '--harness-key', `${keyFile}.pub`]);
     opts.say(`runner        ${opts.runnerId} (${opts.slots} slots), harness; logs in ${logs}`);
     await using client = await AirlockClient.connect({ natsUrl });
     await waitFor('harness and runner', 30_000, async () => (await client.status(1000)).runners.some((r) => r.runnerId === opts.runnerId), children);
@@ -124,6 +125,11 @@ export async function up(opts: StackOptions): Promise<{ info: StackInfo; childre
     for (const c of children.reverse()) c.kill('SIGKILL');
     throw err;
   }
+}
+
+/** `AIRLOCK_SECRET_*` and `AIRLOCK_POLICY` go to the harness only; the runner gets no secret. */
+function secretEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('AIRLOCK_SECRET_') || k === 'AIRLOCK_POLICY'));
 }
 
 /** Stops a stack started by `up`: harness, then runner (which removes its sandboxes), then NATS. */

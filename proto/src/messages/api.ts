@@ -36,7 +36,12 @@ export const ApiPsResultSchema = z.object({ runs: z.array(RunRecordSchema) });
 export type ApiPsResult = z.infer<typeof ApiPsResultSchema>;
 
 export const ApiStatusResultSchema = z.object({
-  harness: z.object({ pid: z.number(), startedAt: z.string(), version: z.string(), policy: z.string(), policyHash: z.string() }),
+  harness: z.object({ pid: z.number(), startedAt: z.string(), version: z.string(), policy: z.string(), policyHash: z.string(), keyId: z.string() }),
   runners: z.array(z.object({ runnerId: z.string(), slots: z.number(), used: z.number(), seenAt: z.string() })),
 });
 export type ApiStatusResult = z.infer<typeof ApiStatusResultSchema>;
+
+/** CLI -> harness: build and sign a proof bundle of a run; it lands in the bundles object store. */
+export const ApiBundleRequestSchema = z.object({ v: VersionSchema, runId: RunIdSchema });
+export const ApiBundleResultSchema = z.object({ runId: RunIdSchema, object: z.string(), bytes: z.number().int(), events: z.number().int(), keyId: z.string() });
+export type ApiBundleResult = z.infer<typeof ApiBundleResultSchema>;

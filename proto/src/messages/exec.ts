@@ -19,6 +19,13 @@ export const RunnerExecRequestSchema = z.object({
   timeoutMs: z.number().int().positive().max(24 * 3600 * 1000),
   /** The policy the harness validated under; must equal the run's pinned policy. */
   policyHash: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Job token: ed25519-signed by the harness over run, step, policy hash, command hash, expiry and nonce. */
+  token: z.string().max(4096),
+  /**
+   * Secret values granted to this step only, as environment variables. The runner passes them to
+   * this exec alone and redacts every one of them (and their encodings) from everything it logs.
+   */
+  secrets: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
 });
 export type RunnerExecRequest = z.infer<typeof RunnerExecRequestSchema>;
 

@@ -1,0 +1,186 @@
+// Only the harness can order a step (signed job tokens); secrets reach one step and never the log;
+// proof bundles are verifiable offline and name the first tampered event.
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encode, decode, replySchema, subjects, StepResultSchema } from '@airlock/proto';
+import type { LogEvent } from '@airlock/proto';
+import { connectNats, readRunLog } from '@airlock/ledger';
+import { DEFAULT_POLICY_PATH } from '@airlock/validate';
+import { generateSigningKey, importPrivateKey, newJobClaims, signJob, verifyBundle } from '@airlock/trust';
+import { TestStack, containersOf } from '../fixtures.ts';
+
+const AIRLOCK = resolve(import.meta.dirname, '..', '..', 'airlock');
+const SECRET = 'sk-live-Zq8vR2mX9wLp4TtY';
+let stack: TestStack;
+let tmp: string;
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'airlock-trust-'));
+  const policy = join(tmp, 'policy.yaml');
+  writeFileSync(policy, readFileSync(DEFAULT_POLICY_PATH, 'utf8').replace(/^secrets: \[\]$/m, 'secrets:\n  - name: API_TOKEN\n  - name: DEPLOY_KEY\n    commands: [git]'));
+  process.env.AIRLOCK_SECRET_API_TOKEN = SECRET;
+  stack = await TestStack.start({ harness: { policyFile: policy } });
+});
+afterAll(async () => {
+  delete process.env.AIRLOCK_SECRET_API_TOKEN;
+  await stack?.[Symbol.asyncDispose]();
+  rmSync(tmp, { recursive: true, force: true });
+  expect(await containersOf(stack.runnerId)).toEqual([]);
+});
+
+async function events(runId: string): Promise<LogEvent[]> {
+  const all: LogEvent[] = [];
+  for await (const e of stack.client.log(runId)) all.push(e);
+  return all;
+}
+
+describe('job tokens', () => {
+  it('the runner refuses unsigned, forged, expired, replayed and mismatched requests, and audits each', async () => {
+    const run = await stack.client.open({});
+    const { policyHash } = (await stack.client.status()).harness;
+    const key = importPrivateKey(readFileSync(stack.keyFile, 'utf8'));
+    const forger = generateSigningKey().privateKey;
+    await using conn = await connectNats({ servers: stack.nats.url, name: 'forger' });
+    const send = async (step: number, cmd: string, token: string) => {
+      const m = await conn.nc.request(subjects.runnerExec(stack.runnerId), encode({ v: 1, runId: run.runId, step, cmd, env: {}, timeoutMs: 5000, policyHash, token }), { timeout: 10_000 });
+      return decode(replySchema(StepResultSchema), m.data);
+    };
+    const claims = (step: number, cmd: string, ttlMs = 60_000) => newJobClaims({ runId: run.runId, step, policyHash, cmd, ttlMs });
+    const cases: Array<[string, number, string, string]> = [
+      ['unsigned', 1, 'touch x', ''],
+      ['forged', 1, 'touch x', signJob(claims(1, 'touch x'), forger)],
+      ['expired', 1, 'touch x', signJob({ ...claims(1, 'touch x'), iat: Date.now() - 120_000, exp: Date.now() - 60_000 }, key)],
+      ['other command', 1, 'touch y', signJob(claims(1, 'touch x'), key)],
+      ['other step', 2, 'touch x', signJob(claims(1, 'touch x'), key)],
+    ];
+    for (const [what, step, cmd, token] of cases) {
+      const r = await send(step, cmd, token);
+      expect(r.ok, what).toBe(false);
+      if (!r.ok) expect([what, r.error.code]).toEqual([what, 'unauthorized']);
+    }
+    // A valid token works once; the same token again is a replay.
+    const good = signJob(claims(1, 'echo ok'), key);
+    expect((await send(1, 'echo ok', good)).ok).toBe(true);
+    const replay = await send(1, 'echo ok', good);
+    expect(replay.ok === false && replay.error.code).toBe('unauthorized');
+    expect(replay.ok === false && replay.error.message).toContain('replayed');
+
+    const audit: LogEvent[] = [];
+    for await (const e of readRunLog(conn.js, conn.jsm, 'system')) audit.push(e);
+    const codes = audit.flatMap((e) => (e.type === 'message.rejected' ? [e.code] : []));
+    for (const c of ['unauthorized.missing', 'unauthorized.bad_signature', 'unauthorized.expired', 'unauthorized.mismatch', 'unauthorized.replayed']) expect(codes).toContain(c);
+    await stack.client.close(run.runId);
+  });
+});
+
+describe('secrets', () => {
+  it('a granted secret reaches its step only, and no form of it reaches the log, the audit or a snapshot', async () => {
+    const c = stack.client;
+    const run = await c.open({});
+    const out: Buffer[] = [];
+    const script = [
+      'printf "%s\\n" "$API_TOKEN"',
+      'printf "%s" "$API_TOKEN" | base64',
+      'printf "%s" "$API_TOKEN" | od -An -tx1 | tr -d " \\n"; echo',
+      't="$API_TOKEN"; printf "%s" "${t:0:7}"; sleep 0.1; printf "%s\\n" "${t:7}"',
+      'python3 -c "import os,sys; t=os.environ[\'API_TOKEN\']; sys.stdout.write(t[:7]); sys.stdout.flush(); import time; time.sleep(0.1); sys.stdout.write(t[7:]+chr(10))"',
+      'printf "%s" "$API_TOKEN" >&2',
+      'echo "$API_TOKEN" > in-workspace.txt',
+    ].join('; ');
+    const r = await c.exec(run.runId, script, { env: { API_TOKEN: '${secret:API_TOKEN}' }, onOutput: (_, d) => out.push(d) });
+    expect(r.exitCode).toBe(0);
+    const text = Buffer.concat(out).toString();
+    expect(text).toContain('[REDACTED:API_TOKEN]');
+    const forms = [SECRET, Buffer.from(SECRET).toString('base64').slice(0, 20), Buffer.from(SECRET).toString('hex'), encodeURIComponent(SECRET)];
+    for (const f of forms) expect(text).not.toContain(f);
+
+    // The next step does not get it.
+    const later: Buffer[] = [];
+    await c.exec(run.runId, 'echo "[${API_TOKEN:-unset}]"', { onOutput: (_, d) => later.push(d) });
+    expect(Buffer.concat(later).toString()).toBe('[unset]\n');
+
+    // Not in the raw log (decoded output included), nor in the audit index.
+    const raw = JSON.stringify(await events(run.runId));
+    const decoded = (await events(run.runId)).flatMap((e) => (e.type === 'step.output' ? [Buffer.from(e.data, 'base64').toString()] : [])).join('');
+    for (const f of forms) {
+      expect(raw).not.toContain(f);
+      expect(decoded).not.toContain(f);
+    }
+    const audit = [];
+    for await (const e of c.audit({ runId: run.runId })) audit.push(JSON.stringify(e));
+    expect(audit.join('')).not.toContain(SECRET);
+    // A snapshot's metadata holds hashes and names, not contents (the file itself is the agent's doing).
+    const snap = await c.snapshotAt(run.runId, 1);
+    const manifest = await (await c.snapshotStore()).getManifest(snap.digest);
+    expect(JSON.stringify(manifest)).not.toContain(SECRET);
+    await c.close(run.runId);
+  });
+
+  it('refuses a secret the policy does not grant, or grants only to other commands', async () => {
+    const c = stack.client;
+    const run = await c.open({});
+    await expect(c.exec(run.runId, 'true', { env: { X: '${secret:NOT_GRANTED}' } })).rejects.toMatchObject({ code: 'secret_denied' });
+    await expect(c.exec(run.runId, 'cat /dev/null', { env: { K: '${secret:DEPLOY_KEY}' } })).rejects.toMatchObject({ code: 'secret_denied' });
+    await c.close(run.runId);
+  });
+});
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(AIRLOCK, ['--nats', stack.nats.url, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+describe('proof bundles', () => {
+  it('export, verify offline, and name the first tampered event', async () => {
+    const c = stack.client;
+    const run = await c.open({});
+    for (const cmd of ['echo one > a', 'echo two >> a', 'cat a']) await c.exec(run.runId, cmd);
+    await c.close(run.runId);
+    const file = join(tmp, 'run.bundle.json');
+    const ex = await cli(['bundle', 'export', run.runId, '-o', file]);
+    expect(ex.code, ex.stderr).toBe(0);
+    const { keyId } = (await c.status()).harness;
+    const ok = await cli(['bundle', 'verify', file, '--key-id', keyId]);
+    expect(ok.code, ok.stdout).toBe(0);
+    expect(ok.stdout).toMatch(/^OK/);
+
+    const bundle = JSON.parse(readFileSync(file, 'utf8')) as { events: Array<{ bytes: string }> };
+    const n = bundle.events.length;
+    expect(n).toBe((await events(run.runId)).length);
+    const variant = (mutate: (b: typeof bundle) => void) => {
+      const copy = JSON.parse(JSON.stringify(bundle)) as typeof bundle;
+      mutate(copy);
+      return verifyBundle(copy, { trustedKeyId: keyId });
+    };
+    // Flip one byte of event 5.
+    const flipped = variant((b) => {
+      const bytes = Buffer.from(b.events[4]!.bytes, 'base64');
+      bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 1;
+      b.events[4]!.bytes = bytes.toString('base64');
+    });
+    expect(flipped).toMatchObject({ ok: false, problem: { code: 'modified_event', seq: 5 } });
+    const dropped = variant((b) => b.events.splice(6, 1));
+    expect(dropped).toMatchObject({ ok: false, problem: { code: 'missing_event', seq: 7 } });
+    const swapped = variant((b) => ([b.events[3], b.events[4]] = [b.events[4]!, b.events[3]!]));
+    expect(swapped.ok === false && swapped.problem.code).toBe('out_of_order');
+    const wrongKey = verifyBundle(bundle, { trustedKeyId: 'f'.repeat(64) });
+    expect(wrongKey.ok).toBe(false);
+    // The CLI says what is wrong and exits non-zero.
+    const bad = join(tmp, 'bad.bundle.json');
+    const copy = JSON.parse(JSON.stringify(bundle)) as typeof bundle;
+    copy.events.splice(6, 1);
+    writeFileSync(bad, JSON.stringify(copy));
+    const failed = await cli(['bundle', 'verify', bad, '--key-id', keyId]);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/FAIL .*missing_event at event 7/);
+  });
+});
