@@ -362,7 +362,7 @@ export class RunnerService implements AsyncDisposable {
       const handle = await opened;
       totals = await pumpChunks(
         redactor ? redactFrames(handle.output, redactor) : handle.output,
-        { maxChunkBytes: MAX_CHUNK_BYTES, maxStreamBytes: this.#cfg.maxOutputBytes, flushAfterMs: 20 },
+        { maxChunkBytes: MAX_CHUNK_BYTES, maxStreamBytes: this.#cfg.maxOutputBytes, flushAfterMs: 20, window: 8 },
         async (chunk) => {
           await run.log.append({ type: 'step.output', step: req.step, stream: chunk.stream, offset: chunk.offset, data: chunk.data.toString('base64') });
         },

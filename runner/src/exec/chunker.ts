@@ -14,6 +14,11 @@ export interface ChunkerOptions {
   maxStreamBytes: number;
   /** A partial chunk is sent after this long, so slow output still streams live. */
   flushAfterMs: number;
+  /**
+   * Chunks handed to `emit` whose promise has not settled yet, at most. Reading goes on while earlier
+   * chunks are being stored, up to this many (memory stays below window x maxChunkBytes). Default 1.
+   */
+  window?: number;
 }
 
 export interface ChunkerTotals {
@@ -45,8 +50,12 @@ export async function pumpChunks(
     const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
     const offset = kept[stream];
     kept[stream] += data.length;
-    await emit({ stream, offset, data });
+    // `emit` must keep call order itself (the run log writer serialises appends).
+    const p = emit({ stream, offset, data });
+    pending.push(p);
+    if (pending.length >= (opts.window ?? 1)) await pending.shift();
   };
+  const pending: Promise<void>[] = [];
 
   const iterator = frames[Symbol.asyncIterator]();
   for (;;) {
@@ -89,5 +98,6 @@ export async function pumpChunks(
     }
   }
   await flush();
+  for (const p of pending) await p;
   return { stdoutBytes: seen.stdout, stderrBytes: seen.stderr, truncated };
 }
