@@ -21,7 +21,7 @@ describe('wire schemas', () => {
   });
 
   it('bounds command size and steps', () => {
-    const base = { v: 1, runId, step: 1, cmd: 'true', env: {}, timeoutMs: 1000, policyHash: 'b'.repeat(64) };
+    const base = { v: 1, runId, step: 1, cmd: 'true', env: {}, timeoutMs: 1000, policyHash: 'b'.repeat(64), token: 'x.y' };
     expect(RunnerExecRequestSchema.safeParse(base).success).toBe(true);
     expect(RunnerExecRequestSchema.safeParse({ ...base, step: 0 }).success).toBe(false);
     expect(RunnerExecRequestSchema.safeParse({ ...base, cmd: 'x'.repeat(MAX_COMMAND_BYTES + 1) }).success).toBe(false);
