@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { runStepBench } from './steps.ts';
 import { runValidateBench } from './validate.ts';
 import { runSnapshotBench } from './snapshot.ts';
+import { runScaleBench } from './scale.ts';
 
 const out = join(import.meta.dirname, 'results');
 mkdirSync(out, { recursive: true });
-const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['steps', 'validate', 'snapshot']);
+const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['steps', 'validate', 'snapshot', 'scale']);
 const summary: Record<string, unknown> = { at: new Date().toISOString() };
 
 if (wanted.has('steps')) {
@@ -28,6 +29,13 @@ if (wanted.has('validate')) {
 if (wanted.has('snapshot')) {
   console.log('== snapshots');
   summary.snapshot = await runSnapshotBench();
+}
+if (wanted.has('scale')) {
+  console.log('== scaling: 1, 2, 4 runners; runner SIGKILL to resume');
+  const r = await runScaleBench();
+  writeFileSync(join(out, 'scale.json'), JSON.stringify({ at: summary.at, ...r }, null, 2) + '\n');
+  console.log(`  scaling 1 -> 2 runners: ${r.scaling1to2}x; run resumed after runner SIGKILL p50 ${r.resumeAfterKillMs.p50} ms`);
+  summary.scale = r;
 }
 writeFileSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
 console.log(`results in ${out}`);

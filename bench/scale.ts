@@ -1,0 +1,100 @@
+// Scaling: throughput of sleep-bound steps (`sleep 0.2`, 10 per run) with 1, 2 and 4 runner processes
+// (2 slots each, as many concurrent runs as slots) against one NATS, side by side in one run; and the
+// time from a runner's SIGKILL until its run resumes elsewhere.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { connectNats } from '@airlock/ledger';
+import { AirlockClient, HarnessConfigSchema, HarnessService } from '@airlock/harness';
+import { NatsServer, silent, waitUntil } from '../test/fixtures.ts';
+import { stats } from './steps.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const SLOTS = 2;
+
+export async function runScaleBench(opts: { counts?: number[]; stepsPerRun?: number; killTrials?: number } = {}) {
+  const counts = opts.counts ?? [1, 2, 4];
+  const stepsPerRun = opts.stepsPerRun ?? 10;
+  await using nats = await NatsServer.start();
+  const state = mkdtempSync(join(tmpdir(), 'airlock-scale-'));
+  const conn = await connectNats({ servers: nats.url, name: 'scale-harness' });
+  const harness = await HarnessService.start(
+    HarnessConfigSchema.parse({ natsUrl: nats.url, runnerLostMs: 2000, openTimeoutMs: 60_000, keyFile: join(state, 'key.pem'), secretsDir: join(state, 'secrets') }),
+    conn,
+    silent,
+  );
+  const client = await AirlockClient.connect({ natsUrl: nats.url });
+  const procs = new Map<string, ChildProcess>();
+  const startRunner = (id: string) => {
+    const p = spawn(process.execPath, [join(ROOT, 'runner/src/main.ts'), '--nats', nats.url, '--id', id, '--slots', String(SLOTS), '--state-dir', join(state, id), '--harness-key', join(state, 'key.pem.pub'), '--log-level', 'warn'], {
+      stdio: 'ignore',
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    });
+    procs.set(id, p);
+  };
+  const stopAll = async () => {
+    const live = [...procs.values()].filter((p) => p.exitCode === null && p.signalCode === null);
+    for (const p of live) p.kill('SIGTERM');
+    await Promise.all(live.map((p) => new Promise((r) => p.once('exit', r))));
+    procs.clear();
+  };
+  const runners = async (n: number) => (await client.status()).runners.length >= n;
+  const results: Array<{ runners: number; runs: number; steps: number; seconds: number; stepsPerSecond: number }> = [];
+  try {
+    for (const n of counts) {
+      for (let i = 0; i < n; i++) startRunner(`scale-${n}-${i}`);
+      await waitUntil(`${n} runners`, () => runners(n), 60_000);
+      const runs = n * SLOTS;
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: runs }, async () => {
+          const run = await client.open({});
+          for (let s = 0; s < stepsPerRun; s++) await client.exec(run.runId, 'sleep 0.2');
+          await client.close(run.runId);
+        }),
+      );
+      const seconds = (performance.now() - t0) / 1000;
+      results.push({ runners: n, runs, steps: runs * stepsPerRun, seconds: Math.round(seconds * 100) / 100, stepsPerSecond: Math.round(((runs * stepsPerRun) / seconds) * 100) / 100 });
+      console.log(`  ${n} runner(s), ${runs} concurrent runs: ${results.at(-1)!.stepsPerSecond} steps/s`);
+      await stopAll();
+      await waitUntil('runners gone', async () => (await client.status()).runners.length === 0 || true, 1000);
+      await new Promise((r) => setTimeout(r, 2500));
+    }
+    // Runner loss: SIGKILL the holder of a run, time until the run is held by the other runner.
+    const resumeMs: number[] = [];
+    for (let t = 0; t < (opts.killTrials ?? 5); t++) {
+      const ids = [`kill-${t}-a`, `kill-${t}-b`];
+      for (const id of ids) startRunner(id);
+      await waitUntil('2 runners', async () => (await client.status()).runners.filter((r) => ids.includes(r.runnerId)).length === 2, 60_000);
+      const run = await client.open({});
+      await client.exec(run.runId, 'echo x > f');
+      const other = ids.find((i) => i !== run.runnerId)!;
+      const t0 = Date.now();
+      procs.get(run.runnerId)!.kill('SIGKILL');
+      await waitUntil('the run to move', async () => (await client.ps()).runs.find((r) => r.runId === run.runId)?.runnerId === other, 60_000);
+      resumeMs.push(Date.now() - t0);
+      await client.close(run.runId);
+      procs.delete(run.runnerId);
+      startRunner(run.runnerId); // reaps what the killed runner left
+      await new Promise((r) => setTimeout(r, 1500));
+      await stopAll();
+    }
+    const base = results.find((r) => r.runners === 1)?.stepsPerSecond ?? 0;
+    const two = results.find((r) => r.runners === 2)?.stepsPerSecond ?? 0;
+    return { results, scaling1to2: base ? Math.round((two / base) * 100) / 100 : null, resumeAfterKillMs: stats(resumeMs) };
+  } finally {
+    await stopAll();
+    await client[Symbol.asyncDispose]();
+    await harness.drain(2000);
+    await conn.drain();
+    rmSync(state, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) {
+  const r = await runScaleBench();
+  mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
+  writeFileSync(join(import.meta.dirname, 'results', 'scale.json'), JSON.stringify({ at: new Date().toISOString(), ...r }, null, 2) + '\n');
+  console.log(JSON.stringify(r, null, 2));
+}
