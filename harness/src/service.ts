@@ -20,7 +20,6 @@ import {
   names,
   decodeReply,
   subjects,
-  toWireError,
 } from '@airlock/proto';
 import type {
   ApiCloseRequest,
@@ -34,7 +33,7 @@ import type {
   RunnerOpenRequest,
   StepResult,
 } from '@airlock/proto';
-import { RunLogWriter, ensureAuditStream, ensureLogStream, indexVerdict, readRunLog, readRunLogRaw, type NatsHandles } from '@airlock/ledger';
+import { RunLogWriter, serveRequest, ensureAuditStream, ensureLogStream, indexVerdict, readRunLog, readRunLogRaw, type NatsHandles } from '@airlock/ledger';
 import { canonicalJson, createValidator, defaultPolicy, loadPolicyFile, type Policy, type Validator } from '@airlock/validate';
 import { Redactor, buildBundle, newJobClaims, signJob } from '@airlock/trust';
 import { SnapshotStore, serializeManifest } from '@airlock/snapshot';
@@ -154,24 +153,8 @@ export class HarnessService implements AsyncDisposable {
     void p.finally(() => this.#inFlight.delete(p));
   }
 
-  async #serve<S extends z.ZodType, R>(msg: Msg, schema: S, handle: (req: z.infer<S>) => Promise<R>): Promise<void> {
-    let reply: unknown;
-    try {
-      const req = decode(schema, msg.data, `request on ${msg.subject}`);
-      reply = { ok: true, result: await handle(req) };
-    } catch (err) {
-      const wire = toWireError(err);
-      if (wire.code === 'bad_request') {
-        this.#log.warn({ subject: msg.subject, error: wire.message }, 'rejected a malformed request');
-        await this.#systemLog
-          .append({ type: 'message.rejected', subject: msg.subject, code: wire.code, message: wire.message, bytes: msg.data.length })
-          .catch((e: unknown) => this.#log.error({ err: e }, 'could not record a rejected message'));
-      } else if (wire.code === 'internal') {
-        this.#log.error({ err, subject: msg.subject }, 'request failed');
-      }
-      reply = { ok: false, error: wire };
-    }
-    if (msg.reply) msg.respond(encode(reply));
+  #serve<S extends z.ZodType, R>(msg: Msg, schema: S, handle: (req: z.infer<S>) => Promise<R>): Promise<void> {
+    return serveRequest(msg, schema, `request on ${msg.subject}`, handle, { audit: this.#systemLog, log: this.#log });
   }
 
   /** Sends a request to a runner and parses its reply; NATS failures become typed errors. */

@@ -1,31 +1,13 @@
-import { DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { LogEventSchema, encode, names, subjects } from '@airlock/proto';
 import type { LogEvent } from '@airlock/proto';
-import { isNotFound } from './stream.ts';
+import { ensureStream } from './stream.ts';
 
 type VerdictEvent = Extract<LogEvent, { type: 'step.verdict' }>;
 
 /** Creates the audit index stream when it does not exist. */
-export async function ensureAuditStream(jsm: JetStreamManager, opts: { replicas?: number } = {}): Promise<void> {
-  try {
-    await jsm.streams.info(names.auditStream);
-    return;
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-  try {
-    await jsm.streams.add({
-      name: names.auditStream,
-      subjects: [subjects.auditAll],
-      storage: StorageType.File,
-      retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.Old,
-      num_replicas: opts.replicas ?? 1,
-      duplicate_window: 120 * 1_000_000_000,
-    });
-  } catch (err) {
-    if (!/already in use|exists/i.test(String(err))) throw err;
-  }
+export function ensureAuditStream(jsm: JetStreamManager, opts: { replicas?: number } = {}): Promise<void> {
+  return ensureStream(jsm, names.auditStream, [subjects.auditAll], opts.replicas ?? 1);
 }
 
 /**

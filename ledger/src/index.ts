@@ -7,3 +7,5 @@ export { readRunLog, readRunLogRaw, logTail } from './reader.ts';
 export type { ReadLogOptions } from './reader.ts';
 export { ensureAuditStream, indexVerdict, readAudit } from './audit.ts';
 export type { AuditQuery } from './audit.ts';
+export { serveRequest } from './serve.ts';
+export type { OpsLog } from './serve.ts';

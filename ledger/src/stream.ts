@@ -1,4 +1,4 @@
-import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { names, subjects } from '@airlock/proto';
 
 /** How long JetStream remembers publish ids to drop a retried publish. */
@@ -8,24 +8,28 @@ export const DUPLICATE_WINDOW_NS = 120 * 1_000_000_000;
  * Creates the run-log stream when it does not exist. File storage, so the log survives a
  * nats-server restart; limits retention (nothing is deleted by consumers reading it).
  */
-export async function ensureLogStream(jsm: JetStreamManager, opts: { replicas?: number } = {}): Promise<void> {
+export function ensureLogStream(jsm: JetStreamManager, opts: { replicas?: number } = {}): Promise<void> {
+  return ensureStream(jsm, names.logStream, [subjects.logAll], opts.replicas ?? 1, { max_msg_size: 1024 * 1024, allow_direct: true });
+}
+
+/** Creates a file-backed, limits-retention stream unless it exists (another process may race us). */
+export async function ensureStream(jsm: JetStreamManager, name: string, streamSubjects: string[], replicas: number, extra: Partial<StreamConfig> = {}): Promise<void> {
   try {
-    await jsm.streams.info(names.logStream);
+    await jsm.streams.info(name);
     return;
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
   try {
     await jsm.streams.add({
-      name: names.logStream,
-      subjects: [subjects.logAll],
+      name,
+      subjects: streamSubjects,
       storage: StorageType.File,
       retention: RetentionPolicy.Limits,
       discard: DiscardPolicy.Old,
       duplicate_window: DUPLICATE_WINDOW_NS,
-      num_replicas: opts.replicas ?? 1,
-      max_msg_size: 1024 * 1024,
-      allow_direct: true,
+      num_replicas: replicas,
+      ...extra,
     });
   } catch (err) {
     // Another process created it between our check and our add.

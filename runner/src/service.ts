@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import type { Msg, Subscription } from '@nats-io/transport-node';
+import type { z } from 'zod';
 import {
   AirlockError,
   MAX_CHUNK_BYTES,
@@ -8,11 +9,9 @@ import {
   RunnerCloseRequestSchema,
   RunnerExecRequestSchema,
   RunnerOpenRequestSchema,
-  decode,
   encode,
   names,
   subjects,
-  toWireError,
 } from '@airlock/proto';
 import type {
   RunnerCloseRequest,
@@ -24,7 +23,7 @@ import type {
   SandboxLimits,
   StepResult,
 } from '@airlock/proto';
-import { RunLogWriter, ensureAuditStream, ensureLogStream, indexVerdict, type NatsHandles } from '@airlock/ledger';
+import { RunLogWriter, serveRequest, ensureAuditStream, ensureLogStream, indexVerdict, type NatsHandles } from '@airlock/ledger';
 import { Kvm, type KV } from '@nats-io/kv';
 import { PolicySchema, createValidator, policyHash, type Validator } from '@airlock/validate';
 import { SnapshotStore, type SnapshotState } from '@airlock/snapshot';
@@ -173,24 +172,8 @@ export class RunnerService implements AsyncDisposable {
   }
 
   /** Runs a request handler: decode, handle, reply; any failure becomes a typed error reply. */
-  async #serve<S extends Parameters<typeof decode>[0], R>(msg: Msg, schema: S, what: string, handle: (req: ReturnType<typeof decode<S>>) => Promise<R>): Promise<void> {
-    let reply: unknown;
-    try {
-      const req = decode(schema, msg.data, what);
-      reply = { ok: true, result: await handle(req) };
-    } catch (err) {
-      const wire = toWireError(err);
-      if (wire.code === 'bad_request') {
-        this.#log.warn({ subject: msg.subject, error: wire.message }, 'rejected a malformed message');
-        await this.#systemLog
-          .append({ type: 'message.rejected', subject: msg.subject, code: wire.code, message: wire.message, bytes: msg.data.length })
-          .catch((e: unknown) => this.#log.error({ err: e }, 'could not record a rejected message'));
-      } else if (wire.code === 'internal') {
-        this.#log.error({ err, subject: msg.subject }, 'request failed');
-      }
-      reply = { ok: false, error: wire };
-    }
-    if (msg.reply) msg.respond(encode(reply));
+  #serve<S extends z.ZodType, R>(msg: Msg, schema: S, what: string, handle: (req: z.infer<S>) => Promise<R>): Promise<void> {
+    return serveRequest(msg, schema, what, handle, { audit: this.#systemLog, log: this.#log });
   }
 
   #onOpen(msg: Msg): Promise<void> {
