@@ -1,4 +1,4 @@
-export { connectNats } from './nats.ts';
+export { connectNats, splitCredentials } from './nats.ts';
 export type { NatsHandles, ConnectOptions } from './nats.ts';
 export { ensureLogStream, isNotFound, DUPLICATE_WINDOW_NS } from './stream.ts';
 export { RunLogWriter, sha256Hex } from './writer.ts';

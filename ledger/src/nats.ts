@@ -23,8 +23,10 @@ export interface ConnectOptions {
 
 /** Connects to NATS and opens JetStream. */
 export async function connectNats(opts: ConnectOptions): Promise<NatsHandles> {
+  const { servers, user, pass } = splitCredentials(opts.servers);
   const nc = await connect({
-    servers: opts.servers,
+    servers,
+    ...(user !== undefined ? { user, pass: pass ?? '' } : {}),
     name: opts.name,
     timeout: opts.timeoutMs ?? 5000,
     reconnect: opts.reconnect ?? true,
@@ -39,4 +41,22 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsHandles> {
     return drained;
   };
   return { nc, js, jsm, drain, [Symbol.asyncDispose]: drain };
+}
+
+/**
+ * `nats://user:password@host:port` URLs (how operators write them) into servers and credentials:
+ * the client takes credentials as options, not from the URL.
+ */
+export function splitCredentials(input: string | string[]): { servers: string[]; user?: string; pass?: string } {
+  let user: string | undefined;
+  let pass: string | undefined;
+  const servers = (Array.isArray(input) ? input : [input]).map((s) => {
+    const m = /^(\w+:\/\/)?([^@/]+)@(.+)$/.exec(s);
+    if (!m) return s;
+    const [u, p] = m[2]!.split(':');
+    user = decodeURIComponent(u ?? '');
+    pass = p === undefined ? undefined : decodeURIComponent(p);
+    return `${m[1] ?? ''}${m[3]}`;
+  });
+  return { servers, ...(user !== undefined ? { user } : {}), ...(pass !== undefined ? { pass } : {}) };
 }
