@@ -39,7 +39,7 @@ import { Redactor, buildBundle, newJobClaims, signJob } from '@airlock/trust';
 import { SnapshotStore, serializeManifest } from '@airlock/snapshot';
 import { Objm } from '@nats-io/obj';
 import type { KeyObject } from 'node:crypto';
-import { SecretStore, envSecrets, fileSecrets } from './secrets/store.ts';
+import { SECRET_PLACEHOLDER, SecretStore, envSecrets, fileSecrets } from './secrets/store.ts';
 import { loadOrCreateSigningKey } from './keys.ts';
 import type { z } from 'zod';
 import type { HarnessConfig } from './config.ts';
@@ -233,6 +233,7 @@ export class HarnessService implements AsyncDisposable {
       steps: 0,
       policyHash: this.#validator.policyHash,
       ...(req.fromSnapshot ? { fromSnapshot: req.fromSnapshot } : {}),
+      ...(req.replayOf ? { replayOf: req.replayOf } : {}),
       env: req.env ?? {},
       moves: 0,
     };
@@ -288,7 +289,8 @@ export class HarnessService implements AsyncDisposable {
     }
     if (!record) throw new AirlockError('internal', 'unreachable');
     const log = this.#writer(req.runId);
-    await log.append({ type: 'step.requested', step, cmd: this.#redactor.redactString(req.cmd) });
+    const asked = Object.values(req.env ?? {}).flatMap((v) => SECRET_PLACEHOLDER.exec(v)?.[1] ?? []);
+    await log.append({ type: 'step.requested', step, cmd: this.#redactor.redactString(req.cmd), ...(asked.length ? { secrets: asked } : {}) });
     const commands = await this.#decide(req.runId, step, req.cmd, record.policyHash, record.mountPath);
     const { env, secrets } = this.#secrets.resolve(req.env ?? {}, this.#validator.policy.secrets, commands);
     const timeoutMs = req.timeoutMs ?? this.#cfg.stepTimeoutMs ?? this.#validator.policy.limits.stepTimeoutMs;

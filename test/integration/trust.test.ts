@@ -11,6 +11,7 @@ import { connectNats, readRunLog } from '@airlock/ledger';
 import { DEFAULT_POLICY_PATH } from '@airlock/validate';
 import { generateSigningKey, importPrivateKey, newJobClaims, signJob, verifyBundle } from '@airlock/trust';
 import { TestStack, containersOf } from '../fixtures.ts';
+import { replayRun } from '@airlock/harness';
 
 const AIRLOCK = resolve(import.meta.dirname, '..', '..', 'airlock');
 const SECRET = 'sk-live-Zq8vR2mX9wLp4TtY';
@@ -182,5 +183,37 @@ describe('proof bundles', () => {
     const failed = await cli(['bundle', 'verify', bad, '--key-id', keyId]);
     expect(failed.code).toBe(1);
     expect(failed.stdout).toMatch(/FAIL .*missing_event at event 7/);
+  });
+});
+
+describe('replay', () => {
+  it('re-runs recorded steps from a snapshot in a fresh sandbox, reports per step, skips secret steps', async () => {
+    const c = stack.client;
+    const run = await c.open({});
+    await c.exec(run.runId, 'echo a > f');
+    await c.exec(run.runId, 'cat f; echo b >> f');
+    await c.exec(run.runId, 'date +%s%N > clock');
+    await c.exec(run.runId, 'printf "%s" "$API_TOKEN" | wc -c', { env: { API_TOKEN: '${secret:API_TOKEN}' } });
+    await c.exec(run.runId, 'exit 3');
+    await c.close(run.runId);
+
+    const all = await replayRun(c, run.runId, { networkTools: ['curl'] });
+    expect(all.policyChanged).toBe(false);
+    expect(all.steps.map((s) => [s.step, s.status])).toEqual([
+      [1, 'match'],
+      [2, 'match'],
+      [3, 'differs'],
+      [4, 'skipped'],
+      [5, 'differs'],
+    ]);
+    // Step 3 writes the time: same exit and output, another workspace; step 5 follows it, so its
+    // workspace differs too (the clock file), while its exit code matches.
+    expect(all.steps[2]).toMatchObject({ exitCode: { recorded: 0, replayed: 0 }, output: { same: true }, workspace: { same: false } });
+    expect(all.steps[4]).toMatchObject({ exitCode: { recorded: 3, replayed: 3 }, output: { same: true } });
+
+    const from2 = await replayRun(c, run.runId, { fromStep: 2 });
+    expect(from2.steps[0]).toMatchObject({ step: 2, status: 'match' });
+    const replayRecord = (await c.ps({ all: true })).runs.find((r) => r.runId === from2.replayRunId);
+    expect(replayRecord?.replayOf).toMatchObject({ runId: run.runId, fromStep: 2, policyChangeAllowed: false });
   });
 });

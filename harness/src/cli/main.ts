@@ -447,6 +447,36 @@ bundleCmd
     if (!r.ok) process.exitCode = 1;
   });
 
+program
+  .command('replay')
+  .description('re-run a run\'s recorded commands in a fresh sandbox (no network) from the snapshot before step N, and compare')
+  .argument('<run>', 'run id')
+  .option('--from-step <n>', 'first step to re-run', '1')
+  .option('--allow-policy-change', 'replay even if the harness now enforces another policy (recorded in the replay run)')
+  .option('--include-non-idempotent', 're-run steps that asked for secrets or use network tools too')
+  .action((runId: string, o: { fromStep: string; allowPolicyChange?: boolean; includeNonIdempotent?: boolean }) =>
+    withClient(async (c) => {
+      const { replayRun } = await import('../replay.ts');
+      const { defaultPolicy } = await import('@airlock/validate');
+      const report = await replayRun(c, runId, {
+        fromStep: stepNumber(o.fromStep) || 1,
+        allowPolicyChange: o.allowPolicyChange ?? false,
+        includeNonIdempotent: o.includeNonIdempotent ?? false,
+        networkTools: (await defaultPolicy()).network.tools,
+        onStep: (r) => {
+          if (globals().json) return json({ type: 'replay.step', ...r });
+          const detail = r.status === 'match' || r.status === 'differs'
+            ? `exit ${r.exitCode?.recorded}->${r.exitCode?.replayed}, output ${r.output?.same ? 'same' : 'differs'}, workspace ${r.workspace?.same ? 'same' : 'differs'}`
+            : (r.reason ?? '');
+          out(`step ${String(r.step).padStart(3)}  ${r.status.toUpperCase().padEnd(8)} ${detail}   $ ${r.cmd.split('\n')[0]!.slice(0, 80)}`);
+        },
+      });
+      if (globals().json) return json({ type: 'replay', ...report, steps: undefined });
+      out(`replayed ${runId} as ${report.replayRunId} from step ${report.fromStep}: ${report.matched} matched, ${report.differed} differed, ${report.skipped} skipped${report.policyChanged ? ' (under a different policy, recorded)' : ''}`);
+      if (report.differed > 0) process.exitCode = 1;
+    }),
+  );
+
 /** An ISO time, or a duration back from now (`30m`, `2h`, `1d`, `45s`). */
 function parseSince(text: string): Date {
   const m = /^(\d+)([smhd])$/.exec(text);

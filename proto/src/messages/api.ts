@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EnvSchema, RunIdSchema, VersionSchema } from './common.ts';
-import { RunRecordSchema } from './run.ts';
+import { ReplayOfSchema, RunRecordSchema } from './run.ts';
 
 /** CLI/SDK -> harness: open a run. */
 export const ApiOpenRequestSchema = z.object({
@@ -11,6 +11,8 @@ export const ApiOpenRequestSchema = z.object({
   env: EnvSchema.optional(),
   /** Start the workspace from this snapshot (fork, import). */
   fromSnapshot: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  /** This run replays another; recorded in the run's record, with any accepted policy change. */
+  replayOf: ReplayOfSchema.optional(),
 });
 export type ApiOpenRequest = z.infer<typeof ApiOpenRequestSchema>;
 

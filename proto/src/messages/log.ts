@@ -52,7 +52,14 @@ export const LogEventSchema = z.discriminatedUnion('type', [
   }),
   z.object({ ...base, type: z.literal('runner.lost'), runnerId: z.string(), reason: z.string() }),
   z.object({ ...base, type: z.literal('step.lost'), step: StepNumberSchema, runnerId: z.string(), reason: z.string() }),
-  z.object({ ...base, type: z.literal('step.requested'), step: StepNumberSchema, cmd: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal('step.requested'),
+    step: StepNumberSchema,
+    cmd: z.string(),
+    /** Names of the secrets the step asked for (never values): such a step is not replayed by default. */
+    secrets: z.array(z.string()).optional(),
+  }),
   z.object({
     ...base,
     type: z.literal('step.verdict'),

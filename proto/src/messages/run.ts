@@ -58,6 +58,10 @@ export type RunnerCloseResult = z.infer<typeof RunnerCloseResultSchema>;
 export const RunStatusSchema = z.enum(['open', 'closed']);
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 
+/** A replay's origin: which run, from which step, and whether a different policy was accepted. */
+export const ReplayOfSchema = z.object({ runId: RunIdSchema, fromStep: z.number().int().min(1), originalPolicyHash: z.string(), policyChangeAllowed: z.boolean() });
+export type ReplayOf = z.infer<typeof ReplayOfSchema>;
+
 /** What the harness keeps about a run (in the runs KV bucket). */
 export const RunRecordSchema = z.object({
   runId: RunIdSchema,
@@ -78,6 +82,7 @@ export const RunRecordSchema = z.object({
   env: z.record(z.string(), z.string()).default({}),
   /** How many times the run moved to another runner after losing one. */
   moves: z.number().int().min(0).default(0),
+  replayOf: ReplayOfSchema.optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 

@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto';
+import { AirlockError } from '@airlock/proto';
+import type { LogEvent } from '@airlock/proto';
+import { verifyBundle } from '@airlock/trust';
+import type { AirlockClient } from './client.ts';
+
+export interface ReplayOptions {
+  /** First step to re-run (the workspace is restored from the snapshot after the step before). Default 1. */
+  fromStep?: number;
+  /** Replay even though the harness now enforces another policy than the run was pinned to. */
+  allowPolicyChange?: boolean;
+  /** Also re-run steps that asked for secrets or use network tools. */
+  includeNonIdempotent?: boolean;
+  /** Commands whose use marks a step non-idempotent (the policy's network tools). */
+  networkTools?: readonly string[];
+  onStep?: (row: ReplayStep) => void;
+}
+
+export interface ReplayStep {
+  step: number;
+  cmd: string;
+  status: 'match' | 'differs' | 'skipped' | 'refused';
+  reason?: string;
+  exitCode?: { recorded: number | null; replayed: number | null };
+  output?: { recorded: string; replayed: string; same: boolean };
+  workspace?: { recorded: string | undefined; replayed: string | undefined; same: boolean };
+}
+
+export interface ReplayReport {
+  runId: string;
+  replayRunId: string;
+  fromStep: number;
+  policyChanged: boolean;
+  steps: ReplayStep[];
+  matched: number;
+  differed: number;
+  skipped: number;
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/**
+ * Replays a run in isolation, fail-closed: the run's proof bundle must verify under the harness's key
+ * and its policy must be the one the harness enforces now (unless a change is allowed, and then it is
+ * recorded in the replay run's record). The workspace after step N-1 is restored into a fresh sandbox
+ * (no network) and the recorded commands re-run; each step reports whether exit code, output and the
+ * resulting workspace match. Steps that asked for secrets or use network tools are skipped unless asked.
+ */
+export async function replayRun(client: AirlockClient, runId: string, opts: ReplayOptions = {}): Promise<ReplayReport> {
+  const fromStep = opts.fromStep ?? 1;
+  const status = await client.status();
+  const bundle = await client.bundle(runId);
+  const verified = verifyBundle(bundle.text, { trustedKeyId: status.harness.keyId });
+  if (!verified.ok) throw new AirlockError('bad_request', `run ${runId} fails verification (${verified.problem.code}): ${verified.problem.message}; not replaying`);
+  const policyChanged = verified.policyHash !== status.harness.policyHash;
+  if (policyChanged && !opts.allowPolicyChange) {
+    throw new AirlockError('bad_request', `run ${runId} was pinned to policy ${verified.policyHash.slice(0, 12)}, the harness enforces ${status.harness.policyHash.slice(0, 12)}; pass --allow-policy-change to replay anyway (it is recorded)`);
+  }
+
+  const events: LogEvent[] = [];
+  for await (const e of client.log(runId)) events.push(e);
+  const recorded = new Map<number, { cmd: string; secrets: string[]; exit?: number | null; out: Buffer[]; snapshot?: string; ran: boolean }>();
+  let opened: Extract<LogEvent, { type: 'run.opened' }> | undefined;
+  for (const e of events) {
+    if (e.type === 'run.opened') opened = e;
+    if (e.type === 'step.requested') recorded.set(e.step, { cmd: e.cmd, secrets: e.secrets ?? [], out: [], ran: false });
+    const r = 'step' in e && typeof e.step === 'number' ? recorded.get(e.step) : undefined;
+    if (e.type === 'step.output' && r) r.out.push(Buffer.from(e.data, 'base64'));
+    if (e.type === 'step.exited' && r) {
+      r.exit = e.result.exitCode;
+      r.ran = true;
+    }
+    if (e.type === 'snapshot.created' && r) r.snapshot = e.digest;
+  }
+  const before = events.filter((e): e is Extract<LogEvent, { type: 'snapshot.created' }> => e.type === 'snapshot.created' && e.step === fromStep - 1).at(-1);
+  if (!before) throw new AirlockError('bad_request', `run ${runId} has no snapshot after step ${fromStep - 1} to start the replay from`);
+
+  const replay = await client.open({
+    fromSnapshot: before.digest,
+    ...(opened ? { image: opened.image, mountPath: opened.mountPath } : {}),
+    replayOf: { runId, fromStep, originalPolicyHash: verified.policyHash, policyChangeAllowed: policyChanged },
+  });
+  const network = new Set(opts.networkTools ?? []);
+  const rows: ReplayStep[] = [];
+  try {
+    for (const [step, r] of [...recorded.entries()].sort(([a], [b]) => a - b)) {
+      if (step < fromStep || !r.ran) continue;
+      const words = r.cmd.split(/[^A-Za-z0-9_.+-]+/);
+      const usesNetwork = words.some((w) => network.has(w));
+      let row: ReplayStep;
+      if ((r.secrets.length > 0 || usesNetwork) && !opts.includeNonIdempotent) {
+        row = { step, cmd: r.cmd, status: 'skipped', reason: r.secrets.length ? `asked for secrets ${r.secrets.join(', ')}` : 'uses a network tool' };
+      } else {
+        const out: Buffer[] = [];
+        try {
+          const res = await client.exec(replay.runId, r.cmd, { onOutput: (_, d) => out.push(d) });
+          const recOut = sha(Buffer.concat(r.out));
+          const repOut = sha(Buffer.concat(out));
+          const same = { exit: res.exitCode === (r.exit ?? null), out: recOut === repOut, ws: res.snapshot === r.snapshot };
+          row = {
+            step,
+            cmd: r.cmd,
+            status: same.exit && same.out && same.ws ? 'match' : 'differs',
+            exitCode: { recorded: r.exit ?? null, replayed: res.exitCode },
+            output: { recorded: recOut, replayed: repOut, same: same.out },
+            workspace: { recorded: r.snapshot, replayed: res.snapshot, same: same.ws },
+          };
+        } catch (err) {
+          row = { step, cmd: r.cmd, status: 'refused', reason: (err as Error).message };
+        }
+      }
+      rows.push(row);
+      opts.onStep?.(row);
+    }
+  } finally {
+    await client.close(replay.runId);
+  }
+  return {
+    runId,
+    replayRunId: replay.runId,
+    fromStep,
+    policyChanged,
+    steps: rows,
+    matched: rows.filter((r) => r.status === 'match').length,
+    differed: rows.filter((r) => r.status === 'differs' || r.status === 'refused').length,
+    skipped: rows.filter((r) => r.status === 'skipped').length,
+  };
+}
