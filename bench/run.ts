@@ -6,10 +6,11 @@ import { runStepBench } from './steps.ts';
 import { runValidateBench } from './validate.ts';
 import { runSnapshotBench } from './snapshot.ts';
 import { runScaleBench } from './scale.ts';
+import { runLedgerBench } from './ledger.ts';
 
 const out = join(import.meta.dirname, 'results');
 mkdirSync(out, { recursive: true });
-const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['steps', 'validate', 'snapshot', 'scale']);
+const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['steps', 'validate', 'snapshot', 'scale', 'ledger']);
 const summary: Record<string, unknown> = { at: new Date().toISOString() };
 
 if (wanted.has('steps')) {
@@ -36,6 +37,13 @@ if (wanted.has('scale')) {
   writeFileSync(join(out, 'scale.json'), JSON.stringify({ at: summary.at, ...r }, null, 2) + '\n');
   console.log(`  scaling 1 -> 2 runners: ${r.scaling1to2}x; run resumed after runner SIGKILL p50 ${r.resumeAfterKillMs.p50} ms`);
   summary.scale = r;
+}
+if (wanted.has('ledger')) {
+  console.log('== ledger: 1 GB of stdout through one step');
+  const r = await runLedgerBench({ megabytes: Number(process.env.BENCH_LEDGER_MB ?? 1024) });
+  writeFileSync(join(out, 'ledger.json'), JSON.stringify({ at: summary.at, ...r }, null, 2) + '\n');
+  console.log(`  ${r.hashingAndRedactionOn.mbPerSecond} MB/s with hashing+redaction, ${r.hashingOnRedactionOff.mbPerSecond} MB/s without redaction, raw docker exec ${r.rawDockerExec?.mbPerSecond} MB/s; RSS growth ${r.rssGrowthMb} MB`);
+  summary.ledger = r;
 }
 writeFileSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
 console.log(`results in ${out}`);
