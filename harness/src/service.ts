@@ -46,9 +46,6 @@ import type { HarnessConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 
 const VERSION = '0.1.0';
-/** A runner whose heartbeat is older than this is not listed as alive. */
-const RUNNER_STALE_MS = 10_000;
-
 export type HarnessState = 'starting' | 'running' | 'draining' | 'stopped';
 
 /**
@@ -531,7 +528,8 @@ export class HarnessService implements AsyncDisposable {
         keyId: this.#key.keyId,
       },
       runners: [...this.#runners.values()]
-        .filter((hb) => now - Date.parse(hb.ts) < RUNNER_STALE_MS)
+        // One rule for liveness: what `#checkRunners` would not declare lost (receipt time, not the runner's clock).
+        .filter((hb) => now - (this.#seen.get(hb.runnerId) ?? 0) <= this.#cfg.runnerLostMs)
         .map((hb) => ({ runnerId: hb.runnerId, slots: hb.slots, used: hb.used, seenAt: hb.ts })),
     };
   }

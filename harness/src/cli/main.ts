@@ -134,7 +134,7 @@ program
       const s = await c.status();
       if (globals().json) return json({ type: 'status', ...s });
       out(`harness  pid ${s.harness.pid}, up since ${s.harness.startedAt}, ${s.harness.version}`);
-      if (s.runners.length === 0) out('runners  none heard from in the last 10 s');
+      if (s.runners.length === 0) out('runners  none alive (no heartbeat within the harness\'s runner-lost window)');
       for (const r of s.runners) out(`runner   ${r.runnerId}: ${r.used}/${r.slots} slots busy (seen ${r.seenAt})`);
     }),
   );
