@@ -85,7 +85,8 @@ program
   .option('--slots <n>', 'runs the local runner holds at once', '4')
   .option('--runner-id <id>', 'id of the local runner', 'local')
   .option('-d, --detach', 'return once the stack answers; stop it with `./airlock down`')
-  .action(async (o: { port: string; slots: string; runnerId: string; detach?: boolean }) => {
+  .option('--policy <file>', 'policy file pinned to new runs [AIRLOCK_POLICY] (default: the shipped policy)')
+  .action(async (o: { port: string; slots: string; runnerId: string; detach?: boolean; policy?: string }) => {
     const g = globals();
     const existing = readStack(g.stateDir);
     if (existing && alive(existing.pids.harness)) {
@@ -100,6 +101,7 @@ program
       slots: Number(o.slots),
       runnerId: o.runnerId,
       detach: o.detach ?? false,
+      ...(o.policy ? { policyFile: resolve(o.policy) } : {}),
       say,
     });
     if (g.json) json({ type: 'up', ...info });

@@ -17,6 +17,8 @@ export interface StackOptions {
   runnerId: string;
   /** Children outlive this process (the CLI returns once the stack answers). */
   detach: boolean;
+  /** Policy file for the harness (else AIRLOCK_POLICY, else the shipped default). */
+  policyFile?: string;
   /** Progress lines for people. */
   say: (line: string) => void;
 }
@@ -108,7 +110,7 @@ export async function up(opts: StackOptions): Promise<{ info: StackInfo; childre
     }
     const node = process.execPath;
     const keyFile = join(opts.stateDir, 'harness', 'key.pem');
-    const harness = start('harness', node, [join(REPO_ROOT, 'harness/src/main.ts'), '--nats', natsUrl, '--key-file', keyFile, '--secrets-dir', join(opts.stateDir, 'secrets')], secretEnv());
+    const harness = start('harness', node, [join(REPO_ROOT, 'harness/src/main.ts'), '--nats', natsUrl, '--key-file', keyFile, '--secrets-dir', join(opts.stateDir, 'secrets'), ...(opts.policyFile ? ['--policy', opts.policyFile] : [])], secretEnv());
     const runner = start('runner', node, [join(REPO_ROOT, 'runner/src/main.ts'), '--nats', natsUrl, '--id', opts.runnerId, '--slots', String(opts.slots), '--state-dir', join(opts.stateDir, 'runner'), '--harness-key', `${keyFile}.pub`]);
     opts.say(`runner        ${opts.runnerId} (${opts.slots} slots), harness; logs in ${logs}`);
     await using client = await AirlockClient.connect({ natsUrl });
