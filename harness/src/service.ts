@@ -526,6 +526,7 @@ export class HarnessService implements AsyncDisposable {
         policy: this.#validator.policy.name,
         policyHash: this.#validator.policyHash,
         keyId: this.#key.keyId,
+        snapshotsKeepLast: this.#validator.policy.snapshots.keepLast,
       },
       runners: [...this.#runners.values()]
         // One rule for liveness: what `#checkRunners` would not declare lost (receipt time, not the runner's clock).

@@ -404,16 +404,18 @@ program
 program
   .command('gc')
   .description('delete snapshots beyond the newest N per run and the blobs no kept snapshot uses')
-  .option('--keep-last <n>', 'snapshots kept per run (the latest of every open run is always kept)', '50')
+  .option('--keep-last <n>', "snapshots kept per run (default: the policy's snapshots.keepLast; the latest of every open run is always kept)")
   .option('--dry-run', 'report what would be deleted, delete nothing')
-  .action((o: { keepLast: string; dryRun?: boolean }) =>
+  .action((o: { keepLast?: string; dryRun?: boolean }) =>
     withClient(async (c) => {
+      const keepLast = o.keepLast !== undefined ? Number(o.keepLast) : (await c.status()).harness.snapshotsKeepLast;
+      if (!Number.isInteger(keepLast) || keepLast < 1) throw new AirlockError('bad_request', `--keep-last wants a whole number >= 1, got ${JSON.stringify(o.keepLast)}`);
       const keep: string[] = [];
       for (const r of (await c.ps()).runs) {
         const last = (await c.snapshots(r.runId)).at(-1);
         if (last) keep.push(last.digest);
       }
-      const stats = await (await c.snapshotStore()).gc({ keep, keepLast: Number(o.keepLast), dryRun: o.dryRun ?? false });
+      const stats = await (await c.snapshotStore()).gc({ keep, keepLast, dryRun: o.dryRun ?? false });
       if (globals().json) return json({ type: 'gc', ...stats });
       out(`${o.dryRun ? 'would delete' : 'deleted'} ${stats.manifestsDeleted} snapshots and ${stats.blobsDeleted} blobs (${stats.bytesFreed} B); kept ${stats.manifestsKept} snapshots, ${stats.blobsKept} blobs`);
     }),

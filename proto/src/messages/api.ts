@@ -38,7 +38,7 @@ export const ApiPsResultSchema = z.object({ runs: z.array(RunRecordSchema) });
 export type ApiPsResult = z.infer<typeof ApiPsResultSchema>;
 
 export const ApiStatusResultSchema = z.object({
-  harness: z.object({ pid: z.number(), startedAt: z.string(), version: z.string(), policy: z.string(), policyHash: z.string(), keyId: z.string() }),
+  harness: z.object({ pid: z.number(), startedAt: z.string(), version: z.string(), policy: z.string(), policyHash: z.string(), keyId: z.string(), snapshotsKeepLast: z.number().int() }),
   runners: z.array(z.object({ runnerId: z.string(), slots: z.number(), used: z.number(), seenAt: z.string() })),
 });
 export type ApiStatusResult = z.infer<typeof ApiStatusResultSchema>;
