@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { AirlockError } from '@airlock/proto';
 import type { LogEvent } from '@airlock/proto';
 import { verifyBundle } from '@airlock/trust';
+import { PolicySchema, type Policy } from '@airlock/validate';
 import type { AirlockClient } from './client.ts';
 
 export interface ReplayOptions {
@@ -9,10 +10,8 @@ export interface ReplayOptions {
   fromStep?: number;
   /** Replay even though the harness now enforces another policy than the run was pinned to. */
   allowPolicyChange?: boolean;
-  /** Also re-run steps that asked for secrets or use network tools. */
+  /** Also re-run the steps the run's policy marks non-idempotent (`replay.nonIdempotent`). */
   includeNonIdempotent?: boolean;
-  /** Commands whose use marks a step non-idempotent (the policy's network tools). */
-  networkTools?: readonly string[];
   onStep?: (row: ReplayStep) => void;
 }
 
@@ -44,18 +43,22 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
  * and its policy must be the one the harness enforces now (unless a change is allowed, and then it is
  * recorded in the replay run's record). The workspace after step N-1 is restored into a fresh sandbox
  * (no network) and the recorded commands re-run; each step reports whether exit code, output and the
- * resulting workspace match. Steps that asked for secrets or use network tools are skipped unless asked.
+ * resulting workspace match. Steps the run's own (pinned) policy marks non-idempotent are skipped
+ * unless asked.
  */
 export async function replayRun(client: AirlockClient, runId: string, opts: ReplayOptions = {}): Promise<ReplayReport> {
   const fromStep = opts.fromStep ?? 1;
   const status = await client.status();
   const bundle = await client.bundle(runId);
   const verified = verifyBundle(bundle.text, { trustedKeyId: status.harness.keyId });
-  if (!verified.ok) throw new AirlockError('bad_request', `run ${runId} fails verification (${verified.problem.code}): ${verified.problem.message}; not replaying`);
+  if (!verified.ok) throw new AirlockError('verification_failed', `run ${runId} fails verification (${verified.problem.code}): ${verified.problem.message}; not replaying`);
   const policyChanged = verified.policyHash !== status.harness.policyHash;
   if (policyChanged && !opts.allowPolicyChange) {
-    throw new AirlockError('bad_request', `run ${runId} was pinned to policy ${verified.policyHash.slice(0, 12)}, the harness enforces ${status.harness.policyHash.slice(0, 12)}; pass --allow-policy-change to replay anyway (it is recorded)`);
+    throw new AirlockError('policy_changed', `run ${runId} was pinned to policy ${verified.policyHash.slice(0, 12)}, the harness enforces ${status.harness.policyHash.slice(0, 12)}; pass --allow-policy-change to replay anyway (it is recorded)`);
   }
+
+  // The run's pinned policy, as the verified bundle carries it, decides which steps are non-idempotent.
+  const pinned = PolicySchema.parse(JSON.parse((JSON.parse(bundle.text) as { policy: { text: string } }).policy.text));
 
   const events: LogEvent[] = [];
   for await (const e of client.log(runId)) events.push(e);
@@ -80,16 +83,14 @@ export async function replayRun(client: AirlockClient, runId: string, opts: Repl
     ...(opened ? { image: opened.image, mountPath: opened.mountPath } : {}),
     replayOf: { runId, fromStep, originalPolicyHash: verified.policyHash, policyChangeAllowed: policyChanged },
   });
-  const network = new Set(opts.networkTools ?? []);
   const rows: ReplayStep[] = [];
   try {
     for (const [step, r] of [...recorded.entries()].sort(([a], [b]) => a - b)) {
       if (step < fromStep || !r.ran) continue;
-      const words = r.cmd.split(/[^A-Za-z0-9_.+-]+/);
-      const usesNetwork = words.some((w) => network.has(w));
+      const why = nonIdempotent(pinned, r.cmd, r.secrets);
       let row: ReplayStep;
-      if ((r.secrets.length > 0 || usesNetwork) && !opts.includeNonIdempotent) {
-        row = { step, cmd: r.cmd, status: 'skipped', reason: r.secrets.length ? `asked for secrets ${r.secrets.join(', ')}` : 'uses a network tool' };
+      if (why !== null && !opts.includeNonIdempotent) {
+        row = { step, cmd: r.cmd, status: 'skipped', reason: `non-idempotent: ${why}` };
       } else {
         const out: Buffer[] = [];
         try {
@@ -125,4 +126,17 @@ export async function replayRun(client: AirlockClient, runId: string, opts: Repl
     differed: rows.filter((r) => r.status === 'differs' || r.status === 'refused').length,
     skipped: rows.filter((r) => r.status === 'skipped').length,
   };
+}
+
+/** Why the policy marks a recorded step non-idempotent, or null. Commands are matched as words. */
+export function nonIdempotent(policy: Policy, cmd: string, secrets: readonly string[]): string | null {
+  const rule = policy.replay.nonIdempotent;
+  if (rule.secrets && secrets.length > 0) return `asked for secrets ${secrets.join(', ')}`;
+  const words = new Set(cmd.split(/[^A-Za-z0-9_.+-]+/).filter(Boolean));
+  const named = (list: readonly string[]) => list.find((c) => words.has(c));
+  const net = rule.network ? named(policy.network.tools) : undefined;
+  if (net) return `uses the network tool ${net}`;
+  const listed = named(rule.commands);
+  if (listed) return `runs ${listed} (policy replay.nonIdempotent.commands)`;
+  return null;
 }

@@ -20,6 +20,8 @@ export const errorCodes = {
   validation_ask: { retryable: false, doc: 'The command needs an operator approval before it may run.' },
   unauthorized: { retryable: false, doc: 'The request carried no valid job token (unsigned, forged, expired, replayed or for another step).' },
   secret_denied: { retryable: false, doc: 'The step asked for a secret the policy does not grant it, or one the harness does not hold.' },
+  verification_failed: { retryable: false, doc: 'A proof bundle or run log did not verify (missing, modified or out-of-order event, bad signature); nothing was run from it.' },
+  policy_changed: { retryable: false, doc: 'The run was pinned to another policy than the harness enforces now; replay refuses unless the change is allowed (and recorded).' },
   timeout: { retryable: true, doc: 'The request did not complete in time.' },
   internal: { retryable: true, doc: 'An unexpected failure; the log names it.' },
 } as const;

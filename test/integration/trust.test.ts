@@ -21,7 +21,7 @@ let tmp: string;
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'airlock-trust-'));
   const policy = join(tmp, 'policy.yaml');
-  writeFileSync(policy, readFileSync(DEFAULT_POLICY_PATH, 'utf8').replace(/^secrets: \[\]$/m, 'secrets:\n  - name: API_TOKEN\n  - name: DEPLOY_KEY\n    commands: [git]'));
+  writeFileSync(policy, readFileSync(DEFAULT_POLICY_PATH, 'utf8').replace(/^secrets: \[\]$/m, 'secrets:\n  - name: API_TOKEN\n  - name: DEPLOY_KEY\n    commands: [git]').replace(/^    commands: \[\] /m, '    commands: [notify-team] '));
   process.env.AIRLOCK_SECRET_API_TOKEN = SECRET;
   stack = await TestStack.start({ harness: { policyFile: policy } });
 });
@@ -195,9 +195,10 @@ describe('replay', () => {
     await c.exec(run.runId, 'date +%s%N > clock');
     await c.exec(run.runId, 'printf "%s" "$API_TOKEN" | wc -c', { env: { API_TOKEN: '${secret:API_TOKEN}' } });
     await c.exec(run.runId, 'exit 3');
+    await c.exec(run.runId, 'echo notify-team >> sent');
     await c.close(run.runId);
 
-    const all = await replayRun(c, run.runId, { networkTools: ['curl'] });
+    const all = await replayRun(c, run.runId);
     expect(all.policyChanged).toBe(false);
     expect(all.steps.map((s) => [s.step, s.status])).toEqual([
       [1, 'match'],
@@ -205,7 +206,13 @@ describe('replay', () => {
       [3, 'differs'],
       [4, 'skipped'],
       [5, 'differs'],
+      [6, 'skipped'],
     ]);
+    // Non-idempotent by the run's pinned policy: a secret step, and a command the policy lists.
+    expect(all.steps[3]!.reason).toBe('non-idempotent: asked for secrets API_TOKEN');
+    expect(all.steps[5]!.reason).toBe('non-idempotent: runs notify-team (policy replay.nonIdempotent.commands)');
+    const forced = await replayRun(c, run.runId, { fromStep: 6, includeNonIdempotent: true });
+    expect(forced.steps).toMatchObject([{ step: 6, status: 'match', exitCode: { recorded: 0, replayed: 0 } }]);
     // Step 3 writes the time: same exit and output, another workspace; step 5 follows it, so its
     // workspace differs too (the clock file), while its exit code matches.
     expect(all.steps[2]).toMatchObject({ exitCode: { recorded: 0, replayed: 0 }, output: { same: true }, workspace: { same: false } });
@@ -215,5 +222,30 @@ describe('replay', () => {
     expect(from2.steps[0]).toMatchObject({ step: 2, status: 'match' });
     const replayRecord = (await c.ps({ all: true })).runs.find((r) => r.runId === from2.replayRunId);
     expect(replayRecord?.replayOf).toMatchObject({ runId: run.runId, fromStep: 2, policyChangeAllowed: false });
+  });
+
+  it('refuses to replay under a changed policy unless allowed, and records an allowed change', async () => {
+    const c = stack.client;
+    const run = await c.open({});
+    await c.exec(run.runId, 'echo one > f');
+    await c.close(run.runId);
+    // The harness restarts enforcing another policy than the run was pinned to.
+    const changed = join(tmp, 'changed.yaml');
+    writeFileSync(changed, readFileSync(join(tmp, 'policy.yaml'), 'utf8').replace(/^  keepLast: 50/m, '  keepLast: 49'));
+    const before = (await c.status()).harness.policyHash;
+    await stack.harness.drain(2000);
+    await stack.startHarness({ policyFile: changed });
+    expect((await c.status()).harness.policyHash).not.toBe(before);
+
+    await expect(replayRun(c, run.runId)).rejects.toMatchObject({ code: 'policy_changed', message: expect.stringMatching(/was pinned to policy .* pass --allow-policy-change/) });
+    const refused = await cli(['replay', run.runId]);
+    expect(refused.code).toBe(126);
+    expect(refused.stderr).toMatch(/pass --allow-policy-change/);
+
+    const allowed = await replayRun(c, run.runId, { allowPolicyChange: true });
+    expect(allowed.policyChanged).toBe(true);
+    expect(allowed.steps).toMatchObject([{ step: 1, status: 'match' }]);
+    const record = (await c.ps({ all: true })).runs.find((r) => r.runId === allowed.replayRunId);
+    expect(record?.replayOf).toMatchObject({ runId: run.runId, policyChangeAllowed: true, originalPolicyHash: before });
   });
 });

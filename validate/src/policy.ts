@@ -112,6 +112,24 @@ export const PolicySchema = z.strictObject({
     .default([]),
   /** Snapshot retention: snapshots kept per run by `./airlock gc` (the latest of an open run always). */
   snapshots: z.strictObject({ keepLast: z.number().int().min(1).default(50) }).default({ keepLast: 50 }),
+  /**
+   * Which recorded steps `./airlock replay` treats as non-idempotent: reported as skipped, not re-run,
+   * unless `--include-non-idempotent` is given. A step is non-idempotent when any test below holds.
+   */
+  replay: z
+    .strictObject({
+      nonIdempotent: z
+        .strictObject({
+          /** A step that received a secret (its effect is usually outside the workspace). */
+          secrets: z.boolean().default(true),
+          /** A step that names one of `network.tools`. */
+          network: z.boolean().default(true),
+          /** A step that names one of these commands (e.g. a deploy script). */
+          commands: z.array(z.string().min(1)).default([]),
+        })
+        .default({ secrets: true, network: true, commands: [] }),
+    })
+    .default({ nonIdempotent: { secrets: true, network: true, commands: [] } }),
 });
 
 /** A validated policy. */

@@ -457,16 +457,14 @@ program
   .argument('<run>', 'run id')
   .option('--from-step <n>', 'first step to re-run', '1')
   .option('--allow-policy-change', 'replay even if the harness now enforces another policy (recorded in the replay run)')
-  .option('--include-non-idempotent', 're-run steps that asked for secrets or use network tools too')
+  .option('--include-non-idempotent', 'also re-run the steps the run\'s policy marks non-idempotent (replay.nonIdempotent: secrets, network tools, listed commands)')
   .action((runId: string, o: { fromStep: string; allowPolicyChange?: boolean; includeNonIdempotent?: boolean }) =>
     withClient(async (c) => {
       const { replayRun } = await import('../replay.ts');
-      const { defaultPolicy } = await import('@airlock/validate');
       const report = await replayRun(c, runId, {
         fromStep: stepNumber(o.fromStep) || 1,
         allowPolicyChange: o.allowPolicyChange ?? false,
         includeNonIdempotent: o.includeNonIdempotent ?? false,
-        networkTools: (await defaultPolicy()).network.tools,
         onStep: (r) => {
           if (globals().json) return json({ type: 'replay.step', ...r });
           const detail = r.status === 'match' || r.status === 'differs'
@@ -504,7 +502,7 @@ try {
   process.exitCode =
     (err instanceof AirlockError && err.code === 'bad_request') || (err instanceof Error && err.name === 'PolicyError')
       ? 2
-      : err instanceof AirlockError && (err.code === 'validation_denied' || err.code === 'validation_ask')
+      : err instanceof AirlockError && ['validation_denied', 'validation_ask', 'policy_changed', 'verification_failed'].includes(err.code)
         ? EXIT_NOT_ALLOWED
         : EXIT_AIRLOCK_ERROR;
 }
