@@ -1,13 +1,57 @@
-// Ledger write throughput: stream N MB of stdout through one step into the hash-chained run log,
-// with secret redaction on (the step was granted a secret) and off (no secret), side by side with a
-// raw docker exec of the same command; peak RSS growth of this process (harness + runner in-process).
+// Ledger write throughput: stream N MB of stdout through one step into the hash-chained run log
+// (job token signed, policy re-checked, every event hashed), with secret redaction on (the step was
+// granted a secret) and off, side by side with a raw docker exec of the same command. Harness and
+// runner run as their own processes, as deployed; their RSS is sampled from /proc every 50 ms and
+// the growth is measured against their RSS after a warm-up step.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
+import { AirlockClient } from '@airlock/harness';
 import { demux } from '@airlock/runner';
-import { DEFAULT_POLICY_PATH } from '@airlock/validate';
-import { TestStack } from '../test/fixtures.ts';
+import { DEFAULT_POLICY_PATH, VALIDATOR_NODE_FLAGS } from '@airlock/validate';
+import { NatsServer, waitUntil } from '../test/fixtures.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+/** Resident set size of a process, bytes (0 when it is gone). */
+function rssOf(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Tracks the RSS of some processes: peak since `reset()`, against the value at `reset()`. */
+class RssSampler {
+  readonly #pids: Record<string, number>;
+  #base: Record<string, number> = {};
+  #peak: Record<string, number> = {};
+  readonly #timer: NodeJS.Timeout;
+  constructor(pids: Record<string, number>) {
+    this.#pids = pids;
+    this.reset();
+    this.#timer = setInterval(() => this.#sample(), 50);
+  }
+  #sample() {
+    for (const [name, pid] of Object.entries(this.#pids)) this.#peak[name] = Math.max(this.#peak[name] ?? 0, rssOf(pid));
+  }
+  reset() {
+    for (const [name, pid] of Object.entries(this.#pids)) this.#base[name] = this.#peak[name] = rssOf(pid);
+  }
+  /** MB: the RSS at reset, the peak since, and the growth. */
+  report() {
+    this.#sample();
+    const mb = (b: number) => Math.round(b / 1048576);
+    return Object.fromEntries(Object.keys(this.#pids).map((n) => [n, { baseMb: mb(this.#base[n]!), peakMb: mb(this.#peak[n]!), growthMb: mb(this.#peak[n]! - this.#base[n]!) }]));
+  }
+  stop() {
+    clearInterval(this.#timer);
+  }
+}
 
 export async function runLedgerBench(opts: { megabytes?: number } = {}) {
   const mb = opts.megabytes ?? 1024;
@@ -15,25 +59,39 @@ export async function runLedgerBench(opts: { megabytes?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-ledger-'));
   const policy = join(dir, 'policy.yaml');
   writeFileSync(policy, readFileSync(DEFAULT_POLICY_PATH, 'utf8').replace(/^secrets: \[\]$/m, 'secrets:\n  - name: BENCH_TOKEN'));
-  process.env.AIRLOCK_SECRET_BENCH_TOKEN = 'bench-secret-7Hq2Lx9';
-  const rssStart = process.memoryUsage().rss;
-  let rssPeak = rssStart;
-  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 100);
+  await using nats = await NatsServer.start();
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, AIRLOCK_SECRET_BENCH_TOKEN: 'bench-secret-7Hq2Lx9' };
+  const procs: ChildProcess[] = [];
+  const start = (script: string, args: string[]) => {
+    const p = spawn(process.execPath, [...VALIDATOR_NODE_FLAGS, join(ROOT, script), '--nats', nats.url, '--log-level', 'warn', ...args], { stdio: ['ignore', 'ignore', 'inherit'], env });
+    procs.push(p);
+    return p;
+  };
+  const keyFile = join(dir, 'key.pem');
+  const harness = start('harness/src/main.ts', ['--policy', policy, '--key-file', keyFile, '--secrets-dir', join(dir, 'secrets')]);
+  const client = await AirlockClient.connect({ natsUrl: nats.url });
+  let sampler: RssSampler | undefined;
   try {
-    await using stack = await TestStack.start({ harness: { policyFile: policy } });
-    const c = stack.client;
-    const run = await c.open({});
-    const time = async (env?: Record<string, string>) => {
+    await waitUntil('the harness', async () => (await client.status().then(() => true, () => false)), 30_000);
+    const runner = start('runner/src/main.ts', ['--id', 'ledger-bench', '--slots', '1', '--state-dir', join(dir, 'runner'), '--harness-key', `${keyFile}.pub`]);
+    await waitUntil('the runner', async () => (await client.status()).runners.length > 0, 30_000);
+    const run = await client.open({});
+    sampler = new RssSampler({ harness: harness.pid!, runner: runner.pid! });
+    const time = async (label: string, env?: Record<string, string>) => {
+      await client.exec(run.runId, 'echo warm-up', env ? { env } : {});
+      sampler!.reset();
       let bytes = 0;
       const t0 = performance.now();
-      const r = await c.exec(run.runId, cmd, { ...(env ? { env } : {}), onOutput: (_, d) => (bytes += d.length) });
+      const r = await client.exec(run.runId, cmd, { ...(env ? { env } : {}), onOutput: (_, d) => (bytes += d.length) });
       const s = (performance.now() - t0) / 1000;
-      if (r.exitCode !== 0 || r.stdoutBytes !== mb * 1024 * 1024) throw new Error(`bench step failed: ${JSON.stringify(r)}`);
-      return { seconds: Math.round(s * 100) / 100, mbPerSecond: Math.round((mb / s) * 10) / 10, bytesReceived: bytes };
+      if (r.exitCode !== 0 || r.stdoutBytes !== mb * 1024 * 1024 || bytes !== r.stdoutBytes) throw new Error(`bench step failed: ${JSON.stringify(r)}, ${bytes} bytes received`);
+      const rss = sampler!.report();
+      console.log(`  ${label}: ${(mb / s).toFixed(1)} MB/s; RSS growth harness ${rss.harness!.growthMb} MB, runner ${rss.runner!.growthMb} MB`);
+      return { seconds: Math.round(s * 100) / 100, mbPerSecond: Math.round((mb / s) * 10) / 10, bytesReceived: bytes, rss };
     };
-    const plain = await time();
-    const redacted = await time({ BENCH_TOKEN: '${secret:BENCH_TOKEN}' });
-    await c.close(run.runId);
+    const plain = await time('hashing on, redaction off');
+    const redacted = await time('hashing and redaction on', { BENCH_TOKEN: '${secret:BENCH_TOKEN}' });
+    await client.close(run.runId);
     // Raw docker exec of the same command, output drained and dropped.
     const docker = new Docker();
     const ctr = await docker.createContainer({ Image: 'airlock/sandbox:default', Cmd: ['sleep', 'infinity'], Entrypoint: [], HostConfig: { NetworkMode: 'none', Init: true } });
@@ -49,10 +107,13 @@ export async function runLedgerBench(opts: { megabytes?: number } = {}) {
     } finally {
       await ctr.remove({ force: true });
     }
-    return { megabytes: mb, hashingOnRedactionOff: plain, hashingAndRedactionOn: redacted, rawDockerExec: raw, rssGrowthMb: Math.round((rssPeak - rssStart) / 1024 / 1024) };
+    console.log(`  raw docker exec: ${raw.mbPerSecond} MB/s`);
+    return { megabytes: mb, hashingOnRedactionOff: plain, hashingAndRedactionOn: redacted, rawDockerExec: raw };
   } finally {
-    clearInterval(sampler);
-    delete process.env.AIRLOCK_SECRET_BENCH_TOKEN;
+    sampler?.stop();
+    await client[Symbol.asyncDispose]();
+    for (const p of procs) p.kill('SIGTERM');
+    await Promise.all(procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
     rmSync(dir, { recursive: true, force: true });
   }
 }

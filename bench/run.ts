@@ -42,7 +42,8 @@ if (wanted.has('ledger')) {
   console.log('== ledger: 1 GB of stdout through one step');
   const r = await runLedgerBench({ megabytes: Number(process.env.BENCH_LEDGER_MB ?? 1024) });
   writeFileSync(join(out, 'ledger.json'), JSON.stringify({ at: summary.at, ...r }, null, 2) + '\n');
-  console.log(`  ${r.hashingAndRedactionOn.mbPerSecond} MB/s with hashing+redaction, ${r.hashingOnRedactionOff.mbPerSecond} MB/s without redaction, raw docker exec ${r.rawDockerExec?.mbPerSecond} MB/s; RSS growth ${r.rssGrowthMb} MB`);
+  const rss = r.hashingAndRedactionOn.rss;
+  console.log(`  ${r.hashingAndRedactionOn.mbPerSecond} MB/s with hashing+redaction, ${r.hashingOnRedactionOff.mbPerSecond} MB/s without redaction, raw docker exec ${r.rawDockerExec?.mbPerSecond} MB/s; RSS growth harness ${rss.harness?.growthMb} MB, runner ${rss.runner?.growthMb} MB`);
   summary.ledger = r;
 }
 writeFileSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
