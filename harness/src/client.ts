@@ -5,6 +5,8 @@ import {
   ApiPsResultSchema,
   ApiStatusResultSchema,
   ApiBundleResultSchema,
+  ApiApprovalsResultSchema,
+  ApprovalSchema,
   PROTOCOL_VERSION,
   names,
   StepResultSchema,
@@ -12,7 +14,7 @@ import {
   encode,
   subjects,
 } from '@airlock/proto';
-import type { ApiOpenRequest, ApiPsResult, ApiStatusResult, LogEvent, RunRecord, StepResult } from '@airlock/proto';
+import type { ApiApprovalsResult, ApiOpenRequest, ApiPsResult, ApiStatusResult, Approval, LogEvent, RunRecord, StepResult } from '@airlock/proto';
 import { connectNats, logTail, readAudit, readRunLog, type AuditQuery, type NatsHandles, type ReadLogOptions } from '@airlock/ledger';
 import type { z } from 'zod';
 import { SnapshotStore } from '@airlock/snapshot';
@@ -37,6 +39,14 @@ export interface ExecOptions {
   /** Called with every log event of the step (requested, started, output, exited, …). */
   onEvent?: (event: LogEvent) => void;
   signal?: AbortSignal;
+  /**
+   * When the command is held for approval (`ask`), wait up to this long for an operator's decision:
+   * approved, it is sent again and runs (once); rejected, `exec` fails with `validation_denied`.
+   * Default 0: fail at once with `validation_ask`.
+   */
+  waitForApprovalMs?: number;
+  /** Called once when the command is held, with the held step (e.g. to tell a person). */
+  onHeld?: (step: number, reason: string) => void;
 }
 
 /**
@@ -93,6 +103,45 @@ export class AirlockClient implements AsyncDisposable {
    * once every output chunk of the step has been delivered to `onOutput`.
    */
   async exec(runId: string, cmd: string, opts: ExecOptions = {}): Promise<StepResult> {
+    try {
+      return await this.#exec(runId, cmd, opts);
+    } catch (err) {
+      const wait = opts.waitForApprovalMs ?? 0;
+      const step = err instanceof AirlockError && err.code === 'validation_ask' ? (err.data as { step?: number } | undefined)?.step : undefined;
+      if (wait <= 0 || step === undefined) throw err;
+      opts.onHeld?.(step, (err as AirlockError).message);
+      const decided = await this.#awaitDecision(runId, step, wait, opts.signal);
+      if (decided.status === 'rejected') {
+        throw new AirlockError('validation_denied', `step ${step} was rejected by ${decided.decidedBy ?? 'an operator'}${decided.note ? `: ${decided.note}` : ''}`, { data: { step, rule: 'approval.rejected' } });
+      }
+      return this.#exec(runId, cmd, opts);
+    }
+  }
+
+  /** Polls the held step until it is decided, or fails with `timeout`. */
+  async #awaitDecision(runId: string, step: number, waitMs: number, signal?: AbortSignal): Promise<Approval> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const { approvals } = await this.approvals({ runId, all: true });
+      const held = approvals.find((a) => a.step === step);
+      if (held && held.status !== 'pending') return held;
+      if (Date.now() >= deadline) throw new AirlockError('timeout', `step ${step} of run ${runId} is still waiting for approval after ${Math.round(waitMs / 1000)} s`);
+      signal?.throwIfAborted();
+      await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));
+    }
+  }
+
+  /** Steps held for approval: pending ones, or all decisions with `all`. */
+  approvals(opts: { runId?: string; all?: boolean } = {}): Promise<ApiApprovalsResult> {
+    return this.#api(subjects.api.approvals, { ...(opts.runId ? { runId: opts.runId } : {}), all: opts.all ?? false }, ApiApprovalsResultSchema);
+  }
+
+  /** Approves or rejects a held step (operators); `by` names who decided, for the log. */
+  decide(runId: string, step: number, decision: 'approve' | 'reject', opts: { by: string; note?: string }): Promise<Approval> {
+    return this.#api(subjects.api.decide, { runId, step, decision, by: opts.by, ...(opts.note ? { note: opts.note } : {}) }, ApprovalSchema);
+  }
+
+  async #exec(runId: string, cmd: string, opts: ExecOptions): Promise<StepResult> {
     const { js, jsm } = this.#nats;
     // Everything the step logs comes after the current tail, so the follower may be set up while the
     // request is already on its way: it starts at a stream position, not at "now".

@@ -9,6 +9,9 @@ import {
   ApiOpenRequestSchema,
   ApiPsRequestSchema,
   ApiBundleRequestSchema,
+  ApiApprovalsRequestSchema,
+  ApiDecideRequestSchema,
+  ApprovalSchema,
   PROTOCOL_VERSION,
   RunRecordSchema,
   RunnerCloseResultSchema,
@@ -28,6 +31,10 @@ import type {
   ApiPsRequest,
   ApiPsResult,
   ApiStatusResult,
+  ApiApprovalsRequest,
+  ApiApprovalsResult,
+  ApiDecideRequest,
+  Approval,
   RunRecord,
   RunnerHeartbeat,
   RunnerOpenRequest,
@@ -35,7 +42,7 @@ import type {
 } from '@airlock/proto';
 import { RunLogWriter, serveRequest, ensureAuditStream, ensureLogStream, indexVerdict, readRunLog, readRunLogRaw, type NatsHandles } from '@airlock/ledger';
 import { canonicalJson, createValidator, defaultPolicy, loadPolicyFile, type Policy, type Validator } from '@airlock/validate';
-import { Redactor, buildBundle, newJobClaims, signJob } from '@airlock/trust';
+import { Redactor, buildBundle, commandHash, newJobClaims, signJob } from '@airlock/trust';
 import { SnapshotStore, serializeManifest } from '@airlock/snapshot';
 import { Objm } from '@nats-io/obj';
 import type { KeyObject } from 'node:crypto';
@@ -59,6 +66,8 @@ export class HarnessService implements AsyncDisposable {
   readonly #nats: NatsHandles;
   readonly #log: Logger;
   readonly #kv: KV;
+  /** Steps held by an `ask` verdict and the operators' decisions: in JetStream, so a restart keeps them. */
+  readonly #approvals: KV;
   readonly #writers = new Map<string, RunLogWriter>();
   /** Last known KV entry of each run this harness touched; KV stays the truth (updates compare revisions). */
   readonly #records = new Map<string, { record: RunRecord; revision: number }>();
@@ -87,10 +96,11 @@ export class HarnessService implements AsyncDisposable {
   /** The same policy with relative paths resolved against each mount path in use. */
   readonly #byMount = new Map<string, Promise<Validator>>();
 
-  private constructor(cfg: HarnessConfig, nats: NatsHandles, kv: KV, log: Logger, validator: Validator) {
+  private constructor(cfg: HarnessConfig, nats: NatsHandles, kv: KV, approvals: KV, log: Logger, validator: Validator) {
     this.#cfg = cfg;
     this.#nats = nats;
     this.#kv = kv;
+    this.#approvals = approvals;
     this.#log = log;
     this.#validator = validator;
     this.#secrets = new SecretStore([envSecrets(process.env), fileSecrets(cfg.secretsDir, (m) => log.warn(m))]);
@@ -109,7 +119,8 @@ export class HarnessService implements AsyncDisposable {
     // Policies are content-addressed: runners fetch the pinned one by hash and check the hash themselves.
     const policies = await kvm.create(names.policiesBucket, { history: 1, replicas: cfg.replicas });
     await policies.put(validator.policyHash, canonicalJson(policy));
-    const svc = new HarnessService(cfg, nats, kv, log, validator);
+    const approvals = await kvm.create(names.approvalsBucket, { history: 5, replicas: cfg.replicas });
+    const svc = new HarnessService(cfg, nats, kv, approvals, log, validator);
     const { nc } = nats;
     const serve = <S extends z.ZodType, R>(subject: string, schema: S, handle: (req: z.infer<S>) => Promise<R>) =>
       nc.subscribe(subject, {
@@ -124,6 +135,8 @@ export class HarnessService implements AsyncDisposable {
       serve(subjects.api.ps, ApiPsRequestSchema, (r) => svc.ps(r)),
       serve(subjects.api.status, ApiPsRequestSchema, () => svc.status()),
       serve(subjects.api.bundle, ApiBundleRequestSchema, (r) => svc.bundle(r.runId)),
+      serve(subjects.api.approvals, ApiApprovalsRequestSchema, (r) => svc.approvals(r)),
+      serve(subjects.api.decide, ApiDecideRequestSchema, (r) => svc.decide(r)),
       nc.subscribe(subjects.runnerHeartbeat, {
         callback: (err, msg) => {
           if (err) return;
@@ -288,7 +301,7 @@ export class HarnessService implements AsyncDisposable {
     const log = this.#writer(req.runId);
     const asked = Object.values(req.env ?? {}).flatMap((v) => SECRET_PLACEHOLDER.exec(v)?.[1] ?? []);
     await log.append({ type: 'step.requested', step, cmd: this.#redactor.redactString(req.cmd), ...(asked.length ? { secrets: asked } : {}) });
-    const commands = await this.#decide(req.runId, step, req.cmd, record.policyHash, record.mountPath);
+    const { commands, approved } = await this.#decide(req.runId, step, req.cmd, record.policyHash, record.mountPath);
     const { env, secrets } = this.#secrets.resolve(req.env ?? {}, this.#validator.policy.secrets, commands);
     const timeoutMs = req.timeoutMs ?? this.#cfg.stepTimeoutMs ?? this.#validator.policy.limits.stepTimeoutMs;
     let result: StepResult;
@@ -306,7 +319,7 @@ export class HarnessService implements AsyncDisposable {
           secrets,
           timeoutMs,
           policyHash: record.policyHash,
-          token: signJob(newJobClaims({ runId: req.runId, step, policyHash: record.policyHash, cmd: req.cmd }), this.#key.privateKey),
+          token: signJob(newJobClaims({ runId: req.runId, step, policyHash: record.policyHash, cmd: req.cmd, ...(approved ? { approved } : {}) }), this.#key.privateKey),
         },
         StepResultSchema,
         timeoutMs + 30_000,
@@ -343,12 +356,23 @@ export class HarnessService implements AsyncDisposable {
     return v;
   }
 
-  async #decide(runId: string, step: number, cmd: string, pinnedHash: string, mountPath: string): Promise<readonly string[]> {
+  async #decide(
+    runId: string,
+    step: number,
+    cmd: string,
+    pinnedHash: string,
+    mountPath: string,
+  ): Promise<{ commands: readonly string[]; approved?: { step: number; by: string } }> {
     const v = this.#validator;
-    const verdict =
+    const checked =
       pinnedHash === v.policyHash
         ? (await this.#validatorFor(mountPath)).validate(cmd)
         : { verdict: 'deny' as const, rule: 'policy.mismatch', reason: `the run is pinned to policy ${pinnedHash.slice(0, 12)}, this harness enforces ${v.policyHash.slice(0, 12)}` };
+    // An `ask` an operator approved for this exact command in this run lets it through, once.
+    const approval = checked.verdict === 'ask' ? await this.#useApproval(runId, cmd, step) : null;
+    const verdict = approval
+      ? { ...checked, verdict: 'allow' as const, reason: `approved by ${approval.decidedBy} (held as step ${approval.step})${approval.note ? `: ${approval.note}` : ''}; the check said: ${checked.reason}` }
+      : checked;
     const event = await this.#writer(runId).append({
       type: 'step.verdict',
       step,
@@ -362,12 +386,85 @@ export class HarnessService implements AsyncDisposable {
     if (event.type === 'step.verdict') {
       await indexVerdict(this.#nats.js, event).catch((err: unknown) => this.#log.error({ err, runId, step }, 'could not index a verdict'));
     }
-    if (verdict.verdict === 'allow') return 'commands' in verdict ? verdict.commands : [];
+    const commands = 'commands' in verdict ? verdict.commands : [];
+    if (verdict.verdict === 'allow') return { commands, ...(approval ? { approved: { step: approval.step, by: approval.decidedBy ?? '?' } } : {}) };
     const data = { step, verdict: verdict.verdict, rule: verdict.rule, reason: verdict.reason, ...('span' in verdict && verdict.span ? { span: verdict.span } : {}) };
     if (verdict.verdict === 'ask') {
-      throw new AirlockError('validation_ask', `step ${step} is held for approval (${verdict.rule}): ${verdict.reason}`, { data });
+      await this.#hold({ runId, step, cmd: this.#redactor.redactString(cmd), cmdSha256: commandHash(cmd), rule: verdict.rule, reason: verdict.reason, requestedAt: new Date().toISOString(), status: 'pending' });
+      throw new AirlockError(
+        'validation_ask',
+        `step ${step} is held for approval (${verdict.rule}): ${verdict.reason}. An operator approves it with \`airlock approve ${runId} ${step}\`; then the same command runs once`,
+        { data },
+      );
     }
     throw new AirlockError('validation_denied', `step ${step} was denied (${verdict.rule}): ${verdict.reason}`, { data });
+  }
+
+  /** Records a step held by an `ask` verdict (pending until an operator decides). */
+  async #hold(approval: Approval): Promise<void> {
+    await this.#approvals.put(`${approval.runId}.${approval.step}`, encode(approval));
+  }
+
+  /**
+   * Finds an approved, unused approval of this exact command in this run and marks it used by `step`
+   * (compare-and-set, so two concurrent execs cannot both use one approval). Null when there is none.
+   */
+  async #useApproval(runId: string, cmd: string, step: number): Promise<Approval | null> {
+    const sha = commandHash(cmd);
+    for (const { approval, revision } of await this.#listApprovals(runId)) {
+      if (approval.status !== 'approved' || approval.cmdSha256 !== sha) continue;
+      try {
+        await this.#approvals.update(`${runId}.${approval.step}`, encode({ ...approval, status: 'used', usedByStep: step }), revision);
+        return approval;
+      } catch {
+        // Used by a concurrent exec in between: look for another.
+      }
+    }
+    return null;
+  }
+
+  async #listApprovals(runId?: string): Promise<Array<{ approval: Approval; revision: number }>> {
+    const keys: string[] = [];
+    for await (const k of await this.#approvals.keys(runId ? `${runId}.*` : '>')) keys.push(k);
+    const out: Array<{ approval: Approval; revision: number }> = [];
+    for (const k of keys) {
+      const e = await this.#approvals.get(k);
+      if (e && e.operation === 'PUT') out.push({ approval: decode(ApprovalSchema, e.value, 'approval'), revision: e.revision });
+    }
+    return out.sort((a, b) => a.approval.requestedAt.localeCompare(b.approval.requestedAt) || a.approval.step - b.approval.step);
+  }
+
+  /** Held steps: pending ones, or every record with `all`. */
+  async approvals(req: ApiApprovalsRequest): Promise<ApiApprovalsResult> {
+    const all = await this.#listApprovals(req.runId);
+    return { approvals: all.map((a) => a.approval).filter((a) => req.all || a.status === 'pending') };
+  }
+
+  /**
+   * An operator approves or rejects a held step; the decision goes to the run's log (`step.decided`)
+   * and to the approvals bucket. Only a pending step can be decided, once.
+   */
+  async decide(req: ApiDecideRequest): Promise<Approval> {
+    const key = `${req.runId}.${req.step}`;
+    const entry = await this.#approvals.get(key);
+    if (!entry || entry.operation !== 'PUT') throw new AirlockError('unknown_approval', `step ${req.step} of run ${req.runId} is not held for approval`);
+    const held = decode(ApprovalSchema, entry.value, 'approval');
+    if (held.status !== 'pending') throw new AirlockError('already_decided', `step ${req.step} of run ${req.runId} was already ${held.status}${held.decidedBy ? ` by ${held.decidedBy}` : ''}`);
+    const decided: Approval = {
+      ...held,
+      status: req.decision === 'approve' ? 'approved' : 'rejected',
+      decidedBy: req.by,
+      decidedAt: new Date().toISOString(),
+      ...(req.note ? { note: req.note } : {}),
+    };
+    try {
+      await this.#approvals.update(key, encode(decided), entry.revision);
+    } catch (cause) {
+      throw new AirlockError('already_decided', `step ${req.step} of run ${req.runId} was decided by someone else just now`, { cause });
+    }
+    await this.#writer(req.runId).append({ type: 'step.decided', step: req.step, decision: decided.status === 'approved' ? 'approved' : 'rejected', decidedBy: req.by, ...(req.note ? { note: req.note } : {}) });
+    this.#log.info({ runId: req.runId, step: req.step, decision: decided.status, by: req.by }, 'held step decided');
+    return decided;
   }
 
   /**

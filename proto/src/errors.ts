@@ -22,6 +22,8 @@ export const errorCodes = {
   secret_denied: { retryable: false, doc: 'The step asked for a secret the policy does not grant it, or one the harness does not hold.' },
   verification_failed: { retryable: false, doc: 'A proof bundle or run log did not verify (missing, modified or out-of-order event, bad signature); nothing was run from it.' },
   policy_changed: { retryable: false, doc: 'The run was pinned to another policy than the harness enforces now; replay refuses unless the change is allowed (and recorded).' },
+  unknown_approval: { retryable: false, doc: 'No step of this run is held for approval under that number.' },
+  already_decided: { retryable: false, doc: 'The held step was already approved, rejected or used; decisions are final.' },
   timeout: { retryable: true, doc: 'The request did not complete in time.' },
   internal: { retryable: true, doc: 'An unexpected failure; the log names it.' },
 } as const;

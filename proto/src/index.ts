@@ -39,5 +39,9 @@ export {
   ApiStatusResultSchema,
   ApiBundleRequestSchema,
   ApiBundleResultSchema,
+  ApprovalSchema,
+  ApiApprovalsRequestSchema,
+  ApiApprovalsResultSchema,
+  ApiDecideRequestSchema,
 } from './messages/api.ts';
-export type { ApiOpenRequest, ApiExecRequest, ApiCloseRequest, ApiPsRequest, ApiPsResult, ApiStatusResult, ApiBundleResult } from './messages/api.ts';
+export type { ApiOpenRequest, ApiExecRequest, ApiCloseRequest, ApiPsRequest, ApiPsResult, ApiStatusResult, ApiBundleResult, Approval, ApiApprovalsRequest, ApiApprovalsResult, ApiDecideRequest } from './messages/api.ts';

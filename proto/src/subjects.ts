@@ -13,6 +13,9 @@ export const subjects = {
     ps: `${ROOT}.api.ps`,
     status: `${ROOT}.api.status`,
     bundle: `${ROOT}.api.bundle`,
+    /** Operator controls: list held (`ask`) steps, and approve or reject one. */
+    approvals: `${ROOT}.api.approvals`,
+    decide: `${ROOT}.api.decide`,
   },
   /** New runs are offered to runners on this subject through a queue group. */
   runnerOpen: `${ROOT}.runner.open`,
@@ -40,6 +43,8 @@ export const names = {
   bundlesBucket: 'airlock_bundles',
   /** JetStream stream indexing every verdict (copies of the run log's `step.verdict` events). */
   auditStream: 'AIRLOCK_AUDIT',
+  /** KV bucket: `<runId>.<step>` -> Approval (steps held by an `ask` verdict, and their decisions). */
+  approvalsBucket: 'airlock_approvals',
   /** Queue group runners join to take new runs. */
   runnerQueue: 'airlock-runners',
 } as const;

@@ -27,7 +27,7 @@ import { RunLogWriter, serveRequest, ensureAuditStream, ensureLogStream, indexVe
 import { Kvm, type KV } from '@nats-io/kv';
 import { PolicySchema, createValidator, policyHash, type Validator } from '@airlock/validate';
 import { SnapshotStore, type SnapshotState } from '@airlock/snapshot';
-import { JobVerifier, Redactor, TokenError, commandHash, importPublicKey } from '@airlock/trust';
+import { JobVerifier, Redactor, TokenError, commandHash, importPublicKey, type JobClaims } from '@airlock/trust';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerClient, ContainerState, ExecHandle, ExecSpec } from './docker/client.ts';
@@ -301,10 +301,10 @@ export class RunnerService implements AsyncDisposable {
     const run = this.#runs.get(req.runId);
     if (!run) throw new AirlockError('unknown_run', `run ${req.runId} is not held by runner ${this.#cfg.runnerId}`);
     if (run.busy) throw new AirlockError('run_busy', `run ${req.runId} is executing a step; steps of one run are serial`);
-    await this.#authorize(req);
+    const claims = await this.#authorize(req);
     run.busy = true;
     try {
-      await this.#recheck(run, req);
+      await this.#recheck(run, req, claims.approved);
       return await this.#execStep(run, req);
     } finally {
       run.busy = false;
@@ -463,9 +463,9 @@ export class RunnerService implements AsyncDisposable {
    * Only the harness may order a step: the job token must be signed with its key and bind this run,
    * step, policy and command, unexpired and unused. Anything else is refused and audited.
    */
-  async #authorize(req: RunnerExecRequest): Promise<void> {
+  async #authorize(req: RunnerExecRequest): Promise<JobClaims> {
     try {
-      this.#verifier.verify(req.token, { runId: req.runId, step: req.step, policyHash: req.policyHash, cmdSha256: commandHash(req.cmd) });
+      return this.#verifier.verify(req.token, { runId: req.runId, step: req.step, policyHash: req.policyHash, cmdSha256: commandHash(req.cmd) });
     } catch (err) {
       const code = err instanceof TokenError ? err.code : 'malformed';
       const message = `job token refused (${code}) for run ${req.runId} step ${req.step}: ${(err as Error).message}`;
@@ -481,10 +481,15 @@ export class RunnerService implements AsyncDisposable {
    * Defence in depth: the runner validates every command again under the run's pinned policy and
    * refuses unless it, too, says `allow`. A refusal is logged and indexed for reviewers.
    */
-  async #recheck(run: LiveRun, req: RunnerExecRequest): Promise<void> {
+  /**
+   * Validates the command again under the run's pinned policy: anything but `allow` is refused, except
+   * an `ask` the harness's signed token says an operator approved (the token is bound to this command).
+   */
+  async #recheck(run: LiveRun, req: RunnerExecRequest, approved: JobClaims['approved']): Promise<void> {
     const mismatch = req.policyHash !== run.policyHash;
     const v = mismatch ? null : run.validator.validate(req.cmd);
     if (v?.verdict === 'allow') return;
+    if (v?.verdict === 'ask' && approved) return;
     const rule = v ? v.rule : 'policy.mismatch';
     const reason = v ? `the runner's check disagrees with the harness: ${v.reason}` : `the request names policy ${req.policyHash.slice(0, 12)}, the run is pinned to ${run.policyHash.slice(0, 12)}`;
     const event = await run.log.append({

@@ -25,6 +25,11 @@ export const JobClaimsSchema = z.strictObject({
   nonce: z.string().regex(/^[0-9a-f]{32}$/),
   /** Issue time, ms since the epoch. */
   iat: z.number().int().nonnegative(),
+  /**
+   * An operator approved this exact command (the token is bound to its hash) after an `ask` verdict:
+   * the runner then lets an `ask` of its own check through. Never a `deny`.
+   */
+  approved: z.strictObject({ step: StepNumberSchema, by: z.string().min(1) }).optional(),
 });
 export type JobClaims = z.infer<typeof JobClaimsSchema>;
 
@@ -66,6 +71,8 @@ export interface NewJobClaimsInput {
   ttlMs?: number;
   /** Issue time, ms since the epoch. Default `Date.now()`. */
   now?: number;
+  /** The operator approval this step runs under (see {@link JobClaims.approved}). */
+  approved?: { step: number; by: string };
 }
 
 /** Claims for one exec request, with a fresh random nonce. */
@@ -79,6 +86,7 @@ export function newJobClaims(input: NewJobClaimsInput): JobClaims {
     iat: now,
     exp: now + (input.ttlMs ?? DEFAULT_JOB_TTL_MS),
     nonce: randomBytes(16).toString('hex'),
+    ...(input.approved ? { approved: { step: input.approved.step, by: input.approved.by } } : {}),
   };
 }
 

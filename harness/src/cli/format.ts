@@ -58,5 +58,7 @@ export function formatEvent(e: LogEvent): string {
       return `${head} step ${e.step} LOST with runner ${e.runnerId}: ${e.reason}\n`;
     case 'snapshot.failed':
       return `${head} snapshot after step ${e.step} FAILED: ${e.reason}\n`;
+    case 'step.decided':
+      return `${head} step ${e.step} ${e.decision.toUpperCase()} by ${e.decidedBy}${e.note ? `: ${e.note}` : ''}\n`;
   }
 }

@@ -51,9 +51,14 @@ function commandText(parts: string[]): string {
   return parts.join(' ');
 }
 
-async function runStep(client: AirlockClient, runId: string, cmd: string, opts: { env?: string[]; timeout?: string }): Promise<StepResult> {
+async function runStep(client: AirlockClient, runId: string, cmd: string, opts: { env?: string[]; timeout?: string; waitApproval?: string }): Promise<StepResult> {
   const asJson = globals().json;
   const result = await client.exec(runId, cmd, {
+    ...(opts.waitApproval ? { waitForApprovalMs: parseDuration(opts.waitApproval, '--wait-approval') } : {}),
+    onHeld: (step, reason) => {
+      if (asJson) json({ type: 'held', runId, step, reason });
+      else process.stderr.write(`airlock: ${reason}\nairlock: waiting up to ${opts.waitApproval} for the decision…\n`);
+    },
     ...(opts.env?.length ? { env: parseEnvPairs(opts.env) } : {}),
     ...(opts.timeout ? { timeoutMs: Number(opts.timeout) } : {}),
     onOutput: asJson ? undefined : (stream, data) => (stream === 'stdout' ? process.stdout : process.stderr).write(data),
@@ -170,8 +175,9 @@ program
   .argument('<run>', 'run id')
   .argument('<cmd...>', 'the command line (after --), run by bash -c')
   .option('--timeout <ms>', 'step timeout in milliseconds')
+  .option('--wait-approval <duration>', 'if the command is held for approval (ask), wait this long (e.g. 10m) for an operator, then run it if approved')
   .addOption(new Option('--env <KEY=VALUE...>', 'environment for this step only').default([]))
-  .action((runId: string, cmd: string[], o: { timeout?: string; env: string[] }) =>
+  .action((runId: string, cmd: string[], o: { timeout?: string; env: string[]; waitApproval?: string }) =>
     withClient(async (c) => {
       const result = await runStep(c, runId, commandText(cmd), o);
       process.exitCode = exitCodeOf(result);
@@ -291,6 +297,43 @@ program
       if (!globals().json) process.stderr.write(`${n} verdict${n === 1 ? '' : 's'}\n`);
     }),
   );
+
+program
+  .command('approvals')
+  .description('list steps held for approval by an ask verdict (operators)')
+  .option('--run <id>', 'only this run')
+  .option('--all', 'also decided and used ones')
+  .action((o: { run?: string; all?: boolean }) =>
+    withClient(async (c) => {
+      const { approvals } = await c.approvals({ ...(o.run ? { runId: o.run } : {}), all: o.all ?? false });
+      if (globals().json) return approvals.forEach((a) => json({ type: 'approval', ...a }));
+      if (approvals.length === 0) return out(o.all ? 'no held steps' : 'no steps are waiting for approval');
+      out(['RUN'.padEnd(26), 'STEP', 'STATUS'.padEnd(8), 'RULE'.padEnd(24), 'REQUESTED'.padEnd(24), 'DECIDED BY'.padEnd(14), 'COMMAND'].join('  '));
+      for (const a of approvals) {
+        out([a.runId.padEnd(26), String(a.step).padStart(4), a.status.toUpperCase().padEnd(8), a.rule.padEnd(24), a.requestedAt.padEnd(24), (a.decidedBy ?? '-').padEnd(14), a.cmd.replace(/\n/g, '⏎').slice(0, 100)].join('  '));
+      }
+    }),
+  );
+
+for (const [name, decision, what] of [
+  ['approve', 'approve', 'let the held command run once in this run: its next exec is allowed (a deny can never be approved)'],
+  ['reject', 'reject', 'refuse the held command; a client waiting for the decision gets validation_denied'],
+] as const) {
+  program
+    .command(name)
+    .description(`${what}; the decision is logged in the run (step.decided)`)
+    .argument('<run>', 'run id')
+    .argument('<step>', 'the held step number (see `airlock approvals`)')
+    .option('--by <name>', 'who decides, for the log', process.env.USER ?? process.env.LOGNAME ?? 'operator')
+    .option('--note <text>', 'why, for the log')
+    .action((runId: string, step: string, o: { by: string; note?: string }) =>
+      withClient(async (c) => {
+        const a = await c.decide(runId, stepNumber(step) || 1, decision, { by: o.by, ...(o.note ? { note: o.note } : {}) });
+        if (globals().json) return json({ type: 'approval', ...a });
+        out(`step ${a.step} of ${a.runId} ${a.status} by ${a.decidedBy}${a.status === 'approved' ? ': the same command runs once on its next exec' : ''}`);
+      }),
+    );
+}
 
 const stepNumber = (v: string) => {
   const n = Number(v);
@@ -478,6 +521,13 @@ program
       if (report.differed > 0) process.exitCode = 1;
     }),
   );
+
+/** A duration like `90s`, `10m`, `2h` in milliseconds. */
+function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(text);
+  if (!m) throw new AirlockError('bad_request', `${flag} wants a duration like 90s, 10m or 2h, got ${JSON.stringify(text)}`);
+  return Number(m[1]) * { ms: 1, s: 1e3, m: 6e4, h: 3.6e6 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+}
 
 /** An ISO time, or a duration back from now (`30m`, `2h`, `1d`, `45s`). */
 function parseSince(text: string): Date {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EnvSchema, RunIdSchema, VersionSchema } from './common.ts';
+import { EnvSchema, RunIdSchema, StepNumberSchema, VersionSchema } from './common.ts';
 import { ReplayOfSchema, RunRecordSchema } from './run.ts';
 
 /** CLI/SDK -> harness: open a run. */
@@ -47,3 +47,40 @@ export type ApiStatusResult = z.infer<typeof ApiStatusResultSchema>;
 export const ApiBundleRequestSchema = z.object({ v: VersionSchema, runId: RunIdSchema });
 export const ApiBundleResultSchema = z.object({ runId: RunIdSchema, object: z.string(), bytes: z.number().int(), events: z.number().int(), keyId: z.string() });
 export type ApiBundleResult = z.infer<typeof ApiBundleResultSchema>;
+
+/**
+ * A step held by an `ask` verdict. An approval lets the same command (same SHA-256) run once in the
+ * same run: the next `exec` of it is allowed and marks the approval `used`. Rejected ones stay as a record.
+ */
+export const ApprovalSchema = z.object({
+  runId: RunIdSchema,
+  step: StepNumberSchema,
+  /** The command as held (secrets redacted). */
+  cmd: z.string(),
+  cmdSha256: z.string(),
+  rule: z.string(),
+  reason: z.string(),
+  requestedAt: z.string(),
+  status: z.enum(['pending', 'approved', 'rejected', 'used']),
+  decidedBy: z.string().optional(),
+  decidedAt: z.string().optional(),
+  note: z.string().optional(),
+  /** The step that ran under this approval. */
+  usedByStep: StepNumberSchema.optional(),
+});
+export type Approval = z.infer<typeof ApprovalSchema>;
+
+export const ApiApprovalsRequestSchema = z.object({ v: VersionSchema, runId: RunIdSchema.optional(), all: z.boolean().optional() });
+export type ApiApprovalsRequest = z.infer<typeof ApiApprovalsRequestSchema>;
+export const ApiApprovalsResultSchema = z.object({ approvals: z.array(ApprovalSchema) });
+export type ApiApprovalsResult = z.infer<typeof ApiApprovalsResultSchema>;
+
+export const ApiDecideRequestSchema = z.object({
+  v: VersionSchema,
+  runId: RunIdSchema,
+  step: StepNumberSchema,
+  decision: z.enum(['approve', 'reject']),
+  by: z.string().min(1).max(200),
+  note: z.string().max(2000).optional(),
+});
+export type ApiDecideRequest = z.infer<typeof ApiDecideRequestSchema>;

@@ -73,6 +73,16 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     span: z.object({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() }).optional(),
     policyHash: z.string(),
   }),
+  /** An operator approved or rejected a step held by an `ask` verdict. */
+  z.object({
+    ...base,
+    type: z.literal('step.decided'),
+    step: StepNumberSchema,
+    decision: z.enum(['approved', 'rejected']),
+    /** Who decided (as the operator's client stated it). */
+    decidedBy: z.string(),
+    note: z.string().optional(),
+  }),
   z.object({ ...base, type: z.literal('step.started'), step: StepNumberSchema, containerId: z.string() }),
   z.object({
     ...base,
