@@ -27,6 +27,7 @@ demo: setup
 test: setup
 	npx tsc -p tsconfig.json
 	npx vitest run --project unit --project integration
+	npx vitest run --project chaos-short
 
 test-unit:
 	npx vitest run --project unit

@@ -24,6 +24,19 @@ export default defineConfig({
         },
       },
       {
+        // The same suite, shorter (6 runs): `make test` runs it after the integration project.
+        test: {
+          name: 'chaos-short',
+          include: ['test/chaos/**/*.test.ts'],
+          environment: 'node',
+          env: { CHAOS_RUNS: '6' },
+          testTimeout: 600_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
+      {
         test: {
           name: 'chaos',
           include: ['test/chaos/**/*.test.ts'],

@@ -1,8 +1,9 @@
 // Chaos: concurrent runs on two runner processes over a 3-node NATS cluster (R3 streams) while a
-// runner is SIGKILLed, sandboxes are killed, an OOM and a full disk happen inside sandboxes, and one
-// NATS node is stopped. Afterwards: the harness never went down, every run completed or ended with a
-// stated reason, no run's log has a gap or duplicate, nothing leaked.
+// runner is SIGKILLed, sandboxes are killed, an OOM, a fork bomb and a full disk happen inside
+// sandboxes, and one NATS node is stopped. Afterwards: the harness never went down, every run
+// completed or ended with a stated reason, no run's log has a gap or duplicate, nothing leaked.
 //   npm run chaos            (CHAOS_RUNS, default 20)
+//   make test runs a short form (project chaos-short: 6 runs)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -17,7 +18,9 @@ import { VALIDATOR_NODE_FLAGS } from '@airlock/validate';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const RUNS = Number(process.env.CHAOS_RUNS ?? 20);
+/** Steps each run takes at least; runs go on stepping until every fault has happened. */
 const STEPS = 6;
+const MAX_STEPS = 40;
 let dir: string;
 const nats: Array<{ port: number; cport: number; proc?: ChildProcess }> = [];
 const runners = new Map<string, ChildProcess>();
@@ -90,8 +93,9 @@ afterAll(async () => {
 type Outcome = { runId: string; steps: number; ended: string };
 
 describe('chaos', () => {
-  it(`${RUNS} concurrent runs survive a runner SIGKILL, killed sandboxes, OOM, a full disk and a NATS node going down`, async () => {
+  it(`${RUNS} concurrent runs survive a runner SIGKILL, killed sandboxes, OOM, a fork bomb, a full disk and a NATS node going down`, async () => {
     const faults: string[] = [];
+    let faultsDone = false;
     const work = Array.from({ length: RUNS }, async (_, i): Promise<Outcome> => {
       let run;
       for (let attempt = 0; ; attempt++) {
@@ -104,18 +108,24 @@ describe('chaos', () => {
         }
       }
       let done = 0;
-      for (let s = 1; s <= STEPS; s++) {
-        const cmd =
-          s === 3 && i % 5 === 0 ? 'python3 -c "x = bytearray(1024 * 1024 * 1024)"'
-          : s === 3 && i % 5 === 1 ? 'head -c 100M /dev/zero > /tmp/fill; rm -f /tmp/fill'
-          : `echo run${i} step${s} >> progress.txt; sleep 0.5`;
+      const failed: string[] = [];
+      let s = 1;
+      for (; s <= MAX_STEPS && (s <= STEPS || !faultsDone); s++) {
+        // The fork bomb is a script file: the validator cannot see into it, so the sandbox's pids
+        // limit and the step timeout are what contain it.
+        const [cmd, timeoutMs] =
+          s === 3 && i % 5 === 0 ? ['python3 -c "x = bytearray(1024 * 1024 * 1024)"', 30_000]
+          : s === 3 && i % 5 === 1 ? ['head -c 100M /dev/zero > /tmp/fill; rm -f /tmp/fill', 30_000]
+          : s === 3 && i % 5 === 2 ? ["printf 'f(){ f | f & }; f\\n' > /tmp/bomb.sh; bash /tmp/bomb.sh", 4000]
+          : [`echo run${i} step${s} >> progress.txt; sleep 0.5`, 30_000];
         for (let attempt = 0; attempt < 3; attempt++) {
           try {
-            await client.exec(run.runId, cmd, { timeoutMs: 30_000 });
+            await client.exec(run.runId, cmd, { timeoutMs });
             done++;
             break;
           } catch (err) {
             const code = (err as { code?: string }).code;
+            if (attempt === 2) failed.push(`step ${s}: ${code ?? 'error'}: ${(err as Error).message.slice(0, 160)}`);
             if (code === 'run_closed') return { runId: run.runId, steps: done, ended: 'closed: ' + ((await client.ps({ all: true })).runs.find((r) => r.runId === run.runId)?.closeReason ?? '?') };
             // A lost runner or a NATS hiccup: the run moves; try the step again.
             await new Promise((r) => setTimeout(r, 1500));
@@ -126,7 +136,8 @@ describe('chaos', () => {
         await new Promise((r) => setTimeout(r, 2000));
         await client.close(run.runId);
       });
-      return { runId: run.runId, steps: done, ended: done === STEPS ? 'completed' : `closed: ${STEPS - done} steps failed` };
+      const tried = s - 1;
+      return { runId: run.runId, steps: done, ended: done === tried ? 'completed' : `closed: ${tried - done} of ${tried} steps failed (${failed.join('; ')})` };
     });
 
     // Faults, while the runs work.
@@ -143,6 +154,7 @@ describe('chaos', () => {
     await new Promise((r) => setTimeout(r, 5000));
     startNats(2);
     faults.push('restarted NATS node n2');
+    faultsDone = true;
 
     const outcomes = await Promise.all(work);
 
@@ -155,12 +167,16 @@ describe('chaos', () => {
     for (const o of outcomes.filter((x) => x.runId !== '-')) {
       const seqs: number[] = [];
       const types = new Map<string, number>();
+      let oom = 0;
+      let timedOut = 0;
       for await (const e of client.log(o.runId) as AsyncGenerator<LogEvent>) {
         seqs.push(e.seq);
         types.set(e.type, (types.get(e.type) ?? 0) + 1);
+        if (e.type === 'step.exited' && e.result.oomKilled) oom++;
+        if (e.type === 'step.exited' && e.result.timedOut) timedOut++;
       }
       expect(seqs).toEqual(seqs.map((_, i) => i + 1));
-      summary.push(`${o.runId}  ${String(o.steps).padStart(2)}/${STEPS} steps  ${o.ended.padEnd(10)}  events ${seqs.length}  moved ${types.get('run.moved') ?? 0}  sandbox deaths ${types.get('sandbox.died') ?? 0}`);
+      summary.push(`${o.runId}  ${String(o.steps).padStart(2)} steps  ${o.ended.padEnd(10)}  events ${seqs.length}  moved ${types.get('run.moved') ?? 0}  sandbox deaths ${types.get('sandbox.died') ?? 0}  oom ${oom}  timed out ${timedOut}`);
     }
     // Nothing leaked: the killed runner, restarted under its id, reaps what it left.
     startRunner(victim);
