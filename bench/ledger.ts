@@ -2,7 +2,8 @@
 // (job token signed, policy re-checked, every event hashed), with secret redaction on (the step was
 // granted a secret) and off, side by side with a raw docker exec of the same command. Harness and
 // runner run as their own processes, as deployed; their RSS is sampled from /proc every 50 ms and
-// the growth is measured against their RSS after a warm-up step.
+// the growth is measured against their RSS after a warm-up step. BENCH_PROF=DIR writes CPU profiles
+// of harness and runner there.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,8 @@ import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { AirlockClient } from '@airlock/harness';
 import { demux } from '@airlock/runner';
-import { DEFAULT_POLICY_PATH, VALIDATOR_NODE_FLAGS } from '@airlock/validate';
+import { DEFAULT_POLICY_PATH } from '@airlock/validate';
+import { SERVICE_NODE_FLAGS } from '@airlock/proto';
 import { NatsServer, waitUntil } from '../test/fixtures.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -63,7 +65,7 @@ export async function runLedgerBench(opts: { megabytes?: number } = {}) {
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, AIRLOCK_SECRET_BENCH_TOKEN: 'bench-secret-7Hq2Lx9' };
   const procs: ChildProcess[] = [];
   const start = (script: string, args: string[]) => {
-    const p = spawn(process.execPath, [...VALIDATOR_NODE_FLAGS, join(ROOT, script), '--nats', nats.url, '--log-level', 'warn', ...args], { stdio: ['ignore', 'ignore', 'inherit'], env });
+    const p = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : []), join(ROOT, script), '--nats', nats.url, '--log-level', 'warn', ...args], { stdio: ['ignore', 'ignore', 'inherit'], env });
     procs.push(p);
     return p;
   };

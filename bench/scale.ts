@@ -9,7 +9,7 @@ import { connectNats } from '@airlock/ledger';
 import { AirlockClient, HarnessConfigSchema, HarnessService } from '@airlock/harness';
 import { NatsServer, silent, waitUntil } from '../test/fixtures.ts';
 import { stats } from './steps.ts';
-import { VALIDATOR_NODE_FLAGS } from '@airlock/validate';
+import { SERVICE_NODE_FLAGS } from '@airlock/proto';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const SLOTS = 2;
@@ -28,7 +28,7 @@ export async function runScaleBench(opts: { counts?: number[]; stepsPerRun?: num
   const client = await AirlockClient.connect({ natsUrl: nats.url });
   const procs = new Map<string, ChildProcess>();
   const startRunner = (id: string) => {
-    const p = spawn(process.execPath, [...VALIDATOR_NODE_FLAGS, join(ROOT, 'runner/src/main.ts'), '--nats', nats.url, '--id', id, '--slots', String(SLOTS), '--state-dir', join(state, id), '--harness-key', join(state, 'key.pem.pub'), '--log-level', 'warn'], {
+    const p = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(ROOT, 'runner/src/main.ts'), '--nats', nats.url, '--id', id, '--slots', String(SLOTS), '--state-dir', join(state, id), '--harness-key', join(state, 'key.pem.pub'), '--log-level', 'warn'], {
       stdio: 'ignore',
       env: { PATH: process.env.PATH, HOME: process.env.HOME },
     });

@@ -45,3 +45,4 @@ export {
   ApiDecideRequestSchema,
 } from './messages/api.ts';
 export type { ApiOpenRequest, ApiExecRequest, ApiCloseRequest, ApiPsRequest, ApiPsResult, ApiStatusResult, ApiBundleResult, Approval, ApiApprovalsRequest, ApiApprovalsResult, ApiDecideRequest } from './messages/api.ts';
+export { SERVICE_NODE_FLAGS } from './node-flags.ts';

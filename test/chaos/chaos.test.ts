@@ -14,7 +14,7 @@ import type { LogEvent } from '@airlock/proto';
 import { connectNats, type NatsHandles } from '@airlock/ledger';
 import { AirlockClient, HarnessConfigSchema, HarnessService } from '@airlock/harness';
 import { containersOf, freePort, silent, waitUntil } from '../fixtures.ts';
-import { VALIDATOR_NODE_FLAGS } from '@airlock/validate';
+import { SERVICE_NODE_FLAGS } from '@airlock/proto';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const RUNS = Number(process.env.CHAOS_RUNS ?? 20);
@@ -44,7 +44,7 @@ function startNats(i: number): void {
 }
 
 function startRunner(id: string): void {
-  runners.set(id, spawn(process.execPath, [...VALIDATOR_NODE_FLAGS, join(ROOT, 'runner/src/main.ts'), '--nats', urls(), '--id', id, '--slots', String(RUNS), '--state-dir', join(dir, id), '--harness-key', join(dir, 'key.pem.pub'), '--log-level', 'warn'], {
+  runners.set(id, spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(ROOT, 'runner/src/main.ts'), '--nats', urls(), '--id', id, '--slots', String(RUNS), '--state-dir', join(dir, id), '--harness-key', join(dir, 'key.pem.pub'), '--log-level', 'warn'], {
     stdio: 'ignore',
     env: { PATH: process.env.PATH, HOME: process.env.HOME, AIRLOCK_REPLICAS: '3' },
   }));

@@ -9,7 +9,7 @@ import { connectNats, type NatsHandles } from '@airlock/ledger';
 import { AirlockClient, HarnessConfigSchema, HarnessService } from '@airlock/harness';
 import type { LogEvent } from '@airlock/proto';
 import { NatsServer, containersOf, silent, waitUntil } from '../fixtures.ts';
-import { VALIDATOR_NODE_FLAGS } from '@airlock/validate';
+import { SERVICE_NODE_FLAGS } from '@airlock/proto';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 let nats: NatsServer;
@@ -21,7 +21,7 @@ const runners = new Map<string, ChildProcess>();
 const ids = [`loss-a-${process.pid}`, `loss-b-${process.pid}`];
 
 function startRunner(id: string): ChildProcess {
-  const child = spawn(process.execPath, [...VALIDATOR_NODE_FLAGS, join(ROOT, 'runner/src/main.ts'), '--nats', nats.url, '--id', id, '--slots', '4', '--state-dir', join(state, id), '--harness-key', join(state, 'key.pem.pub'), '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(ROOT, 'runner/src/main.ts'), '--nats', nats.url, '--id', id, '--slots', '4', '--state-dir', join(state, id), '--harness-key', join(state, 'key.pem.pub'), '--log-level', 'warn'], {
     stdio: 'ignore',
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
   });

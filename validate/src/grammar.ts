@@ -55,16 +55,6 @@ export function bashWasmPath(): string {
 }
 
 /**
- * Node flags for a long-lived process that validates commands (harness, runner, CLI). They keep V8
- * on its baseline wasm compiler: by default V8 recompiles the grammar's hot functions with its
- * optimising compiler in the background, which for this grammar costs ~500 MB of RSS and a core for
- * several seconds, landing in the middle of the first busy step. Measured on 4 commands in a loop
- * for 8 s: peak RSS 645 MB -> 123 MB, validation rate unchanged within noise (30-49k commands/s).
- * They must be given on node's command line: V8 reads them before any wasm is compiled.
- */
-export const VALIDATOR_NODE_FLAGS: readonly string[] = ['--liftoff-only'];
-
-/**
  * Loads web-tree-sitter and the bash grammar (once per process; later calls
  * share the same promise). This is the library's only I/O.
  */

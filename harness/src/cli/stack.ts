@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
-import { VALIDATOR_NODE_FLAGS } from '@airlock/validate';
+import { SERVICE_NODE_FLAGS } from '@airlock/proto';
 import { AirlockClient } from '../client.ts';
 
 /** Repository root: the runner and harness entry points are spawned from here. */
@@ -111,8 +111,8 @@ export async function up(opts: StackOptions): Promise<{ info: StackInfo; childre
     }
     const node = process.execPath;
     const keyFile = join(opts.stateDir, 'harness', 'key.pem');
-    const harness = start('harness', node, [...VALIDATOR_NODE_FLAGS, join(REPO_ROOT, 'harness/src/main.ts'), '--nats', natsUrl, '--key-file', keyFile, '--secrets-dir', join(opts.stateDir, 'secrets'), ...(opts.policyFile ? ['--policy', opts.policyFile] : [])], secretEnv());
-    const runner = start('runner', node, [...VALIDATOR_NODE_FLAGS, join(REPO_ROOT, 'runner/src/main.ts'), '--nats', natsUrl, '--id', opts.runnerId, '--slots', String(opts.slots), '--state-dir', join(opts.stateDir, 'runner'), '--harness-key', `${keyFile}.pub`]);
+    const harness = start('harness', node, [...SERVICE_NODE_FLAGS, join(REPO_ROOT, 'harness/src/main.ts'), '--nats', natsUrl, '--key-file', keyFile, '--secrets-dir', join(opts.stateDir, 'secrets'), ...(opts.policyFile ? ['--policy', opts.policyFile] : [])], secretEnv());
+    const runner = start('runner', node, [...SERVICE_NODE_FLAGS, join(REPO_ROOT, 'runner/src/main.ts'), '--nats', natsUrl, '--id', opts.runnerId, '--slots', String(opts.slots), '--state-dir', join(opts.stateDir, 'runner'), '--harness-key', `${keyFile}.pub`]);
     opts.say(`runner        ${opts.runnerId} (${opts.slots} slots), harness; logs in ${logs}`);
     await using client = await AirlockClient.connect({ natsUrl });
     await waitFor('harness and runner', 30_000, async () => (await client.status(1000)).runners.some((r) => r.runnerId === opts.runnerId), children);
