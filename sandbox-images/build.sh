@@ -52,7 +52,7 @@ if [ "${1:-}" = services ]; then
   exit 0
 fi
 
-default_inputs="$(input_hash "$here/default/Dockerfile" <(echo "$base_inputs"))"
+default_inputs="$(input_hash "$here/default/Dockerfile" "$here/default/executor.py" <(echo "$base_inputs"))"
 if [ "$(image_label airlock/sandbox:default)" != "$default_inputs" ]; then
   echo "==> building airlock/sandbox:default"
   "$docker_bin" build --quiet --label "airlock.inputs=$default_inputs" -t airlock/sandbox:default "$here/default" >/dev/null

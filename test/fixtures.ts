@@ -123,6 +123,7 @@ export class TestStack implements AsyncDisposable {
       slots,
       stateDir: join(this.stateDir, 'runner'),
       dockerSocket: '/var/run/docker.sock',
+      executor: process.env.AIRLOCK_EXECUTOR === 'exec' ? 'exec' : 'auto',
       maxOutputBytes: 2 * 1024 ** 3,
       heartbeatMs: 500,
       replicas: 1,
@@ -163,6 +164,11 @@ export class TestStack implements AsyncDisposable {
 
 /** The real Docker client, with a label on every sandbox so the suite can prove nothing leaked. */
 export class TestDocker extends DockerodeClient {
+  /** AIRLOCK_EXECUTOR=exec runs the suite with `docker exec` steps instead of the in-sandbox executor. */
+  constructor() {
+    super({ executor: process.env.AIRLOCK_EXECUTOR !== 'exec' });
+  }
+
   override startSandbox(spec: Parameters<DockerodeClient['startSandbox']>[0]): Promise<string> {
     return super.startSandbox({ ...spec, labels: { ...spec.labels, 'airlock.test': '1' } });
   }

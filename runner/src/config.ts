@@ -24,6 +24,11 @@ export const RunnerConfigSchema = z.object({
    * must be signed with. Required: without it the runner refuses every step. Env AIRLOCK_HARNESS_KEY.
    */
   harnessKey: z.string().min(1, 'the harness public key is required (--harness-key, or AIRLOCK_HARNESS_KEY): without it every step would be refused'),
+  /**
+   * How steps run: `auto` through the in-sandbox executor when the image ships one (label
+   * `airlock.executor`), else `docker exec`; `exec` always `docker exec`. Env AIRLOCK_EXECUTOR.
+   */
+  executor: z.enum(['auto', 'exec']).default('auto'),
   /** Heartbeat period. */
   heartbeatMs: z.coerce.number().int().positive().default(1000),
   /** pino level. Env AIRLOCK_LOG_LEVEL. */
@@ -43,6 +48,8 @@ Options (environment variable in brackets):
   --harness-key K    the harness's public key, raw base64 or a file holding it [AIRLOCK_HARNESS_KEY]
                      (\`./airlock up\` passes <state>/harness/key.pem.pub); job tokens must verify against it
   --docker-socket P  Docker engine socket [DOCKER_SOCKET] (default /var/run/docker.sock)
+  --executor MODE    auto: steps go through the image's in-sandbox executor when it has one, else
+                     docker exec; exec: always docker exec [AIRLOCK_EXECUTOR] (default auto)
   --log-level L      fatal|error|warn|info|debug|trace|silent [AIRLOCK_LOG_LEVEL] (default info)
   -h, --help         this text
 `;
@@ -56,6 +63,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RunnerConfig
       slots: { type: 'string' },
       'state-dir': { type: 'string' },
       'docker-socket': { type: 'string' },
+      executor: { type: 'string' },
       'harness-key': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -76,6 +84,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RunnerConfig
     slots: values.slots ?? env.AIRLOCK_SLOTS,
     stateDir: values['state-dir'] ?? env.AIRLOCK_STATE_DIR ?? `${home}/runner`,
     dockerSocket: values['docker-socket'] ?? env.DOCKER_SOCKET,
+    executor: values.executor ?? env.AIRLOCK_EXECUTOR,
     maxOutputBytes: env.AIRLOCK_MAX_OUTPUT_BYTES,
     logLevel: values['log-level'] ?? env.AIRLOCK_LOG_LEVEL,
   });

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   }
   const log = createLogger(cfg.logLevel, cfg.runnerId);
   const nats = await connectNats({ servers: cfg.natsUrl.split(','), name: `airlock-runner-${cfg.runnerId}` });
-  const svc = await RunnerService.start(cfg, nats, new DockerodeClient({ socketPath: cfg.dockerSocket }), log);
+  const svc = await RunnerService.start(cfg, nats, new DockerodeClient({ socketPath: cfg.dockerSocket, executor: cfg.executor === 'auto' }), log);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

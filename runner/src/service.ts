@@ -325,6 +325,8 @@ export class RunnerService implements AsyncDisposable {
       env: { ...run.env, ...req.env, ...req.secrets },
       user: run.workspace.user,
       workdir: run.mountPath,
+      // A step given a secret starts in a sandbox with nothing left running from earlier steps.
+      isolate: Object.keys(req.secrets).length > 0,
     };
     const redactor = Object.keys(req.secrets).length > 0 ? new Redactor(req.secrets) : null;
     const opened = await this.#openExec(run, req.step, execSpec);

@@ -72,7 +72,7 @@ describe('NATS users by role', () => {
     const rc: NatsHandles = await connectNats({ servers: url('runner'), name: 'auth-runner' });
     const harness = await HarnessService.start(HarnessConfigSchema.parse({ natsUrl: url('harness'), keyFile: join(dir, 'key.pem'), secretsDir: join(dir, 'secrets') }), hc, silent);
     const runner = await RunnerService.start(
-      { natsUrl: url('runner'), runnerId, slots: 2, stateDir: join(dir, 'runner'), dockerSocket: '/var/run/docker.sock', maxOutputBytes: 1 << 30, heartbeatMs: 500, replicas: 1, harnessKey: join(dir, 'key.pem.pub'), logLevel: 'silent' },
+      { natsUrl: url('runner'), runnerId, slots: 2, stateDir: join(dir, 'runner'), dockerSocket: '/var/run/docker.sock', maxOutputBytes: 1 << 30, heartbeatMs: 500, replicas: 1, harnessKey: join(dir, 'key.pem.pub'), executor: 'auto', logLevel: 'silent' },
       rc,
       new DockerodeClient(),
       silent,

@@ -72,8 +72,8 @@ describe('sandbox death is a step result', () => {
     expect(Date.now() - t0).toBeLessThan(15_000);
     // The whole process group went, background children too.
     const out: string[] = [];
-    await c.exec(run.runId, 'ps -eo comm | grep -c "^sleep$" || true', { onOutput: (_, d) => out.push(d.toString()) });
-    expect(out.join('').trim()).toBe('1'); // the sandbox's own `sleep infinity`
+    await c.exec(run.runId, 'ps -eo args | grep -c "^sleep 30$" || true', { onOutput: (_, d) => out.push(d.toString()) });
+    expect(out.join('').trim()).toBe('0');
     await c.close(run.runId);
   });
 

@@ -12,8 +12,8 @@ const docker = new TestDocker();
 let id = '';
 let ws = '';
 
-async function sh(cmd: string, timeoutS = 30): Promise<{ code: number | null; out: string }> {
-  const h = await docker.exec(id, { cmd: ['timeout', '-s', 'KILL', String(timeoutS), 'bash', '-c', cmd], env: {}, user: '1000:1000', workdir: '/workspace' });
+async function sh(cmd: string, timeoutS = 30, opts: { env?: Record<string, string>; isolate?: boolean } = {}): Promise<{ code: number | null; out: string }> {
+  const h = await docker.exec(id, { cmd: ['timeout', '-s', 'KILL', String(timeoutS), 'bash', '-c', cmd], env: opts.env ?? {}, user: '1000:1000', workdir: '/workspace', ...(opts.isolate ? { isolate: true } : {}) });
   let out = '';
   for await (const f of h.output) out += f.data.toString();
   return { code: await h.exitCode(), out };
@@ -122,6 +122,24 @@ describe('escape attempts fail or are contained', () => {
     expect(pidsCurrent()).toBeLessThanOrEqual(512);
     expect(execFileSync('docker', ['info', '--format', '{{.ServerVersion}}'], { encoding: 'utf8' }).trim().length).toBeGreaterThan(0);
     expect(Date.now() - t0).toBeLessThan(60_000);
+  });
+
+  it('a step cannot read the executor through /proc (it is non-dumpable), only end it', async () => {
+    const { out } = await sh('p=$(pgrep -f /opt/airlock/executor.py | head -n1); echo "pid=$p"; cat /proc/$p/environ >/dev/null 2>&1 && echo ENV-READABLE; ls /proc/$p/fd >/dev/null 2>&1 && echo FDS-READABLE; grep -c . /proc/$p/maps >/dev/null 2>&1 && echo MAPS-READABLE; true');
+    expect(out).toMatch(/^pid=\d+$/m);
+    expect(out).not.toMatch(/READABLE/);
+  });
+
+  it('a leftover process of an earlier step reads a later step\'s secret unless the step isolates', async () => {
+    const snoop = "(sleep 1.5; cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep '^TOP_SECRET=' > /tmp/stolen) >/dev/null 2>&1 &";
+    // Without isolation (what `docker exec` gives): the snoop finds the secret.
+    await sh(`rm -f /tmp/stolen; ${snoop}`);
+    await sh('sleep 3', 10, { env: { TOP_SECRET: 'hunter2-a' } });
+    expect((await sh('cat /tmp/stolen 2>/dev/null; true')).out).toContain('TOP_SECRET=hunter2-a');
+    // With isolation (the runner sets it for every step given a secret): the snoop is gone first.
+    await sh(`rm -f /tmp/stolen; ${snoop}`);
+    await sh('sleep 3', 10, { env: { TOP_SECRET: 'hunter2-b' }, isolate: true });
+    expect((await sh('cat /tmp/stolen 2>/dev/null; echo end')).out).toBe('end\n');
   });
 
   it('left nothing outside its workspace on the host', () => {

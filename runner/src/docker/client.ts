@@ -3,6 +3,7 @@ import Docker from 'dockerode';
 import type { SandboxLimits } from '@airlock/proto';
 import { AirlockError } from '@airlock/proto';
 import { demux, type Frame } from './demux.ts';
+import { ExecutorChannel } from './executor.ts';
 import { labels } from './labels.ts';
 
 export interface SandboxSpec {
@@ -28,6 +29,12 @@ export interface ExecSpec {
   env: Record<string, string>;
   user: string;
   workdir: string;
+  /**
+   * End the processes earlier steps left running before starting this one, so none can read this
+   * step's environment (its secrets) through /proc. Only the in-sandbox executor can; `docker exec`
+   * ignores it.
+   */
+  isolate?: boolean;
 }
 
 export interface ExecHandle {
@@ -60,14 +67,22 @@ export interface ContainerClient {
   events(signal: AbortSignal, onEvent: (e: DockerEvent) => void): Promise<void>;
 }
 
-/** Sandbox defaults of DESIGN.md; only the limits and the mount vary per run. */
-export function sandboxCreateOptions(spec: SandboxSpec): Docker.ContainerCreateOptions {
+/** Image label naming the in-sandbox executor's argv (JSON); see sandbox-images/default/executor.py. */
+export const EXECUTOR_LABEL = 'airlock.executor';
+
+/**
+ * Sandbox defaults of DESIGN.md; only the limits and the mount vary per run. With an executor argv
+ * the sandbox's main process is the executor, its stdin held open for the runner's requests;
+ * without, `sleep infinity` keeps the sandbox up between `docker exec`s.
+ */
+export function sandboxCreateOptions(spec: SandboxSpec, executor?: readonly string[]): Docker.ContainerCreateOptions {
   return {
     name: spec.name,
     Image: spec.image,
-    // tini (Init) reaps zombies and makes removal fast; `sleep infinity` keeps the sandbox up between steps.
-    Cmd: ['sleep', 'infinity'],
+    // tini (Init) reaps zombies and makes removal fast.
+    Cmd: executor ? [...executor] : ['sleep', 'infinity'],
     Entrypoint: [],
+    ...(executor ? { OpenStdin: true, StdinOnce: false, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false } : {}),
     User: spec.user,
     WorkingDir: spec.mountPath,
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
@@ -85,6 +100,10 @@ export function sandboxCreateOptions(spec: SandboxSpec): Docker.ContainerCreateO
       MemorySwap: spec.limits.memoryBytes,
       NanoCpus: spec.limits.nanoCpus,
       IpcMode: 'private',
+      // No engine log of the sandbox's stdout/stderr: with the executor that stream carries every
+      // step's output before redaction, and the engine's log file would keep secrets on disk (and
+      // writing it halved throughput). The run log is the record.
+      LogConfig: { Type: 'none', Config: {} },
       Binds: [`${spec.workspace}:${spec.mountPath}:rw`],
     },
   };
@@ -93,9 +112,32 @@ export function sandboxCreateOptions(spec: SandboxSpec): Docker.ContainerCreateO
 /** ContainerClient over the Docker Engine API (unix socket). */
 export class DockerodeClient implements ContainerClient {
   readonly #docker: Docker;
+  readonly #useExecutor: boolean;
+  /** Executor channels of the sandboxes this client started, by container id. */
+  readonly #executors = new Map<string, ExecutorChannel>();
 
-  constructor(opts: { socketPath?: string } = {}) {
+  /**
+   * `executor: false` runs every step with `docker exec` even when the image ships the in-sandbox
+   * executor (for comparison, or an engine that cannot attach).
+   */
+  constructor(opts: { socketPath?: string; executor?: boolean } = {}) {
     this.#docker = new Docker({ socketPath: opts.socketPath ?? '/var/run/docker.sock' });
+    this.#useExecutor = opts.executor ?? true;
+  }
+
+  /** The executor argv an image declares, if any (and if this client uses executors). */
+  async #executorOf(image: string): Promise<string[] | undefined> {
+    if (!this.#useExecutor) return undefined;
+    const info = await this.#docker.getImage(image).inspect().catch(() => null);
+    const raw = info?.Config?.Labels?.[EXECUTOR_LABEL];
+    if (!raw) return undefined;
+    try {
+      const argv = JSON.parse(raw) as unknown;
+      if (Array.isArray(argv) && argv.length > 0 && argv.every((a) => typeof a === 'string')) return argv as string[];
+    } catch {
+      // A malformed label: fall back to docker exec.
+    }
+    return undefined;
   }
 
   async ping(): Promise<void> {
@@ -113,18 +155,28 @@ export class DockerodeClient implements ContainerClient {
   }
 
   async startSandbox(spec: SandboxSpec): Promise<string> {
+    const executor = await this.#executorOf(spec.image);
     let container: Docker.Container;
     try {
-      container = await this.#docker.createContainer(sandboxCreateOptions(spec));
+      container = await this.#docker.createContainer(sandboxCreateOptions(spec, executor));
     } catch (err) {
       if (statusOf(err) === 404) {
         throw new AirlockError('image_not_found', `sandbox image ${spec.image} is not on this runner; build it with \`make images\``, { cause: err });
       }
       throw new AirlockError('sandbox_failed', `could not create the sandbox: ${messageOf(err)}`, { cause: err });
     }
+    let channel: ExecutorChannel | undefined;
     try {
+      // Attached before the start: the channel exists before anything runs in the sandbox, so no
+      // process of a later step can stand in for the executor.
+      if (executor) channel = new ExecutorChannel((await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as import('node:stream').Duplex);
       await container.start();
+      if (channel) {
+        await channel.ready(15_000);
+        this.#executors.set(container.id, channel);
+      }
     } catch (err) {
+      channel?.close();
       await this.remove(container.id);
       throw new AirlockError('sandbox_failed', `could not start the sandbox: ${messageOf(err)}`, { cause: err });
     }
@@ -132,6 +184,11 @@ export class DockerodeClient implements ContainerClient {
   }
 
   async exec(containerId: string, spec: ExecSpec): Promise<ExecHandle> {
+    const channel = this.#executors.get(containerId);
+    if (channel) {
+      // The executor runs as the sandbox's user; the spec's user is that same user (see the runner).
+      return channel.run({ argv: spec.cmd, env: spec.env, cwd: spec.workdir, ...(spec.isolate ? { isolate: true } : {}) });
+    }
     const exec = await this.#docker.getContainer(containerId).exec({
       Cmd: spec.cmd,
       Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
@@ -172,7 +229,13 @@ export class DockerodeClient implements ContainerClient {
     }
   }
 
+  #dropExecutor(containerId: string): void {
+    this.#executors.get(containerId)?.close();
+    this.#executors.delete(containerId);
+  }
+
   async remove(containerId: string): Promise<void> {
+    this.#dropExecutor(containerId);
     try {
       await this.#docker.getContainer(containerId).remove({ force: true, v: true });
     } catch (err) {

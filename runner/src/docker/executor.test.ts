@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import type { Frame } from './demux.ts';
+import { executorFrames } from './executor.ts';
+
+const frame = (kind: number, payload: string | Buffer) => {
+  const p = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+  const h = Buffer.alloc(5);
+  h[0] = kind;
+  h.writeUInt32BE(p.length, 1);
+  return Buffer.concat([h, p]);
+};
+
+async function* pieces(bytes: Buffer, sizes: number[], stderr: string[] = []): AsyncGenerator<Frame> {
+  let at = 0;
+  for (let i = 0; at < bytes.length; i++) {
+    const n = sizes[i % sizes.length]!;
+    yield { stream: 'stdout', data: bytes.subarray(at, at + n) };
+    at += n;
+    if (stderr[i]) yield { stream: 'stderr', data: Buffer.from(stderr[i]!) };
+  }
+}
+
+async function collect(src: AsyncIterable<Frame>, diag: string[] = []) {
+  const out: Array<[number, string]> = [];
+  for await (const f of executorFrames(src, (t) => diag.push(t))) out.push([f.kind, f.payload.toString()]);
+  return out;
+}
+
+describe('executorFrames', () => {
+  const big = 'x'.repeat(70_000);
+  const wire = Buffer.concat([frame(5, '{"pid":7}'), frame(1, 'hello'), frame(2, ''), frame(1, big), frame(3, '{"code":0}')]);
+  const want: Array<[number, string]> = [[5, '{"pid":7}'], [1, 'hello'], [2, ''], [1, big], [3, '{"code":0}']];
+
+  it('frames a stream delivered in one piece, byte by byte, and in odd sizes', async () => {
+    expect(await collect(pieces(wire, [wire.length]))).toEqual(want);
+    expect(await collect(pieces(wire, [1]))).toEqual(want);
+    expect(await collect(pieces(wire, [3, 4096, 7, 65_536]))).toEqual(want);
+  });
+
+  it('passes the executor\'s stderr to diagnostics, never into frames', async () => {
+    const diag: string[] = [];
+    expect(await collect(pieces(wire, [10, 100]), diag)).toEqual(want);
+    expect(diag).toEqual([]);
+    const withErr = await collect(pieces(wire, [10, 100], ['warning: x', '', 'more']), diag);
+    expect(withErr).toEqual(want);
+    expect(diag).toEqual(['warning: x', 'more']);
+  });
+
+  it('stops at a truncated frame without inventing one', async () => {
+    const cut = wire.subarray(0, wire.length - 3);
+    expect(await collect(pieces(cut, [1000]))).toEqual(want.slice(0, 4));
+  });
+});

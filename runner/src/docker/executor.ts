@@ -1,0 +1,160 @@
+// The runner's side of the in-sandbox executor (sandbox-images/default/executor.py): one attached
+// stdin/stdout channel per sandbox, opened before the container starts, carrying steps as JSON lines
+// and their output as typed frames. Replaces a `docker exec` per step (~150 ms of engine CPU each).
+import type { Duplex } from 'node:stream';
+import { demux, type Frame } from './demux.ts';
+
+const FRAME = { stdout: 1, stderr: 2, exit: 3, error: 4, ready: 5 } as const;
+const HEADER = 5;
+
+export interface ExecutorFrame {
+  kind: number;
+  payload: Buffer;
+}
+
+/**
+ * Splits the executor's stdout byte stream into frames (1-byte kind, 4-byte big-endian length,
+ * payload). Pull-based like `demux`: nothing is read ahead of the consumer. The executor's own
+ * stderr (diagnostics) goes to `onDiagnostic`.
+ */
+export async function* executorFrames(attached: AsyncIterable<Frame>, onDiagnostic: (text: string) => void): AsyncGenerator<ExecutorFrame> {
+  // Pieces received and not yet framed; joined only once a whole frame is there (no quadratic copying).
+  let parts: Buffer[] = [];
+  let size = 0;
+  let need = HEADER;
+  for await (const f of attached) {
+    if (f.stream === 'stderr') {
+      onDiagnostic(f.data.toString('utf8'));
+      continue;
+    }
+    // Copy: the demuxer hands out views of its own buffers.
+    parts.push(Buffer.from(f.data));
+    size += f.data.length;
+    if (size < need) continue;
+    let buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+    for (;;) {
+      if (buf.length < HEADER) {
+        need = HEADER;
+        break;
+      }
+      const total = HEADER + buf.readUInt32BE(1);
+      if (buf.length < total) {
+        need = total;
+        break;
+      }
+      yield { kind: buf[0]!, payload: buf.subarray(HEADER, total) };
+      buf = buf.subarray(total);
+    }
+    parts = buf.length > 0 ? [buf] : [];
+    size = buf.length;
+  }
+}
+
+export interface ExecutorRequest {
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+  /** End every process earlier steps left running before this one starts (a step given a secret). */
+  isolate?: boolean;
+}
+
+export interface ExecutorRun {
+  /** The command's output, in order; ends at its exit (or when the sandbox goes away). */
+  output: AsyncIterable<Frame>;
+  /** The exit code once `output` has ended; null when the sandbox went away first. */
+  exitCode(): Promise<number | null>;
+}
+
+/** One sandbox's executor channel. Steps are serial: one run at a time. */
+export class ExecutorChannel {
+  readonly #stream: Duplex;
+  readonly #frames: AsyncIterator<ExecutorFrame>;
+  #diagnostics = '';
+  #closed = false;
+  /** Settles once the previous run's frames have all been read (also when its reader gave up early). */
+  #idle: Promise<void> = Promise.resolve();
+
+  constructor(stream: Duplex) {
+    this.#stream = stream;
+    this.#frames = executorFrames(demux(stream as AsyncIterable<Buffer>), (t) => (this.#diagnostics = (this.#diagnostics + t).slice(-4096)))[Symbol.asyncIterator]();
+    stream.on('close', () => (this.#closed = true));
+    stream.on('end', () => (this.#closed = true));
+    stream.on('error', () => (this.#closed = true));
+  }
+
+  /** What the executor wrote to its stderr lately (for error messages). */
+  get diagnostics(): string {
+    return this.#diagnostics.trim();
+  }
+
+  /** Waits for the executor's ready frame; throws when it exits or stays silent. */
+  async ready(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const first = await Promise.race([
+      this.#frames.next(),
+      new Promise<'timeout'>((r) => (timer = setTimeout(r, timeoutMs, 'timeout'))),
+    ]).finally(() => clearTimeout(timer));
+    if (first === 'timeout') throw new Error(`the sandbox's executor did not start within ${timeoutMs} ms`);
+    if (first.done || first.value.kind !== FRAME.ready) {
+      throw new Error(`the sandbox's executor did not start${this.diagnostics ? `: ${this.diagnostics}` : ''}`);
+    }
+  }
+
+  async run(req: ExecutorRequest): Promise<ExecutorRun> {
+    await this.#idle;
+    if (this.#closed) throw new Error('the sandbox is gone');
+    let exit: number | null = null;
+    let finished!: () => void;
+    this.#idle = new Promise<void>((r) => (finished = r));
+    const frames = this.#frames;
+    let ended = false;
+    const next = async (): Promise<Frame | null> => {
+      for (;;) {
+        const r = await frames.next();
+        if (r.done) return null;
+        const { kind, payload } = r.value;
+        if (kind === FRAME.stdout || kind === FRAME.stderr) return { stream: kind === FRAME.stdout ? 'stdout' : 'stderr', data: payload };
+        if (kind === FRAME.exit) {
+          exit = (JSON.parse(payload.toString('utf8')) as { code: number }).code;
+          return null;
+        }
+        if (kind === FRAME.error) throw new Error((JSON.parse(payload.toString('utf8')) as { message: string }).message);
+        // Any other kind is ignored (a newer executor's extra frames).
+      }
+    };
+    async function* output(): AsyncGenerator<Frame> {
+      try {
+        for (;;) {
+          const f = await next();
+          if (f === null) {
+            ended = true;
+            return;
+          }
+          yield f;
+        }
+      } catch (err) {
+        ended = true;
+        throw err;
+      } finally {
+        if (!ended) {
+          // The reader stopped early: read this run's remaining frames so the next run starts clean.
+          void (async () => {
+            try {
+              while ((await next()) !== null);
+            } catch {
+              // An error frame ends the run too.
+            }
+            finished();
+          })();
+        } else finished();
+      }
+    }
+    this.#stream.write(`${JSON.stringify(req)}\n`);
+    return { output: output(), exitCode: async () => exit };
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#stream.destroy();
+  }
+}

@@ -1,0 +1,171 @@
+"""Airlock in-sandbox executor: the sandbox's main process, serving the runner's step requests.
+
+The runner attaches to this process's stdin/stdout before the container starts, so the channel
+exists before any step has run and no later process can take its place. Each request is one JSON
+line on stdin: {"argv": [...], "env": {...}, "cwd": "...", "isolate": bool}. The reply is a sequence of frames on
+stdout, each a 1-byte type, a 4-byte big-endian length and the payload:
+
+  1 stdout bytes   2 stderr bytes   3 exit {"code": n}   4 error {"message": "..."}   5 ready {...}
+
+One request at a time: steps of a run are serial. Output is read in 64 KiB pieces and written as it
+comes; when the runner reads slowly, the pipe fills and the command waits (back-pressure).
+
+Hardening: the process makes itself non-dumpable, so a process of the same user (a step's leftover
+background job) can neither ptrace it nor read its memory or file descriptors through /proc.
+Secrets in a request reach only the environment of that step's command, and a request with
+"isolate" (the runner sets it for a step that receives a secret) first ends every process earlier
+steps left running: a process of the same user could otherwise read the secret from the step's
+/proc/<pid>/environ.
+"""
+
+import ctypes
+import json
+import os
+import selectors
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+STDOUT, STDERR, EXIT, ERROR, READY = 1, 2, 3, 4, 5
+PR_SET_DUMPABLE = 4
+PIECE = 65536
+DRAIN_S = 0.1
+
+
+def write_frame(kind, payload):
+    data = struct.pack(">BI", kind, len(payload)) + payload
+    view = memoryview(data)
+    while view:
+        n = os.write(1, view)
+        view = view[n:]
+
+
+def write_json(kind, value):
+    write_frame(kind, json.dumps(value).encode())
+
+
+def raise_oom_score(pid):
+    # Prefer the step's processes over this one when the sandbox runs out of memory. Set after the
+    # spawn (no preexec hook, so Python can use vfork): what the command forks later inherits it.
+    try:
+        with open("/proc/%d/oom_score_adj" % pid, "w") as f:
+            f.write("500")
+    except OSError:
+        pass
+
+
+def end_leftovers():
+    """Kills every process in the sandbox but init and this one; repeats until none is left."""
+    me = os.getpid()
+    for _ in range(50):
+        others = [int(n) for n in os.listdir("/proc") if n.isdigit() and int(n) not in (1, me)]
+        if not others:
+            return
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.01)
+
+
+def run(request):
+    if request.get("isolate"):
+        end_leftovers()
+    env = dict(os.environ)
+    env.update(request.get("env") or {})
+    child = None
+    for attempt in (1, 2):
+        try:
+            child = subprocess.Popen(
+                request["argv"],
+                env=env,
+                cwd=request.get("cwd") or None,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                close_fds=True,
+            )
+            break
+        except BlockingIOError:
+            if attempt == 2:
+                write_json(ERROR, {"message": "could not start the command: the sandbox's process limit is exhausted"})
+                return
+            # Processes earlier steps left (a fork bomb) hold every pid the sandbox may have: end them,
+            # say so on the step's stderr, and start the command.
+            end_leftovers()
+            write_frame(STDERR, b"airlock: the sandbox's process limit was exhausted by processes earlier steps left running; they were ended\n")
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            write_json(ERROR, {"message": "could not start the command: %s" % err})
+            return
+    raise_oom_score(child.pid)
+    selector = selectors.DefaultSelector()
+    selector.register(child.stdout, selectors.EVENT_READ, STDOUT)
+    selector.register(child.stderr, selectors.EVENT_READ, STDERR)
+    # The step ends when its command exits, as with `docker exec`: background processes it left may
+    # hold the pipes open forever (a fork bomb, a server started with `&`). What the command wrote
+    # before exiting is still read, for up to DRAIN_S after its exit.
+    try:
+        exited = os.pidfd_open(child.pid)
+        selector.register(exited, selectors.EVENT_READ, EXIT)
+    except (AttributeError, OSError):
+        exited = None
+    pipes = 2
+    deadline = None
+    while pipes:
+        if deadline is not None:
+            wait = max(0.0, deadline - time.monotonic())
+        else:
+            wait = None if exited is not None else 0.05
+        for key, _ in selector.select(wait):
+            if key.data == EXIT:
+                selector.unregister(key.fileobj)
+                deadline = time.monotonic() + DRAIN_S
+                continue
+            piece = os.read(key.fd, PIECE)
+            if piece:
+                write_frame(key.data, piece)
+            else:
+                selector.unregister(key.fileobj)
+                key.fileobj.close()
+                pipes -= 1
+        if deadline is None and exited is None and child.poll() is not None:
+            deadline = time.monotonic() + DRAIN_S
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+    for key in list(selector.get_map().values()):
+        selector.unregister(key.fileobj)
+        if key.data != EXIT:
+            key.fileobj.close()
+    if exited is not None:
+        os.close(exited)
+    code = child.wait()
+    # Shell convention, as docker exec reports it: 128 + signal for a command killed by a signal.
+    write_json(EXIT, {"code": 128 - code if code < 0 else code})
+
+
+def main():
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        sys.stderr.write("airlock executor: could not make itself non-dumpable; refusing to serve\n")
+        return 2
+    write_json(READY, {"pid": os.getpid(), "protocol": 1})
+    stdin = sys.stdin.buffer
+    while True:
+        line = stdin.readline()
+        if not line:
+            return 0
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict) or not isinstance(request.get("argv"), list):
+                raise ValueError("a request is an object with an argv list")
+        except ValueError as err:
+            write_json(ERROR, {"message": "bad request: %s" % err})
+            continue
+        run(request)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
