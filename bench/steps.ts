@@ -1,5 +1,7 @@
-// Step latency: an Airlock step (client -> harness -> runner -> docker exec -> log -> client) against a raw
-// dockerode exec of the same command into an already-running container, interleaved in one run.
+// Step latency: an Airlock step (client -> harness -> runner -> sandbox -> log -> client) against a raw
+// dockerode exec of the same command into an already-running container, interleaved in one run. Two
+// Airlock stacks side by side: steps through the in-sandbox executor (the default) and through
+// `docker exec` (runner --executor exec).
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -38,6 +40,10 @@ export async function runStepBench(opts: { steps?: number; opens?: number } = {}
   const opens = opts.opens ?? 20;
   await using stack = await TestStack.start();
   const c = stack.client;
+  process.env.AIRLOCK_EXECUTOR = 'exec';
+  await using execStack = await TestStack.start();
+  delete process.env.AIRLOCK_EXECUTOR;
+  const ce = execStack.client;
   const docker = new Docker();
   const raw = await docker.createContainer({
     Image: 'airlock/sandbox:default',
@@ -49,26 +55,34 @@ export async function runStepBench(opts: { steps?: number; opens?: number } = {}
   });
   await raw.start();
   const run = await c.open({});
-  const results: Record<string, { airlock: Stats; raw: Stats; ratioP50: number; ratioP90: number }> = {};
+  const runE = await ce.open({});
+  const ratio = (x: number, y: number) => Math.round((x / y) * 100) / 100;
+  const results: Record<string, { airlock: Stats; airlockDockerExec: Stats; raw: Stats; ratioP50: number; ratioP90: number; dockerExecRatioP50: number; dockerExecRatioP90: number }> = {};
   try {
     for (const cmd of ['true', 'seq 1 100000']) {
       const a: number[] = [];
+      const e: number[] = [];
       const r: number[] = [];
-      // Warm both paths, then interleave so both see the same machine noise.
+      const step = async (client: typeof c, runId: string, into: number[]) => {
+        const t0 = performance.now();
+        const res = await client.exec(runId, cmd, { onOutput: () => undefined });
+        into.push(performance.now() - t0);
+        if (res.exitCode !== 0) throw new Error(`airlock step failed: ${JSON.stringify(res)}`);
+      };
+      // Warm every path, then interleave so all see the same machine noise.
       for (let i = 0; i < 5; i++) {
         await rawExec(raw, cmd);
-        await c.exec(run.runId, cmd, { onOutput: () => undefined });
+        await step(c, run.runId, []);
+        await step(ce, runE.runId, []);
       }
       for (let i = 0; i < steps; i++) {
         r.push(await rawExec(raw, cmd));
-        const t0 = performance.now();
-        const res = await c.exec(run.runId, cmd, { onOutput: () => undefined });
-        a.push(performance.now() - t0);
-        if (res.exitCode !== 0) throw new Error(`airlock step failed: ${JSON.stringify(res)}`);
+        await step(c, run.runId, a);
+        await step(ce, runE.runId, e);
       }
-      const sa = stats(a);
-      const sr = stats(r);
-      results[cmd] = { airlock: sa, raw: sr, ratioP50: Math.round((sa.p50 / sr.p50) * 100) / 100, ratioP90: Math.round((sa.p90 / sr.p90) * 100) / 100 };
+      const [sa, se, sr] = [stats(a), stats(e), stats(r)];
+      results[cmd] = { airlock: sa, airlockDockerExec: se, raw: sr, ratioP50: ratio(sa.p50, sr.p50), ratioP90: ratio(sa.p90, sr.p90), dockerExecRatioP50: ratio(se.p50, sr.p50), dockerExecRatioP90: ratio(se.p90, sr.p90) };
+      console.log(`  ${cmd}: Airlock p50 ${sa.p50} ms (${results[cmd].ratioP50}x raw), Airlock over docker exec p50 ${se.p50} ms (${results[cmd].dockerExecRatioP50}x), raw docker exec p50 ${sr.p50} ms`);
     }
     const o: number[] = [];
     for (let i = 0; i < opens; i++) {
@@ -80,6 +94,7 @@ export async function runStepBench(opts: { steps?: number; opens?: number } = {}
     return { steps: results, runOpenMs: stats(o) };
   } finally {
     await c.close(run.runId);
+    await ce.close(runE.runId);
     await raw.remove({ force: true });
   }
 }

@@ -166,7 +166,7 @@ export class TestStack implements AsyncDisposable {
 export class TestDocker extends DockerodeClient {
   /** AIRLOCK_EXECUTOR=exec runs the suite with `docker exec` steps instead of the in-sandbox executor. */
   constructor() {
-    super({ executor: process.env.AIRLOCK_EXECUTOR !== 'exec' });
+    super({ executor: process.env.AIRLOCK_EXECUTOR !== 'exec', socketsDir: join(tmpdir(), `airlock-test-exec-${process.pid}`) });
   }
 
   override startSandbox(spec: Parameters<DockerodeClient['startSandbox']>[0]): Promise<string> {

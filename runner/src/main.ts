@@ -1,4 +1,6 @@
 // Entry point of the runner process.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { connectNats } from '@airlock/ledger';
 import { RUNNER_USAGE, loadConfig } from './config.ts';
 import { DockerodeClient } from './docker/client.ts';
@@ -19,7 +21,11 @@ async function main(): Promise<void> {
   }
   const log = createLogger(cfg.logLevel, cfg.runnerId);
   const nats = await connectNats({ servers: cfg.natsUrl.split(','), name: `airlock-runner-${cfg.runnerId}` });
-  const svc = await RunnerService.start(cfg, nats, new DockerodeClient({ socketPath: cfg.dockerSocket, executor: cfg.executor === 'auto' }), log);
+  // Executor sockets of a previous life of this runner are dead (their sandboxes are reaped).
+  const socketsDir = join(cfg.stateDir, 'exec');
+  rmSync(socketsDir, { recursive: true, force: true });
+  const docker = new DockerodeClient({ socketPath: cfg.dockerSocket, executor: cfg.executor === 'auto', socketsDir });
+  const svc = await RunnerService.start(cfg, nats, docker, log);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

@@ -1,16 +1,18 @@
-"""Airlock in-sandbox executor: the sandbox's main process, serving the runner's step requests.
+"""Airlock in-sandbox executor: serves the runner's step requests inside the sandbox.
 
-The runner attaches to this process's stdin/stdout before the container starts, so the channel
-exists before any step has run and no later process can take its place. Each request is one JSON
-line on stdin: {"argv": [...], "env": {...}, "cwd": "...", "isolate": bool}. The reply is a sequence of frames on
-stdout, each a 1-byte type, a 4-byte big-endian length and the payload:
+Started as the sandbox's command with `--socket PATH` (a directory the runner bind-mounts), it
+listens there for exactly one connection: the runner connects before any step has run, and the
+executor then removes the socket and stops listening, so no process of a later step can connect or
+stand in for it. Each request is one JSON line: {"argv": [...], "env": {...}, "cwd": "...",
+"isolate": bool}. The reply is a sequence of frames, each a 1-byte type, a 4-byte big-endian length
+and the payload:
 
   1 stdout bytes   2 stderr bytes   3 exit {"code": n}   4 error {"message": "..."}   5 ready {...}
 
 One request at a time: steps of a run are serial. Output is read in 64 KiB pieces and written as it
 comes; when the runner reads slowly, the pipe fills and the command waits (back-pressure).
 
-Hardening: the process makes itself non-dumpable, so a process of the same user (a step's leftover
+Hardening: the executor makes itself non-dumpable, so a process of the same user (a step's leftover
 background job) can neither ptrace it nor read its memory or file descriptors through /proc.
 Secrets in a request reach only the environment of that step's command, and a request with
 "isolate" (the runner sets it for a step that receives a secret) first ends every process earlier
@@ -23,6 +25,7 @@ import json
 import os
 import selectors
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -34,12 +37,11 @@ PIECE = 65536
 DRAIN_S = 0.1
 
 
+OUT = None  # the runner's connection
+
+
 def write_frame(kind, payload):
-    data = struct.pack(">BI", kind, len(payload)) + payload
-    view = memoryview(data)
-    while view:
-        n = os.write(1, view)
-        view = view[n:]
+    OUT.sendall(struct.pack(">BI", kind, len(payload)) + payload)
 
 
 def write_json(kind, value):
@@ -147,14 +149,28 @@ def run(request):
 
 
 def main():
+    global OUT
+    if len(sys.argv) != 3 or sys.argv[1] != "--socket":
+        sys.stderr.write("usage: executor.py --socket PATH\n")
+        return 2
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         sys.stderr.write("airlock executor: could not make itself non-dumpable; refusing to serve\n")
         return 2
+    path = sys.argv[2]
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path + ".tmp")
+    os.chmod(path + ".tmp", 0o600)
+    os.rename(path + ".tmp", path)  # appears complete, or not at all
+    listener.listen(1)
+    OUT, _ = listener.accept()
+    # One connection, ever: nothing started later can connect.
+    os.unlink(path)
+    listener.close()
     write_json(READY, {"pid": os.getpid(), "protocol": 1})
-    stdin = sys.stdin.buffer
+    requests = OUT.makefile("rb")
     while True:
-        line = stdin.readline()
+        line = requests.readline()
         if not line:
             return 0
         try:

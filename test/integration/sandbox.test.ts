@@ -122,12 +122,28 @@ describe('escape attempts fail or are contained', () => {
     expect(pidsCurrent()).toBeLessThanOrEqual(512);
     expect(execFileSync('docker', ['info', '--format', '{{.ServerVersion}}'], { encoding: 'utf8' }).trim().length).toBeGreaterThan(0);
     expect(Date.now() - t0).toBeLessThan(60_000);
+    // The bomb outlives its step (its processes are in the background). A step that isolates ends
+    // them first, and the sandbox is usable again.
+    expect((await sh('echo usable', 10, { isolate: true })).out).toBe('usable\n');
+    expect((await sh('ps -e --no-headers | wc -l')).out.trim()).toMatch(/^[1-6]$/);
   });
 
-  it('a step cannot read the executor through /proc (it is non-dumpable), only end it', async () => {
-    const { out } = await sh('p=$(pgrep -f /opt/airlock/executor.py | head -n1); echo "pid=$p"; cat /proc/$p/environ >/dev/null 2>&1 && echo ENV-READABLE; ls /proc/$p/fd >/dev/null 2>&1 && echo FDS-READABLE; grep -c . /proc/$p/maps >/dev/null 2>&1 && echo MAPS-READABLE; true');
+  it('a step can neither reach the executor\'s channel nor read it through /proc (non-dumpable)', async () => {
+    const { out } = await sh(
+      [
+        "p=$(pgrep -f '^python3 -I -S /opt/airlock/executor.py' | head -n1); echo \"pid=$p\"",
+        'cat /proc/$p/environ >/dev/null 2>&1 && echo ENV-READABLE',
+        'ls /proc/$p/fd >/dev/null 2>&1 && echo FDS-READABLE',
+        'grep -c . /proc/$p/maps >/dev/null 2>&1 && echo MAPS-READABLE',
+        // The socket is gone once the runner connected: nothing can connect again.
+        'echo "socket-dir-entries=$(ls -A /opt/airlock/run | wc -l)"',
+        'python3 -c "import socket; socket.socket(socket.AF_UNIX).connect(\'/opt/airlock/run/s\')" 2>/dev/null && echo CONNECTED',
+        'true',
+      ].join('; '),
+    );
     expect(out).toMatch(/^pid=\d+$/m);
-    expect(out).not.toMatch(/READABLE/);
+    expect(out).toContain('socket-dir-entries=0');
+    expect(out).not.toMatch(/READABLE|CONNECTED/);
   });
 
   it('a leftover process of an earlier step reads a later step\'s secret unless the step isolates', async () => {

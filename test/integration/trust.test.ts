@@ -120,6 +120,22 @@ describe('secrets', () => {
     await c.close(run.runId);
   });
 
+  it('a process an earlier step left running cannot read a later step\'s secret', async () => {
+    const c = stack.client;
+    const run = await c.open({});
+    // Step 1 leaves a snoop behind (in a script, where the validator cannot see it) that copies every
+    // process's environment a moment later.
+    await c.exec(run.runId, "printf 'sleep 1.5; cat /proc/[0-9]*/env%s > /tmp/stolen 2>/dev/null\\n' iron > /tmp/snoop.sh; bash /tmp/snoop.sh >/dev/null 2>&1 &");
+    await c.exec(run.runId, 'sleep 3', { env: { API_TOKEN: '${secret:API_TOKEN}' } });
+    const out: Buffer[] = [];
+    await c.exec(run.runId, 'ls /tmp/stolen 2>&1; cat /tmp/stolen 2>/dev/null', { onOutput: (_, d) => out.push(d) });
+    const text = Buffer.concat(out).toString();
+    // The runner ended the snoop before the secret step started (the executor's isolation).
+    expect(text).toContain('No such file');
+    expect(text).not.toContain(SECRET);
+    await c.close(run.runId);
+  });
+
   it('refuses a secret the policy does not grant, or grants only to other commands', async () => {
     const c = stack.client;
     const run = await c.open({});

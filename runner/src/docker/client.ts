@@ -1,4 +1,8 @@
 // The only file that imports dockerode: everything else talks to Docker through ContainerClient.
+import { chown, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { SandboxLimits } from '@airlock/proto';
 import { AirlockError } from '@airlock/proto';
@@ -69,20 +73,21 @@ export interface ContainerClient {
 
 /** Image label naming the in-sandbox executor's argv (JSON); see sandbox-images/default/executor.py. */
 export const EXECUTOR_LABEL = 'airlock.executor';
+/** Where the executor's socket directory is mounted in the sandbox. */
+const EXECUTOR_DIR = '/opt/airlock/run';
 
 /**
- * Sandbox defaults of DESIGN.md; only the limits and the mount vary per run. With an executor argv
- * the sandbox's main process is the executor, its stdin held open for the runner's requests;
- * without, `sleep infinity` keeps the sandbox up between `docker exec`s.
+ * Sandbox defaults of DESIGN.md; only the limits and the mount vary per run. With an executor (its
+ * argv and the host directory for its socket) the sandbox's command is the executor; without,
+ * `sleep infinity` keeps the sandbox up between `docker exec`s.
  */
-export function sandboxCreateOptions(spec: SandboxSpec, executor?: readonly string[]): Docker.ContainerCreateOptions {
+export function sandboxCreateOptions(spec: SandboxSpec, executor?: { argv: readonly string[]; dir: string }): Docker.ContainerCreateOptions {
   return {
     name: spec.name,
     Image: spec.image,
     // tini (Init) reaps zombies and makes removal fast.
-    Cmd: executor ? [...executor] : ['sleep', 'infinity'],
+    Cmd: executor ? [...executor.argv, '--socket', `${EXECUTOR_DIR}/s`] : ['sleep', 'infinity'],
     Entrypoint: [],
-    ...(executor ? { OpenStdin: true, StdinOnce: false, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false } : {}),
     User: spec.user,
     WorkingDir: spec.mountPath,
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
@@ -104,7 +109,7 @@ export function sandboxCreateOptions(spec: SandboxSpec, executor?: readonly stri
       // step's output before redaction, and the engine's log file would keep secrets on disk (and
       // writing it halved throughput). The run log is the record.
       LogConfig: { Type: 'none', Config: {} },
-      Binds: [`${spec.workspace}:${spec.mountPath}:rw`],
+      Binds: [`${spec.workspace}:${spec.mountPath}:rw`, ...(executor ? [`${executor.dir}:${EXECUTOR_DIR}:rw`] : [])],
     },
   };
 }
@@ -113,16 +118,48 @@ export function sandboxCreateOptions(spec: SandboxSpec, executor?: readonly stri
 export class DockerodeClient implements ContainerClient {
   readonly #docker: Docker;
   readonly #useExecutor: boolean;
-  /** Executor channels of the sandboxes this client started, by container id. */
-  readonly #executors = new Map<string, ExecutorChannel>();
+  readonly #socketsDir: string;
+  /** Executor channels (and their socket directories) of the sandboxes this client started. */
+  readonly #executors = new Map<string, { channel: ExecutorChannel; dir: string }>();
 
   /**
    * `executor: false` runs every step with `docker exec` even when the image ships the in-sandbox
-   * executor (for comparison, or an engine that cannot attach).
+   * executor. `socketsDir` holds the executors' socket directories; it must be the same path for
+   * this process and the Docker engine (true on one host, and in the compose file's runner).
    */
-  constructor(opts: { socketPath?: string; executor?: boolean } = {}) {
+  constructor(opts: { socketPath?: string; executor?: boolean; socketsDir?: string } = {}) {
     this.#docker = new Docker({ socketPath: opts.socketPath ?? '/var/run/docker.sock' });
     this.#useExecutor = opts.executor ?? true;
+    this.#socketsDir = opts.socketsDir ?? join(tmpdir(), 'airlock-exec');
+  }
+
+  /** A fresh directory for one executor's socket, owned by the sandbox's user (and no one else). */
+  async #executorDir(user: string): Promise<string> {
+    await mkdir(this.#socketsDir, { recursive: true, mode: 0o711 });
+    const dir = await mkdtemp(join(this.#socketsDir, 'x'));
+    const [uid, gid] = user.split(':').map(Number);
+    await chown(dir, uid!, gid ?? uid!);
+    return dir;
+  }
+
+  /** Connects to the executor once its socket appears; then it accepts no other connection. */
+  async #connectExecutor(containerId: string, dir: string): Promise<ExecutorChannel> {
+    const path = join(dir, 's');
+    const deadline = Date.now() + 15_000;
+    for (let i = 0; ; i++) {
+      if (await stat(path).then(() => true, () => false)) break;
+      if (Date.now() > deadline) throw new Error('the sandbox\'s executor did not start within 15 s');
+      if (i % 100 === 99 && !(await this.inspect(containerId))?.running) throw new Error('the sandbox stopped before its executor started');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const socket = connect(path);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    const channel = new ExecutorChannel(socket);
+    await channel.ready(10_000);
+    return channel;
   }
 
   /** The executor argv an image declares, if any (and if this client uses executors). */
@@ -155,36 +192,32 @@ export class DockerodeClient implements ContainerClient {
   }
 
   async startSandbox(spec: SandboxSpec): Promise<string> {
-    const executor = await this.#executorOf(spec.image);
+    const argv = await this.#executorOf(spec.image);
+    const executor = argv ? { argv, dir: await this.#executorDir(spec.user) } : undefined;
     let container: Docker.Container;
     try {
       container = await this.#docker.createContainer(sandboxCreateOptions(spec, executor));
     } catch (err) {
+      if (executor) await rm(executor.dir, { recursive: true, force: true });
       if (statusOf(err) === 404) {
         throw new AirlockError('image_not_found', `sandbox image ${spec.image} is not on this runner; build it with \`make images\``, { cause: err });
       }
       throw new AirlockError('sandbox_failed', `could not create the sandbox: ${messageOf(err)}`, { cause: err });
     }
-    let channel: ExecutorChannel | undefined;
     try {
-      // Attached before the start: the channel exists before anything runs in the sandbox, so no
-      // process of a later step can stand in for the executor.
-      if (executor) channel = new ExecutorChannel((await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as import('node:stream').Duplex);
       await container.start();
-      if (channel) {
-        await channel.ready(15_000);
-        this.#executors.set(container.id, channel);
-      }
+      // Connected before any step runs: the executor takes this one connection only.
+      if (executor) this.#executors.set(container.id, { channel: await this.#connectExecutor(container.id, executor.dir), dir: executor.dir });
     } catch (err) {
-      channel?.close();
       await this.remove(container.id);
+      if (executor) await rm(executor.dir, { recursive: true, force: true });
       throw new AirlockError('sandbox_failed', `could not start the sandbox: ${messageOf(err)}`, { cause: err });
     }
     return container.id;
   }
 
   async exec(containerId: string, spec: ExecSpec): Promise<ExecHandle> {
-    const channel = this.#executors.get(containerId);
+    const channel = this.#executors.get(containerId)?.channel;
     if (channel) {
       // The executor runs as the sandbox's user; the spec's user is that same user (see the runner).
       return channel.run({ argv: spec.cmd, env: spec.env, cwd: spec.workdir, ...(spec.isolate ? { isolate: true } : {}) });
@@ -229,20 +262,18 @@ export class DockerodeClient implements ContainerClient {
     }
   }
 
-  #dropExecutor(containerId: string): void {
-    this.#executors.get(containerId)?.close();
-    this.#executors.delete(containerId);
-  }
-
   async remove(containerId: string): Promise<void> {
-    this.#dropExecutor(containerId);
+    const executor = this.#executors.get(containerId);
+    this.#executors.delete(containerId);
+    executor?.channel?.close();
     try {
       await this.#docker.getContainer(containerId).remove({ force: true, v: true });
     } catch (err) {
       const status = statusOf(err);
       // 404: already gone; 409: removal already in progress.
-      if (status === 404 || status === 409) return;
-      throw err;
+      if (status !== 404 && status !== 409) throw err;
+    } finally {
+      if (executor) await rm(executor.dir, { recursive: true, force: true });
     }
   }
 

@@ -1,8 +1,9 @@
-// The runner's side of the in-sandbox executor (sandbox-images/default/executor.py): one attached
-// stdin/stdout channel per sandbox, opened before the container starts, carrying steps as JSON lines
-// and their output as typed frames. Replaces a `docker exec` per step (~150 ms of engine CPU each).
-import type { Duplex } from 'node:stream';
-import { demux, type Frame } from './demux.ts';
+// The runner's side of the in-sandbox executor (sandbox-images/default/executor.py): one unix-socket
+// connection per sandbox, made before any step runs (the executor then unlinks its socket, so nothing
+// else can connect), carrying steps as JSON lines and their output as typed frames. Replaces a
+// `docker exec` per step (~150 ms of engine CPU each, measured).
+import type { Socket } from 'node:net';
+import type { Frame } from './demux.ts';
 
 const FRAME = { stdout: 1, stderr: 2, exit: 3, error: 4, ready: 5 } as const;
 const HEADER = 5;
@@ -13,9 +14,9 @@ export interface ExecutorFrame {
 }
 
 /**
- * Splits the executor's stdout byte stream into frames (1-byte kind, 4-byte big-endian length,
- * payload). Pull-based like `demux`: nothing is read ahead of the consumer. The executor's own
- * stderr (diagnostics) goes to `onDiagnostic`.
+ * Splits the executor's byte stream into frames (1-byte kind, 4-byte big-endian length, payload).
+ * Pull-based like `demux`: nothing is read ahead of the consumer. Pieces marked stderr (a
+ * multiplexed source) are the executor's own diagnostics and go to `onDiagnostic`.
  */
 export async function* executorFrames(attached: AsyncIterable<Frame>, onDiagnostic: (text: string) => void): AsyncGenerator<ExecutorFrame> {
   // Pieces received and not yet framed; joined only once a whole frame is there (no quadratic copying).
@@ -67,16 +68,19 @@ export interface ExecutorRun {
 
 /** One sandbox's executor channel. Steps are serial: one run at a time. */
 export class ExecutorChannel {
-  readonly #stream: Duplex;
+  readonly #stream: Socket;
   readonly #frames: AsyncIterator<ExecutorFrame>;
   #diagnostics = '';
   #closed = false;
   /** Settles once the previous run's frames have all been read (also when its reader gave up early). */
   #idle: Promise<void> = Promise.resolve();
 
-  constructor(stream: Duplex) {
+  constructor(stream: Socket) {
     this.#stream = stream;
-    this.#frames = executorFrames(demux(stream as AsyncIterable<Buffer>), (t) => (this.#diagnostics = (this.#diagnostics + t).slice(-4096)))[Symbol.asyncIterator]();
+    async function* pieces(): AsyncGenerator<Frame> {
+      for await (const data of stream as AsyncIterable<Buffer>) yield { stream: 'stdout', data };
+    }
+    this.#frames = executorFrames(pieces(), (t) => (this.#diagnostics = (this.#diagnostics + t).slice(-4096)))[Symbol.asyncIterator]();
     stream.on('close', () => (this.#closed = true));
     stream.on('end', () => (this.#closed = true));
     stream.on('error', () => (this.#closed = true));
