@@ -1,4 +1,5 @@
 // Entry point of the runner process.
+import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectNats } from '@airlock/ledger';
@@ -21,8 +22,9 @@ async function main(): Promise<void> {
   }
   const log = createLogger(cfg.logLevel, cfg.runnerId);
   const nats = await connectNats({ servers: cfg.natsUrl.split(','), name: `airlock-runner-${cfg.runnerId}` });
-  // Executor sockets of a previous life of this runner are dead (their sandboxes are reaped).
-  const socketsDir = join(cfg.stateDir, 'exec');
+  // Executor sockets of a previous life of this runner are dead (their sandboxes are reaped). Per
+  // runner (runners may share a state dir), and short: a unix socket path has at most 107 bytes.
+  const socketsDir = join(cfg.stateDir, 'exec', createHash('sha256').update(cfg.runnerId).digest('hex').slice(0, 8));
   rmSync(socketsDir, { recursive: true, force: true });
   const docker = new DockerodeClient({ socketPath: cfg.dockerSocket, executor: cfg.executor === 'auto', socketsDir });
   const svc = await RunnerService.start(cfg, nats, docker, log);
