@@ -76,6 +76,8 @@ export class HarnessService implements AsyncDisposable {
   readonly #seen = new Map<string, number>();
   /** Runners declared lost; a heartbeat from one of them brings it back. */
   readonly #lost = new Set<string>();
+  /** Opens in flight, by run id: the runner that said it took each (from heartbeats), and how to abort the wait. */
+  readonly #opens = new Map<string, { runnerId?: string; abort: AbortController }>();
   /** Exec requests waiting on a runner, so a lost runner fails them at once. */
   readonly #waiting = new Map<string, { runnerId: string; step: number; abort: AbortController }>();
   /** Runs being moved off a lost runner (one move at a time per run). */
@@ -143,6 +145,10 @@ export class HarnessService implements AsyncDisposable {
           try {
             const hb = decode(RunnerHeartbeatSchema, msg.data, 'heartbeat');
             svc.#runners.set(hb.runnerId, hb);
+            for (const runId of hb.openingRunIds ?? []) {
+              const open = svc.#opens.get(runId);
+              if (open) open.runnerId = hb.runnerId;
+            }
             svc.#seen.set(hb.runnerId, Date.now());
             svc.#lost.delete(hb.runnerId);
           } catch (e) {
@@ -262,11 +268,15 @@ export class HarnessService implements AsyncDisposable {
     const deadline = Date.now() + this.#cfg.openTimeoutMs;
     let delay = 100;
     for (;;) {
+      // A runner that takes the run says so in its heartbeat; if it is lost before it answers, the
+      // wait is aborted and the run offered again.
+      const open = { abort: new AbortController() } as { runnerId?: string; abort: AbortController };
+      this.#opens.set(body.runId, open);
       try {
         // Once a runner took the run, preparing the workspace (ownership, first snapshot) may take a while.
-        return await this.#ask(subjects.runnerOpen, body, RunnerOpenResultSchema, this.#cfg.openRequestTimeoutMs);
+        return await this.#ask(subjects.runnerOpen, body, RunnerOpenResultSchema, this.#cfg.openRequestTimeoutMs, open.abort.signal);
       } catch (err) {
-        const retry = err instanceof AirlockError && (err.code === 'capacity_exhausted' || err.code === 'no_runner');
+        const retry = err instanceof AirlockError && (err.code === 'capacity_exhausted' || err.code === 'no_runner' || err.code === 'runner_lost');
         if (!retry || Date.now() + delay > deadline) {
           if (err instanceof AirlockError && err.code === 'no_runner') {
             throw new AirlockError('no_runner', 'no runner is connected to this NATS; start one (`./airlock up` starts one with the harness)', { cause: err });
@@ -275,6 +285,8 @@ export class HarnessService implements AsyncDisposable {
         }
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 1000);
+      } finally {
+        this.#opens.delete(body.runId);
       }
     }
   }
@@ -481,6 +493,10 @@ export class HarnessService implements AsyncDisposable {
         this.#lost.add(id);
         lostNow.push(id);
         this.#log.warn({ runnerId: id, silentMs: now - at }, 'runner lost');
+        // Opens this runner took and never answered: offer them again (to the runners still alive).
+        for (const [runId, open] of this.#opens) {
+          if (open.runnerId === id) open.abort.abort(new AirlockError('runner_lost', `runner ${id} was lost while preparing run ${runId}`));
+        }
       }
     }
     const sinceStart = now - Date.parse(this.#startedAt);

@@ -81,6 +81,7 @@ export class RunnerService implements AsyncDisposable {
   /** Containers the engine reported dead (events), until their run replaces them. */
   readonly #died = new Set<string>();
   #opening = 0;
+  readonly #openingIds = new Set<string>();
   #inFlight = new Set<Promise<unknown>>();
   #subs: Subscription[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
@@ -162,6 +163,7 @@ export class RunnerService implements AsyncDisposable {
       slots: this.#cfg.slots,
       used: this.#runs.size + this.#opening,
       runIds: this.runIds,
+      openingRunIds: [...this.#openingIds],
       ts: new Date().toISOString(),
     };
     try {
@@ -197,6 +199,9 @@ export class RunnerService implements AsyncDisposable {
       throw new AirlockError('capacity_exhausted', `runner ${this.#cfg.runnerId} has all ${this.#cfg.slots} slots busy`);
     }
     this.#opening++;
+    this.#openingIds.add(req.runId);
+    // Say at once which run this runner took: if it dies while preparing it, the harness re-offers it.
+    this.#beat();
     try {
       const validator = await this.#validatorFor(req.policyHash, req.mountPath);
       if (req.fromSnapshot && req.workspace) {
@@ -270,6 +275,7 @@ export class RunnerService implements AsyncDisposable {
       return { runId: run.runId, runnerId: this.#cfg.runnerId, containerId, workspace: workspace.path, user: workspace.user };
     } finally {
       this.#opening--;
+      this.#openingIds.delete(req.runId);
     }
   }
 

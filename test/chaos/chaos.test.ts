@@ -140,13 +140,15 @@ describe('chaos', () => {
       return { runId: run.runId, steps: done, ended: done === tried ? 'completed' : `closed: ${tried - done} of ${tried} steps failed (${failed.join('; ')})` };
     });
 
-    // Faults, while the runs work.
-    await new Promise((r) => setTimeout(r, 4000));
-    const victim = ids[0]!;
+    // Faults, while the runs work. First the runner holding the most runs, once the runs are open.
+    await waitUntil('the runs to open', async () => (await client.ps()).runs.length >= RUNS, 60_000).catch(() => undefined);
+    const held = (await client.ps()).runs;
+    const victim = ids.map((id) => [id, held.filter((r) => r.runnerId === id).length] as const).sort((a, b) => b[1] - a[1])[0]![0];
+    const survivor = ids.find((id) => id !== victim)!;
     runners.get(victim)!.kill('SIGKILL');
-    faults.push(`SIGKILL runner ${victim}`);
+    faults.push(`SIGKILL runner ${victim} (holding ${held.filter((r) => r.runnerId === victim).length} runs)`);
     await new Promise((r) => setTimeout(r, 1500));
-    const sandboxes = (await containersOf(ids[1]!)).slice(0, 3);
+    const sandboxes = (await containersOf(survivor)).slice(0, 3);
     for (const id of sandboxes) spawn('docker', ['kill', id], { stdio: 'ignore' });
     faults.push(`docker kill ${sandboxes.length} sandboxes`);
     nats[2]!.proc!.kill('SIGTERM');
@@ -181,6 +183,8 @@ describe('chaos', () => {
     // Nothing leaked: the killed runner, restarted under its id, reaps what it left.
     startRunner(victim);
     await waitUntil('no sandboxes left', async () => (await containersOf(ids[0]!)).length + (await containersOf(ids[1]!)).length === 0, 60_000);
+    // The killed runner's runs moved: the fault hit live runs.
+    expect(summary.some((line) => !/moved 0 /.test(line))).toBe(true);
     console.log(`faults: ${faults.join('; ')}\nRUN ID                      STEPS       END         EVENTS\n${summary.join('\n')}`);
     expect(outcomes.filter((o) => o.ended === 'completed').length).toBeGreaterThan(RUNS / 2);
   }, 600_000);

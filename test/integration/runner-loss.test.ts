@@ -1,13 +1,13 @@
 // A runner dies (SIGKILL): its in-flight step is marked lost, its runs move to another runner from
 // their last snapshot, and a restarted runner reaps what it left behind.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, type NatsHandles } from '@airlock/ledger';
 import { AirlockClient, HarnessConfigSchema, HarnessService } from '@airlock/harness';
-import type { LogEvent } from '@airlock/proto';
+import { RunnerHeartbeatSchema, subjects, type LogEvent } from '@airlock/proto';
 import { NatsServer, containersOf, silent, waitUntil } from '../fixtures.ts';
 import { SERVICE_NODE_FLAGS } from '@airlock/proto';
 
@@ -89,6 +89,39 @@ describe('runner loss', () => {
     expect((await containersOf(holder)).length).toBe(1);
     startRunner(holder);
     await waitUntil('the restarted runner to reap its orphans', async () => (await containersOf(holder)).length === 0, 30_000);
+  });
+
+  it('offers an open again when the runner that took it dies before answering', async () => {
+    await waitUntil('both runners up', async () => (await client.status()).runners.length === 2, 30_000);
+    // A workspace of 3,000 files makes the open take a while (ownership, first snapshot).
+    const ws = mkdtempSync(join(state, 'ws-'));
+    for (let i = 0; i < 3000; i++) writeFileSync(join(ws, `f${i}.txt`), `file ${i}\n`);
+    // The runner that takes the open says so in a heartbeat at once: kill it right then.
+    const watcher = await connectNats({ servers: nats.url, name: 'heartbeat-watch' });
+    let killed: string | undefined;
+    watcher.nc.subscribe(subjects.runnerHeartbeat, {
+      callback: (_err, m) => {
+        const hb = RunnerHeartbeatSchema.parse(m.json());
+        if (killed === undefined && (hb.openingRunIds ?? []).length > 0) {
+          killed = hb.runnerId;
+          runners.get(killed)!.kill('SIGKILL');
+        }
+      },
+    });
+    const t0 = Date.now();
+    const run = await client.open({ workspace: ws });
+    const tookMs = Date.now() - t0;
+    await watcher.drain();
+    expect(killed).toBeDefined();
+    expect(run.runnerId).not.toBe(killed);
+    expect(tookMs).toBeLessThan(15_000);
+    const out: string[] = [];
+    expect(await client.exec(run.runId, 'ls | wc -l', { onOutput: (_, d) => out.push(d.toString()) })).toMatchObject({ exitCode: 0 });
+    expect(out.join('').trim()).toBe('3000');
+    await client.close(run.runId);
+    console.log(`open re-offered after its runner died: ${tookMs} ms`);
+    startRunner(killed!);
+    await waitUntil('the restarted runner to reap', async () => (await containersOf(killed!)).length === 0, 30_000);
   });
 
   it('fails a run with a stated reason when no runner can take it', async () => {

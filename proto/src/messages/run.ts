@@ -93,6 +93,8 @@ export const RunnerHeartbeatSchema = z.object({
   slots: z.number().int().nonnegative(),
   used: z.number().int().nonnegative(),
   runIds: z.array(z.string()),
+  /** Runs this runner took and is still preparing: the harness re-offers them if it is lost. */
+  openingRunIds: z.array(z.string()).optional(),
   ts: z.string(),
 });
 export type RunnerHeartbeat = z.infer<typeof RunnerHeartbeatSchema>;
