@@ -3,10 +3,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { connectNats, type NatsHandles } from '@airlock/ledger';
 import { DockerodeClient, RunnerService, type RunnerConfig } from '@airlock/runner';
 import { AirlockClient, HarnessService, HarnessConfigSchema, type HarnessConfig } from '@airlock/harness';
+import type { LogEvent } from '@airlock/proto';
 import { pino } from 'pino';
 
 export const silent = pino({ level: process.env.AIRLOCK_TEST_LOG ?? 'silent' });
@@ -178,4 +179,47 @@ export class TestDocker extends DockerodeClient {
 export async function containersOf(runnerId: string): Promise<string[]> {
   const list = await new DockerodeClient().listManaged({ 'airlock.runner-id': runnerId });
   return list.map((c) => c.id);
+}
+
+/** The `./airlock` launcher of this checkout. */
+export const AIRLOCK_BIN = resolve(import.meta.dirname, '..', 'airlock');
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  /** stdout as bytes (tar archives, bundles). */
+  stdoutBytes: Buffer;
+  stderr: string;
+}
+
+/**
+ * Runs the `./airlock` CLI as a user would, in a clean environment (PATH and HOME, plus `env`), with
+ * `input` on stdin; fails if it has not finished within `timeoutMs`.
+ */
+export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string | Buffer; timeoutMs?: number } = {}): Promise<CliRun> {
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  return new Promise((done, fail) => {
+    const child = spawn(AIRLOCK_BIN, args, { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...opts.env } });
+    const out: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      fail(new Error(`airlock ${args.join(' ')} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const stdoutBytes = Buffer.concat(out);
+      done({ code, stdout: stdoutBytes.toString(), stdoutBytes, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Every event of a run, as stored. */
+export async function runEvents(client: AirlockClient, runId: string): Promise<LogEvent[]> {
+  const all: LogEvent[] = [];
+  for await (const e of client.log(runId)) all.push(e);
+  return all;
 }

@@ -1,17 +1,16 @@
 // Operator approvals: a step held by an `ask` verdict waits in JetStream (it survives a harness
 // restart), an approval lets that exact command run once, a rejection refuses it, every decision is
 // in the run's log, and a runner lets an `ask` through only with a token that carries the approval.
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AirlockError, decode, encode, PROTOCOL_VERSION, replySchema, StepResultSchema, subjects } from '@airlock/proto';
-import type { LogEvent } from '@airlock/proto';
 import { connectNats } from '@airlock/ledger';
 import { importPrivateKey, newJobClaims, signJob } from '@airlock/trust';
 import { readFileSync } from 'node:fs';
-import { TestStack, containersOf } from '../fixtures.ts';
+import { TestStack, containersOf, runCli, runEvents } from '../fixtures.ts';
 
-const AIRLOCK = resolve(import.meta.dirname, '..', '..', 'airlock');
+const cli = (args: string[]) => runCli(['--nats', stack.nats.url, ...args], { env: { USER: 'alice' } });
+const events = (runId: string) => runEvents(stack.client, runId);
+
 let stack: TestStack;
 
 beforeAll(async () => {
@@ -22,22 +21,7 @@ afterAll(async () => {
   expect(await containersOf(stack.runnerId)).toEqual([]);
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(AIRLOCK, ['--nats', stack.nats.url, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', USER: 'alice' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
 
-async function events(runId: string): Promise<LogEvent[]> {
-  const all: LogEvent[] = [];
-  for await (const e of stack.client.log(runId)) all.push(e);
-  return all;
-}
 
 describe('approvals', () => {
   it('holds an ask, keeps it across a harness restart, runs the approved command once, and logs the decision', async () => {

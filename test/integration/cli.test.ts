@@ -1,36 +1,13 @@
 // The CLI as a person uses it: `./airlock …` processes against real services.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestStack, containersOf, freePort } from '../fixtures.ts';
+import { TestStack, containersOf, freePort, runCli } from '../fixtures.ts';
 
-const AIRLOCK = resolve(import.meta.dirname, '..', '..', 'airlock');
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+const airlock = (args: string[], env: Record<string, string> = {}, timeoutMs = 60_000) => runCli(args, { env, timeoutMs });
 
-function airlock(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Ran> {
-  return new Promise((done, fail) => {
-    const child = spawn(AIRLOCK, args, { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      fail(new Error(`airlock ${args.join(' ')} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
-}
 
 let stack: TestStack;
 let stateDir: string;

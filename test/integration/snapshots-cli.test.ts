@@ -1,27 +1,19 @@
 // Every step of a run is snapshotted; any step can be listed, diffed, restored, exported, imported
 // and forked from the CLI.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, lstatSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestStack, containersOf } from '../fixtures.ts';
+import { TestStack, containersOf, runCli } from '../fixtures.ts';
 
-const AIRLOCK = resolve(import.meta.dirname, '..', '..', 'airlock');
 let stack: TestStack;
+const cli = async (args: string[], opts: { input?: Buffer } = {}) => {
+  const r = await runCli(['--nats', stack.nats.url, ...args], opts.input ? { input: opts.input } : {});
+  return { code: r.code, stdout: r.stdoutBytes, stderr: r.stderr };
+};
 let tmp: string;
 
-function cli(args: string[], opts: { input?: Buffer } = {}): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(AIRLOCK, ['--nats', stack.nats.url, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' } });
-    const out: Buffer[] = [];
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => done({ code, stdout: Buffer.concat(out), stderr }));
-    child.stdin.end(opts.input ?? Buffer.alloc(0));
-  });
-}
 
 beforeAll(async () => {
   stack = await TestStack.start();

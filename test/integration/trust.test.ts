@@ -1,21 +1,21 @@
 // Only the harness can order a step (signed job tokens); secrets reach one step and never the log;
 // proof bundles are verifiable offline and name the first tampered event.
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode, decode, replySchema, subjects, StepResultSchema } from '@airlock/proto';
 import type { LogEvent } from '@airlock/proto';
 import { connectNats, readRunLog } from '@airlock/ledger';
 import { DEFAULT_POLICY_PATH } from '@airlock/validate';
 import { generateSigningKey, importPrivateKey, newJobClaims, signJob, verifyBundle } from '@airlock/trust';
-import { TestStack, containersOf } from '../fixtures.ts';
+import { TestStack, containersOf, runCli, runEvents } from '../fixtures.ts';
 import { replayRun } from '@airlock/harness';
 
-const AIRLOCK = resolve(import.meta.dirname, '..', '..', 'airlock');
 const SECRET = 'sk-live-Zq8vR2mX9wLp4TtY';
 let stack: TestStack;
+const cli = (args: string[]) => runCli(['--nats', stack.nats.url, ...args]);
+const events = (runId: string) => runEvents(stack.client, runId);
 let tmp: string;
 
 beforeAll(async () => {
@@ -32,11 +32,6 @@ afterAll(async () => {
   expect(await containersOf(stack.runnerId)).toEqual([]);
 });
 
-async function events(runId: string): Promise<LogEvent[]> {
-  const all: LogEvent[] = [];
-  for await (const e of stack.client.log(runId)) all.push(e);
-  return all;
-}
 
 describe('job tokens', () => {
   it('the runner refuses unsigned, forged, expired, replayed and mismatched requests, and audits each', async () => {
@@ -145,16 +140,6 @@ describe('secrets', () => {
   });
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(AIRLOCK, ['--nats', stack.nats.url, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
 
 describe('proof bundles', () => {
   it('export, verify offline, and name the first tampered event', async () => {

@@ -6,14 +6,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode, decode, replySchema, subjects, StepResultSchema } from '@airlock/proto';
-import type { LogEvent } from '@airlock/proto';
 import { connectNats } from '@airlock/ledger';
 import { DEFAULT_POLICY_PATH } from '@airlock/validate';
 import { importPrivateKey, newJobClaims, signJob } from '@airlock/trust';
-import { TestStack, containersOf } from '../fixtures.ts';
+import { TestStack, containersOf, runCli, runEvents } from '../fixtures.ts';
 
 const AIRLOCK = resolve(import.meta.dirname, '..', '..', 'airlock');
 let stack: TestStack;
+const events = (runId: string) => runEvents(stack.client, runId);
+/** The CLI with no reachable NATS: what works offline. */
+const cli = (args: string[], input?: string) => runCli(args, { env: { AIRLOCK_NATS_URL: 'nats://127.0.0.1:1' }, ...(input !== undefined ? { input } : {}) });
 let ws: string;
 beforeAll(async () => {
   stack = await TestStack.start();
@@ -26,11 +28,6 @@ afterAll(async () => {
   expect(await containersOf(stack.runnerId)).toEqual([]);
 });
 
-async function events(runId: string): Promise<LogEvent[]> {
-  const all: LogEvent[] = [];
-  for await (const e of stack.client.log(runId)) all.push(e);
-  return all;
-}
 
 describe('verdicts in the step path', () => {
   it('a denied command never reaches the sandbox; the verdict names rule, reason and span', async () => {
@@ -105,17 +102,6 @@ describe('verdicts in the step path', () => {
   });
 });
 
-function cli(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(AIRLOCK, args, { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', AIRLOCK_NATS_URL: 'nats://127.0.0.1:1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => done({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
 
 describe('./airlock validate and audit', () => {
   it('validate works offline and prints the verdict', async () => {
