@@ -1,5 +1,6 @@
 // Real components for integration tests: nats-server processes on loopback, runner and harness services.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -222,4 +223,29 @@ export async function runEvents(client: AirlockClient, runId: string): Promise<L
   const all: LogEvent[] = [];
   for await (const e of client.log(runId)) all.push(e);
   return all;
+}
+
+/**
+ * The usual life of a test file's stack: started before its tests, disposed after them, and the file
+ * fails if a sandbox of it is left. Returns a stand-in that forwards to the stack once it is up, so
+ * tests write `stack.client` as with a plain variable.
+ */
+export function useStack(opts: StackOptions | (() => StackOptions) = {}): TestStack {
+  let current: TestStack | undefined;
+  beforeAll(async () => {
+    current = await TestStack.start(typeof opts === 'function' ? opts() : opts);
+  });
+  afterAll(async () => {
+    if (!current) return;
+    await current[Symbol.asyncDispose]();
+    expect(await containersOf(current.runnerId)).toEqual([]);
+  });
+  return new Proxy({} as TestStack, {
+    get(_, key) {
+      if (!current) throw new Error('the test stack is not up yet (use it inside tests or hooks)');
+      const value = Reflect.get(current, key, current) as unknown;
+      // Methods use private fields: call them on the stack itself, not on this stand-in.
+      return typeof value === 'function' ? value.bind(current) : value;
+    },
+  });
 }

@@ -1,25 +1,17 @@
 // Operator approvals: a step held by an `ask` verdict waits in JetStream (it survives a harness
 // restart), an approval lets that exact command run once, a rejection refuses it, every decision is
 // in the run's log, and a runner lets an `ask` through only with a token that carries the approval.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AirlockError, decode, encode, PROTOCOL_VERSION, replySchema, StepResultSchema, subjects } from '@airlock/proto';
 import { connectNats } from '@airlock/ledger';
 import { importPrivateKey, newJobClaims, signJob } from '@airlock/trust';
 import { readFileSync } from 'node:fs';
-import { TestStack, containersOf, runCli, runEvents } from '../fixtures.ts';
+import { useStack, runCli, runEvents } from '../fixtures.ts';
 
 const cli = (args: string[]) => runCli(['--nats', stack.nats.url, ...args], { env: { USER: 'alice' } });
 const events = (runId: string) => runEvents(stack.client, runId);
 
-let stack: TestStack;
-
-beforeAll(async () => {
-  stack = await TestStack.start();
-});
-afterAll(async () => {
-  await stack?.[Symbol.asyncDispose]();
-  expect(await containersOf(stack.runnerId)).toEqual([]);
-});
+const stack = useStack();
 
 
 

@@ -1,18 +1,11 @@
 // Nothing lost when NATS goes away: a run's log is file-backed, a follower resumes after a
 // nats-server restart without gaps or duplicates, and steps logged during the outage are kept.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '@airlock/proto';
 import { AirlockClient } from '@airlock/harness';
-import { TestStack, containersOf, waitUntil } from '../fixtures.ts';
+import { useStack, waitUntil } from '../fixtures.ts';
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await TestStack.start();
-});
-afterAll(async () => {
-  await stack?.[Symbol.asyncDispose]();
-  expect(await containersOf(stack.runnerId)).toEqual([]);
-});
+const stack = useStack();
 
 describe('nats-server restart mid-run', () => {
   it('keeps every event and a follower resumes without gap or duplicate', async () => {

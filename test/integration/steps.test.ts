@@ -1,19 +1,12 @@
 // A step's whole path: harness -> NATS -> runner -> Docker -> JetStream log -> client, on real services.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '@airlock/proto';
 import { AirlockClient } from '@airlock/harness';
-import { TestStack, containersOf } from '../fixtures.ts';
+import { useStack } from '../fixtures.ts';
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await TestStack.start();
-});
-afterAll(async () => {
-  await stack?.[Symbol.asyncDispose]();
-  expect(await containersOf(stack.runnerId)).toEqual([]);
-});
+const stack = useStack();
 
 function collect() {
   const out: Buffer[] = [];

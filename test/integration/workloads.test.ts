@@ -3,18 +3,11 @@
 import { execFileSync } from 'node:child_process';
 import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestStack, containersOf } from '../fixtures.ts';
+import { describe, expect, it } from 'vitest';
+import { useStack } from '../fixtures.ts';
 import { listWorkloads, normaliseDiff, prepareRepo, replay } from '../workloads.ts';
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await TestStack.start();
-});
-afterAll(async () => {
-  await stack?.[Symbol.asyncDispose]();
-  expect(await containersOf(stack.runnerId)).toEqual([]);
-});
+const stack = useStack();
 
 function ownersOf(dir: string): Set<number> {
   const owners = new Set<number>();
