@@ -446,6 +446,15 @@ export class HarnessService implements AsyncDisposable {
     return out.sort((a, b) => a.approval.requestedAt.localeCompare(b.approval.requestedAt) || a.approval.step - b.approval.step);
   }
 
+  /** A closed run's held steps and unused approvals can no longer run: they expire (kept as records). */
+  async #expireApprovals(runId: string, reason: string): Promise<void> {
+    for (const { approval, revision } of await this.#listApprovals(runId).catch(() => [])) {
+      if (approval.status !== 'pending' && approval.status !== 'approved') continue;
+      const expired: Approval = { ...approval, status: 'expired', note: `${approval.note ? `${approval.note}; ` : ''}the run was closed (${reason})` };
+      await this.#approvals.update(`${runId}.${approval.step}`, encode(expired), revision).catch(() => undefined);
+    }
+  }
+
   /** Held steps: pending ones, or every record with `all`. */
   async approvals(req: ApiApprovalsRequest): Promise<ApiApprovalsResult> {
     const all = await this.#listApprovals(req.runId);
@@ -594,6 +603,7 @@ export class HarnessService implements AsyncDisposable {
     await this.#writer(record.runId).append({ type: 'run.closed', reason });
     await this.#kv.put(record.runId, encode({ ...record, status: 'closed', closedAt: new Date().toISOString(), closeReason: reason }));
     this.#records.delete(record.runId);
+    await this.#expireApprovals(record.runId, reason);
     this.#log.warn({ runId: record.runId, reason }, 'run failed');
   }
 
@@ -614,6 +624,7 @@ export class HarnessService implements AsyncDisposable {
     await this.#kv.put(req.runId, encode(closed));
     this.#writers.delete(req.runId);
     this.#records.delete(req.runId);
+    await this.#expireApprovals(req.runId, 'closed by request');
     return closed;
   }
 

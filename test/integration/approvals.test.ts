@@ -66,7 +66,10 @@ describe('approvals', () => {
     ]);
     const allowed = log.find((e) => e.type === 'step.verdict' && e.step === 3);
     expect(allowed?.type === 'step.verdict' && allowed.reason).toMatch(/^approved by alice \(held as step 2\): test fixture/);
+    // Closing the run expires what is still held: it can never run.
     await c.close(run.runId);
+    expect((await c.approvals({ runId: run.runId })).approvals).toEqual([]);
+    expect((await c.approvals({ runId: run.runId, all: true })).approvals.find((a) => a.step === 4)).toMatchObject({ status: 'expired', note: 'the run was closed (closed by request)' });
   });
 
   it('a client waiting for the decision runs the command when approved, and fails when rejected', async () => {

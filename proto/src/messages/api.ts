@@ -61,7 +61,8 @@ export const ApprovalSchema = z.object({
   rule: z.string(),
   reason: z.string(),
   requestedAt: z.string(),
-  status: z.enum(['pending', 'approved', 'rejected', 'used']),
+  /** `expired`: the run closed while the step was held, or before an approval was used. */
+  status: z.enum(['pending', 'approved', 'rejected', 'used', 'expired']),
   decidedBy: z.string().optional(),
   decidedAt: z.string().optional(),
   note: z.string().optional(),
