@@ -13,6 +13,7 @@ import {
   decodeReply,
   encode,
   subjects,
+  outputBytes,
 } from '@airlock/proto';
 import type { ApiApprovalsResult, ApiOpenRequest, ApiPsResult, ApiStatusResult, Approval, LogEvent, RunRecord, StepResult } from '@airlock/proto';
 import { connectNats, logTail, readAudit, readRunLog, type AuditQuery, type NatsHandles, type ReadLogOptions } from '@airlock/ledger';
@@ -155,7 +156,7 @@ export class AirlockClient implements AsyncDisposable {
       if (event.seq <= delivered) return;
       delivered = event.seq;
       opts.onEvent?.(event);
-      if (event.type === 'step.output') opts.onOutput?.(event.stream, Buffer.from(event.data, 'base64'));
+      if (event.type === 'step.output') opts.onOutput?.(event.stream, outputBytes(event));
     };
     const follow = (async () => {
       const readOpts: ReadLogOptions = { fromStreamSeq: tail.streamSeq + 1, follow: true, signal, until: (e) => e.type === 'step.exited' };

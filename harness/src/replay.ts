@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AirlockError } from '@airlock/proto';
+import { AirlockError, outputBytes } from '@airlock/proto';
 import type { LogEvent } from '@airlock/proto';
 import { verifyBundle } from '@airlock/trust';
 import { PolicySchema, type Policy } from '@airlock/validate';
@@ -68,7 +68,7 @@ export async function replayRun(client: AirlockClient, runId: string, opts: Repl
     if (e.type === 'run.opened') opened = e;
     if (e.type === 'step.requested') recorded.set(e.step, { cmd: e.cmd, secrets: e.secrets ?? [], out: [], ran: false });
     const r = 'step' in e && typeof e.step === 'number' ? recorded.get(e.step) : undefined;
-    if (e.type === 'step.output' && r) r.out.push(Buffer.from(e.data, 'base64'));
+    if (e.type === 'step.output' && r) r.out.push(outputBytes(e));
     if (e.type === 'step.exited' && r) {
       r.exit = e.result.exitCode;
       r.ran = true;

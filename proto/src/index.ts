@@ -27,7 +27,7 @@ export type {
 } from './messages/run.ts';
 export { MAX_COMMAND_BYTES, RunnerExecRequestSchema, StepResultSchema, VerdictKindSchema } from './messages/exec.ts';
 export type { RunnerExecRequest, StepResult, VerdictKind } from './messages/exec.ts';
-export { MAX_CHUNK_BYTES, GENESIS_HASH, LogEventSchema } from './messages/log.ts';
+export { MAX_CHUNK_BYTES, GENESIS_HASH, LogEventSchema, outputBytes, outputFields } from './messages/log.ts';
 export type { LogEvent, LogEventType, LogEventInput } from './messages/log.ts';
 export {
   ApiOpenRequestSchema,

@@ -12,6 +12,7 @@ import {
   encode,
   names,
   subjects,
+  outputFields,
 } from '@airlock/proto';
 import type {
   RunnerCloseRequest,
@@ -355,7 +356,7 @@ export class RunnerService implements AsyncDisposable {
         redactor ? redactFrames(handle.output, redactor) : handle.output,
         { maxChunkBytes: MAX_CHUNK_BYTES, maxStreamBytes: this.#cfg.maxOutputBytes, flushAfterMs: 20, window: 8 },
         async (chunk) => {
-          await run.log.append({ type: 'step.output', step: req.step, stream: chunk.stream, offset: chunk.offset, data: chunk.data.toString('base64') });
+          await run.log.append({ type: 'step.output', step: req.step, stream: chunk.stream, offset: chunk.offset, ...outputFields(chunk.data) });
         },
       );
       exitCode = await handle.exitCode().catch(() => null);

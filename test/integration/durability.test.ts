@@ -1,7 +1,7 @@
 // Nothing lost when NATS goes away: a run's log is file-backed, a follower resumes after a
 // nats-server restart without gaps or duplicates, and steps logged during the outage are kept.
 import { describe, expect, it } from 'vitest';
-import type { LogEvent } from '@airlock/proto';
+import { outputBytes, type LogEvent } from '@airlock/proto';
 import { AirlockClient } from '@airlock/harness';
 import { useStack, waitUntil } from '../fixtures.ts';
 
@@ -39,7 +39,7 @@ describe('nats-server restart mid-run', () => {
     for await (const e of c.log(run.runId)) stored.push(e);
     expect(stored.map((e) => e.seq)).toEqual(stored.map((_, i) => i + 1));
     expect(seen.map((e) => e.seq)).toEqual(stored.map((e) => e.seq));
-    const out = stored.flatMap((e) => (e.type === 'step.output' && e.step === 2 ? [Buffer.from(e.data, 'base64').toString()] : [])).join('');
+    const out = stored.flatMap((e) => (e.type === 'step.output' && e.step === 2 ? [outputBytes(e).toString()] : [])).join('');
     expect(out).toBe(Array.from({ length: 30 }, (_, i) => `line${i + 1}\n`).join(''));
     expect(stored.at(-1)?.type).toBe('run.closed');
     void result;

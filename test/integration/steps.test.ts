@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import type { LogEvent } from '@airlock/proto';
+import { outputBytes, type LogEvent } from '@airlock/proto';
 import { AirlockClient } from '@airlock/harness';
 import { useStack } from '../fixtures.ts';
 
@@ -72,7 +72,7 @@ describe('a step round trip', () => {
     for await (const e of reader.log(run.runId)) {
       if (e.type !== 'step.output') continue;
       expect(e.offset).toBe(offset);
-      const data = Buffer.from(e.data, 'base64');
+      const data = outputBytes(e);
       offset += data.length;
       parts.push(data);
     }

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encode, decode, replySchema, subjects, StepResultSchema } from '@airlock/proto';
+import { encode, decode, outputBytes, replySchema, subjects, StepResultSchema } from '@airlock/proto';
 import type { LogEvent } from '@airlock/proto';
 import { connectNats, readRunLog } from '@airlock/ledger';
 import { DEFAULT_POLICY_PATH } from '@airlock/validate';
@@ -100,7 +100,7 @@ describe('secrets', () => {
 
     // Not in the raw log (decoded output included), nor in the audit index.
     const raw = JSON.stringify(await events(run.runId));
-    const decoded = (await events(run.runId)).flatMap((e) => (e.type === 'step.output' ? [Buffer.from(e.data, 'base64').toString()] : [])).join('');
+    const decoded = (await events(run.runId)).flatMap((e) => (e.type === 'step.output' ? [outputBytes(e).toString()] : [])).join('');
     for (const f of forms) {
       expect(raw).not.toContain(f);
       expect(decoded).not.toContain(f);

@@ -1,5 +1,5 @@
 import { constants as osConstants } from 'node:os';
-import { AirlockError } from '@airlock/proto';
+import { AirlockError, outputBytes } from '@airlock/proto';
 import type { LogEvent, StepResult } from '@airlock/proto';
 
 /** KEY=VALUE pairs from the command line. */
@@ -25,7 +25,7 @@ export function formatEvent(e: LogEvent): string {
   const head = `#${e.seq} ${e.ts}`;
   switch (e.type) {
     case 'step.output':
-      return Buffer.from(e.data, 'base64').toString('utf8');
+      return outputBytes(e).toString('utf8');
     case 'run.opened':
       return `${head} run opened on runner ${e.runnerId}: image ${e.image}, workspace ${e.workspace} at ${e.mountPath} (as ${e.user})\n`;
     case 'run.closed':

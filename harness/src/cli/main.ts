@@ -2,7 +2,7 @@
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { AirlockError } from '@airlock/proto';
+import { AirlockError, outputBytes } from '@airlock/proto';
 import type { LogEvent, StepResult } from '@airlock/proto';
 import { AirlockClient } from '../client.ts';
 import { alive, down, readStack, up } from './stack.ts';
@@ -77,8 +77,8 @@ async function runStep(client: AirlockClient, runId: string, cmd: string, opts: 
 
 function eventForJson(e: LogEvent): Record<string, unknown> {
   if (e.type === 'step.output') {
-    const { data, ...rest } = e;
-    return { ...rest, text: Buffer.from(data, 'base64').toString('utf8') };
+    const { data: _data, ...rest } = e;
+    return { ...rest, text: outputBytes(e).toString('utf8') };
   }
   return e;
 }

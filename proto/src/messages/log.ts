@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { StepNumberSchema, VersionSchema } from './common.ts';
 import { StepResultSchema, VerdictKindSchema } from './exec.ts';
@@ -91,8 +92,10 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     stream: z.enum(['stdout', 'stderr']),
     /** Byte offset of this chunk within its stream of the step. */
     offset: z.number().int().nonnegative(),
-    /** The bytes, base64. */
-    data: z.string(),
+    /** The bytes as text, when they are valid UTF-8 (most output); else `data`. Exactly one is set. */
+    text: z.string().optional(),
+    /** The bytes, base64, when they are not valid UTF-8 (binary, or a character split across chunks). */
+    data: z.string().optional(),
   }),
   z.object({ ...base, type: z.literal('step.exited'), step: StepNumberSchema, result: StepResultSchema.omit({ logSeq: true, snapshot: true }) }),
   z.object({
@@ -135,3 +138,15 @@ export type LogEventType = LogEvent['type'];
 
 /** An event before the log writer stamps it with `v`, `seq`, `ts`, `by`. */
 export type LogEventInput = LogEvent extends infer E ? (E extends LogEvent ? Omit<E, 'v' | 'seq' | 'ts' | 'by' | 'runId' | 'prev'> : never) : never;
+
+type StepOutputEvent = Extract<LogEvent, { type: 'step.output' }>;
+
+/** The fields that carry a chunk of output: UTF-8 text when it is valid UTF-8 (a third fewer bytes than base64), else base64. */
+export function outputFields(bytes: Buffer): { text: string } | { data: string } {
+  return isUtf8(bytes) ? { text: bytes.toString('utf8') } : { data: bytes.toString('base64') };
+}
+
+/** The exact bytes of a `step.output` event. */
+export function outputBytes(e: Pick<StepOutputEvent, 'text' | 'data'>): Buffer {
+  return e.text !== undefined ? Buffer.from(e.text, 'utf8') : Buffer.from(e.data ?? '', 'base64');
+}
