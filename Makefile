@@ -24,7 +24,7 @@ compose-build: setup
 demo: setup
 	@bash scripts/demo.sh
 
-test: setup
+test: compose-build
 	npx tsc -p tsconfig.json
 	npx vitest run --project unit --project integration
 	npx vitest run --project chaos-short
