@@ -35,6 +35,7 @@ STDOUT, STDERR, EXIT, ERROR, READY = 1, 2, 3, 4, 5
 PR_SET_DUMPABLE = 4
 PIECE = 65536
 DRAIN_S = 0.1
+AFTER_EXIT_BYTES = 1 << 20
 
 
 OUT = None  # the runner's connection
@@ -107,35 +108,42 @@ def run(request):
     selector.register(child.stdout, selectors.EVENT_READ, STDOUT)
     selector.register(child.stderr, selectors.EVENT_READ, STDERR)
     # The step ends when its command exits, as with `docker exec`: background processes it left may
-    # hold the pipes open forever (a fork bomb, a server started with `&`). What the command wrote
-    # before exiting is still read, for up to DRAIN_S after its exit.
+    # hold the pipes open forever (a fork bomb, a server started with `&`). After the exit, what is
+    # in the pipes is still read until they are quiet for DRAIN_S (the wait counts only time with
+    # nothing to read, so a slow runner loses nothing) or AFTER_EXIT_BYTES more have come.
     try:
         exited = os.pidfd_open(child.pid)
         selector.register(exited, selectors.EVENT_READ, EXIT)
     except (AttributeError, OSError):
         exited = None
     pipes = 2
-    deadline = None
+    done = False  # the command has exited
+    after_exit = 0
     while pipes:
-        if deadline is not None:
-            wait = max(0.0, deadline - time.monotonic())
+        if done:
+            wait = DRAIN_S
         else:
             wait = None if exited is not None else 0.05
-        for key, _ in selector.select(wait):
+        events = selector.select(wait)
+        if done and not events:
+            break
+        for key, _ in events:
             if key.data == EXIT:
                 selector.unregister(key.fileobj)
-                deadline = time.monotonic() + DRAIN_S
+                done = True
                 continue
             piece = os.read(key.fd, PIECE)
             if piece:
                 write_frame(key.data, piece)
+                if done:
+                    after_exit += len(piece)
             else:
                 selector.unregister(key.fileobj)
                 key.fileobj.close()
                 pipes -= 1
-        if deadline is None and exited is None and child.poll() is not None:
-            deadline = time.monotonic() + DRAIN_S
-        if deadline is not None and time.monotonic() >= deadline:
+        if not done and exited is None and child.poll() is not None:
+            done = True
+        if after_exit > AFTER_EXIT_BYTES:
             break
     for key in list(selector.get_map().values()):
         selector.unregister(key.fileobj)

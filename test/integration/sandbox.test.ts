@@ -158,6 +158,27 @@ describe('escape attempts fail or are contained', () => {
     expect((await sh('cat /tmp/stolen 2>/dev/null; echo end')).out).toBe('end\n');
   });
 
+  it('a slow reader loses no output at the end of a step; a background writer cannot hold a step open', async () => {
+    // The command exits while most of its output still waits in the pipe; the reader is slow.
+    const slow = await docker.exec(id, { cmd: ['bash', '-c', "head -c 3000000 /dev/zero | tr '\\0' a"], env: {}, user: '1000:1000', workdir: '/workspace' });
+    let bytes = 0;
+    for await (const f of slow.output) {
+      bytes += f.data.length;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(bytes).toBe(3_000_000);
+    expect(await slow.exitCode()).toBe(0);
+    // A background process keeps writing after the command exits: the step still ends.
+    const t0 = Date.now();
+    const bg = await docker.exec(id, { cmd: ['bash', '-c', '(sleep 0.05; yes) & exit 0'], env: {}, user: '1000:1000', workdir: '/workspace' });
+    let more = 0;
+    for await (const f of bg.output) more += f.data.length;
+    expect(await bg.exitCode()).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(more).toBeLessThan(8 << 20);
+    await sh('pkill -x yes; true', 10, { isolate: true });
+  });
+
   it('left nothing outside its workspace on the host', () => {
     expect(readdirSync(ws)).toEqual([]);
   });
