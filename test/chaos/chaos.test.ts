@@ -118,16 +118,16 @@ describe('chaos', () => {
           : s === 3 && i % 5 === 1 ? ['head -c 100M /dev/zero > /tmp/fill; rm -f /tmp/fill', 30_000]
           : s === 3 && i % 5 === 2 ? ["printf 'f(){ f | f & }; f\\n' > /tmp/bomb.sh; bash /tmp/bomb.sh", 4000]
           : [`echo run${i} step${s} >> progress.txt; sleep 0.5`, 30_000];
-        for (let attempt = 0; attempt < 3; attempt++) {
+        // A lost runner or a NATS hiccup: the run moves within a few seconds; try the step again.
+        for (let attempt = 0; attempt < 5; attempt++) {
           try {
             await client.exec(run.runId, cmd, { timeoutMs });
             done++;
             break;
           } catch (err) {
             const code = (err as { code?: string }).code;
-            if (attempt === 2) failed.push(`step ${s}: ${code ?? 'error'}: ${(err as Error).message.slice(0, 160)}`);
+            if (attempt === 4) failed.push(`step ${s}: ${code ?? 'error'}: ${(err as Error).message.slice(0, 160)}`);
             if (code === 'run_closed') return { runId: run.runId, steps: done, ended: 'closed: ' + ((await client.ps({ all: true })).runs.find((r) => r.runId === run.runId)?.closeReason ?? '?') };
-            // A lost runner or a NATS hiccup: the run moves; try the step again.
             await new Promise((r) => setTimeout(r, 1500));
           }
         }
