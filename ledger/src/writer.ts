@@ -39,10 +39,6 @@ export class RunLogWriter {
   #synced = false;
   readonly #expectOthers: boolean;
   #queue: Promise<unknown> = Promise.resolve();
-  /** Appends called and not yet settled. */
-  #pending = 0;
-  /** The tail the log will have once every queued append has succeeded, when known. */
-  #planned: { seq: number; prev: string } | null = null;
 
   constructor(js: JetStreamClient, jsm: JetStreamManager, runId: string, opts: RunLogWriterOptions) {
     this.runId = runId;
@@ -61,44 +57,28 @@ export class RunLogWriter {
   /**
    * Appends one event and resolves with it as stored. Appends from one writer are serialised, so
    * callers may fire several without awaiting each and still get them in call order.
-   *
-   * The event is encoded and hashed at call time, on top of the tail it will have if every append
-   * queued before it succeeds: while one append waits for its acknowledgement the next is already
-   * built, and its turn costs only the publish. Should the tail turn out different (another writer
-   * appended, a retry), the event is built again on the real tail.
    */
   append(input: LogEventInput): Promise<LogEvent> {
-    const base = this.#pending === 0 ? (this.#synced && !this.#expectOthers ? { seq: this.#seq, prev: this.#prev } : null) : this.#planned;
-    const built = base ? this.#build(input, base.seq, base.prev) : null;
-    this.#planned = built ? { seq: built.event.seq, prev: built.hash } : null;
-    this.#pending++;
-    const next = this.#queue.then(() => this.#appendNow(input, built)).finally(() => this.#pending--);
+    const next = this.#queue.then(() => this.#appendNow(input));
     this.#queue = next.catch(() => undefined);
     return next;
   }
 
-  #build(input: LogEventInput, afterSeq: number, prev: string): Built {
-    const event = {
-      ...input,
-      v: PROTOCOL_VERSION,
-      runId: this.runId,
-      seq: afterSeq + 1,
-      ts: new Date().toISOString(),
-      by: this.#by,
-      prev,
-    } as LogEvent;
-    const bytes = encode(event);
-    return { event, bytes, hash: sha256Hex(bytes) };
-  }
-
-  async #appendNow(input: LogEventInput, prebuilt: Built | null): Promise<LogEvent> {
+  async #appendNow(input: LogEventInput): Promise<LogEvent> {
     if (!this.#synced || this.#expectOthers) await this.#resync();
     const subject = subjects.log(this.runId);
     let lastErr: unknown;
-    let built = prebuilt;
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
-      if (!built || built.event.seq !== this.#seq + 1 || built.event.prev !== this.#prev) built = this.#build(input, this.#seq, this.#prev);
-      const { event, bytes, hash } = built;
+      const event = {
+        ...input,
+        v: PROTOCOL_VERSION,
+        runId: this.runId,
+        seq: this.#seq + 1,
+        ts: new Date().toISOString(),
+        by: this.#by,
+        prev: this.#prev,
+      } as LogEvent;
+      const bytes = encode(event);
       try {
         const ack = await this.#js.publish(subject, bytes, {
           msgID: `${this.runId}:${event.seq}:${this.#by}`,
@@ -106,7 +86,7 @@ export class RunLogWriter {
         });
         this.#seq = event.seq;
         this.#lastStreamSeq = ack.seq;
-        this.#prev = hash;
+        this.#prev = sha256Hex(bytes);
         return event;
       } catch (err) {
         lastErr = err;
@@ -140,12 +120,6 @@ export class RunLogWriter {
     }
     this.#synced = true;
   }
-}
-
-interface Built {
-  event: LogEvent;
-  bytes: Uint8Array;
-  hash: string;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
