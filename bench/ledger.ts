@@ -13,7 +13,7 @@ import { AirlockClient } from '@airlock/harness';
 import { demux } from '@airlock/runner';
 import { DEFAULT_POLICY_PATH } from '@airlock/validate';
 import { SERVICE_NODE_FLAGS } from '@airlock/proto';
-import { NatsServer, waitUntil } from '../test/fixtures.ts';
+import { NatsServer, stopProcesses, waitUntil } from '../test/fixtures.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -114,8 +114,7 @@ export async function runLedgerBench(opts: { megabytes?: number } = {}) {
   } finally {
     sampler?.stop();
     await client[Symbol.asyncDispose]();
-    for (const p of procs) p.kill('SIGTERM');
-    await Promise.all(procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
+    await stopProcesses(procs);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -2,17 +2,15 @@
 // (2 slots each, as many concurrent runs as slots, 3 runs after one another in each) against one NATS,
 // side by side in one run; and the
 // time from a runner's SIGKILL until its run resumes elsewhere.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { connectNats } from '@airlock/ledger';
 import { AirlockClient, HarnessConfigSchema, HarnessService } from '@airlock/harness';
-import { NatsServer, silent, waitUntil } from '../test/fixtures.ts';
+import { NatsServer, silent, spawnRunner, stopProcesses, waitUntil } from '../test/fixtures.ts';
 import { stats } from './steps.ts';
-import { SERVICE_NODE_FLAGS } from '@airlock/proto';
 
-const ROOT = resolve(import.meta.dirname, '..');
 const SLOTS = 2;
 /** Runs each slot works through, one after another. */
 const ROUNDS = 3;
@@ -31,16 +29,11 @@ export async function runScaleBench(opts: { counts?: number[]; stepsPerRun?: num
   const client = await AirlockClient.connect({ natsUrl: nats.url });
   const procs = new Map<string, ChildProcess>();
   const startRunner = (id: string) => {
-    const p = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(ROOT, 'runner/src/main.ts'), '--nats', nats.url, '--id', id, '--slots', String(SLOTS), '--state-dir', join(state, id), '--harness-key', join(state, 'key.pem.pub'), '--log-level', 'warn'], {
-      stdio: 'ignore',
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
-    });
+    const p = spawnRunner({ natsUrl: nats.url, id, slots: SLOTS, stateDir: state });
     procs.set(id, p);
   };
   const stopAll = async () => {
-    const live = [...procs.values()].filter((p) => p.exitCode === null && p.signalCode === null);
-    for (const p of live) p.kill('SIGTERM');
-    await Promise.all(live.map((p) => new Promise((r) => p.once('exit', r))));
+    await stopProcesses(procs.values());
     procs.clear();
   };
   const runners = async (n: number) => (await client.status()).runners.length >= n;

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { connectNats, type NatsHandles } from '@airlock/ledger';
 import { DockerodeClient, RunnerService, type RunnerConfig } from '@airlock/runner';
 import { AirlockClient, HarnessService, HarnessConfigSchema, type HarnessConfig } from '@airlock/harness';
-import type { LogEvent } from '@airlock/proto';
+import { SERVICE_NODE_FLAGS, type LogEvent } from '@airlock/proto';
 import { pino } from 'pino';
 
 export const silent = pino({ level: process.env.AIRLOCK_TEST_LOG ?? 'silent' });
@@ -248,4 +248,23 @@ export function useStack(opts: StackOptions | (() => StackOptions) = {}): TestSt
       return typeof value === 'function' ? value.bind(current) : value;
     },
   });
+}
+
+/**
+ * Starts a runner as its own process, as deployed (`SERVICE_NODE_FLAGS`, a clean environment plus
+ * `env`); its state lives in `<stateDir>/<id>`, and it trusts `<stateDir>/key.pem.pub`.
+ */
+export function spawnRunner(o: { natsUrl: string; id: string; slots: number; stateDir: string; env?: Record<string, string> }): ChildProcess {
+  const args = ['--nats', o.natsUrl, '--id', o.id, '--slots', String(o.slots), '--state-dir', join(o.stateDir, o.id), '--harness-key', join(o.stateDir, 'key.pem.pub'), '--log-level', 'warn'];
+  return spawn(process.execPath, [...SERVICE_NODE_FLAGS, resolve(import.meta.dirname, '..', 'runner/src/main.ts'), ...args], {
+    stdio: 'ignore',
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...o.env },
+  });
+}
+
+/** Sends SIGTERM to the processes still running and waits until they have exited. */
+export async function stopProcesses(procs: Iterable<ChildProcess>): Promise<void> {
+  const live = [...procs].filter((p) => p.exitCode === null && p.signalCode === null);
+  for (const p of live) p.kill('SIGTERM');
+  await Promise.all(live.map((p) => new Promise((r) => p.once('exit', r))));
 }

@@ -8,15 +8,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogEvent } from '@airlock/proto';
 import { connectNats, type NatsHandles } from '@airlock/ledger';
 import { AirlockClient, HarnessConfigSchema, HarnessService } from '@airlock/harness';
-import { containersOf, freePort, silent, waitUntil } from '../fixtures.ts';
-import { SERVICE_NODE_FLAGS } from '@airlock/proto';
+import { containersOf, freePort, silent, spawnRunner, stopProcesses, waitUntil } from '../fixtures.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const RUNS = Number(process.env.CHAOS_RUNS ?? 20);
 /** Steps each run takes at least; runs go on stepping until every fault has happened. */
 const STEPS = 6;
@@ -44,10 +42,7 @@ function startNats(i: number): void {
 }
 
 function startRunner(id: string): void {
-  runners.set(id, spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(ROOT, 'runner/src/main.ts'), '--nats', urls(), '--id', id, '--slots', String(RUNS), '--state-dir', join(dir, id), '--harness-key', join(dir, 'key.pem.pub'), '--log-level', 'warn'], {
-    stdio: 'ignore',
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, AIRLOCK_REPLICAS: '3' },
-  }));
+  runners.set(id, spawnRunner({ natsUrl: urls(), id, slots: RUNS, stateDir: dir, env: { AIRLOCK_REPLICAS: '3' } }));
 }
 
 beforeAll(async () => {
@@ -79,9 +74,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  const live = [...runners.values()].filter((p) => p.exitCode === null && p.signalCode === null);
-  for (const p of live) p.kill('SIGTERM');
-  await Promise.all(live.map((p) => new Promise((r) => p.once('exit', r))));
+  await stopProcesses(runners.values());
   await client?.[Symbol.asyncDispose]();
   await harness?.drain(2000);
   await conn?.drain();

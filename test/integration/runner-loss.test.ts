@@ -1,17 +1,15 @@
 // A runner dies (SIGKILL): its in-flight step is marked lost, its runs move to another runner from
 // their last snapshot, and a restarted runner reaps what it left behind.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, type NatsHandles } from '@airlock/ledger';
 import { AirlockClient, HarnessConfigSchema, HarnessService } from '@airlock/harness';
 import { RunnerHeartbeatSchema, subjects, type LogEvent } from '@airlock/proto';
-import { NatsServer, containersOf, silent, waitUntil } from '../fixtures.ts';
-import { SERVICE_NODE_FLAGS } from '@airlock/proto';
+import { NatsServer, containersOf, silent, spawnRunner, stopProcesses, waitUntil } from '../fixtures.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 let nats: NatsServer;
 let conn: NatsHandles;
 let harness: HarnessService;
@@ -21,10 +19,7 @@ const runners = new Map<string, ChildProcess>();
 const ids = [`loss-a-${process.pid}`, `loss-b-${process.pid}`];
 
 function startRunner(id: string): ChildProcess {
-  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(ROOT, 'runner/src/main.ts'), '--nats', nats.url, '--id', id, '--slots', '4', '--state-dir', join(state, id), '--harness-key', join(state, 'key.pem.pub'), '--log-level', 'warn'], {
-    stdio: 'ignore',
-    env: { PATH: process.env.PATH, HOME: process.env.HOME },
-  });
+  const child = spawnRunner({ natsUrl: nats.url, id, slots: 4, stateDir: state });
   runners.set(id, child);
   return child;
 }
@@ -39,9 +34,7 @@ beforeAll(async () => {
   await waitUntil('both runners to heartbeat', async () => (await client.status()).runners.length === 2, 30_000);
 });
 afterAll(async () => {
-  const live = [...runners.values()].filter((c) => c.exitCode === null && c.signalCode === null);
-  for (const c of live) c.kill('SIGTERM');
-  await Promise.all(live.map((c) => new Promise((r) => c.once('exit', r))));
+  await stopProcesses(runners.values());
   await client?.[Symbol.asyncDispose]();
   await harness?.drain(2000);
   await conn?.drain();
