@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { Frame } from './demux.ts';
 import { executorFrames } from './executor.ts';
 
 const frame = (kind: number, payload: string | Buffer) => {
@@ -10,19 +9,18 @@ const frame = (kind: number, payload: string | Buffer) => {
   return Buffer.concat([h, p]);
 };
 
-async function* pieces(bytes: Buffer, sizes: number[], stderr: string[] = []): AsyncGenerator<Frame> {
+async function* pieces(bytes: Buffer, sizes: number[]): AsyncGenerator<Buffer> {
   let at = 0;
   for (let i = 0; at < bytes.length; i++) {
     const n = sizes[i % sizes.length]!;
-    yield { stream: 'stdout', data: bytes.subarray(at, at + n) };
+    yield bytes.subarray(at, at + n);
     at += n;
-    if (stderr[i]) yield { stream: 'stderr', data: Buffer.from(stderr[i]!) };
   }
 }
 
-async function collect(src: AsyncIterable<Frame>, diag: string[] = []) {
+async function collect(src: AsyncIterable<Buffer>) {
   const out: Array<[number, string]> = [];
-  for await (const f of executorFrames(src, (t) => diag.push(t))) out.push([f.kind, f.payload.toString()]);
+  for await (const f of executorFrames(src)) out.push([f.kind, f.payload.toString()]);
   return out;
 }
 
@@ -35,15 +33,6 @@ describe('executorFrames', () => {
     expect(await collect(pieces(wire, [wire.length]))).toEqual(want);
     expect(await collect(pieces(wire, [1]))).toEqual(want);
     expect(await collect(pieces(wire, [3, 4096, 7, 65_536]))).toEqual(want);
-  });
-
-  it('passes the executor\'s stderr to diagnostics, never into frames', async () => {
-    const diag: string[] = [];
-    expect(await collect(pieces(wire, [10, 100]), diag)).toEqual(want);
-    expect(diag).toEqual([]);
-    const withErr = await collect(pieces(wire, [10, 100], ['warning: x', '', 'more']), diag);
-    expect(withErr).toEqual(want);
-    expect(diag).toEqual(['warning: x', 'more']);
   });
 
   it('stops at a truncated frame without inventing one', async () => {

@@ -15,22 +15,16 @@ export interface ExecutorFrame {
 
 /**
  * Splits the executor's byte stream into frames (1-byte kind, 4-byte big-endian length, payload).
- * Pull-based like `demux`: nothing is read ahead of the consumer. Pieces marked stderr (a
- * multiplexed source) are the executor's own diagnostics and go to `onDiagnostic`.
+ * Pull-based like `demux`: nothing is read ahead of the consumer.
  */
-export async function* executorFrames(attached: AsyncIterable<Frame>, onDiagnostic: (text: string) => void): AsyncGenerator<ExecutorFrame> {
+export async function* executorFrames(bytes: AsyncIterable<Buffer>): AsyncGenerator<ExecutorFrame> {
   // Pieces received and not yet framed; joined only once a whole frame is there (no quadratic copying).
   let parts: Buffer[] = [];
   let size = 0;
   let need = HEADER;
-  for await (const f of attached) {
-    if (f.stream === 'stderr') {
-      onDiagnostic(f.data.toString('utf8'));
-      continue;
-    }
-    // Copy: the demuxer hands out views of its own buffers.
-    parts.push(Buffer.from(f.data));
-    size += f.data.length;
+  for await (const piece of bytes) {
+    parts.push(piece);
+    size += piece.length;
     if (size < need) continue;
     let buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
     for (;;) {
@@ -70,25 +64,16 @@ export interface ExecutorRun {
 export class ExecutorChannel {
   readonly #stream: Socket;
   readonly #frames: AsyncIterator<ExecutorFrame>;
-  #diagnostics = '';
   #closed = false;
   /** Settles once the previous run's frames have all been read (also when its reader gave up early). */
   #idle: Promise<void> = Promise.resolve();
 
   constructor(stream: Socket) {
     this.#stream = stream;
-    async function* pieces(): AsyncGenerator<Frame> {
-      for await (const data of stream as AsyncIterable<Buffer>) yield { stream: 'stdout', data };
-    }
-    this.#frames = executorFrames(pieces(), (t) => (this.#diagnostics = (this.#diagnostics + t).slice(-4096)))[Symbol.asyncIterator]();
+    this.#frames = executorFrames(stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     stream.on('close', () => (this.#closed = true));
     stream.on('end', () => (this.#closed = true));
     stream.on('error', () => (this.#closed = true));
-  }
-
-  /** What the executor wrote to its stderr lately (for error messages). */
-  get diagnostics(): string {
-    return this.#diagnostics.trim();
   }
 
   /** Waits for the executor's ready frame; throws when it exits or stays silent. */
@@ -100,7 +85,7 @@ export class ExecutorChannel {
     ]).finally(() => clearTimeout(timer));
     if (first === 'timeout') throw new Error(`the sandbox's executor did not start within ${timeoutMs} ms`);
     if (first.done || first.value.kind !== FRAME.ready) {
-      throw new Error(`the sandbox's executor did not start${this.diagnostics ? `: ${this.diagnostics}` : ''}`);
+      throw new Error("the sandbox's executor did not start");
     }
   }
 
