@@ -119,6 +119,8 @@ export class DockerodeClient implements ContainerClient {
   readonly #docker: Docker;
   readonly #useExecutor: boolean;
   readonly #socketsDir: string;
+  /** Labels of images as `imageExists` last saw them (refreshed at every run's open). */
+  readonly #imageLabels = new Map<string, Record<string, string>>();
   /** Executor channels (and their socket directories) of the sandboxes this client started. */
   readonly #executors = new Map<string, { channel: ExecutorChannel; dir: string }>();
 
@@ -165,8 +167,9 @@ export class DockerodeClient implements ContainerClient {
   /** The executor argv an image declares, if any (and if this client uses executors). */
   async #executorOf(image: string): Promise<string[] | undefined> {
     if (!this.#useExecutor) return undefined;
-    const info = await this.#docker.getImage(image).inspect().catch(() => null);
-    const raw = info?.Config?.Labels?.[EXECUTOR_LABEL];
+    // The runner checked the image when the run opened; a sandbox started without that check inspects it.
+    const labels = this.#imageLabels.get(image) ?? (await this.#docker.getImage(image).inspect().catch(() => null))?.Config?.Labels;
+    const raw = labels?.[EXECUTOR_LABEL];
     if (!raw) return undefined;
     try {
       const argv = JSON.parse(raw) as unknown;
@@ -183,7 +186,8 @@ export class DockerodeClient implements ContainerClient {
 
   async imageExists(image: string): Promise<boolean> {
     try {
-      await this.#docker.getImage(image).inspect();
+      const info = await this.#docker.getImage(image).inspect();
+      this.#imageLabels.set(image, info.Config?.Labels ?? {});
       return true;
     } catch (err) {
       if (statusOf(err) === 404) return false;
