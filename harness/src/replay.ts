@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { AirlockError, outputBytes } from '@airlock/proto';
 import type { LogEvent } from '@airlock/proto';
 import { verifyBundle } from '@airlock/trust';
-import { PolicySchema, type Policy } from '@airlock/validate';
+import { PolicySchema, createValidator, type Policy, type Validator } from '@airlock/validate';
 import type { AirlockClient } from './client.ts';
 
 export interface ReplayOptions {
@@ -58,10 +58,11 @@ export async function replayRun(client: AirlockClient, runId: string, opts: Repl
   }
 
   // The run's pinned policy, as the verified bundle carries it, decides which steps are non-idempotent.
-  const pinned = PolicySchema.parse(JSON.parse((JSON.parse(bundle.text) as { policy: { text: string } }).policy.text));
+  const pinned = PolicySchema.parse(JSON.parse(verified.policyText));
+  const validator = await createValidator({ policy: pinned });
 
-  const events: LogEvent[] = [];
-  for await (const e of client.log(runId)) events.push(e);
+  // Replay exactly what was verified: a second read of the live log could differ from the bundle.
+  const events = verified.log;
   const recorded = new Map<number, { cmd: string; secrets: string[]; exit?: number | null; out: Buffer[]; snapshot?: string; ran: boolean }>();
   let opened: Extract<LogEvent, { type: 'run.opened' }> | undefined;
   for (const e of events) {
@@ -87,7 +88,7 @@ export async function replayRun(client: AirlockClient, runId: string, opts: Repl
   try {
     for (const [step, r] of [...recorded.entries()].sort(([a], [b]) => a - b)) {
       if (step < fromStep || !r.ran) continue;
-      const why = nonIdempotent(pinned, r.cmd, r.secrets);
+      const why = nonIdempotent(validator, r.cmd, r.secrets);
       let row: ReplayStep;
       if (why !== null && !opts.includeNonIdempotent) {
         row = { step, cmd: r.cmd, status: 'skipped', reason: `non-idempotent: ${why}` };
@@ -128,15 +129,23 @@ export async function replayRun(client: AirlockClient, runId: string, opts: Repl
   };
 }
 
-/** Why the policy marks a recorded step non-idempotent, or null. Commands are matched as words. */
-export function nonIdempotent(policy: Policy, cmd: string, secrets: readonly string[]): string | null {
+/**
+ * Why the policy marks a recorded step non-idempotent, or null. Commands are the ones the validation
+ * chain finds in the command (after unwrapping `bash -c`, `env`, pipelines, substitutions…), not words:
+ * `echo curl` runs no network tool. A command the chain cannot analyse fully under the pinned policy
+ * (anything but `allow`, e.g. an approved `ask`) is treated as non-idempotent: what it runs is unknown.
+ */
+export function nonIdempotent(validator: Validator, cmd: string, secrets: readonly string[]): string | null {
+  const policy: Policy = validator.policy;
   const rule = policy.replay.nonIdempotent;
   if (rule.secrets && secrets.length > 0) return `asked for secrets ${secrets.join(', ')}`;
-  const words = new Set(cmd.split(/[^A-Za-z0-9_.+-]+/).filter(Boolean));
-  const named = (list: readonly string[]) => list.find((c) => words.has(c));
+  const verdict = validator.validate(cmd);
+  const runs = new Set(verdict.commands);
+  const named = (list: readonly string[]) => list.find((c) => runs.has(c));
   const net = rule.network ? named(policy.network.tools) : undefined;
   if (net) return `uses the network tool ${net}`;
   const listed = named(rule.commands);
   if (listed) return `runs ${listed} (policy replay.nonIdempotent.commands)`;
+  if (verdict.verdict !== 'allow') return `what it runs cannot be fully known (${verdict.rule}: ${verdict.reason})`;
   return null;
 }

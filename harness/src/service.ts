@@ -446,12 +446,37 @@ export class HarnessService implements AsyncDisposable {
     return out.sort((a, b) => a.approval.requestedAt.localeCompare(b.approval.requestedAt) || a.approval.step - b.approval.step);
   }
 
-  /** A closed run's held steps and unused approvals can no longer run: they expire (kept as records). */
+  /**
+   * A closed run's held steps and unused approvals can no longer run: they expire (kept as records).
+   * A record decided concurrently is read again; a failure is logged, never dropped silently (the
+   * exec path refuses closed runs anyway, so a record left pending cannot run a step).
+   */
   async #expireApprovals(runId: string, reason: string): Promise<void> {
-    for (const { approval, revision } of await this.#listApprovals(runId).catch(() => [])) {
-      if (approval.status !== 'pending' && approval.status !== 'approved') continue;
-      const expired: Approval = { ...approval, status: 'expired', note: `${approval.note ? `${approval.note}; ` : ''}the run was closed (${reason})` };
-      await this.#approvals.update(`${runId}.${approval.step}`, encode(expired), revision).catch(() => undefined);
+    let held: Array<{ approval: Approval; revision: number }>;
+    try {
+      held = await this.#listApprovals(runId);
+    } catch (err) {
+      this.#log.error({ err, runId }, 'could not list the approvals of a closed run to expire them');
+      return;
+    }
+    for (let { approval, revision } of held) {
+      const key = `${runId}.${approval.step}`;
+      for (let attempt = 1; ; attempt++) {
+        if (approval.status !== 'pending' && approval.status !== 'approved') break;
+        const expired: Approval = { ...approval, status: 'expired', note: `${approval.note ? `${approval.note}; ` : ''}the run was closed (${reason})` };
+        try {
+          await this.#approvals.update(key, encode(expired), revision);
+          break;
+        } catch (err) {
+          const fresh = attempt < 3 ? await this.#approvals.get(key).catch(() => null) : null;
+          if (!fresh || fresh.operation !== 'PUT') {
+            this.#log.error({ err, runId, step: approval.step }, 'could not expire an approval of a closed run');
+            break;
+          }
+          approval = decode(ApprovalSchema, fresh.value, 'approval');
+          revision = fresh.revision;
+        }
+      }
     }
   }
 

@@ -114,4 +114,23 @@ describe('approvals', () => {
     expect(deny.ok === false && deny.error.code).toBe('validation_denied');
     await c.close(run.runId);
   });
+
+  it('closing a run while operators decide its held steps leaves nothing approved or pending', async () => {
+    const c = stack.client;
+    const run = await c.open({});
+    await c.exec(run.runId, "printf 'TOKEN=abc\\n' > .env");
+    const steps: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const held = await c.exec(run.runId, `cat .env # ${i}`).catch((e: unknown) => e);
+      expect(held).toMatchObject({ code: 'validation_ask' });
+      steps.push((held as AirlockError).data!.step as number);
+    }
+    // Decisions race the close's expiry pass: one that lands between its read and its write used to
+    // leave the record approved (the expiry's update failed on the revision and was dropped).
+    const decisions = steps.map((step) => c.decide(run.runId, step, 'approve', { by: 'bob' }).catch((e: unknown) => e));
+    await Promise.all([c.close(run.runId), ...decisions]);
+    const left = (await c.approvals({ runId: run.runId, all: true })).approvals;
+    expect(left.map((a) => a.step).sort((a, b) => a - b)).toEqual(steps);
+    expect(left.filter((a) => a.status === 'pending' || a.status === 'approved')).toEqual([]);
+  });
 });

@@ -196,10 +196,23 @@ describe('replay', () => {
     await c.exec(run.runId, 'date +%s%N > clock');
     await c.exec(run.runId, 'printf "%s" "$API_TOKEN" | wc -c', { env: { API_TOKEN: '${secret:API_TOKEN}' } });
     await c.exec(run.runId, 'exit 3');
-    await c.exec(run.runId, 'echo notify-team >> sent');
+    await c.exec(run.runId, 'notify-team --now || echo not installed >> sent');
+    // Names a network tool and the listed command as words, runs neither: idempotent.
+    await c.exec(run.runId, 'echo curl notify-team >> sent');
     await c.close(run.runId);
 
-    const all = await replayRun(c, run.runId);
+    // Replay works from the verified bundle alone: a second read of the live log could differ from it.
+    const noLiveLog = {
+      status: () => c.status(),
+      bundle: (id: string) => c.bundle(id),
+      open: (o: Parameters<typeof c.open>[0]) => c.open(o),
+      exec: (id: string, cmd: string, o: Parameters<typeof c.exec>[2]) => c.exec(id, cmd, o),
+      close: (id: string) => c.close(id),
+      log: () => {
+        throw new Error('replay read the live log instead of the verified bundle');
+      },
+    } as unknown as typeof c;
+    const all = await replayRun(noLiveLog, run.runId);
     expect(all.policyChanged).toBe(false);
     expect(all.steps.map((s) => [s.step, s.status])).toEqual([
       [1, 'match'],
@@ -208,12 +221,18 @@ describe('replay', () => {
       [4, 'skipped'],
       [5, 'differs'],
       [6, 'skipped'],
+      // Replayed (not skipped); its workspace differs only because step 6 was skipped before it.
+      [7, 'differs'],
     ]);
+    expect(all.steps[6]).toMatchObject({ exitCode: { recorded: 0, replayed: 0 }, output: { same: true }, workspace: { same: false } });
     // Non-idempotent by the run's pinned policy: a secret step, and a command the policy lists.
     expect(all.steps[3]!.reason).toBe('non-idempotent: asked for secrets API_TOKEN');
     expect(all.steps[5]!.reason).toBe('non-idempotent: runs notify-team (policy replay.nonIdempotent.commands)');
     const forced = await replayRun(c, run.runId, { fromStep: 6, includeNonIdempotent: true });
-    expect(forced.steps).toMatchObject([{ step: 6, status: 'match', exitCode: { recorded: 0, replayed: 0 } }]);
+    expect(forced.steps).toMatchObject([
+      { step: 6, status: 'match', exitCode: { recorded: 0, replayed: 0 } },
+      { step: 7, status: 'match' },
+    ]);
     // Step 3 writes the time: same exit and output, another workspace; step 5 follows it, so its
     // workspace differs too (the clock file), while its exit code matches.
     expect(all.steps[2]).toMatchObject({ exitCode: { recorded: 0, replayed: 0 }, output: { same: true }, workspace: { same: false } });

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { sign, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import type { LogEvent } from '@airlock/proto';
 import { canonicalJson, sha256Hex } from './canonical.ts';
 import { checkChain, strictBase64, type BundleProblem } from './chain.ts';
 import { TrustError } from './errors.ts';
@@ -98,6 +99,10 @@ export type BundleVerification =
       /** The bundle was signed by `trustedKeyId` (false when none was given). */
       trusted: boolean;
       createdAt: string;
+      /** The events that were verified, parsed, in order: use these, never a second read of the live log. */
+      log: readonly LogEvent[];
+      /** The policy text the run was pinned to, as verified against {@link policyHash}. */
+      policyText: string;
     }
   | { ok: false; problem: BundleProblem };
 
@@ -260,5 +265,7 @@ export function verifyBundle(input: string | Uint8Array | unknown, options: Veri
     keyId: actualKeyId,
     trusted: options.trustedKeyId !== undefined,
     createdAt: b.createdAt,
+    log: chain.parsed,
+    policyText: b.policy.text,
   };
 }

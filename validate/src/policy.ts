@@ -122,9 +122,9 @@ export const PolicySchema = z.strictObject({
         .strictObject({
           /** A step that received a secret (its effect is usually outside the workspace). */
           secrets: z.boolean().default(true),
-          /** A step that names one of `network.tools`. */
+          /** A step that runs one of `network.tools` (as the validation chain finds the commands, not as words). */
           network: z.boolean().default(true),
-          /** A step that names one of these commands (e.g. a deploy script). */
+          /** A step that runs one of these commands (e.g. a deploy script). */
           commands: z.array(z.string().min(1)).default([]),
         })
         .default({ secrets: true, network: true, commands: [] }),
