@@ -41,8 +41,8 @@ import type { Logger } from './logger.ts';
 
 /** Grace after a step's timeout before the runner kills the whole sandbox as a backstop. */
 const BACKSTOP_GRACE_MS = 5000;
-/** `timeout` sends TERM at the deadline, then KILL this many seconds later. */
-const KILL_AFTER_S = 2;
+/** At the deadline the step's process group gets TERM, then KILL this many ms later. */
+const KILL_AFTER_MS = 2000;
 /** Environment every sandbox gets; nothing of the runner's own environment is passed. */
 const BASE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/tmp', LANG: 'C.UTF-8', PAGER: 'cat', GIT_PAGER: 'cat' } as const;
 
@@ -78,7 +78,8 @@ export class RunnerService implements AsyncDisposable {
   readonly #docker: ContainerClient;
   readonly #log: Logger;
   readonly #runs = new Map<string, LiveRun>();
-  readonly #oomSeen = new Map<string, number>();
+  /** OOM events seen per container: a step compares the count before its exec with the count after. */
+  readonly #oomCount = new Map<string, number>();
   /** Containers the engine reported dead (events), until their run replaces them. */
   readonly #died = new Set<string>();
   #opening = 0;
@@ -123,7 +124,7 @@ export class RunnerService implements AsyncDisposable {
     svc.#snapshots = await SnapshotStore.open(nats.nc, { cacheDir: join(cfg.stateDir, 'blob-cache'), replicas: cfg.replicas });
     await svc.#reapOrphans();
     void docker.events(svc.#events.signal, (e) => {
-      if (e.action === 'oom') svc.#oomSeen.set(e.containerId, Date.now());
+      if (e.action === 'oom') svc.#oomCount.set(e.containerId, (svc.#oomCount.get(e.containerId) ?? 0) + 1);
       if (e.action === 'die') svc.#died.add(e.containerId);
     });
     const { nc } = nats;
@@ -324,10 +325,11 @@ export class RunnerService implements AsyncDisposable {
       const id = await this.#startSandbox(run);
       await run.log.append({ type: 'sandbox.started', containerId: id, reason: 'the previous sandbox died; fresh sandbox on the same workspace' });
     }
-    const seconds = (req.timeoutMs / 1000).toFixed(3);
     const execSpec = {
-      // coreutils `timeout` kills the command's whole process group at the deadline (TERM, then KILL).
-      cmd: ['timeout', '-s', 'TERM', '-k', `${KILL_AFTER_S}`, seconds, 'bash', '-c', req.cmd],
+      cmd: ['bash', '-c', req.cmd],
+      // Enforced (TERM to the whole process group, then KILL) by whoever runs the command, who also
+      // reports whether it fired: the runner never guesses it from a clock of its own.
+      deadline: { timeoutMs: req.timeoutMs, killAfterMs: KILL_AFTER_MS },
       // Secrets reach this exec only: never the container's environment, a log or a snapshot.
       env: { ...run.env, ...req.env, ...req.secrets },
       user: run.workspace.user,
@@ -336,20 +338,24 @@ export class RunnerService implements AsyncDisposable {
       isolate: Object.keys(req.secrets).length > 0,
     };
     const redactor = Object.keys(req.secrets).length > 0 ? new Redactor(req.secrets) : null;
+    // Taken before the exec opens, so no OOM the step causes can come before it.
+    const oomsBefore = run.containerId ? (this.#oomCount.get(run.containerId) ?? 0) : 0;
+    const containerBefore = run.containerId;
     const opened = await this.#openExec(run, req.step, execSpec);
     const containerId = run.containerId!;
     await run.log.append({ type: 'step.started', step: req.step, containerId });
+    // Duration only (reported, never used to decide anything).
     const started = performance.now();
-    const startedAt = Date.now();
     let backstopFired = false;
     const backstop = setTimeout(() => {
       backstopFired = true;
       log.warn('step outlived its timeout; killing the sandbox');
       void this.#docker.kill(containerId).catch((err: unknown) => log.error({ err }, 'backstop kill failed'));
-    }, req.timeoutMs + KILL_AFTER_S * 1000 + BACKSTOP_GRACE_MS);
+    }, req.timeoutMs + KILL_AFTER_MS + BACKSTOP_GRACE_MS);
 
     let totals = { stdoutBytes: 0, stderrBytes: 0, truncated: false };
     let exitCode: number | null = null;
+    let deadlineFired = false;
     try {
       const handle = await opened;
       totals = await pumpChunks(
@@ -359,7 +365,12 @@ export class RunnerService implements AsyncDisposable {
           await run.log.append({ type: 'step.output', step: req.step, stream: chunk.stream, offset: chunk.offset, ...outputFields(chunk.data) });
         },
       );
-      exitCode = await handle.exitCode().catch(() => null);
+      const exit = await handle.exit().catch((err: unknown) => {
+        log.warn({ err }, 'exit status unknown');
+        return { code: null, timedOut: false };
+      });
+      exitCode = exit.code;
+      deadlineFired = exit.timedOut;
     } catch (err) {
       // The exec could not even start: the sandbox is gone (409 not running / 404). Handled below.
       log.warn({ err }, 'exec failed');
@@ -367,7 +378,8 @@ export class RunnerService implements AsyncDisposable {
       clearTimeout(backstop);
     }
     const durationMs = performance.now() - started;
-    const timedOut = backstopFired || durationMs >= req.timeoutMs;
+    // The deadline fired if its enforcer says so, or if the runner's own backstop had to kill the sandbox.
+    const timedOut = deadlineFired || backstopFired;
 
     // Only look closer when the exit was abnormal: normal exits cost no extra Docker call.
     let sandboxDied = false;
@@ -377,7 +389,9 @@ export class RunnerService implements AsyncDisposable {
       const state = await this.#settledState(containerId, exitCode);
       sandboxDied = state === null || !state.running;
       containerExit = state?.exitCode ?? null;
-      oomKilled = (state?.oomKilled ?? false) || (this.#oomSeen.get(containerId) ?? 0) >= startedAt;
+      // A count, not a time: an OOM event counts for this step if it came after the mark taken before the exec.
+      const before = containerId === containerBefore ? oomsBefore : 0;
+      oomKilled = (state?.oomKilled ?? false) || (this.#oomCount.get(containerId) ?? 0) > before;
     }
     const signal = signalOf(exitCode, timedOut, sandboxDied);
     const result = {
@@ -393,7 +407,7 @@ export class RunnerService implements AsyncDisposable {
     };
     if (sandboxDied) {
       run.containerId = null;
-      this.#oomSeen.delete(containerId);
+      this.#oomCount.delete(containerId);
       this.#died.delete(containerId);
       await run.log.append({
         type: 'sandbox.died',
