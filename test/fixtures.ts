@@ -6,7 +6,7 @@ import { createServer, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connectNats, type NatsHandles } from '@airlock/ledger';
-import { DockerodeClient, RunnerService, type RunnerConfig } from '@airlock/runner';
+import { DockerodeClient, RunnerService, type ContainerClient, type RunnerConfig } from '@airlock/runner';
 import { AirlockClient, HarnessService, HarnessConfigSchema, type HarnessConfig } from '@airlock/harness';
 import { SERVICE_NODE_FLAGS, type LogEvent } from '@airlock/proto';
 import { pino } from 'pino';
@@ -90,6 +90,8 @@ export interface StackOptions {
   runnerId?: string;
   slots?: number;
   harness?: Partial<HarnessConfig>;
+  /** The runner's container client (default: a TestDocker); tests wrap it to inject faults. */
+  docker?: () => ContainerClient;
 }
 
 /** NATS + one runner + the harness, in this process, and a client. Everything is torn down on dispose. */
@@ -101,6 +103,7 @@ export class TestStack implements AsyncDisposable {
   harness!: HarnessService;
   client!: AirlockClient;
   #conns: NatsHandles[] = [];
+  #docker: (() => ContainerClient) | undefined;
 
   private constructor(nats: NatsServer, runnerId: string, stateDir: string) {
     this.nats = nats;
@@ -111,6 +114,7 @@ export class TestStack implements AsyncDisposable {
   static async start(opts: StackOptions = {}): Promise<TestStack> {
     const nats = await NatsServer.start();
     const stack = new TestStack(nats, opts.runnerId ?? `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, mkdtempSync(join(tmpdir(), 'airlock-state-')));
+    stack.#docker = opts.docker;
     // The harness first: it creates the policy bucket runners read.
     await stack.startHarness(opts.harness ?? {});
     await stack.startRunner(opts.slots ?? 4);
@@ -142,7 +146,7 @@ export class TestStack implements AsyncDisposable {
   async startRunner(slots = 4): Promise<RunnerService> {
     const conn = await connectNats({ servers: this.nats.url, name: 'test-runner' });
     this.#conns.push(conn);
-    this.runner = await RunnerService.start(this.runnerConfig(slots), conn, new TestDocker(), silent);
+    this.runner = await RunnerService.start(this.runnerConfig(slots), conn, this.#docker?.() ?? new TestDocker(), silent);
     return this.runner;
   }
 
@@ -167,8 +171,8 @@ export class TestStack implements AsyncDisposable {
 /** The real Docker client, with a label on every sandbox so the suite can prove nothing leaked. */
 export class TestDocker extends DockerodeClient {
   /** AIRLOCK_EXECUTOR=exec runs the suite with `docker exec` steps instead of the in-sandbox executor. */
-  constructor() {
-    super({ executor: process.env.AIRLOCK_EXECUTOR !== 'exec', socketsDir: join(tmpdir(), `airlock-test-exec-${process.pid}`) });
+  constructor(opts: { executor?: boolean } = {}) {
+    super({ executor: opts.executor ?? process.env.AIRLOCK_EXECUTOR !== 'exec', socketsDir: join(tmpdir(), `airlock-test-exec-${process.pid}`) });
   }
 
   override startSandbox(spec: Parameters<DockerodeClient['startSandbox']>[0]): Promise<string> {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { constants as osConstants } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { z } from 'zod';
 import {
   AirlockError,
-  MAX_CHUNK_BYTES,
   PROTOCOL_VERSION,
   RunnerCloseRequestSchema,
   RunnerExecRequestSchema,
@@ -12,7 +12,6 @@ import {
   encode,
   names,
   subjects,
-  outputFields,
 } from '@airlock/proto';
 import type {
   RunnerCloseRequest,
@@ -21,49 +20,25 @@ import type {
   RunnerHeartbeat,
   RunnerOpenRequest,
   RunnerOpenResult,
-  SandboxLimits,
   StepResult,
 } from '@airlock/proto';
-import { RunLogWriter, serveRequest, ensureAuditStream, ensureLogStream, indexVerdict, type NatsHandles } from '@airlock/ledger';
+import { RunLogWriter, serveRequest, ensureAuditStream, ensureLogStream, type NatsHandles } from '@airlock/ledger';
 import { Kvm, type KV } from '@nats-io/kv';
-import { PolicySchema, createValidator, policyHash, type Validator } from '@airlock/validate';
-import { SnapshotStore, type SnapshotState } from '@airlock/snapshot';
-import { JobVerifier, Redactor, TokenError, commandHash, importPublicKey, type JobClaims } from '@airlock/trust';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { ContainerClient, ContainerState, ExecHandle, ExecSpec } from './docker/client.ts';
+import { SnapshotStore } from '@airlock/snapshot';
+import { JobVerifier, importPublicKey } from '@airlock/trust';
+import type { ContainerClient } from './docker/client.ts';
 import { labels } from './docker/labels.ts';
-import { pumpChunks } from './exec/chunker.ts';
-import type { Frame } from './docker/demux.ts';
-import { SANDBOX_GID, SANDBOX_UID, chownTree, prepareWorkspace, releaseWorkspace, type PreparedWorkspace } from './workspace.ts';
+import { Gate } from './gate.ts';
+import type { LiveRun } from './live-run.ts';
+import { SandboxEvents } from './sandbox-events.ts';
+import { runStep, type StepHost } from './step.ts';
+import { reapOrphans, sweep, type SweepHost } from './sweep.ts';
+import { SANDBOX_GID, SANDBOX_UID, chownTree, prepareWorkspace, releaseWorkspace } from './workspace.ts';
 import type { RunnerConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 
-/** Grace after a step's timeout before the runner kills the whole sandbox as a backstop. */
-const BACKSTOP_GRACE_MS = 5000;
-/** `timeout` sends TERM at the deadline, then KILL this many seconds later. */
-const KILL_AFTER_S = 2;
 /** Environment every sandbox gets; nothing of the runner's own environment is passed. */
 const BASE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/tmp', LANG: 'C.UTF-8', PAGER: 'cat', GIT_PAGER: 'cat' } as const;
-
-interface LiveRun {
-  runId: string;
-  image: string;
-  mountPath: string;
-  env: Record<string, string>;
-  limits: SandboxLimits;
-  workspace: PreparedWorkspace;
-  /** null: the sandbox died; the next step starts a fresh one on the same workspace. */
-  containerId: string | null;
-  containerSeq: number;
-  busy: boolean;
-  log: RunLogWriter;
-  /** The run's pinned policy hash and its validation chain (workspace = the run's mount path). */
-  policyHash: string;
-  validator: Validator;
-  /** Stat cache of the last snapshot: the next one hashes only what changed. */
-  snap: SnapshotState | undefined;
-}
 
 export type RunnerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -78,9 +53,7 @@ export class RunnerService implements AsyncDisposable {
   readonly #docker: ContainerClient;
   readonly #log: Logger;
   readonly #runs = new Map<string, LiveRun>();
-  readonly #oomSeen = new Map<string, number>();
-  /** Containers the engine reported dead (events), until their run replaces them. */
-  readonly #died = new Set<string>();
+  readonly #sandboxEvents = new SandboxEvents();
   #opening = 0;
   readonly #openingIds = new Set<string>();
   #inFlight = new Set<Promise<unknown>>();
@@ -89,13 +62,11 @@ export class RunnerService implements AsyncDisposable {
   #events = new AbortController();
   #systemLog: RunLogWriter;
   #stopped: Promise<void> | undefined;
-  #policies: KV | undefined;
-  #runsKv: KV | undefined;
+  #runsKv!: KV;
   #deployment = '';
-  #verifier!: JobVerifier;
+  #gate!: Gate;
   #sweeper: NodeJS.Timeout | undefined;
   #snapshots!: SnapshotStore;
-  readonly #validators = new Map<string, Promise<Validator>>();
 
   private constructor(cfg: RunnerConfig, nats: NatsHandles, docker: ContainerClient, log: Logger) {
     this.#cfg = cfg;
@@ -113,19 +84,17 @@ export class RunnerService implements AsyncDisposable {
   static async start(cfg: RunnerConfig, nats: NatsHandles, docker: ContainerClient, log: Logger): Promise<RunnerService> {
     const svc = new RunnerService(cfg, nats, docker, log);
     await docker.ping();
-    svc.#verifier = new JobVerifier(importPublicKey(await readHarnessKey(cfg.harnessKey, log)));
+    const verifier = new JobVerifier(importPublicKey(await readHarnessKey(cfg.harnessKey, log)));
     await ensureLogStream(nats.jsm, { replicas: cfg.replicas });
     await ensureAuditStream(nats.jsm, { replicas: cfg.replicas });
-    svc.#policies = await waitForBucket(nats, names.policiesBucket, log);
+    const policies = await waitForBucket(nats, names.policiesBucket, log);
+    svc.#gate = new Gate({ runnerId: cfg.runnerId, policies, verifier, systemLog: svc.#systemLog, js: nats.js, log });
     svc.#runsKv = await waitForBucket(nats, names.runsBucket, log);
     const runsStream = await nats.jsm.streams.info(`KV_${names.runsBucket}`);
     svc.#deployment = createHash('sha256').update(runsStream.created).digest('hex').slice(0, 16);
     svc.#snapshots = await SnapshotStore.open(nats.nc, { cacheDir: join(cfg.stateDir, 'blob-cache'), replicas: cfg.replicas });
-    await svc.#reapOrphans();
-    void docker.events(svc.#events.signal, (e) => {
-      if (e.action === 'oom') svc.#oomSeen.set(e.containerId, Date.now());
-      if (e.action === 'die') svc.#died.add(e.containerId);
-    });
+    await reapOrphans(svc.#sweepHost);
+    void docker.events(svc.#events.signal, svc.#sandboxEvents.onEvent);
     const { nc } = nats;
     svc.#subs.push(
       nc.subscribe(subjects.runnerOpen, { queue: names.runnerQueue, callback: (err, msg) => {
@@ -141,7 +110,7 @@ export class RunnerService implements AsyncDisposable {
     await nc.flush();
     svc.#beat();
     svc.#heartbeat = setInterval(() => svc.#beat(), cfg.heartbeatMs);
-    svc.#sweeper = setInterval(() => svc.#track(svc.#sweep().catch((err: unknown) => log.warn({ err }, 'sweep failed'))), 15_000);
+    svc.#sweeper = setInterval(() => svc.#track(sweep(svc.#sweepHost).catch((err: unknown) => log.warn({ err }, 'sweep failed'))), 15_000);
     svc.state = 'running';
     log.info({ slots: cfg.slots }, 'runner ready');
     return svc;
@@ -150,6 +119,23 @@ export class RunnerService implements AsyncDisposable {
   /** Live run ids. */
   get runIds(): string[] {
     return [...this.#runs.keys()];
+  }
+
+  /** The step path's view of this service (see step.ts). */
+  get #stepHost(): StepHost {
+    return {
+      docker: this.#docker,
+      log: this.#log,
+      maxOutputBytes: this.#cfg.maxOutputBytes,
+      events: this.#sandboxEvents,
+      startSandbox: (run) => this.#startSandbox(run),
+      snapshot: (run, step) => this.#snapshot(run, step),
+    };
+  }
+
+  /** The sweeper's view of this service (see sweep.ts). */
+  get #sweepHost(): SweepHost {
+    return { runnerId: this.#cfg.runnerId, deployment: this.#deployment, docker: this.#docker, log: this.#log, runsKv: this.#runsKv, runs: this.#runs };
   }
 
   #track(p: Promise<unknown>): void {
@@ -204,7 +190,7 @@ export class RunnerService implements AsyncDisposable {
     // Say at once which run this runner took: if it dies while preparing it, the harness re-offers it.
     this.#beat();
     try {
-      const validator = await this.#validatorFor(req.policyHash, req.mountPath);
+      const validator = await this.#gate.validatorFor(req.policyHash, req.mountPath);
       if (req.fromSnapshot && req.workspace) {
         throw new AirlockError('bad_request', 'a run that starts from a snapshot gets a fresh workspace; do not name one');
       }
@@ -308,108 +294,14 @@ export class RunnerService implements AsyncDisposable {
     const run = this.#runs.get(req.runId);
     if (!run) throw new AirlockError('unknown_run', `run ${req.runId} is not held by runner ${this.#cfg.runnerId}`);
     if (run.busy) throw new AirlockError('run_busy', `run ${req.runId} is executing a step; steps of one run are serial`);
-    const claims = await this.#authorize(req);
+    const claims = await this.#gate.authorize(req);
     run.busy = true;
     try {
-      await this.#recheck(run, req, claims.approved);
-      return await this.#execStep(run, req);
+      await this.#gate.recheck(run, req, claims.approved);
+      return await runStep(this.#stepHost, run, req);
     } finally {
       run.busy = false;
     }
-  }
-
-  async #execStep(run: LiveRun, req: RunnerExecRequest): Promise<StepResult> {
-    const log = this.#log.child({ runId: run.runId, step: req.step });
-    if (run.containerId === null) {
-      const id = await this.#startSandbox(run);
-      await run.log.append({ type: 'sandbox.started', containerId: id, reason: 'the previous sandbox died; fresh sandbox on the same workspace' });
-    }
-    const seconds = (req.timeoutMs / 1000).toFixed(3);
-    const execSpec = {
-      // coreutils `timeout` kills the command's whole process group at the deadline (TERM, then KILL).
-      cmd: ['timeout', '-s', 'TERM', '-k', `${KILL_AFTER_S}`, seconds, 'bash', '-c', req.cmd],
-      // Secrets reach this exec only: never the container's environment, a log or a snapshot.
-      env: { ...run.env, ...req.env, ...req.secrets },
-      user: run.workspace.user,
-      workdir: run.mountPath,
-      // A step given a secret starts in a sandbox with nothing left running from earlier steps.
-      isolate: Object.keys(req.secrets).length > 0,
-    };
-    const redactor = Object.keys(req.secrets).length > 0 ? new Redactor(req.secrets) : null;
-    const opened = await this.#openExec(run, req.step, execSpec);
-    const containerId = run.containerId!;
-    await run.log.append({ type: 'step.started', step: req.step, containerId });
-    const started = performance.now();
-    const startedAt = Date.now();
-    let backstopFired = false;
-    const backstop = setTimeout(() => {
-      backstopFired = true;
-      log.warn('step outlived its timeout; killing the sandbox');
-      void this.#docker.kill(containerId).catch((err: unknown) => log.error({ err }, 'backstop kill failed'));
-    }, req.timeoutMs + KILL_AFTER_S * 1000 + BACKSTOP_GRACE_MS);
-
-    let totals = { stdoutBytes: 0, stderrBytes: 0, truncated: false };
-    let exitCode: number | null = null;
-    try {
-      const handle = await opened;
-      totals = await pumpChunks(
-        redactor ? redactFrames(handle.output, redactor) : handle.output,
-        { maxChunkBytes: MAX_CHUNK_BYTES, maxStreamBytes: this.#cfg.maxOutputBytes, flushAfterMs: 20, window: 8 },
-        async (chunk) => {
-          await run.log.append({ type: 'step.output', step: req.step, stream: chunk.stream, offset: chunk.offset, ...outputFields(chunk.data) });
-        },
-      );
-      exitCode = await handle.exitCode().catch(() => null);
-    } catch (err) {
-      // The exec could not even start: the sandbox is gone (409 not running / 404). Handled below.
-      log.warn({ err }, 'exec failed');
-    } finally {
-      clearTimeout(backstop);
-    }
-    const durationMs = performance.now() - started;
-    const timedOut = backstopFired || durationMs >= req.timeoutMs;
-
-    // Only look closer when the exit was abnormal: normal exits cost no extra Docker call.
-    let sandboxDied = false;
-    let oomKilled = false;
-    let containerExit: number | null = null;
-    if (exitCode === null || exitCode >= 124) {
-      const state = await this.#settledState(containerId, exitCode);
-      sandboxDied = state === null || !state.running;
-      containerExit = state?.exitCode ?? null;
-      oomKilled = (state?.oomKilled ?? false) || (this.#oomSeen.get(containerId) ?? 0) >= startedAt;
-    }
-    const signal = signalOf(exitCode, timedOut, sandboxDied);
-    const result = {
-      runId: run.runId,
-      step: req.step,
-      exitCode: sandboxDied ? null : exitCode,
-      signal,
-      oomKilled,
-      timedOut,
-      sandboxDied,
-      durationMs: Math.round(durationMs * 1000) / 1000,
-      ...totals,
-    };
-    if (sandboxDied) {
-      run.containerId = null;
-      this.#oomSeen.delete(containerId);
-      this.#died.delete(containerId);
-      await run.log.append({
-        type: 'sandbox.died',
-        step: req.step,
-        containerId,
-        exitCode: containerExit,
-        oomKilled,
-        reason: oomKilled ? 'out of memory' : timedOut ? 'killed after the step timeout' : 'the sandbox stopped during the step',
-      });
-      void this.#docker.remove(containerId).catch((err: unknown) => log.warn({ err }, 'could not remove a dead sandbox'));
-    }
-    const exited = await run.log.append({ type: 'step.exited', step: req.step, result });
-    // Also after a failed or killed step: the workspace is what the next step will see.
-    const snapshot = await this.#snapshot(run, req.step);
-    log.debug({ exitCode: result.exitCode, durationMs: result.durationMs }, 'step done');
-    return { ...result, logSeq: exited.seq, ...(snapshot ? { snapshot } : {}) };
   }
 
   /**
@@ -443,118 +335,6 @@ export class RunnerService implements AsyncDisposable {
     }
   }
 
-  /**
-   * The policy pinned to a run, fetched by hash from the harness's policy bucket and checked against
-   * the hash before use: a missing or altered policy refuses the run (fail closed).
-   */
-  #validatorFor(hash: string, mountPath: string): Promise<Validator> {
-    const key = `${hash}:${mountPath}`;
-    let v = this.#validators.get(key);
-    if (!v) {
-      v = (async () => {
-        const entry = await this.#policies!.get(hash);
-        if (!entry || entry.operation !== 'PUT' || entry.length === 0) {
-          throw new AirlockError('validation_denied', `policy ${hash.slice(0, 12)} is not in the policy bucket; refusing the run`);
-        }
-        const parsed = PolicySchema.safeParse(JSON.parse(entry.string()));
-        if (!parsed.success || policyHash(parsed.data) !== hash) {
-          throw new AirlockError('validation_denied', `policy ${hash.slice(0, 12)} does not match its hash; refusing the run`);
-        }
-        return createValidator({ policy: { ...parsed.data, workspace: mountPath } });
-      })();
-      v.catch(() => this.#validators.delete(key));
-      this.#validators.set(key, v);
-    }
-    return v;
-  }
-
-  /**
-   * Only the harness may order a step: the job token must be signed with its key and bind this run,
-   * step, policy and command, unexpired and unused. Anything else is refused and audited.
-   */
-  async #authorize(req: RunnerExecRequest): Promise<JobClaims> {
-    try {
-      return this.#verifier.verify(req.token, { runId: req.runId, step: req.step, policyHash: req.policyHash, cmdSha256: commandHash(req.cmd) });
-    } catch (err) {
-      const code = err instanceof TokenError ? err.code : 'malformed';
-      const message = `job token refused (${code}) for run ${req.runId} step ${req.step}: ${(err as Error).message}`;
-      this.#log.warn({ runId: req.runId, step: req.step, code }, 'job token refused');
-      await this.#systemLog
-        .append({ type: 'message.rejected', subject: subjects.runnerExec(this.#cfg.runnerId), code: `unauthorized.${code}`, message, bytes: req.cmd.length })
-        .catch(() => undefined);
-      throw new AirlockError('unauthorized', message);
-    }
-  }
-
-  /**
-   * Defence in depth: the runner validates every command again under the run's pinned policy and
-   * refuses unless it, too, says `allow`. A refusal is logged and indexed for reviewers.
-   */
-  /**
-   * Validates the command again under the run's pinned policy: anything but `allow` is refused, except
-   * an `ask` the harness's signed token says an operator approved (the token is bound to this command).
-   */
-  async #recheck(run: LiveRun, req: RunnerExecRequest, approved: JobClaims['approved']): Promise<void> {
-    const mismatch = req.policyHash !== run.policyHash;
-    const v = mismatch ? null : run.validator.validate(req.cmd);
-    if (v?.verdict === 'allow') return;
-    if (v?.verdict === 'ask' && approved) return;
-    const rule = v ? v.rule : 'policy.mismatch';
-    const reason = v ? `the runner's check disagrees with the harness: ${v.reason}` : `the request names policy ${req.policyHash.slice(0, 12)}, the run is pinned to ${run.policyHash.slice(0, 12)}`;
-    const event = await run.log.append({
-      type: 'step.verdict',
-      step: req.step,
-      cmd: req.cmd,
-      verdict: v?.verdict ?? 'deny',
-      rule,
-      reason,
-      ...(v?.span ? { span: { start: v.span.start, end: v.span.end } } : {}),
-      policyHash: run.policyHash,
-    });
-    if (event.type === 'step.verdict') await indexVerdict(this.#nats.js, event).catch(() => undefined);
-    throw new AirlockError('validation_denied', `runner refused step ${req.step} (${rule}): ${reason}`, { data: { step: req.step, rule, reason } });
-  }
-
-  /**
-   * Starts the step's process. A sandbox found dead before the step (killed between steps) is
-   * replaced by a fresh one on the same workspace, and the log says so.
-   */
-  async #openExec(run: LiveRun, step: number, spec: ExecSpec): Promise<ExecHandle> {
-    const id = run.containerId!;
-    try {
-      return await this.#docker.exec(id, spec);
-    } catch (err) {
-      const state = await this.#docker.inspect(id).catch(() => null);
-      if (state?.running) throw err;
-      run.containerId = null;
-      await run.log.append({
-        type: 'sandbox.died',
-        step,
-        containerId: id,
-        exitCode: state?.exitCode ?? null,
-        oomKilled: state?.oomKilled ?? false,
-        reason: 'the sandbox had stopped before the step',
-      });
-      void this.#docker.remove(id).catch(() => undefined);
-      const fresh = await this.#startSandbox(run);
-      await run.log.append({ type: 'sandbox.started', containerId: fresh, reason: 'the previous sandbox died; fresh sandbox on the same workspace' });
-      return await this.#docker.exec(fresh, spec);
-    }
-  }
-
-  /**
-   * The container's state after an abnormal exit. A killed sandbox ends the exec stream a moment
-   * before the engine marks the container stopped, so a SIGKILL-looking exit is re-checked briefly.
-   */
-  async #settledState(containerId: string, exitCode: number | null): Promise<ContainerState | null> {
-    const deadline = Date.now() + (exitCode === null || exitCode === 137 ? 1000 : 0);
-    for (;;) {
-      const state = await this.#docker.inspect(containerId).catch(() => null);
-      if (state === null || !state.running || this.#died.has(containerId) || Date.now() >= deadline) return state;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
   async closeRun(req: RunnerCloseRequest): Promise<RunnerCloseResult> {
     const run = this.#runs.get(req.runId);
     if (!run) throw new AirlockError('unknown_run', `run ${req.runId} is not held by runner ${this.#cfg.runnerId}`);
@@ -564,64 +344,6 @@ export class RunnerService implements AsyncDisposable {
     await run.log.append({ type: 'run.closed', reason: req.reason });
     this.#log.info({ runId: run.runId }, 'run closed');
     return { runId: run.runId, removed: true };
-  }
-
-  /**
-   * Periodic clean-up against the harness's run records: a run this runner holds that was closed or
-   * moved elsewhere (this runner was presumed lost) is dropped; a sandbox on this Docker host whose
-   * run is closed, gone, or held by another runner than its label names is an orphan of a dead
-   * runner and is removed. Young sandboxes are spared: their record may not be written yet.
-   */
-  async #sweep(): Promise<void> {
-    const kv = this.#runsKv;
-    if (!kv) return;
-    const recordOf = async (runId: string) => {
-      const e = await kv.get(runId).catch(() => null);
-      if (!e || e.operation !== 'PUT' || e.length === 0) return null;
-      return e.json<{ runnerId?: string; status?: string }>();
-    };
-    for (const run of [...this.#runs.values()]) {
-      if (run.busy) continue;
-      const rec = await recordOf(run.runId);
-      if (rec && (rec.status === 'closed' || rec.runnerId !== this.#cfg.runnerId)) {
-        this.#runs.delete(run.runId);
-        if (run.containerId) await this.#docker.remove(run.containerId).catch(() => undefined);
-        await releaseWorkspace(run.workspace).catch(() => undefined);
-        this.#log.warn({ runId: run.runId, holder: rec.runnerId, status: rec.status }, 'dropped a run this runner no longer holds');
-      }
-    }
-    const all = await this.#docker.listManaged({ [labels.deployment]: this.#deployment });
-    for (const c of all) {
-      const runId = c.labels[labels.runId] ?? '';
-      const owner = c.labels[labels.runnerId] ?? '';
-      if (owner === this.#cfg.runnerId || Date.now() - c.createdMs < 60_000) continue;
-      const rec = await recordOf(runId);
-      if (rec && rec.status === 'open' && rec.runnerId === owner) continue;
-      await this.#docker.remove(c.id).catch(() => undefined);
-      const path = c.labels[labels.workspace];
-      if (path) await releaseWorkspace({ path, ownerBack: c.labels[labels.ownerBack] ?? '', owned: c.labels[labels.ownedWorkspace] === '1' }).catch(() => undefined);
-      this.#log.info({ containerId: c.id, runId, owner }, 'removed an orphan sandbox of another runner');
-    }
-  }
-
-  /** Removes containers labelled as this runner's that no live run owns, and gives their workspaces back. */
-  async #reapOrphans(): Promise<number> {
-    const mine = await this.#docker.listManaged({ [labels.runnerId]: this.#cfg.runnerId });
-    let reaped = 0;
-    for (const c of mine) {
-      const runId = c.labels[labels.runId] ?? '';
-      if (this.#runs.has(runId)) continue;
-      await this.#docker.remove(c.id);
-      const path = c.labels[labels.workspace];
-      if (path) {
-        await releaseWorkspace({ path, ownerBack: c.labels[labels.ownerBack] ?? '', owned: c.labels[labels.ownedWorkspace] === '1' }).catch(
-          (err: unknown) => this.#log.warn({ err, path }, 'could not release an orphan workspace'),
-        );
-      }
-      reaped++;
-    }
-    if (reaped > 0) this.#log.info({ reaped }, 'reaped orphan sandboxes');
-    return reaped;
   }
 
   /**
@@ -652,22 +374,6 @@ export class RunnerService implements AsyncDisposable {
   }
 }
 
-/**
- * Redacts secrets from demultiplexed output before anything is chunked or logged: one stream per
- * output, holding back just enough bytes to catch a secret split across frames.
- */
-async function* redactFrames(frames: AsyncIterable<Frame>, redactor: Redactor): AsyncGenerator<Frame> {
-  const streams = { stdout: redactor.stream(), stderr: redactor.stream() };
-  for await (const f of frames) {
-    const out = streams[f.stream].push(f.data);
-    if (out.length > 0) yield { stream: f.stream, data: out };
-  }
-  for (const name of ['stdout', 'stderr'] as const) {
-    const rest = streams[name].flush();
-    if (rest.length > 0) yield { stream: name, data: rest };
-  }
-}
-
 /** The harness's public key: given inline (raw base64), or in a file that may not exist yet. */
 async function readHarnessKey(value: string, log: Logger): Promise<string> {
   if (!value.includes('/')) return value;
@@ -690,16 +396,4 @@ async function waitForBucket(nats: NatsHandles, bucket: string, log: Logger): Pr
       await new Promise((r) => setTimeout(r, 500));
     }
   }
-}
-
-/** Names the signal that ended a step, if any. */
-function signalOf(exitCode: number | null, timedOut: boolean, sandboxDied: boolean): string | null {
-  if (sandboxDied) return 'SIGKILL';
-  if (timedOut) return exitCode === 137 ? 'SIGKILL' : 'SIGTERM';
-  if (exitCode !== null && exitCode > 128 && exitCode < 128 + 65) {
-    const n = exitCode - 128;
-    const name = Object.entries(osConstants.signals).find(([, num]) => num === n)?.[0];
-    return name ?? null;
-  }
-  return null;
 }

@@ -4,10 +4,17 @@ Started as the sandbox's command with `--socket PATH` (a directory the runner bi
 listens there for exactly one connection: the runner connects before any step has run, and the
 executor then removes the socket and stops listening, so no process of a later step can connect or
 stand in for it. Each request is one JSON line: {"argv": [...], "env": {...}, "cwd": "...",
-"isolate": bool}. The reply is a sequence of frames, each a 1-byte type, a 4-byte big-endian length
+"isolate": bool, "timeoutMs": n, "killAfterMs": n}. The reply is a sequence of frames, each a 1-byte type, a 4-byte big-endian length
 and the payload:
 
-  1 stdout bytes   2 stderr bytes   3 exit {"code": n}   4 error {"message": "..."}   5 ready {...}
+  1 stdout bytes   2 stderr bytes   3 exit {"code": n, "timedOut": bool}   4 error {"message": "..."}
+  5 ready {"pid": n, "protocol": 2}
+
+The step's deadline is enforced here, by the party that starts the command and holds its pid: at
+"timeoutMs" after the spawn its whole process group gets SIGTERM, "killAfterMs" later SIGKILL, and
+the exit frame says whether that happened ("timedOut"), so no other clock has to guess it. The code
+follows coreutils `timeout`: 124 when the deadline ended the command, 137 when KILL was needed.
+Protocol 1 executors had no deadline (the runner wrapped the command in `timeout`).
 
 One request at a time: steps of a run are serial. Output is read in 64 KiB pieces and written as it
 comes; when the runner reads slowly, the pipe fills and the command waits (back-pressure).
@@ -74,7 +81,29 @@ def end_leftovers():
         time.sleep(0.01)
 
 
+def signal_group(pgid, sig):
+    try:
+        os.killpg(pgid, sig)
+    except OSError:
+        pass  # the group is gone already
+
+
+def deadline_of(request, key):
+    value = request.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError("%s must be a positive number of milliseconds" % key)
+    return value / 1000.0
+
+
 def run(request):
+    try:
+        timeout_s = deadline_of(request, "timeoutMs")
+        kill_after_s = deadline_of(request, "killAfterMs") or 2.0
+    except ValueError as err:
+        write_json(ERROR, {"message": "bad request: %s" % err})
+        return
     if request.get("isolate"):
         end_leftovers()
     env = dict(os.environ)
@@ -90,6 +119,8 @@ def run(request):
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 close_fds=True,
+                # Its own process group, as `timeout` does: the deadline ends background children too.
+                process_group=0,
             )
             break
         except BlockingIOError:
@@ -103,6 +134,11 @@ def run(request):
         except (OSError, ValueError, KeyError, TypeError) as err:
             write_json(ERROR, {"message": "could not start the command: %s" % err})
             return
+    # The deadline's clock starts at the spawn: nothing the command does runs before it.
+    spawned = time.monotonic()
+    term_at = spawned + timeout_s if timeout_s is not None else None
+    kill_at = None
+    timed_out = False
     raise_oom_score(child.pid)
     selector = selectors.DefaultSelector()
     selector.register(child.stdout, selectors.EVENT_READ, STDOUT)
@@ -124,6 +160,19 @@ def run(request):
             wait = DRAIN_S
         else:
             wait = None if exited is not None else 0.05
+            now = time.monotonic()
+            if term_at is not None and now >= term_at:
+                timed_out = True
+                term_at = None
+                kill_at = now + kill_after_s
+                signal_group(child.pid, signal.SIGTERM)
+            elif kill_at is not None and now >= kill_at:
+                kill_at = None
+                signal_group(child.pid, signal.SIGKILL)
+            next_at = term_at if term_at is not None else kill_at
+            if next_at is not None:
+                left = max(0.0, next_at - now)
+                wait = left if wait is None else min(wait, left)
         events = selector.select(wait)
         if done and not events:
             break
@@ -151,9 +200,27 @@ def run(request):
             key.fileobj.close()
     if exited is not None:
         os.close(exited)
-    code = child.wait()
-    # Shell convention, as docker exec reports it: 128 + signal for a command killed by a signal.
-    write_json(EXIT, {"code": 128 - code if code < 0 else code})
+    # Both pipes may close before the exit (the command closed them): the deadline still applies.
+    while True:
+        try:
+            code = child.wait(timeout=None if kill_at is None and term_at is None else max(0.0, (kill_at or term_at) - time.monotonic()))
+            break
+        except subprocess.TimeoutExpired:
+            if kill_at is None:
+                timed_out = True
+                term_at = None
+                kill_at = time.monotonic() + kill_after_s
+                signal_group(child.pid, signal.SIGTERM)
+            else:
+                kill_at = None
+                signal_group(child.pid, signal.SIGKILL)
+    if timed_out:
+        # As coreutils `timeout` reports it: 124 when TERM ended it, 128 + 9 when KILL was needed.
+        code = 137 if code == -signal.SIGKILL else 124
+    else:
+        # Shell convention, as docker exec reports it: 128 + signal for a command killed by a signal.
+        code = 128 - code if code < 0 else code
+    write_json(EXIT, {"code": code, "timedOut": timed_out})
 
 
 def main():
@@ -175,7 +242,7 @@ def main():
     # One connection, ever: nothing started later can connect.
     os.unlink(path)
     listener.close()
-    write_json(READY, {"pid": os.getpid(), "protocol": 1})
+    write_json(READY, {"pid": os.getpid(), "protocol": 2})
     requests = OUT.makefile("rb")
     while True:
         line = requests.readline()

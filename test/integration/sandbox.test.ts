@@ -16,7 +16,7 @@ async function sh(cmd: string, timeoutS = 30, opts: { env?: Record<string, strin
   const h = await docker.exec(id, { cmd: ['timeout', '-s', 'KILL', String(timeoutS), 'bash', '-c', cmd], env: opts.env ?? {}, user: '1000:1000', workdir: '/workspace', ...(opts.isolate ? { isolate: true } : {}) });
   let out = '';
   for await (const f of h.output) out += f.data.toString();
-  return { code: await h.exitCode(), out };
+  return { code: (await h.exit()).code, out };
 }
 
 beforeAll(async () => {
@@ -167,13 +167,13 @@ describe('escape attempts fail or are contained', () => {
       await new Promise((r) => setTimeout(r, 2));
     }
     expect(bytes).toBe(3_000_000);
-    expect(await slow.exitCode()).toBe(0);
+    expect((await slow.exit()).code).toBe(0);
     // A background process keeps writing after the command exits: the step still ends.
     const t0 = Date.now();
     const bg = await docker.exec(id, { cmd: ['bash', '-c', '(sleep 0.05; yes) & exit 0'], env: {}, user: '1000:1000', workdir: '/workspace' });
     let more = 0;
     for await (const f of bg.output) more += f.data.length;
-    expect(await bg.exitCode()).toBe(0);
+    expect((await bg.exit()).code).toBe(0);
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(more).toBeLessThan(8 << 20);
     await sh('pkill -x yes; true', 10, { isolate: true });

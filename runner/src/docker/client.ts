@@ -7,7 +7,8 @@ import Docker from 'dockerode';
 import type { SandboxLimits } from '@airlock/proto';
 import { AirlockError } from '@airlock/proto';
 import { demux, type Frame } from './demux.ts';
-import { ExecutorChannel } from './executor.ts';
+import { ExecutorChannel, type ExecutorExit } from './executor.ts';
+import { timeoutFired, underTimeout, type Deadline } from '../exec/deadline.ts';
 import { labels } from './labels.ts';
 
 export interface SandboxSpec {
@@ -39,13 +40,21 @@ export interface ExecSpec {
    * ignores it.
    */
   isolate?: boolean;
+  /**
+   * The command's deadline, enforced by whoever runs it (the in-sandbox executor, or coreutils
+   * `timeout` around a `docker exec`), who also reports whether it fired. None: no deadline.
+   */
+  deadline?: Deadline;
 }
+
+/** How a command ended: its code (null when killed without one) and whether its deadline ended it. */
+export type ExecExit = ExecutorExit;
 
 export interface ExecHandle {
   /** Demultiplexed output; ends when the process (or its container) ends. */
   output: AsyncIterable<Frame>;
-  /** Exit code once `output` has ended; null when the process was killed without one. */
-  exitCode(): Promise<number | null>;
+  /** How the command ended, once `output` has ended. */
+  exit(): Promise<ExecExit>;
 }
 
 export interface DockerEvent {
@@ -224,10 +233,14 @@ export class DockerodeClient implements ContainerClient {
     const channel = this.#executors.get(containerId)?.channel;
     if (channel) {
       // The executor runs as the sandbox's user; the spec's user is that same user (see the runner).
-      return channel.run({ argv: spec.cmd, env: spec.env, cwd: spec.workdir, ...(spec.isolate ? { isolate: true } : {}) });
+      return channel.run({ argv: spec.cmd, env: spec.env, cwd: spec.workdir, ...(spec.isolate ? { isolate: true } : {}), ...(spec.deadline ? { deadline: spec.deadline } : {}) });
     }
+    // `timeout` enforces the deadline here; whether it fired is read from its status and a clock
+    // marked now, before the exec exists, so it can only run ahead of `timeout`'s own.
+    const before = performance.now();
+    const deadline = spec.deadline;
     const exec = await this.#docker.getContainer(containerId).exec({
-      Cmd: spec.cmd,
+      Cmd: deadline ? underTimeout(spec.cmd, deadline) : spec.cmd,
       Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
       User: spec.user,
       WorkingDir: spec.workdir,
@@ -239,9 +252,11 @@ export class DockerodeClient implements ContainerClient {
     const stream = (await exec.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream & AsyncIterable<Buffer>;
     return {
       output: demux(stream),
-      exitCode: async () => {
+      exit: async () => {
+        const elapsed = performance.now() - before;
         const info = await exec.inspect();
-        return info.Running ? null : (info.ExitCode ?? null);
+        const code = info.Running ? null : (info.ExitCode ?? null);
+        return { code, timedOut: deadline ? timeoutFired(code, elapsed, deadline) : false };
       },
     };
   }

@@ -4,6 +4,7 @@
 // `docker exec` per step (~150 ms of engine CPU each, measured).
 import type { Socket } from 'node:net';
 import type { Frame } from './demux.ts';
+import { timeoutFired, underTimeout, type Deadline } from '../exec/deadline.ts';
 
 const FRAME = { stdout: 1, stderr: 2, exit: 3, error: 4, ready: 5 } as const;
 const HEADER = 5;
@@ -51,13 +52,26 @@ export interface ExecutorRequest {
   cwd: string;
   /** End every process earlier steps left running before this one starts (a step given a secret). */
   isolate?: boolean;
+  /** The step's deadline; the executor enforces it and reports whether it fired. */
+  deadline?: Deadline;
 }
+
+/** How a command run through the executor ended. */
+export interface ExecutorExit {
+  /** Exit code (128 + n for a signal, 124/137 when the deadline ended it); null when the sandbox went away first. */
+  code: number | null;
+  /** Whether the step's deadline ended the command, as the enforcing party reports it. */
+  timedOut: boolean;
+}
+
+/** The executor protocol that enforces deadlines itself (earlier ones ran `timeout` inside the command). */
+export const DEADLINE_PROTOCOL = 2;
 
 export interface ExecutorRun {
   /** The command's output, in order; ends at its exit (or when the sandbox goes away). */
   output: AsyncIterable<Frame>;
-  /** The exit code once `output` has ended; null when the sandbox went away first. */
-  exitCode(): Promise<number | null>;
+  /** How the command ended, once `output` has ended. */
+  exit(): Promise<ExecutorExit>;
 }
 
 /** One sandbox's executor channel. Steps are serial: one run at a time. */
@@ -67,6 +81,8 @@ export class ExecutorChannel {
   #closed = false;
   /** Settles once the previous run's frames have all been read (also when its reader gave up early). */
   #idle: Promise<void> = Promise.resolve();
+  /** The executor's protocol version, from its ready frame (1 when it does not say). */
+  #protocol = 1;
 
   constructor(stream: Socket) {
     this.#stream = stream;
@@ -87,12 +103,29 @@ export class ExecutorChannel {
     if (first.done || first.value.kind !== FRAME.ready) {
       throw new Error("the sandbox's executor did not start");
     }
+    const hello = parseObject(first.value.payload);
+    this.#protocol = typeof hello?.protocol === 'number' && Number.isInteger(hello.protocol) && hello.protocol > 0 ? hello.protocol : 1;
+  }
+
+  /** The executor's protocol version (known after `ready`). */
+  get protocol(): number {
+    return this.#protocol;
   }
 
   async run(req: ExecutorRequest): Promise<ExecutorRun> {
     await this.#idle;
     if (this.#closed) throw new Error('the sandbox is gone');
-    let exit: number | null = null;
+    // An executor that cannot enforce a deadline runs the command under `timeout`; then the fact
+    // comes from `timeout`'s status and a clock started here, before the command could start.
+    const enforces = this.#protocol >= DEADLINE_PROTOCOL;
+    const before = performance.now();
+    const d = req.deadline;
+    const wire = d
+      ? enforces
+        ? { argv: req.argv, env: req.env, cwd: req.cwd, ...(req.isolate ? { isolate: true } : {}), timeoutMs: d.timeoutMs, killAfterMs: d.killAfterMs }
+        : { argv: underTimeout(req.argv, d), env: req.env, cwd: req.cwd, ...(req.isolate ? { isolate: true } : {}) }
+      : { argv: req.argv, env: req.env, cwd: req.cwd, ...(req.isolate ? { isolate: true } : {}) };
+    let exit: ExecutorExit = { code: null, timedOut: false };
     let finished!: () => void;
     this.#idle = new Promise<void>((r) => (finished = r));
     const frames = this.#frames;
@@ -104,7 +137,11 @@ export class ExecutorChannel {
         const { kind, payload } = r.value;
         if (kind === FRAME.stdout || kind === FRAME.stderr) return { stream: kind === FRAME.stdout ? 'stdout' : 'stderr', data: payload };
         if (kind === FRAME.exit) {
-          exit = (JSON.parse(payload.toString('utf8')) as { code: number }).code;
+          const e = parseObject(payload);
+          const code = typeof e?.code === 'number' && Number.isInteger(e.code) ? e.code : null;
+          if (!enforces) exit = { code, timedOut: d ? timeoutFired(code, performance.now() - before, d) : false };
+          else if (d && typeof e?.timedOut !== 'boolean') throw new Error(`the executor's exit frame does not say whether the deadline fired: ${payload.toString('utf8').slice(0, 200)}`);
+          else exit = { code, timedOut: e?.timedOut === true };
           return null;
         }
         if (kind === FRAME.error) throw new Error((JSON.parse(payload.toString('utf8')) as { message: string }).message);
@@ -138,12 +175,21 @@ export class ExecutorChannel {
         } else finished();
       }
     }
-    this.#stream.write(`${JSON.stringify(req)}\n`);
-    return { output: output(), exitCode: async () => exit };
+    this.#stream.write(`${JSON.stringify(wire)}\n`);
+    return { output: output(), exit: async () => exit };
   }
 
   close(): void {
     this.#closed = true;
     this.#stream.destroy();
+  }
+}
+
+function parseObject(payload: Buffer): Record<string, unknown> | null {
+  try {
+    const v = JSON.parse(payload.toString('utf8')) as unknown;
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
   }
 }

@@ -1,0 +1,25 @@
+import type { SandboxLimits } from '@airlock/proto';
+import type { RunLogWriter } from '@airlock/ledger';
+import type { Validator } from '@airlock/validate';
+import type { SnapshotState } from '@airlock/snapshot';
+import type { PreparedWorkspace } from './workspace.ts';
+
+/** A run this runner holds: its sandbox, workspace, log and pinned policy. */
+export interface LiveRun {
+  runId: string;
+  image: string;
+  mountPath: string;
+  env: Record<string, string>;
+  limits: SandboxLimits;
+  workspace: PreparedWorkspace;
+  /** null: the sandbox died; the next step starts a fresh one on the same workspace. */
+  containerId: string | null;
+  containerSeq: number;
+  busy: boolean;
+  log: RunLogWriter;
+  /** The run's pinned policy hash and its validation chain (workspace = the run's mount path). */
+  policyHash: string;
+  validator: Validator;
+  /** Stat cache of the last snapshot: the next one hashes only what changed. */
+  snap: SnapshotState | undefined;
+}

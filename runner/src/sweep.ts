@@ -1,0 +1,78 @@
+// Clean-up: runs this runner no longer holds, orphan sandboxes of dead runners, and its own
+// leftovers from before a restart. Every removed sandbox's workspace is given back.
+import type { KV } from '@nats-io/kv';
+import type { ContainerClient } from './docker/client.ts';
+import { labels } from './docker/labels.ts';
+import type { LiveRun } from './live-run.ts';
+import type { Logger } from './logger.ts';
+import { releaseWorkspace } from './workspace.ts';
+
+/** What sweeping needs from the runner service. */
+export interface SweepHost {
+  readonly runnerId: string;
+  /** This deployment's id: sweeps never touch another deployment's sandboxes. */
+  readonly deployment: string;
+  readonly docker: ContainerClient;
+  readonly log: Logger;
+  /** The harness's run records. */
+  readonly runsKv: KV;
+  /** The runs this runner holds (a dropped run is deleted from it). */
+  readonly runs: Map<string, LiveRun>;
+}
+
+/**
+ * Periodic clean-up against the harness's run records: a run this runner holds that was closed or
+ * moved elsewhere (this runner was presumed lost) is dropped; a sandbox on this Docker host whose
+ * run is closed, gone, or held by another runner than its label names is an orphan of a dead
+ * runner and is removed. Young sandboxes are spared: their record may not be written yet.
+ */
+export async function sweep(host: SweepHost): Promise<void> {
+  const kv = host.runsKv;
+  const recordOf = async (runId: string) => {
+    const e = await kv.get(runId).catch(() => null);
+    if (!e || e.operation !== 'PUT' || e.length === 0) return null;
+    return e.json<{ runnerId?: string; status?: string }>();
+  };
+  for (const run of [...host.runs.values()]) {
+    if (run.busy) continue;
+    const rec = await recordOf(run.runId);
+    if (rec && (rec.status === 'closed' || rec.runnerId !== host.runnerId)) {
+      host.runs.delete(run.runId);
+      if (run.containerId) await host.docker.remove(run.containerId).catch(() => undefined);
+      await releaseWorkspace(run.workspace).catch(() => undefined);
+      host.log.warn({ runId: run.runId, holder: rec.runnerId, status: rec.status }, 'dropped a run this runner no longer holds');
+    }
+  }
+  const all = await host.docker.listManaged({ [labels.deployment]: host.deployment });
+  for (const c of all) {
+    const runId = c.labels[labels.runId] ?? '';
+    const owner = c.labels[labels.runnerId] ?? '';
+    if (owner === host.runnerId || Date.now() - c.createdMs < 60_000) continue;
+    const rec = await recordOf(runId);
+    if (rec && rec.status === 'open' && rec.runnerId === owner) continue;
+    await host.docker.remove(c.id).catch(() => undefined);
+    const path = c.labels[labels.workspace];
+    if (path) await releaseWorkspace({ path, ownerBack: c.labels[labels.ownerBack] ?? '', owned: c.labels[labels.ownedWorkspace] === '1' }).catch(() => undefined);
+    host.log.info({ containerId: c.id, runId, owner }, 'removed an orphan sandbox of another runner');
+  }
+}
+
+/** Removes containers labelled as this runner's that no live run owns, and gives their workspaces back. */
+export async function reapOrphans(host: SweepHost): Promise<number> {
+  const mine = await host.docker.listManaged({ [labels.runnerId]: host.runnerId });
+  let reaped = 0;
+  for (const c of mine) {
+    const runId = c.labels[labels.runId] ?? '';
+    if (host.runs.has(runId)) continue;
+    await host.docker.remove(c.id);
+    const path = c.labels[labels.workspace];
+    if (path) {
+      await releaseWorkspace({ path, ownerBack: c.labels[labels.ownerBack] ?? '', owned: c.labels[labels.ownedWorkspace] === '1' }).catch(
+        (err: unknown) => host.log.warn({ err, path }, 'could not release an orphan workspace'),
+      );
+    }
+    reaped++;
+  }
+  if (reaped > 0) host.log.info({ reaped }, 'reaped orphan sandboxes');
+  return reaped;
+}
