@@ -60,6 +60,7 @@ export class RunnerService implements AsyncDisposable {
   #subs: Subscription[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
   #events = new AbortController();
+  #eventsWatch: Promise<void> = Promise.resolve();
   #systemLog: RunLogWriter;
   #stopped: Promise<void> | undefined;
   #runsKv!: KV;
@@ -94,7 +95,8 @@ export class RunnerService implements AsyncDisposable {
     svc.#deployment = createHash('sha256').update(runsStream.created).digest('hex').slice(0, 16);
     svc.#snapshots = await SnapshotStore.open(nats.nc, { cacheDir: join(cfg.stateDir, 'blob-cache'), replicas: cfg.replicas });
     await reapOrphans(svc.#sweepHost);
-    void docker.events(svc.#events.signal, svc.#sandboxEvents.onEvent);
+    // Resubscribes by itself and never rejects; tracked so a drain waits for it to stop.
+    svc.#eventsWatch = svc.#sandboxEvents.watch(docker, svc.#events.signal, log);
     const { nc } = nats;
     svc.#subs.push(
       nc.subscribe(subjects.runnerOpen, { queue: names.runnerQueue, callback: (err, msg) => {
@@ -203,7 +205,7 @@ export class RunnerService implements AsyncDisposable {
           await this.#snapshots.restore(req.fromSnapshot, workspace.path);
           await chownTree(workspace.path, SANDBOX_UID, SANDBOX_GID);
         } catch (err) {
-          await releaseWorkspace(workspace).catch(() => undefined);
+          await releaseWorkspace(workspace).catch((err: unknown) => this.#log.error({ err, runId: req.runId, path: workspace.path }, 'could not give the workspace back after a failed open'));
           throw new AirlockError('bad_request', `cannot start from snapshot ${req.fromSnapshot.slice(0, 12)}: ${(err as Error).message}`, { cause: err });
         }
       }
@@ -226,7 +228,8 @@ export class RunnerService implements AsyncDisposable {
       try {
         containerId = await this.#startSandbox(run);
       } catch (err) {
-        await releaseWorkspace(workspace).catch(() => undefined);
+        this.#log.error({ err, runId: req.runId, image: req.image }, 'could not start the sandbox');
+        await releaseWorkspace(workspace).catch((e: unknown) => this.#log.error({ err: e, runId: req.runId, path: workspace.path }, 'could not give the workspace back after a failed open'));
         throw err;
       }
       this.#runs.set(run.runId, run);
@@ -294,9 +297,11 @@ export class RunnerService implements AsyncDisposable {
     const run = this.#runs.get(req.runId);
     if (!run) throw new AirlockError('unknown_run', `run ${req.runId} is not held by runner ${this.#cfg.runnerId}`);
     if (run.busy) throw new AirlockError('run_busy', `run ${req.runId} is executing a step; steps of one run are serial`);
-    const claims = await this.#gate.authorize(req);
+    // Taken before the first await: a second request arriving while this one is being authorized
+    // must see the run busy (two steps of one run never run at once).
     run.busy = true;
     try {
+      const claims = await this.#gate.authorize(req);
       await this.#gate.recheck(run, req, claims.approved);
       return await runStep(this.#stepHost, run, req);
     } finally {
@@ -340,10 +345,18 @@ export class RunnerService implements AsyncDisposable {
     if (!run) throw new AirlockError('unknown_run', `run ${req.runId} is not held by runner ${this.#cfg.runnerId}`);
     this.#runs.delete(req.runId);
     if (run.containerId) await this.#docker.remove(run.containerId);
-    await releaseWorkspace(run.workspace);
-    await run.log.append({ type: 'run.closed', reason: req.reason });
-    this.#log.info({ runId: run.runId }, 'run closed');
-    return { runId: run.runId, removed: true };
+    // A workspace not given back is reported (log, run.closed, the reply), never lost: the user's
+    // files may still belong to the sandbox user.
+    const release = await releaseWorkspace(run.workspace).then(
+      () => ({ workspaceReleased: true }),
+      (err: unknown) => {
+        this.#log.error({ err, runId: run.runId, path: run.workspace.path }, 'could not give the workspace back');
+        return { workspaceReleased: false, releaseError: `could not give workspace ${run.workspace.path} back: ${(err as Error)?.message ?? String(err)}` };
+      },
+    );
+    await run.log.append({ type: 'run.closed', reason: req.reason, ...release });
+    this.#log.info({ runId: run.runId, ...release }, 'run closed');
+    return { runId: run.runId, removed: true, ...release };
   }
 
   /**
@@ -359,10 +372,15 @@ export class RunnerService implements AsyncDisposable {
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
       for (const run of [...this.#runs.values()]) {
         this.#runs.delete(run.runId);
-        if (run.containerId) await this.#docker.remove(run.containerId).catch(() => undefined);
-        await releaseWorkspace(run.workspace).catch(() => undefined);
+        if (run.containerId) {
+          await this.#docker.remove(run.containerId).catch((err: unknown) => this.#log.warn({ err, runId: run.runId }, 'could not remove a sandbox while draining'));
+        }
+        await releaseWorkspace(run.workspace).catch((err: unknown) =>
+          this.#log.error({ err, runId: run.runId, path: run.workspace.path }, 'could not give the workspace back while draining'),
+        );
       }
       this.#events.abort();
+      await this.#eventsWatch;
       await this.#snapshots[Symbol.asyncDispose]().catch(() => undefined);
       this.state = 'stopped';
     })();

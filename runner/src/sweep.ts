@@ -38,8 +38,10 @@ export async function sweep(host: SweepHost): Promise<void> {
     const rec = await recordOf(run.runId);
     if (rec && (rec.status === 'closed' || rec.runnerId !== host.runnerId)) {
       host.runs.delete(run.runId);
-      if (run.containerId) await host.docker.remove(run.containerId).catch(() => undefined);
-      await releaseWorkspace(run.workspace).catch(() => undefined);
+      if (run.containerId) await host.docker.remove(run.containerId).catch((err: unknown) => host.log.warn({ err, runId: run.runId }, 'could not remove the sandbox of a dropped run'));
+      await releaseWorkspace(run.workspace).catch((err: unknown) =>
+        host.log.error({ err, runId: run.runId, path: run.workspace.path }, 'could not give the workspace of a dropped run back'),
+      );
       host.log.warn({ runId: run.runId, holder: rec.runnerId, status: rec.status }, 'dropped a run this runner no longer holds');
     }
   }
@@ -50,9 +52,13 @@ export async function sweep(host: SweepHost): Promise<void> {
     if (owner === host.runnerId || Date.now() - c.createdMs < 60_000) continue;
     const rec = await recordOf(runId);
     if (rec && rec.status === 'open' && rec.runnerId === owner) continue;
-    await host.docker.remove(c.id).catch(() => undefined);
+    await host.docker.remove(c.id).catch((err: unknown) => host.log.warn({ err, containerId: c.id, runId }, 'could not remove an orphan sandbox'));
     const path = c.labels[labels.workspace];
-    if (path) await releaseWorkspace({ path, ownerBack: c.labels[labels.ownerBack] ?? '', owned: c.labels[labels.ownedWorkspace] === '1' }).catch(() => undefined);
+    if (path) {
+      await releaseWorkspace({ path, ownerBack: c.labels[labels.ownerBack] ?? '', owned: c.labels[labels.ownedWorkspace] === '1' }).catch((err: unknown) =>
+        host.log.error({ err, runId, path }, 'could not give the workspace of an orphan sandbox back'),
+      );
+    }
     host.log.info({ containerId: c.id, runId, owner }, 'removed an orphan sandbox of another runner');
   }
 }
@@ -68,7 +74,7 @@ export async function reapOrphans(host: SweepHost): Promise<number> {
     const path = c.labels[labels.workspace];
     if (path) {
       await releaseWorkspace({ path, ownerBack: c.labels[labels.ownerBack] ?? '', owned: c.labels[labels.ownedWorkspace] === '1' }).catch(
-        (err: unknown) => host.log.warn({ err, path }, 'could not release an orphan workspace'),
+        (err: unknown) => host.log.error({ err, runId, path }, 'could not give the workspace of an orphan sandbox back'),
       );
     }
     reaped++;
