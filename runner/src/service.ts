@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Msg, Subscription } from '@nats-io/transport-node';
@@ -91,8 +90,7 @@ export class RunnerService implements AsyncDisposable {
     const policies = await waitForBucket(nats, names.policiesBucket, log);
     svc.#gate = new Gate({ runnerId: cfg.runnerId, policies, verifier, systemLog: svc.#systemLog, js: nats.js, log });
     svc.#runsKv = await waitForBucket(nats, names.runsBucket, log);
-    const runsStream = await nats.jsm.streams.info(`KV_${names.runsBucket}`);
-    svc.#deployment = createHash('sha256').update(runsStream.created).digest('hex').slice(0, 16);
+    svc.#deployment = cfg.deploymentId ?? (await deploymentFromHarness(policies, log));
     svc.#snapshots = await SnapshotStore.open(nats.nc, { cacheDir: join(cfg.stateDir, 'blob-cache'), replicas: cfg.replicas });
     await reapOrphans(svc.#sweepHost);
     // Resubscribes by itself and never rejects; tracked so a drain waits for it to stop.
@@ -380,7 +378,8 @@ export class RunnerService implements AsyncDisposable {
         );
       }
       this.#events.abort();
-      await this.#eventsWatch;
+      // The watch ends at the abort; bounded all the same, a stuck engine socket must not hold a drain.
+      await Promise.race([this.#eventsWatch, new Promise((r) => setTimeout(r, 2000).unref())]);
       await this.#snapshots[Symbol.asyncDispose]().catch(() => undefined);
       this.state = 'stopped';
     })();
@@ -413,5 +412,22 @@ async function waitForBucket(nats: NatsHandles, bucket: string, log: Logger): Pr
       if (attempt > 600) throw err;
       await new Promise((r) => setTimeout(r, 500));
     }
+  }
+}
+
+/**
+ * The deployment id the harness recorded in its policies bucket (see the harness's
+ * ensureDeploymentId). Waited for briefly; then the runner refuses to start rather than label
+ * sandboxes with an id no sweep would recognise.
+ */
+async function deploymentFromHarness(policies: KV, log: Logger): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    const e = await policies.get(names.deploymentKey);
+    const id = e && e.operation === 'PUT' ? e.string() : '';
+    if (/^[A-Za-z0-9_-]{1,64}$/.test(id)) return id;
+    if (id) throw new AirlockError('internal', `the deployment id in ${names.policiesBucket}/${names.deploymentKey} is malformed (${JSON.stringify(id.slice(0, 80))}); set AIRLOCK_DEPLOYMENT_ID`);
+    if (attempt === 0) log.info({ bucket: names.policiesBucket }, 'waiting for the harness to record the deployment id');
+    if (attempt > 150) throw new AirlockError('internal', `no deployment id in ${names.policiesBucket}/${names.deploymentKey}; start a current harness, or set AIRLOCK_DEPLOYMENT_ID`);
+    await new Promise((r) => setTimeout(r, 200));
   }
 }

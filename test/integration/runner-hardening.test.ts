@@ -6,7 +6,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AirlockError, PROTOCOL_VERSION, decode, encode, replySchema, subjects, StepResultSchema } from '@airlock/proto';
+import { AirlockError, PROTOCOL_VERSION, decode, encode, names, replySchema, subjects, StepResultSchema } from '@airlock/proto';
+import { Kvm } from '@nats-io/kv';
 import type { LogEvent, RunnerExecRequest } from '@airlock/proto';
 import { connectNats, readAudit } from '@airlock/ledger';
 import { importPrivateKey, newJobClaims, signJob } from '@airlock/trust';
@@ -145,5 +146,15 @@ describe('the runner', () => {
       execFileSync('umount', [ro]);
     }
     await stack.client.close(run.runId).catch(() => undefined);
+  });
+
+  it('labels its sandboxes with the deployment id the harness recorded (not a stream timestamp)', async () => {
+    await using conn = await connectNats({ servers: stack.nats.url, name: 'deployment' });
+    const recorded = (await (await new Kvm(conn.nc).open(names.policiesBucket)).get(names.deploymentKey))?.string();
+    expect(recorded).toMatch(/^[0-9a-f]{16}$/);
+    const run = await stack.client.open({});
+    const [sandbox] = await docker.listManaged({ 'airlock.run-id': run.runId });
+    expect(sandbox?.labels['airlock.deployment']).toBe(recorded);
+    await stack.client.close(run.runId);
   });
 });

@@ -307,6 +307,11 @@ export class DockerodeClient implements ContainerClient {
       ...(opts.since ? { since: opts.since as unknown as number } : {}),
       filters: { type: ['container'], label: [`${labels.managed}=1`], event: ['die', 'oom'] },
     })) as NodeJS.ReadableStream & { destroy(): void };
+    // Aborted while the stream was being opened: the listener below would never fire.
+    if (signal.aborted) {
+      stream.destroy();
+      return;
+    }
     signal.addEventListener('abort', () => stream.destroy(), { once: true });
     let buffered = '';
     stream.on('data', (piece: Buffer) => {
