@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -121,6 +122,7 @@ export class HarnessService implements AsyncDisposable {
     // Policies are content-addressed: runners fetch the pinned one by hash and check the hash themselves.
     const policies = await kvm.create(names.policiesBucket, { history: 1, replicas: cfg.replicas });
     await policies.put(validator.policyHash, canonicalJson(policy));
+    await ensureDeploymentId(policies, log);
     const approvals = await kvm.create(names.approvalsBucket, { history: 5, replicas: cfg.replicas });
     const svc = new HarnessService(cfg, nats, kv, approvals, log, validator);
     const { nc } = nats;
@@ -698,5 +700,24 @@ export class HarnessService implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.drain();
+  }
+}
+
+/**
+ * The deployment id, chosen once by the first harness on this NATS and kept in the policies bucket
+ * (which only the harness writes and every runner reads). `create` writes only when the key is
+ * absent, so two harnesses starting together agree on one id.
+ */
+async function ensureDeploymentId(policies: KV, log: Logger): Promise<void> {
+  const have = await policies.get(names.deploymentKey);
+  if (have && have.operation === 'PUT' && have.length > 0) return;
+  const id = randomBytes(8).toString('hex');
+  try {
+    await policies.create(names.deploymentKey, id);
+    log.info({ deployment: id }, 'recorded a new deployment id');
+  } catch (err) {
+    // Another harness recorded one first: that one stands.
+    const now = await policies.get(names.deploymentKey);
+    if (!now || now.length === 0) throw err;
   }
 }

@@ -14,6 +14,7 @@ export const errorCodes = {
   no_runner: { retryable: true, doc: 'No runner answered; start one (`./airlock up`) or check NATS.' },
   runner_lost: { retryable: true, doc: 'The runner holding this run stopped answering.' },
   image_not_found: { retryable: false, doc: 'The sandbox image is not present on the runner; build it (`make images`).' },
+  image_invalid: { retryable: false, doc: 'The sandbox image declares something the runner cannot use (a malformed `airlock.executor` label); fix the image and rebuild it.' },
   workspace_invalid: { retryable: false, doc: 'The workspace path is not an absolute, existing directory on the runner host.' },
   sandbox_failed: { retryable: true, doc: 'The sandbox container could not be created or started.' },
   validation_denied: { retryable: false, doc: 'The command was denied by the validation chain.' },

@@ -37,6 +37,11 @@ export const names = {
   logStream: 'AIRLOCK_LOG',
   /** KV bucket: runId -> RunRecord. */
   runsBucket: 'airlock_runs',
+  /**
+   * Key in the policies bucket (next to the policy hashes) holding the deployment id the harness chose
+   * when it first started on this NATS: runners label their sandboxes with it and sweep only those.
+   */
+  deploymentKey: 'deployment',
   /** KV bucket: policy hash -> canonical policy JSON (content-addressed, written by the harness only). */
   policiesBucket: 'airlock_policies',
   /** Object store bucket of proof bundles the harness built (the CLI downloads them). */

@@ -29,6 +29,11 @@ export const RunnerConfigSchema = z.object({
    * `airlock.executor`), else `docker exec`; `exec` always `docker exec`. Env AIRLOCK_EXECUTOR.
    */
   executor: z.enum(['auto', 'exec']).default('auto'),
+  /**
+   * Which deployment this runner serves (its sandboxes are labelled with it; sweeps touch no other
+   * deployment's). Default: the id the harness recorded on its runs bucket. Env AIRLOCK_DEPLOYMENT_ID.
+   */
+  deploymentId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
   /** Heartbeat period. */
   heartbeatMs: z.coerce.number().int().positive().default(1000),
   /** pino level. Env AIRLOCK_LOG_LEVEL. */
@@ -50,6 +55,8 @@ Options (environment variable in brackets):
   --docker-socket P  Docker engine socket [DOCKER_SOCKET] (default /var/run/docker.sock)
   --executor MODE    auto: steps go through the image's in-sandbox executor when it has one, else
                      docker exec; exec: always docker exec [AIRLOCK_EXECUTOR] (default auto)
+  --deployment-id D  deployment id its sandboxes are labelled with [AIRLOCK_DEPLOYMENT_ID]
+                     (default: the one the harness recorded on its runs bucket)
   --log-level L      fatal|error|warn|info|debug|trace|silent [AIRLOCK_LOG_LEVEL] (default info)
   -h, --help         this text
 `;
@@ -66,6 +73,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RunnerConfig
       executor: { type: 'string' },
       'harness-key': { type: 'string' },
       'log-level': { type: 'string' },
+      'deployment-id': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -87,5 +95,6 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RunnerConfig
     executor: values.executor ?? env.AIRLOCK_EXECUTOR,
     maxOutputBytes: env.AIRLOCK_MAX_OUTPUT_BYTES,
     logLevel: values['log-level'] ?? env.AIRLOCK_LOG_LEVEL,
+    deploymentId: values['deployment-id'] ?? (env.AIRLOCK_DEPLOYMENT_ID || undefined),
   });
 }

@@ -5,7 +5,7 @@ import type { RunnerExecRequest } from '@airlock/proto';
 import { indexVerdict, type NatsHandles, type RunLogWriter } from '@airlock/ledger';
 import type { KV } from '@nats-io/kv';
 import { PolicySchema, createValidator, policyHash, type Validator } from '@airlock/validate';
-import { TokenError, commandHash, type JobClaims, type JobVerifier } from '@airlock/trust';
+import { Redactor, TokenError, commandHash, type JobClaims, type JobVerifier } from '@airlock/trust';
 import type { LiveRun } from './live-run.ts';
 import type { Logger } from './logger.ts';
 
@@ -77,7 +77,7 @@ export class Gate {
       this.#log.warn({ runId: req.runId, step: req.step, code }, 'job token refused');
       await this.#systemLog
         .append({ type: 'message.rejected', subject: subjects.runnerExec(this.#runnerId), code: `unauthorized.${code}`, message, bytes: req.cmd.length })
-        .catch(() => undefined);
+        .catch((err: unknown) => this.#log.error({ err, runId: req.runId, step: req.step }, 'could not record a refused job token in the audit log'));
       throw new AirlockError('unauthorized', message);
     }
   }
@@ -91,19 +91,34 @@ export class Gate {
     const v = mismatch ? null : run.validator.validate(req.cmd);
     if (v?.verdict === 'allow') return;
     if (v?.verdict === 'ask' && approved) return;
+    // The command (and the validator's reason, which may quote it) may hold the step's secrets: the
+    // verdict goes into the run log and the reviewers' index, so it is redacted as the harness does.
+    const redact = redactorFor(req.secrets);
     const rule = v ? v.rule : 'policy.mismatch';
-    const reason = v ? `the runner's check disagrees with the harness: ${v.reason}` : `the request names policy ${req.policyHash.slice(0, 12)}, the run is pinned to ${run.policyHash.slice(0, 12)}`;
+    const rawReason = v ? `the runner's check disagrees with the harness: ${v.reason}` : `the request names policy ${req.policyHash.slice(0, 12)}, the run is pinned to ${run.policyHash.slice(0, 12)}`;
+    const reason = redact(rawReason);
     const event = await run.log.append({
       type: 'step.verdict',
       step: req.step,
-      cmd: req.cmd,
+      cmd: redact(req.cmd),
       verdict: v?.verdict ?? 'deny',
       rule,
       reason,
       ...(v?.span ? { span: { start: v.span.start, end: v.span.end } } : {}),
       policyHash: run.policyHash,
     });
-    if (event.type === 'step.verdict') await indexVerdict(this.#js, event).catch(() => undefined);
+    if (event.type === 'step.verdict') {
+      await indexVerdict(this.#js, event).catch((err: unknown) =>
+        this.#log.error({ err, runId: req.runId, step: req.step, seq: event.seq }, 'could not index the runner\'s verdict for reviewers'),
+      );
+    }
     throw new AirlockError('validation_denied', `runner refused step ${req.step} (${rule}): ${reason}`, { data: { step: req.step, rule, reason } });
   }
+}
+
+/** Redacts a step's secrets from text; the identity when the step has none. */
+function redactorFor(secrets: Record<string, string>): (s: string) => string {
+  if (Object.keys(secrets).length === 0) return (s) => s;
+  const r = new Redactor(secrets);
+  return (s) => r.redactString(s);
 }

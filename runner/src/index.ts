@@ -3,7 +3,7 @@ export type { RunnerState } from './service.ts';
 export { RunnerConfigSchema, loadConfig } from './config.ts';
 export type { RunnerConfig } from './config.ts';
 export { DockerodeClient, sandboxCreateOptions } from './docker/client.ts';
-export type { ContainerClient, SandboxSpec, ExecSpec, ExecHandle, ContainerState } from './docker/client.ts';
+export type { ContainerClient, SandboxSpec, ExecSpec, ExecHandle, ExecExit, ContainerState, DockerEvent } from './docker/client.ts';
 export { labels } from './docker/labels.ts';
 export { demux } from './docker/demux.ts';
 export { pumpChunks } from './exec/chunker.ts';

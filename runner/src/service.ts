@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Msg, Subscription } from '@nats-io/transport-node';
@@ -60,6 +59,7 @@ export class RunnerService implements AsyncDisposable {
   #subs: Subscription[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
   #events = new AbortController();
+  #eventsWatch: Promise<void> = Promise.resolve();
   #systemLog: RunLogWriter;
   #stopped: Promise<void> | undefined;
   #runsKv!: KV;
@@ -90,11 +90,11 @@ export class RunnerService implements AsyncDisposable {
     const policies = await waitForBucket(nats, names.policiesBucket, log);
     svc.#gate = new Gate({ runnerId: cfg.runnerId, policies, verifier, systemLog: svc.#systemLog, js: nats.js, log });
     svc.#runsKv = await waitForBucket(nats, names.runsBucket, log);
-    const runsStream = await nats.jsm.streams.info(`KV_${names.runsBucket}`);
-    svc.#deployment = createHash('sha256').update(runsStream.created).digest('hex').slice(0, 16);
+    svc.#deployment = cfg.deploymentId ?? (await deploymentFromHarness(policies, log));
     svc.#snapshots = await SnapshotStore.open(nats.nc, { cacheDir: join(cfg.stateDir, 'blob-cache'), replicas: cfg.replicas });
     await reapOrphans(svc.#sweepHost);
-    void docker.events(svc.#events.signal, svc.#sandboxEvents.onEvent);
+    // Resubscribes by itself and never rejects; tracked so a drain waits for it to stop.
+    svc.#eventsWatch = svc.#sandboxEvents.watch(docker, svc.#events.signal, log);
     const { nc } = nats;
     svc.#subs.push(
       nc.subscribe(subjects.runnerOpen, { queue: names.runnerQueue, callback: (err, msg) => {
@@ -203,7 +203,7 @@ export class RunnerService implements AsyncDisposable {
           await this.#snapshots.restore(req.fromSnapshot, workspace.path);
           await chownTree(workspace.path, SANDBOX_UID, SANDBOX_GID);
         } catch (err) {
-          await releaseWorkspace(workspace).catch(() => undefined);
+          await releaseWorkspace(workspace).catch((err: unknown) => this.#log.error({ err, runId: req.runId, path: workspace.path }, 'could not give the workspace back after a failed open'));
           throw new AirlockError('bad_request', `cannot start from snapshot ${req.fromSnapshot.slice(0, 12)}: ${(err as Error).message}`, { cause: err });
         }
       }
@@ -226,7 +226,8 @@ export class RunnerService implements AsyncDisposable {
       try {
         containerId = await this.#startSandbox(run);
       } catch (err) {
-        await releaseWorkspace(workspace).catch(() => undefined);
+        this.#log.error({ err, runId: req.runId, image: req.image }, 'could not start the sandbox');
+        await releaseWorkspace(workspace).catch((e: unknown) => this.#log.error({ err: e, runId: req.runId, path: workspace.path }, 'could not give the workspace back after a failed open'));
         throw err;
       }
       this.#runs.set(run.runId, run);
@@ -294,9 +295,11 @@ export class RunnerService implements AsyncDisposable {
     const run = this.#runs.get(req.runId);
     if (!run) throw new AirlockError('unknown_run', `run ${req.runId} is not held by runner ${this.#cfg.runnerId}`);
     if (run.busy) throw new AirlockError('run_busy', `run ${req.runId} is executing a step; steps of one run are serial`);
-    const claims = await this.#gate.authorize(req);
+    // Taken before the first await: a second request arriving while this one is being authorized
+    // must see the run busy (two steps of one run never run at once).
     run.busy = true;
     try {
+      const claims = await this.#gate.authorize(req);
       await this.#gate.recheck(run, req, claims.approved);
       return await runStep(this.#stepHost, run, req);
     } finally {
@@ -340,10 +343,18 @@ export class RunnerService implements AsyncDisposable {
     if (!run) throw new AirlockError('unknown_run', `run ${req.runId} is not held by runner ${this.#cfg.runnerId}`);
     this.#runs.delete(req.runId);
     if (run.containerId) await this.#docker.remove(run.containerId);
-    await releaseWorkspace(run.workspace);
-    await run.log.append({ type: 'run.closed', reason: req.reason });
-    this.#log.info({ runId: run.runId }, 'run closed');
-    return { runId: run.runId, removed: true };
+    // A workspace not given back is reported (log, run.closed, the reply), never lost: the user's
+    // files may still belong to the sandbox user.
+    const release = await releaseWorkspace(run.workspace).then(
+      () => ({ workspaceReleased: true }),
+      (err: unknown) => {
+        this.#log.error({ err, runId: run.runId, path: run.workspace.path }, 'could not give the workspace back');
+        return { workspaceReleased: false, releaseError: `could not give workspace ${run.workspace.path} back: ${(err as Error)?.message ?? String(err)}` };
+      },
+    );
+    await run.log.append({ type: 'run.closed', reason: req.reason, ...release });
+    this.#log.info({ runId: run.runId, ...release }, 'run closed');
+    return { runId: run.runId, removed: true, ...release };
   }
 
   /**
@@ -359,10 +370,16 @@ export class RunnerService implements AsyncDisposable {
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
       for (const run of [...this.#runs.values()]) {
         this.#runs.delete(run.runId);
-        if (run.containerId) await this.#docker.remove(run.containerId).catch(() => undefined);
-        await releaseWorkspace(run.workspace).catch(() => undefined);
+        if (run.containerId) {
+          await this.#docker.remove(run.containerId).catch((err: unknown) => this.#log.warn({ err, runId: run.runId }, 'could not remove a sandbox while draining'));
+        }
+        await releaseWorkspace(run.workspace).catch((err: unknown) =>
+          this.#log.error({ err, runId: run.runId, path: run.workspace.path }, 'could not give the workspace back while draining'),
+        );
       }
       this.#events.abort();
+      // The watch ends at the abort; bounded all the same, a stuck engine socket must not hold a drain.
+      await Promise.race([this.#eventsWatch, new Promise((r) => setTimeout(r, 2000).unref())]);
       await this.#snapshots[Symbol.asyncDispose]().catch(() => undefined);
       this.state = 'stopped';
     })();
@@ -395,5 +412,22 @@ async function waitForBucket(nats: NatsHandles, bucket: string, log: Logger): Pr
       if (attempt > 600) throw err;
       await new Promise((r) => setTimeout(r, 500));
     }
+  }
+}
+
+/**
+ * The deployment id the harness recorded in its policies bucket (see the harness's
+ * ensureDeploymentId). Waited for briefly; then the runner refuses to start rather than label
+ * sandboxes with an id no sweep would recognise.
+ */
+async function deploymentFromHarness(policies: KV, log: Logger): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    const e = await policies.get(names.deploymentKey);
+    const id = e && e.operation === 'PUT' ? e.string() : '';
+    if (/^[A-Za-z0-9_-]{1,64}$/.test(id)) return id;
+    if (id) throw new AirlockError('internal', `the deployment id in ${names.policiesBucket}/${names.deploymentKey} is malformed (${JSON.stringify(id.slice(0, 80))}); set AIRLOCK_DEPLOYMENT_ID`);
+    if (attempt === 0) log.info({ bucket: names.policiesBucket }, 'waiting for the harness to record the deployment id');
+    if (attempt > 150) throw new AirlockError('internal', `no deployment id in ${names.policiesBucket}/${names.deploymentKey}; start a current harness, or set AIRLOCK_DEPLOYMENT_ID`);
+    await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -159,7 +159,7 @@ async function openExec(host: StepHost, run: LiveRun, step: number, spec: ExecSp
       oomKilled: state?.oomKilled ?? false,
       reason: 'the sandbox had stopped before the step',
     });
-    void host.docker.remove(id).catch(() => undefined);
+    void host.docker.remove(id).catch((err: unknown) => host.log.warn({ err, runId: run.runId, containerId: id }, 'could not remove a dead sandbox'));
     const fresh = await host.startSandbox(run);
     await run.log.append({ type: 'sandbox.started', containerId: fresh, reason: 'the previous sandbox died; fresh sandbox on the same workspace' });
     return await host.docker.exec(fresh, spec);

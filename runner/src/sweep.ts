@@ -1,6 +1,7 @@
 // Clean-up: runs this runner no longer holds, orphan sandboxes of dead runners, and its own
 // leftovers from before a restart. Every removed sandbox's workspace is given back.
 import type { KV } from '@nats-io/kv';
+import { RunRecordSchema, type RunRecord } from '@airlock/proto';
 import type { ContainerClient } from './docker/client.ts';
 import { labels } from './docker/labels.ts';
 import type { LiveRun } from './live-run.ts';
@@ -27,19 +28,16 @@ export interface SweepHost {
  * runner and is removed. Young sandboxes are spared: their record may not be written yet.
  */
 export async function sweep(host: SweepHost): Promise<void> {
-  const kv = host.runsKv;
-  const recordOf = async (runId: string) => {
-    const e = await kv.get(runId).catch(() => null);
-    if (!e || e.operation !== 'PUT' || e.length === 0) return null;
-    return e.json<{ runnerId?: string; status?: string }>();
-  };
   for (const run of [...host.runs.values()]) {
     if (run.busy) continue;
-    const rec = await recordOf(run.runId);
+    const rec = await runRecordOf(host, run.runId);
+    if (rec === 'unknown') continue;
     if (rec && (rec.status === 'closed' || rec.runnerId !== host.runnerId)) {
       host.runs.delete(run.runId);
-      if (run.containerId) await host.docker.remove(run.containerId).catch(() => undefined);
-      await releaseWorkspace(run.workspace).catch(() => undefined);
+      if (run.containerId) await host.docker.remove(run.containerId).catch((err: unknown) => host.log.warn({ err, runId: run.runId }, 'could not remove the sandbox of a dropped run'));
+      await releaseWorkspace(run.workspace).catch((err: unknown) =>
+        host.log.error({ err, runId: run.runId, path: run.workspace.path }, 'could not give the workspace of a dropped run back'),
+      );
       host.log.warn({ runId: run.runId, holder: rec.runnerId, status: rec.status }, 'dropped a run this runner no longer holds');
     }
   }
@@ -48,11 +46,17 @@ export async function sweep(host: SweepHost): Promise<void> {
     const runId = c.labels[labels.runId] ?? '';
     const owner = c.labels[labels.runnerId] ?? '';
     if (owner === host.runnerId || Date.now() - c.createdMs < 60_000) continue;
-    const rec = await recordOf(runId);
+    const rec = await runRecordOf(host, runId);
+    // A record that cannot be read or parsed says nothing: the sandbox is left alone until it can.
+    if (rec === 'unknown') continue;
     if (rec && rec.status === 'open' && rec.runnerId === owner) continue;
-    await host.docker.remove(c.id).catch(() => undefined);
+    await host.docker.remove(c.id).catch((err: unknown) => host.log.warn({ err, containerId: c.id, runId }, 'could not remove an orphan sandbox'));
     const path = c.labels[labels.workspace];
-    if (path) await releaseWorkspace({ path, ownerBack: c.labels[labels.ownerBack] ?? '', owned: c.labels[labels.ownedWorkspace] === '1' }).catch(() => undefined);
+    if (path) {
+      await releaseWorkspace({ path, ownerBack: c.labels[labels.ownerBack] ?? '', owned: c.labels[labels.ownedWorkspace] === '1' }).catch((err: unknown) =>
+        host.log.error({ err, runId, path }, 'could not give the workspace of an orphan sandbox back'),
+      );
+    }
     host.log.info({ containerId: c.id, runId, owner }, 'removed an orphan sandbox of another runner');
   }
 }
@@ -68,11 +72,41 @@ export async function reapOrphans(host: SweepHost): Promise<number> {
     const path = c.labels[labels.workspace];
     if (path) {
       await releaseWorkspace({ path, ownerBack: c.labels[labels.ownerBack] ?? '', owned: c.labels[labels.ownedWorkspace] === '1' }).catch(
-        (err: unknown) => host.log.warn({ err, path }, 'could not release an orphan workspace'),
+        (err: unknown) => host.log.error({ err, runId, path }, 'could not give the workspace of an orphan sandbox back'),
       );
     }
     reaped++;
   }
   if (reaped > 0) host.log.info({ reaped }, 'reaped orphan sandboxes');
   return reaped;
+}
+
+/**
+ * The harness's record of a run, parsed with its schema: null when there is none (never written, or
+ * deleted), 'unknown' when it cannot be read or does not parse (logged; the caller decides nothing
+ * from it).
+ */
+export async function runRecordOf(host: Pick<SweepHost, 'runsKv' | 'log'>, runId: string): Promise<RunRecord | null | 'unknown'> {
+  if (!runId) return null;
+  let e;
+  try {
+    e = await host.runsKv.get(runId);
+  } catch (err) {
+    host.log.warn({ err, runId }, 'could not read the run record; treating it as unknown');
+    return 'unknown';
+  }
+  if (!e || e.operation !== 'PUT' || e.length === 0) return null;
+  let raw: unknown;
+  try {
+    raw = e.json<unknown>();
+  } catch (err) {
+    host.log.warn({ err, runId }, 'run record is not JSON; treating it as unknown');
+    return 'unknown';
+  }
+  const parsed = RunRecordSchema.safeParse(raw);
+  if (!parsed.success) {
+    host.log.warn({ runId, issues: parsed.error.issues.slice(0, 5) }, 'run record does not match its schema; treating it as unknown');
+    return 'unknown';
+  }
+  return parsed.data;
 }

@@ -38,7 +38,14 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     /** Snapshot the workspace started from (fork, import), if any. */
     fromSnapshot: z.string().optional(),
   }),
-  z.object({ ...base, type: z.literal('run.closed'), reason: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal('run.closed'),
+    reason: z.string(),
+    /** false when the runner could not give the workspace back (see `releaseError`); absent from older runners. */
+    workspaceReleased: z.boolean().optional(),
+    releaseError: z.string().optional(),
+  }),
   z.object({
     ...base,
     type: z.literal('run.moved'),

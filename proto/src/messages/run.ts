@@ -52,7 +52,17 @@ export const RunnerCloseRequestSchema = z.object({
 });
 export type RunnerCloseRequest = z.infer<typeof RunnerCloseRequestSchema>;
 
-export const RunnerCloseResultSchema = z.object({ runId: RunIdSchema, removed: z.boolean() });
+export const RunnerCloseResultSchema = z.object({
+  runId: RunIdSchema,
+  removed: z.boolean(),
+  /**
+   * Whether the workspace was given back (chowned to its owner, or deleted when the runner made it).
+   * false: it was not, and `releaseError` says why; the files may still belong to the sandbox user.
+   * Absent from runners that did not report it.
+   */
+  workspaceReleased: z.boolean().optional(),
+  releaseError: z.string().optional(),
+});
 export type RunnerCloseResult = z.infer<typeof RunnerCloseResultSchema>;
 
 export const RunStatusSchema = z.enum(['open', 'closed']);

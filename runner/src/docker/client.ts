@@ -7,7 +7,7 @@ import Docker from 'dockerode';
 import type { SandboxLimits } from '@airlock/proto';
 import { AirlockError } from '@airlock/proto';
 import { demux, type Frame } from './demux.ts';
-import { ExecutorChannel, type ExecutorExit } from './executor.ts';
+import { ExecutorChannel, parseExecutorLabel, type ExecutorExit } from './executor.ts';
 import { timeoutFired, underTimeout, type Deadline } from '../exec/deadline.ts';
 import { labels } from './labels.ts';
 
@@ -61,6 +61,8 @@ export interface DockerEvent {
   action: string;
   containerId: string;
   labels: Record<string, string>;
+  /** The engine's time of the event in nanoseconds since the epoch, as decimal digits ("" if it gave none). */
+  timeNano: string;
 }
 
 /** What the runner needs from a container engine. */
@@ -76,8 +78,12 @@ export interface ContainerClient {
   /** Force-removes. Idempotent. */
   remove(containerId: string): Promise<void>;
   listManaged(filter: Record<string, string>): Promise<Array<{ id: string; labels: Record<string, string>; createdMs: number }>>;
-  /** Container events (die, oom, …) of Airlock sandboxes until the signal aborts. */
-  events(signal: AbortSignal, onEvent: (e: DockerEvent) => void): Promise<void>;
+  /**
+   * Container events (die, oom, …) of Airlock sandboxes, from `since` (the engine's clock, seconds
+   * with an optional fraction) if given, until the signal aborts or the engine ends the stream.
+   * Resolves when the stream ends; rejects when it cannot be opened.
+   */
+  events(signal: AbortSignal, onEvent: (e: DockerEvent) => void, opts?: { since?: string }): Promise<void>;
 }
 
 /** Image label naming the in-sandbox executor's argv (JSON); see sandbox-images/default/executor.py. */
@@ -178,15 +184,8 @@ export class DockerodeClient implements ContainerClient {
     if (!this.#useExecutor) return undefined;
     // The runner checked the image when the run opened; a sandbox started without that check inspects it.
     const labels = this.#imageLabels.get(image) ?? (await this.#docker.getImage(image).inspect().catch(() => null))?.Config?.Labels;
-    const raw = labels?.[EXECUTOR_LABEL];
-    if (!raw) return undefined;
-    try {
-      const argv = JSON.parse(raw) as unknown;
-      if (Array.isArray(argv) && argv.length > 0 && argv.every((a) => typeof a === 'string')) return argv as string[];
-    } catch {
-      // A malformed label: fall back to docker exec.
-    }
-    return undefined;
+    // A malformed label refuses the sandbox (typed image_invalid) instead of falling back to docker exec.
+    return parseExecutorLabel(image, labels?.[EXECUTOR_LABEL]);
   }
 
   async ping(): Promise<void> {
@@ -302,10 +301,17 @@ export class DockerodeClient implements ContainerClient {
     return list.map((c) => ({ id: c.Id, labels: c.Labels, createdMs: c.Created * 1000 }));
   }
 
-  async events(signal: AbortSignal, onEvent: (e: DockerEvent) => void): Promise<void> {
+  async events(signal: AbortSignal, onEvent: (e: DockerEvent) => void, opts: { since?: string } = {}): Promise<void> {
     const stream = (await this.#docker.getEvents({
+      // The engine takes "seconds.nanoseconds"; the typings say number, which would lose the nanoseconds.
+      ...(opts.since ? { since: opts.since as unknown as number } : {}),
       filters: { type: ['container'], label: [`${labels.managed}=1`], event: ['die', 'oom'] },
     })) as NodeJS.ReadableStream & { destroy(): void };
+    // Aborted while the stream was being opened: the listener below would never fire.
+    if (signal.aborted) {
+      stream.destroy();
+      return;
+    }
     signal.addEventListener('abort', () => stream.destroy(), { once: true });
     let buffered = '';
     stream.on('data', (piece: Buffer) => {
@@ -317,7 +323,9 @@ export class DockerodeClient implements ContainerClient {
         if (!line.trim()) continue;
         try {
           const e = JSON.parse(line) as { Action?: string; id?: string; Actor?: { Attributes?: Record<string, string> } };
-          if (e.Action && e.id) onEvent({ action: e.Action, containerId: e.id, labels: e.Actor?.Attributes ?? {} });
+          // timeNano does not fit a double: its digits are read from the line itself.
+          const timeNano = /"timeNano":\s*(\d+)/.exec(line)?.[1] ?? '';
+          if (e.Action && e.id) onEvent({ action: e.Action, containerId: e.id, labels: e.Actor?.Attributes ?? {}, timeNano });
         } catch {
           // A malformed event line from the engine is skipped; the exit path re-checks with inspect.
         }

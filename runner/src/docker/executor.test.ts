@@ -40,3 +40,19 @@ describe('executorFrames', () => {
     expect(await collect(pieces(cut, [1000]))).toEqual(want.slice(0, 4));
   });
 });
+
+describe('parseExecutorLabel', () => {
+  it('reads a JSON argv, and no label means docker exec', async () => {
+    const { parseExecutorLabel } = await import('./executor.ts');
+    expect(parseExecutorLabel('img', '["python3", "-I", "/opt/airlock/executor.py"]')).toEqual(['python3', '-I', '/opt/airlock/executor.py']);
+    expect(parseExecutorLabel('img', undefined)).toBeUndefined();
+    expect(parseExecutorLabel('img', '')).toBeUndefined();
+  });
+
+  it('refuses a malformed label with a typed image_invalid error instead of falling back', async () => {
+    const { parseExecutorLabel } = await import('./executor.ts');
+    for (const raw of ['python3 /opt/airlock/executor.py', '[]', '[1, 2]', '{"argv": ["x"]}', '["ok", ""]', '"x"']) {
+      expect(() => parseExecutorLabel('img', raw), raw).toThrow(expect.objectContaining({ code: 'image_invalid' }));
+    }
+  });
+});

@@ -3,6 +3,7 @@
 // else can connect), carrying steps as JSON lines and their output as typed frames. Replaces a
 // `docker exec` per step (~150 ms of engine CPU each, measured).
 import type { Socket } from 'node:net';
+import { AirlockError } from '@airlock/proto';
 import type { Frame } from './demux.ts';
 import { timeoutFired, underTimeout, type Deadline } from '../exec/deadline.ts';
 
@@ -62,6 +63,27 @@ export interface ExecutorExit {
   code: number | null;
   /** Whether the step's deadline ended the command, as the enforcing party reports it. */
   timedOut: boolean;
+}
+
+/**
+ * The executor argv an image's `airlock.executor` label declares (a JSON array of strings), or
+ * undefined when there is no label. A label that is there but malformed is an error: falling back to
+ * `docker exec` would silently lose what only the executor gives (isolating a step that receives a
+ * secret from what earlier steps left running), so the sandbox is not started at all.
+ */
+export function parseExecutorLabel(image: string, raw: string | undefined): string[] | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  let argv: unknown;
+  try {
+    argv = JSON.parse(raw);
+  } catch {
+    argv = undefined;
+  }
+  if (Array.isArray(argv) && argv.length > 0 && argv.every((a) => typeof a === 'string' && a.length > 0)) return argv as string[];
+  throw new AirlockError(
+    'image_invalid',
+    `image ${image} has a malformed airlock.executor label (${JSON.stringify(raw.slice(0, 200))}); it must be a JSON array of strings, the executor's argv. Fix the image and rebuild it, or remove the label to use docker exec`,
+  );
 }
 
 /** The executor protocol that enforces deadlines itself (earlier ones ran `timeout` inside the command). */
