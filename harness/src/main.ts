@@ -42,10 +42,16 @@ async function main(): Promise<void> {
   const svc = await HarnessService.start(cfg, nats, log);
   const stop = (signal: string) => {
     log.info({ signal }, 'draining');
-    void svc
+    svc
       .drain()
       .then(() => nats.drain())
-      .then(() => process.exit(0));
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err, signal }, 'drain failed; exiting');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));

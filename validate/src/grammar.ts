@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Language, Parser } from 'web-tree-sitter';
+import type { TreeCursor } from 'web-tree-sitter';
 
 /**
  * A syntax node copied out of tree-sitter's wasm heap into plain JS.
@@ -214,7 +215,7 @@ function fastParser(parser: Parser, M: RawModule, language: Language): (source: 
 // Copying through a cursor costs a few wasm calls per node and no wasm-side
 // Node objects, which is the cheapest way to get a tree we can walk freely
 // through the public API.
-function copy(cursor: import('web-tree-sitter').TreeCursor): SyntaxNode {
+function copy(cursor: TreeCursor): SyntaxNode {
   const type = cursor.nodeType;
   const named = cursor.nodeIsNamed;
   const start = cursor.startIndex;

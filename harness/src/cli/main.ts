@@ -119,7 +119,14 @@ program
       const stop = () => {
         if (stopping) return;
         stopping = true;
-        void down(g.stateDir, say).then(() => done());
+        down(g.stateDir, say).then(
+          () => done(),
+          (err: unknown) => {
+            process.stderr.write(`airlock: stopping the stack failed: ${err instanceof Error ? err.message : String(err)}\n`);
+            process.exitCode = EXIT_AIRLOCK_ERROR;
+            done();
+          },
+        );
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
