@@ -41,7 +41,8 @@ import type {
   StepResult,
 } from '@airlock/proto';
 import { RunLogWriter, serveRequest, ensureAuditStream, ensureLogStream, indexVerdict, readRunLog, readRunLogRaw, type NatsHandles } from '@airlock/ledger';
-import { canonicalJson, createValidator, defaultPolicy, loadPolicyFile, type Policy, type Validator } from '@airlock/validate';
+import { createValidator, defaultPolicy, loadPolicyFile, type Policy, type Validator } from '@airlock/validate';
+import { canonicalJson } from '@airlock/proto';
 import { Redactor, buildBundle, commandHash, newJobClaims, signJob } from '@airlock/trust';
 import { SnapshotStore, serializeManifest } from '@airlock/snapshot';
 import { Objm } from '@nats-io/obj';

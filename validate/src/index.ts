@@ -11,7 +11,6 @@ export type { Finding } from './analyze.ts';
 export { validateJsonl } from './jsonl.ts';
 export type { JsonlError, JsonlResult } from './jsonl.ts';
 export {
-  canonicalJson,
   CodeRuleSchema,
   CommandRuleSchema,
   DEFAULT_POLICY_PATH,
