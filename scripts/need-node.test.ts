@@ -53,7 +53,7 @@ function checkout(name: string, withTools: boolean): string {
 
 const SYSTEM_PATH = '/usr/local/bin:/usr/bin:/bin';
 
-describe('scripts/need-node.sh', () => {
+describe('scripts/need-node.sh', { timeout: 120_000 }, () => {
   it('old Node first on PATH and no .tools/: stops before running anything and says to run make setup', async () => {
     const dir = checkout('bare', false);
     const r = await run('sh', [join(dir, 'scripts', 'need-node.sh'), 'node', '-e', 'console.log("ran")'], { path: `${oldNodeDir()}:${SYSTEM_PATH}` });
@@ -100,7 +100,7 @@ describe('scripts/need-node.sh', () => {
   });
 });
 
-describe('./airlock', () => {
+describe('./airlock', { timeout: 60_000 }, () => {
   it('old Node first on PATH and no .tools/: stops and says to run make setup', async () => {
     const dir = checkout('airlock-bare', false);
     const r = await run(join(dir, 'airlock'), ['ps'], { path: `${oldNodeDir()}:${SYSTEM_PATH}` });

@@ -1,6 +1,6 @@
 // Entry point of the harness process.
 import { parseArgs } from 'node:util';
-import { connectNats } from '@airlock/ledger';
+import { connectNats } from '@airlock/transport';
 import { loadHarnessConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { HarnessService } from './service.ts';

@@ -24,7 +24,8 @@ import type {
   SandboxLimits,
   StepResult,
 } from '@airlock/proto';
-import { RunLogWriter, serveRequest, ensureAuditStream, ensureLogStream, indexVerdict, type NatsHandles } from '@airlock/ledger';
+import { RunLogWriter, ensureAuditStream, ensureLogStream, indexVerdict } from '@airlock/ledger';
+import { serveRequest, type NatsHandles } from '@airlock/transport';
 import { Kvm, type KV } from '@nats-io/kv';
 import { PolicySchema, createValidator, policyHash, type Validator } from '@airlock/validate';
 import { SnapshotStore, type SnapshotState } from '@airlock/snapshot';

@@ -25,9 +25,21 @@ export interface ParseResult {
   readonly hasError: boolean;
 }
 
-/** Thrown when the grammar cannot be loaded or a parse is cancelled; callers turn it into `deny`. */
+/** Why a {@link GrammarError} was thrown: callers branch on this, never on the message. */
+export const grammarErrorCodes = ['load_failed', 'parse_cancelled', 'parse_failed'] as const;
+export type GrammarErrorCode = (typeof grammarErrorCodes)[number];
+
+/**
+ * Thrown when the grammar cannot be loaded (`load_failed`), a parse ran past its time budget
+ * (`parse_cancelled`) or tree-sitter returned no tree (`parse_failed`); callers turn it into `deny`.
+ */
 export class GrammarError extends Error {
   override name = 'GrammarError';
+  readonly code: GrammarErrorCode;
+  constructor(code: GrammarErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
 }
 
 const NO_CHILDREN: readonly SyntaxNode[] = [];
@@ -73,7 +85,7 @@ export function loadBashGrammar(): Promise<BashGrammar> {
     return makeGrammar(parser, rawModule(mod), language);
   })().catch((err: unknown) => {
     loading = undefined;
-    throw new GrammarError('could not load the tree-sitter-bash grammar', { cause: err });
+    throw new GrammarError('load_failed', 'could not load the tree-sitter-bash grammar', { cause: err });
   });
   return loading;
 }
@@ -137,7 +149,7 @@ function makeGrammar(parser: Parser, raw: RawModule | null, language: Language):
               // Returning true cancels the parse (the .d.ts types it as void).
               progressCallback: (() => ++checks % 16 === 0 && performance.now() > deadline) as () => void,
             });
-      if (tree === null) throw new GrammarError(`parse cancelled after ${timeoutMs} ms`);
+      if (tree === null) throw new GrammarError('parse_cancelled', `parse cancelled after ${timeoutMs} ms`);
       try {
         const hasError = tree.rootNode.hasError;
         const cursor = tree.walk();
@@ -194,7 +206,7 @@ function fastParser(parser: Parser, M: RawModule, language: Language): (source: 
       M.currentParseCallback = null;
       text = '';
     }
-    if (!t) throw new GrammarError('parse failed');
+    if (!t) throw new GrammarError('parse_failed', 'parse failed');
     tree = t;
     try {
       M._ts_tree_root_node_wasm(t); // root node → transfer buffer

@@ -18,7 +18,8 @@ function airlock(args: string[]): Promise<{ code: number | null; stdout: string;
 /** A port with nothing listening: connection refused at once. */
 const DEAD_NATS = 'nats://127.0.0.1:1';
 
-describe('./airlock global options', () => {
+// Each case starts a Node process; on a loaded 2-core machine that takes seconds.
+describe('./airlock global options', { timeout: 60_000 }, () => {
   it('--json after the command', async () => {
     const r = await airlock(['validate', '--json', '--', 'ls -la']);
     expect(r.stderr).not.toContain('unknown option');
@@ -35,13 +36,15 @@ describe('./airlock global options', () => {
   });
 
   it('--nats and --json after the command (and after its own options) reach the client', async () => {
-    for (const args of [
+    const cases = [
       ['ps', '--all', '--json', '--nats', DEAD_NATS],
       ['ps', '--nats=' + DEAD_NATS, '--all', '--json'],
       ['--json', 'ps', '--nats', DEAD_NATS],
       ['log', 'RUN', '--from', '2', '--json', '--nats', DEAD_NATS],
-    ]) {
-      const r = await airlock(args);
+    ];
+    const results = await Promise.all(cases.map((args) => airlock(args)));
+    for (const [i, args] of cases.entries()) {
+      const r = results[i]!;
       expect(r.stderr, args.join(' ')).not.toContain('unknown option');
       expect(r.code, args.join(' ')).toBe(125);
       expect(JSON.parse(r.stdout), args.join(' ')).toMatchObject({ type: 'error', code: 'no_harness', message: expect.stringContaining(DEAD_NATS) });
