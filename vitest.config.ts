@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{proto,validate,ledger,snapshot,trust,runner,harness}/src/**/*.test.ts'],
+          include: ['{proto,transport,validate,ledger,snapshot,trust,runner,harness}/src/**/*.test.ts', 'scripts/*.test.ts'],
           environment: 'node',
         },
       },

@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectNats } from '@airlock/ledger';
+import { connectNats } from '@airlock/transport';
 import { AirlockClient, HarnessConfigSchema, HarnessService } from '@airlock/harness';
 import { NatsServer, silent, spawnRunner, stopProcesses, waitUntil } from '../test/fixtures.ts';
 import { stats } from './steps.ts';

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { connectNats, type NatsHandles } from '@airlock/ledger';
+import { connectNats, type NatsHandles } from '@airlock/transport';
 import { DockerodeClient, RunnerService, type ContainerClient, type RunnerConfig } from '@airlock/runner';
 import { AirlockClient, HarnessService, HarnessConfigSchema, type HarnessConfig } from '@airlock/harness';
 import { SERVICE_NODE_FLAGS, type LogEvent } from '@airlock/proto';

@@ -16,7 +16,8 @@ import {
   outputBytes,
 } from '@airlock/proto';
 import type { ApiApprovalsResult, ApiOpenRequest, ApiPsResult, ApiStatusResult, Approval, LogEvent, RunRecord, StepResult } from '@airlock/proto';
-import { connectNats, logTail, readAudit, readRunLog, type AuditQuery, type NatsHandles, type ReadLogOptions } from '@airlock/ledger';
+import { logTail, readAudit, readRunLog, type AuditQuery, type ReadLogOptions } from '@airlock/ledger';
+import { connectNats, isNoResponders, isTimeout, type NatsHandles } from '@airlock/transport';
 import type { z } from 'zod';
 import { SnapshotStore } from '@airlock/snapshot';
 import { Objm } from '@nats-io/obj';
@@ -84,11 +85,10 @@ export class AirlockClient implements AsyncDisposable {
     try {
       msg = await this.#nats.nc.request(subject, encode({ v: PROTOCOL_VERSION, ...body }), { timeout: timeoutMs });
     } catch (cause) {
-      const text = String((cause as Error)?.message ?? cause);
-      if (/no responders|503/i.test(text)) {
+      if (isNoResponders(cause)) {
         throw new AirlockError('no_harness', `no harness answers at ${this.natsUrl}; start one with \`./airlock up\``, { cause });
       }
-      if (/timeout/i.test(text)) throw new AirlockError('timeout', `the harness did not answer within ${timeoutMs} ms`, { cause });
+      if (isTimeout(cause)) throw new AirlockError('timeout', `the harness did not answer within ${timeoutMs} ms`, { cause });
       throw cause;
     }
     return decodeReply(result, msg.data, `reply on ${subject}`);

@@ -1,6 +1,6 @@
 // Entry point of the harness process.
 import { parseArgs } from 'node:util';
-import { connectNats } from '@airlock/ledger';
+import { connectNats } from '@airlock/transport';
 import { loadHarnessConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { HarnessService } from './service.ts';
@@ -42,10 +42,16 @@ async function main(): Promise<void> {
   const svc = await HarnessService.start(cfg, nats, log);
   const stop = (signal: string) => {
     log.info({ signal }, 'draining');
-    void svc
+    svc
       .drain()
       .then(() => nats.drain())
-      .then(() => process.exit(0));
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err, signal }, 'drain failed; exiting');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));

@@ -41,8 +41,10 @@ import type {
   RunnerOpenRequest,
   StepResult,
 } from '@airlock/proto';
-import { RunLogWriter, serveRequest, ensureAuditStream, ensureLogStream, indexVerdict, readRunLog, readRunLogRaw, type NatsHandles } from '@airlock/ledger';
-import { canonicalJson, createValidator, defaultPolicy, loadPolicyFile, type Policy, type Validator } from '@airlock/validate';
+import { RunLogWriter, ensureAuditStream, ensureLogStream, indexVerdict, readRunLog, readRunLogRaw } from '@airlock/ledger';
+import { isNoResponders, isTimeout, serveRequest, type NatsHandles } from '@airlock/transport';
+import { createValidator, defaultPolicy, loadPolicyFile, type Policy, type Validator } from '@airlock/validate';
+import { canonicalJson } from '@airlock/proto';
 import { Redactor, buildBundle, commandHash, newJobClaims, signJob } from '@airlock/trust';
 import { SnapshotStore, serializeManifest } from '@airlock/snapshot';
 import { Objm } from '@nats-io/obj';
@@ -192,9 +194,8 @@ export class HarnessService implements AsyncDisposable {
         : await request;
     } catch (err) {
       if (err instanceof AirlockError) throw err;
-      const text = String((err as Error)?.message ?? err);
-      if (/no responders|503/i.test(text)) throw new AirlockError('no_runner', `no runner answers on ${subject}`, { cause: err });
-      if (/timeout/i.test(text)) throw new AirlockError('timeout', `no reply on ${subject} within ${timeoutMs} ms`, { cause: err });
+      if (isNoResponders(err)) throw new AirlockError('no_runner', `no runner answers on ${subject}`, { cause: err });
+      if (isTimeout(err)) throw new AirlockError('timeout', `no reply on ${subject} within ${timeoutMs} ms`, { cause: err });
       throw err;
     }
     return decodeReply(result, msg.data, `reply on ${subject}`);

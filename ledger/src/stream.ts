@@ -1,4 +1,4 @@
-import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { names, subjects } from '@airlock/proto';
 
 /** How long JetStream remembers publish ids to drop a retried publish. */
@@ -33,13 +33,14 @@ export async function ensureStream(jsm: JetStreamManager, name: string, streamSu
     });
   } catch (err) {
     // Another process created it between our check and our add.
-    if (!/already in use|exists/i.test(String(err))) throw err;
+    if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_IN_USE)) throw err;
   }
 }
 
+/** JetStream's `err_code` for "stream name already in use with a different configuration". */
+const STREAM_NAME_IN_USE = 10058;
+
+/** The JetStream API answered "no such stream" or "no such message" (by code, not by text). */
 export function isNotFound(err: unknown): boolean {
-  const e = err as { code?: unknown; api_error?: { err_code?: number }; message?: string } | null;
-  if (!e) return false;
-  if (e.api_error?.err_code === 10059 || e.api_error?.err_code === 10037) return true;
-  return e.code === '404' || e.code === 404 || /not found/i.test(String(e.message ?? ''));
+  return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamNotFound || err.code === JetStreamApiCodes.NoMessageFound);
 }

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { GENESIS_HASH, LogEventSchema, PROTOCOL_VERSION, encode, names, subjects } from '@airlock/proto';
+import { GENESIS_HASH, LogEventSchema, PROTOCOL_VERSION, encode, names, sha256Hex, subjects } from '@airlock/proto';
 import type { LogEvent, LogEventInput } from '@airlock/proto';
 
 const WRONG_LAST_SEQUENCE = 10071;
@@ -120,10 +119,6 @@ export class RunLogWriter {
     }
     this.#synced = true;
   }
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 function sleep(ms: number): Promise<void> {

@@ -2,7 +2,8 @@
 // policy and command) and the runner's own validation chain, under the run's pinned policy, agrees.
 import { AirlockError, subjects } from '@airlock/proto';
 import type { RunnerExecRequest } from '@airlock/proto';
-import { indexVerdict, type NatsHandles, type RunLogWriter } from '@airlock/ledger';
+import { indexVerdict, type RunLogWriter } from '@airlock/ledger';
+import type { NatsHandles } from '@airlock/transport';
 import type { KV } from '@nats-io/kv';
 import { PolicySchema, createValidator, policyHash, type Validator } from '@airlock/validate';
 import { Redactor, TokenError, commandHash, type JobClaims, type JobVerifier } from '@airlock/trust';

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { connectNats } from '@airlock/ledger';
+import { connectNats } from '@airlock/transport';
 import { RUNNER_USAGE, loadConfig } from './config.ts';
 import { DockerodeClient } from './docker/client.ts';
 import { createLogger } from './logger.ts';

@@ -21,7 +21,8 @@ import type {
   RunnerOpenResult,
   StepResult,
 } from '@airlock/proto';
-import { RunLogWriter, serveRequest, ensureAuditStream, ensureLogStream, type NatsHandles } from '@airlock/ledger';
+import { RunLogWriter, ensureAuditStream, ensureLogStream } from '@airlock/ledger';
+import { serveRequest, type NatsHandles } from '@airlock/transport';
 import { Kvm, type KV } from '@nats-io/kv';
 import { SnapshotStore } from '@airlock/snapshot';
 import { JobVerifier, importPublicKey } from '@airlock/trust';

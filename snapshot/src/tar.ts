@@ -49,22 +49,18 @@ export function packManifest(manifest: Manifest, readBlob: BlobReader, opts: { m
             sink.end(undefined);
             return;
           }
-          void (async () => {
-            try {
-              for await (const chunk of body) {
-                n += chunk.byteLength;
-                hash.update(chunk);
-                if (n > e.size) break;
-                if (!sink.write(chunk)) await new Promise<void>((r) => sink.once('drain', () => r()));
-              }
-              if (n !== e.size || hash.digest('hex') !== e.sha256) {
-                throw new SnapshotError('blob_mismatch', `blob for ${e.path} does not match the manifest`, { data: { path: e.path, expected: e.sha256 } });
-              }
-              sink.end(undefined);
-            } catch (err) {
-              reject(err);
+          (async () => {
+            for await (const chunk of body) {
+              n += chunk.byteLength;
+              hash.update(chunk);
+              if (n > e.size) break;
+              if (!sink.write(chunk)) await new Promise<void>((r) => sink.once('drain', () => r()));
             }
-          })();
+            if (n !== e.size || hash.digest('hex') !== e.sha256) {
+              throw new SnapshotError('blob_mismatch', `blob for ${e.path} does not match the manifest`, { data: { path: e.path, expected: e.sha256 } });
+            }
+            sink.end(undefined);
+          })().catch(reject);
         });
       }
     }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogEvent } from '@airlock/proto';
-import { connectNats, type NatsHandles } from '@airlock/ledger';
+import { connectNats, type NatsHandles } from '@airlock/transport';
 import { AirlockClient, HarnessConfigSchema, HarnessService } from '@airlock/harness';
 import { containersOf, freePort, silent, spawnRunner, stopProcesses, waitUntil } from '../fixtures.ts';
 

@@ -3,7 +3,7 @@
 // in the run's log, and a runner lets an `ask` through only with a token that carries the approval.
 import { describe, expect, it } from 'vitest';
 import { AirlockError, decode, encode, PROTOCOL_VERSION, replySchema, StepResultSchema, subjects } from '@airlock/proto';
-import { connectNats } from '@airlock/ledger';
+import { connectNats } from '@airlock/transport';
 import { importPrivateKey, newJobClaims, signJob } from '@airlock/trust';
 import { readFileSync } from 'node:fs';
 import { useStack, runCli, runEvents } from '../fixtures.ts';

@@ -67,6 +67,23 @@ describe('./airlock against a running deployment', () => {
     expect((JSON.parse(from.stdout.split('\n')[0]!) as { seq: number }).seq).toBe(3);
   });
 
+  it('global options after the command: `run --json -- cmd` and `open --json` (issue 11, point 7)', async () => {
+    const run = await airlock(['run', '--json', ...g(), '--', 'echo', '--json']);
+    expect(run.stderr).not.toContain('unknown option');
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ type: 'run' });
+    // `--json` after `--` belongs to the command: echo printed it.
+    expect(lines.find((l) => l.type === 'step.output')?.text).toBe('--json\n');
+    expect(lines.at(-1)).toMatchObject({ type: 'result', exitCode: 0 });
+
+    const open = await airlock(['open', '--json', '--nats', stack.nats.url, '--state-dir', stateDir]);
+    expect(open.code).toBe(0);
+    const opened = JSON.parse(open.stdout.trim()) as { runId: string; type: string };
+    expect(opened).toMatchObject({ type: 'run', runId: expect.stringMatching(/^[0-9A-Z]{26}$/) });
+    expect((await airlock(['close', opened.runId, ...g(), '--json'])).code).toBe(0);
+  });
+
   it('log --follow streams a live run and ends when it closes', async () => {
     const run = await stack.client.open({});
     const follower = airlock([...g(), 'log', '--follow', run.runId]);

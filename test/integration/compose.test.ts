@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AirlockClient } from '@airlock/harness';
-import { connectNats } from '@airlock/ledger';
+import { connectNats } from '@airlock/transport';
 import { names } from '@airlock/proto';
 import { containersOf, freePort, waitUntil } from '../fixtures.ts';
 

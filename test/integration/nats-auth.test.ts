@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
-import { connectNats, splitCredentials, type NatsHandles } from '@airlock/ledger';
+import { connectNats, splitCredentials, type NatsHandles } from '@airlock/transport';
 import { DockerodeClient, RunnerService } from '@airlock/runner';
 import { AirlockClient, HarnessConfigSchema, HarnessService } from '@airlock/harness';
 import { containersOf, freePort, silent, waitUntil } from '../fixtures.ts';

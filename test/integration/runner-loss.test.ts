@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, type NatsHandles } from '@airlock/ledger';
+import { connectNats, type NatsHandles } from '@airlock/transport';
 import { AirlockClient, HarnessConfigSchema, HarnessService } from '@airlock/harness';
 import { RunnerHeartbeatSchema, subjects, type LogEvent } from '@airlock/proto';
 import { NatsServer, containersOf, silent, spawnRunner, stopProcesses, waitUntil } from '../fixtures.ts';

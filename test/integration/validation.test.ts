@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode, decode, replySchema, subjects, StepResultSchema } from '@airlock/proto';
-import { connectNats } from '@airlock/ledger';
+import { connectNats } from '@airlock/transport';
 import { DEFAULT_POLICY_PATH } from '@airlock/validate';
 import { importPrivateKey, newJobClaims, signJob } from '@airlock/trust';
 import { TestStack, containersOf, runCli, runEvents } from '../fixtures.ts';

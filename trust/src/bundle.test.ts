@@ -1,10 +1,9 @@
 import { Buffer } from 'node:buffer';
 import { sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { GENESIS_HASH, type LogEvent, type LogEventInput } from '@airlock/proto';
+import { canonicalJson, GENESIS_HASH, sha256Hex, type LogEvent, type LogEventInput } from '@airlock/proto';
 import { BundleSchema, buildBundle, bundleHeader, verifyBundle, type Bundle, type BundleVerification } from './bundle.ts';
 import { bundleProblemCodes, chainHash, checkChain, type BundleProblemCode } from './chain.ts';
-import { canonicalJson, sha256Hex } from './canonical.ts';
 import { TrustError } from './errors.ts';
 import { generateSigningKey, keyId } from './keys.ts';
 

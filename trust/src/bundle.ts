@@ -1,8 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { sign, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import type { LogEvent } from '@airlock/proto';
-import { canonicalJson, sha256Hex } from './canonical.ts';
+import { canonicalJson, sha256Hex, type LogEvent } from '@airlock/proto';
 import { checkChain, strictBase64, type BundleProblem } from './chain.ts';
 import { TrustError } from './errors.ts';
 import { exportPublicKey, importPrivateKey, importPublicKey, keyId, type PrivateKeyInput } from './keys.ts';

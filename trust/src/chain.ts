@@ -1,7 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { z } from 'zod';
-import { GENESIS_HASH, LogEventSchema, type LogEvent } from '@airlock/proto';
-import { sha256Hex } from './canonical.ts';
+import { GENESIS_HASH, LogEventSchema, sha256Hex, type LogEvent } from '@airlock/proto';
 
 /**
  * Everything a bundle or a chain check can find wrong, with what it means. `seq` / `index` on a

@@ -10,6 +10,5 @@ export { chainHash, checkChain, bundleProblemCodes } from './chain.ts';
 export type { BundleProblem, BundleProblemCode, ChainCheck, CheckChainOptions } from './chain.ts';
 export { BUNDLE_FORMAT, BUNDLE_VERSION, BundleSchema, buildBundle, verifyBundle, bundleHeader } from './bundle.ts';
 export type { Bundle, BuildBundleInput, VerifyBundleOptions, BundleVerification, PolicyHashFn } from './bundle.ts';
-export { canonicalJson, sha256Hex } from './canonical.ts';
 export { TokenError, tokenErrorCodes, TrustError, trustErrorCodes } from './errors.ts';
 export type { TokenErrorCode, TrustErrorCode } from './errors.ts';

@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { sha256Hex } from './canonical.ts';
+import { sha256Hex } from '@airlock/proto';
 import { TrustError } from './errors.ts';
 
 /** An ed25519 key pair. The private half stays in the harness; runners get only the public half. */

@@ -1,8 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { RunIdSchema, StepNumberSchema } from '@airlock/proto';
-import { canonicalJson, sha256Hex } from './canonical.ts';
+import { canonicalJson, RunIdSchema, sha256Hex, StepNumberSchema } from '@airlock/proto';
 import { TokenError, TrustError } from './errors.ts';
 import { importPrivateKey, importPublicKey, keyId, type PrivateKeyInput, type PublicKeyInput } from './keys.ts';
 

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Language, Parser } from 'web-tree-sitter';
+import type { TreeCursor } from 'web-tree-sitter';
 
 /**
  * A syntax node copied out of tree-sitter's wasm heap into plain JS.
@@ -24,9 +25,21 @@ export interface ParseResult {
   readonly hasError: boolean;
 }
 
-/** Thrown when the grammar cannot be loaded or a parse is cancelled; callers turn it into `deny`. */
+/** Why a {@link GrammarError} was thrown: callers branch on this, never on the message. */
+export const grammarErrorCodes = ['load_failed', 'parse_cancelled', 'parse_failed'] as const;
+export type GrammarErrorCode = (typeof grammarErrorCodes)[number];
+
+/**
+ * Thrown when the grammar cannot be loaded (`load_failed`), a parse ran past its time budget
+ * (`parse_cancelled`) or tree-sitter returned no tree (`parse_failed`); callers turn it into `deny`.
+ */
 export class GrammarError extends Error {
   override name = 'GrammarError';
+  readonly code: GrammarErrorCode;
+  constructor(code: GrammarErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
 }
 
 const NO_CHILDREN: readonly SyntaxNode[] = [];
@@ -72,7 +85,7 @@ export function loadBashGrammar(): Promise<BashGrammar> {
     return makeGrammar(parser, rawModule(mod), language);
   })().catch((err: unknown) => {
     loading = undefined;
-    throw new GrammarError('could not load the tree-sitter-bash grammar', { cause: err });
+    throw new GrammarError('load_failed', 'could not load the tree-sitter-bash grammar', { cause: err });
   });
   return loading;
 }
@@ -136,7 +149,7 @@ function makeGrammar(parser: Parser, raw: RawModule | null, language: Language):
               // Returning true cancels the parse (the .d.ts types it as void).
               progressCallback: (() => ++checks % 16 === 0 && performance.now() > deadline) as () => void,
             });
-      if (tree === null) throw new GrammarError(`parse cancelled after ${timeoutMs} ms`);
+      if (tree === null) throw new GrammarError('parse_cancelled', `parse cancelled after ${timeoutMs} ms`);
       try {
         const hasError = tree.rootNode.hasError;
         const cursor = tree.walk();
@@ -193,7 +206,7 @@ function fastParser(parser: Parser, M: RawModule, language: Language): (source: 
       M.currentParseCallback = null;
       text = '';
     }
-    if (!t) throw new GrammarError('parse failed');
+    if (!t) throw new GrammarError('parse_failed', 'parse failed');
     tree = t;
     try {
       M._ts_tree_root_node_wasm(t); // root node → transfer buffer
@@ -214,7 +227,7 @@ function fastParser(parser: Parser, M: RawModule, language: Language): (source: 
 // Copying through a cursor costs a few wasm calls per node and no wasm-side
 // Node objects, which is the cheapest way to get a tree we can walk freely
 // through the public API.
-function copy(cursor: import('web-tree-sitter').TreeCursor): SyntaxNode {
+function copy(cursor: TreeCursor): SyntaxNode {
   const type = cursor.nodeType;
   const named = cursor.nodeIsNamed;
   const start = cursor.startIndex;

@@ -11,7 +11,6 @@ export type { Finding } from './analyze.ts';
 export { validateJsonl } from './jsonl.ts';
 export type { JsonlError, JsonlResult } from './jsonl.ts';
 export {
-  canonicalJson,
   CodeRuleSchema,
   CommandRuleSchema,
   DEFAULT_POLICY_PATH,
@@ -33,7 +32,8 @@ export { RULE_IDS } from './rule-ids.ts';
 export type { RuleInfo } from './rule-ids.ts';
 // Lower-level pieces, used by the benchmark's parser comparison and useful
 // for tools that want the command list without a verdict.
-export { bashWasmPath, GrammarError, loadBashGrammar } from './grammar.ts';
+export { bashWasmPath, GrammarError, grammarErrorCodes, loadBashGrammar } from './grammar.ts';
+export type { GrammarErrorCode } from './grammar.ts';
 export type { BashGrammar, ParseResult, SyntaxNode } from './grammar.ts';
 export { walkScript } from './walk.ts';
 export type { Assign, Cmd, Redirect, Stdin, Walked } from './walk.ts';

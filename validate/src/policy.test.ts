@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { canonicalJson, DEFAULT_POLICY_PATH, defaultPolicy, parsePolicy, PolicyError, policyHash, RULE_IDS } from './index.ts';
+import { canonicalJson } from '@airlock/proto';
+import { DEFAULT_POLICY_PATH, defaultPolicy, parsePolicy, PolicyError, policyHash, RULE_IDS } from './index.ts';
 
 describe('policy files', () => {
   it('the shipped default policy validates', async () => {

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
+import { canonicalJson, sha256Hex } from '@airlock/proto';
 
 /** The three verdicts, least to most strict. */
 export const VERDICTS = ['allow', 'ask', 'deny'] as const;
@@ -239,20 +239,10 @@ export function defaultPolicy(): Promise<Policy> {
 }
 
 /**
- * SHA-256 (hex) of the policy's canonical JSON: keys sorted at every level,
- * no whitespace. The same policy hashes the same however the file was
- * formatted (YAML or JSON, key order, comments, defaults spelled out or not).
+ * SHA-256 (hex) of the policy's canonical JSON (proto's `canonicalJson`: keys sorted at every
+ * level, no whitespace). The same policy hashes the same however the file was formatted (YAML or
+ * JSON, key order, comments, defaults spelled out or not).
  */
 export function policyHash(policy: Policy): string {
-  return createHash('sha256').update(canonicalJson(PolicySchema.parse(policy))).digest('hex');
-}
-
-/** JSON with object keys sorted recursively and no whitespace. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  return sha256Hex(canonicalJson(PolicySchema.parse(policy)));
 }

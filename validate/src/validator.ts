@@ -1,6 +1,6 @@
 import { analyzeScript, DeadlineError, rank, type Ctx, type Finding } from './analyze.ts';
 import { compilePolicy, type CompiledPolicy } from './compile.ts';
-import { loadBashGrammar, type BashGrammar } from './grammar.ts';
+import { GrammarError, loadBashGrammar, type BashGrammar } from './grammar.ts';
 import { checkInput } from './input.ts';
 import { defaultPolicy, policyHash, type Policy, type VerdictKind } from './policy.ts';
 
@@ -55,7 +55,7 @@ function makeValidator(policy: Policy, compiled: CompiledPolicy, grammar: BashGr
       try {
         return run(cmd, compiled, grammar);
       } catch (err) {
-        const timeout = err instanceof DeadlineError || (err as Error)?.name === 'GrammarError' && /cancelled/.test((err as Error).message);
+        const timeout = err instanceof DeadlineError || (err instanceof GrammarError && err.code === 'parse_cancelled');
         const f: Finding = timeout
           ? { verdict: 'deny', rule: 'internal.timeout', reason: `validation took longer than ${policy.validation.timeoutMs} ms`, start: 0, end: typeof cmd === 'string' ? cmd.length : 0 }
           : { verdict: 'deny', rule: 'internal.error', reason: `validator failed: ${(err as Error)?.message ?? String(err)}`, start: 0, end: typeof cmd === 'string' ? cmd.length : 0 };

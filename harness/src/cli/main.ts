@@ -18,8 +18,10 @@ const program = new Command('airlock')
   .option('--nats <url>', 'NATS URL of the Airlock deployment (default: the one `up` started, else nats://127.0.0.1:4222)')
   .option('--state-dir <dir>', 'state directory [AIRLOCK_HOME]', process.env.AIRLOCK_HOME ?? resolve(homedir(), '.airlock'))
   .option('--json', 'machine-readable output: JSON lines')
-  .showHelpAfterError()
-  .enablePositionalOptions();
+  .showHelpAfterError();
+// The options above are global and count anywhere before `--`, also after the command
+// (`./airlock run --json -- cmd`), as with gh, docker and kubectl: no positional options here.
+// Commander stops at `--`, so the words of the sandboxed command are never read as options.
 
 type Globals = { nats?: string; stateDir: string; json?: boolean };
 const globals = () => program.opts<Globals>();
@@ -117,7 +119,14 @@ program
       const stop = () => {
         if (stopping) return;
         stopping = true;
-        void down(g.stateDir, say).then(() => done());
+        down(g.stateDir, say).then(
+          () => done(),
+          (err: unknown) => {
+            process.stderr.write(`airlock: stopping the stack failed: ${err instanceof Error ? err.message : String(err)}\n`);
+            process.exitCode = EXIT_AIRLOCK_ERROR;
+            done();
+          },
+        );
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);

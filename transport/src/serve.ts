@@ -1,7 +1,15 @@
 import type { Msg } from '@nats-io/transport-node';
 import { decode, encode, toWireError } from '@airlock/proto';
+import type { LogEventInput } from '@airlock/proto';
 import type { z } from 'zod';
-import type { RunLogWriter } from './writer.ts';
+
+/**
+ * Where `serveRequest` records a rejected message: the run log's writer fits (`RunLogWriter` of
+ * `@airlock/ledger`). An interface, so the transport does not depend on the ledger.
+ */
+export interface RejectionAudit {
+  append(event: Extract<LogEventInput, { type: 'message.rejected' }>): Promise<unknown>;
+}
 
 /** The little of a logger that `serveRequest` needs (pino fits). */
 export interface OpsLog {
@@ -19,7 +27,7 @@ export async function serveRequest<S extends z.ZodType, R>(
   schema: S,
   what: string,
   handle: (req: z.infer<S>) => Promise<R>,
-  ctx: { audit: RunLogWriter; log: OpsLog },
+  ctx: { audit: RejectionAudit; log: OpsLog },
 ): Promise<void> {
   let reply: unknown;
   try {
