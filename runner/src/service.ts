@@ -33,7 +33,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerClient, ContainerState, ExecHandle, ExecSpec } from './docker/client.ts';
 import { labels } from './docker/labels.ts';
-import { pumpChunks } from './exec/chunker.ts';
+import { pumpChunks, type ChunkerTotals } from './exec/chunker.ts';
 import type { Frame } from './docker/demux.ts';
 import { SANDBOX_GID, SANDBOX_UID, chownTree, prepareWorkspace, releaseWorkspace, type PreparedWorkspace } from './workspace.ts';
 import type { RunnerConfig } from './config.ts';
@@ -41,6 +41,8 @@ import type { Logger } from './logger.ts';
 
 /** Grace after a step's timeout before the runner kills the whole sandbox as a backstop. */
 const BACKSTOP_GRACE_MS = 5000;
+/** How long a step stopped for a lost log waits for the log to come back before it reports its end. */
+const LOG_RECOVERY_MS = 5 * 60_000;
 /** `timeout` sends TERM at the deadline, then KILL this many seconds later. */
 const KILL_AFTER_S = 2;
 /** Environment every sandbox gets; nothing of the runner's own environment is passed. */
@@ -102,7 +104,7 @@ export class RunnerService implements AsyncDisposable {
     this.#nats = nats;
     this.#docker = docker;
     this.#log = log;
-    this.#systemLog = new RunLogWriter(nats.js, nats.jsm, 'system', { by: this.#by });
+    this.#systemLog = new RunLogWriter(nats.js, nats.jsm, 'system', { by: this.#by, ...(cfg.logRetryMs ? { giveUpAfterMs: cfg.logRetryMs } : {}) });
   }
 
   get #by(): string {
@@ -231,7 +233,7 @@ export class RunnerService implements AsyncDisposable {
         containerId: null,
         containerSeq: 0,
         busy: false,
-        log: new RunLogWriter(this.#nats.js, this.#nats.jsm, req.runId, { by: this.#by }),
+        log: new RunLogWriter(this.#nats.js, this.#nats.jsm, req.runId, { by: this.#by, ...(this.#cfg.logRetryMs ? { giveUpAfterMs: this.#cfg.logRetryMs } : {}) }),
         policyHash: req.policyHash,
         validator,
         snap: undefined,
@@ -348,17 +350,25 @@ export class RunnerService implements AsyncDisposable {
       void this.#docker.kill(containerId).catch((err: unknown) => log.error({ err }, 'backstop kill failed'));
     }, req.timeoutMs + KILL_AFTER_S * 1000 + BACKSTOP_GRACE_MS);
 
-    let totals = { stdoutBytes: 0, stderrBytes: 0, truncated: false };
+    let totals: ChunkerTotals = { stdoutBytes: 0, stderrBytes: 0, truncated: false };
     let exitCode: number | null = null;
     try {
       const handle = await opened;
+      // The chunks stand or fall together: after one could not be stored, none later is written.
+      const output = run.log.sequence();
       totals = await pumpChunks(
         redactor ? redactFrames(handle.output, redactor) : handle.output,
         { maxChunkBytes: MAX_CHUNK_BYTES, maxStreamBytes: this.#cfg.maxOutputBytes, flushAfterMs: 20, window: 8 },
         async (chunk) => {
-          await run.log.append({ type: 'step.output', step: req.step, stream: chunk.stream, offset: chunk.offset, ...outputFields(chunk.data) });
+          await output.append({ type: 'step.output', step: req.step, stream: chunk.stream, offset: chunk.offset, ...outputFields(chunk.data) });
         },
       );
+      if (totals.logLost) {
+        // Never run on with output nobody records: stop the step, then wait for the log to take its end.
+        log.error({ err: totals.logLost }, 'the run log did not store the step output; stopping the step');
+        await this.#docker.kill(containerId).catch((err: unknown) => log.error({ err }, 'could not stop the step'));
+        await run.log.waitWritable({ timeoutMs: LOG_RECOVERY_MS }).catch((err: unknown) => log.error({ err }, 'the run log is still unavailable'));
+      }
       exitCode = await handle.exitCode().catch(() => null);
     } catch (err) {
       // The exec could not even start: the sandbox is gone (409 not running / 404). Handled below.
@@ -389,7 +399,10 @@ export class RunnerService implements AsyncDisposable {
       timedOut,
       sandboxDied,
       durationMs: Math.round(durationMs * 1000) / 1000,
-      ...totals,
+      stdoutBytes: totals.stdoutBytes,
+      stderrBytes: totals.stderrBytes,
+      truncated: totals.truncated,
+      ...(totals.logLost ? { logLost: true } : {}),
     };
     if (sandboxDied) {
       run.containerId = null;
@@ -401,7 +414,7 @@ export class RunnerService implements AsyncDisposable {
         containerId,
         exitCode: containerExit,
         oomKilled,
-        reason: oomKilled ? 'out of memory' : timedOut ? 'killed after the step timeout' : 'the sandbox stopped during the step',
+        reason: oomKilled ? 'out of memory' : timedOut ? 'killed after the step timeout' : totals.logLost ? 'stopped: the run log could not store the step output' : 'the sandbox stopped during the step',
       });
       void this.#docker.remove(containerId).catch((err: unknown) => log.warn({ err }, 'could not remove a dead sandbox'));
     }
