@@ -43,7 +43,9 @@ export async function* readRunLog(
       ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: opts.fromStreamSeq }
       : { deliver_policy: DeliverPolicy.All }),
   });
-  const messages = await consumer.consume({ max_messages: 256 });
+  // Short pulls for a follower: after NATS comes back, a lost pull is noticed by its missing
+  // heartbeats (half of `expires`) and the ordered consumer resumes, within seconds, not half a minute.
+  const messages = await consumer.consume({ max_messages: 256, ...(opts.follow ? { expires: 5000 } : {}) });
   const stop = () => void messages.stop();
   opts.signal?.addEventListener('abort', stop, { once: true });
   const fromSeq = opts.fromSeq ?? 1;

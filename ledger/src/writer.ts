@@ -8,7 +8,7 @@ const WRONG_LAST_SEQUENCE = 10071;
 export interface RunLogWriterOptions {
   /** Which process writes (`harness`, `runner:<id>`); part of every event and of the publish id. */
   by: string;
-  /** Attempts for one append when NATS does not acknowledge. Default 8. */
+  /** Publishes of one append that may go unacknowledged before it fails. Default 8. */
   maxAttempts?: number;
   /**
    * Gives up on one append after this long without an acknowledgement, whatever the attempts left
@@ -155,7 +155,11 @@ export class RunLogWriter {
     /** The last send of `inDoubt` was refused for its expected sequence. */
     let refused = false;
     let lastErr: unknown;
-    for (let attempt = 1; attempt <= this.#maxAttempts && Date.now() < deadline; attempt++) {
+    // Publishes without an acknowledgement count against `maxAttempts`; losing a race to another
+    // writer does not (someone made progress), only the deadline bounds those.
+    let failures = 0;
+    let conflicts = 0;
+    while (failures < this.#maxAttempts && Date.now() < deadline) {
       let sending: Attempt | null = null;
       let resend = false;
       try {
@@ -194,15 +198,18 @@ export class RunLogWriter {
           if (resend) refused = true;
           else inDoubt = null;
           this.#synced = false;
+          // Two writers that keep colliding step apart a little (random, so one of them wins).
+          if (++conflicts > 1) await sleep(Math.random() * Math.min(5 * conflicts, 50));
           continue;
         }
         // No acknowledgement (timeout, NATS away): the event may be stored. Wait, then settle it.
-        await sleep(Math.min(250 * 2 ** (attempt - 1), 4000, Math.max(0, deadline - Date.now())));
+        failures++;
+        await sleep(Math.min(250 * 2 ** (failures - 1), 4000, Math.max(0, deadline - Date.now())));
       }
     }
     throw new AirlockError(
       'log_unavailable',
-      `could not append to the log of run ${this.runId}: no acknowledgement from JetStream within ${this.#giveUpAfterMs} ms / ${this.#maxAttempts} attempts (${errText(lastErr)})`,
+      `could not append to the log of run ${this.runId} within ${this.#giveUpAfterMs} ms (${failures} publishes without acknowledgement, ${conflicts} lost races; last: ${errText(lastErr)})`,
       { cause: lastErr, data: { runId: this.runId } },
     );
   }
