@@ -90,6 +90,8 @@ export interface StackOptions {
   runnerId?: string;
   slots?: number;
   harness?: Partial<HarnessConfig>;
+  /** Settings of the stack's runner over the test defaults (e.g. a short `logRetryMs`). */
+  runner?: Partial<RunnerConfig>;
 }
 
 /** NATS + one runner + the harness, in this process, and a client. Everything is torn down on dispose. */
@@ -101,6 +103,7 @@ export class TestStack implements AsyncDisposable {
   harness!: HarnessService;
   client!: AirlockClient;
   #conns: NatsHandles[] = [];
+  runnerOverrides: Partial<RunnerConfig> = {};
 
   private constructor(nats: NatsServer, runnerId: string, stateDir: string) {
     this.nats = nats;
@@ -111,6 +114,7 @@ export class TestStack implements AsyncDisposable {
   static async start(opts: StackOptions = {}): Promise<TestStack> {
     const nats = await NatsServer.start();
     const stack = new TestStack(nats, opts.runnerId ?? `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, mkdtempSync(join(tmpdir(), 'airlock-state-')));
+    stack.runnerOverrides = opts.runner ?? {};
     // The harness first: it creates the policy bucket runners read.
     await stack.startHarness(opts.harness ?? {});
     await stack.startRunner(opts.slots ?? 4);
@@ -131,6 +135,7 @@ export class TestStack implements AsyncDisposable {
       replicas: 1,
       harnessKey: `${this.keyFile}.pub`,
       logLevel: 'silent',
+      ...this.runnerOverrides,
     };
   }
 
