@@ -92,6 +92,8 @@ export interface StackOptions {
   harness?: Partial<HarnessConfig>;
   /** The runner's container client (default: a TestDocker); tests wrap it to inject faults. */
   docker?: () => ContainerClient;
+  /** Settings of the stack's runner over the test defaults (e.g. a short `logRetryMs`). */
+  runner?: Partial<RunnerConfig>;
 }
 
 /** NATS + one runner + the harness, in this process, and a client. Everything is torn down on dispose. */
@@ -104,6 +106,7 @@ export class TestStack implements AsyncDisposable {
   client!: AirlockClient;
   #conns: NatsHandles[] = [];
   #docker: (() => ContainerClient) | undefined;
+  runnerOverrides: Partial<RunnerConfig> = {};
 
   private constructor(nats: NatsServer, runnerId: string, stateDir: string) {
     this.nats = nats;
@@ -115,6 +118,7 @@ export class TestStack implements AsyncDisposable {
     const nats = await NatsServer.start();
     const stack = new TestStack(nats, opts.runnerId ?? `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, mkdtempSync(join(tmpdir(), 'airlock-state-')));
     stack.#docker = opts.docker;
+    stack.runnerOverrides = opts.runner ?? {};
     // The harness first: it creates the policy bucket runners read.
     await stack.startHarness(opts.harness ?? {});
     await stack.startRunner(opts.slots ?? 4);
@@ -135,6 +139,7 @@ export class TestStack implements AsyncDisposable {
       replicas: 1,
       harnessKey: `${this.keyFile}.pub`,
       logLevel: 'silent',
+      ...this.runnerOverrides,
     };
   }
 

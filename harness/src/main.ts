@@ -55,6 +55,14 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  // A promise nobody listened to is a bug: say so loudly and count, but do not let one failed
+  // background task take every live run down with the process. (Tests run the services in-process
+  // without this handler, so there an unhandled rejection still fails the suite.)
+  let unhandled = 0;
+  process.on('unhandledRejection', (reason) => {
+    unhandled++;
+    log.error({ err: reason, unhandledRejections: unhandled }, 'BUG: unhandled promise rejection');
+  });
 }
 
 main().catch((err: unknown) => {

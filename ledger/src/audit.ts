@@ -35,6 +35,8 @@ export async function* readAudit(js: JetStreamClient, jsm: JetStreamManager, q: 
     filter_subjects: filter,
     ...(q.since ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: q.since.toISOString() } : { deliver_policy: DeliverPolicy.All }),
   });
+  // Nothing matches (a filter or a start time past every verdict): consuming would wait forever.
+  if ((await consumer.info(true)).num_pending === 0) return;
   const messages = await consumer.consume({ max_messages: 512 });
   try {
     for await (const m of messages) {

@@ -1,6 +1,7 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { LogEventSchema, names, subjects } from '@airlock/proto';
+import { AirlockError, GENESIS_HASH, LogEventSchema, names, subjects } from '@airlock/proto';
 import type { LogEvent } from '@airlock/proto';
+import { sha256Hex } from '@airlock/proto';
 
 export interface ReadLogOptions {
   /** First per-run sequence to return (1 = from the start). */
@@ -18,6 +19,10 @@ export interface ReadLogOptions {
  * Reads one run's events in order through an ordered consumer, which re-creates itself after a
  * disconnect from the last sequence it delivered, so a follower sees no gap and no duplicate.
  * Without `follow` it ends at the last event stored when the read began.
+ *
+ * Checks the chain as it reads: each event must carry the next `seq` and the sha256 of the event
+ * before it (a read from the start must begin at `seq` 1 on the genesis hash). A gap, a duplicate or
+ * a changed event throws an {@link AirlockError} `verification_failed` naming the place.
  */
 export async function* readRunLog(
   js: JetStreamClient,
@@ -38,19 +43,32 @@ export async function* readRunLog(
       ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: opts.fromStreamSeq }
       : { deliver_policy: DeliverPolicy.All }),
   });
-  const messages = await consumer.consume({ max_messages: 256 });
+  // Short pulls for a follower: after NATS comes back, a lost pull is noticed by its missing
+  // heartbeats (half of `expires`) and the ordered consumer resumes, within seconds, not half a minute.
+  const messages = await consumer.consume({ max_messages: 256, ...(opts.follow ? { expires: 5000 } : {}) });
   const stop = () => void messages.stop();
   opts.signal?.addEventListener('abort', stop, { once: true });
   const fromSeq = opts.fromSeq ?? 1;
-  let expected = 0;
+  // From the start, the first event is known: seq 1 on the genesis hash. From a stream position,
+  // the first event read is taken as it is and the chain is checked from there.
+  let expected = opts.fromStreamSeq ? 0 : 1;
+  let prev = opts.fromStreamSeq ? '' : GENESIS_HASH;
   try {
     if (opts.signal?.aborted) return;
     for await (const m of messages) {
       const event = LogEventSchema.parse(m.json());
       if (expected !== 0 && event.seq !== expected) {
-        throw new Error(`log of run ${runId} is broken: expected event ${expected}, got ${event.seq}`);
+        throw new AirlockError('verification_failed', `log of run ${runId} is broken: expected event ${expected}, got ${event.seq} (${event.seq < expected ? 'duplicate' : 'gap'})`, {
+          data: { runId, expected, got: event.seq, streamSeq: m.seq },
+        });
+      }
+      if (prev !== '' && event.prev !== prev) {
+        throw new AirlockError('verification_failed', `log of run ${runId} is broken: event ${event.seq} does not name the hash of the event before it (changed or inserted event)`, {
+          data: { runId, seq: event.seq, streamSeq: m.seq },
+        });
       }
       expected = event.seq + 1;
+      prev = sha256Hex(m.data);
       if (event.seq >= fromSeq) yield event;
       if (opts.until?.(event)) return;
       if (!opts.follow && m.seq >= endStreamSeq) return;

@@ -26,6 +26,7 @@ export const errorCodes = {
   unknown_approval: { retryable: false, doc: 'No step of this run is held for approval under that number.' },
   already_decided: { retryable: false, doc: 'The held step was already approved, rejected or used; decisions are final.' },
   timeout: { retryable: true, doc: 'The request did not complete in time.' },
+  log_unavailable: { retryable: true, doc: 'The run log could not be written (JetStream did not acknowledge within the writer\'s retries); nothing is run or reported as done without its log.' },
   internal: { retryable: true, doc: 'An unexpected failure; the log names it.' },
 } as const;
 

@@ -34,6 +34,12 @@ export const RunnerConfigSchema = z.object({
    * deployment's). Default: the id the harness recorded on its runs bucket. Env AIRLOCK_DEPLOYMENT_ID.
    */
   deploymentId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+  /**
+   * How long one run-log append is retried while JetStream does not acknowledge (NATS away). A step
+   * whose output cannot be stored within it is stopped (\`logLost\`), never run on unrecorded.
+   * Env AIRLOCK_LOG_RETRY_MS. Default (unset): the log writer's, 60000.
+   */
+  logRetryMs: z.coerce.number().int().min(1000).optional(),
   /** Heartbeat period. */
   heartbeatMs: z.coerce.number().int().positive().default(1000),
   /** pino level. Env AIRLOCK_LOG_LEVEL. */
@@ -86,6 +92,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RunnerConfig
   if (runnerId === 'auto') runnerId = `${host}-${randomBytes(3).toString('hex')}`;
   return RunnerConfigSchema.parse({
     natsUrl: values.nats ?? env.AIRLOCK_NATS_URL,
+    logRetryMs: env.AIRLOCK_LOG_RETRY_MS,
     runnerId,
     replicas: env.AIRLOCK_REPLICAS,
     harnessKey: values['harness-key'] ?? env.AIRLOCK_HARNESS_KEY ?? '',

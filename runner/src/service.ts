@@ -74,7 +74,7 @@ export class RunnerService implements AsyncDisposable {
     this.#nats = nats;
     this.#docker = docker;
     this.#log = log;
-    this.#systemLog = new RunLogWriter(nats.js, nats.jsm, 'system', { by: this.#by });
+    this.#systemLog = new RunLogWriter(nats.js, nats.jsm, 'system', { by: this.#by, ...(cfg.logRetryMs ? { giveUpAfterMs: cfg.logRetryMs } : {}) });
   }
 
   get #by(): string {
@@ -218,7 +218,7 @@ export class RunnerService implements AsyncDisposable {
         containerId: null,
         containerSeq: 0,
         busy: false,
-        log: new RunLogWriter(this.#nats.js, this.#nats.jsm, req.runId, { by: this.#by }),
+        log: new RunLogWriter(this.#nats.js, this.#nats.jsm, req.runId, { by: this.#by, ...(this.#cfg.logRetryMs ? { giveUpAfterMs: this.#cfg.logRetryMs } : {}) }),
         policyHash: req.policyHash,
         validator,
         snap: undefined,

@@ -6,7 +6,7 @@ import type { RunnerExecRequest, StepResult } from '@airlock/proto';
 import { Redactor } from '@airlock/trust';
 import type { ContainerClient, ContainerState, ExecHandle, ExecSpec } from './docker/client.ts';
 import type { Frame } from './docker/demux.ts';
-import { pumpChunks } from './exec/chunker.ts';
+import { pumpChunks, type ChunkerTotals } from './exec/chunker.ts';
 import type { LiveRun } from './live-run.ts';
 import type { Logger } from './logger.ts';
 import type { SandboxEvents } from './sandbox-events.ts';
@@ -15,6 +15,8 @@ import type { SandboxEvents } from './sandbox-events.ts';
 const BACKSTOP_GRACE_MS = 5000;
 /** At the deadline the step's process group gets TERM, then KILL this many ms later. */
 const KILL_AFTER_MS = 2000;
+/** How long a step stopped for a lost log waits for the log to come back before it reports its end. */
+const LOG_RECOVERY_MS = 5 * 60_000;
 
 /** What the step path needs from the runner service. */
 export interface StepHost {
@@ -67,18 +69,26 @@ export async function runStep(host: StepHost, run: LiveRun, req: RunnerExecReque
     void host.docker.kill(containerId).catch((err: unknown) => log.error({ err }, 'backstop kill failed'));
   }, req.timeoutMs + KILL_AFTER_MS + BACKSTOP_GRACE_MS);
 
-  let totals = { stdoutBytes: 0, stderrBytes: 0, truncated: false };
+  let totals: ChunkerTotals = { stdoutBytes: 0, stderrBytes: 0, truncated: false };
   let exitCode: number | null = null;
   let deadlineFired = false;
   try {
     const handle = await opened;
+    // The chunks stand or fall together: after one could not be stored, none later is written.
+    const output = run.log.sequence();
     totals = await pumpChunks(
       redactor ? redactFrames(handle.output, redactor) : handle.output,
       { maxChunkBytes: MAX_CHUNK_BYTES, maxStreamBytes: host.maxOutputBytes, flushAfterMs: 20, window: 8 },
       async (chunk) => {
-        await run.log.append({ type: 'step.output', step: req.step, stream: chunk.stream, offset: chunk.offset, ...outputFields(chunk.data) });
+        await output.append({ type: 'step.output', step: req.step, stream: chunk.stream, offset: chunk.offset, ...outputFields(chunk.data) });
       },
     );
+    if (totals.logLost) {
+      // Never run on with output nobody records: stop the step, then wait for the log to take its end.
+      log.error({ err: totals.logLost }, 'the run log did not store the step output; stopping the step');
+      await host.docker.kill(containerId).catch((err: unknown) => log.error({ err }, 'could not stop the step'));
+      await run.log.waitWritable({ timeoutMs: LOG_RECOVERY_MS }).catch((err: unknown) => log.error({ err }, 'the run log is still unavailable'));
+    }
     const exit = await handle.exit().catch((err: unknown) => {
       log.warn({ err }, 'exit status unknown');
       return { code: null, timedOut: false };
@@ -117,7 +127,10 @@ export async function runStep(host: StepHost, run: LiveRun, req: RunnerExecReque
     timedOut,
     sandboxDied,
     durationMs: Math.round(durationMs * 1000) / 1000,
-    ...totals,
+    stdoutBytes: totals.stdoutBytes,
+    stderrBytes: totals.stderrBytes,
+    truncated: totals.truncated,
+    ...(totals.logLost ? { logLost: true } : {}),
   };
   if (sandboxDied) {
     run.containerId = null;
@@ -128,7 +141,7 @@ export async function runStep(host: StepHost, run: LiveRun, req: RunnerExecReque
       containerId,
       exitCode: containerExit,
       oomKilled,
-      reason: oomKilled ? 'out of memory' : timedOut ? 'killed after the step timeout' : 'the sandbox stopped during the step',
+      reason: oomKilled ? 'out of memory' : timedOut ? 'killed after the step timeout' : totals.logLost ? 'stopped: the run log could not store the step output' : 'the sandbox stopped during the step',
     });
     void host.docker.remove(containerId).catch((err: unknown) => log.warn({ err }, 'could not remove a dead sandbox'));
   }

@@ -45,5 +45,10 @@ export async function serveRequest<S extends z.ZodType, R>(
     }
     reply = { ok: false, error: wire };
   }
-  if (msg.reply) msg.respond(encode(reply));
+  // A reply that cannot be sent (connection closed or draining) throws: log it, never reject.
+  try {
+    if (msg.reply) msg.respond(encode(reply));
+  } catch (err) {
+    ctx.log.warn({ err, subject: msg.subject }, 'could not send the reply');
+  }
 }

@@ -46,6 +46,11 @@ export const StepResultSchema = z.object({
   stderrBytes: z.number().int().nonnegative(),
   /** Output beyond the per-step limit was dropped (and said so in the log). */
   truncated: z.boolean(),
+  /**
+   * The step's output could not be stored in the run log (JetStream did not acknowledge within the
+   * writer's retries): the runner stopped the step there. The log holds the output up to that point.
+   */
+  logLost: z.boolean().optional(),
   /** Log sequence of the step's `step.exited` event: readers have everything once they reach it. */
   logSeq: z.number().int().nonnegative(),
   /** Digest of the workspace snapshot taken after the step (absent if it failed; the log says why). */

@@ -54,4 +54,62 @@ describe('pumpChunks', () => {
     expect(got.filter((c) => c.stream === 'stdout').map((c) => c.data.toString()).join('')).toBe('1234567');
     expect(totals).toEqual({ stdoutBytes: 10, stderrBytes: 2, truncated: true });
   });
+
+  it('handles a failed emit at once, emits nothing after it, stops reading and reports logLost (no unhandled rejection)', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    let closed = false;
+    let produced = 0;
+    async function* endless() {
+      try {
+        for (;;) {
+          await new Promise((r) => setTimeout(r, 5));
+          produced++;
+          yield f('stdout', Buffer.alloc(16, 1));
+        }
+      } finally {
+        closed = true;
+      }
+    }
+    let calls = 0;
+    let failedAt = -1;
+    try {
+      const totals = await pumpChunks(endless(), { maxChunkBytes: 16, maxStreamBytes: 1e9, flushAfterMs: 1000, window: 8 }, async (c) => {
+        const n = ++calls;
+        if (failedAt >= 0) throw new Error(`emit called for offset ${c.offset} after the failure`);
+        // The second chunk fails while the pump is reading on (it is not the one being awaited).
+        if (n === 2) {
+          await new Promise((r) => setTimeout(r, 2));
+          failedAt = n;
+          throw new Error('JetStream did not acknowledge');
+        }
+        await new Promise((r) => setTimeout(r, 60));
+      });
+      expect(totals.logLost?.code).toBe('log_unavailable');
+      expect((totals.logLost?.cause as Error).message).toBe('JetStream did not acknowledge');
+      expect(calls).toBeGreaterThanOrEqual(2);
+      // It stopped reading: the source is closed and produces nothing more.
+      for (let i = 0; i < 100 && !closed; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(closed).toBe(true);
+      const after = produced;
+      await new Promise((r) => setTimeout(r, 50));
+      expect(produced).toBe(after);
+      // Let any stray rejection surface before looking.
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('keeps the log failure it was given when it is already typed', async () => {
+    const { AirlockError } = await import('@airlock/proto');
+    const lost = new AirlockError('log_unavailable', 'no ack');
+    const totals = await pumpChunks(frames([f('stdout', 'a'), f('stdout', 'b')]), { maxChunkBytes: 1, maxStreamBytes: 1e9, flushAfterMs: 1000 }, async () => {
+      throw lost;
+    });
+    expect(totals.logLost).toBe(lost);
+    expect(totals.stdoutBytes).toBe(1);
+  });
 });

@@ -1,3 +1,4 @@
+import { AirlockError } from '@airlock/proto';
 import type { Frame } from '../docker/demux.ts';
 
 export interface Chunk {
@@ -25,12 +26,22 @@ export interface ChunkerTotals {
   stdoutBytes: number;
   stderrBytes: number;
   truncated: boolean;
+  /**
+   * Set when `emit` failed (the run log did not store a chunk after its writer's retries): the pump
+   * stopped reading there, emitted nothing more, and the caller must stop the command. Output from
+   * the failed chunk on is not in the log. `log_unavailable`, with the first failure as its cause.
+   */
+  logLost?: AirlockError;
 }
 
 /**
  * Coalesces demultiplexed frames into bounded chunks and hands each to `emit` in order.
- * `emit` is awaited before more input is read, so output is back-pressured end to end.
+ * At most `window` emits are unsettled while reading goes on, so output is back-pressured end to end.
  * Counts every byte the command wrote, also beyond the kept limit.
+ *
+ * Never leaves a rejection unhandled: each emit's promise gets its handler when it is created, and the
+ * first failure ends the pump at its next step with `logLost` (a result, not a throw: the command's
+ * totals so far still matter). Errors reading `frames` are thrown.
  */
 export async function pumpChunks(
   frames: AsyncIterable<Frame>,
@@ -43,23 +54,32 @@ export async function pumpChunks(
   type Pending = { stream: 'stdout' | 'stderr'; parts: Buffer[]; size: number; since: number };
   let buf = null as Pending | null;
 
+  /** The first failed emit; once set nothing more is emitted or read. */
+  let failure: { err: unknown } | undefined;
+  /** Unsettled emits, each already handled: awaiting one never throws. */
+  const pending: Promise<void>[] = [];
   const flush = async () => {
-    if (!buf || buf.size === 0) return;
+    if (!buf || buf.size === 0 || failure) return;
     const { stream, parts, size } = buf;
     buf = null;
     const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
     const offset = kept[stream];
     kept[stream] += data.length;
     // `emit` must keep call order itself (the run log writer serialises appends).
-    const p = emit({ stream, offset, data });
-    pending.push(p);
+    pending.push(
+      emit({ stream, offset, data }).then(
+        () => undefined,
+        (err: unknown) => void (failure ??= { err }),
+      ),
+    );
     if (pending.length >= (opts.window ?? 1)) await pending.shift();
   };
-  const pending: Promise<void>[] = [];
 
   const iterator = frames[Symbol.asyncIterator]();
-  for (;;) {
+  while (!failure) {
     const next = iterator.next();
+    // Raced below, and possibly abandoned when an emit fails: never an unhandled rejection.
+    next.catch(() => undefined);
     let result: IteratorResult<Frame> | undefined;
     // While a partial chunk waits, wake up in time to send it even if the command is quiet.
     while (buf) {
@@ -75,7 +95,9 @@ export async function pumpChunks(
         break;
       }
       await flush();
+      if (failure) break;
     }
+    if (failure) break;
     result ??= await next;
     if (result.done) break;
     const frame = result.value;
@@ -87,7 +109,7 @@ export async function pumpChunks(
       data = data.subarray(0, Math.max(0, room));
     }
     if (buf && buf.stream !== frame.stream) await flush();
-    while (data.length > 0) {
+    while (data.length > 0 && !failure) {
       buf ??= { stream: frame.stream, parts: [], size: 0, since: Date.now() };
       const take = Math.min(data.length, opts.maxChunkBytes - buf.size);
       // Copy: the demuxer hands out views of its own buffers.
@@ -99,5 +121,14 @@ export async function pumpChunks(
   }
   await flush();
   for (const p of pending) await p;
-  return { stdoutBytes: seen.stdout, stderrBytes: seen.stderr, truncated };
+  const totals = { stdoutBytes: seen.stdout, stderrBytes: seen.stderr, truncated };
+  if (!failure) return totals;
+  // Stop reading; a `next()` still pending completes when the caller stops the command.
+  iterator.return?.().catch(() => undefined);
+  const { err } = failure;
+  const logLost =
+    err instanceof AirlockError && err.code === 'log_unavailable'
+      ? err
+      : new AirlockError('log_unavailable', `output could not be stored in the run log: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  return { ...totals, logLost };
 }
