@@ -7,6 +7,7 @@ export { VersionSchema, RunIdSchema, RunnerIdSchema, StepNumberSchema, EnvSchema
 export type { Reply } from './messages/common.ts';
 export {
   SandboxLimitsSchema,
+  SandboxRuntimeSchema,
   RunnerOpenRequestSchema,
   RunnerOpenResultSchema,
   RunnerCloseRequestSchema,
@@ -17,6 +18,7 @@ export {
 } from './messages/run.ts';
 export type {
   SandboxLimits,
+  SandboxRuntime,
   RunnerOpenRequest,
   RunnerOpenResult,
   RunnerCloseRequest,

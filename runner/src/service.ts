@@ -22,6 +22,7 @@ import type {
   RunnerOpenRequest,
   RunnerOpenResult,
   SandboxLimits,
+  SandboxRuntime,
   StepResult,
 } from '@airlock/proto';
 import { RunLogWriter, serveRequest, ensureAuditStream, ensureLogStream, indexVerdict, type NatsHandles } from '@airlock/ledger';
@@ -52,6 +53,7 @@ interface LiveRun {
   mountPath: string;
   env: Record<string, string>;
   limits: SandboxLimits;
+  runtime: SandboxRuntime;
   workspace: PreparedWorkspace;
   /** null: the sandbox died; the next step starts a fresh one on the same workspace. */
   containerId: string | null;
@@ -205,6 +207,10 @@ export class RunnerService implements AsyncDisposable {
     this.#beat();
     try {
       const validator = await this.#validatorFor(req.policyHash, req.mountPath);
+      // The runtime is the pinned policy's: a request that says otherwise is refused, never obeyed.
+      if (req.runtime !== validator.policy.runtime) {
+        throw new AirlockError('bad_request', `the open request asks for runtime ${req.runtime} but the run's policy ${req.policyHash.slice(0, 12)} says ${validator.policy.runtime}`);
+      }
       if (req.fromSnapshot && req.workspace) {
         throw new AirlockError('bad_request', 'a run that starts from a snapshot gets a fresh workspace; do not name one');
       }
@@ -227,6 +233,7 @@ export class RunnerService implements AsyncDisposable {
         mountPath: req.mountPath,
         env: { ...BASE_ENV, ...req.env },
         limits: req.limits,
+        runtime: req.runtime,
         workspace,
         containerId: null,
         containerSeq: 0,
@@ -254,6 +261,7 @@ export class RunnerService implements AsyncDisposable {
           containerId,
           workspace: workspace.path,
           reason: req.resume.reason,
+          runtime: run.runtime,
         });
         await this.#snapshot(run, req.resume.afterStep);
         this.#log.info({ runId: run.runId, from: req.resume.previousRunner }, 'run moved here');
@@ -268,11 +276,12 @@ export class RunnerService implements AsyncDisposable {
         containerId,
         user: workspace.user,
         policyHash: req.policyHash,
+        runtime: run.runtime,
         ...(req.fromSnapshot ? { fromSnapshot: req.fromSnapshot } : {}),
       });
       // Step 0: the workspace as the run found it, so any step can be redone from the one before.
       await this.#snapshot(run, 0);
-      this.#log.info({ runId: run.runId, containerId, workspace: workspace.path }, 'run opened');
+      this.#log.info({ runId: run.runId, containerId, workspace: workspace.path, runtime: run.runtime }, 'run opened');
       return { runId: run.runId, runnerId: this.#cfg.runnerId, containerId, workspace: workspace.path, user: workspace.user };
     } finally {
       this.#opening--;
@@ -291,6 +300,7 @@ export class RunnerService implements AsyncDisposable {
       mountPath: run.mountPath,
       env: run.env,
       limits: run.limits,
+      runtime: run.runtime,
       labels: {
         [labels.runId]: run.runId,
         [labels.runnerId]: this.#cfg.runnerId,

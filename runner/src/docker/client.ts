@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import type { SandboxLimits } from '@airlock/proto';
+import type { SandboxLimits, SandboxRuntime } from '@airlock/proto';
 import { AirlockError } from '@airlock/proto';
 import { demux, type Frame } from './demux.ts';
 import { ExecutorChannel } from './executor.ts';
@@ -19,6 +19,8 @@ export interface SandboxSpec {
   mountPath: string;
   env: Record<string, string>;
   limits: SandboxLimits;
+  /** OCI runtime (`HostConfig.Runtime`), always set: an engine's default runtime is not trusted to be runc. */
+  runtime: SandboxRuntime;
   labels: Record<string, string>;
 }
 
@@ -94,6 +96,7 @@ export function sandboxCreateOptions(spec: SandboxSpec, executor?: { argv: reado
     Labels: { ...spec.labels, [labels.managed]: '1' },
     NetworkDisabled: true,
     HostConfig: {
+      Runtime: spec.runtime,
       NetworkMode: 'none',
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
@@ -119,6 +122,8 @@ export class DockerodeClient implements ContainerClient {
   readonly #docker: Docker;
   readonly #useExecutor: boolean;
   readonly #socketsDir: string;
+  /** Runtimes the engine was seen to have (a runtime, once registered, is not asked about again). */
+  readonly #runtimes = new Set<string>();
   /** Labels of images as `imageExists` last saw them (refreshed at every run's open). */
   readonly #imageLabels = new Map<string, Record<string, string>>();
   /** Executor channels (and their socket directories) of the sandboxes this client started. */
@@ -195,7 +200,21 @@ export class DockerodeClient implements ContainerClient {
     }
   }
 
+  /**
+   * Fails closed when the engine lacks the sandbox's runtime: a policy that asks for gVisor never
+   * gets runc instead. The engine's runtime list is read again until the runtime shows up (setup may
+   * register it while the runner runs).
+   */
+  async #requireRuntime(runtime: SandboxRuntime, fresh = false): Promise<void> {
+    if (fresh) this.#runtimes.clear();
+    if (this.#runtimes.has(runtime)) return;
+    const info = (await this.#docker.info()) as { Runtimes?: Record<string, unknown> };
+    for (const name of Object.keys(info.Runtimes ?? {})) this.#runtimes.add(name);
+    if (!this.#runtimes.has(runtime)) throw runtimeUnavailable(runtime, Object.keys(info.Runtimes ?? {}));
+  }
+
   async startSandbox(spec: SandboxSpec): Promise<string> {
+    await this.#requireRuntime(spec.runtime);
     const argv = await this.#executorOf(spec.image);
     const executor = argv ? { argv, dir: await this.#executorDir(spec.user) } : undefined;
     let container: Docker.Container;
@@ -203,6 +222,9 @@ export class DockerodeClient implements ContainerClient {
       container = await this.#docker.createContainer(sandboxCreateOptions(spec, executor));
     } catch (err) {
       if (executor) await rm(executor.dir, { recursive: true, force: true });
+      // The runtime may have been unregistered since it was seen: ask the engine again, so that
+      // refusal is typed too.
+      await this.#requireRuntime(spec.runtime, true);
       if (statusOf(err) === 404) {
         throw new AirlockError('image_not_found', `sandbox image ${spec.image} is not on this runner; build it with \`make images\``, { cause: err });
       }
@@ -314,6 +336,14 @@ export class DockerodeClient implements ContainerClient {
       stream.on('error', () => resolve());
     });
   }
+}
+
+function runtimeUnavailable(runtime: string, known: readonly string[]): AirlockError {
+  return new AirlockError(
+    'runtime_unavailable',
+    `the run's policy asks for sandbox runtime "${runtime}", which this runner's container engine does not have (it has ${known.join(', ') || 'none'}); refusing the run rather than using another runtime (\`make setup\` registers runsc)`,
+    { data: { runtime, available: [...known] } },
+  );
 }
 
 function statusOf(err: unknown): number | undefined {
