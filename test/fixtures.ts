@@ -1,17 +1,40 @@
 // Real components for integration tests: nats-server processes on loopback, runner and harness services.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connectNats, type NatsHandles } from '@airlock/ledger';
 import { DockerodeClient, RunnerService, type RunnerConfig } from '@airlock/runner';
 import { AirlockClient, HarnessService, HarnessConfigSchema, type HarnessConfig } from '@airlock/harness';
-import { SERVICE_NODE_FLAGS, type LogEvent } from '@airlock/proto';
+import { SERVICE_NODE_FLAGS, SandboxRuntimeSchema, type LogEvent, type SandboxRuntime } from '@airlock/proto';
+import { defaultPolicy, loadPolicyFile } from '@airlock/validate';
 import { pino } from 'pino';
 
 export const silent = pino({ level: process.env.AIRLOCK_TEST_LOG ?? 'silent' });
+
+/**
+ * The sandbox runtime the suites run under: AIRLOCK_TEST_RUNTIME (the `integration-runsc` project sets
+ * `runsc`), else runc. An unknown value fails the suite rather than running it under runc.
+ */
+export function testRuntime(): SandboxRuntime {
+  return SandboxRuntimeSchema.parse(process.env.AIRLOCK_TEST_RUNTIME ?? 'runc');
+}
+
+/**
+ * The policy file a test stack's harness enforces: `file` (or the shipped default) with the suite's
+ * runtime, written into `dir`. Under runc with no file, none (the harness loads the default itself).
+ */
+async function policyForRuntime(file: string | undefined, dir: string): Promise<string | undefined> {
+  const runtime = testRuntime();
+  if (runtime === 'runc' && !file) return undefined;
+  const policy = file ? await loadPolicyFile(file) : await defaultPolicy();
+  if (policy.runtime === runtime) return file;
+  const out = join(dir, `policy-${runtime}.json`);
+  writeFileSync(out, JSON.stringify({ ...policy, runtime }));
+  return out;
+}
 
 /** A free TCP port on loopback. */
 export function freePort(): Promise<number> {
@@ -90,6 +113,10 @@ export interface StackOptions {
   runnerId?: string;
   slots?: number;
   harness?: Partial<HarnessConfig>;
+  /** The runner's container client (default: a {@link TestDocker}). */
+  docker?: () => DockerodeClient;
+  /** Keep the policy's own runtime instead of the suite's (AIRLOCK_TEST_RUNTIME). */
+  policyRuntime?: boolean;
 }
 
 /** NATS + one runner + the harness, in this process, and a client. Everything is torn down on dispose. */
@@ -101,6 +128,7 @@ export class TestStack implements AsyncDisposable {
   harness!: HarnessService;
   client!: AirlockClient;
   #conns: NatsHandles[] = [];
+  #docker: (() => DockerodeClient) | undefined;
 
   private constructor(nats: NatsServer, runnerId: string, stateDir: string) {
     this.nats = nats;
@@ -112,7 +140,13 @@ export class TestStack implements AsyncDisposable {
     const nats = await NatsServer.start();
     const stack = new TestStack(nats, opts.runnerId ?? `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, mkdtempSync(join(tmpdir(), 'airlock-state-')));
     // The harness first: it creates the policy bucket runners read.
-    await stack.startHarness(opts.harness ?? {});
+    const harness = { ...opts.harness };
+    if (!opts.policyRuntime) {
+      const policyFile = await policyForRuntime(harness.policyFile, stack.stateDir);
+      if (policyFile) harness.policyFile = policyFile;
+    }
+    await stack.startHarness(harness);
+    stack.#docker = opts.docker;
     await stack.startRunner(opts.slots ?? 4);
     stack.client = await AirlockClient.connect({ natsUrl: nats.url });
     return stack;
@@ -142,7 +176,7 @@ export class TestStack implements AsyncDisposable {
   async startRunner(slots = 4): Promise<RunnerService> {
     const conn = await connectNats({ servers: this.nats.url, name: 'test-runner' });
     this.#conns.push(conn);
-    this.runner = await RunnerService.start(this.runnerConfig(slots), conn, new TestDocker(), silent);
+    this.runner = await RunnerService.start(this.runnerConfig(slots), conn, this.#docker?.() ?? new TestDocker(), silent);
     return this.runner;
   }
 
@@ -171,8 +205,22 @@ export class TestDocker extends DockerodeClient {
     super({ executor: process.env.AIRLOCK_EXECUTOR !== 'exec', socketsDir: join(tmpdir(), `airlock-test-exec-${process.pid}`) });
   }
 
-  override startSandbox(spec: Parameters<DockerodeClient['startSandbox']>[0]): Promise<string> {
-    return super.startSandbox({ ...spec, labels: { ...spec.labels, 'airlock.test': '1' } });
+  /**
+   * Under AIRLOCK_TEST_RUNTIME every sandbox must have been asked for with that runtime and must run
+   * under it (as the engine reports): a suite meant for gVisor cannot pass under runc.
+   */
+  override async startSandbox(spec: Parameters<DockerodeClient['startSandbox']>[0]): Promise<string> {
+    const want = process.env.AIRLOCK_TEST_RUNTIME;
+    if (want && spec.runtime !== want) throw new Error(`AIRLOCK_TEST_RUNTIME=${want} but a sandbox was asked for with runtime ${spec.runtime}`);
+    const id = await super.startSandbox({ ...spec, labels: { ...spec.labels, 'airlock.test': '1' } });
+    if (want) {
+      const got = execFileSync('docker', ['inspect', '-f', '{{.HostConfig.Runtime}}', id], { encoding: 'utf8' }).trim();
+      if (got !== want) {
+        await this.remove(id);
+        throw new Error(`AIRLOCK_TEST_RUNTIME=${want} but the engine started sandbox ${id.slice(0, 12)} under ${got}`);
+      }
+    }
+    return id;
   }
 }
 

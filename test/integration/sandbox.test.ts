@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultPolicy } from '@airlock/validate';
-import { TestDocker } from '../fixtures.ts';
+import { TestDocker, testRuntime } from '../fixtures.ts';
 
 const docker = new TestDocker();
 let id = '';
@@ -32,6 +32,7 @@ beforeAll(async () => {
     env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/tmp' },
     // The default policy's limits, with a small tmpfs so "fill the disk" is quick.
     limits: { ...policy.limits, tmpfsBytes: 64 * 1024 * 1024 },
+    runtime: testRuntime(),
     labels: { 'airlock.runner-id': `escape-${process.pid}` },
   });
 });

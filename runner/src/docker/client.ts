@@ -79,6 +79,28 @@ export const EXECUTOR_LABEL = 'airlock.executor';
 const EXECUTOR_DIR = '/opt/airlock/run';
 
 /**
+ * Host processes and threads gVisor (ptrace platform) uses per process of the sandbox (its stub and
+ * the Sentry thread tracing it), and for the Sentry itself; measured ~4 per process and ~50 idle.
+ */
+const RUNSC_HOST_PIDS_PER_PROCESS = 4;
+const RUNSC_HOST_PIDS_BASE = 64;
+
+/**
+ * The process limits of a sandbox. Under runc the host's pids cgroup counts the sandbox's processes.
+ * Under gVisor it counts the Sentry's threads and stubs instead, and the Sentry dies when it hits the
+ * limit; there the policy's count is RLIMIT_NPROC, which gVisor's own kernel enforces on the sandbox's
+ * processes alone, and the cgroup is a host backstop sized for gVisor's overhead. (Under runc
+ * RLIMIT_NPROC would count the uid's processes in every sandbox on the host: not used there.)
+ */
+function processLimits(spec: SandboxSpec): Pick<Docker.HostConfig, 'PidsLimit' | 'Ulimits'> {
+  if (spec.runtime !== 'runsc') return { PidsLimit: spec.limits.pids };
+  return {
+    PidsLimit: spec.limits.pids * RUNSC_HOST_PIDS_PER_PROCESS + RUNSC_HOST_PIDS_BASE,
+    Ulimits: [{ Name: 'nproc', Soft: spec.limits.pids, Hard: spec.limits.pids }],
+  };
+}
+
+/**
  * Sandbox defaults of DESIGN.md; only the limits and the mount vary per run. With an executor (its
  * argv and the host directory for its socket) the sandbox's command is the executor; without,
  * `sleep infinity` keeps the sandbox up between `docker exec`s.
@@ -103,7 +125,7 @@ export function sandboxCreateOptions(spec: SandboxSpec, executor?: { argv: reado
       ReadonlyRootfs: true,
       Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${spec.limits.tmpfsBytes}` },
       Init: true,
-      PidsLimit: spec.limits.pids,
+      ...processLimits(spec),
       Memory: spec.limits.memoryBytes,
       MemorySwap: spec.limits.memoryBytes,
       NanoCpus: spec.limits.nanoCpus,
