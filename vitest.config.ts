@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** Integration suites that run a second time under gVisor (`integration-runsc`). */
-const RUNSC_SUITES = ['test/integration/sandbox.test.ts', 'test/integration/steps.test.ts', 'test/integration/workloads.test.ts', 'test/integration/runtime.test.ts'];
+const RUNSC_SUITES = ['test/integration/sandbox.test.ts', 'test/integration/steps.test.ts', 'test/integration/workloads.test.ts'];
 
 // Two projects: `unit` (pure logic, no services, concurrent) and `integration`
 // (a real dockerd and real nats-server processes; serial, long timeouts).

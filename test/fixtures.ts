@@ -278,10 +278,10 @@ export async function runEvents(client: AirlockClient, runId: string): Promise<L
  * fails if a sandbox of it is left. Returns a stand-in that forwards to the stack once it is up, so
  * tests write `stack.client` as with a plain variable.
  */
-export function useStack(opts: StackOptions | (() => StackOptions) = {}): TestStack {
+export function useStack(opts: StackOptions | (() => StackOptions | Promise<StackOptions>) = {}): TestStack {
   let current: TestStack | undefined;
   beforeAll(async () => {
-    current = await TestStack.start(typeof opts === 'function' ? opts() : opts);
+    current = await TestStack.start(typeof opts === 'function' ? await opts() : opts);
   });
   afterAll(async () => {
     if (!current) return;
