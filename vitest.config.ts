@@ -1,5 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
+/** Integration suites that run a second time under gVisor (`integration-runsc`). */
+const RUNSC_SUITES = ['test/integration/sandbox.test.ts', 'test/integration/steps.test.ts', 'test/integration/workloads.test.ts'];
+
 // Two projects: `unit` (pure logic, no services, concurrent) and `integration`
 // (a real dockerd and real nats-server processes; serial, long timeouts).
 export default defineConfig({
@@ -17,6 +20,20 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
+      {
+        // The sandbox, escape, executor and workload suites again with every sandbox under gVisor:
+        // the fixtures give the stack's policy `runtime: runsc` and check the engine used it.
+        test: {
+          name: 'integration-runsc',
+          include: RUNSC_SUITES,
+          environment: 'node',
+          env: { AIRLOCK_TEST_RUNTIME: 'runsc' },
           testTimeout: 120_000,
           hookTimeout: 180_000,
           fileParallelism: false,

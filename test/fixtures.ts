@@ -1,17 +1,40 @@
 // Real components for integration tests: nats-server processes on loopback, runner and harness services.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connectNats, type NatsHandles } from '@airlock/transport';
 import { DockerodeClient, RunnerService, type ContainerClient, type RunnerConfig } from '@airlock/runner';
 import { AirlockClient, HarnessService, HarnessConfigSchema, type HarnessConfig } from '@airlock/harness';
-import { SERVICE_NODE_FLAGS, type LogEvent } from '@airlock/proto';
+import { SERVICE_NODE_FLAGS, SandboxRuntimeSchema, type LogEvent, type SandboxRuntime } from '@airlock/proto';
+import { defaultPolicy, loadPolicyFile } from '@airlock/validate';
 import { pino } from 'pino';
 
 export const silent = pino({ level: process.env.AIRLOCK_TEST_LOG ?? 'silent' });
+
+/**
+ * The sandbox runtime the suites run under: AIRLOCK_TEST_RUNTIME (the `integration-runsc` project sets
+ * `runsc`), else runc. An unknown value fails the suite rather than running it under runc.
+ */
+export function testRuntime(): SandboxRuntime {
+  return SandboxRuntimeSchema.parse(process.env.AIRLOCK_TEST_RUNTIME ?? 'runc');
+}
+
+/**
+ * The policy file a test stack's harness enforces: `file` (or the shipped default) with the suite's
+ * runtime, written into `dir`. Under runc with no file, none (the harness loads the default itself).
+ */
+async function policyForRuntime(file: string | undefined, dir: string): Promise<string | undefined> {
+  const runtime = testRuntime();
+  if (runtime === 'runc' && !file) return undefined;
+  const policy = file ? await loadPolicyFile(file) : await defaultPolicy();
+  if (policy.runtime === runtime) return file;
+  const out = join(dir, `policy-${runtime}.json`);
+  writeFileSync(out, JSON.stringify({ ...policy, runtime }));
+  return out;
+}
 
 /** A free TCP port on loopback. */
 export function freePort(): Promise<number> {
@@ -90,10 +113,12 @@ export interface StackOptions {
   runnerId?: string;
   slots?: number;
   harness?: Partial<HarnessConfig>;
-  /** The runner's container client (default: a TestDocker); tests wrap it to inject faults. */
+  /** The runner's container client (default: a {@link TestDocker}); tests wrap it to inject faults. */
   docker?: () => ContainerClient;
   /** Settings of the stack's runner over the test defaults (e.g. a short `logRetryMs`). */
   runner?: Partial<RunnerConfig>;
+  /** Keep the policy's own runtime instead of the suite's (AIRLOCK_TEST_RUNTIME). */
+  policyRuntime?: boolean;
 }
 
 /** NATS + one runner + the harness, in this process, and a client. Everything is torn down on dispose. */
@@ -120,7 +145,12 @@ export class TestStack implements AsyncDisposable {
     stack.#docker = opts.docker;
     stack.runnerOverrides = opts.runner ?? {};
     // The harness first: it creates the policy bucket runners read.
-    await stack.startHarness(opts.harness ?? {});
+    const harness = { ...opts.harness };
+    if (!opts.policyRuntime) {
+      const policyFile = await policyForRuntime(harness.policyFile, stack.stateDir);
+      if (policyFile) harness.policyFile = policyFile;
+    }
+    await stack.startHarness(harness);
     await stack.startRunner(opts.slots ?? 4);
     stack.client = await AirlockClient.connect({ natsUrl: nats.url });
     return stack;
@@ -180,8 +210,22 @@ export class TestDocker extends DockerodeClient {
     super({ executor: opts.executor ?? process.env.AIRLOCK_EXECUTOR !== 'exec', socketsDir: join(tmpdir(), `airlock-test-exec-${process.pid}`) });
   }
 
-  override startSandbox(spec: Parameters<DockerodeClient['startSandbox']>[0]): Promise<string> {
-    return super.startSandbox({ ...spec, labels: { ...spec.labels, 'airlock.test': '1' } });
+  /**
+   * Under AIRLOCK_TEST_RUNTIME every sandbox must have been asked for with that runtime and must run
+   * under it (as the engine reports): a suite meant for gVisor cannot pass under runc.
+   */
+  override async startSandbox(spec: Parameters<DockerodeClient['startSandbox']>[0]): Promise<string> {
+    const want = process.env.AIRLOCK_TEST_RUNTIME;
+    if (want && spec.runtime !== want) throw new Error(`AIRLOCK_TEST_RUNTIME=${want} but a sandbox was asked for with runtime ${spec.runtime}`);
+    const id = await super.startSandbox({ ...spec, labels: { ...spec.labels, 'airlock.test': '1' } });
+    if (want) {
+      const got = execFileSync('docker', ['inspect', '-f', '{{.HostConfig.Runtime}}', id], { encoding: 'utf8' }).trim();
+      if (got !== want) {
+        await this.remove(id);
+        throw new Error(`AIRLOCK_TEST_RUNTIME=${want} but the engine started sandbox ${id.slice(0, 12)} under ${got}`);
+      }
+    }
+    return id;
   }
 }
 
@@ -239,10 +283,10 @@ export async function runEvents(client: AirlockClient, runId: string): Promise<L
  * fails if a sandbox of it is left. Returns a stand-in that forwards to the stack once it is up, so
  * tests write `stack.client` as with a plain variable.
  */
-export function useStack(opts: StackOptions | (() => StackOptions) = {}): TestStack {
+export function useStack(opts: StackOptions | (() => StackOptions | Promise<StackOptions>) = {}): TestStack {
   let current: TestStack | undefined;
   beforeAll(async () => {
-    current = await TestStack.start(typeof opts === 'function' ? opts() : opts);
+    current = await TestStack.start(typeof opts === 'function' ? await opts() : opts);
   });
   afterAll(async () => {
     if (!current) return;

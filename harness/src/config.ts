@@ -6,8 +6,8 @@ export const HarnessConfigSchema = z.object({
   natsUrl: z.string().min(1).default('nats://127.0.0.1:4222'),
   /** Image for runs that name none. Env AIRLOCK_IMAGE. */
   defaultImage: z.string().default('airlock/sandbox:default'),
-  /** Where the workspace appears inside sandboxes. */
-  mountPath: z.string().default('/workspace'),
+  /** Where the workspace appears inside sandboxes; when absent, the policy's `workspace`. */
+  mountPath: z.string().optional(),
   /** Per-step timeout when a request names none; when absent, the policy's. Env AIRLOCK_STEP_TIMEOUT_MS. */
   stepTimeoutMs: z.coerce.number().int().positive().optional(),
   /** How long an open waits for a runner with a free slot. Env AIRLOCK_OPEN_TIMEOUT_MS. */

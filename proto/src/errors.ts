@@ -16,6 +16,7 @@ export const errorCodes = {
   image_not_found: { retryable: false, doc: 'The sandbox image is not present on the runner; build it (`make images`).' },
   image_invalid: { retryable: false, doc: 'The sandbox image declares something the runner cannot use (a malformed `airlock.executor` label); fix the image and rebuild it.' },
   workspace_invalid: { retryable: false, doc: 'The workspace path is not an absolute, existing directory on the runner host.' },
+  runtime_unavailable: { retryable: false, doc: 'The run\'s policy asks for a sandbox runtime (e.g. `runsc`) the runner\'s container engine does not have; it is never replaced by another (`make setup` registers gVisor).' },
   sandbox_failed: { retryable: true, doc: 'The sandbox container could not be created or started.' },
   validation_denied: { retryable: false, doc: 'The command was denied by the validation chain.' },
   validation_ask: { retryable: false, doc: 'The command needs an operator approval before it may run.' },

@@ -8,6 +8,7 @@ export { VersionSchema, RunIdSchema, RunnerIdSchema, StepNumberSchema, EnvSchema
 export type { Reply } from './messages/common.ts';
 export {
   SandboxLimitsSchema,
+  SandboxRuntimeSchema,
   RunnerOpenRequestSchema,
   RunnerOpenResultSchema,
   RunnerCloseRequestSchema,
@@ -18,6 +19,7 @@ export {
 } from './messages/run.ts';
 export type {
   SandboxLimits,
+  SandboxRuntime,
   RunnerOpenRequest,
   RunnerOpenResult,
   RunnerCloseRequest,

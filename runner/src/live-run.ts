@@ -1,4 +1,4 @@
-import type { SandboxLimits } from '@airlock/proto';
+import type { SandboxLimits, SandboxRuntime } from '@airlock/proto';
 import type { RunLogWriter } from '@airlock/ledger';
 import type { Validator } from '@airlock/validate';
 import type { SnapshotState } from '@airlock/snapshot';
@@ -11,6 +11,8 @@ export interface LiveRun {
   mountPath: string;
   env: Record<string, string>;
   limits: SandboxLimits;
+  /** The OCI runtime of the run's sandboxes, from its pinned policy (`runc` or `runsc`). */
+  runtime: SandboxRuntime;
   workspace: PreparedWorkspace;
   /** null: the sandbox died; the next step starts a fresh one on the same workspace. */
   containerId: string | null;

@@ -192,6 +192,10 @@ export class RunnerService implements AsyncDisposable {
     this.#beat();
     try {
       const validator = await this.#gate.validatorFor(req.policyHash, req.mountPath);
+      // The runtime is the pinned policy's: a request that says otherwise is refused, never obeyed.
+      if (req.runtime !== validator.policy.runtime) {
+        throw new AirlockError('bad_request', `the open request asks for runtime ${req.runtime} but the run's policy ${req.policyHash.slice(0, 12)} says ${validator.policy.runtime}`);
+      }
       if (req.fromSnapshot && req.workspace) {
         throw new AirlockError('bad_request', 'a run that starts from a snapshot gets a fresh workspace; do not name one');
       }
@@ -214,6 +218,7 @@ export class RunnerService implements AsyncDisposable {
         mountPath: req.mountPath,
         env: { ...BASE_ENV, ...req.env },
         limits: req.limits,
+        runtime: req.runtime,
         workspace,
         containerId: null,
         containerSeq: 0,
@@ -242,6 +247,7 @@ export class RunnerService implements AsyncDisposable {
           containerId,
           workspace: workspace.path,
           reason: req.resume.reason,
+          runtime: run.runtime,
         });
         await this.#snapshot(run, req.resume.afterStep);
         this.#log.info({ runId: run.runId, from: req.resume.previousRunner }, 'run moved here');
@@ -256,11 +262,12 @@ export class RunnerService implements AsyncDisposable {
         containerId,
         user: workspace.user,
         policyHash: req.policyHash,
+        runtime: run.runtime,
         ...(req.fromSnapshot ? { fromSnapshot: req.fromSnapshot } : {}),
       });
       // Step 0: the workspace as the run found it, so any step can be redone from the one before.
       await this.#snapshot(run, 0);
-      this.#log.info({ runId: run.runId, containerId, workspace: workspace.path }, 'run opened');
+      this.#log.info({ runId: run.runId, containerId, workspace: workspace.path, runtime: run.runtime }, 'run opened');
       return { runId: run.runId, runnerId: this.#cfg.runnerId, containerId, workspace: workspace.path, user: workspace.user };
     } finally {
       this.#opening--;
@@ -279,6 +286,7 @@ export class RunnerService implements AsyncDisposable {
       mountPath: run.mountPath,
       env: run.env,
       limits: run.limits,
+      runtime: run.runtime,
       labels: {
         [labels.runId]: run.runId,
         [labels.runnerId]: this.#cfg.runnerId,

@@ -6,7 +6,7 @@ import type { LogEvent } from '@airlock/proto';
 import { readRunLog } from '@airlock/ledger';
 import { connectNats } from '@airlock/transport';
 import { DockerodeClient, RunnerService } from '@airlock/runner';
-import { TestDocker, TestStack, containersOf, silent, waitUntil } from '../fixtures.ts';
+import { TestDocker, TestStack, containersOf, silent, testRuntime, waitUntil } from '../fixtures.ts';
 import { z } from 'zod';
 
 let stack: TestStack;
@@ -134,7 +134,7 @@ describe('runner lifecycle', () => {
     const one = await RunnerService.start(cfg, conn, new TestDocker(), silent);
     try {
       const policyHash = (await stack.client.status()).harness.policyHash;
-      const base = { v: 1, image: 'airlock/sandbox:default', mountPath: '/workspace', env: {}, limits: { memoryBytes: 256 << 20, pids: 64, nanoCpus: 1e9, tmpfsBytes: 16 << 20 }, network: 'none', policyHash } as const;
+      const base = { v: 1, image: 'airlock/sandbox:default', mountPath: '/workspace', env: {}, limits: { memoryBytes: 256 << 20, pids: 64, nanoCpus: 1e9, tmpfsBytes: 16 << 20 }, runtime: testRuntime(), network: 'none', policyHash } as const;
       const first = await one.openRun({ ...base, runId: '01ARZ3NDEKTSV4RRFFQ69G5FA1' });
       expect(first.runnerId).toBe(cfg.runnerId);
       await expect(one.openRun({ ...base, runId: '01ARZ3NDEKTSV4RRFFQ69G5FA2' })).rejects.toMatchObject({ code: 'capacity_exhausted', retryable: true });

@@ -103,7 +103,7 @@ describe('the runner', () => {
     try {
       const { policyHash } = (await stack.client.status()).harness;
       const err = await stack.runner
-        .openRun({ v: PROTOCOL_VERSION, runId: '01JBADLABE1000000000000000', image: tag, mountPath: '/workspace', env: {}, network: 'none', limits: { memoryBytes: 256 * 1024 * 1024, pids: 64, nanoCpus: 500_000_000, tmpfsBytes: 16 * 1024 * 1024 }, policyHash })
+        .openRun({ v: PROTOCOL_VERSION, runId: '01JBADLABE1000000000000000', image: tag, mountPath: '/workspace', env: {}, network: 'none', runtime: process.env.AIRLOCK_TEST_RUNTIME === 'runsc' ? 'runsc' : 'runc', limits: { memoryBytes: 256 * 1024 * 1024, pids: 64, nanoCpus: 500_000_000, tmpfsBytes: 16 * 1024 * 1024 }, policyHash })
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AirlockError);
       expect((err as AirlockError).code).toBe('image_invalid');

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultPolicy } from '@airlock/validate';
-import { TestDocker } from '../fixtures.ts';
+import { TestDocker, testRuntime, waitUntil } from '../fixtures.ts';
 
 const docker = new TestDocker();
 let id = '';
@@ -19,12 +19,11 @@ async function sh(cmd: string, timeoutS = 30, opts: { env?: Record<string, strin
   return { code: (await h.exit()).code, out };
 }
 
-beforeAll(async () => {
+let sandboxes = 0;
+async function startSandbox(): Promise<string> {
   const policy = await defaultPolicy();
-  ws = mkdtempSync(join(tmpdir(), 'airlock-escape-'));
-  chownSync(ws, 1000, 1000);
-  id = await docker.startSandbox({
-    name: `airlock-escape-${process.pid}`,
+  return docker.startSandbox({
+    name: `airlock-escape-${process.pid}-${++sandboxes}`,
     image: 'airlock/sandbox:default',
     user: '1000:1000',
     workspace: ws,
@@ -32,8 +31,15 @@ beforeAll(async () => {
     env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/tmp' },
     // The default policy's limits, with a small tmpfs so "fill the disk" is quick.
     limits: { ...policy.limits, tmpfsBytes: 64 * 1024 * 1024 },
+    runtime: testRuntime(),
     labels: { 'airlock.runner-id': `escape-${process.pid}` },
   });
+}
+
+beforeAll(async () => {
+  ws = mkdtempSync(join(tmpdir(), 'airlock-escape-'));
+  chownSync(ws, 1000, 1000);
+  id = await startSandbox();
 });
 afterAll(async () => {
   await docker.remove(id);
@@ -41,19 +47,39 @@ afterAll(async () => {
 });
 
 describe('sandbox defaults', () => {
+  // Asked in ways both kernels answer: gVisor has no /sys/class/net, no NoNewPrivs line in
+  // /proc/self/status, and checks permissions before the read-only mount.
   it('no network, no capabilities, no new privileges, read-only root, non-root, pid limit', async () => {
     const { out } = await sh(
-      'id -u; grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status; ls /sys/class/net; touch /etc/x 2>&1 || true; touch /tmp/ok && echo tmp-writable; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max',
+      [
+        'id -u',
+        'grep -E "^(CapEff|CapBnd)" /proc/self/status',
+        'python3 -c "import ctypes; print(\'nnp=%d\' % ctypes.CDLL(None).prctl(39, 0, 0, 0, 0))"',
+        "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sed 's/^/if=/'",
+        "awk '$2 == \"/\" { split($4, o, \",\"); print \"root=\" o[1] }' /proc/mounts",
+        'touch /etc/x 2>/dev/null || echo etc-not-writable',
+        'touch /tmp/ok && echo tmp-writable',
+        'echo "nproc=$(ulimit -u)"',
+        'echo "pids.max=$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"',
+      ].join('; '),
     );
     expect(out).toMatch(/^1000$/m);
     expect(out).toMatch(/CapEff:\s+0000000000000000/);
     expect(out).toMatch(/CapBnd:\s+0000000000000000/);
-    expect(out).toMatch(/NoNewPrivs:\s+1/);
-    expect(out).toMatch(/^lo$/m);
-    expect(out).not.toMatch(/^eth/m);
-    expect(out).toContain('Read-only file system');
+    expect(out).toMatch(/^nnp=1$/m);
+    expect(out.match(/^if=.*$/gm)).toEqual(['if=lo']);
+    expect(out).toMatch(/^root=ro$/m);
+    expect(out).toContain('etc-not-writable');
     expect(out).toContain('tmp-writable');
-    expect(out).toMatch(/^512$/m);
+    // runc: the pids cgroup the sandbox sees; gVisor: RLIMIT_NPROC, which its own kernel enforces.
+    if (testRuntime() === 'runsc') expect(out).toMatch(/^nproc=512$/m);
+    else expect(out).toMatch(/^pids\.max=512$/m);
+  });
+
+  it(`runs under ${testRuntime()}`, async () => {
+    const { out } = await sh('dmesg 2>&1 | head -n 3; cat /proc/version');
+    if (testRuntime() === 'runsc') expect(out).toMatch(/gVisor/);
+    else expect(out).not.toMatch(/gVisor/);
   });
 });
 
@@ -108,6 +134,18 @@ describe('escape attempts fail or are contained', () => {
   it('contains a fork bomb at the pids limit; the host and the engine are unaffected', async () => {
     const t0 = Date.now();
     await sh('bomb() { bomb | bomb & }; bomb 2>/dev/null; sleep 5; echo survived', 15).catch(() => undefined);
+    if (testRuntime() === 'runsc') {
+      // gVisor: the sandbox's processes stop at RLIMIT_NPROC, but each failed fork still costs the
+      // Sentry host threads until the host's pids backstop stops it: the whole sandbox ends, the host
+      // and the engine do not notice, and (as the runner does) a fresh sandbox takes the next step.
+      await waitUntil('the bombed gVisor sandbox to end', async () => (await docker.inspect(id))?.running === false, 30_000);
+      expect(execFileSync('docker', ['info', '--format', '{{.ServerVersion}}'], { encoding: 'utf8' }).trim().length).toBeGreaterThan(0);
+      expect(Date.now() - t0).toBeLessThan(60_000);
+      await docker.remove(id);
+      id = await startSandbox();
+      expect((await sh('echo usable')).out).toBe('usable\n');
+      return;
+    }
     const pidsCurrent = () => {
       const cg = [`/sys/fs/cgroup/pids/docker/${id}/pids.current`, `/sys/fs/cgroup/system.slice/docker-${id}.scope/pids.current`];
       for (const p of cg) {
@@ -135,15 +173,39 @@ describe('escape attempts fail or are contained', () => {
         'cat /proc/$p/environ >/dev/null 2>&1 && echo ENV-READABLE',
         'ls /proc/$p/fd >/dev/null 2>&1 && echo FDS-READABLE',
         'grep -c . /proc/$p/maps >/dev/null 2>&1 && echo MAPS-READABLE',
+        // Its memory, a ptrace attach, and its descriptors (the runner's socket) re-opened through /proc.
+        'head -c 1 /proc/$p/mem >/dev/null 2>&1 && echo MEM-READABLE',
+        'python3 -c "import ctypes, sys; sys.exit(0 if ctypes.CDLL(None).ptrace(16, $p, 0, 0) == 0 else 1)" && echo PTRACED',
+        'for f in /proc/$p/fd/*; do python3 -c "import os, sys; os.open(sys.argv[1], os.O_RDWR)" "$f" 2>/dev/null && echo "FD-OPENED $f -> $(readlink $f)"; done',
         // The socket is gone once the runner connected: nothing can connect again.
         'echo "socket-dir-entries=$(ls -A /opt/airlock/run | wc -l)"',
         'python3 -c "import socket; socket.socket(socket.AF_UNIX).connect(\'/opt/airlock/run/s\')" 2>/dev/null && echo CONNECTED',
+        // What the executor's environment holds, against the step's own.
+        "tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | sort | sed 's/^/exec-env: /'",
+        "env | sort | sed 's/^/step-env: /'",
         'true',
       ].join('; '),
     );
     expect(out).toMatch(/^pid=\d+$/m);
     expect(out).toContain('socket-dir-entries=0');
-    expect(out).not.toMatch(/READABLE|CONNECTED/);
+    expect(out).not.toMatch(/MEM-READABLE|PTRACED|CONNECTED/);
+    // The runner's channel is a socket: never re-opened through /proc, under either kernel.
+    expect(out).toMatch(/socket-dir-entries/);
+    expect(out).not.toMatch(/^FD-OPENED .*socket:/m);
+    if (testRuntime() === 'runsc') {
+      // gVisor's /proc ignores non-dumpable for environ, fd and maps (measured), so a step can re-open
+      // the executor's pipes (its own output's, the engine's stdio): a process left by an earlier step
+      // could read a later step's output, which is why every step given a secret isolates first (the
+      // next test). What the executor's environ shows must be nothing the step does not already have
+      // (secrets reach only the environment of the step given them, never the executor's own).
+      const lines = (tag: string) => out.split('\n').filter((l) => l.startsWith(tag)).map((l) => l.slice(tag.length));
+      const mine = new Set(lines('step-env: '));
+      expect(lines('exec-env: ').length).toBeGreaterThan(0);
+      for (const l of lines('exec-env: ')) expect(mine, l).toContain(l);
+    } else {
+      expect(out).not.toMatch(/READABLE|FD-OPENED/);
+      expect(out).not.toMatch(/^exec-env: /m);
+    }
   });
 
   it('a leftover process of an earlier step reads a later step\'s secret unless the step isolates', async () => {

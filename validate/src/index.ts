@@ -22,12 +22,13 @@ export {
   parsePolicy,
   PathRuleSchema,
   POLICY_VERSION,
+  SANDBOX_RUNTIMES,
   PolicyError,
   policyHash,
   PolicySchema,
   VERDICTS,
 } from './policy.ts';
-export type { CodeRule, CommandRule, EnvRule, PathRule, Policy, VerdictKind } from './policy.ts';
+export type { CodeRule, CommandRule, EnvRule, PathRule, Policy, SandboxRuntime, VerdictKind } from './policy.ts';
 export { RULE_IDS } from './rule-ids.ts';
 export type { RuleInfo } from './rule-ids.ts';
 // Lower-level pieces, used by the benchmark's parser comparison and useful

@@ -65,6 +65,47 @@ describe('policy files', () => {
     expect(() => parsePolicy(text, 'o.yaml')).toThrow(/parse\.error fails closed/);
   });
 
+  describe('settings that are not implemented are refused, naming the field', () => {
+    const field = async (mutate: (p: Record<string, unknown>) => void): Promise<PolicyError> => {
+      const p = structuredClone(await defaultPolicy()) as unknown as Record<string, unknown>;
+      mutate(p);
+      try {
+        parsePolicy(stringify(p), 'p.yaml');
+      } catch (e) {
+        expect(e).toBeInstanceOf(PolicyError);
+        return e as PolicyError;
+      }
+      throw new Error('the policy was accepted');
+    };
+
+    it.each(['bridge', 'host', 'egress'])('network.mode: %s', async (mode) => {
+      const err = await field((p) => ((p.network as Record<string, unknown>).mode = mode));
+      expect(err.field).toBe('network.mode');
+      expect(err.message).toContain(`network.mode: "${mode}" is not implemented; only "none"`);
+      expect(err.line).toBeGreaterThan(0);
+    });
+
+    it('network.mode none (or absent) is accepted', async () => {
+      const p = await defaultPolicy();
+      expect(parsePolicy(stringify({ ...p, network: { ...p.network, mode: 'none' } })).network.mode).toBe('none');
+      const { mode: _, ...rest } = p.network;
+      expect(parsePolicy(stringify({ ...p, network: rest })).network.mode).toBe('none');
+    });
+
+    it('runtime: only runc and runsc', async () => {
+      const p = await defaultPolicy();
+      expect(parsePolicy(stringify({ ...p, runtime: 'runsc' })).runtime).toBe('runsc');
+      const err = await field((q) => (q.runtime = 'kata'));
+      expect(err.field).toBe('runtime');
+    });
+
+    it('unknown fields anywhere are refused rather than ignored', async () => {
+      expect((await field((q) => (q.egress = { allow: ['example.com'] }))).field).toBe('(root)');
+      expect((await field((q) => ((q.limits as Record<string, unknown>).diskBytes = 1))).field).toBe('limits');
+      expect((await field((q) => ((q.network as Record<string, unknown>).allow = []))).field).toBe('network');
+    });
+  });
+
   it('every rule id in the default policy is documented', async () => {
     const p = await defaultPolicy();
     const documented = new Set(RULE_IDS.map((r) => r.id));

@@ -61,6 +61,11 @@ export const CodeRuleSchema = z.strictObject({
   all: z.array(Regex).min(1),
 });
 
+/** OCI runtimes a policy may ask for; the runner sets it on the sandbox (`HostConfig.Runtime`). */
+export const SANDBOX_RUNTIMES = ['runc', 'runsc'] as const;
+/** A sandbox runtime. */
+export type SandboxRuntime = (typeof SANDBOX_RUNTIMES)[number];
+
 /** Sandbox limits the runner applies to each run's container. */
 export const LimitsSchema = z.strictObject({
   memoryBytes: z.number().int().positive(),
@@ -76,10 +81,20 @@ export const PolicySchema = z.strictObject({
   name: z.string().min(1),
   /** Absolute path of the workspace inside the sandbox; relative paths resolve against it. */
   workspace: z.string().startsWith('/').default('/workspace'),
-  runtime: z.enum(['runc', 'runsc']).default('runc'),
+  /**
+   * The OCI runtime of the run's sandboxes: `runc` (kernel namespaces) or `runsc` (gVisor, a user-space
+   * kernel in front of the host's). A runner whose engine lacks the runtime refuses the run.
+   */
+  runtime: z.enum(SANDBOX_RUNTIMES).default('runc'),
   limits: LimitsSchema,
   network: z.strictObject({
-    mode: z.enum(['none', 'bridge']).default('none'),
+    /**
+     * Only `none` is implemented: sandboxes have no network interface. Any other mode is refused
+     * here rather than accepted and silently run without network (egress control is not built yet).
+     */
+    mode: z.string().default('none').pipe(
+      z.literal('none', { error: (iss) => `${JSON.stringify(iss.input)} is not implemented; only "none" (sandboxes have no network until egress control lands)` }),
+    ),
     /** Commands that open network connections. */
     tools: z.array(z.string()),
     /** Hosts treated as local (no egress). */

@@ -35,6 +35,8 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     user: z.string(),
     /** Hash of the policy pinned to this run: every later verdict must be made under it. */
     policyHash: z.string(),
+    /** OCI runtime the sandbox runs under (`runc`, `runsc`); absent in logs written before it was recorded. */
+    runtime: z.string().optional(),
     /** Snapshot the workspace started from (fork, import), if any. */
     fromSnapshot: z.string().optional(),
   }),
@@ -57,6 +59,8 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     containerId: z.string(),
     workspace: z.string(),
     reason: z.string(),
+    /** OCI runtime of the new sandbox (as in `run.opened`). */
+    runtime: z.string().optional(),
   }),
   z.object({ ...base, type: z.literal('runner.lost'), runnerId: z.string(), reason: z.string() }),
   z.object({ ...base, type: z.literal('step.lost'), step: StepNumberSchema, runnerId: z.string(), reason: z.string() }),

@@ -9,7 +9,7 @@ const limits = { memoryBytes: 1, pids: 1, nanoCpus: 1, tmpfsBytes: 1 };
 
 describe('wire schemas', () => {
   it('accepts a well-formed open request and refuses hostile fields', () => {
-    const ok = { v: 1, runId, image: 'airlock/sandbox:default', mountPath: '/workspace', env: {}, limits, network: 'none', policyHash: 'a'.repeat(64) };
+    const ok = { v: 1, runId, image: 'airlock/sandbox:default', mountPath: '/workspace', env: {}, limits, runtime: 'runc', network: 'none', policyHash: 'a'.repeat(64) };
     expect(RunnerOpenRequestSchema.parse(ok)).toEqual(ok);
     expect(RunnerOpenRequestSchema.safeParse({ ...ok, runId: '../x' }).success).toBe(false);
     expect(RunnerOpenRequestSchema.safeParse({ ...ok, workspace: 'relative' }).success).toBe(false);
@@ -18,6 +18,10 @@ describe('wire schemas', () => {
     expect(RunnerOpenRequestSchema.safeParse({ ...ok, env: { 'A=B': 'x' } }).success).toBe(false);
     expect(RunnerOpenRequestSchema.safeParse({ ...ok, policyHash: undefined }).success).toBe(false);
     expect(RunnerOpenRequestSchema.safeParse({ ...ok, fromSnapshot: '../x' }).success).toBe(false);
+    // The runtime is explicit: a request without one is not read as runc.
+    expect(RunnerOpenRequestSchema.safeParse({ ...ok, runtime: undefined }).success).toBe(false);
+    expect(RunnerOpenRequestSchema.safeParse({ ...ok, runtime: 'kata' }).success).toBe(false);
+    expect(RunnerOpenRequestSchema.parse({ ...ok, runtime: 'runsc' }).runtime).toBe('runsc');
   });
 
   it('bounds command size and steps', () => {

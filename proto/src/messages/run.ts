@@ -11,6 +11,10 @@ export const SandboxLimitsSchema = z.object({
 });
 export type SandboxLimits = z.infer<typeof SandboxLimitsSchema>;
 
+/** OCI runtimes a sandbox can run under: `runc`, or gVisor's `runsc`. */
+export const SandboxRuntimeSchema = z.enum(['runc', 'runsc']);
+export type SandboxRuntime = z.infer<typeof SandboxRuntimeSchema>;
+
 /** Harness -> runner (queue group): create the sandbox of a new run. */
 export const RunnerOpenRequestSchema = z.object({
   v: VersionSchema,
@@ -23,6 +27,8 @@ export const RunnerOpenRequestSchema = z.object({
   /** Environment every step of this run receives (granted by the harness). */
   env: EnvSchema,
   limits: SandboxLimitsSchema,
+  /** OCI runtime of the sandbox, from the run's pinned policy; a runner whose engine lacks it refuses the run. */
+  runtime: SandboxRuntimeSchema,
   network: z.literal('none'),
   /** Policy pinned to the run (sha256 of its canonical form); the runner fetches it to re-validate. */
   policyHash: z.string().regex(/^[0-9a-f]{64}$/),

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import type { SandboxLimits } from '@airlock/proto';
+import type { SandboxLimits, SandboxRuntime } from '@airlock/proto';
 import { AirlockError } from '@airlock/proto';
 import { demux, type Frame } from './demux.ts';
 import { ExecutorChannel, parseExecutorLabel, type ExecutorExit } from './executor.ts';
@@ -20,6 +20,8 @@ export interface SandboxSpec {
   mountPath: string;
   env: Record<string, string>;
   limits: SandboxLimits;
+  /** OCI runtime (`HostConfig.Runtime`), always set: an engine's default runtime is not trusted to be runc. */
+  runtime: SandboxRuntime;
   labels: Record<string, string>;
 }
 
@@ -92,6 +94,28 @@ export const EXECUTOR_LABEL = 'airlock.executor';
 const EXECUTOR_DIR = '/opt/airlock/run';
 
 /**
+ * Host processes and threads gVisor (ptrace platform) uses per process of the sandbox (its stub and
+ * the Sentry thread tracing it), and for the Sentry itself; measured ~4 per process and ~50 idle.
+ */
+const RUNSC_HOST_PIDS_PER_PROCESS = 4;
+const RUNSC_HOST_PIDS_BASE = 64;
+
+/**
+ * The process limits of a sandbox. Under runc the host's pids cgroup counts the sandbox's processes.
+ * Under gVisor it counts the Sentry's threads and stubs instead, and the Sentry dies when it hits the
+ * limit; there the policy's count is RLIMIT_NPROC, which gVisor's own kernel enforces on the sandbox's
+ * processes alone, and the cgroup is a host backstop sized for gVisor's overhead. (Under runc
+ * RLIMIT_NPROC would count the uid's processes in every sandbox on the host: not used there.)
+ */
+function processLimits(spec: SandboxSpec): Pick<Docker.HostConfig, 'PidsLimit' | 'Ulimits'> {
+  if (spec.runtime !== 'runsc') return { PidsLimit: spec.limits.pids };
+  return {
+    PidsLimit: spec.limits.pids * RUNSC_HOST_PIDS_PER_PROCESS + RUNSC_HOST_PIDS_BASE,
+    Ulimits: [{ Name: 'nproc', Soft: spec.limits.pids, Hard: spec.limits.pids }],
+  };
+}
+
+/**
  * Sandbox defaults of DESIGN.md; only the limits and the mount vary per run. With an executor (its
  * argv and the host directory for its socket) the sandbox's command is the executor; without,
  * `sleep infinity` keeps the sandbox up between `docker exec`s.
@@ -109,13 +133,14 @@ export function sandboxCreateOptions(spec: SandboxSpec, executor?: { argv: reado
     Labels: { ...spec.labels, [labels.managed]: '1' },
     NetworkDisabled: true,
     HostConfig: {
+      Runtime: spec.runtime,
       NetworkMode: 'none',
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
       ReadonlyRootfs: true,
       Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${spec.limits.tmpfsBytes}` },
       Init: true,
-      PidsLimit: spec.limits.pids,
+      ...processLimits(spec),
       Memory: spec.limits.memoryBytes,
       MemorySwap: spec.limits.memoryBytes,
       NanoCpus: spec.limits.nanoCpus,
@@ -134,6 +159,8 @@ export class DockerodeClient implements ContainerClient {
   readonly #docker: Docker;
   readonly #useExecutor: boolean;
   readonly #socketsDir: string;
+  /** Runtimes the engine was seen to have (a runtime, once registered, is not asked about again). */
+  readonly #runtimes = new Set<string>();
   /** Labels of images as `imageExists` last saw them (refreshed at every run's open). */
   readonly #imageLabels = new Map<string, Record<string, string>>();
   /** Executor channels (and their socket directories) of the sandboxes this client started. */
@@ -203,7 +230,21 @@ export class DockerodeClient implements ContainerClient {
     }
   }
 
+  /**
+   * Fails closed when the engine lacks the sandbox's runtime: a policy that asks for gVisor never
+   * gets runc instead. The engine's runtime list is read again until the runtime shows up (setup may
+   * register it while the runner runs).
+   */
+  async #requireRuntime(runtime: SandboxRuntime, fresh = false): Promise<void> {
+    if (fresh) this.#runtimes.clear();
+    if (this.#runtimes.has(runtime)) return;
+    const info = (await this.#docker.info()) as { Runtimes?: Record<string, unknown> };
+    for (const name of Object.keys(info.Runtimes ?? {})) this.#runtimes.add(name);
+    if (!this.#runtimes.has(runtime)) throw runtimeUnavailable(runtime, Object.keys(info.Runtimes ?? {}));
+  }
+
   async startSandbox(spec: SandboxSpec): Promise<string> {
+    await this.#requireRuntime(spec.runtime);
     const argv = await this.#executorOf(spec.image);
     const executor = argv ? { argv, dir: await this.#executorDir(spec.user) } : undefined;
     let container: Docker.Container;
@@ -211,6 +252,9 @@ export class DockerodeClient implements ContainerClient {
       container = await this.#docker.createContainer(sandboxCreateOptions(spec, executor));
     } catch (err) {
       if (executor) await rm(executor.dir, { recursive: true, force: true });
+      // The runtime may have been unregistered since it was seen: ask the engine again, so that
+      // refusal is typed too.
+      await this.#requireRuntime(spec.runtime, true);
       if (statusOf(err) === 404) {
         throw new AirlockError('image_not_found', `sandbox image ${spec.image} is not on this runner; build it with \`make images\``, { cause: err });
       }
@@ -337,6 +381,14 @@ export class DockerodeClient implements ContainerClient {
       stream.on('error', () => resolve());
     });
   }
+}
+
+function runtimeUnavailable(runtime: string, known: readonly string[]): AirlockError {
+  return new AirlockError(
+    'runtime_unavailable',
+    `the run's policy asks for sandbox runtime "${runtime}", which this runner's container engine does not have (it has ${known.join(', ') || 'none'}); refusing the run rather than using another runtime (\`make setup\` registers runsc)`,
+    { data: { runtime, available: [...known] } },
+  );
 }
 
 function statusOf(err: unknown): number | undefined {
