@@ -67,7 +67,7 @@ afterAll(async () => {
   try {
     compose('down', '-v', '--timeout', '5');
   } finally {
-    rmSync(data, { recursive: true, force: true });
+    if (data) rmSync(data, { recursive: true, force: true });
   }
   for (const id of runnerIds) expect(await containersOf(id)).toEqual([]);
 }, 120_000);

@@ -76,6 +76,9 @@ describe('proof bundles: building and verifying', () => {
       keyId: keyId(key.publicKey),
       trusted: true,
       createdAt: '2026-01-01T00:00:10.000Z',
+      // The verified events themselves, so callers (replay) use what was verified, not a second read.
+      log: EVENTS.map((e) => JSON.parse(Buffer.from(e).toString('utf8')) as unknown),
+      policyText: bundle.policy.text,
     });
     expect(verifyBundle(bundle)).toMatchObject({ ok: true, trusted: false });
     expect(verifyBundle(Buffer.from(text))).toMatchObject({ ok: true });
