@@ -69,4 +69,28 @@ describe('sweep', () => {
     expect([...runs.keys()]).toEqual([RUN_B]);
     expect(removed.sort()).toEqual([`c-${RUN_A}`, 'orphan-closed']);
   });
+
+  it('logs every workspace it could not give back (dropped runs and orphans), with runId and path', async () => {
+    const { log, lines } = capture();
+    const docker = {
+      remove: async () => undefined,
+      listManaged: async () => [{ id: 'orphan', labels: { 'airlock.run-id': RUN_C, 'airlock.runner-id': 'r2', 'airlock.workspace': '/ws/orphan', 'airlock.owner-back': 'not:numbers' }, createdMs: 0 }],
+    } as unknown as ContainerClient;
+    // An owner that is not uid:gid makes the chown back fail, as a read-only or vanished mount would.
+    const run = { runId: RUN_A, busy: false, containerId: null, workspace: { path: '/ws/held', ownerBack: 'not:numbers', owned: false } } as unknown as LiveRun;
+    await sweep({
+      runnerId: 'r1',
+      deployment: 'd',
+      docker,
+      log,
+      runs: new Map([[RUN_A, run]]),
+      runsKv: fakeKv({ [RUN_A]: JSON.stringify(record(RUN_A, { status: 'closed' })) }),
+    });
+    const errors = lines.filter((l) => l.level === 50);
+    expect(errors.map((l) => [l.runId, l.path])).toEqual([
+      [RUN_A, '/ws/held'],
+      [RUN_C, '/ws/orphan'],
+    ]);
+    expect(errors.every((l) => typeof l.err === 'object')).toBe(true);
+  });
 });
