@@ -14,6 +14,8 @@ export interface RunLogWriterOptions {
    * (each publish waits at most what is left of it). Default 60000: a NATS node restart fits in it.
    */
   giveUpAfterMs?: number;
+  /** First wait after a publish without acknowledgement; it doubles per failure, up to 16x. Default 250. */
+  retryDelayMs?: number;
   /**
    * Another process usually wrote since this writer's last append (the harness between steps):
    * read the tail first instead of learning it from a refused publish. Saves a round trip.
@@ -60,6 +62,7 @@ export class RunLogWriter {
   readonly #by: string;
   readonly #maxAttempts: number;
   readonly #giveUpAfterMs: number;
+  readonly #retryDelayMs: number;
   #seq = 0;
   #lastStreamSeq = 0;
   #prev = GENESIS_HASH;
@@ -74,6 +77,7 @@ export class RunLogWriter {
     this.#by = opts.by;
     this.#maxAttempts = opts.maxAttempts ?? 8;
     this.#giveUpAfterMs = opts.giveUpAfterMs ?? 60_000;
+    this.#retryDelayMs = opts.retryDelayMs ?? 250;
     this.#expectOthers = opts.expectOthers ?? false;
   }
 
@@ -130,7 +134,7 @@ export class RunLogWriter {
           return;
         } catch (err) {
           lastErr = err;
-          await sleep(Math.min(250 * 2 ** attempt, 4000, Math.max(0, deadline - Date.now())));
+          await sleep(Math.min(this.#retryDelayMs * 2 ** Math.min(attempt, 4), Math.max(0, deadline - Date.now())));
         }
       }
       throw new AirlockError('log_unavailable', `the log of run ${this.runId} is still unavailable after ${opts.timeoutMs} ms (${errText(lastErr ?? opts.signal?.reason)})`, {
@@ -203,7 +207,7 @@ export class RunLogWriter {
         }
         // No acknowledgement (timeout, NATS away): the event may be stored. Wait, then settle it.
         failures++;
-        await sleep(Math.min(250 * 2 ** (failures - 1), 4000, Math.max(0, deadline - Date.now())));
+        await sleep(Math.min(this.#retryDelayMs * 2 ** Math.min(failures - 1, 4), Math.max(0, deadline - Date.now())));
       }
     }
     throw new AirlockError(
