@@ -27,6 +27,7 @@ demo: setup
 test: compose-build
 	npx tsc -p tsconfig.json
 	npx vitest run --project unit --project integration
+	npx vitest run --project integration-runsc
 	npx vitest run --project chaos-short
 
 test-unit:
@@ -34,6 +35,7 @@ test-unit:
 
 test-integration: setup
 	npx vitest run --project integration
+	npx vitest run --project integration-runsc
 
 typecheck:
 	npx tsc -p tsconfig.json
