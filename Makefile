@@ -29,6 +29,7 @@ demo: setup
 test: compose-build
 	$(MAKE) --no-print-directory -j2 -O typecheck lint
 	npx vitest run --project unit --project integration
+	npx vitest run --project integration-runsc
 	npx vitest run --project chaos-short
 
 test-unit:
@@ -36,6 +37,7 @@ test-unit:
 
 test-integration: setup
 	npx vitest run --project integration
+	npx vitest run --project integration-runsc
 
 typecheck:
 	npx tsc -p tsconfig.json

@@ -19,8 +19,9 @@ if (wanted.has('steps')) {
   writeFileSync(join(out, 'steps.json'), JSON.stringify({ at: summary.at, ...r }, null, 2) + '\n');
   for (const [cmd, s] of Object.entries(r.steps)) {
     console.log(`  ${cmd.padEnd(14)} airlock p50 ${s.airlock.p50} ms p90 ${s.airlock.p90} | raw p50 ${s.raw.p50} ms p90 ${s.raw.p90} | ratio p50 ${s.ratioP50}x p90 ${s.ratioP90}x`);
+    console.log(`  ${''.padEnd(14)} runsc: airlock p50 ${s.runsc.airlock.p50} ms p90 ${s.runsc.airlock.p90} | raw p50 ${s.runsc.raw.p50} ms p90 ${s.runsc.raw.p90} | ${s.runsc.overRuncP50}x runc's airlock p50`);
   }
-  console.log(`  run open (container create+start, workspace, first snapshot) p50 ${r.runOpenMs.p50} ms`);
+  console.log(`  run open (container create+start, workspace, first snapshot) p50 ${r.runOpenMs.p50} ms runc, ${r.runscRunOpenMs.p50} ms runsc`);
   summary.steps = r;
 }
 if (wanted.has('validate')) {
