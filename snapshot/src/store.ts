@@ -147,8 +147,15 @@ export class SnapshotStore {
   readonly #cache: LocalBlobCache | undefined;
   /** Blob hashes this process knows to be stored, with their object meta when known (saves a lookup on read). */
   readonly #known = new Map<string, ObjectMeta | null>();
-  /** Blob sets of snapshots/imports in flight; GC's mark phase includes them. */
+  /**
+   * What each snapshot/import in flight has claimed: blob names, manifest chunk names and (once
+   * known) its manifest digest. GC keeps everything claimed by a writer that was in flight at any
+   * moment of that GC, not only at its end: a writer that finishes mid-GC has written its manifest
+   * index or ref after GC listed the manifests bucket, so GC's mark phase cannot see them.
+   */
   readonly #inflight = new Set<Set<string>>();
+  /** One entry per running GC: every writer claim set in flight at any moment since that GC began. */
+  readonly #gcWatches = new Set<Set<Set<string>>>();
   /** Blobs GC is deleting right now; a writer that needs one waits and re-uploads. */
   readonly #deleting = new Map<string, Promise<void>>();
   readonly #manifestCache = new Map<string, Manifest>();
@@ -192,8 +199,7 @@ export class SnapshotStore {
     this.#check(opts.signal);
     if (opts.group !== undefined && !GROUP_RE.test(opts.group)) throw new SnapshotError('unsafe_path', `snapshot group ${JSON.stringify(opts.group)} must match ${GROUP_RE}`);
     const started = performance.now();
-    const refs = new Set<string>();
-    this.#inflight.add(refs);
+    const refs = this.#beginWrite();
     try {
       const scan = await scanWorkspace(dir, {
         previous: opts.previous,
@@ -278,8 +284,21 @@ export class SnapshotStore {
       stats.durationMs = performance.now() - started;
       return { digest, manifest, stats, state: { digest, manifest, startedAtNs: scan.startedAtNs, byPath } };
     } finally {
-      this.#inflight.delete(refs);
+      this.#endWrite(refs);
     }
+  }
+
+  /** Registers a writer's claim set, visible to every GC running now (and to later ones while in flight). */
+  #beginWrite(): Set<string> {
+    const refs = new Set<string>();
+    this.#inflight.add(refs);
+    for (const watch of this.#gcWatches) watch.add(refs);
+    return refs;
+  }
+
+  /** The writer is done; GCs that saw it in flight keep its claims until they end. */
+  #endWrite(refs: Set<string>): void {
+    this.#inflight.delete(refs);
   }
 
   /** Marks `sha` as referenced by an in-flight writer and waits out a concurrent GC deletion of it. */
@@ -379,6 +398,8 @@ export class SnapshotStore {
     const digest = whole.digest('hex');
     let uploadedBytes = 0;
     const indexName = `m.${digest}`;
+    // Claim the manifest itself too: GC must not delete an index whose ref is not written yet.
+    refs.add(digest);
     for (const n of names) await this.#claim(n, refs);
     if ((await this.manifests.info(indexName)) !== null) {
       // Identical tree already stored; make sure its chunks still are (GC may have raced us).
@@ -521,8 +542,7 @@ export class SnapshotStore {
   ): Promise<{ digest: string; manifest: Manifest; stats: ImportStats }> {
     this.#check(opts.signal);
     if (opts.group !== undefined && !GROUP_RE.test(opts.group)) throw new SnapshotError('unsafe_path', `snapshot group ${JSON.stringify(opts.group)} must match ${GROUP_RE}`);
-    const refs = new Set<string>();
-    this.#inflight.add(refs);
+    const refs = this.#beginWrite();
     try {
       const { manifest, stats } = await unpackToManifest(
         input,
@@ -555,7 +575,7 @@ export class SnapshotStore {
       this.#remember(digest, manifest);
       return { digest, manifest, stats };
     } finally {
-      this.#inflight.delete(refs);
+      this.#endWrite(refs);
     }
   }
 
@@ -624,8 +644,9 @@ export class SnapshotStore {
   /**
    * Garbage collection. Deletes refs beyond the newest `keepLast` per group, then every manifest not
    * named by a remaining ref or `keep`, then every blob not referenced by a retained manifest.
-   * Safe while snapshots run: blobs and manifest chunks claimed by in-flight snapshots/imports of
-   * this store are kept, a writer needing a blob being deleted waits and re-uploads, and nothing
+   * Safe while snapshots run: the manifests, manifest chunks and blobs claimed by snapshots/imports
+   * of this store that were in flight at any moment of this GC are kept (also when they finish
+   * before GC sweeps), a writer needing a blob being deleted waits and re-uploads, and nothing
    * younger than `graceMs` is deleted (covers writers in other processes, which claim old blobs
    * without re-uploading them only when their previous manifest, and so the blob, is retained).
    */
@@ -636,7 +657,21 @@ export class SnapshotStore {
     const cutoff = Date.now() - graceMs;
     const young = (mtime: string): boolean => Date.parse(mtime) > cutoff;
     const stats: GcStats = { refsDeleted: 0, manifestsKept: 0, manifestsDeleted: 0, blobsKept: 0, blobsDeleted: 0, bytesFreed: 0 };
+    // Every writer in flight from now until this GC ends, with all it claims meanwhile.
+    const writers = new Set(this.#inflight);
+    this.#gcWatches.add(writers);
+    try {
+      return await this.#gc(opts, keepLast, young, writers, stats);
+    } finally {
+      this.#gcWatches.delete(writers);
+    }
+  }
 
+  async #gc(opts: GcOptions, keepLast: number, young: (mtime: string) => boolean, writers: Set<Set<string>>, stats: GcStats): Promise<GcStats> {
+    const claimed = (name: string): boolean => {
+      for (const w of writers) if (w.has(name)) return true;
+      return false;
+    };
     const objects = await this.manifests.list();
     const refsByGroup = new Map<string, ObjectMeta[]>();
     const indexes: ObjectMeta[] = [];
@@ -666,7 +701,7 @@ export class SnapshotStore {
     const live = new Set<string>();
     for (const idx of indexes) {
       const digest = idx.name.slice(2);
-      if (!keepDigests.has(digest) && !young(idx.mtime)) continue;
+      if (!keepDigests.has(digest) && !young(idx.mtime) && !claimed(digest)) continue;
       let m: Manifest;
       try {
         m = await this.getManifest(digest, opts);
@@ -682,7 +717,7 @@ export class SnapshotStore {
     // Sweep manifests.
     for (const idx of indexes) {
       const digest = idx.name.slice(2);
-      if (keepDigests.has(digest) || young(idx.mtime)) continue;
+      if (keepDigests.has(digest) || young(idx.mtime) || claimed(digest)) continue;
       if (!opts.dryRun) {
         await this.manifests.delete(idx.name);
         this.#manifestCache.delete(digest);
@@ -693,7 +728,7 @@ export class SnapshotStore {
     const blobs = await this.blobs.list();
     for (const b of blobs) {
       throwIfAborted(opts.signal);
-      if (live.has(b.name) || young(b.mtime) || this.#isInflight(b.name)) {
+      if (live.has(b.name) || young(b.mtime) || claimed(b.name)) {
         stats.blobsKept++;
         continue;
       }
@@ -711,11 +746,6 @@ export class SnapshotStore {
       }
     }
     return stats;
-  }
-
-  #isInflight(sha: string): boolean {
-    for (const s of this.#inflight) if (s.has(sha)) return true;
-    return false;
   }
 
   /** Bytes held by both buckets' streams (content, manifests, per-message overhead). */

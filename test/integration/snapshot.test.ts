@@ -442,19 +442,117 @@ describe('retention', () => {
     expect(s3.stats.blobsUploaded).toBe(1);
   });
 
-  it('gc honours the grace period and in-flight snapshots', async () => {
+  it('gc honours the grace period', async () => {
     await using store = await openStore({ keepLast: 0 });
     const ws = await newDir('ws');
     await writeFile(join(ws, 'a.txt'), 'a\n');
     await store.snapshot(ws, { group: 'g' });
     const young = await store.gc();
     expect(young.blobsDeleted).toBe(0);
-    // GC racing a snapshot: the snapshot's blobs survive.
-    const [s, stats] = await Promise.all([store.snapshot(ws, { group: 'g' }), store.gc({ graceMs: 0, keepLast: 1 })]);
-    expect(stats).toBeDefined();
-    const out = join(await newDir('t'), 'x');
-    await store.restore(s.digest, out);
-    expect(readFileSync(join(out, 'a.txt'), 'utf8')).toBe('a\n');
+  });
+
+  /**
+   * GC racing a snapshot, in the two interleavings that can lose the racing snapshot's data. The
+   * racing snapshot has its own digest and blobs only it references, was begun before the GC (its
+   * uploads are older than the GC's cutoff, so the grace period does not cover them) and finishes
+   * while the GC runs. The interleaving is forced by holding the two sides at their bucket calls.
+   */
+  describe('gc racing a snapshot', () => {
+    /** A promise with its resolve function. */
+    const gate = () => {
+      let open!: () => void;
+      const opened = new Promise<void>((r) => (open = r));
+      return { open, opened };
+    };
+
+    /**
+     * Group `g` gets S0 (with a blob only it uses) and S1; then S2 (new digest, new blobs) races a
+     * `gc({ keepLast: 1, graceMs: 0 })`. `hold` names the write of S2 held until the GC has listed
+     * the manifests bucket: its manifest index (`m.`), or its ref (`r.`), written after the index.
+     */
+    async function race(hold: 'm.' | 'r.', releaseS2: 'after gc listed manifests' | 'after gc finished') {
+      const store = await openStore({ keepLast: 0 });
+      const ws = await newDir('ws');
+      await writeFile(join(ws, 'shared.txt'), 'shared\n');
+      await writeFile(join(ws, 'only-s0.txt'), 'only in S0\n');
+      const s0 = await store.snapshot(ws, { group: 'g' });
+      await rm(join(ws, 'only-s0.txt'));
+      await writeFile(join(ws, 's1.txt'), 'S1\n');
+      const s1 = await store.snapshot(ws, { group: 'g', previous: s0.state });
+      // S2: a different tree with 40 blobs nothing else references.
+      for (let i = 0; i < 40; i++) await writeFile(join(ws, `new-${i}.bin`), randomBytes(2048 + i));
+      const expected = tree(ws);
+
+      const s2Held = gate();
+      const gcListed = gate();
+      const gcDone = gate();
+      const putBytes = store.manifests.putBytes.bind(store.manifests);
+      store.manifests.putBytes = async (name, data, metadata) => {
+        if (name.startsWith(hold)) {
+          s2Held.open();
+          await (releaseS2 === 'after gc finished' ? gcDone.opened : gcListed.opened);
+        }
+        return putBytes(name, data, metadata);
+      };
+      const s2Promise = store.snapshot(ws, { group: 'g', previous: s1.state });
+      await s2Held.opened;
+      await clockPast(50); // everything S2 stored so far is older than the GC's cutoff
+
+      let gcStarted = false;
+      const list = store.manifests.list.bind(store.manifests);
+      store.manifests.list = async () => {
+        const r = await list();
+        if (gcStarted) gcListed.open();
+        return r;
+      };
+      const blobList = store.blobs.list.bind(store.blobs);
+      store.blobs.list = async () => {
+        // The GC sweeps blobs only after S2 has finished (when S2 is released before then).
+        if (releaseS2 === 'after gc listed manifests') await s2Promise;
+        return blobList();
+      };
+      gcStarted = true;
+      const stats = await store.gc({ graceMs: 0, keepLast: 1 });
+      gcDone.open();
+      const s2 = await s2Promise;
+      store.manifests.putBytes = putBytes;
+      store.manifests.list = list;
+      store.blobs.list = blobList;
+
+      expect(s2.digest).not.toBe(s1.digest);
+      expect(s2.stats.blobsUploaded).toBe(40);
+      // The racing snapshot restores completely, also from a fresh store (no in-process state).
+      await using fresh = await SnapshotStore.open(nc, { blobBucket: store.blobs.name, manifestBucket: store.manifests.name });
+      const out = join(await newDir('t'), 'x');
+      await fresh.restore(s2.digest, out);
+      expect(tree(out)).toEqual(expected);
+      // It is listed as the newest snapshot of its group.
+      expect((await store.listSnapshots('g')).map((r) => r.digest).at(-1)).toBe(s2.digest);
+
+      // What GC had to remove is gone: S0 (beyond keepLast 1 when GC listed the refs) and the blob only it used.
+      expect(stats.refsDeleted).toBe(1);
+      expect(stats.manifestsDeleted).toBe(1);
+      const onlyS0 = s0.manifest.entries.find((e) => e.path === 'only-s0.txt');
+      if (onlyS0?.type !== 'file') throw new Error('only-s0.txt is not in S0');
+      expect(await store.blobs.info(onlyS0.sha256)).toBeNull();
+      expect((await fresh.restore(s0.digest, join(await newDir('t'), 'x')).catch((e: unknown) => e) as SnapshotError).code).toBe('manifest_not_found');
+
+      // A later GC with nothing racing keeps S2 (the newest) and now removes S1.
+      const again = await store.gc({ graceMs: 0, keepLast: 1 });
+      expect(again.refsDeleted).toBe(1);
+      const out2 = join(await newDir('t'), 'x');
+      await fresh.restore(s2.digest, out2);
+      expect(tree(out2)).toEqual(expected);
+      await store[Symbol.asyncDispose]();
+    }
+
+    it('S2 stores its manifest after GC listed the bucket, and finishes before GC sweeps blobs', async () => {
+      await race('m.', 'after gc listed manifests');
+    });
+
+    it('S2 stored its manifest before GC, but its ref only after GC listed the bucket (and GC finishes first)', async () => {
+      await race('r.', 'after gc finished');
+    });
   });
 });
 
