@@ -4,8 +4,8 @@
 // against a real nats-server: test/integration/ledger.test.ts.
 import { describe, expect, it } from 'vitest';
 import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { GENESIS_HASH, LogEventSchema, subjects, type LogEvent } from '@airlock/proto';
-import { RunLogWriter, sha256Hex } from './writer.ts';
+import { GENESIS_HASH, LogEventSchema, sha256Hex, subjects, type LogEvent } from '@airlock/proto';
+import { RunLogWriter } from './writer.ts';
 
 type Stored = { seq: number; subject: string; data: Uint8Array };
 type PubOpts = { msgID?: string; expect?: { lastSubjectSequence?: number } };
