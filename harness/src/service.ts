@@ -168,9 +168,16 @@ export class HarnessService implements AsyncDisposable {
     return svc;
   }
 
+  /** Keeps a background task until it settles; a rejection is logged (`finally` would re-reject unheard). */
   #track(p: Promise<unknown>): void {
     this.#inFlight.add(p);
-    void p.finally(() => this.#inFlight.delete(p));
+    p.then(
+      () => this.#inFlight.delete(p),
+      (err: unknown) => {
+        this.#inFlight.delete(p);
+        this.#log.error({ err }, 'background task failed');
+      },
+    );
   }
 
   #serve<S extends z.ZodType, R>(msg: Msg, schema: S, handle: (req: z.infer<S>) => Promise<R>): Promise<void> {
@@ -182,16 +189,25 @@ export class HarnessService implements AsyncDisposable {
     let msg: Msg;
     try {
       const request = this.#nats.nc.request(subject, encode(body), { timeout: timeoutMs });
-      msg = signal
-        ? await Promise.race([
+      if (!signal) msg = await request;
+      else {
+        // When the wait is aborted first, the request still ends later (reply or timeout): it must
+        // have a listener, or its rejection goes unhandled and takes the process down.
+        request.catch(() => undefined);
+        let fail: (() => void) | undefined;
+        try {
+          msg = await Promise.race([
             request,
             new Promise<never>((_, reject) => {
-              const fail = () => reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+              fail = () => reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
               if (signal.aborted) fail();
-              signal.addEventListener('abort', fail, { once: true });
+              else signal.addEventListener('abort', fail, { once: true });
             }),
-          ])
-        : await request;
+          ]);
+        } finally {
+          if (fail) signal.removeEventListener('abort', fail);
+        }
+      }
     } catch (err) {
       if (err instanceof AirlockError) throw err;
       if (isNoResponders(err)) throw new AirlockError('no_runner', `no runner answers on ${subject}`, { cause: err });

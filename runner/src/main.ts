@@ -36,10 +36,16 @@ async function main(): Promise<void> {
     }
     stopping = true;
     log.info({ signal }, 'draining');
-    void svc
+    svc
       .drain()
       .then(() => nats.drain())
-      .then(() => process.exit(0));
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'drain failed; exiting');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

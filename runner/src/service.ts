@@ -139,9 +139,16 @@ export class RunnerService implements AsyncDisposable {
     return { runnerId: this.#cfg.runnerId, deployment: this.#deployment, docker: this.#docker, log: this.#log, runsKv: this.#runsKv, runs: this.#runs };
   }
 
+  /** Keeps a background task until it settles; a rejection is logged (`finally` would re-reject unheard). */
   #track(p: Promise<unknown>): void {
     this.#inFlight.add(p);
-    void p.finally(() => this.#inFlight.delete(p));
+    p.then(
+      () => this.#inFlight.delete(p),
+      (err: unknown) => {
+        this.#inFlight.delete(p);
+        this.#log.error({ err }, 'background task failed');
+      },
+    );
   }
 
   #beat(): void {

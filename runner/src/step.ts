@@ -73,7 +73,7 @@ export async function runStep(host: StepHost, run: LiveRun, req: RunnerExecReque
   let exitCode: number | null = null;
   let deadlineFired = false;
   try {
-    const handle = await opened;
+    const handle = opened;
     // The chunks stand or fall together: after one could not be stored, none later is written.
     const output = run.log.sequence();
     totals = await pumpChunks(

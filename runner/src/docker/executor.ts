@@ -117,8 +117,11 @@ export class ExecutorChannel {
   /** Waits for the executor's ready frame; throws when it exits or stays silent. */
   async ready(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
+    const frame = this.#frames.next();
+    // Abandoned when the timeout wins: it must not reject unheard later (the socket closing).
+    frame.catch(() => undefined);
     const first = await Promise.race([
-      this.#frames.next(),
+      frame,
       new Promise<'timeout'>((r) => (timer = setTimeout(r, timeoutMs, 'timeout'))),
     ]).finally(() => clearTimeout(timer));
     if (first === 'timeout') throw new Error(`the sandbox's executor did not start within ${timeoutMs} ms`);
@@ -186,14 +189,11 @@ export class ExecutorChannel {
       } finally {
         if (!ended) {
           // The reader stopped early: read this run's remaining frames so the next run starts clean.
-          void (async () => {
-            try {
-              while ((await next()) !== null);
-            } catch {
-              // An error frame ends the run too.
-            }
-            finished();
-          })();
+          const drain = async () => {
+            while ((await next()) !== null);
+          };
+          // An error frame (or the channel closing) ends the run too.
+          drain().then(finished, finished);
         } else finished();
       }
     }
