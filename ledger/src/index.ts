@@ -2,7 +2,7 @@ export { connectNats, splitCredentials } from './nats.ts';
 export type { NatsHandles, ConnectOptions } from './nats.ts';
 export { ensureLogStream, isNotFound, DUPLICATE_WINDOW_NS } from './stream.ts';
 export { RunLogWriter, sha256Hex } from './writer.ts';
-export type { RunLogWriterOptions } from './writer.ts';
+export type { RunLogWriterOptions, AppendOptions } from './writer.ts';
 export { readRunLog, readRunLogRaw, logTail } from './reader.ts';
 export type { ReadLogOptions } from './reader.ts';
 export { ensureAuditStream, indexVerdict, readAudit } from './audit.ts';
