@@ -195,9 +195,10 @@ describe('chaos', () => {
     // Nothing leaked: the killed runner, restarted under its id, reaps what it left.
     startRunner(victim);
     await waitUntil('no sandboxes left', async () => (await containersOf(ids[0]!)).length + (await containersOf(ids[1]!)).length === 0, 60_000);
+    // The table first: a failed check below is read against it.
+    console.log(`faults: ${faults.join('; ')}\nRUN ID                      STEPS       END         EVENTS\n${summary.join('\n')}`);
     // The killed runner's runs moved: the fault hit live runs.
     expect(summary.some((line) => !/moved 0 /.test(line))).toBe(true);
-    console.log(`faults: ${faults.join('; ')}\nRUN ID                      STEPS       END         EVENTS\n${summary.join('\n')}`);
     expect(outcomes.filter((o) => o.ended === 'completed').length).toBeGreaterThan(RUNS / 2);
   }, 600_000);
 });
