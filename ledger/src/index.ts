@@ -1,6 +1,6 @@
 export { ensureLogStream, isNotFound, DUPLICATE_WINDOW_NS } from './stream.ts';
 export { RunLogWriter } from './writer.ts';
-export type { RunLogWriterOptions } from './writer.ts';
+export type { RunLogWriterOptions, AppendOptions } from './writer.ts';
 export { readRunLog, readRunLogRaw, logTail } from './reader.ts';
 export type { ReadLogOptions } from './reader.ts';
 export { ensureAuditStream, indexVerdict, readAudit } from './audit.ts';

@@ -85,6 +85,18 @@ afterAll(async () => {
 
 type Outcome = { runId: string; steps: number; ended: string };
 
+/** Why a run was closed, as the harness lists it; asks again while NATS is recovering from a fault. */
+async function closeReasonOf(runId: string): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return (await client.ps({ all: true })).runs.find((r) => r.runId === runId)?.closeReason ?? '?';
+    } catch (err) {
+      if (attempt >= 4) throw err;
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+  }
+}
+
 describe('chaos', () => {
   it(`${RUNS} concurrent runs survive a runner SIGKILL, killed sandboxes, OOM, a fork bomb, a full disk and a NATS node going down`, async () => {
     const faults: string[] = [];
@@ -120,7 +132,7 @@ describe('chaos', () => {
           } catch (err) {
             const code = (err as { code?: string }).code;
             if (attempt === 4) failed.push(`step ${s}: ${code ?? 'error'}: ${(err as Error).message.slice(0, 160)}`);
-            if (code === 'run_closed') return { runId: run.runId, steps: done, ended: 'closed: ' + ((await client.ps({ all: true })).runs.find((r) => r.runId === run.runId)?.closeReason ?? '?') };
+            if (code === 'run_closed') return { runId: run.runId, steps: done, ended: 'closed: ' + (await closeReasonOf(run.runId)) };
             await new Promise((r) => setTimeout(r, 1500));
           }
         }
@@ -132,6 +144,10 @@ describe('chaos', () => {
       const tried = s - 1;
       return { runId: run.runId, steps: done, ended: done === tried ? 'completed' : `closed: ${tried - done} of ${tried} steps failed (${failed.join('; ')})` };
     });
+
+    // Handled from the start: a run's driver failing while the faults below are injected must fail
+    // the test with its error at the end, not as an unhandled rejection in the middle.
+    const settled = Promise.allSettled(work);
 
     // Faults, while the runs work. First the runner holding the most runs, once the runs are open.
     await waitUntil('the runs to open', async () => (await client.ps()).runs.length >= RUNS, 60_000).catch(() => undefined);
@@ -151,7 +167,10 @@ describe('chaos', () => {
     faults.push('restarted NATS node n2');
     faultsDone = true;
 
-    const outcomes = await Promise.all(work);
+    const outcomes = (await settled).map((r) => {
+      if (r.status === 'rejected') throw r.reason;
+      return r.value;
+    });
 
     // The harness never went down.
     expect((await client.status()).harness.pid).toBe(process.pid);
@@ -176,9 +195,10 @@ describe('chaos', () => {
     // Nothing leaked: the killed runner, restarted under its id, reaps what it left.
     startRunner(victim);
     await waitUntil('no sandboxes left', async () => (await containersOf(ids[0]!)).length + (await containersOf(ids[1]!)).length === 0, 60_000);
+    // The table first: a failed check below is read against it.
+    console.log(`faults: ${faults.join('; ')}\nRUN ID                      STEPS       END         EVENTS\n${summary.join('\n')}`);
     // The killed runner's runs moved: the fault hit live runs.
     expect(summary.some((line) => !/moved 0 /.test(line))).toBe(true);
-    console.log(`faults: ${faults.join('; ')}\nRUN ID                      STEPS       END         EVENTS\n${summary.join('\n')}`);
     expect(outcomes.filter((o) => o.ended === 'completed').length).toBeGreaterThan(RUNS / 2);
   }, 600_000);
 });

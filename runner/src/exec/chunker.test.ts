@@ -112,4 +112,21 @@ describe('pumpChunks', () => {
     expect(totals.logLost).toBe(lost);
     expect(totals.stdoutBytes).toBe(1);
   });
+
+  it('stops waiting for a quiet command as soon as an emit fails', async () => {
+    async function* quiet() {
+      yield f('stdout', 'some output');
+      // The command goes quiet for a long time.
+      await new Promise((r) => setTimeout(r, 5000));
+      yield f('stdout', 'late');
+    }
+    const t0 = Date.now();
+    const totals = await pumpChunks(quiet(), { maxChunkBytes: 1024, maxStreamBytes: 1e9, flushAfterMs: 10, window: 8 }, async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      throw new Error('no ack');
+    });
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(totals.logLost?.code).toBe('log_unavailable');
+    expect(totals.stdoutBytes).toBe('some output'.length);
+  });
 });

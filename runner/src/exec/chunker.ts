@@ -56,6 +56,9 @@ export async function pumpChunks(
 
   /** The first failed emit; once set nothing more is emitted or read. */
   let failure: { err: unknown } | undefined;
+  // Wakes the pump when an emit fails while it waits for a quiet command's next output.
+  let onFailure!: () => void;
+  const failed = new Promise<'failed'>((resolve) => (onFailure = () => resolve('failed')));
   /** Unsettled emits, each already handled: awaiting one never throws. */
   const pending: Promise<void>[] = [];
   const flush = async () => {
@@ -69,7 +72,11 @@ export async function pumpChunks(
     pending.push(
       emit({ stream, offset, data }).then(
         () => undefined,
-        (err: unknown) => void (failure ??= { err }),
+        (err: unknown) => {
+          if (failure) return;
+          failure = { err };
+          onFailure();
+        },
       ),
     );
     if (pending.length >= (opts.window ?? 1)) await pending.shift();
@@ -87,9 +94,11 @@ export async function pumpChunks(
       let timer: NodeJS.Timeout | undefined;
       const raced = await Promise.race([
         next,
+        failed,
         new Promise<'flush'>((resolve) => (timer = setTimeout(resolve, wait, 'flush'))),
       ]);
       clearTimeout(timer);
+      if (raced === 'failed') break;
       if (raced !== 'flush') {
         result = raced;
         break;
@@ -98,7 +107,11 @@ export async function pumpChunks(
       if (failure) break;
     }
     if (failure) break;
-    result ??= await next;
+    if (!result) {
+      const raced = await Promise.race([next, failed]);
+      if (raced === 'failed') break;
+      result = raced;
+    }
     if (result.done) break;
     const frame = result.value;
     seen[frame.stream] += frame.data.length;
