@@ -93,7 +93,9 @@ fi
 has_runsc() { docker info --format '{{json .Runtimes.runsc}}' 2>/dev/null | grep -qF "\"runtimeArgs\":$RUNSC_ARGS"; }
 if ! has_runsc; then
   say "reloading dockerd's configuration (runtime runsc)"
-  as_root kill -HUP $(pidof dockerd)
+  dockerd_pid="$(pidof dockerd || true)"
+  [ -n "$dockerd_pid" ] || { echo "the Docker engine lacks the runsc runtime and is not a local dockerd to reload; register runsc as in $daemon_json and restart it" >&2; exit 1; }
+  as_root kill -HUP $dockerd_pid
   for _ in $(seq 1 40); do has_runsc && break; sleep 0.25; done
   has_runsc || { echo "dockerd did not register the runsc runtime as $RUNSC_ARGS; check $daemon_json and the dockerd log" >&2; exit 1; }
 fi
