@@ -13,3 +13,18 @@ export type { Bundle, BuildBundleInput, VerifyBundleOptions, BundleVerification,
 export { canonicalJson, sha256Hex } from './canonical.ts';
 export { TokenError, tokenErrorCodes, TrustError, trustErrorCodes } from './errors.ts';
 export type { TokenErrorCode, TrustErrorCode } from './errors.ts';
+export {
+  LOG_SIGNATURE_HEADER,
+  RunnerSigner,
+  createRunnerIdentity,
+  openSecrets,
+  parseRunnerIdentity,
+  parseRunnerPublicKeys,
+  publicKeysOf,
+  sealSecrets,
+  signHarnessLog,
+  verifyHarnessLog,
+  verifyLogSignature,
+  verifyReply,
+} from './seal.ts';
+export type { ReplyStatement, RunnerIdentity, RunnerPublicKeys, SealBinding, SealedSecrets } from './seal.ts';
