@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import { GENESIS_HASH, LogEventSchema, PROTOCOL_VERSION, encode, names, subjects } from '@airlock/proto';
 import type { LogEvent, LogEventInput } from '@airlock/proto';
 
@@ -15,6 +16,8 @@ export interface RunLogWriterOptions {
    * read the tail first instead of learning it from a refused publish. Saves a round trip.
    */
   expectOthers?: boolean;
+  /** Signs each event's stored bytes; the signature travels in the `Airlock-Sig` header, so readers can check who wrote it. */
+  sign?: (stored: Uint8Array) => string;
 }
 
 /**
@@ -38,6 +41,7 @@ export class RunLogWriter {
   #prev = GENESIS_HASH;
   #synced = false;
   readonly #expectOthers: boolean;
+  readonly #sign: ((stored: Uint8Array) => string) | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(js: JetStreamClient, jsm: JetStreamManager, runId: string, opts: RunLogWriterOptions) {
@@ -47,6 +51,7 @@ export class RunLogWriter {
     this.#by = opts.by;
     this.#maxAttempts = opts.maxAttempts ?? 8;
     this.#expectOthers = opts.expectOthers ?? false;
+    this.#sign = opts.sign;
   }
 
   /** Sequence number of the last event this writer knows of (0 = empty log). */
@@ -83,6 +88,7 @@ export class RunLogWriter {
         const ack = await this.#js.publish(subject, bytes, {
           msgID: `${this.runId}:${event.seq}:${this.#by}`,
           expect: { lastSubjectSequence: this.#lastStreamSeq, streamName: names.logStream },
+          ...(this.#sign ? { headers: signatureHeaders(this.#sign(bytes)) } : {}),
         });
         this.#seq = event.seq;
         this.#lastStreamSeq = ack.seq;
@@ -128,4 +134,10 @@ export function sha256Hex(bytes: Uint8Array): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function signatureHeaders(sig: string): MsgHdrs {
+  const h = headers();
+  h.set(names.logSignatureHeader, sig);
+  return h;
 }

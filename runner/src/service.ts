@@ -37,6 +37,7 @@ import { pumpChunks } from './exec/chunker.ts';
 import type { Frame } from './docker/demux.ts';
 import { SANDBOX_GID, SANDBOX_UID, chownTree, prepareWorkspace, releaseWorkspace, type PreparedWorkspace } from './workspace.ts';
 import type { RunnerConfig } from './config.ts';
+import { RunnerKeyring } from './identity.ts';
 import type { Logger } from './logger.ts';
 
 /** Grace after a step's timeout before the runner kills the whole sandbox as a backstop. */
@@ -97,12 +98,21 @@ export class RunnerService implements AsyncDisposable {
   #snapshots!: SnapshotStore;
   readonly #validators = new Map<string, Promise<Validator>>();
 
-  private constructor(cfg: RunnerConfig, nats: NatsHandles, docker: ContainerClient, log: Logger) {
+  /** This runner's keys: signs replies, heartbeats and log events; opens sealed secrets. */
+  readonly #keys: RunnerKeyring;
+
+  private constructor(cfg: RunnerConfig, nats: NatsHandles, docker: ContainerClient, log: Logger, keys: RunnerKeyring) {
     this.#cfg = cfg;
     this.#nats = nats;
     this.#docker = docker;
     this.#log = log;
-    this.#systemLog = new RunLogWriter(nats.js, nats.jsm, 'system', { by: this.#by });
+    this.#keys = keys;
+    this.#systemLog = new RunLogWriter(nats.js, nats.jsm, 'system', this.#writerOpts);
+  }
+
+  /** Every event this runner writes is signed with its key; the harness checks it against the run's holder. */
+  get #writerOpts(): { by: string; sign: (stored: Uint8Array) => string } {
+    return { by: this.#by, sign: this.#keys.signLog };
   }
 
   get #by(): string {
@@ -110,8 +120,9 @@ export class RunnerService implements AsyncDisposable {
   }
 
   /** Connects the pieces, reaps orphans, then starts taking work. */
-  static async start(cfg: RunnerConfig, nats: NatsHandles, docker: ContainerClient, log: Logger): Promise<RunnerService> {
-    const svc = new RunnerService(cfg, nats, docker, log);
+  static async start(cfg: RunnerConfig, nats: NatsHandles, docker: ContainerClient, log: Logger, keys?: RunnerKeyring): Promise<RunnerService> {
+    if (keys && keys.runnerId !== cfg.runnerId) throw new Error(`the identity is runner ${keys.runnerId}, the config says ${cfg.runnerId}`);
+    const svc = new RunnerService(cfg, nats, docker, log, keys ?? RunnerKeyring.ephemeral(cfg.runnerId));
     await docker.ping();
     svc.#verifier = new JobVerifier(importPublicKey(await readHarnessKey(cfg.harnessKey, log)));
     await ensureLogStream(nats.jsm, { replicas: cfg.replicas });
@@ -166,9 +177,10 @@ export class RunnerService implements AsyncDisposable {
       runIds: this.runIds,
       openingRunIds: [...this.#openingIds],
       ts: new Date().toISOString(),
+      keys: this.#keys.keys,
     };
     try {
-      this.#nats.nc.publish(subjects.runnerHeartbeat, encode(hb));
+      this.#nats.nc.publish(subjects.runnerHeartbeat, encode(this.#keys.sign('heartbeat', '-', 0, hb)));
     } catch (err) {
       this.#log.warn({ err }, 'heartbeat not sent');
     }
@@ -181,15 +193,16 @@ export class RunnerService implements AsyncDisposable {
 
   #onOpen(msg: Msg): Promise<void> {
     // A full runner does not answer: the queue group gives the request to another member on retry.
-    return this.#serve(msg, RunnerOpenRequestSchema, 'run open request', (req) => this.openRun(req));
+    return this.#serve(msg, RunnerOpenRequestSchema, 'run open request', async (req) => this.#keys.sign('open', req.runId, 0, { ...(await this.openRun(req)), keys: this.#keys.keys }));
   }
 
   #onExec(msg: Msg): Promise<void> {
-    return this.#serve(msg, RunnerExecRequestSchema, 'exec request', (req) => this.execStep(req));
+    // Secrets arrive sealed to this runner's key; the step path sees them opened in `req.secrets`.
+    return this.#serve(msg, RunnerExecRequestSchema, 'exec request', async (req) => this.#keys.sign('exec', req.runId, req.step, await this.execStep(this.#keys.unseal(req))));
   }
 
   #onClose(msg: Msg): Promise<void> {
-    return this.#serve(msg, RunnerCloseRequestSchema, 'close request', (req) => this.closeRun(req));
+    return this.#serve(msg, RunnerCloseRequestSchema, 'close request', async (req) => this.#keys.sign('close', req.runId, 0, await this.closeRun(req)));
   }
 
   async openRun(req: RunnerOpenRequest): Promise<RunnerOpenResult> {
@@ -231,7 +244,7 @@ export class RunnerService implements AsyncDisposable {
         containerId: null,
         containerSeq: 0,
         busy: false,
-        log: new RunLogWriter(this.#nats.js, this.#nats.jsm, req.runId, { by: this.#by }),
+        log: new RunLogWriter(this.#nats.js, this.#nats.jsm, req.runId, this.#writerOpts),
         policyHash: req.policyHash,
         validator,
         snap: undefined,

@@ -14,7 +14,6 @@ export { canonicalJson, sha256Hex } from './canonical.ts';
 export { TokenError, tokenErrorCodes, TrustError, trustErrorCodes } from './errors.ts';
 export type { TokenErrorCode, TrustErrorCode } from './errors.ts';
 export {
-  LOG_SIGNATURE_HEADER,
   RunnerSigner,
   createRunnerIdentity,
   openSecrets,

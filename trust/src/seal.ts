@@ -159,7 +159,7 @@ export function openSecrets(sealed: SealedSecrets, curveSeed: string, bind: Seal
 
 /** What a runner signs for a reply: which request it answers and the hash of what it answers. */
 export interface ReplyStatement {
-  kind: 'open' | 'exec' | 'close';
+  kind: 'open' | 'exec' | 'close' | 'heartbeat';
   runnerId: string;
   runId: string;
   /** Step number for `exec`; 0 otherwise. */
@@ -215,9 +215,6 @@ export function verifyReply(keys: RunnerPublicKeys, s: Omit<ReplyStatement, 'run
 export function verifyLogSignature(keys: RunnerPublicKeys, stored: Uint8Array, sig: string | undefined): boolean {
   return verifyWith(keys.nkey, logBytes(keys.runnerId, stored), sig);
 }
-
-/** NATS header of a log message that carries its writer's signature over the stored bytes. */
-export const LOG_SIGNATURE_HEADER = 'Airlock-Sig';
 
 /** The harness signs the log events it writes with its job-token key (ed25519, node:crypto). */
 export function signHarnessLog(privateKey: KeyObject, stored: Uint8Array): string {
