@@ -177,7 +177,7 @@ export class HarnessService implements AsyncDisposable {
     await nc.flush();
     svc.#monitor = setInterval(() => svc.#track(svc.#checkRunners()), Math.max(250, Math.floor(cfg.runnerLostMs / 4)));
     svc.state = 'running';
-    log.info({ nats: cfg.natsUrl, policy: policy.name, policyHash: validator.policyHash, keyId: svc.#key.keyId, secrets: svc.#redactor.names.length }, 'harness ready');
+    log.info({ nats: cfg.natsUrl.replace(/\/\/[^@/,]*@/g, '//'), runnersPinned: svc.#runnerKeys.pinned, policy: policy.name, policyHash: validator.policyHash, keyId: svc.#key.keyId, secrets: svc.#redactor.names.length }, 'harness ready');
     return svc;
   }
 
