@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { ulid } from 'ulid';
@@ -112,7 +113,7 @@ export class HarnessService implements AsyncDisposable {
     this.#secrets = new SecretStore([envSecrets(process.env), fileSecrets(cfg.secretsDir, (m) => log.warn(m))]);
     this.#redactor = new Redactor(this.#secrets.all());
     this.#key = loadOrCreateSigningKey(cfg.keyFile, cfg.publicKeyFile);
-    this.#runnerKeys = new RunnerKeyStore(cfg.runnersFile ? readRunnersFile(cfg.runnersFile) : undefined, log);
+    this.#runnerKeys = new RunnerKeyStore(cfg.runnersFile ? readRunnersFile(cfg.runnersFile) : undefined, log, { seenFile: join(dirname(cfg.keyFile), 'runners-seen.json') });
     if (!this.#runnerKeys.pinned) log.warn({}, 'no runners file (AIRLOCK_RUNNERS_FILE): runner keys are pinned on first sight; use only with a NATS without per-runner users');
     this.#systemLog = new RunLogWriter(nats.js, nats.jsm, 'system', this.#writerOpts(false));
   }

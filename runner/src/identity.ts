@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, writeFileSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AirlockError } from '@airlock/proto';
@@ -29,6 +29,26 @@ export class RunnerKeyring {
   /** A fresh identity held only in memory (development: a NATS without per-runner users). */
   static ephemeral(runnerId: string): RunnerKeyring {
     return new RunnerKeyring(createRunnerIdentity(runnerId), true);
+  }
+
+  /**
+   * Without a deployed identity: one made on first start and kept in the runner's state directory
+   * (0600), so a runner restarted under its id keeps its keys and the log events it signed before
+   * still verify. Nobody pinned it: only for a NATS without per-runner users.
+   */
+  static local(stateDir: string, runnerId: string): RunnerKeyring {
+    const dir = join(stateDir, 'identity');
+    const file = join(dir, `${runnerId}.json`);
+    if (existsSync(file)) return new RunnerKeyring(readIdentityFile(file), true);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const identity = createRunnerIdentity(runnerId);
+    try {
+      writeFileSync(file, `${JSON.stringify(identity)}\n`, { mode: 0o600, flag: 'wx' });
+    } catch {
+      // Another process of this id made it first: use that one.
+      return new RunnerKeyring(readIdentityFile(file), true);
+    }
+    return new RunnerKeyring(identity, true);
   }
 
   /** The nkey seed to log into NATS with. */

@@ -26,10 +26,10 @@ async function main(): Promise<void> {
   const claim = cfg.identityDir && !cfg.identityFile ? claimIdentity(cfg.identityDir) : undefined;
   const identity = claim?.identity ?? (cfg.identityFile ? readIdentityFile(cfg.identityFile) : undefined);
   if (identity) cfg = { ...cfg, runnerId: identity.runnerId };
-  const keyring = identity ? new RunnerKeyring(identity) : RunnerKeyring.ephemeral(cfg.runnerId);
+  const keyring = identity ? new RunnerKeyring(identity) : RunnerKeyring.local(cfg.stateDir, cfg.runnerId);
   if (claim) setInterval(claim.refresh, CLAIM_LEASE_MS / 3).unref();
   const log = createLogger(cfg.logLevel, cfg.runnerId);
-  if (keyring.ephemeral) log.warn({}, 'no runner identity (--identity): keys made in memory, NATS login without an nkey; use only with a NATS that has no per-runner users');
+  if (keyring.ephemeral) log.warn({}, 'no runner identity (--identity): keys kept in the state directory, pinned by nobody, NATS login without an nkey; use only with a NATS that has no per-runner users');
   const nats = await connectNats({
     servers: cfg.natsUrl.split(','),
     name: `airlock-runner-${cfg.runnerId}`,

@@ -122,7 +122,7 @@ export class RunnerService implements AsyncDisposable {
   /** Connects the pieces, reaps orphans, then starts taking work. */
   static async start(cfg: RunnerConfig, nats: NatsHandles, docker: ContainerClient, log: Logger, keys?: RunnerKeyring): Promise<RunnerService> {
     if (keys && keys.runnerId !== cfg.runnerId) throw new Error(`the identity is runner ${keys.runnerId}, the config says ${cfg.runnerId}`);
-    const svc = new RunnerService(cfg, nats, docker, log, keys ?? RunnerKeyring.ephemeral(cfg.runnerId));
+    const svc = new RunnerService(cfg, nats, docker, log, keys ?? RunnerKeyring.local(cfg.stateDir, cfg.runnerId));
     await docker.ping();
     svc.#verifier = new JobVerifier(importPublicKey(await readHarnessKey(cfg.harnessKey, log)));
     await ensureLogStream(nats.jsm, { replicas: cfg.replicas });

@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { AirlockError } from '@airlock/proto';
 import type { RunnerKeys } from '@airlock/proto';
 import { parseRunnerPublicKeys, sealSecrets, verifyReply, type ReplyStatement, type RunnerPublicKeys, type SealedSecrets } from '@airlock/trust';
@@ -36,10 +37,32 @@ export class RunnerKeyStore {
   readonly #log: Logger;
   readonly #warned = new Set<string>();
 
-  constructor(pinned: Map<string, RunnerPublicKeys> | undefined, log: Logger) {
+  /** Unpinned mode: where the keys seen are kept, so a restarted harness still verifies older runs' logs. */
+  readonly #seenFile: string | undefined;
+
+  constructor(pinned: Map<string, RunnerPublicKeys> | undefined, log: Logger, opts: { seenFile?: string } = {}) {
     this.#pinned = pinned !== undefined;
     this.#keys = new Map(pinned ?? []);
     this.#log = log;
+    this.#seenFile = pinned ? undefined : opts.seenFile;
+    if (this.#seenFile && existsSync(this.#seenFile)) {
+      try {
+        for (const [id, keys] of readRunnersFile(this.#seenFile)) this.#keys.set(id, keys);
+      } catch (err) {
+        log.warn({ err, file: this.#seenFile }, 'ignored an unreadable file of runner keys seen before');
+      }
+    }
+  }
+
+  #remember(keys: RunnerPublicKeys): void {
+    this.#keys.set(keys.runnerId, keys);
+    if (!this.#seenFile) return;
+    try {
+      mkdirSync(dirname(this.#seenFile), { recursive: true });
+      writeFileSync(this.#seenFile, `${JSON.stringify({ runners: [...this.#keys.values()] }, null, 2)}\n`, { mode: 0o600 });
+    } catch (err) {
+      this.#log.warn({ err, file: this.#seenFile }, 'could not keep the runner keys seen');
+    }
   }
 
   get pinned(): boolean {
@@ -59,14 +82,14 @@ export class RunnerKeyStore {
     const held = this.#keys.get(runnerId);
     if (!held) {
       if (this.#pinned || !keys) return false;
-      this.#keys.set(runnerId, { runnerId, nkey: keys.nkey, curve: keys.curve });
+      this.#remember({ runnerId, nkey: keys.nkey, curve: keys.curve });
       return true;
     }
     if (!keys || (keys.nkey === held.nkey && keys.curve === held.curve)) return true;
     if (this.#pinned) return false;
     // Unpinned: a runner restarted under its id comes back with fresh in-memory keys.
     this.#log.warn({ runnerId }, 'runner announced new keys (restarted?); unpinned mode takes them');
-    this.#keys.set(runnerId, { runnerId, nkey: keys.nkey, curve: keys.curve });
+    this.#remember({ runnerId, nkey: keys.nkey, curve: keys.curve });
     return true;
   }
 
