@@ -41,7 +41,7 @@ import type {
   RunnerOpenRequest,
   StepResult,
 } from '@airlock/proto';
-import { RunLogWriter, serveRequest, ensureAuditStream, ensureLogStream, indexVerdict, readRunLog, readRunLogRaw, type NatsHandles } from '@airlock/ledger';
+import { RunLogWriter, serveRequest, ensureAuditStream, ensureLogStream, indexVerdict, type NatsHandles } from '@airlock/ledger';
 import { canonicalJson, createValidator, defaultPolicy, loadPolicyFile, type Policy, type Validator } from '@airlock/validate';
 import { Redactor, buildBundle, commandHash, newJobClaims, signHarnessLog, signJob } from '@airlock/trust';
 import { RunnerKeyStore, readRunnersFile } from './routing/runner-keys.ts';

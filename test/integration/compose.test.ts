@@ -27,7 +27,8 @@ function compose(...args: string[]): string {
 beforeAll(async () => {
   try {
     execFileSync('docker-compose', ['version'], { stdio: 'ignore' });
-    execFileSync('docker', ['image', 'inspect', 'airlock/services:local'], { stdio: 'ignore' });
+    // docker-compose.yml runs AIRLOCK_SERVICES_IMAGE when set (a build of another checkout), else airlock/services:local.
+    execFileSync('docker', ['image', 'inspect', process.env.AIRLOCK_SERVICES_IMAGE ?? 'airlock/services:local'], { stdio: 'ignore' });
   } catch {
     throw new Error('docker-compose or the image airlock/services:local is missing: run `make compose-build` (make test does)');
   }
