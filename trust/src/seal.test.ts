@@ -14,6 +14,8 @@ import {
   verifyReply,
 } from './seal.ts';
 import { TrustError } from './errors.ts';
+import { sha256Hex } from './canonical.ts';
+import { fromSeed } from '@nats-io/nkeys';
 
 const a = createRunnerIdentity('runner-a');
 const b = createRunnerIdentity('runner-b');
@@ -61,6 +63,15 @@ describe('runner signatures', () => {
     const hs = signHarnessLog(h.privateKey, stored);
     expect(verifyHarnessLog(h.publicKey, stored, hs)).toBe(true);
     expect(verifyHarnessLog(h.publicKey, stored, sig)).toBe(false);
+  });
+
+  it('sign with the nkey itself: node:crypto and nkeys agree on the keys both ways', () => {
+    const data = new TextEncoder().encode('airlock');
+    const pair = fromSeed(new TextEncoder().encode(a.seed));
+    const viaNkeys = Buffer.from(pair.sign(new TextEncoder().encode(`airlock-log/v1\nrunner-a\n${sha256Hex(data)}`))).toString('base64url');
+    expect(verifyLogSignature(publicKeysOf(a), data, viaNkeys)).toBe(true);
+    const viaNode = new RunnerSigner(a).signLog(data);
+    expect(pair.verify(new TextEncoder().encode(`airlock-log/v1\nrunner-a\n${sha256Hex(data)}`), new Uint8Array(Buffer.from(viaNode, 'base64url')))).toBe(true);
   });
 
   it('parse identities and pinned keys strictly', () => {
