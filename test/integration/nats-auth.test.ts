@@ -225,4 +225,48 @@ describe('NATS users per deployment', () => {
     await client.close(run.runId);
     expect(await containersOf(A)).toEqual([]);
   });
+
+  it('a run moved off a lost runner restores the last snapshot its holder logged, not one another runner appended', async () => {
+    const hc = await connectNats({ servers: url('harness'), name: 'auth-harness-move' });
+    const harness = await HarnessService.start(
+      HarnessConfigSchema.parse({ natsUrl: url('harness'), keyFile: join(dir, 'key.pem'), secretsDir: join(dir, 'secrets'), runnersFile: dep.runnersFile, runnerLostMs: 2000, openTimeoutMs: 20_000 }),
+      hc,
+      silent,
+    );
+    const cfg = (id: string) => ({ natsUrl: plain(), runnerId: id, slots: 1, stateDir: join(dir, `move-${id}`), dockerSocket: '/var/run/docker.sock', maxOutputBytes: 1 << 30, heartbeatMs: 500, replicas: 1, harnessKey: join(dir, 'key.pem.pub'), executor: 'auto' as const, logLevel: 'silent' as const });
+    const rb = await runnerConn(B);
+    const runnerB = await RunnerService.start(cfg(B), rb, new DockerodeClient(), silent, keyring(B));
+    const ra = await runnerConn(A);
+    let runnerA: RunnerService | undefined;
+    try {
+      await using client = await AirlockClient.connect({ natsUrl: url('client') });
+      // B (one slot) makes a snapshot of its own whose digest it will try to slip into A's run.
+      const decoy = await client.open({});
+      expect(decoy.runnerId).toBe(B);
+      await client.exec(decoy.runId, 'echo poisoned > f');
+      const poisoned = (await client.snapshots(decoy.runId)).at(-1)!.digest;
+      // B is full: the victim run lands on A.
+      runnerA = await RunnerService.start(cfg(A), ra, new DockerodeClient(), silent, keyring(A));
+      await waitUntil('runner A announced', async () => (await client.status()).runners.some((r) => r.runnerId === A));
+      const victim = await client.open({});
+      expect(victim.runnerId).toBe(A);
+      await client.exec(victim.runId, 'echo genuine > f');
+      await client.close(decoy.runId);
+      // B appends a snapshot of its choosing to A's run (NATS lets it), then A is lost.
+      await new RunLogWriter(rb.js, rb.jsm, victim.runId, { by: `runner:${B}`, sign: keyring(B).signLog }).append({ type: 'snapshot.created', step: 1, digest: poisoned, files: 1, totalBytes: 9, added: 1, modified: 0, deleted: 0, bytesUploaded: 0, durationMs: 1 });
+      await runnerA.drain(2000);
+      await waitUntil('the run to move to B', async () => (await client.ps()).runs.find((r) => r.runId === victim.runId)?.runnerId === B, 30_000);
+      const out: Buffer[] = [];
+      expect(await client.exec(victim.runId, 'cat f', { onOutput: (_, d) => out.push(d) })).toMatchObject({ exitCode: 0 });
+      expect(Buffer.concat(out).toString()).toBe('genuine\n');
+      await client.close(victim.runId);
+    } finally {
+      await runnerA?.drain(2000);
+      await runnerB.drain(2000);
+      await harness.drain(2000);
+      for (const c of [ra, rb, hc]) await c.drain();
+    }
+    expect(await containersOf(A)).toEqual([]);
+    expect(await containersOf(B)).toEqual([]);
+  }, 90_000);
 });
