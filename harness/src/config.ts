@@ -36,6 +36,13 @@ export const HarnessConfigSchema = z.object({
   publicKeyFile: z.string().min(1).optional(),
   /** Directory of secret files (name = secret name, mode 0600). Env AIRLOCK_SECRETS_DIR. */
   secretsDir: z.string().min(1),
+  /**
+   * The runners' pinned public keys (`{"runners":[{runnerId, nkey, curve}]}`, written by \`./airlock up\`
+   * or \`deploy/credentials.ts\`). Only these runners get runs and secrets, and their replies and log
+   * events must carry their signatures. Absent: keys are pinned on first sight (development NATS
+   * without users only). Env AIRLOCK_RUNNERS_FILE.
+   */
+  runnersFile: z.string().min(1).optional(),
   /** Replicas of the streams and buckets (3 on a NATS cluster). Env AIRLOCK_REPLICAS. */
   replicas: z.coerce.number().int().min(1).max(5).default(1),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -58,6 +65,7 @@ export function loadHarnessConfig(
     openTimeoutMs: env.AIRLOCK_OPEN_TIMEOUT_MS,
     replicas: env.AIRLOCK_REPLICAS,
     runnerLostMs: env.AIRLOCK_RUNNER_LOST_MS,
+    runnersFile: env.AIRLOCK_RUNNERS_FILE,
     logLevel: flags.logLevel ?? env.AIRLOCK_LOG_LEVEL,
   });
 }

@@ -6,3 +6,5 @@ export { HarnessConfigSchema, loadHarnessConfig } from './config.ts';
 export type { HarnessConfig } from './config.ts';
 export { replayRun } from './replay.ts';
 export type { ReplayOptions, ReplayReport, ReplayStep } from './replay.ts';
+export { ensureDeployment, natsAuthConfig, runnerPermissions, withCredentials } from './cli/credentials.ts';
+export type { Deployment } from './cli/credentials.ts';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { ulid } from 'ulid';
@@ -41,14 +42,16 @@ import type {
   RunnerOpenRequest,
   StepResult,
 } from '@airlock/proto';
-import { RunLogWriter, ensureAuditStream, ensureLogStream, indexVerdict, readRunLog, readRunLogRaw } from '@airlock/ledger';
+import { RunLogWriter, ensureAuditStream, ensureLogStream, indexVerdict } from '@airlock/ledger';
 import { isNoResponders, isTimeout, serveRequest, type NatsHandles } from '@airlock/transport';
 import { createValidator, defaultPolicy, loadPolicyFile, type Policy, type Validator } from '@airlock/validate';
 import { canonicalJson } from '@airlock/proto';
-import { Redactor, buildBundle, commandHash, newJobClaims, signJob } from '@airlock/trust';
+import { Redactor, buildBundle, commandHash, newJobClaims, signHarnessLog, signJob } from '@airlock/trust';
+import { RunnerKeyStore, readRunnersFile } from './routing/runner-keys.ts';
+import { checkRunLog } from './routing/provenance.ts';
 import { SnapshotStore, serializeManifest } from '@airlock/snapshot';
 import { Objm } from '@nats-io/obj';
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { SECRET_PLACEHOLDER, SecretStore, envSecrets, fileSecrets } from './secrets/store.ts';
 import { loadOrCreateSigningKey } from './keys.ts';
 import type { z } from 'zod';
@@ -97,6 +100,8 @@ export class HarnessService implements AsyncDisposable {
   /** Redacts every secret the harness holds from what it writes itself (commands in events). */
   readonly #redactor: Redactor;
   readonly #key: { privateKey: KeyObject; publicKeyRaw: string; keyId: string };
+  /** Runners' public keys: secrets are sealed to them, replies, heartbeats and log events checked against them. */
+  readonly #runnerKeys: RunnerKeyStore;
   #snapshotStore: Promise<SnapshotStore> | undefined;
   /** The same policy with relative paths resolved against each mount path in use. */
   readonly #byMount = new Map<string, Promise<Validator>>();
@@ -111,7 +116,9 @@ export class HarnessService implements AsyncDisposable {
     this.#secrets = new SecretStore([envSecrets(process.env), fileSecrets(cfg.secretsDir, (m) => log.warn(m))]);
     this.#redactor = new Redactor(this.#secrets.all());
     this.#key = loadOrCreateSigningKey(cfg.keyFile, cfg.publicKeyFile);
-    this.#systemLog = new RunLogWriter(nats.js, nats.jsm, 'system', { by: 'harness' });
+    this.#runnerKeys = new RunnerKeyStore(cfg.runnersFile ? readRunnersFile(cfg.runnersFile) : undefined, log, { seenFile: join(dirname(cfg.keyFile), 'runners-seen.json') });
+    if (!this.#runnerKeys.pinned) log.warn({}, 'no runners file (AIRLOCK_RUNNERS_FILE): runner keys are pinned on first sight; use only with a NATS without per-runner users');
+    this.#systemLog = new RunLogWriter(nats.js, nats.jsm, 'system', this.#writerOpts(false));
   }
 
   static async start(cfg: HarnessConfig, nats: NatsHandles, log: Logger): Promise<HarnessService> {
@@ -148,6 +155,17 @@ export class HarnessService implements AsyncDisposable {
           if (err) return;
           try {
             const hb = decode(RunnerHeartbeatSchema, msg.data, 'heartbeat');
+            // A heartbeat counts only from the runner itself: anyone on the bus could publish one.
+            if (!svc.#runnerKeys.learn(hb.runnerId, hb.keys)) {
+              svc.#runnerKeys.warnOnce(hb.runnerId, 'ignored heartbeats of a runner whose keys are not the pinned ones (or not pinned at all)');
+              return;
+            }
+            try {
+              svc.#runnerKeys.verify('heartbeat', hb.runnerId, '-', 0, JSON.parse(new TextDecoder().decode(msg.data)));
+            } catch {
+              svc.#runnerKeys.warnOnce(hb.runnerId, 'ignored a heartbeat not signed by the runner it names');
+              return;
+            }
             svc.#runners.set(hb.runnerId, hb);
             for (const runId of hb.openingRunIds ?? []) {
               const open = svc.#opens.get(runId);
@@ -164,7 +182,7 @@ export class HarnessService implements AsyncDisposable {
     await nc.flush();
     svc.#monitor = setInterval(() => svc.#track(svc.#checkRunners()), Math.max(250, Math.floor(cfg.runnerLostMs / 4)));
     svc.state = 'running';
-    log.info({ nats: cfg.natsUrl, policy: policy.name, policyHash: validator.policyHash, keyId: svc.#key.keyId, secrets: svc.#redactor.names.length }, 'harness ready');
+    log.info({ nats: cfg.natsUrl.replace(/\/\/[^@/,]*@/g, '//'), runnersPinned: svc.#runnerKeys.pinned, policy: policy.name, policyHash: validator.policyHash, keyId: svc.#key.keyId, secrets: svc.#redactor.names.length }, 'harness ready');
     return svc;
   }
 
@@ -184,8 +202,18 @@ export class HarnessService implements AsyncDisposable {
     return serveRequest(msg, schema, `request on ${msg.subject}`, handle, { audit: this.#systemLog, log: this.#log });
   }
 
-  /** Sends a request to a runner and parses its reply; NATS failures become typed errors. */
-  async #ask<S extends z.ZodType>(subject: string, body: unknown, result: S, timeoutMs: number, signal?: AbortSignal): Promise<z.infer<S>> {
+  /**
+   * Sends a request to a runner and parses its reply; NATS failures become typed errors. `verify`
+   * sees the reply's raw `result` (what the runner signed) and the parsed one, and throws to refuse it.
+   */
+  async #ask<S extends z.ZodType>(
+    subject: string,
+    body: unknown,
+    result: S,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    verify?: (raw: unknown, parsed: z.infer<S>) => void,
+  ): Promise<z.infer<S>> {
     let msg: Msg;
     try {
       const request = this.#nats.nc.request(subject, encode(body), { timeout: timeoutMs });
@@ -214,13 +242,21 @@ export class HarnessService implements AsyncDisposable {
       if (isTimeout(err)) throw new AirlockError('timeout', `no reply on ${subject} within ${timeoutMs} ms`, { cause: err });
       throw err;
     }
-    return decodeReply(result, msg.data, `reply on ${subject}`);
+    const parsed = decodeReply(result, msg.data, `reply on ${subject}`);
+    verify?.((JSON.parse(new TextDecoder().decode(msg.data)) as { result?: unknown }).result, parsed);
+    return parsed;
+  }
+
+  /** Events the harness writes are signed with its key, so a runner cannot write in its name. */
+  #writerOpts(expectOthers: boolean): { by: string; expectOthers: boolean; sign: (stored: Uint8Array) => string } {
+    const key = this.#key.privateKey;
+    return { by: 'harness', expectOthers, sign: (stored) => signHarnessLog(key, stored) };
   }
 
   #writer(runId: string): RunLogWriter {
     let w = this.#writers.get(runId);
     if (!w) {
-      w = new RunLogWriter(this.#nats.js, this.#nats.jsm, runId, { by: 'harness', expectOthers: true });
+      w = new RunLogWriter(this.#nats.js, this.#nats.jsm, runId, this.#writerOpts(true));
       this.#writers.set(runId, w);
     }
     return w;
@@ -295,7 +331,14 @@ export class HarnessService implements AsyncDisposable {
       this.#opens.set(body.runId, open);
       try {
         // Once a runner took the run, preparing the workspace (ownership, first snapshot) may take a while.
-        return await this.#ask(subjects.runnerOpen, body, RunnerOpenResultSchema, this.#cfg.openRequestTimeoutMs, open.abort.signal);
+        // Any runner may answer the shared open subject: the reply counts only if signed by the runner it names.
+        return await this.#ask(subjects.runnerOpen, body, RunnerOpenResultSchema, this.#cfg.openRequestTimeoutMs, open.abort.signal, (raw, opened) => {
+          if (!this.#runnerKeys.learn(opened.runnerId, opened.keys)) {
+            throw new AirlockError('verification_failed', `runner ${opened.runnerId} answered the open of run ${body.runId} with keys that are not ${this.#runnerKeys.pinned ? 'pinned' : 'the ones it used before'}; refused`);
+          }
+          this.#runnerKeys.verify('open', opened.runnerId, body.runId, 0, raw);
+          if (opened.runId !== body.runId) throw new AirlockError('verification_failed', `runner ${opened.runnerId} answered the open of run ${body.runId} for run ${opened.runId}`);
+        });
       } catch (err) {
         const retry = err instanceof AirlockError && (err.code === 'capacity_exhausted' || err.code === 'no_runner' || err.code === 'runner_lost');
         if (!retry || Date.now() + delay > deadline) {
@@ -340,6 +383,7 @@ export class HarnessService implements AsyncDisposable {
     let result: StepResult;
     const abort = new AbortController();
     this.#waiting.set(req.runId, { runnerId: record.runnerId, step, abort });
+    const holder = record.runnerId;
     try {
       result = await this.#ask(
         subjects.runnerExec(record.runnerId),
@@ -349,7 +393,8 @@ export class HarnessService implements AsyncDisposable {
           step,
           cmd: req.cmd,
           env,
-          secrets,
+          // Only the runner that holds the run can open them.
+          ...(Object.keys(secrets).length > 0 ? { sealed: this.#runnerKeys.seal(record.runnerId, secrets, { runId: req.runId, step }) } : {}),
           timeoutMs,
           policyHash: record.policyHash,
           token: signJob(newJobClaims({ runId: req.runId, step, policyHash: record.policyHash, cmd: req.cmd, ...(approved ? { approved } : {}) }), this.#key.privateKey),
@@ -357,6 +402,7 @@ export class HarnessService implements AsyncDisposable {
         StepResultSchema,
         timeoutMs + 30_000,
         abort.signal,
+        (raw) => this.#runnerKeys.verify('exec', holder, req.runId, step, raw),
       );
     } catch (err) {
       if (err instanceof AirlockError && err.code === 'no_runner') {
@@ -581,7 +627,10 @@ export class HarnessService implements AsyncDisposable {
       const { record } = await this.#record(runId, { fresh: true });
       if (record.status !== 'open' || record.runnerId !== lostRunner) return;
       let last: { step: number; digest: string } | undefined;
-      for await (const e of readRunLog(this.#nats.js, this.#nats.jsm, runId)) if (e.type === 'snapshot.created') last = { step: e.step, digest: e.digest };
+      // Only a snapshot the run's holder itself logged is restored: another runner could append one.
+      for (const { event: e, forged } of await this.#checkedLog(runId, record.runnerId)) {
+        if (e.type === 'snapshot.created' && !forged) last = { step: e.step, digest: e.digest };
+      }
       if (!last) {
         await this.#fail(record, `runner ${lostRunner} was lost and the run has no snapshot to restore`);
         return;
@@ -623,7 +672,16 @@ export class HarnessService implements AsyncDisposable {
    */
   async bundle(runId: string): Promise<{ runId: string; object: string; bytes: number; events: number; keyId: string }> {
     const { record } = await this.#record(runId, { fresh: true });
-    const events = await readRunLogRaw(this.#nats.js, this.#nats.jsm, runId);
+    // A bundle vouches for its events: one written by someone who may not write this run is refused.
+    const checked = await this.#checkedLog(runId, record.runnerId);
+    const forged = checked.filter((c) => c.forged);
+    if (forged.length > 0) {
+      this.#log.error({ runId, forged: forged.map((f) => ({ seq: f.event.seq, by: f.event.by, why: f.forged })) }, 'run log holds events its writers could not have written');
+      throw new AirlockError('verification_failed', `the log of run ${runId} holds ${forged.length} event(s) not written by the harness or the runner holding the run: ${forged.map((f) => `#${f.event.seq} by ${f.event.by} (${f.forged})`).join('; ')}`, {
+        data: { forged: forged.map((f) => ({ seq: f.event.seq, by: f.event.by, reason: f.forged })) },
+      });
+    }
+    const events = checked.map((c) => c.bytes);
     this.#snapshotStore ??= SnapshotStore.open(this.#nats.nc, { replicas: this.#cfg.replicas });
     const store = await this.#snapshotStore;
     const manifests: Record<string, Uint8Array> = {};
@@ -645,6 +703,11 @@ export class HarnessService implements AsyncDisposable {
     return { runId, object, bytes: text.length, events: events.length, keyId: this.#key.keyId };
   }
 
+  /** A run's log with each event's writer checked against the harness key and the run's holders. */
+  #checkedLog(runId: string, holder: string) {
+    return checkRunLog(this.#nats, runId, { holder, harnessKey: createPublicKey(this.#key.privateKey), runners: this.#runnerKeys });
+  }
+
   /** Ends a run that cannot go on, with the reason in its log and record. */
   async #fail(record: RunRecord, reason: string): Promise<void> {
     await this.#writer(record.runId).append({ type: 'run.closed', reason });
@@ -659,7 +722,9 @@ export class HarnessService implements AsyncDisposable {
     if (record.status === 'closed') return record;
     let loggedByRunner = true;
     try {
-      await this.#ask(subjects.runnerClose(record.runnerId), { v: PROTOCOL_VERSION, runId: req.runId, reason: 'closed by request' }, RunnerCloseResultSchema, 60_000);
+      await this.#ask(subjects.runnerClose(record.runnerId), { v: PROTOCOL_VERSION, runId: req.runId, reason: 'closed by request' }, RunnerCloseResultSchema, 60_000, undefined, (raw) =>
+        this.#runnerKeys.verify('close', record.runnerId, req.runId, 0, raw),
+      );
     } catch (err) {
       // The runner is gone or forgot the run: the run is closed all the same, and the log says why.
       if (!(err instanceof AirlockError) || !['no_runner', 'unknown_run', 'timeout'].includes(err.code)) throw err;

@@ -1,4 +1,5 @@
 import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import { AirlockError, GENESIS_HASH, LogEventSchema, PROTOCOL_VERSION, encode, names, sha256Hex, subjects } from '@airlock/proto';
 import type { LogEvent, LogEventInput } from '@airlock/proto';
 
@@ -21,6 +22,8 @@ export interface RunLogWriterOptions {
    * read the tail first instead of learning it from a refused publish. Saves a round trip.
    */
   expectOthers?: boolean;
+  /** Signs each event's stored bytes; the signature travels in the `Airlock-Sig` header, so readers can check who wrote it. */
+  sign?: (stored: Uint8Array) => string;
 }
 
 /** Options of one append. */
@@ -37,6 +40,8 @@ interface Attempt {
   msgId: string;
   /** Stream sequence of the subject's last message this event was built on (the publish expects it). */
   after: number;
+  /** The writer's signature over `bytes` (made once: a resend carries the very same header). */
+  sig: string | undefined;
 }
 
 /**
@@ -68,6 +73,7 @@ export class RunLogWriter {
   #prev = GENESIS_HASH;
   #synced = false;
   readonly #expectOthers: boolean;
+  readonly #sign: ((stored: Uint8Array) => string) | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(js: JetStreamClient, jsm: JetStreamManager, runId: string, opts: RunLogWriterOptions) {
@@ -79,6 +85,7 @@ export class RunLogWriter {
     this.#giveUpAfterMs = opts.giveUpAfterMs ?? 60_000;
     this.#retryDelayMs = opts.retryDelayMs ?? 250;
     this.#expectOthers = opts.expectOthers ?? false;
+    this.#sign = opts.sign;
   }
 
   /** Sequence number of the last event this writer knows of (0 = empty log). */
@@ -189,6 +196,7 @@ export class RunLogWriter {
           msgID: sending.msgId,
           expect: { lastSubjectSequence: sending.after, streamName: names.logStream },
           timeout: Math.max(1000, Math.min(10_000, deadline - Date.now())),
+          ...(sending.sig ? { headers: signatureHeaders(sending.sig) } : {}),
         });
         // A duplicate ack names the stored copy of these very bytes (the id carries their hash).
         this.#adopt(sending, ack.seq);
@@ -229,7 +237,7 @@ export class RunLogWriter {
     } as LogEvent;
     const bytes = encode(event);
     const hash = sha256Hex(bytes);
-    return { event, bytes, hash, msgId: `${this.runId}:${event.seq}:${this.#by}:${hash.slice(0, 32)}`, after: this.#lastStreamSeq };
+    return { event, bytes, hash, msgId: `${this.runId}:${event.seq}:${this.#by}:${hash.slice(0, 32)}`, after: this.#lastStreamSeq, sig: this.#sign?.(bytes) };
   }
 
   #adopt(a: Attempt, streamSeq: number): void {
@@ -278,4 +286,10 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function signatureHeaders(sig: string): MsgHdrs {
+  const h = headers();
+  h.set(names.logSignatureHeader, sig);
+  return h;
 }

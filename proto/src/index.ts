@@ -1,5 +1,5 @@
 export { PROTOCOL_VERSION } from './version.ts';
-export { subjects, names, RUN_ID_PATTERN, RUNNER_ID_PATTERN } from './subjects.ts';
+export { subjects, names, runnerInboxPrefix, RUN_ID_PATTERN, RUNNER_ID_PATTERN } from './subjects.ts';
 export { errorCodes, ErrorCodeSchema, WireErrorSchema, AirlockError, toWireError } from './errors.ts';
 export type { ErrorCode, WireError } from './errors.ts';
 export { encode, decode, decodeReply } from './codec.ts';
@@ -16,6 +16,7 @@ export {
   RunStatusSchema,
   RunRecordSchema,
   RunnerHeartbeatSchema,
+  RunnerKeysSchema,
 } from './messages/run.ts';
 export type {
   SandboxLimits,
@@ -27,9 +28,10 @@ export type {
   RunStatus,
   RunRecord,
   RunnerHeartbeat,
+  RunnerKeys,
 } from './messages/run.ts';
-export { MAX_COMMAND_BYTES, RunnerExecRequestSchema, StepResultSchema, VerdictKindSchema } from './messages/exec.ts';
-export type { RunnerExecRequest, StepResult, VerdictKind } from './messages/exec.ts';
+export { MAX_COMMAND_BYTES, ReplySignatureSchema, RunnerExecRequestSchema, SealedSecretsSchema, StepResultSchema, VerdictKindSchema } from './messages/exec.ts';
+export type { RunnerExecRequest, SealedSecrets, StepResult, VerdictKind } from './messages/exec.ts';
 export { MAX_CHUNK_BYTES, GENESIS_HASH, LogEventSchema, outputBytes, outputFields } from './messages/log.ts';
 export type { LogEvent, LogEventType, LogEventInput } from './messages/log.ts';
 export {

@@ -50,6 +50,8 @@ export const names = {
   auditStream: 'AIRLOCK_AUDIT',
   /** KV bucket: `<runId>.<step>` -> Approval (steps held by an `ask` verdict, and their decisions). */
   approvalsBucket: 'airlock_approvals',
+  /** NATS header of a run-log message: its writer's signature over the stored bytes (who wrote it, checked by the harness). */
+  logSignatureHeader: 'Airlock-Sig',
   /** Queue group runners join to take new runs. */
   runnerQueue: 'airlock-runners',
 } as const;
@@ -59,3 +61,11 @@ export const RUN_ID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** Runner ids become subject tokens: keep them to safe characters. */
 export const RUNNER_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Reply-subject prefix of a runner's own requests (JetStream API, KV, object store): NATS lets only
+ * that runner's user subscribe there, so no other runner reads its replies.
+ */
+export function runnerInboxPrefix(runnerId: string): string {
+  return `_INBOX_${runnerId}`;
+}

@@ -40,6 +40,15 @@ export const RunnerConfigSchema = z.object({
    * Env AIRLOCK_LOG_RETRY_MS. Default (unset): the log writer's, 60000.
    */
   logRetryMs: z.coerce.number().int().min(1000).optional(),
+  /**
+   * This runner's own identity file (`{runnerId, seed, curveSeed}`, mode 0600, made by \`./airlock up\`
+   * or \`deploy/credentials.ts\`): it logs into NATS as this runner's nkey user, signs replies and log
+   * events, and opens the secrets sealed to it. Its runner id wins over --id. Env AIRLOCK_RUNNER_IDENTITY.
+   * Without one (and without identityDir) the runner makes keys in memory: only for a NATS without users.
+   */
+  identityFile: z.string().min(1).optional(),
+  /** A directory of identity files: take the first one no live runner holds (compose's scaled runners). Env AIRLOCK_RUNNER_IDENTITY_DIR. */
+  identityDir: z.string().min(1).optional(),
   /** Heartbeat period. */
   heartbeatMs: z.coerce.number().int().positive().default(1000),
   /** pino level. Env AIRLOCK_LOG_LEVEL. */
@@ -58,6 +67,8 @@ Options (environment variable in brackets):
   --state-dir DIR    where runner-made workspaces live [AIRLOCK_STATE_DIR] (default ~/.airlock/runner)
   --harness-key K    the harness's public key, raw base64 or a file holding it [AIRLOCK_HARNESS_KEY]
                      (\`./airlock up\` passes <state>/harness/key.pem.pub); job tokens must verify against it
+  --identity FILE    this runner's identity (nkey + curve seeds, 0600); its id wins [AIRLOCK_RUNNER_IDENTITY]
+  --identity-dir D   take the first free identity file in D (scaled runners) [AIRLOCK_RUNNER_IDENTITY_DIR]
   --docker-socket P  Docker engine socket [DOCKER_SOCKET] (default /var/run/docker.sock)
   --executor MODE    auto: steps go through the image's in-sandbox executor when it has one, else
                      docker exec; exec: always docker exec [AIRLOCK_EXECUTOR] (default auto)
@@ -78,6 +89,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RunnerConfig
       'docker-socket': { type: 'string' },
       executor: { type: 'string' },
       'harness-key': { type: 'string' },
+      identity: { type: 'string' },
+      'identity-dir': { type: 'string' },
       'log-level': { type: 'string' },
       'deployment-id': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -103,5 +116,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RunnerConfig
     maxOutputBytes: env.AIRLOCK_MAX_OUTPUT_BYTES,
     logLevel: values['log-level'] ?? env.AIRLOCK_LOG_LEVEL,
     deploymentId: values['deployment-id'] ?? (env.AIRLOCK_DEPLOYMENT_ID || undefined),
+    identityFile: values.identity ?? env.AIRLOCK_RUNNER_IDENTITY,
+    identityDir: values['identity-dir'] ?? env.AIRLOCK_RUNNER_IDENTITY_DIR,
   });
 }

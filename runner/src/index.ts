@@ -8,3 +8,4 @@ export { labels } from './docker/labels.ts';
 export { demux } from './docker/demux.ts';
 export { pumpChunks } from './exec/chunker.ts';
 export { prepareWorkspace, releaseWorkspace, SANDBOX_UID, SANDBOX_GID } from './workspace.ts';
+export { RunnerKeyring, readIdentityFile, claimIdentity } from './identity.ts';

@@ -7,6 +7,8 @@ import { RUNNER_USAGE, loadConfig } from './config.ts';
 import { DockerodeClient } from './docker/client.ts';
 import { createLogger } from './logger.ts';
 import { RunnerService } from './service.ts';
+import { CLAIM_LEASE_MS, RunnerKeyring, claimIdentity, readIdentityFile } from './identity.ts';
+import { runnerInboxPrefix } from '@airlock/proto';
 
 async function main(): Promise<void> {
   let cfg;
@@ -20,14 +22,25 @@ async function main(): Promise<void> {
     process.stdout.write(RUNNER_USAGE);
     return;
   }
+  // The identity decides the runner id: NATS lets this nkey user use only its own subjects.
+  const claim = cfg.identityDir && !cfg.identityFile ? claimIdentity(cfg.identityDir) : undefined;
+  const identity = claim?.identity ?? (cfg.identityFile ? readIdentityFile(cfg.identityFile) : undefined);
+  if (identity) cfg = { ...cfg, runnerId: identity.runnerId };
+  const keyring = identity ? new RunnerKeyring(identity) : RunnerKeyring.local(cfg.stateDir, cfg.runnerId);
+  if (claim) setInterval(claim.refresh, CLAIM_LEASE_MS / 3).unref();
   const log = createLogger(cfg.logLevel, cfg.runnerId);
-  const nats = await connectNats({ servers: cfg.natsUrl.split(','), name: `airlock-runner-${cfg.runnerId}` });
+  if (keyring.ephemeral) log.warn({}, 'no runner identity (--identity): keys kept in the state directory, pinned by nobody, NATS login without an nkey; use only with a NATS that has no per-runner users');
+  const nats = await connectNats({
+    servers: cfg.natsUrl.split(','),
+    name: `airlock-runner-${cfg.runnerId}`,
+    ...(identity ? { nkeySeed: keyring.natsSeed, inboxPrefix: runnerInboxPrefix(cfg.runnerId) } : {}),
+  });
   // Executor sockets of a previous life of this runner are dead (their sandboxes are reaped). Per
   // runner (runners may share a state dir), and short: a unix socket path has at most 107 bytes.
   const socketsDir = join(cfg.stateDir, 'exec', createHash('sha256').update(cfg.runnerId).digest('hex').slice(0, 8));
   rmSync(socketsDir, { recursive: true, force: true });
   const docker = new DockerodeClient({ socketPath: cfg.dockerSocket, executor: cfg.executor === 'auto', socketsDir });
-  const svc = await RunnerService.start(cfg, nats, docker, log);
+  const svc = await RunnerService.start(cfg, nats, docker, log, keyring);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -39,6 +52,7 @@ async function main(): Promise<void> {
     svc
       .drain()
       .then(() => nats.drain())
+      .then(() => claim?.release())
       .then(
         () => process.exit(0),
         (err: unknown) => {

@@ -21,7 +21,7 @@ import type {
   RunnerOpenResult,
   StepResult,
 } from '@airlock/proto';
-import { RunLogWriter, ensureAuditStream, ensureLogStream } from '@airlock/ledger';
+import { RunLogWriter, ensureAuditStream, ensureLogStream, type RunLogWriterOptions } from '@airlock/ledger';
 import { serveRequest, type NatsHandles } from '@airlock/transport';
 import { Kvm, type KV } from '@nats-io/kv';
 import { SnapshotStore } from '@airlock/snapshot';
@@ -35,6 +35,7 @@ import { runStep, type StepHost } from './step.ts';
 import { reapOrphans, sweep, type SweepHost } from './sweep.ts';
 import { SANDBOX_GID, SANDBOX_UID, chownTree, prepareWorkspace, releaseWorkspace } from './workspace.ts';
 import type { RunnerConfig } from './config.ts';
+import { RunnerKeyring } from './identity.ts';
 import type { Logger } from './logger.ts';
 
 /** Environment every sandbox gets; nothing of the runner's own environment is passed. */
@@ -69,12 +70,24 @@ export class RunnerService implements AsyncDisposable {
   #sweeper: NodeJS.Timeout | undefined;
   #snapshots!: SnapshotStore;
 
-  private constructor(cfg: RunnerConfig, nats: NatsHandles, docker: ContainerClient, log: Logger) {
+  /** This runner's keys: signs replies, heartbeats and log events; opens sealed secrets. */
+  readonly #keys: RunnerKeyring;
+
+  private constructor(cfg: RunnerConfig, nats: NatsHandles, docker: ContainerClient, log: Logger, keys: RunnerKeyring) {
     this.#cfg = cfg;
     this.#nats = nats;
     this.#docker = docker;
     this.#log = log;
-    this.#systemLog = new RunLogWriter(nats.js, nats.jsm, 'system', { by: this.#by, ...(cfg.logRetryMs ? { giveUpAfterMs: cfg.logRetryMs } : {}) });
+    this.#keys = keys;
+    this.#systemLog = new RunLogWriter(nats.js, nats.jsm, 'system', this.#writerOpts);
+  }
+
+  /**
+   * Every event this runner writes is signed with its key (the harness checks it against the run's
+   * holder), and retried for `logRetryMs` while NATS does not acknowledge.
+   */
+  get #writerOpts(): RunLogWriterOptions {
+    return { by: this.#by, sign: this.#keys.signLog, ...(this.#cfg.logRetryMs ? { giveUpAfterMs: this.#cfg.logRetryMs } : {}) };
   }
 
   get #by(): string {
@@ -82,8 +95,9 @@ export class RunnerService implements AsyncDisposable {
   }
 
   /** Connects the pieces, reaps orphans, then starts taking work. */
-  static async start(cfg: RunnerConfig, nats: NatsHandles, docker: ContainerClient, log: Logger): Promise<RunnerService> {
-    const svc = new RunnerService(cfg, nats, docker, log);
+  static async start(cfg: RunnerConfig, nats: NatsHandles, docker: ContainerClient, log: Logger, keys?: RunnerKeyring): Promise<RunnerService> {
+    if (keys && keys.runnerId !== cfg.runnerId) throw new Error(`the identity is runner ${keys.runnerId}, the config says ${cfg.runnerId}`);
+    const svc = new RunnerService(cfg, nats, docker, log, keys ?? RunnerKeyring.local(cfg.stateDir, cfg.runnerId));
     await docker.ping();
     const verifier = new JobVerifier(importPublicKey(await readHarnessKey(cfg.harnessKey, log)));
     await ensureLogStream(nats.jsm, { replicas: cfg.replicas });
@@ -160,9 +174,10 @@ export class RunnerService implements AsyncDisposable {
       runIds: this.runIds,
       openingRunIds: [...this.#openingIds],
       ts: new Date().toISOString(),
+      keys: this.#keys.keys,
     };
     try {
-      this.#nats.nc.publish(subjects.runnerHeartbeat, encode(hb));
+      this.#nats.nc.publish(subjects.runnerHeartbeat, encode(this.#keys.sign('heartbeat', '-', 0, hb)));
     } catch (err) {
       this.#log.warn({ err }, 'heartbeat not sent');
     }
@@ -175,15 +190,16 @@ export class RunnerService implements AsyncDisposable {
 
   #onOpen(msg: Msg): Promise<void> {
     // A full runner does not answer: the queue group gives the request to another member on retry.
-    return this.#serve(msg, RunnerOpenRequestSchema, 'run open request', (req) => this.openRun(req));
+    return this.#serve(msg, RunnerOpenRequestSchema, 'run open request', async (req) => this.#keys.sign('open', req.runId, 0, { ...(await this.openRun(req)), keys: this.#keys.keys }));
   }
 
   #onExec(msg: Msg): Promise<void> {
-    return this.#serve(msg, RunnerExecRequestSchema, 'exec request', (req) => this.execStep(req));
+    // Secrets arrive sealed to this runner's key; the step path sees them opened in `req.secrets`.
+    return this.#serve(msg, RunnerExecRequestSchema, 'exec request', async (req) => this.#keys.sign('exec', req.runId, req.step, await this.execStep(this.#keys.unseal(req))));
   }
 
   #onClose(msg: Msg): Promise<void> {
-    return this.#serve(msg, RunnerCloseRequestSchema, 'close request', (req) => this.closeRun(req));
+    return this.#serve(msg, RunnerCloseRequestSchema, 'close request', async (req) => this.#keys.sign('close', req.runId, 0, await this.closeRun(req)));
   }
 
   async openRun(req: RunnerOpenRequest): Promise<RunnerOpenResult> {
@@ -230,7 +246,7 @@ export class RunnerService implements AsyncDisposable {
         containerId: null,
         containerSeq: 0,
         busy: false,
-        log: new RunLogWriter(this.#nats.js, this.#nats.jsm, req.runId, { by: this.#by, ...(this.#cfg.logRetryMs ? { giveUpAfterMs: this.#cfg.logRetryMs } : {}) }),
+        log: new RunLogWriter(this.#nats.js, this.#nats.jsm, req.runId, this.#writerOpts),
         policyHash: req.policyHash,
         validator,
         snap: undefined,

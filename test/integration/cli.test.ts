@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestStack, containersOf, freePort, runCli } from '../fixtures.ts';
+import { connect } from '@nats-io/transport-node';
 
 
 const airlock = (args: string[], env: Record<string, string> = {}, timeoutMs = 60_000) => runCli(args, { env, timeoutMs });
@@ -133,6 +134,9 @@ describe('./airlock up', () => {
       const up = await airlock(['--state-dir', dir, 'up', '--detach', '--port', String(port), '--runner-id', 'cli-up-test'], {}, 60_000);
       expect(up.code, up.stderr).toBe(0);
       expect(up.stdout).toContain(`nats://127.0.0.1:${port}`);
+      // Its NATS has this deployment's users: nobody connects without credentials, and none are printed.
+      await expect(connect({ servers: `nats://127.0.0.1:${port}`, reconnect: false })).rejects.toThrow(/authorization/i);
+      expect(up.stdout).not.toMatch(/client:|harness:[^ ]*@/);
       const again = await airlock(['--state-dir', dir, 'up', '--detach', '--port', String(port)]);
       expect(again.stdout).toContain('already up');
       const status = await airlock(['--state-dir', dir, 'status']);

@@ -2,7 +2,7 @@
 // runners from the locally built images; a run works through it, survives the loss of the runner
 // container holding it, and nothing is left after `down`. Needs `make compose-build` (make test does it).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ let data: string;
 let url: string;
 let client: AirlockClient | undefined;
 let runnerIds: string[] = [];
+let anonymous: string;
 
 function compose(...args: string[]): string {
   return execFileSync('docker-compose', ['-p', project, '-f', join(ROOT, 'docker-compose.yml'), ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 });
@@ -26,7 +27,8 @@ function compose(...args: string[]): string {
 beforeAll(async () => {
   try {
     execFileSync('docker-compose', ['version'], { stdio: 'ignore' });
-    execFileSync('docker', ['image', 'inspect', 'airlock/services:local'], { stdio: 'ignore' });
+    // docker-compose.yml runs AIRLOCK_SERVICES_IMAGE when set (a build of another checkout), else airlock/services:local.
+    execFileSync('docker', ['image', 'inspect', process.env.AIRLOCK_SERVICES_IMAGE ?? 'airlock/services:local'], { stdio: 'ignore' });
   } catch {
     throw new Error('docker-compose or the image airlock/services:local is missing: run `make compose-build` (make test does)');
   }
@@ -43,8 +45,12 @@ beforeAll(async () => {
     AIRLOCK_ROUTE3_PORT: String(ports[5]),
     AIRLOCK_DATA: data,
   };
-  url = `nats://127.0.0.1:${ports[0]}`;
   compose('up', '-d', '--scale', 'runner=2');
+  // The `credentials` service made this deployment's users; the CLI/SDK connects as `client`.
+  const pwFile = join(data, 'credentials', 'client', 'nats.password');
+  await waitUntil('the deployment credentials', () => existsSync(pwFile), 60_000);
+  url = `nats://client:${readFileSync(pwFile, 'utf8').trim()}@127.0.0.1:${ports[0]}`;
+  anonymous = `nats://127.0.0.1:${ports[0]}`;
   // The cluster elects a JetStream leader, then the harness creates R3 streams, then runners heartbeat.
   await waitUntil(
     'the harness and two runners of the compose cluster',
@@ -77,6 +83,11 @@ describe('docker-compose cluster', () => {
     const c = client!;
     await using nc = await connectNats({ servers: url, name: 'compose-test' });
     expect((await nc.jsm.streams.info(names.logStream)).config.num_replicas).toBe(3);
+    // Nobody gets in without credentials; each runner runs as one of the generated identities, its own.
+    await expect(connectNats({ servers: anonymous, name: 'anonymous', reconnect: false })).rejects.toThrow(/authorization/i);
+    const identities = readdirSync(join(data, 'credentials', 'runners')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
+    expect(new Set(runnerIds).size).toBe(2);
+    for (const id of runnerIds) expect(identities).toContain(id);
 
     const run = await c.open({});
     const out: string[] = [];

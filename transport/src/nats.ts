@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 
 /** One NATS connection with its JetStream handles, disposed as a unit. */
@@ -19,6 +19,10 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Keep reconnecting forever (services) or fail fast (CLI). Default true. */
   reconnect?: boolean;
+  /** Log in as this NATS nkey user (a runner's own identity, `SU…` seed) instead of user/password. */
+  nkeySeed?: string;
+  /** Reply subjects of this connection's requests start with this (a runner's `_INBOX_<id>`, only it may subscribe there). */
+  inboxPrefix?: string;
 }
 
 /** Connects to NATS and opens JetStream. */
@@ -27,6 +31,8 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsHandles> {
   const nc = await connect({
     servers,
     ...(user !== undefined ? { user, pass: pass ?? '' } : {}),
+    ...(opts.nkeySeed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(opts.nkeySeed)) } : {}),
+    ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}),
     name: opts.name,
     timeout: opts.timeoutMs ?? 5000,
     reconnect: opts.reconnect ?? true,

@@ -35,6 +35,9 @@ export const trustErrorCodes = {
   invalid_claims: 'The claims given to signJob do not match JobClaimsSchema (a programming error in the signer).',
   invalid_secret: 'A secret given to the redactor has no name or a value that is not a string.',
   invalid_bundle_input: 'The events, policy or manifests given to buildBundle do not form a verifiable bundle (`problem` says why).',
+  invalid_identity: 'A runner identity (nkey seed, curve seed, public keys) is malformed or names another runner.',
+  sealed_invalid: 'Sealed secrets could not be opened with this runner\'s curve key (sealed to another runner, tampered with, or bound to another run or step).',
+  bad_signature: 'A runner signature (reply or log event) does not verify under the public key pinned for that runner.',
 } as const;
 
 /** A stable code for {@link TrustError}. */

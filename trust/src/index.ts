@@ -12,3 +12,17 @@ export { BUNDLE_FORMAT, BUNDLE_VERSION, BundleSchema, buildBundle, verifyBundle,
 export type { Bundle, BuildBundleInput, VerifyBundleOptions, BundleVerification, PolicyHashFn } from './bundle.ts';
 export { TokenError, tokenErrorCodes, TrustError, trustErrorCodes } from './errors.ts';
 export type { TokenErrorCode, TrustErrorCode } from './errors.ts';
+export {
+  RunnerSigner,
+  createRunnerIdentity,
+  openSecrets,
+  parseRunnerIdentity,
+  parseRunnerPublicKeys,
+  publicKeysOf,
+  sealSecrets,
+  signHarnessLog,
+  verifyHarnessLog,
+  verifyLogSignature,
+  verifyReply,
+} from './seal.ts';
+export type { ReplyStatement, RunnerIdentity, RunnerPublicKeys, SealBinding, SealedSecrets } from './seal.ts';

@@ -31,7 +31,7 @@ function natsUrl(): string {
   if (g.nats) return g.nats;
   if (process.env.AIRLOCK_NATS_URL) return process.env.AIRLOCK_NATS_URL;
   const stack = readStack(g.stateDir);
-  if (stack && alive(stack.pids.harness)) return stack.natsUrl;
+  if (stack && alive(stack.pids.harness)) return stack.clientUrl ?? stack.natsUrl;
   return 'nats://127.0.0.1:4222';
 }
 

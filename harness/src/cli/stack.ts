@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { SERVICE_NODE_FLAGS } from '@airlock/proto';
 import { AirlockClient } from '../client.ts';
+import { ensureDeployment, withCredentials } from './credentials.ts';
 
 /** Repository root: the runner and harness entry points are spawned from here. */
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
@@ -25,7 +26,10 @@ export interface StackOptions {
 }
 
 export interface StackInfo {
+  /** Where NATS listens (no credentials: safe to print). */
   natsUrl: string;
+  /** The same with the client user's credentials (this file is 0600): what the CLI connects with. Absent for a NATS given with --nats. */
+  clientUrl?: string;
   stateDir: string;
   pids: { nats?: number; runner: number; harness: number };
   startedAt: string;
@@ -98,31 +102,41 @@ export async function up(opts: StackOptions): Promise<{ info: StackInfo; childre
 
   let natsUrl = opts.natsUrl;
   let natsPid: number | undefined;
+  // Our own NATS gets this deployment's users: harness and client passwords, one nkey user for the
+  // runner (its own subjects only), and the harness pins the runner's keys. A NATS given with --nats
+  // is the operator's to configure (`node deploy/credentials.ts` writes the same files for it).
+  const creds = natsUrl ? undefined : ensureDeployment(join(opts.stateDir, 'credentials'), [opts.runnerId]);
   try {
     if (!natsUrl) {
       if (await portOpen(opts.port)) throw new Error(`port ${opts.port} is taken; pass --port N, or --nats URL to use that server`);
       const dataDir = join(opts.stateDir, 'nats');
       mkdirSync(dataDir, { recursive: true });
-      const nats = start('nats', 'nats-server', ['-js', '-sd', dataDir, '-a', '127.0.0.1', '-p', String(opts.port)]);
+      const nats = start('nats', 'nats-server', ['-c', creds!.natsConf, '-js', '-sd', dataDir, '-a', '127.0.0.1', '-p', String(opts.port)]);
       natsPid = nats.pid;
       natsUrl = `nats://127.0.0.1:${opts.port}`;
-      opts.say(`nats-server   ${natsUrl} (JetStream data in ${dataDir})`);
+      opts.say(`nats-server   ${natsUrl} (JetStream data in ${dataDir}; users in ${creds!.natsConf})`);
       await waitFor('nats-server', 10_000, () => portOpen(opts.port), children);
     }
     const node = process.execPath;
     const keyFile = join(opts.stateDir, 'harness', 'key.pem');
-    const harness = start('harness', node, [...SERVICE_NODE_FLAGS, join(REPO_ROOT, 'harness/src/main.ts'), '--nats', natsUrl, '--key-file', keyFile, '--secrets-dir', join(opts.stateDir, 'secrets'), ...(opts.policyFile ? ['--policy', opts.policyFile] : [])], secretEnv());
-    const runner = start('runner', node, [...SERVICE_NODE_FLAGS, join(REPO_ROOT, 'runner/src/main.ts'), '--nats', natsUrl, '--id', opts.runnerId, '--slots', String(opts.slots), '--state-dir', join(opts.stateDir, 'runner'), '--harness-key', `${keyFile}.pub`]);
+    // Credentials go through the environment, not argv (which `ps` shows to every user).
+    const harnessEnv = creds ? { AIRLOCK_NATS_URL: withCredentials(natsUrl, creds.harness), AIRLOCK_RUNNERS_FILE: creds.runnersFile } : {};
+    const harness = start('harness', node, [...SERVICE_NODE_FLAGS, join(REPO_ROOT, 'harness/src/main.ts'), ...(creds ? [] : ['--nats', natsUrl]), '--key-file', keyFile, '--secrets-dir', join(opts.stateDir, 'secrets'), ...(opts.policyFile ? ['--policy', opts.policyFile] : [])], { ...secretEnv(), ...harnessEnv });
+    const identity = creds?.runners.find((r) => r.runnerId === opts.runnerId)?.identityFile;
+    const runner = start('runner', node, [...SERVICE_NODE_FLAGS, join(REPO_ROOT, 'runner/src/main.ts'), '--nats', natsUrl, '--id', opts.runnerId, ...(identity ? ['--identity', identity] : []), '--slots', String(opts.slots), '--state-dir', join(opts.stateDir, 'runner'), '--harness-key', `${keyFile}.pub`]);
     opts.say(`runner        ${opts.runnerId} (${opts.slots} slots), harness; logs in ${logs}`);
-    await using client = await AirlockClient.connect({ natsUrl });
+    const clientUrl = creds ? withCredentials(natsUrl, creds.client) : undefined;
+    await using client = await AirlockClient.connect({ natsUrl: clientUrl ?? natsUrl });
     await waitFor('harness and runner', 30_000, async () => (await client.status(1000)).runners.some((r) => r.runnerId === opts.runnerId), children);
     const info: StackInfo = {
       natsUrl,
+      ...(clientUrl ? { clientUrl } : {}),
       stateDir: opts.stateDir,
       pids: { ...(natsPid ? { nats: natsPid } : {}), runner: runner.pid!, harness: harness.pid! },
       startedAt: new Date().toISOString(),
     };
-    writeFileSync(stackFile(opts.stateDir), JSON.stringify(info, null, 2) + '\n');
+    writeFileSync(stackFile(opts.stateDir), JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
+    chmodSync(stackFile(opts.stateDir), 0o600);
     return { info, children };
   } catch (err) {
     for (const c of children.reverse()) c.kill('SIGKILL');

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AirlockError } from '@airlock/proto';
+import { DEFAULT_MIN_SECRET_LENGTH } from '@airlock/trust';
 
 /** Where secrets come from. Pluggable: anything that can list and read named values. */
 export interface SecretSource {
@@ -97,6 +98,13 @@ export class SecretStore {
       }
       const v = this.get(name);
       if (v === undefined) throw new AirlockError('secret_denied', `the harness holds no secret ${name} (AIRLOCK_SECRET_${name}, or a 0600 file in the secrets directory)`);
+      // The runner cannot redact a value this short (it would match everywhere): granting it would
+      // stream it out in clear. Refuse here, where the operator can still fix the secret.
+      if ([...v].length < DEFAULT_MIN_SECRET_LENGTH) {
+        throw new AirlockError('secret_denied', `secret ${name} is ${[...v].length} characters long, too short to redact from output (at least ${DEFAULT_MIN_SECRET_LENGTH}); it is never granted: replace it with a longer value`, {
+          data: { secret: name, reason: 'too_short', length: [...v].length, minLength: DEFAULT_MIN_SECRET_LENGTH },
+        });
+      }
       secrets[key] = v;
       names.push(name);
     }

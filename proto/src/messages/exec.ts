@@ -8,6 +8,24 @@ export const MAX_COMMAND_BYTES = 64 * 1024;
 export const VerdictKindSchema = z.enum(['allow', 'ask', 'deny']);
 export type VerdictKind = z.infer<typeof VerdictKindSchema>;
 
+/** Secrets sealed to one runner's curve (x25519) key, for one step of one run (`@airlock/trust` sealSecrets). */
+export const SealedSecretsSchema = z.object({
+  /** One-time sender public curve key (`X…`). */
+  from: z.string().regex(/^X[A-Z2-7]{55}$/),
+  /** The runner's public curve key it is sealed to (`X…`). */
+  to: z.string().regex(/^X[A-Z2-7]{55}$/),
+  /** NaCl box, base64. */
+  box: z.string().max(1024 * 1024),
+});
+export type SealedSecrets = z.infer<typeof SealedSecretsSchema>;
+
+/**
+ * A runner's signature (base64url, ed25519 with its nkey) over what a reply answers: kind, runner,
+ * run, step and the sha256 of the reply without this field. The harness verifies it against the key
+ * pinned for the runner that holds the run.
+ */
+export const ReplySignatureSchema = z.string().regex(/^[A-Za-z0-9_-]{80,100}$/);
+
 /** Harness -> runner: execute step `step` of run `runId`. */
 export const RunnerExecRequestSchema = z.object({
   v: VersionSchema,
@@ -22,10 +40,19 @@ export const RunnerExecRequestSchema = z.object({
   /** Job token: ed25519-signed by the harness over run, step, policy hash, command hash, expiry and nonce. */
   token: z.string().max(4096),
   /**
-   * Secret values granted to this step only, as environment variables. The runner passes them to
-   * this exec alone and redacts every one of them (and their encodings) from everything it logs.
+   * Secret values granted to this step only, sealed to the target runner's curve key (only that
+   * runner can open them; nobody else on the bus sees them). Absent when the step has no secret.
    */
-  secrets: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+  sealed: SealedSecretsSchema.optional(),
+  /**
+   * Never on the wire: must be empty in a request (plaintext secrets are refused). The runner fills
+   * it with what `sealed` opens to, passes those to this exec alone and redacts every one of them
+   * (and their encodings) from everything it logs.
+   */
+  secrets: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string())
+    .default({})
+    .refine((s) => Object.keys(s).length === 0, { message: 'secrets travel sealed to the runner (`sealed`), never in plaintext' }),
 });
 export type RunnerExecRequest = z.infer<typeof RunnerExecRequestSchema>;
 
@@ -55,5 +82,7 @@ export const StepResultSchema = z.object({
   logSeq: z.number().int().nonnegative(),
   /** Digest of the workspace snapshot taken after the step (absent if it failed; the log says why). */
   snapshot: z.string().optional(),
+  /** The runner's signature over this result (see {@link ReplySignatureSchema}). */
+  sig: ReplySignatureSchema.optional(),
 });
 export type StepResult = z.infer<typeof StepResultSchema>;

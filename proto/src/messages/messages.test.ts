@@ -45,4 +45,12 @@ describe('wire schemas', () => {
     expect(ApiOpenRequestSchema.safeParse({ v: 1, workspace: 'x' }).success).toBe(false);
     expect(ApiOpenRequestSchema.safeParse({ v: 1, workspace: '/x' }).success).toBe(true);
   });
+
+  it('refuses an exec request that carries secrets in plaintext: they travel sealed', () => {
+    const req = { v: 1, runId, step: 1, cmd: 'true', env: {}, timeoutMs: 1000, policyHash: 'a'.repeat(64), token: 't' };
+    expect(RunnerExecRequestSchema.safeParse(req).success).toBe(true);
+    expect(RunnerExecRequestSchema.safeParse({ ...req, secrets: { TOKEN: 'value' } }).success).toBe(false);
+    const sealed = { from: `X${'A'.repeat(55)}`, to: `X${'B'.repeat(55)}`, box: 'AAAA' };
+    expect(RunnerExecRequestSchema.parse({ ...req, sealed }).sealed).toEqual(sealed);
+  });
 });

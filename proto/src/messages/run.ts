@@ -1,5 +1,14 @@
 import { z } from 'zod';
 import { EnvSchema, RunIdSchema, RunnerIdSchema, VersionSchema } from './common.ts';
+import { ReplySignatureSchema } from './exec.ts';
+
+/**
+ * A runner's public keys: `nkey` (`U…`, its NATS user and signing key) and `curve` (`X…`, what
+ * secrets are sealed to). A harness with pinned keys (`--runners`) only compares them; one without
+ * pins the first keys it sees per runner id (development mode, logged as such).
+ */
+export const RunnerKeysSchema = z.object({ nkey: z.string().regex(/^U[A-Z2-7]{55}$/), curve: z.string().regex(/^X[A-Z2-7]{55}$/) });
+export type RunnerKeys = z.infer<typeof RunnerKeysSchema>;
 
 /** Resource limits of one sandbox. Defaults live in the harness config. */
 export const SandboxLimitsSchema = z.object({
@@ -47,6 +56,10 @@ export const RunnerOpenResultSchema = z.object({
   workspace: z.string(),
   /** uid:gid the sandbox runs as. */
   user: z.string(),
+  /** The runner's public keys (compared with the pinned ones). */
+  keys: RunnerKeysSchema.optional(),
+  /** The runner's signature over this result (see `ReplySignatureSchema`). */
+  sig: ReplySignatureSchema.optional(),
 });
 export type RunnerOpenResult = z.infer<typeof RunnerOpenResultSchema>;
 
@@ -68,6 +81,7 @@ export const RunnerCloseResultSchema = z.object({
    */
   workspaceReleased: z.boolean().optional(),
   releaseError: z.string().optional(),
+  sig: ReplySignatureSchema.optional(),
 });
 export type RunnerCloseResult = z.infer<typeof RunnerCloseResultSchema>;
 
@@ -112,5 +126,9 @@ export const RunnerHeartbeatSchema = z.object({
   /** Runs this runner took and is still preparing: the harness re-offers them if it is lost. */
   openingRunIds: z.array(z.string()).optional(),
   ts: z.string(),
+  /** The runner's public keys. */
+  keys: RunnerKeysSchema.optional(),
+  /** The runner's signature over this heartbeat without `sig` (kind `heartbeat`, run id `-`, step 0). */
+  sig: ReplySignatureSchema.optional(),
 });
 export type RunnerHeartbeat = z.infer<typeof RunnerHeartbeatSchema>;

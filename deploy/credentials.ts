@@ -1,0 +1,38 @@
+// Makes (or completes) one deployment's NATS credentials in a directory, for a NATS you run yourself
+// or for docker-compose (its `credentials` service runs this first):
+//
+//   node deploy/credentials.ts --dir /var/lib/airlock/credentials --runners 4
+//
+// Writes nats/auth.conf (include it in every nats-server's config), harness/runners.json (the
+// harness pins these runner keys: AIRLOCK_RUNNERS_FILE), harness/ and client/nats.password, and one
+// runners/<id>.json identity per runner (give each runner its own: --identity FILE). Idempotent:
+// what exists is kept; --runners N only ever adds identities. Runner ids are `<tag>-<n>`, with a
+// tag made once per directory, so two deployments on one Docker host never share a runner id.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ensureDeployment } from '@airlock/harness';
+
+const { values } = parseArgs({ options: { dir: { type: 'string' }, runners: { type: 'string', default: '4' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+if (values.help || !values.dir) {
+  process.stdout.write('Usage: node deploy/credentials.ts --dir DIR [--runners N]\n');
+  process.exit(values.help ? 0 : 2);
+}
+const dir = values.dir;
+const want = Number(values.runners);
+if (!Number.isInteger(want) || want < 1 || want > 256) {
+  process.stderr.write('--runners is a number of runners, 1 to 256\n');
+  process.exit(2);
+}
+mkdirSync(dir, { recursive: true, mode: 0o700 });
+const tagFile = join(dir, 'runner-id-tag');
+if (!existsSync(tagFile)) writeFileSync(tagFile, `r${randomBytes(3).toString('hex')}\n`);
+const tag = readFileSync(tagFile, 'utf8').trim();
+const existing = existsSync(join(dir, 'runners')) ? readdirSync(join(dir, 'runners')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)) : [];
+const ids = [...existing];
+for (let n = 1; ids.length < want; n++) if (!ids.includes(`${tag}-${n}`)) ids.push(`${tag}-${n}`);
+const d = ensureDeployment(dir, ids.sort());
+// Runners (compose) wait for this before claiming an identity: every file above is complete.
+writeFileSync(join(dir, 'runners', 'READY'), `${d.runners.length}\n`);
+process.stdout.write(`credentials for ${d.runners.length} runners in ${dir} (nats config ${d.natsConf})\n`);
