@@ -27,7 +27,7 @@ demo: setup
 # typecheck and lint each build a TypeScript program of the whole repository (~10 s CPU each,
 # lint ~20 s): side by side on two cores they take the time of the slower one.
 test: compose-build
-	$(MAKE) --no-print-directory -j2 -O typecheck lint
+	$(MAKE) --no-print-directory -j2 typecheck lint
 	npx vitest run --project unit --project integration
 	npx vitest run --project integration-runsc
 	npx vitest run --project chaos-short
