@@ -57,9 +57,10 @@ async function refused(who: 'harness' | 'client' | typeof A | typeof B, act: (nc
       ? await connect(splitCredentials(url(who)))
       : await connect({ servers: plain(), authenticator: nkeyAuthenticator(new TextEncoder().encode(keyring(who).natsSeed)), inboxPrefix: runnerInboxPrefix(who) });
   const errors: string[] = [];
-  void (async () => {
+  const watch = async () => {
     for await (const s of nc.status()) if (s.type === 'error' || 'error' in s) errors.push(String((s as { error?: unknown }).error ?? JSON.stringify(s)));
-  })();
+  };
+  watch().catch((e: unknown) => errors.push(String(e)));
   try {
     await act(nc);
   } catch (e) {
