@@ -430,6 +430,8 @@ export class HarnessService implements AsyncDisposable {
     let v = this.#byMount.get(mountPath);
     if (!v) {
       v = createValidator({ policy: { ...this.#validator.policy, workspace: mountPath } });
+      // A failed load is not kept: the next open tries again instead of failing forever.
+      v.catch(() => this.#byMount.delete(mountPath));
       this.#byMount.set(mountPath, v);
     }
     return v;
@@ -682,7 +684,14 @@ export class HarnessService implements AsyncDisposable {
       });
     }
     const events = checked.map((c) => c.bytes);
-    this.#snapshotStore ??= SnapshotStore.open(this.#nats.nc, { replicas: this.#cfg.replicas });
+    if (!this.#snapshotStore) {
+      const opening = SnapshotStore.open(this.#nats.nc, { replicas: this.#cfg.replicas });
+      // A store that could not be opened (NATS away) is not cached: the next bundle tries again.
+      opening.catch(() => {
+        if (this.#snapshotStore === opening) this.#snapshotStore = undefined;
+      });
+      this.#snapshotStore = opening;
+    }
     const store = await this.#snapshotStore;
     const manifests: Record<string, Uint8Array> = {};
     for (const bytes of events) {

@@ -59,7 +59,18 @@ export async function runStep(host: StepHost, run: LiveRun, req: RunnerExecReque
   const containerBefore = run.containerId;
   const opened = await openExec(host, run, req.step, execSpec);
   const containerId = run.containerId!;
-  await run.log.append({ type: 'step.started', step: req.step, containerId });
+  try {
+    await run.log.append({ type: 'step.started', step: req.step, containerId });
+  } catch (err) {
+    // The process is already running: stop it and read its output to the end, or the sandbox's
+    // executor channel would stay busy and the next step on it would wait forever.
+    log.error({ err }, 'could not log the step start; stopping the step');
+    await host.docker.kill(containerId).catch((e: unknown) => log.error({ err: e }, 'could not stop the step'));
+    await drainOutput(opened.output).catch(() => undefined);
+    run.containerId = null;
+    host.docker.remove(containerId).catch((e: unknown) => log.warn({ err: e }, 'could not remove the stopped sandbox'));
+    throw err;
+  }
   // Duration only (reported, never used to decide anything).
   const started = performance.now();
   let backstopFired = false;
@@ -218,4 +229,9 @@ function signalOf(exitCode: number | null, timedOut: boolean, sandboxDied: boole
     return name ?? null;
   }
   return null;
+}
+
+/** Reads a step's output to its end, discarding it (the step is being abandoned). */
+async function drainOutput(output: AsyncIterable<Frame>): Promise<void> {
+  for await (const _ of output);
 }
