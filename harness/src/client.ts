@@ -169,7 +169,7 @@ export class AirlockClient implements AsyncDisposable {
     );
     let result: StepResult;
     try {
-      const timeoutMs = (opts.timeoutMs ?? 24 * 3600 * 1000) + 60_000;
+      const timeoutMs = (opts.timeoutMs ?? 24 * 3600 * 1000) + 180_000; // beyond the harness's own grace for the step (STEP_REPLY_GRACE_MS)
       result = await this.#api(
         subjects.api.exec,
         { runId, cmd, ...(opts.env ? { env: opts.env } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) },

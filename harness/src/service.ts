@@ -66,6 +66,13 @@ export type HarnessState = 'starting' | 'running' | 'draining' | 'stopped';
  * keeps every run's record in a KV bucket (so a restarted harness knows them), and talks to runners.
  * It never talks to Docker.
  */
+/**
+ * How long after a step's own timeout the harness still waits for its reply: the runner's kill,
+ * snapshot, and at worst its log retry (60 s) and log recovery wait (30 s) when NATS was away. A dead
+ * runner is noticed sooner, by its heartbeats.
+ */
+const STEP_REPLY_GRACE_MS = 150_000;
+
 export class HarnessService implements AsyncDisposable {
   state: HarnessState = 'starting';
   readonly #cfg: HarnessConfig;
@@ -400,7 +407,7 @@ export class HarnessService implements AsyncDisposable {
           token: signJob(newJobClaims({ runId: req.runId, step, policyHash: record.policyHash, cmd: req.cmd, ...(approved ? { approved } : {}) }), this.#key.privateKey),
         },
         StepResultSchema,
-        timeoutMs + 30_000,
+        timeoutMs + STEP_REPLY_GRACE_MS,
         abort.signal,
         (raw) => this.#runnerKeys.verify('exec', holder, req.runId, step, raw),
       );

@@ -21,7 +21,7 @@ export const errorCodes = {
   validation_denied: { retryable: false, doc: 'The command was denied by the validation chain.' },
   validation_ask: { retryable: false, doc: 'The command needs an operator approval before it may run.' },
   unauthorized: { retryable: false, doc: 'The request carried no valid job token (unsigned, forged, expired, replayed or for another step).' },
-  secret_denied: { retryable: false, doc: 'The step asked for a secret the policy does not grant it, or one the harness does not hold.' },
+  secret_denied: { retryable: false, doc: 'The step asked for a secret the policy does not grant it, one the harness does not hold, one too short to redact, or one its sandbox cannot isolate (`docker exec` steps: `data.reason` no_isolation).' },
   verification_failed: { retryable: false, doc: 'A proof bundle or run log did not verify (missing, modified or out-of-order event, bad signature); nothing was run from it.' },
   policy_changed: { retryable: false, doc: 'The run was pinned to another policy than the harness enforces now; replay refuses unless the change is allowed (and recorded).' },
   unknown_approval: { retryable: false, doc: 'No step of this run is held for approval under that number.' },

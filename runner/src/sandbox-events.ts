@@ -60,11 +60,16 @@ export class SandboxEvents {
       if (failure !== undefined) log.warn({ err: failure, retryInMs: backoff, since }, 'the Docker event stream failed; resubscribing');
       else log.warn({ retryInMs: backoff, since }, 'the Docker event stream ended; resubscribing');
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, backoff);
-        signal.addEventListener('abort', () => {
+        const stop = () => {
           clearTimeout(t);
           resolve();
-        }, { once: true });
+        };
+        // Removed again after each wait: a long-lived runner resubscribes many times.
+        const t = setTimeout(() => {
+          signal.removeEventListener('abort', stop);
+          resolve();
+        }, backoff);
+        signal.addEventListener('abort', stop, { once: true });
       });
       backoff = Math.min(backoff * 2, RESUBSCRIBE_MAX_MS);
     }

@@ -16,7 +16,10 @@ const BACKSTOP_GRACE_MS = 5000;
 /** At the deadline the step's process group gets TERM, then KILL this many ms later. */
 const KILL_AFTER_MS = 2000;
 /** How long a step stopped for a lost log waits for the log to come back before it reports its end. */
-const LOG_RECOVERY_MS = 5 * 60_000;
+const LOG_RECOVERY_MS = 30_000;
+// With the writer's own retry budget (giveUpAfterMs, 60 s) this stays inside the harness's wait for
+// a step's reply (its timeout + STEP_REPLY_GRACE_MS in the harness), so the caller gets `logLost`,
+// not a timeout on a run that is still busy.
 
 /** What the step path needs from the runner service. */
 export interface StepHost {

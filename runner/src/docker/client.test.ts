@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sandboxCreateOptions, type SandboxSpec } from './client.ts';
+import { DockerodeClient, sandboxCreateOptions, type SandboxSpec } from './client.ts';
 
 const spec: SandboxSpec = {
   name: 'airlock-x',
@@ -33,5 +33,14 @@ describe('sandbox create options', () => {
       const h = sandboxCreateOptions({ ...spec, runtime }).HostConfig!;
       expect([h.NetworkMode, h.CapDrop, h.SecurityOpt, h.ReadonlyRootfs, h.Init, h.Memory]).toEqual(['none', ['ALL'], ['no-new-privileges'], true, true, 1 << 28]);
     }
+  });
+});
+
+describe('steps given a secret without the in-sandbox executor', () => {
+  it('are refused before anything runs: docker exec cannot isolate them from earlier steps', async () => {
+    // No engine is contacted: the refusal comes first (the socket path does not exist).
+    const client = new DockerodeClient({ socketPath: '/nonexistent/docker.sock', executor: false });
+    const spec = { cmd: ['bash', '-c', 'true'], env: { TOKEN: 'hunter2hunter2' }, user: '1000:1000', workdir: '/workspace', isolate: true };
+    await expect(client.exec('no-such-container', spec)).rejects.toMatchObject({ code: 'secret_denied', data: { reason: 'no_isolation' } });
   });
 });

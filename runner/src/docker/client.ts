@@ -278,6 +278,15 @@ export class DockerodeClient implements ContainerClient {
       // The executor runs as the sandbox's user; the spec's user is that same user (see the runner).
       return channel.run({ argv: spec.cmd, env: spec.env, cwd: spec.workdir, ...(spec.isolate ? { isolate: true } : {}), ...(spec.deadline ? { deadline: spec.deadline } : {}) });
     }
+    if (spec.isolate) {
+      // Fail closed: `docker exec` cannot end what earlier steps left running, and any of those
+      // processes (same uid) could read this step's environment, its secrets, through /proc.
+      throw new AirlockError(
+        'secret_denied',
+        'this sandbox runs steps through `docker exec`, which cannot keep processes of earlier steps from reading a secret; a step given a secret needs the in-sandbox executor (an image labelled airlock.executor, a runner without --executor exec)',
+        { data: { reason: 'no_isolation' } },
+      );
+    }
     // `timeout` enforces the deadline here; whether it fired is read from its status and a clock
     // marked now, before the exec exists, so it can only run ahead of `timeout`'s own.
     const before = performance.now();
@@ -293,10 +302,15 @@ export class DockerodeClient implements ContainerClient {
       Tty: false,
     });
     const stream = (await exec.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream & AsyncIterable<Buffer>;
+    // Read when the output ends (the process is gone), not whenever exit() is asked: a caller that
+    // asks late (after a log outage) must not turn a command's own `exit 124` into a timeout.
+    let ended: number | undefined;
+    stream.once('end', () => (ended ??= performance.now()));
+    stream.once('close', () => (ended ??= performance.now()));
     return {
       output: demux(stream),
       exit: async () => {
-        const elapsed = performance.now() - before;
+        const elapsed = (ended ?? performance.now()) - before;
         const info = await exec.inspect();
         const code = info.Running ? null : (info.ExitCode ?? null);
         return { code, timedOut: deadline ? timeoutFired(code, elapsed, deadline) : false };
