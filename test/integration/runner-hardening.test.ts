@@ -69,6 +69,20 @@ describe('the runner', () => {
     await stack.client.close(run.runId);
   });
 
+  it('gives run_busy to the second of two steps started in the same tick (no await between check and mark)', async () => {
+    const run = await stack.client.open({});
+    const { policyHash } = (await stack.client.status()).harness;
+    // Both calls run up to their first await before either resumes: only marking the run busy before
+    // that await (authorization used to come first) makes the second one see it.
+    const both = await Promise.allSettled([
+      stack.runner.execStep(signed(run.runId, 1, 'echo one', policyHash)),
+      stack.runner.execStep(signed(run.runId, 2, 'echo two', policyHash)),
+    ]);
+    expect(both[0]!.status).toBe('fulfilled');
+    expect(both[1]).toMatchObject({ status: 'rejected', reason: { code: 'run_busy' } });
+    await stack.client.close(run.runId);
+  });
+
   it('redacts the step\'s secrets from its own step.verdict event and the reviewers\' index', async () => {
     const run = await stack.client.open({});
     const { policyHash } = (await stack.client.status()).harness;
