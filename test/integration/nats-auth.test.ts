@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
+import { jetstream } from '@nats-io/jetstream';
 import { RunLogWriter } from '@airlock/ledger';
 import { connectNats, splitCredentials, type NatsHandles } from '@airlock/transport';
 import { encode, names, runnerInboxPrefix, subjects } from '@airlock/proto';
@@ -130,6 +131,10 @@ describe('NATS users per deployment', () => {
     expect(await refused(A, (nc) => void nc.subscribe('airlock.v1.api.>'))).toMatch(/permissions violation/i);
     expect(await refused(A, (nc) => nc.publish(subjects.runnerHeartbeat, new Uint8Array(2)))).toBe('');
     expect(await refused('client', (nc) => void nc.subscribe('airlock.v1.runner.>'))).toMatch(/permissions violation/i);
+    // A runner cannot open a consumer on the run log or the audit stream: it cannot read other runs.
+    for (const [stream, filter] of [[names.logStream, subjects.logAll], [names.auditStream, subjects.auditAll]] as const) {
+      expect(await refused(A, async (nc) => void (await (await jetstream(nc, { timeout: 2000 }).consumers.get(stream, { filter_subjects: filter })).next({ expires: 1000 }))), stream).toMatch(/permissions violation/i);
+    }
     await expect(connect(splitCredentials(`nats://harness:wrong@127.0.0.1:${port}`))).rejects.toThrow(/authorization/i);
   });
 

@@ -50,9 +50,10 @@ export function runnerPermissions(runnerId: string): object {
         '$JS.API.STREAM.CREATE.OBJ_airlock_manifests',
         '$JS.API.STREAM.PURGE.OBJ_airlock_blobs',
         '$JS.API.STREAM.PURGE.OBJ_airlock_manifests',
-        '$JS.API.CONSUMER.>',
-        '$JS.ACK.>',
-        '$JS.FC.>',
+        // Consumers only on the snapshot stores (restoring a moved run's workspace): no consumer on
+        // the run log or the audit stream, so a runner cannot read other runs' logs.
+        ...objectStoreConsumers('OBJ_airlock_blobs'),
+        ...objectStoreConsumers('OBJ_airlock_manifests'),
         '$O.airlock_blobs.>',
         '$O.airlock_manifests.>',
       ],
@@ -131,4 +132,15 @@ export function withCredentials(servers: string, cred: { user: string; pass: str
     .split(',')
     .map((s) => s.replace(/^(nats:\/\/)?/, (p) => `${p || 'nats://'}${encodeURIComponent(cred.user)}:${encodeURIComponent(cred.pass)}@`))
     .join(',');
+}
+
+/** The JetStream API subjects a consumer on one stream uses: create, info, delete, next, acks, flow control. */
+function objectStoreConsumers(stream: string): string[] {
+  return [
+    `$JS.API.CONSUMER.*.${stream}`,
+    `$JS.API.CONSUMER.*.${stream}.>`,
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
+    `$JS.ACK.${stream}.>`,
+    `$JS.FC.${stream}.>`,
+  ];
 }
