@@ -101,14 +101,23 @@ describe('chaos', () => {
   it(`${RUNS} concurrent runs survive a runner SIGKILL, killed sandboxes, OOM, a fork bomb, a full disk and a NATS node going down`, async () => {
     const faults: string[] = [];
     let faultsDone = false;
+    // Which runner each run opened on, as the harness answered the open: the victim is chosen from
+    // this, not from a `ps` listing taken while the cluster is busy (one once took a minute).
+    const openedOn = new Map<string, string>();
+    let opensSettled = 0;
     const work = Array.from({ length: RUNS }, async (_, i): Promise<Outcome> => {
       let run;
       for (let attempt = 0; ; attempt++) {
         try {
           run = await client.open({});
+          openedOn.set(run.runId, run.runnerId);
+          opensSettled++;
           break;
         } catch (err) {
-          if (attempt >= 4) return { runId: '-', steps: 0, ended: `closed: could not open: ${(err as Error).message}` };
+          if (attempt >= 4) {
+            opensSettled++;
+            return { runId: '-', steps: 0, ended: `closed: could not open: ${(err as Error).message}` };
+          }
           await new Promise((r) => setTimeout(r, 2000));
         }
       }
@@ -150,12 +159,12 @@ describe('chaos', () => {
     const settled = Promise.allSettled(work);
 
     // Faults, while the runs work. First the runner holding the most runs, once the runs are open.
-    await waitUntil('the runs to open', async () => (await client.ps()).runs.length >= RUNS, 60_000).catch(() => undefined);
-    const held = (await client.ps()).runs;
-    const victim = ids.map((id) => [id, held.filter((r) => r.runnerId === id).length] as const).sort((a, b) => b[1] - a[1])[0]![0];
+    await waitUntil('every run to open (or give up)', () => opensSettled >= RUNS, 60_000);
+    const held = [...openedOn.values()];
+    const victim = ids.map((id) => [id, held.filter((r) => r === id).length] as const).sort((a, b) => b[1] - a[1])[0]![0];
     const survivor = ids.find((id) => id !== victim)!;
     runners.get(victim)!.kill('SIGKILL');
-    faults.push(`SIGKILL runner ${victim} (holding ${held.filter((r) => r.runnerId === victim).length} runs)`);
+    faults.push(`SIGKILL runner ${victim} (holding ${held.filter((r) => r === victim).length} runs)`);
     await new Promise((r) => setTimeout(r, 1500));
     const sandboxes = (await containersOf(survivor)).slice(0, 3);
     for (const id of sandboxes) spawn('docker', ['kill', id], { stdio: 'ignore' });
