@@ -46,6 +46,10 @@ export interface Ctx {
   readonly deadline: number;
   readonly names: Set<string>;
   readonly effects: EffectsAcc;
+  /** Files this command downloads (resolved paths): executing one later in the command is running remote code. */
+  readonly downloads: Set<string>;
+  /** The command as given (top level), for questions about where a nested finding sits. */
+  readonly top: string;
 }
 
 /** Where findings of a (possibly nested) script are reported. */
@@ -511,7 +515,8 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
   }
   checkDestructive(ctx, sc, cmd, name, args);
 
-  if (ctx.p.networkTools.has(name)) checkNetwork(ctx, sc, cmd, name, args);
+  if (ctx.p.networkTools.has(name)) checkNetwork(ctx, sc, cmd, name, args, writes);
+  checkRunsDownload(ctx, sc, cmd, name0, name, args);
   if (w.length > 0 && WRITERS.has(name)) checkPayload(ctx, sc, cmd, name, args, w);
 
   if (SHELLS.has(name)) return shell(ctx, sc, cmd, name, args, chain);
@@ -1488,7 +1493,71 @@ function normaliseHost(h: string): string {
   }
 }
 
-function checkNetwork(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
+/** Tools that fetch a URL: with a literal URL and nothing sent, a plain download (`network.fetch`). */
+const FETCH_TOOLS = new Set(['curl', 'wget', 'http', 'https', 'httpie', 'xh', 'aria2c']);
+/** Options of fetch tools that name the output file. */
+const FETCH_OUTPUT = /^(-o|--output|-O|--output-document|--out|-d|--dir|--directory-prefix|-P)$/;
+
+/**
+ * Records the files a fetch tool writes, so that running one of them later in
+ * the same command is seen for what it is: code from the network.
+ */
+function noteDownloads(ctx: Ctx, cmd: Cmd, name: string, args: readonly Word[], writes: readonly Word[]): void {
+  const add1 = (p: string | null): void => {
+    if (!p) return;
+    const abs = p.startsWith('/') || p.startsWith('~') ? resolvePath(null, p) : cmd.cwd !== null ? resolvePath(cmd.cwd, p) : null;
+    if (abs) ctx.downloads.add(abs);
+    ctx.downloads.add(p.replace(/^\.\//, ''));
+  };
+  for (const w of writes) add1(w.value);
+  let remoteName = false;
+  for (let i = 0; i < args.length; i++) {
+    const v = args[i]!.value ?? '';
+    const eq = /^(--output|--output-document|--out)=(.*)$/.exec(v);
+    if (eq) add1(eq[2]!);
+    else if (FETCH_OUTPUT.test(v) && !(name === 'curl' && v === '-O')) add1(args[i + 1]?.value ?? null);
+    else if ((name === 'curl' && /^-[a-zA-Z]*o$/.test(v)) || (name === 'wget' && /^-[a-zA-Z]*[OP]$/.test(v))) add1(args[i + 1]?.value ?? null);
+    if (name === 'curl' && (/^-[a-zA-Z]*O[a-zA-Z]*$/.test(v) || v === '--remote-name' || v === '--remote-name-all')) remoteName = true;
+  }
+  // wget (and curl -O) without an output name save under the URL's last path segment.
+  if (remoteName || name === 'wget' && !args.some((a) => /^(-O|--output-document)/.test(a.value ?? ''))) {
+    for (const a of args) {
+      const m = /^[a-z]+:\/\/[^/?#]+\/(?:[^?#]*\/)?([^/?#]+)/i.exec(a.value ?? '');
+      if (m) add1(m[1]!);
+    }
+  }
+}
+
+/** A program, script or sourced file that this command downloaded earlier: remote code execution. */
+function checkRunsDownload(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, name: string, args: readonly Word[]): void {
+  if (ctx.downloads.size === 0) return;
+  const cands: Word[] = [];
+  if (name0.includes('/')) cands.push({ ...args[0]!, value: name0 });
+  if (SHELLS.has(name) || isInterpreter(name) || name === 'source' || name === '.' || name === 'chmod') {
+    const pos = positionals(args);
+    if (pos[0]) cands.push(pos[0]);
+    if (name === 'chmod' && pos[1]) cands.push(pos[1]);
+  }
+  for (const c of cands) {
+    const v = c.value;
+    if (!v) continue;
+    const abs = v.startsWith('/') || v.startsWith('~') ? resolvePath(null, v) : cmd.cwd !== null ? resolvePath(cmd.cwd, v) : null;
+    if (ctx.downloads.has(v.replace(/^\.\//, '')) || (abs && ctx.downloads.has(abs))) {
+      add(ctx, sc, 'deny', 'exec.remote_code', `${name} runs ${v}, which this command downloaded`, cmd.start, cmd.end);
+      return;
+    }
+  }
+}
+
+function checkNetwork(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[], writes: readonly Word[]): void {
+  const fetchTool = FETCH_TOOLS.has(name);
+  if (fetchTool) noteDownloads(ctx, cmd, name, args, writes);
+  // A plain download: nothing sent, nothing in the command built at run time, no data piped in.
+  // Not plain either: a fetch whose output becomes another command's arguments (`$(curl …)`), or one
+  // on a later line of a multi-line command, where a reader skimming the first line does not see it.
+  const at = sc.outer ?? cmd;
+  const laterLine = ctx.top.lastIndexOf('\n', at.start - 1) !== -1;
+  const plain = fetchTool && !cmd.stdin && !cmd.inSubstitution && !laterLine && !args.some((a) => a.value === null || a.vars.length > 0 || (a.flags & WordFlag.substitution) !== 0 || NET_UPLOAD.test(a.value ?? '') || /^(-X|--request|--method)$/.test(a.value ?? '') || /^(POST|PUT|PATCH|DELETE)$/.test(a.value ?? '') || /^-[a-zA-Z]*[dFT]$/.test(a.value ?? '') || /^--post-(data|file)/.test(a.value ?? '') || /^[\w-]+(:=|==|=@|:=@|@)/.test(a.value ?? ''));
   const dnsTools = /^(dig|nslookup|host|ping|ping6|traceroute|mtr|whois)$/.test(name);
   let upload = false;
   for (let i = 0; i < args.length; i++) {
@@ -1522,7 +1591,9 @@ function checkNetwork(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonl
     }
     if (ctx.p.localHosts.has(h) || /^127\./.test(h)) continue;
     const mode = ctx.p.policy.network.mode;
-    add(ctx, sc, ctx.p.policy.network.external, 'net.external', `${name} contacts ${h}${mode === 'none' ? ' (sandbox network mode is "none")' : ''}`, a.start, a.end);
+    const where = `${h}${mode === 'none' ? ' (sandbox network mode is "none")' : ''}`;
+    if (plain) add(ctx, sc, ctx.p.policy.network.fetch ?? ctx.p.policy.network.external, 'net.fetch', `${name} downloads from ${where}`, a.start, a.end);
+    else add(ctx, sc, ctx.p.policy.network.external, 'net.external', `${name} contacts ${where}`, a.start, a.end);
   }
   if (upload) add(ctx, sc, 'ask', 'net.upload', `${name} uploads a file or piped data`, cmd.start, cmd.end);
   if (upload && cmd.stdin?.kind === 'pipe' && cmd.stdin.from.some((c) => /^(env|printenv|set)$/.test(c.name?.value ?? '') || /^(cat|head|tail|base64|xxd)$/.test(c.name?.value ?? '') && c.args.some((x) => /\.env|\.ssh|environ|credentials/.test(x.value ?? '')))) {
