@@ -648,6 +648,17 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
     case 'seq':
       if (positionals(args).some((a) => /^\d+(\.\d+)?e\d+$/i.test(a.value ?? '') || Number(a.value) > 1e9)) add(ctx, sc, 'ask', 'resource.exhaustion', 'generates an enormous sequence', cmd.start, cmd.end);
       return;
+    case 'head':
+    case 'tail':
+      // `head -c 100G /dev/zero > big`: a byte count larger than the sandbox's scratch space, into a file.
+      if (cmd.redirects.length > 0 || writes.length > 0) {
+        for (let k = 0; k < args.length; k++) {
+          const v = args[k]!.value ?? '';
+          const n = /^(-c|--bytes)$/.test(v) ? args[k + 1]?.value ?? '' : /^(?:-c|--bytes=)(.+)$/.exec(v)?.[1] ?? '';
+          if (n && parseSize(n.replace(/^[+-]/, '')) > ctx.p.policy.limits.tmpfsBytes * 4) add(ctx, sc, 'ask', 'resource.exhaustion', `${name} writes ${n} bytes`, cmd.start, cmd.end);
+        }
+      }
+      return;
     case 'cat':
     case 'pv':
     case 'yes':
@@ -678,7 +689,9 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
     case 'kill':
     case 'pkill':
     case 'killall':
-      if (args.some((a) => a.value === '-1' || a.value === '1') && name === 'kill' && positionals(args).some((a) => a.value === '-1' || a.value === '1')) {
+      // pid -1 is every process the user may signal; it can only follow a signal option or `--`
+      // (`kill -9 -1`, `kill -s KILL -1`, `kill -- -1`); pid 1 is init.
+      if (name === 'kill' && args.some((a, k) => (a.value === '-1' && k > 0) || (a.value === '1' && positionals(args).includes(a)))) {
         add(ctx, sc, 'ask', 'resource.kill_all', 'kills every process (or init)', cmd.start, cmd.end);
       }
       return;
@@ -1387,6 +1400,15 @@ function critical(w: Word, cwd: string | null, ctx: Ctx): { path: string; level:
 }
 
 function checkDestructive(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
+  if (name === 'mv') {
+    // Moving a tree away destroys it where it was (`mv ~ /tmp/x`).
+    const pos = positionals(args);
+    for (const t of pos.slice(0, -1)) {
+      const c = critical(t, cmd.cwd, ctx);
+      if (c?.level === 'deny') add(ctx, sc, 'deny', 'destroy.recursive_delete', `mv moves ${c.path} away`, t.start, t.end);
+    }
+    return;
+  }
   if (name === 'rm' || name === 'chmod' || name === 'chown' || name === 'chgrp' || name === 'shred' || name === 'rmdir') {
     if (args.some((a) => a.value === '--no-preserve-root')) {
       add(ctx, sc, 'deny', 'destroy.recursive_delete', `${name} --no-preserve-root`, cmd.start, cmd.end);
@@ -1397,7 +1419,14 @@ function checkDestructive(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: rea
     const targets = name === 'rm' ? positionals(args) : positionals(args).slice(1);
     for (const t of targets) {
       const c = critical(t, cmd.cwd, ctx);
-      if (!c) continue;
+      if (!c) {
+        // `rm -rf $(…)`, `rm -rf "$X"`, `` rm -rf `pwd`/.. ``: the tree that goes is only known at run time.
+        // `$PWD/x` is under the tracked directory and `$TMPDIR/x` is scratch space.
+        if (t.pattern.startsWith(UNKNOWN) && !sc.walked.assigned.has(t.vars[0] ?? '') && !(/^(PWD|TMPDIR)$/.test(t.vars[0] ?? '') && t.vars.length === 1 && !(t.flags & WordFlag.substitution) && /^"?\$\{?(PWD|TMPDIR)\}?\/[\w.-]/.test(t.raw) && !t.raw.includes('..'))) {
+          opaque(ctx, sc, 'delete_target', `recursive ${name} of a path only known at run time (${truncate(t.raw, 40)})`, t.start, t.end);
+        }
+        continue;
+      }
       if (c.level === 'deny') add(ctx, sc, 'deny', 'destroy.recursive_delete', `recursive ${name} of ${c.path}`, t.start, t.end);
       else add(ctx, sc, 'ask', 'fs.delete_workspace', `recursive ${name} of the workspace root or above (${c.path})`, t.start, t.end);
     }
@@ -1484,13 +1513,35 @@ function hostOf(text: string): string | null {
   return m ? m[1]!.toLowerCase() : null;
 }
 
+/**
+ * The host a URL parser (curl's, the WHATWG one) connects to: percent-escapes decoded and cut at
+ * a decoded `/` (`169.254.169.254%2flatest`), IPv4 in any spelling (decimal, hex, octal, short
+ * forms), IPv4-mapped IPv6 (`[::ffff:169.254.169.254]`) as the IPv4 it maps.
+ */
 function normaliseHost(h: string): string {
   if (h.includes(UNKNOWN)) return h;
-  try {
-    return new URL('http://' + h).hostname.toLowerCase();
-  } catch {
-    return h;
+  let t = h;
+  if (t.includes('%')) {
+    try {
+      t = decodeURIComponent(t);
+    } catch {
+      // leave undecodable escapes as they are
+    }
+    t = t.split(/[/?#\\@]/)[0]!;
   }
+  let host: string;
+  try {
+    host = new URL('http://' + t).hostname.toLowerCase();
+  } catch {
+    return t.toLowerCase();
+  }
+  const mapped = /^\[(?:0{0,4}:){0,5}:?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(host);
+  if (mapped) {
+    const hi = parseInt(mapped[1]!, 16);
+    const lo = parseInt(mapped[2]!, 16);
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  return host;
 }
 
 /** Tools that fetch a URL: with a literal URL and nothing sent, a plain download (`network.fetch`). */

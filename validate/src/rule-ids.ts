@@ -117,6 +117,7 @@ export const RULE_IDS: readonly RuleInfo[] = [
   b('git.config_exec', 'deny', 'git -c / git config of keys that run programs; ext:: transport; --exec-path.'),
   b('git.push', 'ask', 'git push to a URL or path, or to a remote added/changed in the same command (pushes to a configured remote are allowed).'),
   b('git.push_destructive', 'ask', 'git push that rewrites or deletes remote history (--force, --mirror, --delete, +ref, :ref).'),
+  b('opaque.delete_target', 'ask', 'Recursive rm/chmod/chown of a path only known at run time ($(…), `…`, an unset variable).'),
   b('opaque.push_remote', 'ask', 'git push to a remote only known at run time.'),
   b('git.remote_change', 'ask', 'git remote add / set-url.'),
   b('git.history_rewrite', 'ask', 'git filter-branch.'),
