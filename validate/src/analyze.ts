@@ -1687,6 +1687,7 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
   }
   const sub = args[i]?.value ?? '';
   const rest = args.slice(i + 1);
+  if (GIT_PRINTS_CONTENT.has(sub)) gitContentReads(ctx, sc, cmd, sub, rest);
   switch (sub) {
     case 'config': {
       const pos = positionals(rest.filter((a, k) => !(/^(-f|--file|--blob|--type|--default)$/.test(rest[k - 1]?.value ?? ''))));
@@ -1737,6 +1738,25 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
       return;
     default:
       return;
+  }
+}
+
+/** git subcommands that print file contents, from the work tree or from history. */
+const GIT_PRINTS_CONTENT = new Set(['show', 'log', 'diff', 'cat-file', 'blame', 'annotate', 'grep', 'archive', 'format-patch', 'whatchanged']);
+
+/**
+ * `git show HEAD:.env`, `git log -p -- .env`: the file's contents come out of
+ * git. Paths (and `<rev>:<path>`) are checked as reads by a reader, not by the
+ * soft `git` tool (for which `git add .env` is no read).
+ */
+function gitContentReads(ctx: Ctx, sc: Scope, cmd: Cmd, sub: string, rest: readonly Word[]): void {
+  for (const a of rest) {
+    const v = a.value;
+    if (v === null || (v.startsWith('-') && v !== '-')) continue;
+    const colon = v.indexOf(':');
+    const path = colon > 0 && !v.includes('://') ? v.slice(colon + 1) : v;
+    if (!path || path === v && sub === 'show' && !/[./]/.test(path)) continue;
+    checkPaths(ctx, sc, cmd, { ...a, value: path, raw: path, pattern: path }, 'read', `git ${sub}`);
   }
 }
 
