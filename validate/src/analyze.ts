@@ -1229,7 +1229,9 @@ function evalCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: st
   const only = args.length === 1 ? args[0]! : null;
   if (only) {
     const m = /^"?\$\(\s*([^()]*)\)"?$/s.exec(only.raw);
-    if (m && (EVAL_SAFE.test(m[1]!.trim()) || generatesShellCode(ctx, sc, only))) return;
+    // One producer only: `eval "$(brew shellenv; echo 'rm -rf ~')"` evals the echo's output too.
+    const producers = sc.walked.cmds.filter((c) => c.inSubstitution && c.start >= only.start && c.end <= only.end).length;
+    if (m && ((producers === 1 && EVAL_SAFE.test(m[1]!.trim())) || generatesShellCode(ctx, sc, only))) return;
   }
   for (const a of args) if (a.value === null) dynamicScript(ctx, sc, a, 'eval');
   void chain;
