@@ -18,6 +18,28 @@ export interface Finding {
   readonly end: number;
 }
 
+/** A place where the chain could not know what runs, reads or writes. */
+export interface OpaqueSpot {
+  readonly rule: string;
+  readonly reason: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * What the chain predicts the command will do: the single source of truth
+ * policy decides on and the soundness harness checks against bash.
+ */
+export interface EffectsAcc {
+  /** Programs executed (names as run), builtins included. Shared with {@link Ctx.names}. */
+  readonly exec: Set<string>;
+  readonly reads: Set<string>;
+  readonly writes: Set<string>;
+  /** Hosts; `*` when a network tool's target is unknown. */
+  readonly network: Set<string>;
+  readonly opaque: OpaqueSpot[];
+}
+
 /** Shared state for one validation. */
 export interface Ctx {
   readonly p: CompiledPolicy;
@@ -25,10 +47,11 @@ export interface Ctx {
   readonly findings: Finding[];
   readonly deadline: number;
   readonly names: Set<string>;
+  readonly effects: EffectsAcc;
 }
 
 /** Where findings of a (possibly nested) script are reported. */
-interface Scope {
+export interface Scope {
   readonly src: string;
   readonly depth: number;
   /** For nested scripts, the span of the outer word that holds them. */
@@ -57,11 +80,51 @@ export function rank(v: VerdictKind): number {
   return RANK[v];
 }
 
-function add(ctx: Ctx, sc: Scope, verdict: VerdictKind, rule: string, reason: string, start: number, end: number): void {
+/** Records a finding at `start..end` (or at the outer word of a nested script); the policy may re-weight it. */
+export function add(ctx: Ctx, sc: Scope, verdict: VerdictKind, rule: string, reason: string, start: number, end: number): void {
   const v = ctx.p.verdictFor(rule, verdict);
   if (v === 'allow') return;
   const span = sc.outer ?? { start, end };
   ctx.findings.push({ verdict: v, rule, reason: sc.label ? `${reason} (${sc.label})` : reason, start: span.start, end: span.end });
+}
+
+/**
+ * The chain cannot know what runs, reads or writes here. Recorded in
+ * `effects.opaque` and as an `opaque.<kind>` finding: `ask` unless the policy
+ * says `deny`; never `allow`, whatever the policy says (an unknown is not a
+ * permission).
+ */
+export function opaque(ctx: Ctx, sc: Scope, kind: string, reason: string, start: number, end: number): void {
+  const rule = `opaque.${kind}`;
+  const v = stricter(ctx.p.verdictFor(rule, 'ask'), 'ask');
+  const span = sc.outer ?? { start, end };
+  const text = sc.label ? `${reason} (${sc.label})` : reason;
+  ctx.findings.push({ verdict: v, rule, reason: text, start: span.start, end: span.end });
+  ctx.effects.opaque.push({ rule, reason: text, start: span.start, end: span.end });
+}
+
+/**
+ * Marks a spot the chain cannot know through an existing rule id (the finding
+ * is added by the caller with `add`); keeps `effects.opaque` complete.
+ */
+function markOpaque(ctx: Ctx, sc: Scope, rule: string, reason: string, start: number, end: number): void {
+  const span = sc.outer ?? { start, end };
+  ctx.effects.opaque.push({ rule, reason, start: span.start, end: span.end });
+}
+
+/** Records a program the command will execute. */
+export function recordExec(ctx: Ctx, name: string): void {
+  ctx.names.add(name);
+}
+
+/** Records a path the command will read or write (resolved as far as statically known). */
+export function recordPath(ctx: Ctx, access: 'read' | 'write', path: string): void {
+  (access === 'read' ? ctx.effects.reads : ctx.effects.writes).add(path);
+}
+
+/** Records a host the command may contact (`*`: unknown). */
+export function recordNet(ctx: Ctx, host: string): void {
+  ctx.effects.network.add(host);
 }
 
 /**
@@ -253,6 +316,7 @@ function checkCommandWord(ctx: Ctx, sc: Scope, cmd: Cmd, name: Word): boolean {
       add(ctx, sc, 'deny', 'obfuscation.dynamic_command', 'command name comes from positional parameters or an array ("$@", "${a[@]}")', name.start, name.end);
     } else if (onlyVar && !sc.walked.assigned.has(v)) {
       add(ctx, sc, 'ask', 'obfuscation.variable_command', `command name is the value of $${v}, unknown until run time`, name.start, name.end);
+      markOpaque(ctx, sc, 'obfuscation.variable_command', `command name is the value of $${v}`, name.start, name.end);
     } else {
       add(ctx, sc, 'deny', 'obfuscation.dynamic_command', 'command name is assembled from variables at run time', name.start, name.end);
     }
@@ -265,7 +329,10 @@ function checkCommandWord(ctx: Ctx, sc: Scope, cmd: Cmd, name: Word): boolean {
   if (f & WordFlag.splice && /^[\w./-]+$/.test(name.value)) {
     add(ctx, sc, 'deny', 'obfuscation.quote_splice', `command name spliced from quoted pieces ("${name.raw}" runs ${name.value})`, name.start, name.end);
   } else if (f & WordFlag.escape && /^[\w./-]+$/.test(name.value) && !/\\\s/.test(name.raw)) {
-    add(ctx, sc, 'ask', 'obfuscation.escaped_command', `command name written with backslashes ("${name.raw}"), bypassing aliases and naive checks`, name.start, name.end);
+    // Allowed by default: the escapes are removed before the name is analysed (`\rm` is rm and
+    // meets rm's rules), agents write `\rm -f` to skip `rm -i` aliases, and Windows-style
+    // paths (`.\venv\Scripts\python.exe`) are just names bash cannot find. A policy can raise it.
+    add(ctx, sc, 'allow', 'obfuscation.escaped_command', `command name written with backslashes ("${name.raw}"), bypassing aliases and naive checks`, name.start, name.end);
   }
   if (name.value.includes('{') && name.value.includes(',')) {
     add(ctx, sc, 'deny', 'obfuscation.brace_expansion', 'command built by brace expansion', name.start, name.end);
@@ -462,13 +529,13 @@ function hasFlag(args: readonly Word[], short: string, long?: readonly string[])
  * Analyses a resolved argv. `chain` lists wrappers already unwrapped
  * (`sudo`, `env`, …) for reasons.
  */
-function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWord: Word, args: readonly Word[], writes: Word[], chain: string[]): void {
+export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWord: Word, args: readonly Word[], writes: Word[], chain: string[]): void {
   if (chain.length > 12) {
     add(ctx, sc, 'deny', 'parse.depth_limit', 'too many nested command wrappers', cmd.start, cmd.end);
     return;
   }
   const name = name0.includes('/') ? basename(name0.replace(/\/+/g, '/')) : name0;
-  ctx.names.add(name);
+  recordExec(ctx, name);
   const via = chain.length ? ` via ${chain.join(' → ')}` : '';
   for (const a of args) {
     checkWord(ctx, sc, a);
@@ -799,13 +866,18 @@ function spanOf(sc: Scope, a: Word, b?: Word): { start: number; end: number } {
 }
 
 /** Re-parses a static string as bash, or flags a dynamic one. */
-function nested(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, label: string, chain: string[]): void {
+export function nested(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, label: string, chain: string[]): void {
   if (w.value !== null) {
     analyzeScript(ctx, w.value, sc.depth + 1, spanOf(sc, w), label, cmd.cwd);
     return;
   }
   dynamicScript(ctx, sc, w, label);
   void chain;
+}
+
+/** Re-parses a literal shell string (an option value, an env value, a string inside interpreter code) as a nested script. */
+export function nestedText(ctx: Ctx, sc: Scope, cmd: Cmd, text: string, at: { start: number; end: number }, label: string): void {
+  analyzeScript(ctx, text, sc.depth + 1, sc.outer ?? at, label, cmd.cwd);
 }
 
 function nestedFrom(ctx: Ctx, sc: Scope, cmd: Cmd, words: readonly Word[], chain: string[], label: string): void {
@@ -905,6 +977,7 @@ function stdinScript(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, asShell: boolea
       return;
     case 'unknown':
       add(ctx, sc, 'ask', 'exec.stdin_script', `${who} executes code read from ${s.what}`, cmd.start, cmd.end);
+      markOpaque(ctx, sc, 'exec.stdin_script', `${who} executes code read from ${s.what}`, cmd.start, cmd.end);
       return;
     case 'none':
       add(ctx, sc, 'ask', 'exec.stdin_script', `${who} started without a script reads commands from its input`, cmd.start, cmd.end);
@@ -1231,6 +1304,7 @@ function checkPaths(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, access: 'read' | 'wr
   if (v !== null && v.charCodeAt(0) === 45 && !v.includes('=') && !v.includes('/')) return;
   const cands = pathCandidates(w, cmd.cwd, tool);
   if (cands.length === 0) return;
+  recordPath(ctx, access, cands[cands.length - 1]!);
   const glob = (w.flags & WordFlag.glob) !== 0;
   if (!glob && !cands.some((c) => set.any.test(c))) return;
   for (const r of set.rules) {
@@ -1509,11 +1583,13 @@ function checkNetwork(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonl
       continue;
     }
     if (host.includes(UNKNOWN)) {
+      recordNet(ctx, '*');
       if (a.flags & WordFlag.substitution) add(ctx, sc, 'deny', 'exfil.dns', `${name} contacts a host name built from command output (data leaks through DNS)`, a.start, a.end);
       else add(ctx, sc, 'ask', 'net.unknown_host', `${name} contacts a host only known at run time (${truncate(a.raw, 50)})`, a.start, a.end);
       continue;
     }
     const h = normaliseHost(host);
+    recordNet(ctx, h);
     if (METADATA_HOST.test(h) || /(^|\.)169[.-]254[.-]\d+[.-]\d+\.(nip\.io|sslip\.io|xip\.io|nip\.direct)$/.test(h) || /^(0x[0-9a-f]+|\d{8,10}|0\d+(\.0?\d+)*)$/.test(host)) {
       add(ctx, sc, 'deny', 'net.cloud_metadata', `${name} contacts the cloud metadata service (${host}), which hands out credentials`, a.start, a.end);
       continue;
@@ -1568,6 +1644,9 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
       const pos = positionals(rest.filter((a, k) => !(/^(-f|--file|--blob|--type|--default)$/.test(rest[k - 1]?.value ?? ''))));
       const key = pos[0]?.value ?? '';
       const val = pos[1];
+      if (val && /^remote\..+\.(url|pushurl)$/i.test(key)) {
+        add(ctx, sc, 'ask', 'git.remote_change', `git config ${key} changes where pushes go`, cmd.start, cmd.end);
+      }
       if (val && DANGEROUS_GIT_KEY.test(key)) {
         const vv = val.value ?? val.raw;
         if (!(key.toLowerCase().startsWith('alias.') && !vv.startsWith('!'))) {
@@ -1577,8 +1656,7 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
       return;
     }
     case 'push':
-      add(ctx, sc, 'ask', 'git.push', `git push sends commits to a remote${positionals(rest).some((a) => /:\/\/|@/.test(a.value ?? '')) ? ' given by URL' : ''}`, cmd.start, cmd.end);
-      return;
+      return gitPush(ctx, sc, cmd, rest);
     case 'remote':
       if (/^(add|set-url)$/.test(rest[0]?.value ?? '')) add(ctx, sc, 'ask', 'git.remote_change', `git remote ${rest[0]!.value} changes where pushes go`, cmd.start, cmd.end);
       return;
@@ -1612,6 +1690,50 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
     default:
       return;
   }
+}
+
+/** `git push` options that take a value (so the remote is found among the positionals). */
+const GIT_PUSH_VALUE_OPTS = /^(--repo|--receive-pack|--exec|-o|--push-option|--signed|--recurse-submodules)$/;
+
+/**
+ * Pushing to the repository's configured remote is the ordinary workflow (the
+ * sandbox's network policy decides whether it can reach it). What leaks code
+ * or destroys work is a push somewhere else — a URL or path, or a remote added
+ * in the same command — or one that rewrites or deletes remote history.
+ */
+function gitPush(ctx: Ctx, sc: Scope, cmd: Cmd, rest: readonly Word[]): void {
+  const pos: Word[] = [];
+  let destructive: string | null = null;
+  for (let k = 0; k < rest.length; k++) {
+    const a = rest[k]!;
+    const v = a.value;
+    if (v === null) {
+      pos.push(a);
+      continue;
+    }
+    if (v === '--') {
+      pos.push(...rest.slice(k + 1));
+      break;
+    }
+    if (v.startsWith('-')) {
+      if (/^(-f|--force|--force-with-lease(=.*)?|--force-if-includes|--mirror|--delete|-d|--prune)$/.test(v) || /^-[a-zA-Z]*[fd]/.test(v) && !v.startsWith('--')) destructive = v;
+      if (/^(--receive-pack|--exec)(=|$)/.test(v)) add(ctx, sc, 'deny', 'git.config_exec', `git push ${v} runs another program on the remote side`, a.start, a.end);
+      if (/^--repo=/.test(v)) pos.unshift({ ...a, value: v.slice(7) });
+      if (GIT_PUSH_VALUE_OPTS.test(v)) k++;
+      continue;
+    }
+    pos.push(a);
+  }
+  const remote = pos[0];
+  for (const r of pos.slice(1)) if (r.value !== null && /^[+:]/.test(r.value)) destructive ??= r.value;
+  if (remote && remote.value === null) {
+    opaque(ctx, sc, 'push_remote', `git push to a remote only known at run time (${truncate(remote.raw, 40)})`, remote.start, remote.end);
+  } else if (remote && /:\/\/|@|^[./~]|^[A-Za-z]:|::/.test(remote.value!)) {
+    add(ctx, sc, 'ask', 'git.push', `git push sends commits to ${truncate(remote.value!, 60)}, not to a configured remote`, remote.start, remote.end);
+  } else if (remote && sc.walked.cmds.some((c) => c !== cmd && c.name?.value === 'git' && c.args.some((x) => x.value === 'remote') && c.args.some((x) => x.value === remote.value))) {
+    add(ctx, sc, 'ask', 'git.push', `git push to "${remote.value}", a remote this command adds or changes`, remote.start, remote.end);
+  }
+  if (destructive) add(ctx, sc, 'ask', 'git.push_destructive', `git push ${destructive} rewrites or deletes history on the remote`, cmd.start, cmd.end);
 }
 
 function sedCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], writes: Word[]): void {
@@ -1676,7 +1798,9 @@ function damerau1(a: string, b: string): boolean {
 
 function packageInstall(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
   const sub = positionals(args)[0]?.value ?? '';
-  const installing = /^(install|add|i|sync|tool|x|dlx|run)$/.test(sub) || name === 'uvx' || name === 'pipx';
+  // `run` installs only for pipx (`pipx run pkg`); `npm/yarn/pnpm/bun run x` runs a project script
+  // and `uv/poetry run x` a command in the project's environment, so their argument is not a package.
+  const installing = /^(install|add|i|sync|tool|x|dlx)$/.test(sub) || (sub === 'run' && name === 'pipx') || name === 'uvx';
   if (!installing && !args.some((a) => /^--(index-url|extra-index-url|registry|find-links|trusted-host)/.test(a.value ?? ''))) return;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
