@@ -2,7 +2,7 @@ import type { CompiledPolicy } from './compile.ts';
 import { argumentGlob, policyGlob, tokensIntersect } from './compile.ts';
 import type { BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
-import { exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, type EnvDecision, type EnvValue } from './env-table.ts';
+import { exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, splitEnvS, type EnvDecision, type EnvValue } from './env-table.ts';
 import { checkInput } from './input.ts';
 import { encodes, patternArgIndex, printedSecrets, secretCommand, sinkOf, SECRET_READ_RULES } from './secrets.ts';
 import { sedExecCommand, sedSubstituteExec } from './sed.ts';
@@ -376,24 +376,25 @@ function envContext(ctx: Ctx, sc: Scope, cmd: Cmd): Parameters<typeof judgeEnv>[
 function applyEnv(ctx: Ctx, sc: Scope, cmd: Cmd, decisions: readonly EnvDecision[], start: number, end: number): void {
   for (const d of decisions) {
     if (d.kind === 'finding') add(ctx, sc, d.verdict, d.rule, d.reason, start, end);
-    else if (d.kind === 'opaque') add(ctx, sc, 'ask', `opaque.${d.opaque}`, d.reason, start, end);
+    else if (d.kind === 'opaque') opaque(ctx, sc, d.opaque, d.reason, start, end);
     else {
-      const ran = namesRun(ctx, () => analyzeScript(ctx, d.text, sc.depth + 1, sc.outer ?? { start, end }, d.label, cmd.cwd));
+      const ran = namesRun(ctx, () => nestedText(ctx, sc, cmd, d.text, { start, end }, d.label));
       const bad = ran.find(runsArbitraryCode);
       if (bad !== undefined) add(ctx, sc, d.verdict, d.rule, `${d.reason}; it runs ${bad} (${truncate(d.text, 50)})`, start, end);
     }
   }
 }
 
-/** Programs a nested analysis predicts will run (ctx.names keeps its order). */
+/** Programs a nested analysis predicts will run (effects.exec keeps its order). */
 function namesRun(ctx: Ctx, analyse: () => void): string[] {
-  const before = [...ctx.names];
-  ctx.names.clear();
+  const exec = ctx.effects.exec;
+  const before = [...exec];
+  exec.clear();
   analyse();
-  const ran = [...ctx.names];
-  ctx.names.clear();
-  for (const n of before) ctx.names.add(n);
-  for (const n of ran) ctx.names.add(n);
+  const ran = [...exec];
+  exec.clear();
+  for (const n of before) exec.add(n);
+  for (const n of ran) exec.add(n);
   return ran;
 }
 
@@ -815,17 +816,16 @@ function envCmd(ctx: Ctx, sc: Scope, cmd: Cmd, nameWord: Word, args: readonly Wo
     const a = args[i]!;
     const v = a.value;
     if (v === null) {
-      // `env X=$dynamic cmd`: the name is literal, the value is not.
-      const dm = /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(a.raw);
+      // `env X=$dynamic cmd`, `env "X=…$Y"`: the name is literal, the value is not.
+      const dm = /^(["']?)([A-Za-z_][A-Za-z0-9_]*)=/.exec(a.raw);
       if (!dm) break;
-      checkAssign(ctx, sc, cmd, dm[1]!, { ...a, value: null, raw: a.raw.slice(dm[0].length) }, a.start, a.end);
+      checkAssign(ctx, sc, cmd, dm[2]!, { ...a, value: null, raw: dm[1] + a.raw.slice(dm[0].length) }, a.start, a.end);
       i++;
       continue;
     }
     if (v === '-S' || v === '--split-string' || v.startsWith('--split-string=') || /^-[a-zA-Z]*S./.test(v)) {
       const text = v === '-S' || v === '--split-string' ? args.slice(i + 1).map((x) => x.value ?? x.raw).join(' ') : v.replace(/^--split-string=|^-[a-zA-Z]*S/, '') + ' ' + args.slice(i + 1).map((x) => x.value ?? x.raw).join(' ');
-      analyzeScript(ctx, text, sc.depth + 1, spanOf(sc, a, args[args.length - 1]), 'env -S', cmd.cwd);
-      return;
+      return envSplitString(ctx, sc, cmd, text, spanOf(sc, a, args[args.length - 1]));
     }
     if (v === '-u' || v === '-C' || v === '--unset' || v === '--chdir') {
       i += 2;
@@ -852,6 +852,28 @@ function envCmd(ctx: Ctx, sc: Scope, cmd: Cmd, nameWord: Word, args: readonly Wo
   void nameWord;
   if (inner.value === null || !checkCommandWord(ctx, sc, cmd, inner)) return;
   analyzeArgv(ctx, sc, cmd, inner.value, inner, args.slice(i + 1), writes, [...chain, 'env']);
+}
+
+/**
+ * `env -S 'A=1 B=2 cmd args'`: env splits the string itself and takes every
+ * leading word with `=` as an assignment (also names bash cannot write); the
+ * rest is the command, analysed as a nested script.
+ */
+function envSplitString(ctx: Ctx, sc: Scope, cmd: Cmd, text: string, at: { start: number; end: number }): void {
+  const words = splitEnvS(text);
+  if (words === null) {
+    analyzeScript(ctx, text, sc.depth + 1, at, 'env -S', cmd.cwd);
+    return;
+  }
+  let k = 0;
+  for (; k < words.length; k++) {
+    const m = /^([^=-][^=]*)=(.*)$/s.exec(words[k]!);
+    if (!m) break;
+    const w: Word = { start: at.start, end: at.end, raw: m[2]!, value: m[2]!, pattern: m[2]!, flags: 0, vars: [] };
+    checkAssign(ctx, sc, cmd, m[1]!, w, at.start, at.end);
+  }
+  const rest = words.slice(k).map((x) => (/^[\w./:=@%+,-]+$/.test(x) ? x : `'${x.replace(/'/g, `'\\''`)}'`)).join(' ');
+  if (rest) analyzeScript(ctx, rest, sc.depth + 1, sc.outer ?? at, 'env -S', cmd.cwd);
 }
 
 function envDump(ctx: Ctx, sc: Scope, cmd: Cmd, what: string): void {

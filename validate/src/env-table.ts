@@ -106,7 +106,7 @@ export const ENV_TABLE: readonly EnvEntry[] = [
   { names: ['PATH'], effect: 'command_search', value: 'exec_path', rule: 'env.path_hijack', verdict: 'ask', reason: 'puts a writable or workspace directory in front of the system directories in PATH (a planted file shadows real commands)', hostile: '/tmp/bin:$PATH', benign: '$HOME/.local/bin:$PATH' },
   // --- interpreters
   { names: ['PYTHONSTARTUP', 'PYTHONHOME', 'PYTHONINSPECT', 'PYTHONBREAKPOINT', 'PYTHONUSERBASE', 'PERL5OPT', 'PERL5DB', 'PERLIO_DEBUG', 'RUBYOPT', 'IRBRC', 'NODE_REPL_EXTERNAL_MODULE'], effect: 'loads_code', value: 'any', rule: TOOL, verdict: 'deny', reason: 'makes an interpreter load or run extra code at start-up', hostile: '/tmp/evil.py' },
-  { names: ['PYTHONPATH', 'NODE_PATH', 'PERL5LIB', 'PERLLIB', 'RUBYLIB', 'GEM_PATH', 'GEM_HOME', 'CLASSPATH', 'LUA_PATH', 'LUA_CPATH', 'R_LIBS', 'R_LIBS_USER', 'JULIA_LOAD_PATH', 'GOPATH'], effect: 'loads_code', value: 'code_path', rule: 'env.path_hijack', verdict: 'ask', reason: 'points module search paths at a temporary directory', hostile: '/tmp/evil', benign: 'src:$PYTHONPATH' },
+  { names: ['PYTHONPATH', 'NODE_PATH', 'PERL5LIB', 'PERLLIB', 'RUBYLIB', 'GEM_PATH', 'GEM_HOME', 'CLASSPATH', 'LUA_PATH', 'LUA_CPATH', 'R_LIBS', 'R_LIBS_USER', 'JULIA_LOAD_PATH', 'GOPATH'], effect: 'loads_code', value: 'code_path', rule: 'env.path_hijack', verdict: 'ask', reason: 'points module search paths at a temporary directory', hostile: '/tmp/evil', benign: 'src' },
   { names: ['NODE_OPTIONS'], effect: 'loads_code', value: 'node_options', rule: 'env.node_options', verdict: 'deny', reason: 'NODE_OPTIONS that preloads code or opens a debugger in every node process', hostile: '--require /tmp/evil.js', benign: '--max-old-space-size=4096' },
   { names: ['JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS', 'MAVEN_OPTS', 'GRADLE_OPTS', 'SBT_OPTS', 'ANT_OPTS', 'JAVA_OPTS'], effect: 'loads_code', value: 'java_options', rule: TOOL, verdict: 'deny', reason: 'JVM options that load an agent or native library, or run a command', hostile: '-javaagent:/tmp/a.jar', benign: '-Xmx2g' },
   // --- compilers and build tools
@@ -283,7 +283,13 @@ function judgeEntry(e: EnvEntry, name: string, value: EnvValue, ctx: EnvContext)
       return SYSTEM_CA.test(t) ? NONE : [finding(e, name, value)];
     case 'index_url':
       if (t === null) return [opaque(name, value, 'chooses a package index')];
-      return t.split(/[,|\s]+/).filter(Boolean).every((u) => DEFAULT_INDEX.test(u)) ? NONE : [finding(e, name, value)];
+    {
+      const urls = t.split(/[,|\s]+/).filter(Boolean);
+      if (urls.every((u) => DEFAULT_INDEX.test(u))) return NONE;
+      // Plain http can be changed by anyone on the path.
+      const plain = urls.some((u) => /^http:\/\//i.test(u) && !/^http:\/\/(localhost|127\.|\[::1\])/i.test(u));
+      return [finding(e, name, value, plain ? `${e.reason} over plain http` : e.reason, plain ? 'deny' : e.verdict)];
+    }
     case 'proxy_url':
       return [t === null ? opaque(name, value, 'chooses a proxy') : finding(e, name, value)];
     case 'no_proxy':
@@ -440,9 +446,9 @@ function execPath(e: EnvEntry, name: string, value: EnvValue, ctx: EnvContext): 
 
 function repoPath(e: EnvEntry, name: string, value: EnvValue, ctx: EnvContext): readonly EnvDecision[] {
   if (value.text === null) return [opaque(name, value, 'chooses the repository git uses')];
-  const c = classify(value.raw, name, ctx);
-  if (c === 'workspace' || c === 'relative') return [finding(e, name, value, e.reason, 'ask')];
-  return [finding(e, name, value)];
+  // A repository in the workspace is one `cd` would reach anyway; elsewhere it is someone else's config.
+  const c = classify(value.text, name, ctx);
+  return c === 'workspace' || c === 'relative' ? NONE : [finding(e, name, value)];
 }
 
 // ---------------------------------------------------------------------------
@@ -599,7 +605,9 @@ function npmConfig(e: EnvEntry, name: string, value: EnvValue, ctx: EnvContext):
   if (key === 'node_options') return optionList({ ...e, rule: 'env.node_options', reason: 'NODE_OPTIONS set through npm that preloads code' }, name, value, nodeOption);
   if (NPM_INDEX_KEYS.test(key)) {
     if (t === null) return [opaque(name, value, 'chooses a package registry')];
-    return DEFAULT_INDEX.test(t) ? NONE : [{ kind: 'finding', verdict: 'ask', rule: 'supply_chain.untrusted_index', reason: `installs packages from a non-default registry: ${name}=${short(t)}` }];
+    if (DEFAULT_INDEX.test(t)) return NONE;
+    const plain = /^http:\/\//i.test(t) && !/^http:\/\/(localhost|127\.|\[::1\])/i.test(t);
+    return [{ kind: 'finding', verdict: plain ? 'deny' : 'ask', rule: 'supply_chain.untrusted_index', reason: `installs packages from a non-default registry${plain ? ' over plain http' : ''}: ${name}=${short(t)}` }];
   }
   if (NPM_TRUST_KEYS.test(key)) {
     if (t !== null && /^(strict_ssl|enable_strict_ssl)$/.test(key) && !/^(false|0|no|off)$/i.test(t)) return NONE;
@@ -648,9 +656,85 @@ export function exportedAssignments(text: string): { name: string; value: EnvVal
     if (!m || /^(if|then|fi|for|do|done|while|case|esac|echo|alias|source|function|return|exit|local|set|unset|shopt|eval|exec|cd)$/.test(m[1]!)) continue;
     if (!/^\s*(export|declare|typeset|setenv)\b/.test(line) && !line.includes('=')) continue;
     const raw = m[2]!.trim().replace(/\s+#.*$/, '');
-    const unq = /^'([^']*)'$/.exec(raw)?.[1] ?? /^"([^"]*)"$/.exec(raw)?.[1] ?? raw;
-    const dynamic = !raw.startsWith("'") && /[$`]/.test(unq);
-    out.push({ name: m[1]!, value: { text: dynamic ? null : unq, raw } });
+    out.push({ name: m[1]!, value: { text: shellWord(raw), raw } });
   }
+  return out;
+}
+
+/**
+ * The value of one shell word as bash would give it (quotes removed, `\`
+ * escapes applied), or null when an unquoted or double-quoted part expands
+ * (`$`, backtick). Stops at the first unquoted blank.
+ */
+export function shellWord(raw: string): string | null {
+  let out = '';
+  let q: string | null = null;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (q === "'") {
+      if (c === "'") q = null;
+      else out += c;
+      continue;
+    }
+    if (c === '\\' && i + 1 < raw.length) {
+      const n = raw[++i]!;
+      out += q === '"' && !'$`"\\\n'.includes(n) ? '\\' + n : n;
+      continue;
+    }
+    if (c === '$' || c === '`') return null;
+    if (q === '"') {
+      if (c === '"') q = null;
+      else out += c;
+      continue;
+    }
+    if (c === "'" || c === '"') q = c;
+    else if (/\s/.test(c)) break;
+    else out += c;
+  }
+  return out;
+}
+
+/**
+ * `env -S STRING` splits STRING into arguments itself (blanks separate,
+ * quotes group, `\` escapes; `${VAR}` is left to the caller as unknown).
+ * Returns the words, or null when the string uses something this does not
+ * model.
+ */
+export function splitEnvS(text: string): string[] | null {
+  const out: string[] = [];
+  let cur: string | null = null;
+  let q: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (q === "'") {
+      if (c === "'") q = null;
+      else cur += c;
+      continue;
+    }
+    if (c === '\\' && i + 1 < text.length) {
+      const n = text[++i]!;
+      const map: Record<string, string> = { t: '\t', n: '\n', r: '\r', f: '\f', v: '\v', _: ' ', '#': '#', $: '$', '\\': '\\', '"': '"', "'": "'" };
+      if (n === 'c') break;
+      if (map[n] === undefined) return null;
+      cur = (cur ?? '') + (n === '_' && q === null ? ' ' : map[n]);
+      continue;
+    }
+    if (c === '$') return null;
+    if (q === '"') {
+      if (c === '"') q = null;
+      else cur += c;
+      continue;
+    }
+    if (c === "'" || c === '"') {
+      q = c;
+      cur ??= '';
+    } else if (c === ' ' || c === '\t' || c === '\n') {
+      if (cur !== null) out.push(cur);
+      cur = null;
+    } else if (c === '#' && cur === null) break;
+    else cur = (cur ?? '') + c;
+  }
+  if (q !== null) return null;
+  if (cur !== null) out.push(cur);
   return out;
 }
