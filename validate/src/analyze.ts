@@ -4,7 +4,7 @@ import type { BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
 import { exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, splitEnvS, type EnvDecision, type EnvValue } from './env-table.ts';
 import { checkInput } from './input.ts';
-import { encodes, patternArgIndex, printedSecrets, secretCommand, sinkOf, SECRET_READ_RULES } from './secrets.ts';
+import { encodes, patternArgIndex, printedSecrets, psShowsEnvironment, secretCommand, sinkOf, SECRET_READ_RULES } from './secrets.ts';
 import { sedExecCommand, sedSubstituteExec } from './sed.ts';
 import { resolvePath, walkScript, type Cmd, type Stdin, type Walked } from './walk.ts';
 import { UNKNOWN, WordFlag, type Word } from './words.ts';
@@ -411,6 +411,7 @@ function persistedEnv(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], targ
 function secretOutput(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
   const sc0 = secretCommand(name, args);
   if (sc0) add(ctx, sc, 'ask', 'exfil.secret_command', `${name} ${sc0.reason}`, cmd.start, cmd.end);
+  if (name === 'ps' && psShowsEnvironment(args)) envDump(ctx, sc, cmd, 'ps e');
   const vars = printedSecrets(name, args, cmd);
   if (vars.length) add(ctx, sc, 'ask', 'exfil.secret_env', `${name} prints the value of $${vars[0]}`, cmd.start, cmd.end);
   const span = sc.outer;
@@ -437,8 +438,9 @@ function checkDeclaration(ctx: Ctx, sc: Scope, cmd: Cmd, kw: string): void {
   if (kw === 'export' && flags.some((f) => /^-[a-zA-Z]*f/.test(f))) {
     add(ctx, sc, 'ask', 'shell.function_export', 'exports a shell function into child processes', cmd.start, cmd.end);
   }
-  if (cmd.assigns.length === 0 && cmd.args.every((a) => (a.value ?? '').startsWith('-')) && flags.some((f) => /p|x/.test(f))) {
-    add(ctx, sc, 'ask', 'exfil.env_dump', `${kw} ${flags.join(' ')} prints the whole environment (secrets included)`, cmd.start, cmd.end);
+  // `export -p`, `declare -x`, and a bare `export`/`declare`/`typeset` print every variable.
+  if (cmd.assigns.length === 0 && cmd.args.every((a) => (a.value ?? '').startsWith('-')) && (flags.some((f) => /p|x/.test(f)) || (cmd.args.length === 0 && /^(export|declare|typeset)$/.test(kw)))) {
+    envDump(ctx, sc, cmd, `${kw} ${flags.join(' ')}`.trim());
   }
 }
 
@@ -565,9 +567,9 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
     for (let i = 0; i < args.length; i++) {
       const a = args[i]!;
       if (w.includes(a) || i === pattern) continue;
-      // `-m "message"`: a commit message is text, not a path (`od -c FILE`: one word with no blank may be a path).
+      // `-m "message"`: a commit message is text, not a path; but `od -c FILE`: a value that looks like a path is checked.
       const prev = args[i - 1]?.value;
-      if (prev && TEXT_OPTIONS.has(prev) && (a.value === null || /\s/.test(a.value) || !/[/.~]/.test(a.value))) continue;
+      if (prev && TEXT_OPTIONS.has(prev) && !looksLikePath(a.value)) continue;
       checkPaths(ctx, sc, cmd, a, 'read', name);
     }
   }
@@ -746,6 +748,11 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
     default:
       return;
   }
+}
+
+/** A word that reads as a path (`~/x`, `/etc/x`, `../.env`, `a/b.txt`), not prose or code. */
+function looksLikePath(v: string | null): boolean {
+  return v !== null && !v.includes('\n') && (/^(~|\/|\.\.?\/)/.test(v) || (!/\s/.test(v) && /[/.~]/.test(v)));
 }
 
 function commandRuleMatches(ctx: Ctx, rule: CommandRule, args: readonly Word[]): boolean {

@@ -173,6 +173,11 @@ export function printedSecrets(name: string, args: readonly Word[], cmd: Cmd): s
   return out;
 }
 
+/** `ps e`, `ps auxeww`: BSD-style options with `e` print every process's environment. */
+export function psShowsEnvironment(args: readonly Word[]): boolean {
+  return args.some((a) => a.value !== null && /^[a-zA-Z]*e[a-zA-Z]*$/.test(a.value) && /^[aAcefhjlmrsSTuvwxXZ]+$/.test(a.value));
+}
+
 // ---------------------------------------------------------------------------
 // Where output goes
 
