@@ -4,7 +4,7 @@ import type { BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
 import { exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, splitEnvS, type EnvDecision, type EnvValue } from './env-table.ts';
 import { checkInput } from './input.ts';
-import { encodes, patternArgIndex, printedSecrets, psShowsEnvironment, secretCommand, sinkOf, SECRET_READ_RULES } from './secrets.ts';
+import { credentialFileReads, encodes, patternArgIndex, printedSecrets, psShowsEnvironment, secretCommand, secretHunt, sinkOf, SECRET_READ_RULES } from './secrets.ts';
 import { sedExecCommand, sedSubstituteExec } from './sed.ts';
 import { resolvePath, walkScript, type Cmd, type Stdin, type Walked } from './walk.ts';
 import { UNKNOWN, WordFlag, type Word } from './words.ts';
@@ -398,6 +398,30 @@ function namesRun(ctx: Ctx, analyse: () => void): string[] {
   return ran;
 }
 
+/**
+ * Words of `export`/`declare -x` that the grammar does not see as assignments:
+ * `export "X=v"` (bash still assigns), `export $name=v` (the name is only known
+ * at run time), and `export X` of a variable set by other means (`printf -v`,
+ * `read`) or inherited.
+ */
+function exportedWords(ctx: Ctx, sc: Scope, cmd: Cmd): void {
+  for (const a of cmd.args) {
+    const v = a.value;
+    if (v !== null && v.startsWith('-')) continue;
+    const m = v === null ? null : /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
+    if (m) checkAssign(ctx, sc, cmd, m[1]!, { ...a, value: m[2]!, raw: m[2]! }, a.start, a.end);
+    else if (v === null && /^[^=]*\$[^=]*=/.test(a.raw)) opaque(ctx, sc, 'env_value', `exports a variable whose name is only known at run time (${truncate(a.raw, 40)})`, a.start, a.end);
+    else if (v !== null && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v) && !sc.walked.assigned.has(v) && setOtherwise(sc, cmd, v)) {
+      applyEnv(ctx, sc, cmd, judgeEnv(v, { text: null, raw: `$${v}` }, envContext(ctx, sc, cmd)), a.start, a.end);
+    }
+  }
+}
+
+/** The script sets `name` without an assignment (`printf -v name`, `read name`); an inherited value is the user's own. */
+function setOtherwise(sc: Scope, self: Cmd, name: string): boolean {
+  return sc.walked.cmds.some((c) => c !== self && c.kind === 'command' && c.args.some((a) => a.value === name));
+}
+
 /** `echo 'export X=…' >> ~/.bashrc`: assignments written into start-up files are judged like assignments. */
 function persistedEnv(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], targets: readonly Word[]): void {
   if (!targets.some((t) => isStartupFile(t.value ?? t.pattern))) return;
@@ -412,10 +436,13 @@ function secretOutput(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonl
   const sc0 = secretCommand(name, args);
   if (sc0) add(ctx, sc, 'ask', 'exfil.secret_command', `${name} ${sc0.reason}`, cmd.start, cmd.end);
   if (name === 'ps' && psShowsEnvironment(args)) envDump(ctx, sc, cmd, 'ps e');
+  const credFiles = credentialFileReads(name, args);
+  if (credFiles.length) add(ctx, sc, 'ask', 'exfil.secret_read', `${name} reads the credential file named by $${credFiles[0]}`, cmd.start, cmd.end);
+  if (secretHunt(name, args)) add(ctx, sc, 'ask', 'exfil.secret_search', `${name} searches the home directory or the system for passwords, tokens or keys`, cmd.start, cmd.end);
   const vars = printedSecrets(name, args, cmd);
   if (vars.length) add(ctx, sc, 'ask', 'exfil.secret_env', `${name} prints the value of $${vars[0]}`, cmd.start, cmd.end);
   const span = sc.outer;
-  const reads = sc0 !== null || vars.length > 0 || ctx.findings.some((f) => SECRET_READ_RULES.has(f.rule) && (span ? f.start === span.start && f.end === span.end : f.start >= cmd.start && f.end <= cmd.end));
+  const reads = sc0 !== null || vars.length > 0 || credFiles.length > 0 || ctx.findings.some((f) => SECRET_READ_RULES.has(f.rule) && (span ? f.start === span.start && f.end === span.end : f.start >= cmd.start && f.end <= cmd.end));
   if (!reads) return;
   const sink = sinkOf(sc.walked, cmd, (n) => ctx.p.networkTools.has(n));
   const selfNet = ctx.p.networkTools.has(name) && args.some((a) => /^@|=@|^-T$|--upload-file|--post-file/.test(a.value ?? ''));
@@ -425,6 +452,7 @@ function secretOutput(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonl
 
 function checkDeclaration(ctx: Ctx, sc: Scope, cmd: Cmd, kw: string): void {
   const flags = cmd.args.filter((a) => (a.value ?? '').startsWith('-')).map((a) => a.value ?? '');
+  if (kw === 'export' || (/^(declare|typeset|local)$/.test(kw) && flags.some((f) => /^-[a-zA-Z]*x/.test(f)))) exportedWords(ctx, sc, cmd);
   for (const a of cmd.args) checkWord(ctx, sc, a);
   if (kw === 'unset') {
     for (const a of cmd.args) {
@@ -838,7 +866,7 @@ function envCmd(ctx: Ctx, sc: Scope, cmd: Cmd, nameWord: Word, args: readonly Wo
       i += 2;
       continue;
     }
-    if (v.startsWith('-') && v !== '-') {
+    if (v.startsWith('-')) {
       i++;
       continue;
     }

@@ -119,6 +119,8 @@ describe('env: ordinary values stay allowed', () => {
     'OPENAI_API_KEY=test node dist/server.js',
     'DJANGO_SETTINGS_MODULE=tests.settings python -m pytest',
     "LESSOPEN='| /usr/bin/lesspipe %s' less README.md",
+    'export PATH EDITOR PYTHONPATH',
+    'export LD_PRELOAD',
   ])('%s', (cmd) => {
     const r = v.validate(cmd);
     expect(r.verdict, `${cmd} → ${r.rule}: ${r.reason}`).toBe('allow');
@@ -169,6 +171,13 @@ describe('env: values that run code are not allowed', () => {
     ['env X=$Y LD_PRELOAD=/tmp/x.so ls', 'env.loader_injection'],
     ["cat >> ~/.zshrc <<'EOF'\nexport NODE_OPTIONS=\"--require /tmp/x.js\"\nEOF", 'env.node_options'],
     ["printf 'export BASH_ENV=/tmp/x\\n' >> ~/.profile", 'env.loader_injection'],
+    ["sed -i '$a export LD_PRELOAD=/tmp/x.so' ~/.bashrc", 'env.loader_injection'],
+    ['export "LD_PRELOAD=/tmp/x.so"', 'env.loader_injection'],
+    ['declare -x "BASH_ENV=/tmp/x"', 'env.loader_injection'],
+    ['a=LD_PRELOAD; export $a=/tmp/x.so; ls', 'opaque.env_value'],
+    ['printf -v LD_PRELOAD /tmp/x.so; export LD_PRELOAD; ls', 'env.loader_injection'],
+    ['read LD_PRELOAD < f; export LD_PRELOAD; ls', 'env.loader_injection'],
+    ['env - LD_PRELOAD=/tmp/x.so ls', 'env.loader_injection'],
   ])('%s', (cmd, rule) => {
     const r = v.validate(cmd);
     expect(r.verdict, `${cmd} → ${r.rule}: ${r.reason}`).not.toBe('allow');

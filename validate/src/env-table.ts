@@ -652,7 +652,9 @@ export function isStartupFile(path: string): boolean {
 export function exportedAssignments(text: string): { name: string; value: EnvValue }[] {
   const out: { name: string; value: EnvValue }[] = [];
   for (const line of text.split(/\n|;|&&/)) {
-    const m = /^\s*(?:export\s+|declare\s+-[a-zA-Z]*x[a-zA-Z]*\s+|typeset\s+-[a-zA-Z]*x[a-zA-Z]*\s+|setenv\s+)?([A-Za-z_][A-Za-z0-9_]*)(?:=|\s+(?=\S))(.*)$/.exec(line);
+    const m = /^\s*(?:export\s+|declare\s+-[a-zA-Z]*x[a-zA-Z]*\s+|typeset\s+-[a-zA-Z]*x[a-zA-Z]*\s+|setenv\s+)?([A-Za-z_][A-Za-z0-9_]*)(?:=|\s+(?=\S))(.*)$/.exec(line)
+      // `sed -i '$a export X=v'`, `… && export X=v`: an export anywhere in the line.
+      ?? /(?:^|[\s;&|(])(?:export|declare\s+-[a-zA-Z]*x[a-zA-Z]*|typeset\s+-[a-zA-Z]*x[a-zA-Z]*)\s+([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
     if (!m || /^(if|then|fi|for|do|done|while|case|esac|echo|alias|source|function|return|exit|local|set|unset|shopt|eval|exec|cd)$/.test(m[1]!)) continue;
     if (!/^\s*(export|declare|typeset|setenv)\b/.test(line) && !line.includes('=')) continue;
     const raw = m[2]!.trim().replace(/\s+#.*$/, '');

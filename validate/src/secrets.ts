@@ -86,6 +86,7 @@ export const SECRET_COMMANDS: readonly SecretCommand[] = [
   { commands: ['doppler'], words: ['secrets'], arg: /^(get|download)$|^secrets$/, reason: 'prints Doppler secrets', example: 'doppler secrets download --no-file' },
   { commands: ['infisical'], words: [], arg: /^(secrets|export)$/, reason: 'prints Infisical secrets', example: 'infisical export' },
   { commands: ['terraform', 'tofu'], words: ['state', 'pull'], reason: 'prints Terraform state (holds secrets)', example: 'terraform state pull', benign: 'terraform state list' },
+  { commands: ['getent'], words: [/^g?shadow$/], reason: 'prints password hashes', example: 'getent shadow', benign: 'getent passwd root' },
   { commands: ['systemctl'], words: ['show-environment'], reason: 'prints the service manager environment', example: 'systemctl show-environment' },
 ];
 
@@ -171,6 +172,30 @@ export function printedSecrets(name: string, args: readonly Word[], cmd: Cmd): s
   const st = cmd.stdin;
   if (st?.kind === 'dynamic') out.push(...secretValuesIn(st.word));
   return out;
+}
+
+/** Variables that hold the PATH of a credential file (`cat "$GOOGLE_APPLICATION_CREDENTIALS"`). */
+const CRED_PATH_VAR = /^(KUBECONFIG|GOOGLE_APPLICATION_CREDENTIALS|AWS_SHARED_CREDENTIALS_FILE|AWS_WEB_IDENTITY_TOKEN_FILE|AWS_CONFIG_FILE|DOCKER_CONFIG|NETRC|PGPASSFILE|VAULT_TOKEN_FILE|SSH_KEY|SSH_KEY_PATH|GIT_SSH_KEY|[A-Z0-9_]*_(KEY|TOKEN|PASSWORD|SECRET|CREDENTIALS?)_(FILE|PATH))$/;
+const FILE_READERS = new Set(['cat', 'head', 'tail', 'less', 'more', 'strings', 'base64', 'xxd', 'od', 'jq', 'yq', 'bat', 'tac', 'nl', 'cp', 'scp', 'rsync', 'grep', 'sed', 'awk', 'tar', 'zip', 'openssl', 'gpg', 'source', '.']);
+
+/** Credential-path variables whose file a reader opens. */
+export function credentialFileReads(name: string, args: readonly Word[]): string[] {
+  if (!FILE_READERS.has(name)) return [];
+  const out: string[] = [];
+  for (const a of args) for (const v of a.vars) if (CRED_PATH_VAR.test(v) && !out.includes(v)) out.push(v);
+  return out;
+}
+
+const HUNT_PATTERN = /passw|secret|token|api[_-]?key|apikey|AKIA|PRIVATE KEY|private[_ ]key|credential|bearer/i;
+const HUNT_ROOT = /^(~|~\/|\/|\/home(\/[^/]*)?\/?|\/Users(\/[^/]*)?\/?|\/root\/?|\/etc\/?|\/var\/?|\/opt\/?|\/srv\/?|\/mnt\/?|\/proc\/?|~\/\.[^/]+\/?)$/;
+
+/** `grep -r password ~`, `rg -i 'api_key' /`: a recursive search for secrets outside the workspace. */
+export function secretHunt(name: string, args: readonly Word[]): boolean {
+  if (!PATTERN_TOOLS.has(name) || name === 'sed' || /awk$/.test(name) || name === 'jq' || name === 'yq' || name === 'perl' || name === 'expr') return false;
+  const recursive = name === 'rg' || name === 'ag' || name === 'ack' || args.some((a) => /^-[a-zA-Z]*[rR]|^--(recursive|dereference-recursive)$/.test(a.value ?? ''));
+  if (!recursive) return false;
+  const text = args.map((a) => a.value ?? a.raw);
+  return text.some((t) => HUNT_PATTERN.test(t)) && args.some((a) => HUNT_ROOT.test(a.pattern.replace(/\u0001/g, '')) && !(a.value ?? '').startsWith('-'));
 }
 
 /** `ps e`, `ps auxeww`: BSD-style options with `e` print every process's environment. */
@@ -266,4 +291,4 @@ export function patternArgIndex(name: string, args: readonly Word[]): number {
 }
 
 /** Rule ids of findings that mean "this command reads a secret". */
-export const SECRET_READ_RULES: ReadonlySet<string> = new Set(['exfil.secret_read', 'exfil.process_read', 'exfil.env_file_read', 'interp.secret_read', 'exfil.secret_command', 'exfil.secret_env']);
+export const SECRET_READ_RULES: ReadonlySet<string> = new Set(['exfil.history_read', 'exfil.secret_read', 'exfil.process_read', 'exfil.env_file_read', 'interp.secret_read', 'exfil.secret_command', 'exfil.secret_env']);
