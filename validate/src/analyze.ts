@@ -1458,6 +1458,8 @@ function checkPaths(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, access: 'read' | 'wr
   if (!glob && !cands.some((c) => set.any.test(c))) return;
   for (const r of set.rules) {
     if (r.rule.id === 'exfil.env_file_read' && ENV_SOFT_READ.has(tool)) continue;
+    // Deleting a hook or a start-up file installs nothing: persistence needs content.
+    if (access === 'write' && (tool === 'rm' || tool === 'rmdir' || tool === 'unlink') && r.rule.id.startsWith('persistence.') && r.rule.id !== 'persistence.ssh_keys') continue;
     let hit: string | null = null;
     for (const c of cands) {
       if (r.except?.test(c)) continue;
