@@ -16,6 +16,28 @@ export interface Finding {
   readonly end: number;
 }
 
+/** A place where the chain could not know what runs, reads or writes. */
+export interface OpaqueSpot {
+  readonly rule: string;
+  readonly reason: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * What the chain predicts the command will do: the single source of truth
+ * policy decides on and the soundness harness checks against bash.
+ */
+export interface EffectsAcc {
+  /** Programs executed (names as run), builtins included. Shared with {@link Ctx.names}. */
+  readonly exec: Set<string>;
+  readonly reads: Set<string>;
+  readonly writes: Set<string>;
+  /** Hosts; `*` when a network tool's target is unknown. */
+  readonly network: Set<string>;
+  readonly opaque: OpaqueSpot[];
+}
+
 /** Shared state for one validation. */
 export interface Ctx {
   readonly p: CompiledPolicy;
@@ -23,10 +45,11 @@ export interface Ctx {
   readonly findings: Finding[];
   readonly deadline: number;
   readonly names: Set<string>;
+  readonly effects: EffectsAcc;
 }
 
 /** Where findings of a (possibly nested) script are reported. */
-interface Scope {
+export interface Scope {
   readonly src: string;
   readonly depth: number;
   /** For nested scripts, the span of the outer word that holds them. */
@@ -55,11 +78,51 @@ export function rank(v: VerdictKind): number {
   return RANK[v];
 }
 
-function add(ctx: Ctx, sc: Scope, verdict: VerdictKind, rule: string, reason: string, start: number, end: number): void {
+/** Records a finding at `start..end` (or at the outer word of a nested script); the policy may re-weight it. */
+export function add(ctx: Ctx, sc: Scope, verdict: VerdictKind, rule: string, reason: string, start: number, end: number): void {
   const v = ctx.p.verdictFor(rule, verdict);
   if (v === 'allow') return;
   const span = sc.outer ?? { start, end };
   ctx.findings.push({ verdict: v, rule, reason: sc.label ? `${reason} (${sc.label})` : reason, start: span.start, end: span.end });
+}
+
+/**
+ * The chain cannot know what runs, reads or writes here. Recorded in
+ * `effects.opaque` and as an `opaque.<kind>` finding: `ask` unless the policy
+ * says `deny`; never `allow`, whatever the policy says (an unknown is not a
+ * permission).
+ */
+export function opaque(ctx: Ctx, sc: Scope, kind: string, reason: string, start: number, end: number): void {
+  const rule = `opaque.${kind}`;
+  const v = stricter(ctx.p.verdictFor(rule, 'ask'), 'ask');
+  const span = sc.outer ?? { start, end };
+  const text = sc.label ? `${reason} (${sc.label})` : reason;
+  ctx.findings.push({ verdict: v, rule, reason: text, start: span.start, end: span.end });
+  ctx.effects.opaque.push({ rule, reason: text, start: span.start, end: span.end });
+}
+
+/**
+ * Marks a spot the chain cannot know through an existing rule id (the finding
+ * is added by the caller with `add`); keeps `effects.opaque` complete.
+ */
+function markOpaque(ctx: Ctx, sc: Scope, rule: string, reason: string, start: number, end: number): void {
+  const span = sc.outer ?? { start, end };
+  ctx.effects.opaque.push({ rule, reason, start: span.start, end: span.end });
+}
+
+/** Records a program the command will execute. */
+export function recordExec(ctx: Ctx, name: string): void {
+  ctx.names.add(name);
+}
+
+/** Records a path the command will read or write (resolved as far as statically known). */
+export function recordPath(ctx: Ctx, access: 'read' | 'write', path: string): void {
+  (access === 'read' ? ctx.effects.reads : ctx.effects.writes).add(path);
+}
+
+/** Records a host the command may contact (`*`: unknown). */
+export function recordNet(ctx: Ctx, host: string): void {
+  ctx.effects.network.add(host);
 }
 
 /**
@@ -252,6 +315,7 @@ function checkCommandWord(ctx: Ctx, sc: Scope, cmd: Cmd, name: Word): boolean {
       add(ctx, sc, 'deny', 'obfuscation.dynamic_command', 'command name comes from positional parameters or an array ("$@", "${a[@]}")', name.start, name.end);
     } else if (onlyVar && !sc.walked.assigned.has(v)) {
       add(ctx, sc, 'ask', 'obfuscation.variable_command', `command name is the value of $${v}, unknown until run time`, name.start, name.end);
+      markOpaque(ctx, sc, 'obfuscation.variable_command', `command name is the value of $${v}`, name.start, name.end);
     } else {
       add(ctx, sc, 'deny', 'obfuscation.dynamic_command', 'command name is assembled from variables at run time', name.start, name.end);
     }
@@ -396,13 +460,13 @@ function hasFlag(args: readonly Word[], short: string, long?: readonly string[])
  * Analyses a resolved argv. `chain` lists wrappers already unwrapped
  * (`sudo`, `env`, …) for reasons.
  */
-function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWord: Word, args: readonly Word[], writes: Word[], chain: string[]): void {
+export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWord: Word, args: readonly Word[], writes: Word[], chain: string[]): void {
   if (chain.length > 12) {
     add(ctx, sc, 'deny', 'parse.depth_limit', 'too many nested command wrappers', cmd.start, cmd.end);
     return;
   }
   const name = name0.includes('/') ? basename(name0.replace(/\/+/g, '/')) : name0;
-  ctx.names.add(name);
+  recordExec(ctx, name);
   const via = chain.length ? ` via ${chain.join(' → ')}` : '';
   for (const a of args) {
     checkWord(ctx, sc, a);
@@ -725,13 +789,18 @@ function spanOf(sc: Scope, a: Word, b?: Word): { start: number; end: number } {
 }
 
 /** Re-parses a static string as bash, or flags a dynamic one. */
-function nested(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, label: string, chain: string[]): void {
+export function nested(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, label: string, chain: string[]): void {
   if (w.value !== null) {
     analyzeScript(ctx, w.value, sc.depth + 1, spanOf(sc, w), label, cmd.cwd);
     return;
   }
   dynamicScript(ctx, sc, w, label);
   void chain;
+}
+
+/** Re-parses a literal shell string (an option value, an env value, a string inside interpreter code) as a nested script. */
+export function nestedText(ctx: Ctx, sc: Scope, cmd: Cmd, text: string, at: { start: number; end: number }, label: string): void {
+  analyzeScript(ctx, text, sc.depth + 1, sc.outer ?? at, label, cmd.cwd);
 }
 
 function nestedFrom(ctx: Ctx, sc: Scope, cmd: Cmd, words: readonly Word[], chain: string[], label: string): void {
@@ -831,6 +900,7 @@ function stdinScript(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, asShell: boolea
       return;
     case 'unknown':
       add(ctx, sc, 'ask', 'exec.stdin_script', `${who} executes code read from ${s.what}`, cmd.start, cmd.end);
+      markOpaque(ctx, sc, 'exec.stdin_script', `${who} executes code read from ${s.what}`, cmd.start, cmd.end);
       return;
     case 'none':
       add(ctx, sc, 'ask', 'exec.stdin_script', `${who} started without a script reads commands from its input`, cmd.start, cmd.end);
@@ -1157,6 +1227,7 @@ function checkPaths(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, access: 'read' | 'wr
   if (v !== null && v.charCodeAt(0) === 45 && !v.includes('=') && !v.includes('/')) return;
   const cands = pathCandidates(w, cmd.cwd, tool);
   if (cands.length === 0) return;
+  recordPath(ctx, access, cands[cands.length - 1]!);
   const glob = (w.flags & WordFlag.glob) !== 0;
   if (!glob && !cands.some((c) => set.any.test(c))) return;
   for (const r of set.rules) {
@@ -1435,11 +1506,13 @@ function checkNetwork(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonl
       continue;
     }
     if (host.includes(UNKNOWN)) {
+      recordNet(ctx, '*');
       if (a.flags & WordFlag.substitution) add(ctx, sc, 'deny', 'exfil.dns', `${name} contacts a host name built from command output (data leaks through DNS)`, a.start, a.end);
       else add(ctx, sc, 'ask', 'net.unknown_host', `${name} contacts a host only known at run time (${truncate(a.raw, 50)})`, a.start, a.end);
       continue;
     }
     const h = normaliseHost(host);
+    recordNet(ctx, h);
     if (METADATA_HOST.test(h) || /(^|\.)169[.-]254[.-]\d+[.-]\d+\.(nip\.io|sslip\.io|xip\.io|nip\.direct)$/.test(h) || /^(0x[0-9a-f]+|\d{8,10}|0\d+(\.0?\d+)*)$/.test(host)) {
       add(ctx, sc, 'deny', 'net.cloud_metadata', `${name} contacts the cloud metadata service (${host}), which hands out credentials`, a.start, a.end);
       continue;

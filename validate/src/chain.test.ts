@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createValidator, type Validator } from './index.ts';
+import { stringify } from 'yaml';
+import { createValidator, defaultPolicy, parsePolicy, type Validator } from './index.ts';
 
 let v: Validator;
 beforeAll(async () => {
@@ -241,5 +242,38 @@ describe('fail closed', () => {
     const slow = await createValidator({ policy: { ...v.policy, validation: { ...v.policy.validation, timeoutMs: 1 } } });
     const big = Array.from({ length: 3000 }, (_, i) => `bash -c 'echo ${i}'`).join('; ');
     expect(slow.validate(big)).toMatchObject({ verdict: 'deny', rule: 'internal.timeout' });
+    // The cancelled parse must not leak into the next one (tree-sitter resumes a cancelled parse unless reset).
+    expect(v.validate('cat ~/.ssh/id_rsa')).toMatchObject({ verdict: 'deny', commands: ['cat'] });
+    expect(v.validate('ls -la src')).toMatchObject({ verdict: 'allow', commands: ['ls'] });
+  });
+});
+
+describe('effects: what the chain predicts the command will do', () => {
+  it('lists programs run through wrappers and nested scripts, paths read and written, hosts', async () => {
+    const v = await createValidator();
+    const r = v.validate("cd /work && sudo -u app env X=1 bash -c 'grep -r TODO src > todo.txt' && curl -s https://example.com/a");
+    expect(r.effects.exec).toEqual(expect.arrayContaining(['cd', 'sudo', 'env', 'bash', 'grep', 'curl']));
+    expect(r.effects.reads).toContain('/work/src');
+    expect(r.effects.writes).toContain('/work/todo.txt');
+    expect(r.effects.network).toContain('example.com');
+    expect(r.effects.opaque).toEqual([]);
+  });
+
+  it('marks what it cannot know as opaque, and opaque is never allow', async () => {
+    const v = await createValidator();
+    const r = v.validate('$TOOL --version');
+    expect(r.effects.opaque.map((o) => o.rule)).toEqual(['obfuscation.variable_command']);
+    expect(r.verdict).not.toBe('allow');
+    // Even a policy that relaxes the rule that found the unknown cannot make it allow.
+    const relaxed = await createValidator({ policy: { ...v.policy, overrides: { 'obfuscation.variable_command': 'allow' } } });
+    const r2 = relaxed.validate('$TOOL --version');
+    expect(r2.verdict).toBe('ask');
+    expect(r2.rule).toBe('obfuscation.variable_command');
+  });
+
+  it('a policy cannot set an opaque.* rule to allow', async () => {
+    const p = await defaultPolicy();
+    expect(() => parsePolicy(stringify({ ...p, overrides: { 'opaque.unknown_path': 'allow' } }), 'o.yaml')).toThrow(/opaque\.unknown_path marks what the validator cannot know/);
+    expect(() => parsePolicy(stringify({ ...p, overrides: { 'opaque.unknown_path': 'deny' } }), 'o.yaml')).not.toThrow();
   });
 });

@@ -210,10 +210,13 @@ export function parsePolicy(text: string, filename = '<inline>'): Policy {
   }
   const policy = result.data;
   for (const [id, verdict] of Object.entries(policy.overrides)) {
-    if (FAIL_CLOSED_RULES.includes(id) && verdict !== 'deny') {
+    const failClosed = FAIL_CLOSED_RULES.includes(id) && verdict !== 'deny';
+    const opaqueAllowed = id.startsWith('opaque.') && verdict === 'allow';
+    if (failClosed || opaqueAllowed) {
       const node = nodeAt(doc.contents, ['overrides', id]);
       const pos = node?.range ? lineCounter.linePos(node.range[0]) : undefined;
-      throw new PolicyError(`rule ${id} fails closed and cannot be set to ${verdict}`, {
+      const why = failClosed ? `rule ${id} fails closed and cannot be set to ${verdict}` : `rule ${id} marks what the validator cannot know; it can be ask or deny, never allow`;
+      throw new PolicyError(why, {
         file: filename, line: pos?.line, column: pos?.col, field: `overrides.${id}`,
       });
     }
