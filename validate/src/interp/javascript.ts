@@ -64,10 +64,12 @@ function normalise(q: string): string {
 
 class JsAnalysis {
   readonly bind = new Map<string, Val>();
-  constructor(
-    readonly src: string,
-    readonly f: Facts,
-  ) {}
+  readonly src: string;
+  readonly f: Facts;
+  constructor(src: string, f: Facts) {
+    this.src = src;
+    this.f = f;
+  }
 
   text(n: Node): string {
     return this.src.slice(n.start, n.end);

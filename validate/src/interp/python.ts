@@ -29,7 +29,7 @@ const SHELL_APIS = new Set([
 ]);
 /** argv list, or a string that is a shell command with shell=True and a program name without. */
 const PROC_APIS = new Set(['subprocess.run', 'subprocess.call', 'subprocess.check_call', 'subprocess.check_output', 'subprocess.Popen']);
-/** exec*/spawn* family: index of the program argument, and whether the rest are list (v) or varargs (l). */
+/** The os.exec and os.spawn families: index of the program argument, and whether the rest are list (v) or varargs (l). */
 const EXEC_APIS: ReadonlyMap<string, { prog: number; list: boolean }> = new Map([
   ...['execv', 'execve', 'execvp', 'execvpe'].map((n) => [`os.${n}`, { prog: 0, list: true }] as const),
   ...['execl', 'execle', 'execlp', 'execlpe'].map((n) => [`os.${n}`, { prog: 0, list: false }] as const),
@@ -82,10 +82,12 @@ export function analyzePython(t: CodeTree, f: Facts): void {
 class PyAnalysis {
   readonly bind = new Map<string, Val>();
   readonly stars: string[] = [];
-  constructor(
-    readonly src: string,
-    readonly f: Facts,
-  ) {}
+  readonly src: string;
+  readonly f: Facts;
+  constructor(src: string, f: Facts) {
+    this.src = src;
+    this.f = f;
+  }
 
   text(n: Node): string {
     return this.src.slice(n.start, n.end);

@@ -43,7 +43,8 @@ function wasmPath(lang: TreeLang): string {
 function parserFor(lang: TreeLang): Parser {
   let p = parsers.get(lang);
   if (p === undefined) {
-    const language = Language.loadSync(new WebAssembly.Module(readFileSync(wasmPath(lang))));
+    const wasm = (globalThis as unknown as { WebAssembly: { Module: new (bytes: Uint8Array) => unknown } }).WebAssembly;
+    const language = Language.loadSync(new wasm.Module(readFileSync(wasmPath(lang))) as Parameters<typeof Language.loadSync>[0]);
     p = new Parser();
     p.setLanguage(language);
     parsers.set(lang, p);
