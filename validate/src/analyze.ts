@@ -329,7 +329,10 @@ function checkCommandWord(ctx: Ctx, sc: Scope, cmd: Cmd, name: Word): boolean {
   if (f & WordFlag.splice && /^[\w./-]+$/.test(name.value)) {
     add(ctx, sc, 'deny', 'obfuscation.quote_splice', `command name spliced from quoted pieces ("${name.raw}" runs ${name.value})`, name.start, name.end);
   } else if (f & WordFlag.escape && /^[\w./-]+$/.test(name.value) && !/\\\s/.test(name.raw)) {
-    add(ctx, sc, 'ask', 'obfuscation.escaped_command', `command name written with backslashes ("${name.raw}"), bypassing aliases and naive checks`, name.start, name.end);
+    // Allowed by default: the escapes are removed before the name is analysed (`\rm` is rm and
+    // meets rm's rules), agents write `\rm -f` to skip `rm -i` aliases, and Windows-style
+    // paths (`.\venv\Scripts\python.exe`) are just names bash cannot find. A policy can raise it.
+    add(ctx, sc, 'allow', 'obfuscation.escaped_command', `command name written with backslashes ("${name.raw}"), bypassing aliases and naive checks`, name.start, name.end);
   }
   if (name.value.includes('{') && name.value.includes(',')) {
     add(ctx, sc, 'deny', 'obfuscation.brace_expansion', 'command built by brace expansion', name.start, name.end);
@@ -1475,6 +1478,9 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
       const pos = positionals(rest.filter((a, k) => !(/^(-f|--file|--blob|--type|--default)$/.test(rest[k - 1]?.value ?? ''))));
       const key = pos[0]?.value ?? '';
       const val = pos[1];
+      if (val && /^remote\..+\.(url|pushurl)$/i.test(key)) {
+        add(ctx, sc, 'ask', 'git.remote_change', `git config ${key} changes where pushes go`, cmd.start, cmd.end);
+      }
       if (val && DANGEROUS_GIT_KEY.test(key)) {
         const vv = val.value ?? val.raw;
         if (!(key.toLowerCase().startsWith('alias.') && !vv.startsWith('!'))) {
@@ -1484,8 +1490,7 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
       return;
     }
     case 'push':
-      add(ctx, sc, 'ask', 'git.push', `git push sends commits to a remote${positionals(rest).some((a) => /:\/\/|@/.test(a.value ?? '')) ? ' given by URL' : ''}`, cmd.start, cmd.end);
-      return;
+      return gitPush(ctx, sc, cmd, rest);
     case 'remote':
       if (/^(add|set-url)$/.test(rest[0]?.value ?? '')) add(ctx, sc, 'ask', 'git.remote_change', `git remote ${rest[0]!.value} changes where pushes go`, cmd.start, cmd.end);
       return;
@@ -1519,6 +1524,50 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
     default:
       return;
   }
+}
+
+/** `git push` options that take a value (so the remote is found among the positionals). */
+const GIT_PUSH_VALUE_OPTS = /^(--repo|--receive-pack|--exec|-o|--push-option|--signed|--recurse-submodules)$/;
+
+/**
+ * Pushing to the repository's configured remote is the ordinary workflow (the
+ * sandbox's network policy decides whether it can reach it). What leaks code
+ * or destroys work is a push somewhere else — a URL or path, or a remote added
+ * in the same command — or one that rewrites or deletes remote history.
+ */
+function gitPush(ctx: Ctx, sc: Scope, cmd: Cmd, rest: readonly Word[]): void {
+  const pos: Word[] = [];
+  let destructive: string | null = null;
+  for (let k = 0; k < rest.length; k++) {
+    const a = rest[k]!;
+    const v = a.value;
+    if (v === null) {
+      pos.push(a);
+      continue;
+    }
+    if (v === '--') {
+      pos.push(...rest.slice(k + 1));
+      break;
+    }
+    if (v.startsWith('-')) {
+      if (/^(-f|--force|--force-with-lease(=.*)?|--force-if-includes|--mirror|--delete|-d|--prune)$/.test(v) || /^-[a-zA-Z]*[fd]/.test(v) && !v.startsWith('--')) destructive = v;
+      if (/^(--receive-pack|--exec)(=|$)/.test(v)) add(ctx, sc, 'deny', 'git.config_exec', `git push ${v} runs another program on the remote side`, a.start, a.end);
+      if (/^--repo=/.test(v)) pos.unshift({ ...a, value: v.slice(7) });
+      if (GIT_PUSH_VALUE_OPTS.test(v)) k++;
+      continue;
+    }
+    pos.push(a);
+  }
+  const remote = pos[0];
+  for (const r of pos.slice(1)) if (r.value !== null && /^[+:]/.test(r.value)) destructive ??= r.value;
+  if (remote && remote.value === null) {
+    opaque(ctx, sc, 'push_remote', `git push to a remote only known at run time (${truncate(remote.raw, 40)})`, remote.start, remote.end);
+  } else if (remote && /:\/\/|@|^[./~]|^[A-Za-z]:|::/.test(remote.value!)) {
+    add(ctx, sc, 'ask', 'git.push', `git push sends commits to ${truncate(remote.value!, 60)}, not to a configured remote`, remote.start, remote.end);
+  } else if (remote && sc.walked.cmds.some((c) => c !== cmd && c.name?.value === 'git' && c.args.some((x) => x.value === 'remote') && c.args.some((x) => x.value === remote.value))) {
+    add(ctx, sc, 'ask', 'git.push', `git push to "${remote.value}", a remote this command adds or changes`, remote.start, remote.end);
+  }
+  if (destructive) add(ctx, sc, 'ask', 'git.push_destructive', `git push ${destructive} rewrites or deletes history on the remote`, cmd.start, cmd.end);
 }
 
 function sedCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], writes: Word[]): void {
@@ -1583,7 +1632,9 @@ function damerau1(a: string, b: string): boolean {
 
 function packageInstall(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
   const sub = positionals(args)[0]?.value ?? '';
-  const installing = /^(install|add|i|sync|tool|x|dlx|run)$/.test(sub) || name === 'uvx' || name === 'pipx';
+  // `run` installs only for pipx (`pipx run pkg`); `npm/yarn/pnpm/bun run x` runs a project script
+  // and `uv/poetry run x` a command in the project's environment, so their argument is not a package.
+  const installing = /^(install|add|i|sync|tool|x|dlx)$/.test(sub) || (sub === 'run' && name === 'pipx') || name === 'uvx';
   if (!installing && !args.some((a) => /^--(index-url|extra-index-url|registry|find-links|trusted-host)/.test(a.value ?? ''))) return;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
