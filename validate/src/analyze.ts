@@ -976,6 +976,11 @@ const INTERP_HOST: InterpHost = {
   host: (ctx, sc, cmd, host, tool, at) => checkNetwork(ctx, sc, cmd, tool, [literalWord(`http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}/`, at)]),
   stdinScript: (ctx, sc, cmd, who) => stdinScript(ctx, sc, cmd, who, false),
   dynamicScript,
+  dynamicCode(ctx, sc, w, label) {
+    const inner = sc.walked.cmds.filter((c) => c.start >= w.start && c.end <= w.end);
+    if (inner.some((c) => isNetworkFetch(ctx, c) || isDecoder(c))) dynamicScript(ctx, sc, w, label);
+    else opaque(ctx, sc, 'interp_code', `${label} is only known at run time (${truncate(w.raw, 40)})`, w.start, w.end);
+  },
   pythonModule(ctx, sc, cmd, module, args) {
     if (module === 'pip') packageInstall(ctx, sc, cmd, 'pip', args);
   },

@@ -56,7 +56,7 @@ export function parseInterpreterArgs(name: string, args: readonly Word[]): Inter
     case 'python':
       return pythonArgs(args);
     case 'javascript':
-      return name === 'deno' ? denoArgs(args) : nodeArgs(args);
+      return name === 'deno' ? denoArgs(args) : nodeArgs(args, name === 'bun');
     case 'perl':
     case 'ruby':
       return perlRubyArgs(lang, args);
@@ -144,8 +144,9 @@ const NODE_VALUE_OPTS = new Set([
 ]);
 const BUN_SUBCOMMANDS = new Set(['install', 'i', 'add', 'a', 'remove', 'rm', 'test', 'build', 'x', 'create', 'init', 'pm', 'upgrade', 'link', 'unlink', 'update', 'outdated', 'publish', 'patch', 'repl', 'exec', 'audit', 'info', 'why', 'ci']);
 
-function nodeArgs(args: readonly Word[]): InterpPlan {
+function nodeArgs(args: readonly Word[], bun: boolean): InterpPlan {
   const p = plan('javascript');
+  let sawRun = false;
   for (let i = 0; i < args.length; i++) {
     if (positional(p, args, i)) return p;
     const a = args[i]!;
@@ -169,15 +170,22 @@ function nodeArgs(args: readonly Word[]): InterpPlan {
       continue;
     }
     if (p.code.length > 0 || p.attached.length > 0) return p; // arguments of the inline code
-    if (v === 'run' && !p.script) continue; // bun run / bun run -- file
-    if (BUN_SUBCOMMANDS.has(v)) {
+    if (bun && v === 'run') {
+      // bun run [opts] <file|script>: without one it lists the package scripts.
+      sawRun = true;
+      continue;
+    }
+    if (bun && BUN_SUBCOMMANDS.has(v)) {
       p.noRun = true;
       return p;
     }
     p.script = a;
     return p;
   }
-  if (p.code.length === 0 && p.attached.length === 0 && !p.noRun) p.stdin = true;
+  // bun alone prints its help, `bun run` alone lists scripts; node alone is a REPL on stdin.
+  if (bun) p.noRun = true;
+  else if (p.code.length === 0 && p.attached.length === 0 && !p.noRun) p.stdin = true;
+  void sawRun;
   return p;
 }
 

@@ -1,6 +1,6 @@
 import { add, nestedText, opaque, recordExec, recordNet, recordPath, type Ctx, type Scope } from '../analyze.ts';
 import type { Cmd } from '../walk.ts';
-import type { Word } from '../words.ts';
+import { UNKNOWN, WordFlag, type Word } from '../words.ts';
 import { parseInterpreterArgs, type CodeLang } from './args.ts';
 import { newFacts, type Facts } from './facts.ts';
 import { analyzeJavaScript } from './javascript.ts';
@@ -22,6 +22,8 @@ export interface InterpHost {
   host(ctx: Ctx, sc: Scope, cmd: Cmd, host: string, tool: string, at: Span): void;
   stdinScript(ctx: Ctx, sc: Scope, cmd: Cmd, who: string): void;
   dynamicScript(ctx: Ctx, sc: Scope, w: Word, label: string): void;
+  /** Inline code only known at run time: deny when downloaded or decoded, else opaque. */
+  dynamicCode(ctx: Ctx, sc: Scope, w: Word, label: string): void;
   pythonModule(ctx: Ctx, sc: Scope, cmd: Cmd, module: string, args: readonly Word[]): void;
 }
 
@@ -49,13 +51,14 @@ export function checkInterpreter(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, ar
   const pieces: string[] = [];
   let dynamicWord: Word | null = null;
   for (const w of p.code) {
-    if (w.value === null) dynamicWord = w;
-    else pieces.push(w.value);
+    const text = w.value ?? topLevelPositionalsEmpty(sc, cmd, w);
+    if (text === null) dynamicWord = w;
+    else pieces.push(text);
   }
   for (const a of p.attached) pieces.push(a.text);
   if (p.preload.length > 0 && p.lang !== null) pieces.unshift(...p.preload.map((m) => preloadCode(p.lang!, m)));
   const codeWord = p.code[0] ?? p.attached[0]?.word ?? null;
-  if (dynamicWord) host.dynamicScript(ctx, sc, dynamicWord, `${name} inline code`);
+  if (dynamicWord) host.dynamicCode(ctx, sc, dynamicWord, `${name} inline code`);
   if (p.dynamicOption) opaque(ctx, sc, 'interp_code', `${name} argument only known at run time (${truncate(p.dynamicOption.raw, 40)}): cannot tell code from a script path`, p.dynamicOption.start, p.dynamicOption.end);
   if (pieces.length > 0 && (codeWord !== null || p.preload.length > 0)) {
     const span = codeWord ?? at;
@@ -104,8 +107,10 @@ export function checkCode(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, lang: Code
   }
   const f = newFacts();
   const ok = collect(ctx, lang, code, f, 0);
-  if (!ok) opaque(ctx, sc, 'interp_code', `${who} code does not parse as ${lang}: cannot tell what it runs`, at.start, at.end);
-  report(ctx, sc, cmd, who, f, at, host);
+  // Code that does not parse does not run (Python and JavaScript compile the whole program first); if the
+  // grammar is wrong instead, code that names no capability still cannot use one.
+  if (!ok && namesCapability(lang, code)) opaque(ctx, sc, 'interp_code', `${who} code does not parse as ${lang}: cannot tell what it runs`, at.start, at.end);
+  report(ctx, sc, cmd, who, f, at, host, code);
 }
 
 /** Fills `f` from `code`, following literal eval/exec strings; false when the code did not parse. */
@@ -131,14 +136,21 @@ function collect(ctx: Ctx, lang: CodeLang, code: string, f: Facts, depth: number
 }
 
 const SHELL_PROGRAM = /(^|\/)(sh|bash|dash|zsh|ksh|ash|mksh|fish|csh|tcsh|busybox)$/;
+const INTERACTIVE_SHELL = /(^|[\s/'"])(ba|z|da|k|mk|tc|c)?sh(\s+-i\b|['"\s]*$)|\/bin\/(ba|z|da|k)?sh\b/;
 const SECRETISH = /(^|\/)\.env(\.|$)|\.ssh\/|\.aws\/|\.netrc|\.git-credentials|credentials|\/proc\/[^/]+\/environ|\.npmrc|\.pypirc|\.docker\/config/;
 
-function report(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, f: Facts, at: Span, host: InterpHost): void {
+function report(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, f: Facts, at: Span, host: InterpHost, code: string): void {
   const usesNet = f.netApis.length > 0 || f.hosts.length > 0;
   const decoded = f.decoders.length > 0;
-  const shellRun = f.shells.length > 0 || f.argvs.some((a) => SHELL_PROGRAM.test(a.argv[0]!)) || f.dynamicExec.length > 0;
-  if (usesNet && (f.dup2 || (shellRun && (f.argvs.some((a) => SHELL_PROGRAM.test(a.argv[0]!)) || f.shells.some((s) => /\b(sh|bash)\b.*-i|^\/bin\/(ba)?sh$/.test(s.text)) || f.dup2)))) {
+  const runsShell = f.argvs.some((a) => SHELL_PROGRAM.test(a.argv[0]!)) || f.shells.some((s) => INTERACTIVE_SHELL.test(s.text));
+  // A command built at run time next to a socket, with a shell named in the code, is the reverse-shell shape too.
+  const dynamicShell = f.dynamicExec.length > 0 && INTERACTIVE_SHELL.test(code);
+  if (usesNet && (f.dup2 || runsShell || dynamicShell)) {
     add(ctx, sc, 'deny', 'interp.reverse_shell', `${who} code connects a socket to a shell`, at.start, at.end);
+  }
+  if (f.shells.length > 0 || f.argvs.length > 0) {
+    const first = f.shells[0]?.api ?? f.argvs[0]!.api;
+    add(ctx, sc, 'ask', 'interp.shell_escape', `${who} code runs programs (${first}); each is checked like a shell command`, at.start, at.end);
   }
   const seen = new Set<string>();
   let n = 0;
@@ -185,6 +197,57 @@ function report(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, f: Facts, at: Span, 
   }
   recordExec(ctx, who);
   void recordPath;
+}
+
+/** Identifiers through which code can reach programs, files, the network or code generation. */
+const CAPABILITY_WORDS: Partial<Record<CodeLang, ReadonlySet<string>>> = {
+  python: new Set([
+    'os', 'posix', 'subprocess', 'pty', 'commands', 'popen2', 'pexpect', 'sh', 'plumbum', 'exec', 'eval', 'compile', 'execfile', 'importlib', 'getattr',
+    'setattr', 'globals', 'locals', 'vars', 'open', 'io', 'codecs', 'pathlib', 'Path', 'shutil', 'socket', 'urllib', 'urllib2', 'urllib3', 'http',
+    'httplib', 'requests', 'httpx', 'aiohttp', 'ftplib', 'smtplib', 'telnetlib', 'poplib', 'imaplib', 'nntplib', 'xmlrpc', 'websocket', 'websockets',
+    'paramiko', 'pycurl', 'asyncio', 'ssl', 'ctypes', 'cffi', 'pickle', 'marshal', 'dill', 'shelve', 'types', 'code', 'runpy', 'builtins', 'sys',
+    'environ', 'base64', 'zlib', 'binascii', 'multiprocessing', 'system', 'popen', 'spawn', 'remove', 'unlink', 'rmtree', 'rename', 'chr', 'input',
+  ]),
+  javascript: new Set([
+    'require', 'import', 'process', 'child_process', 'fs', 'eval', 'Function', 'vm', 'fetch', 'http', 'https', 'net', 'tls', 'dgram', 'WebSocket',
+    'XMLHttpRequest', 'Bun', 'Deno', 'globalThis', 'global', 'constructor', 'module', 'Buffer', 'atob', 'setTimeout', 'setInterval', 'Reflect',
+    'worker_threads', 'exec', 'execSync', 'spawn', 'spawnSync', 'window', 'self',
+  ]),
+};
+
+/** Attribute names that reach capabilities whatever object they are read from. */
+const CAPABILITY_ATTRS = new Set([
+  'system', 'popen', 'spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork', 'rmtree', 'unlink', 'remove', 'environ', 'env',
+  '__import__', '__builtins__', '__subclasses__', '__globals__', '__code__', '__class__', '__bases__', '__mro__', '__getattribute__', '__dict__',
+  '__loader__', '__reduce__', 'constructor', '__proto__', 'mainModule', 'binding',
+]);
+
+function namesCapability(lang: CodeLang, code: string): boolean {
+  const words = CAPABILITY_WORDS[lang];
+  if (!words) return true;
+  for (const m of code.matchAll(/[A-Za-z_$][\w$]*/g)) {
+    const w = m[0];
+    // After a dot only the dangerous attribute names count (re.compile, x.format are ordinary methods).
+    const attr = m.index > 0 && code[m.index - 1] === '.';
+    if (attr ? CAPABILITY_ATTRS.has(w) : words.has(w) || CAPABILITY_ATTRS.has(w)) return true;
+  }
+  return false;
+}
+
+/**
+ * The runner runs each command as `bash -c <cmd>` with no further arguments,
+ * so at the top level of a command (not inside a function or a nested
+ * script) `$1`…`$9`, `$@` and `$*` expand to nothing. A code word whose only
+ * unknown parts are those has a known value.
+ */
+function topLevelPositionalsEmpty(sc: Scope, cmd: Cmd, w: Word): string | null {
+  if (sc.depth !== 0 || cmd.inFunction !== null || w.vars.length === 0) return null;
+  if (w.flags & (WordFlag.substitution | WordFlag.glob | WordFlag.arithmetic | WordFlag.brace | WordFlag.indirect | WordFlag.paramOp | WordFlag.transform)) return null;
+  if (!w.vars.every((v) => /^[1-9@*]$/.test(v))) return null;
+  let unknowns = 0;
+  for (const ch of w.pattern) if (ch === UNKNOWN) unknowns++;
+  if (unknowns !== w.vars.length) return null;
+  return w.pattern.replace(/\\([\s\S])|\u0001/g, (_m, c: string | undefined) => c ?? '');
 }
 
 function shellQuote(s: string): string {

@@ -204,7 +204,18 @@ class JsAnalysis {
         const v = this.bind.get(this.text(n));
         return v?.k === 's' ? v.s : null;
       }
+      case 'member_expression':
+      case 'subscript_expression':
+        // process.env.HOME is the home directory, written `~` like the shell chain does.
+        return this.qual(n) === 'process.env.HOME' ? '~' : null;
       case 'call_expression': {
+        const callee = field(n, 'function');
+        if (callee && this.qual(callee) === 'os.homedir') return '~';
+        const cargs = field(n, 'arguments');
+        if (callee && cargs && /^(path\.(join|resolve|posix\.join))$/.test(this.qual(callee) ?? '')) {
+          const parts = named(cargs).map((c) => this.str(c, depth + 1));
+          if (parts.length > 0 && !parts.includes(null)) return (parts as string[]).reduce((a, b) => (b.startsWith('/') ? b : a === '' ? b : `${a.replace(/\/$/, '')}/${b}`), '');
+        }
         // [..literals].join(sep)
         const fn = field(n, 'function');
         const args = field(n, 'arguments');

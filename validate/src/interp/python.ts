@@ -57,8 +57,9 @@ const NET_PREFIXES = [
   'asyncio.open_connection', 'asyncio.open_unix_connection', 'ssl.wrap_socket', 'ssl.create_connection', 'dns.resolver.', 'webbrowser.open', 'tornado.httpclient.',
 ];
 /** Net calls that only build a local object (no traffic by themselves). */
-const NET_LOCAL = /\.(gethostname|getfqdn|inet_aton|inet_ntoa|htons|ntohs|htonl|ntohl|socketpair|bind|listen|accept|gethostbyname_ex|setsockopt|settimeout|setblocking|close|fileno|shutdown|Request|quote|unquote|urlencode|Session|codes|exceptions|RequestException|HTTPError|URLError|Timeout|Client|AsyncClient|ClientSession|socket|HTTPServer|TCPServer)$/;
 
+/** Modules where an attribute chosen at run time can run programs or code. */
+const POWERFUL_MODULES = new Set(['os', 'posix', 'subprocess', 'builtins', '__builtins__', 'importlib', 'ctypes', 'pty', 'shutil', 'socket', 'sys', 'commands', 'io', 'pathlib', 'codecs', 'runpy', 'code', 'pickle', 'marshal', 'asyncio', 'multiprocessing', 'exec', 'eval', '__import__', 'getattr', 'globals', 'locals', 'vars']);
 const FILE_READ = new Set(['open', 'io.open', 'codecs.open', 'os.open', 'builtins.open', 'io.FileIO', 'linecache.getlines', 'tarfile.open', 'zipfile.ZipFile', 'fileinput.input']);
 const FILE_DELETE: ReadonlyMap<string, boolean> = new Map([
   ['os.remove', false], ['os.unlink', false], ['os.rmdir', false], ['os.removedirs', true], ['shutil.rmtree', true], ['os.truncate', false],
@@ -209,9 +210,20 @@ class PyAnalysis {
       }
       case 'identifier': {
         const v = this.bind.get(this.text(n));
-        return v?.k === 's' ? v.s : null;
+        return v?.k === 's' ? v.s : v?.k === 'path' && v.p !== null ? v.p : null;
+      }
+      case 'subscript': {
+        // os.environ['HOME'] is the home directory, written `~` like the shell chain does.
+        const v = field(n, 'value');
+        const sub = field(n, 'subscript');
+        return v && sub && this.qual(v) === 'os.environ' && this.str(sub) === 'HOME' ? '~' : null;
       }
       case 'call': {
+        const callee = field(n, 'function');
+        const cargs = field(n, 'arguments');
+        const cq = callee ? this.qual(callee) : null;
+        if ((cq === 'os.getenv' || cq === 'os.environ.get') && cargs && named(cargs)[0] && this.str(named(cargs)[0]!) === 'HOME') return '~';
+        if (cq === 'pathlib.Path.home' || cq === 'os.path.expanduser' && cargs && named(cargs)[0] && this.str(named(cargs)[0]!) === '~') return '~';
         // ' '.join([...literals]) and 'x'.format() without arguments are literal; everything else is not.
         const fn = field(n, 'function');
         const args = field(n, 'arguments');
@@ -478,6 +490,7 @@ class PyAnalysis {
     }
     if (CODE_APIS.has(q)) {
       const s = pos[0] ? this.str(pos[0]) : null;
+      if (s === null && pos[0] && this.readsFile(pos[0])) return; // exec(open('x.py').read()) runs a file, like `python x.py`
       if (s !== null && q !== 'code.interact') f.literalCode.push({ lang: 'python', text: s });
       else f.dynamicCode.push(q);
       return;
@@ -492,7 +505,7 @@ class PyAnalysis {
     }
     if (q === 'getattr' && pos.length >= 2 && this.str(pos[1]!) === null) {
       const base = this.qual(pos[0]!);
-      if (base !== null && !base.endsWith('()')) f.dynamicCode.push(`getattr(${base}, <computed>)`);
+      if (base !== null && POWERFUL_MODULES.has(base.split('.')[0]!)) f.dynamicCode.push(`getattr(${base}, <computed>)`);
       return;
     }
     if (q === 'ctypes.CDLL' || q === 'ctypes.cdll.LoadLibrary' || q === 'ctypes.PyDLL' || q.startsWith('cffi.') || q === 'ctypes.CFUNCTYPE' || q === 'ctypes.cdll' || q.startsWith('ctypes.') && /system|exec|popen|dlopen/.test(q)) {
@@ -542,6 +555,23 @@ class PyAnalysis {
     if (q === 'os.environ.copy()' || q === 'os.environ.get') return;
   }
 
+  /** `open('x').read()` / `Path('x').read_text()` of a literal path: the code of a file, not generated code. */
+  readsFile(n: Node): boolean {
+    if (n.type !== 'call') return false;
+    const fn = field(n, 'function');
+    if (fn?.type !== 'attribute') return false;
+    const obj = field(fn, 'object');
+    const attr = field(fn, 'attribute');
+    if (!obj || !attr) return false;
+    const m = this.text(attr);
+    if (m === 'read_text' || m === 'read_bytes') return this.pathOf(obj) != null;
+    if (m !== 'read' || obj.type !== 'call') return false;
+    const ofn = field(obj, 'function');
+    const oargs = field(obj, 'arguments');
+    const first = oargs ? named(oargs)[0] : undefined;
+    return ofn !== undefined && FILE_READ.has(this.qual(ofn) ?? '') && first !== undefined && this.pathArg(first) !== null;
+  }
+
   /** A literal path argument (str, Path, os.path.join of literals); null when only known at run time. */
   pathArg(n: Node): string | null {
     const s = this.str(n);
@@ -581,10 +611,12 @@ class PyAnalysis {
   net(q: string, pos: Node[], kw: (n: string) => Node | undefined): void {
     const f = this.f;
     f.netApis.push(q);
-    if (NET_LOCAL.test(q.replace(/\(\)$/, ''))) return;
+    // Only calls that open a connection name its peer; methods of an open connection (send, recv) do not.
+    const method = q.slice(q.lastIndexOf('.') + 1);
+    const onObject = q.slice(0, q.lastIndexOf('.')).includes('()');
+    if (!(onObject ? NET_CONNECT_ON_OBJECT : NET_CONNECT).has(method)) return;
     let found = false;
-    const candidates = [...pos.slice(0, 2), kw('url'), kw('host'), kw('address')];
-    for (const c of candidates) {
+    for (const c of [...pos.slice(0, 2), kw('url'), kw('host'), kw('address'), kw('uri')]) {
       if (!c) continue;
       if (c.type === 'tuple' || c.type === 'list') {
         const first = named(c)[0];
@@ -603,10 +635,18 @@ class PyAnalysis {
         f.hosts.push(h);
       }
     }
-    if (!found && !/\.(connect_ex|connect|create_connection|urlopen|urlretrieve|get|post|put|patch|delete|head|request|HTTPConnection|HTTPSConnection|FTP|FTP_TLS|SMTP|SMTP_SSL|Telnet|open_connection|send|sendto|sendall|stream|open|urlopen|getaddrinfo|gethostbyname)$/.test(q)) return;
     if (!found) f.netUnknown = true;
   }
 }
+
+/** Net API names that open a connection to the host in their arguments. */
+const NET_CONNECT = new Set([
+  'urlopen', 'urlretrieve', 'get', 'post', 'put', 'patch', 'delete', 'head', 'options', 'request', 'stream', 'connect', 'create_connection',
+  'HTTPConnection', 'HTTPSConnection', 'FTP', 'FTP_TLS', 'SMTP', 'SMTP_SSL', 'LMTP', 'Telnet', 'POP3', 'POP3_SSL', 'IMAP4', 'IMAP4_SSL', 'NNTP',
+  'ServerProxy', 'open_connection', 'create_connection', 'WebSocketApp', 'getaddrinfo', 'gethostbyname', 'urlopen', 'fetch', 'open', 'resolve',
+]);
+/** On an object made by a net API (a socket, a session, an opener). */
+const NET_CONNECT_ON_OBJECT = new Set(['connect', 'connect_ex', 'sendto', 'request', 'get', 'post', 'put', 'patch', 'delete', 'head', 'urlopen', 'open', 'stream']);
 
 function sameVal(a: Val, b: Val): boolean {
   if (a.k !== b.k) return false;

@@ -87,6 +87,39 @@ const CLOSE: Record<string, string> = { '(': ')', '[': ']', '{': '}', '<': '>' }
 
 /** Tokenizes `src` for `lang`. Linear: every step consumes at least one character. */
 export function tokenize(lang: ScriptLang, src: string): Tok[] {
+  return homeRefs(lang, rawTokens(lang, src));
+}
+
+/** `$ENV{HOME}`, `ENV['HOME']`, `getenv('HOME')`, `Dir.home`: the home directory, as a `~` string token. */
+function homeRefs(lang: ScriptLang, toks: Tok[]): Tok[] {
+  const out: Tok[] = [];
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    const a = toks[i + 1];
+    const b = toks[i + 2];
+    const c = toks[i + 3];
+    const isHome = (x: Tok | undefined): boolean => x !== undefined && (x.t === 'word' || x.t === 'str') && x.v === 'HOME' && !x.interp;
+    if (t.t === 'word' && (t.v === '$ENV' || t.v === 'ENV' || t.v === '$_ENV' || t.v === '$_SERVER') && (a?.v === '{' || a?.v === '[') && isHome(b) && (c?.v === '}' || c?.v === ']')) {
+      out.push({ t: 'str', v: '~', interp: false });
+      i += 3;
+      continue;
+    }
+    if (t.t === 'word' && (t.v === 'getenv' || t.v === 'ENV.fetch' || t.v === 'os.getenv') && a?.v === '(' && isHome(b) && c?.v === ')') {
+      out.push({ t: 'str', v: '~', interp: false });
+      i += 3;
+      continue;
+    }
+    if (t.t === 'word' && (t.v === 'Dir.home' || t.v === 'File.expand_path' && a?.v === '(' && b?.v === '~' && c?.v === ')')) {
+      out.push({ t: 'str', v: '~', interp: false });
+      if (t.v !== 'Dir.home') i += 3;
+      continue;
+    }
+    out.push(t);
+  }
+  return out;
+}
+
+function rawTokens(lang: ScriptLang, src: string): Tok[] {
   const out: Tok[] = [];
   const pendingHeredocs: { term: string; interp: boolean; indent: boolean; cmd: boolean }[] = [];
   const n = src.length;
@@ -185,8 +218,10 @@ export function tokenize(lang: ScriptLang, src: string): Tok[] {
       }
     }
     if (c === '"' || c === "'" || c === '`') {
-      const [body, next] = delimited(c, i);
+      let [body, next] = delimited(c, i);
       i = next;
+      // "$ENV{HOME}/x" and "#{ENV['HOME']}/x" name the home directory, not unknown text.
+      if (c === '"' && (lang === 'perl' || lang === 'ruby')) body = body.replace(lang === 'perl' ? /\$ENV\{['"]?HOME['"]?\}/g : /#\{ENV\[['"]HOME['"]\]\}|#\{Dir\.home\}/g, '~');
       const interp = c !== "'" && lang !== 'awk' && lang !== 'lua' && hasInterp(lang, body);
       if (c === '`' && lang !== 'awk' && lang !== 'lua') push('cmd', unescape(body, c), hasInterp(lang, body));
       else push('str', c === "'" || !interp ? unescape(body, c) : body, interp);
@@ -408,7 +443,9 @@ function splitArgs(args: readonly Tok[]): (string | null)[] {
   let depth = 0;
   const flush = (): void => {
     const real = cur.filter((t) => t.t !== 'nl');
-    if (real.length === 1 && real[0]!.t === 'str' && !real[0]!.interp) out.push(real[0]!.v);
+    const joined = concatenation(real);
+    if (joined !== null) out.push(joined);
+    else if (real.length === 1 && real[0]!.t === 'str' && !real[0]!.interp) out.push(real[0]!.v);
     else if (real.length > 0) {
       // Ruby/Perl list literals (%w[], qw()) became several str tokens inside brackets.
       const inner = real[0]!.v === '[' && real.at(-1)!.v === ']' ? real.slice(1, -1).filter((t) => t.v !== ',') : null;
@@ -425,6 +462,20 @@ function splitArgs(args: readonly Tok[]): (string | null)[] {
     else cur.push(t);
   }
   flush();
+  return out;
+}
+
+/** `'a' . 'b'` (Perl, PHP), `'a' + 'b'` (Ruby), `'a' .. 'b'` (Lua): literal strings joined; null otherwise. */
+function concatenation(toks: readonly Tok[]): string | null {
+  if (toks.length < 3 || toks.length % 2 === 0) return null;
+  let out = '';
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    if (i % 2 === 0) {
+      if (t.t !== 'str' || t.interp) return null;
+      out += t.v;
+    } else if (!(t.t === 'p' && (t.v === '.' || t.v === '+'))) return null;
+  }
   return out;
 }
 
