@@ -102,6 +102,20 @@ class JsAnalysis {
         if (left && right) this.bindPattern(left, right);
         break;
       }
+      case 'call_expression': {
+        // import('x').then((m) => …) / require('x').then(…): the callback's first parameter is the module.
+        const fn = field(n, 'function');
+        const args = field(n, 'arguments');
+        if (fn?.type === 'member_expression' && args && this.propName(fn) === 'then') {
+          const obj = field(fn, 'object');
+          const base = obj ? this.qual(obj) : null;
+          const cb = named(args)[0];
+          const params = cb && (cb.type === 'arrow_function' || cb.type === 'function_expression') ? (field(cb, 'parameters') ?? field(cb, 'parameter')) : undefined;
+          const first = params ? (params.type === 'identifier' ? params : named(params)[0]) : undefined;
+          if (base !== null && first) this.bindPattern(first, obj!);
+        }
+        break;
+      }
       case 'function_declaration':
       case 'class_declaration': {
         const nm = field(n, 'name');
@@ -311,9 +325,11 @@ class JsAnalysis {
 
   visit(n: Node): void {
     if (n.type === 'call_expression' || n.type === 'new_expression') this.call(n);
-    if (n.type === 'arguments' || n.type === 'array') {
-      const callee = n.type === 'arguments' ? null : null;
-      void callee;
+    if (n.type === 'array' || n.type === 'return_statement' || n.type === 'spread_element' || n.type === 'pair' || n.type === 'sequence_expression') {
+      for (const c of named(n)) {
+        if (n.type === 'pair' && c.field !== 'value') continue;
+        this.escapes(c);
+      }
     }
     if (n.type === 'for_in_statement') {
       const right = field(n, 'right');
@@ -349,14 +365,11 @@ class JsAnalysis {
       if (inner !== null && isDangerous(inner)) f.dynamicExec.push(`${inner} via Reflect.apply`);
       return;
     }
-    // Arguments that are dangerous functions passed as values (cmds.forEach(execSync), [x].map(eval)).
+    // Arguments that are dangerous functions or modules passed as values (cmds.forEach(execSync), run(require('child_process'))).
+    if (q !== 'util.promisify' && q !== 'Reflect.apply' && !(q !== null && /\.(call|apply|bind)$/.test(q))) for (const a of args) this.escapes(a);
     for (const a of args) {
       if (a.type !== 'identifier' && a.type !== 'member_expression' && a.type !== 'subscript_expression') continue;
-      const aq = this.qual(a);
-      if (aq === null) continue;
-      if (isDangerous(aq) && q !== 'require' && q !== 'util.promisify') f.dynamicExec.push(`${aq} passed as a value`);
-      if (aq === 'process.env' && !(q === 'Object.assign' || q === 'structuredClone')) f.envDumps.push(`${q ?? 'a call'}(process.env)`);
-      if (aq === 'process.env' && q === null) f.envDumps.push('process.env');
+      if (this.qual(a) === 'process.env' && !(q === 'Object.assign' || q === 'structuredClone')) f.envDumps.push(`${q ?? 'a call'}(process.env)`);
     }
     if (q === null) return;
     if (q === 'util.promisify' && args[0]) {
@@ -433,6 +446,13 @@ class JsAnalysis {
       this.net(q, args);
       return;
     }
+  }
+
+  /** A dangerous function or module flowing somewhere the analysis does not follow is a command it cannot see. */
+  escapes(n: Node): void {
+    if (n.type !== 'identifier' && n.type !== 'member_expression' && n.type !== 'subscript_expression' && n.type !== 'call_expression' && n.type !== 'await_expression') return;
+    const q = this.qual(n);
+    if (q !== null && (isDangerous(q) || DANGEROUS_MODULES.has(q))) this.f.dynamicExec.push(`${q} passed as a value`);
   }
 
   objectProp(obj: Node, name: string): Node | undefined {
@@ -542,6 +562,9 @@ class JsAnalysis {
     if (!found) f.netUnknown = true;
   }
 }
+
+/** Modules whose object, once out of sight, can run anything. */
+const DANGEROUS_MODULES = new Set(['child_process', 'vm', 'worker_threads', 'cluster', 'module', 'process.binding', 'inspector']);
 
 function isDangerous(q: string): boolean {
   return SHELL_APIS.has(q) || ARGV_APIS.has(q) || CODE_APIS.has(q) || q.startsWith('child_process.') || q === 'require' || q === 'Bun.spawn' || q === 'Bun.spawnSync';

@@ -58,6 +58,8 @@ const NET_PREFIXES = [
 ];
 /** Net calls that only build a local object (no traffic by themselves). */
 
+/** Modules that, handed to code the analysis does not follow, can run anything. */
+const PASSED_MODULES = new Set(['os', 'posix', 'subprocess', 'pty', 'builtins', 'importlib', 'ctypes', 'commands', '__import__', 'exec', 'eval']);
 /** Modules where an attribute chosen at run time can run programs or code. */
 const POWERFUL_MODULES = new Set(['os', 'posix', 'subprocess', 'builtins', '__builtins__', 'importlib', 'ctypes', 'pty', 'shutil', 'socket', 'sys', 'commands', 'io', 'pathlib', 'codecs', 'runpy', 'code', 'pickle', 'marshal', 'asyncio', 'multiprocessing', 'exec', 'eval', '__import__', 'getattr', 'globals', 'locals', 'vars']);
 const FILE_READ = new Set(['open', 'io.open', 'codecs.open', 'os.open', 'builtins.open', 'io.FileIO', 'linecache.getlines', 'tarfile.open', 'zipfile.ZipFile', 'fileinput.input']);
@@ -397,7 +399,7 @@ class PyAnalysis {
       // dict(os.environ) / len(os.environ) copy or count it (env for a child process), they do not show it.
       const envOk = fn !== undefined && /^(dict|len|copy\.copy|copy\.deepcopy)$/.test(this.text(fn));
       if (args) for (const c of named(args)) this.reference(c, envOk);
-    } else if (n.type === 'list' || n.type === 'tuple' || n.type === 'for_statement' || n.type === 'for_in_clause') {
+    } else if (n.type === 'list' || n.type === 'tuple' || n.type === 'for_statement' || n.type === 'for_in_clause' || n.type === 'return_statement' || n.type === 'pair' || n.type === 'set') {
       for (const c of named(n)) this.reference(c, false);
     }
     if (n.type === 'attribute') {
@@ -414,7 +416,7 @@ class PyAnalysis {
     if (n.type !== 'identifier' && n.type !== 'attribute') return;
     const q = this.qual(n);
     if (q === null) return;
-    if (SHELL_APIS.has(q) || PROC_APIS.has(q) || EXEC_APIS.has(q) || CODE_APIS.has(q)) this.f.dynamicExec.push(`${q} passed as a value`);
+    if (SHELL_APIS.has(q) || PROC_APIS.has(q) || EXEC_APIS.has(q) || CODE_APIS.has(q) || PASSED_MODULES.has(q)) this.f.dynamicExec.push(`${q} passed as a value`);
     else if (!envOk && (q === 'os.environ' || q === 'os.environb')) this.f.envDumps.push('os.environ');
   }
 
