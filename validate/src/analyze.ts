@@ -875,9 +875,14 @@ function describeStdin(ctx: Ctx, stdin: Stdin | null, depth = 0): StdinKind {
   }
   const only = stdin.from.length === 1 ? stdin.from[0]! : null;
   const n = only?.name?.value ? basename(only.name.value) : '';
-  if (only && (n === 'echo' || n === 'printf') && only.args.every((a) => a.value !== null)) {
+  if (only && n === 'echo' && only.args.every((a) => a.value !== null)) {
     const parts = only.args.filter((a, i) => !(i === 0 && /^-[neE]+$/.test(a.value!))).map((a) => a.value!);
     literal = parts.join(' ');
+  } else if (only && n === 'printf' && only.args.length > 0 && only.args.every((a) => a.value !== null)) {
+    // printf FORMAT ARGS: only the forms whose output is plain: a format without % or \, or %s / %s\n applied to each argument.
+    const [fmt, ...rest] = only.args.map((a) => a.value!);
+    if (fmt === '%s' || fmt === '%s\\n') literal = rest.map((r) => (fmt === '%s' ? r : `${r}\n`)).join('');
+    else if (!fmt!.includes('%') && !fmt!.includes('\\')) literal = fmt!;
   } else if (only && n === 'cat' && only.args.length === 0 && only.stdin?.kind === 'text') {
     literal = only.stdin.text;
   }

@@ -45,7 +45,8 @@ export function urlHost(text: string): string | null {
 
 /** A string that names a host (not a URL) where an API expects one: `example.com`, `10.0.0.1`, `localhost`, `::1`. */
 export function bareHost(text: string): string | null {
-  const t = text.toLowerCase();
+  // host:port (IO::Socket PeerAddr, net strings) names the host.
+  const t = text.toLowerCase().replace(/^([a-z0-9.-]+):\d+$/, '$1');
   if (t === 'localhost' || /^\d{1,3}(\.\d{1,3}){3}$/.test(t) || /^[0-9a-f]*:[0-9a-f:]*$/.test(t) || /^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$/.test(t)) return t;
   return null;
 }

@@ -13,7 +13,7 @@ type Val = { readonly k: 'q'; readonly q: string } | { readonly k: 's'; readonly
 const UNKNOWN_VAL: Val = { k: 'unknown' };
 
 const GLOBALS = new Set([
-  'require', 'eval', 'Function', 'fetch', 'WebSocket', 'XMLHttpRequest', 'EventSource', 'process', 'Bun', 'Deno', 'atob', 'Buffer', 'String',
+  'JSON', 'require', 'eval', 'Function', 'fetch', 'WebSocket', 'XMLHttpRequest', 'EventSource', 'process', 'Bun', 'Deno', 'atob', 'Buffer', 'String',
   'setTimeout', 'setInterval', 'setImmediate', 'module', 'unescape', 'decodeURIComponent', 'Reflect', 'navigator',
 ]);
 const GLOBAL_OBJECTS = new Set(['globalThis', 'global', 'window', 'self']);
@@ -195,7 +195,13 @@ class JsAnalysis {
       case 'template_string': {
         let out = '';
         for (const c of n.children) {
-          if (c.type === 'template_substitution') return null;
+          if (c.type === 'template_substitution') {
+            const expr = named(c)[0];
+            const v = expr ? this.str(expr, depth + 1) : null;
+            if (v === null) return null;
+            out += v;
+            continue;
+          }
           if (c.type === 'string_fragment') out += this.text(c);
           else if (c.type === 'escape_sequence') out += decodeEscape(this.text(c));
         }
@@ -224,7 +230,13 @@ class JsAnalysis {
         return this.qual(n) === 'process.env.HOME' ? '~' : null;
       case 'call_expression': {
         const callee = field(n, 'function');
-        if (callee && this.qual(callee) === 'os.homedir') return '~';
+        const cq = callee ? this.qual(callee) : null;
+        if (cq === 'os.homedir') return '~';
+        if (cq === 'JSON.stringify' || cq === 'String') {
+          const a0 = field(n, 'arguments') ? named(field(n, 'arguments')!)[0] : undefined;
+          const v = a0 ? this.str(a0, depth + 1) : null;
+          if (v !== null) return cq === 'String' ? v : JSON.stringify(v);
+        }
         const cargs = field(n, 'arguments');
         if (callee && cargs && /^(path\.(join|resolve|posix\.join))$/.test(this.qual(callee) ?? '')) {
           const parts = named(cargs).map((c) => this.str(c, depth + 1));

@@ -20,7 +20,7 @@ type Val =
 const UNKNOWN_VAL: Val = { k: 'unknown' };
 
 /** Builtins that matter; other unbound names are ordinary values. */
-const BUILTINS = new Set(['open', 'exec', 'eval', 'compile', '__import__', 'getattr', 'execfile', 'globals', 'locals', 'vars', 'chr', 'breakpoint', 'input']);
+const BUILTINS = new Set(['open', 'repr', 'str', 'exec', 'eval', 'compile', '__import__', 'getattr', 'execfile', 'globals', 'locals', 'vars', 'chr', 'breakpoint', 'input']);
 
 /** Shell string as first argument. */
 const SHELL_APIS = new Set([
@@ -224,6 +224,11 @@ class PyAnalysis {
         const callee = field(n, 'function');
         const cargs = field(n, 'arguments');
         const cq = callee ? this.qual(callee) : null;
+        if ((cq === 'repr' || cq === 'str') && cargs && named(cargs).length === 1) {
+          const inner = this.str(named(cargs)[0]!, depth + 1);
+          if (inner !== null && cq === 'str') return inner;
+          if (inner !== null && !/['\\\n]/.test(inner)) return `'${inner}'`;
+        }
         if ((cq === 'os.getenv' || cq === 'os.environ.get') && cargs && named(cargs)[0] && this.str(named(cargs)[0]!) === 'HOME') return '~';
         if (cq === 'pathlib.Path.home' || cq === 'os.path.expanduser' && cargs && named(cargs)[0] && this.str(named(cargs)[0]!) === '~') return '~';
         // ' '.join([...literals]) and 'x'.format() without arguments are literal; everything else is not.
@@ -252,7 +257,14 @@ class PyAnalysis {
     const prefix = startTok ? this.text(startTok).replace(/['"]+$/, '').toLowerCase() : '';
     let out = '';
     for (const c of n.children) {
-      if (c.type === 'interpolation') return null;
+      if (c.type === 'interpolation') {
+        // f'{"x"}' is literal; any name, call, conversion or format spec is not.
+        const parts = named(c);
+        const v = parts.length === 1 ? this.str(parts[0]!) : null;
+        if (v === null) return null;
+        out += v;
+        continue;
+      }
       if (c.type === 'string_content') out += prefix.includes('r') ? this.text(c) : decodeEscapes(this.text(c));
     }
     return out;
@@ -431,6 +443,11 @@ class PyAnalysis {
       return undefined;
     };
     const splat = args.some((c) => c.type === 'list_splat' || c.type === 'dictionary_splat');
+    const pathObj = fn.type === 'attribute' ? field(fn, 'object') : undefined;
+    if (pathObj && this.pathOf(pathObj) !== undefined) {
+      this.methodCall(fn, pos, kw);
+      return;
+    }
     const q = this.qual(fn);
     if (q === null) {
       this.methodCall(fn, pos, kw);

@@ -55,7 +55,7 @@ const TABLES: Record<ScriptLang, LangTable> = {
   },
   php: {
     exec: m<ExecKind>([['system', 'shell'], ['exec', 'shell'], ['shell_exec', 'shell'], ['passthru', 'shell'], ['proc_open', 'shell'], ['popen', 'shell'], ['pcntl_exec', 'list'], ['eval', 'code'], ['assert', 'code'], ['create_function', 'code'], ['call_user_func', 'code'], ['call_user_func_array', 'code'], ['include', 'code'], ['require', 'code'], ['include_once', 'code'], ['require_once', 'code']]),
-    net: ['fsockopen', 'pfsockopen', 'stream_socket_client', 'socket_create', 'socket_connect', 'curl_init', 'curl_exec', 'file_get_contents', 'fopen', 'get_headers', 'dns_get_record', 'gethostbyname', 'mail'],
+    net: ['fsockopen', 'pfsockopen', 'stream_socket_client', 'socket_create', 'socket_connect', 'curl_init', 'curl_exec', 'get_headers', 'dns_get_record', 'gethostbyname', 'mail'],
     decoders: new Set(['base64_decode', 'str_rot13', 'gzinflate', 'gzuncompress', 'gzdecode', 'hex2bin', 'convert_uudecode', 'chr', 'strrev', 'pack', 'urldecode', 'rawurldecode']),
     read: new Set(['file_get_contents', 'file', 'readfile', 'fopen', 'parse_ini_file', 'highlight_file', 'show_source']),
     write: new Set(['file_put_contents', 'mkdir', 'chmod', 'chown', 'rename', 'copy', 'symlink', 'link', 'touch']),
@@ -217,6 +217,15 @@ function rawTokens(lang: ScriptLang, src: string): Tok[] {
         continue;
       }
     }
+    // Regex literals (/a|b/) where an operand cannot be: their text is neither code nor a pipe.
+    if (c === '/' && (lang === 'awk' || lang === 'perl' || lang === 'ruby') && !afterOperand(out)) {
+      const e = regexEnd(src, i + 1);
+      if (e > 0) {
+        push('p', 're');
+        i = e;
+        continue;
+      }
+    }
     if (c === '"' || c === "'" || c === '`') {
       let [body, next] = delimited(c, i);
       i = next;
@@ -300,6 +309,38 @@ function rawTokens(lang: ScriptLang, src: string): Tok[] {
   return out;
 }
 
+const NOT_OPERANDS = new Set(['print', 'printf', 'if', 'unless', 'return', 'split', 'grep', 'and', 'or', 'not', 'when', 'while', 'until', 'x', 'match', 'sub', 'gsub', 'gensub', 'in', 'case']);
+
+/** Whether the previous token ends an operand (then `/` divides). */
+function afterOperand(out: readonly Tok[]): boolean {
+  const t = out[out.length - 1];
+  if (t === undefined || t.t === 'nl') return false;
+  if (t.t === 'str' || t.t === 'cmd') return true;
+  if (t.t === 'word') return !NOT_OPERANDS.has(t.v);
+  return t.v === ')' || t.v === ']' || t.v === '0';
+}
+
+/** Index after the closing `/` of a regex starting at `from` (inside it), or -1 when the line ends first. */
+function regexEnd(src: string, from: number): number {
+  let inClass = false;
+  for (let j = from; j < src.length; j++) {
+    const ch = src[j]!;
+    if (ch === '\\') {
+      j++;
+      continue;
+    }
+    if (ch === '\n') return -1;
+    if (ch === '[') inClass = true;
+    else if (ch === ']') inClass = false;
+    else if (ch === '/' && !inClass) {
+      let k = j + 1;
+      while (k < src.length && /[a-z]/.test(src[k]!)) k++; // flags
+      return k;
+    }
+  }
+  return -1;
+}
+
 function hasInterp(lang: ScriptLang, body: string): boolean {
   if (lang === 'ruby') return body.includes('#{') || body.includes('#$') || body.includes('#@');
   if (lang === 'perl') return /[$@][\w{:]/.test(body);
@@ -374,6 +415,14 @@ export function analyzeScripting(lang: ScriptLang, src: string, f: Facts): void 
     }
     if (tab.read.has(key) || tab.write.has(key)) {
       const lits = literalArgs(argTokens(toks, i));
+      // file_get_contents('https://…'), File.read is local; URL wrappers are network use.
+      const url = lits[0] !== undefined ? urlHost(lits[0]) : null;
+      if (url !== null) {
+        net = true;
+        f.netApis.push(key);
+        f.hosts.push(url);
+        continue;
+      }
       if (lits[0] !== undefined) (tab.write.has(key) ? f.writes : f.reads).push(...(tab.write.has(key) && lits.length > 1 ? lits.slice(-1) : lits.slice(0, 1)));
       continue;
     }
@@ -479,16 +528,25 @@ function concatenation(toks: readonly Tok[]): string | null {
   return out;
 }
 
+/** Calls that load code from a file or module by name (dynamic only when the name is). */
+const LOADERS: Record<ScriptLang, ReadonlySet<string>> = {
+  perl: new Set(['require', 'do']),
+  ruby: new Set(['require', 'load', 'method', 'const_get']),
+  php: new Set(['include', 'include_once', 'require', 'require_once']),
+  lua: new Set(['require', 'dofile', 'loadfile']),
+  awk: new Set(),
+};
+
 function execCall(lang: ScriptLang, kind: ExecKind, api: string, args: Tok[], f: Facts): void {
   let parts = splitArgs(args);
   // Perl `system { $prog } @args` and Ruby env hashes as first argument: unknown program.
   if (lang === 'ruby' && args[0]?.v === '{') parts = parts.slice(1);
   if (kind === 'code') {
-    if (api === 'require' || api === 'load' || api === 'do' || api === 'method' || api === 'const_get' || api === 'include' || api === 'include_once' || api === 'require_once' || api === 'dofile' || api === 'loadfile') {
+    if (LOADERS[lang].has(api)) {
       if (parts.length === 0 || parts[0] === null) {
-        // require Foo::Bar (a bareword module) is static; a variable is not.
+        // Perl/Ruby `require Foo::Bar`, `do { … }` and Ruby `method(:x)` name code statically; a variable does not.
         const first = args.find((t) => t.t !== 'nl');
-        if (first && first.t === 'word' && !/^[$@%]/.test(first.v)) return;
+        if ((lang === 'perl' || lang === 'ruby') && first && ((first.t === 'word' && !/^[$@%]/.test(first.v)) || first.v === '{' || first.v === ':')) return;
         if (api === 'method' && first === undefined) return;
         f.dynamicCode.push(`${api} of a computed name`);
       }
@@ -572,7 +630,7 @@ function awkPipes(toks: readonly Tok[], i: number, f: Facts): void {
     else f.dynamicExec.push('awk |& coprocess');
     return;
   }
-  if (t.v !== '|') return;
+  if (t.v !== '|' || toks[i - 1]?.v === '|' || toks[i + 1]?.v === '|') return; // `||` is logical or
   const next = toks[i + 1];
   if (next?.t === 'word' && next.v === 'getline') {
     const s = toks[i - 1];

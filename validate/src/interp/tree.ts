@@ -55,6 +55,17 @@ function parserFor(lang: TreeLang): Parser {
 /** Inputs at least this long are parsed with a progress callback that enforces the deadline. */
 const CHECKED_PARSE_MIN = 4096;
 
+/**
+ * Loads the grammar for `lang` if needed; returns the milliseconds spent (0 when it was loaded).
+ * The one-time load is not validation work: callers move their deadline by it.
+ */
+export function loadGrammar(lang: TreeLang): number {
+  if (parsers.has(lang)) return 0;
+  const t0 = performance.now();
+  parserFor(lang);
+  return performance.now() - t0;
+}
+
 /** Parses `src` as `lang` and copies the tree; null when cancelled by the deadline. */
 export function parseCode(lang: TreeLang, src: string, deadline: number): CodeTree | null {
   const parser = parserFor(lang);
