@@ -47,6 +47,10 @@ export interface Ctx {
   readonly deadline: number;
   readonly names: Set<string>;
   readonly effects: EffectsAcc;
+  /** Files this command downloads (resolved paths): executing one later in the command is running remote code. */
+  readonly downloads: Set<string>;
+  /** The command as given (top level), for questions about where a nested finding sits. */
+  readonly top: string;
 }
 
 /** Where findings of a (possibly nested) script are reported. */
@@ -512,7 +516,8 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
   }
   checkDestructive(ctx, sc, cmd, name, args);
 
-  if (ctx.p.networkTools.has(name)) checkNetwork(ctx, sc, cmd, name, args);
+  if (ctx.p.networkTools.has(name)) checkNetwork(ctx, sc, cmd, name, args, writes);
+  checkRunsDownload(ctx, sc, cmd, name0, name, args);
   if (w.length > 0 && WRITERS.has(name)) checkPayload(ctx, sc, cmd, name, args, w);
 
   if (SHELLS.has(name)) return shell(ctx, sc, cmd, name, args, chain);
@@ -644,6 +649,17 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
     case 'seq':
       if (positionals(args).some((a) => /^\d+(\.\d+)?e\d+$/i.test(a.value ?? '') || Number(a.value) > 1e9)) add(ctx, sc, 'ask', 'resource.exhaustion', 'generates an enormous sequence', cmd.start, cmd.end);
       return;
+    case 'head':
+    case 'tail':
+      // `head -c 100G /dev/zero > big`: a byte count larger than the sandbox's scratch space, into a file.
+      if (cmd.redirects.length > 0 || writes.length > 0) {
+        for (let k = 0; k < args.length; k++) {
+          const v = args[k]!.value ?? '';
+          const n = /^(-c|--bytes)$/.test(v) ? args[k + 1]?.value ?? '' : /^(?:-c|--bytes=)(.+)$/.exec(v)?.[1] ?? '';
+          if (n && parseSize(n.replace(/^[+-]/, '')) > ctx.p.policy.limits.tmpfsBytes * 4) add(ctx, sc, 'ask', 'resource.exhaustion', `${name} writes ${n} bytes`, cmd.start, cmd.end);
+        }
+      }
+      return;
     case 'cat':
     case 'pv':
     case 'yes':
@@ -674,7 +690,9 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
     case 'kill':
     case 'pkill':
     case 'killall':
-      if (args.some((a) => a.value === '-1' || a.value === '1') && name === 'kill' && positionals(args).some((a) => a.value === '-1' || a.value === '1')) {
+      // pid -1 is every process the user may signal; it can only follow a signal option or `--`
+      // (`kill -9 -1`, `kill -s KILL -1`, `kill -- -1`); pid 1 is init.
+      if (name === 'kill' && args.some((a, k) => (a.value === '-1' && k > 0) || (a.value === '1' && positionals(args).includes(a)))) {
         add(ctx, sc, 'ask', 'resource.kill_all', 'kills every process (or init)', cmd.start, cmd.end);
       }
       return;
@@ -1300,6 +1318,15 @@ function critical(w: Word, cwd: string | null, ctx: Ctx): { path: string; level:
 }
 
 function checkDestructive(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
+  if (name === 'mv') {
+    // Moving a tree away destroys it where it was (`mv ~ /tmp/x`).
+    const pos = positionals(args);
+    for (const t of pos.slice(0, -1)) {
+      const c = critical(t, cmd.cwd, ctx);
+      if (c?.level === 'deny') add(ctx, sc, 'deny', 'destroy.recursive_delete', `mv moves ${c.path} away`, t.start, t.end);
+    }
+    return;
+  }
   if (name === 'rm' || name === 'chmod' || name === 'chown' || name === 'chgrp' || name === 'shred' || name === 'rmdir') {
     if (args.some((a) => a.value === '--no-preserve-root')) {
       add(ctx, sc, 'deny', 'destroy.recursive_delete', `${name} --no-preserve-root`, cmd.start, cmd.end);
@@ -1310,7 +1337,14 @@ function checkDestructive(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: rea
     const targets = name === 'rm' ? positionals(args) : positionals(args).slice(1);
     for (const t of targets) {
       const c = critical(t, cmd.cwd, ctx);
-      if (!c) continue;
+      if (!c) {
+        // `rm -rf $(…)`, `rm -rf "$X"`, `` rm -rf `pwd`/.. ``: the tree that goes is only known at run time.
+        // `$PWD/x` is under the tracked directory and `$TMPDIR/x` is scratch space.
+        if (t.pattern.startsWith(UNKNOWN) && !sc.walked.assigned.has(t.vars[0] ?? '') && !(/^(PWD|TMPDIR)$/.test(t.vars[0] ?? '') && t.vars.length === 1 && !(t.flags & WordFlag.substitution) && /^"?\$\{?(PWD|TMPDIR)\}?\/[\w.-]/.test(t.raw) && !t.raw.includes('..'))) {
+          opaque(ctx, sc, 'delete_target', `recursive ${name} of a path only known at run time (${truncate(t.raw, 40)})`, t.start, t.end);
+        }
+        continue;
+      }
       if (c.level === 'deny') add(ctx, sc, 'deny', 'destroy.recursive_delete', `recursive ${name} of ${c.path}`, t.start, t.end);
       else add(ctx, sc, 'ask', 'fs.delete_workspace', `recursive ${name} of the workspace root or above (${c.path})`, t.start, t.end);
     }
@@ -1397,16 +1431,102 @@ function hostOf(text: string): string | null {
   return m ? m[1]!.toLowerCase() : null;
 }
 
+/**
+ * The host a URL parser (curl's, the WHATWG one) connects to: percent-escapes decoded and cut at
+ * a decoded `/` (`169.254.169.254%2flatest`), IPv4 in any spelling (decimal, hex, octal, short
+ * forms), IPv4-mapped IPv6 (`[::ffff:169.254.169.254]`) as the IPv4 it maps.
+ */
 function normaliseHost(h: string): string {
   if (h.includes(UNKNOWN)) return h;
+  let t = h;
+  if (t.includes('%')) {
+    try {
+      t = decodeURIComponent(t);
+    } catch {
+      // leave undecodable escapes as they are
+    }
+    t = t.split(/[/?#\\@]/)[0]!;
+  }
+  let host: string;
   try {
-    return new URL('http://' + h).hostname.toLowerCase();
+    host = new URL('http://' + t).hostname.toLowerCase();
   } catch {
-    return h;
+    return t.toLowerCase();
+  }
+  const mapped = /^\[(?:0{0,4}:){0,5}:?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(host);
+  if (mapped) {
+    const hi = parseInt(mapped[1]!, 16);
+    const lo = parseInt(mapped[2]!, 16);
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  return host;
+}
+
+/** Tools that fetch a URL: with a literal URL and nothing sent, a plain download (`network.fetch`). */
+const FETCH_TOOLS = new Set(['curl', 'wget', 'http', 'https', 'httpie', 'xh', 'aria2c']);
+/** Options of fetch tools that name the output file. */
+const FETCH_OUTPUT = /^(-o|--output|-O|--output-document|--out|-d|--dir|--directory-prefix|-P)$/;
+
+/**
+ * Records the files a fetch tool writes, so that running one of them later in
+ * the same command is seen for what it is: code from the network.
+ */
+function noteDownloads(ctx: Ctx, cmd: Cmd, name: string, args: readonly Word[], writes: readonly Word[]): void {
+  const add1 = (p: string | null): void => {
+    if (!p) return;
+    const abs = p.startsWith('/') || p.startsWith('~') ? resolvePath(null, p) : cmd.cwd !== null ? resolvePath(cmd.cwd, p) : null;
+    if (abs) ctx.downloads.add(abs);
+    ctx.downloads.add(p.replace(/^\.\//, ''));
+  };
+  for (const w of writes) add1(w.value);
+  let remoteName = false;
+  for (let i = 0; i < args.length; i++) {
+    const v = args[i]!.value ?? '';
+    const eq = /^(--output|--output-document|--out)=(.*)$/.exec(v);
+    if (eq) add1(eq[2]!);
+    else if (FETCH_OUTPUT.test(v) && !(name === 'curl' && v === '-O')) add1(args[i + 1]?.value ?? null);
+    else if ((name === 'curl' && /^-[a-zA-Z]*o$/.test(v)) || (name === 'wget' && /^-[a-zA-Z]*[OP]$/.test(v))) add1(args[i + 1]?.value ?? null);
+    if (name === 'curl' && (/^-[a-zA-Z]*O[a-zA-Z]*$/.test(v) || v === '--remote-name' || v === '--remote-name-all')) remoteName = true;
+  }
+  // wget (and curl -O) without an output name save under the URL's last path segment.
+  if (remoteName || name === 'wget' && !args.some((a) => /^(-O|--output-document)/.test(a.value ?? ''))) {
+    for (const a of args) {
+      const m = /^[a-z]+:\/\/[^/?#]+\/(?:[^?#]*\/)?([^/?#]+)/i.exec(a.value ?? '');
+      if (m) add1(m[1]!);
+    }
   }
 }
 
-function checkNetwork(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
+/** A program, script or sourced file that this command downloaded earlier: remote code execution. */
+function checkRunsDownload(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, name: string, args: readonly Word[]): void {
+  if (ctx.downloads.size === 0) return;
+  const cands: Word[] = [];
+  if (name0.includes('/')) cands.push({ ...args[0]!, value: name0 });
+  if (SHELLS.has(name) || isInterpreter(name) || name === 'source' || name === '.' || name === 'chmod') {
+    const pos = positionals(args);
+    if (pos[0]) cands.push(pos[0]);
+    if (name === 'chmod' && pos[1]) cands.push(pos[1]);
+  }
+  for (const c of cands) {
+    const v = c.value;
+    if (!v) continue;
+    const abs = v.startsWith('/') || v.startsWith('~') ? resolvePath(null, v) : cmd.cwd !== null ? resolvePath(cmd.cwd, v) : null;
+    if (ctx.downloads.has(v.replace(/^\.\//, '')) || (abs && ctx.downloads.has(abs))) {
+      add(ctx, sc, 'deny', 'exec.remote_code', `${name} runs ${v}, which this command downloaded`, cmd.start, cmd.end);
+      return;
+    }
+  }
+}
+
+function checkNetwork(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[], writes: readonly Word[]): void {
+  const fetchTool = FETCH_TOOLS.has(name);
+  if (fetchTool) noteDownloads(ctx, cmd, name, args, writes);
+  // A plain download: nothing sent, nothing in the command built at run time, no data piped in.
+  // Not plain either: a fetch whose output becomes another command's arguments (`$(curl …)`), or one
+  // on a later line of a multi-line command, where a reader skimming the first line does not see it.
+  const at = sc.outer ?? cmd;
+  const laterLine = ctx.top.lastIndexOf('\n', at.start - 1) !== -1;
+  const plain = fetchTool && !cmd.stdin && !cmd.inSubstitution && !laterLine && !args.some((a) => a.value === null || a.vars.length > 0 || (a.flags & WordFlag.substitution) !== 0 || NET_UPLOAD.test(a.value ?? '') || /^(-X|--request|--method)$/.test(a.value ?? '') || /^(POST|PUT|PATCH|DELETE)$/.test(a.value ?? '') || /^-[a-zA-Z]*[dFT]$/.test(a.value ?? '') || /^--post-(data|file)/.test(a.value ?? '') || /^[\w-]+(:=|==|=@|:=@|@)/.test(a.value ?? ''));
   const dnsTools = /^(dig|nslookup|host|ping|ping6|traceroute|mtr|whois)$/.test(name);
   let upload = false;
   for (let i = 0; i < args.length; i++) {
@@ -1440,7 +1560,9 @@ function checkNetwork(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonl
     }
     if (ctx.p.localHosts.has(h) || /^127\./.test(h)) continue;
     const mode = ctx.p.policy.network.mode;
-    add(ctx, sc, ctx.p.policy.network.external, 'net.external', `${name} contacts ${h}${mode === 'none' ? ' (sandbox network mode is "none")' : ''}`, a.start, a.end);
+    const where = `${h}${mode === 'none' ? ' (sandbox network mode is "none")' : ''}`;
+    if (plain) add(ctx, sc, ctx.p.policy.network.fetch ?? ctx.p.policy.network.external, 'net.fetch', `${name} downloads from ${where}`, a.start, a.end);
+    else add(ctx, sc, ctx.p.policy.network.external, 'net.external', `${name} contacts ${where}`, a.start, a.end);
   }
   if (upload) add(ctx, sc, 'ask', 'net.upload', `${name} uploads a file or piped data`, cmd.start, cmd.end);
   if (upload && cmd.stdin?.kind === 'pipe' && cmd.stdin.from.some((c) => /^(env|printenv|set)$/.test(c.name?.value ?? '') || /^(cat|head|tail|base64|xxd)$/.test(c.name?.value ?? '') && c.args.some((x) => /\.env|\.ssh|environ|credentials/.test(x.value ?? '')))) {
@@ -1483,6 +1605,7 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
   }
   const sub = args[i]?.value ?? '';
   const rest = args.slice(i + 1);
+  if (GIT_PRINTS_CONTENT.has(sub)) gitContentReads(ctx, sc, cmd, sub, rest);
   switch (sub) {
     case 'config': {
       const pos = positionals(rest.filter((a, k) => !(/^(-f|--file|--blob|--type|--default)$/.test(rest[k - 1]?.value ?? ''))));
@@ -1533,6 +1656,25 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
       return;
     default:
       return;
+  }
+}
+
+/** git subcommands that print file contents, from the work tree or from history. */
+const GIT_PRINTS_CONTENT = new Set(['show', 'log', 'diff', 'cat-file', 'blame', 'annotate', 'grep', 'archive', 'format-patch', 'whatchanged']);
+
+/**
+ * `git show HEAD:.env`, `git log -p -- .env`: the file's contents come out of
+ * git. Paths (and `<rev>:<path>`) are checked as reads by a reader, not by the
+ * soft `git` tool (for which `git add .env` is no read).
+ */
+function gitContentReads(ctx: Ctx, sc: Scope, cmd: Cmd, sub: string, rest: readonly Word[]): void {
+  for (const a of rest) {
+    const v = a.value;
+    if (v === null || (v.startsWith('-') && v !== '-')) continue;
+    const colon = v.indexOf(':');
+    const path = colon > 0 && !v.includes('://') ? v.slice(colon + 1) : v;
+    if (!path || path === v && sub === 'show' && !/[./]/.test(path)) continue;
+    checkPaths(ctx, sc, cmd, { ...a, value: path, raw: path, pattern: path }, 'read', `git ${sub}`);
   }
 }
 

@@ -99,8 +99,15 @@ export const PolicySchema = z.strictObject({
     tools: z.array(z.string()),
     /** Hosts treated as local (no egress). */
     localHosts: z.array(z.string()),
-    /** Verdict for a network tool reaching a non-local host. */
+    /** Verdict for a network tool reaching a non-local host with data the chain cannot see (uploads, URLs or headers built at run time). */
     external: VerdictSchema,
+    /**
+     * Verdict for a plain download: a fetch tool, a literal URL, nothing uploaded, no value built at run
+     * time. Whether it can reach the host is the network policy's business; a downloaded file that the
+     * same command executes is `exec.remote_code` whatever this says. Absent: same as `external`
+     * (so a policy written before this setting keeps its behaviour and its hash).
+     */
+    fetch: VerdictSchema.optional(),
   }),
   validation: z.strictObject({
     maxInputBytes: z.number().int().positive().default(65_536),

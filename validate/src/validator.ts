@@ -101,7 +101,7 @@ function run(cmd: string, p: CompiledPolicy, grammar: BashGrammar): Verdict {
     findings.push({ verdict: 'deny', rule: 'input.empty', reason: 'empty command', start: 0, end: cmd.length });
     return finish(findings, effects);
   }
-  const ctx: Ctx = { p, grammar, findings, deadline: performance.now() + pol.validation.timeoutMs, names, effects };
+  const ctx: Ctx = { p, grammar, findings, deadline: performance.now() + pol.validation.timeoutMs, names, effects, downloads: new Set(), top: cmd };
   analyzeScript(ctx, cmd, 0, null, '', pol.workspace);
   return finish(findings, effects);
 }
