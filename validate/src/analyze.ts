@@ -996,7 +996,7 @@ const INTERP_HOST: InterpHost = {
     if (c?.level === 'deny') add(ctx, sc, 'deny', 'destroy.recursive_delete', `recursive delete of ${c.path} by ${tool} code`, at.start, at.end);
     else if (c) add(ctx, sc, 'ask', 'fs.delete_workspace', `recursive delete of the workspace root or above (${c.path}) by ${tool} code`, at.start, at.end);
   },
-  host: (ctx, sc, cmd, host, tool, at) => checkNetwork(ctx, sc, cmd, tool, [literalWord(`http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}/`, at)]),
+  host: (ctx, sc, cmd, host, tool, at) => checkNetwork(ctx, sc, cmd, tool, [literalWord(`http://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}/`, at)], []),
   stdinScript: (ctx, sc, cmd, who) => stdinScript(ctx, sc, cmd, who, false),
   dynamicScript,
   dynamicCode(ctx, sc, w, label) {
