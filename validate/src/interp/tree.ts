@@ -74,7 +74,11 @@ export function parseCode(lang: TreeLang, src: string, deadline: number): CodeTr
     src.length < CHECKED_PARSE_MIN
       ? parser.parse(src)
       : parser.parse(src, null, { progressCallback: (() => ++checks % 16 === 0 && performance.now() > deadline) as () => void });
-  if (tree === null) return null;
+  if (tree === null) {
+    // tree-sitter resumes a cancelled parse on the next call unless reset (see grammar.ts).
+    parser.reset();
+    return null;
+  }
   try {
     const hasError = tree.rootNode.hasError;
     const cursor = tree.walk();
