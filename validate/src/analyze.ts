@@ -161,6 +161,15 @@ export function analyzeScript(ctx: Ctx, src: string, depth: number, outer: { sta
       repaired = true;
     }
   }
+  if (parsed.hasError && src.includes('<>')) {
+    // tree-sitter-bash has no `<>` (open read-write) redirection, which bash has. `>|` has the same
+    // length (spans hold) and, for the analysis, the same meaning: the target is opened for writing.
+    const fixed = readWriteRedirectsAsWrites(src);
+    if (fixed !== src) {
+      const retry = ctx.grammar.parse(fixed, Math.max(1, ctx.deadline - performance.now()));
+      if (!retry.hasError) parsed = retry;
+    }
+  }
   if (parsed.hasError) {
     ctx.findings.push({
       verdict: 'deny', rule: 'parse.error',
@@ -175,6 +184,42 @@ export function analyzeScript(ctx: Ctx, src: string, depth: number, outer: { sta
   for (const cmd of walked.cmds) checkCmd(ctx, sc, cmd);
   for (const fn of walked.functions) checkFunction(ctx, sc, fn);
   for (const l of walked.endlessLoops) add(ctx, sc, 'ask', 'resource.endless_loop', 'loop with no exit condition', l.start, l.end);
+}
+
+/**
+ * Rewrites each unquoted `<>` operator (optionally after a fd number) to `>|`. Quoted text and
+ * backslash-escaped characters are left alone; heredoc bodies are text and keep their `<>`
+ * only if they sit inside quotes, which is enough: the result is used only when it parses.
+ */
+function readWriteRedirectsAsWrites(src: string): string {
+  let out = '';
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = null;
+      out += c;
+      continue;
+    }
+    if (c === '\\') {
+      out += c + (src[i + 1] ?? '');
+      i++;
+      continue;
+    }
+    if (quote === '"') {
+      if (c === '"') quote = null;
+      out += c;
+      continue;
+    }
+    if (c === "'" || c === '"') quote = c;
+    if (c === '<' && src[i + 1] === '>' && src[i - 1] !== '<') {
+      out += '>|';
+      i++;
+      continue;
+    }
+    out += c;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -274,7 +319,11 @@ function checkCmd(ctx: Ctx, sc: Scope, cmd: Cmd): void {
       const isWrite = r.kind === 'file' && (/>/.test(r.op) && !(r.op === '>&' && /^\d+$|^-$/.test(r.target.value ?? '')));
       if (isWrite) writes.push(r.target);
       else if (r.kind === 'file' && r.op.startsWith('<') && !/^\d+$|^-$/.test(r.target.value ?? '')) checkPaths(ctx, sc, cmd, r.target, 'read', 'redirect');
-      if (r.kind === 'file' && r.op === '<>') writes.push(r.target);
+      // `<>` opens for reading and writing (parsed as `>|`, see readWriteRedirectsAsWrites): also a read.
+      if (r.kind === 'file' && (r.op === '<>' || (r.op === '>|' && sc.src.slice(r.start, r.end).includes('<>')))) {
+        if (r.op === '<>') writes.push(r.target);
+        if (!/^\d+$|^-$/.test(r.target.value ?? '')) checkPaths(ctx, sc, cmd, r.target, 'read', 'redirect');
+      }
     }
   }
   for (const w of writes) checkPaths(ctx, sc, cmd, w, 'write', 'redirect');
@@ -482,10 +531,15 @@ function checkWord(ctx: Ctx, sc: Scope, w: Word): void {
   if (f & (WordFlag.indirect | WordFlag.transform)) {
     add(ctx, sc, 'deny', 'obfuscation.indirect_expansion', `indirect or transforming expansion (${truncate(w.raw, 40)})`, w.start, w.end);
   }
-  if (w.vars.includes('IFS')) {
+  // `$IFS` glued into a word stands in for a blank (`cat${IFS}/etc/passwd`); a word that is only
+  // `"$IFS"` is the save/restore idiom (`OLD_IFS="$IFS"; …; IFS="$OLD_IFS"`), data.
+  const alone = /^"?\$\{?[A-Za-z_][A-Za-z0-9_]*\}?"?$/.test(w.raw);
+  if (w.vars.includes('IFS') && !alone) {
     add(ctx, sc, 'deny', 'obfuscation.ifs', 'uses $IFS inside a word (classic way to hide spaces)', w.start, w.end);
   }
-  if (f & WordFlag.paramOp && /\$\{(HOME|PATH|PWD|SHELL|USER|LOGNAME|OLDPWD|IFS|TERM|HOSTNAME|LS_COLORS|PS1|BASH|UID|EUID|HOSTTYPE|OSTYPE|MACHTYPE):-?\d/.test(w.raw)) {
+  // A slice of a system variable glued to other text builds a name (`${HOME:0:1}etc`); a slice on
+  // its own (`echo "${PATH:0:50}"`) is just printed.
+  if (f & WordFlag.paramOp && !/^"?\$\{[A-Za-z_][A-Za-z0-9_]*:-?\d+(:-?\d+)?\}"?$/.test(w.raw) && /\$\{(HOME|PATH|PWD|SHELL|USER|LOGNAME|OLDPWD|IFS|TERM|HOSTNAME|LS_COLORS|PS1|BASH|UID|EUID|HOSTTYPE|OSTYPE|MACHTYPE):-?\d/.test(w.raw)) {
     add(ctx, sc, 'deny', 'obfuscation.param_slice', `slices characters out of a system variable (${truncate(w.raw, 40)})`, w.start, w.end);
   }
   if (f & WordFlag.ansiC && /\\(x[0-9a-fA-F]|u[0-9a-fA-F]|[0-7]{2,3})/.test(w.raw) && w.value !== null && /[A-Za-z0-9/.~]/.test(decodedEscapes(w.raw))) {
@@ -1306,11 +1360,31 @@ function evalCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: st
   const only = args.length === 1 ? args[0]! : null;
   if (only) {
     const m = /^"?\$\(\s*([^()]*)\)"?$/s.exec(only.raw);
-    if (m && EVAL_SAFE.test(m[1]!.trim())) return;
+    // One producer only: `eval "$(brew shellenv; echo 'rm -rf ~')"` evals the echo's output too.
+    const producers = sc.walked.cmds.filter((c) => c.inSubstitution && c.start >= only.start && c.end <= only.end).length;
+    if (m && ((producers === 1 && EVAL_SAFE.test(m[1]!.trim())) || generatesShellCode(ctx, sc, only))) return;
   }
   for (const a of args) if (a.value === null) dynamicScript(ctx, sc, a, 'eval');
   void chain;
 }
+
+/**
+ * `eval "$(gh completion -s bash)"`, `eval "$(direnv hook bash)"`: the text comes from a local
+ * program asked for its shell integration, so eval runs that program's own code, no more than
+ * running the program does. Not when the producer reads files, decodes, or fetches (`cat`, `base64`,
+ * `curl`): then the code is data from somewhere else.
+ */
+function generatesShellCode(ctx: Ctx, sc: Scope, w: Word): boolean {
+  const inner = sc.walked.cmds.filter((c) => c.inSubstitution && c.start >= w.start && c.end <= w.end);
+  if (inner.length !== 1) return false;
+  const c = inner[0]!;
+  const name = c.name?.value;
+  if (!name || c.stdin || c.redirects.length > 0 || READS_OR_DECODES.has(basename(name)) || isNetworkFetch(ctx, c) || isDecoder(c)) return false;
+  const words = c.args.map((a) => a.value);
+  if (words.some((x) => x === null)) return false;
+  return words.some((x) => /^(--?)?(completions?|shellenv|shell-init|init|hook|activate|env|setup-shell)$/.test(x!)) && words.every((x) => /^[\w.=:/-]*$/.test(x!));
+}
+const READS_OR_DECODES = new Set(['cat', 'echo', 'printf', 'head', 'tail', 'base64', 'base32', 'xxd', 'od', 'openssl', 'gpg', 'tr', 'rev', 'sed', 'awk', 'perl', 'python', 'python3', 'node', 'ruby', 'sh', 'bash', 'zsh', 'env', 'printenv', 'git', 'tee', 'dd', 'zcat', 'gunzip', 'bzcat', 'xzcat', 'xargs', 'find']);
 
 function sourceCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[]): void {
   const f = args[0];
@@ -1384,6 +1458,8 @@ function checkPaths(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, access: 'read' | 'wr
   if (!glob && !cands.some((c) => set.any.test(c))) return;
   for (const r of set.rules) {
     if (r.rule.id === 'exfil.env_file_read' && ENV_SOFT_READ.has(tool)) continue;
+    // Deleting a hook or a start-up file installs nothing: persistence needs content.
+    if (access === 'write' && (tool === 'rm' || tool === 'rmdir' || tool === 'unlink') && r.rule.id.startsWith('persistence.') && r.rule.id !== 'persistence.ssh_keys') continue;
     let hit: string | null = null;
     for (const c of cands) {
       if (r.except?.test(c)) continue;
@@ -1800,7 +1876,7 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
     else if (v.startsWith('--config-env=')) cfg = v.slice('--config-env='.length);
     if (cfg !== null) {
       const [k = '', val = ''] = cfg.split(/=(.*)/s);
-      if (DANGEROUS_GIT_KEY.test(k) && !(k.toLowerCase().startsWith('alias.') && !val.startsWith('!'))) {
+      if (DANGEROUS_GIT_KEY.test(k) && !(k.toLowerCase().startsWith('alias.') && !val.startsWith('!')) && !(PAGER_KEY.test(k) && PLAIN_VIEWER.test(val.trim()))) {
         add(ctx, sc, 'deny', 'git.config_exec', `git -c ${truncate(k, 40)} makes git run a program`, cmd.start, cmd.end);
       }
       continue;
@@ -1871,6 +1947,14 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
       return;
   }
 }
+
+/** git config keys whose value is the program git pipes its output through (or opens text in). */
+const PAGER_KEY = /^(core\.pager|pager\.[a-z-]+|core\.editor|sequence\.editor)$/i;
+/**
+ * A pager/editor value that only shows or edits text: `git -c core.pager=cat log` is how agents
+ * turn paging off. Any other value is a program git runs, judged as `git.config_exec`.
+ */
+const PLAIN_VIEWER = /^(|cat|less( -[A-Za-z]+)*|more|head( -n ?\d+)?|tail( -n ?\d+)?|true|:|false|vi|vim|nvim|nano|emacs|code --wait|delta|diff-so-fancy)$/;
 
 /** git subcommands that print file contents, from the work tree or from history. */
 const GIT_PRINTS_CONTENT = new Set(['show', 'log', 'diff', 'cat-file', 'blame', 'annotate', 'grep', 'archive', 'format-patch', 'whatchanged']);

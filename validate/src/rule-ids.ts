@@ -53,6 +53,8 @@ export const RULE_IDS: readonly RuleInfo[] = [
   b('exec.untrusted_source', 'ask', 'source of a script in a temporary directory.'),
   b('exec.sed_script', 'deny', 'GNU sed e command / s///e flag (ask when the script comes from stdin).'),
   b('exec.path_shadow', 'ask', 'Non-system file named like a standard command (./cat, /tmp/git).'),
+  p('exec.editor_escape', 'deny', 'Editor or pager started with a command (vim -c \':!sh\', vim +cmd, less +!cmd, man -c).'),
+  p('exec.editor_command', 'ask', 'Editor started with ex commands or a script to run (vim -c, +cmd, -S, emacs --eval).'),
   p('exec.tool_hook', 'deny', 'Options that make a tool run a program (rg --pre, tar --checkpoint-action, git --ext-diff, …).'),
   p('exec.interactive_shell', 'deny', 'Interactive shell (bash -i), typical of reverse shells.'),
   p('exec.debugger', 'ask', 'Debuggers and tracers attaching to processes.'),
