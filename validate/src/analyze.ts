@@ -443,11 +443,15 @@ function namesRun(ctx: Ctx, analyse: () => void): string[] {
   const exec = ctx.effects.exec;
   const before = [...exec];
   exec.clear();
-  analyse();
-  const ran = [...exec];
-  exec.clear();
-  for (const n of before) exec.add(n);
-  for (const n of ran) exec.add(n);
+  let ran: string[] = [];
+  try {
+    analyse();
+  } finally {
+    ran = [...exec];
+    exec.clear();
+    for (const n of before) exec.add(n);
+    for (const n of ran) exec.add(n);
+  }
   return ran;
 }
 
