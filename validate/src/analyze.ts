@@ -2,7 +2,7 @@ import type { CompiledPolicy } from './compile.ts';
 import { argumentGlob, policyGlob, tokensIntersect } from './compile.ts';
 import type { BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
-import { exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, splitEnvS, type EnvDecision, type EnvValue } from './env-table.ts';
+import { envSetByCommand, exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, splitEnvS, type EnvDecision, type EnvValue } from './env-table.ts';
 import { checkInput } from './input.ts';
 import { credentialFileReads, encodes, patternArgIndex, printedSecrets, psShowsEnvironment, secretCommand, secretHunt, sinkOf, SECRET_READ_RULES } from './secrets.ts';
 import { checkCode, checkInterpreter, langOf, type InterpHost } from './interp/index.ts';
@@ -444,11 +444,15 @@ function namesRun(ctx: Ctx, analyse: () => void): string[] {
   const exec = ctx.effects.exec;
   const before = [...exec];
   exec.clear();
-  analyse();
-  const ran = [...exec];
-  exec.clear();
-  for (const n of before) exec.add(n);
-  for (const n of ran) exec.add(n);
+  let ran: string[] = [];
+  try {
+    analyse();
+  } finally {
+    ran = [...exec];
+    exec.clear();
+    for (const n of before) exec.add(n);
+    for (const n of ran) exec.add(n);
+  }
   return ran;
 }
 
@@ -669,6 +673,7 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
     persistedEnv(ctx, sc, cmd, args, w);
   }
   secretOutput(ctx, sc, cmd, name, args);
+  for (const e of envSetByCommand(name, args.map((a) => a.value))) applyEnv(ctx, sc, cmd, judgeEnv(e.name, e.value, envContext(ctx, sc, cmd)), cmd.start, cmd.end);
 
   if (SHELLS.has(name)) return shell(ctx, sc, cmd, name, args, chain);
   if (isInterpreter(name)) return interpreter(ctx, sc, cmd, name, args, chain);
