@@ -1,6 +1,6 @@
 import type { CompiledPolicy } from './compile.ts';
 import { argumentGlob, policyGlob, tokensIntersect } from './compile.ts';
-import type { BashGrammar } from './grammar.ts';
+import { GrammarError, type BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
 import { envSetByCommand, exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, splitEnvS, type EnvDecision, type EnvValue } from './env-table.ts';
 import { checkInput } from './input.ts';
@@ -46,7 +46,13 @@ export interface Ctx {
   readonly p: CompiledPolicy;
   readonly grammar: BashGrammar;
   readonly findings: Finding[];
-  readonly deadline: number;
+  /** Wall-clock deadline; moved by {@link pastDeadline} when the process was starved rather than busy. */
+  deadline: number;
+  /** This thread's CPU time (µs) when validation started, and the budget it may spend (ms). */
+  readonly cpuStart: number;
+  readonly budgetMs: number;
+  /** The wall-clock time validation started, for the hard cap on starvation extensions. */
+  readonly wallStart: number;
   readonly names: Set<string>;
   readonly effects: EffectsAcc;
   /** Files this command downloads (resolved paths): executing one later in the command is running remote code. */
@@ -70,7 +76,42 @@ export class DeadlineError extends Error {
 }
 
 function checkDeadline(ctx: Ctx): void {
-  if (performance.now() > ctx.deadline) throw new DeadlineError('validation deadline exceeded');
+  if (pastDeadline(ctx)) throw new DeadlineError('validation deadline exceeded');
+}
+
+/** CPU time of this thread in µs (all threads where the runtime cannot tell: stricter, never looser). */
+export function threadCpuMicros(): number {
+  const u = typeof process.threadCpuUsage === 'function' ? process.threadCpuUsage() : process.cpuUsage();
+  return u.user + u.system;
+}
+
+/** However starved the process is, a validation never takes longer than this many budgets of wall time. */
+const STARVATION_CAP = 20;
+
+/**
+ * True when the validation has spent its budget. The wall-clock deadline is the cheap check; when
+ * it passes, the thread's CPU time decides: a validation that was descheduled (a loaded machine,
+ * a GC in another thread) rather than busy gets the rest of its budget, up to a hard wall cap.
+ * The budget bounds work an input can cause, not how busy the machine is.
+ */
+export function pastDeadline(ctx: Ctx): boolean {
+  const now = performance.now();
+  if (now <= ctx.deadline) return false;
+  const usedMs = (threadCpuMicros() - ctx.cpuStart) / 1000;
+  if (usedMs >= ctx.budgetMs || now - ctx.wallStart > ctx.budgetMs * STARVATION_CAP) return true;
+  ctx.deadline = now + (ctx.budgetMs - usedMs);
+  return false;
+}
+
+/** Parses with the remaining budget; a parse cancelled only because the process was starved is retried. */
+function parseWithin(ctx: Ctx, src: string): ReturnType<BashGrammar['parse']> {
+  for (;;) {
+    try {
+      return parseWithin(ctx, src);
+    } catch (err) {
+      if (!(err instanceof GrammarError && err.code === 'parse_cancelled') || pastDeadline(ctx)) throw err;
+    }
+  }
 }
 
 const RANK: Record<VerdictKind, number> = { allow: 0, ask: 1, deny: 2 };
@@ -138,7 +179,7 @@ export function recordNet(ctx: Ctx, host: string): void {
  * `depth + 1` and report at `outer`.
  */
 export function analyzeScript(ctx: Ctx, src: string, depth: number, outer: { start: number; end: number } | null, label: string, cwd: string | null): void {
-  if (performance.now() > ctx.deadline) throw new DeadlineError('validation deadline exceeded');
+  checkDeadline(ctx);
   const pol = ctx.p.policy;
   const at = outer ?? { start: 0, end: src.length };
   if (depth > pol.validation.maxDepth) {
@@ -149,14 +190,14 @@ export function analyzeScript(ctx: Ctx, src: string, depth: number, outer: { sta
     // Nested strings get the same input checks as the top level.
     for (const f of checkInput(src, pol.validation.maxInputBytes)) ctx.findings.push({ ...f, start: at.start, end: at.end });
   }
-  let parsed = ctx.grammar.parse(src, Math.max(1, ctx.deadline - performance.now()));
+  let parsed = parseWithin(ctx, src);
   let repaired = false;
   if (parsed.hasError && src.includes('``')) {
     // tree-sitter-bash rejects an empty backtick pair inside "…", which bash
     // accepts (it expands to nothing). Re-parse with `""` in its place (same
     // length, so spans hold) and ask a person, since this is a parser gap.
     const fixed = src.replace(/(?<!\\)``/g, '""');
-    const retry = ctx.grammar.parse(fixed, Math.max(1, ctx.deadline - performance.now()));
+    const retry = parseWithin(ctx, fixed);
     if (!retry.hasError) {
       parsed = retry;
       repaired = true;
@@ -167,7 +208,7 @@ export function analyzeScript(ctx: Ctx, src: string, depth: number, outer: { sta
     // length (spans hold) and, for the analysis, the same meaning: the target is opened for writing.
     const fixed = readWriteRedirectsAsWrites(src);
     if (fixed !== src) {
-      const retry = ctx.grammar.parse(fixed, Math.max(1, ctx.deadline - performance.now()));
+      const retry = parseWithin(ctx, fixed);
       if (!retry.hasError) parsed = retry;
     }
   }

@@ -1,4 +1,4 @@
-import { analyzeScript, DeadlineError, rank, type Ctx, type EffectsAcc, type Finding, type OpaqueSpot } from './analyze.ts';
+import { analyzeScript, DeadlineError, rank, threadCpuMicros, type Ctx, type EffectsAcc, type Finding, type OpaqueSpot } from './analyze.ts';
 import { compilePolicy, type CompiledPolicy } from './compile.ts';
 import { GrammarError, loadBashGrammar, type BashGrammar } from './grammar.ts';
 import { checkInput } from './input.ts';
@@ -101,7 +101,8 @@ function run(cmd: string, p: CompiledPolicy, grammar: BashGrammar): Verdict {
     findings.push({ verdict: 'deny', rule: 'input.empty', reason: 'empty command', start: 0, end: cmd.length });
     return finish(findings, effects);
   }
-  const ctx: Ctx = { p, grammar, findings, deadline: performance.now() + pol.validation.timeoutMs, names, effects, downloads: new Set(), top: cmd };
+  const wallStart = performance.now();
+  const ctx: Ctx = { p, grammar, findings, deadline: wallStart + pol.validation.timeoutMs, cpuStart: threadCpuMicros(), budgetMs: pol.validation.timeoutMs, wallStart, names, effects, downloads: new Set(), top: cmd };
   analyzeScript(ctx, cmd, 0, null, '', pol.workspace);
   return finish(findings, effects);
 }

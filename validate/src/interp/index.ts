@@ -1,4 +1,4 @@
-import { add, nestedText, opaque, recordExec, recordNet, recordPath, type Ctx, type Scope } from '../analyze.ts';
+import { add, nestedText, opaque, pastDeadline, recordExec, recordNet, recordPath, DeadlineError, type Ctx, type Scope } from '../analyze.ts';
 import type { Cmd } from '../walk.ts';
 import { UNKNOWN, WordFlag, type Word } from '../words.ts';
 import { parseInterpreterArgs, type CodeLang } from './args.ts';
@@ -119,9 +119,11 @@ function collect(ctx: Ctx, lang: CodeLang, code: string, f: Facts, depth: number
   if (lang === 'python' || lang === 'javascript') {
     // The grammar's one-time load (a few ms, first interpreter code in the process) does not count against the budget.
     const loadMs = loadGrammar(lang);
-    if (loadMs > 0) (ctx as { deadline: number }).deadline += loadMs;
-    const t = parseCode(lang, code, ctx.deadline);
-    if (t === null) throw new Error('interpreter code parse cancelled');
+    if (loadMs > 0) ctx.deadline += loadMs;
+    let t = parseCode(lang, code, ctx.deadline);
+    // Cancelled only because the process was starved: the budget is not spent, parse again.
+    while (t === null && !pastDeadline(ctx)) t = parseCode(lang, code, ctx.deadline);
+    if (t === null) throw new DeadlineError('interpreter code parse ran past the validation deadline');
     ok = !t.hasError;
     if (lang === 'python') analyzePython(t, f);
     else analyzeJavaScript(t, f);
