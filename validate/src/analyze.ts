@@ -107,7 +107,7 @@ export function pastDeadline(ctx: Ctx): boolean {
 function parseWithin(ctx: Ctx, src: string): ReturnType<BashGrammar['parse']> {
   for (;;) {
     try {
-      return parseWithin(ctx, src);
+      return ctx.grammar.parse(src, Math.max(1, ctx.deadline - performance.now()));
     } catch (err) {
       if (!(err instanceof GrammarError && err.code === 'parse_cancelled') || pastDeadline(ctx)) throw err;
     }
