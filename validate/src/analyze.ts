@@ -617,7 +617,8 @@ export function unwrap(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], at:
   }
   const inner = args[i];
   if (!inner) return;
-  if (inner.value === null || !checkCommandWord(ctx, sc, cmd, inner)) return;
+  // checkCommandWord judges a program only known at run time (and returns false for it).
+  if (!checkCommandWord(ctx, sc, cmd, inner) || inner.value === null) return;
   analyzeArgv(ctx, sc, cmd, inner.value, inner, args.slice(i + 1), writes, [...chain, name]);
 }
 
@@ -654,7 +655,7 @@ function envCmd(ctx: Ctx, sc: Scope, cmd: Cmd, nameWord: Word, args: readonly Wo
     return;
   }
   void nameWord;
-  if (inner.value === null || !checkCommandWord(ctx, sc, cmd, inner)) return;
+  if (!checkCommandWord(ctx, sc, cmd, inner) || inner.value === null) return;
   analyzeArgv(ctx, sc, cmd, inner.value, inner, args.slice(i + 1), writes, [...chain, 'env']);
 }
 

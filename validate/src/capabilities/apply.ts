@@ -2,6 +2,7 @@ import {
   add,
   analyzeScript,
   checkCode,
+  checkCommandWord,
   checkNetwork,
   checkPaths,
   describeStdin,
@@ -60,6 +61,11 @@ function applyAction(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, act: Action, w
       const words = act.words;
       if (words.length === 0) return;
       let head = words[0]!;
+      if (head.value === null) {
+        // A program only known at run time: the same judgement as a dynamic command name.
+        checkCommandWord(ctx, sc, cmd, head);
+        return;
+      }
       if (act.label.endsWith(' package') && head.value !== null) head = { ...head, value: packageName(head.value) };
       unwrap(ctx, sc, cmd, [head, ...words.slice(1)], 0, writes, chain, act.label, act.assigns);
       return;
@@ -103,6 +109,7 @@ function applyAction(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, act: Action, w
         return;
       }
       checkCode(ctx, sc, cmd, name, act.text, act.word.start, act.word.end);
+      if (act.lang !== null) for (const c of extract(act.lang, act.text).cmds) shellText(ctx, sc, cmd, act.word, c, act.label);
       opaque(ctx, sc, 'tool_code', `${act.label} runs ${name} code the chain does not parse`, act.word.start, act.word.end);
       return;
     case 'script':

@@ -140,6 +140,56 @@ function m4(text: string): Extracted {
   return { cmds, opaque: hidden ? 'm4 text runs or includes something the chain cannot follow' : null };
 }
 
+/**
+ * make text (`make --eval`): recipe lines (after `;` on a rule line, or tab-indented) and `$(shell …)` run in a
+ * shell. Everything else (variables, functions like `$(eval)`) may change what runs: always opaque as well.
+ */
+function make(text: string): Extracted {
+  const cmds: string[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const rule = /^[^\t:=#][^:=]*::?[^=;]*;(.*)$/.exec(raw);
+    if (rule) cmds.push(rule[1]!.replace(/^[@+-]+/, ''));
+    else if (raw.startsWith('\t')) cmds.push(raw.slice(1).replace(/^[@+-]+/, ''));
+  }
+  for (const m of text.matchAll(/\$[({]shell\s+([^)}]*)[)}]/g)) cmds.push(m[1]!);
+  return { cmds, opaque: 'make text the chain does not evaluate' };
+}
+
+/** Emacs Lisp: the string arguments of shell-running functions. */
+function elisp(text: string): Extracted {
+  const cmds: string[] = [];
+  for (const m of text.matchAll(/\((?:shell-command(?:-to-string)?|async-shell-command|compile|term|ansi-term|start-process-shell-command|call-process-shell-command)\s+"((?:[^"\\]|\\.)*)"/g)) {
+    cmds.push(m[1]!.replace(/\\(.)/g, '$1'));
+  }
+  return { cmds, opaque: 'Emacs Lisp the chain does not evaluate' };
+}
+
+/** rpm macros: `%(cmd)` runs a shell command; `%{lua:…}` runs Lua. */
+function rpm(text: string): Extracted {
+  const cmds: string[] = [];
+  for (const m of text.matchAll(/%\(([^()]*)\)/g)) cmds.push(m[1]!);
+  return { cmds, opaque: 'rpm macros the chain does not expand' };
+}
+
+const KEY_NAME = /^(?:Enter|Escape|Tab|BTab|BSpace|Space|Up|Down|Left|Right|Home|End|PageUp|PageDown|PPage|NPage|IC|DC|Insert|Delete|[CMS]-\S+|\^\S|KP\w*|F\d{1,2})$/;
+
+/**
+ * Keys typed into a terminal (`tmux send-keys`, `screen -X stuff`): text that is not a key name is most likely
+ * a shell command line, analysed as one; what program reads it is not known, so it is opaque as well.
+ */
+function keys(text: string): Extracted {
+  if (KEY_NAME.test(text.trim())) return { cmds: [], opaque: null };
+  return { cmds: [text.replace(/\\n|\r|\n$/g, '')], opaque: `keys typed into a terminal ("${text.slice(0, 40)}")` };
+}
+
+/** screen commands (`screen -X …`): `stuff` types keys, `exec`/`screen` run programs; anything else is opaque. */
+function screenCmd(text: string): Extracted {
+  const t = text.trim();
+  if (/^(?:stuff|exec|screen|eval|source|bind|register|paste|readreg|writebuf|readbuf|logfile|log|hardcopy|shell|defshell|chdir|setenv)$/.test(t)) return { cmds: [], opaque: `screen command "${t}"` };
+  if (/^(?:quit|kill|detach|select|windows|title|sessionname|hardstatus|caption|width|height|clear|redisplay|lastmsg|number|info|version|\d+)$/.test(t)) return { cmds: [], opaque: null };
+  return keys(text);
+}
+
 /** tmux/screen commands given as text (`tmux source-file`, `screen -X …`): only opaque judgement. */
 function multiplexer(text: string): Extracted {
   return { cmds: [], opaque: /\S/.test(text) ? `terminal multiplexer command "${text.slice(0, 40)}"` : null };
@@ -154,8 +204,12 @@ const EXTRACTORS: Record<Lang, (t: string) => Extracted> = {
   bangline,
   less,
   m4,
+  make,
+  elisp,
+  rpm,
+  keys,
   tmux: multiplexer,
-  screen: multiplexer,
+  screen: screenCmd,
 };
 
 /** Shell commands in `text` written in `lang`, plus an opaque reason for parts that may run unseen code. */

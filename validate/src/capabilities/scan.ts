@@ -47,8 +47,9 @@ export type OpaqueKind = (typeof OPAQUE_KINDS)[number];
 
 function optArg(cap: OptCap, spelling: string): Opt['arg'] {
   if (spelling.endsWith('?')) return 'optional';
+  if (spelling.endsWith('=')) return 'required';
   if (typeof cap !== 'string') return 'required';
-  return cap === 'flag' || cap === 'noexec' || cap === 'unsafe' || cap === 'argvmode' ? 'none' : 'required';
+  return cap === 'flag' || cap === 'noexec' || cap === 'unsafe' || cap === 'argvmode' || cap === 'bangrest' ? 'none' : 'required';
 }
 
 function compileOpts(opts: Readonly<Record<string, OptCap>> | undefined, into: Map<string, Opt>): void {
@@ -56,7 +57,7 @@ function compileOpts(opts: Readonly<Record<string, OptCap>> | undefined, into: M
   for (const [spellings, cap] of Object.entries(opts)) {
     for (const s of spellings.split(' ')) {
       if (!s) continue;
-      const name = s.replace(/\?$/, '');
+      const name = s.replace(/[?=]$/, '');
       into.set(name, { cap, arg: optArg(cap, s), spelling: name });
     }
   }
@@ -198,8 +199,11 @@ function emit(s: Scan, cap: OptCap, label: string, w: Word, text: string | null)
     case 'unsafe':
       s.out.push({ kind: 'opaque', what: 'tool_code', word: w, reason: `${s.name} ${label} runs code the chain cannot see` });
       return;
+    case 'value2':
+    case 'bangrest':
+      return;
     default:
-      s.out.push({ kind: cap, word: w, text, label: `${s.name} ${label}`, lang: s.tool.entry.lang ?? null });
+      s.out.push({ kind: cap, word: w, text, label: `${s.name} ${label}`, lang: (cap === 'code' ? s.tool.entry.codeLang : s.tool.entry.lang) ?? null });
   }
 }
 
@@ -238,7 +242,7 @@ export function scanArgv(tool: CompiledTool, name: string, args: readonly Word[]
     const a = args[i]!;
     const v = a.value;
     const pspec = lv.pos;
-    const argvStarted = pspec.argvAt !== undefined && pos > pspec.argvAt;
+    const argvStarted = pspec.argvAt !== undefined && pos > pspec.argvAt;  // (modeArgvAt stops at the argv anyway)
     if (!dd && v === '--' && !argvStarted) {
       dd = true;
       continue;
@@ -293,29 +297,35 @@ export function scanArgv(tool: CompiledTool, name: string, args: readonly Word[]
       dd = false;
       continue;
     }
-    if (positional(s, pspec, args, i, pos++, md)) return s.out;
+    const next = positional(s, pspec, args, i, pos++, md);
+    if (next < 0) return s.out;
+    i = next;
   }
   return finish();
 }
 
-/** Handles the positional at `i` (number `idx`); returns true when the rest of the words were consumed. */
-function positional(s: Scan, p: PosSpec, args: readonly Word[], i: number, idx: number, md: Modes): boolean {
+/**
+ * Handles the positional at `i` (number `idx`); returns the index of the last word it consumed, or -1 when it
+ * consumed the rest of the words.
+ */
+function positional(s: Scan, p: PosSpec, args: readonly Word[], i: number, idx: number, md: Modes): number {
   const a = args[i]!;
   const v = a.value;
   const name = s.name;
   const lang = s.tool.entry.lang ?? null;
-  if (p.parallel) return parallelArgs(s, args, i, md);
+  if (p.parallel) return parallelArgs(s, args, i, md) ? -1 : i;
   if (p.keyed) emit(s, p.keyed, 'argument', a, v);
-  if (md.noexec) return false;
-  if (p.argvAt === idx) {
+  if (md.noexec) return i;
+  const argvAt = md.argvmode && p.modeArgvAt !== undefined ? p.modeArgvAt : p.argvAt;
+  if (argvAt === idx) {
     md.ran = true;
     if (v !== null && p.shellFlagAtArgv?.includes(v)) {
       const sw = args[i + 1];
       if (sw) s.out.push({ kind: 'shell', word: sw, text: sw.value, label: `${name} ${v}`, lang: null });
-      return true;
+      return -1;
     }
     s.out.push({ kind: 'argv', words: args.slice(i), label: p.packageHead ? `${name} package` : name, assigns: p.assigns ?? false });
-    return true;
+    return -1;
   }
   if (p.shellAt === idx) {
     md.ran = true;
@@ -323,14 +333,22 @@ function positional(s: Scan, p: PosSpec, args: readonly Word[], i: number, idx: 
   }
   if (p.wordsAt === idx) {
     md.ran = true;
-    const rest = args.slice(i);
+    // The words run up to the end, or up to the tool's command separator (`tmux new 'a' \; split 'b'`).
+    const sep = s.tool.entry.chainSep;
+    let j = i;
+    while (j < args.length && !(sep && (args[j]!.value === sep || args[j]!.value === '\\' + sep))) j++;
+    const rest = args.slice(i, j);
     if (md.argvmode) s.out.push({ kind: 'argv', words: rest, label: name, assigns: false });
     else s.out.push({ kind: 'words', words: rest, label: `${name} command` });
-    return true;
+    return j < args.length ? j - 1 : -1;
   }
   if (p.bangAt !== undefined && idx >= p.bangAt) {
     md.scripted = true;
     s.out.push({ kind: 'bang', word: a, text: v, label: `${name} command`, lang });
+  }
+  if (p.keysAt !== undefined && idx >= p.keysAt) {
+    md.scripted = true;
+    s.out.push({ kind: 'bang', word: a, text: v, label: `${name} keys`, lang: 'keys' });
   }
   if (p.scriptAt === idx) {
     md.scripted = true;
@@ -338,7 +356,7 @@ function positional(s: Scan, p: PosSpec, args: readonly Word[], i: number, idx: 
   }
   if (p.libraryAt === idx) s.out.push({ kind: 'library', word: a, text: v, label: `${name} module`, lang: null });
   if (p.netAt === idx) s.out.push({ kind: 'net', word: a, text: v, label: `${name} host`, lang: null });
-  return false;
+  return i;
 }
 
 const PARALLEL_SEP = new Set([':::', '::::', ':::+', '::::+']);
@@ -401,10 +419,10 @@ function option(s: Scan, lv: Level, strict: boolean, args: readonly Word[], i: n
     if (strict) s.out.push({ kind: 'opaque', what: 'unknown_option', word: a, reason: `${s.name} option ${what.slice(0, 30)} is not in the capability table` });
     return i;
   };
-  const flag = (o: Opt): void => {
+  const flag = (o: Opt, value?: Word): void => {
     if (o.cap === 'noexec') md.noexec = true;
     else if (o.cap === 'argvmode') md.argvmode = true;
-    else if (o.cap === 'unsafe') emit(s, 'unsafe', o.spelling, a, v);
+    else if (o.cap === 'unsafe') emit(s, 'unsafe', o.spelling, value ?? a, (value ?? a).value);
   };
   const takeValue = (o: Opt, attached: string | null, hasAttached: boolean, at = 0): number => {
     if (o.cap === 'argv') {
@@ -420,12 +438,24 @@ function option(s: Scan, lv: Level, strict: boolean, args: readonly Word[], i: n
       if (!s.tool.legacy.has(o.spelling)) s.out.push({ kind: 'argv', words, label: `${s.name} ${o.spelling}`, assigns: false });
       return j;
     }
+    if (o.cap === 'bangrest') {
+      md.scripted = true;
+      for (let j = i + 1; j < args.length; j++) s.out.push({ kind: 'bang', word: args[j]!, text: args[j]!.value, label: `${s.name} ${o.spelling}`, lang: s.tool.entry.lang ?? null });
+      return args.length;
+    }
     if (o.arg === 'none') {
       flag(o);
       return i;
     }
     if (o.cap === 'pid') md.noexec = true;
     if (o.cap === 'script' || o.cap === 'bang') md.scripted = true;
+    if (typeof o.cap === 'string' && EXEC_CAPS.has(o.cap)) md.ran = true;
+    if (o.cap === 'noexec' || o.cap === 'argvmode' || o.cap === 'unsafe') {
+      const val = hasAttached ? valueWord(a, attached, at) : args[i + 1];
+      flag(o, val);
+      return hasAttached || !val ? i : i + 1;
+    }
+    if (o.cap === 'value2') return Math.min(args.length - 1, i + (hasAttached ? 1 : 2));
     if (hasAttached) {
       emit(s, o.cap, o.spelling, valueWord(a, attached, at), attached);
       return i;

@@ -21,13 +21,19 @@
  *   value (`taskset -p PID`, `prlimit --pid PID`).
  * - `unsafe`: a flag after which the tool runs code the chain cannot see (`dpkg -i` runs maintainer scripts,
  *   `latex --shell-escape`); the command is opaque.
- * - `argvmode`: a flag that makes `wordsAt` positionals an argv instead of a shell line (`watch -x`).
+ * - `argvmode`: a flag that makes `wordsAt` positionals an argv instead of a shell line (`watch -x`), and selects
+ *   `modeArgvAt` (`runuser -u USER cmd…`).
+ * - `value2`: takes two values (`bwrap --bind SRC DEST`).
+ * - `bangrest`: every following word is `bang` text (`screen -X stuff …`).
+ *
+ * A spelling ending in `?` takes an optional attached value (`--opt=v`, `-ov`); one ending in `=` gives a flag-like
+ * capability (`noexec`, `argvmode`, `unsafe`) a required value.
  */
-export const CAPS = ['shell', 'program', 'argv', 'script', 'bang', 'code', 'library', 'read', 'write', 'net', 'value', 'flag', 'noexec', 'pid', 'unsafe', 'argvmode'] as const;
+export const CAPS = ['shell', 'program', 'argv', 'script', 'bang', 'code', 'library', 'read', 'write', 'net', 'value', 'flag', 'noexec', 'pid', 'unsafe', 'argvmode', 'value2', 'bangrest'] as const;
 export type Cap = (typeof CAPS)[number];
 
 /** Capabilities that make a tool run something. */
-export const EXEC_CAPS: ReadonlySet<Cap> = new Set<Cap>(['shell', 'program', 'argv', 'script', 'bang', 'code', 'library', 'unsafe']);
+export const EXEC_CAPS: ReadonlySet<Cap> = new Set<Cap>(['shell', 'program', 'argv', 'script', 'bang', 'code', 'library', 'unsafe', 'bangrest']);
 
 /**
  * An option whose value is `key=value` (or `key value`) settings, some keys of which run programs
@@ -47,19 +53,23 @@ export type OptCap = Cap | KeyedCap;
  * Command languages that `bang` values are written in. Each has an extractor in `lang.ts` that returns the shell
  * commands the text runs and whether anything else in it could run code the chain cannot see.
  */
-export const LANGS = ['ex', 'gdb', 'sqlite', 'psql', 'mysql', 'bangline', 'less', 'm4', 'tmux', 'screen'] as const;
+export const LANGS = ['ex', 'gdb', 'sqlite', 'psql', 'mysql', 'bangline', 'less', 'm4', 'make', 'elisp', 'rpm', 'keys', 'tmux', 'screen'] as const;
 export type Lang = (typeof LANGS)[number];
 
 /** How positional arguments are used. Indices count positionals (after options are removed). */
 export interface PosSpec {
   /** Positional `argvAt` and everything after it is a command that is run (option parsing stops there). */
   readonly argvAt?: number;
+  /** Used instead of `argvAt` once an `argvmode` option was seen. */
+  readonly modeArgvAt?: number;
   /** Positional `shellAt` is a shell command line. */
   readonly shellAt?: number;
   /** Positionals from `wordsAt` on are joined with blanks and run as a shell command line (`ssh host cmd…`, `watch`). */
   readonly wordsAt?: number;
   /** Positionals from `bangAt` on are text in the entry's `lang`. */
   readonly bangAt?: number;
+  /** Positionals from `keysAt` on are keys typed into a terminal (`tmux send-keys`; language `keys`). */
+  readonly keysAt?: number;
   /** Positional `scriptAt` is a file the tool executes. */
   readonly scriptAt?: number;
   /** Positional `netAt` is a host or URL. */
@@ -125,6 +135,8 @@ export interface ToolEntry {
   readonly chainSep?: string;
   /** Language of `bang` values. */
   readonly lang?: Lang;
+  /** Language of `code` values, when the chain can at least find the shell commands in it. */
+  readonly codeLang?: Lang;
   /**
    * What the tool does with text on its standard input when no script is given: `lang` (commands in `lang`,
    * e.g. `sqlite3 db < cmds.sql`). Ignored when a `script`/`bang` value was given.

@@ -169,7 +169,7 @@ export const TOOLS: readonly ToolEntry[] = [
   wrapper(['chroot'], { '--userspec --groups': 'value', '--skip-chdir': 'flag' }, { argvAt: 1, defaultShell: true }, ['chroot /srv/root ls'], ['chroot / {A}']),
   wrapper(['bwrap'], {
     '--args': 'unsafe',
-    '--bind --bind-try --dev-bind --dev-bind-try --ro-bind --ro-bind-try --symlink --setenv --bind-data --ro-bind-data --file --chmod': 'value',
+    '--bind --bind-try --dev-bind --dev-bind-try --ro-bind --ro-bind-try --symlink --setenv --bind-data --ro-bind-data --file --chmod': 'value2',
     '--uid --gid --hostname --chdir --unsetenv --lock-file --sync-fd --userns --userns2 --pidns --proc --dev --tmpfs --mqueue --dir --seccomp --add-seccomp-fd --info-fd --json-status-fd --block-fd --userns-block-fd --exec-label --file-label --cap-add --cap-drop --perms --size --remount-ro --argv0 --overlay-src --overlay --tmp-overlay --ro-overlay':
       'value',
     '--unshare-all --share-net --unshare-user --unshare-user-try --unshare-ipc --unshare-pid --unshare-net --unshare-uts --unshare-cgroup --unshare-cgroup-try --disable-userns --assert-userns-disabled --clearenv --new-session --die-with-parent --as-pid-1 --level-prefix':
@@ -334,7 +334,7 @@ export const TOOLS: readonly ToolEntry[] = [
       'run-shell run': { opts: { '-c -d -t': 'value', '-b -C': 'flag' }, pos: { shellAt: 0 }, exec: true },
       'if-shell if': { opts: { '-t': 'value', '-b -F': 'flag' }, pos: { shellAt: 0, bangAt: 1 }, exec: true },
       'pipe-pane pipep': { opts: { '-t': 'value', '-I -O -o': 'flag' }, pos: { wordsAt: 0 }, exec: true },
-      'send-keys send': { opts: { '-N -t': 'value', '-F -H -K -l -M -R -X': 'flag' }, pos: { bangAt: 0 }, exec: true },
+      'send-keys send': { opts: { '-N -t': 'value', '-F -H -K -l -M -R -X': 'flag' }, pos: { keysAt: 0 }, exec: true },
       'source-file source': { opts: { '-t': 'value', '-F -n -q -v': 'flag' }, pos: { scriptAt: 0 }, exec: true },
       'set-option set set-window-option setw set-hook command-prompt confirm-before bind-key bind': { strict: false, pos: { bangAt: 0 }, exec: true },
     },
@@ -349,13 +349,14 @@ export const TOOLS: readonly ToolEntry[] = [
       ...HV,
       '-s': 'program',
       '-c': 'script',
-      '-X': 'bang',
-      '-S -e -h -p -t -T -Logfile -fn? -r? -R? -x? -D? -d? -ls? -list? -wipe?': 'value',
-      '-a -A -f -fa -i -l -ln -L -m -O -U -q -Q -v -4 -6': 'flag',
+      '-X': 'bangrest',
+      '-S -e -h -p -t -T -Logfile': 'value',
+      '-a -A -d -m -f -fa -fn -i -l -ln -L -O -U -q -v -4 -6': 'flag',
+      '-r -R -RR -x -D -DD -ls -list -wipe -Q': 'noexec',
     },
     pos: { argvAt: 0, defaultShell: true },
     benign: ['screen -ls'],
-    hostile: ['screen -dmS x {A}', "screen -S x -X stuff '{P}'", "screen -s '{P}' -dm"],
+    hostile: ['screen -dmS x {A}', "screen -S x -X stuff '{P}'", "screen -s '{P}' -dm", "screen -S x -X exec '{P}'"],
   },
   {
     names: ['script'],
@@ -378,12 +379,13 @@ export const TOOLS: readonly ToolEntry[] = [
       ...HV,
       '-c --command --session-command': 'shell',
       '-s --shell': 'program',
-      '-g --group -G --supp-group -w --whitelist-environment -u --user': 'value',
+      '-g --group -G --supp-group -w --whitelist-environment': 'value',
+      '-u= --user=': 'argvmode',
       '-l --login -m -p --preserve-environment -P --pty -f --fast -': 'flag',
     },
-    pos: { defaultShell: true },
+    pos: { defaultShell: true, modeArgvAt: 0 },
     benign: [],
-    hostile: ["su -c '{P}'", "su root -c '{P}'", "runuser -u nobody -- -c '{P}'", "su -s '{P}' nobody"],
+    hostile: ["su -c '{P}'", "su root -c '{P}'", 'runuser -u nobody -- {A}', "su -s '{P}' nobody"],
   },
   {
     names: ['sg'],
@@ -540,7 +542,7 @@ export const TOOLS: readonly ToolEntry[] = [
     exec: true,
     lang: 'ex',
     stdin: 'lang',
-    opts: VIM_OPTS,
+    opts: { ...VIM_OPTS, '-s': 'flag' },
     pos: { plusBang: true },
     benign: ["ex -s -c '%s/a/b/g' -c 'wq' file.txt"],
     hostile: ["ex -c ':!{P}'", "echo ':!{P}' | ex -s"],
@@ -556,6 +558,7 @@ export const TOOLS: readonly ToolEntry[] = [
   {
     names: ['emacs', 'emacsclient'],
     exec: true,
+    codeLang: 'elisp',
     strict: false,
     opts: { ...HV, '--eval -eval -f --funcall -funcall': 'code', '-l --load -load --script -script': 'script', '-a --alternate-editor': 'program', '--chdir --display -d --socket-name -s': 'value' },
     benign: ['emacs --version'],
@@ -652,7 +655,6 @@ export const TOOLS: readonly ToolEntry[] = [
     exec: true,
     lang: 'gdb',
     strict: false,
-    legacy: ['-ex', '-x', '-p', '-e'],
     opts: {
       ...HV,
       '-ex --eval-command -iex --init-eval-command': 'bang',
@@ -667,7 +669,7 @@ export const TOOLS: readonly ToolEntry[] = [
   {
     names: ['awk', 'gawk', 'mawk', 'nawk'],
     exec: true,
-    legacy: ['-f', '-e', '--source', '-E', '--exec', '-i', '--include'],
+    legacy: ['-f', '-e', '--source', '-E', '--exec', '-i', '--include', '(program text)'],
     opts: {
       ...HV,
       '-f --file -E --exec -i --include': 'script',
@@ -744,6 +746,7 @@ export const TOOLS: readonly ToolEntry[] = [
   {
     names: ['make', 'gmake'],
     exec: true,
+    codeLang: 'make',
     opts: {
       ...HV,
       '-E --eval': 'code',
@@ -794,7 +797,7 @@ export const TOOLS: readonly ToolEntry[] = [
     strict: false,
     opts: {
       '-exec -toolexec -vettool': 'program',
-      '-ldflags': { keys: [[/(?:^|\s)--?extld[= ](\S+)/, 'program']] },
+      '-ldflags': { keys: [[/(?:^|\s)--?extld[= ]([\s\S]+)/, 'program']] },
       '-overlay -modfile -C -o -tags -gcflags -asmflags -p -run -bench -timeout -count -coverprofile': 'value',
     },
     style: 'single',
@@ -886,6 +889,7 @@ export const TOOLS: readonly ToolEntry[] = [
   {
     names: ['rpm', 'rpmdb', 'rpmquery', 'rpmverify', 'rpmbuild'],
     exec: true,
+    codeLang: 'rpm',
     strict: false,
     opts: { '--eval -E': 'code', '--pipe': 'shell', '--macros --rcfile': 'script', '-D --define': 'code', '-i --install -U --upgrade -F --freshen -e --erase --reinstall': 'unsafe', '--root --dbpath -q': 'value' },
     benign: ['rpm -qa'],
