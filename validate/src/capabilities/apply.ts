@@ -8,6 +8,7 @@ import {
   describeStdin,
   isDecoder,
   isNetworkFetch,
+  opaque as markUnknown,
   spanOf,
   stdinScript,
   unwrap,
@@ -25,9 +26,9 @@ import { scanArgv, toolFor, type Action, type OpaqueKind } from './scan.ts';
  * know becomes an `opaque.*` finding (never allow).
  */
 
-/** Records an `opaque.<kind>` finding (verdict `ask` unless policy overrides say stricter). */
+/** Records an `opaque.<kind>` finding and effect (ask unless the policy says deny; never allow). */
 function opaque(ctx: Ctx, sc: Scope, kind: OpaqueKind, reason: string, start: number, end: number): void {
-  add(ctx, sc, 'ask', `opaque.${kind}`, reason, start, end);
+  markUnknown(ctx, sc, kind, reason, start, end);
 }
 
 const TEMP_DIR = /^(\/tmp|\/var\/tmp|\/dev\/shm)(\/|$)/;
@@ -124,7 +125,7 @@ function applyAction(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, act: Action, w
       checkPaths(ctx, sc, cmd, act.word, act.kind, name);
       return;
     case 'net':
-      if (!ctx.p.networkTools.has(name)) checkNetwork(ctx, sc, cmd, name, [act.word]);
+      if (!ctx.p.networkTools.has(name)) checkNetwork(ctx, sc, cmd, name, [act.word], []);
       return;
   }
 }

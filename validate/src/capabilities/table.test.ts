@@ -56,19 +56,20 @@ const DYNAMIC = TOOLS.flatMap(dynamicCases);
 const BENIGN = TOOLS.flatMap((e) => e.benign.map((cmd) => ({ tool: e.names[0]!, names: e.names, cmd })));
 
 function explain(r: Verdict): string {
-  return `${r.verdict} ${r.rule}: ${r.reason} [${r.commands.join(',')}]`;
+  return `${r.verdict} ${r.rule}: ${r.reason} [exec ${r.effects.exec.join(',')}; opaque ${r.effects.opaque.map((o) => o.rule).join(',')}]`;
 }
 
 describe('capability table: hostile example per capability', () => {
   it.each(HOSTILE.map((c) => [c.tool, c.cmd, c] as const))('%s: %s is not allowed and predicts what runs', (_t, cmd, c) => {
     const r = v.validate(cmd);
     expect(r.verdict, `${cmd} → ${explain(r)}`).not.toBe('allow');
-    for (const p of c.expectExec) expect(r.commands, `${cmd} → ${explain(r)}`).toContain(p);
+    for (const p of c.expectExec) expect(r.effects.exec, `${cmd} → ${explain(r)}`).toContain(p);
   });
 
-  it.each(DYNAMIC.map((c) => [c.tool, c.cmd] as const))('%s: %s (value only known at run time) is not allowed', (_t, cmd) => {
+  it.each(DYNAMIC.map((c) => [c.tool, c.cmd] as const))('%s: %s (value only known at run time) is not allowed and is marked opaque', (_t, cmd) => {
     const r = v.validate(cmd);
     expect(r.verdict, `${cmd} → ${explain(r)}`).not.toBe('allow');
+    expect(r.effects.opaque.length, `${cmd} → ${explain(r)}`).toBeGreaterThan(0);
   });
 });
 
