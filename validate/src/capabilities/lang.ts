@@ -171,6 +171,19 @@ function rpm(text: string): Extracted {
   return { cmds, opaque: 'rpm macros the chain does not expand' };
 }
 
+/**
+ * Tcl (tclsh, wish, expect): `exec`, `spawn`, `system` and `open "|…"` run programs; their words are taken as a
+ * command line. Tcl substitution (`[…]`, `$x`) and `eval` make the rest unknowable: always opaque as well.
+ */
+function tcl(text: string): Extracted {
+  const cmds: string[] = [];
+  for (const part of text.split(/[\n;]/)) {
+    const m = /^\s*(?:exec|spawn|system)\s+(?:-\S+\s+)*(.+)$/.exec(part) ?? /\bopen\s+"?\|([^"\]]+)/.exec(part);
+    if (m) cmds.push(m[1]!.replace(/[{}]/g, ' ').replace(/\s&\s*$/, ''));
+  }
+  return { cmds, opaque: 'Tcl code the chain does not evaluate' };
+}
+
 const KEY_NAME = /^(?:Enter|Escape|Tab|BTab|BSpace|Space|Up|Down|Left|Right|Home|End|PageUp|PageDown|PPage|NPage|IC|DC|Insert|Delete|[CMS]-\S+|\^\S|KP\w*|F\d{1,2})$/;
 
 /**
@@ -207,6 +220,7 @@ const EXTRACTORS: Record<Lang, (t: string) => Extracted> = {
   make,
   elisp,
   rpm,
+  tcl,
   keys,
   tmux: multiplexer,
   screen: screenCmd,

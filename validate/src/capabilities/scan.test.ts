@@ -135,6 +135,16 @@ describe('tool command languages', () => {
     ['less', 'G', [], false],
     ['m4', 'esyscmd(id)', ['id'], false],
     ['m4', 'define(x, 1)', [], false],
+    ['tcl', 'spawn /bin/sh; interact', ['/bin/sh'], true],
+    ['tcl', 'set x 1\nexec ls -la', ['ls -la'], true],
+    ['make', 'x:;id', ['id'], true],
+    ['make', 'y := $(shell uname)', ['uname'], true],
+    ['elisp', '(shell-command "id")', ['id'], true],
+    ['rpm', '%(id)', ['id'], true],
+    ['keys', 'Enter', [], false],
+    ['keys', 'npm test', ['npm test'], true],
+    ['screen', 'stuff', [], true],
+    ['screen', 'detach', [], false],
   ] as const)('%s: %j', (lang, text, cmds, opaque) => {
     const r = extract(lang, text);
     expect(r.cmds).toEqual(cmds);

@@ -32,7 +32,14 @@ const SSH_SHARED: Opts = {
   '-1 -2 -3 -4 -6 -A -a -C -f -G -g -K -k -M -N -n -q -s -T -t -V -v -x -Y -y -r -p? -R?': 'flag',
 };
 
-const GIT_PROGRAM: KeyedCap = { keys: [[/^([\s\S]*)$/, 'program']] };
+/** git config keys whose value git runs (a `!` prefix means "through the shell" for aliases and helpers). */
+const GIT_CONFIG: KeyedCap = {
+  keys: [
+    [/^alias\.[^=]+=\s*!([\s\S]*)$/i, 'shell'],
+    [/^(?:core\.(?:pager|editor|sshcommand|fsmonitor|askpass|gitproxy)|sequence\.editor|diff\.external|diff\.[^=]+\.(?:textconv|command)|merge\.[^=]+\.driver|mergetool\.[^=]+\.cmd|difftool\.[^=]+\.cmd|filter\.[^=]+\.(?:clean|smudge|process)|credential\.(?:[^=]+\.)?helper|pager\.[^=]+|gpg\.(?:[^=]+\.)?program|web\.browser|browser\.[^=]+\.(?:cmd|path)|man\.[^=]+\.(?:cmd|path)|uploadpack\.packobjectshook|remote\.[^=]+\.(?:uploadpack|receivepack|vcs)|sendemail\.(?:sendmailcmd|tocmd|cccmd|smtpserver)|instaweb\.(?:httpd|browser)|ssh\.variant)\s*=\s*!?([\s\S]*)$/i, 'shell'],
+    [/^(?:core\.hookspath|include\.path|includeif\.[^=]+\.path|init\.templatedir)\s*=\s*([\s\S]*)$/i, 'script'],
+  ],
+};
 
 /** Long-option spellings `--a --b` for short ones are written together with them. */
 const FIND_TESTS = [
@@ -683,6 +690,28 @@ export const TOOLS: readonly ToolEntry[] = [
     hostile: ['awk \'BEGIN{system("{P}")}\'', "gawk -l /tmp/evil.so 'BEGIN{}'"],
   },
 
+  {
+    names: ['expect'],
+    exec: true,
+    codeLang: 'tcl',
+    lang: 'tcl',
+    opts: { ...HV, '-c': 'code', '-f': 'script', '-D': 'value', '-b -d -i -n -N -v': 'flag' },
+    pos: { scriptAt: 0 },
+    benign: ['expect -v'],
+    hostile: ["expect -c 'spawn {P};interact'", "expect -c 'exec {P}'"],
+  },
+  {
+    names: ['tclsh', 'wish', 'jimsh'],
+    exec: true,
+    strict: false,
+    codeLang: 'tcl',
+    lang: 'tcl',
+    stdin: 'lang',
+    pos: { scriptAt: 0 },
+    benign: [],
+    hostile: ["echo 'exec {P}' | tclsh", 'tclsh /tmp/x.tcl'],
+  },
+
   // ---------------------------------------------------------------- database shells
   {
     names: ['sqlite3'],
@@ -923,11 +952,12 @@ export const TOOLS: readonly ToolEntry[] = [
   {
     names: ['git'],
     exec: true,
-    legacy: ['-c', '--config-env', '--exec-path', 'rebase', 'bisect', 'submodule'],
+    legacy: ['--exec-path', 'rebase', 'bisect', 'submodule'],
     opts: {
       ...HV,
       '--exec-path?': 'program',
-      '-c --config-env': 'value',
+      '-c': GIT_CONFIG,
+      '--config-env': 'value',
       '-C --git-dir --work-tree --namespace --super-prefix --list-cmds --attr-source': 'value',
       '-p --paginate -P --no-pager --html-path --man-path --info-path --no-replace-objects --no-lazy-fetch --no-optional-locks --no-advice --literal-pathspecs --glob-pathspecs --noglob-pathspecs --icase-pathspecs --bare -v': 'flag',
     },
@@ -944,7 +974,7 @@ export const TOOLS: readonly ToolEntry[] = [
       'mergetool': { strict: false, opts: { '-t --tool': 'value' }, exec: true },
     },
     benign: ['git status', 'git -C repo log --oneline -5', 'git --no-pager diff --stat', 'git grep -n TODO', 'git push origin main', 'git clone https://github.com/a/b.git'],
-    hostile: ["git difftool -x '{P}' HEAD", "git archive --remote=file:///tmp/r --exec='{P}' HEAD", "git push --receive-pack='{P}' origin", "git fetch --upload-pack='{P}' origin", "git send-email --sendmail-cmd='{P}' x.patch", "git grep --open-files-in-pager='{P}' x", "git filter-branch --tree-filter '{P}' HEAD", "git ls-remote -u '{P}' x"],
+    hostile: ["git -c core.pager='{P}' log", "git -c 'alias.x=!{P}' x", "git -c 'credential.helper=!{P}' fetch", "git -c core.sshCommand='{P}' fetch", "git difftool -x '{P}' HEAD", "git archive --remote=file:///tmp/r --exec='{P}' HEAD", "git push --receive-pack='{P}' origin", "git fetch --upload-pack='{P}' origin", "git send-email --sendmail-cmd='{P}' x.patch", "git grep --open-files-in-pager='{P}' x", "git filter-branch --tree-filter '{P}' HEAD", "git ls-remote -u '{P}' x"],
   },
   {
     names: ['hg'],
