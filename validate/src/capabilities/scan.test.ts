@@ -63,6 +63,9 @@ describe('option parsing from the table', () => {
     expect(kinds(scan('xargs $OPTS echo'))).toEqual(['opaque.dynamic_option', 'argv']);
     expect(kinds(scan('tar -cf x.tar "$F"'))).toEqual(['opaque.dynamic_option']);
     expect(kinds(scan('find "$D" -name x'))).toEqual([]);
+    expect(kinds(scan('tar -cf x.tar *'))).toEqual(['opaque.dynamic_option']);
+    expect(kinds(scan('tar -cf x.tar ./*'))).toEqual([]);
+    expect(kinds(scan('tar -cf x.tar "*"'))).toEqual([]);
     expect(kinds(scan('find $D -name x'))).toEqual(['opaque.dynamic_option']);
     // The value is returned unknown (text null); apply.ts makes it opaque.
     expect(kinds(scan('tar --to-command="$C" -xf a.tar'))).toEqual(['shell']);

@@ -1,4 +1,4 @@
-import { UNKNOWN, type Word } from '../words.ts';
+import { UNKNOWN, WordFlag, type Word } from '../words.ts';
 import { EXEC_CAPS, type Cap, type KeyedCap, type Lang, type OptCap, type PosSpec, type SubEntry, type ToolEntry } from './spec.ts';
 import { TOOLS } from './table.ts';
 
@@ -117,6 +117,9 @@ function sliceValue(w: Word, at: number): string | null {
   if (w.value !== null) return w.value.slice(at);
   return null;
 }
+
+/** A glob whose first character is a wildcard can match a name beginning with `-`. */
+const GLOB_START = /^(?:\*|\?|\[(?!\^?-))/;
 
 /** Unquoted `$x` / `$(…)` words can split into several words, any of which may be an option. */
 function splittable(w: Word): boolean {
@@ -251,6 +254,9 @@ export function scanArgv(tool: CompiledTool, name: string, args: readonly Word[]
       if (strict && tool.entry.exec && (splittable(a) || tool.attachedExec)) {
         s.out.push({ kind: 'opaque', what: 'dynamic_option', word: a, reason: `${name} gets an argument only known at run time that may be an option (${a.raw.slice(0, 40)})` });
       }
+    } else if (!dd && (a.flags & WordFlag.glob) !== 0 && GLOB_START.test(a.pattern) && strict && tool.entry.exec && tool.attachedExec) {
+      // `tar cf x.tar *` with a file named `--checkpoint-action=exec=sh x.sh` in the directory.
+      s.out.push({ kind: 'opaque', what: 'dynamic_option', word: a, reason: `${name} gets a glob (${a.raw.slice(0, 40)}) that can expand to a file name read as an option` });
     } else if (!dd && v === null && a.pattern.startsWith('-')) {
       // `--opt="$x"`: the option is known, its value is not.
       const opt = optionOf(lv, style, a.pattern);
