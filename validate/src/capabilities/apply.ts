@@ -18,7 +18,8 @@ import {
 import type { Cmd } from '../walk.ts';
 import { WordFlag, type Word } from '../words.ts';
 import { extract } from './lang.ts';
-import { scanArgv, toolFor, type Action, type OpaqueKind } from './scan.ts';
+import { scanArgv, toolFor, type Action, type Items, type OpaqueKind } from './scan.ts';
+import { UNKNOWN } from '../words.ts';
 
 /**
  * Applies the capability table to one command: what its options and positionals run is analysed recursively,
@@ -46,6 +47,40 @@ function shellText(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, text: string, label: 
   analyzeScript(ctx, text, sc.depth + 1, spanOf(sc, w), label, cmd.cwd);
 }
 
+/** How an item from a launcher's input is written into the command it runs: a variable with an unknown value. */
+const ITEM_REF = '"$ITEM"';
+
+function itemWord(at: Word): Word {
+  return { start: at.start, end: at.end, raw: ITEM_REF, value: null, pattern: UNKNOWN, flags: WordFlag.expansion | WordFlag.quoted, vars: ['ITEM'] };
+}
+
+function hasMarker(v: string, m: string | RegExp): boolean {
+  return typeof m === 'string' ? m !== '' && v.includes(m) : m.test(v);
+}
+
+/**
+ * Puts the items a launcher reads from its input (file names, lines) into the command it runs: a word that is
+ * only the placeholder becomes a value only known at run time; a placeholder inside a word (`sh -c 'echo {}'`)
+ * becomes `"$ITEM"` in its text, so a nested script sees an unknown variable there. Items are appended when
+ * the tool appends them.
+ */
+function withItems(words: readonly Word[], items: Items | undefined): Word[] {
+  if (!items) return [...words];
+  const m = items.marker;
+  let found = false;
+  const out = words.map((w) => {
+    if (m === null || w.value === null || !hasMarker(w.value, m)) return w;
+    found = true;
+    const whole = typeof m === 'string' ? w.value === m : new RegExp(`^(?:${m.source})$`).test(w.value);
+    if (whole) return itemWord(w);
+    const text = typeof m === 'string' ? w.value.split(m).join(ITEM_REF) : w.value.replace(new RegExp(m.source, 'g'), ITEM_REF);
+    const pattern = typeof m === 'string' ? w.pattern.split(m).join(UNKNOWN) : w.pattern.replace(new RegExp(m.source, 'g'), UNKNOWN);
+    return { ...w, value: text, raw: text, pattern };
+  });
+  if (!found && items.appendIfAbsent && words.length > 0) out.push(itemWord(words[words.length - 1]!));
+  return out;
+}
+
 /** `@scope/pkg@1.2` → `pkg`: the program a package runner starts. */
 function packageName(v: string): string {
   const noScope = v.startsWith('@') ? v.slice(v.indexOf('/') + 1) : v;
@@ -59,7 +94,7 @@ function applyAction(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, act: Action, w
       opaque(ctx, sc, act.what, act.reason, act.word.start, act.word.end);
       return;
     case 'argv': {
-      const words = act.words;
+      const words = withItems(act.words, act.items);
       if (words.length === 0) return;
       let head = words[0]!;
       if (head.value === null) {
@@ -72,13 +107,16 @@ function applyAction(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, act: Action, w
       return;
     }
     case 'words': {
-      if (act.words.length === 0) return;
-      const dyn = act.words.filter((w) => w.value === null);
+      const words = withItems(act.words, act.items);
+      if (words.length === 0) return;
+      // Items and other unknown words stand in the command line as an unknown variable.
+      const text = words.map((w) => (w.value === null && w.raw === ITEM_REF ? ITEM_REF : w.value)).join(' ');
+      const dyn = words.filter((w) => w.value === null && w.raw !== ITEM_REF);
       if (dyn.length > 0) {
         for (const w of dyn) dynamic(ctx, sc, w, act.label);
         return;
       }
-      analyzeScript(ctx, act.words.map((w) => w.value).join(' '), sc.depth + 1, spanOf(sc, act.words[0]!, act.words[act.words.length - 1]), act.label, cmd.cwd);
+      analyzeScript(ctx, text, sc.depth + 1, spanOf(sc, words[0]!, words[words.length - 1]), act.label, cmd.cwd);
       return;
     }
     case 'stdin':

@@ -36,10 +36,20 @@ export interface CompiledTool {
 
 export type Action =
   | { readonly kind: 'shell' | 'program' | 'script' | 'bang' | 'code' | 'library' | 'read' | 'write' | 'net'; readonly word: Word; readonly text: string | null; readonly label: string; readonly lang: Lang | null }
-  | { readonly kind: 'argv'; readonly words: readonly Word[]; readonly label: string; readonly assigns: boolean }
-  | { readonly kind: 'words'; readonly words: readonly Word[]; readonly label: string }
+  | { readonly kind: 'argv'; readonly words: readonly Word[]; readonly label: string; readonly assigns: boolean; readonly items?: Items }
+  | { readonly kind: 'words'; readonly words: readonly Word[]; readonly label: string; readonly items?: Items }
   | { readonly kind: 'stdin'; readonly lang: Lang | 'shell'; readonly label: string }
   | { readonly kind: 'opaque'; readonly what: OpaqueKind; readonly word: Word; readonly reason: string };
+
+/** Where the items a launcher reads from its input go in the command it runs. */
+export interface Items {
+  /** Text that stands for an item, or null: items are appended. */
+  readonly marker: string | RegExp | null;
+  /** Items are appended when the marker does not occur. */
+  readonly appendIfAbsent: boolean;
+}
+
+const BRACES = /\{(?:\/\/?|\.|\/\.|\d+|#|%)?\}/;
 
 /** The `opaque.<kind>` ids the capability table emits. */
 export const OPAQUE_KINDS = ['unknown_option', 'dynamic_option', 'dynamic_exec', 'tool_code', 'library'] as const;
@@ -217,6 +227,19 @@ interface Modes {
   /** A script/bang value was given, so standard input is data, not commands. */
   scripted: boolean;
   ran: boolean;
+  /** `xargs -I STR`: the replace string. */
+  marker: string | null;
+}
+
+function itemsOf(tool: CompiledTool, md: Modes, isParallel: boolean): Items | undefined {
+  switch (tool.entry.items) {
+    case 'braces':
+      return { marker: BRACES, appendIfAbsent: isParallel };
+    case 'xargs':
+      return { marker: md.marker, appendIfAbsent: md.marker === null };
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -227,7 +250,7 @@ interface Modes {
 export function scanArgv(tool: CompiledTool, name: string, args: readonly Word[]): Action[] {
   const s: Scan = { tool, name, out: [] };
   const style = tool.style;
-  const md: Modes = { noexec: false, argvmode: false, scripted: false, ran: false };
+  const md: Modes = { noexec: false, argvmode: false, scripted: false, ran: false, marker: null };
   let lv = tool.top;
   let subChosen = tool.subs.size === 0;
   let strict = lv.strict;
@@ -330,7 +353,7 @@ function positional(s: Scan, p: PosSpec, args: readonly Word[], i: number, idx: 
       if (sw) s.out.push({ kind: 'shell', word: sw, text: sw.value, label: `${name} ${v}`, lang: null });
       return -1;
     }
-    s.out.push({ kind: 'argv', words: args.slice(i), label: p.packageHead ? `${name} package` : name, assigns: p.assigns ?? false });
+    s.out.push({ kind: 'argv', words: args.slice(i), label: p.packageHead ? `${name} package` : name, assigns: p.assigns ?? false, items: itemsOf(s.tool, md, false) });
     return -1;
   }
   if (p.shellAt === idx) {
@@ -372,7 +395,7 @@ function parallelArgs(s: Scan, args: readonly Word[], i: number, md: Modes): boo
   let j = i;
   while (j < args.length && !PARALLEL_SEP.has(args[j]!.value ?? '')) j++;
   if (j > i) {
-    s.out.push({ kind: 'words', words: args.slice(i, j), label: `${s.name} command` });
+    s.out.push({ kind: 'words', words: args.slice(i, j), label: `${s.name} command`, items: itemsOf(s.tool, md, true) });
     return true;
   }
   // No command: every argument after `:::` is a command line; after `::::`, files of command lines.
@@ -441,7 +464,7 @@ function option(s: Scan, lv: Level, strict: boolean, args: readonly Word[], i: n
         if (j > i) words.push(args[j]!);
       }
       md.ran = true;
-      if (!s.tool.legacy.has(o.spelling)) s.out.push({ kind: 'argv', words, label: `${s.name} ${o.spelling}`, assigns: false });
+      if (!s.tool.legacy.has(o.spelling)) s.out.push({ kind: 'argv', words, label: `${s.name} ${o.spelling}`, assigns: false, items: itemsOf(s.tool, md, false) });
       return j;
     }
     if (o.cap === 'bangrest') {
@@ -454,6 +477,9 @@ function option(s: Scan, lv: Level, strict: boolean, args: readonly Word[], i: n
       return i;
     }
     if (o.cap === 'pid') md.noexec = true;
+    if (s.tool.entry.items === 'xargs' && (o.spelling === '-I' || o.spelling === '--replace' || o.spelling === '-i')) {
+      md.marker = (hasAttached ? attached : o.arg === 'optional' ? null : args[i + 1]?.value) ?? '{}';
+    }
     if (o.cap === 'script' || o.cap === 'bang') md.scripted = true;
     if (typeof o.cap === 'string' && EXEC_CAPS.has(o.cap)) md.ran = true;
     if (o.cap === 'noexec' || o.cap === 'argvmode' || o.cap === 'unsafe') {

@@ -147,6 +147,11 @@ export interface ToolEntry {
    * documents and tests them but the hook does not apply them twice.
    */
   readonly legacy?: readonly string[];
+  /**
+   * The command run gets items from the tool's input: `braces` (`{}`, `{/}`, `{.}`… stand for an item: find, fd,
+   * parallel, which appends items when no placeholder is used), `xargs` (the `-I` string, else items appended).
+   */
+  readonly items?: 'braces' | 'xargs';
   /** Commands the chain must keep allowing (tested). */
   readonly benign: readonly string[];
   /** Commands using each execution capability with a hostile payload (tested: never allowed). */

@@ -256,6 +256,7 @@ export const TOOLS: readonly ToolEntry[] = [
   {
     names: ['xargs'],
     exec: true,
+    items: 'xargs',
     opts: {
       ...HV,
       '-a --arg-file': 'read',
@@ -264,11 +265,12 @@ export const TOOLS: readonly ToolEntry[] = [
     },
     pos: { argvAt: 0 },
     benign: ['xargs -0 -I{} rm -f {}', 'xargs -n 1 -P 4 echo', 'xargs grep -l TODO'],
-    hostile: ['xargs -a /dev/null {A}', 'xargs -I{} -P 2 {A}', 'xargs -0 {A}'],
+    hostile: ['xargs -a /dev/null {A}', 'xargs -I{} -P 2 {A}', 'xargs -0 {A}', { cmd: 'cat cmds.txt | xargs -n1 sh -c', expectExec: 'sh' }, { cmd: "cat cmds.txt | xargs -I% sh -c '%'", expectExec: 'sh' }],
   },
   {
     names: ['find'],
     exec: true,
+    items: 'braces',
     style: 'single',
     opts: {
       '-exec -execdir -ok -okdir': 'argv',
@@ -278,11 +280,12 @@ export const TOOLS: readonly ToolEntry[] = [
       [FIND_FLAGS]: 'flag',
     },
     benign: ['find . -name "*.py" -type f', 'find src -maxdepth 2 -newermt 2024-01-01 -print0', 'find . -name "*.pyc" -exec rm -f {} +', "find . -type f -exec grep -l TODO {} \\;"],
-    hostile: ['find . -exec {A} \\;', 'find . -maxdepth 1 -execdir {A} +', 'find /tmp -ok {A} \\;'],
+    hostile: ['find . -exec {A} \\;', 'find . -maxdepth 1 -execdir {A} +', 'find /tmp -ok {A} \\;', { cmd: 'find /tmp -type f -exec {} \\;', expectExec: 'find' }, { cmd: "find . -name '*.sh' -exec sh -c '{}' \\;", expectExec: 'sh' }],
   },
   {
     names: ['fd', 'fdfind'],
     exec: true,
+    items: 'braces',
     opts: {
       ...HV,
       '-x --exec -X --exec-batch': 'argv',
@@ -310,6 +313,7 @@ export const TOOLS: readonly ToolEntry[] = [
   {
     names: ['parallel', 'sem'],
     exec: true,
+    items: 'braces',
     strict: false,
     opts: {
       ...HV,
