@@ -69,3 +69,47 @@ describe('writing more bytes than the sandbox has', () => {
     for (const form of [`head -c ${size} /dev/zero > big`, `head --bytes=${size} /dev/urandom > big`, `tail -c ${size} /dev/zero > f`]) it(form, () => notAllowed(form, 'resource.exhaustion'));
   it('small heads stay allowed', () => expect(v.validate('head -c 100 /dev/urandom > seed.bin && head -c 4096 big.log > part.log').verdict).toBe('allow'));
 });
+
+// Every way a shell command writes a file, for write-target families.
+const writers = (path: string): string[] => [
+  `echo x > ${path}`,
+  `echo x >> ${path}`,
+  `printf 'x\\n' | tee ${path}`,
+  `tee -a ${path} <<< x`,
+  `cp payload ${path}`,
+  `cat > ${path} <<'EOF'\nx\nEOF`,
+];
+
+describe('files an interpreter or tool loads by itself on start', () => {
+  for (const path of ['sitecustomize.py', 'lib/usercustomize.py', '/usr/lib/python3/dist-packages/evil.pth', '~/.local/lib/python3.11/site-packages/x.pth', '~/.gdbinit', '~/.vimrc', '~/.ssh/config', '~/.psqlrc', '~/.pythonrc.py'])
+    for (const cmd of writers(path)) it(cmd, () => notAllowed(cmd));
+  it('ordinary python files stay allowed', () => expect(v.validate("echo 'x = 1' > src/settings.py && cat > conftest.py <<'EOF'\nimport pytest\nEOF").verdict).toBe('allow'));
+});
+
+describe('CI pipeline definitions (they run with CI secrets)', () => {
+  for (const path of ['.github/workflows/ci.yml', '.gitlab-ci.yml', '.circleci/config.yml', 'Jenkinsfile']) for (const cmd of writers(path)) it(cmd, () => notAllowed(cmd, 'persistence.tool_config'));
+});
+
+describe('kernel and network settings', () => {
+  it.each(['sysctl -w kernel.x=1', 'sysctl kernel.unprivileged_userns_clone=1', 'ip link set eth0 down', 'ip addr add 10.0.0.2/24 dev eth0', 'ip route del default', 'ifconfig eth0 down', 'tc qdisc add dev eth0 root netem delay 100ms'])('%s', (cmd) =>
+    notAllowed(cmd, 'system.config'),
+  );
+  it.each(['sysctl -a', 'ip addr show', 'ip -s link', 'hostname -s', 'ip route'])('reads stay allowed: %s', (cmd) => expect(v.validate(cmd).verdict).toBe('allow'));
+});
+
+describe('secrets read back out of git', () => {
+  for (const file of ['.env', 'config/.env.production', '.ssh/id_rsa', 'deploy/id_ed25519'])
+    for (const form of [`git show HEAD:${file}`, `git show HEAD~3:${file}`, `git log -p -- ${file}`, `git diff HEAD~1 -- ${file}`, `git cat-file -p HEAD:${file}`, `git blame ${file}`])
+      it(form, () => notAllowed(form));
+  it.each(['git show HEAD', 'git log -p -- src/app.py', 'git diff HEAD~1 -- README.md', 'git show HEAD:package.json', 'git add .env.example && git status'])('ordinary history reads stay allowed: %s', (cmd) =>
+    expect(v.validate(cmd).verdict).toBe('allow'),
+  );
+});
+
+describe('deleting a hook or start-up file is not persistence; writing one is', () => {
+  for (const path of ['.github/workflows/old.yml', '.git/hooks/pre-commit', '.husky/pre-push', '~/.bashrc.bak', '.vscode/settings.json']) {
+    it(`rm -f ${path}`, () => expect(v.validate(`rm -f ${path}`).findings.map((f) => f.rule).filter((r) => r.startsWith('persistence.'))).toEqual([]));
+    it(`echo x >> ${path}`, () => notAllowed(`echo x >> ${path.replace('.bak', '')}`));
+  }
+  it('removing authorized_keys is still an SSH key change', () => notAllowed('rm ~/.ssh/authorized_keys'));
+});
