@@ -291,4 +291,4 @@ export function patternArgIndex(name: string, args: readonly Word[]): number {
 }
 
 /** Rule ids of findings that mean "this command reads a secret". */
-export const SECRET_READ_RULES: ReadonlySet<string> = new Set(['exfil.history_read', 'exfil.secret_read', 'exfil.process_read', 'exfil.env_file_read', 'interp.secret_read', 'exfil.secret_command', 'exfil.secret_env']);
+export const SECRET_READ_RULES: ReadonlySet<string> = new Set(['exfil.history_read', 'exfil.secret_read', 'exfil.process_read', 'exfil.env_file_read', 'exfil.secret_command', 'exfil.secret_env']);

@@ -1,7 +1,6 @@
 import {
   add,
   analyzeScript,
-  checkCode,
   checkCommandWord,
   checkNetwork,
   checkPaths,
@@ -147,7 +146,6 @@ function applyAction(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, act: Action, w
         dynamic(ctx, sc, act.word, act.label);
         return;
       }
-      checkCode(ctx, sc, cmd, name, act.text, act.word.start, act.word.end);
       if (act.lang !== null) for (const c of extract(act.lang, act.text).cmds) shellText(ctx, sc, cmd, act.word, c, act.label);
       opaque(ctx, sc, 'tool_code', `${act.label} runs ${name} code the chain does not parse`, act.word.start, act.word.end);
       return;

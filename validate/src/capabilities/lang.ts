@@ -184,6 +184,18 @@ function tcl(text: string): Extracted {
   return { cmds, opaque: 'Tcl code the chain does not evaluate' };
 }
 
+/**
+ * Code in a language the chain has no parser for (Haskell, Scheme, Lisp, gnuplot, Octave, S-Lang, JavaScript in
+ * jrunscript): string literals handed to a shell-running call are re-parsed; the rest is opaque.
+ */
+function calls(text: string): Extracted {
+  const cmds: string[] = [];
+  for (const m of text.matchAll(/\b(?:system|callCommand|spawnCommand|run-shell-command|shell-command|popen|exec|unix)\s*\(?\s*"((?:[^"\\]|\\.)*)"/g)) {
+    cmds.push(m[1]!.replace(/\\(.)/g, '$1'));
+  }
+  return { cmds, opaque: 'code the chain does not parse' };
+}
+
 const KEY_NAME = /^(?:Enter|Escape|Tab|BTab|BSpace|Space|Up|Down|Left|Right|Home|End|PageUp|PageDown|PPage|NPage|IC|DC|Insert|Delete|[CMS]-\S+|\^\S|KP\w*|F\d{1,2})$/;
 
 /**
@@ -221,6 +233,7 @@ const EXTRACTORS: Record<Lang, (t: string) => Extracted> = {
   elisp,
   rpm,
   tcl,
+  calls,
   keys,
   tmux: multiplexer,
   screen: screenCmd,

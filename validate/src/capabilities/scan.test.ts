@@ -144,6 +144,8 @@ describe('tool command languages', () => {
     ['make', 'y := $(shell uname)', ['uname'], true],
     ['elisp', '(shell-command "id")', ['id'], true],
     ['rpm', '%(id)', ['id'], true],
+    ['calls', 'system("id")', ['id'], true],
+    ['calls', '(system "id")', ['id'], true],
     ['keys', 'Enter', [], false],
     ['keys', 'npm test', ['npm test'], true],
     ['screen', 'stuff', [], true],

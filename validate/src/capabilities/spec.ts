@@ -53,7 +53,7 @@ export type OptCap = Cap | KeyedCap;
  * Command languages that `bang` values are written in. Each has an extractor in `lang.ts` that returns the shell
  * commands the text runs and whether anything else in it could run code the chain cannot see.
  */
-export const LANGS = ['ex', 'gdb', 'sqlite', 'psql', 'mysql', 'bangline', 'less', 'm4', 'make', 'elisp', 'rpm', 'tcl', 'keys', 'tmux', 'screen'] as const;
+export const LANGS = ['ex', 'gdb', 'sqlite', 'psql', 'mysql', 'bangline', 'less', 'm4', 'make', 'elisp', 'rpm', 'tcl', 'calls', 'keys', 'tmux', 'screen'] as const;
 export type Lang = (typeof LANGS)[number];
 
 /** How positional arguments are used. Indices count positionals (after options are removed). */

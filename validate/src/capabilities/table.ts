@@ -194,7 +194,7 @@ export const TOOLS: readonly ToolEntry[] = [
     '-z --filter': 'program',
     '-b --break-chars -C --command-name -D --history-no-dupes -e --extra-char-after-completion -f --file -F --history-format -g --forget-matching -H --history-filename -l --logfile -O --only-cook -P --pre-given -q --quote-characters -s --histsize -S --substitute-prompt -t --set-term-name -w --polling -a? --always-readline? -p? --prompt-colour? -M --multi-line-ext -W --polling': 'value',
     '-A --ansi-colour-aware -c --complete-filenames -h -i --case-insensitive -I --pass-sigint-as-sigterm -m? --multi-line? -n --no-warnings -N --no-children -o --one-shot -r --remember -R --renice -U --mirror-arguments -v --version -X': 'flag',
-  }, { argvAt: 0 }, ['rlwrap -c node'], ['rlwrap -c {A}', "rlwrap -z '{P}' cat"]),
+  }, { argvAt: 0 }, ['rlwrap -c sqlite3 app.db'], ['rlwrap -c {A}', "rlwrap -z '{P}' cat"]),
   wrapper(['strace'], {
     '-o --output': { keys: [[/^[|!]([\s\S]*)$/, 'shell'], [/^([\s\S]*)$/, 'write']] },
     '-e -s --string-limit -u --user -E --env -O -a --columns -P --trace-path -S --summary-sort-by -b --detach-on -I --interruptible -X --const-print-style -U --summary-columns --trace --signal --status --abbrev --verbose --raw --read --write --inject --fault --kvm --quiet --decode-fds --seccomp-bpf? --timestamps? --absolute-timestamps? --relative-timestamps? --syscall-times? --stack-trace? --tips? --secontext?': 'value',
@@ -1306,6 +1306,7 @@ export const TOOLS: readonly ToolEntry[] = [
   {
     names: ['ghc', 'ghci', 'runghc', 'guile', 'clisp', 'jrunscript', 'gnuplot', 'octave', 'octave-cli', 'slsh', 'puppet', 'R'],
     exec: true,
+    codeLang: 'calls',
     strict: false,
     opts: { '-e --eval -c -x --expression': 'code', '-f --file -l --load': 'script' },
     benign: ['ghc -O2 Main.hs', 'gnuplot plot.gp'],
