@@ -4,6 +4,7 @@ import { GrammarError, type BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
 import { envSetByCommand, exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, splitEnvS, type EnvDecision, type EnvValue } from './env-table.ts';
 import { checkInput } from './input.ts';
+import { applyCapabilities } from './capabilities/apply.ts';
 import { credentialFileReads, encodes, patternArgIndex, printedSecrets, psShowsEnvironment, secretCommand, secretHunt, sinkOf, SECRET_READ_RULES } from './secrets.ts';
 import { checkCode, checkInterpreter, langOf, type InterpHost } from './interp/index.ts';
 import { sedExecCommand, sedSubstituteExec } from './sed.ts';
@@ -391,7 +392,7 @@ function checkCmd(ctx: Ctx, sc: Scope, cmd: Cmd): void {
 }
 
 /** Checks the spelling of a command name. Returns false when the name cannot be known statically. */
-function checkCommandWord(ctx: Ctx, sc: Scope, cmd: Cmd, name: Word): boolean {
+export function checkCommandWord(ctx: Ctx, sc: Scope, cmd: Cmd, name: Word): boolean {
   const f = name.flags;
   if (name.vars.includes('IFS')) add(ctx, sc, 'deny', 'obfuscation.ifs', 'uses $IFS inside the command word (classic way to hide spaces)', name.start, name.end);
   if (f & (WordFlag.indirect | WordFlag.transform)) {
@@ -716,79 +717,22 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
   secretOutput(ctx, sc, cmd, name, args);
   for (const e of envSetByCommand(name, args.map((a) => a.value))) applyEnv(ctx, sc, cmd, judgeEnv(e.name, e.value, envContext(ctx, sc, cmd)), cmd.start, cmd.end);
 
+  // Tools in the capability table: what their options and positionals run, read, write and contact.
+  applyCapabilities(ctx, sc, cmd, name, args, writes, chain);
   if (SHELLS.has(name)) return shell(ctx, sc, cmd, name, args, chain);
   if (isInterpreter(name)) return interpreter(ctx, sc, cmd, name, args, chain);
 
   switch (name) {
     case 'env':
       return envCmd(ctx, sc, cmd, nameWord, args, writes, chain);
-    case 'sudo':
-    case 'doas':
-      return unwrap(ctx, sc, cmd, args, skipOpts(args, /^-(u|g|h|p|C|D|r|t|T|U)$/, /^-[a-zA-Z]*[ils]$/), writes, chain, name, true);
-    case 'nice':
-      return unwrap(ctx, sc, cmd, args, skipOpts(args, /^-(n|-adjustment)$/), writes, chain, name);
-    case 'nohup':
     case 'builtin':
-    case 'chronic':
-    case 'unbuffer':
-    case 'eatmydata':
-    case 'fakeroot':
-    case 'catchsegv':
-    case 'torsocks':
-    case 'caffeinate':
-    case 'dbus-launch':
-    case 'setsid':
     case 'then':
     case 'do':
     case 'else':
     case 'coproc':
-    case 'stdbuf':
-    case 'time':
-    case 'proxychains':
-    case 'proxychains4':
-    case 'valgrind':
-    case 'firejail':
-    case 'systemd-run':
-    case 'ltrace':
-    case 'strace':
-      return unwrap(ctx, sc, cmd, args, skipOpts(args, /^-(o|e|p|s|u|E|f|i|O|a|P|S|b|I|X)$/), writes, chain, name);
-    case 'command':
-      if (args.some((a) => /^-[a-zA-Z]*[vV]/.test(a.value ?? ''))) return;
       return unwrap(ctx, sc, cmd, args, skipOpts(args, null), writes, chain, name);
-    case 'exec':
-      return unwrap(ctx, sc, cmd, args, skipOpts(args, /^-a$/), writes, chain, name);
-    case 'ionice':
-      return unwrap(ctx, sc, cmd, args, skipOpts(args, /^-(c|n|p|t|P|u)$/), writes, chain, name);
-    case 'chrt': {
-      const i = skipOpts(args, null);
-      return unwrap(ctx, sc, cmd, args, i + 1, writes, chain, name);
-    }
-    case 'taskset': {
-      const i = skipOpts(args, null);
-      return unwrap(ctx, sc, cmd, args, hasFlag(args, 'c') ? skipOpts(args, /^-[a-zA-Z]*c$/) : i + 1, writes, chain, name);
-    }
-    case 'timeout': {
-      const i = skipOpts(args, /^-(s|k|-signal|-kill-after)$/);
-      return unwrap(ctx, sc, cmd, args, i + 1, writes, chain, name);
-    }
-    case 'flock':
-      return stringOrArgv(ctx, sc, cmd, args, /^-[a-zA-Z]*c$|^--command$/, /^-(w|E|-timeout|-conflict-exit-code)$/, 1, writes, chain, name);
-    case 'su':
-    case 'runuser':
-      return stringOrArgv(ctx, sc, cmd, args, /^-[a-zA-Z]*c$|^--command$/, /^-(s|u|g|G|-shell|-group)$/, 99, writes, chain, name);
-    case 'script':
-      return stringOrArgv(ctx, sc, cmd, args, /^-[a-zA-Z]*c$|^--command$/, /^-(t|T|I|O|B|E|m)$/, 99, writes, chain, name);
-    case 'sg':
-      return nestedFrom(ctx, sc, cmd, positionals(args).slice(1), chain, name);
-    case 'watch':
-      return nestedFrom(ctx, sc, cmd, args.slice(skipOpts(args, /^-(n|d|-interval|-differences)$/)), chain, name);
-    case 'xargs':
-      return xargs(ctx, sc, cmd, args, writes, chain);
     case 'find':
-      return findCmd(ctx, sc, cmd, args, chain);
-    case 'fd':
-    case 'fdfind':
-      return execOption(ctx, sc, cmd, args, /^(-x|--exec|-X|--exec-batch)$/, chain, name);
+      return findCmd(ctx, sc, cmd, args);
     case 'busybox':
       if (args[0]?.value) return analyzeArgv(ctx, sc, cmd, args[0].value, args[0], args.slice(1), writes, [...chain, name]);
       return;
@@ -944,7 +888,7 @@ function skipOpts(args: readonly Word[], withArg: RegExp | null, stopAt?: RegExp
   return i;
 }
 
-function unwrap(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], at: number, writes: Word[], chain: string[], name: string, assignsAllowed = false): void {
+export function unwrap(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], at: number, writes: Word[], chain: string[], name: string, assignsAllowed = false): void {
   if (assignsAllowed) {
     for (const a of args.slice(0, at)) {
       const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(a.value ?? '');
@@ -960,7 +904,8 @@ function unwrap(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], at: number
   }
   const inner = args[i];
   if (!inner) return;
-  if (inner.value === null || !checkCommandWord(ctx, sc, cmd, inner)) return;
+  // checkCommandWord judges a program only known at run time (and returns false for it).
+  if (!checkCommandWord(ctx, sc, cmd, inner) || inner.value === null) return;
   analyzeArgv(ctx, sc, cmd, inner.value, inner, args.slice(i + 1), writes, [...chain, name]);
 }
 
@@ -1004,7 +949,7 @@ function envCmd(ctx: Ctx, sc: Scope, cmd: Cmd, nameWord: Word, args: readonly Wo
     return;
   }
   void nameWord;
-  if (inner.value === null || !checkCommandWord(ctx, sc, cmd, inner)) return;
+  if (!checkCommandWord(ctx, sc, cmd, inner) || inner.value === null) return;
   analyzeArgv(ctx, sc, cmd, inner.value, inner, args.slice(i + 1), writes, [...chain, 'env']);
 }
 
@@ -1037,7 +982,7 @@ function envDump(ctx: Ctx, sc: Scope, cmd: Cmd, what: string): void {
   else add(ctx, sc, 'ask', 'exfil.env_dump', `${what} prints every environment variable, secrets included`, cmd.start, cmd.end);
 }
 
-function spanOf(sc: Scope, a: Word, b?: Word): { start: number; end: number } {
+export function spanOf(sc: Scope, a: Word, b?: Word): { start: number; end: number } {
   return sc.outer ?? { start: a.start, end: (b ?? a).end };
 }
 
@@ -1078,7 +1023,7 @@ function dynamicScript(ctx: Ctx, sc: Scope, w: Word, label: string): void {
   }
 }
 
-function isNetworkFetch(ctx: Ctx, c: Cmd): boolean {
+export function isNetworkFetch(ctx: Ctx, c: Cmd): boolean {
   const n = c.name?.value;
   if (!n) return false;
   const b = basename(n);
@@ -1088,7 +1033,7 @@ function isNetworkFetch(ctx: Ctx, c: Cmd): boolean {
   return /^(python[0-9.]*|node|perl|ruby|php)$/.test(b) && c.args.some((a) => /urlopen|requests\.get|fetch\(|LWP|open-uri|file_get_contents\(['"]http/.test(a.value ?? a.raw));
 }
 
-function isDecoder(c: Cmd): boolean {
+export function isDecoder(c: Cmd): boolean {
   const n = c.name?.value;
   if (!n) return false;
   const b = basename(n);
@@ -1102,9 +1047,9 @@ function isDecoder(c: Cmd): boolean {
 }
 
 /** What feeds a command's stdin, as far as it matters for interpreters. */
-type StdinKind = { kind: 'none' } | { kind: 'remote' } | { kind: 'decoded' } | { kind: 'text'; text: string } | { kind: 'unknown'; what: string };
+export type StdinKind = { kind: 'none' } | { kind: 'remote' } | { kind: 'decoded' } | { kind: 'text'; text: string } | { kind: 'unknown'; what: string };
 
-function describeStdin(ctx: Ctx, stdin: Stdin | null, depth = 0): StdinKind {
+export function describeStdin(ctx: Ctx, stdin: Stdin | null, depth = 0): StdinKind {
   if (!stdin) return { kind: 'none' };
   if (stdin.kind === 'text') return { kind: 'text', text: stdin.text };
   if (stdin.kind === 'dynamic') return { kind: 'unknown', what: 'a here-string built at run time' };
@@ -1139,7 +1084,7 @@ function describeStdin(ctx: Ctx, stdin: Stdin | null, depth = 0): StdinKind {
   return { kind: 'unknown', what: stdin.from.map((c) => c.name?.value ?? '?').join(', ') || 'a pipe' };
 }
 
-function stdinScript(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, asShell: boolean): void {
+export function stdinScript(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, asShell: boolean): void {
   if (cmd.stdin?.kind === 'dynamic') {
     dynamicScript(ctx, sc, cmd.stdin.word, `${who} <<<`);
     return;
@@ -1244,52 +1189,11 @@ function literalWord(text: string, at: { start: number; end: number }): Word {
   return { start: at.start, end: at.end, raw: text, value: text, pattern: text.replace(/[*?[\\]/g, '\\$&'), flags: 0, vars: [] };
 }
 
-function stringOrArgv(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], cFlag: RegExp, withArg: RegExp, skipPositional: number, writes: Word[], chain: string[], name: string): void {
-  for (let i = 0; i < args.length; i++) {
-    const v = args[i]!.value ?? '';
-    if (cFlag.test(v)) {
-      const s = args[i + 1];
-      if (s) nested(ctx, sc, cmd, s, `${name} -c`, chain);
-      return;
-    }
-    const attached = /^--command=(.*)$/s.exec(v);
-    if (attached) {
-      analyzeScript(ctx, attached[1]!, sc.depth + 1, spanOf(sc, args[i]!), `${name} --command`, cmd.cwd);
-      return;
-    }
-  }
-  if (skipPositional >= 99) return;
-  let i = skipOpts(args, withArg);
-  i += skipPositional;
-  unwrap(ctx, sc, cmd, args, i, writes, chain, name);
-}
 
-function xargs(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], writes: Word[], chain: string[]): void {
-  const i = skipOpts(args, /^(-I|-L|-n|-P|-s|-d|-E|-a|--arg-file|--delimiter|--max-args|--max-procs|--replace|--max-lines|--eof)$/);
-  if (i >= args.length) return;
-  unwrap(ctx, sc, cmd, args, i, writes, chain, 'xargs');
-}
 
-function execOption(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], flag: RegExp, chain: string[], name: string): void {
-  for (let i = 0; i < args.length; i++) {
-    if (!flag.test(args[i]!.value ?? '')) continue;
-    const inner: Word[] = [];
-    let j = i + 1;
-    for (; j < args.length; j++) {
-      const v = args[j]!.value;
-      if (v === ';' || v === '+' || v === '\\;') break;
-      inner.push(args[j]!);
-    }
-    const head = inner[0];
-    if (head && head.value !== null && checkCommandWord(ctx, sc, cmd, head)) {
-      analyzeArgv(ctx, sc, cmd, head.value, head, inner.slice(1), [], [...chain, `${name} ${args[i]!.value}`]);
-    }
-    i = j;
-  }
-}
 
-function findCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: string[]): void {
-  execOption(ctx, sc, cmd, args, /^-(exec|execdir|ok|okdir)$/, chain, 'find');
+/** find's own rules (its -exec family is in the capability table). */
+function findCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[]): void {
   for (let i = 0; i < args.length - 1; i++) {
     if (/^-(exec|execdir|ok|okdir)$/.test(args[i]!.value ?? '') && /^(rm|shred|unlink|mv|chmod|chown|truncate|dd|rmdir)$/.test(basename(args[i + 1]!.value ?? ''))) {
       add(ctx, sc, 'ask', 'fs.find_delete', `find ${args[i]!.value} ${args[i + 1]!.value} changes or removes every match`, cmd.start, cmd.end);
@@ -1410,7 +1314,7 @@ function pathCandidates(w: Word, cwd: string | null, tool: string): string[] {
   return out;
 }
 
-function checkPaths(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, access: 'read' | 'write', tool: string): void {
+export function checkPaths(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, access: 'read' | 'write', tool: string): void {
   const set = access === 'read' ? ctx.p.readRules : ctx.p.writeRules;
   const v = w.value;
   // Plain options (`-la`, `--verbose`) are never paths.
@@ -1771,7 +1675,7 @@ function checkRunsDownload(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, name: s
   }
 }
 
-function checkNetwork(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[], writes: readonly Word[]): void {
+export function checkNetwork(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[], writes: readonly Word[]): void {
   const fetchTool = FETCH_TOOLS.has(name);
   if (fetchTool) noteDownloads(ctx, cmd, name, args, writes);
   // A plain download: nothing sent, nothing in the command built at run time, no data piped in.

@@ -50,7 +50,7 @@ export const RULE_IDS: readonly RuleInfo[] = [
   b('exec.remote_code', 'deny', 'Downloaded code executed (curl | sh, bash <(curl), sh -c "$(wget …)").'),
   b('exec.dynamic_script', 'deny', 'bash -c / eval / source of a script only known at run time.'),
   b('exec.stdin_script', 'ask', 'Shell or interpreter reading its program from stdin of unknown origin.'),
-  b('exec.untrusted_source', 'ask', 'source of a script in a temporary directory.'),
+  b('exec.untrusted_source', 'ask', 'source of a script in a temporary directory, or a tool script (make -f, vim -S, gdb -x, nmap --script) from one.'),
   b('exec.sed_script', 'deny', 'GNU sed e command / s///e flag (ask when the script comes from stdin).'),
   b('exec.path_shadow', 'ask', 'Non-system file named like a standard command (./cat, /tmp/git).'),
   p('exec.editor_escape', 'deny', 'Editor or pager started with a command (vim -c \':!sh\', vim +cmd, less +!cmd, man -c).'),
@@ -149,4 +149,10 @@ export const RULE_IDS: readonly RuleInfo[] = [
   p('data.destructive_command', 'ask', 'redis-cli FLUSHALL and similar.'),
   b('data.destructive_sql', 'ask', 'DROP/TRUNCATE/unbounded DELETE via a database CLI.'),
   b('data.dynamic_sql', 'ask', 'SQL only known at run time.'),
+  // Capability table (validate/src/capabilities): where it cannot know what a tool runs.
+  b('opaque.unknown_option', 'ask', 'Option of an execution-capable tool that the capability table does not list (it may run a program).'),
+  b('opaque.dynamic_option', 'ask', 'Argument of an execution-capable tool only known at run time that may be an option (unquoted $x, a glob, or "$x" where one word can run something).'),
+  b('opaque.dynamic_exec', 'ask', 'A tool option, positional or stdin that runs a program, with a value only known at run time (tar -I "$X", sqlite3 db < "$f").'),
+  b('opaque.tool_code', 'ask', "Text in a tool's own language the chain does not parse (vim :call, make --eval, dpkg -i maintainer scripts, tmux send-keys)."),
+  b('opaque.library', 'ask', 'A tool loads native code (openssl -engine, ssh-keygen -D, ld.so --preload, gawk -l).'),
 ];
