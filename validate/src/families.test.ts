@@ -113,3 +113,15 @@ describe('deleting a hook or start-up file is not persistence; writing one is', 
   }
   it('removing authorized_keys is still an SSH key change', () => notAllowed('rm ~/.ssh/authorized_keys'));
 });
+
+describe('a tool hook that starts a shell or interpreter is an escape, whatever it runs', () => {
+  const hooks = ["man -P '@' ls", "tar -cf /dev/null x --checkpoint=1 --checkpoint-action=exec='@'", "zip x.zip x -T -TT '@'", "rsync -e '@' a b", "rg --pre '@' TODO", "git -c core.pager='@' log", "ssh -o ProxyCommand='@' h"];
+  const starts = ['sh -c id', '/bin/sh', 'bash', 'python3 -c "print(1)"', 'perl -e 1', 'busybox sh', 'exec /usr/bin/zsh'];
+  for (const h of hooks) for (const p of starts) {
+    const cmd = h.replace('@', p.replaceAll("'", "'\\''"));
+    it(cmd, () => expect(v.validate(cmd).verdict, cmd).toBe('deny'));
+  }
+  it.each(["find . -name '*.py' -exec sh -c 'wc -l \"$1\"' _ {} \\;", "git ls-files | xargs -n1 sh -c 'echo $0'", "flock /tmp/l -c 'bash build.sh'", "rsync -e 'ssh -p 2222' src/ backup/"])('launchers running a shell are their purpose: %s', (cmd) =>
+    expect(v.validate(cmd).findings.map((f) => f.rule)).not.toContain('exec.tool_hook'),
+  );
+});

@@ -46,6 +46,26 @@ function shellText(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, text: string, label: 
   analyzeScript(ctx, text, sc.depth + 1, spanOf(sc, w), label, cmd.cwd);
 }
 
+/**
+ * Tools whose purpose is to run the command they are given (`su -c`, `flock -c`, `script -c`): a
+ * shell there is the point, not an escape.
+ */
+const LAUNCHERS = new Set(['su', 'runuser', 'sudo', 'doas', 'script', 'flock', 'sg', 'watch', 'tmux', 'screen', 'xargs', 'parallel', 'find', 'fd', 'fdfind', 'env', 'nohup', 'setsid', 'timeout', 'nice', 'ionice', 'chrt', 'taskset', 'stdbuf', 'time', 'unbuffer', 'chronic', 'entr', 'watchexec', 'nodemon', 'make', 'just', 'task', 'expect', 'ssh', 'docker', 'podman', 'kubectl', 'systemd-run', 'dbus-run-session', 'xvfb-run', 'firejail', 'bwrap', 'proot', 'unshare', 'setarch', 'prlimit', 'setpriv', 'strace', 'ltrace', 'valgrind', 'gdb', 'catchsegv', 'eatmydata', 'fakeroot', 'torsocks', 'proxychains', 'proxychains4', 'rlwrap', 'busybox', 'vagrant', 'git']);
+/** General-purpose interpreters: from inside another tool, starting one is the shape of an escape. */
+const INTERPRETER_HEAD = /^\s*(?:exec\s+)?(?:\S*\/)?(sh|bash|dash|zsh|ksh|mksh|ash|fish|csh|tcsh|busybox|python[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node|nodejs|php[0-9.]*|lua[0-9.]*|tclsh|wish|expect|awk|gawk|mawk|nawk|socat|nc|ncat|netcat)(?=\s|$|;|&|\|)/;
+
+/**
+ * A hook of a tool that is not a launcher (`man -P`, `less`'s `!`, `tar --checkpoint-action`,
+ * `zip -TT`, `rsync -e`, `rg --pre`, `git -c core.pager`, `gdb -ex '!…'`) that starts a shell or an
+ * interpreter is an escape whatever it then runs (`sh -c id` is the probe that precedes the payload):
+ * deny, like a command-valued environment variable that starts a shell.
+ */
+function hookStartsInterpreter(ctx: Ctx, sc: Scope, name: string, w: Word, text: string, label: string): void {
+  if (LAUNCHERS.has(name)) return;
+  const m = INTERPRETER_HEAD.exec(text);
+  if (m) add(ctx, sc, 'deny', 'exec.tool_hook', `${label} starts ${m[1]}: an escape from ${name} to an interpreter`, w.start, w.end);
+}
+
 /** How an item from a launcher's input is written into the command it runs: a variable with an unknown value. */
 const ITEM_REF = '"$ITEM"';
 
@@ -129,7 +149,10 @@ function applyAction(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, act: Action, w
     case 'shell':
     case 'program':
       if (act.text === null) dynamic(ctx, sc, act.word, act.label);
-      else shellText(ctx, sc, cmd, act.word, act.text, act.label);
+      else {
+        hookStartsInterpreter(ctx, sc, name, act.word, act.text, act.label);
+        shellText(ctx, sc, cmd, act.word, act.text, act.label);
+      }
       return;
     case 'bang': {
       if (act.text === null || act.lang === null) {
@@ -137,7 +160,10 @@ function applyAction(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, act: Action, w
         return;
       }
       const ex = extract(act.lang, act.text);
-      for (const c of ex.cmds) shellText(ctx, sc, cmd, act.word, c, act.label);
+      for (const c of ex.cmds) {
+        hookStartsInterpreter(ctx, sc, name, act.word, c, act.label);
+        shellText(ctx, sc, cmd, act.word, c, act.label);
+      }
       if (ex.opaque) opaque(ctx, sc, 'tool_code', `${act.label}: ${ex.opaque}`, act.word.start, act.word.end);
       return;
     }
