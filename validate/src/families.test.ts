@@ -125,3 +125,12 @@ describe('a tool hook that starts a shell or interpreter is an escape, whatever 
     expect(v.validate(cmd).findings.map((f) => f.rule)).not.toContain('exec.tool_hook'),
   );
 });
+
+describe('awk reads and writes files through getline and print redirections', () => {
+  for (const secret of ['/home/agent/.ssh/id_rsa', '~/.aws/credentials', '/etc/shadow', '/proc/self/environ'])
+    for (const form of [`awk 'BEGIN{while((getline l < "${secret}")>0) print l}'`, `awk 'BEGIN{getline < "${secret}"; print}'`, `gawk 'BEGIN { getline line < "${secret}"; print line }'`])
+      it(form, () => notAllowed(form));
+  for (const target of ['~/.bashrc', '~/.ssh/authorized_keys', '/etc/passwd'])
+    for (const form of [`awk '{print > "${target}"}' f`, `awk 'BEGIN{print "x" >> "${target}"}'`, `awk '{printf "%s\\n", $0 > "${target}"}' f`]) it(form, () => notAllowed(form));
+  it.each([`awk '{ if ($1 > "a") print }' f`, `awk '{print $1 > "out.txt"}' data.csv`, `awk 'BEGIN{while((getline l < "input.txt")>0) n++; print n}'`])('workspace files and comparisons stay allowed: %s', (cmd) => expect(v.validate(cmd).verdict).toBe('allow'));
+});

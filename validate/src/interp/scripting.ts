@@ -378,7 +378,10 @@ export function analyzeScripting(lang: ScriptLang, src: string, f: Facts): void 
       continue;
     }
     if (t.t === 'p') {
-      if (lang === 'awk') awkPipes(toks, i, f);
+      if (lang === 'awk') {
+        awkPipes(toks, i, f);
+        awkFiles(toks, i, f);
+      }
       continue;
     }
     if (t.t !== 'word') continue;
@@ -618,6 +621,30 @@ function execCall(lang: ScriptLang, kind: ExecKind, api: string, args: Tok[], f:
   if (parts.includes(null)) f.dynamicExec.push(api);
   else if (parts.length === 1) f.shells.push({ text: p0!, api });
   else f.argvs.push({ argv: parts as string[], api });
+}
+
+/**
+ * awk file redirections: `getline [var] < "file"` reads the file; `print … > "file"` and `>> "file"`
+ * write it (a `>` is output redirection only inside a print/printf statement, a comparison elsewhere).
+ */
+function awkFiles(toks: readonly Tok[], i: number, f: Facts): void {
+  const t = toks[i]!;
+  const target = toks[i + 1];
+  if (target?.t !== 'str') return;
+  if (t.v === '<') {
+    const before = toks[i - 1]?.v === 'getline' ? toks[i - 1] : toks[i - 2]?.v === 'getline' ? toks[i - 2] : null;
+    if (before) f.reads.push(target.v);
+    return;
+  }
+  if (t.v !== '>' && t.v !== '>>') return;
+  for (let k = i - 1; k >= 0; k--) {
+    const v = toks[k]!.v;
+    if (toks[k]!.t === 'p' && (v === ';' || v === '{' || v === '}' || v === '(')) return;
+    if (toks[k]!.t === 'word' && (v === 'print' || v === 'printf')) {
+      f.writes.push(target.v);
+      return;
+    }
+  }
 }
 
 /** awk `print | "cmd"`, `"cmd" | getline`, `|&` coprocesses. */
