@@ -2,6 +2,7 @@ import type { CompiledPolicy } from './compile.ts';
 import { argumentGlob, policyGlob, tokensIntersect } from './compile.ts';
 import type { BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
+import { checkDifferentials } from './differential.ts';
 import { checkInput } from './input.ts';
 import { sedExecCommand, sedSubstituteExec } from './sed.ts';
 import { resolvePath, walkScript, type Cmd, type Stdin, type Walked } from './walk.ts';
@@ -104,6 +105,10 @@ export function analyzeScript(ctx: Ctx, src: string, depth: number, outer: { sta
   const sc: Scope = { src, depth, outer, walked, label };
   if (repaired) add(ctx, sc, 'ask', 'parse.repaired', 'empty backtick pair inside double quotes: parsed with a workaround', 0, src.length);
   for (const cmd of walked.cmds) checkCmd(ctx, sc, cmd);
+  checkDifferentials(src, walked, {
+    report: (verdict, rule, reason, start, end) => add(ctx, sc, verdict, rule, reason, start, end),
+    nested: (text, start, end, label) => analyzeScript(ctx, text, depth + 1, outer ?? { start, end }, label, cwd),
+  });
   for (const fn of walked.functions) checkFunction(ctx, sc, fn);
   for (const l of walked.endlessLoops) add(ctx, sc, 'ask', 'resource.endless_loop', 'loop with no exit condition', l.start, l.end);
 }

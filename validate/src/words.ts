@@ -53,7 +53,15 @@ export interface Word {
   readonly flags: number;
   /** Names of the variables this word expands. */
   readonly vars: readonly string[];
+  /**
+   * Further values of {@link pattern} when a variable in it has several
+   * known values (a `for` loop variable): one pattern per combination.
+   */
+  readonly alts?: readonly string[];
 }
+
+/** Known variable values at a point of the script (name → every value it may have). */
+export type KnownVars = ReadonlyMap<string, readonly string[]>;
 
 interface Acc {
   value: string | null;
@@ -61,13 +69,58 @@ interface Acc {
   flags: number;
   vars: string[];
   parts: number;
+  /** Alternative patterns (see {@link Word.alts}), null when there is one. */
+  alts: string[] | null;
+  /** Inside double quotes: glob characters of substituted values are literal. */
+  dq: boolean;
+  readonly env: KnownVars | null;
+  readonly cwd: string | null;
+}
+
+/** At most this many alternative patterns per word; beyond it the part is unknown. */
+const MAX_ALTS = 16;
+
+/** Appends `text` to the pattern (and every alternative). */
+function addPattern(acc: Acc, text: string): void {
+  acc.pattern += text;
+  if (acc.alts) for (let i = 0; i < acc.alts.length; i++) acc.alts[i] += text;
+}
+
+/**
+ * A variable whose value is known at this point (assigned earlier in the
+ * same script, a loop over literal words, `$PWD`, `$TMPDIR`): its values go
+ * into the pattern so paths built from it are resolved. The word's value
+ * stays unknown (null): only path and host checks use the pattern.
+ */
+function knownVar(acc: Acc, name: string): boolean {
+  let values = acc.env?.get(name);
+  if (values === undefined) {
+    if (name === 'PWD' && acc.cwd !== null) values = [acc.cwd];
+    else if (name === 'TMPDIR') values = ['/tmp'];
+    else return false;
+  }
+  if (values.length === 0) return false;
+  const quote = (v: string): string => (acc.dq ? v.replace(/[*?[\]\\]/g, '\\$&') : v);
+  acc.value = null;
+  acc.flags |= WordFlag.expansion;
+  if (values.length === 1) {
+    addPattern(acc, quote(values[0]!));
+    return true;
+  }
+  const bases = [acc.pattern, ...(acc.alts ?? [])];
+  if (bases.length * values.length > MAX_ALTS) return false;
+  const all: string[] = [];
+  for (const b of bases) for (const v of values) all.push(b + quote(v));
+  acc.pattern = all[0]!;
+  acc.alts = all.slice(1);
+  return true;
 }
 
 const HOME_VARS = new Set(['HOME']);
 
 /** Evaluates a word-like node (`word`, `string`, `concatenation`, …) of `src`. */
-export function evalWord(node: SyntaxNode, src: string): Word {
-  const acc: Acc = { value: '', pattern: '', flags: 0, vars: [], parts: 0 };
+export function evalWord(node: SyntaxNode, src: string, env: KnownVars | null = null, cwd: string | null = null): Word {
+  const acc: Acc = { value: '', pattern: '', flags: 0, vars: [], parts: 0, alts: null, dq: false, env, cwd };
   part(node, src, acc, true);
   if (node.type === 'concatenation') {
     const q = acc.flags & WordFlag.quoted;
@@ -82,18 +135,19 @@ export function evalWord(node: SyntaxNode, src: string): Word {
     pattern: acc.pattern,
     flags: acc.flags,
     vars: acc.vars,
+    ...(acc.alts && acc.alts.length > 0 ? { alts: acc.alts } : {}),
   };
 }
 
 function dynamic(acc: Acc, flag: number): void {
   acc.value = null;
-  acc.pattern += UNKNOWN;
+  addPattern(acc, UNKNOWN);
   acc.flags |= flag;
 }
 
 function lit(acc: Acc, text: string, quoted: boolean): void {
   if (acc.value !== null) acc.value += text;
-  acc.pattern += quoted ? text.replace(/[*?[\]\\]/g, '\\$&') : text;
+  addPattern(acc, quoted ? text.replace(/[*?[\]\\]/g, '\\$&') : text);
 }
 
 function part(node: SyntaxNode, src: string, acc: Acc, top: boolean): void {
@@ -119,12 +173,15 @@ function part(node: SyntaxNode, src: string, acc: Acc, top: boolean): void {
     case 'translated_string': {
       acc.flags |= WordFlag.quoted;
       let any = false;
+      const savedDq = acc.dq;
+      acc.dq = true;
       for (const c of node.children) {
         if (!c.named) continue;
         any = true;
         if (c.type === 'string_content') lit(acc, unescapeDouble(src.slice(c.start, c.end)), true);
         else part(c, src, acc, false);
       }
+      acc.dq = savedDq;
       if (!any && !top) acc.flags |= WordFlag.splice;
       if (!any && top) lit(acc, '', true);
       return;
@@ -144,10 +201,11 @@ function part(node: SyntaxNode, src: string, acc: Acc, top: boolean): void {
       acc.vars.push(n);
       if (HOME_VARS.has(n)) {
         acc.value = null;
-        acc.pattern += '~';
+        addPattern(acc, '~');
         acc.flags |= WordFlag.expansion;
         return;
       }
+      if (knownVar(acc, n)) return;
       dynamic(acc, WordFlag.expansion | (/^[@*0-9]$/.test(n) ? WordFlag.positional : 0));
       return;
     }
@@ -210,10 +268,11 @@ function expansion(node: SyntaxNode, src: string, acc: Acc): void {
   acc.vars.push(name);
   if (HOME_VARS.has(name) && ops === 0 && !(flags & WordFlag.indirect)) {
     acc.value = null;
-    acc.pattern += '~';
+    addPattern(acc, '~');
     acc.flags |= flags;
     return;
   }
+  if (ops === 0 && !(flags & (WordFlag.indirect | WordFlag.positional)) && !/\[/.test(src.slice(node.start, node.end)) && knownVar(acc, name)) return;
   dynamic(acc, flags);
 }
 
@@ -222,7 +281,7 @@ function unquoted(text: string, acc: Acc): void {
     // No escapes: the value and the pattern are the text itself.
     if (text.includes('*') || text.includes('?') || text.includes('[')) acc.flags |= WordFlag.glob;
     if (acc.value !== null) acc.value += text;
-    acc.pattern += text;
+    addPattern(acc, text);
     return;
   }
   let out = '';
@@ -243,7 +302,7 @@ function unquoted(text: string, acc: Acc): void {
     pat += ch;
   }
   if (acc.value !== null) acc.value += out;
-  acc.pattern += pat;
+  addPattern(acc, pat);
 }
 
 function unescapeDouble(s: string): string {
