@@ -164,6 +164,10 @@ function arithmeticValue(): string[] {
     `declare x='a[$(${MARK})]'`,
     `y='a[$(${MARK})]'; x=y`,
     `for x in 'a[$(${MARK})]'; do :; done`,
+    // Values the chain cannot know statically (built at run time): arithmetic on them is opaque.
+    `x=$(printf 'a\\x5b$(${MARK})]')`,
+    `read -r x < <(printf 'a\\x5b$(${MARK})]')`,
+    `x=$(echo ${Buffer.from(`a[$(${MARK})]`).toString('base64')} | base64 -d)`,
   ];
   const ctx = [
     '(( x ))',

@@ -327,6 +327,9 @@ export function checkDifferentials(src: string, walked: Walked, sink: Differenti
   }
   for (const l of walked.loops) for (const v of l.values) text(v);
   for (const w of walked.testWords) text(w);
+  for (const r of walked.arithUnknown) {
+    sink.report('ask', 'opaque.differential', `bash evaluates ${r.what.startsWith('$') ? short(r.what) : '$' + r.what} as arithmetic, and its text is only known at run time (array subscripts in it run commands)`, r.start, r.end);
+  }
 }
 
 function short(s: string): string {

@@ -111,6 +111,21 @@ export interface Walked {
   readonly loops: Loop[];
   /** Operands of `[[ … ]]` and `[ … ]` test expressions (not commands, but bash reads some as names or numbers). */
   readonly testWords: Word[];
+  /**
+   * Operands bash evaluates as arithmetic whose text is only known at run
+   * time: a variable assigned here from input or command output, or a
+   * substitution. bash evaluates array subscripts inside such text, so a
+   * value like `a[$(id)]` runs a command.
+   */
+  readonly arithUnknown: ArithRef[];
+}
+
+/** See {@link Walked.arithUnknown}. */
+export interface ArithRef {
+  /** Variable name, or the substitution's text. */
+  readonly what: string;
+  readonly start: number;
+  readonly end: number;
 }
 
 interface State {
@@ -131,6 +146,8 @@ interface State {
   sub: boolean;
   fn: string | null;
   dq: boolean;
+  /** Variables declared integer (`declare -i`): their assigned values are arithmetic. */
+  readonly ints: Set<string>;
 }
 
 const WORDISH = new Set([
@@ -145,8 +162,8 @@ const WORDISH = new Set([
  * bodies, heredoc bodies). `cwd` is the working directory at the start.
  */
 export function walkScript(root: SyntaxNode, src: string, cwd: string | null): Walked {
-  const out: Walked = { cmds: [], functions: [], endlessLoops: [], assigned: new Set(), backticks: [], loops: [], testWords: [] };
-  walk(root, { src, out, cwd, alt: [], dirs: [], oldpwd: null, links: NO_LINKS, env: NO_ENV, sub: false, fn: null, dq: false }, null);
+  const out: Walked = { cmds: [], functions: [], endlessLoops: [], assigned: new Set(), backticks: [], loops: [], testWords: [], arithUnknown: [] };
+  walk(root, { src, out, cwd, alt: [], dirs: [], oldpwd: null, links: NO_LINKS, env: NO_ENV, sub: false, fn: null, dq: false, ints: new Set() }, null);
   return out;
 }
 
@@ -227,11 +244,92 @@ function forLoop(node: SyntaxNode, st: State): void {
   }
   st.out.loops.push({ name, values, positional: !sawIn, start: node.start, end: node.end });
   st.out.assigned.add(name);
-  const known = values.every((v) => v.value !== null && !(v.flags & WordFlag.glob)) && sawIn;
+  const known = values.every((v) => (v.value !== null && !(v.flags & WordFlag.glob)) || numericWord(v)) && sawIn;
   const before = saveDir(st);
-  st.env = withEnv(st.env, name, known ? values.map((v) => v.value!) : null);
+  st.env = withEnv(st.env, name, known ? values.map((v) => v.value ?? '0') : null);
   if (body) walk(body, st, null);
   mergeDir(st, before);
+}
+
+/** Shell variables that always hold numbers. */
+const NUMERIC_VARS = new Set(['RANDOM', 'SRANDOM', 'SECONDS', 'LINENO', 'BASHPID', 'PPID', 'UID', 'EUID', 'OPTIND', 'EPOCHSECONDS', 'SHLVL', 'COLUMNS', 'LINES', 'HISTCMD', 'COMP_CWORD', 'COMP_POINT']);
+
+/** Commands whose output is a number by construction (counts, sizes, sequences, clocks, ids). */
+const NUMERIC_TOOL = /^(seq|nproc|wc\s+-[lcmw]+|date\s+\+%[sNYmdHMS]+|id\s+-[ug]|getconf\s+\w+|stat\s+(-c|--format=?)\s*'?%[sYXZ]'?|expr|tput\s+(cols|lines)|echo\s+\$\(\()(\s|$)/;
+/** Last stage of a pipeline that leaves only numbers: a count, or the line-number field of `grep -n`. */
+const NUMERIC_TAIL = /^(wc\s+-[lcmw]+|cut\s+-d\s*['"]?:['"]?\s+-f\s*1|cut\s+-f\s*1\s+-d\s*['"]?:['"]?)$/;
+const LINE_FILTER = /^(head|tail)(\s+-n)?\s+-?\d+$/;
+
+/**
+ * Whether `$(…)` prints a number by construction, so its value in
+ * arithmetic cannot carry code: a numeric tool, `… | wc -l`, or
+ * `grep -n … | cut -d: -f1` (line numbers).
+ */
+export function numericSubstitution(raw: string): boolean {
+  const m = /^"?\$\(([^`]*)\)"?$/s.exec(raw);
+  if (!m || m[1]!.includes('$(') || m[1]!.includes('\n')) return false;
+  const stages = m[1]!.split('|').map((x) => x.trim());
+  if (stages.length === 1) return NUMERIC_TOOL.test(stages[0]!);
+  const last = stages[stages.length - 1]!;
+  if (/^wc\s+-[lcmw]+$/.test(last)) return true;
+  if (!NUMERIC_TAIL.test(last)) return false;
+  return /^(grep|rg)\s+(-\w*n\w*|--line-number)\b/.test(stages[0]!) && stages.slice(1, -1).every((x) => LINE_FILTER.test(x));
+}
+
+/** Whether a word's run-time value is a number (a numeric producer's output). */
+function numericWord(w: Word): boolean {
+  return w.value === null && numericSubstitution(w.raw);
+}
+
+/** Records the operands of an arithmetic expression whose text is unknown. */
+function arithOperands(node: SyntaxNode, st: State): void {
+  for (const c of node.children) {
+    switch (c.type) {
+      case 'variable_name':
+        arithVar(st.src.slice(c.start, c.end), c, st);
+        continue;
+      case 'simple_expansion':
+      case 'expansion': {
+        const v = c.children.find((k) => k.type === 'variable_name' || k.type === 'subscript');
+        if (v) arithVar(st.src.slice(v.start, v.end).replace(/\[.*$/, ''), c, st);
+        arithOperands(c, st);
+        continue;
+      }
+      case 'command_substitution':
+        if (!numericSubstitution(st.src.slice(c.start, c.end))) st.out.arithUnknown.push({ what: st.src.slice(c.start, c.end), start: c.start, end: c.end });
+        continue;
+      case 'string':
+      case 'word':
+        // `let "x=y"`, a subscript word: identifiers in text.
+        for (const m of st.src.slice(c.start, c.end).matchAll(/(?<![\w$])[A-Za-z_]\w*/g)) arithVar(m[0], c, st);
+        continue;
+      default:
+        if (c.named) arithOperands(c, st);
+    }
+  }
+}
+
+function arithVar(name: string, at: SyntaxNode, st: State, depth = 0): void {
+  if (NUMERIC_VARS.has(name) || depth > 4) return;
+  const known = st.env.get(name);
+  if (known) {
+    // A value naming another variable is evaluated in turn.
+    for (const v of known) if (/^[A-Za-z_]\w*$/.test(v)) arithVar(v, at, st, depth + 1);
+    return;
+  }
+  // Never assigned here: the sandbox's own environment, not input.
+  if (!st.out.assigned.has(name)) return;
+  st.out.arithUnknown.push({ what: name, start: at.start, end: at.end });
+}
+
+/** `[[ a -eq b ]]` and friends evaluate both operands as arithmetic. */
+function arithTest(node: SyntaxNode, st: State): void {
+  for (const c of node.children) {
+    if (c.type !== 'binary_expression') continue;
+    const op = c.children.find((k) => k.type === 'test_operator');
+    if (op && /^-(eq|ne|lt|le|gt|ge)$/.test(st.src.slice(op.start, op.end))) arithOperands(c, st);
+    else arithTest(c, st);
+  }
 }
 
 function walk(node: SyntaxNode, st: State, stdin: Stdin | null): void {
@@ -250,7 +348,13 @@ function walk(node: SyntaxNode, st: State, stdin: Stdin | null): void {
       return;
     case 'test_command':
       testOperands(node, st);
+      // `[[ a -eq b ]]` evaluates operands as arithmetic; the `[`/`test` builtin only accepts integers.
+      if (st.src.startsWith('[[', node.start)) arithTest(node, st);
       for (const c of node.children) walk(c, st, null);
+      return;
+    case 'compound_statement':
+      if (st.src.startsWith('((', node.start)) arithOperands(node, st);
+      for (const c of node.children) walk(c, st, stdin);
       return;
     case 'if_statement':
     case 'case_statement': {
@@ -301,6 +405,7 @@ function walk(node: SyntaxNode, st: State, stdin: Stdin | null): void {
     }
     case 'while_statement':
     case 'c_style_for_statement': {
+      if (node.type === 'c_style_for_statement') arithOperands({ ...node, children: node.children.filter((c) => c.type !== 'do_group' && c.type !== 'compound_statement') }, st);
       loop(node, st);
       const before = saveDir(st);
       for (const c of node.children) walk(c, st, null);
@@ -364,6 +469,7 @@ function command(node: SyntaxNode, st: State, stdin: Stdin | null, redirects: Re
   const own = stdinFromRedirects(redirects) ?? stdin;
   const cmd = push(st, { kind: name ? 'command' : 'assignment', name, args, assigns, redirects, start: node.start, end: node.end }, own);
   cmd.glued = glued;
+  if (name?.value === 'let') for (const c of node.children) if (WORDISH.has(c.type) && c.type !== 'command_name') arithOperands({ ...c, children: [c] }, st);
   if (name?.value) afterCommand(st, name.value, args, assigns.length > 0);
   return cmd;
 }
@@ -635,20 +741,26 @@ function collectAssigns(node: SyntaxNode, st: State, out: Assign[]): void {
   for (const c of node.children) {
     if (c.type === 'variable_name' || c.type === 'subscript') {
       if (!name) name = st.src.slice(c.start, c.end).replace(/\[.*$/, '');
-      // `a[$(cmd)]=1`: the subscript is evaluated, substitutions included.
-      if (c.type === 'subscript') walkWords(c, st);
+      // `a[$(cmd)]=1`: the subscript is evaluated, substitutions included; for an indexed array as arithmetic.
+      if (c.type === 'subscript') {
+        walkWords(c, st);
+        arithOperands({ ...c, children: c.children.slice(1) }, st);
+      }
     } else if (c.named) {
       value = evalWord(c, st.src, st.env, st.cwd);
       walkWords(c, st);
+      if (name && st.ints.has(name)) arithOperands({ ...node, children: [c] }, st);
     }
   }
   st.out.assigned.add(name);
   const plain = !st.src.slice(node.start, node.end).startsWith(name + '[');
-  st.env = withEnv(st.env, name, plain && value !== null && value.value !== null && !(value.flags & WordFlag.glob) ? [value.value] : plain && value === null ? [''] : null);
+  const known = value !== null && value.value !== null && !(value.flags & WordFlag.glob) ? [value.value] : value === null ? [''] : value && numericWord(value) ? ['0'] : null;
+  st.env = withEnv(st.env, name, plain ? known : null);
   out.push({ name, value, start: node.start, end: node.end });
 }
 
 function declaration(node: SyntaxNode, st: State, stdin: Stdin | null): void {
+  let integer = false;
   let name: Word | null = null;
   const args: Word[] = [];
   const assigns: Assign[] = [];
@@ -660,10 +772,17 @@ function declaration(node: SyntaxNode, st: State, stdin: Stdin | null): void {
       }
       continue;
     }
-    if (c.type === 'variable_assignment') collectAssigns(c, st, assigns);
-    else if (WORDISH.has(c.type) || c.type === 'variable_name') {
-      args.push(evalWord(c, st.src, st.env, st.cwd));
+    if (c.type === 'variable_assignment') {
+      if (integer) st.ints.add(st.src.slice(c.start, c.end).replace(/[[=+].*$/s, ''));
+      collectAssigns(c, st, assigns);
+    } else if (WORDISH.has(c.type) || c.type === 'variable_name') {
+      const w = evalWord(c, st.src, st.env, st.cwd);
+      args.push(w);
       walkWords(c, st);
+      // `declare -i n`: every later assignment to n is evaluated as arithmetic.
+      if (w.value !== null && /^-[a-zA-Z]*i/.test(w.value) && node.type !== 'unset_command') integer = true;
+      else if (integer && c.type === 'variable_name') st.ints.add(st.src.slice(c.start, c.end));
+      else if (integer && w.value !== null && /^[A-Za-z_]\w*$/.test(w.value)) st.ints.add(w.value);
     } else walk(c, st, null);
   }
   push(st, { kind: node.type === 'unset_command' ? 'unset' : 'declaration', name, args, assigns, redirects: [], start: node.start, end: node.end }, stdin);
@@ -728,6 +847,15 @@ function walkWords(node: SyntaxNode, st: State): void {
     case 'command_substitution':
     case 'process_substitution':
       walk(node, st, null);
+      return;
+    case 'arithmetic_expansion':
+      arithOperands(node, st);
+      for (const c of node.children) walkWords(c, st);
+      return;
+    case 'expansion':
+      // `${s:x}`, `${a[x]}`: offsets and indexed subscripts are arithmetic.
+      if (node.children.some((c) => c.type === 'subscript' || (!c.named && st.src.slice(c.start, c.end) === ':'))) arithOperands({ ...node, children: node.children.filter((c, i) => i > 1 || c.type === 'subscript') }, st);
+      for (const c of node.children) walkWords(c, st);
       return;
     case 'string': {
       const saved = st.dq;
