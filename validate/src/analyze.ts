@@ -182,7 +182,7 @@ export function analyzeScript(ctx: Ctx, src: string, depth: number, outer: { sta
   if (repaired) add(ctx, sc, 'ask', 'parse.repaired', 'empty backtick pair inside double quotes: parsed with a workaround', 0, src.length);
   for (const cmd of walked.cmds) checkCmd(ctx, sc, cmd);
   checkDifferentials(src, walked, {
-    report: (verdict, rule, reason, start, end) => add(ctx, sc, verdict, rule, reason, start, end),
+    report: (verdict, rule, reason, start, end) => (rule.startsWith('opaque.') ? opaque(ctx, sc, rule.slice(7), reason, start, end) : add(ctx, sc, verdict, rule, reason, start, end)),
     nested: (text, start, end, label) => analyzeScript(ctx, text, depth + 1, outer ?? { start, end }, label, cwd),
   });
   for (const fn of walked.functions) checkFunction(ctx, sc, fn);
