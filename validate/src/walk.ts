@@ -130,6 +130,8 @@ export interface ArithRef {
 
 interface State {
   readonly src: string;
+  /** `out.assigned`, for {@link evalWord}. */
+  readonly assigned: ReadonlySet<string>;
   readonly out: Walked;
   /** Working directory if the commands so far succeeded (null: unknown). */
   cwd: string | null;
@@ -163,7 +165,7 @@ const WORDISH = new Set([
  */
 export function walkScript(root: SyntaxNode, src: string, cwd: string | null): Walked {
   const out: Walked = { cmds: [], functions: [], endlessLoops: [], assigned: new Set(), backticks: [], loops: [], testWords: [], arithUnknown: [] };
-  walk(root, { src, out, cwd, alt: [], dirs: [], oldpwd: null, links: NO_LINKS, env: NO_ENV, sub: false, fn: null, dq: false, ints: new Set() }, null);
+  walk(root, { src, assigned: out.assigned, out, cwd, alt: [], dirs: [], oldpwd: null, links: NO_LINKS, env: NO_ENV, sub: false, fn: null, dq: false, ints: new Set() }, null);
   return out;
 }
 
@@ -219,7 +221,7 @@ function withLink(links: ReadonlyMap<string, string>, at: string, target: string
 
 function testOperands(node: SyntaxNode, st: State): void {
   for (const c of node.children) {
-    if (WORDISH.has(c.type) || c.type === 'variable_name') st.out.testWords.push(evalWord(c, st.src, st.env, st.cwd));
+    if (WORDISH.has(c.type) || c.type === 'variable_name') st.out.testWords.push(evalWord(c, st.src, st));
     else if (c.named && c.type !== 'command_substitution' && c.type !== 'process_substitution') testOperands(c, st);
   }
 }
@@ -238,15 +240,16 @@ function forLoop(node: SyntaxNode, st: State): void {
     if (c.type === 'variable_name' && !name) name = st.src.slice(c.start, c.end);
     else if (c.type === 'do_group' || c.type === 'compound_statement') body = c;
     else if (WORDISH.has(c.type)) {
-      values.push(evalWord(c, st.src, st.env, st.cwd));
+      values.push(evalWord(c, st.src, st));
       walkWords(c, st);
     } else walk(c, st, null);
   }
   st.out.loops.push({ name, values, positional: !sawIn, start: node.start, end: node.end });
   st.out.assigned.add(name);
-  const known = values.every((v) => (v.value !== null && !(v.flags & WordFlag.glob)) || numericWord(v)) && sawIn;
+  // Literal words and globs are known (a glob stands for the names it matches); numbers from a numeric producer too.
+  const known = values.every((v) => !v.free || numericWord(v)) && sawIn;
   const before = saveDir(st);
-  st.env = withEnv(st.env, name, known ? values.map((v) => v.value ?? '0') : null);
+  st.env = withEnv(st.env, name, known ? values.map((v) => (numericWord(v) ? '0' : v.pattern)) : null);
   if (body) walk(body, st, null);
   mergeDir(st, before);
 }
@@ -454,13 +457,13 @@ function command(node: SyntaxNode, st: State, stdin: Stdin | null, redirects: Re
     } else if (c.type === 'command_name') {
       const w = c.children[0];
       if (w) {
-        name = evalWord(w, st.src, st.env, st.cwd);
+        name = evalWord(w, st.src, st);
         walkWords(w, st);
       }
     } else if (c.type === 'file_redirect' || c.type === 'heredoc_redirect' || c.type === 'herestring_redirect') {
       redirect(c, st, redirects, args);
     } else if (WORDISH.has(c.type)) {
-      args.push(evalWord(c, st.src, st.env, st.cwd));
+      args.push(evalWord(c, st.src, st));
       walkWords(c, st);
     } else if (c.named) {
       walk(c, st, null);
@@ -718,7 +721,7 @@ function redirect(node: SyntaxNode, st: State, out: Redirect[], extraArgs: Word[
       walk(c, st, null);
       continue;
     }
-    const w = evalWord(c, src, st.env, st.cwd);
+    const w = evalWord(c, src, st);
     walkWords(c, st);
     // bash treats words after the redirect target as ordinary arguments.
     if (target === null) target = w;
@@ -747,14 +750,15 @@ function collectAssigns(node: SyntaxNode, st: State, out: Assign[]): void {
         arithOperands({ ...c, children: c.children.slice(1) }, st);
       }
     } else if (c.named) {
-      value = evalWord(c, st.src, st.env, st.cwd);
+      value = evalWord(c, st.src, st);
       walkWords(c, st);
       if (name && st.ints.has(name)) arithOperands({ ...node, children: [c] }, st);
     }
   }
   st.out.assigned.add(name);
   const plain = !st.src.slice(node.start, node.end).startsWith(name + '[');
-  const known = value !== null && value.value !== null && !(value.flags & WordFlag.glob) ? [value.value] : value === null ? [''] : value && numericWord(value) ? ['0'] : null;
+  // Unknown parts that are not free (the fixed environment, confined substitutions) stay in the pattern as unknown.
+  const known = value === null ? [''] : numericWord(value) ? ['0'] : !value.free ? [value.pattern] : null;
   st.env = withEnv(st.env, name, plain ? known : null);
   out.push({ name, value, start: node.start, end: node.end });
 }
@@ -776,7 +780,7 @@ function declaration(node: SyntaxNode, st: State, stdin: Stdin | null): void {
       if (integer) st.ints.add(st.src.slice(c.start, c.end).replace(/[[=+].*$/s, ''));
       collectAssigns(c, st, assigns);
     } else if (WORDISH.has(c.type) || c.type === 'variable_name') {
-      const w = evalWord(c, st.src, st.env, st.cwd);
+      const w = evalWord(c, st.src, st);
       args.push(w);
       walkWords(c, st);
       // `declare -i n`: every later assignment to n is evaluated as arithmetic.

@@ -58,10 +58,42 @@ export interface Word {
    * known values (a `for` loop variable): one pattern per combination.
    */
   readonly alts?: readonly string[];
+  /**
+   * Some unknown part can be any text the command produces at run time: a
+   * command substitution whose output is not confined to the workspace, or a
+   * variable this script assigned from input or command output. (Variables
+   * the script never assigns come from the sandbox's fixed environment.)
+   */
+  readonly free?: true;
 }
 
-/** Known variable values at a point of the script (name → every value it may have). */
+/**
+ * Known variable values at a point of the script (name → every value it may
+ * have, as patterns: quoted glob characters escaped, a loop over a glob keeps
+ * the glob).
+ */
 export type KnownVars = ReadonlyMap<string, readonly string[]>;
+
+/** What {@link evalWord} knows about the script around the word. */
+export interface WordScope {
+  readonly env: KnownVars;
+  readonly cwd: string | null;
+  /** Variables the script assigned so far (known value or not). */
+  readonly assigned: ReadonlySet<string>;
+}
+
+/**
+ * Substitutions whose output names no file outside the workspace or the
+ * temporary directory, or is not a path at all: the current or repository
+ * directory, listings under a relative directory, temporary names, program
+ * locations, numbers, clocks and names of the machine or user.
+ */
+const CONFINED_SUBSTITUTION = /^"?\$\(\s*(pwd|git\s+rev-parse\s+--(show-toplevel|show-prefix|git-dir|abbrev-ref|short)\b[^|;&]*|git\s+rev-parse\s+(HEAD|--verify)[^|;&]*|git\s+(branch|describe|log)\s[^|;&]*|mktemp(\s+-d)?(\s+-p\s+\/tmp)?(\s+[\w./-]*X+[\w.-]*)?|dirname\s+("?\$0"?|"?\$\{BASH_SOURCE(\[0\])?\}"?|"?\$BASH_SOURCE"?)|(find|ls|fd|rg\s+--files|git\s+ls-files|git\s+diff\s+--name-only)(\s+(?!\/|~|\.\.)[^|;&<>`$]*)?(\s*\|\s*(head|tail|sort|grep|xargs\s+-n\s*1)\b[^|;&<>`$]*)*|which\s+[\w.-]+|command\s+-v\s+[\w.-]+|date\b[^|;&]*|whoami|hostname|uname(\s+-\w+)?|id(\s+-\w+)?|nproc|python[0-9.]*\s+--version|node\s+(-v|--version))\s*\)"?$/;
+
+/** Whether a command substitution's output is confined (see {@link CONFINED_SUBSTITUTION}). */
+export function confinedSubstitution(raw: string): boolean {
+  return CONFINED_SUBSTITUTION.test(raw);
+}
 
 interface Acc {
   value: string | null;
@@ -75,6 +107,8 @@ interface Acc {
   dq: boolean;
   readonly env: KnownVars | null;
   readonly cwd: string | null;
+  readonly assigned: ReadonlySet<string> | null;
+  free: boolean;
 }
 
 /** At most this many alternative patterns per word; beyond it the part is unknown. */
@@ -100,7 +134,7 @@ function knownVar(acc: Acc, name: string): boolean {
     else return false;
   }
   if (values.length === 0) return false;
-  const quote = (v: string): string => (acc.dq ? v.replace(/[*?[\]\\]/g, '\\$&') : v);
+  const quote = (v: string): string => v;
   acc.value = null;
   acc.flags |= WordFlag.expansion;
   if (values.length === 1) {
@@ -119,8 +153,8 @@ function knownVar(acc: Acc, name: string): boolean {
 const HOME_VARS = new Set(['HOME']);
 
 /** Evaluates a word-like node (`word`, `string`, `concatenation`, …) of `src`. */
-export function evalWord(node: SyntaxNode, src: string, env: KnownVars | null = null, cwd: string | null = null): Word {
-  const acc: Acc = { value: '', pattern: '', flags: 0, vars: [], parts: 0, alts: null, dq: false, env, cwd };
+export function evalWord(node: SyntaxNode, src: string, scope: WordScope | null = null): Word {
+  const acc: Acc = { value: '', pattern: '', flags: 0, vars: [], parts: 0, alts: null, dq: false, env: scope?.env ?? null, cwd: scope?.cwd ?? null, assigned: scope?.assigned ?? null, free: false };
   part(node, src, acc, true);
   if (node.type === 'concatenation') {
     const q = acc.flags & WordFlag.quoted;
@@ -136,6 +170,7 @@ export function evalWord(node: SyntaxNode, src: string, env: KnownVars | null = 
     flags: acc.flags,
     vars: acc.vars,
     ...(acc.alts && acc.alts.length > 0 ? { alts: acc.alts } : {}),
+    ...(acc.free ? { free: true as const } : {}),
   };
 }
 
@@ -206,6 +241,7 @@ function part(node: SyntaxNode, src: string, acc: Acc, top: boolean): void {
         return;
       }
       if (knownVar(acc, n)) return;
+      if (acc.assigned?.has(n)) acc.free = true;
       dynamic(acc, WordFlag.expansion | (/^[@*0-9]$/.test(n) ? WordFlag.positional : 0));
       return;
     }
@@ -215,6 +251,7 @@ function part(node: SyntaxNode, src: string, acc: Acc, top: boolean): void {
     }
     case 'command_substitution':
     case 'process_substitution':
+      if (node.type === 'command_substitution' && !confinedSubstitution(src.slice(node.start, node.end))) acc.free = true;
       dynamic(acc, WordFlag.substitution);
       return;
     case 'arithmetic_expansion':
@@ -273,6 +310,7 @@ function expansion(node: SyntaxNode, src: string, acc: Acc): void {
     return;
   }
   if (ops === 0 && !(flags & (WordFlag.indirect | WordFlag.positional)) && !/\[/.test(src.slice(node.start, node.end)) && knownVar(acc, name)) return;
+  if (acc.assigned?.has(name)) acc.free = true;
   dynamic(acc, flags);
 }
 
