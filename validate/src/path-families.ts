@@ -18,7 +18,7 @@ interface Target {
 /** Files reading which the default policy denies or asks about. */
 const READ_TARGETS: readonly Target[] = [
   { dir: '~/.ssh', leaf: 'id_rsa' },
-  { dir: '~/.ssh', leaf: 'config' },
+  { dir: '~/.ssh', leaf: 'identity' },
   { dir: '~/.aws', leaf: 'credentials' },
   { dir: '~/.config/gh', leaf: 'hosts.yml' },
   { dir: '/etc', leaf: 'shadow' },
