@@ -137,8 +137,8 @@ interface State {
   cwd: string | null;
   /** Other directories the shell may be in (a `cd` that may have failed, a branch not taken). */
   alt: readonly (string | null)[];
-  /** `pushd` stack. */
-  dirs: (string | null)[];
+  /** `pushd` stack (replaced, never changed in place, so saved states can share it). */
+  dirs: readonly (string | null)[];
   /** Directory before the last `cd` (`cd -`). */
   oldpwd: string | null;
   /** Symbolic links created so far: link path → target (both resolved). */
@@ -175,7 +175,7 @@ const NO_ENV: ReadonlyMap<string, readonly string[]> = new Map();
 type Dir = Pick<State, 'cwd' | 'alt' | 'dirs' | 'oldpwd' | 'env' | 'links'>;
 
 function saveDir(st: State): Dir {
-  return { cwd: st.cwd, alt: st.alt, dirs: st.dirs.slice(), oldpwd: st.oldpwd, env: st.env, links: st.links };
+  return { cwd: st.cwd, alt: st.alt, dirs: st.dirs, oldpwd: st.oldpwd, env: st.env, links: st.links };
 }
 
 /** Restores the directory state (a subshell's `cd` and assignments do not outlive it). */
@@ -491,12 +491,15 @@ function afterCommand(st: State, name: string, args: readonly Word[], prefixed: 
       }
       if (positionalArgs(args).length === 0) return;
       trackCd(st, args);
-      st.dirs.push(old);
+      st.dirs = [...st.dirs, old];
       return;
     }
     case 'popd':
       if (st.dirs.length === 0) st.cwd = null;
-      else st.cwd = st.dirs.pop()!;
+      else {
+        st.cwd = st.dirs[st.dirs.length - 1]!;
+        st.dirs = st.dirs.slice(0, -1);
+      }
       return;
     case 'ln':
     case 'mv':
