@@ -18,7 +18,10 @@ interface Truth {
   readonly ran: Record<string, 0 | 1>;
 }
 
-/** Runs every member in one container (the docker lock keeps other suites' containers out of the way). */
+/**
+ * Runs every member in one `--rm` container under the docker lock. No `airlock.test` label: the suite
+ * teardown would count a container still being removed as leaked.
+ */
 function runInBash(cmds: readonly string[]): { version: string; ran: (0 | 1)[] } {
   const out = execFileSync('flock', ['/tmp/airlock-docker.lock', 'docker', 'run', '-i', '--rm', '--network', 'none', IMAGE, 'bash', '-c', `echo "v $BASH_VERSION"; ${BASH_RUNNER}`], {
     input: cmds.map((c) => c + '\0').join(''),
