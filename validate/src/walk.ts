@@ -105,8 +105,10 @@ export interface Walked {
   readonly cmds: Cmd[];
   readonly functions: FunctionDef[];
   readonly endlessLoops: EndlessLoop[];
-  /** Variables assigned anywhere in the script. */
+  /** Variables assigned anywhere in the script (by assignments). */
   readonly assigned: Set<string>;
+  /** Variables set from run-time text without an assignment (`read`, `printf -v`, `mapfile`, `getopts`). */
+  readonly readVars: Set<string>;
   readonly backticks: Backtick[];
   readonly loops: Loop[];
   /** Operands of `[[ … ]]` and `[ … ]` test expressions (not commands, but bash reads some as names or numbers). */
@@ -130,8 +132,8 @@ export interface ArithRef {
 
 interface State {
   readonly src: string;
-  /** `out.assigned`, for {@link evalWord}. */
-  readonly assigned: ReadonlySet<string>;
+  /** Variables the script set so far, by assignment or from input, for {@link evalWord}. */
+  readonly assigned: { has(name: string): boolean };
   readonly out: Walked;
   /** Working directory if the commands so far succeeded (null: unknown). */
   cwd: string | null;
@@ -164,8 +166,9 @@ const WORDISH = new Set([
  * bodies, heredoc bodies). `cwd` is the working directory at the start.
  */
 export function walkScript(root: SyntaxNode, src: string, cwd: string | null): Walked {
-  const out: Walked = { cmds: [], functions: [], endlessLoops: [], assigned: new Set(), backticks: [], loops: [], testWords: [], arithUnknown: [] };
-  walk(root, { src, assigned: out.assigned, out, cwd, alt: [], dirs: [], oldpwd: null, links: NO_LINKS, env: NO_ENV, sub: false, fn: null, dq: false, ints: new Set() }, null);
+  const out: Walked = { cmds: [], functions: [], endlessLoops: [], assigned: new Set(), readVars: new Set(), backticks: [], loops: [], testWords: [], arithUnknown: [] };
+  const assigned = { has: (n: string) => out.assigned.has(n) || out.readVars.has(n) };
+  walk(root, { src, assigned, out, cwd, alt: [], dirs: [], oldpwd: null, links: NO_LINKS, env: NO_ENV, sub: false, fn: null, dq: false, ints: new Set() }, null);
   return out;
 }
 
@@ -245,7 +248,7 @@ function forLoop(node: SyntaxNode, st: State): void {
     } else walk(c, st, null);
   }
   st.out.loops.push({ name, values, positional: !sawIn, start: node.start, end: node.end });
-  st.out.assigned.add(name);
+  st.out.readVars.add(name);
   // Literal words and globs are known (a glob stands for the names it matches); numbers from a numeric producer too.
   const known = values.every((v) => !v.free || numericWord(v)) && sawIn;
   const before = saveDir(st);
@@ -321,7 +324,7 @@ function arithVar(name: string, at: SyntaxNode, st: State, depth = 0): void {
     return;
   }
   // Never assigned here: the sandbox's own environment, not input.
-  if (!st.out.assigned.has(name)) return;
+  if (!st.assigned.has(name)) return;
   st.out.arithUnknown.push({ what: name, start: at.start, end: at.end });
 }
 
@@ -522,7 +525,7 @@ function afterCommand(st: State, name: string, args: readonly Word[], prefixed: 
 }
 
 function forget(st: State, name: string): void {
-  st.out.assigned.add(name);
+  st.out.readVars.add(name);
   if (st.env.has(name)) st.env = withEnv(st.env, name, null);
 }
 

@@ -78,8 +78,8 @@ export type KnownVars = ReadonlyMap<string, readonly string[]>;
 export interface WordScope {
   readonly env: KnownVars;
   readonly cwd: string | null;
-  /** Variables the script assigned so far (known value or not). */
-  readonly assigned: ReadonlySet<string>;
+  /** Variables the script set so far (known value or not). */
+  readonly assigned: { has(name: string): boolean };
 }
 
 /**
@@ -107,7 +107,7 @@ interface Acc {
   dq: boolean;
   readonly env: KnownVars | null;
   readonly cwd: string | null;
-  readonly assigned: ReadonlySet<string> | null;
+  readonly assigned: { has(name: string): boolean } | null;
   free: boolean;
 }
 
