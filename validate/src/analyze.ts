@@ -3,9 +3,10 @@ import { argumentGlob, policyGlob, tokensIntersect } from './compile.ts';
 import type { BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
 import { checkDifferentials } from './differential.ts';
-import { exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, splitEnvS, type EnvDecision, type EnvValue } from './env-table.ts';
+import { envSetByCommand, exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, splitEnvS, type EnvDecision, type EnvValue } from './env-table.ts';
 import { checkInput } from './input.ts';
 import { credentialFileReads, encodes, patternArgIndex, printedSecrets, psShowsEnvironment, secretCommand, secretHunt, sinkOf, SECRET_READ_RULES } from './secrets.ts';
+import { checkCode, checkInterpreter, langOf, type InterpHost } from './interp/index.ts';
 import { sedExecCommand, sedSubstituteExec } from './sed.ts';
 import { resolveLink, resolvePath, walkScript, type Cmd, type Stdin, type Walked } from './walk.ts';
 import { UNKNOWN, WordFlag, type Word } from './words.ts';
@@ -448,11 +449,15 @@ function namesRun(ctx: Ctx, analyse: () => void): string[] {
   const exec = ctx.effects.exec;
   const before = [...exec];
   exec.clear();
-  analyse();
-  const ran = [...exec];
-  exec.clear();
-  for (const n of before) exec.add(n);
-  for (const n of ran) exec.add(n);
+  let ran: string[] = [];
+  try {
+    analyse();
+  } finally {
+    ran = [...exec];
+    exec.clear();
+    for (const n of before) exec.add(n);
+    for (const n of ran) exec.add(n);
+  }
   return ran;
 }
 
@@ -673,6 +678,7 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
     persistedEnv(ctx, sc, cmd, args, w);
   }
   secretOutput(ctx, sc, cmd, name, args);
+  for (const e of envSetByCommand(name, args.map((a) => a.value))) applyEnv(ctx, sc, cmd, judgeEnv(e.name, e.value, envContext(ctx, sc, cmd)), cmd.start, cmd.end);
 
   if (SHELLS.has(name)) return shell(ctx, sc, cmd, name, args, chain);
   if (isInterpreter(name)) return interpreter(ctx, sc, cmd, name, args, chain);
@@ -1082,9 +1088,14 @@ function describeStdin(ctx: Ctx, stdin: Stdin | null, depth = 0): StdinKind {
   }
   const only = stdin.from.length === 1 ? stdin.from[0]! : null;
   const n = only?.name?.value ? basename(only.name.value) : '';
-  if (only && (n === 'echo' || n === 'printf') && only.args.every((a) => a.value !== null)) {
+  if (only && n === 'echo' && only.args.every((a) => a.value !== null)) {
     const parts = only.args.filter((a, i) => !(i === 0 && /^-[neE]+$/.test(a.value!))).map((a) => a.value!);
     literal = parts.join(' ');
+  } else if (only && n === 'printf' && only.args.length > 0 && only.args.every((a) => a.value !== null)) {
+    // printf FORMAT ARGS: only the forms whose output is plain: a format without % or \, or %s / %s\n applied to each argument.
+    const [fmt, ...rest] = only.args.map((a) => a.value!);
+    if (fmt === '%s' || fmt === '%s\\n') literal = rest.map((r) => (fmt === '%s' ? r : `${r}\n`)).join('');
+    else if (!fmt!.includes('%') && !fmt!.includes('\\')) literal = fmt!;
   } else if (only && n === 'cat' && only.args.length === 0 && only.stdin?.kind === 'text') {
     literal = only.stdin.text;
   }
@@ -1107,7 +1118,7 @@ function stdinScript(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, asShell: boolea
       return;
     case 'text':
       if (asShell) analyzeScript(ctx, s.text, sc.depth + 1, sc.outer ?? { start: cmd.start, end: cmd.end }, `script fed to ${who}`, cmd.cwd);
-      else checkCode(ctx, sc, cmd, who, s.text, cmd.start, cmd.end);
+      else checkCode(ctx, sc, cmd, who, langOf(who), s.text, { start: cmd.start, end: cmd.end }, INTERP_HOST);
       return;
     case 'unknown':
       add(ctx, sc, 'ask', 'exec.stdin_script', `${who} executes code read from ${s.what}`, cmd.start, cmd.end);
@@ -1166,123 +1177,35 @@ function shell(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[
   }
 }
 
+/** Interpreter commands and their code are analysed in `interp/` (real parsers, per-interpreter option parsing). */
 function interpreter(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[], chain: string[]): void {
-  const isAwk = /awk$/.test(name);
-  const codeParts: string[] = [];
-  let span: Word | null = null;
-  let script: Word | null = null;
-  let stdinCode = false;
-  let hasF = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const v = a.value ?? a.raw;
-    if (isAwk) {
-      if (/^-[vF]$/.test(v)) {
-        i++;
-        continue;
-      }
-      if (/^-f$/.test(v)) {
-        hasF = true;
-        i++;
-        continue;
-      }
-      if (v.startsWith('-') && v !== '-') continue;
-      if (!hasF && codeParts.length === 0) {
-        codeParts.push(v);
-        span = a;
-      }
-      break;
-    }
-    const codeFlag = /^(-c|-e|-E|-r|--eval|-p|--print|-Command|-command|-ex|-x|-exec|--execute)$/;
-    if (codeFlag.test(v) && !(name.startsWith('python') && v !== '-c') && !(name === 'node' && v === '-r')) {
-      const next = args[i + 1];
-      if (next) {
-        codeParts.push(next.value ?? next.raw);
-        span ??= next;
-        i++;
-      }
-      if (name.startsWith('python') || name === 'Rscript') break;
-      continue;
-    }
-    // Attached code: ruby -e'…', perl -e'…', python -c'…'
-    const attached = /^-([ceE])(.+)$/s.exec(v);
-    if (attached && (attached[1] === 'c') === name.startsWith('python') && !/^(pwsh|powershell)$/.test(name)) {
-      codeParts.push(attached[2]!);
-      span ??= a;
-      if (name.startsWith('python')) break;
-      continue;
-    }
-    if (name.startsWith('python') && v === '-m') {
-      const mod = args[i + 1]?.value ?? '';
-      if (mod === 'pip') packageInstall(ctx, sc, cmd, 'pip', args.slice(i + 2));
-      if (mod === 'base64' && args.slice(i + 2).some((x) => /^-[a-z]*d/.test(x.value ?? ''))) void 0;
-      return;
-    }
-    if (/^-(r|M|m|I)(.*)$/.test(v) && !name.startsWith('python')) {
-      codeParts.push(v);
-      if (v.length === 2) {
-        codeParts.push(args[i + 1]?.value ?? '');
-        i++;
-      }
-      continue;
-    }
-    if (v === '-') {
-      stdinCode = true;
-      break;
-    }
-    if (v.startsWith('-')) {
-      if (/^-(W|X|Q)$/.test(v)) i++;
-      continue;
-    }
-    script = a;
-    break;
-  }
-  if (codeParts.length > 0) {
-    const code = codeParts.join('\n');
-    const at = span ?? cmd.args[0]!;
-    if (span && span.value === null && (span.flags & WordFlag.substitution)) {
-      const inner = sc.walked.cmds.filter((c) => c.start >= span!.start && c.end <= span!.end);
-      if (inner.some((c) => isNetworkFetch(ctx, c) || isDecoder(c))) dynamicScript(ctx, sc, span, `${name} inline code`);
-    }
-    if (/^(osascript|gdb|jshell|pwsh|powershell)$/.test(name)) add(ctx, sc, 'ask', 'interp.shell_escape', `${name} runs inline code`, at.start, at.end);
-    checkCode(ctx, sc, cmd, name, code, at.start, at.end);
-    void chain;
-    return;
-  }
-  if (script) {
-    const sv = script.value ?? '';
-    if (/^\/dev\/(stdin|fd\/\d+)$/.test(sv)) stdinScript(ctx, sc, cmd, name, false);
-    else if (script.flags & WordFlag.substitution && script.value === null) dynamicScript(ctx, sc, script, `${name} <(…)`);
-    return;
-  }
-  if (isAwk && hasF) return;
-  if (stdinCode || cmd.stdin !== null) {
-    stdinScript(ctx, sc, cmd, name, false);
-    return;
-  }
-  if (name === 'jshell' || name === 'gdb') add(ctx, sc, 'ask', 'interp.shell_escape', `${name} runs interactively`, cmd.start, cmd.end);
+  checkInterpreter(ctx, sc, cmd, name, args, INTERP_HOST);
+  void chain;
 }
 
-const SHELL_STRING = /\b(?:system|popen|exec|execSync|execFileSync|spawnSync|spawn|getoutput|getstatusoutput|check_output|check_call|call|run|Popen|shell_exec|passthru|proc_open|`)\s*\(?\s*(?:\[\s*)?(['"])((?:\\.|(?!\1)[^\\])*)\1/g;
-const DASH_C_STRING = /(['"])-c\1\s*,\s*(['"])((?:\\.|(?!\2)[^\\])*)\2/g;
+/** What `interp/` needs from the chain: the same path, delete, host and stdin checks shell commands get. */
+const INTERP_HOST: InterpHost = {
+  path: (ctx, sc, cmd, path, access, tool, at) => checkPaths(ctx, sc, cmd, literalWord(path, at), access, tool),
+  recursiveDelete(ctx, sc, cmd, path, tool, at) {
+    const c = critical(literalWord(path, at), cmd.cwd, ctx);
+    if (c?.level === 'deny') add(ctx, sc, 'deny', 'destroy.recursive_delete', `recursive delete of ${c.path} by ${tool} code`, at.start, at.end);
+    else if (c) add(ctx, sc, 'ask', 'fs.delete_workspace', `recursive delete of the workspace root or above (${c.path}) by ${tool} code`, at.start, at.end);
+  },
+  host: (ctx, sc, cmd, host, tool, at) => checkNetwork(ctx, sc, cmd, tool, [literalWord(`http://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}/`, at)], []),
+  stdinScript: (ctx, sc, cmd, who) => stdinScript(ctx, sc, cmd, who, false),
+  dynamicScript,
+  dynamicCode(ctx, sc, w, label) {
+    const inner = sc.walked.cmds.filter((c) => c.start >= w.start && c.end <= w.end);
+    if (inner.some((c) => isNetworkFetch(ctx, c) || isDecoder(c))) dynamicScript(ctx, sc, w, label);
+    else opaque(ctx, sc, 'interp_code', `${label} is only known at run time (${truncate(w.raw, 40)})`, w.start, w.end);
+  },
+  pythonModule(ctx, sc, cmd, module, args) {
+    if (module === 'pip') packageInstall(ctx, sc, cmd, 'pip', args);
+  },
+};
 
-/** Applies the policy's code rules to interpreter source, and re-parses shell strings it hands to system()/exec(). */
-function checkCode(ctx: Ctx, sc: Scope, cmd: Cmd, lang: string, code: string, start: number, end: number): void {
-  for (const { rule, all } of ctx.p.codeRules) {
-    if (all.every((re) => re.test(code))) add(ctx, sc, rule.verdict, rule.id, `${rule.reason} (${lang})`, start, end);
-  }
-  if (!/system|popen|exec|spawn|getoutput|check_|call|run|Popen|passthru|proc_open/.test(code)) return;
-  const seen = new Set<string>();
-  for (const re of [SHELL_STRING, DASH_C_STRING]) {
-    re.lastIndex = 0;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(code)) !== null) {
-      const s = (m[3] ?? m[2] ?? '').replace(/\\(["'\\])/g, '$1');
-      if (!s || seen.has(s) || seen.size > 16) continue;
-      seen.add(s);
-      analyzeScript(ctx, s, sc.depth + 1, sc.outer ?? { start, end }, `shell command inside ${lang} code`, cmd.cwd);
-    }
-  }
+function literalWord(text: string, at: { start: number; end: number }): Word {
+  return { start: at.start, end: at.end, raw: text, value: text, pattern: text.replace(/[*?[\\]/g, '\\$&'), flags: 0, vars: [] };
 }
 
 function stringOrArgv(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], cFlag: RegExp, withArg: RegExp, skipPositional: number, writes: Word[], chain: string[], name: string): void {

@@ -305,3 +305,4 @@ describe('effects: what the chain predicts the command will do', () => {
     expect(() => parsePolicy(stringify({ ...p, overrides: { 'opaque.unknown_path': 'deny' } }), 'o.yaml')).not.toThrow();
   });
 });
+

@@ -121,6 +121,8 @@ describe('env: ordinary values stay allowed', () => {
     "LESSOPEN='| /usr/bin/lesspipe %s' less README.md",
     'export PATH EDITOR PYTHONPATH',
     'export LD_PRELOAD',
+    'tmux set-environment -g TERM xterm-256color',
+    'systemd-run --user --setenv=LOG_LEVEL=debug true',
   ])('%s', (cmd) => {
     const r = v.validate(cmd);
     expect(r.verdict, `${cmd} → ${r.rule}: ${r.reason}`).toBe('allow');
@@ -178,6 +180,12 @@ describe('env: values that run code are not allowed', () => {
     ['printf -v LD_PRELOAD /tmp/x.so; export LD_PRELOAD; ls', 'env.loader_injection'],
     ['read LD_PRELOAD < f; export LD_PRELOAD; ls', 'env.loader_injection'],
     ['env - LD_PRELOAD=/tmp/x.so ls', 'env.loader_injection'],
+    ['systemctl --user set-environment LD_PRELOAD=/tmp/x.so', 'env.loader_injection'],
+    ['systemd-run --user --setenv=BASH_ENV=/tmp/x bash -c true', 'env.loader_injection'],
+    ['systemd-run -E NODE_OPTIONS=--require=/tmp/x.js node a.js', 'env.node_options'],
+    ['launchctl setenv DYLD_INSERT_LIBRARIES /tmp/x.dylib', 'env.loader_injection'],
+    ['tmux set-environment -g GIT_SSH_COMMAND "sh -c id"', 'env.tool_exec'],
+    ['dbus-update-activation-environment PAGER="sh -c id"', 'env.tool_exec'],
   ])('%s', (cmd, rule) => {
     const r = v.validate(cmd);
     expect(r.verdict, `${cmd} → ${r.rule}: ${r.reason}`).not.toBe('allow');

@@ -740,3 +740,44 @@ export function splitEnvS(text: string): string[] | null {
   if (cur !== null) out.push(cur);
   return out;
 }
+
+/** Plain text of an argument, or null when it is only known at run time. */
+type ArgText = string | null;
+
+/**
+ * Variables a command sets for other programs: `systemctl [--user]
+ * set-environment A=v`, `systemd-run --setenv=A=v`/`-E A=v`, `launchctl
+ * setenv A v`, `tmux set-environment [-g] A v`, `dbus-update-activation-environment A=v`.
+ */
+export function envSetByCommand(name: string, args: readonly ArgText[]): { name: string; value: EnvValue }[] {
+  const out: { name: string; value: EnvValue }[] = [];
+  const pair = (t: ArgText): void => {
+    const m = t === null ? null : /^([^=\s]+)=(.*)$/s.exec(t);
+    if (m) out.push({ name: m[1]!, value: { text: m[2]!, raw: m[2]! } });
+  };
+  const pos = args.filter((a) => a === null || !a.startsWith('-'));
+  switch (name) {
+    case 'systemctl':
+      if (pos[0] === 'set-environment') pos.slice(1).forEach(pair);
+      break;
+    case 'dbus-update-activation-environment':
+      pos.forEach(pair);
+      break;
+    case 'systemd-run':
+      for (let i = 0; i < args.length; i++) {
+        const a = args[i];
+        if (a === '-E' || a === '--setenv') pair(args[i + 1] ?? null);
+        else if (a?.startsWith('--setenv=')) pair(a.slice(9));
+      }
+      break;
+    case 'launchctl':
+      if (pos[0] === 'setenv' && typeof pos[1] === 'string') out.push({ name: pos[1], value: { text: pos[2] ?? null, raw: pos[2] ?? '$?' } });
+      break;
+    case 'tmux':
+      if ((pos[0] === 'set-environment' || pos[0] === 'setenv') && typeof pos[1] === 'string') out.push({ name: pos[1], value: { text: pos[2] ?? null, raw: pos[2] ?? '$?' } });
+      break;
+    default:
+      break;
+  }
+  return out;
+}

@@ -127,6 +127,8 @@ function wordsInOrder(vals: readonly string[], words: readonly (string | RegExp)
   return k === words.length;
 }
 
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
 // ---------------------------------------------------------------------------
 // Variables whose name says they hold a secret
 
@@ -161,8 +163,8 @@ const PRINTERS = new Set(['echo', 'printf', 'print', 'printenv', 'cat', 'tee', '
  * Secret-named variables a command prints: `echo $TOKEN`, `printf %s "$KEY"`,
  * `printenv GITHUB_TOKEN`, `cat <<< "$PASSWORD"`.
  */
-export function printedSecrets(name: string, args: readonly Word[], cmd: Cmd): string[] {
-  if (!PRINTERS.has(name)) return [];
+export function printedSecrets(name: string, args: readonly Word[], cmd: Cmd): readonly string[] {
+  if (!PRINTERS.has(name)) return NO_NAMES;
   const out: string[] = [];
   if (name === 'printenv') {
     for (const a of args) if (a.value !== null && isSecretName(a.value)) out.push(a.value);
@@ -179,8 +181,8 @@ const CRED_PATH_VAR = /^(KUBECONFIG|GOOGLE_APPLICATION_CREDENTIALS|AWS_SHARED_CR
 const FILE_READERS = new Set(['cat', 'head', 'tail', 'less', 'more', 'strings', 'base64', 'xxd', 'od', 'jq', 'yq', 'bat', 'tac', 'nl', 'cp', 'scp', 'rsync', 'grep', 'sed', 'awk', 'tar', 'zip', 'openssl', 'gpg', 'source', '.']);
 
 /** Credential-path variables whose file a reader opens. */
-export function credentialFileReads(name: string, args: readonly Word[]): string[] {
-  if (!FILE_READERS.has(name)) return [];
+export function credentialFileReads(name: string, args: readonly Word[]): readonly string[] {
+  if (!FILE_READERS.has(name)) return NO_NAMES;
   const out: string[] = [];
   for (const a of args) for (const v of a.vars) if (CRED_PATH_VAR.test(v) && !out.includes(v)) out.push(v);
   return out;
@@ -291,4 +293,4 @@ export function patternArgIndex(name: string, args: readonly Word[]): number {
 }
 
 /** Rule ids of findings that mean "this command reads a secret". */
-export const SECRET_READ_RULES: ReadonlySet<string> = new Set(['exfil.history_read', 'exfil.secret_read', 'exfil.process_read', 'exfil.env_file_read', 'interp.secret_read', 'exfil.secret_command', 'exfil.secret_env']);
+export const SECRET_READ_RULES: ReadonlySet<string> = new Set(['exfil.history_read', 'exfil.secret_read', 'exfil.process_read', 'exfil.env_file_read', 'exfil.secret_command', 'exfil.secret_env']);

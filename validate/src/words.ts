@@ -210,7 +210,14 @@ function part(node: SyntaxNode, src: string, acc: Acc, top: boolean): void {
       let any = false;
       const savedDq = acc.dq;
       acc.dq = true;
+      // tree-sitter-bash leaves newlines between a string's children out of every node: the gaps are string text.
+      let pos = node.start + 1;
       for (const c of node.children) {
+        if (c.start > pos && c.start < node.end) {
+          any = true;
+          lit(acc, unescapeDouble(src.slice(pos, c.start)), true);
+        }
+        pos = Math.max(pos, c.end);
         if (!c.named) continue;
         any = true;
         if (c.type === 'string_content') lit(acc, unescapeDouble(src.slice(c.start, c.end)), true);
