@@ -2,13 +2,14 @@ import type { CompiledPolicy } from './compile.ts';
 import { argumentGlob, policyGlob, tokensIntersect } from './compile.ts';
 import { GrammarError, type BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
+import { checkDifferentials } from './differential.ts';
 import { envSetByCommand, exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, splitEnvS, type EnvDecision, type EnvValue } from './env-table.ts';
 import { checkInput } from './input.ts';
 import { applyCapabilities } from './capabilities/apply.ts';
 import { credentialFileReads, encodes, patternArgIndex, printedSecrets, psShowsEnvironment, secretCommand, secretHunt, sinkOf, SECRET_READ_RULES } from './secrets.ts';
 import { checkCode, checkInterpreter, langOf, type InterpHost } from './interp/index.ts';
 import { sedExecCommand, sedSubstituteExec } from './sed.ts';
-import { resolvePath, walkScript, type Cmd, type Stdin, type Walked } from './walk.ts';
+import { resolveLink, resolvePath, walkScript, type Cmd, type Stdin, type Walked } from './walk.ts';
 import { UNKNOWN, WordFlag, type Word } from './words.ts';
 
 /** One reason the chain tightened the verdict. */
@@ -225,6 +226,10 @@ export function analyzeScript(ctx: Ctx, src: string, depth: number, outer: { sta
   const sc: Scope = { src, depth, outer, walked, label };
   if (repaired) add(ctx, sc, 'ask', 'parse.repaired', 'empty backtick pair inside double quotes: parsed with a workaround', 0, src.length);
   for (const cmd of walked.cmds) checkCmd(ctx, sc, cmd);
+  checkDifferentials(src, walked, {
+    report: (verdict, rule, reason, start, end) => (rule.startsWith('opaque.') ? opaque(ctx, sc, rule.slice(7), reason, start, end) : add(ctx, sc, verdict, rule, reason, start, end)),
+    nested: (text, start, end, label) => analyzeScript(ctx, text, depth + 1, outer ?? { start, end }, label, cwd),
+  });
   for (const fn of walked.functions) checkFunction(ctx, sc, fn);
   for (const l of walked.endlessLoops) add(ctx, sc, 'ask', 'resource.endless_loop', 'loop with no exit condition', l.start, l.end);
 }
@@ -1296,22 +1301,64 @@ function setCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[]): void {
 
 const UPLOAD_TOOLS = new Set(['curl', 'http', 'https', 'httpie', 'xh']);
 
-function pathCandidates(w: Word, cwd: string | null, tool: string): string[] {
-  let p = w.pattern;
-  // curl -d @file, -F f=@file, wget --post-file=file, dd if=file.
-  if (UPLOAD_TOOLS.has(tool)) p = p.replace(/^[^@=<]*=[@<]|^@/, '');
-  if (tool === 'dd') p = p.replace(/^(if|of)=/, '');
-  if (p.charCodeAt(0) === 45) p = p.replace(/^--?[A-Za-z-]+=/, '');
-  if (!p) return [];
-  const out = [p];
-  if (!p.startsWith('/') && !p.startsWith('~') && cwd !== null && !p.includes(UNKNOWN) && !(w.flags & WordFlag.glob)) {
-    const abs = resolvePath(cwd, p);
-    if (abs) out.push(abs);
-  } else if (p.startsWith('/') || p.startsWith('~/')) {
-    const norm = resolvePath(null, p);
-    if (norm && norm !== p) out.push(norm);
+/**
+ * The paths a word may name: its pattern (and each alternative when a loop
+ * variable has several values), resolved against every directory the
+ * command may run in (globs too: `cd ~/.ssh && cat *` reads `~/.ssh/*`),
+ * with symbolic links made earlier in the command replaced by their targets.
+ */
+function pathCandidates(w: Word, cmd: Cmd, tool: string): string[] {
+  const out: string[] = [];
+  const pats = w.alts ? [w.pattern, ...w.alts] : [w.pattern];
+  for (let p of pats) {
+    // curl -d @file, -F f=@file, wget --post-file=file, dd if=file.
+    if (UPLOAD_TOOLS.has(tool)) p = p.replace(/^[^@=<]*=[@<]|^@/, '');
+    if (tool === 'dd') p = p.replace(/^(if|of)=/, '');
+    if (p.charCodeAt(0) === 45) p = p.replace(/^--?[A-Za-z-]+=/, '');
+    if (!p) continue;
+    out.push(p);
+    if (!p.startsWith('/') && !p.startsWith('~') && !p.includes(UNKNOWN)) {
+      for (const dir of cmd.cwdAlt.length ? [cmd.cwd, ...cmd.cwdAlt] : [cmd.cwd]) {
+        const abs = dir === null ? null : resolvePath(dir, p);
+        if (abs && !out.includes(abs)) out.push(abs);
+      }
+    } else if (p.startsWith('/') || p.startsWith('~/')) {
+      const norm = resolvePath(null, p);
+      if (norm && norm !== p) out.push(norm);
+    }
+  }
+  if (cmd.links.size > 0) {
+    for (let i = 0, n = out.length; i < n; i++) {
+      const t = resolveLink(cmd.links, out[i]!);
+      if (t !== out[i] && !out.includes(t)) out.push(t);
+    }
   }
   return out;
+}
+
+/**
+ * Tools that print, copy or change the content of the files named by their
+ * operands (a path only known at run time is opaque there). Tools that only
+ * report sizes, hashes or types (`wc`, `stat`, `file`, `sha256sum`) are not.
+ */
+const FILE_OPERAND_TOOLS = new Set([
+  'cat', 'tac', 'head', 'tail', 'less', 'more', 'nl', 'od', 'xxd', 'hexdump', 'strings', 'base64', 'base32', 'cp', 'mv', 'ln', 'install',
+  'rsync', 'scp', 'tee', 'sponge', 'dd', 'tar', 'zip', 'unzip', 'gzip', 'gunzip', 'zcat', 'bzip2', 'xz', 'source', '.', 'chmod', 'chown',
+  'truncate', 'shred', 'diff', 'sort', 'uniq', 'cut', 'paste', 'openssl', 'gpg', 'curl', 'wget', 'sed', 'awk', 'grep', 'egrep', 'fgrep', 'rg', 'jq', 'yq', 'vi', 'vim', 'nano', 'emacs', 'code',
+]);
+
+/**
+ * `opaque.unknown_path`: a file operand with a part the command produces at
+ * run time ({@link Word.free}) could name any file, protected ones included
+ * (`cat "$(printf '%s/.ssh/id_rsa' ~)"`, `read -r f; cat "$f"`). Parts from
+ * variables with known values, the fixed environment, `$HOME`/`$PWD`/`$TMPDIR`,
+ * loops over literal words or workspace globs, and confined substitutions
+ * (`$(pwd)`, `$(git rev-parse --show-toplevel)`, `$(mktemp)`, listings
+ * under a relative directory) are not free.
+ */
+function unknownPath(ctx: Ctx, sc: Scope, w: Word, access: 'read' | 'write', tool: string): void {
+  if (!w.free || !w.pattern.includes(UNKNOWN) || !FILE_OPERAND_TOOLS.has(tool)) return;
+  opaque(ctx, sc, 'unknown_path', `${tool} ${access === 'write' ? 'writes' : 'reads'} a path only known at run time (${truncate(w.raw, 50)}); it could name a protected file`, w.start, w.end);
 }
 
 export function checkPaths(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, access: 'read' | 'write', tool: string): void {
@@ -1319,9 +1366,19 @@ export function checkPaths(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, access: 'read
   const v = w.value;
   // Plain options (`-la`, `--verbose`) are never paths.
   if (v !== null && v.charCodeAt(0) === 45 && !v.includes('=') && !v.includes('/')) return;
-  const cands = pathCandidates(w, cmd.cwd, tool);
+  const cands = pathCandidates(w, cmd, tool);
   if (cands.length === 0) return;
-  recordPath(ctx, access, cands[cands.length - 1]!);
+  // Every directory the command may run in gives a path it may touch.
+  let recorded = false;
+  for (let i = cands.length - 1; i >= 1; i--) {
+    const c = cands[i]!;
+    if ((c.startsWith('/') || c.startsWith('~')) && !c.includes(UNKNOWN)) {
+      recordPath(ctx, access, c);
+      recorded = true;
+    }
+  }
+  if (!recorded) recordPath(ctx, access, cands[cands.length - 1]!);
+  unknownPath(ctx, sc, w, access, tool);
   const glob = (w.flags & WordFlag.glob) !== 0;
   if (!glob && !cands.some((c) => set.any.test(c))) return;
   for (const r of set.rules) {
@@ -1361,11 +1418,14 @@ function concreteName(pat: string): string | null {
 }
 
 function globHits(c: string, patterns: readonly string[]): boolean {
-  if (!globSpellsName(c)) return false;
+  const spells = globSpellsName(c);
+  // A bulk glob (`*`, `./*`) still names a protected file whose directory the
+  // policy spells out (`cd /etc && cat *` reads /etc/shadow).
+  if (!spells && !/^[/~]/.test(c)) return false;
   const tc = argumentGlob(c);
   for (const pat of patterns) {
     const n = concreteNameCached(pat);
-    if (n === null) continue;
+    if (n === null || (!spells && !/\//.test(n.replace(/^\*\*\//, '')))) continue;
     // `**/x` matches `x` itself or `…/x` (a whole last segment).
     if (tokensIntersect(tc, policyGlob(n)) || (n.startsWith('**/') && tokensIntersect(tc, policyGlob(n.slice(3))))) return true;
   }
@@ -1385,8 +1445,54 @@ function concreteNameCached(pat: string): string | null {
 
 const WRITE_TARGET_TOOLS = new Set([
   'tee', 'touch', 'truncate', 'rm', 'rmdir', 'unlink', 'shred', 'mkdir', 'cp', 'mv', 'install', 'ln', 'rsync', 'chmod', 'chown', 'chgrp',
-  'dd', 'sed', 'gsed', 'perl', 'curl', 'wget', 'sort',
+  'dd', 'sed', 'gsed', 'perl', 'curl', 'wget', 'sort', 'sponge',
 ]);
+
+/**
+ * Where `cp`/`mv`/`install`/`ln`/`rsync` write: the destination, and — since
+ * it may be a directory (`-t DIR`, `--target-directory=DIR`, `-tDIR`, a
+ * trailing `/`, several sources, or simply an existing directory) — each
+ * source's name inside it (`cp x.json .claude/` writes `.claude/x.json`).
+ */
+function copyTargets(name: string, args: readonly Word[], pos: readonly Word[]): Word[] {
+  let dir: Word | null = null;
+  let sources: readonly Word[] = pos;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const v = a.value ?? '';
+    if ((v === '-t' || v === '--target-directory') && args[i + 1]) {
+      dir = args[i + 1]!;
+      sources = pos.filter((x) => x !== dir);
+      break;
+    }
+    // `--target-directory=DIR`, `-tDIR`.
+    const m = /^(?:--target-directory=|-t)(.+)$/s.exec(v);
+    if (m) {
+      const text = m[1]!;
+      dir = { ...a, raw: text, value: text, pattern: a.pattern.slice(a.pattern.length - text.length) };
+      sources = pos;
+      break;
+    }
+  }
+  if (dir === null) {
+    if (pos.length < 2 && !(name === 'ln' && pos.length === 1)) return [];
+    dir = pos.length >= 2 ? pos[pos.length - 1]! : null;
+    sources = pos.length >= 2 ? pos.slice(0, -1) : pos;
+    if (dir === null) return [];
+  }
+  const out: Word[] = [dir];
+  for (const s of sources) out.push(joinTarget(dir, s));
+  return out;
+}
+
+/** `dir/basename(src)` as a word spanning `dir`. */
+function joinTarget(dir: Word, src: Word): Word {
+  const base = (p: string): string => p.replace(/\/+$/, '').slice(p.replace(/\/+$/, '').lastIndexOf('/') + 1);
+  const d = (p: string): string => p.replace(/\/+$/, '');
+  const pattern = d(dir.pattern) + '/' + base(src.pattern);
+  const value = dir.value !== null && src.value !== null ? d(dir.value) + '/' + base(src.value) : null;
+  return { ...dir, value, pattern, flags: dir.flags | (src.flags & WordFlag.glob), ...(dir.free || src.free ? { free: true as const } : {}) };
+}
 
 /** Files a command writes (beyond shell redirects). */
 function writeTargets(name: string, args: readonly Word[]): Word[] {
@@ -1406,12 +1512,10 @@ function writeTargets(name: string, args: readonly Word[]): Word[] {
     case 'mv':
     case 'install':
     case 'ln':
-    case 'rsync': {
-      const t = args.findIndex((a) => a.value === '-t' || a.value === '--target-directory');
-      if (t >= 0 && args[t + 1]) return [args[t + 1]!];
-      const last = pos[pos.length - 1];
-      return last && pos.length >= 2 ? [last] : [];
-    }
+    case 'rsync':
+      return copyTargets(name, args, pos);
+    case 'sponge':
+      return pos.slice(0, 1);
     case 'chmod':
     case 'chown':
     case 'chgrp':

@@ -53,6 +53,46 @@ export interface Word {
   readonly flags: number;
   /** Names of the variables this word expands. */
   readonly vars: readonly string[];
+  /**
+   * Further values of {@link pattern} when a variable in it has several
+   * known values (a `for` loop variable): one pattern per combination.
+   */
+  readonly alts?: readonly string[];
+  /**
+   * Some unknown part can be any text the command produces at run time: a
+   * command substitution whose output is not confined to the workspace, or a
+   * variable this script assigned from input or command output. (Variables
+   * the script never assigns come from the sandbox's fixed environment.)
+   */
+  readonly free?: true;
+}
+
+/**
+ * Known variable values at a point of the script (name → every value it may
+ * have, as patterns: quoted glob characters escaped, a loop over a glob keeps
+ * the glob).
+ */
+export type KnownVars = ReadonlyMap<string, readonly string[]>;
+
+/** What {@link evalWord} knows about the script around the word. */
+export interface WordScope {
+  readonly env: KnownVars;
+  readonly cwd: string | null;
+  /** Variables the script set so far (known value or not). */
+  readonly assigned: { has(name: string): boolean };
+}
+
+/**
+ * Substitutions whose output names no file outside the workspace or the
+ * temporary directory, or is not a path at all: the current or repository
+ * directory, listings under a relative directory, temporary names, program
+ * locations, numbers, clocks and names of the machine or user.
+ */
+const CONFINED_SUBSTITUTION = /^"?\$\(\s*(pwd|git\s+rev-parse\s+--(show-toplevel|show-prefix|git-dir|abbrev-ref|short)\b[^|;&]*|git\s+rev-parse\s+(HEAD|--verify)[^|;&]*|git\s+(branch|describe|log)\s[^|;&]*|mktemp(\s+-d)?(\s+-p\s+\/tmp)?(\s+[\w./-]*X+[\w.-]*)?|dirname\s+("?\$0"?|"?\$\{BASH_SOURCE(\[0\])?\}"?|"?\$BASH_SOURCE"?)|(find|ls|fd|rg\s+--files|git\s+ls-files|git\s+diff\s+--name-only)(\s+(?!\/|~|\.\.)[^|;&<>`$]*)?(\s*\|\s*(head|tail|sort|grep|xargs\s+-n\s*1)\b[^|;&<>`$]*)*|which\s+[\w.-]+|command\s+-v\s+[\w.-]+|date\b[^|;&]*|whoami|hostname|uname(\s+-\w+)?|id(\s+-\w+)?|nproc|python[0-9.]*\s+--version|node\s+(-v|--version))\s*\)"?$/;
+
+/** Whether a command substitution's output is confined (see {@link CONFINED_SUBSTITUTION}). */
+export function confinedSubstitution(raw: string): boolean {
+  return CONFINED_SUBSTITUTION.test(raw);
 }
 
 interface Acc {
@@ -61,13 +101,60 @@ interface Acc {
   flags: number;
   vars: string[];
   parts: number;
+  /** Alternative patterns (see {@link Word.alts}), null when there is one. */
+  alts: string[] | null;
+  /** Inside double quotes: glob characters of substituted values are literal. */
+  dq: boolean;
+  readonly env: KnownVars | null;
+  readonly cwd: string | null;
+  readonly assigned: { has(name: string): boolean } | null;
+  free: boolean;
+}
+
+/** At most this many alternative patterns per word; beyond it the part is unknown. */
+const MAX_ALTS = 16;
+
+/** Appends `text` to the pattern (and every alternative). */
+function addPattern(acc: Acc, text: string): void {
+  acc.pattern += text;
+  if (acc.alts) for (let i = 0; i < acc.alts.length; i++) acc.alts[i] += text;
+}
+
+/**
+ * A variable whose value is known at this point (assigned earlier in the
+ * same script, a loop over literal words, `$PWD`, `$TMPDIR`): its values go
+ * into the pattern so paths built from it are resolved. The word's value
+ * stays unknown (null): only path and host checks use the pattern.
+ */
+function knownVar(acc: Acc, name: string): boolean {
+  let values = acc.env?.get(name);
+  if (values === undefined) {
+    if (name === 'PWD' && acc.cwd !== null) values = [acc.cwd];
+    else if (name === 'TMPDIR') values = ['/tmp'];
+    else return false;
+  }
+  if (values.length === 0) return false;
+  const quote = (v: string): string => v;
+  acc.value = null;
+  acc.flags |= WordFlag.expansion;
+  if (values.length === 1) {
+    addPattern(acc, quote(values[0]!));
+    return true;
+  }
+  const bases = [acc.pattern, ...(acc.alts ?? [])];
+  if (bases.length * values.length > MAX_ALTS) return false;
+  const all: string[] = [];
+  for (const b of bases) for (const v of values) all.push(b + quote(v));
+  acc.pattern = all[0]!;
+  acc.alts = all.slice(1);
+  return true;
 }
 
 const HOME_VARS = new Set(['HOME']);
 
 /** Evaluates a word-like node (`word`, `string`, `concatenation`, …) of `src`. */
-export function evalWord(node: SyntaxNode, src: string): Word {
-  const acc: Acc = { value: '', pattern: '', flags: 0, vars: [], parts: 0 };
+export function evalWord(node: SyntaxNode, src: string, scope: WordScope | null = null): Word {
+  const acc: Acc = { value: '', pattern: '', flags: 0, vars: [], parts: 0, alts: null, dq: false, env: scope?.env ?? null, cwd: scope?.cwd ?? null, assigned: scope?.assigned ?? null, free: false };
   part(node, src, acc, true);
   if (node.type === 'concatenation') {
     const q = acc.flags & WordFlag.quoted;
@@ -82,18 +169,20 @@ export function evalWord(node: SyntaxNode, src: string): Word {
     pattern: acc.pattern,
     flags: acc.flags,
     vars: acc.vars,
+    ...(acc.alts && acc.alts.length > 0 ? { alts: acc.alts } : {}),
+    ...(acc.free ? { free: true as const } : {}),
   };
 }
 
 function dynamic(acc: Acc, flag: number): void {
   acc.value = null;
-  acc.pattern += UNKNOWN;
+  addPattern(acc, UNKNOWN);
   acc.flags |= flag;
 }
 
 function lit(acc: Acc, text: string, quoted: boolean): void {
   if (acc.value !== null) acc.value += text;
-  acc.pattern += quoted ? text.replace(/[*?[\]\\]/g, '\\$&') : text;
+  addPattern(acc, quoted ? text.replace(/[*?[\]\\]/g, '\\$&') : text);
 }
 
 function part(node: SyntaxNode, src: string, acc: Acc, top: boolean): void {
@@ -119,6 +208,8 @@ function part(node: SyntaxNode, src: string, acc: Acc, top: boolean): void {
     case 'translated_string': {
       acc.flags |= WordFlag.quoted;
       let any = false;
+      const savedDq = acc.dq;
+      acc.dq = true;
       // tree-sitter-bash leaves newlines between a string's children out of every node: the gaps are string text.
       let pos = node.start + 1;
       for (const c of node.children) {
@@ -132,6 +223,7 @@ function part(node: SyntaxNode, src: string, acc: Acc, top: boolean): void {
         if (c.type === 'string_content') lit(acc, unescapeDouble(src.slice(c.start, c.end)), true);
         else part(c, src, acc, false);
       }
+      acc.dq = savedDq;
       if (!any && !top) acc.flags |= WordFlag.splice;
       if (!any && top) lit(acc, '', true);
       return;
@@ -151,10 +243,12 @@ function part(node: SyntaxNode, src: string, acc: Acc, top: boolean): void {
       acc.vars.push(n);
       if (HOME_VARS.has(n)) {
         acc.value = null;
-        acc.pattern += '~';
+        addPattern(acc, '~');
         acc.flags |= WordFlag.expansion;
         return;
       }
+      if (knownVar(acc, n)) return;
+      if (acc.assigned?.has(n)) acc.free = true;
       dynamic(acc, WordFlag.expansion | (/^[@*0-9]$/.test(n) ? WordFlag.positional : 0));
       return;
     }
@@ -164,6 +258,7 @@ function part(node: SyntaxNode, src: string, acc: Acc, top: boolean): void {
     }
     case 'command_substitution':
     case 'process_substitution':
+      if (node.type === 'command_substitution' && !confinedSubstitution(src.slice(node.start, node.end))) acc.free = true;
       dynamic(acc, WordFlag.substitution);
       return;
     case 'arithmetic_expansion':
@@ -217,10 +312,12 @@ function expansion(node: SyntaxNode, src: string, acc: Acc): void {
   acc.vars.push(name);
   if (HOME_VARS.has(name) && ops === 0 && !(flags & WordFlag.indirect)) {
     acc.value = null;
-    acc.pattern += '~';
+    addPattern(acc, '~');
     acc.flags |= flags;
     return;
   }
+  if (ops === 0 && !(flags & (WordFlag.indirect | WordFlag.positional)) && !/\[/.test(src.slice(node.start, node.end)) && knownVar(acc, name)) return;
+  if (acc.assigned?.has(name)) acc.free = true;
   dynamic(acc, flags);
 }
 
@@ -229,7 +326,7 @@ function unquoted(text: string, acc: Acc): void {
     // No escapes: the value and the pattern are the text itself.
     if (text.includes('*') || text.includes('?') || text.includes('[')) acc.flags |= WordFlag.glob;
     if (acc.value !== null) acc.value += text;
-    acc.pattern += text;
+    addPattern(acc, text);
     return;
   }
   let out = '';
@@ -250,7 +347,7 @@ function unquoted(text: string, acc: Acc): void {
     pat += ch;
   }
   if (acc.value !== null) acc.value += out;
-  acc.pattern += pat;
+  addPattern(acc, pat);
 }
 
 function unescapeDouble(s: string): string {
