@@ -134,3 +134,8 @@ describe('awk reads and writes files through getline and print redirections', ()
     for (const form of [`awk '{print > "${target}"}' f`, `awk 'BEGIN{print "x" >> "${target}"}'`, `awk '{printf "%s\\n", $0 > "${target}"}' f`]) it(form, () => notAllowed(form));
   it.each([`awk '{ if ($1 > "a") print }' f`, `awk '{print $1 > "out.txt"}' data.csv`, `awk 'BEGIN{while((getline l < "input.txt")>0) n++; print n}'`])('workspace files and comparisons stay allowed: %s', (cmd) => expect(v.validate(cmd).verdict).toBe('allow'));
 });
+
+describe('a link to a directory ending in / (or to /) resolves like any other', () => {
+  for (const [target, rest] of [['/', 'etc/shadow'], ['/etc/', 'shadow'], ['~/', '.ssh/id_rsa'], ['/home/agent/', '.aws/credentials']] as const)
+    for (const ln of ['ln -s', 'ln -sf', 'ln -sfn']) it(`${ln} ${target} r && cat r/${rest}`, () => notAllowed(`${ln} ${target} r && cat r/${rest}`));
+});

@@ -911,7 +911,8 @@ export function resolveLink(links: ReadonlyMap<string, string>, p: string): stri
     let hit = false;
     for (const [at, target] of links) {
       if (p === at || p.startsWith(at + '/')) {
-        p = target + p.slice(at.length);
+        // `ln -s / r`: r/etc/shadow is /etc/shadow, not //etc/shadow.
+        p = (target.endsWith('/') ? target.slice(0, -1) : target) + p.slice(at.length) || '/';
         hit = true;
         break;
       }
