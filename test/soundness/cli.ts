@@ -1,0 +1,49 @@
+// `npm run soundness`: every shared corpus line and every metamorphic variant through the harness.
+//   node test/soundness/cli.ts [--subset] [--benign N] [--variants-per-transform N] [--timeout S]
+//                              [--batch N] [--only hostile,benign,variants] [--out FILE]
+// Writes the JSON report (default test/soundness/results/report.json) and prints the summary.
+// Exit code 1 when any soundness bug was found.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createValidator } from '@airlock/validate';
+import { loadCases } from './cases.ts';
+import { runCases, type Case } from './harness.ts';
+import { ensureSoundnessImage } from './image.ts';
+import { buildReport, summary } from './report.ts';
+import { SUBSET } from './subset.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const { values } = parseArgs({
+  options: {
+    subset: { type: 'boolean', default: false },
+    benign: { type: 'string' },
+    'variants-per-transform': { type: 'string' },
+    timeout: { type: 'string', default: '3' },
+    batch: { type: 'string', default: '1200' },
+    only: { type: 'string', default: 'hostile,benign,variants' },
+    out: { type: 'string', default: resolve(here, 'results', 'report.json') },
+  },
+});
+
+const num = (s: string | undefined): number | undefined => (s === undefined ? undefined : Number(s));
+const set = loadCases(values.subset ? SUBSET : { benign: num(values.benign), variantsPerTransform: num(values['variants-per-transform']) });
+const only = new Set(values.only.split(','));
+const cases: Case[] = [...(only.has('hostile') || only.has('variants') ? set.hostile : []), ...(only.has('benign') ? set.benign : []), ...(only.has('variants') ? set.variants : [])];
+
+ensureSoundnessImage((l) => console.error(l));
+const validator = await createValidator();
+const started = Date.now();
+const results = await runCases(cases, validator, {
+  timeoutSec: Number(values.timeout),
+  lock: true,
+  batchSize: Number(values.batch),
+  onBatch: (done, total) => console.error(`  ${done}/${total} commands (${Math.round((Date.now() - started) / 1000)} s)`),
+});
+const report = buildReport(cases, results);
+mkdirSync(dirname(values.out), { recursive: true });
+writeFileSync(values.out, JSON.stringify(report, null, 1));
+console.log(summary(report));
+console.log(`report: ${values.out} (${Math.round((Date.now() - started) / 1000)} s)`);
+process.exitCode = report.totals.commandsWithBugs > 0 ? 1 : 0;
