@@ -14,6 +14,8 @@ import { SOUNDNESS_IMAGE } from './image.ts';
 export const SYSCALLS = [
   'execve', 'execveat', 'clone', 'clone3', 'fork', 'vfork', 'open', 'openat', 'openat2', 'creat', 'unlink', 'unlinkat',
   'rename', 'renameat', 'renameat2', 'link', 'linkat', 'symlink', 'symlinkat', 'truncate', 'chdir', 'fchdir', 'connect',
+  // Not judged; they tell the driver a command changed the prepared trees (it restores them only then).
+  'mkdir', 'mkdirat', 'rmdir', 'chmod', 'fchmod', 'fchmodat', 'chown', 'fchown', 'lchown', 'fchownat', 'utimensat',
 ].join(',');
 
 /** One command to run, with where it came from. */
@@ -49,14 +51,35 @@ export interface CaseResult {
   readonly predicted: { readonly exec: readonly string[]; readonly network: boolean; readonly opaque: boolean; readonly source: Prediction['source'] };
   readonly observed: Omit<Judgement, 'bugs'>;
   readonly bugs: readonly Bug[];
+  /** Bugs a legacy opaque rule hides (would be counted without {@link LEGACY_OPAQUE_RULES}); not counted as bugs. */
+  readonly legacyOpaque?: { readonly rule: string; readonly hidden: readonly Bug[] };
   readonly run: RunInfo | undefined;
 }
 
 type VerdictWithEffects = Verdict & { readonly effects?: { readonly exec: readonly string[]; readonly network: readonly string[]; readonly opaque: readonly unknown[] } };
 
+/**
+ * Rules that already mean "the chain cannot know what runs" although they predate the `opaque.*` ids:
+ * input the parser never saw, parse disagreements, command names or scripts computed at run time.
+ * The harness treats them as opaque markers and reports separately what they hide (`legacyOpaque`).
+ */
+export const LEGACY_OPAQUE_RULES: ReadonlySet<string> = new Set([
+  'internal.error', 'internal.timeout', 'parse.error', 'parse.repaired', 'parse.differential', 'parse.depth_limit',
+  'obfuscation.dynamic_command', 'obfuscation.variable_command', 'obfuscation.indirect_expansion', 'obfuscation.ifs',
+  'obfuscation.param_slice', 'obfuscation.glob_command', 'obfuscation.brace_expansion', 'obfuscation.nameref',
+  'obfuscation.decode_exec', 'interp.obfuscated_exec', 'exec.dynamic_script', 'exec.stdin_script', 'exec.remote_code',
+]);
+
+/** The legacy rule that makes `v` opaque, if any (see {@link LEGACY_OPAQUE_RULES}). */
+export function legacyOpaque(v: Verdict): string | undefined {
+  if (v.verdict === 'allow') return undefined;
+  for (const f of v.findings) if (f.rule.startsWith('input.') || LEGACY_OPAQUE_RULES.has(f.rule)) return f.rule;
+  return undefined;
+}
+
 /** The chain's verdict reduced to a prediction: `effects` when the chain has it, else `commands`. */
 export function predict(v: VerdictWithEffects, networkTools: ReadonlySet<string>): Prediction {
-  const opaque = (v.effects?.opaque.length ?? 0) > 0 || v.findings.some((f) => f.rule.startsWith('opaque.'));
+  const opaque = (v.effects?.opaque.length ?? 0) > 0 || v.findings.some((f) => f.rule.startsWith('opaque.')) || legacyOpaque(v) !== undefined;
   if (v.effects) {
     return { verdict: v.verdict, rule: v.rule, opaque, exec: v.effects.exec, network: v.effects.network.length > 0, source: 'effects' };
   }
@@ -119,7 +142,8 @@ export async function runBatch(cases: readonly Case[], opts: BatchOptions): Prom
     const infos = new Map<string, RunInfo>();
     for (const line of readFileSync(join(dir, 'results.jsonl'), 'utf8').split('\n')) {
       if (!line.trim()) continue;
-      const r = JSON.parse(line) as RunInfo & { id: string };
+      const r = JSON.parse(line) as RunInfo & { id: string; error?: string };
+      if (r.error) continue;
       infos.set(r.id, { rc: r.rc, ms: r.ms, timedOut: r.timedOut, clean: r.clean });
     }
     for (const c of cases) {
@@ -129,7 +153,8 @@ export async function runBatch(cases: readonly Case[], opts: BatchOptions): Prom
     }
     return out;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (!process.env.SOUNDNESS_KEEP) rmSync(dir, { recursive: true, force: true });
+    else console.error(`traces kept in ${dir}`);
   }
 }
 
@@ -145,9 +170,13 @@ export async function runCases(
     const slice = cases.slice(i, i + opts.batchSize);
     const runs = await runBatch(slice, opts);
     for (const c of slice) {
-      const pred = predict(validator.validate(c.cmd) as VerdictWithEffects, networkTools);
+      const verdict = validator.validate(c.cmd) as VerdictWithEffects;
+      const pred = predict(verdict, networkTools);
       const r = runs.get(c.id);
-      const j = r ? judge(pred, parseTrace(r.trace)) : { execs: [], secretReads: [], protectedWrites: [], connects: [], bugs: [] };
+      const obs = r ? parseTrace(r.trace) : undefined;
+      const j = obs ? judge(pred, obs) : { execs: [], secretReads: [], protectedWrites: [], connects: [], bugs: [] };
+      const legacy = legacyOpaque(verdict);
+      const hidden = legacy && obs && !verdict.effects?.opaque.length ? judge({ ...pred, opaque: false }, obs).bugs : [];
       results.push({
         id: c.id,
         cmd: c.cmd,
@@ -159,6 +188,7 @@ export async function runCases(
         predicted: { exec: pred.exec, network: pred.network, opaque: pred.opaque, source: pred.source },
         observed: { execs: j.execs, secretReads: j.secretReads, protectedWrites: j.protectedWrites, connects: j.connects },
         bugs: j.bugs,
+        ...(legacy && hidden.length ? { legacyOpaque: { rule: legacy, hidden } } : {}),
         run: r?.run,
       });
     }

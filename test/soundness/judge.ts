@@ -199,6 +199,8 @@ export function judge(pred: Prediction, obs: Observed): Judgement {
     else if (predicted.has(e.name)) status = 'predicted';
     else if (SHELLS.has(e.name) && !SHELLS.has(e.caller!.name) && e.argv[1] === '-c') status = 'implicit-shell';
     else if (isOwnHelper(e.caller!.name, e.name)) status = 'own-helper';
+    // A program's `system()` shell runs the program's own helper (`tar -z` runs `sh -c gzip`).
+    else if (statuses[parent] === 'implicit-shell' && isOwnHelper(obs.execs[parent]!.caller!.name, e.name)) status = 'own-helper';
     else status = 'unpredicted';
     statuses.push(status);
     const runner = (status === 'predicted' || status === 'root') && (CODE_RUNNERS.has(e.name) || runsScriptFile(e.name, e.argv));

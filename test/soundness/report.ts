@@ -25,6 +25,8 @@ export interface Report {
     readonly commandsWithBugs: number;
     readonly bugsByKind: Record<BugKind, number>;
     readonly commandsWithBugsBySource: Record<string, number>;
+    /** Commands whose bugs only a legacy opaque rule hides (see harness.ts LEGACY_OPAQUE_RULES). */
+    readonly legacyOpaqueHidden: number;
   };
   readonly variants: readonly VariantRow[];
   readonly results: readonly (CaseResult & { readonly equivalent?: 'yes' | 'vacuous' | 'no' })[];
@@ -57,7 +59,9 @@ export function buildReport(cases: readonly Case[], results: readonly CaseResult
   let timedOut = 0;
   let noTrace = 0;
   let withBugs = 0;
+  let legacyHidden = 0;
   for (const r of results) {
+    if (r.legacyOpaque) legacyHidden++;
     bySource[r.source] = (bySource[r.source] ?? 0) + 1;
     verdicts[r.verdict] = (verdicts[r.verdict] ?? 0) + 1;
     if (r.run?.timedOut) timedOut++;
@@ -83,7 +87,7 @@ export function buildReport(cases: readonly Case[], results: readonly CaseResult
   }
   return {
     generatedAt: new Date().toISOString(),
-    totals: { commands: results.length, bySource, verdicts, timedOut, noTrace, commandsWithBugs: withBugs, bugsByKind, commandsWithBugsBySource: withBugsBySource },
+    totals: { commands: results.length, bySource, verdicts, timedOut, noTrace, commandsWithBugs: withBugs, bugsByKind, commandsWithBugsBySource: withBugsBySource, legacyOpaqueHidden: legacyHidden },
     variants: rows,
     results: results.map((r) => (eq.has(r.id) ? { ...r, equivalent: eq.get(r.id)! } : r)),
   };
@@ -94,7 +98,7 @@ export function summary(report: Report, maxBugs = 40): string {
   const t = report.totals;
   const lines = [
     `commands: ${t.commands} (${Object.entries(t.bySource).map(([k, v]) => `${k} ${v}`).join(', ')}); verdicts ${JSON.stringify(t.verdicts)}; timed out ${t.timedOut}; no trace ${t.noTrace}`,
-    `soundness bugs: ${Object.values(t.bugsByKind).reduce((a, b) => a + b, 0)} in ${t.commandsWithBugs} commands; by kind ${JSON.stringify(t.bugsByKind)}; commands by source ${JSON.stringify(t.commandsWithBugsBySource)}`,
+    `soundness bugs: ${Object.values(t.bugsByKind).reduce((a, b) => a + b, 0)} in ${t.commandsWithBugs} commands; by kind ${JSON.stringify(t.bugsByKind)}; commands by source ${JSON.stringify(t.commandsWithBugsBySource)}; hidden only by a legacy opaque rule: ${t.legacyOpaqueHidden} commands`,
   ];
   if (report.variants.length) {
     lines.push('transform              generated  equivalent  vacuous  not-allowed  equivalent-not-allowed');

@@ -104,9 +104,11 @@ function splitCall(body: string): Call | undefined {
   const name = body.slice(0, open);
   if (!/^[a-z0-9_]+$/.test(name)) return undefined;
   // The result follows the last `) = `; decorations inside args cannot contain it unescaped.
-  const eq = body.lastIndexOf(') = ');
-  if (eq < 0) return { name, args: body.slice(open + 1), ret: '' };
-  return { name, args: body.slice(open + 1, eq), ret: body.slice(eq + 4) };
+  // (a resumed call pads with blanks: `<... execve resumed>)             = 0`).
+  const m = /\) +=( .*)$/.exec(body.slice(body.lastIndexOf(') ')));
+  if (!m) return { name, args: body.slice(open + 1), ret: '' };
+  const eq = body.lastIndexOf(') ');
+  return { name, args: body.slice(open + 1, eq), ret: m[1]!.trim() };
 }
 
 const WRITE_FLAGS = /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND/;
