@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Validator, Verdict } from '@airlock/validate';
-import { DECOYS, HOME, HOME_FILES, judge, WORKSPACE, WORKSPACE_FILES, type Bug, type Judgement, type Prediction } from './judge.ts';
-import { parseTrace } from './trace.ts';
+import { DECOYS, HOME, HOME_FILES, isProtected, judge, WORKSPACE, WORKSPACE_FILES, type Bug, type Judgement, type Prediction } from './judge.ts';
+import { parseTrace, type Observed } from './trace.ts';
 import { SOUNDNESS_IMAGE } from './image.ts';
 
 /** The syscalls traced: process tree, exec, file access by name, cwd, connect. */
@@ -54,6 +54,13 @@ export interface CaseResult {
   /** Bugs a legacy opaque rule hides (would be counted without {@link LEGACY_OPAQUE_RULES}); not counted as bugs. */
   readonly legacyOpaque?: { readonly rule: string; readonly hidden: readonly Bug[] };
   readonly run: RunInfo | undefined;
+  /** The parsed trace, reduced to what the judge reads (files: decoys and protected paths only), to judge again offline. */
+  readonly trace?: Observed;
+}
+
+/** `obs` without the file events no rule looks at (library loads, /dev/null): small enough for the report. */
+export function compact(obs: Observed): Observed {
+  return { execs: obs.execs, files: obs.files.filter((f) => isProtected(f.path)), connects: obs.connects };
 }
 
 type VerdictWithEffects = Verdict & { readonly effects?: { readonly exec: readonly string[]; readonly network: readonly string[]; readonly opaque: readonly unknown[] } };
@@ -190,6 +197,7 @@ export async function runCases(
         bugs: j.bugs,
         ...(legacy && hidden.length ? { legacyOpaque: { rule: legacy, hidden } } : {}),
         run: r?.run,
+        ...(obs ? { trace: compact(obs) } : {}),
       });
     }
     opts.onBatch?.(Math.min(i + opts.batchSize, cases.length), cases.length);

@@ -183,6 +183,11 @@ export interface Judgement {
   readonly bugs: readonly Bug[];
 }
 
+/** One bug line for many paths: the first few and how many more. */
+function listed(items: readonly string[]): string {
+  return items.length <= 4 ? items.join(', ') : `${items.slice(0, 4).join(', ')} and ${items.length - 4} more`;
+}
+
 /** Compares `obs` with `pred`. See test/soundness/README.md for the rules. */
 export function judge(pred: Prediction, obs: Observed): Judgement {
   const predicted = new Set(pred.exec.map((n) => posix.basename(n)));
@@ -224,15 +229,15 @@ export function judge(pred: Prediction, obs: Observed): Judgement {
     }
   }
   if (pred.verdict === 'allow' && !pred.opaque) {
-    for (const p of secretReads) bugs.push({ kind: 'secret-read', detail: p });
-    for (const p of protectedWrites) bugs.push({ kind: 'protected-write', detail: p });
+    if (secretReads.size) bugs.push({ kind: 'secret-read', detail: listed([...secretReads]) });
+    if (protectedWrites.size) bugs.push({ kind: 'protected-write', detail: listed([...protectedWrites]) });
   }
   const connects = new Set<string>();
   for (const c of obs.connects) {
     if (inRunner(c.exec)) continue;
     connects.add(`${nameAt(c.exec)}→${c.family === 'AF_INET6' ? `[${c.address}]` : c.address}:${c.port}`);
   }
-  if (!pred.network && !pred.opaque) for (const c of connects) bugs.push({ kind: 'unpredicted-connect', detail: c });
+  if (!pred.network && !pred.opaque && connects.size) bugs.push({ kind: 'unpredicted-connect', detail: listed([...connects]) });
 
   return {
     execs: obs.execs.map((e, i) => ({ name: e.name, caller: e.caller?.name, status: statuses[i]! })),
