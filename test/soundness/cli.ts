@@ -30,19 +30,23 @@ const { values } = parseArgs({
 const num = (s: string | undefined): number | undefined => (s === undefined ? undefined : Number(s));
 const set = loadCases(values.subset ? SUBSET : { benign: num(values.benign), variantsPerTransform: num(values['variants-per-transform']) });
 const only = new Set(values.only.split(','));
-const cases: Case[] = [...(only.has('hostile') || only.has('variants') ? set.hostile : []), ...(only.has('benign') ? set.benign : []), ...(only.has('variants') ? set.variants : [])];
+const cases: Case[] = [...(only.has('hostile') || only.has('variants') ? set.hostile : []), ...(only.has('variants') ? set.variants : []), ...(only.has('benign') ? set.benign : [])];
 
 ensureSoundnessImage((l) => console.error(l));
+mkdirSync(dirname(values.out), { recursive: true });
 const validator = await createValidator();
 const started = Date.now();
 const results = await runCases(cases, validator, {
   timeoutSec: Number(values.timeout),
   lock: true,
   batchSize: Number(values.batch),
-  onBatch: (done, total) => console.error(`  ${done}/${total} commands (${Math.round((Date.now() - started) / 1000)} s)`),
+  onBatch: (done, total, sofar) => {
+    console.error(`  ${done}/${total} commands (${Math.round((Date.now() - started) / 1000)} s)`);
+    // The report so far, rewritten after every batch: a long run that is stopped still leaves one.
+    if (done < total) writeFileSync(values.out, JSON.stringify(buildReport(cases, sofar), null, 1));
+  },
 });
 const report = buildReport(cases, results);
-mkdirSync(dirname(values.out), { recursive: true });
 writeFileSync(values.out, JSON.stringify(report, null, 1));
 console.log(summary(report));
 console.log(`report: ${values.out} (${Math.round((Date.now() - started) / 1000)} s)`);

@@ -169,7 +169,7 @@ export async function runBatch(cases: readonly Case[], opts: BatchOptions): Prom
 export async function runCases(
   cases: readonly Case[],
   validator: Validator,
-  opts: BatchOptions & { readonly batchSize: number; readonly onBatch?: (done: number, total: number) => void },
+  opts: BatchOptions & { readonly batchSize: number; readonly onBatch?: (done: number, total: number, results: readonly CaseResult[]) => void },
 ): Promise<CaseResult[]> {
   const networkTools = new Set(validator.policy.network.tools);
   const results: CaseResult[] = [];
@@ -200,7 +200,7 @@ export async function runCases(
         ...(obs ? { trace: compact(obs) } : {}),
       });
     }
-    opts.onBatch?.(Math.min(i + opts.batchSize, cases.length), cases.length);
+    opts.onBatch?.(Math.min(i + opts.batchSize, cases.length), cases.length, results);
   }
   return results;
 }
