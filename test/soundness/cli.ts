@@ -1,6 +1,6 @@
 // `npm run soundness`: every shared corpus line and every metamorphic variant through the harness.
 //   node test/soundness/cli.ts [--subset] [--benign N] [--variants-per-transform N] [--timeout S]
-//                              [--batch N] [--only hostile,benign,variants] [--out FILE]
+//                              [--batch N] [--only hostile,benign,variants] [--out FILE] [--no-lock]
 // Writes the JSON report (default test/soundness/results/report.json) and prints the summary.
 // Exit code 1 when any soundness bug was found.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -24,6 +24,8 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '1200' },
     only: { type: 'string', default: 'hostile,benign,variants' },
     out: { type: 'string', default: resolve(here, 'results', 'report.json') },
+    // Each batch takes /tmp/airlock-docker.lock unless told not to (when the caller already holds it).
+    'no-lock': { type: 'boolean', default: false },
   },
 });
 
@@ -38,7 +40,7 @@ const validator = await createValidator();
 const started = Date.now();
 const results = await runCases(cases, validator, {
   timeoutSec: Number(values.timeout),
-  lock: true,
+  lock: !values['no-lock'],
   batchSize: Number(values.batch),
   onBatch: (done, total, sofar) => {
     console.error(`  ${done}/${total} commands (${Math.round((Date.now() - started) / 1000)} s)`);
