@@ -1,7 +1,7 @@
 // The differential soundness harness: runs commands in throwaway sandboxes under strace and compares
 // what bash did with what the validation chain said (judge.ts). One container per batch, a driver loop
 // inside it (sandbox-images/soundness/driver.py); every docker call holds the machine's docker lock.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,17 +165,41 @@ export async function runBatch(cases: readonly Case[], opts: BatchOptions): Prom
   }
 }
 
-/** Runs and judges `cases` in batches of `batchSize`; `onBatch` sees progress. */
+/** Holds the machine's docker lock (/tmp/airlock-docker.lock) while `fn` runs. */
+export async function withDockerLock<T>(fn: () => Promise<T>): Promise<T> {
+  const holder = spawn('flock', ['/tmp/airlock-docker.lock', 'sh', '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout.once('data', () => resolve());
+    holder.once('exit', (code) => reject(new Error(`flock exited with ${code} before taking the lock`)));
+  });
+  try {
+    return await fn();
+  } finally {
+    const exited = new Promise((r) => holder.once('exit', r));
+    holder.stdin.end();
+    await exited;
+  }
+}
+
+/**
+ * Runs and judges `cases` in batches of `batchSize`, `parallel` containers at a time (each group of
+ * containers under one hold of the docker lock when `lock`); `onBatch` sees progress.
+ */
 export async function runCases(
   cases: readonly Case[],
   validator: Validator,
-  opts: BatchOptions & { readonly batchSize: number; readonly onBatch?: (done: number, total: number, results: readonly CaseResult[]) => void },
+  opts: BatchOptions & { readonly batchSize: number; readonly parallel?: number; readonly onBatch?: (done: number, total: number, results: readonly CaseResult[]) => void },
 ): Promise<CaseResult[]> {
   const networkTools = new Set(validator.policy.network.tools);
   const results: CaseResult[] = [];
-  for (let i = 0; i < cases.length; i += opts.batchSize) {
-    const slice = cases.slice(i, i + opts.batchSize);
-    const runs = await runBatch(slice, opts);
+  const parallel = Math.max(1, opts.parallel ?? 1);
+  const group = opts.batchSize * parallel;
+  for (let i = 0; i < cases.length; i += group) {
+    const slice = cases.slice(i, i + group);
+    const shards: Case[][] = [];
+    for (let k = 0; k < slice.length; k += opts.batchSize) shards.push(slice.slice(k, k + opts.batchSize));
+    const runAll = async () => (await Promise.all(shards.map((sh) => runBatch(sh, { ...opts, lock: false })))).flatMap((m) => [...m]);
+    const runs = new Map(opts.lock ? await withDockerLock(runAll) : await runAll());
     for (const c of slice) {
       const verdict = validator.validate(c.cmd) as VerdictWithEffects;
       const pred = predict(verdict, networkTools);
@@ -200,7 +224,7 @@ export async function runCases(
         ...(obs ? { trace: compact(obs) } : {}),
       });
     }
-    opts.onBatch?.(Math.min(i + opts.batchSize, cases.length), cases.length, results);
+    opts.onBatch?.(Math.min(i + group, cases.length), cases.length, results);
   }
   return results;
 }
