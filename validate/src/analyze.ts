@@ -2,7 +2,9 @@ import type { CompiledPolicy } from './compile.ts';
 import { argumentGlob, policyGlob, tokensIntersect } from './compile.ts';
 import type { BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
+import { exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, splitEnvS, type EnvDecision, type EnvValue } from './env-table.ts';
 import { checkInput } from './input.ts';
+import { credentialFileReads, encodes, patternArgIndex, printedSecrets, psShowsEnvironment, secretCommand, secretHunt, sinkOf, SECRET_READ_RULES } from './secrets.ts';
 import { sedExecCommand, sedSubstituteExec } from './sed.ts';
 import { resolvePath, walkScript, type Cmd, type Stdin, type Walked } from './walk.ts';
 import { UNKNOWN, WordFlag, type Word } from './words.ts';
@@ -16,6 +18,28 @@ export interface Finding {
   readonly end: number;
 }
 
+/** A place where the chain could not know what runs, reads or writes. */
+export interface OpaqueSpot {
+  readonly rule: string;
+  readonly reason: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * What the chain predicts the command will do: the single source of truth
+ * policy decides on and the soundness harness checks against bash.
+ */
+export interface EffectsAcc {
+  /** Programs executed (names as run), builtins included. Shared with {@link Ctx.names}. */
+  readonly exec: Set<string>;
+  readonly reads: Set<string>;
+  readonly writes: Set<string>;
+  /** Hosts; `*` when a network tool's target is unknown. */
+  readonly network: Set<string>;
+  readonly opaque: OpaqueSpot[];
+}
+
 /** Shared state for one validation. */
 export interface Ctx {
   readonly p: CompiledPolicy;
@@ -23,10 +47,15 @@ export interface Ctx {
   readonly findings: Finding[];
   readonly deadline: number;
   readonly names: Set<string>;
+  readonly effects: EffectsAcc;
+  /** Files this command downloads (resolved paths): executing one later in the command is running remote code. */
+  readonly downloads: Set<string>;
+  /** The command as given (top level), for questions about where a nested finding sits. */
+  readonly top: string;
 }
 
 /** Where findings of a (possibly nested) script are reported. */
-interface Scope {
+export interface Scope {
   readonly src: string;
   readonly depth: number;
   /** For nested scripts, the span of the outer word that holds them. */
@@ -55,11 +84,51 @@ export function rank(v: VerdictKind): number {
   return RANK[v];
 }
 
-function add(ctx: Ctx, sc: Scope, verdict: VerdictKind, rule: string, reason: string, start: number, end: number): void {
+/** Records a finding at `start..end` (or at the outer word of a nested script); the policy may re-weight it. */
+export function add(ctx: Ctx, sc: Scope, verdict: VerdictKind, rule: string, reason: string, start: number, end: number): void {
   const v = ctx.p.verdictFor(rule, verdict);
   if (v === 'allow') return;
   const span = sc.outer ?? { start, end };
   ctx.findings.push({ verdict: v, rule, reason: sc.label ? `${reason} (${sc.label})` : reason, start: span.start, end: span.end });
+}
+
+/**
+ * The chain cannot know what runs, reads or writes here. Recorded in
+ * `effects.opaque` and as an `opaque.<kind>` finding: `ask` unless the policy
+ * says `deny`; never `allow`, whatever the policy says (an unknown is not a
+ * permission).
+ */
+export function opaque(ctx: Ctx, sc: Scope, kind: string, reason: string, start: number, end: number): void {
+  const rule = `opaque.${kind}`;
+  const v = stricter(ctx.p.verdictFor(rule, 'ask'), 'ask');
+  const span = sc.outer ?? { start, end };
+  const text = sc.label ? `${reason} (${sc.label})` : reason;
+  ctx.findings.push({ verdict: v, rule, reason: text, start: span.start, end: span.end });
+  ctx.effects.opaque.push({ rule, reason: text, start: span.start, end: span.end });
+}
+
+/**
+ * Marks a spot the chain cannot know through an existing rule id (the finding
+ * is added by the caller with `add`); keeps `effects.opaque` complete.
+ */
+function markOpaque(ctx: Ctx, sc: Scope, rule: string, reason: string, start: number, end: number): void {
+  const span = sc.outer ?? { start, end };
+  ctx.effects.opaque.push({ rule, reason, start: span.start, end: span.end });
+}
+
+/** Records a program the command will execute. */
+export function recordExec(ctx: Ctx, name: string): void {
+  ctx.names.add(name);
+}
+
+/** Records a path the command will read or write (resolved as far as statically known). */
+export function recordPath(ctx: Ctx, access: 'read' | 'write', path: string): void {
+  (access === 'read' ? ctx.effects.reads : ctx.effects.writes).add(path);
+}
+
+/** Records a host the command may contact (`*`: unknown). */
+export function recordNet(ctx: Ctx, host: string): void {
+  ctx.effects.network.add(host);
 }
 
 /**
@@ -92,6 +161,15 @@ export function analyzeScript(ctx: Ctx, src: string, depth: number, outer: { sta
       repaired = true;
     }
   }
+  if (parsed.hasError && src.includes('<>')) {
+    // tree-sitter-bash has no `<>` (open read-write) redirection, which bash has. `>|` has the same
+    // length (spans hold) and, for the analysis, the same meaning: the target is opened for writing.
+    const fixed = readWriteRedirectsAsWrites(src);
+    if (fixed !== src) {
+      const retry = ctx.grammar.parse(fixed, Math.max(1, ctx.deadline - performance.now()));
+      if (!retry.hasError) parsed = retry;
+    }
+  }
   if (parsed.hasError) {
     ctx.findings.push({
       verdict: 'deny', rule: 'parse.error',
@@ -106,6 +184,42 @@ export function analyzeScript(ctx: Ctx, src: string, depth: number, outer: { sta
   for (const cmd of walked.cmds) checkCmd(ctx, sc, cmd);
   for (const fn of walked.functions) checkFunction(ctx, sc, fn);
   for (const l of walked.endlessLoops) add(ctx, sc, 'ask', 'resource.endless_loop', 'loop with no exit condition', l.start, l.end);
+}
+
+/**
+ * Rewrites each unquoted `<>` operator (optionally after a fd number) to `>|`. Quoted text and
+ * backslash-escaped characters are left alone; heredoc bodies are text and keep their `<>`
+ * only if they sit inside quotes, which is enough: the result is used only when it parses.
+ */
+function readWriteRedirectsAsWrites(src: string): string {
+  let out = '';
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = null;
+      out += c;
+      continue;
+    }
+    if (c === '\\') {
+      out += c + (src[i + 1] ?? '');
+      i++;
+      continue;
+    }
+    if (quote === '"') {
+      if (c === '"') quote = null;
+      out += c;
+      continue;
+    }
+    if (c === "'" || c === '"') quote = c;
+    if (c === '<' && src[i + 1] === '>' && src[i - 1] !== '<') {
+      out += '>|';
+      i++;
+      continue;
+    }
+    out += c;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -149,7 +263,6 @@ const DECODERS: Record<string, RegExp | null> = {
 /** Options whose value is text, not a path (`-m "message"`). */
 const TEXT_OPTIONS = new Set(['-m', '--message', '-t', '--title', '-b', '--body', '--description', '-e', '--eval', '-c', '--command', '-p', '--print']);
 const METADATA_ONLY = new Set(['echo', 'printf', 'cd', 'pushd', 'mkdir', 'basename', 'dirname', 'which', 'type', 'true', 'false', ':', 'export', 'local', 'declare', 'typeset', 'readonly']);
-const PATTERN_FIRST = new Set(['grep', 'egrep', 'fgrep', 'rg', 'ag', 'ack', 'sed', 'awk', 'gawk', 'mawk', 'git-grep', 'zgrep', 'jq', 'yq', 'perl', 'expr']);
 const ENV_SOFT_READ = new Set(['ls', 'stat', 'test', '[', 'find', 'du', 'file', 'wc', 'touch', 'mkdir', 'cp', 'git', 'rm', 'mv', 'chmod', 'diff', 'realpath', 'readlink']);
 
 const EVAL_SAFE = /^(\S*\/)?(brew\s+shellenv|pyenv\s+(virtualenv-)?init|rbenv\s+init|nodenv\s+init|goenv\s+init|jenv\s+init|conda\s+shell\.\w+\s+hook|direnv\s+(hook|export)|ssh-agent|fnm\s+env|zoxide\s+init|starship\s+init|mise\s+(activate|env)|rtx\s+activate|opam\s+env|luarocks\s+path|dircolors|keychain|gpg-agent|thefuck\s+--alias|pdm\s+--pep582|poetry\s+env\s+activate)\b/;
@@ -206,7 +319,11 @@ function checkCmd(ctx: Ctx, sc: Scope, cmd: Cmd): void {
       const isWrite = r.kind === 'file' && (/>/.test(r.op) && !(r.op === '>&' && /^\d+$|^-$/.test(r.target.value ?? '')));
       if (isWrite) writes.push(r.target);
       else if (r.kind === 'file' && r.op.startsWith('<') && !/^\d+$|^-$/.test(r.target.value ?? '')) checkPaths(ctx, sc, cmd, r.target, 'read', 'redirect');
-      if (r.kind === 'file' && r.op === '<>') writes.push(r.target);
+      // `<>` opens for reading and writing (parsed as `>|`, see readWriteRedirectsAsWrites): also a read.
+      if (r.kind === 'file' && (r.op === '<>' || (r.op === '>|' && sc.src.slice(r.start, r.end).includes('<>')))) {
+        if (r.op === '<>') writes.push(r.target);
+        if (!/^\d+$|^-$/.test(r.target.value ?? '')) checkPaths(ctx, sc, cmd, r.target, 'read', 'redirect');
+      }
     }
   }
   for (const w of writes) checkPaths(ctx, sc, cmd, w, 'write', 'redirect');
@@ -252,6 +369,7 @@ function checkCommandWord(ctx: Ctx, sc: Scope, cmd: Cmd, name: Word): boolean {
       add(ctx, sc, 'deny', 'obfuscation.dynamic_command', 'command name comes from positional parameters or an array ("$@", "${a[@]}")', name.start, name.end);
     } else if (onlyVar && !sc.walked.assigned.has(v)) {
       add(ctx, sc, 'ask', 'obfuscation.variable_command', `command name is the value of $${v}, unknown until run time`, name.start, name.end);
+      markOpaque(ctx, sc, 'obfuscation.variable_command', `command name is the value of $${v}`, name.start, name.end);
     } else {
       add(ctx, sc, 'deny', 'obfuscation.dynamic_command', 'command name is assembled from variables at run time', name.start, name.end);
     }
@@ -264,7 +382,10 @@ function checkCommandWord(ctx: Ctx, sc: Scope, cmd: Cmd, name: Word): boolean {
   if (f & WordFlag.splice && /^[\w./-]+$/.test(name.value)) {
     add(ctx, sc, 'deny', 'obfuscation.quote_splice', `command name spliced from quoted pieces ("${name.raw}" runs ${name.value})`, name.start, name.end);
   } else if (f & WordFlag.escape && /^[\w./-]+$/.test(name.value) && !/\\\s/.test(name.raw)) {
-    add(ctx, sc, 'ask', 'obfuscation.escaped_command', `command name written with backslashes ("${name.raw}"), bypassing aliases and naive checks`, name.start, name.end);
+    // Allowed by default: the escapes are removed before the name is analysed (`\rm` is rm and
+    // meets rm's rules), agents write `\rm -f` to skip `rm -i` aliases, and Windows-style
+    // paths (`.\venv\Scripts\python.exe`) are just names bash cannot find. A policy can raise it.
+    add(ctx, sc, 'allow', 'obfuscation.escaped_command', `command name written with backslashes ("${name.raw}"), bypassing aliases and naive checks`, name.start, name.end);
   }
   if (name.value.includes('{') && name.value.includes(',')) {
     add(ctx, sc, 'deny', 'obfuscation.brace_expansion', 'command built by brace expansion', name.start, name.end);
@@ -279,17 +400,112 @@ function checkAssign(ctx: Ctx, sc: Scope, cmd: Cmd, nameStr: string, value: Word
   if (value) checkWord(ctx, sc, value);
   const val = value ? (value.value ?? value.raw) : '';
   const cmdName = cmd.name?.value ?? '';
+  // `IFS= read -r line` is the standard idiom for reading lines.
+  if (nameStr === 'IFS' && (cmdName === 'read' || cmdName === 'mapfile' || cmdName === 'readarray')) return;
+  const ev: EnvValue = value ? { text: value.value, raw: value.raw } : { text: '', raw: '' };
+  applyEnv(ctx, sc, cmd, judgeEnv(nameStr, ev, envContext(ctx, sc, cmd)), start, end);
   for (const { rule, names, value: vre } of ctx.p.envRules) {
     if (!names.test(nameStr)) continue;
     if (vre && !vre.test(val)) continue;
-    // `IFS= read -r line` is the standard idiom for reading lines.
-    if (nameStr === 'IFS' && (cmdName === 'read' || cmdName === 'mapfile' || cmdName === 'readarray')) continue;
     add(ctx, sc, rule.verdict, rule.id, `${rule.reason}: ${nameStr}=${truncate(val, 60)}`, start, end);
   }
 }
 
+function envContext(ctx: Ctx, sc: Scope, cmd: Cmd): Parameters<typeof judgeEnv>[2] {
+  return {
+    cwd: cmd.cwd,
+    workspace: ctx.p.policy.workspace,
+    sibling(n) {
+      for (const c of sc.walked.cmds) {
+        for (const a of c.assigns) if (a.name === n) return a.value ? { text: a.value.value, raw: a.value.raw } : { text: '', raw: '' };
+        for (const w of c.args) if (w.value?.startsWith(n + '=')) return { text: w.value.slice(n.length + 1), raw: w.raw };
+      }
+      return undefined;
+    },
+  };
+}
+
+/** Turns env-table decisions into findings; command values are analysed as the nested command a tool will run. */
+function applyEnv(ctx: Ctx, sc: Scope, cmd: Cmd, decisions: readonly EnvDecision[], start: number, end: number): void {
+  for (const d of decisions) {
+    if (d.kind === 'finding') add(ctx, sc, d.verdict, d.rule, d.reason, start, end);
+    else if (d.kind === 'opaque') opaque(ctx, sc, d.opaque, d.reason, start, end);
+    else {
+      const ran = namesRun(ctx, () => nestedText(ctx, sc, cmd, d.text, { start, end }, d.label));
+      const bad = ran.find(runsArbitraryCode);
+      if (bad !== undefined) add(ctx, sc, d.verdict, d.rule, `${d.reason}; it runs ${bad} (${truncate(d.text, 50)})`, start, end);
+    }
+  }
+}
+
+/** Programs a nested analysis predicts will run (effects.exec keeps its order). */
+function namesRun(ctx: Ctx, analyse: () => void): string[] {
+  const exec = ctx.effects.exec;
+  const before = [...exec];
+  exec.clear();
+  analyse();
+  const ran = [...exec];
+  exec.clear();
+  for (const n of before) exec.add(n);
+  for (const n of ran) exec.add(n);
+  return ran;
+}
+
+/**
+ * Words of `export`/`declare -x` that the grammar does not see as assignments:
+ * `export "X=v"` (bash still assigns), `export $name=v` (the name is only known
+ * at run time), and `export X` of a variable set by other means (`printf -v`,
+ * `read`) or inherited.
+ */
+function exportedWords(ctx: Ctx, sc: Scope, cmd: Cmd): void {
+  for (const a of cmd.args) {
+    const v = a.value;
+    if (v !== null && v.startsWith('-')) continue;
+    const m = v === null ? null : /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
+    if (m) checkAssign(ctx, sc, cmd, m[1]!, { ...a, value: m[2]!, raw: m[2]! }, a.start, a.end);
+    else if (v === null && /^[^=]*\$[^=]*=/.test(a.raw)) opaque(ctx, sc, 'env_value', `exports a variable whose name is only known at run time (${truncate(a.raw, 40)})`, a.start, a.end);
+    else if (v !== null && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v) && !sc.walked.assigned.has(v) && setOtherwise(sc, cmd, v)) {
+      applyEnv(ctx, sc, cmd, judgeEnv(v, { text: null, raw: `$${v}` }, envContext(ctx, sc, cmd)), a.start, a.end);
+    }
+  }
+}
+
+/** The script sets `name` without an assignment (`printf -v name`, `read name`); an inherited value is the user's own. */
+function setOtherwise(sc: Scope, self: Cmd, name: string): boolean {
+  return sc.walked.cmds.some((c) => c !== self && c.kind === 'command' && c.args.some((a) => a.value === name));
+}
+
+/** `echo 'export X=…' >> ~/.bashrc`: assignments written into start-up files are judged like assignments. */
+function persistedEnv(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], targets: readonly Word[]): void {
+  if (!targets.some((t) => isStartupFile(t.value ?? t.pattern))) return;
+  const stdin = describeStdin(ctx, cmd.stdin);
+  const text = [...args.map((a) => a.value ?? a.raw), stdin.kind === 'text' ? stdin.text : ''].join('\n').replace(/\\n/g, '\n');
+  const env = envContext(ctx, sc, cmd);
+  for (const { name, value } of exportedAssignments(text)) applyEnv(ctx, sc, cmd, judgeEnv(name, value, env), cmd.start, cmd.end);
+}
+
+/** Commands that print secrets, secret-named variables printed, and secrets read here that go to the network or an encoder. */
+function secretOutput(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
+  const sc0 = secretCommand(name, args);
+  if (sc0) add(ctx, sc, 'ask', 'exfil.secret_command', `${name} ${sc0.reason}`, cmd.start, cmd.end);
+  if (name === 'ps' && psShowsEnvironment(args)) envDump(ctx, sc, cmd, 'ps e');
+  const credFiles = credentialFileReads(name, args);
+  if (credFiles.length) add(ctx, sc, 'ask', 'exfil.secret_read', `${name} reads the credential file named by $${credFiles[0]}`, cmd.start, cmd.end);
+  if (secretHunt(name, args)) add(ctx, sc, 'ask', 'exfil.secret_search', `${name} searches the home directory or the system for passwords, tokens or keys`, cmd.start, cmd.end);
+  const vars = printedSecrets(name, args, cmd);
+  if (vars.length) add(ctx, sc, 'ask', 'exfil.secret_env', `${name} prints the value of $${vars[0]}`, cmd.start, cmd.end);
+  const span = sc.outer;
+  const reads = sc0 !== null || vars.length > 0 || credFiles.length > 0 || ctx.findings.some((f) => SECRET_READ_RULES.has(f.rule) && (span ? f.start === span.start && f.end === span.end : f.start >= cmd.start && f.end <= cmd.end));
+  if (!reads) return;
+  const sink = sinkOf(sc.walked, cmd, (n) => ctx.p.networkTools.has(n));
+  const selfNet = ctx.p.networkTools.has(name) && args.some((a) => /^@|=@|^-T$|--upload-file|--post-file/.test(a.value ?? ''));
+  if (sink.network !== null || selfNet) add(ctx, sc, 'deny', 'exfil.upload_secrets', `a secret read by ${name} is sent over the network${sink.network ? ` by ${sink.network}` : ''}`, cmd.start, cmd.end);
+  else if (sink.encoder !== null || encodes(name, args)) add(ctx, sc, 'deny', 'exfil.secret_encoded', `a secret read by ${name} is encoded${sink.encoder ? ` by ${sink.encoder}` : ''} (hides it from a reviewer)`, cmd.start, cmd.end);
+}
+
 function checkDeclaration(ctx: Ctx, sc: Scope, cmd: Cmd, kw: string): void {
   const flags = cmd.args.filter((a) => (a.value ?? '').startsWith('-')).map((a) => a.value ?? '');
+  if (kw === 'export' || (/^(declare|typeset|local)$/.test(kw) && flags.some((f) => /^-[a-zA-Z]*x/.test(f)))) exportedWords(ctx, sc, cmd);
   for (const a of cmd.args) checkWord(ctx, sc, a);
   if (kw === 'unset') {
     for (const a of cmd.args) {
@@ -303,8 +519,9 @@ function checkDeclaration(ctx: Ctx, sc: Scope, cmd: Cmd, kw: string): void {
   if (kw === 'export' && flags.some((f) => /^-[a-zA-Z]*f/.test(f))) {
     add(ctx, sc, 'ask', 'shell.function_export', 'exports a shell function into child processes', cmd.start, cmd.end);
   }
-  if (cmd.assigns.length === 0 && cmd.args.every((a) => (a.value ?? '').startsWith('-')) && flags.some((f) => /p|x/.test(f))) {
-    add(ctx, sc, 'ask', 'exfil.env_dump', `${kw} ${flags.join(' ')} prints the whole environment (secrets included)`, cmd.start, cmd.end);
+  // `export -p`, `declare -x`, and a bare `export`/`declare`/`typeset` print every variable.
+  if (cmd.assigns.length === 0 && cmd.args.every((a) => (a.value ?? '').startsWith('-')) && (flags.some((f) => /p|x/.test(f)) || (cmd.args.length === 0 && /^(export|declare|typeset)$/.test(kw)))) {
+    envDump(ctx, sc, cmd, `${kw} ${flags.join(' ')}`.trim());
   }
 }
 
@@ -314,10 +531,15 @@ function checkWord(ctx: Ctx, sc: Scope, w: Word): void {
   if (f & (WordFlag.indirect | WordFlag.transform)) {
     add(ctx, sc, 'deny', 'obfuscation.indirect_expansion', `indirect or transforming expansion (${truncate(w.raw, 40)})`, w.start, w.end);
   }
-  if (w.vars.includes('IFS')) {
+  // `$IFS` glued into a word stands in for a blank (`cat${IFS}/etc/passwd`); a word that is only
+  // `"$IFS"` is the save/restore idiom (`OLD_IFS="$IFS"; …; IFS="$OLD_IFS"`), data.
+  const alone = /^"?\$\{?[A-Za-z_][A-Za-z0-9_]*\}?"?$/.test(w.raw);
+  if (w.vars.includes('IFS') && !alone) {
     add(ctx, sc, 'deny', 'obfuscation.ifs', 'uses $IFS inside a word (classic way to hide spaces)', w.start, w.end);
   }
-  if (f & WordFlag.paramOp && /\$\{(HOME|PATH|PWD|SHELL|USER|LOGNAME|OLDPWD|IFS|TERM|HOSTNAME|LS_COLORS|PS1|BASH|UID|EUID|HOSTTYPE|OSTYPE|MACHTYPE):-?\d/.test(w.raw)) {
+  // A slice of a system variable glued to other text builds a name (`${HOME:0:1}etc`); a slice on
+  // its own (`echo "${PATH:0:50}"`) is just printed.
+  if (f & WordFlag.paramOp && !/^"?\$\{[A-Za-z_][A-Za-z0-9_]*:-?\d+(:-?\d+)?\}"?$/.test(w.raw) && /\$\{(HOME|PATH|PWD|SHELL|USER|LOGNAME|OLDPWD|IFS|TERM|HOSTNAME|LS_COLORS|PS1|BASH|UID|EUID|HOSTTYPE|OSTYPE|MACHTYPE):-?\d/.test(w.raw)) {
     add(ctx, sc, 'deny', 'obfuscation.param_slice', `slices characters out of a system variable (${truncate(w.raw, 40)})`, w.start, w.end);
   }
   if (f & WordFlag.ansiC && /\\(x[0-9a-fA-F]|u[0-9a-fA-F]|[0-7]{2,3})/.test(w.raw) && w.value !== null && /[A-Za-z0-9/.~]/.test(decodedEscapes(w.raw))) {
@@ -396,13 +618,13 @@ function hasFlag(args: readonly Word[], short: string, long?: readonly string[])
  * Analyses a resolved argv. `chain` lists wrappers already unwrapped
  * (`sudo`, `env`, …) for reasons.
  */
-function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWord: Word, args: readonly Word[], writes: Word[], chain: string[]): void {
+export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWord: Word, args: readonly Word[], writes: Word[], chain: string[]): void {
   if (chain.length > 12) {
     add(ctx, sc, 'deny', 'parse.depth_limit', 'too many nested command wrappers', cmd.start, cmd.end);
     return;
   }
   const name = name0.includes('/') ? basename(name0.replace(/\/+/g, '/')) : name0;
-  ctx.names.add(name);
+  recordExec(ctx, name);
   const via = chain.length ? ` via ${chain.join(' → ')}` : '';
   for (const a of args) {
     checkWord(ctx, sc, a);
@@ -427,25 +649,25 @@ function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWord: Wor
   const w = [...writes, ...writeTargets(name, args)];
   for (const t of w) if (!writes.includes(t)) checkPaths(ctx, sc, cmd, t, 'write', name);
   if (!METADATA_ONLY.has(name)) {
-    const skipFirst = PATTERN_FIRST.has(name) && !args.some((a) => a.value === '-e' || a.value === '-f' || a.value === '--regexp');
-    let firstPositionalSeen = false;
+    const pattern = patternArgIndex(name, args);
     for (let i = 0; i < args.length; i++) {
       const a = args[i]!;
-      if (w.includes(a)) continue;
-      if (skipFirst && !isOpt(a) && !firstPositionalSeen) {
-        firstPositionalSeen = true;
-        continue;
-      }
-      // `-m "message"`: a commit message is text, not a path.
+      if (w.includes(a) || i === pattern) continue;
+      // `-m "message"`: a commit message is text, not a path; but `od -c FILE`: a value that looks like a path is checked.
       const prev = args[i - 1]?.value;
-      if (prev && TEXT_OPTIONS.has(prev)) continue;
+      if (prev && TEXT_OPTIONS.has(prev) && !looksLikePath(a.value)) continue;
       checkPaths(ctx, sc, cmd, a, 'read', name);
     }
   }
   checkDestructive(ctx, sc, cmd, name, args);
 
-  if (ctx.p.networkTools.has(name)) checkNetwork(ctx, sc, cmd, name, args);
-  if (w.length > 0 && WRITERS.has(name)) checkPayload(ctx, sc, cmd, name, args, w);
+  if (ctx.p.networkTools.has(name)) checkNetwork(ctx, sc, cmd, name, args, writes);
+  checkRunsDownload(ctx, sc, cmd, name0, name, args);
+  if (w.length > 0 && WRITERS.has(name)) {
+    checkPayload(ctx, sc, cmd, name, args, w);
+    persistedEnv(ctx, sc, cmd, args, w);
+  }
+  secretOutput(ctx, sc, cmd, name, args);
 
   if (SHELLS.has(name)) return shell(ctx, sc, cmd, name, args, chain);
   if (isInterpreter(name)) return interpreter(ctx, sc, cmd, name, args, chain);
@@ -576,6 +798,17 @@ function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWord: Wor
     case 'seq':
       if (positionals(args).some((a) => /^\d+(\.\d+)?e\d+$/i.test(a.value ?? '') || Number(a.value) > 1e9)) add(ctx, sc, 'ask', 'resource.exhaustion', 'generates an enormous sequence', cmd.start, cmd.end);
       return;
+    case 'head':
+    case 'tail':
+      // `head -c 100G /dev/zero > big`: a byte count larger than the sandbox's scratch space, into a file.
+      if (cmd.redirects.length > 0 || writes.length > 0) {
+        for (let k = 0; k < args.length; k++) {
+          const v = args[k]!.value ?? '';
+          const n = /^(-c|--bytes)$/.test(v) ? args[k + 1]?.value ?? '' : /^(?:-c|--bytes=)(.+)$/.exec(v)?.[1] ?? '';
+          if (n && parseSize(n.replace(/^[+-]/, '')) > ctx.p.policy.limits.tmpfsBytes * 4) add(ctx, sc, 'ask', 'resource.exhaustion', `${name} writes ${n} bytes`, cmd.start, cmd.end);
+        }
+      }
+      return;
     case 'cat':
     case 'pv':
     case 'yes':
@@ -606,13 +839,20 @@ function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWord: Wor
     case 'kill':
     case 'pkill':
     case 'killall':
-      if (args.some((a) => a.value === '-1' || a.value === '1') && name === 'kill' && positionals(args).some((a) => a.value === '-1' || a.value === '1')) {
+      // pid -1 is every process the user may signal; it can only follow a signal option or `--`
+      // (`kill -9 -1`, `kill -s KILL -1`, `kill -- -1`); pid 1 is init.
+      if (name === 'kill' && args.some((a, k) => (a.value === '-1' && k > 0) || (a.value === '1' && positionals(args).includes(a)))) {
         add(ctx, sc, 'ask', 'resource.kill_all', 'kills every process (or init)', cmd.start, cmd.end);
       }
       return;
     default:
       return;
   }
+}
+
+/** A word that reads as a path (`~/x`, `/etc/x`, `../.env`, `a/b.txt`), not prose or code. */
+function looksLikePath(v: string | null): boolean {
+  return v !== null && !v.includes('\n') && (/^(~|\/|\.\.?\/)/.test(v) || (!/\s/.test(v) && /[/.~]/.test(v)));
 }
 
 function commandRuleMatches(ctx: Ctx, rule: CommandRule, args: readonly Word[]): boolean {
@@ -666,8 +906,8 @@ function unwrap(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], at: number
   }
   let i = at;
   // sudo FOO=bar cmd
-  while (assignsAllowed && i < args.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(args[i]!.value ?? '')) {
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(args[i]!.value!)!;
+  while (assignsAllowed && i < args.length && /^[^=-][^=]*=/.test(args[i]!.value ?? '')) {
+    const m = /^([^=]+)=(.*)$/s.exec(args[i]!.value!)!;
     checkAssign(ctx, sc, cmd, m[1]!, { ...args[i]!, value: m[2]!, raw: m[2]! }, args[i]!.start, args[i]!.end);
     i++;
   }
@@ -682,23 +922,30 @@ function envCmd(ctx: Ctx, sc: Scope, cmd: Cmd, nameWord: Word, args: readonly Wo
   while (i < args.length) {
     const a = args[i]!;
     const v = a.value;
-    if (v === null) break;
+    if (v === null) {
+      // `env X=$dynamic cmd`, `env "X=…$Y"`: the name is literal, the value is not.
+      const dm = /^(["']?)([A-Za-z_][A-Za-z0-9_]*)=/.exec(a.raw);
+      if (!dm) break;
+      checkAssign(ctx, sc, cmd, dm[2]!, { ...a, value: null, raw: dm[1] + a.raw.slice(dm[0].length) }, a.start, a.end);
+      i++;
+      continue;
+    }
     if (v === '-S' || v === '--split-string' || v.startsWith('--split-string=') || /^-[a-zA-Z]*S./.test(v)) {
       const text = v === '-S' || v === '--split-string' ? args.slice(i + 1).map((x) => x.value ?? x.raw).join(' ') : v.replace(/^--split-string=|^-[a-zA-Z]*S/, '') + ' ' + args.slice(i + 1).map((x) => x.value ?? x.raw).join(' ');
-      analyzeScript(ctx, text, sc.depth + 1, spanOf(sc, a, args[args.length - 1]), 'env -S', cmd.cwd);
-      return;
+      return envSplitString(ctx, sc, cmd, text, spanOf(sc, a, args[args.length - 1]));
     }
     if (v === '-u' || v === '-C' || v === '--unset' || v === '--chdir') {
       i += 2;
       continue;
     }
-    if (v.startsWith('-') && v !== '-') {
+    if (v.startsWith('-')) {
       i++;
       continue;
     }
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
+    // env takes any word with `=` as an assignment, also names bash cannot write (`BASH_FUNC_x%%`).
+    const m = /^([^=]+)=(.*)$/s.exec(v);
     if (m) {
-      checkAssign(ctx, sc, cmd, m[1]!, { ...a, value: m[2]!, raw: m[2]! }, a.start, a.end);
+      checkAssign(ctx, sc, cmd, m[1]!, { ...a, value: m[2]!, raw: a.raw.slice(a.raw.indexOf('=') + 1) || m[2]! }, a.start, a.end);
       i++;
       continue;
     }
@@ -714,9 +961,32 @@ function envCmd(ctx: Ctx, sc: Scope, cmd: Cmd, nameWord: Word, args: readonly Wo
   analyzeArgv(ctx, sc, cmd, inner.value, inner, args.slice(i + 1), writes, [...chain, 'env']);
 }
 
+/**
+ * `env -S 'A=1 B=2 cmd args'`: env splits the string itself and takes every
+ * leading word with `=` as an assignment (also names bash cannot write); the
+ * rest is the command, analysed as a nested script.
+ */
+function envSplitString(ctx: Ctx, sc: Scope, cmd: Cmd, text: string, at: { start: number; end: number }): void {
+  const words = splitEnvS(text);
+  if (words === null) {
+    analyzeScript(ctx, text, sc.depth + 1, at, 'env -S', cmd.cwd);
+    return;
+  }
+  let k = 0;
+  for (; k < words.length; k++) {
+    const m = /^([^=-][^=]*)=(.*)$/s.exec(words[k]!);
+    if (!m) break;
+    const w: Word = { start: at.start, end: at.end, raw: m[2]!, value: m[2]!, pattern: m[2]!, flags: 0, vars: [] };
+    checkAssign(ctx, sc, cmd, m[1]!, w, at.start, at.end);
+  }
+  const rest = words.slice(k).map((x) => (/^[\w./:=@%+,-]+$/.test(x) ? x : `'${x.replace(/'/g, `'\\''`)}'`)).join(' ');
+  if (rest) analyzeScript(ctx, rest, sc.depth + 1, sc.outer ?? at, 'env -S', cmd.cwd);
+}
+
 function envDump(ctx: Ctx, sc: Scope, cmd: Cmd, what: string): void {
-  const toNet = cmd.pipesOut && sc.walked.cmds.some((c) => c.stdin?.kind === 'pipe' && c.stdin.from.includes(cmd) && c.name?.value && ctx.p.networkTools.has(basename(c.name.value)));
-  if (toNet) add(ctx, sc, 'deny', 'exfil.env_dump', `${what} output (all environment variables) is sent over the network`, cmd.start, cmd.end);
+  const sink = sinkOf(sc.walked, cmd, (n) => ctx.p.networkTools.has(n));
+  if (sink.network !== null) add(ctx, sc, 'deny', 'exfil.env_dump', `${what} output (all environment variables) is sent over the network by ${sink.network}`, cmd.start, cmd.end);
+  else if (sink.encoder !== null) add(ctx, sc, 'deny', 'exfil.env_dump', `${what} output (all environment variables) is encoded by ${sink.encoder}`, cmd.start, cmd.end);
   else add(ctx, sc, 'ask', 'exfil.env_dump', `${what} prints every environment variable, secrets included`, cmd.start, cmd.end);
 }
 
@@ -725,13 +995,18 @@ function spanOf(sc: Scope, a: Word, b?: Word): { start: number; end: number } {
 }
 
 /** Re-parses a static string as bash, or flags a dynamic one. */
-function nested(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, label: string, chain: string[]): void {
+export function nested(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, label: string, chain: string[]): void {
   if (w.value !== null) {
     analyzeScript(ctx, w.value, sc.depth + 1, spanOf(sc, w), label, cmd.cwd);
     return;
   }
   dynamicScript(ctx, sc, w, label);
   void chain;
+}
+
+/** Re-parses a literal shell string (an option value, an env value, a string inside interpreter code) as a nested script. */
+export function nestedText(ctx: Ctx, sc: Scope, cmd: Cmd, text: string, at: { start: number; end: number }, label: string): void {
+  analyzeScript(ctx, text, sc.depth + 1, sc.outer ?? at, label, cmd.cwd);
 }
 
 function nestedFrom(ctx: Ctx, sc: Scope, cmd: Cmd, words: readonly Word[], chain: string[], label: string): void {
@@ -831,6 +1106,7 @@ function stdinScript(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, asShell: boolea
       return;
     case 'unknown':
       add(ctx, sc, 'ask', 'exec.stdin_script', `${who} executes code read from ${s.what}`, cmd.start, cmd.end);
+      markOpaque(ctx, sc, 'exec.stdin_script', `${who} executes code read from ${s.what}`, cmd.start, cmd.end);
       return;
     case 'none':
       add(ctx, sc, 'ask', 'exec.stdin_script', `${who} started without a script reads commands from its input`, cmd.start, cmd.end);
@@ -1084,11 +1360,31 @@ function evalCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: st
   const only = args.length === 1 ? args[0]! : null;
   if (only) {
     const m = /^"?\$\(\s*([^()]*)\)"?$/s.exec(only.raw);
-    if (m && EVAL_SAFE.test(m[1]!.trim())) return;
+    // One producer only: `eval "$(brew shellenv; echo 'rm -rf ~')"` evals the echo's output too.
+    const producers = sc.walked.cmds.filter((c) => c.inSubstitution && c.start >= only.start && c.end <= only.end).length;
+    if (m && ((producers === 1 && EVAL_SAFE.test(m[1]!.trim())) || generatesShellCode(ctx, sc, only))) return;
   }
   for (const a of args) if (a.value === null) dynamicScript(ctx, sc, a, 'eval');
   void chain;
 }
+
+/**
+ * `eval "$(gh completion -s bash)"`, `eval "$(direnv hook bash)"`: the text comes from a local
+ * program asked for its shell integration, so eval runs that program's own code, no more than
+ * running the program does. Not when the producer reads files, decodes, or fetches (`cat`, `base64`,
+ * `curl`): then the code is data from somewhere else.
+ */
+function generatesShellCode(ctx: Ctx, sc: Scope, w: Word): boolean {
+  const inner = sc.walked.cmds.filter((c) => c.inSubstitution && c.start >= w.start && c.end <= w.end);
+  if (inner.length !== 1) return false;
+  const c = inner[0]!;
+  const name = c.name?.value;
+  if (!name || c.stdin || c.redirects.length > 0 || READS_OR_DECODES.has(basename(name)) || isNetworkFetch(ctx, c) || isDecoder(c)) return false;
+  const words = c.args.map((a) => a.value);
+  if (words.some((x) => x === null)) return false;
+  return words.some((x) => /^(--?)?(completions?|shellenv|shell-init|init|hook|activate|env|setup-shell)$/.test(x!)) && words.every((x) => /^[\w.=:/-]*$/.test(x!));
+}
+const READS_OR_DECODES = new Set(['cat', 'echo', 'printf', 'head', 'tail', 'base64', 'base32', 'xxd', 'od', 'openssl', 'gpg', 'tr', 'rev', 'sed', 'awk', 'perl', 'python', 'python3', 'node', 'ruby', 'sh', 'bash', 'zsh', 'env', 'printenv', 'git', 'tee', 'dd', 'zcat', 'gunzip', 'bzcat', 'xzcat', 'xargs', 'find']);
 
 function sourceCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[]): void {
   const f = args[0];
@@ -1157,6 +1453,7 @@ function checkPaths(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, access: 'read' | 'wr
   if (v !== null && v.charCodeAt(0) === 45 && !v.includes('=') && !v.includes('/')) return;
   const cands = pathCandidates(w, cmd.cwd, tool);
   if (cands.length === 0) return;
+  recordPath(ctx, access, cands[cands.length - 1]!);
   const glob = (w.flags & WordFlag.glob) !== 0;
   if (!glob && !cands.some((c) => set.any.test(c))) return;
   for (const r of set.rules) {
@@ -1308,6 +1605,15 @@ function critical(w: Word, cwd: string | null, ctx: Ctx): { path: string; level:
 }
 
 function checkDestructive(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
+  if (name === 'mv') {
+    // Moving a tree away destroys it where it was (`mv ~ /tmp/x`).
+    const pos = positionals(args);
+    for (const t of pos.slice(0, -1)) {
+      const c = critical(t, cmd.cwd, ctx);
+      if (c?.level === 'deny') add(ctx, sc, 'deny', 'destroy.recursive_delete', `mv moves ${c.path} away`, t.start, t.end);
+    }
+    return;
+  }
   if (name === 'rm' || name === 'chmod' || name === 'chown' || name === 'chgrp' || name === 'shred' || name === 'rmdir') {
     if (args.some((a) => a.value === '--no-preserve-root')) {
       add(ctx, sc, 'deny', 'destroy.recursive_delete', `${name} --no-preserve-root`, cmd.start, cmd.end);
@@ -1318,7 +1624,14 @@ function checkDestructive(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: rea
     const targets = name === 'rm' ? positionals(args) : positionals(args).slice(1);
     for (const t of targets) {
       const c = critical(t, cmd.cwd, ctx);
-      if (!c) continue;
+      if (!c) {
+        // `rm -rf $(…)`, `rm -rf "$X"`, `` rm -rf `pwd`/.. ``: the tree that goes is only known at run time.
+        // `$PWD/x` is under the tracked directory and `$TMPDIR/x` is scratch space.
+        if (t.pattern.startsWith(UNKNOWN) && !sc.walked.assigned.has(t.vars[0] ?? '') && !(/^(PWD|TMPDIR)$/.test(t.vars[0] ?? '') && t.vars.length === 1 && !(t.flags & WordFlag.substitution) && /^"?\$\{?(PWD|TMPDIR)\}?\/[\w.-]/.test(t.raw) && !t.raw.includes('..'))) {
+          opaque(ctx, sc, 'delete_target', `recursive ${name} of a path only known at run time (${truncate(t.raw, 40)})`, t.start, t.end);
+        }
+        continue;
+      }
       if (c.level === 'deny') add(ctx, sc, 'deny', 'destroy.recursive_delete', `recursive ${name} of ${c.path}`, t.start, t.end);
       else add(ctx, sc, 'ask', 'fs.delete_workspace', `recursive ${name} of the workspace root or above (${c.path})`, t.start, t.end);
     }
@@ -1405,16 +1718,102 @@ function hostOf(text: string): string | null {
   return m ? m[1]!.toLowerCase() : null;
 }
 
+/**
+ * The host a URL parser (curl's, the WHATWG one) connects to: percent-escapes decoded and cut at
+ * a decoded `/` (`169.254.169.254%2flatest`), IPv4 in any spelling (decimal, hex, octal, short
+ * forms), IPv4-mapped IPv6 (`[::ffff:169.254.169.254]`) as the IPv4 it maps.
+ */
 function normaliseHost(h: string): string {
   if (h.includes(UNKNOWN)) return h;
+  let t = h;
+  if (t.includes('%')) {
+    try {
+      t = decodeURIComponent(t);
+    } catch {
+      // leave undecodable escapes as they are
+    }
+    t = t.split(/[/?#\\@]/)[0]!;
+  }
+  let host: string;
   try {
-    return new URL('http://' + h).hostname.toLowerCase();
+    host = new URL('http://' + t).hostname.toLowerCase();
   } catch {
-    return h;
+    return t.toLowerCase();
+  }
+  const mapped = /^\[(?:0{0,4}:){0,5}:?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(host);
+  if (mapped) {
+    const hi = parseInt(mapped[1]!, 16);
+    const lo = parseInt(mapped[2]!, 16);
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  return host;
+}
+
+/** Tools that fetch a URL: with a literal URL and nothing sent, a plain download (`network.fetch`). */
+const FETCH_TOOLS = new Set(['curl', 'wget', 'http', 'https', 'httpie', 'xh', 'aria2c']);
+/** Options of fetch tools that name the output file. */
+const FETCH_OUTPUT = /^(-o|--output|-O|--output-document|--out|-d|--dir|--directory-prefix|-P)$/;
+
+/**
+ * Records the files a fetch tool writes, so that running one of them later in
+ * the same command is seen for what it is: code from the network.
+ */
+function noteDownloads(ctx: Ctx, cmd: Cmd, name: string, args: readonly Word[], writes: readonly Word[]): void {
+  const add1 = (p: string | null): void => {
+    if (!p) return;
+    const abs = p.startsWith('/') || p.startsWith('~') ? resolvePath(null, p) : cmd.cwd !== null ? resolvePath(cmd.cwd, p) : null;
+    if (abs) ctx.downloads.add(abs);
+    ctx.downloads.add(p.replace(/^\.\//, ''));
+  };
+  for (const w of writes) add1(w.value);
+  let remoteName = false;
+  for (let i = 0; i < args.length; i++) {
+    const v = args[i]!.value ?? '';
+    const eq = /^(--output|--output-document|--out)=(.*)$/.exec(v);
+    if (eq) add1(eq[2]!);
+    else if (FETCH_OUTPUT.test(v) && !(name === 'curl' && v === '-O')) add1(args[i + 1]?.value ?? null);
+    else if ((name === 'curl' && /^-[a-zA-Z]*o$/.test(v)) || (name === 'wget' && /^-[a-zA-Z]*[OP]$/.test(v))) add1(args[i + 1]?.value ?? null);
+    if (name === 'curl' && (/^-[a-zA-Z]*O[a-zA-Z]*$/.test(v) || v === '--remote-name' || v === '--remote-name-all')) remoteName = true;
+  }
+  // wget (and curl -O) without an output name save under the URL's last path segment.
+  if (remoteName || name === 'wget' && !args.some((a) => /^(-O|--output-document)/.test(a.value ?? ''))) {
+    for (const a of args) {
+      const m = /^[a-z]+:\/\/[^/?#]+\/(?:[^?#]*\/)?([^/?#]+)/i.exec(a.value ?? '');
+      if (m) add1(m[1]!);
+    }
   }
 }
 
-function checkNetwork(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
+/** A program, script or sourced file that this command downloaded earlier: remote code execution. */
+function checkRunsDownload(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, name: string, args: readonly Word[]): void {
+  if (ctx.downloads.size === 0) return;
+  const cands: Word[] = [];
+  if (name0.includes('/')) cands.push({ ...args[0]!, value: name0 });
+  if (SHELLS.has(name) || isInterpreter(name) || name === 'source' || name === '.' || name === 'chmod') {
+    const pos = positionals(args);
+    if (pos[0]) cands.push(pos[0]);
+    if (name === 'chmod' && pos[1]) cands.push(pos[1]);
+  }
+  for (const c of cands) {
+    const v = c.value;
+    if (!v) continue;
+    const abs = v.startsWith('/') || v.startsWith('~') ? resolvePath(null, v) : cmd.cwd !== null ? resolvePath(cmd.cwd, v) : null;
+    if (ctx.downloads.has(v.replace(/^\.\//, '')) || (abs && ctx.downloads.has(abs))) {
+      add(ctx, sc, 'deny', 'exec.remote_code', `${name} runs ${v}, which this command downloaded`, cmd.start, cmd.end);
+      return;
+    }
+  }
+}
+
+function checkNetwork(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[], writes: readonly Word[]): void {
+  const fetchTool = FETCH_TOOLS.has(name);
+  if (fetchTool) noteDownloads(ctx, cmd, name, args, writes);
+  // A plain download: nothing sent, nothing in the command built at run time, no data piped in.
+  // Not plain either: a fetch whose output becomes another command's arguments (`$(curl …)`), or one
+  // on a later line of a multi-line command, where a reader skimming the first line does not see it.
+  const at = sc.outer ?? cmd;
+  const laterLine = ctx.top.lastIndexOf('\n', at.start - 1) !== -1;
+  const plain = fetchTool && !cmd.stdin && !cmd.inSubstitution && !laterLine && !args.some((a) => a.value === null || a.vars.length > 0 || (a.flags & WordFlag.substitution) !== 0 || NET_UPLOAD.test(a.value ?? '') || /^(-X|--request|--method)$/.test(a.value ?? '') || /^(POST|PUT|PATCH|DELETE)$/.test(a.value ?? '') || /^-[a-zA-Z]*[dFT]$/.test(a.value ?? '') || /^--post-(data|file)/.test(a.value ?? '') || /^[\w-]+(:=|==|=@|:=@|@)/.test(a.value ?? ''));
   const dnsTools = /^(dig|nslookup|host|ping|ping6|traceroute|mtr|whois)$/.test(name);
   let upload = false;
   for (let i = 0; i < args.length; i++) {
@@ -1435,18 +1834,22 @@ function checkNetwork(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonl
       continue;
     }
     if (host.includes(UNKNOWN)) {
+      recordNet(ctx, '*');
       if (a.flags & WordFlag.substitution) add(ctx, sc, 'deny', 'exfil.dns', `${name} contacts a host name built from command output (data leaks through DNS)`, a.start, a.end);
       else add(ctx, sc, 'ask', 'net.unknown_host', `${name} contacts a host only known at run time (${truncate(a.raw, 50)})`, a.start, a.end);
       continue;
     }
     const h = normaliseHost(host);
+    recordNet(ctx, h);
     if (METADATA_HOST.test(h) || /(^|\.)169[.-]254[.-]\d+[.-]\d+\.(nip\.io|sslip\.io|xip\.io|nip\.direct)$/.test(h) || /^(0x[0-9a-f]+|\d{8,10}|0\d+(\.0?\d+)*)$/.test(host)) {
       add(ctx, sc, 'deny', 'net.cloud_metadata', `${name} contacts the cloud metadata service (${host}), which hands out credentials`, a.start, a.end);
       continue;
     }
     if (ctx.p.localHosts.has(h) || /^127\./.test(h)) continue;
     const mode = ctx.p.policy.network.mode;
-    add(ctx, sc, ctx.p.policy.network.external, 'net.external', `${name} contacts ${h}${mode === 'none' ? ' (sandbox network mode is "none")' : ''}`, a.start, a.end);
+    const where = `${h}${mode === 'none' ? ' (sandbox network mode is "none")' : ''}`;
+    if (plain) add(ctx, sc, ctx.p.policy.network.fetch ?? ctx.p.policy.network.external, 'net.fetch', `${name} downloads from ${where}`, a.start, a.end);
+    else add(ctx, sc, ctx.p.policy.network.external, 'net.external', `${name} contacts ${where}`, a.start, a.end);
   }
   if (upload) add(ctx, sc, 'ask', 'net.upload', `${name} uploads a file or piped data`, cmd.start, cmd.end);
   if (upload && cmd.stdin?.kind === 'pipe' && cmd.stdin.from.some((c) => /^(env|printenv|set)$/.test(c.name?.value ?? '') || /^(cat|head|tail|base64|xxd)$/.test(c.name?.value ?? '') && c.args.some((x) => /\.env|\.ssh|environ|credentials/.test(x.value ?? '')))) {
@@ -1471,7 +1874,7 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
     else if (v.startsWith('--config-env=')) cfg = v.slice('--config-env='.length);
     if (cfg !== null) {
       const [k = '', val = ''] = cfg.split(/=(.*)/s);
-      if (DANGEROUS_GIT_KEY.test(k) && !(k.toLowerCase().startsWith('alias.') && !val.startsWith('!'))) {
+      if (DANGEROUS_GIT_KEY.test(k) && !(k.toLowerCase().startsWith('alias.') && !val.startsWith('!')) && !(PAGER_KEY.test(k) && PLAIN_VIEWER.test(val.trim()))) {
         add(ctx, sc, 'deny', 'git.config_exec', `git -c ${truncate(k, 40)} makes git run a program`, cmd.start, cmd.end);
       }
       continue;
@@ -1489,11 +1892,15 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
   }
   const sub = args[i]?.value ?? '';
   const rest = args.slice(i + 1);
+  if (GIT_PRINTS_CONTENT.has(sub)) gitContentReads(ctx, sc, cmd, sub, rest);
   switch (sub) {
     case 'config': {
       const pos = positionals(rest.filter((a, k) => !(/^(-f|--file|--blob|--type|--default)$/.test(rest[k - 1]?.value ?? ''))));
       const key = pos[0]?.value ?? '';
       const val = pos[1];
+      if (val && /^remote\..+\.(url|pushurl)$/i.test(key)) {
+        add(ctx, sc, 'ask', 'git.remote_change', `git config ${key} changes where pushes go`, cmd.start, cmd.end);
+      }
       if (val && DANGEROUS_GIT_KEY.test(key)) {
         const vv = val.value ?? val.raw;
         if (!(key.toLowerCase().startsWith('alias.') && !vv.startsWith('!'))) {
@@ -1503,8 +1910,7 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
       return;
     }
     case 'push':
-      add(ctx, sc, 'ask', 'git.push', `git push sends commits to a remote${positionals(rest).some((a) => /:\/\/|@/.test(a.value ?? '')) ? ' given by URL' : ''}`, cmd.start, cmd.end);
-      return;
+      return gitPush(ctx, sc, cmd, rest);
     case 'remote':
       if (/^(add|set-url)$/.test(rest[0]?.value ?? '')) add(ctx, sc, 'ask', 'git.remote_change', `git remote ${rest[0]!.value} changes where pushes go`, cmd.start, cmd.end);
       return;
@@ -1538,6 +1944,77 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
     default:
       return;
   }
+}
+
+/** git config keys whose value is the program git pipes its output through (or opens text in). */
+const PAGER_KEY = /^(core\.pager|pager\.[a-z-]+|core\.editor|sequence\.editor)$/i;
+/**
+ * A pager/editor value that only shows or edits text: `git -c core.pager=cat log` is how agents
+ * turn paging off. Any other value is a program git runs, judged as `git.config_exec`.
+ */
+const PLAIN_VIEWER = /^(|cat|less( -[A-Za-z]+)*|more|head( -n ?\d+)?|tail( -n ?\d+)?|true|:|false|vi|vim|nvim|nano|emacs|code --wait|delta|diff-so-fancy)$/;
+
+/** git subcommands that print file contents, from the work tree or from history. */
+const GIT_PRINTS_CONTENT = new Set(['show', 'log', 'diff', 'cat-file', 'blame', 'annotate', 'grep', 'archive', 'format-patch', 'whatchanged']);
+
+/**
+ * `git show HEAD:.env`, `git log -p -- .env`: the file's contents come out of
+ * git. Paths (and `<rev>:<path>`) are checked as reads by a reader, not by the
+ * soft `git` tool (for which `git add .env` is no read).
+ */
+function gitContentReads(ctx: Ctx, sc: Scope, cmd: Cmd, sub: string, rest: readonly Word[]): void {
+  for (const a of rest) {
+    const v = a.value;
+    if (v === null || (v.startsWith('-') && v !== '-')) continue;
+    const colon = v.indexOf(':');
+    const path = colon > 0 && !v.includes('://') ? v.slice(colon + 1) : v;
+    if (!path || path === v && sub === 'show' && !/[./]/.test(path)) continue;
+    checkPaths(ctx, sc, cmd, { ...a, value: path, raw: path, pattern: path }, 'read', `git ${sub}`);
+  }
+}
+
+/** `git push` options that take a value (so the remote is found among the positionals). */
+const GIT_PUSH_VALUE_OPTS = /^(--repo|--receive-pack|--exec|-o|--push-option|--signed|--recurse-submodules)$/;
+
+/**
+ * Pushing to the repository's configured remote is the ordinary workflow (the
+ * sandbox's network policy decides whether it can reach it). What leaks code
+ * or destroys work is a push somewhere else — a URL or path, or a remote added
+ * in the same command — or one that rewrites or deletes remote history.
+ */
+function gitPush(ctx: Ctx, sc: Scope, cmd: Cmd, rest: readonly Word[]): void {
+  const pos: Word[] = [];
+  let destructive: string | null = null;
+  for (let k = 0; k < rest.length; k++) {
+    const a = rest[k]!;
+    const v = a.value;
+    if (v === null) {
+      pos.push(a);
+      continue;
+    }
+    if (v === '--') {
+      pos.push(...rest.slice(k + 1));
+      break;
+    }
+    if (v.startsWith('-')) {
+      if (/^(-f|--force|--force-with-lease(=.*)?|--force-if-includes|--mirror|--delete|-d|--prune)$/.test(v) || /^-[a-zA-Z]*[fd]/.test(v) && !v.startsWith('--')) destructive = v;
+      if (/^(--receive-pack|--exec)(=|$)/.test(v)) add(ctx, sc, 'deny', 'git.config_exec', `git push ${v} runs another program on the remote side`, a.start, a.end);
+      if (/^--repo=/.test(v)) pos.unshift({ ...a, value: v.slice(7) });
+      if (GIT_PUSH_VALUE_OPTS.test(v)) k++;
+      continue;
+    }
+    pos.push(a);
+  }
+  const remote = pos[0];
+  for (const r of pos.slice(1)) if (r.value !== null && /^[+:]/.test(r.value)) destructive ??= r.value;
+  if (remote && remote.value === null) {
+    opaque(ctx, sc, 'push_remote', `git push to a remote only known at run time (${truncate(remote.raw, 40)})`, remote.start, remote.end);
+  } else if (remote && /:\/\/|@|^[./~]|^[A-Za-z]:|::/.test(remote.value!)) {
+    add(ctx, sc, 'ask', 'git.push', `git push sends commits to ${truncate(remote.value!, 60)}, not to a configured remote`, remote.start, remote.end);
+  } else if (remote && sc.walked.cmds.some((c) => c !== cmd && c.name?.value === 'git' && c.args.some((x) => x.value === 'remote') && c.args.some((x) => x.value === remote.value))) {
+    add(ctx, sc, 'ask', 'git.push', `git push to "${remote.value}", a remote this command adds or changes`, remote.start, remote.end);
+  }
+  if (destructive) add(ctx, sc, 'ask', 'git.push_destructive', `git push ${destructive} rewrites or deletes history on the remote`, cmd.start, cmd.end);
 }
 
 function sedCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], writes: Word[]): void {
@@ -1602,7 +2079,9 @@ function damerau1(a: string, b: string): boolean {
 
 function packageInstall(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
   const sub = positionals(args)[0]?.value ?? '';
-  const installing = /^(install|add|i|sync|tool|x|dlx|run)$/.test(sub) || name === 'uvx' || name === 'pipx';
+  // `run` installs only for pipx (`pipx run pkg`); `npm/yarn/pnpm/bun run x` runs a project script
+  // and `uv/poetry run x` a command in the project's environment, so their argument is not a package.
+  const installing = /^(install|add|i|sync|tool|x|dlx)$/.test(sub) || (sub === 'run' && name === 'pipx') || name === 'uvx';
   if (!installing && !args.some((a) => /^--(index-url|extra-index-url|registry|find-links|trusted-host)/.test(a.value ?? ''))) return;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;

@@ -149,7 +149,12 @@ function makeGrammar(parser: Parser, raw: RawModule | null, language: Language):
               // Returning true cancels the parse (the .d.ts types it as void).
               progressCallback: (() => ++checks % 16 === 0 && performance.now() > deadline) as () => void,
             });
-      if (tree === null) throw new GrammarError('parse_cancelled', `parse cancelled after ${timeoutMs} ms`);
+      if (tree === null) {
+        // A cancelled tree-sitter parse is resumed by the next parse call unless
+        // the parser is reset: the next command would be read with this one's offsets.
+        parser.reset();
+        throw new GrammarError('parse_cancelled', `parse cancelled after ${timeoutMs} ms`);
+      }
       try {
         const hasError = tree.rootNode.hasError;
         const cursor = tree.walk();

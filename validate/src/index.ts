@@ -6,8 +6,8 @@
  * policy file when asked), both inside async functions.
  */
 export { createValidator } from './validator.ts';
-export type { Span, Validator, ValidatorOptions, Verdict } from './validator.ts';
-export type { Finding } from './analyze.ts';
+export type { Effects, Span, Validator, ValidatorOptions, Verdict } from './validator.ts';
+export type { Finding, OpaqueSpot } from './analyze.ts';
 export { validateJsonl } from './jsonl.ts';
 export type { JsonlError, JsonlResult } from './jsonl.ts';
 export {

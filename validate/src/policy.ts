@@ -99,8 +99,15 @@ export const PolicySchema = z.strictObject({
     tools: z.array(z.string()),
     /** Hosts treated as local (no egress). */
     localHosts: z.array(z.string()),
-    /** Verdict for a network tool reaching a non-local host. */
+    /** Verdict for a network tool reaching a non-local host with data the chain cannot see (uploads, URLs or headers built at run time). */
     external: VerdictSchema,
+    /**
+     * Verdict for a plain download: a fetch tool, a literal URL, nothing uploaded, no value built at run
+     * time. Whether it can reach the host is the network policy's business; a downloaded file that the
+     * same command executes is `exec.remote_code` whatever this says. Absent: same as `external`
+     * (so a policy written before this setting keeps its behaviour and its hash).
+     */
+    fetch: VerdictSchema.optional(),
   }),
   validation: z.strictObject({
     maxInputBytes: z.number().int().positive().default(65_536),
@@ -210,10 +217,13 @@ export function parsePolicy(text: string, filename = '<inline>'): Policy {
   }
   const policy = result.data;
   for (const [id, verdict] of Object.entries(policy.overrides)) {
-    if (FAIL_CLOSED_RULES.includes(id) && verdict !== 'deny') {
+    const failClosed = FAIL_CLOSED_RULES.includes(id) && verdict !== 'deny';
+    const opaqueAllowed = id.startsWith('opaque.') && verdict === 'allow';
+    if (failClosed || opaqueAllowed) {
       const node = nodeAt(doc.contents, ['overrides', id]);
       const pos = node?.range ? lineCounter.linePos(node.range[0]) : undefined;
-      throw new PolicyError(`rule ${id} fails closed and cannot be set to ${verdict}`, {
+      const why = failClosed ? `rule ${id} fails closed and cannot be set to ${verdict}` : `rule ${id} marks what the validator cannot know; it can be ask or deny, never allow`;
+      throw new PolicyError(why, {
         file: filename, line: pos?.line, column: pos?.col, field: `overrides.${id}`,
       });
     }

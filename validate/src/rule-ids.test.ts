@@ -7,8 +7,8 @@ describe('rule ids', () => {
     const ids = RULE_IDS.map((r) => r.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/);
-    const src = ['analyze.ts', 'input.ts', 'validator.ts'].map((f) => readFileSync(new URL(f, import.meta.url), 'utf8')).join('\n');
-    const emitted = new Set([...src.matchAll(/'((?:input|parse|internal|obfuscation|exec|interp|net|exfil|destroy|fs|privesc|persistence|antiforensics|env|git|shell|resource|supply_chain|data|container|policy)\.[a-z_]+)'/g)].map((m) => m[1]!));
+    const src = ['analyze.ts', 'input.ts', 'validator.ts', 'env-table.ts', 'secrets.ts'].map((f) => readFileSync(new URL(f, import.meta.url), 'utf8')).join('\n');
+    const emitted = new Set([...src.matchAll(/'((?:input|parse|internal|obfuscation|exec|interp|net|exfil|destroy|fs|privesc|persistence|antiforensics|env|git|shell|resource|supply_chain|data|container|policy|opaque)\.[a-z_]+)'/g)].map((m) => m[1]!));
     for (const id of emitted) expect(ids, id).toContain(id);
   });
 });

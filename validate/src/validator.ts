@@ -1,4 +1,4 @@
-import { analyzeScript, DeadlineError, rank, type Ctx, type Finding } from './analyze.ts';
+import { analyzeScript, DeadlineError, rank, type Ctx, type EffectsAcc, type Finding, type OpaqueSpot } from './analyze.ts';
 import { compilePolicy, type CompiledPolicy } from './compile.ts';
 import { GrammarError, loadBashGrammar, type BashGrammar } from './grammar.ts';
 import { checkInput } from './input.ts';
@@ -8,6 +8,23 @@ import { defaultPolicy, policyHash, type Policy, type VerdictKind } from './poli
 export interface Span {
   readonly start: number;
   readonly end: number;
+}
+
+/**
+ * What the chain predicts the command will do. Policy decides on it; the
+ * soundness harness (`npm run soundness`) checks it against what bash does.
+ */
+export interface Effects {
+  /** Programs executed: names as run (basename of a path), unwrapped from wrappers and nested scripts, builtins included. */
+  readonly exec: readonly string[];
+  /** Paths read, resolved against the tracked working directory (`~/…` for home). */
+  readonly reads: readonly string[];
+  /** Paths written, resolved the same way. */
+  readonly writes: readonly string[];
+  /** Hosts contacted; `*` when a network tool's target is only known at run time. */
+  readonly network: readonly string[];
+  /** Where the chain could not know what runs, reads or writes. Non-empty ⇒ the verdict is never `allow`. */
+  readonly opaque: readonly OpaqueSpot[];
 }
 
 /** The chain's answer for one command. */
@@ -21,8 +38,10 @@ export interface Verdict {
   readonly span?: Span;
   /** Every finding that tightened the verdict, strictest first (for audit). */
   readonly findings: readonly Finding[];
-  /** Names of the commands found (after unwrapping `sudo`, `bash -c`, …). */
+  /** Names of the commands found (after unwrapping `sudo`, `bash -c`, …); the same list as `effects.exec`. */
   readonly commands: readonly string[];
+  /** What the command will do, as far as the chain can tell. */
+  readonly effects: Effects;
 }
 
 /** A loaded validation chain bound to one policy. */
@@ -59,10 +78,16 @@ function makeValidator(policy: Policy, compiled: CompiledPolicy, grammar: BashGr
         const f: Finding = timeout
           ? { verdict: 'deny', rule: 'internal.timeout', reason: `validation took longer than ${policy.validation.timeoutMs} ms`, start: 0, end: typeof cmd === 'string' ? cmd.length : 0 }
           : { verdict: 'deny', rule: 'internal.error', reason: `validator failed: ${(err as Error)?.message ?? String(err)}`, start: 0, end: typeof cmd === 'string' ? cmd.length : 0 };
-        return { verdict: 'deny', rule: f.rule, reason: f.reason, span: { start: f.start, end: f.end }, findings: [f], commands: [] };
+        return { verdict: 'deny', rule: f.rule, reason: f.reason, span: { start: f.start, end: f.end }, findings: [f], commands: [], effects: EMPTY_EFFECTS };
       }
     },
   };
+}
+
+const EMPTY_EFFECTS: Effects = Object.freeze({ exec: [], reads: [], writes: [], network: [], opaque: [] });
+
+function newEffects(names: Set<string>): EffectsAcc {
+  return { exec: names, reads: new Set(), writes: new Set(), network: new Set(), opaque: [] };
 }
 
 function run(cmd: string, p: CompiledPolicy, grammar: BashGrammar): Verdict {
@@ -70,23 +95,31 @@ function run(cmd: string, p: CompiledPolicy, grammar: BashGrammar): Verdict {
   const pol = p.policy;
   const findings: Finding[] = checkInput(cmd, pol.validation.maxInputBytes).map((f) => ({ ...f, verdict: p.verdictFor(f.rule, f.verdict) }));
   const names = new Set<string>();
-  if (findings.some((f) => f.rule === 'input.too_large')) return finish(findings, names);
+  const effects = newEffects(names);
+  if (findings.some((f) => f.rule === 'input.too_large')) return finish(findings, effects);
   if (cmd.trim() === '') {
     findings.push({ verdict: 'deny', rule: 'input.empty', reason: 'empty command', start: 0, end: cmd.length });
-    return finish(findings, names);
+    return finish(findings, effects);
   }
-  const ctx: Ctx = { p, grammar, findings, deadline: performance.now() + pol.validation.timeoutMs, names };
+  const ctx: Ctx = { p, grammar, findings, deadline: performance.now() + pol.validation.timeoutMs, names, effects, downloads: new Set(), top: cmd };
   analyzeScript(ctx, cmd, 0, null, '', pol.workspace);
-  return finish(findings, names);
+  return finish(findings, effects);
 }
 
-function finish(findings: Finding[], names: Set<string>): Verdict {
-  const commands = [...names];
+function finish(findings: Finding[], acc: EffectsAcc): Verdict {
+  const commands = [...acc.exec];
+  const effects: Effects = { exec: commands, reads: [...acc.reads], writes: [...acc.writes], network: [...acc.network], opaque: acc.opaque };
   let worst: Finding | undefined;
   for (const f of findings) if (!worst || rank(f.verdict) > rank(worst.verdict)) worst = f;
+  if ((!worst || worst.verdict === 'allow') && acc.opaque.length > 0) {
+    // Opaque is never allow, even when a policy override relaxed the finding that marked it.
+    const o = acc.opaque[0]!;
+    worst = { verdict: 'ask', rule: o.rule, reason: o.reason, start: o.start, end: o.end };
+    findings.push(worst);
+  }
   if (!worst || worst.verdict === 'allow') {
-    return { verdict: 'allow', rule: 'policy.allow', reason: 'no rule matched', findings: [], commands };
+    return { verdict: 'allow', rule: 'policy.allow', reason: 'no rule matched', findings: [], commands, effects };
   }
   const sorted = [...findings].filter((f) => f.verdict !== 'allow').sort((a, b) => rank(b.verdict) - rank(a.verdict) || a.start - b.start);
-  return { verdict: worst.verdict, rule: worst.rule, reason: worst.reason, span: { start: worst.start, end: worst.end }, findings: sorted, commands };
+  return { verdict: worst.verdict, rule: worst.rule, reason: worst.reason, span: { start: worst.start, end: worst.end }, findings: sorted, commands, effects };
 }

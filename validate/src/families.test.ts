@@ -1,0 +1,107 @@
+// Families of hostile commands, generated: each test builds members of a family the way an
+// attacker would vary them, so a fix that catches one spelling and misses the next fails here.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createValidator, type Validator } from './index.ts';
+
+let v: Validator;
+beforeAll(async () => {
+  v = await createValidator();
+});
+
+const notAllowed = (cmd: string, rule?: string): void => {
+  const r = v.validate(cmd);
+  expect(r.verdict, `${cmd} → ${r.rule}: ${r.reason}`).not.toBe('allow');
+  if (rule) expect(r.findings.map((f) => f.rule), cmd).toContain(rule);
+};
+
+describe('the cloud metadata address in every spelling a URL parser accepts', () => {
+  const [a, b, c, d] = [169, 254, 169, 254];
+  const n = ((a << 24) >>> 0) + (b << 16) + (c << 8) + d;
+  const hex = (x: number): string => x.toString(16);
+  const spellings = [
+    `${a}.${b}.${c}.${d}`,
+    String(n),
+    `0x${hex(n)}`,
+    `0${a.toString(8)}.0${b.toString(8)}.0${c.toString(8)}.0${d.toString(8)}`,
+    `0x${hex(a)}.0x${hex(b)}.0x${hex(c)}.0x${hex(d)}`,
+    `${a}.${b}.${(c << 8) + d}`,
+    `${a}.${(b << 16) + (c << 8) + d}`,
+    `[::ffff:${a}.${b}.${c}.${d}]`,
+    `[::ffff:${hex((a << 8) + b)}:${hex((c << 8) + d)}]`,
+    `[0:0:0:0:0:ffff:${a}.${b}.${c}.${d}]`,
+    `${a}.${b}.${c}.${d}%2flatest`,
+    `%31${String(a).slice(1)}.${b}.${c}.${d}`,
+  ];
+  for (const host of spellings) {
+    for (const tool of ['curl -s', 'wget -qO-', 'curl -sL -H "X-aws-ec2-metadata-token: t"']) {
+      const cmd = `${tool} http://${host}/latest/meta-data/`;
+      it(cmd, () => notAllowed(cmd, 'net.cloud_metadata'));
+    }
+  }
+});
+
+describe('recursive deletes of a tree only known at run time are opaque, not allow', () => {
+  const targets = ['$(echo ~)', '`pwd`/../../..', '"$(dirname "$0")"/..', '"$TARGET"', '${DIR}', '$(git rev-parse --show-toplevel)/..'];
+  for (const t of targets) {
+    for (const rm of ['rm -rf', 'rm -r -f', 'rm --recursive --force', 'chmod -R 000', 'chown -R nobody']) {
+      const cmd = `${rm} ${t}`;
+      it(cmd, () => notAllowed(cmd));
+    }
+  }
+  it.each(['d=$(mktemp -d); cd "$d" && rm -rf "$d"', 'rm -rf build', 'rm -rf ./dist "$PWD/out"'])('known or workspace targets stay allowed: %s', (cmd) => {
+    expect(v.validate(cmd).verdict).toBe('allow');
+  });
+});
+
+describe('moving a critical tree away destroys it', () => {
+  for (const src of ['~', '$HOME', '/etc', '/usr', '~/Documents', '/home/agent'])
+    for (const mv of ['mv', 'mv -f', 'mv -v --']) it(`${mv} ${src} /tmp/x`, () => notAllowed(`${mv} ${src} /tmp/x`, 'destroy.recursive_delete'));
+  it('mv of workspace files stays allowed', () => expect(v.validate('mv src/a.py src/b.py && mv build/ /tmp/old-build').verdict).toBe('allow'));
+});
+
+describe('signalling every process', () => {
+  for (const cmd of ['kill -9 -1', 'kill -KILL -1', 'kill -s KILL -1', 'kill -s 9 -1', 'kill -- -1', 'kill -9 1', 'kill 1']) it(cmd, () => notAllowed(cmd, 'resource.kill_all'));
+  it.each(['kill -9 1234', 'kill %1', 'kill -TERM $PID'])('ordinary kills stay allowed: %s', (cmd) => expect(v.validate(cmd).verdict).toBe('allow'));
+});
+
+describe('writing more bytes than the sandbox has', () => {
+  for (const size of ['100G', '1T', '64g', '5000000000'])
+    for (const form of [`head -c ${size} /dev/zero > big`, `head --bytes=${size} /dev/urandom > big`, `tail -c ${size} /dev/zero > f`]) it(form, () => notAllowed(form, 'resource.exhaustion'));
+  it('small heads stay allowed', () => expect(v.validate('head -c 100 /dev/urandom > seed.bin && head -c 4096 big.log > part.log').verdict).toBe('allow'));
+});
+
+// Every way a shell command writes a file, for write-target families.
+const writers = (path: string): string[] => [
+  `echo x > ${path}`,
+  `echo x >> ${path}`,
+  `printf 'x\\n' | tee ${path}`,
+  `tee -a ${path} <<< x`,
+  `cp payload ${path}`,
+  `cat > ${path} <<'EOF'\nx\nEOF`,
+];
+
+describe('files an interpreter or tool loads by itself on start', () => {
+  for (const path of ['sitecustomize.py', 'lib/usercustomize.py', '/usr/lib/python3/dist-packages/evil.pth', '~/.local/lib/python3.11/site-packages/x.pth', '~/.gdbinit', '~/.vimrc', '~/.ssh/config', '~/.psqlrc', '~/.pythonrc.py'])
+    for (const cmd of writers(path)) it(cmd, () => notAllowed(cmd));
+  it('ordinary python files stay allowed', () => expect(v.validate("echo 'x = 1' > src/settings.py && cat > conftest.py <<'EOF'\nimport pytest\nEOF").verdict).toBe('allow'));
+});
+
+describe('CI pipeline definitions (they run with CI secrets)', () => {
+  for (const path of ['.github/workflows/ci.yml', '.gitlab-ci.yml', '.circleci/config.yml', 'Jenkinsfile']) for (const cmd of writers(path)) it(cmd, () => notAllowed(cmd, 'persistence.tool_config'));
+});
+
+describe('kernel and network settings', () => {
+  it.each(['sysctl -w kernel.x=1', 'sysctl kernel.unprivileged_userns_clone=1', 'ip link set eth0 down', 'ip addr add 10.0.0.2/24 dev eth0', 'ip route del default', 'ifconfig eth0 down', 'tc qdisc add dev eth0 root netem delay 100ms'])('%s', (cmd) =>
+    notAllowed(cmd, 'system.config'),
+  );
+  it.each(['sysctl -a', 'ip addr show', 'ip -s link', 'hostname -s', 'ip route'])('reads stay allowed: %s', (cmd) => expect(v.validate(cmd).verdict).toBe('allow'));
+});
+
+describe('secrets read back out of git', () => {
+  for (const file of ['.env', 'config/.env.production', '.ssh/id_rsa', 'deploy/id_ed25519'])
+    for (const form of [`git show HEAD:${file}`, `git show HEAD~3:${file}`, `git log -p -- ${file}`, `git diff HEAD~1 -- ${file}`, `git cat-file -p HEAD:${file}`, `git blame ${file}`])
+      it(form, () => notAllowed(form));
+  it.each(['git show HEAD', 'git log -p -- src/app.py', 'git diff HEAD~1 -- README.md', 'git show HEAD:package.json', 'git add .env.example && git status'])('ordinary history reads stay allowed: %s', (cmd) =>
+    expect(v.validate(cmd).verdict).toBe('allow'),
+  );
+});
