@@ -200,7 +200,7 @@ def main():
                 reset()
             reset_ms = round((time.monotonic() - t0) * 1000)
             trace = os.path.join(io_dir, item['id'] + '.trace')
-            argv = ['timeout', '-s', 'KILL', timeout, 'strace', '-f', '-qq', '-y', '-s', '512', '-o', trace,
+            argv = ['timeout', '-s', 'KILL', timeout, 'strace', '-f', '--seccomp-bpf', '-qq', '-y', '-s', '512', '-o', trace,
                     '-e', 'trace=' + batch['syscalls'], '-u', 'agent', 'bash', '-c', item['cmd']]
             started = time.monotonic()
             if '\0' in item['cmd']:

@@ -1,7 +1,7 @@
 // `npm run soundness`: every shared corpus line and every metamorphic variant through the harness.
 //   node test/soundness/cli.ts [--subset] [--benign N] [--variants-per-transform N] [--timeout S]
 //                              [--batch N] [--parallel N] [--only hostile,benign,variants] [--out FILE]
-//                              [--no-lock] [--resume EARLIER_REPORT]
+//                              [--no-lock] [--resume EARLIER_REPORT] [--rejudge EARLIER_REPORT]
 // Writes the JSON report (default test/soundness/results/report.json) and prints the summary.
 // Exit code 1 when any soundness bug was found.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createValidator } from '@airlock/validate';
 import { loadCases } from './cases.ts';
-import { runCases, type Case, type CaseResult } from './harness.ts';
+import { judgeCase, runCases, type Case, type CaseResult } from './harness.ts';
 import { ensureSoundnessImage } from './image.ts';
 import { buildReport, summary, type Report } from './report.ts';
 import { SUBSET } from './subset.ts';
@@ -31,6 +31,8 @@ const { values } = parseArgs({
     parallel: { type: 'string', default: '1' },
     // A report from an earlier, stopped run: its commands are kept, not run again.
     resume: { type: 'string' },
+    // Judge an earlier report's traces again with the current chain (no container is started).
+    rejudge: { type: 'string' },
   },
 });
 
@@ -39,6 +41,21 @@ const set = loadCases(values.subset ? SUBSET : { benign: num(values.benign), var
 const only = new Set(values.only.split(','));
 const all: Case[] = [...(only.has('hostile') || only.has('variants') ? set.hostile : []), ...(only.has('variants') ? set.variants : []), ...(only.has('benign') ? set.benign : [])];
 
+if (values.rejudge) {
+  const old = JSON.parse(readFileSync(values.rejudge, 'utf8')) as Report;
+  const v = await createValidator();
+  const tools = new Set(v.policy.network.tools);
+  const byId = new Map(all.map((c) => [c.id, c]));
+  const again = old.results.flatMap((r) => {
+    const c = byId.get(r.id);
+    return c ? [judgeCase(c, v, tools, r.run, r.trace)] : [];
+  });
+  const report = buildReport(all, again);
+  writeFileSync(values.out, JSON.stringify(report, null, 1));
+  console.log(summary(report));
+  console.log(`report: ${values.out} (judged again from ${values.rejudge})`);
+  process.exit(report.totals.commandsWithBugs > 0 ? 1 : 0);
+}
 const earlier: CaseResult[] = values.resume ? (JSON.parse(readFileSync(values.resume, 'utf8')) as Report).results.filter((r) => r.run) : [];
 const done = new Set(earlier.map((r) => r.id));
 const cases = all.filter((c) => !done.has(c.id));

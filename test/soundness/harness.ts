@@ -181,6 +181,30 @@ export async function withDockerLock<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The chain's verdict for `c` next to its observed run (`obs` undefined: no trace). */
+export function judgeCase(c: Case, validator: Validator, networkTools: ReadonlySet<string>, run: RunInfo | undefined, obs: Observed | undefined): CaseResult {
+  const verdict = validator.validate(c.cmd) as VerdictWithEffects;
+  const pred = predict(verdict, networkTools);
+  const j = obs ? judge(pred, obs) : { execs: [], secretReads: [], protectedWrites: [], connects: [], bugs: [] };
+  const legacy = legacyOpaque(verdict);
+  const hidden = legacy && obs && !verdict.effects?.opaque.length ? judge({ ...pred, opaque: false }, obs).bugs : [];
+  return {
+    id: c.id,
+    cmd: c.cmd,
+    source: c.source,
+    ...(c.category ? { category: c.category } : {}),
+    ...(c.transform ? { transform: c.transform, originalId: c.originalId } : {}),
+    verdict: pred.verdict,
+    rule: pred.rule,
+    predicted: { exec: pred.exec, network: pred.network, opaque: pred.opaque, source: pred.source },
+    observed: { execs: j.execs, secretReads: j.secretReads, protectedWrites: j.protectedWrites, connects: j.connects },
+    bugs: j.bugs,
+    ...(legacy && hidden.length ? { legacyOpaque: { rule: legacy, hidden } } : {}),
+    run,
+    ...(obs ? { trace: compact(obs) } : {}),
+  };
+}
+
 /**
  * Runs and judges `cases` in batches of `batchSize`, `parallel` containers at a time (each group of
  * containers under one hold of the docker lock when `lock`); `onBatch` sees progress.
@@ -201,28 +225,8 @@ export async function runCases(
     const runAll = async () => (await Promise.all(shards.map((sh) => runBatch(sh, { ...opts, lock: false })))).flatMap((m) => [...m]);
     const runs = new Map(opts.lock ? await withDockerLock(runAll) : await runAll());
     for (const c of slice) {
-      const verdict = validator.validate(c.cmd) as VerdictWithEffects;
-      const pred = predict(verdict, networkTools);
       const r = runs.get(c.id);
-      const obs = r ? parseTrace(r.trace) : undefined;
-      const j = obs ? judge(pred, obs) : { execs: [], secretReads: [], protectedWrites: [], connects: [], bugs: [] };
-      const legacy = legacyOpaque(verdict);
-      const hidden = legacy && obs && !verdict.effects?.opaque.length ? judge({ ...pred, opaque: false }, obs).bugs : [];
-      results.push({
-        id: c.id,
-        cmd: c.cmd,
-        source: c.source,
-        ...(c.category ? { category: c.category } : {}),
-        ...(c.transform ? { transform: c.transform, originalId: c.originalId } : {}),
-        verdict: pred.verdict,
-        rule: pred.rule,
-        predicted: { exec: pred.exec, network: pred.network, opaque: pred.opaque, source: pred.source },
-        observed: { execs: j.execs, secretReads: j.secretReads, protectedWrites: j.protectedWrites, connects: j.connects },
-        bugs: j.bugs,
-        ...(legacy && hidden.length ? { legacyOpaque: { rule: legacy, hidden } } : {}),
-        run: r?.run,
-        ...(obs ? { trace: compact(obs) } : {}),
-      });
+      results.push(judgeCase(c, validator, networkTools, r?.run, r ? parseTrace(r.trace) : undefined));
     }
     opts.onBatch?.(Math.min(i + group, cases.length), cases.length, results);
   }
