@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createValidator } from '@airlock/validate';
+import { createValidator, type Validator } from '@airlock/validate';
 import { loadCases } from './cases.ts';
 import { judgeCase, runCases, type Case, type CaseResult } from './harness.ts';
 import { ensureSoundnessImage } from './image.ts';
@@ -41,6 +41,12 @@ const set = loadCases(values.subset ? SUBSET : { benign: num(values.benign), var
 const only = new Set(values.only.split(','));
 const all: Case[] = [...(only.has('hostile') || only.has('variants') ? set.hostile : []), ...(only.has('variants') ? set.variants : []), ...(only.has('benign') ? set.benign : [])];
 
+/** Every case's verdict from the chain (variants that did not run are still counted in not-allowed). */
+function verdictsBy(v: Validator): (id: string) => string {
+  const byId = new Map(all.map((c) => [c.id, c.cmd]));
+  return (id) => v.validate(byId.get(id) ?? '').verdict;
+}
+
 if (values.rejudge) {
   const old = JSON.parse(readFileSync(values.rejudge, 'utf8')) as Report;
   const v = await createValidator();
@@ -50,7 +56,7 @@ if (values.rejudge) {
     const c = byId.get(r.id);
     return c ? [judgeCase(c, v, tools, r.run, r.trace)] : [];
   });
-  const report = buildReport(all, again);
+  const report = buildReport(all, again, verdictsBy(v));
   writeFileSync(values.out, JSON.stringify(report, null, 1));
   console.log(summary(report));
   console.log(`report: ${values.out} (judged again from ${values.rejudge})`);
@@ -75,7 +81,7 @@ const results = await runCases(cases, validator, {
     if (done < total) writeFileSync(values.out, JSON.stringify(buildReport(all, [...earlier, ...sofar]), null, 1));
   },
 });
-const report = buildReport(all, [...earlier, ...results]);
+const report = buildReport(all, [...earlier, ...results], verdictsBy(validator));
 writeFileSync(values.out, JSON.stringify(report, null, 1));
 console.log(summary(report));
 console.log(`report: ${values.out} (${Math.round((Date.now() - started) / 1000)} s)`);

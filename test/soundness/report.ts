@@ -6,6 +6,8 @@ import { TRANSFORMS } from '../../validate/src/metamorphic.ts';
 export interface VariantRow {
   readonly transform: string;
   readonly generated: number;
+  /** Variants that ran (with a trace) in this report. */
+  readonly ran: number;
   /** Same non-empty behaviour as the original in bash (programs executed, decoys read, writes, connects). */
   readonly equivalent: number;
   /** Neither did anything observable (for example the program is not installed): not a confirmation. */
@@ -50,7 +52,13 @@ export function variantEquivalence(cases: readonly Case[], results: readonly Cas
   return out;
 }
 
-export function buildReport(cases: readonly Case[], results: readonly CaseResult[]): Report {
+/** The verdict of each judged case (cases not judged count as `allow`, so nothing is flattered). */
+function idVerdicts(results: readonly CaseResult[]): (id: string) => string {
+  const m = new Map(results.map((r) => [r.id, r.verdict]));
+  return (id) => m.get(id) ?? 'allow';
+}
+
+export function buildReport(cases: readonly Case[], results: readonly CaseResult[], verdictOf: (id: string) => string = idVerdicts(results)): Report {
   const eq = variantEquivalence(cases, results);
   const bySource: Record<string, number> = {};
   const verdicts: Record<string, number> = {};
@@ -75,13 +83,15 @@ export function buildReport(cases: readonly Case[], results: readonly CaseResult
   const rows: VariantRow[] = [];
   for (const t of TRANSFORMS) {
     const vs = results.filter((r) => r.transform === t);
-    if (!vs.length) continue;
+    const generated = cases.filter((c) => c.transform === t).length;
+    if (!generated) continue;
     rows.push({
       transform: t,
-      generated: vs.length,
+      generated,
+      ran: vs.filter((r) => r.run).length,
       equivalent: vs.filter((r) => eq.get(r.id) === 'yes').length,
       vacuous: vs.filter((r) => eq.get(r.id) === 'vacuous').length,
-      notAllowed: vs.filter((r) => r.verdict !== 'allow').length,
+      notAllowed: cases.filter((c) => c.transform === t && verdictOf(c.id) !== 'allow').length,
       equivalentNotAllowed: vs.filter((r) => eq.get(r.id) === 'yes' && r.verdict !== 'allow').length,
     });
   }
@@ -101,9 +111,9 @@ export function summary(report: Report, maxBugs = 40): string {
     `soundness bugs: ${Object.values(t.bugsByKind).reduce((a, b) => a + b, 0)} in ${t.commandsWithBugs} commands; by kind ${JSON.stringify(t.bugsByKind)}; commands by source ${JSON.stringify(t.commandsWithBugsBySource)}; hidden only by a legacy opaque rule: ${t.legacyOpaqueHidden} commands`,
   ];
   if (report.variants.length) {
-    lines.push('transform              generated  equivalent  vacuous  not-allowed  equivalent-not-allowed');
+    lines.push('transform              generated  ran  equivalent  vacuous  not-allowed  equivalent-not-allowed');
     for (const r of report.variants) {
-      lines.push(`${r.transform.padEnd(22)} ${String(r.generated).padStart(9)} ${String(r.equivalent).padStart(11)} ${String(r.vacuous).padStart(8)} ${`${r.notAllowed} (${((100 * r.notAllowed) / r.generated).toFixed(1)}%)`.padStart(12)} ${String(r.equivalentNotAllowed).padStart(12)}`);
+      lines.push(`${r.transform.padEnd(22)} ${String(r.generated).padStart(9)} ${String(r.ran).padStart(4)} ${String(r.equivalent).padStart(11)} ${String(r.vacuous).padStart(8)} ${`${r.notAllowed} (${((100 * r.notAllowed) / r.generated).toFixed(1)}%)`.padStart(12)} ${String(r.equivalentNotAllowed).padStart(12)}`);
     }
   }
   let shown = 0;
