@@ -73,6 +73,7 @@ const started = Date.now();
 const results = await runCases(cases, validator, {
   timeoutSec: Number(values.timeout),
   lock: !values['no-lock'],
+  label: 'airlock.soundness=1',
   batchSize: Number(values.batch),
   parallel: Number(values.parallel),
   onBatch: (done, total, sofar) => {

@@ -121,6 +121,8 @@ export interface BatchOptions {
   readonly timeoutSec: number;
   /** Hold /tmp/airlock-docker.lock around the container (the machine's rule for anything that starts one). */
   readonly lock: boolean;
+  /** Container label; the suites' `airlock.test=1` (their teardown removes leftovers with it) by default. */
+  readonly label?: string;
 }
 
 /**
@@ -134,18 +136,23 @@ export async function runBatch(cases: readonly Case[], opts: BatchOptions): Prom
   try {
     writeFileSync(join(dir, 'batch.json'), batchJson(cases, opts.timeoutSec));
     const docker = [
-      'run', '--rm', '--name', name, '--init', '--label', 'airlock.test=1', '--network', 'none', '--cap-add', 'SYS_PTRACE',
+      'run', '--rm', '--name', name, '--init', '--label', opts.label ?? 'airlock.test=1', '--network', 'none', '--cap-add', 'SYS_PTRACE',
       '--pids-limit', '512', '--memory', '1g', '--cpus', '1.5', '-v', `${dir}:/io`, SOUNDNESS_IMAGE,
       'python3', '-I', '/opt/soundness/driver.py', '/io/batch.json',
     ];
     // Budget: every command at its timeout plus the per-command reset, and a minute to start.
     const budgetMs = 60_000 + cases.length * (opts.timeoutSec * 1000 + 400);
     const res = opts.lock ? await run('flock', ['/tmp/airlock-docker.lock', 'docker', ...docker], budgetMs) : await run('docker', docker, budgetMs);
+    const out = new Map<string, { run: RunInfo; trace: string } | undefined>();
     if (res.code !== 0) {
       await run('docker', ['rm', '-f', name], 30_000);
-      if (!existsSync(join(dir, 'results.jsonl'))) throw new Error(`soundness container failed (${res.code}): ${res.stderr.slice(0, 2000)}`);
+      // The commands it did not reach come back without a trace (reported as such, never judged clean).
+      console.error(`soundness container ${name} failed (${res.code}): ${res.stderr.slice(0, 500)}`);
+      if (!existsSync(join(dir, 'results.jsonl'))) {
+        for (const c of cases) out.set(c.id, undefined);
+        return out;
+      }
     }
-    const out = new Map<string, { run: RunInfo; trace: string } | undefined>();
     const infos = new Map<string, RunInfo>();
     for (const line of readFileSync(join(dir, 'results.jsonl'), 'utf8').split('\n')) {
       if (!line.trim()) continue;
