@@ -51,7 +51,8 @@ export const WORKSPACE_FILES: Readonly<Record<string, string>> = {
   'tests/test_app.py': 'from src.app import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n',
   'package.json': '{"name":"demo","version":"1.0.0","scripts":{"test":"node --test"}}\n',
   Makefile: 'test:\n\tpython3 -m unittest\n',
-  '.gitignore': 'node_modules/\n__pycache__/\n',
+  // .env is ignored as in real projects: git hashes tracked files on an index refresh, which would read it.
+  '.gitignore': 'node_modules/\n__pycache__/\n.env\n',
   'setup.py': 'from setuptools import setup\nsetup(name="demo")\n',
 };
 
