@@ -59,6 +59,8 @@ export interface Ctx {
   readonly effects: EffectsAcc;
   /** Files this command downloads (resolved paths): executing one later in the command is running remote code. */
   readonly downloads: Set<string>;
+  /** Files this command writes (resolved path → content when known statically, else null): running one runs that content. */
+  readonly written: Map<string, string | null>;
   /** The command as given (top level), for questions about where a nested finding sits. */
   readonly top: string;
 }
@@ -349,6 +351,36 @@ const NET_UPLOAD = /^(-d|--data|--data-binary|--data-raw|--data-urlencode|--data
 
 // ---------------------------------------------------------------------------
 
+/**
+ * `f(){ wget "$@"; }; f -qO- http://169.254.169.254/…`: the body was analysed with its positional
+ * parameters unknown; a call with literal arguments runs the body with them, so the body is analysed
+ * again with the call's words in place of `$@`, `$*` and `$1`…`$9`.
+ */
+function callsFunction(ctx: Ctx, sc: Scope, cmd: Cmd, name: string | null): void {
+  if (!name || cmd.inFunction) return;
+  const fn = sc.walked.functions.find((f) => f.name === name);
+  if (!fn || cmd.start >= fn.start && cmd.end <= fn.end) return;
+  const text = sc.src.slice(fn.start, fn.end);
+  // Skip the header (`f()`, `function f`, `function f()`): the body is the compound command after it.
+  const header = /^\s*(?:function\s+)?[^\s(){}]+\s*(?:\(\s*\))?\s*/.exec(text)?.[0].length ?? 0;
+  const open = text.slice(header).search(/[{(]/) + header;
+  const close = Math.max(text.lastIndexOf('}'), text.lastIndexOf(')'));
+  if (open < header || close <= open) return;
+  let body = text.slice(open + 1, close);
+  if (!/\$(\{?[@*1-9#]\}?)/.test(body)) return;
+  const args = cmd.args.map((a) => a.raw);
+  const all = args.join(' ');
+  body = body
+    .replace(/"\$(\{[@*]\}|[@*])"/g, all)
+    .replace(/\$(\{[@*]\}|[@*])/g, all)
+    .replace(/"?\$\{?([1-9])\}?"?/g, (_m, d: string) => args[Number(d) - 1] ?? "''")
+    .replace(/\$\{?#\}?/g, String(args.length));
+  // The call's redirections apply to everything the body writes (`f 'payload' >> Makefile`).
+  const redirects = cmd.redirects.map((r) => sc.src.slice(r.start, r.end)).join(' ');
+  if (redirects) body = `{ ${body}\n} ${redirects}`;
+  analyzeScript(ctx, body, sc.depth + 1, sc.outer ?? { start: cmd.start, end: cmd.end }, `function ${name} called with its arguments`, cmd.cwd);
+}
+
 function checkFunction(ctx: Ctx, sc: Scope, fn: Walked['functions'][number]): void {
   const selfCall = fn.body.some((c) => c.name?.value === fn.name);
   if (selfCall && fn.backgroundsOrPipes) {
@@ -375,6 +407,8 @@ function checkCmd(ctx: Ctx, sc: Scope, cmd: Cmd): void {
     }
   }
   for (const w of writes) checkPaths(ctx, sc, cmd, w, 'write', 'redirect');
+  noteWrittenFiles(ctx, sc, cmd);
+  if (cmd.kind === 'redirect' && writes.length > 0) hungRedirectPayload(ctx, sc, cmd, writes);
   if (cmd.kind === 'redirect' || cmd.kind === 'assignment') {
     for (const a of cmd.args) checkWord(ctx, sc, a);
     if (cmd.kind === 'assignment' && cmd.name === null && cmd.redirects.length === 0 && cmd.assigns.length === 0) return;
@@ -389,6 +423,7 @@ function checkCmd(ctx: Ctx, sc: Scope, cmd: Cmd): void {
     checkDeclaration(ctx, sc, cmd, name.value ?? '');
     return;
   }
+  callsFunction(ctx, sc, cmd, name.value);
   if (!checkCommandWord(ctx, sc, cmd, name)) {
     for (const a of cmd.args) checkWord(ctx, sc, a);
     return;
@@ -675,6 +710,12 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
     add(ctx, sc, 'deny', 'parse.depth_limit', 'too many nested command wrappers', cmd.start, cmd.end);
     return;
   }
+  // A program copied, moved or linked earlier in the command runs as what it was (`cp /bin/bash ./x; ./x -c …`).
+  if (name0.includes('/') && cmd.links.size > 0) {
+    const abs = resolvePath(cmd.cwd, name0);
+    const t = abs === null ? null : resolveLink(cmd.links, abs);
+    if (t !== null && t !== abs) name0 = t;
+  }
   const name = name0.includes('/') ? basename(name0.replace(/\/+/g, '/')) : name0;
   recordExec(ctx, name);
   const via = chain.length ? ` via ${chain.join(' → ')}` : '';
@@ -715,6 +756,7 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
 
   if (ctx.p.networkTools.has(name)) checkNetwork(ctx, sc, cmd, name, args, writes);
   checkRunsDownload(ctx, sc, cmd, name0, name, args);
+  checkRunsWritten(ctx, sc, cmd, name0, name, args);
   if (w.length > 0 && WRITERS.has(name)) {
     checkPayload(ctx, sc, cmd, name, args, w);
     persistedEnv(ctx, sc, cmd, args, w);
@@ -1758,6 +1800,91 @@ function noteDownloads(ctx: Ctx, cmd: Cmd, name: string, args: readonly Word[], 
   }
 }
 
+/** Resolved path of a file operand, as the walker resolves it (`~/…` kept). */
+function resolvedOperand(cmd: Cmd, v: string): string | null {
+  return v.startsWith('/') || v.startsWith('~') ? resolvePath(null, v) : cmd.cwd !== null ? resolvePath(cmd.cwd, v) : null;
+}
+
+/**
+ * Records the files this command writes with `>`/`>>` or `tee`, with their content when the
+ * writer's output is known statically (`printf '%s\n' '…' > x.sh`, `cat > x.sh <<'EOF'`), so that
+ * running one later in the same command is analysed as what it runs (write-then-run).
+ */
+/**
+ * tree-sitter hangs `a && writer 'payload' >> f` redirects on the whole list (a nameless command):
+ * the payload check runs for the list's last command, as if the redirect were its own.
+ */
+function hungRedirectPayload(ctx: Ctx, sc: Scope, cmd: Cmd, writes: Word[]): void {
+  const i = sc.walked.cmds.indexOf(cmd);
+  const prev = i > 0 ? sc.walked.cmds[i - 1] : undefined;
+  const n = prev?.name?.value;
+  if (!prev || !n || prev.inSubstitution || prev.end > cmd.end) return;
+  let prog = n;
+  if (n.includes('/') && prev.links.size > 0) {
+    const abs = resolvePath(prev.cwd, n);
+    if (abs !== null) prog = resolveLink(prev.links, abs);
+  }
+  const name = basename(prog);
+  if (WRITERS.has(name)) checkPayload(ctx, sc, prev, name, prev.args, writes);
+}
+
+function noteWrittenFiles(ctx: Ctx, sc: Scope, cmd: Cmd): void {
+  // tree-sitter hangs the redirects of `a && cat > f <<EOF` on the whole list: the walker gives them
+  // a nameless command, and the output is the list's last command's (the one just before it).
+  let producer = cmd;
+  if (!cmd.name && cmd.redirects.length > 0) {
+    const i = sc.walked.cmds.indexOf(cmd);
+    const prev = i > 0 ? sc.walked.cmds[i - 1] : undefined;
+    const here = cmd.redirects.find((r) => (r.kind === 'heredoc' || r.kind === 'herestring') && r.text !== null);
+    const stdin: Stdin | null = here ? { kind: 'text', text: here.text!, start: here.start, end: here.end } : (cmd.stdin ?? prev?.stdin ?? null);
+    if (prev?.name && !prev.inSubstitution && prev.end <= cmd.end) producer = { ...prev, stdin, redirects: [] };
+  }
+  for (const r of cmd.redirects) {
+    if (r.kind !== 'file' || !r.target?.value || (r.fd !== null && r.fd !== '1' && r.fd !== '&')) continue;
+    if (!/^(>|>\||&>)$/.test(r.op) && r.op !== '>>' && r.op !== '&>>') continue;
+    const abs = resolvedOperand(cmd, r.target.value);
+    if (!abs) continue;
+    const d = r.op.endsWith('>>') ? null : describeStdin(ctx, { kind: 'pipe', from: [producer] });
+    ctx.written.set(abs, d?.kind === 'text' ? d.text : null);
+  }
+  if (cmd.name?.value === 'tee') {
+    const d = describeStdin(ctx, cmd.stdin);
+    const append = cmd.args.some((a) => /^(-a|--append)$/.test(a.value ?? ''));
+    for (const a of positionals(cmd.args)) {
+      const abs = a.value ? resolvedOperand(cmd, a.value) : null;
+      if (abs) ctx.written.set(abs, !append && d.kind === 'text' ? d.text : null);
+    }
+  }
+}
+
+/**
+ * A script this command wrote earlier and now runs (`bash x.sh`, `./x.sh`, `source x.sh`,
+ * `python3 x.py`): its content is what runs, so it is analysed like `bash -c` text; content the
+ * chain could not see is opaque.
+ */
+function checkRunsWritten(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, name: string, args: readonly Word[]): void {
+  if (ctx.written.size === 0) return;
+  const shellLike = SHELLS.has(name) || name === 'source' || name === '.';
+  const cands: string[] = [];
+  if (name0.includes('/')) cands.push(name0);
+  if (shellLike || isInterpreter(name)) {
+    const first = args.find((a) => !isOpt(a));
+    if (first?.value) cands.push(first.value);
+  }
+  for (const c of cands) {
+    const abs = resolvedOperand(cmd, c);
+    if (!abs || !ctx.written.has(abs)) continue;
+    const text = ctx.written.get(abs)!;
+    const at = sc.outer ?? { start: cmd.start, end: cmd.end };
+    if (text === null) opaque(ctx, sc, 'written_script', `${name} runs ${c}, written earlier in this command with content the chain cannot see`, cmd.start, cmd.end);
+    // bash runs a script line by line, so one with a syntax error still runs its first lines: not a parse.error deny of the command, a question.
+    else if ((shellLike || !isInterpreter(name)) && parseWithin(ctx, text).hasError) opaque(ctx, sc, 'written_script', `${name} runs ${c}, written earlier in this command, which does not parse as bash`, cmd.start, cmd.end);
+    else if (isInterpreter(name) && !shellLike) checkCode(ctx, sc, cmd, name, langOf(name), text, at, INTERP_HOST);
+    else analyzeScript(ctx, text, sc.depth + 1, at, `script ${c} written earlier in this command`, cmd.cwd);
+    return;
+  }
+}
+
 /** A program, script or sourced file that this command downloaded earlier: remote code execution. */
 function checkRunsDownload(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, name: string, args: readonly Word[]): void {
   if (ctx.downloads.size === 0) return;
@@ -1786,7 +1913,7 @@ export function checkNetwork(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: 
   // Not plain either: a fetch whose output becomes another command's arguments (`$(curl …)`), or one
   // on a later line of a multi-line command, where a reader skimming the first line does not see it.
   const at = sc.outer ?? cmd;
-  const laterLine = ctx.top.lastIndexOf('\n', at.start - 1) !== -1;
+  const laterLine = ctx.top.lastIndexOf('\n', at.start - 1) !== -1 || (sc.outer !== null && sc.src.lastIndexOf('\n', cmd.start - 1) !== -1);
   const plain = fetchTool && !cmd.stdin && !cmd.inSubstitution && !laterLine && !args.some((a) => a.value === null || a.vars.length > 0 || (a.flags & WordFlag.substitution) !== 0 || NET_UPLOAD.test(a.value ?? '') || /^(-X|--request|--method)$/.test(a.value ?? '') || /^(POST|PUT|PATCH|DELETE)$/.test(a.value ?? '') || /^-[a-zA-Z]*[dFT]$/.test(a.value ?? '') || /^--post-(data|file)/.test(a.value ?? '') || /^[\w-]+(:=|==|=@|:=@|@)/.test(a.value ?? ''));
   const dnsTools = /^(dig|nslookup|host|ping|ping6|traceroute|mtr|whois)$/.test(name);
   let upload = false;

@@ -111,6 +111,8 @@ export function commandHead(cmd: string): Head | undefined {
     }
     if (!PLAIN_WORD.test(word) || word.includes('/') || NOT_PROGRAMS.has(word)) return undefined;
     const next = cmd[j];
+    // `0<&196`: a file-descriptor number before a redirection, not a command word.
+    if (/^\d+$/.test(word) && (next === '<' || next === '>')) return undefined;
     // `name(` is a function definition, `name=` an assignment (excluded above).
     if (next === '(') return undefined;
     return { prefix: cmd.slice(0, i), word, rest: cmd.slice(j), simpleEnd: simpleCommandEnd(cmd, j) };
@@ -210,11 +212,16 @@ function prefixed(before: (w: string) => string, adds: readonly string[]): Build
 }
 
 /** The first simple command (to `head.simpleEnd`) rewritten by `wrap`, the rest of the line kept. */
-function aroundSimple(wrap: (simple: string) => string, adds: readonly string[]): Builder {
+function aroundSimple(wrap: (simple: string) => string, adds: readonly string[], assignsInside = false): Builder {
   return (cmd, head) => {
     if (!head || head.simpleEnd === undefined) return [];
     const start = head.prefix.length;
     const simple = cmd.slice(start, head.simpleEnd);
+    // `X=1 (exec cmd)` is not bash; `(X=1 exec cmd)` is, and gives cmd the same environment.
+    if (assignsInside && head.prefix.trim() !== '') {
+      const lead = head.prefix.length - head.prefix.trimStart().length;
+      return [{ cmd: head.prefix.slice(0, lead) + wrap(head.prefix.slice(lead) + simple) + cmd.slice(head.simpleEnd), adds }];
+    }
     return [{ cmd: head.prefix + wrap(simple) + cmd.slice(head.simpleEnd), adds }];
   };
 }
@@ -244,7 +251,7 @@ const BUILDERS: Readonly<Record<Transform, Builder>> = {
   nice: prefixed((w) => `nice -n 1 ${w}`, ['nice']),
   timeout: prefixed((w) => `timeout 5 ${w}`, ['timeout']),
   command: prefixed((w) => `command ${w}`, []),
-  'exec-subshell': aroundSimple((s) => `(exec ${s})`, []),
+  'exec-subshell': aroundSimple((s) => `(${s.replace(/^((?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*)/, '$1exec ')})`, [], true),
   setsid: prefixed((w) => `setsid -w ${w}`, ['setsid']),
   stdbuf: prefixed((w) => `stdbuf -o0 ${w}`, ['stdbuf']),
   nohup: prefixed((w) => `nohup ${w}`, ['nohup']),

@@ -130,6 +130,7 @@ export const RULE_IDS: readonly RuleInfo[] = [
   b('git.push', 'ask', 'git push to a URL or path, or to a remote added/changed in the same command (pushes to a configured remote are allowed).'),
   b('git.push_destructive', 'ask', 'git push that rewrites or deletes remote history (--force, --mirror, --delete, +ref, :ref).'),
   b('opaque.delete_target', 'ask', 'Recursive rm/chmod/chown of a path only known at run time ($(…), `…`, an unset variable).'),
+  b('opaque.written_script', 'ask', 'Runs a script the same command wrote with content the chain cannot see (appended, or written by a program).'),
   b('opaque.push_remote', 'ask', 'git push to a remote only known at run time.'),
   b('git.remote_change', 'ask', 'git remote add / set-url.'),
   b('git.history_rewrite', 'ask', 'git filter-branch.'),

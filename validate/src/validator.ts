@@ -102,7 +102,7 @@ function run(cmd: string, p: CompiledPolicy, grammar: BashGrammar): Verdict {
     return finish(findings, effects);
   }
   const wallStart = performance.now();
-  const ctx: Ctx = { p, grammar, findings, deadline: wallStart + pol.validation.timeoutMs, cpuStart: threadCpuMicros(), budgetMs: pol.validation.timeoutMs, wallStart, names, effects, downloads: new Set(), top: cmd };
+  const ctx: Ctx = { p, grammar, findings, deadline: wallStart + pol.validation.timeoutMs, cpuStart: threadCpuMicros(), budgetMs: pol.validation.timeoutMs, wallStart, names, effects, downloads: new Set(), written: new Map(), top: cmd };
   analyzeScript(ctx, cmd, 0, null, '', pol.workspace);
   return finish(findings, effects);
 }

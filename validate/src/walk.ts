@@ -506,6 +506,8 @@ function afterCommand(st: State, name: string, args: readonly Word[], prefixed: 
       return;
     case 'ln':
     case 'mv':
+    case 'cp':
+    case 'install':
       trackLink(st, name, args);
       return;
     case 'read':
@@ -544,9 +546,9 @@ function positionalArgs(args: readonly Word[]): Word[] {
 }
 
 /**
- * `ln [-s] TARGET LINK` / `mv SRC DEST`: afterwards LINK (DEST) names what
- * TARGET (SRC) named, so a path under it is resolved to the target
- * (`ln -s ~/.ssh k; cat k/id_rsa` reads `~/.ssh/id_rsa`).
+ * `ln [-s] TARGET LINK` / `mv SRC DEST` / `cp SRC DEST`: afterwards LINK (DEST) names what
+ * TARGET (SRC) named, or holds the same content, so a path under it is resolved to the target
+ * (`ln -s ~/.ssh k; cat k/id_rsa` reads `~/.ssh/id_rsa`; `cp /bin/bash ./x; ./x -c …` runs bash).
  */
 function trackLink(st: State, name: string, args: readonly Word[]): void {
   const pos = positionalArgs(args);

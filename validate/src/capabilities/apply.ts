@@ -115,6 +115,11 @@ function applyAction(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, act: Action, w
     case 'argv': {
       const words = withItems(act.words, act.items);
       if (words.length === 0) return;
+      // Appended items may be none at all: xargs without -r runs the command once with no item
+      // (`xargs -0 cp payload /usr/local/bin/git < /dev/null` copies to the last word as written).
+      if (act.items && act.items.marker === null && words.length > act.words.length && act.words[0]?.value != null) {
+        unwrap(ctx, sc, cmd, [...act.words], 0, writes, chain, act.label, act.assigns);
+      }
       let head = words[0]!;
       if (head.value === null) {
         // A program only known at run time: the same judgement as a dynamic command name.
