@@ -633,6 +633,7 @@ function checkWord(ctx: Ctx, sc: Scope, w: Word): void {
     add(ctx, sc, 'deny', 'obfuscation.ansi_c_quote', `$'…' escapes that spell printable text ("${truncate(w.value, 40)}")`, w.start, w.end);
   }
   if (w.pattern.includes('/dev/') && /\/dev\/(tcp|udp)\//.test(w.pattern)) {
+    recordNet(ctx, /\/dev\/(?:tcp|udp)\/([^/]+)/.exec(w.pattern)?.[1] ?? '*');
     add(ctx, sc, 'deny', 'net.dev_tcp', 'opens a network connection through /dev/tcp or /dev/udp (reverse shells, exfiltration)', w.start, w.end);
   }
   const text = w.value ?? w.raw;
@@ -710,14 +711,18 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
     add(ctx, sc, 'deny', 'parse.depth_limit', 'too many nested command wrappers', cmd.start, cmd.end);
     return;
   }
-  // A program copied, moved or linked earlier in the command runs as what it was (`cp /bin/bash ./x; ./x -c …`).
+  // A program copied, moved or linked earlier in the command runs as what it was (`cp /bin/bash ./x; ./x -c …`);
+  // the name it is run by is executed too (what execve sees).
   if (name0.includes('/') && cmd.links.size > 0) {
+    recordExec(ctx, basename(name0.replace(/\/+/g, '/')));
     const abs = resolvePath(cmd.cwd, name0);
     const t = abs === null ? null : resolveLink(cmd.links, abs);
     if (t !== null && t !== abs) name0 = t;
   }
   const name = name0.includes('/') ? basename(name0.replace(/\/+/g, '/')) : name0;
   recordExec(ctx, name);
+  // xargs given no command runs echo (over-predicting is harmless: effects are what may run).
+  if (name === 'xargs') recordExec(ctx, 'echo');
   const via = chain.length ? ` via ${chain.join(' → ')}` : '';
   for (const a of args) {
     checkWord(ctx, sc, a);
@@ -2020,6 +2025,14 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
     case 'pull':
     case 'submodule':
     case 'ls-remote':
+      // `ext::sh -c touch% /tmp/x`: git runs that argv (blank-separated, `% ` a literal blank).
+      for (const a of rest) {
+        const m = /^ext::(.*)$/s.exec(a.value ?? '');
+        if (m) {
+          const argv = m[1]!.split(/(?<!%) /).map((x) => x.replace(/% /g, ' ').replace(/%%/g, '%'));
+          nestedText(ctx, sc, cmd, argv.map((x) => `'${x.replace(/'/g, "'\\''")}'`).join(' '), a, 'git ext:: transport');
+        }
+      }
       if (rest.some((a) => /^(ext|fd)::/.test(a.value ?? a.raw) || /^(-u|--upload-pack|--template|--config)/.test(a.value ?? ''))) {
         add(ctx, sc, 'deny', 'git.config_exec', `git ${sub} with a transport or option that runs a program`, cmd.start, cmd.end);
       }

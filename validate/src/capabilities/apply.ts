@@ -8,6 +8,7 @@ import {
   isDecoder,
   isNetworkFetch,
   opaque as markUnknown,
+  recordExec,
   spanOf,
   stdinScript,
   unwrap,
@@ -114,6 +115,8 @@ function applyAction(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, act: Action, w
       return;
     case 'argv': {
       const words = withItems(act.words, act.items);
+      // xargs given no command runs echo.
+      if (act.words.length === 0 && name === 'xargs') recordExec(ctx, 'echo');
       if (words.length === 0) return;
       // Appended items may be none at all: xargs without -r runs the command once with no item
       // (`xargs -0 cp payload /usr/local/bin/git < /dev/null` copies to the last word as written).
