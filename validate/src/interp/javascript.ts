@@ -39,6 +39,16 @@ const FS_MOVE = new Set(['renameSync', 'rename']);
 const FS_LINK = new Set(['symlinkSync', 'symlink', 'linkSync', 'link']);
 const FS_DELETE = new Set(['unlinkSync', 'unlink', 'rmSync', 'rm', 'rmdirSync', 'rmdir']);
 
+/** Every name the analysis keys on: JavaScript naming none of them (outside member position) reaches no modelled API. */
+export const JS_ROOTS: ReadonlySet<string> = new Set(
+  [
+    ...GLOBALS, ...GLOBAL_OBJECTS, ...SHELL_APIS, ...ARGV_APIS, ...CODE_APIS, ...TIMERS, ...DECODERS, ...NET_GLOBALS, 'import',
+  ]
+    .map((q) => q.split('.')[0]!)
+    // Helpers that only matter next to another root (String.fromCharCode before eval, JSON.stringify of a literal).
+    .filter((r) => !['String', 'JSON', 'Buffer', 'unescape', 'decodeURIComponent'].includes(r)),
+);
+
 /** Analyses JavaScript source; every fact goes into `f`. */
 export function analyzeJavaScript(t: CodeTree, f: Facts): void {
   const a = new JsAnalysis(t.src, f);

@@ -75,6 +75,21 @@ const PATH_READ = new Set(['read_text', 'read_bytes', 'open', 'iterdir', 'glob',
 const PATH_WRITE = new Set(['write_text', 'write_bytes', 'touch', 'mkdir', 'chmod', 'symlink_to', 'hardlink_to', 'link_to']);
 const ENV_WHOLE_METHODS = new Set(['items', 'keys', 'values', '__repr__', '__str__']);
 
+/**
+ * Every name the analysis keys on (first segment of each table entry, the builtins it follows):
+ * Python code naming none of them, outside attribute position, can reach none of the APIs it models.
+ */
+export const PYTHON_ROOTS: ReadonlySet<string> = new Set(
+  [
+    ...BUILTINS, ...SHELL_APIS, ...PROC_APIS, ...EXEC_APIS.keys(), ...EXEC_PREFIXES, ...CODE_APIS, ...UNPICKLE, ...DECODERS, ...NET_PREFIXES, ...PASSED_MODULES,
+    ...POWERFUL_MODULES, ...FILE_READ, ...FILE_DELETE.keys(), ...FILE_COPY, ...FILE_MOVE, ...FILE_WRITE_DST, ...FILE_WRITE, ...PATH_CTORS,
+    'builtins', '__builtins__', 'importlib', 'sys', 'os', 'posixpath', 'ctypes', 'cffi',
+  ]
+    .map((q) => q.split('.')[0]!)
+    // Helpers that only matter next to another root (str/repr of a literal, chr before exec, input before eval).
+    .filter((r) => r !== '' && !['str', 'repr', 'chr', 'input'].includes(r)),
+);
+
 /** Analyses Python source; every fact goes into `f`. `depth` bounds exec('…') recursion. */
 export function analyzePython(t: CodeTree, f: Facts): void {
   const a = new PyAnalysis(t.src, f);
