@@ -54,6 +54,9 @@ export function analyzeJavaScript(t: CodeTree, f: Facts): void {
   const a = new JsAnalysis(t.src, f);
   a.bindAll(t.root);
   a.visit(t.root);
+  // A dangerous module named in the code whose use the analysis never resolved (reached through
+  // an object it does not follow: Function('return process')().mainModule.require(…)) is opaque.
+  if (a.resolvedDangerous === 0 && a.dangerousNames > 0) f.dynamicExec.push('a process or code module loaded where the analysis cannot follow it');
 }
 
 function moduleName(s: string): string {
@@ -74,6 +77,9 @@ function normalise(q: string): string {
 
 class JsAnalysis {
   readonly bind = new Map<string, Val>();
+  /** Calls resolved into child_process/vm/worker_threads/process.binding, and literal mentions of those names. */
+  resolvedDangerous = 0;
+  dangerousNames = 0;
   readonly src: string;
   readonly f: Facts;
   constructor(src: string, f: Facts) {
@@ -310,6 +316,8 @@ class JsAnalysis {
         const obj = field(n, 'object');
         const prop = this.propName(n);
         if (!obj || prop === null) return null;
+        // x.constructor.constructor is Function whatever x is.
+        if (prop === 'constructor' && (obj.type === 'member_expression' || obj.type === 'subscript_expression') && this.propName(obj) === 'constructor') return 'Function';
         const base = this.qual(obj, depth + 1);
         if (base === null) return null;
         return normalise(base === '' ? prop : `${base}.${prop}`);
@@ -361,6 +369,7 @@ class JsAnalysis {
   }
 
   call(n: Node): void {
+    this.countDangerous(n);
     const fn = field(n, n.type === 'new_expression' ? 'constructor' : 'function');
     const argsNode = field(n, 'arguments');
     if (!fn) return;
@@ -468,6 +477,15 @@ class JsAnalysis {
       this.net(q, args);
       return;
     }
+  }
+
+  countDangerous(n: Node): void {
+    const fn = field(n, n.type === 'new_expression' ? 'constructor' : 'function');
+    const q = fn ? this.qual(fn) : null;
+    if (q !== null && (q.startsWith('child_process.') || q.startsWith('vm.') || q.startsWith('worker_threads.') || q === 'process.binding' || q === 'process._linkedBinding' || q === 'process.dlopen')) this.resolvedDangerous++;
+    const args = field(n, 'arguments');
+    if (args) for (const a of named(args)) if (DANGEROUS_NAME.test(this.str(a) ?? '')) this.dangerousNames++;
+    if (fn && (fn.type === 'member_expression' || fn.type === 'subscript_expression') && /^(mainModule|binding|_linkedBinding|dlopen)$/.test(this.propName(fn) ?? '') && q === null) this.dangerousNames++;
   }
 
   /** A dangerous function or module flowing somewhere the analysis does not follow is a command it cannot see. */
@@ -584,6 +602,8 @@ class JsAnalysis {
     if (!found) f.netUnknown = true;
   }
 }
+
+const DANGEROUS_NAME = /^(node:)?(child_process|vm|worker_threads)$/;
 
 /** Modules whose object, once out of sight, can run anything. */
 const DANGEROUS_MODULES = new Set(['child_process', 'vm', 'worker_threads', 'cluster', 'module', 'process.binding', 'inspector']);

@@ -58,6 +58,9 @@ const NET_PREFIXES = [
 ];
 /** Net calls that only build a local object (no traffic by themselves). */
 
+/** Introspection attributes that reach modules and builtins without naming them (`().__class__.__bases__[0].__subclasses__()`). */
+const GADGET_ATTRS = new Set(['__subclasses__', '__globals__', '__getattribute__', '__reduce__', '__reduce_ex__', '__loader__', '__builtins__', 'f_globals', 'f_builtins', 'gi_frame', 'tb_frame']);
+
 /** Modules that, handed to code the analysis does not follow, can run anything. */
 const PASSED_MODULES = new Set(['os', 'posix', 'subprocess', 'pty', 'builtins', 'importlib', 'ctypes', 'commands', '__import__', 'exec', 'eval']);
 /** Modules where an attribute chosen at run time can run programs or code. */
@@ -430,6 +433,8 @@ class PyAnalysis {
       for (const c of named(n)) this.reference(c, false);
     }
     if (n.type === 'attribute') {
+      const attr = field(n, 'attribute');
+      if (attr && GADGET_ATTRS.has(this.text(attr))) this.f.dynamicCode.push(`.${this.text(attr)} (reaches objects the analysis cannot follow)`);
       // Only the object side can hold further calls; the attribute name is a plain identifier.
       const obj = field(n, 'object');
       if (obj) this.visit(obj);
