@@ -1,4 +1,4 @@
-import { add, nestedText, opaque, recordExec, recordNet, recordPath, type Ctx, type Scope } from '../analyze.ts';
+import { add, nestedText, opaque, recordExec, recordNet, type Ctx, type Scope } from '../analyze.ts';
 import type { Cmd } from '../walk.ts';
 import { UNKNOWN, WordFlag, type Word } from '../words.ts';
 import { parseInterpreterArgs, type CodeLang } from './args.ts';
@@ -181,9 +181,7 @@ function report(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, f: Facts, at: Span, 
     else opaque(ctx, sc, 'interp_code', `${who} code evaluates code only known at run time (${f.dynamicCode[0]})`, at.start, at.end);
   }
   const tool = who.replace(/[0-9.]+$/, '');
-  for (const p of f.reads) {
-    host.path(ctx, sc, cmd, p, 'read', tool, at);
-  }
+  for (const p of f.reads) host.path(ctx, sc, cmd, p, 'read', tool, at);
   for (const p of f.writes) host.path(ctx, sc, cmd, p, 'write', tool, at);
   for (const d of f.deletes) {
     host.path(ctx, sc, cmd, d.path, 'write', tool, at);
@@ -202,7 +200,6 @@ function report(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, f: Facts, at: Span, 
     add(ctx, sc, 'deny', 'interp.secret_exfil', `${who} code reads credentials and uses the network`, at.start, at.end);
   }
   recordExec(ctx, who);
-  void recordPath;
 }
 
 /** Identifiers through which code can reach what the analysers model (derived from their tables). */

@@ -404,6 +404,14 @@ describe('interpreter option parsing', () => {
   });
 });
 
+describe('double-quoted strings keep their newlines (tree-sitter-bash leaves them out of every node)', () => {
+  it('multi-line python -c in double quotes parses as Python, and multi-line bash -c runs every line', () => {
+    expect(v.validate('python3 -c "\nimport os\nprint(os.getcwd())\n"').verdict).toBe('allow');
+    expect(v.validate('python3 -c "\nimport os\nos.system(\'rm -rf ~\')\n"').rule).toBe('destroy.recursive_delete');
+    expect(v.validate('bash -c "ls\nrm -rf ~"').rule).toBe('destroy.recursive_delete');
+  });
+});
+
 describe('tokenizer: strings, comments, heredocs and quote-like operators', () => {
   const cases: { lang: 'perl' | 'ruby' | 'php' | 'lua' | 'awk'; src: string; words: string[] }[] = [
     { lang: 'perl', src: 'print "system(1)"; # exec(2)\nfoo()', words: ['print', 'foo'] },

@@ -63,7 +63,6 @@ function moduleName(s: string): string {
   let m = s.startsWith('node:') ? s.slice(5) : s;
   if (m === 'fs/promises') m = 'fs';
   if (m === 'timers/promises') m = 'timers';
-  if (m === 'child_process') return m;
   return m;
 }
 
@@ -71,7 +70,6 @@ function normalise(q: string): string {
   if (q.startsWith('fs.promises.')) return `fs.${q.slice(12)}`;
   if (q.startsWith('process.mainModule.require')) return `require${q.slice(26)}`;
   if (q.startsWith('module.require')) return `require${q.slice(14)}`;
-  if (q.startsWith('Reflect.apply')) return q;
   return q;
 }
 

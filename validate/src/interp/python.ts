@@ -76,7 +76,6 @@ const FILE_WRITE = new Set(['os.chmod', 'os.chown', 'os.lchown', 'os.utime', 'os
 const PATH_CTORS = new Set(['pathlib.Path', 'pathlib.PosixPath', 'pathlib.PurePath', 'pathlib.PurePosixPath']);
 const PATH_READ = new Set(['read_text', 'read_bytes', 'open', 'iterdir', 'glob', 'rglob', 'stat', 'exists', 'is_file', 'is_dir']);
 const PATH_WRITE = new Set(['write_text', 'write_bytes', 'touch', 'mkdir', 'chmod', 'symlink_to', 'hardlink_to', 'link_to']);
-const ENV_WHOLE_METHODS = new Set(['items', 'keys', 'values', '__repr__', '__str__']);
 
 /**
  * Every name the analysis keys on (first segment of each table entry, the builtins it follows):
@@ -93,7 +92,7 @@ export const PYTHON_ROOTS: ReadonlySet<string> = new Set(
     .filter((r) => r !== '' && !['str', 'repr', 'chr', 'input'].includes(r)),
 );
 
-/** Analyses Python source; every fact goes into `f`. `depth` bounds exec('…') recursion. */
+/** Analyses Python source; every fact goes into `f`. */
 export function analyzePython(t: CodeTree, f: Facts): void {
   const a = new PyAnalysis(t.src, f);
   a.bindAll(t.root);
@@ -695,13 +694,12 @@ function sameVal(a: Val, b: Val): boolean {
   return false;
 }
 
-/** `builtins.exec` → `exec`, `os.path.os.system` stays as written (attribute chains on modules are what they say). */
+/** `builtins.exec` → `exec`, `posix.system` → `os.system`, `os.path.os.system` → `os.system`. */
 function normalise(q: string): string {
   if (q.startsWith('builtins.')) return q.slice(9);
   if (q.startsWith('__builtins__.')) return q.slice(13);
   if (q.startsWith('posix.')) return `os.${q.slice(6)}`;
   if (q.startsWith('os.path.os.')) return q.slice(8);
-  if (q.startsWith('importlib.import_module().')) return q;
   return q;
 }
 
