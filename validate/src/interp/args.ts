@@ -146,7 +146,6 @@ const BUN_SUBCOMMANDS = new Set(['install', 'i', 'add', 'a', 'remove', 'rm', 'te
 
 function nodeArgs(args: readonly Word[], bun: boolean): InterpPlan {
   const p = plan('javascript');
-  let sawRun = false;
   for (let i = 0; i < args.length; i++) {
     if (positional(p, args, i)) return p;
     const a = args[i]!;
@@ -170,11 +169,7 @@ function nodeArgs(args: readonly Word[], bun: boolean): InterpPlan {
       continue;
     }
     if (p.code.length > 0 || p.attached.length > 0) return p; // arguments of the inline code
-    if (bun && v === 'run') {
-      // bun run [opts] <file|script>: without one it lists the package scripts.
-      sawRun = true;
-      continue;
-    }
+    if (bun && v === 'run') continue; // bun run [opts] <file|script>: without one it lists the package scripts
     if (bun && BUN_SUBCOMMANDS.has(v)) {
       p.noRun = true;
       return p;
@@ -185,7 +180,6 @@ function nodeArgs(args: readonly Word[], bun: boolean): InterpPlan {
   // bun alone prints its help, `bun run` alone lists scripts; node alone is a REPL on stdin.
   if (bun) p.noRun = true;
   else if (p.code.length === 0 && p.attached.length === 0 && !p.noRun) p.stdin = true;
-  void sawRun;
   return p;
 }
 

@@ -1,10 +1,10 @@
-import { add, nestedText, opaque, pastDeadline, recordExec, recordNet, recordPath, DeadlineError, type Ctx, type Scope } from '../analyze.ts';
+import { add, nestedText, opaque, pastDeadline, recordExec, recordNet, DeadlineError, type Ctx, type Scope } from '../analyze.ts';
 import type { Cmd } from '../walk.ts';
 import { UNKNOWN, WordFlag, type Word } from '../words.ts';
 import { parseInterpreterArgs, type CodeLang } from './args.ts';
 import { newFacts, type Facts } from './facts.ts';
-import { analyzeJavaScript } from './javascript.ts';
-import { analyzePython } from './python.ts';
+import { analyzeJavaScript, JS_ROOTS } from './javascript.ts';
+import { analyzePython, PYTHON_ROOTS } from './python.ts';
 import { analyzeScripting } from './scripting.ts';
 import { loadGrammar, parseCode } from './tree.ts';
 
@@ -107,16 +107,19 @@ export function checkCode(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, lang: Code
   }
   const f = newFacts();
   const ok = collect(ctx, lang, code, f, 0);
-  // Code that does not parse does not run (Python and JavaScript compile the whole program first); if the
-  // grammar is wrong instead, code that names no capability still cannot use one.
-  if (!ok && namesCapability(lang, code)) opaque(ctx, sc, 'interp_code', `${who} code does not parse as ${lang}: cannot tell what it runs`, at.start, at.end);
+  // Code that does not parse does not run (Python and JavaScript compile the whole program first); when the
+  // grammar is wrong instead, code naming no capability is not parsed at all (see collect).
+  if (!ok) opaque(ctx, sc, 'interp_code', `${who} code does not parse as ${lang}: cannot tell what it runs`, at.start, at.end);
   report(ctx, sc, cmd, who, f, at, host, code);
 }
 
 /** Fills `f` from `code`, following literal eval/exec strings; false when the code did not parse. */
 function collect(ctx: Ctx, lang: CodeLang, code: string, f: Facts, depth: number): boolean {
   let ok = true;
-  if (lang === 'python' || lang === 'javascript') {
+  if ((lang === 'python' || lang === 'javascript') && !namesCapability(lang, code)) {
+    // Names none of the modules, builtins or globals the analyser follows: nothing to find, skip the parse.
+    ok = true;
+  } else if (lang === 'python' || lang === 'javascript') {
     // The grammar's one-time load (a few ms, first interpreter code in the process) does not count against the budget.
     const loadMs = loadGrammar(lang);
     if (loadMs > 0) ctx.deadline += loadMs;
@@ -180,9 +183,7 @@ function report(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, f: Facts, at: Span, 
     else opaque(ctx, sc, 'interp_code', `${who} code evaluates code only known at run time (${f.dynamicCode[0]})`, at.start, at.end);
   }
   const tool = who.replace(/[0-9.]+$/, '');
-  for (const p of f.reads) {
-    host.path(ctx, sc, cmd, p, 'read', tool, at);
-  }
+  for (const p of f.reads) host.path(ctx, sc, cmd, p, 'read', tool, at);
   for (const p of f.writes) host.path(ctx, sc, cmd, p, 'write', tool, at);
   for (const d of f.deletes) {
     host.path(ctx, sc, cmd, d.path, 'write', tool, at);
@@ -201,24 +202,10 @@ function report(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, f: Facts, at: Span, 
     add(ctx, sc, 'deny', 'interp.secret_exfil', `${who} code reads credentials and uses the network`, at.start, at.end);
   }
   recordExec(ctx, who);
-  void recordPath;
 }
 
-/** Identifiers through which code can reach programs, files, the network or code generation. */
-const CAPABILITY_WORDS: Partial<Record<CodeLang, ReadonlySet<string>>> = {
-  python: new Set([
-    'os', 'posix', 'subprocess', 'pty', 'commands', 'popen2', 'pexpect', 'sh', 'plumbum', 'exec', 'eval', 'compile', 'execfile', 'importlib', 'getattr',
-    'setattr', 'globals', 'locals', 'vars', 'open', 'io', 'codecs', 'pathlib', 'Path', 'shutil', 'socket', 'urllib', 'urllib2', 'urllib3', 'http',
-    'httplib', 'requests', 'httpx', 'aiohttp', 'ftplib', 'smtplib', 'telnetlib', 'poplib', 'imaplib', 'nntplib', 'xmlrpc', 'websocket', 'websockets',
-    'paramiko', 'pycurl', 'asyncio', 'ssl', 'ctypes', 'cffi', 'pickle', 'marshal', 'dill', 'shelve', 'types', 'code', 'runpy', 'builtins', 'sys',
-    'environ', 'base64', 'zlib', 'binascii', 'multiprocessing', 'system', 'popen', 'spawn', 'remove', 'unlink', 'rmtree', 'rename', 'chr', 'input',
-  ]),
-  javascript: new Set([
-    'require', 'import', 'process', 'child_process', 'fs', 'eval', 'Function', 'vm', 'fetch', 'http', 'https', 'net', 'tls', 'dgram', 'WebSocket',
-    'XMLHttpRequest', 'Bun', 'Deno', 'globalThis', 'global', 'constructor', 'module', 'Buffer', 'atob', 'setTimeout', 'setInterval', 'Reflect',
-    'worker_threads', 'exec', 'execSync', 'spawn', 'spawnSync', 'window', 'self',
-  ]),
-};
+/** Identifiers through which code can reach what the analysers model (derived from their tables). */
+const CAPABILITY_WORDS: Partial<Record<CodeLang, ReadonlySet<string>>> = { python: PYTHON_ROOTS, javascript: JS_ROOTS };
 
 /** Attribute names that reach capabilities whatever object they are read from. */
 const CAPABILITY_ATTRS = new Set([

@@ -166,6 +166,11 @@ const DYNAMIC: { lang: Lang; code: string; rule: string; verdict?: 'deny' }[] = 
   { lang: 'python', code: "import codecs; exec(codecs.decode('vzcbeg bf', 'rot13'))", rule: 'interp.obfuscated_exec', verdict: 'deny' },
   { lang: 'python', code: "import zlib, base64, os; os.system(zlib.decompress(base64.b64decode('eJw=')).decode())", rule: 'interp.obfuscated_exec', verdict: 'deny' },
   { lang: 'python', code: "exec(''.join(chr(c) for c in [105, 100]))", rule: 'interp.obfuscated_exec', verdict: 'deny' },
+  { lang: 'python', code: "[c for c in ().__class__.__bases__[0].__subclasses__() if c.__name__ == 'Popen'][0](['id'])", rule: 'opaque.interp_code' },
+  { lang: 'python', code: "(lambda: 0).__globals__['__builtins__']['__import__']('os')", rule: 'opaque.interp_code' },
+  { lang: 'node', code: "this.constructor.constructor('return process')().mainModule.require('child_process').execSync('id')", rule: 'opaque.interp_code' },
+  { lang: 'node', code: "const x = { r: require }; x.r('child_process').exec('id')", rule: 'opaque.interp_code' },
+  { lang: 'node', code: "[].constructor.constructor(process.env.X)()", rule: 'opaque.interp_code' },
   { lang: 'node', code: 'eval(process.argv[2])', rule: 'opaque.interp_code' },
   { lang: 'node', code: 'new Function(process.env.X)()', rule: 'opaque.interp_code' },
   { lang: 'node', code: 'require(process.env.M)', rule: 'opaque.interp_code' },
@@ -396,6 +401,14 @@ describe('interpreter option parsing', () => {
   }
   it('an option only known at run time is opaque, not a script path', () => {
     expect(v.validate('python3 "$OPTS" x').rule).toBe('opaque.interp_code');
+  });
+});
+
+describe('double-quoted strings keep their newlines (tree-sitter-bash leaves them out of every node)', () => {
+  it('multi-line python -c in double quotes parses as Python, and multi-line bash -c runs every line', () => {
+    expect(v.validate('python3 -c "\nimport os\nprint(os.getcwd())\n"').verdict).toBe('allow');
+    expect(v.validate('python3 -c "\nimport os\nos.system(\'rm -rf ~\')\n"').rule).toBe('destroy.recursive_delete');
+    expect(v.validate('bash -c "ls\nrm -rf ~"').rule).toBe('destroy.recursive_delete');
   });
 });
 

@@ -39,18 +39,30 @@ const FS_MOVE = new Set(['renameSync', 'rename']);
 const FS_LINK = new Set(['symlinkSync', 'symlink', 'linkSync', 'link']);
 const FS_DELETE = new Set(['unlinkSync', 'unlink', 'rmSync', 'rm', 'rmdirSync', 'rmdir']);
 
+/** Every name the analysis keys on: JavaScript naming none of them (outside member position) reaches no modelled API. */
+export const JS_ROOTS: ReadonlySet<string> = new Set(
+  [
+    ...GLOBALS, ...GLOBAL_OBJECTS, ...SHELL_APIS, ...ARGV_APIS, ...CODE_APIS, ...TIMERS, ...DECODERS, ...NET_GLOBALS, 'import',
+  ]
+    .map((q) => q.split('.')[0]!)
+    // Helpers that only matter next to another root (String.fromCharCode before eval, JSON.stringify of a literal).
+    .filter((r) => !['String', 'JSON', 'Buffer', 'unescape', 'decodeURIComponent'].includes(r)),
+);
+
 /** Analyses JavaScript source; every fact goes into `f`. */
 export function analyzeJavaScript(t: CodeTree, f: Facts): void {
   const a = new JsAnalysis(t.src, f);
   a.bindAll(t.root);
   a.visit(t.root);
+  // A dangerous module named in the code whose use the analysis never resolved (reached through
+  // an object it does not follow: Function('return process')().mainModule.require(…)) is opaque.
+  if (a.resolvedDangerous === 0 && a.dangerousNames > 0) f.dynamicExec.push('a process or code module loaded where the analysis cannot follow it');
 }
 
 function moduleName(s: string): string {
   let m = s.startsWith('node:') ? s.slice(5) : s;
   if (m === 'fs/promises') m = 'fs';
   if (m === 'timers/promises') m = 'timers';
-  if (m === 'child_process') return m;
   return m;
 }
 
@@ -58,12 +70,14 @@ function normalise(q: string): string {
   if (q.startsWith('fs.promises.')) return `fs.${q.slice(12)}`;
   if (q.startsWith('process.mainModule.require')) return `require${q.slice(26)}`;
   if (q.startsWith('module.require')) return `require${q.slice(14)}`;
-  if (q.startsWith('Reflect.apply')) return q;
   return q;
 }
 
 class JsAnalysis {
   readonly bind = new Map<string, Val>();
+  /** Calls resolved into child_process/vm/worker_threads/process.binding, and literal mentions of those names. */
+  resolvedDangerous = 0;
+  dangerousNames = 0;
   readonly src: string;
   readonly f: Facts;
   constructor(src: string, f: Facts) {
@@ -300,6 +314,8 @@ class JsAnalysis {
         const obj = field(n, 'object');
         const prop = this.propName(n);
         if (!obj || prop === null) return null;
+        // x.constructor.constructor is Function whatever x is.
+        if (prop === 'constructor' && (obj.type === 'member_expression' || obj.type === 'subscript_expression') && this.propName(obj) === 'constructor') return 'Function';
         const base = this.qual(obj, depth + 1);
         if (base === null) return null;
         return normalise(base === '' ? prop : `${base}.${prop}`);
@@ -351,6 +367,7 @@ class JsAnalysis {
   }
 
   call(n: Node): void {
+    this.countDangerous(n);
     const fn = field(n, n.type === 'new_expression' ? 'constructor' : 'function');
     const argsNode = field(n, 'arguments');
     if (!fn) return;
@@ -458,6 +475,15 @@ class JsAnalysis {
       this.net(q, args);
       return;
     }
+  }
+
+  countDangerous(n: Node): void {
+    const fn = field(n, n.type === 'new_expression' ? 'constructor' : 'function');
+    const q = fn ? this.qual(fn) : null;
+    if (q !== null && (q.startsWith('child_process.') || q.startsWith('vm.') || q.startsWith('worker_threads.') || q === 'process.binding' || q === 'process._linkedBinding' || q === 'process.dlopen')) this.resolvedDangerous++;
+    const args = field(n, 'arguments');
+    if (args) for (const a of named(args)) if (DANGEROUS_NAME.test(this.str(a) ?? '')) this.dangerousNames++;
+    if (fn && (fn.type === 'member_expression' || fn.type === 'subscript_expression') && /^(mainModule|binding|_linkedBinding|dlopen)$/.test(this.propName(fn) ?? '') && q === null) this.dangerousNames++;
   }
 
   /** A dangerous function or module flowing somewhere the analysis does not follow is a command it cannot see. */
@@ -574,6 +600,8 @@ class JsAnalysis {
     if (!found) f.netUnknown = true;
   }
 }
+
+const DANGEROUS_NAME = /^(node:)?(child_process|vm|worker_threads)$/;
 
 /** Modules whose object, once out of sight, can run anything. */
 const DANGEROUS_MODULES = new Set(['child_process', 'vm', 'worker_threads', 'cluster', 'module', 'process.binding', 'inspector']);

@@ -58,6 +58,9 @@ const NET_PREFIXES = [
 ];
 /** Net calls that only build a local object (no traffic by themselves). */
 
+/** Introspection attributes that reach modules and builtins without naming them (`().__class__.__bases__[0].__subclasses__()`). */
+const GADGET_ATTRS = new Set(['__subclasses__', '__globals__', '__getattribute__', '__reduce__', '__reduce_ex__', '__loader__', '__builtins__', 'f_globals', 'f_builtins', 'gi_frame', 'tb_frame']);
+
 /** Modules that, handed to code the analysis does not follow, can run anything. */
 const PASSED_MODULES = new Set(['os', 'posix', 'subprocess', 'pty', 'builtins', 'importlib', 'ctypes', 'commands', '__import__', 'exec', 'eval']);
 /** Modules where an attribute chosen at run time can run programs or code. */
@@ -73,9 +76,23 @@ const FILE_WRITE = new Set(['os.chmod', 'os.chown', 'os.lchown', 'os.utime', 'os
 const PATH_CTORS = new Set(['pathlib.Path', 'pathlib.PosixPath', 'pathlib.PurePath', 'pathlib.PurePosixPath']);
 const PATH_READ = new Set(['read_text', 'read_bytes', 'open', 'iterdir', 'glob', 'rglob', 'stat', 'exists', 'is_file', 'is_dir']);
 const PATH_WRITE = new Set(['write_text', 'write_bytes', 'touch', 'mkdir', 'chmod', 'symlink_to', 'hardlink_to', 'link_to']);
-const ENV_WHOLE_METHODS = new Set(['items', 'keys', 'values', '__repr__', '__str__']);
 
-/** Analyses Python source; every fact goes into `f`. `depth` bounds exec('…') recursion. */
+/**
+ * Every name the analysis keys on (first segment of each table entry, the builtins it follows):
+ * Python code naming none of them, outside attribute position, can reach none of the APIs it models.
+ */
+export const PYTHON_ROOTS: ReadonlySet<string> = new Set(
+  [
+    ...BUILTINS, ...SHELL_APIS, ...PROC_APIS, ...EXEC_APIS.keys(), ...EXEC_PREFIXES, ...CODE_APIS, ...UNPICKLE, ...DECODERS, ...NET_PREFIXES, ...PASSED_MODULES,
+    ...POWERFUL_MODULES, ...FILE_READ, ...FILE_DELETE.keys(), ...FILE_COPY, ...FILE_MOVE, ...FILE_WRITE_DST, ...FILE_WRITE, ...PATH_CTORS,
+    'builtins', '__builtins__', 'importlib', 'sys', 'os', 'posixpath', 'ctypes', 'cffi',
+  ]
+    .map((q) => q.split('.')[0]!)
+    // Helpers that only matter next to another root (str/repr of a literal, chr before exec, input before eval).
+    .filter((r) => r !== '' && !['str', 'repr', 'chr', 'input'].includes(r)),
+);
+
+/** Analyses Python source; every fact goes into `f`. */
 export function analyzePython(t: CodeTree, f: Facts): void {
   const a = new PyAnalysis(t.src, f);
   a.bindAll(t.root);
@@ -415,6 +432,8 @@ class PyAnalysis {
       for (const c of named(n)) this.reference(c, false);
     }
     if (n.type === 'attribute') {
+      const attr = field(n, 'attribute');
+      if (attr && GADGET_ATTRS.has(this.text(attr))) this.f.dynamicCode.push(`.${this.text(attr)} (reaches objects the analysis cannot follow)`);
       // Only the object side can hold further calls; the attribute name is a plain identifier.
       const obj = field(n, 'object');
       if (obj) this.visit(obj);
@@ -675,13 +694,12 @@ function sameVal(a: Val, b: Val): boolean {
   return false;
 }
 
-/** `builtins.exec` → `exec`, `os.path.os.system` stays as written (attribute chains on modules are what they say). */
+/** `builtins.exec` → `exec`, `posix.system` → `os.system`, `os.path.os.system` → `os.system`. */
 function normalise(q: string): string {
   if (q.startsWith('builtins.')) return q.slice(9);
   if (q.startsWith('__builtins__.')) return q.slice(13);
   if (q.startsWith('posix.')) return `os.${q.slice(6)}`;
   if (q.startsWith('os.path.os.')) return q.slice(8);
-  if (q.startsWith('importlib.import_module().')) return q;
   return q;
 }
 

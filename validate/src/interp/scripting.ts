@@ -265,7 +265,7 @@ function rawTokens(lang: ScriptLang, src: string): Tok[] {
           if (w === 'qx') push('cmd', body, d !== "'" && hasInterp(lang, body));
           else if (w === 'qw') for (const part of body.split(/\s+/)) part && push('str', part);
           else if (w === 'm' || w === 'qr') push('p', '/');
-          else push('str', w === 'q' ? body : body, w === 'qq' && hasInterp(lang, body));
+          else push('str', body, w === 'qq' && hasInterp(lang, body));
           continue;
         }
       }
@@ -573,7 +573,6 @@ function execCall(lang: ScriptLang, kind: ExecKind, api: string, args: Tok[], f:
   }
   if (kind === 'pipeopen') {
     // open(FH, "cmd |"), open(FH, "|-", "cmd"), open(my $fh, '-|', @cmd), Ruby open("|cmd")
-    const lits = parts.filter((p): p is string => p !== null);
     const mode = lang === 'perl' ? parts[1] : parts[0];
     if (mode === undefined) return;
     if (mode === null) {
@@ -603,7 +602,6 @@ function execCall(lang: ScriptLang, kind: ExecKind, api: string, args: Tok[], f:
       const h = urlHost(path);
       if (h) f.hosts.push(h);
     }
-    void lits;
     return;
   }
   const p0 = parts[0];
