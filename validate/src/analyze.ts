@@ -1244,18 +1244,37 @@ function literalWord(text: string, at: { start: number; end: number }): Word {
 
 
 
-/** find's own rules (its -exec family is in the capability table). */
-function findCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[]): void {
-  for (let i = 0; i < args.length - 1; i++) {
-    if (/^-(exec|execdir|ok|okdir)$/.test(args[i]!.value ?? '') && /^(rm|shred|unlink|mv|chmod|chown|truncate|dd|rmdir)$/.test(basename(args[i + 1]!.value ?? ''))) {
-      add(ctx, sc, 'ask', 'fs.find_delete', `find ${args[i]!.value} ${args[i + 1]!.value} changes or removes every match`, cmd.start, cmd.end);
-    }
-  }
+/** The start directories of a `find` command (its leading operands; none means `.`). */
+function findRoots(args: readonly Word[]): Word[] {
   const roots: Word[] = [];
   for (const a of args) {
     const v = a.value ?? '';
     if (v.startsWith('-') || v === '(' || v === '!' || v === '\\(') break;
     roots.push(a);
+  }
+  return roots;
+}
+
+/**
+ * Whether everything `find` visits is inside the tracked working directory, which is inside the
+ * workspace: relative literal roots without `..` (or none), from a directory the walker knows.
+ * An item such a find hands to `-exec` is then no unknown path (the -exec rm itself stays a question).
+ */
+function findConfined(ctx: Ctx, cmd: Cmd, args: readonly Word[]): boolean {
+  const ws = ctx.p.policy.workspace.replace(/\/+$/, '');
+  if (cmd.cwd === null || !(cmd.cwd === ws || cmd.cwd.startsWith(ws + '/'))) return false;
+  return findRoots(args).every((r) => r.value !== null && !r.value.startsWith('/') && !r.value.startsWith('~') && !/(^|\/)\.\.(\/|$)/.test(r.value) && !(r.flags & WordFlag.glob));
+}
+
+/** find's own rules (its -exec family is in the capability table). */
+function findCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[]): void {
+  const roots = findRoots(args);
+  for (let i = 0; i < args.length - 1; i++) {
+    if (/^-(exec|execdir|ok|okdir)$/.test(args[i]!.value ?? '') && /^(rm|shred|unlink|mv|chmod|chown|truncate|dd|rmdir)$/.test(basename(args[i + 1]!.value ?? ''))) {
+      const crit = roots.map((r) => critical(r, cmd.cwd, ctx)).find((c) => c !== null);
+      if (crit?.level === 'deny') add(ctx, sc, 'deny', 'destroy.recursive_delete', `find ${args[i]!.value} ${args[i + 1]!.value} under ${crit.path}`, cmd.start, cmd.end);
+      else add(ctx, sc, 'ask', 'fs.find_delete', `find ${args[i]!.value} ${args[i + 1]!.value} changes or removes every match`, cmd.start, cmd.end);
+    }
   }
   for (let i = 0; i < args.length; i++) {
     const v = args[i]!.value ?? '';
@@ -1648,7 +1667,9 @@ function checkDestructive(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: rea
       if (!c) {
         // `rm -rf $(…)`, `rm -rf "$X"`, `` rm -rf `pwd`/.. ``: the tree that goes is only known at run time.
         // `$PWD/x` is under the tracked directory and `$TMPDIR/x` is scratch space.
-        if (t.pattern.startsWith(UNKNOWN) && !sc.walked.assigned.has(t.vars[0] ?? '') && !(/^(PWD|TMPDIR)$/.test(t.vars[0] ?? '') && t.vars.length === 1 && !(t.flags & WordFlag.substitution) && /^"?\$\{?(PWD|TMPDIR)\}?\/[\w.-]/.test(t.raw) && !t.raw.includes('..'))) {
+        // An item `find` hands to `-exec rm -rf {}` lies under its roots: confined roots, confined item.
+        const findItem = t.vars[0] === 'ITEM' && cmd.name?.value === 'find' && findConfined(ctx, cmd, cmd.args);
+        if (!findItem && t.pattern.startsWith(UNKNOWN) && !sc.walked.assigned.has(t.vars[0] ?? '') && !(/^(PWD|TMPDIR)$/.test(t.vars[0] ?? '') && t.vars.length === 1 && !(t.flags & WordFlag.substitution) && /^"?\$\{?(PWD|TMPDIR)\}?\/[\w.-]/.test(t.raw) && !t.raw.includes('..'))) {
           opaque(ctx, sc, 'delete_target', `recursive ${name} of a path only known at run time (${truncate(t.raw, 40)})`, t.start, t.end);
         }
         continue;

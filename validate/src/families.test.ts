@@ -167,3 +167,10 @@ describe('what a command writes, copies or defines and then runs is analysed as 
     expect(r.findings.map((f) => f.rule)).toContain(rule);
   });
 });
+
+describe('find and openssl', () => {
+  for (const root of ['~', '/', '$HOME', '/etc', '..'])
+    for (const act of ['-exec rm -rf {} +', '-exec rm -f {} \\;', '-delete']) it(`find ${root} ${act} is a destroy`, () => expect(v.validate(`find ${root} -name x ${act}`).verdict).toBe('deny'));
+  it.each(['openssl x509 -in cert.pem -noout -text', 'openssl rand -hex 16', 'openssl dgst -sha256 dist/app.tar.gz', 'openssl req -new -x509 -keyout /tmp/k.pem -out cert.pem -days 1 -nodes -subj /CN=x'])('offline openssl is allowed: %s', (cmd) => expect(v.validate(cmd).verdict).toBe('allow'));
+  it.each(['openssl s_client -connect a.example:443', 'openssl s_server -accept 4433'])('openssl sockets are a question: %s', (cmd) => expect(v.validate(cmd).verdict).not.toBe('allow'));
+});
