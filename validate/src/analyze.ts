@@ -9,7 +9,7 @@ import { applyCapabilities } from './capabilities/apply.ts';
 import { credentialFileReads, encodes, patternArgIndex, printedSecrets, psShowsEnvironment, secretCommand, secretHunt, sinkOf, SECRET_READ_RULES } from './secrets.ts';
 import { checkCode, checkInterpreter, langOf, type InterpHost } from './interp/index.ts';
 import { sedExecCommand, sedSubstituteExec } from './sed.ts';
-import { resolveLink, resolvePath, walkScript, type Cmd, type Stdin, type Walked } from './walk.ts';
+import { positionalArgs, resolveLink, resolvePath, walkScript, type Cmd, type Stdin, type Walked } from './walk.ts';
 import { UNKNOWN, WordFlag, type Word } from './words.ts';
 
 /** One reason the chain tightened the verdict. */
@@ -676,19 +676,8 @@ function isOpt(w: Word | undefined): boolean {
   return !!w && w.value !== null && w.value.startsWith('-') && w.value !== '-';
 }
 
-function positionals(args: readonly Word[]): Word[] {
-  const out: Word[] = [];
-  let dd = false;
-  for (const a of args) {
-    if (!dd && a.value === '--') {
-      dd = true;
-      continue;
-    }
-    if (!dd && isOpt(a)) continue;
-    out.push(a);
-  }
-  return out;
-}
+/** Arguments that are not options (everything after `--`). One definition, shared with the walker. */
+const positionals = positionalArgs;
 
 function hasFlag(args: readonly Word[], short: string, long?: readonly string[]): boolean {
   for (const a of args) {
@@ -1136,19 +1125,22 @@ export function describeStdin(ctx: Ctx, stdin: Stdin | null, depth = 0): StdinKi
   return { kind: 'unknown', what: stdin.from.map((c) => c.name?.value ?? '?').join(', ') || 'a pipe' };
 }
 
+/** Input that is code fetched from the network or decoded from hidden text: deny, whoever runs it. True when so. */
+export function stdinFromElsewhere(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, s: StdinKind): boolean {
+  if (s.kind === 'remote') add(ctx, sc, 'deny', 'exec.remote_code', `${who} executes code fetched from the network`, cmd.start, cmd.end);
+  else if (s.kind === 'decoded') add(ctx, sc, 'deny', 'obfuscation.decode_exec', `${who} executes decoded or transformed data`, cmd.start, cmd.end);
+  else return false;
+  return true;
+}
+
 export function stdinScript(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, asShell: boolean): void {
   if (cmd.stdin?.kind === 'dynamic') {
     dynamicScript(ctx, sc, cmd.stdin.word, `${who} <<<`);
     return;
   }
   const s = describeStdin(ctx, cmd.stdin);
+  if (stdinFromElsewhere(ctx, sc, cmd, who, s)) return;
   switch (s.kind) {
-    case 'remote':
-      add(ctx, sc, 'deny', 'exec.remote_code', `${who} executes code fetched from the network`, cmd.start, cmd.end);
-      return;
-    case 'decoded':
-      add(ctx, sc, 'deny', 'obfuscation.decode_exec', `${who} executes decoded or transformed data`, cmd.start, cmd.end);
-      return;
     case 'text':
       if (asShell) analyzeScript(ctx, s.text, sc.depth + 1, sc.outer ?? { start: cmd.start, end: cmd.end }, `script fed to ${who}`, cmd.cwd);
       else checkCode(ctx, sc, cmd, who, langOf(who), s.text, { start: cmd.start, end: cmd.end }, INTERP_HOST);

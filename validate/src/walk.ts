@@ -531,7 +531,8 @@ function forget(st: State, name: string): void {
   if (st.env.has(name)) st.env = withEnv(st.env, name, null);
 }
 
-function positionalArgs(args: readonly Word[]): Word[] {
+/** Arguments that are not options: words not starting with `-` (a lone `-` is one), and everything after `--`. */
+export function positionalArgs(args: readonly Word[]): Word[] {
   const out: Word[] = [];
   let dd = false;
   for (const a of args) {

@@ -10,6 +10,7 @@ import {
   opaque as markUnknown,
   recordExec,
   spanOf,
+  stdinFromElsewhere,
   stdinScript,
   unwrap,
   type Ctx,
@@ -221,13 +222,8 @@ function stdinLang(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, lang: Parameters
     return;
   }
   const s = describeStdin(ctx, cmd.stdin);
+  if (stdinFromElsewhere(ctx, sc, cmd, name, s)) return;
   switch (s.kind) {
-    case 'remote':
-      add(ctx, sc, 'deny', 'exec.remote_code', `${name} executes commands fetched from the network`, cmd.start, cmd.end);
-      return;
-    case 'decoded':
-      add(ctx, sc, 'deny', 'obfuscation.decode_exec', `${name} executes decoded or transformed data`, cmd.start, cmd.end);
-      return;
     case 'text': {
       const ex = extract(lang, s.text);
       const at = sc.outer ?? { start: cmd.start, end: cmd.end };
