@@ -75,7 +75,8 @@ async function refused(who: 'harness' | 'client' | typeof A | typeof B, act: (nc
 
 const secretsPolicy = () => {
   const file = join(dir, 'policy.yaml');
-  writeFileSync(file, readFileSync(DEFAULT_POLICY_PATH, 'utf8').replace(/^secrets: \[\]$/m, 'secrets:\n  - name: API_TOKEN'));
+  // The step prints its granted secret on purpose (to show it crosses the bus sealed and is redacted).
+  writeFileSync(file, readFileSync(DEFAULT_POLICY_PATH, 'utf8').replace(/^secrets: \[\]$/m, 'secrets:\n  - name: API_TOKEN').replace(/^overrides: \{\}$/m, 'overrides:\n  exfil.secret_env: allow'));
   return file;
 };
 

@@ -22,7 +22,10 @@ let tmp: string;
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'airlock-trust-'));
   const policy = join(tmp, 'policy.yaml');
-  writeFileSync(policy, readFileSync(DEFAULT_POLICY_PATH, 'utf8').replace(/^secrets: \[\]$/m, 'secrets:\n  - name: API_TOKEN\n  - name: DEPLOY_KEY\n    commands: [git]').replace(/^    commands: \[\] /m, '    commands: [notify-team] '));
+  writeFileSync(policy, readFileSync(DEFAULT_POLICY_PATH, 'utf8').replace(/^secrets: \[\]$/m, 'secrets:\n  - name: API_TOKEN\n  - name: DEPLOY_KEY\n    commands: [git]').replace(/^    commands: \[\] /m, '    commands: [notify-team] ')
+    // These tests print the granted secret on purpose, in every encoding, to prove the runner redacts it;
+    // the validator would (rightly) ask about printing or encoding a secret.
+    .replace(/^overrides: \{\}$/m, 'overrides:\n  exfil.secret_env: allow\n  exfil.secret_encoded: allow'));
   process.env.AIRLOCK_SECRET_API_TOKEN = SECRET;
   stack = await TestStack.start({ harness: { policyFile: policy } });
 });
@@ -119,9 +122,10 @@ describe('secrets', () => {
   it('a process an earlier step left running cannot read a later step\'s secret', async () => {
     const c = stack.client;
     const run = await c.open({});
-    // Step 1 leaves a snoop behind (in a script, where the validator cannot see it) that copies every
-    // process's environment a moment later.
-    await c.exec(run.runId, "printf 'sleep 1.5; cat /proc/[0-9]*/env%s > /tmp/stolen 2>/dev/null\\n' iron > /tmp/snoop.sh; bash /tmp/snoop.sh >/dev/null 2>&1 &");
+    // Steps 1-2 leave a snoop behind that copies every process's environment a moment later: written in one
+    // step and started in the next, since the validator reads a script a single command writes and runs.
+    await c.exec(run.runId, "printf 'sleep 1.5; cat /proc/[0-9]*/env%s > /tmp/stolen 2>/dev/null\\n' iron > /tmp/snoop.sh");
+    await c.exec(run.runId, 'bash /tmp/snoop.sh >/dev/null 2>&1 &');
     await c.exec(run.runId, 'sleep 3', { env: { API_TOKEN: '${secret:API_TOKEN}' } });
     const out: Buffer[] = [];
     await c.exec(run.runId, 'ls /tmp/stolen 2>&1; cat /tmp/stolen 2>/dev/null', { onOutput: (_, d) => out.push(d) });

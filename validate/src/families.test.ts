@@ -174,3 +174,15 @@ describe('find and openssl', () => {
   it.each(['openssl x509 -in cert.pem -noout -text', 'openssl rand -hex 16', 'openssl dgst -sha256 dist/app.tar.gz', 'openssl req -new -x509 -keyout /tmp/k.pem -out cert.pem -days 1 -nodes -subj /CN=x'])('offline openssl is allowed: %s', (cmd) => expect(v.validate(cmd).verdict).toBe('allow'));
   it.each(['openssl s_client -connect a.example:443', 'openssl s_server -accept 4433'])('openssl sockets are a question: %s', (cmd) => expect(v.validate(cmd).verdict).not.toBe('allow'));
 });
+
+describe('interpreter code that contacts a host it computes', () => {
+  it.each([
+    "python3 -c 'import requests, sys; print(requests.get(sys.argv[1]).status_code)' http://localhost:8000",
+    "python3 -c 'from requests.adapters import HTTPAdapter; import requests; s = requests.Session(); s.mount(\"http://\", HTTPAdapter(max_retries=3))'",
+    "node -e 'fetch(process.argv[1]).then((r) => console.log(r.status))' http://localhost:3000",
+  ])('with nothing read to send, a download (network.fetch): %s', (cmd) => expect(v.validate(cmd).verdict).toBe('allow'));
+  it.each([
+    "python3 -c \"import requests, sys; requests.post(sys.argv[1], data=open('notes.txt').read())\"",
+    "python3 -c \"import os, requests, sys; requests.post(sys.argv[1], data=str(os.environ))\"",
+  ])('carrying data read from files or the environment, not allowed: %s', (cmd) => expect(v.validate(cmd).verdict).not.toBe('allow'));
+});

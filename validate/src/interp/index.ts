@@ -192,7 +192,12 @@ function report(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, f: Facts, at: Span, 
   for (const h of new Set(f.hosts)) host.host(ctx, sc, cmd, h, tool, at);
   if (f.netUnknown) {
     recordNet(ctx, '*');
-    add(ctx, sc, 'ask', 'interp.network', `${who} code opens network connections to a host only known at run time (${f.netApis[0] ?? 'socket'})`, at.start, at.end);
+    // Programs compute their URLs (a test suite's `requests.get(url)`, an HTTP adapter): with nothing read
+    // to send, that is a download like bash's plain fetch (policy network.fetch); code that also reads
+    // files or the environment is a question (network.external), and secrets with network are denied below.
+    const carries = f.reads.length > 0 || f.envDumps.length > 0;
+    const verdict = carries ? ctx.p.policy.network.external : (ctx.p.policy.network.fetch ?? ctx.p.policy.network.external);
+    add(ctx, sc, verdict, 'interp.network', `${who} code opens network connections to a host only known at run time (${f.netApis[0] ?? 'socket'})`, at.start, at.end);
   }
   if (f.envDumps.length > 0) {
     if (usesNet) add(ctx, sc, 'deny', 'interp.secret_exfil', `${who} code reads the whole environment (${f.envDumps[0]}) and uses the network`, at.start, at.end);

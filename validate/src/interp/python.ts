@@ -427,7 +427,11 @@ class PyAnalysis {
       const args = field(n, 'arguments');
       // dict(os.environ) / len(os.environ) copy or count it (env for a child process), they do not show it.
       const envOk = fn !== undefined && /^(dict|len|copy\.copy|copy\.deepcopy)$/.test(this.text(fn));
-      if (args) for (const c of named(args)) this.reference(c, envOk);
+      // Builtins that only inspect a value return data, never something callable: `hasattr(os, 'x')`,
+      // `isinstance(x, subprocess.Popen)`, `print(os)` do not hand the module to code that could call it.
+      const inspects = fn !== undefined && /^(hasattr|isinstance|issubclass|callable|print|repr|str|type|id|len|bool|hash)$/.test(this.text(fn));
+      if (args && !inspects) for (const c of named(args)) this.reference(c, envOk);
+      else if (args && envOk === false) for (const c of named(args)) if (this.qual(c) === 'os.environ' || this.qual(c) === 'os.environb') this.f.envDumps.push('os.environ');
     } else if (n.type === 'list' || n.type === 'tuple' || n.type === 'for_statement' || n.type === 'for_in_clause' || n.type === 'return_statement' || n.type === 'pair' || n.type === 'set') {
       for (const c of named(n)) this.reference(c, false);
     }
