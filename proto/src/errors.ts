@@ -28,6 +28,14 @@ export const errorCodes = {
   already_decided: { retryable: false, doc: 'The held step was already approved, rejected or used; decisions are final.' },
   timeout: { retryable: true, doc: 'The request did not complete in time.' },
   log_unavailable: { retryable: true, doc: 'The run log could not be written (JetStream did not acknowledge within the writer\'s retries); nothing is run or reported as done without its log.' },
+  path_outside_workspace: { retryable: false, doc: 'A file tool was given a path outside the run\'s workspace (after `..` and symlinks are resolved); nothing was read or written.' },
+  file_not_found: { retryable: false, doc: 'A file tool\'s path does not exist (or a directory was given where a file is needed).' },
+  file_too_large: { retryable: false, doc: 'A file is larger than a file tool handles in one call (`read` returns a capped part instead; an edit refuses).' },
+  edit_no_match: { retryable: false, doc: 'An edit\'s search text is not in the file; `data.nearest` names the closest text and its line.' },
+  edit_ambiguous: { retryable: false, doc: 'An edit\'s search text occurs more than once; say which (`occurrence`) or `all`, or add context.' },
+  file_changed: { retryable: true, doc: 'The file changed between an edit\'s read and its write (a process of the run wrote it); nothing was written, edit again.' },
+  unknown_process: { retryable: false, doc: 'The run has no process (step started with `yieldMs`) with that id.' },
+  file_tools_unavailable: { retryable: false, doc: 'The sandbox image has no `python3`, which the file tools run inside the sandbox with.' },
   internal: { retryable: true, doc: 'An unexpected failure; the log names it.' },
 } as const;
 
