@@ -28,7 +28,6 @@ export const errorCodes = {
   already_decided: { retryable: false, doc: 'The held step was already approved, rejected or used; decisions are final.' },
   timeout: { retryable: true, doc: 'The request did not complete in time.' },
   log_unavailable: { retryable: true, doc: 'The run log could not be written (JetStream did not acknowledge within the writer\'s retries); nothing is run or reported as done without its log.' },
-  path_outside_workspace: { retryable: false, doc: 'A file tool was given a path outside the run\'s workspace (after `..` and symlinks are resolved); nothing was read or written.' },
   file_not_found: { retryable: false, doc: 'A file tool\'s path does not exist (or a directory was given where a file is needed).' },
   file_too_large: { retryable: false, doc: 'A file is larger than a file tool handles in one call (`read` returns a capped part instead; an edit refuses).' },
   edit_no_match: { retryable: false, doc: 'An edit\'s search text is not in the file; `data.nearest` names the closest text and its line.' },
