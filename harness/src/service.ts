@@ -14,6 +14,10 @@ import {
   ApiApprovalsRequestSchema,
   ApiDecideRequestSchema,
   ApprovalSchema,
+  ApiFileRequestSchema,
+  ApiPollRequestSchema,
+  ApiSignalRequestSchema,
+  ApiProcessesRequestSchema,
   PROTOCOL_VERSION,
   RunRecordSchema,
   RunnerCloseResultSchema,
@@ -37,6 +41,7 @@ import type {
   ApiApprovalsResult,
   ApiDecideRequest,
   Approval,
+  ProcessState,
   RunRecord,
   RunnerHeartbeat,
   RunnerOpenRequest,
@@ -54,6 +59,10 @@ import { Objm } from '@nats-io/obj';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { SECRET_PLACEHOLDER, SecretStore, envSecrets, fileSecrets } from './secrets/store.ts';
 import { loadOrCreateSigningKey } from './keys.ts';
+import { fileStep } from './files/handler.ts';
+import type { GivenVerdict, StepDesk } from './processes/desk.ts';
+import { listProcesses, poll, signal, yieldStep } from './processes/handlers.ts';
+import { planStep } from './processes/session.ts';
 import type { z } from 'zod';
 import type { HarnessConfig } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -157,6 +166,11 @@ export class HarnessService implements AsyncDisposable {
       serve(subjects.api.bundle, ApiBundleRequestSchema, (r) => svc.bundle(r.runId)),
       serve(subjects.api.approvals, ApiApprovalsRequestSchema, (r) => svc.approvals(r)),
       serve(subjects.api.decide, ApiDecideRequestSchema, (r) => svc.decide(r)),
+      // File tools and long-running processes (files/handler.ts, processes/handlers.ts).
+      serve(subjects.api.file, ApiFileRequestSchema, (r) => fileStep(svc.desk, r)),
+      serve(subjects.api.poll, ApiPollRequestSchema, (r) => poll(svc.desk, r)),
+      serve(subjects.api.signal, ApiSignalRequestSchema, (r) => signal(svc.desk, r)),
+      serve(subjects.api.processes, ApiProcessesRequestSchema, (r) => listProcesses(svc.desk, r)),
       nc.subscribe(subjects.runnerHeartbeat, {
         callback: (err, msg) => {
           if (err) return;
@@ -316,6 +330,7 @@ export class HarnessService implements AsyncDisposable {
       ...(req.replayOf ? { replayOf: req.replayOf } : {}),
       env: req.env ?? {},
       moves: 0,
+      ...(req.keepCwd ? { keepCwd: true } : {}),
     };
     const revision = await this.#kv.create(runId, encode(record));
     this.#records.set(runId, { record, revision });
@@ -362,7 +377,7 @@ export class HarnessService implements AsyncDisposable {
     }
   }
 
-  async exec(req: ApiExecRequest): Promise<StepResult> {
+  async exec(req: ApiExecRequest): Promise<StepResult | ProcessState> {
     let step = 0;
     let record: RunRecord | undefined;
     // Compare-and-set on the record numbers steps without gaps even with concurrent callers; a stale
@@ -383,44 +398,114 @@ export class HarnessService implements AsyncDisposable {
     if (!record) throw new AirlockError('internal', 'unreachable');
     const log = this.#writer(req.runId);
     const asked = Object.values(req.env ?? {}).flatMap((v) => SECRET_PLACEHOLDER.exec(v)?.[1] ?? []);
-    await log.append({ type: 'step.requested', step, cmd: this.#redactor.redactString(req.cmd), ...(asked.length ? { secrets: asked } : {}) });
-    const { commands, approved } = await this.#decide(req.runId, step, req.cmd, record.policyHash, record.mountPath);
+    await log.append({ type: 'step.requested', step, cmd: this.#redactor.redactString(req.cmd), ...(asked.length ? { secrets: asked } : {}), ...(req.yieldMs !== undefined ? { yieldMs: req.yieldMs } : {}) });
+    // Where the step starts (cwd, keepCwd): the command is validated and run with the `cd` in front.
+    const plan = planStep(record, req);
+    const { commands, approved } = await this.#decide(req.runId, step, plan.cmd, record.policyHash, record.mountPath);
     const { env, secrets } = this.#secrets.resolve(req.env ?? {}, this.#validator.policy.secrets, commands);
     const timeoutMs = req.timeoutMs ?? this.#cfg.stepTimeoutMs ?? this.#validator.policy.limits.stepTimeoutMs;
-    let result: StepResult;
     const abort = new AbortController();
-    this.#waiting.set(req.runId, { runnerId: record.runnerId, step, abort });
+    // A process of the run may hold the slot: a step the runner will refuse as busy does not take it.
+    const waiting = { runnerId: record.runnerId, step, abort };
+    if (!this.#waiting.has(req.runId)) this.#waiting.set(req.runId, waiting);
     const holder = record.runnerId;
+    const pending = (async (): Promise<StepResult> => {
     try {
-      result = await this.#ask(
+      const result = await this.#ask(
         subjects.runnerExec(record.runnerId),
         {
           v: PROTOCOL_VERSION,
           runId: req.runId,
           step,
-          cmd: req.cmd,
+          cmd: plan.cmd,
           env,
           // Only the runner that holds the run can open them.
           ...(Object.keys(secrets).length > 0 ? { sealed: this.#runnerKeys.seal(record.runnerId, secrets, { runId: req.runId, step }) } : {}),
           timeoutMs,
           policyHash: record.policyHash,
-          token: signJob(newJobClaims({ runId: req.runId, step, policyHash: record.policyHash, cmd: req.cmd, ...(approved ? { approved } : {}) }), this.#key.privateKey),
+          token: signJob(newJobClaims({ runId: req.runId, step, policyHash: record.policyHash, cmd: plan.cmd, ...(approved ? { approved } : {}) }), this.#key.privateKey),
+          ...(plan.reportCwd ? { reportCwd: true } : {}),
+          ...(req.yieldMs !== undefined ? { process: true } : {}),
         },
         StepResultSchema,
         timeoutMs + STEP_REPLY_GRACE_MS,
         abort.signal,
         (raw) => this.#runnerKeys.verify('exec', holder, req.runId, step, raw),
       );
+      if (plan.reportCwd && result.cwd) await this.desk.updateRecord(req.runId, (r) => (r.cwd === result.cwd ? null : { ...r, cwd: result.cwd }));
+      return result;
     } catch (err) {
       if (err instanceof AirlockError && err.code === 'no_runner') {
         throw new AirlockError('runner_lost', `runner ${record.runnerId} that holds run ${req.runId} is not answering`, { cause: err });
       }
       throw err;
     } finally {
-      this.#waiting.delete(req.runId);
+      if (this.#waiting.get(req.runId) === waiting) this.#waiting.delete(req.runId);
     }
-    return result;
+    })();
+    return req.yieldMs === undefined ? pending : yieldStep(this.desk, req.runId, step, pending, req.yieldMs);
   }
+
+  /** The numbered-step plumbing the file and process handlers use (see processes/desk.ts). */
+  get desk(): StepDesk {
+    return (this.#desk ??= {
+      nats: this.#nats,
+      policy: this.#validator.policy,
+      policyHash: this.#validator.policyHash,
+      nextStep: async (runId) => {
+        for (const fresh of [false, true]) {
+          const { record, revision } = await this.#record(runId, { fresh });
+          if (record.status !== 'open') throw new AirlockError('run_closed', `run ${runId} was closed at ${record.closedAt ?? '?'}`);
+          try {
+            await this.#saveRecord({ ...record, steps: record.steps + 1 }, revision);
+            return { record, step: record.steps + 1 };
+          } catch (cause) {
+            this.#records.delete(runId);
+            if (fresh) throw new AirlockError('run_busy', `run ${runId} changed while this step was being numbered; steps of one run are serial`, { cause });
+          }
+        }
+        throw new AirlockError('internal', 'unreachable');
+      },
+      record: async (runId, fresh) => (await this.#record(runId, { fresh: fresh ?? false })).record,
+      updateRecord: async (runId, change) => {
+        for (let attempt = 0; attempt < 5; attempt++) {
+          const { record, revision } = await this.#record(runId, { fresh: attempt > 0 });
+          const next = change(record);
+          if (!next) return;
+          try {
+            await this.#saveRecord(next, revision);
+            return;
+          } catch {
+            this.#records.delete(runId);
+          }
+        }
+        this.#log.warn({ runId }, 'could not update a run record after 5 attempts');
+      },
+      log: (runId) => this.#writer(runId),
+      redact: (text) => this.#redactor.redactString(text),
+      decide: (runId, step, text, pinned, mountPath, given) => this.#decide(runId, step, text, pinned, mountPath, given),
+      token: (runId, step, policyHash, text, approved) => signJob(newJobClaims({ runId, step, policyHash, cmd: text, ...(approved ? { approved } : {}) }), this.#key.privateKey),
+      askRunner: async (o) => {
+        const abort = new AbortController();
+        const waiting = { runnerId: o.record.runnerId, step: o.step, abort };
+        if (o.waits && !this.#waiting.has(o.record.runId)) this.#waiting.set(o.record.runId, waiting);
+        try {
+          return await this.#ask(o.subject, o.body, o.schema, o.timeoutMs, abort.signal, (raw) => this.#runnerKeys.verify(o.kind, o.record.runnerId, o.record.runId, o.step, raw));
+        } catch (err) {
+          if (err instanceof AirlockError && err.code === 'no_runner') throw new AirlockError('runner_lost', `runner ${o.record.runnerId} that holds run ${o.record.runId} is not answering`, { cause: err });
+          throw err;
+        } finally {
+          if (this.#waiting.get(o.record.runId) === waiting) this.#waiting.delete(o.record.runId);
+        }
+      },
+      checkedLog: async (runId) => {
+        const { record } = await this.#record(runId, { fresh: true });
+        return (await this.#checkedLog(runId, record.runnerId)).filter((c) => !c.forged).map((c) => c.event);
+      },
+      track: (p) => this.#track(p),
+    });
+  }
+  #desk: StepDesk | undefined;
 
   /** Sandbox limits of new runs: the config's when set, else the policy's. */
   #limits() {
@@ -450,11 +535,12 @@ export class HarnessService implements AsyncDisposable {
     cmd: string,
     pinnedHash: string,
     mountPath: string,
+    given?: GivenVerdict,
   ): Promise<{ commands: readonly string[]; approved?: { step: number; by: string } }> {
     const v = this.#validator;
     const checked =
       pinnedHash === v.policyHash
-        ? (await this.#validatorFor(mountPath)).validate(cmd)
+        ? (given ?? (await this.#validatorFor(mountPath)).validate(cmd))
         : { verdict: 'deny' as const, rule: 'policy.mismatch', reason: `the run is pinned to policy ${pinnedHash.slice(0, 12)}, this harness enforces ${v.policyHash.slice(0, 12)}` };
     // An `ask` an operator approved for this exact command in this run lets it through, once.
     const approval = checked.verdict === 'ask' ? await this.#useApproval(runId, cmd, step) : null;
