@@ -46,6 +46,8 @@ describe('processState', () => {
     const denied = [...events, ev({ type: 'step.requested', step: 3, cmd: 'x', yieldMs: 0 }), ev({ type: 'step.verdict', step: 3, cmd: 'x', verdict: 'deny', rule: 'r.x', reason: 'no', policyHash: 'h' })];
     expect(processState(RUN, 3, denied, 0, 10)).toMatchObject({ status: 'refused', reason: 'deny (r.x): no' });
     expect(() => processState(RUN, 9, events, 0, 10)).toThrow(/no step 9/);
+    // Exited but not yet snapshotted: still running for a poller (nothing it could restore yet).
+    expect(processState(RUN, 2, done.slice(0, -1), 0, 10)).toMatchObject({ status: 'running' });
   });
 
   it('lists only processes (steps with yieldMs)', () => {

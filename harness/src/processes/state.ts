@@ -12,6 +12,8 @@ export interface StepFacts {
   started: boolean;
   exited?: Of<'step.exited'>;
   snapshot?: string;
+  /** The runner logged the snapshot after the step (created or failed): nothing more comes. */
+  settled: boolean;
   lost?: Of<'step.lost'>;
   output: Array<Of<'step.output'>>;
   /** A later step started: if this one never did, it never will. */
@@ -23,7 +25,7 @@ export function stepFacts(events: readonly LogEvent[], only?: number): Map<numbe
   const steps = new Map<number, StepFacts>();
   const of = (n: number) => {
     let f = steps.get(n);
-    if (!f) steps.set(n, (f = { started: false, output: [], overtaken: false }));
+    if (!f) steps.set(n, (f = { started: false, settled: false, output: [], overtaken: false }));
     return f;
   };
   let lastStarted = 0;
@@ -49,7 +51,13 @@ export function stepFacts(events: readonly LogEvent[], only?: number): Map<numbe
         f.exited = e;
         break;
       case 'snapshot.created':
-        if (f.exited) f.snapshot = e.digest;
+        if (f.exited) {
+          f.snapshot = e.digest;
+          f.settled = true;
+        }
+        break;
+      case 'snapshot.failed':
+        if (f.exited) f.settled = true;
         break;
       case 'step.lost':
         f.lost = e;
@@ -64,10 +72,11 @@ export function stepFacts(events: readonly LogEvent[], only?: number): Map<numbe
 
 /** The status a step's facts add up to. */
 export function statusOf(f: StepFacts): { status: ProcessState['status']; reason?: string } {
-  if (f.exited) return { status: 'exited' };
+  // Exited once its snapshot is logged too: a caller that sees `exited` can restore or diff it at once.
+  if (f.exited && f.settled) return { status: 'exited' };
   if (f.lost) return { status: 'lost', reason: f.lost.reason };
   if (f.refused) return { status: 'refused', reason: `${f.refused.verdict} (${f.refused.rule}): ${f.refused.reason}` };
-  if (f.started) return { status: 'running' };
+  if (f.started || f.exited) return { status: 'running' };
   if (f.overtaken) return { status: 'refused', reason: 'it never started (the runner refused it, e.g. while another process of the run was running)' };
   return { status: 'starting' };
 }
@@ -105,7 +114,7 @@ export function processState(runId: string, pid: number, events: readonly LogEve
     at = end;
   }
   const { status, reason } = statusOf(f);
-  const result: StepResult | undefined = f.exited ? { ...f.exited.result, logSeq: f.exited.seq, ...(f.snapshot ? { snapshot: f.snapshot } : {}) } : undefined;
+  const result: StepResult | undefined = f.exited && status === 'exited' ? { ...f.exited.result, logSeq: f.exited.seq, ...(f.snapshot ? { snapshot: f.snapshot } : {}) } : undefined;
   return {
     runId,
     pid,
@@ -135,7 +144,7 @@ export function processList(events: readonly LogEvent[]): ProcessInfo[] {
       cmd: f.requested.cmd,
       status: statusOf(f).status,
       outputBytes: bytes,
-      ...(f.exited ? { exitCode: f.exited.result.exitCode } : {}),
+      ...(f.exited && f.settled ? { exitCode: f.exited.result.exitCode } : {}),
       requestedAt: f.requested.ts,
     });
   }
