@@ -54,6 +54,7 @@ import { Objm } from '@nats-io/obj';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { SECRET_PLACEHOLDER, SecretStore, envSecrets, fileSecrets } from './secrets/store.ts';
 import { loadOrCreateSigningKey } from './keys.ts';
+import { startHarnessHeartbeat } from './heartbeat.ts';
 import type { z } from 'zod';
 import type { HarnessConfig } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -96,6 +97,7 @@ export class HarnessService implements AsyncDisposable {
   /** Runs being moved off a lost runner (one move at a time per run). */
   readonly #moving = new Set<string>();
   #monitor: NodeJS.Timeout | undefined;
+  #heartbeat: { stop(): void } | undefined;
   readonly #startedAt = new Date().toISOString();
   readonly #inFlight = new Set<Promise<unknown>>();
   #subs: Subscription[] = [];
@@ -188,6 +190,7 @@ export class HarnessService implements AsyncDisposable {
     );
     await nc.flush();
     svc.#monitor = setInterval(() => svc.#track(svc.#checkRunners()), Math.max(250, Math.floor(cfg.runnerLostMs / 4)));
+    svc.#heartbeat = startHarnessHeartbeat(nc, { startedAt: svc.#startedAt });
     svc.state = 'running';
     log.info({ nats: cfg.natsUrl.replace(/\/\/[^@/,]*@/g, '//'), runnersPinned: svc.#runnerKeys.pinned, policy: policy.name, policyHash: validator.policyHash, keyId: svc.#key.keyId, secrets: svc.#redactor.names.length }, 'harness ready');
     return svc;
@@ -792,6 +795,7 @@ export class HarnessService implements AsyncDisposable {
     this.#stopped ??= (async () => {
       this.state = 'draining';
       clearInterval(this.#monitor);
+      this.#heartbeat?.stop();
       for (const s of this.#subs) s.unsubscribe();
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
       this.state = 'stopped';
