@@ -42,6 +42,7 @@ import { BundleBuilder, type BundleRef } from './bundles/build.ts';
 import type { HarnessConfig } from './config.ts';
 import type { HarnessContext } from './context.ts';
 import { loadOrCreateSigningKey } from './keys.ts';
+import { startHarnessHeartbeat } from './heartbeat.ts';
 import type { Logger } from './logger.ts';
 import { publishPolicy } from './policy/bucket.ts';
 import { PolicyGate } from './policy/gate.ts';
@@ -91,6 +92,7 @@ export class HarnessService implements AsyncDisposable {
   readonly #inFlight = new Set<Promise<unknown>>();
   #subs: Subscription[] = [];
   #monitor: NodeJS.Timeout | undefined;
+  #heartbeat: { stop(): void } | undefined;
   #stopped: Promise<void> | undefined;
   /** Numbered steps for the file and process handlers. */
   readonly #desk: StepDesk;
@@ -135,6 +137,7 @@ export class HarnessService implements AsyncDisposable {
     svc.#subscribe();
     await nats.nc.flush();
     svc.#monitor = setInterval(() => svc.#track(svc.#rooms.relocator.check()), Math.max(250, Math.floor(cfg.runnerLostMs / 4)));
+    svc.#heartbeat = startHarnessHeartbeat(svc.#ctx.nats.nc, { startedAt: svc.#startedAt.toISOString() });
     svc.state = 'running';
     log.info({ nats: cfg.natsUrl.replace(/\/\/[^@/,]*@/g, '//'), ...svc.#ready }, 'harness ready');
     return svc;
@@ -240,6 +243,7 @@ export class HarnessService implements AsyncDisposable {
     this.#stopped ??= (async () => {
       this.state = 'draining';
       clearInterval(this.#monitor);
+      this.#heartbeat?.stop();
       for (const s of this.#subs) s.unsubscribe();
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
       this.state = 'stopped';

@@ -36,6 +36,8 @@ export const errorCodes = {
   unknown_process: { retryable: false, doc: 'The run has no process (step started with `yieldMs`) with that id.' },
   file_tools_unavailable: { retryable: false, doc: 'The sandbox image has no `python3`, which the file tools run inside the sandbox with.' },
   internal: { retryable: true, doc: 'An unexpected failure; the log names it.' },
+  harness_lost: { retryable: true, doc: 'The harness stopped sending heartbeats while a call waited on it (it died, or this client lost NATS). A step it was running may still finish: its outcome is in the run log (`run.result(step)`).' },
+  unsupported: { retryable: false, doc: 'The deployment does not offer this call yet (the SDK method names what is missing).' },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -53,7 +55,8 @@ export type WireError = z.infer<typeof WireErrorSchema>;
 
 /** A local error carrying a wire code. Both sides throw it; `toWire` / `fromWire` convert at the boundary. */
 export class AirlockError extends Error {
-  override readonly name = 'AirlockError';
+  /** `AirlockError`, or the SDK's subclass name (`PolicyDeniedError`, `HarnessLostError`, …). */
+  override readonly name: string = 'AirlockError';
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly data: Record<string, unknown> | undefined;

@@ -29,6 +29,8 @@ export const subjects = {
   runnerClose: (runnerId: string) => `${ROOT}.runner.${runnerId}.close`,
   runnerFile: (runnerId: string) => `${ROOT}.runner.${runnerId}.file`,
   runnerSignal: (runnerId: string) => `${ROOT}.runner.${runnerId}.signal`,
+  /** The harness publishes its heartbeat here (core NATS), so a waiting client notices a dead harness. */
+  harnessHeartbeat: `${ROOT}.harness.heartbeat`,
   /** Every runner publishes its heartbeat here (core NATS). */
   runnerHeartbeat: `${ROOT}.heartbeat`,
   /** The durable run log: one subject per run. */

@@ -27,21 +27,18 @@ async function fails(p: Promise<unknown>): Promise<AirlockError> {
   return err as AirlockError;
 }
 
-const stdout = async (runId: string, cmd: string) => {
-  const out: Buffer[] = [];
-  await stack.client.exec(runId, cmd, { onOutput: (s, d) => s === 'stdout' && out.push(d) });
-  return Buffer.concat(out).toString();
-};
+const stdout = async (runId: string, cmd: string) => (await stack.client.run(runId).exec(cmd)).stdout;
 
 describe('file tools', () => {
   it('write, read (line ranges), list and stat are logged, snapshotted steps; files stay the user\'s', async () => {
-    const run = await stack.client.open({});
+    await using run = await stack.client.open({});
+    const record = run.record!;
     const w = await file(run.runId, { op: 'write', path: 'src/deep/a.txt', content: 'one\ntwo\nthree\n' });
     expect(w).toMatchObject({ op: 'write', step: 1, path: 'src/deep/a.txt', created: true, size: 14 });
     expect(w.snapshot).toMatch(/^[0-9a-f]{64}$/);
     // Written inside the sandbox, as its user: owned like files a command writes.
-    const host = statSync(join(run.workspace, 'src/deep/a.txt'));
-    const ws = statSync(run.workspace);
+    const host = statSync(join(record.workspace, 'src/deep/a.txt'));
+    const ws = statSync(record.workspace);
     expect([host.uid, host.gid]).toEqual([ws.uid, ws.gid]);
     expect(host.uid).not.toBe(0);
     expect(await stdout(run.runId, 'id -u; id -g')).toBe(`${host.uid}\n${host.gid}\n`);
@@ -77,18 +74,19 @@ describe('file tools', () => {
     }
     // The log holds the summary, never the content.
     expect(JSON.stringify(fileEvents)).not.toContain('three');
-    await stack.client.close(run.runId);
+    await run.close();
   });
 
   it('denies paths outside the workspace, lexically and through symlinks, and reads nothing there', async () => {
-    const run = await stack.client.open({});
+    await using run = await stack.client.open({});
+    const record = run.record!;
     for (const path of ['../etc/passwd', '/etc/passwd', 'a/../../etc/hosts']) {
       const err = await fails(file(run.runId, { op: 'read', path }));
       expect(err, path).toMatchObject({ code: 'validation_denied', data: { rule: 'file.outside_workspace' } });
     }
     await fails(file(run.runId, { op: 'write', path: '/tmp/x', content: 'x' }));
     // A symlink the run made, pointing out: found in the sandbox, refused, nothing returned.
-    await stack.client.exec(run.runId, 'ln -s /etc escape && ln -s /etc/passwd pw && mkdir real && ln -s real inner');
+    await run.exec('ln -s /etc escape && ln -s /etc/passwd pw && mkdir real && ln -s real inner');
     const viaDir = await fails(file(run.runId, { op: 'read', path: 'escape/passwd' }));
     expect(viaDir).toMatchObject({ code: 'validation_denied', data: { rule: 'file.outside_workspace' } });
     expect(viaDir.message).not.toContain('root:x:0:0');
@@ -108,11 +106,12 @@ describe('file tools', () => {
     expect(denies.filter((r) => r === 'file.outside_workspace').length).toBe(9);
     expect(denies).toContain('file.symlink');
     expect(await stdout(run.runId, 'ls /etc/evil 2>&1 || true')).toContain('No such file');
-    await stack.client.close(run.runId);
+    await run.close();
   });
 
   it('holds a write to a sensitive path for an operator, and runs that exact write once approved', async () => {
-    const run = await stack.client.open({});
+    await using run = await stack.client.open({});
+    const record = run.record!;
     const hook = { op: 'write' as const, path: '.git/hooks/pre-commit', content: '#!/bin/sh\necho hooked\n', mode: 0o755 };
     const held = await fails(file(run.runId, hook));
     expect(held).toMatchObject({ code: 'validation_ask', data: { step: 1 } });
@@ -129,11 +128,12 @@ describe('file tools', () => {
     expect(await stdout(run.runId, 'stat -c %a .git/hooks/pre-commit; cat .git/hooks/pre-commit')).toBe('755\n#!/bin/sh\necho hooked\n');
     // Once only.
     expect(await fails(file(run.runId, hook))).toMatchObject({ code: 'validation_ask' });
-    await stack.client.close(run.runId);
+    await run.close();
   });
 
   it('edits by exact search and replace; a missing search names the nearest text, an ambiguous one is refused', async () => {
-    const run = await stack.client.open({});
+    await using run = await stack.client.open({});
+    const record = run.record!;
     await file(run.runId, { op: 'write', path: 'app.py', content: 'def add(a, b):\n    return a + b\n\nx = 1\ny = 1\n' });
     const ok = await file(run.runId, { op: 'edit', path: 'app.py', search: '    return a + b\n', replace: '    return a + b + 0\n' });
     expect(ok).toMatchObject({ op: 'edit', replaced: 1, line: 2 });
@@ -149,19 +149,20 @@ describe('file tools', () => {
     // A failed edit is a logged step too, with its error.
     const log = await runEvents(stack.client, run.runId);
     expect(log.find((e) => e.type === 'step.file' && e.file.code === 'edit_no_match')).toBeDefined();
-    await stack.client.close(run.runId);
+    await run.close();
   });
 
   it('detects binary files and caps what a read returns', async () => {
-    const run = await stack.client.open({});
+    await using run = await stack.client.open({});
+    const record = run.record!;
     const bytes = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0x01, 0xff, 0x0a]);
     await file(run.runId, { op: 'write', path: 'img.png', content: bytes.toString('base64'), encoding: 'base64' });
     expect(await file(run.runId, { op: 'read', path: 'img.png' })).toMatchObject({ binary: true, content: bytes.toString('base64'), size: 8 });
     // Latin-1 (not UTF-8) is binary too.
-    await stack.client.exec(run.runId, "printf 'caf\\xe9\\n' > latin1.txt");
+    await run.exec("printf 'caf\\xe9\\n' > latin1.txt");
     expect(await file(run.runId, { op: 'read', path: 'latin1.txt' })).toMatchObject({ binary: true });
     // 300 KB of text: the default cap returns 256 KiB, a smaller cap that many bytes, never a cut character.
-    await stack.client.exec(run.runId, "python3 -c \"import sys; sys.stdout.write(('\\u00e9' * 99 + '\\n') * 1530)\" > big.txt");
+    await run.exec("python3 -c \"import sys; sys.stdout.write(('\\u00e9' * 99 + '\\n') * 1530)\" > big.txt");
     const big = await file(run.runId, { op: 'read', path: 'big.txt' });
     expect(big.truncated).toBe(true);
     expect(Buffer.byteLength(big.content!)).toBeLessThanOrEqual(256 * 1024);
@@ -171,6 +172,25 @@ describe('file tools', () => {
     expect(small).toMatchObject({ truncated: true, binary: false, fromLine: 1, toLine: 6, totalLines: 1530 });
     // Five whole lines (995 bytes), then two characters: the third would be cut in two, so it is left out.
     expect(small.content).toBe(`${'é'.repeat(99)}\n`.repeat(5) + 'éé');
-    await stack.client.close(run.runId);
+    await run.close();
+  });
+
+  it('are methods of the SDK run (run.files)', async () => {
+    await using run = await stack.client.open({});
+    const w = await run.files.write('notes/todo.md', '- one\n- two\n');
+    expect(w).toMatchObject({ op: 'write', created: true, size: 12 });
+    expect((await run.files.read('notes/todo.md', { fromLine: 2 })).content).toBe('- two\n');
+    expect(await run.files.edit('notes/todo.md', '- two', '- three')).toMatchObject({ replaced: 1, line: 2 });
+    await run.files.write('logo.bin', new Uint8Array([0, 1, 2, 255]));
+    const bin = await run.files.read('logo.bin');
+    expect([bin.binary, Buffer.from(bin.content!, 'base64')]).toEqual([true, Buffer.from([0, 1, 2, 255])]);
+    expect((await run.files.list('.', { depth: 2 })).map((e) => e.path)).toEqual(['logo.bin', 'notes', 'notes/todo.md']);
+    expect(await run.files.stat('notes/todo.md')).toMatchObject({ type: 'file', size: 14 });
+    expect(await run.files.stat('missing')).toBeNull();
+    // Typed errors: the SDK's classes for denied and held calls, the table's codes for the rest.
+    await expect(run.files.read('/etc/passwd')).rejects.toMatchObject({ name: 'PolicyDeniedError', rule: 'file.outside_workspace' });
+    await expect(run.files.write('.mcp.json', '{}')).rejects.toMatchObject({ name: 'ApprovalRequiredError' });
+    await expect(run.files.edit('notes/todo.md', '- four', 'x')).rejects.toMatchObject({ code: 'edit_no_match', retryable: false });
+    expect((await run.exec('cat notes/todo.md')).stdout).toBe('- one\n- three\n');
   });
 });

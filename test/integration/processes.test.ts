@@ -16,6 +16,7 @@ import {
 import type { ProcessState, StepResult } from '@airlock/proto';
 import { connectNats, type NatsHandles } from '@airlock/transport';
 import type { z } from 'zod';
+import { Airlock } from '@airlock/client';
 import { runEvents, useStack, waitUntil } from '../fixtures.ts';
 
 const stack = useStack();
@@ -55,48 +56,51 @@ async function stdoutOf(runId: string, r: StepResult): Promise<string> {
 
 describe('working directory', () => {
   it('persists between steps with keepCwd (at open or per exec); exported variables never do', async () => {
-    const run = await stack.client.open({ keepCwd: true });
+    await using run = await stack.client.open({ keepCwd: true });
+    const { mountPath } = run.record!;
     await exec(run.runId, 'mkdir -p sub/deeper && cd sub && export FOO=leaked');
-    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd; echo "${FOO:-unset}"'))).toBe(`${run.mountPath}/sub\nunset\n`);
+    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd; echo "${FOO:-unset}"'))).toBe(`${mountPath}/sub\nunset\n`);
     const moved = await exec(run.runId, 'cd deeper');
-    expect(moved.cwd).toBe(`${run.mountPath}/sub/deeper`);
+    expect(moved.cwd).toBe(`${mountPath}/sub/deeper`);
     // A relative path in the next step is judged from where it really runs: this stays in the workspace.
-    expect(await stdoutOf(run.runId, await exec(run.runId, 'touch here.txt && pwd'))).toBe(`${run.mountPath}/sub/deeper\n`);
-    expect(await stdoutOf(run.runId, await exec(run.runId, `ls ${run.mountPath}/sub/deeper`))).toBe('here.txt\n');
+    expect(await stdoutOf(run.runId, await exec(run.runId, 'touch here.txt && pwd'))).toBe(`${mountPath}/sub/deeper\n`);
+    expect(await stdoutOf(run.runId, await exec(run.runId, `ls ${mountPath}/sub/deeper`))).toBe('here.txt\n');
     // One step can opt out; the run keeps its place.
-    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd', { keepCwd: false }))).toBe(`${run.mountPath}\n`);
-    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd'))).toBe(`${run.mountPath}/sub/deeper\n`);
+    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd', { keepCwd: false }))).toBe(`${mountPath}\n`);
+    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd'))).toBe(`${mountPath}/sub/deeper\n`);
     // An explicit cwd (relative to the workspace) starts a step there; with keepCwd the run goes on from there.
-    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd', { cwd: 'sub' }))).toBe(`${run.mountPath}/sub\n`);
+    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd', { cwd: 'sub' }))).toBe(`${mountPath}/sub\n`);
     // The record keeps the place: a restarted harness starts the next step there.
     await stack.harness.drain(2000);
     await stack.startHarness({});
-    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd'))).toBe(`${run.mountPath}/sub\n`);
-    expect(await stdoutOf(run.runId, await exec(run.runId, 'cd deeper && pwd'))).toBe(`${run.mountPath}/sub/deeper\n`);
-    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd'))).toBe(`${run.mountPath}/sub/deeper\n`);
+    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd'))).toBe(`${mountPath}/sub\n`);
+    expect(await stdoutOf(run.runId, await exec(run.runId, 'cd deeper && pwd'))).toBe(`${mountPath}/sub/deeper\n`);
+    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd'))).toBe(`${mountPath}/sub/deeper\n`);
     // The step is validated with the cd in front: relative paths are judged from where it runs.
     const verdicts = (await runEvents(stack.client, run.runId)).filter((e) => e.type === 'step.verdict');
-    expect(verdicts.at(-1)).toMatchObject({ cmd: `cd '${run.mountPath}/sub/deeper' || exit 1; pwd`, verdict: 'allow' });
-    await stack.client.close(run.runId);
+    expect(verdicts.at(-1)).toMatchObject({ cmd: `cd '${mountPath}/sub/deeper' || exit 1; pwd`, verdict: 'allow' });
+    await run.close();
   });
 
   it('does not persist without keepCwd, and per-exec keepCwd turns it on', async () => {
-    const run = await stack.client.open({});
+    await using run = await stack.client.open({});
+    const { mountPath } = run.record!;
     await exec(run.runId, 'mkdir -p sub && cd sub');
-    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd'))).toBe(`${run.mountPath}\n`);
+    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd'))).toBe(`${mountPath}\n`);
     await exec(run.runId, 'cd sub', { keepCwd: true });
-    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd', { keepCwd: true }))).toBe(`${run.mountPath}/sub\n`);
-    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd'))).toBe(`${run.mountPath}\n`);
+    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd', { keepCwd: true }))).toBe(`${mountPath}/sub\n`);
+    expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd'))).toBe(`${mountPath}\n`);
     // Output is exactly what the command wrote: the shell's reports are taken out.
     const events = await runEvents(stack.client, run.runId);
     for (const e of events) if (e.type === 'step.output') expect(outputBytes(e).includes(0x1e)).toBe(false);
-    await stack.client.close(run.runId);
+    await run.close();
   });
 });
 
 describe('long-running processes', () => {
   it('yields with the output so far, runs on, is polled to its end; the run is busy meanwhile', async () => {
-    const run = await stack.client.open({});
+    await using run = await stack.client.open({});
+    const { mountPath } = run.record!;
     const t0 = Date.now();
     const first = await start(run.runId, 'for i in 1 2 3 4; do echo tick $i; sleep 1; done; echo done >&2', { yieldMs: 1500 });
     expect(Date.now() - t0).toBeLessThan(20_000);
@@ -115,11 +119,12 @@ describe('long-running processes', () => {
     expect(again.output.map((c) => c.text).join('')).toBe('tick 1\ntick 2\ntick 3\ntick 4\ndone\n');
     expect((await exec(run.runId, 'true')).exitCode).toBe(0);
     expect((await api(subjects.api.processes, { runId: run.runId }, ApiProcessesResultSchema)).processes).toMatchObject([{ pid: 1, status: 'exited', exitCode: 0 }]);
-    await stack.client.close(run.runId);
+    await run.close();
   });
 
   it('keeps waiting and lifetime apart: yieldMs is the wait, timeoutMs ends the process', async () => {
-    const run = await stack.client.open({});
+    await using run = await stack.client.open({});
+    const { mountPath } = run.record!;
     const s = await start(run.runId, 'echo up; sleep 60', { yieldMs: 300, timeoutMs: 4000 });
     expect(s.status).toBe('running');
     const end = await pollToEnd(run.runId, s.pid);
@@ -127,11 +132,12 @@ describe('long-running processes', () => {
     // A command that ends within yieldMs answers with its result at once.
     const quick = await start(run.runId, 'echo fast', { yieldMs: 30_000 });
     expect(quick).toMatchObject({ status: 'exited', result: { exitCode: 0 }, output: [{ stream: 'stdout', text: 'fast\n' }] });
-    await stack.client.close(run.runId);
+    await run.close();
   });
 
   it('signals the process group: a trap sees SIGTERM, SIGKILL ends it', async () => {
-    const run = await stack.client.open({});
+    await using run = await stack.client.open({});
+    const { mountPath } = run.record!;
     const s = await start(run.runId, "trap 'echo got TERM; exit 7' TERM; echo ready; for i in $(seq 1 600); do sleep 0.2; done", { yieldMs: 1000 });
     expect(s.output.map((c) => c.text).join('')).toBe('ready\n');
     const sent = await api(subjects.api.signal, { runId: run.runId, pid: s.pid, signal: 'SIGTERM' }, ApiSignalResultSchema);
@@ -146,11 +152,12 @@ describe('long-running processes', () => {
     await api(subjects.api.signal, { runId: run.runId, pid: stubborn.pid, signal: 'SIGKILL' }, ApiSignalResultSchema);
     expect((await pollToEnd(run.runId, stubborn.pid)).state).toMatchObject({ status: 'exited', result: { exitCode: 137, signal: 'SIGKILL' } });
     expect(await stdoutOf(run.runId, await exec(run.runId, 'ps -eo args | grep -c "^sleep 100$" || true'))).toBe('0\n');
-    await stack.client.close(run.runId);
+    await run.close();
   });
 
   it('is found and read in full by a new client after the first one disconnected', async () => {
-    const run = await stack.client.open({});
+    await using run = await stack.client.open({});
+    const { mountPath } = run.record!;
     const first = await connectNats({ servers: stack.nats.url, name: 'agent-1' });
     const s = await start(run.runId, 'for i in $(seq 1 5); do echo line $i; sleep 0.5; done', { yieldMs: 200 }, first);
     expect(s.status).toBe('running');
@@ -161,11 +168,12 @@ describe('long-running processes', () => {
     expect(listed.processes.map((p) => p.pid)).toEqual([s.pid]);
     const all = await pollToEnd(run.runId, s.pid, undefined, second);
     expect(all.text).toBe('line 1\nline 2\nline 3\nline 4\nline 5\n');
-    await stack.client.close(run.runId);
+    await run.close();
   });
 
   it('survives a harness restart: the process runs on and is polled, signalled and listed by the new harness', async () => {
-    const run = await stack.client.open({});
+    await using run = await stack.client.open({});
+    const { mountPath } = run.record!;
     const s = await start(run.runId, 'for i in $(seq 1 6); do echo beat $i; sleep 0.5; done; sleep 300', { yieldMs: 300, timeoutMs: 600_000 });
     expect(s.status).toBe('running');
     await stack.harness.drain(2000);
@@ -179,6 +187,23 @@ describe('long-running processes', () => {
     const end = await pollToEnd(run.runId, s.pid);
     expect(end.text).toBe('beat 1\nbeat 2\nbeat 3\nbeat 4\nbeat 5\nbeat 6\n');
     expect(end.state.result).toMatchObject({ exitCode: 143, signal: 'SIGTERM' });
-    await stack.client.close(run.runId);
+    await run.close();
+  });
+
+  it('are methods of the SDK run: exec({ yieldMs }), poll, signal, processes, from a second client too', async () => {
+    await using run = await stack.client.open({});
+    const p = await run.exec("echo start; for i in $(seq 1 100); do sleep 0.1; done; echo never", { yieldMs: 500, timeoutMs: 120_000 });
+    expect(p).toMatchObject({ status: 'running', output: [{ text: 'start\n' }] });
+    await using other = await Airlock.connect({ servers: stack.nats.url });
+    const same = other.run(run.runId);
+    expect((await same.processes()).map((x) => [x.pid, x.status])).toEqual([[p.pid, 'running']]);
+    expect(await same.signal(p.pid, 'SIGINT')).toBe(true);
+    let state = await same.poll(p.pid, { fromOffset: p.nextOffset, waitMs: 10_000 });
+    for (let i = 0; state.status === 'running' && i < 50; i++) state = await same.poll(p.pid, { fromOffset: state.nextOffset, waitMs: 10_000 });
+    expect(state).toMatchObject({ status: 'exited', result: { exitCode: 130, signal: 'SIGINT' } });
+    // The ordinary exec is unchanged: a result with the output.
+    expect((await run.exec('pwd', { cwd: 'sub', keepCwd: false }).catch((e: unknown) => e))).toMatchObject({ exitCode: 1 });
+    expect((await run.exec('mkdir sub && cd sub', { keepCwd: true })).exitCode).toBe(0);
+    expect((await run.exec('pwd', { keepCwd: true })).stdout).toBe(`${run.record!.mountPath}/sub\n`);
   });
 });
