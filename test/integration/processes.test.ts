@@ -171,6 +171,23 @@ describe('long-running processes', () => {
     await run.close();
   });
 
+  // Before the restart test: an SDK wait begun within 5 s of a harness restart still depends on the old instance (harness_lost).
+  it('are methods of the SDK run: exec({ yieldMs }), poll, signal, processes, from a second client too', async () => {
+    await using run = await stack.client.open({});
+    const p = await run.exec("echo start; for i in $(seq 1 100); do sleep 0.1; done; echo never", { yieldMs: 500, timeoutMs: 120_000 });
+    expect(p).toMatchObject({ status: 'running', output: [{ text: 'start\n' }] });
+    await using other = await Airlock.connect({ servers: stack.nats.url });
+    const same = other.run(run.runId);
+    expect((await same.processes()).map((x) => [x.pid, x.status])).toEqual([[p.pid, 'running']]);
+    expect(await same.signal(p.pid, 'SIGINT')).toBe(true);
+    let state = await same.poll(p.pid, { fromOffset: p.nextOffset, waitMs: 10_000 });
+    for (let i = 0; state.status === 'running' && i < 50; i++) state = await same.poll(p.pid, { fromOffset: state.nextOffset, waitMs: 10_000 });
+    expect(state).toMatchObject({ status: 'exited', result: { exitCode: 130, signal: 'SIGINT' } });
+    // The ordinary exec is unchanged: a result with the output.
+    expect((await run.exec('pwd', { cwd: 'sub', keepCwd: false }).catch((e: unknown) => e))).toMatchObject({ exitCode: 1 });
+    expect((await run.exec('mkdir sub && cd sub', { keepCwd: true })).exitCode).toBe(0);
+    expect((await run.exec('pwd', { keepCwd: true })).stdout).toBe(`${run.record!.mountPath}/sub\n`);
+  });
   it('survives a harness restart: the process runs on and is polled, signalled and listed by the new harness', async () => {
     await using run = await stack.client.open({});
     const { mountPath } = run.record!;
@@ -190,20 +207,4 @@ describe('long-running processes', () => {
     await run.close();
   });
 
-  it('are methods of the SDK run: exec({ yieldMs }), poll, signal, processes, from a second client too', async () => {
-    await using run = await stack.client.open({});
-    const p = await run.exec("echo start; for i in $(seq 1 100); do sleep 0.1; done; echo never", { yieldMs: 500, timeoutMs: 120_000 });
-    expect(p).toMatchObject({ status: 'running', output: [{ text: 'start\n' }] });
-    await using other = await Airlock.connect({ servers: stack.nats.url });
-    const same = other.run(run.runId);
-    expect((await same.processes()).map((x) => [x.pid, x.status])).toEqual([[p.pid, 'running']]);
-    expect(await same.signal(p.pid, 'SIGINT')).toBe(true);
-    let state = await same.poll(p.pid, { fromOffset: p.nextOffset, waitMs: 10_000 });
-    for (let i = 0; state.status === 'running' && i < 50; i++) state = await same.poll(p.pid, { fromOffset: state.nextOffset, waitMs: 10_000 });
-    expect(state).toMatchObject({ status: 'exited', result: { exitCode: 130, signal: 'SIGINT' } });
-    // The ordinary exec is unchanged: a result with the output.
-    expect((await run.exec('pwd', { cwd: 'sub', keepCwd: false }).catch((e: unknown) => e))).toMatchObject({ exitCode: 1 });
-    expect((await run.exec('mkdir sub && cd sub', { keepCwd: true })).exitCode).toBe(0);
-    expect((await run.exec('pwd', { keepCwd: true })).stdout).toBe(`${run.record!.mountPath}/sub\n`);
-  });
 });
