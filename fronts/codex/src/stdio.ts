@@ -1,0 +1,84 @@
+// `airlock codex-env`: the program Codex starts from `environments.toml`. It opens (or attaches to) an
+// Airlock run, then serves Codex's exec-server JSON-RPC on stdin/stdout until Codex hangs up.
+import { appendFileSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import { connectBackend, type BackendOptions, type StepBackend } from './backend.ts';
+import { LineSplitter, encodeLine, parseLine, type Outgoing } from './jsonrpc.ts';
+import { PathMap } from './paths.ts';
+import { CodexEnvServer } from './server.ts';
+
+export interface CodexEnvOptions extends BackendOptions {
+  /**
+   * The directory Codex runs in (its `--cd`), shown to the sandbox as the run's mount path. Codex
+   * starts this program in that directory, so the default is the current directory.
+   */
+  root?: string;
+  /** Lifetime of each step. */
+  stepTimeoutMs: number;
+  /** Append every JSON-RPC message, in and out, to this file (JSON lines) to see what Codex calls. */
+  tracePath?: string;
+  input?: Readable;
+  output?: Writable;
+  /** Operational messages (stderr). */
+  log?: (line: string) => void;
+}
+
+/** Serves one Codex connection; resolves with the process exit code once Codex has gone. */
+export async function runCodexEnv(opts: CodexEnvOptions): Promise<number> {
+  const input = opts.input ?? process.stdin;
+  const output = opts.output ?? process.stdout;
+  const log = opts.log ?? ((line: string) => process.stderr.write(`airlock codex-env: ${line}\n`));
+  const trace = (dir: 'in' | 'out', message: unknown) => {
+    if (opts.tracePath) appendFileSync(opts.tracePath, JSON.stringify({ t: new Date().toISOString(), dir, message }) + '\n');
+  };
+  let backend: StepBackend;
+  try {
+    backend = await connectBackend(opts);
+  } catch (err) {
+    log(`cannot start: ${err instanceof Error ? err.message : String(err)}`);
+    return 125;
+  }
+  log(`serving Codex from run ${backend.runId} (workspace ${backend.workspace} at ${backend.mountPath})`);
+  const send = (message: Outgoing) => {
+    trace('out', message);
+    output.write(encodeLine(message));
+  };
+  const server = new CodexEnvServer({ backend, paths: new PathMap(opts.root ?? process.cwd(), backend.mountPath), stepTimeoutMs: opts.stepTimeoutMs, send, log });
+  try {
+    await serveLines(input, (line) => {
+      const parsed = parseLine(line);
+      trace('in', parsed.ok ? parsed.message : line);
+      if (!parsed.ok) {
+        send(parsed.reply);
+        return;
+      }
+      server.handle(parsed.message).catch((err: unknown) => log(`handler failed: ${err instanceof Error ? err.message : String(err)}`));
+    });
+  } finally {
+    server.stop();
+    // Codex has gone. Closing a run we opened ends whatever step still runs and gives the workspace back.
+    try {
+      await backend[Symbol.asyncDispose]();
+    } catch (err) {
+      log(`closing run ${backend.runId} failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    log(`Codex disconnected; run ${backend.runId}${opts.runId || opts.keepRun ? ' stays open' : ' closed'} (see \`airlock log ${backend.runId}\`)`);
+  }
+  return 0;
+}
+
+/** Feeds each line of `input` to `onLine` until the stream ends. */
+function serveLines(input: Readable, onLine: (line: string | { tooLong: number }) => void): Promise<void> {
+  const splitter = new LineSplitter();
+  return new Promise((done, fail) => {
+    input.on('data', (chunk: Buffer | string) => {
+      for (const line of splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) onLine(line);
+    });
+    input.once('end', () => {
+      for (const line of splitter.end()) onLine(line);
+      done();
+    });
+    input.once('close', () => done());
+    input.once('error', fail);
+  });
+}
