@@ -71,6 +71,8 @@ export async function runCodexEnv(opts: CodexEnvOptions): Promise<number> {
 function serveLines(input: Readable, onLine: (line: string | { tooLong: number }) => void): Promise<void> {
   const splitter = new LineSplitter();
   return new Promise((done, fail) => {
+    // Codex ending this program (or a user's Ctrl-C) is a hang-up like end of input: the run is closed.
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(sig, () => done());
     input.on('data', (chunk: Buffer | string) => {
       for (const line of splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) onLine(line);
     });
