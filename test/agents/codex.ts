@@ -28,9 +28,9 @@ function tomlString(s: string): string {
 }
 
 /** config.toml: the scripted model, no approvals or sandbox of Codex's own (Airlock is both), no telemetry. */
-export function configToml(modelBaseUrl: string): string {
+export function configToml(modelBaseUrl: string, model = 'scripted'): string {
   return [
-    'model = "scripted"',
+    `model = ${tomlString(model)}`,
     'model_provider = "scripted"',
     'approval_policy = "never"',
     'sandbox_mode = "danger-full-access"',
@@ -71,9 +71,9 @@ export function environmentsToml(args: readonly string[]): string {
 }
 
 /** A fresh CODEX_HOME with both files. */
-export function makeCodexHome(modelBaseUrl: string, codexEnvArgs: readonly string[]): string {
+export function makeCodexHome(modelBaseUrl: string, codexEnvArgs: readonly string[], model?: string): string {
   const home = mkdtempSync(join(tmpdir(), 'airlock-codex-home-'));
-  writeFileSync(join(home, 'config.toml'), configToml(modelBaseUrl));
+  writeFileSync(join(home, 'config.toml'), configToml(modelBaseUrl, model));
   writeFileSync(join(home, 'environments.toml'), environmentsToml(codexEnvArgs));
   return home;
 }

@@ -6,9 +6,12 @@
 // `write_stdin` (empty input) until it ends, as a model would.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
+/** One turn of the script: a bash command line (`exec_command`), or a patch for Codex's `apply_patch` tool. */
+export type ScriptStep = string | { patch: string };
+
 export interface ScriptedModelOptions {
-  /** Bash command lines, in order. */
-  commands: readonly string[];
+  /** Bash command lines (or patches), in order. */
+  commands: readonly ScriptStep[];
   /** The assistant's last message. */
   finalMessage?: string;
   /** `yield_time_ms` of each call (Codex caps it at 30 s; longer commands are polled). */
@@ -28,6 +31,7 @@ interface InputItem {
   name?: string;
   call_id?: string;
   arguments?: string;
+  input?: string;
   output?: unknown;
 }
 
@@ -39,7 +43,9 @@ interface ResponsesRequest {
 }
 
 /** What the model does next. */
-export type NextAction = { kind: 'exec'; index: number; cmd: string } | { kind: 'poll'; sessionId: number } | { kind: 'final' };
+export type NextAction = { kind: 'exec'; index: number; cmd: string } | { kind: 'patch'; index: number; patch: string } | { kind: 'poll'; sessionId: number } | { kind: 'final' };
+
+const OUTPUT_TYPES = new Set(['function_call_output', 'custom_tool_call_output']);
 
 /** Text of a tool output item (a string, or content parts with text). */
 export function outputText(output: unknown): string {
@@ -54,13 +60,15 @@ const RUNNING = /Process running with session ID (\d+)/;
  * Decides the next action from the conversation so far: every tool output that is not "still running"
  * finished one command of the script; a "still running" last output is polled.
  */
-export function nextAction(input: readonly InputItem[], commands: readonly string[]): NextAction {
-  const outputs = input.filter((i) => i.type === 'function_call_output').map((i) => outputText(i.output));
+export function nextAction(input: readonly InputItem[], commands: readonly ScriptStep[]): NextAction {
+  const outputs = input.filter((i) => OUTPUT_TYPES.has(i.type ?? '')).map((i) => outputText(i.output));
   const finished = outputs.filter((o) => !RUNNING.test(o)).length;
   const last = outputs.at(-1);
   const running = last === undefined ? null : RUNNING.exec(last);
   if (running) return { kind: 'poll', sessionId: Number(running[1]) };
-  if (finished < commands.length) return { kind: 'exec', index: finished, cmd: commands[finished]! };
+  const next = commands[finished];
+  if (typeof next === 'string') return { kind: 'exec', index: finished, cmd: next };
+  if (next) return { kind: 'patch', index: finished, patch: next.patch };
   return { kind: 'final' };
 }
 
@@ -97,15 +105,19 @@ export class ScriptedResponsesServer implements AsyncDisposable {
   /** Every tool output Codex sent back, by call id, from the latest request (the whole conversation). */
   toolOutputs(): Map<string, string> {
     const last = this.requests.at(-1)?.body.input ?? [];
-    return new Map(last.filter((i) => i.type === 'function_call_output').map((i) => [i.call_id ?? '', outputText(i.output)]));
+    return new Map(last.filter((i) => OUTPUT_TYPES.has(i.type ?? '')).map((i) => [i.call_id ?? '', outputText(i.output)]));
   }
 
   /** The tool calls Codex sent back as history, in order (from the latest request). */
   toolCalls(): Array<{ callId: string; name: string; arguments: Record<string, unknown> }> {
     const last = this.requests.at(-1)?.body.input ?? [];
     return last
-      .filter((i) => i.type === 'function_call')
-      .map((i) => ({ callId: i.call_id ?? '', name: i.name ?? '', arguments: JSON.parse(i.arguments ?? '{}') as Record<string, unknown> }));
+      .filter((i) => i.type === 'function_call' || i.type === 'custom_tool_call')
+      .map((i) => ({
+        callId: i.call_id ?? '',
+        name: i.name ?? '',
+        arguments: i.type === 'custom_tool_call' ? { input: i.input } : (JSON.parse(i.arguments ?? '{}') as Record<string, unknown>),
+      }));
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
@@ -143,7 +155,9 @@ export class ScriptedResponsesServer implements AsyncDisposable {
     const item =
       action.kind === 'final'
         ? { type: 'message', role: 'assistant', id: `msg_scripted_${n}`, content: [{ type: 'output_text', text: this.#opts.finalMessage }] }
-        : {
+        : action.kind === 'patch'
+          ? { type: 'custom_tool_call', id: `ctc_scripted_${n}`, call_id: `call_scripted_${n}`, name: 'apply_patch', input: action.patch }
+          : {
             type: 'function_call',
             id: `fc_scripted_${n}`,
             call_id: `call_scripted_${n}`,

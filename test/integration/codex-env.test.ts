@@ -200,4 +200,64 @@ describe(`Codex CLI ${CODEX_VERSION} through ./airlock codex-env`, () => {
       expect(steps.find((s) => s.cmd === 'echo after')?.stdout).toBe('after\n');
     });
   });
+
+  describe("Codex's own file work (AGENTS.md, apply_patch)", () => {
+    const marker = 'agents-md-read-through-airlock';
+    const patch = [
+      '*** Begin Patch',
+      '*** Update File: hello.py',
+      '@@',
+      "-print('hello')",
+      "+print('hello, airlock')",
+      '*** Add File: docs/notes.md',
+      '+written by apply_patch',
+      '*** End Patch',
+      '',
+    ].join('\n');
+    const check = 'python3 hello.py && cat docs/notes.md';
+    let dir = '';
+    let codexHome = '';
+    let model: ScriptedResponsesServer;
+    let result: Awaited<ReturnType<typeof runCodexExec>>;
+    let trace: TraceLine[] = [];
+    let events: LogEvent[] = [];
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'airlock-codex-patch-'));
+      writeFileSync(join(dir, 'AGENTS.md'), `Project rules. ${marker}\n`);
+      writeFileSync(join(dir, 'hello.py'), "print('hello')\n");
+      const tracePath = join(mkdtempSync(join(tmpdir(), 'airlock-codex-trace-')), 'trace.jsonl');
+      model = await ScriptedResponsesServer.start({ commands: [{ patch }, check] });
+      // A model Codex knows offers the apply_patch tool (the scripted server answers whatever the name).
+      codexHome = makeCodexHome(model.baseUrl, ['--nats', stack.nats.url, 'codex-env', '--workspace', dir, '--trace', tracePath], 'gpt-5.5');
+      result = await runCodexExec({ cwd: dir, codexHome, prompt: 'Make hello.py greet Airlock and add a note.', timeoutMs: 300_000 });
+      trace = readTrace(tracePath);
+      const runId = runIdOf(trace);
+      await waitClosed(runId);
+      events = await runEvents(stack.client, runId);
+    }, 400_000);
+
+    afterAll(async () => {
+      await model?.[Symbol.asyncDispose]();
+      for (const d of [dir, codexHome]) if (d) rmSync(d, { recursive: true, force: true });
+    });
+
+    it('reads AGENTS.md and applies a patch through fs/* steps', () => {
+      expect(result.code, result.stderr.slice(-4000)).toBe(0);
+      const methodsSeen = new Set(trace.filter((t) => t.dir === 'in').map((t) => t.message.method));
+      expect(methodsSeen).toContain('fs/readFile');
+      expect(methodsSeen).toContain('fs/writeFile');
+      // AGENTS.md reached the model: Codex read it from the sandbox.
+      expect(JSON.stringify(model.requests[0]!.body.input)).toContain(marker);
+      const outputs = model.toolOutputs();
+      const calls = model.toolCalls();
+      expect(outputs.get(calls.find((c) => c.name === 'exec_command')!.callId)).toContain('hello, airlock\nwritten by apply_patch');
+      // Each file operation was a validated step; the files on the host changed only through them.
+      const steps = stepsOf(events);
+      expect(steps.some((s) => s.cmd.includes("base64 -d > '/workspace/hello.py'"))).toBe(true);
+      expect(steps.every((s) => s.verdict === 'allow' && s.snapshot)).toBe(true);
+      expect(readFileSync(join(dir, 'hello.py'), 'utf8')).toBe("print('hello, airlock')\n");
+      expect(readFileSync(join(dir, 'docs', 'notes.md'), 'utf8')).toBe('written by apply_patch\n');
+    });
+  });
 });

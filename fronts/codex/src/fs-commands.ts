@@ -2,6 +2,7 @@
 // run's policy (reading `.env` is held like `cat .env` would be), snapshotted and logged. Until Airlock
 // has file tools of its own this is the only way to touch the sandbox's files that the policy sees.
 // Paths are sandbox paths (see paths.ts), always passed single-quoted after `--`.
+import { posix } from 'node:path';
 import { MAX_COMMAND_BYTES } from '@airlock/proto';
 import { RpcError, rpcErrorCodes } from './jsonrpc.ts';
 
@@ -66,7 +67,11 @@ export function readFileCommand(path: string): string {
 /** Most a `fs/writeFile` may carry: its base64 must fit in one command line with room to spare. */
 export const MAX_WRITE_BYTES = Math.floor(((MAX_COMMAND_BYTES - 4096) / 4) * 3 * (76 / 77));
 
-/** Writes `data` (raw bytes) to `path`, replacing it; the bytes travel base64 in a quoted heredoc. */
+/**
+ * Writes `data` (raw bytes) to `path`, replacing it, and creates missing parent directories: Codex's
+ * apply_patch adds a file in a new directory with one `fs/writeFile` and no `fs/createDirectory`
+ * (seen with 0.171.0). The bytes travel base64 in a quoted heredoc.
+ */
 export function writeFileCommand(path: string, data: Buffer): string {
   if (data.length > MAX_WRITE_BYTES) {
     throw new RpcError(
@@ -75,7 +80,7 @@ export function writeFileCommand(path: string, data: Buffer): string {
     );
   }
   const b64 = data.toString('base64').replace(/(.{76})/g, '$1\n').replace(/\n$/, '');
-  return `base64 -d > ${shellQuote(path)} <<'AIRLOCK_DATA'\n${b64}\nAIRLOCK_DATA`;
+  return `mkdir -p -- ${shellQuote(posix.dirname(path))} && base64 -d > ${shellQuote(path)} <<'AIRLOCK_DATA'\n${b64}\nAIRLOCK_DATA`;
 }
 
 export function createDirectoryCommand(path: string, recursive: boolean): string {
