@@ -260,4 +260,52 @@ describe(`Codex CLI ${CODEX_VERSION} through ./airlock codex-env`, () => {
       expect(readFileSync(join(dir, 'docs', 'notes.md'), 'utf8')).toBe('written by apply_patch\n');
     });
   });
+
+  describe('a long command, on a run opened beforehand (--run)', () => {
+    // Codex yields after 250 ms and the model polls with write_stdin: Codex long-polls process/read by seq.
+    const slow = 'for i in 1 2 3; do echo tick $i; sleep 1; done; echo slow-done';
+    let dir = '';
+    let codexHome = '';
+    let runId = '';
+    let model: ScriptedResponsesServer;
+    let result: Awaited<ReturnType<typeof runCodexExec>>;
+    let trace: TraceLine[] = [];
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'airlock-codex-long-'));
+      runId = (await stack.client.open({ workspace: dir })).runId;
+      const tracePath = join(mkdtempSync(join(tmpdir(), 'airlock-codex-trace-')), 'trace.jsonl');
+      model = await ScriptedResponsesServer.start({ commands: [slow, 'echo next'], yieldTimeMs: 250 });
+      codexHome = makeCodexHome(model.baseUrl, ['--nats', stack.nats.url, 'codex-env', '--run', runId, '--trace', tracePath]);
+      result = await runCodexExec({ cwd: dir, codexHome, prompt: 'Run the slow job.', timeoutMs: 300_000 });
+      trace = readTrace(tracePath);
+    }, 400_000);
+
+    afterAll(async () => {
+      await model?.[Symbol.asyncDispose]();
+      if (runId) await stack.client.close(runId).catch(() => undefined);
+      for (const d of [dir, codexHome]) if (d) rmSync(d, { recursive: true, force: true });
+    });
+
+    it('is polled to its end with all its output, and the run stays open', async () => {
+      expect(result.code, result.stderr.slice(-4000)).toBe(0);
+      expect(runIdOf(trace)).toBe(runId);
+      const calls = model.toolCalls();
+      // The model had to poll: the first answer said the command was still running.
+      expect(calls.some((c) => c.name === 'write_stdin')).toBe(true);
+      const outputs = [...model.toolOutputs().values()].join('\n');
+      for (const line of ['tick 1', 'tick 2', 'tick 3', 'slow-done', 'next']) expect(outputs).toContain(line);
+      // Codex took the output as it streamed (process/output, by seq), then read from the last seq it
+      // had to make sure nothing was missed (0.171.0 reads once, after process/exited).
+      const slowId = trace.find((t) => t.dir === 'in' && t.message.method === 'process/start' && (t.message.params!.argv as string[]).at(-1) === slow)!.message.params!.processId;
+      const outputSeqs = trace.filter((t) => t.dir === 'out' && t.message.method === 'process/output' && t.message.params!.processId === slowId).map((t) => t.message.params!.seq);
+      expect(outputSeqs.length).toBeGreaterThanOrEqual(4);
+      const read = trace.find((t) => t.dir === 'in' && t.message.method === 'process/read' && t.message.params!.processId === slowId);
+      expect(read?.message.params!.afterSeq).toBe(outputSeqs.at(-1));
+      const run = (await stack.client.ps()).runs.find((r) => r.runId === runId);
+      expect(run?.status).toBe('open');
+      const steps = stepsOf(await runEvents(stack.client, runId));
+      expect(steps.find((s) => s.cmd === slow)?.stdout).toBe('tick 1\ntick 2\ntick 3\nslow-done\n');
+    });
+  });
 });
