@@ -14,8 +14,11 @@ class FakeBackend implements StepBackend {
   readonly mountPath = '/testbed';
   readonly workspace = '/srv/ws';
   readonly seen: StepRequest[] = [];
+  readonly script: Script;
   #step = 0;
-  constructor(readonly script: Script) {}
+  constructor(script: Script) {
+    this.script = script;
+  }
   async exec(req: StepRequest): Promise<StepOutcome> {
     this.seen.push(req);
     return this.script(req);
