@@ -169,7 +169,8 @@ describe(`Codex CLI ${CODEX_VERSION} through ./airlock codex-env`, () => {
       writeFileSync(join(dir, '.env'), 'TOKEN=not-for-the-model\n');
       tracePath = join(mkdtempSync(join(tmpdir(), 'airlock-codex-trace-')), 'trace.jsonl');
       model = await ScriptedResponsesServer.start({ commands: [denied, held, 'echo after'] });
-      codexHome = makeCodexHome(model.baseUrl, ['--nats', stack.nats.url, 'codex-env', '--workspace', dir, '--trace', tracePath]);
+      // No --workspace: the workspace is the directory Codex runs in.
+      codexHome = makeCodexHome(model.baseUrl, ['--nats', stack.nats.url, 'codex-env', '--trace', tracePath]);
       result = await runCodexExec({ cwd: dir, codexHome, prompt: 'Install the tool and show the config.', timeoutMs: 300_000 });
       const runId = runIdOf(readTrace(tracePath));
       await waitClosed(runId);

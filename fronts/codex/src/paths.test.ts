@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PathMap } from './paths.ts';
+import { defaultRoot } from './stdio.ts';
 
 describe('PathMap', () => {
   const m = new PathMap('/home/me/repo', '/testbed');
@@ -25,5 +26,14 @@ describe('PathMap', () => {
   it('refuses what is not a file URI of an absolute path', () => {
     expect(() => m.toSandbox('http://x/y')).toThrow(/not a file URI/);
     expect(() => m.toSandbox('file:///a%00b')).toThrow();
+  });
+});
+
+describe('defaultRoot', () => {
+  it('is the workspace when Codex runs in it or below it, else Codex\'s directory', () => {
+    expect(defaultRoot('/home/me/repo', '/home/me/repo')).toBe('/home/me/repo');
+    expect(defaultRoot('/home/me/repo', '/home/me/repo/src/pkg')).toBe('/home/me/repo');
+    expect(defaultRoot('/home/me/repo', '/home/me/repo-2')).toBe('/home/me/repo-2');
+    expect(defaultRoot('/home/me/repo', '/home/me')).toBe('/home/me');
   });
 });

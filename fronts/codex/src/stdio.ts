@@ -1,6 +1,7 @@
 // `airlock codex-env`: the program Codex starts from `environments.toml`. It opens (or attaches to) an
 // Airlock run, then serves Codex's exec-server JSON-RPC on stdin/stdout until Codex hangs up.
 import { appendFileSync } from 'node:fs';
+import { isAbsolute, relative } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { connectBackend, type BackendOptions, type StepBackend } from './backend.ts';
 import { LineSplitter, encodeLine, parseLine, type Outgoing } from './jsonrpc.ts';
@@ -9,8 +10,9 @@ import { CodexEnvServer } from './server.ts';
 
 export interface CodexEnvOptions extends BackendOptions {
   /**
-   * The directory Codex runs in (its `--cd`), shown to the sandbox as the run's mount path. Codex
-   * starts this program in that directory, so the default is the current directory.
+   * The host directory shown to the sandbox as the run's mount path. Default: the run's workspace when
+   * the current directory (where Codex starts this program: its working directory) is inside it, else
+   * the current directory.
    */
   root?: string;
   /** Lifetime of each step. */
@@ -31,6 +33,10 @@ export async function runCodexEnv(opts: CodexEnvOptions): Promise<number> {
   const trace = (dir: 'in' | 'out', message: unknown) => {
     if (opts.tracePath) appendFileSync(opts.tracePath, JSON.stringify({ t: new Date().toISOString(), dir, message }) + '\n');
   };
+  if (!Number.isInteger(opts.stepTimeoutMs) || opts.stepTimeoutMs <= 0) {
+    log(`the step timeout must be a positive number of milliseconds, got ${opts.stepTimeoutMs}`);
+    return 2;
+  }
   let backend: StepBackend;
   try {
     backend = await connectBackend(opts);
@@ -43,7 +49,7 @@ export async function runCodexEnv(opts: CodexEnvOptions): Promise<number> {
     trace('out', message);
     output.write(encodeLine(message));
   };
-  const server = new CodexEnvServer({ backend, paths: new PathMap(opts.root ?? process.cwd(), backend.mountPath), stepTimeoutMs: opts.stepTimeoutMs, send, log });
+  const server = new CodexEnvServer({ backend, paths: new PathMap(opts.root ?? defaultRoot(backend.workspace, process.cwd()), backend.mountPath), stepTimeoutMs: opts.stepTimeoutMs, send, log });
   try {
     await serveLines(input, (line) => {
       const parsed = parseLine(line);
@@ -83,4 +89,10 @@ function serveLines(input: Readable, onLine: (line: string | { tooLong: number }
     input.once('close', () => done());
     input.once('error', fail);
   });
+}
+
+/** The workspace when `cwd` is inside it (so a subdirectory maps to the same place under the mount), else `cwd`. */
+export function defaultRoot(workspace: string, cwd: string): string {
+  const rel = relative(workspace, cwd);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel)) ? workspace : cwd;
 }

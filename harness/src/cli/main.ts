@@ -479,7 +479,7 @@ openOptions(
     .command('codex-env')
     .description('serve the Codex CLI\'s exec-server protocol on stdio from a run: name this in $CODEX_HOME/environments.toml')
     .option('--run <id>', 'serve this open run (left open) instead of opening one')
-    .option('--root <dir>', 'Codex\'s working directory, shown to the sandbox as the mount path (default: the current directory)')
+    .option('--root <dir>', 'the host directory shown to the sandbox as the mount path (default: the workspace when Codex runs inside it, else Codex\'s directory)')
     .option('--timeout <ms>', 'lifetime of each step in milliseconds', '600000')
     .option('--wait-approval <duration>', 'how long a held command waits for an operator, e.g. 10m (default: fails at once)')
     .option('--keep', 'leave the run open when Codex exits')
@@ -488,8 +488,9 @@ openOptions(
   const { runCodexEnv } = await import('@airlock/codex-env');
   process.exitCode = await runCodexEnv({
     natsUrl: natsUrl(),
-    ...(o.run ? { runId: o.run } : { open: openRequest(o) }),
-    root: resolve(o.root ?? '.'),
+    // Without --workspace the workspace is the directory Codex starts this in (its working directory).
+    ...(o.run ? { runId: o.run } : { open: openRequest({ ...o, workspace: o.workspace ?? '.' }) }),
+    ...(o.root ? { root: resolve(o.root) } : {}),
     stepTimeoutMs: Number(o.timeout),
     keepRun: o.keep ?? false,
     waitForApprovalMs: o.waitApproval ? parseDuration(o.waitApproval, '--wait-approval') : 0,
