@@ -85,13 +85,16 @@ describe(`Codex CLI ${CODEX_VERSION} through ./airlock codex-env`, () => {
     let trace: TraceLine[] = [];
     let runId = '';
     let events: LogEvent[] = [];
+    let wallMs = 0;
 
     beforeAll(async () => {
       repo = prepareRepo(w);
       tracePath = join(mkdtempSync(join(tmpdir(), 'airlock-codex-trace-')), 'trace.jsonl');
       model = await ScriptedResponsesServer.start({ commands });
       codexHome = makeCodexHome(model.baseUrl, ['--nats', stack.nats.url, 'codex-env', '--workspace', repo, '--mount', '/testbed', '--timeout', '120000', '--trace', tracePath]);
+      const t0 = performance.now();
       result = await runCodexExec({ cwd: repo, codexHome, prompt: `Fix the issue in this repository (${w.name}).`, timeoutMs: 900_000 });
+      wallMs = performance.now() - t0;
       trace = readTrace(tracePath);
       runId = runIdOf(trace);
       await waitClosed(runId);
@@ -139,6 +142,10 @@ describe(`Codex CLI ${CODEX_VERSION} through ./airlock codex-env`, () => {
       }
       // The rest are Codex's fs/* calls, each a step of its own, validated the same way.
       expect(steps.every((s) => s.verdict === 'allow' && s.snapshot)).toBe(true);
+      // Each step from its verdict to its snapshot, as measured by the log's own timestamps.
+      const at = (type: string, step: number) => Date.parse(events.find((e) => e.type === type && 'step' in e && e.step === step)!.ts);
+      const ms = steps.map((s) => at('snapshot.created', s.step) - at('step.verdict', s.step)).sort((a, b) => a - b);
+      console.log(`codex exec: ${Math.round(wallMs)} ms for ${steps.length} steps (${sessionSteps.length} commands); per step p50 ${ms[Math.floor(ms.length / 2)]} ms, max ${ms.at(-1)} ms`);
       expect(events.some((e) => e.type === 'run.closed')).toBe(true);
     });
 
