@@ -2,13 +2,13 @@
 // environments.toml names `./airlock codex-env` as the only environment, a scripted loopback Responses
 // API plays the model with the commands of a recorded agent session, and the session must end with
 // exactly its submitted diff, every command a validated, snapshotted step in the run's log.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outputBytes, type LogEvent } from '@airlock/proto';
-import { runEvents, useStack, waitUntil } from '../fixtures.ts';
+import { AIRLOCK_BIN, runEvents, useStack, waitUntil } from '../fixtures.ts';
 import { listWorkloads, normaliseDiff, prepareRepo } from '../workloads.ts';
 import { ScriptedResponsesServer } from '../agents/scripted-openai.ts';
 import { CODEX_VERSION, checkCodexInstalled, makeCodexHome, runCodexExec } from '../agents/codex.ts';
@@ -315,5 +315,55 @@ describe(`Codex CLI ${CODEX_VERSION} through ./airlock codex-env`, () => {
       const steps = stepsOf(await runEvents(stack.client, runId));
       expect(steps.find((s) => s.cmd === slow)?.stdout).toBe('tick 1\ntick 2\ntick 3\nslow-done\n');
     });
+  });
+
+  describe('the protocol straight from a client of ours (no Codex)', () => {
+    it('answers bad input with errors, and a hang-up mid-command closes the run', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'airlock-codex-raw-'));
+      const child = spawn(AIRLOCK_BIN, ['--nats', stack.nats.url, 'codex-env', '--workspace', dir], { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir }, stdio: ['pipe', 'pipe', 'pipe'] });
+      const lines: Array<Record<string, unknown>> = [];
+      let buf = '';
+      child.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+          lines.push(JSON.parse(buf.slice(0, i)) as Record<string, unknown>);
+          buf = buf.slice(i + 1);
+        }
+      });
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      const send = (m: unknown) => child.stdin.write(typeof m === 'string' ? m + '\n' : JSON.stringify(m) + '\n');
+      const reply = async (id: number) => {
+        await waitUntil(`reply ${id}`, () => lines.some((l) => l.id === id), 120_000);
+        return lines.find((l) => l.id === id)!;
+      };
+      try {
+        send('this is not json');
+        send({ id: 1, method: 'process/start', params: {} });
+        expect((await reply(1)).error).toMatchObject({ code: -32600 });
+        expect(lines.find((l) => l.id === null)?.error).toMatchObject({ code: -32700 });
+        send({ id: 2, method: 'initialize', params: { clientName: 'raw' } });
+        const runId = ((await reply(2)).result as { sessionId: string }).sessionId;
+        send({ id: 3, method: 'process/start', params: { processId: 'p', argv: [] , cwd: `file://${dir}`, env: {}, tty: false } });
+        expect(((await reply(3)).error as { message: string }).message).toMatch(/argv must not be empty/);
+        send({ id: 4, method: 'process/start', params: { processId: 'long', argv: ['bash', '-c', 'echo started; sleep 600'], cwd: `file://${dir}`, env: {}, tty: false } });
+        await reply(4);
+        await waitUntil('the first output', () => lines.some((l) => l.method === 'process/output'), 60_000);
+        // Codex goes away while the step runs: the run is closed, which ends the step.
+        child.stdin.end();
+        expect(await exited).toBe(0);
+        await waitClosed(runId);
+        const events = await runEvents(stack.client, runId);
+        expect(events.some((e) => e.type === 'run.closed')).toBe(true);
+        // The 600 s step did not run on: closing the run ended it (its end, if Codex could still have
+        // heard it, is not a success).
+        const ended = lines.find((l) => l.method === 'process/exited')?.params as { exitCode: number } | undefined;
+        if (ended) expect(ended.exitCode).not.toBe(0);
+        const stepEnd = events.find((e): e is Extract<LogEvent, { type: 'step.exited' }> => e.type === 'step.exited');
+        if (stepEnd) expect(stepEnd.result.exitCode).not.toBe(0);
+      } finally {
+        child.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, 300_000);
   });
 });

@@ -45,13 +45,21 @@ export async function runCodexEnv(opts: CodexEnvOptions): Promise<number> {
     return 125;
   }
   log(`serving Codex from run ${backend.runId} (workspace ${backend.workspace} at ${backend.mountPath})`);
+  // Codex gone mid-write (EPIPE) is a hang-up too. This replaces the CLI's own EPIPE handler, which
+  // exits at once: here the run must be closed first.
+  const hangup = new AbortController();
+  output.removeAllListeners('error');
+  output.on('error', (err: Error) => {
+    log(`writing to Codex failed (${err.message}); treating it as a hang-up`);
+    hangup.abort();
+  });
   const send = (message: Outgoing) => {
     trace('out', message);
-    output.write(encodeLine(message));
+    if (!hangup.signal.aborted) output.write(encodeLine(message));
   };
   const server = new CodexEnvServer({ backend, paths: new PathMap(opts.root ?? defaultRoot(backend.workspace, process.cwd()), backend.mountPath), stepTimeoutMs: opts.stepTimeoutMs, send, log });
   try {
-    await serveLines(input, (line) => {
+    await serveLines(input, hangup.signal, (line) => {
       const parsed = parseLine(line);
       trace('in', parsed.ok ? parsed.message : line);
       if (!parsed.ok) {
@@ -73,10 +81,11 @@ export async function runCodexEnv(opts: CodexEnvOptions): Promise<number> {
   return 0;
 }
 
-/** Feeds each line of `input` to `onLine` until the stream ends. */
-function serveLines(input: Readable, onLine: (line: string | { tooLong: number }) => void): Promise<void> {
+/** Feeds each line of `input` to `onLine` until the stream ends or `hangup` fires. */
+function serveLines(input: Readable, hangup: AbortSignal, onLine: (line: string | { tooLong: number }) => void): Promise<void> {
   const splitter = new LineSplitter();
   return new Promise((done, fail) => {
+    hangup.addEventListener('abort', () => done(), { once: true });
     // Codex ending this program (or a user's Ctrl-C) is a hang-up like end of input: the run is closed.
     for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(sig, () => done());
     input.on('data', (chunk: Buffer | string) => {
