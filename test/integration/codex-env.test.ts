@@ -209,6 +209,38 @@ describe(`Codex CLI ${CODEX_VERSION} through ./airlock codex-env`, () => {
     });
   });
 
+  describe('a held command, with --wait-approval', () => {
+    it('runs once an operator approves it, and Codex gets its output', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'airlock-codex-approve-'));
+      writeFileSync(join(dir, '.env'), 'MODE=approved-read\n');
+      const model = await ScriptedResponsesServer.start({ commands: ['cat .env'] });
+      const codexHome = makeCodexHome(model.baseUrl, ['--nats', stack.nats.url, 'codex-env', '--wait-approval', '5m']);
+      try {
+        const running = runCodexExec({ cwd: dir, codexHome, prompt: 'Show the config.', timeoutMs: 300_000 });
+        let held: { runId: string; step: number } | undefined;
+        await waitUntil('the command to be held', async () => {
+          held = (await stack.client.approvals()).approvals.find((a) => a.cmd === 'cat .env' && a.status === 'pending');
+          return held !== undefined;
+        }, 120_000);
+        await stack.client.decide(held!.runId, held!.step, 'approve', { by: 'test-operator' });
+        const result = await running;
+        expect(result.code, result.stderr.slice(-4000)).toBe(0);
+        const call = model.toolCalls().find((c) => c.name === 'exec_command')!;
+        const out = model.toolOutputs().get(call.callId) ?? '';
+        // Codex yields at 30 s at most: a slow approval is polled like any long command.
+        const polled = [...model.toolOutputs().values()].join('\n');
+        expect(out + polled).toContain('MODE=approved-read');
+        await waitClosed(held!.runId);
+        const verdicts = (await runEvents(stack.client, held!.runId)).filter((e): e is Verdict => e.type === 'step.verdict' && e.cmd === 'cat .env');
+        expect(verdicts.map((v) => v.verdict)).toEqual(['ask', 'allow']);
+        expect(verdicts[1]!.reason).toMatch(/approved by test-operator/);
+      } finally {
+        await model[Symbol.asyncDispose]();
+        for (const d of [dir, codexHome]) rmSync(d, { recursive: true, force: true });
+      }
+    }, 400_000);
+  });
+
   describe("Codex's own file work (AGENTS.md, apply_patch)", () => {
     const marker = 'agents-md-read-through-airlock';
     const patch = [
