@@ -1,10 +1,9 @@
 // The one file that talks to Airlock. Everything else in this package sees `StepBackend`: run a bash
-// command line as the next step of one run and say how it ended. Today it is `AirlockClient` from
-// @airlock/harness; when @airlock/client lands, only this file changes.
+// command line as the next step of one run and say how it ended. It is the SDK, @airlock/client: a
+// wait on a dead harness fails within seconds (`harness_lost`) instead of hanging.
+import { Airlock, AirlockError, type Run } from '@airlock/client';
+import type { ErrorCode, RunRecord } from '@airlock/client';
 import { constants as osConstants } from 'node:os';
-import { AirlockClient } from '@airlock/harness';
-import { AirlockError } from '@airlock/proto';
-import type { ErrorCode, RunRecord } from '@airlock/proto';
 
 /** How a step ended, or why it never ran. A failed command is an outcome, not an exception. */
 export type StepOutcome =
@@ -59,48 +58,55 @@ export interface BackendOptions {
 
 /** Connects to Airlock and opens or attaches to the run. */
 export async function connectBackend(opts: BackendOptions): Promise<StepBackend> {
-  const client = await AirlockClient.connect({ natsUrl: opts.natsUrl });
+  const airlock = await Airlock.connect({ servers: opts.natsUrl.split(',') });
   try {
-    const record = opts.runId ? await attach(client, opts.runId) : await client.open(opts.open ?? {});
-    return new AirlockClientBackend(client, record, { close: !opts.runId && !opts.keepRun, waitForApprovalMs: opts.waitForApprovalMs ?? 0 });
+    const run = opts.runId ? await attach(airlock, opts.runId) : await airlock.open(opts.open ?? {});
+    const record = run.record ?? (await run.info());
+    if (opts.keepRun) run.detach();
+    return new SdkBackend(airlock, run, record, opts.waitForApprovalMs ?? 0);
   } catch (err) {
-    await client[Symbol.asyncDispose]();
+    await airlock[Symbol.asyncDispose]();
     throw err;
   }
 }
 
-async function attach(client: AirlockClient, runId: string): Promise<RunRecord> {
-  const { runs } = await client.ps();
-  const record = runs.find((r) => r.runId === runId);
-  if (!record) throw new AirlockError('unknown_run', `no open run ${runId}; list them with \`airlock ps\``);
-  return record;
+/** A handle on an open run by id; never closed by us. */
+async function attach(airlock: Airlock, runId: string): Promise<Run> {
+  const run = airlock.run(runId);
+  const record = await run.info();
+  if (record.status !== 'open') throw new AirlockError('run_closed', `run ${runId} is closed; open a new one (leave out --run)`);
+  return run;
 }
 
-class AirlockClientBackend implements StepBackend {
+/** Output is streamed to Codex as it comes; the SDK's own copy in the result is not used. */
+const KEPT_OUTPUT_BYTES = 1024;
+
+class SdkBackend implements StepBackend {
   readonly runId: string;
   readonly mountPath: string;
   readonly workspace: string;
-  readonly #client: AirlockClient;
-  readonly #close: boolean;
+  readonly #airlock: Airlock;
+  readonly #run: Run;
   readonly #waitForApprovalMs: number;
   #disposed = false;
 
-  constructor(client: AirlockClient, record: RunRecord, opts: { close: boolean; waitForApprovalMs: number }) {
-    this.#client = client;
+  constructor(airlock: Airlock, run: Run, record: RunRecord, waitForApprovalMs: number) {
+    this.#airlock = airlock;
+    this.#run = run;
     this.runId = record.runId;
     this.mountPath = record.mountPath;
     this.workspace = record.workspace;
-    this.#close = opts.close;
-    this.#waitForApprovalMs = opts.waitForApprovalMs;
+    this.#waitForApprovalMs = waitForApprovalMs;
   }
 
   async exec(req: StepRequest): Promise<StepOutcome> {
     try {
-      const r = await this.#client.exec(this.runId, req.cmd, {
+      const r = await this.#run.exec(req.cmd, {
         timeoutMs: req.timeoutMs,
         ...(req.env && Object.keys(req.env).length > 0 ? { env: req.env } : {}),
         ...(req.onOutput ? { onOutput: req.onOutput } : {}),
         waitForApprovalMs: this.#waitForApprovalMs,
+        maxOutputBytes: KEPT_OUTPUT_BYTES,
       });
       const signalled = r.signal ? (osConstants.signals as Record<string, number>)[r.signal] : undefined;
       const exitCode = r.exitCode ?? (r.timedOut ? 124 : signalled ? 128 + signalled : 125);
@@ -110,13 +116,14 @@ class AirlockClientBackend implements StepBackend {
     }
   }
 
+  /** Closes the run when it came from `open` (unless kept), then the connection. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
     try {
-      if (this.#close) await this.#client.close(this.runId);
+      await this.#run[Symbol.asyncDispose]();
     } finally {
-      await this.#client[Symbol.asyncDispose]();
+      await this.#airlock[Symbol.asyncDispose]();
     }
   }
 }
