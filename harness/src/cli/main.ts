@@ -493,6 +493,31 @@ program
     }),
   );
 
+// Codex CLI's remote environment (fronts/codex): loaded only when this command runs.
+openOptions(
+  program
+    .command('codex-env')
+    .description('serve the Codex CLI\'s exec-server protocol on stdio from a run: name this in $CODEX_HOME/environments.toml')
+    .option('--run <id>', 'serve this open run (left open) instead of opening one')
+    .option('--root <dir>', 'the host directory shown to the sandbox as the mount path (default: the workspace when Codex runs inside it, else Codex\'s directory)')
+    .option('--timeout <ms>', 'lifetime of each step in milliseconds', '600000')
+    .option('--wait-approval <duration>', 'how long a held command waits for an operator, e.g. 10m (default: fails at once)')
+    .option('--keep', 'leave the run open when Codex exits')
+    .option('--trace <file>', 'append every JSON-RPC message, in and out, to this file'),
+).action(async (o: OpenOpts & { run?: string; root?: string; timeout: string; waitApproval?: string; keep?: boolean; trace?: string }) => {
+  const { runCodexEnv } = await import('@airlock/codex-env');
+  process.exitCode = await runCodexEnv({
+    natsUrl: natsUrl(),
+    // Without --workspace the workspace is the directory Codex starts this in (its working directory).
+    ...(o.run ? { runId: o.run } : { open: openRequest({ ...o, workspace: o.workspace ?? '.' }) }),
+    ...(o.root ? { root: resolve(o.root) } : {}),
+    stepTimeoutMs: Number(o.timeout),
+    keepRun: o.keep ?? false,
+    waitForApprovalMs: o.waitApproval ? parseDuration(o.waitApproval, '--wait-approval') : 0,
+    ...(o.trace ? { tracePath: resolve(o.trace) } : {}),
+  });
+});
+
 const bundleCmd = program.command('bundle').description('proof bundles: a run\'s events, snapshot manifests and policy, signed by the harness');
 bundleCmd
   .command('export')
