@@ -24,6 +24,8 @@ export interface StepOptions {
   cwd?: string;
   /** Start where the previous step ended and remember where this one ends (overrides the run's `keepCwd`). */
   keepCwd?: boolean;
+  /** Start with the variables earlier keepEnv steps exported and keep what this one exports (overrides the run's `keepEnv`). */
+  keepEnv?: boolean;
 }
 
 /** Events that carry a step number. */
@@ -85,7 +87,7 @@ export class StepCall {
       () => false,
     );
     const timeoutMs = (opts.timeoutMs ?? DAY_MS) + REPLY_GRACE_MS;
-    const session = { ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}), ...(opts.keepCwd !== undefined ? { keepCwd: opts.keepCwd } : {}) };
+    const session = { ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}), ...(opts.keepCwd !== undefined ? { keepCwd: opts.keepCwd } : {}), ...(opts.keepEnv !== undefined ? { keepEnv: opts.keepEnv } : {}) };
     this.#reply = link.send(subjects.api.exec, { runId, cmd, ...(opts.env ? { env: opts.env } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}), ...session }, StepResultSchema, timeoutMs).then((r) => {
       this.#setStep(r.step);
       return r;

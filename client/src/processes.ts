@@ -16,6 +16,8 @@ export interface StartOptions {
   cwd?: string;
   /** Start where the previous step ended and remember where this one ends. */
   keepCwd?: boolean;
+  /** Start with the kept variables and keep what this one exports. */
+  keepEnv?: boolean;
   signal?: AbortSignal;
 }
 

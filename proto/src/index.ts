@@ -99,4 +99,4 @@ export type {
   RunnerSignalRequest,
   RunnerSignalResult,
 } from './messages/processes.ts';
-export { MAX_WAIT_MS, CwdSchema } from './messages/session.ts';
+export { MAX_WAIT_MS, MAX_SESSION_VARS, MAX_SESSION_ENV_BYTES, CwdSchema, SessionEnvSchema } from './messages/session.ts';

@@ -7,7 +7,7 @@ import { Redactor } from '@airlock/trust';
 import type { ContainerClient, ContainerState, ExecHandle, ExecSpec } from './docker/client.ts';
 import type { Frame } from './docker/demux.ts';
 import { pumpChunks, type ChunkerTotals } from './exec/chunker.ts';
-import { stepSession } from './exec/session.ts';
+import { exportedChanges, stepSession } from './exec/session.ts';
 import type { LiveRun } from './live-run.ts';
 import type { Logger } from './logger.ts';
 import type { SandboxEvents } from './sandbox-events.ts';
@@ -152,6 +152,7 @@ export async function runStep(host: StepHost, run: LiveRun, req: RunnerExecReque
     truncated: totals.truncated,
     ...(totals.logLost ? { logLost: true } : {}),
     ...(req.reportCwd && session.facts.cwd ? { cwd: session.facts.cwd } : {}),
+    ...(req.reportEnv && session.facts.env ? { env: exportedChanges(execSpec.env, session.facts.env, (v) => redactor !== null && redactor.redactString(v) !== v) } : {}),
   };
   if (sandboxDied) {
     run.containerId = null;

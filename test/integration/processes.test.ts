@@ -98,6 +98,21 @@ describe('working directory', () => {
     for (const e of events) if (e.type === 'step.output') expect(outputBytes(e).includes(0x1e)).toBe(false);
     await run.close();
   });
+
+  it('keeps exported variables only with keepEnv, replayed in front of the command where the validator sees them', async () => {
+    await using run = await stack.client.open({ keepEnv: true });
+    await exec(run.runId, 'export GREETING="hello world" && export N=1 && LOCAL=not-exported');
+    expect(await stdoutOf(run.runId, await exec(run.runId, 'echo "$GREETING $N ${LOCAL:-unset}"'))).toBe('hello world 1 unset\n');
+    await exec(run.runId, 'export N=2');
+    expect(await stdoutOf(run.runId, await exec(run.runId, 'echo "$GREETING $N"'))).toBe('hello world 2\n');
+    // One step can start clean.
+    expect(await stdoutOf(run.runId, await exec(run.runId, 'echo "${GREETING:-unset}"', { keepEnv: false }))).toBe('unset\n');
+    const verdicts = (await runEvents(stack.client, run.runId)).filter((e) => e.type === 'step.verdict');
+    expect(verdicts.at(-2)).toMatchObject({ cmd: `export GREETING='hello world' N='2'; echo "$GREETING $N"`, verdict: 'allow' });
+    // Kept variables are judged like any assignment: one the policy refuses refuses the next step.
+    await exec(run.runId, 'export LD_PRELOAD=/workspace/x.so || true').catch(() => undefined);
+    expect((await runEvents(stack.client, run.runId)).filter((e) => e.type === 'step.verdict').at(-1)).toMatchObject({ verdict: expect.stringMatching(/deny|ask/) });
+  });
 });
 
 describe('long-running processes', () => {

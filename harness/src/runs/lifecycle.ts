@@ -64,6 +64,7 @@ export class RunLifecycle {
       env: req.env ?? {},
       moves: 0,
       ...(req.keepCwd ? { keepCwd: true } : {}),
+      ...(req.keepEnv ? { keepEnv: true } : {}),
     };
     await this.#records.create(record);
     this.#ctx.log.info({ runId, runnerId: opened.runnerId }, 'run opened');

@@ -7,7 +7,7 @@ import type { PolicyGate } from '../policy/gate.ts';
 import { askRunner } from '../routing/ask.ts';
 import type { RunnerKeyStore } from '../routing/runner-keys.ts';
 import { SECRET_PLACEHOLDER, type SecretStore } from '../secrets/store.ts';
-import { planStep } from '../processes/session.ts';
+import { keptEnv, planStep } from '../processes/session.ts';
 import type { RunLogs } from '../run-logs.ts';
 import type { RunRecords } from './records.ts';
 
@@ -99,13 +99,14 @@ export class StepDispatcher {
           policyHash: record.policyHash,
           token: signJob(newJobClaims({ runId: req.runId, step, policyHash: record.policyHash, cmd: plan.cmd, ...(approved ? { approved } : {}) }), this.#key),
           ...(plan.reportCwd ? { reportCwd: true } : {}),
+          ...(plan.reportEnv ? { reportEnv: true } : {}),
           ...(req.yieldMs !== undefined ? { process: true } : {}),
         },
         StepResultSchema,
         timeoutMs + STEP_REPLY_GRACE_MS,
         { signal: abort.signal, verify: (raw) => this.#runnerKeys.verify('exec', holder, req.runId, step, raw) },
       );
-      if (plan.reportCwd && result.cwd) await this.#rememberCwd(req.runId, result.cwd);
+      if ((plan.reportCwd && result.cwd) || (plan.reportEnv && result.env)) await this.#remember(req.runId, plan.reportCwd ? result.cwd : undefined, plan.reportEnv ? result.env : undefined);
       return result;
     } catch (err) {
       if (err instanceof AirlockError && err.code === 'no_runner') {
@@ -130,13 +131,14 @@ export class StepDispatcher {
     };
   }
 
-  /** Keeps where a keepCwd step ended in the run's record (compare-and-set, retried). */
-  async #rememberCwd(runId: string, cwd: string): Promise<void> {
+  /** Keeps where a keepCwd step ended, and what a keepEnv step exported, in the run's record (compare-and-set, retried). */
+  async #remember(runId: string, cwd: string | undefined, env: Record<string, string> | undefined): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const { record, revision } = await this.#records.get(runId, { fresh: attempt > 0 });
-      if (record.cwd === cwd) return;
+      const next = { ...record, ...(cwd ? { cwd } : {}), ...(env && Object.keys(env).length > 0 ? { sessionEnv: keptEnv(record.sessionEnv, env) } : {}) };
+      if (next.cwd === record.cwd && next.sessionEnv === record.sessionEnv) return;
       try {
-        await this.#records.save({ ...record, cwd }, revision);
+        await this.#records.save(next, revision);
         return;
       } catch {
         this.#records.forget(runId);

@@ -16,6 +16,8 @@ export const ApiOpenRequestSchema = z.object({
   replayOf: ReplayOfSchema.optional(),
   /** Every step starts where the previous one ended (`cd` persists), unless an exec says otherwise. */
   keepCwd: z.boolean().optional(),
+  /** Variables a step exports carry over to the next steps, unless an exec says otherwise. */
+  keepEnv: z.boolean().optional(),
 });
 export type ApiOpenRequest = z.infer<typeof ApiOpenRequestSchema>;
 

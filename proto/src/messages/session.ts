@@ -29,7 +29,20 @@ export const ExecSessionFields = {
    * the run's `keepCwd`. Exported variables never carry over: each step is a fresh shell.
    */
   keepCwd: z.boolean().optional(),
+  /**
+   * Variables this step exports are kept for the next steps that also ask (`keepEnv`; or the run's).
+   * They are replayed as `export NAME='value'; ` in front of the command, so the validation chain
+   * sees them; values holding a granted secret are never kept.
+   */
+  keepEnv: z.boolean().optional(),
 } as const;
+
+/** Most variables a run keeps (`keepEnv`), and their total size in bytes. */
+export const MAX_SESSION_VARS = 128;
+export const MAX_SESSION_ENV_BYTES = 32 * 1024;
+
+/** Variables a run keeps between steps (`keepEnv`). */
+export const SessionEnvSchema = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string());
 
 /** Fields of `RunRecord`. */
 export const RunSessionFields = {
@@ -37,12 +50,18 @@ export const RunSessionFields = {
   keepCwd: z.boolean().optional(),
   /** Where the last step that reported one ended (absent: the workspace). */
   cwd: CwdSchema.optional(),
+  /** Exported variables carry over to the next step (the run was opened with `keepEnv`). */
+  keepEnv: z.boolean().optional(),
+  /** The variables kept so far (see `keepEnv`). */
+  sessionEnv: SessionEnvSchema.optional(),
 } as const;
 
 /** Fields of `RunnerExecRequest`. */
 export const RunnerExecSessionFields = {
   /** Report the step's final working directory in its result (`cwd`). */
   reportCwd: z.boolean().optional(),
+  /** Report the variables the step's shell exported that differ from what it was started with (`env`). */
+  reportEnv: z.boolean().optional(),
   /** The step is a process callers may signal: the runner records its process group. */
   process: z.boolean().optional(),
 } as const;
@@ -51,4 +70,6 @@ export const RunnerExecSessionFields = {
 export const StepResultSessionFields = {
   /** The step's final working directory, when asked for (`reportCwd`) and its shell reported one. */
   cwd: CwdSchema.optional(),
+  /** Variables the step exported that differ from its start (asked for with `reportEnv`; never a secret's value). */
+  env: SessionEnvSchema.optional(),
 } as const;

@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { Frame } from '../docker/demux.ts';
-import { newNonce, stripSessionMarks, wrapCommand, type SessionFacts } from './session.ts';
+import { exportedChanges, newNonce, parseEnv, stripSessionMarks, wrapCommand, type SessionFacts } from './session.ts';
 
 async function collect(frames: Frame[], nonce: string): Promise<{ out: Record<string, string>; facts: SessionFacts }> {
   const facts: SessionFacts = {};
@@ -63,5 +63,23 @@ describe('session marks', () => {
     expect(out.stderr).toBe('');
     expect(facts.cwd).toBe('/tmp');
     expect(facts.pid).toBeGreaterThan(1);
+  });
+
+  it('reports the exported environment at exit, and keeps only what changed and holds no secret', async () => {
+    const nonce = newNonce();
+    const script = wrapCommand('export NEW=hello; export LEAK="$TOKEN"; unset GONE; cd /tmp', { pid: false, cwd: true, env: true }, nonce);
+    const start = { PATH: '/usr/bin:/bin', TOKEN: 's3cret-value', GONE: 'x', SAME: 'y' };
+    const { stderr } = spawnSync('bash', ['-c', script], { encoding: 'utf8', env: start });
+    const out = await collect([frame('stderr', stderr)], nonce);
+    expect(out.facts.cwd).toBe('/tmp');
+    expect(out.facts.env).toMatchObject({ NEW: 'hello', SAME: 'y' });
+    // What this host's bash starts with (its start-up files may export more than it was given).
+    const baseline = parseEnv(spawnSync('bash', ['-c', 'env -0'], { env: start }).stdout);
+    const kept = exportedChanges(baseline, out.facts.env!, (v) => v.includes('s3cret-value'));
+    expect(kept).toEqual({ NEW: 'hello' });
+  });
+
+  it('parses env -0 output, skipping names a shell would not accept', () => {
+    expect(parseEnv(Buffer.from('A=1\0B=x=y\0bad-name=2\0C=\0'))).toEqual({ A: '1', B: 'x=y', C: '' });
   });
 });

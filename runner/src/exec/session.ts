@@ -7,18 +7,22 @@ import type { Frame } from '../docker/demux.ts';
 
 const RS = 0x1e;
 /** A marker not closed within this many bytes is not one: its bytes go to the output as they are. */
-const MAX_MARK_BYTES = 8192;
+const MAX_MARK_BYTES = 256 * 1024;
 
 /** What a step asked its shell to report. */
 export interface SessionReport {
   pid: boolean;
   cwd: boolean;
+  /** The shell's environment at exit (`env -0`, base64), to keep what it exported. */
+  env?: boolean;
 }
 
 /** What the shell reported (the first pid, the last cwd). */
 export interface SessionFacts {
   pid?: number;
   cwd?: string;
+  /** The shell's environment at exit. */
+  env?: Record<string, string>;
 }
 
 /** A fresh nonce for one step's markers (a command cannot guess it before it runs). */
@@ -36,7 +40,10 @@ export function newNonce(): string {
 export function wrapCommand(cmd: string, report: SessionReport, nonce: string): string {
   let prefix = '';
   if (report.pid) prefix += `printf '\\036%s:pid:%s\\036' ${nonce} "$$" >&2; `;
-  if (report.cwd) prefix += `trap 'printf "\\036%s:cwd:%s\\036" ${nonce} "$PWD" >&2' EXIT; `;
+  const atExit: string[] = [];
+  if (report.cwd) atExit.push(`printf "\\036%s:cwd:%s\\036" ${nonce} "$PWD" >&2`);
+  if (report.env) atExit.push(`printf "\\036%s:env:%s\\036" ${nonce} "$(env -0 | base64 -w0)" >&2`);
+  if (atExit.length > 0) prefix += `trap '${atExit.join('; ')}' EXIT; `;
   return prefix + cmd;
 }
 
@@ -100,6 +107,34 @@ function record(body: string, facts: SessionFacts): void {
   const value = body.slice(colon + 1);
   if (kind === 'pid' && facts.pid === undefined && /^[1-9][0-9]{0,9}$/.test(value)) facts.pid = Number(value);
   else if (kind === 'cwd' && value.startsWith('/') && value.length <= 4096 && !/[\0\n]/.test(value)) facts.cwd = value;
+  else if (kind === 'env' && /^[A-Za-z0-9+/=]*$/.test(value)) facts.env = parseEnv(Buffer.from(value, 'base64'));
+}
+
+/** NAME=value pairs of `env -0` output (names a shell accepts; others are skipped). */
+export function parseEnv(bytes: Buffer): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of bytes.toString('utf8').split('\0')) {
+    const eq = entry.indexOf('=');
+    const name = entry.slice(0, eq);
+    if (eq > 0 && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) env[name] = entry.slice(eq + 1);
+  }
+  return env;
+}
+
+/** Variables a shell does not export on purpose: never kept between steps. */
+const SHELL_OWN = new Set(['PWD', 'OLDPWD', 'SHLVL', '_']);
+
+/**
+ * What a step exported that differs from the environment it started with, without the shell's own
+ * variables and without any value that holds a secret (`holdsSecret`): only those can be kept.
+ */
+export function exportedChanges(start: Record<string, string>, end: Record<string, string>, holdsSecret: (v: string) => boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(end)) {
+    if (SHELL_OWN.has(k) || start[k] === v || holdsSecret(v)) continue;
+    out[k] = v;
+  }
+  return out;
 }
 
 /** One step's session plumbing: its script, what it reported, and the output filter. */
@@ -110,10 +145,10 @@ export interface StepSession {
 }
 
 /** The session of a step that asks for a cwd report or is a process; the plain command otherwise. */
-export function stepSession(req: { cmd: string; reportCwd?: boolean | undefined; process?: boolean | undefined }): StepSession {
+export function stepSession(req: { cmd: string; reportCwd?: boolean | undefined; reportEnv?: boolean | undefined; process?: boolean | undefined }): StepSession {
   const facts: SessionFacts = {};
-  const report = { pid: req.process === true, cwd: req.reportCwd === true };
-  if (!report.pid && !report.cwd) return { script: req.cmd, facts, strip: (frames) => frames };
+  const report = { pid: req.process === true, cwd: req.reportCwd === true, env: req.reportEnv === true };
+  if (!report.pid && !report.cwd && !report.env) return { script: req.cmd, facts, strip: (frames) => frames };
   const nonce = newNonce();
   return { script: wrapCommand(req.cmd, report, nonce), facts, strip: (frames) => stripSessionMarks(frames, nonce, facts) };
 }
