@@ -29,7 +29,7 @@ export async function runMcpCommand(o: McpCommandOptions): Promise<void> {
     ...(o.image ? { image: o.image } : {}),
   };
   if (o.run && !(await backend.run(o.run))) throw new AirlockError('unknown_run', `no run ${o.run} (--run)`);
-  if (o.http === undefined) return serveStdio(ctx);
+  if (o.http === undefined) return await serveStdio(ctx);
   await using http = await serveHttp(ctx, o.http);
   (o.say ?? ((l) => process.stderr.write(`${l}\n`)))(`Airlock MCP server at ${http.url} (loopback only; Ctrl-C stops it)`);
   await new Promise<void>((done) => {
