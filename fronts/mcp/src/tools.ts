@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { AirlockError } from '@airlock/proto';
 import type { LogEvent, RunRecord, StepResult } from '@airlock/proto';
 import type { AgentBackend } from './backend.ts';
-import { RunRegistry, workspaceWithin } from './runs.ts';
+import { workspaceWithin } from './runs.ts';
+import type { RunRegistry } from './runs.ts';
 import { BoundedOutput, STEP_STATES, foldSteps, lastLine, resultState, stepOutput } from './steps.ts';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
