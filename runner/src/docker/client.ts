@@ -1,13 +1,12 @@
 // The only file that imports dockerode: everything else talks to Docker through ContainerClient.
 import { chown, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { SandboxLimits, SandboxRuntime } from '@airlock/proto';
 import { AirlockError } from '@airlock/proto';
 import { demux, type Frame } from './demux.ts';
-import { ExecutorChannel, parseExecutorLabel, type ExecutorExit } from './executor.ts';
+import { ExecutorChannel, dialExecutor, parseExecutorLabel, type ExecutorExit } from './executor.ts';
 import { timeoutFired, underTimeout, type Deadline } from '../exec/deadline.ts';
 import { labels } from './labels.ts';
 
@@ -196,12 +195,7 @@ export class DockerodeClient implements ContainerClient {
       if (i % 100 === 99 && !(await this.inspect(containerId))?.running) throw new Error('the sandbox stopped before its executor started');
       await new Promise((r) => setTimeout(r, 5));
     }
-    const socket = connect(path);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    const channel = new ExecutorChannel(socket);
+    const channel = new ExecutorChannel(await dialExecutor(path, deadline, async () => (await this.inspect(containerId))?.running === true));
     await channel.ready(10_000);
     return channel;
   }

@@ -1,0 +1,124 @@
+import { AirlockError, PROTOCOL_VERSION, StepResultSchema, subjects } from '@airlock/proto';
+import type { ApiExecRequest, RunRecord, StepResult } from '@airlock/proto';
+import { newJobClaims, signJob, type Redactor } from '@airlock/trust';
+import type { KeyObject } from 'node:crypto';
+import type { HarnessContext } from '../context.ts';
+import type { PolicyGate } from '../policy/gate.ts';
+import { askRunner } from '../routing/ask.ts';
+import type { RunnerKeyStore } from '../routing/runner-keys.ts';
+import { SECRET_PLACEHOLDER, type SecretStore } from '../secrets/store.ts';
+import type { RunLogs } from '../run-logs.ts';
+import type { RunRecords } from './records.ts';
+
+/**
+ * How long after a step's own timeout the harness still waits for its reply: the runner's kill,
+ * snapshot, and at worst its log retry (60 s) and log recovery wait (30 s) when NATS was away. A dead
+ * runner is noticed sooner, by its heartbeats.
+ */
+const STEP_REPLY_GRACE_MS = 150_000;
+
+/** A step waiting on its runner's reply. */
+export interface StepInFlight {
+  runnerId: string;
+  step: number;
+  abort: AbortController;
+}
+
+/**
+ * Runs a step: numbers it (without gaps, even with concurrent callers), passes it through the
+ * policy gate, grants its secrets sealed to the runner holding the run, and waits for the result.
+ */
+export class StepDispatcher {
+  readonly #ctx: HarnessContext;
+  readonly #records: RunRecords;
+  readonly #logs: RunLogs;
+  readonly #gate: PolicyGate;
+  readonly #secrets: SecretStore;
+  readonly #redactor: Redactor;
+  readonly #runnerKeys: RunnerKeyStore;
+  readonly #key: KeyObject;
+  /** Exec requests waiting on a runner, by run id, so a lost runner fails them at once. */
+  readonly #waiting = new Map<string, StepInFlight>();
+
+  constructor(
+    ctx: HarnessContext,
+    deps: { records: RunRecords; logs: RunLogs; gate: PolicyGate; secrets: SecretStore; redactor: Redactor; runnerKeys: RunnerKeyStore; key: KeyObject },
+  ) {
+    this.#ctx = ctx;
+    this.#records = deps.records;
+    this.#logs = deps.logs;
+    this.#gate = deps.gate;
+    this.#secrets = deps.secrets;
+    this.#redactor = deps.redactor;
+    this.#runnerKeys = deps.runnerKeys;
+    this.#key = deps.key;
+  }
+
+  /** The step of a run waiting on its runner, if any. */
+  inFlight(runId: string): StepInFlight | undefined {
+    return this.#waiting.get(runId);
+  }
+
+  async exec(req: ApiExecRequest): Promise<StepResult> {
+    const { record, step } = await this.#number(req.runId);
+    const log = this.#logs.writer(req.runId);
+    const asked = Object.values(req.env ?? {}).flatMap((v) => SECRET_PLACEHOLDER.exec(v)?.[1] ?? []);
+    await log.append({ type: 'step.requested', step, cmd: this.#redactor.redactString(req.cmd), ...(asked.length ? { secrets: asked } : {}) });
+    const { commands, approved } = await this.#gate.check(req.runId, step, req.cmd, record.policyHash, record.mountPath);
+    const policy = this.#gate.validator.policy;
+    const { env, secrets } = this.#secrets.resolve(req.env ?? {}, policy.secrets, commands);
+    const timeoutMs = req.timeoutMs ?? this.#ctx.cfg.stepTimeoutMs ?? policy.limits.stepTimeoutMs;
+    const abort = new AbortController();
+    this.#waiting.set(req.runId, { runnerId: record.runnerId, step, abort });
+    const holder = record.runnerId;
+    try {
+      return await askRunner(
+        this.#ctx.nats.nc,
+        subjects.runnerExec(record.runnerId),
+        {
+          v: PROTOCOL_VERSION,
+          runId: req.runId,
+          step,
+          cmd: req.cmd,
+          env,
+          // Only the runner that holds the run can open them.
+          ...(Object.keys(secrets).length > 0 ? { sealed: this.#runnerKeys.seal(record.runnerId, secrets, { runId: req.runId, step }) } : {}),
+          timeoutMs,
+          policyHash: record.policyHash,
+          token: signJob(newJobClaims({ runId: req.runId, step, policyHash: record.policyHash, cmd: req.cmd, ...(approved ? { approved } : {}) }), this.#key),
+        },
+        StepResultSchema,
+        timeoutMs + STEP_REPLY_GRACE_MS,
+        { signal: abort.signal, verify: (raw) => this.#runnerKeys.verify('exec', holder, req.runId, step, raw) },
+      );
+    } catch (err) {
+      if (err instanceof AirlockError && err.code === 'no_runner') {
+        throw new AirlockError('runner_lost', `runner ${record.runnerId} that holds run ${req.runId} is not answering`, { cause: err });
+      }
+      throw err;
+    } finally {
+      this.#waiting.delete(req.runId);
+    }
+  }
+
+  /**
+   * Takes the next step number of an open run. Compare-and-set on the record numbers steps without
+   * gaps even with concurrent callers; a stale cached revision costs one re-read.
+   */
+  async #number(runId: string): Promise<{ record: RunRecord; step: number }> {
+    for (const fresh of [false, true]) {
+      const current = await this.#records.get(runId, { fresh });
+      const record = current.record;
+      if (record.status !== 'open') throw new AirlockError('run_closed', `run ${runId} was closed at ${record.closedAt ?? '?'}`);
+      const step = record.steps + 1;
+      try {
+        await this.#records.save({ ...record, steps: step }, current.revision);
+        return { record, step };
+      } catch (cause) {
+        this.#records.forget(runId);
+        if (fresh) throw new AirlockError('run_busy', `run ${runId} changed while this step was being numbered; steps of one run are serial`, { cause });
+      }
+    }
+    throw new AirlockError('internal', 'unreachable');
+  }
+}
