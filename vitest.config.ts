@@ -11,7 +11,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{proto,transport,validate,ledger,snapshot,trust,runner,harness}/src/**/*.test.ts', 'scripts/*.test.ts'],
+          include: ['{proto,transport,validate,ledger,snapshot,trust,runner,harness}/src/**/*.test.ts', 'fronts/*/src/**/*.test.ts', 'scripts/*.test.ts'],
           environment: 'node',
         },
       },

@@ -4,7 +4,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, stopProcesses, useStack, waitUntil } from '../fixtures.ts';
@@ -203,5 +204,32 @@ describe.each(transports)('airlock mcp over $name', (t) => {
     }
     expect(state).toBe('exited');
     expect(stdout).toBe(want);
+  });
+});
+
+describe('airlock mcp --http', () => {
+  const post = (headers: Record<string, string>) =>
+    new Promise<number>((done, fail) => {
+      const url = new URL(httpUrl);
+      const req = request({ host: '127.0.0.1', port: url.port, path: '/mcp', method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } }, (res) => {
+        res.resume();
+        done(res.statusCode ?? 0);
+      });
+      req.on('error', fail);
+      req.end(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }));
+    });
+
+  it('answers loopback clients and refuses a foreign Host or Origin (DNS rebinding)', async () => {
+    const port = new URL(httpUrl).port;
+    expect(await post({ host: `127.0.0.1:${port}` })).toBe(200);
+    expect(await post({ host: `localhost:${port}`, origin: `http://localhost:${port}` })).toBe(200);
+    expect(await post({ host: `attacker.example:${port}` })).toBe(403);
+    expect(await post({ host: `127.0.0.1:${port}`, origin: 'http://attacker.example' })).toBe(403);
+  });
+
+  it('listens on loopback only', () => {
+    const listening = execFileSync('ss', ['-ltnH', `sport = :${new URL(httpUrl).port}`], { encoding: 'utf8' }).trim().split('\n');
+    expect(listening.length).toBe(1);
+    expect(listening[0]).toMatch(/\s127\.0\.0\.1:\d+\s/);
   });
 });
