@@ -105,6 +105,13 @@ describe.each(transports)('airlock mcp over $name', (t) => {
     expect(textOf(r)).toContain('exit 3');
     const h = body<{ steps: Step[] }>(await call(client, 'history', { run_id: runId }));
     expect(h.steps).toMatchObject([{ step: 1, state: 'exited', exit_code: 3, verdict: { decision: 'allow' } }]);
+    // cwd: this call only, relative to the workspace; a missing directory is exit 1, not a run elsewhere.
+    expect(body<Exec>(await call(client, 'exec', { run_id: runId, command: 'mkdir -p "sub/a dir"' })).exit_code).toBe(0);
+    expect(body<Exec>(await call(client, 'exec', { run_id: runId, command: 'pwd', cwd: 'sub/a dir' })).stdout).toBe('/workspace/sub/a dir\n');
+    expect(body<Exec>(await call(client, 'exec', { run_id: runId, command: 'pwd' })).stdout).toBe('/workspace\n');
+    const missing = body<Exec>(await call(client, 'exec', { run_id: runId, command: 'touch x', cwd: 'nope' }));
+    expect(missing).toMatchObject({ exit_code: 1, stdout: '' });
+    expect(missing.stderr).toMatch(/nope/);
     expect(body<{ status: string }>(await call(client, 'close_run', { run_id: runId })).status).toBe('closed');
   });
 

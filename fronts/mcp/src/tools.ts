@@ -138,6 +138,7 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
       inputSchema: {
         run_id: runId,
         command: z.string().min(1).max(64 * 1024).describe('The bash command line, e.g. "pytest -q tests/test_x.py" or "sed -i \'s/a/b/\' f.py && git diff".'),
+        cwd: z.string().min(1).max(4096).optional().describe('Directory to run in, relative to the workspace (or absolute inside the sandbox); default: the workspace. Applies to this call only.'),
         timeout_ms: z.number().int().positive().max(24 * 3600 * 1000).optional().describe('Kill the command after this many ms (default: the deployment\'s step timeout). Give long builds and test suites room.'),
         max_output_bytes: z.number().int().min(1000).max(OUTPUT_MAX).optional().describe(`Most bytes of stdout and of stderr to return (default ${OUTPUT_DEFAULT}).`),
         wait_approval_ms: z.number().int().min(0).max(APPROVAL_WAIT_MAX_MS).optional().describe('If the command is held for approval, wait up to this long for the operator before returning (default 0: return at once with status "held").'),
@@ -145,7 +146,7 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
       outputSchema: execOutput,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
-    (args: { run_id?: string; command: string; timeout_ms?: number; max_output_bytes?: number; wait_approval_ms?: number }, extra: Extra) =>
+    (args: { run_id?: string; command: string; cwd?: string; timeout_ms?: number; max_output_bytes?: number; wait_approval_ms?: number }, extra: Extra) =>
       guarded(() => execTool(ctx, args, extra)),
   );
 
@@ -318,14 +319,15 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
   );
 }
 
-async function execTool(ctx: ToolContext, args: { run_id?: string; command: string; timeout_ms?: number; max_output_bytes?: number; wait_approval_ms?: number }, extra: Extra): Promise<CallToolResult> {
+async function execTool(ctx: ToolContext, args: { run_id?: string; command: string; cwd?: string; timeout_ms?: number; max_output_bytes?: number; wait_approval_ms?: number }, extra: Extra): Promise<CallToolResult> {
   const id = ctx.registry.resolve(args.run_id);
+  const command = args.cwd === undefined ? args.command : withCwd(args.cwd, args.command);
   const limit = args.max_output_bytes ?? OUTPUT_DEFAULT;
   const out = { stdout: new BoundedOutput(limit), stderr: new BoundedOutput(limit) };
   let last = '';
   let held: string | undefined;
   const progress = startProgress(extra, () => (held ? `held for approval: ${held}` : last));
-  const running = ctx.backend.exec(id, args.command, {
+  const running = ctx.backend.exec(id, command, {
     ...(args.timeout_ms ? { timeoutMs: args.timeout_ms } : {}),
     ...(args.wait_approval_ms ? { waitForApprovalMs: args.wait_approval_ms } : {}),
     onHeld: (_step, reason) => (held = reason),
@@ -345,6 +347,16 @@ async function execTool(ctx: ToolContext, args: { run_id?: string; command: stri
   } finally {
     progress.stop();
   }
+}
+
+/**
+ * The command run in `cwd`: a `cd` line (exit 1 when it fails) before the command, left as it is,
+ * so the step the log records (and the policy validates) says where it ran. A `cwd` with a NUL or
+ * a line break is refused.
+ */
+export function withCwd(cwd: string, command: string): string {
+  if (/[\0\n\r]/.test(cwd)) throw new AirlockError('bad_request', 'cwd must be one line with no NUL');
+  return `cd -- '${cwd.replace(/'/g, `'\\''`)}' || exit 1\n${command}`;
 }
 
 function execResult(r: StepResult, out: { stdout: BoundedOutput; stderr: BoundedOutput }): CallToolResult {
