@@ -28,6 +28,8 @@ export async function runMcpBench(opts: { steps?: number; cmd?: string } = {}): 
   const c = stack.client;
   const run = await c.open({});
   const { client } = await stdioClient(['--nats', stack.nats.url, '--run', run.runId], 'bench');
+  // As agents do: list the tools first, so the client checks each result against the exec tool's outputSchema.
+  await client.listTools();
   const docker = new Docker();
   const raw = await docker.createContainer({
     Image: 'airlock/sandbox:default',
