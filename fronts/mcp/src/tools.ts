@@ -423,7 +423,8 @@ async function stepOutputTool(ctx: ToolContext, args: { run_id?: string; step: n
   if (!summary) throw new AirlockError('bad_request', `run ${id} has no step ${args.step} (history lists its steps)`);
   if (args.wait_ms && (summary.state === 'running' || summary.state === 'requested')) {
     const stop = AbortSignal.any([AbortSignal.timeout(args.wait_ms), extra.signal]);
-    const ended = (e: LogEvent) => (e.type === 'step.exited' || e.type === 'step.lost') && e.step === args.step;
+    // The step's end, or a verdict that means it never runs.
+    const ended = (e: LogEvent) => (e.type === 'step.exited' || e.type === 'step.lost' || (e.type === 'step.verdict' && e.verdict !== 'allow')) && e.step === args.step;
     const progress = startProgress(extra, () => `waiting for step ${args.step}`);
     try {
       events = await readAll(ctx.backend.log(id, { follow: true, until: (e) => ended(e) || e.type === 'run.closed', signal: stop }));
