@@ -40,8 +40,8 @@ class HarnessBackend implements AgentBackend {
     });
   }
 
-  log(runId: string, opts: { fromSeq?: number; follow?: boolean; until?: (e: LogEvent) => boolean; signal?: AbortSignal } = {}): AsyncIterable<LogEvent> {
-    return this.#c.log(runId, opts);
+  log(runId: string, opts: { fromSeq?: number; follow?: boolean; signal?: AbortSignal } = {}): AsyncIterable<LogEvent> {
+    return this.#c.log(runId, { ...opts, until: (e) => e.type === 'run.closed' });
   }
 
   async snapshots(runId: string): Promise<SnapshotInfo[]> {

@@ -59,8 +59,8 @@ export interface AgentBackend extends AsyncDisposable {
   /** The run's record (any status), or undefined when no run has this id. */
   run(runId: string): Promise<RunRecord | undefined>;
   exec(runId: string, cmd: string, req?: ExecRequest): Promise<StepResult>;
-  /** The run's durable log; with `follow`, waits for new events until `until` matches or `signal` aborts. */
-  log(runId: string, opts?: { fromSeq?: number; follow?: boolean; until?: (e: LogEvent) => boolean; signal?: AbortSignal }): AsyncIterable<LogEvent>;
+  /** The run's durable log; with `follow`, waits for new events until the run closes, `signal` aborts or the reader stops. */
+  log(runId: string, opts?: { fromSeq?: number; follow?: boolean; signal?: AbortSignal }): AsyncIterable<LogEvent>;
   snapshots(runId: string): Promise<SnapshotInfo[]>;
   diff(runId: string, fromStep: number, toStep: number, opts: { patch: boolean }): Promise<WorkspaceDiff>;
   close(runId: string): Promise<RunRecord>;

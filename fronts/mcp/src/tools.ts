@@ -427,7 +427,11 @@ async function stepOutputTool(ctx: ToolContext, args: { run_id?: string; step: n
     const ended = (e: LogEvent) => (e.type === 'step.exited' || e.type === 'step.lost' || (e.type === 'step.verdict' && e.verdict !== 'allow')) && e.step === args.step;
     const progress = startProgress(extra, () => `waiting for step ${args.step}`);
     try {
-      events = await readAll(ctx.backend.log(id, { follow: true, until: (e) => ended(e) || e.type === 'run.closed', signal: stop }));
+      events = [];
+      for await (const e of ctx.backend.log(id, { follow: true, signal: stop })) {
+        events.push(e);
+        if (ended(e) || e.type === 'run.closed') break;
+      }
     } finally {
       progress.stop();
     }
