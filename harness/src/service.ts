@@ -37,6 +37,7 @@ import { BundleBuilder, type BundleRef } from './bundles/build.ts';
 import type { HarnessConfig } from './config.ts';
 import type { HarnessContext } from './context.ts';
 import { loadOrCreateSigningKey } from './keys.ts';
+import { startHarnessHeartbeat } from './heartbeat.ts';
 import type { Logger } from './logger.ts';
 import { publishPolicy } from './policy/bucket.ts';
 import { PolicyGate } from './policy/gate.ts';
@@ -83,6 +84,7 @@ export class HarnessService implements AsyncDisposable {
   readonly #inFlight = new Set<Promise<unknown>>();
   #subs: Subscription[] = [];
   #monitor: NodeJS.Timeout | undefined;
+  #heartbeat: { stop(): void } | undefined;
   #stopped: Promise<void> | undefined;
   /** What the `harness ready` line reports. */
   readonly #ready: Record<string, unknown>;
@@ -124,6 +126,7 @@ export class HarnessService implements AsyncDisposable {
     svc.#subscribe();
     await nats.nc.flush();
     svc.#monitor = setInterval(() => svc.#track(svc.#rooms.relocator.check()), Math.max(250, Math.floor(cfg.runnerLostMs / 4)));
+    svc.#heartbeat = startHarnessHeartbeat(svc.#ctx.nats.nc, { startedAt: svc.#startedAt.toISOString() });
     svc.state = 'running';
     log.info({ nats: cfg.natsUrl.replace(/\/\/[^@/,]*@/g, '//'), ...svc.#ready }, 'harness ready');
     return svc;
@@ -221,6 +224,7 @@ export class HarnessService implements AsyncDisposable {
     this.#stopped ??= (async () => {
       this.state = 'draining';
       clearInterval(this.#monitor);
+      this.#heartbeat?.stop();
       for (const s of this.#subs) s.unsubscribe();
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
       this.state = 'stopped';

@@ -29,6 +29,8 @@ export const errorCodes = {
   timeout: { retryable: true, doc: 'The request did not complete in time.' },
   log_unavailable: { retryable: true, doc: 'The run log could not be written (JetStream did not acknowledge within the writer\'s retries); nothing is run or reported as done without its log.' },
   internal: { retryable: true, doc: 'An unexpected failure; the log names it.' },
+  harness_lost: { retryable: true, doc: 'The harness stopped sending heartbeats while a call waited on it (it died, or this client lost NATS). A step it was running may still finish: its outcome is in the run log (`run.result(step)`).' },
+  unsupported: { retryable: false, doc: 'The deployment does not offer this call yet (the SDK method names what is missing).' },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -46,7 +48,8 @@ export type WireError = z.infer<typeof WireErrorSchema>;
 
 /** A local error carrying a wire code. Both sides throw it; `toWire` / `fromWire` convert at the boundary. */
 export class AirlockError extends Error {
-  override readonly name = 'AirlockError';
+  /** `AirlockError`, or the SDK's subclass name (`PolicyDeniedError`, `HarnessLostError`, …). */
+  override readonly name: string = 'AirlockError';
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly data: Record<string, unknown> | undefined;

@@ -22,6 +22,8 @@ export const subjects = {
   /** Per-runner subjects: later steps of a run go to the runner that holds it. */
   runnerExec: (runnerId: string) => `${ROOT}.runner.${runnerId}.exec`,
   runnerClose: (runnerId: string) => `${ROOT}.runner.${runnerId}.close`,
+  /** The harness publishes its heartbeat here (core NATS), so a waiting client notices a dead harness. */
+  harnessHeartbeat: `${ROOT}.harness.heartbeat`,
   /** Every runner publishes its heartbeat here (core NATS). */
   runnerHeartbeat: `${ROOT}.heartbeat`,
   /** The durable run log: one subject per run. */

@@ -72,7 +72,7 @@ export function runnerPermissions(runnerId: string): object {
 const HARNESS_PERMISSIONS = { publish: ['>'], subscribe: ['>'] };
 const CLIENT_PERMISSIONS = {
   publish: { allow: ['airlock.v1.api.>', '_INBOX.>', '$JS.API.INFO', '$JS.API.STREAM.INFO.>', '$JS.API.STREAM.MSG.GET.>', '$JS.API.DIRECT.GET.>', '$JS.API.CONSUMER.>', '$JS.ACK.>', '$JS.FC.>', '$O.>'] },
-  subscribe: { allow: ['_INBOX.>', '$O.>'] },
+  subscribe: { allow: ['_INBOX.>', '$O.>', subjects.harnessHeartbeat] },
 };
 
 /** nats-server config text (JSON is valid nats-server config syntax). */
