@@ -1,6 +1,6 @@
 // What the MCP server needs from Airlock, and nothing more: an agent's view of its own runs.
 // No approve/reject, no policy, no listing of other runs: those are operator calls and are not here,
-// so no tool can reach them. `backend-harness.ts` implements this with today's client.
+// so no tool can reach them. `backend-client.ts` implements it with the SDK (`@airlock/client`).
 import type { LogEvent, RunRecord, StepResult } from '@airlock/proto';
 
 /** How to open a run, as an agent may ask: the image and where its workspace comes from. */

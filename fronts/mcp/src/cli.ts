@@ -1,7 +1,7 @@
 // `./airlock mcp [--http PORT] [--run ID] [--workspace DIR] [--image I]`: what the CLI verb runs.
 import { resolve } from 'node:path';
 import { AirlockError } from '@airlock/proto';
-import { connectHarnessBackend } from './backend-harness.ts';
+import { connectBackend } from './backend-client.ts';
 import { RunRegistry } from './runs.ts';
 import { serveHttp, serveStdio } from './server.ts';
 import type { ToolContext } from './tools.ts';
@@ -21,7 +21,7 @@ export interface McpCommandOptions {
 
 /** Runs the MCP server until its client hangs up (stdio) or the process is told to stop (HTTP). */
 export async function runMcpCommand(o: McpCommandOptions): Promise<void> {
-  await using backend = await connectHarnessBackend(o.natsUrl);
+  await using backend = await connectBackend(o.natsUrl);
   const ctx: ToolContext = {
     backend,
     registry: new RunRegistry(o.run),

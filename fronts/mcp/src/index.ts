@@ -1,5 +1,5 @@
 export type { AgentBackend, ExecRequest, OpenRunRequest, SnapshotInfo, WorkspaceDiff, FileChange } from './backend.ts';
-export { connectHarnessBackend } from './backend-harness.ts';
+export { connectBackend } from './backend-client.ts';
 export { RunRegistry, workspaceWithin } from './runs.ts';
 export { createAirlockServer, serveHttp, serveStdio, SERVER_INFO, type HttpServer } from './server.ts';
 export { INSTRUCTIONS, registerTools, type ToolContext } from './tools.ts';
