@@ -1,10 +1,11 @@
 // The MCP path: one step through `./airlock mcp` (the official MCP client over stdio, exec tool) against
-// the same step through the SDK in this process and a raw docker exec into a running container,
+// the same step through the SDK (@airlock/client) in this process and a raw docker exec into a running container,
 // interleaved in one run so all three see the same machine noise.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Airlock } from '@airlock/client';
 import { TestStack } from '../test/fixtures.ts';
 import { stdioClient } from '../test/mcp-clients.ts';
 import { rawExec, stats, type Stats } from './steps.ts';
@@ -25,8 +26,9 @@ export async function runMcpBench(opts: { steps?: number; cmd?: string } = {}): 
   const steps = opts.steps ?? 200;
   const cmd = opts.cmd ?? 'true';
   await using stack = await TestStack.start();
-  const c = stack.client;
-  const run = await c.open({});
+  // The SDK the MCP server itself uses, in this process.
+  await using sdk = await Airlock.connect({ servers: stack.nats.url });
+  const run = await sdk.open({});
   const { client } = await stdioClient(['--nats', stack.nats.url, '--run', run.runId], 'bench');
   // As agents do: list the tools first, so the client checks each result against the exec tool's outputSchema.
   await client.listTools();
@@ -51,7 +53,7 @@ export async function runMcpBench(opts: { steps?: number; cmd?: string } = {}): 
   };
   const viaSdk = async (into: number[]) => {
     const t0 = performance.now();
-    const res = await c.exec(run.runId, cmd, { onOutput: () => undefined });
+    const res = await run.exec(cmd, { onOutput: () => undefined });
     into.push(performance.now() - t0);
     if (res.exitCode !== 0) throw new Error(`SDK step failed: ${JSON.stringify(res)}`);
   };
@@ -68,7 +70,7 @@ export async function runMcpBench(opts: { steps?: number; cmd?: string } = {}): 
     }
   } finally {
     await client.close();
-    await c.close(run.runId);
+    await run.close();
     await raw.remove({ force: true });
   }
   const [sm, ss, sr] = [stats(m), stats(s), stats(r)];
