@@ -10,6 +10,10 @@ import {
   ApiExecRequestSchema,
   ApiOpenRequestSchema,
   ApiPsRequestSchema,
+  ApiFileRequestSchema,
+  ApiPollRequestSchema,
+  ApiSignalRequestSchema,
+  ApiProcessesRequestSchema,
   names,
   subjects,
 } from '@airlock/proto';
@@ -24,6 +28,7 @@ import type {
   ApiPsResult,
   ApiStatusResult,
   Approval,
+  ProcessState,
   RunRecord,
   StepResult,
 } from '@airlock/proto';
@@ -49,6 +54,9 @@ import { RunLogs } from './run-logs.ts';
 import { RunRecords } from './runs/records.ts';
 import { StepDispatcher } from './runs/steps.ts';
 import { SecretStore, envSecrets, fileSecrets } from './secrets/store.ts';
+import { fileStep } from './files/handler.ts';
+import { createDesk, type StepDesk } from './processes/desk.ts';
+import { listProcesses, poll, signal, yieldStep } from './processes/handlers.ts';
 
 const VERSION = '0.1.0';
 export type HarnessState = 'starting' | 'running' | 'draining' | 'stopped';
@@ -86,6 +94,8 @@ export class HarnessService implements AsyncDisposable {
   #monitor: NodeJS.Timeout | undefined;
   #heartbeat: { stop(): void } | undefined;
   #stopped: Promise<void> | undefined;
+  /** Numbered steps for the file and process handlers. */
+  readonly #desk: StepDesk;
   /** What the `harness ready` line reports. */
   readonly #ready: Record<string, unknown>;
 
@@ -110,6 +120,7 @@ export class HarnessService implements AsyncDisposable {
     const relocator = new RunRelocator(ctx, { fleet, records, logs, lifecycle, steps, gate, startedAt: this.#startedAt.getTime() });
     const bundles = new BundleBuilder(ctx, { records, logs, key });
     this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles };
+    this.#desk = createDesk({ ctx, records, logs, gate, steps, runnerKeys, redactor, key: key.privateKey });
     this.#ready = { runnersPinned: runnerKeys.pinned, policy: validator.policy.name, policyHash: validator.policyHash, keyId: key.keyId, secrets: redactor.names.length };
   }
 
@@ -150,6 +161,11 @@ export class HarnessService implements AsyncDisposable {
       serve(subjects.api.bundle, ApiBundleRequestSchema, (r) => this.bundle(r.runId)),
       serve(subjects.api.approvals, ApiApprovalsRequestSchema, (r) => this.approvals(r)),
       serve(subjects.api.decide, ApiDecideRequestSchema, (r) => this.decide(r)),
+      // File tools and long-running processes (files/handler.ts, processes/handlers.ts).
+      serve(subjects.api.file, ApiFileRequestSchema, (r) => fileStep(this.#desk, r)),
+      serve(subjects.api.poll, ApiPollRequestSchema, (r) => poll(this.#desk, r)),
+      serve(subjects.api.signal, ApiSignalRequestSchema, (r) => signal(this.#desk, r)),
+      serve(subjects.api.processes, ApiProcessesRequestSchema, (r) => listProcesses(this.#desk, r)),
       nc.subscribe(subjects.runnerHeartbeat, {
         callback: (err, msg) => {
           if (!err) this.#rooms.fleet.heartbeat(msg);
@@ -178,8 +194,11 @@ export class HarnessService implements AsyncDisposable {
     return this.#rooms.lifecycle.open(req);
   }
 
-  exec(req: ApiExecRequest): Promise<StepResult> {
-    return this.#rooms.steps.exec(req);
+  /** A step; with `yieldMs`, the process's state after at most that long (processes/handlers.ts). */
+  async exec(req: ApiExecRequest): Promise<StepResult | ProcessState> {
+    if (req.yieldMs === undefined) return this.#rooms.steps.exec(req);
+    const { step, result } = await this.#rooms.steps.start(req);
+    return yieldStep(this.#desk, req.runId, step, result, req.yieldMs);
   }
 
   close(req: ApiCloseRequest): Promise<RunRecord> {

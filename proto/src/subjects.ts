@@ -16,12 +16,19 @@ export const subjects = {
     /** Operator controls: list held (`ask`) steps, and approve or reject one. */
     approvals: `${ROOT}.api.approvals`,
     decide: `${ROOT}.api.decide`,
+    /** File tools (read, write, edit, list, stat) as steps; long-running processes. */
+    file: `${ROOT}.api.file`,
+    poll: `${ROOT}.api.poll`,
+    signal: `${ROOT}.api.signal`,
+    processes: `${ROOT}.api.processes`,
   },
   /** New runs are offered to runners on this subject through a queue group. */
   runnerOpen: `${ROOT}.runner.open`,
   /** Per-runner subjects: later steps of a run go to the runner that holds it. */
   runnerExec: (runnerId: string) => `${ROOT}.runner.${runnerId}.exec`,
   runnerClose: (runnerId: string) => `${ROOT}.runner.${runnerId}.close`,
+  runnerFile: (runnerId: string) => `${ROOT}.runner.${runnerId}.file`,
+  runnerSignal: (runnerId: string) => `${ROOT}.runner.${runnerId}.signal`,
   /** The harness publishes its heartbeat here (core NATS), so a waiting client notices a dead harness. */
   harnessHeartbeat: `${ROOT}.harness.heartbeat`,
   /** Every runner publishes its heartbeat here (core NATS). */

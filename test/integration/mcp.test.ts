@@ -181,7 +181,7 @@ describe.each(transports)('airlock mcp over $name', (t) => {
     const a = t.name === 'stdio' ? (await stdioClient(['--nats', stack.nats.url, '--run', runId])).client : (await httpClient(httpUrl)).client;
     const pending = call(a, 'exec', { run_id: runId, command: 'sleep 2; seq 1 20000; echo finished >&2' }).catch(() => 'gone');
     await waitUntil('the step to start', async () => {
-      for await (const e of stack.client.log(runId)) if (e.type === 'step.started') return true;
+      for await (const e of stack.client.run(runId).log({ follow: false })) if (e.type === 'step.started') return true;
       return false;
     }, 60_000);
     await a.close();

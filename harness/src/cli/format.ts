@@ -60,5 +60,7 @@ export function formatEvent(e: LogEvent): string {
       return `${head} snapshot after step ${e.step} FAILED: ${e.reason}\n`;
     case 'step.decided':
       return `${head} step ${e.step} ${e.decision.toUpperCase()} by ${e.decidedBy}${e.note ? `: ${e.note}` : ''}\n`;
+    case 'step.file':
+      return `${head} step ${e.step} file.${e.file.op} ${e.file.path}: ${e.file.ok ? `ok${e.file.size !== undefined ? `, ${e.file.size} B` : ''}` : `${e.file.code}: ${e.file.message}`}\n`;
   }
 }

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { SERVICE_NODE_FLAGS } from '@airlock/proto';
-import { AirlockClient } from '../client.ts';
+import { Airlock } from '@airlock/client';
 import { ensureDeployment, withCredentials } from './credentials.ts';
 
 /** Repository root: the runner and harness entry points are spawned from here. */
@@ -126,8 +126,8 @@ export async function up(opts: StackOptions): Promise<{ info: StackInfo; childre
     const runner = start('runner', node, [...SERVICE_NODE_FLAGS, join(REPO_ROOT, 'runner/src/main.ts'), '--nats', natsUrl, '--id', opts.runnerId, ...(identity ? ['--identity', identity] : []), '--slots', String(opts.slots), '--state-dir', join(opts.stateDir, 'runner'), '--harness-key', `${keyFile}.pub`]);
     opts.say(`runner        ${opts.runnerId} (${opts.slots} slots), harness; logs in ${logs}`);
     const clientUrl = creds ? withCredentials(natsUrl, creds.client) : undefined;
-    await using client = await AirlockClient.connect({ natsUrl: clientUrl ?? natsUrl });
-    await waitFor('harness and runner', 30_000, async () => (await client.status(1000)).runners.some((r) => r.runnerId === opts.runnerId), children);
+    await using client = await Airlock.connect({ servers: clientUrl ?? natsUrl });
+    await waitFor('harness and runner', 30_000, async () => (await client.status({ timeoutMs: 1000 })).runners.some((r) => r.runnerId === opts.runnerId), children);
     const info: StackInfo = {
       natsUrl,
       ...(clientUrl ? { clientUrl } : {}),

@@ -63,6 +63,7 @@ export class RunLifecycle {
       ...(req.replayOf ? { replayOf: req.replayOf } : {}),
       env: req.env ?? {},
       moves: 0,
+      ...(req.keepCwd ? { keepCwd: true } : {}),
     };
     await this.#records.create(record);
     this.#ctx.log.info({ runId, runnerId: opened.runnerId }, 'run opened');

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EnvSchema, RunIdSchema, StepNumberSchema, VersionSchema } from './common.ts';
 import { ReplayOfSchema, RunRecordSchema } from './run.ts';
+import { ExecSessionFields } from './session.ts';
 
 /** CLI/SDK -> harness: open a run. */
 export const ApiOpenRequestSchema = z.object({
@@ -13,6 +14,8 @@ export const ApiOpenRequestSchema = z.object({
   fromSnapshot: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   /** This run replays another; recorded in the run's record, with any accepted policy change. */
   replayOf: ReplayOfSchema.optional(),
+  /** Every step starts where the previous one ended (`cd` persists), unless an exec says otherwise. */
+  keepCwd: z.boolean().optional(),
 });
 export type ApiOpenRequest = z.infer<typeof ApiOpenRequestSchema>;
 
@@ -25,6 +28,7 @@ export const ApiExecRequestSchema = z.object({
   cmd: z.string().min(1),
   env: EnvSchema.optional(),
   timeoutMs: z.number().int().positive().optional(),
+  ...ExecSessionFields,
 });
 export type ApiExecRequest = z.infer<typeof ApiExecRequestSchema>;
 

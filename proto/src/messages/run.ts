@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EnvSchema, RunIdSchema, RunnerIdSchema, VersionSchema } from './common.ts';
 import { ReplySignatureSchema } from './exec.ts';
+import { RunSessionFields } from './session.ts';
 
 /**
  * A runner's public keys: `nkey` (`U…`, its NATS user and signing key) and `curve` (`X…`, what
@@ -113,6 +114,7 @@ export const RunRecordSchema = z.object({
   /** How many times the run moved to another runner after losing one. */
   moves: z.number().int().min(0).default(0),
   replayOf: ReplayOfSchema.optional(),
+  ...RunSessionFields,
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 
