@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
-import { canonicalJson, sha256Hex } from '@airlock/proto';
+import { GovernancePolicySchema, canonicalJson, sha256Hex } from '@airlock/proto';
 
 /** The three verdicts, least to most strict. */
 export const VERDICTS = ['allow', 'ask', 'deny'] as const;
@@ -152,6 +152,8 @@ export const PolicySchema = z.strictObject({
         .default({ secrets: true, network: true, commands: [] }),
     })
     .default({ nonIdempotent: { secrets: true, network: true, commands: [] } }),
+  /** Budgets and loop detection of runs (the harness's defaults when absent; absent keeps older policies' hashes). */
+  governance: GovernancePolicySchema.optional(),
 });
 
 /** A validated policy. */

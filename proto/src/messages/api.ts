@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EnvSchema, RunIdSchema, StepNumberSchema, VersionSchema } from './common.ts';
 import { ReplayOfSchema, RunRecordSchema } from './run.ts';
+import { BudgetsSchema } from './governance.ts';
 
 /** CLI/SDK -> harness: open a run. */
 export const ApiOpenRequestSchema = z.object({
@@ -13,6 +14,8 @@ export const ApiOpenRequestSchema = z.object({
   fromSnapshot: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   /** This run replays another; recorded in the run's record, with any accepted policy change. */
   replayOf: ReplayOfSchema.optional(),
+  /** Budgets of this run over the policy's (`governance.budgets`). */
+  budgets: BudgetsSchema.optional(),
 });
 export type ApiOpenRequest = z.infer<typeof ApiOpenRequestSchema>;
 
@@ -68,6 +71,8 @@ export const ApprovalSchema = z.object({
   note: z.string().optional(),
   /** The step that ran under this approval. */
   usedByStep: StepNumberSchema.optional(),
+  /** Who asked for the held step: nobody approves their own request. */
+  requestedBy: z.string().optional(),
 });
 export type Approval = z.infer<typeof ApprovalSchema>;
 
