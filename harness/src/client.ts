@@ -1,4 +1,5 @@
-import type { Msg } from '@nats-io/transport-node';
+import { randomUUID } from 'node:crypto';
+import { headers as natsHeaders, type Msg } from '@nats-io/transport-node';
 import {
   AirlockError,
   ApiOpenResultSchema,
@@ -7,6 +8,7 @@ import {
   ApiBundleResultSchema,
   ApiApprovalsResultSchema,
   ApprovalSchema,
+  RunStateSchema,
   PROTOCOL_VERSION,
   names,
   StepResultSchema,
@@ -15,7 +17,7 @@ import {
   subjects,
   outputBytes,
 } from '@airlock/proto';
-import type { ApiApprovalsResult, ApiOpenRequest, ApiPsResult, ApiStatusResult, Approval, LogEvent, RunRecord, StepResult } from '@airlock/proto';
+import type { ApiApprovalsResult, Budgets, ControlVerb, RunState, ApiOpenRequest, ApiPsResult, ApiStatusResult, Approval, LogEvent, RunRecord, StepResult } from '@airlock/proto';
 import { logTail, readAudit, readRunLog, type AuditQuery, type ReadLogOptions } from '@airlock/ledger';
 import { connectNats, isNoResponders, isTimeout, type NatsHandles } from '@airlock/transport';
 import type { z } from 'zod';
@@ -30,7 +32,16 @@ export interface ClientOptions {
   natsUrl: string;
   /** Give up connecting after this long. Default 3000. */
   connectTimeoutMs?: number;
+  /**
+   * The caller's credential (signed by the harness: principal, role, maybe runs), sent with every
+   * request; a harness with `auth: required` refuses requests without one. `./airlock up` writes one
+   * per role in `<state>/credentials/roles/`.
+   */
+  credential?: string;
 }
+
+/** Header that carries the caller's credential (the harness's `CREDENTIAL_HEADER`). */
+const CREDENTIAL_HEADER = 'Airlock-Credential';
 
 export interface ExecOptions {
   env?: Record<string, string>;
@@ -64,17 +75,19 @@ export interface ExecOptions {
 export class AirlockClient implements AsyncDisposable {
   readonly natsUrl: string;
   readonly #nats: NatsHandles;
+  readonly #credential: string | undefined;
   #store: Promise<SnapshotStore> | undefined;
 
-  private constructor(natsUrl: string, nats: NatsHandles) {
+  private constructor(natsUrl: string, nats: NatsHandles, credential: string | undefined) {
     this.natsUrl = natsUrl;
     this.#nats = nats;
+    this.#credential = credential;
   }
 
   static async connect(opts: ClientOptions): Promise<AirlockClient> {
     try {
       const nats = await connectNats({ servers: opts.natsUrl.split(','), name: 'airlock-client', timeoutMs: opts.connectTimeoutMs ?? 3000, reconnect: true });
-      return new AirlockClient(opts.natsUrl, nats);
+      return new AirlockClient(opts.natsUrl, nats, opts.credential);
     } catch (cause) {
       throw new AirlockError('no_harness', `cannot reach NATS at ${opts.natsUrl}; start Airlock with \`./airlock up\` (or pass --nats URL)`, { cause });
     }
@@ -83,7 +96,9 @@ export class AirlockClient implements AsyncDisposable {
   async #api<S extends z.ZodType>(subject: string, body: Record<string, unknown>, result: S, timeoutMs = 60_000): Promise<z.infer<S>> {
     let msg: Msg;
     try {
-      msg = await this.#nats.nc.request(subject, encode({ v: PROTOCOL_VERSION, ...body }), { timeout: timeoutMs });
+      const h = this.#credential ? natsHeaders() : undefined;
+      if (h && this.#credential) h.set(CREDENTIAL_HEADER, this.#credential);
+      msg = await this.#nats.nc.request(subject, encode({ v: PROTOCOL_VERSION, ...body }), { timeout: timeoutMs, ...(h ? { headers: h } : {}) });
     } catch (cause) {
       if (isNoResponders(cause)) {
         throw new AirlockError('no_harness', `no harness answers at ${this.natsUrl}; start one with \`./airlock up\``, { cause });
@@ -140,6 +155,45 @@ export class AirlockClient implements AsyncDisposable {
   /** Approves or rejects a held step (operators); `by` names who decided, for the log. */
   decide(runId: string, step: number, decision: 'approve' | 'reject', opts: { by: string; note?: string }): Promise<Approval> {
     return this.#api(subjects.api.decide, { runId, step, decision, by: opts.by, ...(opts.note ? { note: opts.note } : {}) }, ApprovalSchema);
+  }
+
+  /**
+   * An operator's control on a run: `pause` (no new step starts), `resume`, `cancel` (after the
+   * running step, then close), `kill` (now), `raise` (budgets). Idempotent per `requestId` (one is
+   * made when absent): sending the same request again changes nothing. Resolves with the run's state.
+   */
+  control(runId: string, verb: ControlVerb, opts: { reason?: string; budgets?: Budgets; requestId?: string } = {}): Promise<RunState> {
+    return this.#api(
+      subjects.api.control,
+      { runId, verb, requestId: opts.requestId ?? randomUUID(), ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.budgets ? { budgets: opts.budgets } : {}) },
+      RunStateSchema,
+    );
+  }
+
+  pause(runId: string, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
+    return this.control(runId, 'pause', opts);
+  }
+
+  resume(runId: string, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
+    return this.control(runId, 'resume', opts);
+  }
+
+  cancel(runId: string, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
+    return this.control(runId, 'cancel', opts);
+  }
+
+  kill(runId: string, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
+    return this.control(runId, 'kill', opts);
+  }
+
+  /** Raises a run's budgets (operators); each new limit must be above what the run used. */
+  raise(runId: string, budgets: Budgets, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
+    return this.control(runId, 'raise', { ...opts, budgets });
+  }
+
+  /** A run's governance state: running or paused (and why), budgets and what is used. */
+  runState(runId: string): Promise<RunState> {
+    return this.#api(subjects.api.runState, { runId }, RunStateSchema);
   }
 
   async #exec(runId: string, cmd: string, opts: ExecOptions): Promise<StepResult> {

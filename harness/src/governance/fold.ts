@@ -70,18 +70,9 @@ export function applyEvent(f: RunFold, e: LogEvent): RunFold {
       f.trace.push({ step: e.step, cmd: commandPrint(e.cmd), result: null, exitCode: null, refused });
       break;
     }
-    case 'step.exited': {
-      delete f.stepInFlight;
-      const r = e.result;
-      f.used.activeMs += r.durationMs;
-      f.used.outputBytes += r.stdoutBytes + r.stderrBytes;
-      const t = traceOf(f, e.step);
-      if (t) {
-        t.result = resultPrint(r);
-        t.exitCode = r.exitCode;
-      }
+    case 'step.exited':
+      applyResult(f, e.step, e.result);
       break;
-    }
     case 'step.lost':
       delete f.stepInFlight;
       break;
@@ -114,6 +105,23 @@ export function applyEvent(f: RunFold, e: LogEvent): RunFold {
   }
   return f;
 }
+
+/** A step's result (from its `step.exited` event, or the runner's reply): usage and the loop trace. */
+export function applyResult(f: RunFold, step: number, r: StepResultLike, snapshot?: string): void {
+  if (f.stepInFlight === step) delete f.stepInFlight;
+  const t = traceOf(f, step);
+  // The reply and the log both carry the result: count it once.
+  if (t?.result != null) return;
+  f.used.activeMs += r.durationMs;
+  f.used.outputBytes += r.stdoutBytes + r.stderrBytes;
+  if (t) {
+    t.result = resultPrint(r);
+    t.exitCode = r.exitCode;
+    if (snapshot) t.snapshot = snapshot;
+  }
+}
+
+type StepResultLike = Parameters<typeof resultPrint>[0] & { durationMs: number };
 
 function applyControl(f: RunFold, e: Extract<LogEvent, { type: 'run.control' }>): void {
   const by = e.actor ?? { principal: 'unknown', role: 'operator' as const };

@@ -3,6 +3,9 @@ import type { ApiExecRequest, RunRecord, StepResult } from '@airlock/proto';
 import { newJobClaims, signJob, type Redactor } from '@airlock/trust';
 import type { KeyObject } from 'node:crypto';
 import type { HarnessContext } from '../context.ts';
+import { authorizeRun } from '../governance/access.ts';
+import { actorOf, type ApiCaller } from '../governance/callers.ts';
+import type { RunGovernor } from '../governance/governor.ts';
 import type { PolicyGate } from '../policy/gate.ts';
 import { askRunner } from '../routing/ask.ts';
 import type { RunnerKeyStore } from '../routing/runner-keys.ts';
@@ -37,12 +40,13 @@ export class StepDispatcher {
   readonly #redactor: Redactor;
   readonly #runnerKeys: RunnerKeyStore;
   readonly #key: KeyObject;
+  readonly #governor: RunGovernor;
   /** Exec requests waiting on a runner, by run id, so a lost runner fails them at once. */
   readonly #waiting = new Map<string, StepInFlight>();
 
   constructor(
     ctx: HarnessContext,
-    deps: { records: RunRecords; logs: RunLogs; gate: PolicyGate; secrets: SecretStore; redactor: Redactor; runnerKeys: RunnerKeyStore; key: KeyObject },
+    deps: { records: RunRecords; logs: RunLogs; gate: PolicyGate; secrets: SecretStore; redactor: Redactor; runnerKeys: RunnerKeyStore; key: KeyObject; governor: RunGovernor },
   ) {
     this.#ctx = ctx;
     this.#records = deps.records;
@@ -52,6 +56,7 @@ export class StepDispatcher {
     this.#redactor = deps.redactor;
     this.#runnerKeys = deps.runnerKeys;
     this.#key = deps.key;
+    this.#governor = deps.governor;
   }
 
   /** The step of a run waiting on its runner, if any. */
@@ -59,20 +64,36 @@ export class StepDispatcher {
     return this.#waiting.get(runId);
   }
 
-  async exec(req: ApiExecRequest): Promise<StepResult> {
+  /**
+   * Runs one step. An agent only in its own runs; refused while the run is paused or being cancelled
+   * (or pauses it when a budget is used up); after the result the loop detectors look at the run.
+   */
+  async exec(req: ApiExecRequest, caller?: ApiCaller): Promise<StepResult> {
+    const current = (await this.#records.get(req.runId)).record;
+    if (caller) authorizeRun(caller, req.runId, current.openedBy?.principal);
+    if (current.status === 'open') await this.#governor.beforeStep(current);
     const { record, step } = await this.#number(req.runId);
     const log = this.#logs.writer(req.runId);
     const asked = Object.values(req.env ?? {}).flatMap((v) => SECRET_PLACEHOLDER.exec(v)?.[1] ?? []);
-    await log.append({ type: 'step.requested', step, cmd: this.#redactor.redactString(req.cmd), ...(asked.length ? { secrets: asked } : {}) });
-    const { commands, approved } = await this.#gate.check(req.runId, step, req.cmd, record.policyHash, record.mountPath);
+    const actor = caller ? actorOf(caller) : undefined;
+    await log.append({ type: 'step.requested', step, cmd: this.#redactor.redactString(req.cmd), ...(asked.length ? { secrets: asked } : {}), ...(actor ? { actor } : {}) });
+    let checked;
+    try {
+      checked = await this.#gate.check(req.runId, step, req.cmd, record.policyHash, record.mountPath, caller && !caller.stated ? caller.principal : undefined);
+    } catch (err) {
+      await this.#governor.afterRefusal(record).catch((e: unknown) => this.#ctx.log.error({ err: e, runId: req.runId }, 'loop detection failed after a refusal'));
+      throw err;
+    }
+    const { commands, approved } = checked;
     const policy = this.#gate.validator.policy;
     const { env, secrets } = this.#secrets.resolve(req.env ?? {}, policy.secrets, commands);
     const timeoutMs = req.timeoutMs ?? this.#ctx.cfg.stepTimeoutMs ?? policy.limits.stepTimeoutMs;
     const abort = new AbortController();
     this.#waiting.set(req.runId, { runnerId: record.runnerId, step, abort });
     const holder = record.runnerId;
+    let result: StepResult;
     try {
-      return await askRunner(
+      result = await askRunner(
         this.#ctx.nats.nc,
         subjects.runnerExec(record.runnerId),
         {
@@ -99,6 +120,8 @@ export class StepDispatcher {
     } finally {
       this.#waiting.delete(req.runId);
     }
+    await this.#governor.afterStep(record, result);
+    return result;
   }
 
   /**
