@@ -215,15 +215,14 @@ export class HarnessService implements AsyncDisposable {
 
   /** An operator's control on a run (pause, resume, cancel, kill, raise); the answer is the run's state after it. */
   control(req: ApiControlRequest, caller: ApiCaller): Promise<RunState> {
-    const stepInFlight = this.#rooms.steps.inFlight(req.runId) !== undefined;
-    return this.#rooms.governor.control(req, actorOf(caller), { stepInFlight });
+    return this.#rooms.governor.control(req, actorOf(caller), { stepInFlight: this.#rooms.steps.inFlight(req.runId)?.step });
   }
 
   /** A run's state (fold of its log): paused or not and why, budgets and what is used. */
   async runState(runId: string, caller?: ApiCaller): Promise<RunState> {
     const { record } = await this.#rooms.records.get(runId, { fresh: true });
     if (caller) authorizeRun(caller, runId, record.openedBy?.principal);
-    return this.#rooms.governor.state(record);
+    return this.#rooms.governor.state(record, { stepInFlight: this.#rooms.steps.inFlight(runId)?.step });
   }
 
   ps(req: ApiPsRequest): Promise<ApiPsResult> {

@@ -31,14 +31,13 @@ export class CallerGate {
     this.#log = log;
   }
 
-  /** The caller of `msg`, allowed to call `verb`; throws `forbidden` otherwise. */
-  identify(msg: Msg, verb: string): ApiCaller {
+  /** The caller of `msg` (not yet checked against a verb); throws `forbidden` without a valid credential. */
+  identify(msg: Msg): ApiCaller {
     const token = msg.headers?.get(CREDENTIAL_HEADER) ?? '';
     let caller: ApiCaller;
     if (token) caller = { ...verifyCredential(this.#key, token), stated: false };
     else if (this.#mode === 'open') caller = { principal: 'anonymous', role: 'admin', stated: true };
     else throw new AirlockError('forbidden', `no credential: this harness requires one on every request (\`./airlock --as ROLE\`, or AIRLOCK_CREDENTIAL)`);
-    authorize(caller, verb);
     return caller;
   }
 
@@ -46,7 +45,8 @@ export class CallerGate {
   async guard<R>(msg: Msg, verb: string, runId: string | undefined, handle: (caller: ApiCaller) => Promise<R>): Promise<R> {
     let caller: ApiCaller | undefined;
     try {
-      caller = this.identify(msg, verb);
+      caller = this.identify(msg);
+      authorize(caller, verb);
       return await handle(caller);
     } catch (err) {
       if (err instanceof AirlockError && err.code === 'forbidden') await this.#audit(msg.subject, runId, caller, err.message);

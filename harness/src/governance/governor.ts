@@ -70,8 +70,10 @@ export class RunGovernor {
   }
 
   /** What `watch` shows: state, pause cause, budgets and usage. */
-  async state(record: RunRecord): Promise<RunState> {
+  async state(record: RunRecord, live?: { stepInFlight?: number | undefined }): Promise<RunState> {
     const f = await this.fold(record);
+    // The step this harness is waiting on (its fold may hold a step a previous harness never finished).
+    const inFlight = live ? live.stepInFlight : f.stepInFlight;
     const closed = record.status === 'closed';
     return {
       runId: record.runId,
@@ -81,7 +83,7 @@ export class RunGovernor {
       budgets: this.budgets(record, f),
       used: { ...f.used },
       warnings: f.warnings,
-      ...(f.stepInFlight !== undefined && !closed ? { stepInFlight: f.stepInFlight } : {}),
+      ...(inFlight !== undefined && !closed ? { stepInFlight: inFlight } : {}),
       ...(f.lastControl ? { lastControl: f.lastControl } : {}),
     };
   }
@@ -140,16 +142,16 @@ export class RunGovernor {
    * Applies an operator's control: stored once per request id (the same request again gets the same
    * answer and writes nothing), refused when it does not apply to the run's state.
    */
-  async control(req: ApiControlRequest, actor: Actor, opts: { stepInFlight: boolean }): Promise<RunState> {
+  async control(req: ApiControlRequest, actor: Actor, opts: { stepInFlight: number | undefined }): Promise<RunState> {
     const { record } = await this.#records.get(req.runId, { fresh: true });
     const f = await this.fold(record);
     const seen = f.applied.get(req.requestId);
     if (seen) {
       if (seen.verb !== req.verb) throw new AirlockError('invalid_state', `request id ${req.requestId} was already used for ${seen.verb}; use a new one`);
-      return this.state((await this.#records.get(req.runId, { fresh: true })).record);
+      return this.state((await this.#records.get(req.runId, { fresh: true })).record, opts);
     }
     if (record.status === 'closed') {
-      if (req.verb === 'cancel' || req.verb === 'kill') return this.state(record);
+      if (req.verb === 'cancel' || req.verb === 'kill') return this.state(record, opts);
       throw new AirlockError('invalid_state', `run ${req.runId} is closed (${record.termination ?? record.closeReason ?? 'closed'}); nothing to ${req.verb}`);
     }
     this.#precondition(req, record, f);
@@ -164,7 +166,7 @@ export class RunGovernor {
         await this.#markControl(req.runId, 'running');
         break;
       case 'cancel':
-        if (opts.stepInFlight) await this.#markControl(req.runId, 'cancelling');
+        if (opts.stepInFlight !== undefined) await this.#markControl(req.runId, 'cancelling');
         else await this.#close?.(req.runId, { termination: 'cancelled', reason: `cancelled by ${actor.principal}${req.reason ? `: ${req.reason}` : ''}` });
         break;
       case 'kill':
@@ -173,7 +175,7 @@ export class RunGovernor {
       case 'raise':
         break;
     }
-    return this.state((await this.#records.get(req.runId, { fresh: true })).record);
+    return this.state((await this.#records.get(req.runId, { fresh: true })).record, opts);
   }
 
   #precondition(req: ApiControlRequest, record: RunRecord, f: RunFold): void {
