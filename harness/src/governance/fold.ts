@@ -47,6 +47,11 @@ export function commandPrint(cmd: string): string {
   return createHash('sha256').update(cmd.trim().replace(/\s+/g, ' ')).digest('hex').slice(0, 32);
 }
 
+/** A bare `sleep N`: waiting for something outside the run, not a loop of the agent's making. */
+export function isWait(cmd: string): boolean {
+  return /^\s*sleep\s+\d+(\.\d+)?[smhd]?\s*$/.test(cmd);
+}
+
 /** Fingerprint of a step's result: how it ended and how much it printed (the harness never sees the output itself). */
 export function resultPrint(r: { exitCode: number | null; signal: string | null; timedOut: boolean; stdoutBytes: number; stderrBytes: number }): string {
   return `${String(r.exitCode)}/${r.signal ?? '-'}/${r.timedOut ? 't' : '-'}/${r.stdoutBytes}/${r.stderrBytes}`;
@@ -64,10 +69,10 @@ export function applyEvent(f: RunFold, e: LogEvent): RunFold {
       f.stepInFlight = e.step;
       break;
     case 'step.verdict': {
-      const refused = e.verdict !== 'allow';
-      if (refused) delete f.stepInFlight;
+      // Only a deny counts as refused: a step held for approval (ask) waits for a person, it is not probing.
+      if (e.verdict !== 'allow') delete f.stepInFlight;
       else f.used.steps++;
-      f.trace.push({ step: e.step, cmd: commandPrint(e.cmd), result: null, exitCode: null, refused });
+      f.trace.push({ step: e.step, cmd: commandPrint(e.cmd), result: null, exitCode: null, refused: e.verdict === 'deny', ...(isWait(e.cmd) ? { wait: true } : {}) });
       break;
     }
     case 'step.exited':

@@ -58,6 +58,15 @@ describe('loop detectors', () => {
     expect(detectLoop(explore, loops)).toBeNull();
   });
 
+  it('waiting (a bare sleep, as in a polling loop) is not repeating', () => {
+    const sleeps = Array.from({ length: 10 }, (_, i) => ({ ...ran(i + 1, 'sleep 0.2', 0, 0), wait: true }));
+    expect(detectLoop(sleeps, loops)).toBeNull();
+    const polling = Array.from({ length: 8 }, (_, i) => (i % 2 ? { ...ran(i + 1, 'sleep 1', 0, 0), wait: true } : ran(i + 1, 'cat status', 0, 7)));
+    expect(detectLoop(polling, loops)).toBeNull();
+    const f = foldRun([ev({ type: 'step.verdict', step: 1, cmd: 'sleep 0.2', verdict: 'allow', rule: 'policy.allow', reason: 'x', policyHash: 'h' })]);
+    expect(f.trace[0]?.wait).toBe(true);
+  });
+
   it('a detector set to off stays quiet', () => {
     const off = GovernancePolicySchema.parse({ loops: { repeat: { threshold: 4, action: 'off' } } }).loops;
     expect(detectLoop([ran(1, 'b', 0), ran(2, 'b', 0), ran(3, 'b', 0), ran(4, 'b', 0)], off)).toBeNull();

@@ -9,10 +9,12 @@ export interface StepTrace {
   result: string | null;
   /** Exit code; null when killed or when the step never ran. */
   exitCode: number | null;
-  /** The validation chain refused it (deny) or held it (ask). */
+  /** The validation chain denied it (a step held for approval is not refused). */
   refused: boolean;
   /** Digest of the workspace snapshot after the step, if one was taken. */
   snapshot?: string;
+  /** A bare `sleep`: waiting is not repeating (polling allowance); only stagnation may count it. */
+  wait?: boolean;
 }
 
 /** One detection: which detector, the steps that make the pattern (the evidence), and a sentence for people. */
@@ -56,7 +58,7 @@ const stepsOf = (t: readonly StepTrace[]) => t.map((s) => s.step);
 /** The same command with the same result `n` times in a row. */
 function repeat(trace: readonly StepTrace[], n: number): LoopDetection | null {
   const last = tail(trace, n);
-  if (!last || last[0]!.result === null) return null;
+  if (!last || last[0]!.result === null || last[0]!.wait) return null;
   const same = last.every((s) => s.cmd === last[0]!.cmd && s.result === last[0]!.result);
   return same ? { detector: 'repeat', steps: stepsOf(last), reason: `the same command gave the same result ${n} times in a row` } : null;
 }
@@ -77,16 +79,17 @@ function alternation(trace: readonly StepTrace[], n: number): LoopDetection | nu
   if (!last) return null;
   const key = (s: StepTrace) => `${s.cmd}|${s.result ?? 'refused'}`;
   const [a, b] = [key(last[0]!), key(last[1]!)];
-  if (a === b) return null;
+  // Check, sleep, check, sleep: a wait for something outside the run (a stagnation warning at most).
+  if (a === b || last[0]!.wait || last[1]!.wait) return null;
   const turns = last.every((s, i) => key(s) === (i % 2 === 0 ? a : b));
   return turns ? { detector: 'alternation', steps: stepsOf(last), reason: `two commands took turns with the same results over ${n} steps` } : null;
 }
 
-/** `n` refused (denied or held) steps in a row: probing the policy with rephrasings. */
+/** `n` denied steps in a row: probing the policy with rephrasings. */
 function denials(trace: readonly StepTrace[], n: number): LoopDetection | null {
   const last = tail(trace, n);
   if (!last || !last.every((s) => s.refused)) return null;
-  return { detector: 'denials', steps: stepsOf(last), reason: `${n} steps in a row were denied or held by the policy` };
+  return { detector: 'denials', steps: stepsOf(last), reason: `${n} steps in a row were denied by the policy` };
 }
 
 /**

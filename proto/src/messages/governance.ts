@@ -50,7 +50,7 @@ export const GovernancePolicySchema = z.strictObject({
       repeat_error: z.strictObject({ threshold: z.number().int().min(2).default(3), action: GovernActionSchema.default('pause') }).default({ threshold: 3, action: 'pause' }),
       /** A,B,A,B,… (command and result) over this many steps. */
       alternation: z.strictObject({ threshold: z.number().int().min(4).default(6), action: GovernActionSchema.default('pause') }).default({ threshold: 6, action: 'pause' }),
-      /** This many denied (or held) steps in a row. */
+      /** This many denied steps in a row (held ones do not count: they wait for a person). */
       denials: z.strictObject({ threshold: z.number().int().min(2).default(3), action: GovernActionSchema.default('pause') }).default({ threshold: 3, action: 'pause' }),
       /** The workspace unchanged (same snapshot digest) for this many steps, made of at most two distinct command+result pairs. */
       stagnation: z.strictObject({ threshold: z.number().int().min(3).default(12), action: GovernActionSchema.default('warn') }).default({ threshold: 12, action: 'warn' }),
