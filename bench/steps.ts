@@ -85,7 +85,7 @@ export async function runStepBench(opts: { steps?: number; opens?: number } = {}
       const rg: number[] = [];
       const step = async (client: typeof c, runId: string, into: number[]) => {
         const t0 = performance.now();
-        const res = await client.exec(runId, cmd, { onOutput: () => undefined });
+        const res = await client.run(runId).exec(cmd, { onOutput: () => undefined });
         into.push(performance.now() - t0);
         if (res.exitCode !== 0) throw new Error(`airlock step failed: ${JSON.stringify(res)}`);
       };

@@ -1,5 +1,3 @@
-export { AirlockClient } from './client.ts';
-export type { ClientOptions, ExecOptions, RunSnapshot } from './client.ts';
 export { HarnessService } from './service.ts';
 export type { HarnessState } from './service.ts';
 export { HarnessConfigSchema, loadHarnessConfig } from './config.ts';

@@ -13,6 +13,10 @@ import {
   ApiExecRequestSchema,
   ApiOpenRequestSchema,
   ApiPsRequestSchema,
+  ApiFileRequestSchema,
+  ApiPollRequestSchema,
+  ApiSignalRequestSchema,
+  ApiProcessesRequestSchema,
   names,
   subjects,
 } from '@airlock/proto';
@@ -28,6 +32,7 @@ import type {
   ApiPsResult,
   ApiStatusResult,
   Approval,
+  ProcessState,
   RunRecord,
   RunState,
   StepResult,
@@ -45,6 +50,7 @@ import { authorizeRun } from './governance/access.ts';
 import { CallerGate, actorOf, type ApiCaller } from './governance/callers.ts';
 import { RunGovernor } from './governance/governor.ts';
 import { loadOrCreateSigningKey } from './keys.ts';
+import { startHarnessHeartbeat } from './heartbeat.ts';
 import type { Logger } from './logger.ts';
 import { publishPolicy } from './policy/bucket.ts';
 import { PolicyGate } from './policy/gate.ts';
@@ -56,6 +62,9 @@ import { RunLogs } from './run-logs.ts';
 import { RunRecords } from './runs/records.ts';
 import { StepDispatcher } from './runs/steps.ts';
 import { SecretStore, envSecrets, fileSecrets } from './secrets/store.ts';
+import { fileStep } from './files/handler.ts';
+import { createDesk, type StepDesk } from './processes/desk.ts';
+import { listProcesses, poll, signal, yieldStep } from './processes/handlers.ts';
 
 const VERSION = '0.1.0';
 export type HarnessState = 'starting' | 'running' | 'draining' | 'stopped';
@@ -94,7 +103,10 @@ export class HarnessService implements AsyncDisposable {
   readonly #inFlight = new Set<Promise<unknown>>();
   #subs: Subscription[] = [];
   #monitor: NodeJS.Timeout | undefined;
+  #heartbeat: { stop(): void } | undefined;
   #stopped: Promise<void> | undefined;
+  /** Numbered steps for the file and process handlers. */
+  readonly #desk: StepDesk;
   /** What the `harness ready` line reports. */
   readonly #ready: Record<string, unknown>;
 
@@ -122,6 +134,7 @@ export class HarnessService implements AsyncDisposable {
     const relocator = new RunRelocator(ctx, { fleet, records, logs, lifecycle, steps, gate, startedAt: this.#startedAt.getTime() });
     const bundles = new BundleBuilder(ctx, { records, logs, key });
     this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers };
+    this.#desk = createDesk({ ctx, records, logs, gate, steps, runnerKeys, redactor, key: key.privateKey });
     this.#ready = { auth: cfg.auth, runnersPinned: runnerKeys.pinned, policy: validator.policy.name, policyHash: validator.policyHash, keyId: key.keyId, secrets: redactor.names.length };
   }
 
@@ -138,6 +151,7 @@ export class HarnessService implements AsyncDisposable {
     svc.#subscribe();
     await nats.nc.flush();
     svc.#monitor = setInterval(() => svc.#track(svc.#rooms.relocator.check()), Math.max(250, Math.floor(cfg.runnerLostMs / 4)));
+    svc.#heartbeat = startHarnessHeartbeat(svc.#ctx.nats.nc, { startedAt: svc.#startedAt.toISOString() });
     svc.state = 'running';
     log.info({ nats: cfg.natsUrl.replace(/\/\/[^@/,]*@/g, '//'), ...svc.#ready }, 'harness ready');
     return svc;
@@ -167,6 +181,11 @@ export class HarnessService implements AsyncDisposable {
       serve(subjects.api.decide, ApiDecideRequestSchema, (r, c) => this.decide(r, c)),
       serve(subjects.api.control, ApiControlRequestSchema, (r, c) => this.control(r, c)),
       serve(subjects.api.runState, ApiRunStateRequestSchema, (r, c) => this.runState(r.runId, c)),
+      // File tools and long-running processes (files/handler.ts, processes/handlers.ts): an agent only on its own runs.
+      serve(subjects.api.file, ApiFileRequestSchema, async (r, c) => (await this.#own(r.runId, c), fileStep(this.#desk, r))),
+      serve(subjects.api.poll, ApiPollRequestSchema, async (r, c) => (await this.#own(r.runId, c), poll(this.#desk, r))),
+      serve(subjects.api.signal, ApiSignalRequestSchema, async (r, c) => (await this.#own(r.runId, c), signal(this.#desk, r))),
+      serve(subjects.api.processes, ApiProcessesRequestSchema, async (r, c) => (await this.#own(r.runId, c), listProcesses(this.#desk, r))),
       nc.subscribe(subjects.runnerHeartbeat, {
         callback: (err, msg) => {
           if (!err) this.#rooms.fleet.heartbeat(msg);
@@ -205,12 +224,20 @@ export class HarnessService implements AsyncDisposable {
     return this.#rooms.lifecycle.open(req, caller);
   }
 
-  exec(req: ApiExecRequest, caller?: ApiCaller): Promise<StepResult> {
-    return this.#rooms.steps.exec(req, caller);
+  /** A step; with `yieldMs`, the process's state after at most that long (processes/handlers.ts). */
+  async exec(req: ApiExecRequest, caller?: ApiCaller): Promise<StepResult | ProcessState> {
+    if (req.yieldMs === undefined) return this.#rooms.steps.exec(req, caller);
+    const { step, result } = await this.#rooms.steps.start(req, caller);
+    return yieldStep(this.#desk, req.runId, step, result, req.yieldMs);
   }
 
   close(req: ApiCloseRequest, caller?: ApiCaller): Promise<RunRecord> {
     return this.#rooms.lifecycle.close(req, caller);
+  }
+
+  /** Throws `forbidden` when an agent reaches for a run that is not its own. */
+  async #own(runId: string, caller: ApiCaller): Promise<void> {
+    authorizeRun(caller, runId, (await this.#rooms.records.get(runId)).record.openedBy?.principal);
   }
 
   /** An operator's control on a run (pause, resume, cancel, kill, raise); the answer is the run's state after it. */
@@ -263,6 +290,7 @@ export class HarnessService implements AsyncDisposable {
     this.#stopped ??= (async () => {
       this.state = 'draining';
       clearInterval(this.#monitor);
+      this.#heartbeat?.stop();
       for (const s of this.#subs) s.unsubscribe();
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
       this.state = 'stopped';

@@ -31,7 +31,16 @@ export const errorCodes = {
   invalid_state: { retryable: false, doc: 'The control does not apply in the run\'s state (resume of a running run, a budget below what is used, a control on a closed run).' },
   timeout: { retryable: true, doc: 'The request did not complete in time.' },
   log_unavailable: { retryable: true, doc: 'The run log could not be written (JetStream did not acknowledge within the writer\'s retries); nothing is run or reported as done without its log.' },
+  file_not_found: { retryable: false, doc: 'A file tool\'s path does not exist (or a directory was given where a file is needed).' },
+  file_too_large: { retryable: false, doc: 'A file is larger than a file tool handles in one call (`read` returns a capped part instead; an edit refuses).' },
+  edit_no_match: { retryable: false, doc: 'An edit\'s search text is not in the file; `data.nearest` names the closest text and its line.' },
+  edit_ambiguous: { retryable: false, doc: 'An edit\'s search text occurs more than once; say which (`occurrence`) or `all`, or add context.' },
+  file_changed: { retryable: true, doc: 'The file changed between an edit\'s read and its write (a process of the run wrote it); nothing was written, edit again.' },
+  unknown_process: { retryable: false, doc: 'The run has no process (step started with `yieldMs`) with that id.' },
+  file_tools_unavailable: { retryable: false, doc: 'The sandbox image has no `python3`, which the file tools run inside the sandbox with.' },
   internal: { retryable: true, doc: 'An unexpected failure; the log names it.' },
+  harness_lost: { retryable: true, doc: 'The harness stopped sending heartbeats while a call waited on it (it died, or this client lost NATS). A step it was running may still finish: its outcome is in the run log (`run.result(step)`).' },
+  unsupported: { retryable: false, doc: 'The deployment does not offer this call yet (the SDK method names what is missing).' },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -49,7 +58,8 @@ export type WireError = z.infer<typeof WireErrorSchema>;
 
 /** A local error carrying a wire code. Both sides throw it; `toWire` / `fromWire` convert at the boundary. */
 export class AirlockError extends Error {
-  override readonly name = 'AirlockError';
+  /** `AirlockError`, or the SDK's subclass name (`PolicyDeniedError`, `HarnessLostError`, …). */
+  override readonly name: string = 'AirlockError';
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly data: Record<string, unknown> | undefined;

@@ -21,6 +21,11 @@ export const subjects = {
     control: `${ROOT}.api.op.control`,
     /** A run's governance state (fold of its log): state, budgets used, pause cause. */
     runState: `${ROOT}.api.state`,
+    /** File tools (read, write, edit, list, stat) as steps; long-running processes. */
+    file: `${ROOT}.api.file`,
+    poll: `${ROOT}.api.poll`,
+    signal: `${ROOT}.api.signal`,
+    processes: `${ROOT}.api.processes`,
   },
   /** Subjects only operators (and admins) may publish. */
   operatorApi: `${ROOT}.api.op.>`,
@@ -31,6 +36,10 @@ export const subjects = {
   /** Per-runner subjects: later steps of a run go to the runner that holds it. */
   runnerExec: (runnerId: string) => `${ROOT}.runner.${runnerId}.exec`,
   runnerClose: (runnerId: string) => `${ROOT}.runner.${runnerId}.close`,
+  runnerFile: (runnerId: string) => `${ROOT}.runner.${runnerId}.file`,
+  runnerSignal: (runnerId: string) => `${ROOT}.runner.${runnerId}.signal`,
+  /** The harness publishes its heartbeat here (core NATS), so a waiting client notices a dead harness. */
+  harnessHeartbeat: `${ROOT}.harness.heartbeat`,
   /** Every runner publishes its heartbeat here (core NATS). */
   runnerHeartbeat: `${ROOT}.heartbeat`,
   /** The durable run log: one subject per run. */

@@ -236,8 +236,8 @@ def main():
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path + ".tmp")
     os.chmod(path + ".tmp", 0o600)
-    os.rename(path + ".tmp", path)  # appears complete, or not at all
     listener.listen(1)
+    os.rename(path + ".tmp", path)  # appears listening, or not at all
     OUT, _ = listener.accept()
     # One connection, ever: nothing started later can connect.
     os.unlink(path)

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
-import { AirlockClient, issueCredential, withCredentials } from '@airlock/harness';
+import { Airlock } from '@airlock/client';
+import { issueCredential, withCredentials } from '@airlock/harness';
 import { encode, PROTOCOL_VERSION, subjects } from '@airlock/proto';
 import { importPrivateKey } from '@airlock/trust';
 import { AIRLOCK_BIN, freePort, runCli, runEvents, useStack } from '../fixtures.ts';
@@ -104,7 +105,7 @@ describe('./airlock up makes one credential per role', () => {
       await nc.close();
       expect(errors.join(' ')).toMatch(/PermissionViolation.*airlock\.v1\.api\.op\.control/);
       // …while through the harness the agent's credential is refused by role.
-      await using a = await AirlockClient.connect({ natsUrl: withCredentials(`nats://127.0.0.1:${port}`, agent), credential: agent.credential });
+      await using a = await Airlock.connect({ servers: withCredentials(`nats://127.0.0.1:${port}`, agent), credential: agent.credential });
       await expect(a.runState(run)).resolves.toMatchObject({ state: 'paused' });
       const kill = await runCli(['--json', '--as', 'agent', 'kill', run], { env, timeoutMs: 90_000 });
       expect(kill.code).not.toBe(0);

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AirlockError } from '@airlock/proto';
 import type { LogEvent } from '@airlock/proto';
-import { AirlockClient, issueCredential } from '@airlock/harness';
+import { Airlock } from '@airlock/client';
+import { issueCredential } from '@airlock/harness';
 import { importPrivateKey } from '@airlock/trust';
 import { useStack, runEvents, waitUntil } from '../fixtures.ts';
 
@@ -14,9 +15,9 @@ const harness = { auth: 'required' as const };
 const stack = useStack({ harness });
 
 /** A client with a credential the stack's harness signed for `principal` in `role`. */
-async function as(principal: string, role: 'agent' | 'operator' | 'reviewer' | 'admin', opts: { runs?: string[]; ttlMs?: number } = {}): Promise<AirlockClient> {
+async function as(principal: string, role: 'agent' | 'operator' | 'reviewer' | 'admin', opts: { runs?: string[]; ttlMs?: number } = {}): Promise<Airlock> {
   const key = importPrivateKey(readFileSync(stack.keyFile, 'utf8'));
-  return AirlockClient.connect({ natsUrl: stack.nats.url, credential: issueCredential(key, { principal, role, ...opts }) });
+  return Airlock.connect({ servers: stack.nats.url, credential: issueCredential(key, { principal, role, ...opts }) });
 }
 
 /** Restarts the harness (same key, same NATS): everything below must come back from JetStream. */
@@ -37,24 +38,24 @@ describe('roles', () => {
     await using rita = await as('rita', 'reviewer');
     await using olga = await as('olga', 'operator');
     const run = await bot.open({});
-    expect(run.openedBy).toEqual({ principal: 'bot-1', role: 'agent' });
-    await bot.exec(run.runId, 'echo hi');
+    expect(run.record?.openedBy).toEqual({ principal: 'bot-1', role: 'agent' });
+    await bot.run(run.runId).exec('echo hi');
     for (const verb of ['pause', 'resume', 'cancel', 'kill'] as const) expect(await code(bot.control(run.runId, verb))).toBe('forbidden');
     expect(await code(bot.raise(run.runId, { steps: 99 }))).toBe('forbidden');
     expect(await code(bot.decide(run.runId, 1, 'approve', { by: 'bot-1' }))).toBe('forbidden');
     expect(await code(bot.bundle(run.runId))).toBe('forbidden');
     // Another agent, a run-scoped credential naming another run, a reviewer: not on this run's steps.
-    expect(await code(other.exec(run.runId, 'echo mine now'))).toBe('forbidden');
+    expect(await code(other.run(run.runId).exec('echo mine now'))).toBe('forbidden');
     expect(await code(other.close(run.runId))).toBe('forbidden');
     expect(await code(other.runState(run.runId))).toBe('forbidden');
-    expect(await code(scoped.exec(run.runId, 'echo x'))).toBe('forbidden');
-    expect(await code(rita.exec(run.runId, 'echo x'))).toBe('forbidden');
+    expect(await code(scoped.run(run.runId).exec('echo x'))).toBe('forbidden');
+    expect(await code(rita.run(run.runId).exec('echo x'))).toBe('forbidden');
     expect(await code(rita.open({}))).toBe('forbidden');
     expect((await rita.runState(run.runId)).state).toBe('running');
     // No credential, or one signed by another key: refused on a harness that requires them.
-    expect(await code(stack.client.exec(run.runId, 'echo x'))).toBe('forbidden');
+    expect(await code(stack.client.run(run.runId).exec('echo x'))).toBe('forbidden');
     const forged = issueCredential(importPrivateKey((await import('node:crypto')).generateKeyPairSync('ed25519').privateKey), { principal: 'olga', role: 'operator' });
-    await using mallory = await AirlockClient.connect({ natsUrl: stack.nats.url, credential: forged });
+    await using mallory = await Airlock.connect({ servers: stack.nats.url, credential: forged });
     expect(await code(mallory.pause(run.runId))).toBe('forbidden');
     // The operator may; the run went on, and its log says who did what.
     expect((await olga.pause(run.runId, { reason: 'look' })).state).toBe('paused');
@@ -72,14 +73,14 @@ describe('roles', () => {
     await using olga = await as('olga', 'operator');
     await using oscar = await as('oscar', 'operator');
     const run = await olga.open({});
-    await olga.exec(run.runId, "printf 'K=v\\n' > .env");
-    expect(await code(olga.exec(run.runId, 'cat .env'))).toBe('validation_ask');
+    await olga.run(run.runId).exec("printf 'K=v\\n' > .env");
+    expect(await code(olga.run(run.runId).exec('cat .env'))).toBe('validation_ask');
     expect((await olga.approvals({ runId: run.runId })).approvals[0]).toMatchObject({ step: 2, requestedBy: 'olga', status: 'pending' });
     await restartHarness();
     await expect(olga.decide(run.runId, 2, 'approve', { by: 'someone-else' })).rejects.toMatchObject({ code: 'forbidden', message: expect.stringContaining('may not decide it') });
     // The decision is in the decider's own name, whatever `by` says.
     expect(await oscar.decide(run.runId, 2, 'approve', { by: 'olga' })).toMatchObject({ status: 'approved', decidedBy: 'oscar' });
-    expect(await olga.exec(run.runId, 'cat .env')).toMatchObject({ step: 3, exitCode: 0 });
+    expect(await olga.run(run.runId).exec('cat .env')).toMatchObject({ step: 3, exitCode: 0 });
     const decided = of(await events(run.runId), 'step.decided');
     expect(decided).toMatchObject([{ step: 2, decidedBy: 'oscar', actor: { principal: 'oscar', role: 'operator' } }]);
     await olga.close(run.runId);
@@ -91,21 +92,21 @@ describe('controls survive a harness restart', () => {
     await using bot = await as('bot-1', 'agent');
     await using olga = await as('olga', 'operator');
     const run = await bot.open({});
-    await bot.exec(run.runId, 'echo one');
+    await bot.run(run.runId).exec('echo one');
     const first = await olga.pause(run.runId, { requestId: 'pause-req-0001', reason: 'checking' });
     const again = await olga.pause(run.runId, { requestId: 'pause-req-0001', reason: 'checking' });
     expect(again).toEqual(first);
     expect(await code(olga.pause(run.runId, { requestId: 'pause-req-0002' }))).toBe('invalid_state');
-    await expect(bot.exec(run.runId, 'echo two')).rejects.toMatchObject({ code: 'run_paused', data: { cause: { kind: 'operator' } } });
+    await expect(bot.run(run.runId).exec('echo two')).rejects.toMatchObject({ code: 'run_paused', data: { cause: { kind: 'operator' } } });
     await restartHarness();
-    await expect(bot.exec(run.runId, 'echo two')).rejects.toMatchObject({ code: 'run_paused' });
+    await expect(bot.run(run.runId).exec('echo two')).rejects.toMatchObject({ code: 'run_paused' });
     expect(await olga.runState(run.runId)).toMatchObject({ state: 'paused', paused: { by: { principal: 'olga' }, reason: 'checking' }, used: { steps: 1 } });
     expect((await olga.ps()).runs.find((r) => r.runId === run.runId)?.control).toBe('paused');
     // Sent again after the restart: still the same answer, still one event.
     expect((await olga.pause(run.runId, { requestId: 'pause-req-0001' })).state).toBe('paused');
     expect((await olga.resume(run.runId, { requestId: 'resume-req-0001' })).state).toBe('running');
     expect(await code(olga.resume(run.runId))).toBe('invalid_state');
-    expect(await bot.exec(run.runId, 'echo two')).toMatchObject({ step: 2, exitCode: 0 });
+    expect(await bot.run(run.runId).exec('echo two')).toMatchObject({ step: 2, exitCode: 0 });
     const controls = of(await events(run.runId), 'run.control');
     expect(controls.map((c) => [c.verb, c.requestId, c.actor?.principal])).toEqual([
       ['pause', 'pause-req-0001', 'olga'],
@@ -118,10 +119,10 @@ describe('controls survive a harness restart', () => {
     await using bot = await as('bot-1', 'agent');
     await using olga = await as('olga', 'operator');
     const run = await bot.open({});
-    const running = bot.exec(run.runId, 'sleep 2; echo finished');
+    const running = bot.run(run.runId).exec('sleep 2; echo finished');
     await waitUntil('step 1 running', async () => (await olga.runState(run.runId)).stepInFlight === 1);
     expect((await olga.cancel(run.runId, { reason: 'enough' })).state).toBe('cancelling');
-    await expect(bot.exec(run.runId, 'echo more')).rejects.toMatchObject({ code: 'run_closed' });
+    await expect(bot.run(run.runId).exec('echo more')).rejects.toMatchObject({ code: 'run_closed' });
     expect(await running).toMatchObject({ step: 1, exitCode: 0 });
     await waitUntil('run closed', async () => (await olga.runState(run.runId)).state === 'closed');
     await restartHarness();
@@ -129,7 +130,7 @@ describe('controls survive a harness restart', () => {
     expect((await olga.ps({ all: true })).runs.find((r) => r.runId === run.runId)).toMatchObject({ status: 'closed', termination: 'cancelled' });
 
     const victim = await bot.open({});
-    const long = bot.exec(victim.runId, 'sleep 60').catch((e: unknown) => e);
+    const long = bot.run(victim.runId).exec('sleep 60').catch((e: unknown) => e);
     await waitUntil('step 1 running', async () => (await olga.runState(victim.runId)).stepInFlight === 1);
     const t0 = Date.now();
     expect(await olga.kill(victim.runId, { reason: 'runaway' })).toMatchObject({ state: 'closed', termination: 'killed' });
@@ -148,16 +149,16 @@ describe('budgets', () => {
     await using bot = await as('bot-1', 'agent');
     await using olga = await as('olga', 'operator');
     const run = await bot.open({ budgets: { steps: 2 } });
-    await bot.exec(run.runId, 'echo 1');
-    await bot.exec(run.runId, 'echo 2');
-    await expect(bot.exec(run.runId, 'echo 3')).rejects.toMatchObject({ code: 'run_paused', data: { cause: { kind: 'budget', budget: 'steps', used: 2, limit: 2 } } });
+    await bot.run(run.runId).exec('echo 1');
+    await bot.run(run.runId).exec('echo 2');
+    await expect(bot.run(run.runId).exec('echo 3')).rejects.toMatchObject({ code: 'run_paused', data: { cause: { kind: 'budget', budget: 'steps', used: 2, limit: 2 } } });
     await restartHarness();
-    await expect(bot.exec(run.runId, 'echo 3')).rejects.toMatchObject({ code: 'run_paused' });
+    await expect(bot.run(run.runId).exec('echo 3')).rejects.toMatchObject({ code: 'run_paused' });
     expect(await code(bot.raise(run.runId, { steps: 5 }))).toBe('forbidden');
     expect(await code(olga.raise(run.runId, { steps: 2 }))).toBe('invalid_state');
     expect(await olga.raise(run.runId, { steps: 4 })).toMatchObject({ state: 'paused', budgets: { steps: 4 } });
     await olga.resume(run.runId);
-    expect(await bot.exec(run.runId, 'echo 3')).toMatchObject({ step: 3, exitCode: 0 });
+    expect(await bot.run(run.runId).exec('echo 3')).toMatchObject({ step: 3, exitCode: 0 });
     const governed = of(await events(run.runId), 'run.governed');
     expect(governed).toMatchObject([{ action: 'pause', cause: { kind: 'budget', budget: 'steps', used: 2, limit: 2 } }]);
     await bot.close(run.runId);
@@ -166,9 +167,9 @@ describe('budgets', () => {
 
 describe('loop detection (on by default)', () => {
   /** Runs `cmds` as steps until one is refused; returns the refusal. */
-  async function script(client: AirlockClient, runId: string, cmds: string[]): Promise<AirlockError | undefined> {
+  async function script(client: Airlock, runId: string, cmds: string[]): Promise<AirlockError | undefined> {
     for (const cmd of cmds) {
-      const r = await client.exec(runId, cmd).catch((e: unknown) => e);
+      const r = await client.run(runId).exec(cmd).catch((e: unknown) => e);
       if (r instanceof AirlockError && r.code === 'run_paused') return r;
     }
     return undefined;
@@ -188,7 +189,7 @@ describe('loop detection (on by default)', () => {
     await restartHarness();
     expect(await olga.runState(run.runId)).toMatchObject({ state: 'paused', paused: { cause: { kind: 'loop', detector, steps } } });
     await olga.resume(run.runId);
-    expect(await bot.exec(run.runId, 'echo moving on')).toMatchObject({ exitCode: 0 });
+    expect(await bot.run(run.runId).exec('echo moving on')).toMatchObject({ exitCode: 0 });
     expect(of(await events(run.runId), 'run.governed')).toMatchObject([{ action: 'pause', cause: { kind: 'loop', detector, steps } }]);
     await bot.close(run.runId);
   });
@@ -196,7 +197,7 @@ describe('loop detection (on by default)', () => {
   it('stagnation (workspace unchanged while two commands keep running) warns without pausing', async () => {
     await using bot = await as('bot-1', 'agent');
     const run = await bot.open({});
-    for (let i = 0; i < 12; i++) await bot.exec(run.runId, i % 3 === 2 ? 'true' : 'echo polling');
+    for (let i = 0; i < 12; i++) await bot.run(run.runId).exec(i % 3 === 2 ? 'true' : 'echo polling');
     const governed = of(await events(run.runId), 'run.governed');
     expect(governed).toMatchObject([{ action: 'warn', cause: { kind: 'loop', detector: 'stagnation' } }]);
     expect((await bot.runState(run.runId)).state).toBe('running');

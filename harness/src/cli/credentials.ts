@@ -103,7 +103,7 @@ const API = 'airlock.v1.api';
  * controls) or `api.admin.`; reviewers only the read verbs; operators all but `api.admin.`.
  */
 export function rolePermissions(role: Role): object {
-  const subscribe = { allow: ['_INBOX.>', '$O.>'] };
+  const subscribe = { allow: ['_INBOX.>', '$O.>', subjects.harnessHeartbeat] };
   switch (role) {
     case 'agent':
       return { publish: { allow: [`${API}.>`, ...READS], deny: [subjects.operatorApi, subjects.adminApi] }, subscribe };

@@ -71,5 +71,7 @@ export function formatEvent(e: LogEvent): string {
       return `${head} ${e.action === 'pause' ? 'PAUSED' : 'WARNING'} (${e.cause.kind}${e.cause.kind === 'loop' ? ` ${e.cause.detector}, steps ${e.cause.steps.join(',')}` : e.cause.kind === 'budget' ? ` ${e.cause.budget} ${e.cause.used}/${e.cause.limit}` : ''}): ${e.reason}\n`;
     case 'access.denied':
       return `${head} ACCESS DENIED on ${e.subject} to ${actorText(e.actor)}: ${e.reason}\n`;
+    case 'step.file':
+      return `${head} step ${e.step} file.${e.file.op} ${e.file.path}: ${e.file.ok ? `ok${e.file.size !== undefined ? `, ${e.file.size} B` : ''}` : `${e.file.code}: ${e.file.message}`}\n`;
   }
 }

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { AirlockError } from '@airlock/proto';
 import type { Budgets, RunState } from '@airlock/proto';
-import type { AirlockClient } from '../client.ts';
+import type { Airlock } from '@airlock/client';
 
 /** What the governance commands need from the CLI's main module. */
 export interface CliKit {
-  withClient<T>(fn: (c: AirlockClient) => Promise<T>): Promise<T>;
+  withClient<T>(fn: (c: Airlock) => Promise<T>): Promise<T>;
   asJson(): boolean;
   out(line: string): void;
 }
@@ -89,8 +89,9 @@ export function addGovernanceCommands(program: Command, kit: CliKit): void {
         process.once('SIGINT', () => stop.abort());
         const states = new Set(['run.control', 'run.governed', 'step.exited', 'step.verdict', 'step.decided', 'run.closed']);
         try {
-          for await (const e of c.log(runId, { follow: true, signal: stop.signal, until: (ev) => ev.type === 'run.closed' })) {
+          for await (const e of c.run(runId).log({ follow: true, signal: stop.signal })) {
             if (states.has(e.type)) await print();
+            if (e.type === 'run.closed') break;
           }
         } catch (err) {
           if (!stop.signal.aborted) throw err;

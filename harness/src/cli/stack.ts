@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { SERVICE_NODE_FLAGS } from '@airlock/proto';
-import { AirlockClient } from '../client.ts';
+import { Airlock } from '@airlock/client';
 import { ensureDeployment, withCredentials } from './credentials.ts';
 
 /** Repository root: the runner and harness entry points are spawned from here. */
@@ -131,8 +131,8 @@ export async function up(opts: StackOptions): Promise<{ info: StackInfo; childre
     opts.say(`runner        ${opts.runnerId} (${opts.slots} slots), harness; logs in ${logs}`);
     const clientUrl = creds ? withCredentials(natsUrl, creds.client) : undefined;
     const operator = creds?.roles.operator;
-    await using client = await AirlockClient.connect({ natsUrl: operator ? withCredentials(natsUrl, operator) : natsUrl, ...(operator?.credential ? { credential: operator.credential } : {}) });
-    await waitFor('harness and runner', 30_000, async () => (await client.status(1000)).runners.some((r) => r.runnerId === opts.runnerId), children);
+    await using client = await Airlock.connect({ servers: operator ? withCredentials(natsUrl, operator) : (clientUrl ?? natsUrl), ...(operator?.credential ? { credential: operator.credential } : {}) });
+    await waitFor('harness and runner', 30_000, async () => (await client.status({ timeoutMs: 1000 })).runners.some((r) => r.runnerId === opts.runnerId), children);
     const info: StackInfo = {
       natsUrl,
       ...(clientUrl ? { clientUrl } : {}),

@@ -72,6 +72,7 @@ export class RunLifecycle {
       moves: 0,
       ...(caller && !caller.stated ? { openedBy: actorOf(caller) } : {}),
       ...(req.budgets ? { budgets: req.budgets } : {}),
+      ...(req.keepCwd ? { keepCwd: true } : {}),
     };
     await this.#records.create(record);
     this.#ctx.log.info({ runId, runnerId: opened.runnerId }, 'run opened');

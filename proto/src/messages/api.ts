@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { EnvSchema, RunIdSchema, StepNumberSchema, VersionSchema } from './common.ts';
 import { ReplayOfSchema, RunRecordSchema } from './run.ts';
 import { BudgetsSchema } from './governance.ts';
+import { ExecSessionFields } from './session.ts';
 
 /** CLI/SDK -> harness: open a run. */
 export const ApiOpenRequestSchema = z.object({
@@ -16,6 +17,8 @@ export const ApiOpenRequestSchema = z.object({
   replayOf: ReplayOfSchema.optional(),
   /** Budgets of this run over the policy's (`governance.budgets`). */
   budgets: BudgetsSchema.optional(),
+  /** Every step starts where the previous one ended (`cd` persists), unless an exec says otherwise. */
+  keepCwd: z.boolean().optional(),
 });
 export type ApiOpenRequest = z.infer<typeof ApiOpenRequestSchema>;
 
@@ -28,6 +31,7 @@ export const ApiExecRequestSchema = z.object({
   cmd: z.string().min(1),
   env: EnvSchema.optional(),
   timeoutMs: z.number().int().positive().optional(),
+  ...ExecSessionFields,
 });
 export type ApiExecRequest = z.infer<typeof ApiExecRequestSchema>;
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { StepNumberSchema, VersionSchema } from './common.ts';
 import { StepResultSchema, VerdictKindSchema } from './exec.ts';
 import { ActorSchema, BudgetsSchema, ControlVerbSchema, PauseCauseSchema, TerminationSchema } from './governance.ts';
+import { FileStepSummarySchema } from './files.ts';
 
 /** Largest payload of one output chunk, in bytes (before base64). */
 export const MAX_CHUNK_BYTES = 64 * 1024;
@@ -76,7 +77,11 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     cmd: z.string(),
     /** Names of the secrets the step asked for (never values): such a step is not replayed by default. */
     secrets: z.array(z.string()).optional(),
+    /** Started as a long-running process (`exec` with `yieldMs`): poll, signal and list see it. */
+    yieldMs: z.number().int().nonnegative().optional(),
   }),
+  /** What a file step (read, write, edit, list, stat) did; the content is in the snapshots, not here. */
+  z.object({ ...base, type: z.literal('step.file'), step: StepNumberSchema, file: FileStepSummarySchema }),
   z.object({
     ...base,
     type: z.literal('step.verdict'),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { EnvSchema, RunIdSchema, RunnerIdSchema, VersionSchema } from './common.ts';
 import { ReplySignatureSchema } from './exec.ts';
 import { ActorSchema, BudgetsSchema, TerminationSchema } from './governance.ts';
+import { RunSessionFields } from './session.ts';
 
 /**
  * A runner's public keys: `nkey` (`U…`, its NATS user and signing key) and `curve` (`X…`, what
@@ -122,6 +123,7 @@ export const RunRecordSchema = z.object({
   control: z.enum(['running', 'paused', 'cancelling']).optional(),
   /** Why the run ended (typed). */
   termination: TerminationSchema.optional(),
+  ...RunSessionFields,
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 

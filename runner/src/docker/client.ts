@@ -1,13 +1,12 @@
 // The only file that imports dockerode: everything else talks to Docker through ContainerClient.
 import { chown, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { SandboxLimits, SandboxRuntime } from '@airlock/proto';
 import { AirlockError } from '@airlock/proto';
 import { demux, type Frame } from './demux.ts';
-import { ExecutorChannel, parseExecutorLabel, type ExecutorExit } from './executor.ts';
+import { ExecutorChannel, dialExecutor, parseExecutorLabel, type ExecutorExit } from './executor.ts';
 import { timeoutFired, underTimeout, type Deadline } from '../exec/deadline.ts';
 import { labels } from './labels.ts';
 
@@ -74,6 +73,11 @@ export interface ContainerClient {
   /** Creates and starts a sandbox; resolves with the container id. */
   startSandbox(spec: SandboxSpec): Promise<string>;
   exec(containerId: string, spec: ExecSpec): Promise<ExecHandle>;
+  /**
+   * Runs a short command beside the running step (always `docker exec`, never the executor channel,
+   * which is busy with the step): how a process of the run is signalled. Optional for test doubles.
+   */
+  sideExec?(containerId: string, spec: { cmd: string[]; user: string }): Promise<{ code: number | null; output: string }>;
   inspect(containerId: string): Promise<ContainerState | null>;
   /** Sends SIGKILL. Idempotent: a stopped or missing container is not an error. */
   kill(containerId: string): Promise<void>;
@@ -196,12 +200,7 @@ export class DockerodeClient implements ContainerClient {
       if (i % 100 === 99 && !(await this.inspect(containerId))?.running) throw new Error('the sandbox stopped before its executor started');
       await new Promise((r) => setTimeout(r, 5));
     }
-    const socket = connect(path);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    const channel = new ExecutorChannel(socket);
+    const channel = new ExecutorChannel(await dialExecutor(path, deadline, async () => (await this.inspect(containerId))?.running === true));
     await channel.ready(10_000);
     return channel;
   }
@@ -316,6 +315,15 @@ export class DockerodeClient implements ContainerClient {
         return { code, timedOut: deadline ? timeoutFired(code, elapsed, deadline) : false };
       },
     };
+  }
+
+  async sideExec(containerId: string, spec: { cmd: string[]; user: string }): Promise<{ code: number | null; output: string }> {
+    const exec = await this.#docker.getContainer(containerId).exec({ Cmd: spec.cmd, User: spec.user, AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false });
+    const stream = (await exec.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream & AsyncIterable<Buffer>;
+    let output = '';
+    for await (const f of demux(stream)) if (output.length < 4096) output += f.data.toString('utf8');
+    const info = await exec.inspect();
+    return { code: info.Running ? null : (info.ExitCode ?? null), output };
   }
 
   async inspect(containerId: string): Promise<ContainerState | null> {

@@ -2,7 +2,7 @@
 // connection per sandbox, made before any step runs (the executor then unlinks its socket, so nothing
 // else can connect), carrying steps as JSON lines and their output as typed frames. Replaces a
 // `docker exec` per step (~150 ms of engine CPU each, measured).
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { AirlockError } from '@airlock/proto';
 import type { Frame } from './demux.ts';
 import { timeoutFired, underTimeout, type Deadline } from '../exec/deadline.ts';
@@ -97,6 +97,28 @@ export interface ExecutorRun {
 }
 
 /** One sandbox's executor channel. Steps are serial: one run at a time. */
+/**
+ * Connects to an executor's socket. The socket's file appears when the executor binds it, a moment
+ * before it listens (under gVisor the gap is wide enough to hit): a refused connection is retried
+ * until `deadline` (epoch ms), asking `running` now and then whether the sandbox is still up; any
+ * other error is final.
+ */
+export async function dialExecutor(path: string, deadline: number, running: () => Promise<boolean>): Promise<Socket> {
+  for (let i = 1; ; i++) {
+    const socket = connect(path);
+    const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      socket.once('connect', () => resolve(undefined));
+      socket.once('error', resolve);
+    });
+    if (!err) return socket;
+    socket.destroy();
+    if (err.code !== 'ECONNREFUSED' && err.code !== 'ENOENT') throw err;
+    if (Date.now() > deadline) throw new Error(`the sandbox's executor did not accept a connection in time (${err.code})`);
+    if (i % 100 === 0 && !(await running())) throw new Error('the sandbox stopped before its executor started');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 export class ExecutorChannel {
   readonly #stream: Socket;
   readonly #frames: AsyncIterator<ExecutorFrame>;
