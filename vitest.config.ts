@@ -16,7 +16,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['{proto,client,transport,validate,ledger,snapshot,trust,runner,harness}/src/**/*.test.ts', 'scripts/*.test.ts'],
+          include: ['{proto,client,transport,validate,ledger,snapshot,trust,runner,harness}/src/**/*.test.ts', 'fronts/*/src/**/*.test.ts', 'scripts/*.test.ts'],
           environment: 'node',
         },
       },

@@ -20,6 +20,10 @@ export interface StepOptions {
   onEvent?: (event: LogEvent) => void;
   /** Output kept per stream in the result's `stdout`/`stderr` (the tail), in bytes. Default 1 MiB. */
   maxOutputBytes?: number;
+  /** Start in this directory (absolute, or relative to the workspace). */
+  cwd?: string;
+  /** Start where the previous step ended and remember where this one ends (overrides the run's `keepCwd`). */
+  keepCwd?: boolean;
 }
 
 /** Events that carry a step number. */
@@ -81,7 +85,8 @@ export class StepCall {
       () => false,
     );
     const timeoutMs = (opts.timeoutMs ?? DAY_MS) + REPLY_GRACE_MS;
-    this.#reply = link.send(subjects.api.exec, { runId, cmd, ...(opts.env ? { env: opts.env } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) }, StepResultSchema, timeoutMs).then((r) => {
+    const session = { ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}), ...(opts.keepCwd !== undefined ? { keepCwd: opts.keepCwd } : {}) };
+    this.#reply = link.send(subjects.api.exec, { runId, cmd, ...(opts.env ? { env: opts.env } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}), ...session }, StepResultSchema, timeoutMs).then((r) => {
       this.#setStep(r.step);
       return r;
     });

@@ -5,6 +5,8 @@ import { ApprovalRequiredError, PolicyDeniedError, RunnerLostError, abortReason 
 import { Process, StepCall, type StepOptions } from './process.ts';
 import { StepOutput, type ExecResult } from './output.ts';
 import { RunFiles } from './files.ts';
+import { listProcesses, pollProcess, signalProcess, startProcess, type PollOptions, type StartOptions } from './processes.ts';
+import type { ProcessInfo, ProcessSignal, ProcessState } from '@airlock/proto';
 
 /** A snapshot of a run's workspace, as its log records it. */
 export type RunSnapshot = Extract<LogEvent, { type: 'snapshot.created' }>;
@@ -58,9 +60,7 @@ export class Run implements AsyncDisposable {
   readonly runId: string;
   /** The run's record: as opened, or as `info()` last read it; undefined for an attached run until then. */
   record: RunRecord | undefined;
-  /**
-   * File tools (read, write, edit, list, stat) without a shell; see {@link RunFiles}. Not offered yet.
-   */
+  /** File tools (read, write, edit, list, stat) without a shell; see {@link RunFiles}. */
   readonly files: RunFiles;
   readonly #link: Link;
   readonly #open: Opener;
@@ -83,7 +83,30 @@ export class Run implements AsyncDisposable {
    * is no exit code to report. The harness dying fails the wait with `harness_lost`, the runner
    * dying during the step with `runner_lost`; a run moving off a lost runner is waited for.
    */
-  async exec(cmd: string, opts: ExecOptions = {}): Promise<ExecResult> {
+  async exec(cmd: string, opts: StartOptions): Promise<ProcessState>;
+  async exec(cmd: string, opts?: ExecOptions): Promise<ExecResult>;
+  async exec(cmd: string, opts: ExecOptions | StartOptions = {}): Promise<ExecResult | ProcessState> {
+    // With `yieldMs`: a long-running process; the answer is its state after at most that long.
+    if ('yieldMs' in opts && opts.yieldMs !== undefined) return startProcess(this.#link, this.runId, cmd, opts);
+    return this.#exec(cmd, opts as ExecOptions);
+  }
+
+  /** Output and status of process `pid` (a step started with `yieldMs`) from `fromOffset`; see {@link PollOptions}. */
+  poll(pid: number, opts: PollOptions = {}): Promise<ProcessState> {
+    return pollProcess(this.#link, this.runId, pid, opts);
+  }
+
+  /** Sends `sig` (default SIGTERM) to process `pid`'s process group; false when it had already ended. */
+  signal(pid: number, sig: ProcessSignal = 'SIGTERM', opts: { signal?: AbortSignal } = {}): Promise<boolean> {
+    return signalProcess(this.#link, this.runId, pid, sig, opts.signal);
+  }
+
+  /** The run's processes (steps started with `yieldMs`), running or ended. */
+  processes(opts: { signal?: AbortSignal } = {}): Promise<ProcessInfo[]> {
+    return listProcesses(this.#link, this.runId, opts.signal);
+  }
+
+  async #exec(cmd: string, opts: ExecOptions): Promise<ExecResult> {
     const moveDeadline = Date.now() + (opts.moveTimeoutMs ?? 180_000);
     let waitedForApproval = false;
     for (;;) {

@@ -88,9 +88,10 @@ export async function replayRun(client: Airlock, runId: string, opts: ReplayOpti
   try {
     for (const [step, r] of [...recorded.entries()].sort(([a], [b]) => a - b)) {
       if (step < fromStep || !r.ran) continue;
-      const why = nonIdempotent(validator, r.cmd, r.secrets);
+      // A file tool's step (`airlock:file.write …`) is not a command, and its content is in the snapshots, not the log.
+      const why = r.cmd.startsWith('airlock:file.') ? 'a file-tool step (replay re-runs commands only)' : nonIdempotent(validator, r.cmd, r.secrets);
       let row: ReplayStep;
-      if (why !== null && !opts.includeNonIdempotent) {
+      if (why !== null && (!opts.includeNonIdempotent || r.cmd.startsWith('airlock:file.'))) {
         row = { step, cmd: r.cmd, status: 'skipped', reason: `non-idempotent: ${why}` };
       } else {
         const out: Buffer[] = [];

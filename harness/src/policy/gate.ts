@@ -6,6 +6,7 @@ import { createValidator, type Validator } from '@airlock/validate';
 import type { ApprovalBook } from '../approvals/book.ts';
 import type { HarnessContext } from '../context.ts';
 import type { RunLogs } from '../run-logs.ts';
+import type { GivenVerdict } from '../processes/desk.ts';
 
 /** What the gate lets through: the commands the chain saw (secrets are granted per command) and the approval used, if any. */
 export interface GateResult {
@@ -55,11 +56,12 @@ export class PolicyGate {
   }
 
   /** Checks step `step` of a run; throws `validation_denied` or `validation_ask` (after holding the step). */
-  async check(runId: string, step: number, cmd: string, pinnedHash: string, mountPath: string): Promise<GateResult> {
+  async check(runId: string, step: number, cmd: string, pinnedHash: string, mountPath: string, given?: GivenVerdict, requestedBy?: string): Promise<GateResult> {
     const v = this.validator;
+    // `given`: a verdict reached by another check of the same policy (the file tools'), recorded and held alike.
     const checked =
       pinnedHash === v.policyHash
-        ? (await this.#validatorFor(mountPath)).validate(cmd)
+        ? (given ?? (await this.#validatorFor(mountPath)).validate(cmd))
         : { verdict: 'deny' as const, rule: 'policy.mismatch', reason: `the run is pinned to policy ${pinnedHash.slice(0, 12)}, this harness enforces ${v.policyHash.slice(0, 12)}` };
     // An `ask` an operator approved for this exact command in this run lets it through, once.
     const approval = checked.verdict === 'ask' ? await this.#approvals.use(runId, cmd, step) : null;
@@ -83,7 +85,7 @@ export class PolicyGate {
     if (verdict.verdict === 'allow') return { commands, ...(approval ? { approved: { step: approval.step, by: approval.decidedBy ?? '?' } } : {}) };
     const data = { step, verdict: verdict.verdict, rule: verdict.rule, reason: verdict.reason, ...('span' in verdict && verdict.span ? { span: verdict.span } : {}) };
     if (verdict.verdict === 'ask') {
-      await this.#approvals.hold({ runId, step, cmd: this.#redactor.redactString(cmd), cmdSha256: commandHash(cmd), rule: verdict.rule, reason: verdict.reason, requestedAt: new Date().toISOString(), status: 'pending' });
+      await this.#approvals.hold({ runId, step, cmd: this.#redactor.redactString(cmd), cmdSha256: commandHash(cmd), rule: verdict.rule, reason: verdict.reason, requestedAt: new Date().toISOString(), status: 'pending', ...(requestedBy ? { requestedBy } : {}) });
       throw new AirlockError(
         'validation_ask',
         `step ${step} is held for approval (${verdict.rule}): ${verdict.reason}. An operator approves it with \`airlock approve ${runId} ${step}\`; then the same command runs once`,
