@@ -609,7 +609,7 @@ program
   .option('--image <image>', 'sandbox image for open_run when the agent names none')
   .action(async (o: { http?: string; run?: string; workspace?: string; image?: string }) => {
     const { runMcpCommand } = await import('@airlock/mcp');
-    await runMcpCommand({ natsUrl: natsUrl(), ...(o.http ? { http: Number(o.http) } : {}), ...(o.run ? { run: o.run } : {}), ...(o.workspace ? { workspace: o.workspace } : {}), ...(o.image ? { image: o.image } : {}) });
+    await runMcpCommand({ natsUrl: connection().natsUrl, ...(o.http ? { http: Number(o.http) } : {}), ...(o.run ? { run: o.run } : {}), ...(o.workspace ? { workspace: o.workspace } : {}), ...(o.image ? { image: o.image } : {}) });
   });
 
 addGovernanceCommands(program, { withClient, asJson: () => globals().json ?? false, out });
