@@ -64,6 +64,8 @@ export interface StepBackend extends AsyncDisposable {
 
 export interface BackendOptions {
   natsUrl: string;
+  /** The caller's credential for a harness that requires one (`./airlock --as agent`). */
+  credential?: string;
   /** Attach to this open run (never closed by us); otherwise open one with `open`. */
   runId?: string;
   open?: { image?: string; workspace?: string; mountPath?: string; env?: Record<string, string> };
@@ -75,7 +77,7 @@ export interface BackendOptions {
 
 /** Connects to Airlock and opens or attaches to the run. */
 export async function connectBackend(opts: BackendOptions): Promise<StepBackend> {
-  const airlock = await Airlock.connect({ servers: opts.natsUrl.split(',') });
+  const airlock = await Airlock.connect({ servers: opts.natsUrl.split(','), ...(opts.credential ? { credential: opts.credential } : {}) });
   try {
     const run = opts.runId ? await attach(airlock, opts.runId) : await airlock.open(opts.open ?? {});
     const record = run.record ?? (await run.info());
