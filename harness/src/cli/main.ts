@@ -609,7 +609,10 @@ program
   .option('--image <image>', 'sandbox image for open_run when the agent names none')
   .action(async (o: { http?: string; run?: string; workspace?: string; image?: string }) => {
     const { runMcpCommand } = await import('@airlock/mcp');
-    await runMcpCommand({ natsUrl: natsUrl(), ...(o.http ? { http: Number(o.http) } : {}), ...(o.run ? { run: o.run } : {}), ...(o.workspace ? { workspace: o.workspace } : {}), ...(o.image ? { image: o.image } : {}) });
+    // The MCP server is the agent's front: it connects as the agent role unless told otherwise.
+    if (!globals().as) process.env.AIRLOCK_ROLE ??= 'agent';
+    const { natsUrl, credential } = connection();
+    await runMcpCommand({ natsUrl, ...(credential ? { credential } : {}), ...(o.http ? { http: Number(o.http) } : {}), ...(o.run ? { run: o.run } : {}), ...(o.workspace ? { workspace: o.workspace } : {}), ...(o.image ? { image: o.image } : {}) });
   });
 
 addGovernanceCommands(program, { withClient, asJson: () => globals().json ?? false, out });
