@@ -600,6 +600,18 @@ program
     }),
   );
 
+program
+  .command('mcp')
+  .description('serve Airlock to an agent as an MCP server (stdio; --http PORT for Streamable HTTP on 127.0.0.1)')
+  .option('--http <port>', 'serve Streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio')
+  .option('--run <id>', 'bind to this run: run_id becomes optional, other runs are refused')
+  .option('--workspace <dir>', 'host directory open_run mounts (and its subdirectories); default: runs get an empty workspace')
+  .option('--image <image>', 'sandbox image for open_run when the agent names none')
+  .action(async (o: { http?: string; run?: string; workspace?: string; image?: string }) => {
+    const { runMcpCommand } = await import('@airlock/mcp');
+    await runMcpCommand({ natsUrl: natsUrl(), ...(o.http ? { http: Number(o.http) } : {}), ...(o.run ? { run: o.run } : {}), ...(o.workspace ? { workspace: o.workspace } : {}), ...(o.image ? { image: o.image } : {}) });
+  });
+
 addGovernanceCommands(program, { withClient, asJson: () => globals().json ?? false, out });
 
 /** A duration like `90s`, `10m`, `2h` in milliseconds. */
