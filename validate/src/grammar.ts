@@ -59,6 +59,17 @@ export interface BashGrammar {
 }
 
 let loading: Promise<BashGrammar> | undefined;
+/** The raw exports of the initialised web-tree-sitter module, when {@link loadBashGrammar} could reach them. */
+let rawExports: RawModule | null = null;
+
+/**
+ * web-tree-sitter's raw wasm exports (see {@link RawModule}), once {@link loadBashGrammar} has
+ * initialised the library; null before, or when another part of the process initialised it first.
+ * The interpreter grammars share the same module, so they use the same fast copy.
+ */
+export function rawTreeSitter(): RawModule | null {
+  return rawExports;
+}
 
 /** Absolute path of the tree-sitter-bash wasm grammar shipped in its npm package. */
 export function bashWasmPath(): string {
@@ -82,7 +93,8 @@ export function loadBashGrammar(): Promise<BashGrammar> {
     const language = await Language.load(bashWasmPath());
     const parser = new Parser();
     parser.setLanguage(language);
-    return makeGrammar(parser, rawModule(mod), language);
+    rawExports = rawModule(mod);
+    return makeGrammar(parser, rawExports, language);
   })().catch((err: unknown) => {
     loading = undefined;
     throw new GrammarError('load_failed', 'could not load the tree-sitter-bash grammar', { cause: err });
@@ -98,7 +110,7 @@ export function loadBashGrammar(): Promise<BashGrammar> {
  * the public `TreeCursor` class copies the cursor in and out of the buffer
  * (eight heap accesses) around every call.
  */
-interface RawModule {
+export interface RawModule {
   currentParseCallback: ((index: number) => string) | null;
   currentProgressCallback: unknown;
   currentLogCallback: unknown;
@@ -115,13 +127,14 @@ interface RawModule {
   _ts_tree_cursor_current_node_is_named_wasm(tree: number): number;
   _ts_tree_cursor_start_index_wasm(tree: number): number;
   _ts_tree_cursor_end_index_wasm(tree: number): number;
+  _ts_tree_cursor_current_field_id_wasm(tree: number): number;
 }
 
 const RAW_FUNCTIONS = [
   '_ts_parser_parse_wasm', '_ts_tree_delete', '_ts_tree_root_node_wasm', '_ts_node_has_error_wasm', '_ts_tree_cursor_new_wasm',
   '_ts_tree_cursor_delete_wasm', '_ts_tree_cursor_goto_first_child_wasm', '_ts_tree_cursor_goto_next_sibling_wasm',
   '_ts_tree_cursor_goto_parent_wasm', '_ts_tree_cursor_current_node_type_id_wasm', '_ts_tree_cursor_current_node_is_named_wasm',
-  '_ts_tree_cursor_start_index_wasm', '_ts_tree_cursor_end_index_wasm',
+  '_ts_tree_cursor_start_index_wasm', '_ts_tree_cursor_end_index_wasm', '_ts_tree_cursor_current_field_id_wasm',
 ] as const;
 
 function rawModule(mod: Record<string, unknown>): RawModule | null {
