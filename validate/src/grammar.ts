@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Language, Parser } from 'web-tree-sitter';
 import type { TreeCursor } from 'web-tree-sitter';
+import { planElision, restoreElided } from './heredoc-elide.ts';
 
 /**
  * A syntax node copied out of tree-sitter's wasm heap into plain JS.
@@ -56,6 +57,11 @@ export interface BashGrammar {
    * {@link GrammarError} when parsing exceeds `timeoutMs` (wall clock).
    */
   parse(source: string, timeoutMs: number): ParseResult;
+  /**
+   * The same parse without heredoc elision (see `heredoc-elide.ts`): the whole text goes through
+   * tree-sitter. The reference the elision is tested against.
+   */
+  parseWhole(source: string, timeoutMs: number): ParseResult;
 }
 
 let loading: Promise<BashGrammar> | undefined;
@@ -148,37 +154,49 @@ const FAST_PARSE_MAX = 4096;
 
 function makeGrammar(parser: Parser, raw: RawModule | null, language: Language): BashGrammar {
   const fast = raw === null ? null : fastParser(parser, raw, language);
-  return {
-    parse(source, timeoutMs) {
-      // tree-sitter is linear in the input; only large inputs can take long
-      // enough to need the (per-step, JS-crossing) progress check.
-      if (fast !== null && source.length < FAST_PARSE_MAX) return fast(source);
-      const deadline = performance.now() + timeoutMs;
-      let checks = 0;
-      const tree =
-        source.length < FAST_PARSE_MAX
-          ? parser.parse(source)
-          : parser.parse(source, null, {
-              // Returning true cancels the parse (the .d.ts types it as void).
-              progressCallback: (() => ++checks % 16 === 0 && performance.now() > deadline) as () => void,
-            });
-      if (tree === null) {
-        // A cancelled tree-sitter parse is resumed by the next parse call unless
-        // the parser is reset: the next command would be read with this one's offsets.
-        parser.reset();
-        throw new GrammarError('parse_cancelled', `parse cancelled after ${timeoutMs} ms`);
-      }
+  const parseWhole = (source: string, timeoutMs: number): ParseResult => {
+    // tree-sitter is linear in the input; only large inputs can take long
+    // enough to need the (per-step, JS-crossing) progress check.
+    if (fast !== null && source.length < FAST_PARSE_MAX) return fast(source);
+    const deadline = performance.now() + timeoutMs;
+    let checks = 0;
+    const tree =
+      source.length < FAST_PARSE_MAX
+        ? parser.parse(source)
+        : parser.parse(source, null, {
+            // Returning true cancels the parse (the .d.ts types it as void).
+            progressCallback: (() => ++checks % 16 === 0 && performance.now() > deadline) as () => void,
+          });
+    if (tree === null) {
+      // A cancelled tree-sitter parse is resumed by the next parse call unless
+      // the parser is reset: the next command would be read with this one's offsets.
+      parser.reset();
+      throw new GrammarError('parse_cancelled', `parse cancelled after ${timeoutMs} ms`);
+    }
+    try {
+      const hasError = tree.rootNode.hasError;
+      const cursor = tree.walk();
       try {
-        const hasError = tree.rootNode.hasError;
-        const cursor = tree.walk();
-        try {
-          return { root: copy(cursor), hasError };
-        } finally {
-          cursor.delete();
-        }
+        return { root: copy(cursor), hasError };
       } finally {
-        tree.delete();
+        cursor.delete();
       }
+    } finally {
+      tree.delete();
+    }
+  };
+  return {
+    parseWhole,
+    parse(source, timeoutMs) {
+      const e = planElision(source);
+      if (e !== null) {
+        const t0 = performance.now();
+        const cut = parseWhole(e.text, timeoutMs);
+        const root = restoreElided(cut.root, cut.hasError, e, source);
+        if (root !== null) return { root, hasError: false };
+        return parseWhole(source, Math.max(1, timeoutMs - (performance.now() - t0)));
+      }
+      return parseWhole(source, timeoutMs);
     },
   };
 }
