@@ -154,8 +154,8 @@ function fastCodeParser(parser: Parser, M: RawModule, language: Language): FastP
   const input = (index: number): string => (index === 0 ? text : text.slice(index));
   const progress = (): boolean => ++checks % 16 === 0 && performance.now() > deadline;
   let tree = 0;
-  const build = (): Node => {
-    const id = M._ts_tree_cursor_current_node_type_id_wasm(tree);
+  // `id` is the current node's type id, read by the caller (which needs it to skip comments).
+  const build = (id: number): Node => {
     const type = types[id] || 'ERROR';
     const isNamed = id < namedById.length ? namedById[id]! : M._ts_tree_cursor_current_node_is_named_wasm(tree) === 1;
     const fieldName = fields[M._ts_tree_cursor_current_field_id_wasm(tree)] as string | null;
@@ -164,8 +164,10 @@ function fastCodeParser(parser: Parser, M: RawModule, language: Language): FastP
     let children: Node[] | readonly Node[] = NONE;
     if (M._ts_tree_cursor_goto_first_child_wasm(tree) === 1) {
       const list: Node[] = [];
-      do if (commentById[M._ts_tree_cursor_current_node_type_id_wasm(tree)] !== true) list.push(build());
-      while (M._ts_tree_cursor_goto_next_sibling_wasm(tree) === 1);
+      do {
+        const child = M._ts_tree_cursor_current_node_type_id_wasm(tree);
+        if (commentById[child] !== true) list.push(build(child));
+      } while (M._ts_tree_cursor_goto_next_sibling_wasm(tree) === 1);
       M._ts_tree_cursor_goto_parent_wasm(tree);
       children = list;
     }
@@ -197,7 +199,7 @@ function fastCodeParser(parser: Parser, M: RawModule, language: Language): FastP
       const hasError = M._ts_node_has_error_wasm(t) === 1;
       M._ts_tree_cursor_new_wasm(t); // reads the node, leaves the cursor in the buffer
       try {
-        return { root: build(), hasError, src };
+        return { root: build(M._ts_tree_cursor_current_node_type_id_wasm(t)), hasError, src };
       } finally {
         M._ts_tree_cursor_delete_wasm(t);
       }
