@@ -6,7 +6,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '.tools/**', 'proto/schemas/**', 'bench/results/**'] },
+  { ignores: ['**/node_modules/**', '.tools/**', 'proto/schemas/**', 'bench/results/**', '**/dist/**'] },
   {
     files: ['**/*.ts'],
     languageOptions: {

@@ -1,3 +1,4 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 /** Integration suites that run a second time under gVisor (`integration-runsc`). */
@@ -5,17 +6,22 @@ const RUNSC_SUITES = ['test/integration/sandbox.test.ts', 'test/integration/step
 
 // Two projects: `unit` (pure logic, no services, concurrent) and `integration`
 // (a real dockerd and real nats-server processes; serial, long timeouts).
+// Packages of this repository resolve each other to their .ts sources (`airlock-source` in their
+// package.json `exports`), never to a stale dist/ build. Every project extends this root config.
 export default defineConfig({
+  ssr: { resolve: { conditions: ['airlock-source', ...defaultServerConditions] } },
   test: {
     projects: [
       {
+        extends: true,
         test: {
           name: 'unit',
-          include: ['{proto,transport,validate,ledger,snapshot,trust,runner,harness}/src/**/*.test.ts', 'scripts/*.test.ts'],
+          include: ['{proto,client,transport,validate,ledger,snapshot,trust,runner,harness}/src/**/*.test.ts', 'fronts/*/src/**/*.test.ts', 'scripts/*.test.ts'],
           environment: 'node',
         },
       },
       {
+        extends: true,
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
@@ -27,6 +33,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         // The sandbox, escape, executor and workload suites again with every sandbox under gVisor:
         // the fixtures give the stack's policy `runtime: runsc` and check the engine used it.
         test: {
@@ -41,6 +48,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         // The same suite, shorter (6 runs): `make test` runs it after the integration project.
         test: {
           name: 'chaos-short',
@@ -54,6 +62,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'chaos',
           include: ['test/chaos/**/*.test.ts'],

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
-import { AirlockClient } from '@airlock/harness';
+import { Airlock } from '@airlock/client';
 import { demux } from '@airlock/runner';
 import { DEFAULT_POLICY_PATH } from '@airlock/validate';
 import { SERVICE_NODE_FLAGS } from '@airlock/proto';
@@ -71,7 +71,7 @@ export async function runLedgerBench(opts: { megabytes?: number } = {}) {
   };
   const keyFile = join(dir, 'key.pem');
   const harness = start('harness/src/main.ts', ['--policy', policy, '--key-file', keyFile, '--secrets-dir', join(dir, 'secrets')]);
-  const client = await AirlockClient.connect({ natsUrl: nats.url });
+  const client = await Airlock.connect({ servers: nats.url });
   let sampler: RssSampler | undefined;
   try {
     await waitUntil('the harness', async () => (await client.status().then(() => true, () => false)), 30_000);
@@ -80,11 +80,11 @@ export async function runLedgerBench(opts: { megabytes?: number } = {}) {
     const run = await client.open({});
     sampler = new RssSampler({ harness: harness.pid!, runner: runner.pid! });
     const time = async (label: string, env?: Record<string, string>) => {
-      await client.exec(run.runId, 'echo warm-up', env ? { env } : {});
+      await run.exec('echo warm-up', env ? { env } : {});
       sampler!.reset();
       let bytes = 0;
       const t0 = performance.now();
-      const r = await client.exec(run.runId, cmd, { ...(env ? { env } : {}), onOutput: (_, d) => (bytes += d.length) });
+      const r = await run.exec(cmd, { ...(env ? { env } : {}), onOutput: (_, d) => (bytes += d.length) });
       const s = (performance.now() - t0) / 1000;
       if (r.exitCode !== 0 || r.stdoutBytes !== mb * 1024 * 1024 || bytes !== r.stdoutBytes) throw new Error(`bench step failed: ${JSON.stringify(r)}, ${bytes} bytes received`);
       const rss = sampler!.report();

@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectNats } from '@airlock/transport';
-import { AirlockClient, HarnessConfigSchema, HarnessService } from '@airlock/harness';
+import { HarnessConfigSchema, HarnessService } from '@airlock/harness';
+import { Airlock } from '@airlock/client';
 import { NatsServer, silent, spawnRunner, stopProcesses, waitUntil } from '../test/fixtures.ts';
 import { stats } from './steps.ts';
 
@@ -26,7 +27,7 @@ export async function runScaleBench(opts: { counts?: number[]; stepsPerRun?: num
     conn,
     silent,
   );
-  const client = await AirlockClient.connect({ natsUrl: nats.url });
+  const client = await Airlock.connect({ servers: nats.url });
   const procs = new Map<string, ChildProcess>();
   const startRunner = (id: string) => {
     const p = spawnRunner({ natsUrl: nats.url, id, slots: SLOTS, stateDir: state });
@@ -49,7 +50,7 @@ export async function runScaleBench(opts: { counts?: number[]; stepsPerRun?: num
         Array.from({ length: runs }, async () => {
           for (let round = 0; round < ROUNDS; round++) {
             const run = await client.open({});
-            for (let s = 0; s < stepsPerRun; s++) await client.exec(run.runId, 'sleep 0.2');
+            for (let s = 0; s < stepsPerRun; s++) await run.exec('sleep 0.2');
             await client.close(run.runId);
           }
         }),
@@ -69,15 +70,15 @@ export async function runScaleBench(opts: { counts?: number[]; stepsPerRun?: num
       for (const id of ids) startRunner(id);
       await waitUntil('2 runners', async () => (await client.status()).runners.filter((r) => ids.includes(r.runnerId)).length === 2, 60_000);
       const run = await client.open({});
-      await client.exec(run.runId, 'echo x > f');
-      const other = ids.find((i) => i !== run.runnerId)!;
+      await run.exec('echo x > f');
+      const other = ids.find((i) => i !== run.record!.runnerId)!;
       const t0 = Date.now();
-      procs.get(run.runnerId)!.kill('SIGKILL');
+      procs.get(run.record!.runnerId)!.kill('SIGKILL');
       await waitUntil('the run to move', async () => (await client.ps()).runs.find((r) => r.runId === run.runId)?.runnerId === other, 60_000);
       resumeMs.push(Date.now() - t0);
       await client.close(run.runId);
-      procs.delete(run.runnerId);
-      startRunner(run.runnerId); // reaps what the killed runner left
+      procs.delete(run.record!.runnerId);
+      startRunner(run.record!.runnerId); // reaps what the killed runner left
       await new Promise((r) => setTimeout(r, 1500));
       await stopAll();
     }

@@ -18,11 +18,11 @@ case "$role" in
     AIRLOCK_NATS_URL="$(printf '%s' "$AIRLOCK_NATS_SERVERS" | sed "s#nats://#nats://harness:$pass@#g")"
     AIRLOCK_RUNNERS_FILE="$creds/harness/runners.json"
     export AIRLOCK_NATS_URL AIRLOCK_RUNNERS_FILE
-    exec node --liftoff-only --max-semi-space-size=4 harness/src/main.ts "$@" ;;  # flags: proto/src/node-flags.ts
+    exec node --liftoff-only --max-semi-space-size=4 --conditions=airlock-source harness/src/main.ts "$@" ;;  # flags: proto/src/node-flags.ts
   runner)
     wait_for "$creds/runners/READY"
     AIRLOCK_NATS_URL="$AIRLOCK_NATS_SERVERS" AIRLOCK_RUNNER_IDENTITY_DIR="$creds/runners"
     export AIRLOCK_NATS_URL AIRLOCK_RUNNER_IDENTITY_DIR
-    exec node --liftoff-only --max-semi-space-size=4 runner/src/main.ts "$@" ;;
+    exec node --liftoff-only --max-semi-space-size=4 --conditions=airlock-source runner/src/main.ts "$@" ;;
   *) echo "unknown role $role" >&2; exit 2 ;;
 esac

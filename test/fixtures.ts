@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connectNats, type NatsHandles } from '@airlock/transport';
 import { DockerodeClient, RunnerService, type ContainerClient, type RunnerConfig } from '@airlock/runner';
-import { AirlockClient, HarnessService, HarnessConfigSchema, type HarnessConfig } from '@airlock/harness';
+import { HarnessService, HarnessConfigSchema, type HarnessConfig } from '@airlock/harness';
+import { Airlock } from '@airlock/client';
 import { SERVICE_NODE_FLAGS, SandboxRuntimeSchema, type LogEvent, type SandboxRuntime } from '@airlock/proto';
 import { defaultPolicy, loadPolicyFile } from '@airlock/validate';
 import { pino } from 'pino';
@@ -128,7 +129,7 @@ export class TestStack implements AsyncDisposable {
   readonly stateDir: string;
   runner!: RunnerService;
   harness!: HarnessService;
-  client!: AirlockClient;
+  client!: Airlock;
   #conns: NatsHandles[] = [];
   #docker: (() => ContainerClient) | undefined;
   runnerOverrides: Partial<RunnerConfig> = {};
@@ -152,7 +153,7 @@ export class TestStack implements AsyncDisposable {
     }
     await stack.startHarness(harness);
     await stack.startRunner(opts.slots ?? 4);
-    stack.client = await AirlockClient.connect({ natsUrl: nats.url });
+    stack.client = await Airlock.connect({ servers: nats.url });
     return stack;
   }
 
@@ -272,9 +273,9 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; inp
 }
 
 /** Every event of a run, as stored. */
-export async function runEvents(client: AirlockClient, runId: string): Promise<LogEvent[]> {
+export async function runEvents(client: Airlock, runId: string): Promise<LogEvent[]> {
   const all: LogEvent[] = [];
-  for await (const e of client.log(runId)) all.push(e);
+  for await (const e of client.run(runId).log({ follow: false })) all.push(e);
   return all;
 }
 

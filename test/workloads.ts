@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { AirlockClient } from '@airlock/harness';
+import type { Airlock } from '@airlock/client';
 
 export const WORKLOADS_DIR = resolve(import.meta.dirname, '..', '..', 'shared', 'workloads');
 
@@ -64,7 +64,7 @@ export interface ReplayResult {
 }
 
 /** Replays every command of a workload as one step each, in a run on `workspace` mounted at /testbed. */
-export async function replay(client: AirlockClient, w: Workload, workspace: string): Promise<ReplayResult> {
+export async function replay(client: Airlock, w: Workload, workspace: string): Promise<ReplayResult> {
   const run = await client.open({ workspace, mountPath: '/testbed' });
   const stepMs: number[] = [];
   const exitCodes: Array<number | null> = [];
@@ -73,7 +73,7 @@ export async function replay(client: AirlockClient, w: Workload, workspace: stri
     for (const s of w.steps) {
       const out: Buffer[] = [];
       const t0 = performance.now();
-      const r = await client.exec(run.runId, s.cmd, { timeoutMs: 60_000, onOutput: (_, d) => out.push(d) });
+      const r = await run.exec(s.cmd, { timeoutMs: 60_000, onOutput: (_, d) => out.push(d) });
       stepMs.push(performance.now() - t0);
       exitCodes.push(r.exitCode);
       lastOut = Buffer.concat(out).toString('utf8');

@@ -1,10 +1,10 @@
-export { AirlockClient } from './client.ts';
-export type { ClientOptions, ExecOptions, RunSnapshot } from './client.ts';
 export { HarnessService } from './service.ts';
 export type { HarnessState } from './service.ts';
 export { HarnessConfigSchema, loadHarnessConfig } from './config.ts';
 export type { HarnessConfig } from './config.ts';
 export { replayRun } from './replay.ts';
 export type { ReplayOptions, ReplayReport, ReplayStep } from './replay.ts';
-export { ensureDeployment, natsAuthConfig, runnerPermissions, withCredentials } from './cli/credentials.ts';
-export type { Deployment } from './cli/credentials.ts';
+export { ensureDeployment, natsAuthConfig, readRoleFile, rolePermissions, runnerPermissions, withCredentials } from './cli/credentials.ts';
+export type { Deployment, RoleCredential } from './cli/credentials.ts';
+export { CREDENTIAL_HEADER, issueCredential, verifyCredential } from './governance/identity.ts';
+export type { Caller } from './governance/identity.ts';

@@ -3,7 +3,7 @@ import { AirlockError, outputBytes } from '@airlock/proto';
 import type { LogEvent } from '@airlock/proto';
 import { verifyBundle } from '@airlock/trust';
 import { PolicySchema, createValidator, type Policy, type Validator } from '@airlock/validate';
-import type { AirlockClient } from './client.ts';
+import type { Airlock } from '@airlock/client';
 
 export interface ReplayOptions {
   /** First step to re-run (the workspace is restored from the snapshot after the step before). Default 1. */
@@ -46,7 +46,7 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
  * resulting workspace match. Steps the run's own (pinned) policy marks non-idempotent are skipped
  * unless asked.
  */
-export async function replayRun(client: AirlockClient, runId: string, opts: ReplayOptions = {}): Promise<ReplayReport> {
+export async function replayRun(client: Airlock, runId: string, opts: ReplayOptions = {}): Promise<ReplayReport> {
   const fromStep = opts.fromStep ?? 1;
   const status = await client.status();
   const bundle = await client.bundle(runId);
@@ -88,14 +88,15 @@ export async function replayRun(client: AirlockClient, runId: string, opts: Repl
   try {
     for (const [step, r] of [...recorded.entries()].sort(([a], [b]) => a - b)) {
       if (step < fromStep || !r.ran) continue;
-      const why = nonIdempotent(validator, r.cmd, r.secrets);
+      // A file tool's step (`airlock:file.write …`) is not a command, and its content is in the snapshots, not the log.
+      const why = r.cmd.startsWith('airlock:file.') ? 'a file-tool step (replay re-runs commands only)' : nonIdempotent(validator, r.cmd, r.secrets);
       let row: ReplayStep;
-      if (why !== null && !opts.includeNonIdempotent) {
+      if (why !== null && (!opts.includeNonIdempotent || r.cmd.startsWith('airlock:file.'))) {
         row = { step, cmd: r.cmd, status: 'skipped', reason: `non-idempotent: ${why}` };
       } else {
         const out: Buffer[] = [];
         try {
-          const res = await client.exec(replay.runId, r.cmd, { onOutput: (_, d) => out.push(d) });
+          const res = await replay.exec(r.cmd, { onOutput: (_, d) => out.push(d) });
           const recOut = sha(Buffer.concat(r.out));
           const repOut = sha(Buffer.concat(out));
           const same = { exit: res.exitCode === (r.exit ?? null), out: recOut === repOut, ws: res.snapshot === r.snapshot };

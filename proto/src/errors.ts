@@ -26,9 +26,21 @@ export const errorCodes = {
   policy_changed: { retryable: false, doc: 'The run was pinned to another policy than the harness enforces now; replay refuses unless the change is allowed (and recorded).' },
   unknown_approval: { retryable: false, doc: 'No step of this run is held for approval under that number.' },
   already_decided: { retryable: false, doc: 'The held step was already approved, rejected or used; decisions are final.' },
+  forbidden: { retryable: false, doc: 'The caller\'s role or credential does not allow this request (an agent on an operator verb or on another agent\'s run, self-approval, a missing, forged or expired credential); it is refused and audited.' },
+  run_paused: { retryable: true, doc: 'The run is paused (by an operator, a budget or a loop detector; `data.cause` says which): no step starts until an operator resumes it.' },
+  invalid_state: { retryable: false, doc: 'The control does not apply in the run\'s state (resume of a running run, a budget below what is used, a control on a closed run).' },
   timeout: { retryable: true, doc: 'The request did not complete in time.' },
   log_unavailable: { retryable: true, doc: 'The run log could not be written (JetStream did not acknowledge within the writer\'s retries); nothing is run or reported as done without its log.' },
+  file_not_found: { retryable: false, doc: 'A file tool\'s path does not exist (or a directory was given where a file is needed).' },
+  file_too_large: { retryable: false, doc: 'A file is larger than a file tool handles in one call (`read` returns a capped part instead; an edit refuses).' },
+  edit_no_match: { retryable: false, doc: 'An edit\'s search text is not in the file; `data.nearest` names the closest text and its line.' },
+  edit_ambiguous: { retryable: false, doc: 'An edit\'s search text occurs more than once; say which (`occurrence`) or `all`, or add context.' },
+  file_changed: { retryable: true, doc: 'The file changed between an edit\'s read and its write (a process of the run wrote it); nothing was written, edit again.' },
+  unknown_process: { retryable: false, doc: 'The run has no process (step started with `yieldMs`) with that id.' },
+  file_tools_unavailable: { retryable: false, doc: 'The sandbox image has no `python3`, which the file tools run inside the sandbox with.' },
   internal: { retryable: true, doc: 'An unexpected failure; the log names it.' },
+  harness_lost: { retryable: true, doc: 'The harness stopped sending heartbeats while a call waited on it (it died, or this client lost NATS). A step it was running may still finish: its outcome is in the run log (`run.result(step)`).' },
+  unsupported: { retryable: false, doc: 'The deployment does not offer this call yet (the SDK method names what is missing).' },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -46,7 +58,8 @@ export type WireError = z.infer<typeof WireErrorSchema>;
 
 /** A local error carrying a wire code. Both sides throw it; `toWire` / `fromWire` convert at the boundary. */
 export class AirlockError extends Error {
-  override readonly name = 'AirlockError';
+  /** `AirlockError`, or the SDK's subclass name (`PolicyDeniedError`, `HarnessLostError`, …). */
+  override readonly name: string = 'AirlockError';
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly data: Record<string, unknown> | undefined;

@@ -50,4 +50,72 @@ export {
   ApiDecideRequestSchema,
 } from './messages/api.ts';
 export type { ApiOpenRequest, ApiExecRequest, ApiCloseRequest, ApiPsRequest, ApiPsResult, ApiStatusResult, ApiBundleResult, Approval, ApiApprovalsRequest, ApiApprovalsResult, ApiDecideRequest } from './messages/api.ts';
+export {
+  ROLES,
+  RoleSchema,
+  ActorSchema,
+  BudgetsSchema,
+  BUDGET_NAMES,
+  LOOP_DETECTORS,
+  GovernActionSchema,
+  GovernancePolicySchema,
+  CONTROL_VERBS,
+  ControlVerbSchema,
+  TERMINATIONS,
+  TerminationSchema,
+  PauseCauseSchema,
+  ApiControlRequestSchema,
+  ApiRunStateRequestSchema,
+  RunStateSchema,
+} from './messages/governance.ts';
+export type { Role, Actor, Budgets, BudgetName, LoopDetector, GovernAction, GovernancePolicy, ControlVerb, Termination, PauseCause, ApiControlRequest, ApiRunStateRequest, RunState } from './messages/governance.ts';
+export { HARNESS_HEARTBEAT_MS, HarnessHeartbeatSchema } from './messages/harness.ts';
+export type { HarnessHeartbeat } from './messages/harness.ts';
 export { SERVICE_NODE_FLAGS } from './node-flags.ts';
+export {
+  DEFAULT_READ_BYTES,
+  MAX_READ_BYTES,
+  MAX_WRITE_BYTES,
+  MAX_LIST_ENTRIES,
+  FilePathSchema,
+  FileOpSchema,
+  ApiFileRequestSchema,
+  FileEntrySchema,
+  FileResultSchema,
+  RunnerFileRequestSchema,
+  FileStepSummarySchema,
+  fileOpText,
+} from './messages/files.ts';
+export type { FileOp, FileOpName, ApiFileRequest, FileEntry, FileResult, RunnerFileRequest, FileStepSummary } from './messages/files.ts';
+export {
+  DEFAULT_POLL_BYTES,
+  MAX_POLL_BYTES,
+  ProcessSignalSchema,
+  ProcessStatusSchema,
+  ProcessChunkSchema,
+  ProcessStateSchema,
+  ApiPollRequestSchema,
+  ApiSignalRequestSchema,
+  ApiSignalResultSchema,
+  ApiProcessesRequestSchema,
+  ProcessInfoSchema,
+  ApiProcessesResultSchema,
+  RunnerSignalRequestSchema,
+  RunnerSignalResultSchema,
+  signalText,
+} from './messages/processes.ts';
+export type {
+  ProcessSignal,
+  ProcessStatus,
+  ProcessChunk,
+  ProcessState,
+  ApiPollRequest,
+  ApiSignalRequest,
+  ApiSignalResult,
+  ApiProcessesRequest,
+  ProcessInfo,
+  ApiProcessesResult,
+  RunnerSignalRequest,
+  RunnerSignalResult,
+} from './messages/processes.ts';
+export { MAX_WAIT_MS, CwdSchema } from './messages/session.ts';

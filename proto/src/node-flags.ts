@@ -1,3 +1,6 @@
+/** The export condition under which this repository's packages resolve to their .ts sources. */
+export const SOURCE_CONDITION = 'airlock-source';
+
 /**
  * Node flags for Airlock's long-lived processes (harness, runner, CLI), given on node's command line
  * (V8 reads them at start). Measured on the ledger bench (`bench/ledger.ts`, 256 MB through one step):
@@ -12,5 +15,8 @@
  * - `--max-semi-space-size=4` caps V8's young generation at a few MB. Streaming output allocates fast,
  *   and V8 otherwise grows the young generation to ~100 MB: runner RSS growth over a 256 MB step went
  *   from 99-104 MB to 3-11 MB, with throughput the same or better (more, cheaper scavenges).
+ * - `--conditions=airlock-source` makes `@airlock/proto` and `@airlock/client` resolve to their .ts
+ *   sources, as everything in this repository runs them; without it they resolve to the dist/ build
+ *   that only their `npm pack` tarballs need.
  */
-export const SERVICE_NODE_FLAGS: readonly string[] = ['--liftoff-only', '--max-semi-space-size=4'];
+export const SERVICE_NODE_FLAGS: readonly string[] = ['--liftoff-only', '--max-semi-space-size=4', `--conditions=${SOURCE_CONDITION}`];

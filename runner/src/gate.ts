@@ -69,7 +69,7 @@ export class Gate {
    * Only the harness may order a step: the job token must be signed with its key and bind this run,
    * step, policy and command, unexpired and unused. Anything else is refused and audited.
    */
-  async authorize(req: RunnerExecRequest): Promise<JobClaims> {
+  async authorize(req: Pick<RunnerExecRequest, 'runId' | 'step' | 'policyHash' | 'token' | 'cmd'>, subject = subjects.runnerExec(this.#runnerId)): Promise<JobClaims> {
     try {
       return this.#verifier.verify(req.token, { runId: req.runId, step: req.step, policyHash: req.policyHash, cmdSha256: commandHash(req.cmd) });
     } catch (err) {
@@ -77,7 +77,7 @@ export class Gate {
       const message = `job token refused (${code}) for run ${req.runId} step ${req.step}: ${(err as Error).message}`;
       this.#log.warn({ runId: req.runId, step: req.step, code }, 'job token refused');
       await this.#systemLog
-        .append({ type: 'message.rejected', subject: subjects.runnerExec(this.#runnerId), code: `unauthorized.${code}`, message, bytes: req.cmd.length })
+        .append({ type: 'message.rejected', subject, code: `unauthorized.${code}`, message, bytes: req.cmd.length })
         .catch((err: unknown) => this.#log.error({ err, runId: req.runId, step: req.step }, 'could not record a refused job token in the audit log'));
       throw new AirlockError('unauthorized', message);
     }

@@ -3,6 +3,7 @@ import type { RunLogWriter } from '@airlock/ledger';
 import type { Validator } from '@airlock/validate';
 import type { SnapshotState } from '@airlock/snapshot';
 import type { PreparedWorkspace } from './workspace.ts';
+import type { SessionFacts } from './exec/session.ts';
 
 /** A run this runner holds: its sandbox, workspace, log and pinned policy. */
 export interface LiveRun {
@@ -22,6 +23,8 @@ export interface LiveRun {
   /** The run's pinned policy hash and its validation chain (workspace = the run's mount path). */
   policyHash: string;
   validator: Validator;
+  /** The step running now and what its shell reported so far (its pid: signals go to its group). */
+  session?: { step: number; facts: SessionFacts } | undefined;
   /** Stat cache of the last snapshot: the next one hashes only what changed. */
   snap: SnapshotState | undefined;
 }

@@ -8,6 +8,8 @@ import {
   RunnerCloseRequestSchema,
   RunnerExecRequestSchema,
   RunnerOpenRequestSchema,
+  RunnerFileRequestSchema,
+  RunnerSignalRequestSchema,
   encode,
   names,
   subjects,
@@ -32,6 +34,7 @@ import { Gate } from './gate.ts';
 import type { LiveRun } from './live-run.ts';
 import { SandboxEvents } from './sandbox-events.ts';
 import { runStep, type StepHost } from './step.ts';
+import { serveFileStep, serveSignal, type FileServeHost } from './files/serve.ts';
 import { reapOrphans, sweep, type SweepHost } from './sweep.ts';
 import { SANDBOX_GID, SANDBOX_UID, chownTree, prepareWorkspace, releaseWorkspace } from './workspace.ts';
 import type { RunnerConfig } from './config.ts';
@@ -121,6 +124,13 @@ export class RunnerService implements AsyncDisposable {
       nc.subscribe(subjects.runnerClose(cfg.runnerId), { callback: (err, msg) => {
           if (!err) svc.#track(svc.#onClose(msg));
         } }),
+      // File tools and process signals (runner/src/files/serve.ts).
+      nc.subscribe(subjects.runnerFile(cfg.runnerId), { callback: (err, msg) => {
+          if (!err) svc.#track(svc.#serve(msg, RunnerFileRequestSchema, 'file request', async (req) => svc.#keys.sign('file', req.runId, req.step, await serveFileStep(svc.#fileHost, req))));
+        } }),
+      nc.subscribe(subjects.runnerSignal(cfg.runnerId), { callback: (err, msg) => {
+          if (!err) svc.#track(svc.#serve(msg, RunnerSignalRequestSchema, 'signal request', async (req) => svc.#keys.sign('signal', req.runId, req.step, await serveSignal(svc.#fileHost, req))));
+        } }),
     );
     await nc.flush();
     svc.#beat();
@@ -145,6 +155,21 @@ export class RunnerService implements AsyncDisposable {
       events: this.#sandboxEvents,
       startSandbox: (run) => this.#startSandbox(run),
       snapshot: (run, step) => this.#snapshot(run, step),
+    };
+  }
+
+  /** The file and signal handlers' view of this service (see files/serve.ts). */
+  get #fileHost(): FileServeHost {
+    return {
+      ...this.#stepHost,
+      runnerId: this.#cfg.runnerId,
+      gate: this.#gate,
+      js: this.#nats.js,
+      run: (runId) => {
+        const run = this.#runs.get(runId);
+        if (!run) throw new AirlockError('unknown_run', `run ${runId} is not held by runner ${this.#cfg.runnerId}`);
+        return run;
+      },
     };
   }
 

@@ -7,6 +7,7 @@ import { Redactor } from '@airlock/trust';
 import type { ContainerClient, ContainerState, ExecHandle, ExecSpec } from './docker/client.ts';
 import type { Frame } from './docker/demux.ts';
 import { pumpChunks, type ChunkerTotals } from './exec/chunker.ts';
+import { stepSession } from './exec/session.ts';
 import type { LiveRun } from './live-run.ts';
 import type { Logger } from './logger.ts';
 import type { SandboxEvents } from './sandbox-events.ts';
@@ -44,8 +45,11 @@ export async function runStep(host: StepHost, run: LiveRun, req: RunnerExecReque
     const id = await host.startSandbox(run);
     await run.log.append({ type: 'sandbox.started', containerId: id, reason: 'the previous sandbox died; fresh sandbox on the same workspace' });
   }
+  // A process (exec with yieldMs) reports its shell's pid (signals), a keepCwd step its final cwd.
+  const session = stepSession(req);
+  run.session = { step: req.step, facts: session.facts };
   const execSpec = {
-    cmd: ['bash', '-c', req.cmd],
+    cmd: ['bash', '-c', session.script],
     // Enforced (TERM to the whole process group, then KILL) by whoever runs the command, who also
     // reports whether it fired: the runner never guesses it from a clock of its own.
     deadline: { timeoutMs: req.timeoutMs, killAfterMs: KILL_AFTER_MS },
@@ -90,8 +94,9 @@ export async function runStep(host: StepHost, run: LiveRun, req: RunnerExecReque
     const handle = opened;
     // The chunks stand or fall together: after one could not be stored, none later is written.
     const output = run.log.sequence();
+    const frames = session.strip(handle.output);
     totals = await pumpChunks(
-      redactor ? redactFrames(handle.output, redactor) : handle.output,
+      redactor ? redactFrames(frames, redactor) : frames,
       { maxChunkBytes: MAX_CHUNK_BYTES, maxStreamBytes: host.maxOutputBytes, flushAfterMs: 20, window: 8 },
       async (chunk) => {
         await output.append({ type: 'step.output', step: req.step, stream: chunk.stream, offset: chunk.offset, ...outputFields(chunk.data) });
@@ -114,6 +119,7 @@ export async function runStep(host: StepHost, run: LiveRun, req: RunnerExecReque
     log.warn({ err }, 'exec failed');
   } finally {
     clearTimeout(backstop);
+    run.session = undefined;
   }
   const durationMs = performance.now() - started;
   // The deadline fired if its enforcer says so, or if the runner's own backstop had to kill the sandbox.
@@ -145,6 +151,7 @@ export async function runStep(host: StepHost, run: LiveRun, req: RunnerExecReque
     stderrBytes: totals.stderrBytes,
     truncated: totals.truncated,
     ...(totals.logLost ? { logLost: true } : {}),
+    ...(req.reportCwd && session.facts.cwd ? { cwd: session.facts.cwd } : {}),
   };
   if (sandboxDied) {
     run.containerId = null;

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogEvent } from '@airlock/proto';
 import { connectNats, type NatsHandles } from '@airlock/transport';
-import { AirlockClient, HarnessConfigSchema, HarnessService } from '@airlock/harness';
+import { HarnessConfigSchema, HarnessService } from '@airlock/harness';
+import { Airlock } from '@airlock/client';
 import { containersOf, freePort, silent, spawnRunner, stopProcesses, waitUntil } from '../fixtures.ts';
 
 const RUNS = Number(process.env.CHAOS_RUNS ?? 20);
@@ -24,7 +25,7 @@ const nats: Array<{ port: number; cport: number; proc?: ChildProcess }> = [];
 const runners = new Map<string, ChildProcess>();
 let conn: NatsHandles;
 let harness: HarnessService;
-let client: AirlockClient;
+let client: Airlock;
 const urls = () => nats.map((n) => `nats://127.0.0.1:${n.port}`).join(',');
 const ids = [`chaos-a-${process.pid}`, `chaos-b-${process.pid}`];
 
@@ -69,7 +70,7 @@ beforeAll(async () => {
     silent,
   );
   for (const id of ids) startRunner(id);
-  client = await AirlockClient.connect({ natsUrl: urls() });
+  client = await Airlock.connect({ servers: urls() });
   await waitUntil('runners', async () => (await client.status()).runners.length === 2, 60_000);
 }, 180_000);
 
@@ -110,7 +111,7 @@ describe('chaos', () => {
       for (let attempt = 0; ; attempt++) {
         try {
           run = await client.open({});
-          openedOn.set(run.runId, run.runnerId);
+          openedOn.set(run.runId, run.record!.runnerId);
           opensSettled++;
           break;
         } catch (err) {
@@ -135,7 +136,7 @@ describe('chaos', () => {
         // A lost runner or a NATS hiccup: the run moves within a few seconds; try the step again.
         for (let attempt = 0; attempt < 5; attempt++) {
           try {
-            await client.exec(run.runId, cmd, { timeoutMs });
+            await run.exec(cmd, { timeoutMs });
             done++;
             break;
           } catch (err) {
@@ -192,7 +193,7 @@ describe('chaos', () => {
       const types = new Map<string, number>();
       let oom = 0;
       let timedOut = 0;
-      for await (const e of client.log(o.runId) as AsyncGenerator<LogEvent>) {
+      for await (const e of client.run(o.runId).log({ follow: false })) {
         seqs.push(e.seq);
         types.set(e.type, (types.get(e.type) ?? 0) + 1);
         if (e.type === 'step.exited' && e.result.oomKilled) oom++;

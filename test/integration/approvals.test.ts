@@ -19,8 +19,8 @@ describe('approvals', () => {
   it('holds an ask, keeps it across a harness restart, runs the approved command once, and logs the decision', async () => {
     const c = stack.client;
     const run = await c.open({});
-    await c.exec(run.runId, "printf 'TOKEN=abc\\n' > .env");
-    const held = await c.exec(run.runId, 'cat .env').catch((e: unknown) => e);
+    await run.exec("printf 'TOKEN=abc\\n' > .env");
+    const held = await run.exec('cat .env').catch((e: unknown) => e);
     expect(held).toBeInstanceOf(AirlockError);
     expect(held).toMatchObject({ code: 'validation_ask', data: { step: 2, rule: 'exfil.env_file_read' } });
     expect((held as Error).message).toContain(`airlock approve ${run.runId} 2`);
@@ -44,10 +44,10 @@ describe('approvals', () => {
 
     // The same command now runs, once; a different one is still held.
     const out: Buffer[] = [];
-    const ran = await c.exec(run.runId, 'cat .env', { onOutput: (_, d) => out.push(d) });
+    const ran = await run.exec('cat .env', { onOutput: (_, d) => out.push(d) });
     expect(ran).toMatchObject({ step: 3, exitCode: 0 });
     expect(Buffer.concat(out).toString()).toBe('TOKEN=abc\n');
-    await expect(c.exec(run.runId, 'cat .env')).rejects.toMatchObject({ code: 'validation_ask', data: { step: 4 } });
+    await expect(run.exec('cat .env')).rejects.toMatchObject({ code: 'validation_ask', data: { step: 4 } });
     expect((await c.approvals({ runId: run.runId, all: true })).approvals.map((a) => [a.step, a.status, a.usedByStep])).toEqual([
       [2, 'used', 3],
       [4, 'pending', undefined],
@@ -75,15 +75,15 @@ describe('approvals', () => {
   it('a client waiting for the decision runs the command when approved, and fails when rejected', async () => {
     const c = stack.client;
     const run = await c.open({});
-    await c.exec(run.runId, "printf 'K=v\\n' > .env");
+    await run.exec("printf 'K=v\\n' > .env");
     const heldSteps: number[] = [];
-    const waiting = c.exec(run.runId, 'cat .env', { waitForApprovalMs: 30_000, onHeld: (s) => heldSteps.push(s) });
+    const waiting = run.exec('cat .env', { waitForApprovalMs: 30_000, onHeld: (s) => heldSteps.push(s) });
     await expect.poll(async () => (await c.approvals({ runId: run.runId })).approvals.length, { timeout: 10_000 }).toBe(1);
     await c.decide(run.runId, 2, 'approve', { by: 'bob' });
     expect(await waiting).toMatchObject({ step: 3, exitCode: 0 });
     expect(heldSteps).toEqual([2]);
 
-    const refused = c.exec(run.runId, 'cat .env', { waitForApprovalMs: 30_000 });
+    const refused = run.exec('cat .env', { waitForApprovalMs: 30_000 });
     await expect.poll(async () => (await c.approvals({ runId: run.runId })).approvals.length, { timeout: 10_000 }).toBe(1);
     await c.decide(run.runId, 4, 'reject', { by: 'bob', note: 'no' });
     await expect(refused).rejects.toMatchObject({ code: 'validation_denied', message: 'step 4 was rejected by bob: no' });
@@ -118,10 +118,10 @@ describe('approvals', () => {
   it('closing a run while operators decide its held steps leaves nothing approved or pending', async () => {
     const c = stack.client;
     const run = await c.open({});
-    await c.exec(run.runId, "printf 'TOKEN=abc\\n' > .env");
+    await run.exec("printf 'TOKEN=abc\\n' > .env");
     const steps: number[] = [];
     for (let i = 0; i < 6; i++) {
-      const held = await c.exec(run.runId, `cat .env # ${i}`).catch((e: unknown) => e);
+      const held = await run.exec(`cat .env # ${i}`).catch((e: unknown) => e);
       expect(held).toMatchObject({ code: 'validation_ask' });
       steps.push((held as AirlockError).data!.step as number);
     }

@@ -88,7 +88,7 @@ describe('./airlock against a running deployment', () => {
   it('log --follow streams a live run and ends when it closes', async () => {
     const run = await stack.client.open({});
     const follower = airlock([...g(), 'log', '--follow', run.runId]);
-    await stack.client.exec(run.runId, 'for i in 1 2 3; do echo tick$i; sleep 0.2; done');
+    await run.exec('for i in 1 2 3; do echo tick$i; sleep 0.2; done');
     await stack.client.close(run.runId);
     const r = await follower;
     expect(r.code).toBe(0);

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AirlockClient } from '@airlock/harness';
+import { Airlock } from '@airlock/client';
 import { connectNats } from '@airlock/transport';
 import { names } from '@airlock/proto';
 import { containersOf, freePort, waitUntil } from '../fixtures.ts';
@@ -16,7 +16,7 @@ const project = `airlock-compose-test-${process.pid}`;
 let env: NodeJS.ProcessEnv;
 let data: string;
 let url: string;
-let client: AirlockClient | undefined;
+let client: Airlock | undefined;
 let runnerIds: string[] = [];
 let anonymous: string;
 
@@ -56,8 +56,8 @@ beforeAll(async () => {
     'the harness and two runners of the compose cluster',
     async () => {
       try {
-        client ??= await AirlockClient.connect({ natsUrl: url });
-        const st = await client.status(2000);
+        client ??= await Airlock.connect({ servers: url });
+        const st = await client.status({ timeoutMs: 2000 });
         runnerIds = st.runners.map((r) => r.runnerId);
         return runnerIds.length === 2;
       } catch {
@@ -91,11 +91,11 @@ describe('docker-compose cluster', () => {
 
     const run = await c.open({});
     const out: string[] = [];
-    expect(await c.exec(run.runId, 'echo kept > f; cat f', { onOutput: (_, d) => out.push(d.toString()) })).toMatchObject({ exitCode: 0 });
+    expect(await run.exec('echo kept > f; cat f', { onOutput: (_, d) => out.push(d.toString()) })).toMatchObject({ exitCode: 0 });
     expect(out.join('')).toBe('kept\n');
 
     // Kill the runner container that holds the run; the other runner takes it from its last snapshot.
-    const holder = run.runnerId;
+    const holder = run.record!.runnerId;
     const other = runnerIds.find((id) => id !== holder)!;
     const containers = compose('ps', '-q', 'runner').trim().split('\n').filter(Boolean);
     const logsOf = (cid: string) => {
@@ -107,7 +107,7 @@ describe('docker-compose cluster', () => {
     execFileSync('docker', ['kill', victim!], { stdio: 'ignore' });
     await waitUntil('the run to move to the other runner', async () => (await c.ps()).runs.find((r) => r.runId === run.runId)?.runnerId === other, 60_000);
     const after: string[] = [];
-    expect(await c.exec(run.runId, 'cat f', { onOutput: (_, d) => after.push(d.toString()) })).toMatchObject({ exitCode: 0, step: 2 });
+    expect(await run.exec('cat f', { onOutput: (_, d) => after.push(d.toString()) })).toMatchObject({ exitCode: 0, step: 2 });
     expect(after.join('')).toBe('kept\n');
     await c.close(run.runId);
     // The killed runner's sandbox is swept by the survivor (its run is held elsewhere, then closed):

@@ -29,13 +29,13 @@ for (const mode of ['executor', 'docker exec'] as const) {
       const c = stack.client;
       const run = await c.open({});
       for (const cmd of ['sleep 5', 'sleep 30 & sleep 30', "trap '' TERM; sleep 30"]) {
-        const r = await c.exec(run.runId, cmd, { timeoutMs: 1000 });
+        const r = await run.exec(cmd, { timeoutMs: 1000 });
         expect(r, cmd).toMatchObject({ timedOut: true, sandboxDied: false });
         expect([124, 137], cmd).toContain(r.exitCode);
         // The runner's own clock started ≥ 700 ms late: it measured less than the deadline.
         expect(r.durationMs, cmd).toBeLessThan(cmd.startsWith('trap') ? 2700 : 1000);
       }
-      const ignoresTerm = await c.exec(run.runId, "trap '' TERM; sleep 30", { timeoutMs: 1000 });
+      const ignoresTerm = await run.exec("trap '' TERM; sleep 30", { timeoutMs: 1000 });
       expect(ignoresTerm).toMatchObject({ timedOut: true, exitCode: 137, signal: 'SIGKILL' });
       await c.close(run.runId);
     });
@@ -43,10 +43,10 @@ for (const mode of ['executor', 'docker exec'] as const) {
     it('does not report timedOut for a command that exits 124 or 137 by itself', async () => {
       const c = stack.client;
       const run = await c.open({});
-      expect(await c.exec(run.runId, 'exit 124', { timeoutMs: 1000 })).toMatchObject({ exitCode: 124, timedOut: false, signal: null });
-      expect(await c.exec(run.runId, 'exit 137', { timeoutMs: 1000 })).toMatchObject({ exitCode: 137, timedOut: false });
-      expect(await c.exec(run.runId, 'sleep 0.2; exit 124', { timeoutMs: 1000 })).toMatchObject({ exitCode: 124, timedOut: false });
-      expect(await c.exec(run.runId, 'true', { timeoutMs: 1000 })).toMatchObject({ exitCode: 0, timedOut: false });
+      expect(await run.exec('exit 124', { timeoutMs: 1000 })).toMatchObject({ exitCode: 124, timedOut: false, signal: null });
+      expect(await run.exec('exit 137', { timeoutMs: 1000 })).toMatchObject({ exitCode: 137, timedOut: false });
+      expect(await run.exec('sleep 0.2; exit 124', { timeoutMs: 1000 })).toMatchObject({ exitCode: 124, timedOut: false });
+      expect(await run.exec('true', { timeoutMs: 1000 })).toMatchObject({ exitCode: 0, timedOut: false });
       await c.close(run.runId);
     });
   });

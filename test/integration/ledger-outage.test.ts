@@ -16,8 +16,8 @@ describe('nats-server stopped mid-stream for longer than the log retry', () => {
     const run = await c.open({});
     const lines = 600;
     const full = Array.from({ length: lines }, (_, i) => `line${i + 1}\n`).join('');
-    const step = c
-      .exec(run.runId, `for i in $(seq 1 ${lines}); do echo line$i; sleep 0.05; done`, { timeoutMs: 120_000 })
+    const step = run
+      .exec(`for i in $(seq 1 ${lines}); do echo line$i; sleep 0.05; done`, { timeoutMs: 120_000 })
       .then((r) => ({ ok: true as const, r }), (err: unknown) => ({ ok: false as const, err }));
 
     // Output is flowing into the log.
@@ -57,7 +57,7 @@ describe('nats-server stopped mid-stream for longer than the log retry', () => {
     expect(exited.result.stdoutBytes).toBeLessThan(full.length);
 
     // The runner goes on: the next step runs in a fresh sandbox and is logged in full.
-    const next = await c.exec(run.runId, 'echo after');
+    const next = await run.exec('echo after');
     expect(next.exitCode).toBe(0);
     expect(next.logLost).toBeUndefined();
     expect(stack.runner.state).toBe('running');

@@ -17,7 +17,8 @@ import { RunLogWriter } from '@airlock/ledger';
 import { connectNats, splitCredentials, type NatsHandles } from '@airlock/transport';
 import { encode, names, runnerInboxPrefix, subjects } from '@airlock/proto';
 import { DockerodeClient, RunnerKeyring, RunnerService, readIdentityFile } from '@airlock/runner';
-import { AirlockClient, HarnessConfigSchema, HarnessService, ensureDeployment, withCredentials, type Deployment } from '@airlock/harness';
+import { HarnessConfigSchema, HarnessService, ensureDeployment, withCredentials, type Deployment } from '@airlock/harness';
+import { Airlock } from '@airlock/client';
 import { DEFAULT_POLICY_PATH } from '@airlock/validate';
 import { containersOf, freePort, silent, waitUntil } from '../fixtures.ts';
 
@@ -181,7 +182,7 @@ describe('NATS users per deployment', () => {
     });
     await b.nc.flush();
     try {
-      await using client = await AirlockClient.connect({ natsUrl: url('client') });
+      await using client = await Airlock.connect({ servers: url('client') });
       await expect(client.open({})).rejects.toMatchObject({ code: 'verification_failed' });
       expect((await client.ps()).runs).toEqual([]);
     } finally {
@@ -196,12 +197,12 @@ describe('NATS users per deployment', () => {
     const captured: Uint8Array[] = [];
     const tap = stack.hc.nc.subscribe(subjects.runnerExec(A), { callback: (_e, m) => void captured.push(new Uint8Array(m.data)) });
     await stack.hc.nc.flush();
-    await using client = await AirlockClient.connect({ natsUrl: url('client') });
+    await using client = await Airlock.connect({ servers: url('client') });
     const run = await client.open({});
-    expect(run.runnerId).toBe(A);
+    expect(run.record!.runnerId).toBe(A);
     const out: Buffer[] = [];
     // The runner opened the secret: the step sees its value (shown by its hash, which redaction leaves alone).
-    const r = await client.exec(run.runId, 'printf %s "$API_TOKEN" | sha256sum | cut -c1-64', { env: { API_TOKEN: '${secret:API_TOKEN}' }, onOutput: (_, d) => out.push(d) });
+    const r = await run.exec('printf %s "$API_TOKEN" | sha256sum | cut -c1-64', { env: { API_TOKEN: '${secret:API_TOKEN}' }, onOutput: (_, d) => out.push(d) });
     expect(r.exitCode).toBe(0);
     expect(Buffer.concat(out).toString()).toBe(`${createHash('sha256').update(SECRET).digest('hex')}\n`);
     tap.unsubscribe();
@@ -247,25 +248,25 @@ describe('NATS users per deployment', () => {
     const ra = await runnerConn(A);
     let runnerA: RunnerService | undefined;
     try {
-      await using client = await AirlockClient.connect({ natsUrl: url('client') });
+      await using client = await Airlock.connect({ servers: url('client') });
       // B (one slot) makes a snapshot of its own whose digest it will try to slip into A's run.
       const decoy = await client.open({});
-      expect(decoy.runnerId).toBe(B);
-      await client.exec(decoy.runId, 'echo poisoned > f');
-      const poisoned = (await client.snapshots(decoy.runId)).at(-1)!.digest;
+      expect(decoy.record!.runnerId).toBe(B);
+      await decoy.exec('echo poisoned > f');
+      const poisoned = (await decoy.snapshots()).at(-1)!.digest;
       // B is full: the victim run lands on A.
       runnerA = await RunnerService.start(cfg(A), ra, new DockerodeClient(), silent, keyring(A));
       await waitUntil('runner A announced', async () => (await client.status()).runners.some((r) => r.runnerId === A));
       const victim = await client.open({});
-      expect(victim.runnerId).toBe(A);
-      await client.exec(victim.runId, 'echo genuine > f');
+      expect(victim.record!.runnerId).toBe(A);
+      await victim.exec('echo genuine > f');
       await client.close(decoy.runId);
       // B appends a snapshot of its choosing to A's run (NATS lets it), then A is lost.
       await new RunLogWriter(rb.js, rb.jsm, victim.runId, { by: `runner:${B}`, sign: keyring(B).signLog }).append({ type: 'snapshot.created', step: 1, digest: poisoned, files: 1, totalBytes: 9, added: 1, modified: 0, deleted: 0, bytesUploaded: 0, durationMs: 1 });
       await runnerA.drain(2000);
       await waitUntil('the run to move to B', async () => (await client.ps()).runs.find((r) => r.runId === victim.runId)?.runnerId === B, 30_000);
       const out: Buffer[] = [];
-      expect(await client.exec(victim.runId, 'cat f', { onOutput: (_, d) => out.push(d) })).toMatchObject({ exitCode: 0 });
+      expect(await victim.exec('cat f', { onOutput: (_, d) => out.push(d) })).toMatchObject({ exitCode: 0 });
       expect(Buffer.concat(out).toString()).toBe('genuine\n');
       await client.close(victim.runId);
     } finally {

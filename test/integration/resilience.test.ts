@@ -28,11 +28,11 @@ describe('sandbox death is a step result', () => {
   it('a sandbox killed mid-step yields sandboxDied; the next step gets a fresh sandbox on the same workspace', async () => {
     const c = stack.client;
     const run = await c.open({});
-    await c.exec(run.runId, 'echo survived > state.txt');
+    await run.exec('echo survived > state.txt');
     const [first] = await sandboxOf(run.runId);
-    const pending = c.exec(run.runId, 'echo started; sleep 60');
+    const pending = run.exec('echo started; sleep 60');
     await waitUntil('the step to start', async () => {
-      for await (const e of c.log(run.runId)) if (e.type === 'step.output' && e.step === 2) return true;
+      for await (const e of run.log({ follow: false })) if (e.type === 'step.output' && e.step === 2) return true;
       return false;
     });
     execFileSync('docker', ['kill', first!]);
@@ -41,14 +41,14 @@ describe('sandbox death is a step result', () => {
     expect(died.durationMs).toBeLessThan(30_000);
 
     const out: string[] = [];
-    const next = await c.exec(run.runId, 'cat state.txt', { onOutput: (_, d) => out.push(d.toString()) });
+    const next = await run.exec('cat state.txt', { onOutput: (_, d) => out.push(d.toString()) });
     expect(next).toMatchObject({ step: 3, exitCode: 0, sandboxDied: false });
     expect(out.join('')).toBe('survived\n');
     const [second] = await sandboxOf(run.runId);
     expect(second).not.toBe(first);
 
     const types: string[] = [];
-    for await (const e of c.log(run.runId)) types.push(e.type);
+    for await (const e of run.log({ follow: false })) types.push(e.type);
     expect(types).toContain('sandbox.died');
     expect(types).toContain('sandbox.started');
     await c.close(run.runId);
@@ -57,9 +57,9 @@ describe('sandbox death is a step result', () => {
   it('a sandbox killed between steps is replaced before the next step runs', async () => {
     const c = stack.client;
     const run = await c.open({});
-    await c.exec(run.runId, 'echo x > f');
+    await run.exec('echo x > f');
     execFileSync('docker', ['kill', (await sandboxOf(run.runId))[0]!]);
-    const r = await c.exec(run.runId, 'cat f');
+    const r = await run.exec('cat f');
     expect(r).toMatchObject({ exitCode: 0, sandboxDied: false });
     await c.close(run.runId);
   });
@@ -68,12 +68,12 @@ describe('sandbox death is a step result', () => {
     const c = stack.client;
     const run = await c.open({});
     const t0 = Date.now();
-    const r = await c.exec(run.runId, 'sleep 30 & sleep 30; echo never', { timeoutMs: 1000 });
+    const r = await run.exec('sleep 30 & sleep 30; echo never', { timeoutMs: 1000 });
     expect(r).toMatchObject({ timedOut: true, exitCode: 124, sandboxDied: false });
     expect(Date.now() - t0).toBeLessThan(15_000);
     // The whole process group went, background children too.
     const out: string[] = [];
-    await c.exec(run.runId, 'ps -eo args | grep -c "^sleep 30$" || true', { onOutput: (_, d) => out.push(d.toString()) });
+    await run.exec('ps -eo args | grep -c "^sleep 30$" || true', { onOutput: (_, d) => out.push(d.toString()) });
     expect(out.join('').trim()).toBe('0');
     await c.close(run.runId);
   });
@@ -81,9 +81,9 @@ describe('sandbox death is a step result', () => {
   it('flags a command killed for memory as oomKilled', async () => {
     const c = stack.client;
     const run = await c.open({});
-    const r = await c.exec(run.runId, 'python3 -c "x = bytearray(1024 * 1024 * 1024)"');
+    const r = await run.exec('python3 -c "x = bytearray(1024 * 1024 * 1024)"');
     expect(r).toMatchObject({ oomKilled: true, exitCode: 137 });
-    expect((await c.exec(run.runId, 'echo alive')).exitCode).toBe(0);
+    expect((await run.exec('echo alive')).exitCode).toBe(0);
     await c.close(run.runId);
   });
 });
@@ -122,7 +122,7 @@ describe('malformed messages', () => {
     expect(new Set(rejected.map((e) => (e.type === 'message.rejected' ? e.subject : '')))).toEqual(new Set(cases.map(([s]) => s)));
 
     const run = await stack.client.open({});
-    expect((await stack.client.exec(run.runId, 'echo still serving')).exitCode).toBe(0);
+    expect((await run.exec('echo still serving')).exitCode).toBe(0);
     await stack.client.close(run.runId);
   });
 });

@@ -133,12 +133,12 @@ describe('the runner', () => {
     await expect.poll(() => docker.streams, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
     const c = stack.client;
     const run = await c.open({});
-    const r = await c.exec(run.runId, 'python3 -c "x = bytearray(1024 * 1024 * 1024)"');
+    const r = await run.exec('python3 -c "x = bytearray(1024 * 1024 * 1024)"');
     expect(r).toMatchObject({ oomKilled: true, exitCode: 137 });
     const [id] = (await docker.listManaged({ 'airlock.run-id': run.runId })).map((x) => x.id);
     execFileSync('docker', ['kill', id!]);
     await expect.poll(() => docker.seen.some((e) => e.action === 'die' && e.containerId === id), { timeout: 10_000 }).toBe(true);
-    expect((await c.exec(run.runId, 'echo alive')).exitCode).toBe(0);
+    expect((await run.exec('echo alive')).exitCode).toBe(0);
     await c.close(run.runId);
   });
 

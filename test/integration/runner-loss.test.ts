@@ -6,14 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, type NatsHandles } from '@airlock/transport';
-import { AirlockClient, HarnessConfigSchema, HarnessService } from '@airlock/harness';
+import { HarnessConfigSchema, HarnessService } from '@airlock/harness';
+import { Airlock } from '@airlock/client';
 import { RunnerHeartbeatSchema, subjects, type LogEvent } from '@airlock/proto';
 import { NatsServer, containersOf, silent, spawnRunner, stopProcesses, waitUntil } from '../fixtures.ts';
 
 let nats: NatsServer;
 let conn: NatsHandles;
 let harness: HarnessService;
-let client: AirlockClient;
+let client: Airlock;
 let state: string;
 const runners = new Map<string, ChildProcess>();
 const ids = [`loss-a-${process.pid}`, `loss-b-${process.pid}`];
@@ -30,7 +31,7 @@ beforeAll(async () => {
   conn = await connectNats({ servers: nats.url, name: 'loss-harness' });
   harness = await HarnessService.start(HarnessConfigSchema.parse({ natsUrl: nats.url, runnerLostMs: 2000, openTimeoutMs: 10_000, keyFile: join(state, 'key.pem'), secretsDir: join(state, 'secrets') }), conn, silent);
   for (const id of ids) startRunner(id);
-  client = await AirlockClient.connect({ natsUrl: nats.url });
+  client = await Airlock.connect({ servers: nats.url });
   await waitUntil('both runners to heartbeat', async () => (await client.status()).runners.length === 2, 30_000);
 });
 afterAll(async () => {
@@ -46,12 +47,12 @@ afterAll(async () => {
 describe('runner loss', () => {
   it('marks the in-flight step lost, moves the run to the other runner from its last snapshot, and goes on', async () => {
     const run = await client.open({});
-    const holder = run.runnerId;
+    const holder = run.record!.runnerId;
     const other = ids.find((i) => i !== holder)!;
-    await client.exec(run.runId, 'echo kept > state.txt');
+    await run.exec('echo kept > state.txt');
 
     let started = false;
-    const inFlight = client.exec(run.runId, 'echo started; sleep 60', { onOutput: () => (started = true) });
+    const inFlight = run.exec('echo started; sleep 60', { onOutput: () => (started = true) });
     await waitUntil('the long step to start', () => started, 20_000);
     const killedAt = Date.now();
     runners.get(holder)!.kill('SIGKILL');
@@ -64,12 +65,12 @@ describe('runner loss', () => {
     console.log(`runner SIGKILL -> step reported lost in ${failedAfterMs} ms, run resumed on ${other} in ${resumedAfterMs} ms`);
 
     const out: string[] = [];
-    const next = await client.exec(run.runId, 'cat state.txt', { onOutput: (_, d) => out.push(d.toString()) });
+    const next = await run.exec('cat state.txt', { onOutput: (_, d) => out.push(d.toString()) });
     expect(next).toMatchObject({ exitCode: 0, step: 3 });
     expect(out.join('')).toBe('kept\n');
 
     const events: LogEvent[] = [];
-    for await (const e of client.log(run.runId)) events.push(e);
+    for await (const e of run.log({ follow: false })) events.push(e);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
     expect(events.find((e) => e.type === 'runner.lost')).toMatchObject({ runnerId: holder });
     expect(events.find((e) => e.type === 'step.lost')).toMatchObject({ step: 2, runnerId: holder });
@@ -106,10 +107,10 @@ describe('runner loss', () => {
     const tookMs = Date.now() - t0;
     await watcher.drain();
     expect(killed).toBeDefined();
-    expect(run.runnerId).not.toBe(killed);
+    expect(run.record!.runnerId).not.toBe(killed);
     expect(tookMs).toBeLessThan(15_000);
     const out: string[] = [];
-    expect(await client.exec(run.runId, 'ls | wc -l', { onOutput: (_, d) => out.push(d.toString()) })).toMatchObject({ exitCode: 0 });
+    expect(await run.exec('ls | wc -l', { onOutput: (_, d) => out.push(d.toString()) })).toMatchObject({ exitCode: 0 });
     expect(out.join('').trim()).toBe('3000');
     await client.close(run.runId);
     console.log(`open re-offered after its runner died: ${tookMs} ms`);
@@ -121,12 +122,12 @@ describe('runner loss', () => {
     // Leave one runner, open a run on it, kill it: nobody is left to take the run.
     await waitUntil('both runners up', async () => (await client.status()).runners.length === 2, 30_000);
     const run = await client.open({});
-    const survivor = ids.find((i) => i !== run.runnerId)!;
+    const survivor = ids.find((i) => i !== run.record!.runnerId)!;
     const s = runners.get(survivor)!;
     const exited = new Promise((r) => s.once('exit', r));
     s.kill('SIGKILL');
     await exited;
-    runners.get(run.runnerId)!.kill('SIGKILL');
+    runners.get(run.record!.runnerId)!.kill('SIGKILL');
     await waitUntil('the run to be closed', async () => (await client.ps({ all: true })).runs.find((r) => r.runId === run.runId)?.status === 'closed', 40_000);
     const rec = (await client.ps({ all: true })).runs.find((r) => r.runId === run.runId);
     expect(rec?.closeReason).toMatch(/lost/);

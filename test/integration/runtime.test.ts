@@ -40,7 +40,7 @@ describe('runtime: runsc', () => {
     const run = await c.open({});
     try {
       const io = collect();
-      const result = await c.exec(run.runId, 'dmesg | head -n 2; cat /proc/version; python3 -c "import os; print(\'pidfd\', hasattr(os, \'pidfd_open\'))"', { onOutput: io.onOutput });
+      const result = await run.exec('dmesg | head -n 2; cat /proc/version; python3 -c "import os; print(\'pidfd\', hasattr(os, \'pidfd_open\'))"', { onOutput: io.onOutput });
       expect(result.exitCode).toBe(0);
       expect(io.text()).toMatch(/Starting gVisor/);
       const opened = (await runEvents(c, run.runId)).find((e) => e.type === 'run.opened');
@@ -59,7 +59,7 @@ describe('runtime: runsc', () => {
     for (let i = 0; i < 6; i++) {
       const run = await c.open({});
       try {
-        expect((await c.exec(run.runId, 'true')).exitCode).toBe(0);
+        expect((await run.exec('true')).exitCode).toBe(0);
       } finally {
         await c.close(run.runId);
       }
@@ -95,9 +95,9 @@ describe('workspace', () => {
     const c = stack.client;
     const run = await c.open({});
     try {
-      expect(run.mountPath).toBe('/src');
+      expect(run.record!.mountPath).toBe('/src');
       const io = collect();
-      expect((await c.exec(run.runId, 'pwd; touch made-here && ls /src', { onOutput: io.onOutput })).exitCode).toBe(0);
+      expect((await run.exec('pwd; touch made-here && ls /src', { onOutput: io.onOutput })).exitCode).toBe(0);
       expect(io.text()).toBe('/src\nmade-here\n');
     } finally {
       await c.close(run.runId);

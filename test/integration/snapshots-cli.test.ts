@@ -39,10 +39,10 @@ describe('snapshots of every step', () => {
       'true',
     ];
     const results = [];
-    for (const cmd of steps) results.push(await c.exec(runId, cmd));
+    for (const cmd of steps) results.push(await c.run(runId).exec(cmd));
     expect(results.map((r) => r.exitCode)).toEqual([0, 0, 3, 0]);
     expect(results.every((r) => /^[0-9a-f]{64}$/.test(r.snapshot ?? ''))).toBe(true);
-    const snaps = await c.snapshots(runId);
+    const snaps = await c.run(runId).snapshots();
     expect(snaps.map((s) => s.step)).toEqual([0, 1, 2, 3, 4]);
     expect(snaps[2]!.bytesUploaded).toBeGreaterThanOrEqual(100_000);
     // An unchanged workspace is the same snapshot and uploads nothing.
@@ -94,7 +94,7 @@ describe('snapshots of every step', () => {
     const newRun = imp.stdout.toString().trim();
     expect(newRun).toMatch(/^[0-9A-Z]{26}$/);
     const seen: Buffer[] = [];
-    const r = await stack.client.exec(newRun, 'cat a.txt; wc -c < blob.bin; ./dir/run.sh', { onOutput: (_, d) => seen.push(d) });
+    const r = await stack.client.run(newRun).exec('cat a.txt; wc -c < blob.bin; ./dir/run.sh', { onOutput: (_, d) => seen.push(d) });
     expect(r.exitCode).toBe(0);
     expect(Buffer.concat(seen).toString()).toBe('one\n100000\nhi\n');
     await stack.client.close(newRun);
@@ -105,14 +105,14 @@ describe('snapshots of every step', () => {
     expect(f.code, f.stderr).toBe(0);
     const forked = f.stdout.toString().trim();
     const seen: Buffer[] = [];
-    await stack.client.exec(forked, 'cat a.txt; ls dir; echo forked > a.txt', { onOutput: (_, d) => seen.push(d) });
+    await stack.client.run(forked).exec('cat a.txt; ls dir; echo forked > a.txt', { onOutput: (_, d) => seen.push(d) });
     expect(Buffer.concat(seen).toString()).toBe('one\nrun.sh\n');
     const orig: Buffer[] = [];
-    await stack.client.exec(runId, 'cat a.txt', { onOutput: (_, d) => orig.push(d) });
+    await stack.client.run(runId).exec('cat a.txt', { onOutput: (_, d) => orig.push(d) });
     expect(Buffer.concat(orig).toString()).toBe('one\ntwo\n');
     const log: string[] = [];
-    for await (const e of stack.client.log(forked)) if (e.type === 'run.opened') log.push(e.fromSnapshot ?? '');
-    expect(log[0]).toBe((await stack.client.snapshotAt(runId, 1)).digest);
+    for await (const e of stack.client.run(forked).log({ follow: false })) if (e.type === 'run.opened') log.push(e.fromSnapshot ?? '');
+    expect(log[0]).toBe((await stack.client.run(runId).snapshotAt(1)).digest);
     await stack.client.close(forked);
     await stack.client.close(runId);
   });

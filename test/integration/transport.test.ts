@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AirlockError, PROTOCOL_VERSION, RunIdSchema, decodeReply, encode, subjects } from '@airlock/proto';
 import { ensureLogStream, isNotFound } from '@airlock/ledger';
-import { AirlockClient } from '@airlock/harness';
+import { Airlock } from '@airlock/client';
 import { connectNats, isJetStreamError, isNoResponders, isTimeout, jetStreamCodes, serveRequest, type NatsHandles, type RejectionAudit } from '@airlock/transport';
 import { z } from 'zod';
 import { NatsServer } from '../fixtures.ts';
@@ -62,14 +62,14 @@ describe('NATS errors by class and code', () => {
   });
 
   it('the client maps no responders to no_harness and a silent harness to timeout', async () => {
-    await using client = await AirlockClient.connect({ natsUrl: server.url });
-    const none = await rejection(client.status(2000));
+    await using client = await Airlock.connect({ servers: server.url });
+    const none = await rejection(client.status({ timeoutMs: 2000 }));
     expect(none).toBeInstanceOf(AirlockError);
     expect((none as AirlockError).code).toBe('no_harness');
 
     const sub = nats.nc.subscribe(subjects.api.status);
     await nats.nc.flush();
-    const silent = await rejection(client.status(300));
+    const silent = await rejection(client.status({ timeoutMs: 300 }));
     sub.unsubscribe();
     expect((silent as AirlockError).code).toBe('timeout');
   });

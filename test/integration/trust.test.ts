@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode, decode, outputBytes, replySchema, subjects, StepResultSchema } from '@airlock/proto';
 import type { LogEvent } from '@airlock/proto';
-import { readRunLog } from '@airlock/ledger';
+import { readAudit, readRunLog } from '@airlock/ledger';
+import { SnapshotStore } from '@airlock/snapshot';
 import { connectNats } from '@airlock/transport';
 import { DEFAULT_POLICY_PATH } from '@airlock/validate';
 import { generateSigningKey, importPrivateKey, newJobClaims, signJob, verifyBundle } from '@airlock/trust';
@@ -90,7 +91,7 @@ describe('secrets', () => {
       'printf "%s" "$API_TOKEN" >&2',
       'echo "$API_TOKEN" > in-workspace.txt',
     ].join('; ');
-    const r = await c.exec(run.runId, script, { env: { API_TOKEN: '${secret:API_TOKEN}' }, onOutput: (_, d) => out.push(d) });
+    const r = await run.exec(script, { env: { API_TOKEN: '${secret:API_TOKEN}' }, onOutput: (_, d) => out.push(d) });
     expect(r.exitCode).toBe(0);
     const text = Buffer.concat(out).toString();
     expect(text).toContain('[REDACTED:API_TOKEN]');
@@ -99,7 +100,7 @@ describe('secrets', () => {
 
     // The next step does not get it.
     const later: Buffer[] = [];
-    await c.exec(run.runId, 'echo "[${API_TOKEN:-unset}]"', { onOutput: (_, d) => later.push(d) });
+    await run.exec('echo "[${API_TOKEN:-unset}]"', { onOutput: (_, d) => later.push(d) });
     expect(Buffer.concat(later).toString()).toBe('[unset]\n');
 
     // Not in the raw log (decoded output included), nor in the audit index.
@@ -110,11 +111,12 @@ describe('secrets', () => {
       expect(decoded).not.toContain(f);
     }
     const audit = [];
-    for await (const e of c.audit({ runId: run.runId })) audit.push(JSON.stringify(e));
+    for await (const e of readAudit(c.nats.js, c.nats.jsm, { runId: run.runId })) audit.push(JSON.stringify(e));
     expect(audit.join('')).not.toContain(SECRET);
     // A snapshot's metadata holds hashes and names, not contents (the file itself is the agent's doing).
-    const snap = await c.snapshotAt(run.runId, 1);
-    const manifest = await (await c.snapshotStore()).getManifest(snap.digest);
+    const snap = await run.snapshotAt(1);
+    await using store = await SnapshotStore.open(c.nats.nc);
+    const manifest = await store.getManifest(snap.digest);
     expect(JSON.stringify(manifest)).not.toContain(SECRET);
     await c.close(run.runId);
   });
@@ -124,11 +126,11 @@ describe('secrets', () => {
     const run = await c.open({});
     // Steps 1-2 leave a snoop behind that copies every process's environment a moment later: written in one
     // step and started in the next, since the validator reads a script a single command writes and runs.
-    await c.exec(run.runId, "printf 'sleep 1.5; cat /proc/[0-9]*/env%s > /tmp/stolen 2>/dev/null\\n' iron > /tmp/snoop.sh");
-    await c.exec(run.runId, 'bash /tmp/snoop.sh >/dev/null 2>&1 &');
-    await c.exec(run.runId, 'sleep 3', { env: { API_TOKEN: '${secret:API_TOKEN}' } });
+    await run.exec("printf 'sleep 1.5; cat /proc/[0-9]*/env%s > /tmp/stolen 2>/dev/null\\n' iron > /tmp/snoop.sh");
+    await run.exec('bash /tmp/snoop.sh >/dev/null 2>&1 &');
+    await run.exec('sleep 3', { env: { API_TOKEN: '${secret:API_TOKEN}' } });
     const out: Buffer[] = [];
-    await c.exec(run.runId, 'ls /tmp/stolen 2>&1; cat /tmp/stolen 2>/dev/null', { onOutput: (_, d) => out.push(d) });
+    await run.exec('ls /tmp/stolen 2>&1; cat /tmp/stolen 2>/dev/null', { onOutput: (_, d) => out.push(d) });
     const text = Buffer.concat(out).toString();
     // The runner ended the snoop before the secret step started (the executor's isolation).
     expect(text).toContain('No such file');
@@ -139,8 +141,8 @@ describe('secrets', () => {
   it('refuses a secret the policy does not grant, or grants only to other commands', async () => {
     const c = stack.client;
     const run = await c.open({});
-    await expect(c.exec(run.runId, 'true', { env: { X: '${secret:NOT_GRANTED}' } })).rejects.toMatchObject({ code: 'secret_denied' });
-    await expect(c.exec(run.runId, 'cat /dev/null', { env: { K: '${secret:DEPLOY_KEY}' } })).rejects.toMatchObject({ code: 'secret_denied' });
+    await expect(run.exec('true', { env: { X: '${secret:NOT_GRANTED}' } })).rejects.toMatchObject({ code: 'secret_denied' });
+    await expect(run.exec('cat /dev/null', { env: { K: '${secret:DEPLOY_KEY}' } })).rejects.toMatchObject({ code: 'secret_denied' });
     await c.close(run.runId);
   });
 });
@@ -150,7 +152,7 @@ describe('proof bundles', () => {
   it('export, verify offline, and name the first tampered event', async () => {
     const c = stack.client;
     const run = await c.open({});
-    for (const cmd of ['echo one > a', 'echo two >> a', 'cat a']) await c.exec(run.runId, cmd);
+    for (const cmd of ['echo one > a', 'echo two >> a', 'cat a']) await run.exec(cmd);
     await c.close(run.runId);
     const file = join(tmp, 'run.bundle.json');
     const ex = await cli(['bundle', 'export', run.runId, '-o', file]);
@@ -196,14 +198,14 @@ describe('replay', () => {
   it('re-runs recorded steps from a snapshot in a fresh sandbox, reports per step, skips secret steps', async () => {
     const c = stack.client;
     const run = await c.open({});
-    await c.exec(run.runId, 'echo a > f');
-    await c.exec(run.runId, 'cat f; echo b >> f');
-    await c.exec(run.runId, 'date +%s%N > clock');
-    await c.exec(run.runId, 'printf "%s" "$API_TOKEN" | wc -c', { env: { API_TOKEN: '${secret:API_TOKEN}' } });
-    await c.exec(run.runId, 'exit 3');
-    await c.exec(run.runId, 'notify-team --now || echo not installed >> sent');
+    await run.exec('echo a > f');
+    await run.exec('cat f; echo b >> f');
+    await run.exec('date +%s%N > clock');
+    await run.exec('printf "%s" "$API_TOKEN" | wc -c', { env: { API_TOKEN: '${secret:API_TOKEN}' } });
+    await run.exec('exit 3');
+    await run.exec('notify-team --now || echo not installed >> sent');
     // Names a network tool and the listed command as words, runs neither: idempotent.
-    await c.exec(run.runId, 'echo curl notify-team >> sent');
+    await run.exec('echo curl notify-team >> sent');
     await c.close(run.runId);
 
     // Replay works from the verified bundle alone: a second read of the live log could differ from it.
@@ -211,9 +213,8 @@ describe('replay', () => {
       status: () => c.status(),
       bundle: (id: string) => c.bundle(id),
       open: (o: Parameters<typeof c.open>[0]) => c.open(o),
-      exec: (id: string, cmd: string, o: Parameters<typeof c.exec>[2]) => c.exec(id, cmd, o),
       close: (id: string) => c.close(id),
-      log: () => {
+      run: () => {
         throw new Error('replay read the live log instead of the verified bundle');
       },
     } as unknown as typeof c;
@@ -252,7 +253,7 @@ describe('replay', () => {
   it('refuses to replay under a changed policy unless allowed, and records an allowed change', async () => {
     const c = stack.client;
     const run = await c.open({});
-    await c.exec(run.runId, 'echo one > f');
+    await run.exec('echo one > f');
     await c.close(run.runId);
     // The harness restarts enforcing another policy than the run was pinned to.
     const changed = join(tmp, 'changed.yaml');

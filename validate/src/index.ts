@@ -30,6 +30,8 @@ export {
 } from './policy.ts';
 export type { CodeRule, CommandRule, EnvRule, PathRule, Policy, SandboxRuntime, VerdictKind } from './policy.ts';
 export { RULE_IDS } from './rule-ids.ts';
+export { DEFAULT_SENSITIVE_FILES, FilesPolicySchema, fileChecker, resolveWorkspacePath } from './file-policy.ts';
+export type { FileAccess, FileChecker, FilesPolicy, FileVerdict, ResolvedPath } from './file-policy.ts';
 export type { RuleInfo } from './rule-ids.ts';
 // Lower-level pieces, used by the benchmark's parser comparison and useful
 // for tools that want the command list without a verdict.

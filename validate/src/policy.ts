@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
-import { canonicalJson, sha256Hex } from '@airlock/proto';
+import { GovernancePolicySchema, canonicalJson, sha256Hex } from '@airlock/proto';
+import { FilesPolicySchema } from './file-policy.ts';
 
 /** The three verdicts, least to most strict. */
 export const VERDICTS = ['allow', 'ask', 'deny'] as const;
@@ -132,6 +133,8 @@ export const PolicySchema = z.strictObject({
       }),
     )
     .default([]),
+  /** File tools (read, write, edit, list, stat): which writes are held (see file-policy.ts). */
+  files: FilesPolicySchema.optional(),
   /** Snapshot retention: snapshots kept per run by `./airlock gc` (the latest of an open run always). */
   snapshots: z.strictObject({ keepLast: z.number().int().min(1).default(50) }).default({ keepLast: 50 }),
   /**
@@ -152,6 +155,8 @@ export const PolicySchema = z.strictObject({
         .default({ secrets: true, network: true, commands: [] }),
     })
     .default({ nonIdempotent: { secrets: true, network: true, commands: [] } }),
+  /** Budgets and loop detection of runs (the harness's defaults when absent; absent keeps older policies' hashes). */
+  governance: GovernancePolicySchema.optional(),
 });
 
 /** A validated policy. */

@@ -158,4 +158,7 @@ export const RULE_IDS: readonly RuleInfo[] = [
   b('opaque.dynamic_exec', 'ask', 'A tool option, positional or stdin that runs a program, with a value only known at run time (tar -I "$X", sqlite3 db < "$f").'),
   b('opaque.tool_code', 'ask', "Text in a tool's own language the chain does not parse (vim :call, make --eval, dpkg -i maintainer scripts, tmux send-keys)."),
   b('opaque.library', 'ask', 'A tool loads native code (openssl -engine, ssh-keygen -D, ld.so --preload, gawk -l).'),
+  b('file.outside_workspace', 'deny', 'A file tool (read, write, edit, list, stat) was given a path outside the workspace, lexically or through a symlink.'),
+  b('file.sensitive', 'ask', 'A file tool writes a path listed in `files.sensitive` (git hooks, CI workflows, agent and editor settings by default).'),
+  b('file.symlink', 'deny', 'A file tool write would go through a symlink; file tools write only real paths (the policy judged the real path).'),
 ];

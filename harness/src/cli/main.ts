@@ -1,15 +1,22 @@
-// `./airlock`: the command-line client. A thin layer over AirlockClient; `up`/`down` manage a local stack.
+// `./airlock`: the command-line client. A thin layer over the SDK (`@airlock/client`), plus the snapshot
+// store and the audit index for the operator's commands; `up`/`down` manage a local stack.
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { AirlockError, outputBytes } from '@airlock/proto';
-import type { LogEvent, StepResult } from '@airlock/proto';
-import { AirlockClient } from '../client.ts';
+import { AirlockError, ROLES, outputBytes } from '@airlock/proto';
+import type { LogEvent, Role, StepResult } from '@airlock/proto';
+import { Airlock, type ExecResult } from '@airlock/client';
+import { readAudit } from '@airlock/ledger';
+import { SnapshotStore } from '@airlock/snapshot';
+import { readRoleFile, withCredentials } from './credentials.ts';
+import { addGovernanceCommands } from './governance-commands.ts';
 import { alive, down, readStack, up } from './stack.ts';
 import { formatEvent, parseEnvPairs, exitCodeOf } from './format.ts';
 
 /** Exit code for Airlock's own failures (like `docker run`), distinct from the command's codes. */
 const EXIT_AIRLOCK_ERROR = 125;
+/** Exit code when the caller's role or credential does not allow the request (like a shell's `permission denied`). */
+const EXIT_FORBIDDEN = 77;
 /** Exit code when the validation chain did not allow the command (deny, or held for approval). */
 const EXIT_NOT_ALLOWED = 126;
 
@@ -18,21 +25,35 @@ const program = new Command('airlock')
   .option('--nats <url>', 'NATS URL of the Airlock deployment (default: the one `up` started, else nats://127.0.0.1:4222)')
   .option('--state-dir <dir>', 'state directory [AIRLOCK_HOME]', process.env.AIRLOCK_HOME ?? resolve(homedir(), '.airlock'))
   .option('--json', 'machine-readable output: JSON lines')
+  .addOption(new Option('--as <role>', 'act in this role with the credential `up` made for it [AIRLOCK_ROLE] (default operator; AIRLOCK_CREDENTIAL gives one directly)').choices([...ROLES]))
   .showHelpAfterError();
 // The options above are global and count anywhere before `--`, also after the command
 // (`./airlock run --json -- cmd`), as with gh, docker and kubectl: no positional options here.
 // Commander stops at `--`, so the words of the sandboxed command are never read as options.
 
-type Globals = { nats?: string; stateDir: string; json?: boolean };
+type Globals = { nats?: string; stateDir: string; json?: boolean; as?: Role };
 const globals = () => program.opts<Globals>();
 
-function natsUrl(): string {
+/**
+ * Where to connect and as whom: `--as ROLE` (or AIRLOCK_ROLE) picks the role's NATS user and
+ * credential from the stack `up` made; AIRLOCK_CREDENTIAL gives a credential directly (with the NATS
+ * URL from --nats or AIRLOCK_NATS_URL); a local stack alone means the operator.
+ */
+function connection(): { natsUrl: string; credential?: string } {
   const g = globals();
-  if (g.nats) return g.nats;
-  if (process.env.AIRLOCK_NATS_URL) return process.env.AIRLOCK_NATS_URL;
   const stack = readStack(g.stateDir);
-  if (stack && alive(stack.pids.harness)) return stack.clientUrl ?? stack.natsUrl;
-  return 'nats://127.0.0.1:4222';
+  const local = stack && alive(stack.pids.harness) ? stack : null;
+  const role = g.as ?? (process.env.AIRLOCK_ROLE as Role | undefined);
+  if (role && !(ROLES as readonly string[]).includes(role)) throw new AirlockError('bad_request', `AIRLOCK_ROLE is one of ${ROLES.join(', ')}, got ${JSON.stringify(role)}`);
+  const explicit = g.nats ?? process.env.AIRLOCK_NATS_URL;
+  if (process.env.AIRLOCK_CREDENTIAL && !g.as) return { natsUrl: explicit ?? local?.natsUrl ?? 'nats://127.0.0.1:4222', credential: process.env.AIRLOCK_CREDENTIAL };
+  if (local?.rolesDir && (role || !explicit)) {
+    const file = `${local.rolesDir}/${role ?? 'operator'}.json`;
+    const rc = readRoleFile(file);
+    return { natsUrl: explicit ?? withCredentials(local.natsUrl, rc), credential: rc.credential };
+  }
+  if (role) throw new AirlockError('bad_request', `--as ${role} needs the credentials of a stack started with \`./airlock up\` (none in ${g.stateDir}); or set AIRLOCK_CREDENTIAL`);
+  return { natsUrl: explicit ?? local?.clientUrl ?? local?.natsUrl ?? 'nats://127.0.0.1:4222' };
 }
 
 function out(line: string): void {
@@ -43,8 +64,9 @@ function json(value: unknown): void {
   out(JSON.stringify(value));
 }
 
-async function withClient<T>(fn: (c: AirlockClient) => Promise<T>): Promise<T> {
-  await using client = await AirlockClient.connect({ natsUrl: natsUrl() });
+async function withClient<T>(fn: (c: Airlock) => Promise<T>): Promise<T> {
+  const { natsUrl, credential } = connection();
+  await using client = await Airlock.connect({ servers: natsUrl, ...(credential ? { credential } : {}) });
   return await fn(client);
 }
 
@@ -53,9 +75,11 @@ function commandText(parts: string[]): string {
   return parts.join(' ');
 }
 
-async function runStep(client: AirlockClient, runId: string, cmd: string, opts: { env?: string[]; timeout?: string; waitApproval?: string }): Promise<StepResult> {
+async function runStep(client: Airlock, runId: string, cmd: string, opts: { env?: string[]; timeout?: string; waitApproval?: string }): Promise<StepResult> {
   const asJson = globals().json;
-  const result = await client.exec(runId, cmd, {
+  const result = await client.run(runId).exec(cmd, {
+    // Output goes to the terminal (or JSON lines) as it comes: none is kept in the result.
+    maxOutputBytes: 0,
     ...(opts.waitApproval ? { waitForApprovalMs: parseDuration(opts.waitApproval, '--wait-approval') } : {}),
     onHeld: (step, reason) => {
       if (asJson) json({ type: 'held', runId, step, reason });
@@ -66,7 +90,7 @@ async function runStep(client: AirlockClient, runId: string, cmd: string, opts: 
     onOutput: asJson ? undefined : (stream, data) => (stream === 'stdout' ? process.stdout : process.stderr).write(data),
     onEvent: asJson ? (e) => json(eventForJson(e)) : undefined,
   });
-  if (asJson) json({ type: 'result', ...result });
+  if (asJson) json({ type: 'result', ...stepResult(result) });
   else if (result.oomKilled && !result.sandboxDied) {
     process.stderr.write(`airlock: step ${result.step} was killed: out of memory (the sandbox lives on)\n`);
   } else if (result.sandboxDied) {
@@ -75,6 +99,12 @@ async function runStep(client: AirlockClient, runId: string, cmd: string, opts: 
     process.stderr.write(`airlock: step ${result.step} timed out and was stopped (${result.signal ?? 'killed'}); the sandbox lives on\n`);
   }
   return result;
+}
+
+/** The step's result without the SDK's output text (the CLI streamed it already). */
+function stepResult(r: ExecResult): StepResult {
+  const { stdout: _stdout, stderr: _stderr, clippedBytes: _clipped, ...step } = r;
+  return step;
 }
 
 function eventForJson(e: LogEvent): Record<string, unknown> {
@@ -112,7 +142,10 @@ program
       say,
     });
     if (g.json) json({ type: 'up', ...info });
-    else out(`Airlock is up at ${info.natsUrl}. Try: ./airlock run -- echo hello${o.detach ? '   (stop: ./airlock down)' : '   (Ctrl-C stops it)'}`);
+    else {
+      out(`Airlock is up at ${info.natsUrl}. Try: ./airlock run -- echo hello${o.detach ? '   (stop: ./airlock down)' : '   (Ctrl-C stops it)'}`);
+      if (info.rolesDir) out(`Credentials per role in ${info.rolesDir} (0600): ./airlock --as agent|operator|reviewer|admin …  (default: operator)`);
+    }
     if (o.detach) return;
     await new Promise<void>((done) => {
       let stopping = false;
@@ -173,7 +206,7 @@ const openRequest = (o: OpenOpts) => ({
 openOptions(program.command('open').description('open a run (a sandbox with a workspace); prints the run id')).action((o: OpenOpts) =>
   withClient(async (c) => {
     const run = await c.open(openRequest(o));
-    if (globals().json) json({ type: 'run', ...run });
+    if (globals().json) json({ type: 'run', ...run.record });
     else out(run.runId);
   }),
 );
@@ -202,7 +235,7 @@ openOptions(
 ).action((cmd: string[], o: OpenOpts & { timeout?: string }) =>
   withClient(async (c) => {
     const run = await c.open(openRequest(o));
-    if (globals().json) json({ type: 'run', ...run });
+    if (globals().json) json({ type: 'run', ...run.record });
     try {
       const result = await runStep(c, run.runId, commandText(cmd), { ...(o.timeout ? { timeout: o.timeout } : {}) });
       process.exitCode = exitCodeOf(result);
@@ -223,10 +256,15 @@ program
       const stop = new AbortController();
       process.once('SIGINT', () => stop.abort());
       let n = 0;
-      for await (const e of c.log(runId, { fromSeq: Number(o.from), follow: o.follow ?? false, signal: stop.signal, until: (ev) => ev.type === 'run.closed' })) {
-        n++;
-        if (globals().json) json(eventForJson(e));
-        else process.stdout.write(formatEvent(e));
+      try {
+        for await (const e of c.run(runId).log({ fromSeq: Number(o.from), follow: o.follow ?? false, signal: stop.signal })) {
+          n++;
+          if (globals().json) json(eventForJson(e));
+          else process.stdout.write(formatEvent(e));
+        }
+      } catch (err) {
+        // Ctrl-C ends a follow: not a failure.
+        if (!stop.signal.aborted) throw err;
       }
       if (n === 0 && !o.follow) process.stderr.write(`airlock: no events for run ${runId} (unknown run, or --from past the end)\n`);
     }),
@@ -295,7 +333,7 @@ program
       const since = o.since ? parseSince(o.since) : undefined;
       let n = 0;
       if (!globals().json) out(['TIME'.padEnd(24), 'RUN'.padEnd(26), 'STEP', 'VERDICT', 'RULE'.padEnd(28), 'BY'.padEnd(14), 'REASON / COMMAND'].join('  '));
-      for await (const e of c.audit({ ...(o.verdict ? { verdict: o.verdict } : {}), ...(o.run ? { runId: o.run } : {}), ...(o.rule ? { rule: o.rule } : {}), ...(since ? { since } : {}) })) {
+      for await (const e of readAudit(c.nats.js, c.nats.jsm, { ...(o.verdict ? { verdict: o.verdict } : {}), ...(o.run ? { runId: o.run } : {}), ...(o.rule ? { rule: o.rule } : {}), ...(since ? { since } : {}) })) {
         n++;
         if (globals().json) json(e);
         else {
@@ -356,7 +394,7 @@ program
   .argument('<run>', 'run id')
   .action((runId: string) =>
     withClient(async (c) => {
-      const list = await c.snapshots(runId);
+      const list = await c.run(runId).snapshots();
       if (globals().json) return list.forEach((s) => json(s));
       if (list.length === 0) return out(`no snapshots for run ${runId}`);
       out(['STEP', 'DIGEST'.padEnd(16), 'FILES'.padStart(7), 'ADDED'.padStart(6), 'MOD'.padStart(6), 'DEL'.padStart(6), 'UPLOADED'.padStart(12), 'MS'.padStart(7)].join('  '));
@@ -375,8 +413,8 @@ program
   .option('--patch', 'unified diff of text files')
   .action((runId: string, a: string, b: string, o: { patch?: boolean }) =>
     withClient(async (c) => {
-      const [sa, sb] = [await c.snapshotAt(runId, stepNumber(a)), await c.snapshotAt(runId, stepNumber(b))];
-      const store = await c.snapshotStore();
+      const [sa, sb] = [await c.run(runId).snapshotAt(stepNumber(a)), await c.run(runId).snapshotAt(stepNumber(b))];
+      await using store = await SnapshotStore.open(c.nats.nc);
       const d = await store.diff(sa.digest, sb.digest, { patch: o.patch ?? false });
       if (globals().json) return json({ type: 'diff', runId, from: sa.step, to: sb.step, ...d });
       for (const e of d.added) out(`A  ${e.path}`);
@@ -398,8 +436,9 @@ program
       const { existsSync, readdirSync } = await import('node:fs');
       const to = resolve(o.to);
       if (existsSync(to) && readdirSync(to).length > 0 && !o.force) throw new AirlockError('bad_request', `${to} is not empty; pass --force to replace its contents`);
-      const snap = await c.snapshotAt(runId, stepNumber(o.step));
-      const stats = await (await c.snapshotStore()).restore(snap.digest, to);
+      const snap = await c.run(runId).snapshotAt(stepNumber(o.step));
+      await using store = await SnapshotStore.open(c.nats.nc);
+      const stats = await store.restore(snap.digest, to);
       if (globals().json) return json({ type: 'restored', runId, step: snap.step, digest: snap.digest, to, ...stats });
       out(`restored step ${snap.step} of ${runId} (${snap.digest.slice(0, 12)}) into ${to}`);
     }),
@@ -414,10 +453,11 @@ program
   .action((runId: string, o: { step: string; output?: string }) =>
     withClient(async (c) => {
       if (!o.output && process.stdout.isTTY) throw new AirlockError('bad_request', 'refusing to write a tar archive to a terminal; redirect stdout or pass -o FILE');
-      const snap = await c.snapshotAt(runId, stepNumber(o.step));
+      const snap = await c.run(runId).snapshotAt(stepNumber(o.step));
       const { pipeline } = await import('node:stream/promises');
       const { createWriteStream } = await import('node:fs');
-      await pipeline((await c.snapshotStore()).exportTar(snap.digest), o.output ? createWriteStream(o.output) : process.stdout);
+      await using store = await SnapshotStore.open(c.nats.nc);
+      await pipeline(store.exportTar(snap.digest), o.output ? createWriteStream(o.output) : process.stdout);
       if (o.output) process.stderr.write(`wrote step ${snap.step} of ${runId} to ${o.output}\n`);
     }),
   );
@@ -431,9 +471,10 @@ program
     withClient(async (c) => {
       const { createReadStream } = await import('node:fs');
       const input = file === '-' ? process.stdin : createReadStream(resolve(file));
-      const imported = await (await c.snapshotStore()).importTar(input, { group: 'imports', label: file === '-' ? 'stdin' : file.slice(-100).replace(/[^A-Za-z0-9._-]/g, '_') });
+      await using store = await SnapshotStore.open(c.nats.nc);
+      const imported = await store.importTar(input, { group: 'imports', label: file === '-' ? 'stdin' : file.slice(-100).replace(/[^A-Za-z0-9._-]/g, '_') });
       const run = await c.open({ fromSnapshot: imported.digest, ...(o.image ? { image: o.image } : {}) });
-      if (globals().json) json({ type: 'run', ...run });
+      if (globals().json) json({ type: 'run', ...run.record });
       else out(run.runId);
     }),
   );
@@ -446,9 +487,9 @@ program
   .option('--image <image>', 'sandbox image (default: the same as RUN)')
   .action((runId: string, o: { step: string; image?: string }) =>
     withClient(async (c) => {
-      const snap = await c.snapshotAt(runId, stepNumber(o.step));
+      const snap = await c.run(runId).snapshotAt(stepNumber(o.step));
       const run = await c.open({ fromSnapshot: snap.digest, ...(o.image ? { image: o.image } : {}) });
-      if (globals().json) json({ type: 'run', ...run, forkedFrom: { runId, step: snap.step } });
+      if (globals().json) json({ type: 'run', ...run.record, forkedFrom: { runId, step: snap.step } });
       else out(run.runId);
     }),
   );
@@ -464,14 +505,42 @@ program
       if (!Number.isInteger(keepLast) || keepLast < 1) throw new AirlockError('bad_request', `--keep-last wants a whole number >= 1, got ${JSON.stringify(o.keepLast)}`);
       const keep: string[] = [];
       for (const r of (await c.ps()).runs) {
-        const last = (await c.snapshots(r.runId)).at(-1);
+        const last = (await c.run(r.runId).snapshots()).at(-1);
         if (last) keep.push(last.digest);
       }
-      const stats = await (await c.snapshotStore()).gc({ keep, keepLast, dryRun: o.dryRun ?? false });
+      await using store = await SnapshotStore.open(c.nats.nc);
+      const stats = await store.gc({ keep, keepLast, dryRun: o.dryRun ?? false });
       if (globals().json) return json({ type: 'gc', ...stats });
       out(`${o.dryRun ? 'would delete' : 'deleted'} ${stats.manifestsDeleted} snapshots and ${stats.blobsDeleted} blobs (${stats.bytesFreed} B); kept ${stats.manifestsKept} snapshots, ${stats.blobsKept} blobs`);
     }),
   );
+
+// Codex CLI's remote environment (fronts/codex): loaded only when this command runs.
+openOptions(
+  program
+    .command('codex-env')
+    .description('serve the Codex CLI\'s exec-server protocol on stdio from a run: name this in $CODEX_HOME/environments.toml')
+    .option('--run <id>', 'serve this open run (left open) instead of opening one')
+    .option('--root <dir>', 'the host directory shown to the sandbox as the mount path (default: the workspace when Codex runs inside it, else Codex\'s directory)')
+    .option('--timeout <ms>', 'lifetime of each step in milliseconds', '600000')
+    .option('--wait-approval <duration>', 'how long a held command waits for an operator, e.g. 10m (default: fails at once)')
+    .option('--keep', 'leave the run open when Codex exits')
+    .option('--trace <file>', 'append every JSON-RPC message, in and out, to this file'),
+).action(async (o: OpenOpts & { run?: string; root?: string; timeout: string; waitApproval?: string; keep?: boolean; trace?: string }) => {
+  const { runCodexEnv } = await import('@airlock/codex-env');
+  const { natsUrl, credential } = connection();
+  process.exitCode = await runCodexEnv({
+    natsUrl,
+    ...(credential ? { credential } : {}),
+    // Without --workspace the workspace is the directory Codex starts this in (its working directory).
+    ...(o.run ? { runId: o.run } : { open: openRequest({ ...o, workspace: o.workspace ?? '.' }) }),
+    ...(o.root ? { root: resolve(o.root) } : {}),
+    stepTimeoutMs: Number(o.timeout),
+    keepRun: o.keep ?? false,
+    waitForApprovalMs: o.waitApproval ? parseDuration(o.waitApproval, '--wait-approval') : 0,
+    ...(o.trace ? { tracePath: resolve(o.trace) } : {}),
+  });
+});
 
 const bundleCmd = program.command('bundle').description('proof bundles: a run\'s events, snapshot manifests and policy, signed by the harness');
 bundleCmd
@@ -531,6 +600,23 @@ program
     }),
   );
 
+program
+  .command('mcp')
+  .description('serve Airlock to an agent as an MCP server (stdio; --http PORT for Streamable HTTP on 127.0.0.1)')
+  .option('--http <port>', 'serve Streamable HTTP on 127.0.0.1:PORT/mcp instead of stdio')
+  .option('--run <id>', 'bind to this run: run_id becomes optional, other runs are refused')
+  .option('--workspace <dir>', 'host directory open_run mounts (and its subdirectories); default: runs get an empty workspace')
+  .option('--image <image>', 'sandbox image for open_run when the agent names none')
+  .action(async (o: { http?: string; run?: string; workspace?: string; image?: string }) => {
+    const { runMcpCommand } = await import('@airlock/mcp');
+    // The MCP server is the agent's front: it connects as the agent role unless told otherwise.
+    if (!globals().as) process.env.AIRLOCK_ROLE ??= 'agent';
+    const { natsUrl, credential } = connection();
+    await runMcpCommand({ natsUrl, ...(credential ? { credential } : {}), ...(o.http ? { http: Number(o.http) } : {}), ...(o.run ? { run: o.run } : {}), ...(o.workspace ? { workspace: o.workspace } : {}), ...(o.image ? { image: o.image } : {}) });
+  });
+
+addGovernanceCommands(program, { withClient, asJson: () => globals().json ?? false, out });
+
 /** A duration like `90s`, `10m`, `2h` in milliseconds. */
 function parseDuration(text: string, flag: string): number {
   const m = /^(\d+)(ms|s|m|h)$/.exec(text);
@@ -563,5 +649,7 @@ try {
       ? 2
       : err instanceof AirlockError && ['validation_denied', 'validation_ask', 'policy_changed', 'verification_failed'].includes(err.code)
         ? EXIT_NOT_ALLOWED
-        : EXIT_AIRLOCK_ERROR;
+        : err instanceof AirlockError && err.code === 'forbidden'
+          ? EXIT_FORBIDDEN
+          : EXIT_AIRLOCK_ERROR;
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { EnvSchema, RunIdSchema, StepNumberSchema, VersionSchema } from './common.ts';
 import { ReplayOfSchema, RunRecordSchema } from './run.ts';
+import { BudgetsSchema } from './governance.ts';
+import { ExecSessionFields } from './session.ts';
 
 /** CLI/SDK -> harness: open a run. */
 export const ApiOpenRequestSchema = z.object({
@@ -13,6 +15,10 @@ export const ApiOpenRequestSchema = z.object({
   fromSnapshot: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   /** This run replays another; recorded in the run's record, with any accepted policy change. */
   replayOf: ReplayOfSchema.optional(),
+  /** Budgets of this run over the policy's (`governance.budgets`). */
+  budgets: BudgetsSchema.optional(),
+  /** Every step starts where the previous one ended (`cd` persists), unless an exec says otherwise. */
+  keepCwd: z.boolean().optional(),
 });
 export type ApiOpenRequest = z.infer<typeof ApiOpenRequestSchema>;
 
@@ -25,6 +31,7 @@ export const ApiExecRequestSchema = z.object({
   cmd: z.string().min(1),
   env: EnvSchema.optional(),
   timeoutMs: z.number().int().positive().optional(),
+  ...ExecSessionFields,
 });
 export type ApiExecRequest = z.infer<typeof ApiExecRequestSchema>;
 
@@ -68,6 +75,8 @@ export const ApprovalSchema = z.object({
   note: z.string().optional(),
   /** The step that ran under this approval. */
   usedByStep: StepNumberSchema.optional(),
+  /** Who asked for the held step: nobody approves their own request. */
+  requestedBy: z.string().optional(),
 });
 export type Approval = z.infer<typeof ApprovalSchema>;
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EnvSchema, RunIdSchema, StepNumberSchema, VersionSchema } from './common.ts';
+import { RunnerExecSessionFields, StepResultSessionFields } from './session.ts';
 
 /** Largest command text accepted, in bytes of UTF-8. */
 export const MAX_COMMAND_BYTES = 64 * 1024;
@@ -53,6 +54,7 @@ export const RunnerExecRequestSchema = z.object({
     .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string())
     .default({})
     .refine((s) => Object.keys(s).length === 0, { message: 'secrets travel sealed to the runner (`sealed`), never in plaintext' }),
+  ...RunnerExecSessionFields,
 });
 export type RunnerExecRequest = z.infer<typeof RunnerExecRequestSchema>;
 
@@ -82,6 +84,7 @@ export const StepResultSchema = z.object({
   logSeq: z.number().int().nonnegative(),
   /** Digest of the workspace snapshot taken after the step (absent if it failed; the log says why). */
   snapshot: z.string().optional(),
+  ...StepResultSessionFields,
   /** The runner's signature over this result (see {@link ReplySignatureSchema}). */
   sig: ReplySignatureSchema.optional(),
 });

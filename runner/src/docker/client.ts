@@ -73,6 +73,11 @@ export interface ContainerClient {
   /** Creates and starts a sandbox; resolves with the container id. */
   startSandbox(spec: SandboxSpec): Promise<string>;
   exec(containerId: string, spec: ExecSpec): Promise<ExecHandle>;
+  /**
+   * Runs a short command beside the running step (always `docker exec`, never the executor channel,
+   * which is busy with the step): how a process of the run is signalled. Optional for test doubles.
+   */
+  sideExec?(containerId: string, spec: { cmd: string[]; user: string }): Promise<{ code: number | null; output: string }>;
   inspect(containerId: string): Promise<ContainerState | null>;
   /** Sends SIGKILL. Idempotent: a stopped or missing container is not an error. */
   kill(containerId: string): Promise<void>;
@@ -310,6 +315,15 @@ export class DockerodeClient implements ContainerClient {
         return { code, timedOut: deadline ? timeoutFired(code, elapsed, deadline) : false };
       },
     };
+  }
+
+  async sideExec(containerId: string, spec: { cmd: string[]; user: string }): Promise<{ code: number | null; output: string }> {
+    const exec = await this.#docker.getContainer(containerId).exec({ Cmd: spec.cmd, User: spec.user, AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false });
+    const stream = (await exec.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream & AsyncIterable<Buffer>;
+    let output = '';
+    for await (const f of demux(stream)) if (output.length < 4096) output += f.data.toString('utf8');
+    const info = await exec.inspect();
+    return { code: info.Running ? null : (info.ExitCode ?? null), output };
   }
 
   async inspect(containerId: string): Promise<ContainerState | null> {

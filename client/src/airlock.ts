@@ -1,0 +1,170 @@
+import { Objm } from '@nats-io/obj';
+import {
+  AirlockError,
+  ApiApprovalsResultSchema,
+  ApiBundleResultSchema,
+  ApiOpenResultSchema,
+  ApiPsResultSchema,
+  ApiStatusResultSchema,
+  ApprovalSchema,
+  RunStateSchema,
+  names,
+  subjects,
+  type ApiApprovalsResult,
+  type ApiPsResult,
+  type ApiStatusResult,
+  type Approval,
+  type RunRecord,
+  type Budgets,
+  type ControlVerb,
+  type RunState,
+} from '@airlock/proto';
+import { randomUUID } from 'node:crypto';
+import { openNats, splitCredentials, type ConnectOptions, type NatsHandles } from './connection.ts';
+import { HarnessWatch } from './harness-watch.ts';
+import { Link } from './link.ts';
+import { Run, type OpenOptions } from './run.ts';
+
+/** Default of `harnessLostMs`: five missed harness heartbeats. */
+const HARNESS_LOST_MS = 5000;
+
+/**
+ * A connection to an Airlock deployment (its NATS): opens runs, and the operator's reads
+ * (`ps`, `status`, approvals). Dispose it (`await using`) to close the connection.
+ *
+ * ```ts
+ * await using airlock = await Airlock.connect({ servers: 'nats://127.0.0.1:4222' });
+ * await using run = await airlock.open({ image: 'airlock/sandbox:default' });
+ * const r = await run.exec('python3 -V');
+ * console.log(r.exitCode, r.stdout);
+ * ```
+ */
+export class Airlock implements AsyncDisposable {
+  /**
+   * The NATS connection and its JetStream handles, for tools built on Airlock's stores (the CLI's
+   * snapshot and audit commands). Not needed for anything this class offers.
+   */
+  readonly nats: NatsHandles;
+  readonly #link: Link;
+  #closed: Promise<void> | undefined;
+
+  private constructor(nats: NatsHandles, link: Link) {
+    this.nats = nats;
+    this.#link = link;
+  }
+
+  /** Connects to the deployment's NATS; `no_harness` (retryable) when it cannot be reached. */
+  static async connect(opts: ConnectOptions): Promise<Airlock> {
+    const where = splitCredentials(opts.servers).servers.join(',');
+    let nats: NatsHandles;
+    try {
+      nats = await openNats(opts);
+    } catch (cause) {
+      throw new AirlockError('no_harness', `cannot reach NATS at ${where}: ${(cause as Error)?.message ?? String(cause)}; start Airlock with \`./airlock up\``, { cause });
+    }
+    const watch = new HarnessWatch(nats.nc, opts.harnessLostMs ?? HARNESS_LOST_MS);
+    return new Airlock(nats, new Link(nats, watch, where, opts.credential));
+  }
+
+  /**
+   * Opens a run: a sandbox on a runner with a free slot (waiting for one up to the harness's
+   * `openTimeoutMs`). The returned run is closed when disposed.
+   */
+  async open(opts: OpenOptions = {}): Promise<Run> {
+    const { signal, ...req } = opts;
+    const record = await this.#link.request(subjects.api.open, req, ApiOpenResultSchema, { timeoutMs: 180_000, signal });
+    return new Run(this.#link, (o) => this.open(o), record.runId, { record, closeOnDispose: true });
+  }
+
+  /**
+   * A handle on an existing run, by id (from `ps`, another process, an earlier session). Disposing
+   * it leaves the run open unless `closeOnDispose`. No request is made: a wrong id fails on first use.
+   */
+  run(runId: string, opts: { closeOnDispose?: boolean } = {}): Run {
+    return new Run(this.#link, (o) => this.open(o), runId, { closeOnDispose: opts.closeOnDispose ?? false });
+  }
+
+  /** Closes a run by id (`run(id).close()`). Idempotent. */
+  close(runId: string, opts: { signal?: AbortSignal } = {}): Promise<RunRecord> {
+    return this.run(runId).close(opts);
+  }
+
+  /** The runs the harness knows: open ones, or all with `all`. */
+  ps(opts: { all?: boolean; signal?: AbortSignal } = {}): Promise<ApiPsResult> {
+    return this.#link.request(subjects.api.ps, { all: opts.all ?? false }, ApiPsResultSchema, { timeoutMs: 30_000, signal: opts.signal });
+  }
+
+  /** The harness and the runners it hears from. `timeoutMs` bounds the wait (default 5000). */
+  status(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ApiStatusResult> {
+    return this.#link.request(subjects.api.status, {}, ApiStatusResultSchema, { timeoutMs: opts.timeoutMs ?? 5000, signal: opts.signal });
+  }
+
+  /** Steps held for approval: pending ones, or every decision with `all`. */
+  approvals(opts: { runId?: string; all?: boolean; signal?: AbortSignal } = {}): Promise<ApiApprovalsResult> {
+    return this.#link.request(subjects.api.approvals, { ...(opts.runId ? { runId: opts.runId } : {}), all: opts.all ?? false }, ApiApprovalsResultSchema, { timeoutMs: 30_000, signal: opts.signal });
+  }
+
+  /** Approves or rejects a held step (an operator's call); `by` names who decided, for the log. */
+  decide(runId: string, step: number, decision: 'approve' | 'reject', opts: { by: string; note?: string; signal?: AbortSignal }): Promise<Approval> {
+    return this.#link.request(subjects.api.decide, { runId, step, decision, by: opts.by, ...(opts.note ? { note: opts.note } : {}) }, ApprovalSchema, { timeoutMs: 30_000, signal: opts.signal });
+  }
+
+  /** Has the harness build and sign a run's proof bundle; resolves with its JSON text. */
+  async bundle(runId: string, opts: { signal?: AbortSignal } = {}): Promise<{ text: string; keyId: string; events: number }> {
+    const made = await this.#link.request(subjects.api.bundle, { runId }, ApiBundleResultSchema, { timeoutMs: 300_000, signal: opts.signal });
+    const bucket = await new Objm(this.nats.nc).open(names.bundlesBucket);
+    const bytes = await bucket.getBlob(made.object);
+    if (!bytes) throw new AirlockError('internal', `bundle ${made.object} is not in the bundles store`);
+    return { text: new TextDecoder().decode(bytes), keyId: made.keyId, events: made.events };
+  }
+
+  /**
+   * An operator's control on a run: `pause` (no new step starts), `resume`, `cancel` (after the
+   * running step, then close), `kill` (now), `raise` (budgets). Stored in the run's log with who and
+   * why; idempotent per `requestId` (a fresh one when absent): the same request again changes nothing.
+   * Resolves with the run's state after it. `forbidden` for a credential whose role may not.
+   */
+  control(runId: string, verb: ControlVerb, opts: { reason?: string; budgets?: Budgets; requestId?: string; signal?: AbortSignal } = {}): Promise<RunState> {
+    const body = { runId, verb, requestId: opts.requestId ?? randomUUID(), ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.budgets ? { budgets: opts.budgets } : {}) };
+    return this.#link.request(subjects.api.control, body, RunStateSchema, { timeoutMs: 90_000, signal: opts.signal });
+  }
+
+  pause(runId: string, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
+    return this.control(runId, 'pause', opts);
+  }
+
+  resume(runId: string, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
+    return this.control(runId, 'resume', opts);
+  }
+
+  cancel(runId: string, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
+    return this.control(runId, 'cancel', opts);
+  }
+
+  kill(runId: string, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
+    return this.control(runId, 'kill', opts);
+  }
+
+  /** Raises a run's budgets (operators): each new limit above what the run used; then `resume` a run a budget paused. */
+  raise(runId: string, budgets: Budgets, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
+    return this.control(runId, 'raise', { ...opts, budgets });
+  }
+
+  /** A run's governance state: running, paused (and why), cancelling or closed (and how); budgets and what is used. */
+  runState(runId: string, opts: { signal?: AbortSignal } = {}): Promise<RunState> {
+    return this.#link.request(subjects.api.runState, { runId }, RunStateSchema, { timeoutMs: 30_000, signal: opts.signal });
+  }
+
+  /** Closes the connection (pending publishes are flushed). Runs stay as they are. Idempotent. */
+  disconnect(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#link.watch.close();
+      if (!this.nats.nc.isClosed()) await this.nats.nc.drain().catch(() => this.nats.nc.close());
+    })();
+    return this.#closed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.disconnect();
+  }
+}

@@ -1,0 +1,75 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+
+/** How to reach an Airlock deployment's NATS. */
+export interface ConnectOptions {
+  /**
+   * NATS URL(s), e.g. `nats://127.0.0.1:4222` (what `./airlock up` prints). A URL may carry
+   * credentials (`nats://client:PASSWORD@host:4222`), as the deployment's files write them.
+   */
+  servers: string | string[];
+  /** NATS user (the deployment's client user is `client`); overrides one in a URL. */
+  user?: string;
+  /** Password of `user` (in a compose deployment: `<data>/credentials/client/nats.password`). */
+  pass?: string;
+  /** A NATS token, for deployments that use one instead of users. */
+  token?: string;
+  /**
+   * The caller's credential (signed by the harness: principal, role, maybe the runs it may touch),
+   * sent with every request. A harness with `auth: required` (what `./airlock up` runs) refuses
+   * requests without one (`forbidden`); `up` writes one per role in `<state>/credentials/roles/`.
+   */
+  credential?: string;
+  /** Connection name the NATS server shows. Default `airlock-client`. */
+  name?: string;
+  /** Give up on the first connection after this long, in ms. Default 5000. */
+  connectTimeoutMs?: number;
+  /**
+   * A wait on the harness fails with `harness_lost` once the harness has been silent (no heartbeat)
+   * this long, in ms. Default 5000 (five heartbeats).
+   */
+  harnessLostMs?: number;
+}
+
+/** The NATS handles the SDK works with, closed as a unit. */
+export interface NatsHandles {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+}
+
+/**
+ * `nats://user:password@host:port` into a server URL and credentials: the NATS client takes them
+ * as options, not from the URL.
+ */
+export function splitCredentials(input: string | string[]): { servers: string[]; user?: string; pass?: string } {
+  let user: string | undefined;
+  let pass: string | undefined;
+  const servers = (Array.isArray(input) ? input : input.split(',')).map((s) => {
+    const m = /^(\w+:\/\/)?([^@/]+)@(.+)$/.exec(s.trim());
+    if (!m) return s.trim();
+    const [u, p] = m[2]!.split(':');
+    user = decodeURIComponent(u ?? '');
+    pass = p === undefined ? undefined : decodeURIComponent(p);
+    return `${m[1] ?? ''}${m[3]}`;
+  });
+  return { servers, ...(user !== undefined ? { user } : {}), ...(pass !== undefined ? { pass } : {}) };
+}
+
+/** Connects (reconnecting forever after the first connection) and opens JetStream. */
+export async function openNats(opts: ConnectOptions): Promise<NatsHandles> {
+  const fromUrl = splitCredentials(opts.servers);
+  const user = opts.user ?? fromUrl.user;
+  const pass = opts.pass ?? fromUrl.pass;
+  const nc = await connect({
+    servers: fromUrl.servers,
+    ...(user !== undefined ? { user, pass: pass ?? '' } : {}),
+    ...(opts.token !== undefined ? { token: opts.token } : {}),
+    name: opts.name ?? 'airlock-client',
+    timeout: opts.connectTimeoutMs ?? 5000,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    noAsyncTraces: true,
+  });
+  return { nc, js: jetstream(nc, { timeout: 10_000 }), jsm: await jetstreamManager(nc, { timeout: 10_000 }) };
+}

@@ -1,0 +1,132 @@
+// Method mapping with a fake backend (no Airlock): what step each request becomes, and how outcomes
+// come back. The real stack is driven by test/integration/codex-env.test.ts.
+import { describe, expect, it } from 'vitest';
+import type { StepBackend, StepOutcome, StepRequest } from './backend.ts';
+import { NOT_FOUND_EXIT } from './fs-commands.ts';
+import type { Outgoing } from './jsonrpc.ts';
+import { PathMap } from './paths.ts';
+import { CodexEnvServer, commandFor } from './server.ts';
+
+type Script = (req: StepRequest) => Promise<StepOutcome> | StepOutcome;
+
+class FakeBackend implements StepBackend {
+  readonly runId = '01ARZ3NDEKTSV4RRFFQ69G5FAV';
+  readonly mountPath = '/testbed';
+  readonly workspace = '/srv/ws';
+  readonly seen: StepRequest[] = [];
+  readonly script: Script;
+  #step = 0;
+  constructor(script: Script) {
+    this.script = script;
+  }
+  async exec(req: StepRequest): Promise<StepOutcome> {
+    this.seen.push(req);
+    return this.script(req);
+  }
+  ran(exitCode: number, out = '', stream: 'stdout' | 'stderr' = 'stdout'): (req: StepRequest) => StepOutcome {
+    return (req) => {
+      if (out) req.onOutput?.(stream, Buffer.from(out));
+      return { kind: 'ran', step: ++this.#step, exitCode, timedOut: false, sandboxDied: false, truncated: false };
+    };
+  }
+  async [Symbol.asyncDispose](): Promise<void> {}
+}
+
+function serve(script: (b: FakeBackend) => Script) {
+  let backend!: FakeBackend;
+  backend = new FakeBackend((req) => script(backend)(req));
+  const sent: Outgoing[] = [];
+  const server = new CodexEnvServer({ backend, paths: new PathMap('/home/me/repo', '/testbed'), stepTimeoutMs: 1000, send: (m) => sent.push(m) });
+  let id = 0;
+  const call = async (method: string, params?: unknown) => {
+    const n = ++id;
+    await server.handle({ id: n, method, params });
+    const reply = sent.find((m) => 'id' in m && m.id === n);
+    if (!reply) throw new Error(`no reply to ${method}`);
+    return reply as { result?: Record<string, unknown>; error?: { code: number; message: string } };
+  };
+  return { backend, server, sent, call };
+}
+
+describe('CodexEnvServer', () => {
+  it('wants initialize first, names the run as the session, and refuses unknown methods', async () => {
+    const { call } = serve((b) => b.ran(0));
+    expect((await call('fs/getMetadata', { path: 'file:///x' })).error?.code).toBe(-32600);
+    expect((await call('initialize', { clientName: 'codex-environment', resumeSessionId: null })).result).toEqual({ sessionId: '01ARZ3NDEKTSV4RRFFQ69G5FAV' });
+    expect((await call('initialize', { clientName: 'again' })).error?.code).toBe(-32600);
+    expect((await call('process/teleport', {})).error?.code).toBe(-32601);
+    expect((await call('environment/info')).result).toEqual({ shell: { name: 'bash', path: '/bin/bash' }, cwd: 'file:///home/me/repo' });
+  });
+
+  it("runs Codex's bash -lc script itself as the step, with Codex's env, and streams its output", async () => {
+    const { backend, server, sent, call } = serve((b) => b.ran(3, 'hi\n'));
+    await call('initialize', { clientName: 'c' });
+    const start = await call('process/start', { processId: 'p1', argv: ['/bin/bash', '-lc', "grep -n 'x' a.py"], cwd: 'file:///home/me/repo', env: { PAGER: 'cat' }, tty: false, pipeStdin: false, arg0: null });
+    expect(start.result).toEqual({ processId: 'p1' });
+    await server.idle();
+    expect(backend.seen.map((r) => [r.cmd, r.env, r.timeoutMs])).toEqual([["grep -n 'x' a.py", { PAGER: 'cat' }, 1000]]);
+    const read = await call('process/read', { processId: 'p1', afterSeq: 0, maxBytes: null, waitMs: 0 });
+    expect(read.result).toMatchObject({ exited: true, exitCode: 3, closed: true, failure: null, nextSeq: 4 });
+    expect(sent.filter((m) => 'method' in m).map((m) => (m as { method: string }).method)).toEqual(['process/output', 'process/exited', 'process/closed']);
+    expect((await call('process/terminate', { processId: 'p1' })).result).toEqual({ running: false });
+    expect((await call('process/write', { processId: 'p1', chunk: 'eA==' })).result).toEqual({ status: 'stdinClosed' });
+  });
+
+  it('turns a denied or held command into a failed process naming the rule', async () => {
+    const { server, call } = serve(() => () => ({ kind: 'refused', verdict: 'ask', step: 4, rule: 'exfil.env_file_read', reason: 'reads a dotenv file', message: 'held' }));
+    await call('initialize', { clientName: 'c' });
+    await call('process/start', { processId: 'p', argv: ['bash', '-c', 'cat .env'], cwd: 'file:///home/me/repo', env: {}, tty: false });
+    await server.idle();
+    const read = (await call('process/read', { processId: 'p' })).result!;
+    expect(read.exitCode).toBe(126);
+    expect(read.failure).toMatch(/^Airlock is holding this command for an operator's approval \(rule exfil\.env_file_read\).*airlock approve 01ARZ3NDEKTSV4RRFFQ69G5FAV 4/);
+  });
+
+  it('queues steps in the order Codex asked, and cancels a queued one on terminate', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { backend, server, call } = serve((b) => async (req) => {
+      if (req.cmd === 'slow') await gate;
+      return b.ran(0)(req);
+    });
+    await call('initialize', { clientName: 'c' });
+    const base = { cwd: 'file:///home/me/repo', env: {}, tty: false };
+    await call('process/start', { ...base, processId: 'a', argv: ['bash', '-lc', 'slow'] });
+    await call('process/start', { ...base, processId: 'b', argv: ['bash', '-lc', 'second'] });
+    await call('process/start', { ...base, processId: 'c', argv: ['bash', '-lc', 'third'] });
+    expect((await call('process/terminate', { processId: 'a' })).error?.message).toMatch(/cannot stop a running step/);
+    expect((await call('process/terminate', { processId: 'b' })).result).toEqual({ running: true });
+    release();
+    await server.idle();
+    expect(backend.seen.map((r) => r.cmd)).toEqual(['slow', 'third']);
+    expect((await call('process/read', { processId: 'b' })).result).toMatchObject({ exited: true, failure: expect.stringMatching(/never ran/) });
+  });
+
+  it('maps fs calls to steps on sandbox paths, and their exit codes to JSON-RPC errors', async () => {
+    const { backend, call } = serve((b) => (req) => (req.cmd.includes('missing') ? b.ran(NOT_FOUND_EXIT)(req) : req.cmd.includes('broken') ? b.ran(1, 'Permission denied', 'stderr')(req) : b.ran(0, 'directory\ndirectory\n4096\n0\n1700000000\n')(req)));
+    await call('initialize', { clientName: 'c' });
+    expect((await call('fs/getMetadata', { path: 'file:///home/me/repo/src', sandbox: null })).result).toEqual({ isDirectory: true, isFile: false, isSymlink: false, size: 4096, createdAtMs: 0, modifiedAtMs: 1_700_000_000_000 });
+    expect(backend.seen.at(-1)!.cmd).toContain("stat --printf '%F\\n' -- '/testbed/src'");
+    expect((await call('fs/readFile', { path: 'file:///home/me/repo/missing' })).error?.code).toBe(-32004);
+    const broken = (await call('fs/remove', { path: 'file:///home/me/repo/broken', recursive: true, force: true })).error;
+    expect(broken?.code).toBe(-32603);
+    expect(broken?.message).toMatch(/exit 1.*Permission denied/);
+    expect((await call('fs/writeFile', { path: 'file:///home/me/repo/x', dataBase64: 'not base64!' })).error?.code).toBe(-32602);
+    expect((await call('fs/readFile', { path: '/home/me/repo/x' })).error?.code).toBe(-32602);
+  });
+
+  it('a refused fs call is an error that says why', async () => {
+    const { call } = serve(() => () => ({ kind: 'refused', verdict: 'deny', step: 9, rule: 'path.sensitive', reason: 'writes a git hook', message: 'denied' }));
+    await call('initialize', { clientName: 'c' });
+    const err = (await call('fs/writeFile', { path: 'file:///home/me/repo/.git/hooks/pre-commit', dataBase64: 'eA==' })).error;
+    expect(err?.message).toMatch(/Airlock denied this command \(rule path\.sensitive\): writes a git hook/);
+  });
+});
+
+describe('commandFor', () => {
+  it('passes a shell script through, quotes any other argv, and cds when the cwd is not the root', () => {
+    expect(commandFor(['/bin/bash', '-lc', 'ls | wc -l'], '/testbed', '/testbed')).toBe('ls | wc -l');
+    expect(commandFor(['python3', '-c', 'print(1)'], '/testbed', '/testbed')).toBe("python3 -c 'print(1)'");
+    expect(commandFor(['/bin/bash', '-lc', 'make'], '/testbed/sub dir', '/testbed')).toBe("cd -- '/testbed/sub dir' || exit 1\nmake");
+  });
+});
