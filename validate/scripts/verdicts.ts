@@ -1,14 +1,15 @@
 /**
  * Verdict fingerprint of the whole chain, for speed work that must not change a verdict.
  *
- *   node validate/scripts/verdicts.ts dump <out.jsonl> [--from <repo root>]
- *   node validate/scripts/verdicts.ts compare <baseline.jsonl> [--from <repo root>]
+ *   node --conditions=airlock-source validate/scripts/verdicts.ts dump <out.jsonl> [--from <repo root>]
+ *   node --conditions=airlock-source validate/scripts/verdicts.ts compare <baseline.jsonl> [--from <repo root>]
  *
  * `dump` validates the shared benign corpus, the shared hostile sample and every metamorphic
  * variant of the hostile sample (`validate/src/metamorphic.ts`) and writes one JSON line per
  * command: the command, its verdict, rule, reason, span, every finding (rule, verdict, reason,
  * span) and the effects (exec, reads, writes, network, opaque spots). `--from` loads the chain of
- * another checkout (read only), e.g. `--from /work/main` to take the baseline from main.
+ * another checkout (read only; its packages must resolve, e.g. `git archive main validate proto | tar -x`
+ * into a directory with this checkout's node_modules linked) to take the baseline from that code.
  * `compare` recomputes the lines with this checkout's chain and prints every line that differs
  * (exit 1 when any does). Verdicts are not committed as data: generate the baseline from the code
  * you compare against.
