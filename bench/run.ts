@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, side by side where they compare, JSON under bench/results/.
-//   node bench/run.ts [steps|validate|snapshot ...]   (default: all)
+//   node bench/run.ts [steps|mcp|validate|snapshot ...]   (default: all)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runStepBench } from './steps.ts';
@@ -7,10 +7,11 @@ import { runValidateBench } from './validate.ts';
 import { runSnapshotBench } from './snapshot.ts';
 import { runScaleBench } from './scale.ts';
 import { runLedgerBench } from './ledger.ts';
+import { runMcpBench } from './mcp.ts';
 
 const out = join(import.meta.dirname, 'results');
 mkdirSync(out, { recursive: true });
-const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['steps', 'validate', 'snapshot', 'scale', 'ledger']);
+const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['steps', 'mcp', 'validate', 'snapshot', 'scale', 'ledger']);
 const summary: Record<string, unknown> = { at: new Date().toISOString() };
 
 if (wanted.has('steps')) {
@@ -23,6 +24,13 @@ if (wanted.has('steps')) {
   }
   console.log(`  run open (container create+start, workspace, first snapshot) p50 ${r.runOpenMs.p50} ms runc, ${r.runscRunOpenMs.p50} ms runsc`);
   summary.steps = r;
+}
+if (wanted.has('mcp')) {
+  console.log('== step through MCP (client SDK over stdio -> ./airlock mcp) vs the SDK vs raw docker exec (interleaved)');
+  const r = await runMcpBench({ steps: Number(process.env.BENCH_STEPS ?? 200) });
+  writeFileSync(join(out, 'mcp.json'), JSON.stringify({ at: summary.at, ...r }, null, 2) + '\n');
+  console.log(`  ${r.cmd.padEnd(14)} mcp p50 ${r.mcp.p50} ms p90 ${r.mcp.p90} | sdk p50 ${r.sdk.p50} ms p90 ${r.sdk.p90} | raw p50 ${r.raw.p50} ms p90 ${r.raw.p90} | mcp/sdk p50 ${r.mcpOverSdkP50}x p90 ${r.mcpOverSdkP90}x (target <= 1.2x)`);
+  summary.mcp = r;
 }
 if (wanted.has('validate')) {
   console.log('== validation chain');

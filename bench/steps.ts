@@ -26,7 +26,7 @@ export function stats(samples: number[]): Stats {
   return { n: s.length, p50: round(q(0.5)), p90: round(q(0.9)), p99: round(q(0.99)), mean: round(s.reduce((a, b) => a + b, 0) / s.length) };
 }
 
-async function rawExec(container: Docker.Container, cmd: string): Promise<number> {
+export async function rawExec(container: Docker.Container, cmd: string): Promise<number> {
   const t0 = performance.now();
   const exec = await container.exec({ Cmd: ['bash', '-c', cmd], AttachStdout: true, AttachStderr: true, User: '1000:1000', WorkingDir: '/workspace' });
   const stream = (await exec.start({ hijack: true, stdin: false })) as unknown as AsyncIterable<Buffer>;

@@ -1,0 +1,92 @@
+// The MCP server's backend over the SDK (`@airlock/client`): the agent's calls only. The snapshot
+// store (for diffs) is opened on the SDK's NATS connection.
+import { Airlock } from '@airlock/client';
+import { AirlockError } from '@airlock/proto';
+import type { LogEvent, RunRecord, StepResult } from '@airlock/proto';
+import { SnapshotStore } from '@airlock/snapshot';
+import type { AgentBackend, ExecRequest, OpenRunRequest, SnapshotInfo, WorkspaceDiff } from './backend.ts';
+
+/**
+ * Output the SDK keeps per stream in its own result: the MCP server bounds and keeps output itself
+ * (`onOutput`), so the SDK's copy is kept small.
+ */
+const SDK_KEPT_OUTPUT_BYTES = 1024;
+
+/** Connects to the Airlock deployment at `natsUrl` (URL credentials allowed) as an agent. */
+export async function connectBackend(natsUrl: string, credential?: string): Promise<AgentBackend> {
+  return new ClientBackend(await Airlock.connect({ servers: natsUrl.split(','), name: 'airlock-mcp', ...(credential ? { credential } : {}) }));
+}
+
+class ClientBackend implements AgentBackend {
+  readonly #airlock: Airlock;
+  #store: Promise<SnapshotStore> | undefined;
+
+  constructor(airlock: Airlock) {
+    this.#airlock = airlock;
+  }
+
+  async open(req: OpenRunRequest): Promise<RunRecord> {
+    const run = await this.#airlock.open({
+      ...(req.image ? { image: req.image } : {}),
+      ...(req.workspace ? { workspace: req.workspace } : {}),
+      ...(req.mountPath ? { mountPath: req.mountPath } : {}),
+      ...(req.fromSnapshot ? { fromSnapshot: req.fromSnapshot } : {}),
+    });
+    // The run outlives this handle (and this server): the agent closes it with close_run.
+    run.detach();
+    if (!run.record) throw new AirlockError('internal', `the harness opened run ${run.runId} without its record`);
+    return run.record;
+  }
+
+  async run(runId: string): Promise<RunRecord | undefined> {
+    try {
+      return await this.#airlock.run(runId).info();
+    } catch (err) {
+      if (err instanceof AirlockError && err.code === 'unknown_run') return undefined;
+      throw err;
+    }
+  }
+
+  exec(runId: string, cmd: string, req: ExecRequest = {}): Promise<StepResult> {
+    return this.#airlock.run(runId).exec(cmd, {
+      maxOutputBytes: SDK_KEPT_OUTPUT_BYTES,
+      ...(req.timeoutMs ? { timeoutMs: req.timeoutMs } : {}),
+      ...(req.signal ? { signal: req.signal } : {}),
+      ...(req.onOutput ? { onOutput: req.onOutput } : {}),
+      ...(req.waitForApprovalMs ? { waitForApprovalMs: req.waitForApprovalMs } : {}),
+      ...(req.onHeld ? { onHeld: req.onHeld } : {}),
+    });
+  }
+
+  log(runId: string, opts: { fromSeq?: number; follow?: boolean; signal?: AbortSignal } = {}): AsyncIterable<LogEvent> {
+    return this.#airlock.run(runId).log({ follow: false, ...opts });
+  }
+
+  async snapshots(runId: string): Promise<SnapshotInfo[]> {
+    return (await this.#airlock.run(runId).snapshots()).map((s) => ({ step: s.step, digest: s.digest, files: s.files, totalBytes: s.totalBytes, added: s.added, modified: s.modified, deleted: s.deleted }));
+  }
+
+  async diff(runId: string, fromStep: number, toStep: number, opts: { patch: boolean }): Promise<WorkspaceDiff> {
+    const run = this.#airlock.run(runId);
+    const [a, b] = [await run.snapshotAt(fromStep), await run.snapshotAt(toStep)];
+    this.#store ??= SnapshotStore.open(this.#airlock.nats.nc);
+    const d = await (await this.#store).diff(a.digest, b.digest, { patch: opts.patch });
+    return {
+      changes: [
+        ...d.added.map((e) => ({ path: e.path, change: 'added' as const })),
+        ...d.modified.map((e) => ({ path: e.path, change: 'modified' as const })),
+        ...d.deleted.map((e) => ({ path: e.path, change: 'deleted' as const })),
+      ],
+      patches: (d.patches ?? []).map((p) => (p.kind === 'text' ? { path: p.path, kind: p.kind, patch: p.patch } : { path: p.path, kind: p.kind })),
+    };
+  }
+
+  close(runId: string): Promise<RunRecord> {
+    return this.#airlock.close(runId);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#store) await (await this.#store.catch(() => null))?.[Symbol.asyncDispose]().catch(() => undefined);
+    await this.#airlock[Symbol.asyncDispose]();
+  }
+}
