@@ -152,7 +152,7 @@ export async function runStep(host: StepHost, run: LiveRun, req: RunnerExecReque
     truncated: totals.truncated,
     ...(totals.logLost ? { logLost: true } : {}),
     ...(req.reportCwd && session.facts.cwd ? { cwd: session.facts.cwd } : {}),
-    ...(req.reportEnv && session.facts.env ? { env: exportedChanges(execSpec.env, session.facts.env, (v) => redactor !== null && redactor.redactString(v) !== v) } : {}),
+    ...(req.reportEnv && session.facts.env ? { env: exportedChanges(session.facts.envStart ?? execSpec.env, session.facts.env, (v) => redactor !== null && redactor.redactString(v) !== v) } : {}),
   };
   if (sandboxDied) {
     run.containerId = null;

@@ -73,9 +73,10 @@ describe('session marks', () => {
     const out = await collect([frame('stderr', stderr)], nonce);
     expect(out.facts.cwd).toBe('/tmp');
     expect(out.facts.env).toMatchObject({ NEW: 'hello', SAME: 'y' });
-    // What this host's bash starts with (its start-up files may export more than it was given).
-    const baseline = parseEnv(spawnSync('bash', ['-c', 'env -0'], { env: start }).stdout);
-    const kept = exportedChanges(baseline, out.facts.env!, (v) => v.includes('s3cret-value'));
+    // Against the environment the shell reported at its start (its start-up files may export more than it was given).
+    expect(out.facts.envStart).toMatchObject({ TOKEN: 's3cret-value', GONE: 'x' });
+    expect(out.facts.envStart?.NEW).toBeUndefined();
+    const kept = exportedChanges(out.facts.envStart!, out.facts.env!, (v) => v.includes('s3cret-value'));
     expect(kept).toEqual({ NEW: 'hello' });
   });
 

@@ -21,8 +21,9 @@ export interface SessionReport {
 export interface SessionFacts {
   pid?: number;
   cwd?: string;
-  /** The shell's environment at exit. */
+  /** The shell's environment at exit, and as it started (before the command's first word). */
   env?: Record<string, string>;
+  envStart?: Record<string, string>;
 }
 
 /** A fresh nonce for one step's markers (a command cannot guess it before it runs). */
@@ -40,6 +41,8 @@ export function newNonce(): string {
 export function wrapCommand(cmd: string, report: SessionReport, nonce: string): string {
   let prefix = '';
   if (report.pid) prefix += `printf '\\036%s:pid:%s\\036' ${nonce} "$$" >&2; `;
+  // The start too: what the sandbox itself sets (HOSTNAME, the image's ENV) is not the command's doing.
+  if (report.env) prefix += `printf '\\036%s:env0:%s\\036' ${nonce} "$(env -0 | base64 -w0)" >&2; `;
   const atExit: string[] = [];
   if (report.cwd) atExit.push(`printf "\\036%s:cwd:%s\\036" ${nonce} "$PWD" >&2`);
   if (report.env) atExit.push(`printf "\\036%s:env:%s\\036" ${nonce} "$(env -0 | base64 -w0)" >&2`);
@@ -108,6 +111,7 @@ function record(body: string, facts: SessionFacts): void {
   if (kind === 'pid' && facts.pid === undefined && /^[1-9][0-9]{0,9}$/.test(value)) facts.pid = Number(value);
   else if (kind === 'cwd' && value.startsWith('/') && value.length <= 4096 && !/[\0\n]/.test(value)) facts.cwd = value;
   else if (kind === 'env' && /^[A-Za-z0-9+/=]*$/.test(value)) facts.env = parseEnv(Buffer.from(value, 'base64'));
+  else if (kind === 'env0' && facts.envStart === undefined && /^[A-Za-z0-9+/=]*$/.test(value)) facts.envStart = parseEnv(Buffer.from(value, 'base64'));
 }
 
 /** NAME=value pairs of `env -0` output (names a shell accepts; others are skipped). */
