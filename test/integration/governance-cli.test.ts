@@ -73,6 +73,29 @@ describe('./airlock operator verbs', () => {
   });
 });
 
+describe('./airlock credential', () => {
+  it('issues a run-scoped, expiring agent credential: its runs only, refused (and audited) elsewhere, refused once expired', async () => {
+    await using olga = await Airlock.connect({ servers: stack.nats.url, credential: credential('olga', 'operator') });
+    const mine = await olga.open({});
+    const other = await olga.open({});
+    const issued = await runCli(['--json', 'credential', '--role', 'agent', '--name', 'bot-7', '--runs', mine.runId, '--ttl', '1h', '--key-file', stack.keyFile]);
+    expect(issued.code, issued.stderr).toBe(0);
+    const c = lines(issued.stdout)[0]!;
+    expect(c).toMatchObject({ type: 'credential', role: 'agent', principal: 'bot-7', runs: [mine.runId], expiresAt: expect.any(String) });
+    await using bot = await Airlock.connect({ servers: stack.nats.url, credential: c.credential as string });
+    expect(await bot.run(mine.runId).exec('echo mine')).toMatchObject({ exitCode: 0, stdout: 'mine\n' });
+    await expect(bot.run(other.runId).exec('echo not mine')).rejects.toMatchObject({ code: 'forbidden' });
+    const denied = (await runEvents(stack.client, other.runId)).filter((e) => e.type === 'access.denied');
+    expect(denied).toMatchObject([{ actor: { principal: 'bot-7', role: 'agent' } }]);
+    const expired = await runCli(['--json', 'credential', '--role', 'agent', '--name', 'bot-8', '--runs', mine.runId, '--ttl', '1s', '--key-file', stack.keyFile]);
+    await new Promise((r) => setTimeout(r, 1500));
+    await using late = await Airlock.connect({ servers: stack.nats.url, credential: lines(expired.stdout)[0]!.credential as string });
+    await expect(late.run(mine.runId).exec('echo late')).rejects.toMatchObject({ code: 'forbidden', message: expect.stringContaining('expired') });
+    await olga.close(mine.runId);
+    await olga.close(other.runId);
+  });
+});
+
 describe('./airlock up makes one credential per role', () => {
   it('role files are 0600, --as picks one, and NATS refuses an agent user on operator subjects', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'airlock-up-roles-'));

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { AirlockError } from '@airlock/proto';
+import { AirlockError, ROLES, RUN_ID_PATTERN } from '@airlock/proto';
+import type { Role } from '@airlock/proto';
+import { importPrivateKey } from '@airlock/trust';
+import { issueCredential } from '../governance/identity.ts';
 import type { Budgets, RunState } from '@airlock/proto';
 import type { Airlock } from '@airlock/client';
 
@@ -9,6 +14,15 @@ export interface CliKit {
   withClient<T>(fn: (c: Airlock) => Promise<T>): Promise<T>;
   asJson(): boolean;
   out(line: string): void;
+  /** The state directory (`up` keeps the harness key in `<state>/harness/key.pem`). */
+  stateDir(): string;
+}
+
+/** `30m`, `2h`, `7d` in ms. */
+function ttlMs(text: string): number {
+  const m = /^(\d+)([smhd])$/.exec(text);
+  if (!m) throw new AirlockError('bad_request', `--ttl wants a duration like 30m, 2h or 7d, got ${JSON.stringify(text)}`);
+  return Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] as 's' | 'm' | 'h' | 'd'];
 }
 
 /** One line (or a few) for people: state, cause, budgets used. */
@@ -70,6 +84,23 @@ export function addGovernanceCommands(program: Command, kit: CliKit): void {
         show(await c.raise(runId, budgets, { requestId: o.requestId ?? randomUUID(), ...(o.reason ? { reason: o.reason } : {}) }));
       }),
     );
+  program
+    .command('credential')
+    .description("issue a credential signed with the harness key (on the harness's host: the key file is 0600), e.g. a run-scoped, expiring one for an agent")
+    .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
+    .requiredOption('--name <principal>', 'who it names (recorded as the actor of everything done with it)')
+    .option('--runs <ids...>', 'limit an agent to these runs (and the runs it opens itself)')
+    .option('--ttl <duration>', 'expires after this long (30m, 2h, 7d); default: does not expire')
+    .option('--key-file <file>', 'the harness signing key (default: <state>/harness/key.pem)')
+    .action((o: { role: string; name: string; runs?: string[]; ttl?: string; keyFile?: string }) => {
+      if (!(ROLES as readonly string[]).includes(o.role)) throw new AirlockError('bad_request', `--role is one of ${ROLES.join(', ')}, got ${JSON.stringify(o.role)}`);
+      for (const r of o.runs ?? []) if (!RUN_ID_PATTERN.test(r)) throw new AirlockError('bad_request', `--runs wants run ids, got ${JSON.stringify(r)}`);
+      const key = importPrivateKey(readFileSync(o.keyFile ?? join(kit.stateDir(), 'harness', 'key.pem'), 'utf8'));
+      const ttl = o.ttl ? ttlMs(o.ttl) : undefined;
+      const credential = issueCredential(key, { principal: o.name, role: o.role as Role, ...(o.runs ? { runs: o.runs } : {}), ...(ttl !== undefined ? { ttlMs: ttl } : {}) });
+      if (kit.asJson()) kit.out(JSON.stringify({ type: 'credential', role: o.role, principal: o.name, ...(o.runs ? { runs: o.runs } : {}), ...(ttl !== undefined ? { expiresAt: new Date(Date.now() + ttl).toISOString() } : {}), credential }));
+      else kit.out(credential);
+    });
   program
     .command('watch')
     .description("show a run's state, budgets used and held steps; with --follow, again whenever its log moves, until it closes")

@@ -614,7 +614,7 @@ program
     await runMcpCommand({ natsUrl, ...(credential ? { credential } : {}), ...(o.http ? { http: Number(o.http) } : {}), ...(o.run ? { run: o.run } : {}), ...(o.workspace ? { workspace: o.workspace } : {}), ...(o.image ? { image: o.image } : {}) });
   });
 
-addGovernanceCommands(program, { withClient, asJson: () => globals().json ?? false, out });
+addGovernanceCommands(program, { withClient, asJson: () => globals().json ?? false, out, stateDir: () => globals().stateDir });
 
 /** A duration like `90s`, `10m`, `2h` in milliseconds. */
 function parseDuration(text: string, flag: string): number {
