@@ -1,4 +1,5 @@
-import { AirlockError, StepResultSchema, outputBytes, subjects, type LogEvent, type StepResult } from '@airlock/proto';
+import { StepResultSchema, outputBytes, subjects, type LogEvent, type ProcessSignal, type StepResult } from '@airlock/proto';
+import { signalProcess } from './processes.ts';
 import type { Link } from './link.ts';
 import { logTail, readLog } from './log.ts';
 import { StepOutput, type ExecResult } from './output.ts';
@@ -242,17 +243,17 @@ export class Process implements AsyncDisposable {
   }
 
   /**
-   * Sends a signal to the running command. Not offered yet: the harness API has no call to signal a
-   * running step (background processes with `signal(pid)` are being added on the harness and runner).
-   * Rejects with `unsupported`; the step still ends at its `timeoutMs`.
+   * Sends `sig` (default SIGTERM) to the command's process group, through the harness's process
+   * API (`run.signal(step)`). Resolves true when it was delivered, false when the command had already
+   * ended. The command's end (`wait()`) then says how it ended (`signal`, `exitCode`).
    */
-  signal(sig: string): Promise<void> {
-    return Promise.reject(new AirlockError('unsupported', `cannot send ${sig} to step ${this.step} of run ${this.runId}: the harness API has no call to signal a running step yet; it ends at its timeoutMs`));
+  signal(sig: ProcessSignal = 'SIGTERM', opts: { signal?: AbortSignal } = {}): Promise<boolean> {
+    return signalProcess(this.#link, this.runId, this.step, sig, opts.signal);
   }
 
-  /** `signal('SIGKILL')`: not offered yet either (see {@link signal}). */
-  kill(): Promise<void> {
-    return this.signal('SIGKILL');
+  /** `signal('SIGKILL')`. */
+  kill(opts: { signal?: AbortSignal } = {}): Promise<boolean> {
+    return this.signal('SIGKILL', opts);
   }
 
   /** Stops following the command; it runs on. Idempotent. */
