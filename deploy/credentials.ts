@@ -1,7 +1,7 @@
 // Makes (or completes) one deployment's NATS credentials in a directory, for a NATS you run yourself
 // or for docker-compose (its `credentials` service runs this first):
 //
-//   node deploy/credentials.ts --dir /var/lib/airlock/credentials --runners 4
+//   node --conditions=airlock-source deploy/credentials.ts --dir /var/lib/airlock/credentials --runners 4
 //
 // Writes nats/auth.conf (include it in every nats-server's config), harness/runners.json (the
 // harness pins these runner keys: AIRLOCK_RUNNERS_FILE), harness/ and client/nats.password, and one
@@ -16,7 +16,7 @@ import { ensureDeployment } from '@airlock/harness';
 
 const { values } = parseArgs({ options: { dir: { type: 'string' }, runners: { type: 'string', default: '4' }, help: { type: 'boolean', short: 'h' } }, strict: true });
 if (values.help || !values.dir) {
-  process.stdout.write('Usage: node deploy/credentials.ts --dir DIR [--runners N]\n');
+  process.stdout.write('Usage: node --conditions=airlock-source deploy/credentials.ts --dir DIR [--runners N]\n');
   process.exit(values.help ? 0 : 2);
 }
 const dir = values.dir;

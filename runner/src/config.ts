@@ -56,7 +56,7 @@ export const RunnerConfigSchema = z.object({
 });
 export type RunnerConfig = z.infer<typeof RunnerConfigSchema>;
 
-export const RUNNER_USAGE = `Usage: node runner/src/main.ts [options]
+export const RUNNER_USAGE = `Usage: node --conditions=airlock-source runner/src/main.ts [options]
 
 The Airlock runner: takes runs from NATS and executes their steps in Docker sandboxes.
 

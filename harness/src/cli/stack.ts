@@ -106,7 +106,7 @@ export async function up(opts: StackOptions): Promise<{ info: StackInfo; childre
   let natsPid: number | undefined;
   // Our own NATS gets this deployment's users: harness and client passwords, one nkey user for the
   // runner (its own subjects only), and the harness pins the runner's keys. A NATS given with --nats
-  // is the operator's to configure (`node deploy/credentials.ts` writes the same files for it).
+  // is the operator's to configure (`node --conditions=airlock-source deploy/credentials.ts` writes the same files for it).
   const keyFile = join(opts.stateDir, 'harness', 'key.pem');
   // With our own NATS, every role gets a NATS user and a credential signed by the harness key, and
   // the harness requires credentials (AIRLOCK_AUTH=required).
