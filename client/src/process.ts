@@ -1,4 +1,6 @@
-import { AirlockError, StepResultSchema, outputBytes, subjects, type LogEvent, type StepResult } from '@airlock/proto';
+import { AirlockError, MAX_WAIT_MS, ProcessStateSchema, StepResultSchema, outputBytes, subjects, type LogEvent, type ProcessSignal, type ProcessState, type StepResult } from '@airlock/proto';
+import { RunnerLostError } from './errors.ts';
+import { signalProcess } from './processes.ts';
 import type { Link } from './link.ts';
 import { logTail, readLog } from './log.ts';
 import { StepOutput, type ExecResult } from './output.ts';
@@ -66,11 +68,15 @@ export class StepCall {
   #verdict: ((v: 'allow' | 'ask' | 'deny') => void) | undefined;
   readonly #verdictSeen: Promise<'allow' | 'ask' | 'deny'>;
 
-  static async start(link: Link, runId: string, cmd: string, opts: StepOptions): Promise<StepCall> {
-    return new StepCall(link, runId, cmd, opts, await logTail(link.nats.jsm, runId));
+  /**
+   * `asProcess`: start the command as a process of the run (the harness's `exec` with `yieldMs`), so
+   * the process API can signal it; its end is then waited for through `poll`.
+   */
+  static async start(link: Link, runId: string, cmd: string, opts: StepOptions, asProcess = false): Promise<StepCall> {
+    return new StepCall(link, runId, cmd, opts, await logTail(link.nats.jsm, runId), asProcess);
   }
 
-  private constructor(link: Link, runId: string, cmd: string, opts: StepOptions, tail: { seq: number; streamSeq: number }) {
+  private constructor(link: Link, runId: string, cmd: string, opts: StepOptions, tail: { seq: number; streamSeq: number }, asProcess: boolean) {
     this.#link = link;
     this.runId = runId;
     this.cmd = cmd;
@@ -88,11 +94,28 @@ export class StepCall {
     );
     const timeoutMs = (opts.timeoutMs ?? DAY_MS) + REPLY_GRACE_MS;
     const session = { ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}), ...(opts.keepCwd !== undefined ? { keepCwd: opts.keepCwd } : {}), ...(opts.keepEnv !== undefined ? { keepEnv: opts.keepEnv } : {}) };
-    this.#reply = link.send(subjects.api.exec, { runId, cmd, ...(opts.env ? { env: opts.env } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}), ...session }, StepResultSchema, timeoutMs).then((r) => {
+    const body = { runId, cmd, ...(opts.env ? { env: opts.env } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}), ...session };
+    const reply = asProcess
+      ? link.send(subjects.api.exec, { ...body, yieldMs: MAX_WAIT_MS }, ProcessStateSchema, MAX_WAIT_MS + REPLY_GRACE_MS).then((st) => this.#untilEnded(st))
+      : link.send(subjects.api.exec, body, StepResultSchema, timeoutMs);
+    this.#reply = reply.then((r) => {
       this.#setStep(r.step);
       return r;
     });
     this.#reply.catch(() => undefined);
+  }
+
+  /** A process's state until it has ended: polled (each poll waits for news) while it runs. */
+  async #untilEnded(first: ProcessState): Promise<StepResult> {
+    let state = first;
+    for (;;) {
+      this.#setStep(state.pid);
+      if (state.status === 'exited' && state.result) return state.result;
+      if (state.status === 'lost') throw new RunnerLostError(`step ${state.pid} of run ${this.runId} was lost with its runner: ${state.reason ?? ''}`, { runId: this.runId, step: state.pid });
+      if (state.status === 'refused') throw new AirlockError('validation_denied', `step ${state.pid} of run ${this.runId} did not run: ${state.reason ?? ''}`, { data: { step: state.pid } });
+      const poll = { runId: this.runId, pid: state.pid, fromOffset: state.nextOffset, waitMs: MAX_WAIT_MS };
+      state = await this.#link.send(subjects.api.poll, poll, ProcessStateSchema, MAX_WAIT_MS + REPLY_GRACE_MS);
+    }
   }
 
   /** The step's last event: it exited, or its runner was lost. */
@@ -244,17 +267,17 @@ export class Process implements AsyncDisposable {
   }
 
   /**
-   * Sends a signal to the running command. Not offered yet: the harness API has no call to signal a
-   * running step (background processes with `signal(pid)` are being added on the harness and runner).
-   * Rejects with `unsupported`; the step still ends at its `timeoutMs`.
+   * Sends `sig` (default SIGTERM) to the command's process group, through the harness's process
+   * API (`run.signal(step)`). Resolves true when it was delivered, false when the command had already
+   * ended. The command's end (`wait()`) then says how it ended (`signal`, `exitCode`).
    */
-  signal(sig: string): Promise<void> {
-    return Promise.reject(new AirlockError('unsupported', `cannot send ${sig} to step ${this.step} of run ${this.runId}: the harness API has no call to signal a running step yet; it ends at its timeoutMs`));
+  signal(sig: ProcessSignal = 'SIGTERM', opts: { signal?: AbortSignal } = {}): Promise<boolean> {
+    return signalProcess(this.#link, this.runId, this.step, sig, opts.signal);
   }
 
-  /** `signal('SIGKILL')`: not offered yet either (see {@link signal}). */
-  kill(): Promise<void> {
-    return this.signal('SIGKILL');
+  /** `signal('SIGKILL')`. */
+  kill(opts: { signal?: AbortSignal } = {}): Promise<boolean> {
+    return this.signal('SIGKILL', opts);
   }
 
   /** Stops following the command; it runs on. Idempotent. */

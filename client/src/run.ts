@@ -148,7 +148,8 @@ export class Run implements AsyncDisposable {
    */
   async spawn(cmd: string, opts: StepOptions = {}): Promise<Process> {
     opts.signal?.throwIfAborted();
-    const call = await StepCall.start(this.#link, this.runId, cmd, opts);
+    // As a process of the run: `proc.signal()` reaches it through the harness's process API.
+    const call = await StepCall.start(this.#link, this.runId, cmd, opts, true);
     try {
       await call.accepted(opts.signal);
     } catch (err) {

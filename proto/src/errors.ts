@@ -40,7 +40,6 @@ export const errorCodes = {
   file_tools_unavailable: { retryable: false, doc: 'The sandbox image has no `python3`, which the file tools run inside the sandbox with.' },
   internal: { retryable: true, doc: 'An unexpected failure; the log names it.' },
   harness_lost: { retryable: true, doc: 'The harness stopped sending heartbeats while a call waited on it (it died, or this client lost NATS). A step it was running may still finish: its outcome is in the run log (`run.result(step)`).' },
-  unsupported: { retryable: false, doc: 'The deployment does not offer this call yet (the SDK method names what is missing).' },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
