@@ -23,7 +23,7 @@ import type {
   RunnerOpenResult,
   StepResult,
 } from '@airlock/proto';
-import { RunLogWriter, ensureAuditStream, ensureLogStream, type RunLogWriterOptions } from '@airlock/ledger';
+import { RunLogWriter, ensureAuditStream, ensureLogStream, isNotFound, type RunLogWriterOptions } from '@airlock/ledger';
 import { serveRequest, type NatsHandles } from '@airlock/transport';
 import { Kvm, type KV } from '@nats-io/kv';
 import { SnapshotStore } from '@airlock/snapshot';
@@ -479,7 +479,11 @@ async function waitForBucket(nats: NatsHandles, bucket: string, log: Logger): Pr
  */
 async function deploymentFromHarness(policies: KV, log: Logger): Promise<string> {
   for (let attempt = 0; ; attempt++) {
-    const e = await policies.get(names.deploymentKey);
+    // Until the harness has made its policies bucket, the bucket's stream does not exist: not yet.
+    const e = await policies.get(names.deploymentKey).catch((err: unknown) => {
+      if (isNotFound(err)) return null;
+      throw err;
+    });
     const id = e && e.operation === 'PUT' ? e.string() : '';
     if (/^[A-Za-z0-9_-]{1,64}$/.test(id)) return id;
     if (id) throw new AirlockError('internal', `the deployment id in ${names.policiesBucket}/${names.deploymentKey} is malformed (${JSON.stringify(id.slice(0, 80))}); set AIRLOCK_DEPLOYMENT_ID`);
