@@ -16,6 +16,8 @@ export class HarnessWatch {
   readonly #sub: Subscription;
   /** Last heartbeat of each harness instance, by this process's clock. */
   readonly #seen = new Map<string, number>();
+  /** The interval each instance announced, in ms. */
+  readonly #interval = new Map<string, number>();
   readonly #createdAt = Date.now();
 
   constructor(nc: NatsConnection, lostMs: number) {
@@ -24,7 +26,9 @@ export class HarnessWatch {
       callback: (err, msg) => {
         if (err) return;
         try {
-          this.#seen.set(decode(HarnessHeartbeatSchema, msg.data, 'harness heartbeat').instance, Date.now());
+          const hb = decode(HarnessHeartbeatSchema, msg.data, 'harness heartbeat');
+          this.#seen.set(hb.instance, Date.now());
+          this.#interval.set(hb.instance, hb.intervalMs);
         } catch {
           // a malformed heartbeat says nothing about the harness
         }
@@ -38,6 +42,14 @@ export class HarnessWatch {
   }
 
   /**
+   * Instances beating now: heard within two and a half of their intervals. A wait depends on these
+   * only, so one begun just after a harness restart does not hang on the dead instance's last beats.
+   */
+  beating(now = Date.now()): string[] {
+    return [...this.#seen].filter(([id, at]) => now - at <= Math.min(this.lostMs, 2.5 * (this.#interval.get(id) ?? 1000))).map(([id]) => id);
+  }
+
+  /**
    * Resolves `work`, unless first the harness goes silent (rejects with {@link HarnessLostError}
    * built by `lost`) or `signal` aborts (rejects with its reason). `work` keeps running either way:
    * only the wait ends.
@@ -47,7 +59,7 @@ export class HarnessWatch {
     // The abandoned promise must still be handled when it settles later.
     work.catch(() => undefined);
     const started = Date.now();
-    const waitedOn = new Set(this.alive(started));
+    const waitedOn = new Set(this.beating(started));
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     const ended = new Promise<never>((_, reject) => {
@@ -55,7 +67,7 @@ export class HarnessWatch {
         const now = Date.now();
         if (waitedOn.size === 0) {
           // Nothing heard when the wait began: depend on the first instance heard, which must come within lostMs.
-          for (const id of this.alive(now)) waitedOn.add(id);
+          for (const id of this.beating(now)) waitedOn.add(id);
           if (waitedOn.size === 0 && now - Math.max(started, this.#createdAt) > this.lostMs) reject(opts.lost(now - started));
           return;
         }
