@@ -277,6 +277,32 @@ describe.each(transports)('airlock mcp over $name', (t) => {
     expect(state).toBe('exited');
     expect(stdout).toBe(want);
   });
+
+  it('a process outlives the client that started it: a new client lists it and polls all of its output', async () => {
+    const runId = await openRun(client, workspace(`${t.name}-process-reconnect`));
+    await client.close();
+    const a = t.name === 'stdio' ? (await stdioClient(['--nats', stack.nats.url, '--run', runId])).client : (await httpClient(httpUrl)).client;
+    const started = body<Exec>(await call(a, 'exec', { run_id: runId, command: 'sleep 2; seq 1 5000', yield_ms: 300 }));
+    expect(started.status).toBe('running');
+    await a.close();
+    if (t.name === 'stdio') {
+      const b = await stdioClient(['--nats', stack.nats.url, '--run', runId]);
+      client = b.client;
+      close = () => b.client.close();
+    } else ({ client, close } = await t.connect());
+    const listed = body<{ processes: Array<{ pid: number; command: string }> }>(await call(client, 'process_list', { run_id: runId }));
+    expect(listed.processes).toEqual([expect.objectContaining({ pid: started.step, command: 'sleep 2; seq 1 5000' })]);
+    let stdout = '';
+    let offset = 0;
+    let last = { status: 'running', truncated: false } as Exec & { next_offset: number };
+    for (let i = 0; i < 40 && (last.status === 'running' || last.truncated); i++) {
+      last = body(await call(client, 'process_poll', { run_id: runId, pid: started.step, from_offset: offset, wait_ms: 10_000 }));
+      stdout += last.stdout;
+      offset = last.next_offset;
+    }
+    expect(last).toMatchObject({ status: 'exited', exit_code: 0 });
+    expect(stdout).toBe(Array.from({ length: 5000 }, (_, i) => `${i + 1}\n`).join(''));
+  });
 });
 
 describe('airlock mcp --http', () => {
