@@ -20,7 +20,12 @@
  *
  * Env: VALIDATE_BENCH_PASSES (default 7), VALIDATE_BENCH_WARMUP (full
  * warm-up passes, default 3), VALIDATE_BENCH_SKIP_PARSERS=1 to
- * skip the (slow) parser comparison.
+ * skip the (slow) parser comparison, VALIDATE_BENCH_FROM=<repo root> to
+ * measure the chain of another checkout (e.g. `git worktree add /tmp/old
+ * <commit>` with node_modules linked): run both one after the other, several
+ * times interleaved, and compare CPU numbers — the only fair A/B on a shared
+ * machine (two chains cannot share one process: web-tree-sitter keeps one
+ * wasm instance per process).
  *
  * Writes bench/results/validate.json and prints a summary plus the markdown
  * table used in validate/README.md.
@@ -29,9 +34,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse as shellQuoteParse } from 'shell-quote';
-import { createValidator, loadBashGrammar, walkScript } from '@airlock/validate';
+import * as thisChain from '@airlock/validate';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
@@ -89,6 +94,11 @@ const PASSES = Math.max(1, Number(process.env.VALIDATE_BENCH_PASSES ?? 7));
 const WARMUP_PASSES = Math.max(1, Number(process.env.VALIDATE_BENCH_WARMUP ?? 3));
 const SKIP_PARSERS = process.env.VALIDATE_BENCH_SKIP_PARSERS === '1';
 const TARGET_PER_SECOND = 20_000;
+
+/** The chain under test: this checkout's, or the one VALIDATE_BENCH_FROM names. */
+const { createValidator, loadBashGrammar, walkScript } = process.env.VALIDATE_BENCH_FROM
+  ? ((await import(pathToFileURL(path.join(path.resolve(process.env.VALIDATE_BENCH_FROM), 'validate', 'src', 'index.ts')).href)) as typeof thisChain)
+  : thisChain;
 const TARGET_P99_MS = 1;
 
 function load(file: string): string[] {

@@ -7,6 +7,7 @@ import {
   ApiPsResultSchema,
   ApiStatusResultSchema,
   ApprovalSchema,
+  RunStateSchema,
   names,
   subjects,
   type ApiApprovalsResult,
@@ -14,7 +15,11 @@ import {
   type ApiStatusResult,
   type Approval,
   type RunRecord,
+  type Budgets,
+  type ControlVerb,
+  type RunState,
 } from '@airlock/proto';
+import { randomUUID } from 'node:crypto';
 import { openNats, splitCredentials, type ConnectOptions, type NatsHandles } from './connection.ts';
 import { HarnessWatch } from './harness-watch.ts';
 import { Link } from './link.ts';
@@ -58,7 +63,7 @@ export class Airlock implements AsyncDisposable {
       throw new AirlockError('no_harness', `cannot reach NATS at ${where}: ${(cause as Error)?.message ?? String(cause)}; start Airlock with \`./airlock up\``, { cause });
     }
     const watch = new HarnessWatch(nats.nc, opts.harnessLostMs ?? HARNESS_LOST_MS);
-    return new Airlock(nats, new Link(nats, watch, where));
+    return new Airlock(nats, new Link(nats, watch, where, opts.credential));
   }
 
   /**
@@ -111,6 +116,43 @@ export class Airlock implements AsyncDisposable {
     const bytes = await bucket.getBlob(made.object);
     if (!bytes) throw new AirlockError('internal', `bundle ${made.object} is not in the bundles store`);
     return { text: new TextDecoder().decode(bytes), keyId: made.keyId, events: made.events };
+  }
+
+  /**
+   * An operator's control on a run: `pause` (no new step starts), `resume`, `cancel` (after the
+   * running step, then close), `kill` (now), `raise` (budgets). Stored in the run's log with who and
+   * why; idempotent per `requestId` (a fresh one when absent): the same request again changes nothing.
+   * Resolves with the run's state after it. `forbidden` for a credential whose role may not.
+   */
+  control(runId: string, verb: ControlVerb, opts: { reason?: string; budgets?: Budgets; requestId?: string; signal?: AbortSignal } = {}): Promise<RunState> {
+    const body = { runId, verb, requestId: opts.requestId ?? randomUUID(), ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.budgets ? { budgets: opts.budgets } : {}) };
+    return this.#link.request(subjects.api.control, body, RunStateSchema, { timeoutMs: 90_000, signal: opts.signal });
+  }
+
+  pause(runId: string, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
+    return this.control(runId, 'pause', opts);
+  }
+
+  resume(runId: string, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
+    return this.control(runId, 'resume', opts);
+  }
+
+  cancel(runId: string, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
+    return this.control(runId, 'cancel', opts);
+  }
+
+  kill(runId: string, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
+    return this.control(runId, 'kill', opts);
+  }
+
+  /** Raises a run's budgets (operators): each new limit above what the run used; then `resume` a run a budget paused. */
+  raise(runId: string, budgets: Budgets, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
+    return this.control(runId, 'raise', { ...opts, budgets });
+  }
+
+  /** A run's governance state: running, paused (and why), cancelling or closed (and how); budgets and what is used. */
+  runState(runId: string, opts: { signal?: AbortSignal } = {}): Promise<RunState> {
+    return this.#link.request(subjects.api.runState, { runId }, RunStateSchema, { timeoutMs: 30_000, signal: opts.signal });
   }
 
   /** Closes the connection (pending publishes are flushed). Runs stay as they are. Idempotent. */

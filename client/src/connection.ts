@@ -14,6 +14,12 @@ export interface ConnectOptions {
   pass?: string;
   /** A NATS token, for deployments that use one instead of users. */
   token?: string;
+  /**
+   * The caller's credential (signed by the harness: principal, role, maybe the runs it may touch),
+   * sent with every request. A harness with `auth: required` (what `./airlock up` runs) refuses
+   * requests without one (`forbidden`); `up` writes one per role in `<state>/credentials/roles/`.
+   */
+  credential?: string;
   /** Connection name the NATS server shows. Default `airlock-client`. */
   name?: string;
   /** Give up on the first connection after this long, in ms. Default 5000. */

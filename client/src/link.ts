@@ -1,7 +1,7 @@
 // What a client's runs and processes share (internal, not exported by the package): the NATS
 // handles, the harness watch, and one way to ask the harness.
 import type { z } from 'zod';
-import type { Msg } from '@nats-io/transport-node';
+import { headers as natsHeaders, type Msg } from '@nats-io/transport-node';
 import { AirlockError, PROTOCOL_VERSION, decodeReply, encode } from '@airlock/proto';
 import type { NatsHandles } from './connection.ts';
 import type { HarnessWatch } from './harness-watch.ts';
@@ -15,16 +15,21 @@ export interface RequestOptions {
   lostData?: () => Record<string, unknown>;
 }
 
+/** Header that carries the caller's credential (the harness reads it on every request). */
+const CREDENTIAL_HEADER = 'Airlock-Credential';
+
 export class Link {
   readonly nats: NatsHandles;
   readonly watch: HarnessWatch;
   /** The servers as given (for messages). */
   readonly where: string;
+  readonly #credential: string | undefined;
 
-  constructor(nats: NatsHandles, watch: HarnessWatch, where: string) {
+  constructor(nats: NatsHandles, watch: HarnessWatch, where: string, credential?: string) {
     this.nats = nats;
     this.watch = watch;
     this.where = where;
+    this.#credential = credential;
   }
 
   /**
@@ -32,7 +37,9 @@ export class Link {
    * the reply carries, or `no_harness` / `timeout`. No harness watch: see {@link request}.
    */
   send<S extends z.ZodType>(subject: string, body: Record<string, unknown>, result: S, timeoutMs: number): Promise<z.infer<S>> {
-    const sent = this.nats.nc.request(subject, encode({ v: PROTOCOL_VERSION, ...body }), { timeout: timeoutMs }).then(
+    const h = this.#credential ? natsHeaders() : undefined;
+    if (h && this.#credential) h.set(CREDENTIAL_HEADER, this.#credential);
+    const sent = this.nats.nc.request(subject, encode({ v: PROTOCOL_VERSION, ...body }), { timeout: timeoutMs, ...(h ? { headers: h } : {}) }).then(
       (msg: Msg) => {
         try {
           return decodeReply(result, msg.data, `reply on ${subject}`);

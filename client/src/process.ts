@@ -145,7 +145,9 @@ export class StepCall {
     try {
       r = await this.#link.guard(this.#reply, { signal, lostData: this.#lostData });
     } catch (err) {
-      if (!signal?.aborted) await this.#catchUp(Number.MAX_SAFE_INTEGER).catch(() => undefined);
+      // What the stored log says of the step (did it start?), for the caller's next move; bounded,
+      // since NATS itself may be what is gone.
+      if (!signal?.aborted) await this.#catchUp(Number.MAX_SAFE_INTEGER, AbortSignal.timeout(CATCH_UP_MS / 6)).catch(() => undefined);
       throw err;
     }
     const grace = setTimeout(() => this.#stop.abort(), CATCH_UP_MS);
@@ -161,8 +163,8 @@ export class StepCall {
   }
 
   /** Delivers what the stored log holds after the tail, up to `lastSeq`. */
-  async #catchUp(lastSeq: number): Promise<void> {
-    for await (const e of readLog(this.#link.nats.js, this.#link.nats.jsm, this.runId, { fromStreamSeq: this.tail.streamSeq + 1, follow: false })) {
+  async #catchUp(lastSeq: number, signal?: AbortSignal): Promise<void> {
+    for await (const e of readLog(this.#link.nats.js, this.#link.nats.jsm, this.runId, { fromStreamSeq: this.tail.streamSeq + 1, follow: false, ...(signal ? { signal } : {}) })) {
       if (e.seq > lastSeq) break;
       this.#deliver(e);
     }

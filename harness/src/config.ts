@@ -45,6 +45,14 @@ export const HarnessConfigSchema = z.object({
   runnersFile: z.string().min(1).optional(),
   /** Replicas of the streams and buckets (3 on a NATS cluster). Env AIRLOCK_REPLICAS. */
   replicas: z.coerce.number().int().min(1).max(5).default(1),
+  /**
+   * `required`: every API request must carry a credential signed by this harness (`./airlock up`
+   * makes one per role); its role is checked against the verb and its principal recorded as the
+   * actor. `open`: a request without one is trusted as an admin named by what it states (a
+   * development NATS without users, where anyone may publish anything anyway); logged at start.
+   * Env AIRLOCK_AUTH.
+   */
+  auth: z.enum(['required', 'open']).default('open'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type HarnessConfig = z.infer<typeof HarnessConfigSchema>;
@@ -66,6 +74,7 @@ export function loadHarnessConfig(
     replicas: env.AIRLOCK_REPLICAS,
     runnerLostMs: env.AIRLOCK_RUNNER_LOST_MS,
     runnersFile: env.AIRLOCK_RUNNERS_FILE,
+    auth: env.AIRLOCK_AUTH,
     logLevel: flags.logLevel ?? env.AIRLOCK_LOG_LEVEL,
   });
 }

@@ -2,11 +2,14 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
+import { createPublicKey } from 'node:crypto';
 import {
   ApiApprovalsRequestSchema,
   ApiBundleRequestSchema,
   ApiCloseRequestSchema,
+  ApiControlRequestSchema,
   ApiDecideRequestSchema,
+  ApiRunStateRequestSchema,
   ApiExecRequestSchema,
   ApiOpenRequestSchema,
   ApiPsRequestSchema,
@@ -21,6 +24,7 @@ import type {
   ApiApprovalsRequest,
   ApiApprovalsResult,
   ApiCloseRequest,
+  ApiControlRequest,
   ApiDecideRequest,
   ApiExecRequest,
   ApiOpenRequest,
@@ -30,6 +34,7 @@ import type {
   Approval,
   ProcessState,
   RunRecord,
+  RunState,
   StepResult,
 } from '@airlock/proto';
 import { ensureAuditStream, ensureLogStream } from '@airlock/ledger';
@@ -41,6 +46,9 @@ import { ApprovalBook } from './approvals/book.ts';
 import { BundleBuilder, type BundleRef } from './bundles/build.ts';
 import type { HarnessConfig } from './config.ts';
 import type { HarnessContext } from './context.ts';
+import { authorizeRun } from './governance/access.ts';
+import { CallerGate, actorOf, type ApiCaller } from './governance/callers.ts';
+import { RunGovernor } from './governance/governor.ts';
 import { loadOrCreateSigningKey } from './keys.ts';
 import { startHarnessHeartbeat } from './heartbeat.ts';
 import type { Logger } from './logger.ts';
@@ -72,6 +80,8 @@ interface Rooms {
   steps: StepDispatcher;
   relocator: RunRelocator;
   bundles: BundleBuilder;
+  governor: RunGovernor;
+  callers: CallerGate;
 }
 
 /**
@@ -81,7 +91,8 @@ interface Rooms {
  * - `runs/`: run records (KV), run logs, opening/closing runs, dispatching steps, moving runs off lost runners;
  * - `policy/`: the validation gate every step passes and the published policy;
  * - `approvals/`: steps held by `ask` and operators' decisions;
- * - `bundles/`: signed proof bundles.
+ * - `bundles/`: signed proof bundles;
+ * - `governance/`: who may call what (credentials, roles), operators' controls, budgets, loop detection.
  */
 export class HarnessService implements AsyncDisposable {
   state: HarnessState = 'starting';
@@ -115,13 +126,16 @@ export class HarnessService implements AsyncDisposable {
     const fleet = new RunnerFleet(ctx, runnerKeys);
     const approvals = new ApprovalBook(stores.approvals, logs, log);
     const gate = new PolicyGate(ctx, validator, approvals, logs, redactor);
-    const lifecycle = new RunLifecycle(ctx, { records, logs, fleet, gate, approvals, runnerKeys });
-    const steps = new StepDispatcher(ctx, { records, logs, gate, secrets, redactor, runnerKeys, key: key.privateKey });
+    const governor = new RunGovernor(ctx, { logs, records, policy: validator.policy.governance });
+    const callers = new CallerGate(cfg.auth, createPublicKey(key.privateKey), logs, log);
+    if (cfg.auth === 'open') log.warn({}, 'auth is open: API requests without a credential are trusted as stated (AIRLOCK_AUTH=required makes credentials mandatory); use only with a NATS without users');
+    const lifecycle = new RunLifecycle(ctx, { records, logs, fleet, gate, approvals, runnerKeys, governor });
+    const steps = new StepDispatcher(ctx, { records, logs, gate, secrets, redactor, runnerKeys, key: key.privateKey, governor });
     const relocator = new RunRelocator(ctx, { fleet, records, logs, lifecycle, steps, gate, startedAt: this.#startedAt.getTime() });
     const bundles = new BundleBuilder(ctx, { records, logs, key });
-    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles };
+    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers };
     this.#desk = createDesk({ ctx, records, logs, gate, steps, runnerKeys, redactor, key: key.privateKey });
-    this.#ready = { runnersPinned: runnerKeys.pinned, policy: validator.policy.name, policyHash: validator.policyHash, keyId: key.keyId, secrets: redactor.names.length };
+    this.#ready = { auth: cfg.auth, runnersPinned: runnerKeys.pinned, policy: validator.policy.name, policyHash: validator.policyHash, keyId: key.keyId, secrets: redactor.names.length };
   }
 
   static async start(cfg: HarnessConfig, nats: NatsHandles, log: Logger): Promise<HarnessService> {
@@ -143,29 +157,35 @@ export class HarnessService implements AsyncDisposable {
     return svc;
   }
 
-  /** The API subjects and who answers each; a new handler is one line here. */
+  /**
+   * The API subjects and who answers each; a new handler is one line here. Every request passes the
+   * caller gate first: the verb (the subject's last word) must be one the caller's role may call
+   * (`governance/access.ts`), and a refusal is audited.
+   */
   #subscribe(): void {
     const { nc } = this.#ctx.nats;
-    const serve = <S extends z.ZodType, R>(subject: string, schema: S, handle: (req: z.infer<S>) => Promise<R>) =>
+    const serve = <S extends z.ZodType, R>(subject: string, schema: S, handle: (req: z.infer<S>, caller: ApiCaller) => Promise<R>) =>
       nc.subscribe(subject, {
         callback: (err, msg) => {
           if (!err) this.#track(this.#serve(msg, schema, handle));
         },
       });
     this.#subs.push(
-      serve(subjects.api.open, ApiOpenRequestSchema, (r) => this.open(r)),
-      serve(subjects.api.exec, ApiExecRequestSchema, (r) => this.exec(r)),
-      serve(subjects.api.close, ApiCloseRequestSchema, (r) => this.close(r)),
+      serve(subjects.api.open, ApiOpenRequestSchema, (r, c) => this.open(r, c)),
+      serve(subjects.api.exec, ApiExecRequestSchema, (r, c) => this.exec(r, c)),
+      serve(subjects.api.close, ApiCloseRequestSchema, (r, c) => this.close(r, c)),
       serve(subjects.api.ps, ApiPsRequestSchema, (r) => this.ps(r)),
       serve(subjects.api.status, ApiPsRequestSchema, () => this.status()),
       serve(subjects.api.bundle, ApiBundleRequestSchema, (r) => this.bundle(r.runId)),
       serve(subjects.api.approvals, ApiApprovalsRequestSchema, (r) => this.approvals(r)),
-      serve(subjects.api.decide, ApiDecideRequestSchema, (r) => this.decide(r)),
-      // File tools and long-running processes (files/handler.ts, processes/handlers.ts).
-      serve(subjects.api.file, ApiFileRequestSchema, (r) => fileStep(this.#desk, r)),
-      serve(subjects.api.poll, ApiPollRequestSchema, (r) => poll(this.#desk, r)),
-      serve(subjects.api.signal, ApiSignalRequestSchema, (r) => signal(this.#desk, r)),
-      serve(subjects.api.processes, ApiProcessesRequestSchema, (r) => listProcesses(this.#desk, r)),
+      serve(subjects.api.decide, ApiDecideRequestSchema, (r, c) => this.decide(r, c)),
+      serve(subjects.api.control, ApiControlRequestSchema, (r, c) => this.control(r, c)),
+      serve(subjects.api.runState, ApiRunStateRequestSchema, (r, c) => this.runState(r.runId, c)),
+      // File tools and long-running processes (files/handler.ts, processes/handlers.ts): an agent only on its own runs.
+      serve(subjects.api.file, ApiFileRequestSchema, async (r, c) => (await this.#own(r.runId, c), fileStep(this.#desk, r))),
+      serve(subjects.api.poll, ApiPollRequestSchema, async (r, c) => (await this.#own(r.runId, c), poll(this.#desk, r))),
+      serve(subjects.api.signal, ApiSignalRequestSchema, async (r, c) => (await this.#own(r.runId, c), signal(this.#desk, r))),
+      serve(subjects.api.processes, ApiProcessesRequestSchema, async (r, c) => (await this.#own(r.runId, c), listProcesses(this.#desk, r))),
       nc.subscribe(subjects.runnerHeartbeat, {
         callback: (err, msg) => {
           if (!err) this.#rooms.fleet.heartbeat(msg);
@@ -186,23 +206,50 @@ export class HarnessService implements AsyncDisposable {
     );
   }
 
-  #serve<S extends z.ZodType, R>(msg: Msg, schema: S, handle: (req: z.infer<S>) => Promise<R>): Promise<void> {
-    return serveRequest(msg, schema, `request on ${msg.subject}`, handle, { audit: this.#rooms.logs.system, log: this.#ctx.log });
+  #serve<S extends z.ZodType, R>(msg: Msg, schema: S, handle: (req: z.infer<S>, caller: ApiCaller) => Promise<R>): Promise<void> {
+    const verb = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+    return serveRequest(
+      msg,
+      schema,
+      `request on ${msg.subject}`,
+      (req) => {
+        const runId = typeof (req as { runId?: unknown }).runId === 'string' ? (req as { runId: string }).runId : undefined;
+        return this.#rooms.callers.guard(msg, verb, runId, (caller) => handle(req, caller));
+      },
+      { audit: this.#rooms.logs.system, log: this.#ctx.log },
+    );
   }
 
-  open(req: ApiOpenRequest): Promise<RunRecord> {
-    return this.#rooms.lifecycle.open(req);
+  open(req: ApiOpenRequest, caller?: ApiCaller): Promise<RunRecord> {
+    return this.#rooms.lifecycle.open(req, caller);
   }
 
   /** A step; with `yieldMs`, the process's state after at most that long (processes/handlers.ts). */
-  async exec(req: ApiExecRequest): Promise<StepResult | ProcessState> {
-    if (req.yieldMs === undefined) return this.#rooms.steps.exec(req);
-    const { step, result } = await this.#rooms.steps.start(req);
+  async exec(req: ApiExecRequest, caller?: ApiCaller): Promise<StepResult | ProcessState> {
+    if (req.yieldMs === undefined) return this.#rooms.steps.exec(req, caller);
+    const { step, result } = await this.#rooms.steps.start(req, caller);
     return yieldStep(this.#desk, req.runId, step, result, req.yieldMs);
   }
 
-  close(req: ApiCloseRequest): Promise<RunRecord> {
-    return this.#rooms.lifecycle.close(req);
+  close(req: ApiCloseRequest, caller?: ApiCaller): Promise<RunRecord> {
+    return this.#rooms.lifecycle.close(req, caller);
+  }
+
+  /** Throws `forbidden` when an agent reaches for a run that is not its own. */
+  async #own(runId: string, caller: ApiCaller): Promise<void> {
+    authorizeRun(caller, runId, (await this.#rooms.records.get(runId)).record.openedBy?.principal);
+  }
+
+  /** An operator's control on a run (pause, resume, cancel, kill, raise); the answer is the run's state after it. */
+  control(req: ApiControlRequest, caller: ApiCaller): Promise<RunState> {
+    return this.#rooms.governor.control(req, actorOf(caller), { stepInFlight: this.#rooms.steps.inFlight(req.runId)?.step });
+  }
+
+  /** A run's state (fold of its log): paused or not and why, budgets and what is used. */
+  async runState(runId: string, caller?: ApiCaller): Promise<RunState> {
+    const { record } = await this.#rooms.records.get(runId, { fresh: true });
+    if (caller) authorizeRun(caller, runId, record.openedBy?.principal);
+    return this.#rooms.governor.state(record, { stepInFlight: this.#rooms.steps.inFlight(runId)?.step });
   }
 
   ps(req: ApiPsRequest): Promise<ApiPsResult> {
@@ -218,8 +265,8 @@ export class HarnessService implements AsyncDisposable {
     return this.#rooms.approvals.approvals(req);
   }
 
-  decide(req: ApiDecideRequest): Promise<Approval> {
-    return this.#rooms.approvals.decide(req);
+  decide(req: ApiDecideRequest, caller?: ApiCaller): Promise<Approval> {
+    return this.#rooms.approvals.decide(req, caller);
   }
 
   status(): Promise<ApiStatusResult> {

@@ -50,6 +50,25 @@ export {
   ApiDecideRequestSchema,
 } from './messages/api.ts';
 export type { ApiOpenRequest, ApiExecRequest, ApiCloseRequest, ApiPsRequest, ApiPsResult, ApiStatusResult, ApiBundleResult, Approval, ApiApprovalsRequest, ApiApprovalsResult, ApiDecideRequest } from './messages/api.ts';
+export {
+  ROLES,
+  RoleSchema,
+  ActorSchema,
+  BudgetsSchema,
+  BUDGET_NAMES,
+  LOOP_DETECTORS,
+  GovernActionSchema,
+  GovernancePolicySchema,
+  CONTROL_VERBS,
+  ControlVerbSchema,
+  TERMINATIONS,
+  TerminationSchema,
+  PauseCauseSchema,
+  ApiControlRequestSchema,
+  ApiRunStateRequestSchema,
+  RunStateSchema,
+} from './messages/governance.ts';
+export type { Role, Actor, Budgets, BudgetName, LoopDetector, GovernAction, GovernancePolicy, ControlVerb, Termination, PauseCause, ApiControlRequest, ApiRunStateRequest, RunState } from './messages/governance.ts';
 export { HARNESS_HEARTBEAT_MS, HarnessHeartbeatSchema } from './messages/harness.ts';
 export type { HarnessHeartbeat } from './messages/harness.ts';
 export { SERVICE_NODE_FLAGS } from './node-flags.ts';

@@ -15,13 +15,22 @@ export const subjects = {
     bundle: `${ROOT}.api.bundle`,
     /** Operator controls: list held (`ask`) steps, and approve or reject one. */
     approvals: `${ROOT}.api.approvals`,
-    decide: `${ROOT}.api.decide`,
+    /** Operator-only subjects live under `api.op.`: an agent's NATS user may not publish there at all. */
+    decide: `${ROOT}.api.op.decide`,
+    /** Pause, resume, cancel, kill, raise budgets (operators). */
+    control: `${ROOT}.api.op.control`,
+    /** A run's governance state (fold of its log): state, budgets used, pause cause. */
+    runState: `${ROOT}.api.state`,
     /** File tools (read, write, edit, list, stat) as steps; long-running processes. */
     file: `${ROOT}.api.file`,
     poll: `${ROOT}.api.poll`,
     signal: `${ROOT}.api.signal`,
     processes: `${ROOT}.api.processes`,
   },
+  /** Subjects only operators (and admins) may publish. */
+  operatorApi: `${ROOT}.api.op.>`,
+  /** Subjects only admins may publish. */
+  adminApi: `${ROOT}.api.admin.>`,
   /** New runs are offered to runners on this subject through a queue group. */
   runnerOpen: `${ROOT}.runner.open`,
   /** Per-runner subjects: later steps of a run go to the runner that holds it. */

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Language, Parser } from 'web-tree-sitter';
 import type { TreeCursor } from 'web-tree-sitter';
+import { planElision, restoreElided } from './heredoc-elide.ts';
 
 /**
  * A syntax node copied out of tree-sitter's wasm heap into plain JS.
@@ -56,9 +57,25 @@ export interface BashGrammar {
    * {@link GrammarError} when parsing exceeds `timeoutMs` (wall clock).
    */
   parse(source: string, timeoutMs: number): ParseResult;
+  /**
+   * The same parse without heredoc elision (see `heredoc-elide.ts`): the whole text goes through
+   * tree-sitter. The reference the elision is tested against.
+   */
+  parseWhole(source: string, timeoutMs: number): ParseResult;
 }
 
 let loading: Promise<BashGrammar> | undefined;
+/** The raw exports of the initialised web-tree-sitter module, when {@link loadBashGrammar} could reach them. */
+let rawExports: RawModule | null = null;
+
+/**
+ * web-tree-sitter's raw wasm exports (see {@link RawModule}), once {@link loadBashGrammar} has
+ * initialised the library; null before, or when another part of the process initialised it first.
+ * The interpreter grammars share the same module, so they use the same fast copy.
+ */
+export function rawTreeSitter(): RawModule | null {
+  return rawExports;
+}
 
 /** Absolute path of the tree-sitter-bash wasm grammar shipped in its npm package. */
 export function bashWasmPath(): string {
@@ -82,7 +99,8 @@ export function loadBashGrammar(): Promise<BashGrammar> {
     const language = await Language.load(bashWasmPath());
     const parser = new Parser();
     parser.setLanguage(language);
-    return makeGrammar(parser, rawModule(mod), language);
+    rawExports = rawModule(mod);
+    return makeGrammar(parser, rawExports, language);
   })().catch((err: unknown) => {
     loading = undefined;
     throw new GrammarError('load_failed', 'could not load the tree-sitter-bash grammar', { cause: err });
@@ -98,7 +116,7 @@ export function loadBashGrammar(): Promise<BashGrammar> {
  * the public `TreeCursor` class copies the cursor in and out of the buffer
  * (eight heap accesses) around every call.
  */
-interface RawModule {
+export interface RawModule {
   currentParseCallback: ((index: number) => string) | null;
   currentProgressCallback: unknown;
   currentLogCallback: unknown;
@@ -115,13 +133,14 @@ interface RawModule {
   _ts_tree_cursor_current_node_is_named_wasm(tree: number): number;
   _ts_tree_cursor_start_index_wasm(tree: number): number;
   _ts_tree_cursor_end_index_wasm(tree: number): number;
+  _ts_tree_cursor_current_field_id_wasm(tree: number): number;
 }
 
 const RAW_FUNCTIONS = [
   '_ts_parser_parse_wasm', '_ts_tree_delete', '_ts_tree_root_node_wasm', '_ts_node_has_error_wasm', '_ts_tree_cursor_new_wasm',
   '_ts_tree_cursor_delete_wasm', '_ts_tree_cursor_goto_first_child_wasm', '_ts_tree_cursor_goto_next_sibling_wasm',
   '_ts_tree_cursor_goto_parent_wasm', '_ts_tree_cursor_current_node_type_id_wasm', '_ts_tree_cursor_current_node_is_named_wasm',
-  '_ts_tree_cursor_start_index_wasm', '_ts_tree_cursor_end_index_wasm',
+  '_ts_tree_cursor_start_index_wasm', '_ts_tree_cursor_end_index_wasm', '_ts_tree_cursor_current_field_id_wasm',
 ] as const;
 
 function rawModule(mod: Record<string, unknown>): RawModule | null {
@@ -135,37 +154,49 @@ const FAST_PARSE_MAX = 4096;
 
 function makeGrammar(parser: Parser, raw: RawModule | null, language: Language): BashGrammar {
   const fast = raw === null ? null : fastParser(parser, raw, language);
-  return {
-    parse(source, timeoutMs) {
-      // tree-sitter is linear in the input; only large inputs can take long
-      // enough to need the (per-step, JS-crossing) progress check.
-      if (fast !== null && source.length < FAST_PARSE_MAX) return fast(source);
-      const deadline = performance.now() + timeoutMs;
-      let checks = 0;
-      const tree =
-        source.length < FAST_PARSE_MAX
-          ? parser.parse(source)
-          : parser.parse(source, null, {
-              // Returning true cancels the parse (the .d.ts types it as void).
-              progressCallback: (() => ++checks % 16 === 0 && performance.now() > deadline) as () => void,
-            });
-      if (tree === null) {
-        // A cancelled tree-sitter parse is resumed by the next parse call unless
-        // the parser is reset: the next command would be read with this one's offsets.
-        parser.reset();
-        throw new GrammarError('parse_cancelled', `parse cancelled after ${timeoutMs} ms`);
-      }
+  const parseWhole = (source: string, timeoutMs: number): ParseResult => {
+    // tree-sitter is linear in the input; only large inputs can take long
+    // enough to need the (per-step, JS-crossing) progress check.
+    if (fast !== null && source.length < FAST_PARSE_MAX) return fast(source);
+    const deadline = performance.now() + timeoutMs;
+    let checks = 0;
+    const tree =
+      source.length < FAST_PARSE_MAX
+        ? parser.parse(source)
+        : parser.parse(source, null, {
+            // Returning true cancels the parse (the .d.ts types it as void).
+            progressCallback: (() => ++checks % 16 === 0 && performance.now() > deadline) as () => void,
+          });
+    if (tree === null) {
+      // A cancelled tree-sitter parse is resumed by the next parse call unless
+      // the parser is reset: the next command would be read with this one's offsets.
+      parser.reset();
+      throw new GrammarError('parse_cancelled', `parse cancelled after ${timeoutMs} ms`);
+    }
+    try {
+      const hasError = tree.rootNode.hasError;
+      const cursor = tree.walk();
       try {
-        const hasError = tree.rootNode.hasError;
-        const cursor = tree.walk();
-        try {
-          return { root: copy(cursor), hasError };
-        } finally {
-          cursor.delete();
-        }
+        return { root: copy(cursor), hasError };
       } finally {
-        tree.delete();
+        cursor.delete();
       }
+    } finally {
+      tree.delete();
+    }
+  };
+  return {
+    parseWhole,
+    parse(source, timeoutMs) {
+      const e = planElision(source);
+      if (e !== null) {
+        const t0 = performance.now();
+        const cut = parseWhole(e.text, timeoutMs);
+        const root = restoreElided(cut.root, cut.hasError, e, source);
+        if (root !== null) return { root, hasError: false };
+        return parseWhole(source, Math.max(1, timeoutMs - (performance.now() - t0)));
+      }
+      return parseWhole(source, timeoutMs);
     },
   };
 }

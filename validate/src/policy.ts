@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
-import { canonicalJson, sha256Hex } from '@airlock/proto';
+import { GovernancePolicySchema, canonicalJson, sha256Hex } from '@airlock/proto';
 import { FilesPolicySchema } from './file-policy.ts';
 
 /** The three verdicts, least to most strict. */
@@ -155,6 +155,8 @@ export const PolicySchema = z.strictObject({
         .default({ secrets: true, network: true, commands: [] }),
     })
     .default({ nonIdempotent: { secrets: true, network: true, commands: [] } }),
+  /** Budgets and loop detection of runs (the harness's defaults when absent; absent keeps older policies' hashes). */
+  governance: GovernancePolicySchema.optional(),
 });
 
 /** A validated policy. */

@@ -13,8 +13,8 @@ import type { AgentBackend, ExecRequest, OpenRunRequest, SnapshotInfo, StepPlace
 const SDK_KEPT_OUTPUT_BYTES = 1024;
 
 /** Connects to the Airlock deployment at `natsUrl` (URL credentials allowed) as an agent. */
-export async function connectBackend(natsUrl: string): Promise<AgentBackend> {
-  return new ClientBackend(await Airlock.connect({ servers: natsUrl.split(','), name: 'airlock-mcp' }));
+export async function connectBackend(natsUrl: string, credential?: string): Promise<AgentBackend> {
+  return new ClientBackend(await Airlock.connect({ servers: natsUrl.split(','), name: 'airlock-mcp', ...(credential ? { credential } : {}) }));
 }
 
 /** The step-place options as the SDK takes them (only those given). */

@@ -8,6 +8,8 @@ import type { ToolContext } from './tools.ts';
 
 export interface McpCommandOptions {
   natsUrl: string;
+  /** The agent's credential, for a harness that requires one (`./airlock --as agent mcp`). */
+  credential?: string;
   /** Serve Streamable HTTP on 127.0.0.1:PORT instead of stdio. */
   http?: number;
   /** Bind the server to this run: run_id becomes optional and other runs are refused. */
@@ -21,7 +23,7 @@ export interface McpCommandOptions {
 
 /** Runs the MCP server until its client hangs up (stdio) or the process is told to stop (HTTP). */
 export async function runMcpCommand(o: McpCommandOptions): Promise<void> {
-  await using backend = await connectBackend(o.natsUrl);
+  await using backend = await connectBackend(o.natsUrl, o.credential);
   const ctx: ToolContext = {
     backend,
     registry: new RunRegistry(o.run),

@@ -2,6 +2,8 @@ import type { KV } from '@nats-io/kv';
 import { AirlockError, ApprovalSchema, decode, encode } from '@airlock/proto';
 import type { ApiApprovalsRequest, ApiApprovalsResult, ApiDecideRequest, Approval } from '@airlock/proto';
 import { commandHash } from '@airlock/trust';
+import { refuseSelfDecision } from '../governance/access.ts';
+import { actorOf, type ApiCaller } from '../governance/callers.ts';
 import type { Logger } from '../logger.ts';
 import type { RunLogs } from '../run-logs.ts';
 
@@ -103,16 +105,19 @@ export class ApprovalBook {
    * An operator approves or rejects a held step; the decision goes to the run's log (`step.decided`)
    * and to the approvals bucket. Only a pending step can be decided, once.
    */
-  async decide(req: ApiDecideRequest): Promise<Approval> {
+  async decide(req: ApiDecideRequest, caller?: ApiCaller): Promise<Approval> {
     const key = `${req.runId}.${req.step}`;
     const entry = await this.#kv.get(key);
     if (!entry || entry.operation !== 'PUT') throw new AirlockError('unknown_approval', `step ${req.step} of run ${req.runId} is not held for approval`);
     const held = decode(ApprovalSchema, entry.value, 'approval');
+    // A verified caller decides in its own name; `by` stands only where nobody is verified (open mode).
+    const by = caller && !caller.stated ? caller.principal : req.by;
+    refuseSelfDecision({ principal: by, role: caller?.role ?? 'operator' }, held.requestedBy, `step ${req.step} of run ${req.runId}`);
     if (held.status !== 'pending') throw new AirlockError('already_decided', `step ${req.step} of run ${req.runId} was already ${held.status}${held.decidedBy ? ` by ${held.decidedBy}` : ''}`);
     const decided: Approval = {
       ...held,
       status: req.decision === 'approve' ? 'approved' : 'rejected',
-      decidedBy: req.by,
+      decidedBy: by,
       decidedAt: new Date().toISOString(),
       ...(req.note ? { note: req.note } : {}),
     };
@@ -121,8 +126,15 @@ export class ApprovalBook {
     } catch (cause) {
       throw new AirlockError('already_decided', `step ${req.step} of run ${req.runId} was decided by someone else just now`, { cause });
     }
-    await this.#logs.writer(req.runId).append({ type: 'step.decided', step: req.step, decision: decided.status === 'approved' ? 'approved' : 'rejected', decidedBy: req.by, ...(req.note ? { note: req.note } : {}) });
-    this.#log.info({ runId: req.runId, step: req.step, decision: decided.status, by: req.by }, 'held step decided');
+    await this.#logs.writer(req.runId).append({
+      type: 'step.decided',
+      step: req.step,
+      decision: decided.status === 'approved' ? 'approved' : 'rejected',
+      decidedBy: by,
+      ...(req.note ? { note: req.note } : {}),
+      ...(caller && !caller.stated ? { actor: actorOf(caller) } : {}),
+    });
+    this.#log.info({ runId: req.runId, step: req.step, decision: decided.status, by }, 'held step decided');
     return decided;
   }
 }

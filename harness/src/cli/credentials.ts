@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { names, runnerInboxPrefix, subjects } from '@airlock/proto';
+import { ROLES, names, runnerInboxPrefix, subjects } from '@airlock/proto';
+import type { Role } from '@airlock/proto';
+import { issueCredential } from '../governance/identity.ts';
+import { loadOrCreateSigningKey } from '../keys.ts';
 import { createRunnerIdentity, parseRunnerIdentity, publicKeysOf, type RunnerIdentity, type RunnerPublicKeys } from '@airlock/trust';
 
 /**
@@ -11,9 +14,15 @@ import { createRunnerIdentity, parseRunnerIdentity, publicKeysOf, type RunnerIde
  * <dir>/nats/auth.conf           nats-server `authorization` block: one user per role, one nkey user per runner (0600)
  * <dir>/harness/runners.json     the runners' public keys, pinned by the harness (AIRLOCK_RUNNERS_FILE)
  * <dir>/harness/nats.password   the harness user's password (0600)
- * <dir>/client/nats.password     the client (CLI/SDK) user's password (0600)
+ * <dir>/client/nats.password     the client (CLI/SDK) user's password (0600): the operator's, kept for older setups
+ * <dir>/roles/<role>.password    each role's NATS user password: agent, operator, reviewer, admin (0600)
+ * <dir>/roles/<role>.json        with a harness key: the role's NATS user and a credential signed by
+ *                                that key (`./airlock --as ROLE`, or AIRLOCK_CREDENTIAL) (0600)
  * <dir>/runners/<id>.json        each runner's identity: nkey seed + curve seed (0600)
  * ```
+ *
+ * Roles are enforced twice: NATS lets each role's user publish only its subjects (an agent cannot
+ * publish `airlock.v1.api.op.>` at all), and the harness checks the credential's role on every call.
  *
  * Why nkeys for runners (and passwords for harness and client): a runner's nkey seed is at once its
  * NATS login, the ed25519 key that signs its replies and log events, and (with its curve seed) what
@@ -26,8 +35,23 @@ export interface Deployment {
   natsConf: string;
   runnersFile: string;
   harness: { user: string; pass: string };
+  /** The operator's NATS user (what the CLI used before roles; kept as the default). */
   client: { user: string; pass: string };
+  /** One NATS user per role, and (with a harness key) a signed credential per role. */
+  roles: Record<Role, RoleCredential>;
   runners: Array<{ runnerId: string; identityFile: string; keys: RunnerPublicKeys }>;
+}
+
+/** A role's way in: its NATS user and, when the harness key was at hand, its credential for the harness API. */
+export interface RoleCredential {
+  role: Role;
+  user: string;
+  pass: string;
+  /** Principal named in the credential (the role's name for deployment credentials). */
+  principal: string;
+  credential?: string;
+  /** The file holding all of the above (0600). */
+  file: string;
 }
 
 /** What a runner may do on NATS: its own subjects and inbox, the logs (checked by signature), never the harness's. */
@@ -70,16 +94,34 @@ export function runnerPermissions(runnerId: string): object {
 }
 
 const HARNESS_PERMISSIONS = { publish: ['>'], subscribe: ['>'] };
-const CLIENT_PERMISSIONS = {
-  publish: { allow: ['airlock.v1.api.>', '_INBOX.>', '$JS.API.INFO', '$JS.API.STREAM.INFO.>', '$JS.API.STREAM.MSG.GET.>', '$JS.API.DIRECT.GET.>', '$JS.API.CONSUMER.>', '$JS.ACK.>', '$JS.FC.>', '$O.>'] },
-  subscribe: { allow: ['_INBOX.>', '$O.>', subjects.harnessHeartbeat] },
-};
+/** Reading logs, the audit index, snapshots and bundles (JetStream consumers and object stores). */
+const READS = ['_INBOX.>', '$JS.API.INFO', '$JS.API.STREAM.INFO.>', '$JS.API.STREAM.MSG.GET.>', '$JS.API.DIRECT.GET.>', '$JS.API.CONSUMER.>', '$JS.ACK.>', '$JS.FC.>', '$O.>'];
+const API = 'airlock.v1.api';
+
+/**
+ * What each role's NATS user may publish: agents the run API but nothing under `api.op.` (approve,
+ * controls) or `api.admin.`; reviewers only the read verbs; operators all but `api.admin.`.
+ */
+export function rolePermissions(role: Role): object {
+  const subscribe = { allow: ['_INBOX.>', '$O.>', subjects.harnessHeartbeat] };
+  switch (role) {
+    case 'agent':
+      return { publish: { allow: [`${API}.>`, ...READS], deny: [subjects.operatorApi, subjects.adminApi] }, subscribe };
+    case 'operator':
+      return { publish: { allow: [`${API}.>`, ...READS], deny: [subjects.adminApi] }, subscribe };
+    case 'reviewer':
+      return { publish: { allow: [subjects.api.ps, subjects.api.status, subjects.api.runState, subjects.api.approvals, subjects.api.bundle, ...READS] }, subscribe };
+    case 'admin':
+      return { publish: { allow: [`${API}.>`, ...READS] }, subscribe };
+  }
+}
 
 /** nats-server config text (JSON is valid nats-server config syntax). */
-export function natsAuthConfig(d: { harness: { user: string; pass: string }; client: { user: string; pass: string }; runners: Array<{ runnerId: string; keys: RunnerPublicKeys }> }): string {
+export function natsAuthConfig(d: { harness: { user: string; pass: string }; client: { user: string; pass: string }; roles?: Record<Role, { user: string; pass: string }>; runners: Array<{ runnerId: string; keys: RunnerPublicKeys }> }): string {
   const users = [
     { user: d.harness.user, password: d.harness.pass, permissions: HARNESS_PERMISSIONS },
-    { user: d.client.user, password: d.client.pass, permissions: CLIENT_PERMISSIONS },
+    { user: d.client.user, password: d.client.pass, permissions: rolePermissions('operator') },
+    ...(d.roles ? ROLES.map((role) => ({ user: d.roles![role].user, password: d.roles![role].pass, permissions: rolePermissions(role) })) : []),
     ...d.runners.map((r) => ({ nkey: r.keys.nkey, permissions: runnerPermissions(r.runnerId) })),
   ];
   return `# Generated by Airlock for one deployment: one NATS user per role, one nkey user per runner.\n# Do not edit: regenerate (runner ids: ${d.runners.map((r) => r.runnerId).join(', ')}).\nauthorization ${JSON.stringify({ users }, null, 2)}\n`;
@@ -102,11 +144,23 @@ function readOrMake(file: string, make: () => string): string {
  * existing passwords and runner identities are kept, missing ones made, and the nats-server config
  * and runners file rewritten from them.
  */
-export function ensureDeployment(dir: string, runnerIds: readonly string[]): Deployment {
-  for (const sub of ['nats', 'harness', 'client', 'runners']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
+export function ensureDeployment(dir: string, runnerIds: readonly string[], opts: { harnessKeyFile?: string } = {}): Deployment {
+  for (const sub of ['nats', 'harness', 'client', 'runners', 'roles']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
   const password = () => randomBytes(24).toString('base64url');
   const harness = { user: 'harness', pass: readOrMake(join(dir, 'harness', 'nats.password'), password) };
   const client = { user: 'client', pass: readOrMake(join(dir, 'client', 'nats.password'), password) };
+  // The harness key signs the role credentials (the harness checks them with its own key).
+  const key = opts.harnessKeyFile ? loadOrCreateSigningKey(opts.harnessKeyFile).privateKey : undefined;
+  const roles = Object.fromEntries(
+    ROLES.map((role): [Role, RoleCredential] => {
+      const pass = readOrMake(join(dir, 'roles', `${role}.password`), password);
+      const file = join(dir, 'roles', `${role}.json`);
+      const credential = key ? issueCredential(key, { principal: role, role }) : undefined;
+      const rc: RoleCredential = { role, user: role, pass, principal: role, ...(credential ? { credential } : {}), file };
+      if (credential) writeSecret(file, `${JSON.stringify({ role, principal: role, user: role, pass, credential }, null, 2)}\n`);
+      return [role, rc];
+    }),
+  ) as Record<Role, RoleCredential>;
   const runners = runnerIds.map((runnerId) => {
     const identityFile = join(dir, 'runners', `${runnerId}.json`);
     let identity: RunnerIdentity;
@@ -119,11 +173,16 @@ export function ensureDeployment(dir: string, runnerIds: readonly string[]): Dep
     return { runnerId, identityFile, keys: publicKeysOf(identity) };
   });
   const natsConf = join(dir, 'nats', 'auth.conf');
-  writeSecret(natsConf, natsAuthConfig({ harness, client, runners }));
+  writeSecret(natsConf, natsAuthConfig({ harness, client, roles, runners }));
   const runnersFile = join(dir, 'harness', 'runners.json');
   writeFileSync(runnersFile, `${JSON.stringify({ runners: runners.map((r) => r.keys) }, null, 2)}\n`, { mode: 0o644 });
   chmodSync(runnersFile, 0o644);
-  return { dir, natsConf, runnersFile, harness, client, runners };
+  return { dir, natsConf, runnersFile, harness, client, roles, runners };
+}
+
+/** A role's credential file as `ensureDeployment` wrote it. */
+export function readRoleFile(file: string): { role: Role; principal: string; user: string; pass: string; credential: string } {
+  return JSON.parse(readFileSync(file, 'utf8')) as { role: Role; principal: string; user: string; pass: string; credential: string };
 }
 
 /** `nats://user:pass@host:port` for each server of a comma-separated list. */

@@ -20,6 +20,11 @@ export function exitCodeOf(r: StepResult): number {
   return n ? 128 + n : 125;
 }
 
+/** `principal (role)`, or `unknown caller`. */
+function actorText(a: LogEvent['actor']): string {
+  return a ? `${a.principal} (${a.role})` : 'unknown caller';
+}
+
 /** One human-readable line (or the raw output) per log event. */
 export function formatEvent(e: LogEvent): string {
   const head = `#${e.seq} ${e.ts}`;
@@ -60,6 +65,12 @@ export function formatEvent(e: LogEvent): string {
       return `${head} snapshot after step ${e.step} FAILED: ${e.reason}\n`;
     case 'step.decided':
       return `${head} step ${e.step} ${e.decision.toUpperCase()} by ${e.decidedBy}${e.note ? `: ${e.note}` : ''}\n`;
+    case 'run.control':
+      return `${head} ${e.verb.toUpperCase()} by ${actorText(e.actor)}${e.budgets ? ` budgets ${JSON.stringify(e.budgets)}` : ''}${e.reason ? `: ${e.reason}` : ''} (request ${e.requestId})\n`;
+    case 'run.governed':
+      return `${head} ${e.action === 'pause' ? 'PAUSED' : 'WARNING'} (${e.cause.kind}${e.cause.kind === 'loop' ? ` ${e.cause.detector}, steps ${e.cause.steps.join(',')}` : e.cause.kind === 'budget' ? ` ${e.cause.budget} ${e.cause.used}/${e.cause.limit}` : ''}): ${e.reason}\n`;
+    case 'access.denied':
+      return `${head} ACCESS DENIED on ${e.subject} to ${actorText(e.actor)}: ${e.reason}\n`;
     case 'step.file':
       return `${head} step ${e.step} file.${e.file.op} ${e.file.path}: ${e.file.ok ? `ok${e.file.size !== undefined ? `, ${e.file.size} B` : ''}` : `${e.file.code}: ${e.file.message}`}\n`;
   }

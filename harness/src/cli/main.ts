@@ -3,16 +3,20 @@
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { AirlockError, outputBytes } from '@airlock/proto';
-import type { LogEvent, StepResult } from '@airlock/proto';
+import { AirlockError, ROLES, outputBytes } from '@airlock/proto';
+import type { LogEvent, Role, StepResult } from '@airlock/proto';
 import { Airlock, type ExecResult } from '@airlock/client';
 import { readAudit } from '@airlock/ledger';
 import { SnapshotStore } from '@airlock/snapshot';
+import { readRoleFile, withCredentials } from './credentials.ts';
+import { addGovernanceCommands } from './governance-commands.ts';
 import { alive, down, readStack, up } from './stack.ts';
 import { formatEvent, parseEnvPairs, exitCodeOf } from './format.ts';
 
 /** Exit code for Airlock's own failures (like `docker run`), distinct from the command's codes. */
 const EXIT_AIRLOCK_ERROR = 125;
+/** Exit code when the caller's role or credential does not allow the request (like a shell's `permission denied`). */
+const EXIT_FORBIDDEN = 77;
 /** Exit code when the validation chain did not allow the command (deny, or held for approval). */
 const EXIT_NOT_ALLOWED = 126;
 
@@ -21,21 +25,35 @@ const program = new Command('airlock')
   .option('--nats <url>', 'NATS URL of the Airlock deployment (default: the one `up` started, else nats://127.0.0.1:4222)')
   .option('--state-dir <dir>', 'state directory [AIRLOCK_HOME]', process.env.AIRLOCK_HOME ?? resolve(homedir(), '.airlock'))
   .option('--json', 'machine-readable output: JSON lines')
+  .addOption(new Option('--as <role>', 'act in this role with the credential `up` made for it [AIRLOCK_ROLE] (default operator; AIRLOCK_CREDENTIAL gives one directly)').choices([...ROLES]))
   .showHelpAfterError();
 // The options above are global and count anywhere before `--`, also after the command
 // (`./airlock run --json -- cmd`), as with gh, docker and kubectl: no positional options here.
 // Commander stops at `--`, so the words of the sandboxed command are never read as options.
 
-type Globals = { nats?: string; stateDir: string; json?: boolean };
+type Globals = { nats?: string; stateDir: string; json?: boolean; as?: Role };
 const globals = () => program.opts<Globals>();
 
-function natsUrl(): string {
+/**
+ * Where to connect and as whom: `--as ROLE` (or AIRLOCK_ROLE) picks the role's NATS user and
+ * credential from the stack `up` made; AIRLOCK_CREDENTIAL gives a credential directly (with the NATS
+ * URL from --nats or AIRLOCK_NATS_URL); a local stack alone means the operator.
+ */
+function connection(defaultRole: Role = 'operator'): { natsUrl: string; credential?: string } {
   const g = globals();
-  if (g.nats) return g.nats;
-  if (process.env.AIRLOCK_NATS_URL) return process.env.AIRLOCK_NATS_URL;
   const stack = readStack(g.stateDir);
-  if (stack && alive(stack.pids.harness)) return stack.clientUrl ?? stack.natsUrl;
-  return 'nats://127.0.0.1:4222';
+  const local = stack && alive(stack.pids.harness) ? stack : null;
+  const role = g.as ?? (process.env.AIRLOCK_ROLE as Role | undefined);
+  if (role && !(ROLES as readonly string[]).includes(role)) throw new AirlockError('bad_request', `AIRLOCK_ROLE is one of ${ROLES.join(', ')}, got ${JSON.stringify(role)}`);
+  const explicit = g.nats ?? process.env.AIRLOCK_NATS_URL;
+  if (process.env.AIRLOCK_CREDENTIAL && !g.as) return { natsUrl: explicit ?? local?.natsUrl ?? 'nats://127.0.0.1:4222', credential: process.env.AIRLOCK_CREDENTIAL };
+  if (local?.rolesDir && (role || !explicit)) {
+    const file = `${local.rolesDir}/${role ?? defaultRole}.json`;
+    const rc = readRoleFile(file);
+    return { natsUrl: explicit ?? withCredentials(local.natsUrl, rc), credential: rc.credential };
+  }
+  if (role) throw new AirlockError('bad_request', `--as ${role} needs the credentials of a stack started with \`./airlock up\` (none in ${g.stateDir}); or set AIRLOCK_CREDENTIAL`);
+  return { natsUrl: explicit ?? local?.clientUrl ?? local?.natsUrl ?? 'nats://127.0.0.1:4222' };
 }
 
 function out(line: string): void {
@@ -47,7 +65,8 @@ function json(value: unknown): void {
 }
 
 async function withClient<T>(fn: (c: Airlock) => Promise<T>): Promise<T> {
-  await using client = await Airlock.connect({ servers: natsUrl() });
+  const { natsUrl, credential } = connection();
+  await using client = await Airlock.connect({ servers: natsUrl, ...(credential ? { credential } : {}) });
   return await fn(client);
 }
 
@@ -123,7 +142,10 @@ program
       say,
     });
     if (g.json) json({ type: 'up', ...info });
-    else out(`Airlock is up at ${info.natsUrl}. Try: ./airlock run -- echo hello${o.detach ? '   (stop: ./airlock down)' : '   (Ctrl-C stops it)'}`);
+    else {
+      out(`Airlock is up at ${info.natsUrl}. Try: ./airlock run -- echo hello${o.detach ? '   (stop: ./airlock down)' : '   (Ctrl-C stops it)'}`);
+      if (info.rolesDir) out(`Credentials per role in ${info.rolesDir} (0600): ./airlock --as agent|operator|reviewer|admin …  (default: operator)`);
+    }
     if (o.detach) return;
     await new Promise<void>((done) => {
       let stopping = false;
@@ -506,8 +528,10 @@ openOptions(
     .option('--trace <file>', 'append every JSON-RPC message, in and out, to this file'),
 ).action(async (o: OpenOpts & { run?: string; root?: string; timeout: string; waitApproval?: string; keep?: boolean; trace?: string }) => {
   const { runCodexEnv } = await import('@airlock/codex-env');
+  const { natsUrl, credential } = connection('agent');
   process.exitCode = await runCodexEnv({
-    natsUrl: natsUrl(),
+    natsUrl,
+    ...(credential ? { credential } : {}),
     // Without --workspace the workspace is the directory Codex starts this in (its working directory).
     ...(o.run ? { runId: o.run } : { open: openRequest({ ...o, workspace: o.workspace ?? '.' }) }),
     ...(o.root ? { root: resolve(o.root) } : {}),
@@ -585,8 +609,12 @@ program
   .option('--image <image>', 'sandbox image for open_run when the agent names none')
   .action(async (o: { http?: string; run?: string; workspace?: string; image?: string }) => {
     const { runMcpCommand } = await import('@airlock/mcp');
-    await runMcpCommand({ natsUrl: natsUrl(), ...(o.http ? { http: Number(o.http) } : {}), ...(o.run ? { run: o.run } : {}), ...(o.workspace ? { workspace: o.workspace } : {}), ...(o.image ? { image: o.image } : {}) });
+    // An MCP server serves an agent: the agent's credential unless told otherwise.
+    const { natsUrl, credential } = connection('agent');
+    await runMcpCommand({ natsUrl, ...(credential ? { credential } : {}), ...(o.http ? { http: Number(o.http) } : {}), ...(o.run ? { run: o.run } : {}), ...(o.workspace ? { workspace: o.workspace } : {}), ...(o.image ? { image: o.image } : {}) });
   });
+
+addGovernanceCommands(program, { withClient, asJson: () => globals().json ?? false, out });
 
 /** A duration like `90s`, `10m`, `2h` in milliseconds. */
 function parseDuration(text: string, flag: string): number {
@@ -620,5 +648,7 @@ try {
       ? 2
       : err instanceof AirlockError && ['validation_denied', 'validation_ask', 'policy_changed', 'verification_failed'].includes(err.code)
         ? EXIT_NOT_ALLOWED
-        : EXIT_AIRLOCK_ERROR;
+        : err instanceof AirlockError && err.code === 'forbidden'
+          ? EXIT_FORBIDDEN
+          : EXIT_AIRLOCK_ERROR;
 }

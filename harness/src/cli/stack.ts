@@ -30,6 +30,8 @@ export interface StackInfo {
   natsUrl: string;
   /** The same with the client user's credentials (this file is 0600): what the CLI connects with. Absent for a NATS given with --nats. */
   clientUrl?: string;
+  /** One credential file per role (`roles/<role>.json`, 0600): `./airlock --as ROLE` reads them. Absent for a NATS given with --nats. */
+  rolesDir?: string;
   stateDir: string;
   pids: { nats?: number; runner: number; harness: number };
   startedAt: string;
@@ -105,7 +107,10 @@ export async function up(opts: StackOptions): Promise<{ info: StackInfo; childre
   // Our own NATS gets this deployment's users: harness and client passwords, one nkey user for the
   // runner (its own subjects only), and the harness pins the runner's keys. A NATS given with --nats
   // is the operator's to configure (`node deploy/credentials.ts` writes the same files for it).
-  const creds = natsUrl ? undefined : ensureDeployment(join(opts.stateDir, 'credentials'), [opts.runnerId]);
+  const keyFile = join(opts.stateDir, 'harness', 'key.pem');
+  // With our own NATS, every role gets a NATS user and a credential signed by the harness key, and
+  // the harness requires credentials (AIRLOCK_AUTH=required).
+  const creds = natsUrl ? undefined : ensureDeployment(join(opts.stateDir, 'credentials'), [opts.runnerId], { harnessKeyFile: keyFile });
   try {
     if (!natsUrl) {
       if (await portOpen(opts.port)) throw new Error(`port ${opts.port} is taken; pass --port N, or --nats URL to use that server`);
@@ -118,19 +123,20 @@ export async function up(opts: StackOptions): Promise<{ info: StackInfo; childre
       await waitFor('nats-server', 10_000, () => portOpen(opts.port), children);
     }
     const node = process.execPath;
-    const keyFile = join(opts.stateDir, 'harness', 'key.pem');
     // Credentials go through the environment, not argv (which `ps` shows to every user).
-    const harnessEnv = creds ? { AIRLOCK_NATS_URL: withCredentials(natsUrl, creds.harness), AIRLOCK_RUNNERS_FILE: creds.runnersFile } : {};
+    const harnessEnv = creds ? { AIRLOCK_NATS_URL: withCredentials(natsUrl, creds.harness), AIRLOCK_RUNNERS_FILE: creds.runnersFile, AIRLOCK_AUTH: 'required' } : {};
     const harness = start('harness', node, [...SERVICE_NODE_FLAGS, join(REPO_ROOT, 'harness/src/main.ts'), ...(creds ? [] : ['--nats', natsUrl]), '--key-file', keyFile, '--secrets-dir', join(opts.stateDir, 'secrets'), ...(opts.policyFile ? ['--policy', opts.policyFile] : [])], { ...secretEnv(), ...harnessEnv });
     const identity = creds?.runners.find((r) => r.runnerId === opts.runnerId)?.identityFile;
     const runner = start('runner', node, [...SERVICE_NODE_FLAGS, join(REPO_ROOT, 'runner/src/main.ts'), '--nats', natsUrl, '--id', opts.runnerId, ...(identity ? ['--identity', identity] : []), '--slots', String(opts.slots), '--state-dir', join(opts.stateDir, 'runner'), '--harness-key', `${keyFile}.pub`]);
     opts.say(`runner        ${opts.runnerId} (${opts.slots} slots), harness; logs in ${logs}`);
     const clientUrl = creds ? withCredentials(natsUrl, creds.client) : undefined;
-    await using client = await Airlock.connect({ servers: clientUrl ?? natsUrl });
+    const operator = creds?.roles.operator;
+    await using client = await Airlock.connect({ servers: operator ? withCredentials(natsUrl, operator) : (clientUrl ?? natsUrl), ...(operator?.credential ? { credential: operator.credential } : {}) });
     await waitFor('harness and runner', 30_000, async () => (await client.status({ timeoutMs: 1000 })).runners.some((r) => r.runnerId === opts.runnerId), children);
     const info: StackInfo = {
       natsUrl,
       ...(clientUrl ? { clientUrl } : {}),
+      ...(creds ? { rolesDir: join(creds.dir, 'roles') } : {}),
       stateDir: opts.stateDir,
       pids: { ...(natsPid ? { nats: natsPid } : {}), runner: runner.pid!, harness: harness.pid! },
       startedAt: new Date().toISOString(),

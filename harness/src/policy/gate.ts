@@ -56,7 +56,7 @@ export class PolicyGate {
   }
 
   /** Checks step `step` of a run; throws `validation_denied` or `validation_ask` (after holding the step). */
-  async check(runId: string, step: number, cmd: string, pinnedHash: string, mountPath: string, given?: GivenVerdict): Promise<GateResult> {
+  async check(runId: string, step: number, cmd: string, pinnedHash: string, mountPath: string, given?: GivenVerdict, requestedBy?: string): Promise<GateResult> {
     const v = this.validator;
     // `given`: a verdict reached by another check of the same policy (the file tools'), recorded and held alike.
     const checked =
@@ -85,7 +85,7 @@ export class PolicyGate {
     if (verdict.verdict === 'allow') return { commands, ...(approval ? { approved: { step: approval.step, by: approval.decidedBy ?? '?' } } : {}) };
     const data = { step, verdict: verdict.verdict, rule: verdict.rule, reason: verdict.reason, ...('span' in verdict && verdict.span ? { span: verdict.span } : {}) };
     if (verdict.verdict === 'ask') {
-      await this.#approvals.hold({ runId, step, cmd: this.#redactor.redactString(cmd), cmdSha256: commandHash(cmd), rule: verdict.rule, reason: verdict.reason, requestedAt: new Date().toISOString(), status: 'pending' });
+      await this.#approvals.hold({ runId, step, cmd: this.#redactor.redactString(cmd), cmdSha256: commandHash(cmd), rule: verdict.rule, reason: verdict.reason, requestedAt: new Date().toISOString(), status: 'pending', ...(requestedBy ? { requestedBy } : {}) });
       throw new AirlockError(
         'validation_ask',
         `step ${step} is held for approval (${verdict.rule}): ${verdict.reason}. An operator approves it with \`airlock approve ${runId} ${step}\`; then the same command runs once`,

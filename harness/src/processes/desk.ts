@@ -3,7 +3,7 @@
 import type { KeyObject } from 'node:crypto';
 import { AirlockError } from '@airlock/proto';
 import type { LogEvent, RunRecord } from '@airlock/proto';
-import type { RunLogWriter } from '@airlock/ledger';
+import type { RunLog } from '../run-logs.ts';
 import type { NatsHandles } from '@airlock/transport';
 import { newJobClaims, signJob, type Redactor } from '@airlock/trust';
 import type { Policy } from '@airlock/validate';
@@ -35,7 +35,7 @@ export interface StepDesk {
   /** Changes a run's record (compare-and-set, retried); `change` returns null to leave it. */
   updateRecord(runId: string, change: (r: RunRecord) => RunRecord | null): Promise<void>;
   /** The harness's writer of a run's log. */
-  log(runId: string): RunLogWriter;
+  log(runId: string): RunLog;
   /** Redacts every secret the harness holds. */
   redact(text: string): string;
   /**

@@ -50,6 +50,11 @@ describe('processState', () => {
     expect(processState(RUN, 2, done.slice(0, -1), 0, 10)).toMatchObject({ status: 'running' });
   });
 
+  it('reports a process its runner left behind as lost when the run moved', () => {
+    const moved = [...events, ev({ type: 'run.moved', fromRunner: 'r1', toRunner: 'r2', fromSnapshot: 'd'.repeat(64), afterStep: 1, containerId: 'c2', workspace: '/w', reason: 'runner r1 lost' })];
+    expect(processState(RUN, 2, moved, 0, 0)).toMatchObject({ status: 'lost', reason: 'the run moved to runner r2: runner r1 lost' });
+  });
+
   it('lists only processes (steps with yieldMs)', () => {
     expect(processList(events)).toEqual([{ pid: 2, cmd: 'server', status: 'running', outputBytes: 12, requestedAt: '2026-12-01T00:00:00Z' }]);
   });

@@ -30,6 +30,12 @@ export function stepFacts(events: readonly LogEvent[], only?: number): Map<numbe
   };
   let lastStarted = 0;
   for (const e of events) {
+    // A run that moved to another runner left its running steps behind (a harness that restarted
+    // meanwhile may not have logged `step.lost` for a process it no longer waited on).
+    if (e.type === 'run.moved') {
+      for (const f of steps.values()) if (f.started && !f.exited && !f.lost) f.lost = { ...e, type: 'step.lost', step: 0, runnerId: e.fromRunner, reason: `the run moved to runner ${e.toRunner}: ${e.reason}` };
+      continue;
+    }
     if (!('step' in e) || typeof e.step !== 'number') continue;
     if (e.type === 'step.started') lastStarted = Math.max(lastStarted, e.step);
     if (only !== undefined && e.step !== only) continue;

@@ -1,8 +1,11 @@
 import { ulid } from 'ulid';
 import { AirlockError, PROTOCOL_VERSION, RunnerCloseResultSchema, subjects } from '@airlock/proto';
-import type { ApiCloseRequest, ApiOpenRequest, ApiPsRequest, ApiPsResult, RunRecord, RunnerOpenRequest } from '@airlock/proto';
+import type { ApiCloseRequest, ApiOpenRequest, ApiPsRequest, ApiPsResult, Budgets, RunRecord, RunnerOpenRequest, Termination } from '@airlock/proto';
 import type { ApprovalBook } from '../approvals/book.ts';
 import type { HarnessContext } from '../context.ts';
+import { authorizeRun } from '../governance/access.ts';
+import { actorOf, type ApiCaller } from '../governance/callers.ts';
+import type { RunGovernor } from '../governance/governor.ts';
 import type { PolicyGate } from '../policy/gate.ts';
 import { askRunner } from '../routing/ask.ts';
 import type { RunnerFleet } from '../routing/fleet.ts';
@@ -19,8 +22,9 @@ export class RunLifecycle {
   readonly #gate: PolicyGate;
   readonly #approvals: ApprovalBook;
   readonly #runnerKeys: RunnerKeyStore;
+  readonly #governor: RunGovernor;
 
-  constructor(ctx: HarnessContext, deps: { records: RunRecords; logs: RunLogs; fleet: RunnerFleet; gate: PolicyGate; approvals: ApprovalBook; runnerKeys: RunnerKeyStore }) {
+  constructor(ctx: HarnessContext, deps: { records: RunRecords; logs: RunLogs; fleet: RunnerFleet; gate: PolicyGate; approvals: ApprovalBook; runnerKeys: RunnerKeyStore; governor: RunGovernor }) {
     this.#ctx = ctx;
     this.#records = deps.records;
     this.#logs = deps.logs;
@@ -28,10 +32,13 @@ export class RunLifecycle {
     this.#gate = deps.gate;
     this.#approvals = deps.approvals;
     this.#runnerKeys = deps.runnerKeys;
+    this.#governor = deps.governor;
+    deps.governor.bindClose((runId, opts) => this.close({ v: PROTOCOL_VERSION, runId }, undefined, opts));
   }
 
-  async open(req: ApiOpenRequest): Promise<RunRecord> {
+  async open(req: ApiOpenRequest, caller?: ApiCaller): Promise<RunRecord> {
     const { cfg } = this.#ctx;
+    if (req.budgets && caller?.role === 'agent') this.#agentMayOnlyLower(req.budgets);
     const { policy, policyHash } = this.#gate.validator;
     const runId = ulid();
     const body: RunnerOpenRequest = {
@@ -63,6 +70,8 @@ export class RunLifecycle {
       ...(req.replayOf ? { replayOf: req.replayOf } : {}),
       env: req.env ?? {},
       moves: 0,
+      ...(caller && !caller.stated ? { openedBy: actorOf(caller) } : {}),
+      ...(req.budgets ? { budgets: req.budgets } : {}),
       ...(req.keepCwd ? { keepCwd: true } : {}),
     };
     await this.#records.create(record);
@@ -70,12 +79,15 @@ export class RunLifecycle {
     return record;
   }
 
-  async close(req: ApiCloseRequest): Promise<RunRecord> {
+  /** Closes a run (an agent: only its own); `opts` when an operator's control ends it. */
+  async close(req: ApiCloseRequest, caller?: ApiCaller, opts: { termination: Termination; reason: string } = { termination: 'succeeded', reason: 'closed by request' }): Promise<RunRecord> {
     const { record } = await this.#records.get(req.runId, { fresh: true });
+    if (caller) authorizeRun(caller, req.runId, record.openedBy?.principal);
     if (record.status === 'closed') return record;
+    const reason = opts.reason;
     let loggedByRunner = true;
     try {
-      await askRunner(this.#ctx.nats.nc, subjects.runnerClose(record.runnerId), { v: PROTOCOL_VERSION, runId: req.runId, reason: 'closed by request' }, RunnerCloseResultSchema, 60_000, {
+      await askRunner(this.#ctx.nats.nc, subjects.runnerClose(record.runnerId), { v: PROTOCOL_VERSION, runId: req.runId, reason }, RunnerCloseResultSchema, 60_000, {
         verify: (raw) => this.#runnerKeys.verify('close', record.runnerId, req.runId, 0, raw),
       });
     } catch (err) {
@@ -84,20 +96,35 @@ export class RunLifecycle {
       loggedByRunner = false;
       this.#ctx.log.warn({ runId: req.runId, err }, 'runner did not close the run');
     }
-    const closed: RunRecord = { ...record, status: 'closed', closedAt: new Date().toISOString(), closeReason: 'closed by request' };
-    if (!loggedByRunner) await this.#logs.writer(req.runId).append({ type: 'run.closed', reason: `closed by request; runner ${record.runnerId} did not answer` });
+    const { control: _control, ...rest } = (await this.#records.get(req.runId, { fresh: true })).record;
+    const closed: RunRecord = { ...rest, status: 'closed', closedAt: new Date().toISOString(), closeReason: reason, termination: opts.termination };
+    if (!loggedByRunner) await this.#logs.writer(req.runId).append({ type: 'run.closed', reason: `${reason}; runner ${record.runnerId} did not answer`, termination: opts.termination });
     await this.#records.putFinal(closed);
     this.#logs.forget(req.runId);
-    await this.#approvals.expire(req.runId, 'closed by request');
+    this.#governor.forget(req.runId);
+    await this.#approvals.expire(req.runId, reason);
     return closed;
   }
 
   /** Ends a run that cannot go on, with the reason in its log and record. */
-  async fail(record: RunRecord, reason: string): Promise<void> {
-    await this.#logs.writer(record.runId).append({ type: 'run.closed', reason });
-    await this.#records.putFinal({ ...record, status: 'closed', closedAt: new Date().toISOString(), closeReason: reason });
+  async fail(record: RunRecord, reason: string, termination: Termination = 'runner_lost'): Promise<void> {
+    await this.#logs.writer(record.runId).append({ type: 'run.closed', reason, termination });
+    const { control: _control, ...rest } = record;
+    await this.#records.putFinal({ ...rest, status: 'closed', closedAt: new Date().toISOString(), closeReason: reason, termination });
+    this.#governor.forget(record.runId);
     await this.#approvals.expire(record.runId, reason);
     this.#ctx.log.warn({ runId: record.runId, reason }, 'run failed');
+  }
+
+  /** An agent may set budgets at open only at or below the policy's: raising them is an operator's call. */
+  #agentMayOnlyLower(budgets: Budgets): void {
+    const policy = this.#gate.validator.policy.governance?.budgets ?? {};
+    for (const [name, value] of Object.entries(budgets) as Array<[keyof Budgets, number | undefined]>) {
+      const limit = policy[name];
+      if (value !== undefined && limit !== undefined && value > limit) {
+        throw new AirlockError('forbidden', `an agent may not open a run with ${name} ${value} over the policy's ${limit}; an operator raises budgets (\`airlock raise\`)`);
+      }
+    }
   }
 
   async ps(req: ApiPsRequest): Promise<ApiPsResult> {

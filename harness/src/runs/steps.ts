@@ -3,6 +3,9 @@ import type { ApiExecRequest, RunRecord, StepResult } from '@airlock/proto';
 import { newJobClaims, signJob, type Redactor } from '@airlock/trust';
 import type { KeyObject } from 'node:crypto';
 import type { HarnessContext } from '../context.ts';
+import { authorizeRun } from '../governance/access.ts';
+import { actorOf, type ApiCaller } from '../governance/callers.ts';
+import type { RunGovernor } from '../governance/governor.ts';
 import type { PolicyGate } from '../policy/gate.ts';
 import { askRunner } from '../routing/ask.ts';
 import type { RunnerKeyStore } from '../routing/runner-keys.ts';
@@ -38,12 +41,13 @@ export class StepDispatcher {
   readonly #redactor: Redactor;
   readonly #runnerKeys: RunnerKeyStore;
   readonly #key: KeyObject;
+  readonly #governor: RunGovernor;
   /** Exec requests waiting on a runner, by run id, so a lost runner fails them at once. */
   readonly #waiting = new Map<string, StepInFlight>();
 
   constructor(
     ctx: HarnessContext,
-    deps: { records: RunRecords; logs: RunLogs; gate: PolicyGate; secrets: SecretStore; redactor: Redactor; runnerKeys: RunnerKeyStore; key: KeyObject },
+    deps: { records: RunRecords; logs: RunLogs; gate: PolicyGate; secrets: SecretStore; redactor: Redactor; runnerKeys: RunnerKeyStore; key: KeyObject; governor: RunGovernor },
   ) {
     this.#ctx = ctx;
     this.#records = deps.records;
@@ -53,6 +57,7 @@ export class StepDispatcher {
     this.#redactor = deps.redactor;
     this.#runnerKeys = deps.runnerKeys;
     this.#key = deps.key;
+    this.#governor = deps.governor;
   }
 
   /** The step of a run waiting on its runner, if any. */
@@ -60,22 +65,40 @@ export class StepDispatcher {
     return this.#waiting.get(runId);
   }
 
-  async exec(req: ApiExecRequest): Promise<StepResult> {
-    return (await this.start(req)).result;
+  async exec(req: ApiExecRequest, caller?: ApiCaller): Promise<StepResult> {
+    return (await this.start(req, caller)).result;
   }
 
   /**
    * Numbers, logs and checks a step and sends it to its runner; `result` settles when the step ends
-   * (a caller with `yieldMs` stops waiting earlier, the step goes on). Refusals throw here.
+   * (a caller with `yieldMs` stops waiting earlier, the step goes on). Refusals throw here. An agent
+   * only in its own runs; refused while the run is paused or being cancelled (or pauses it when a
+   * budget is used up, see {@link number}); after the result the loop detectors look at the run.
    */
-  async start(req: ApiExecRequest): Promise<{ step: number; result: Promise<StepResult> }> {
+  async start(req: ApiExecRequest, caller?: ApiCaller): Promise<{ step: number; result: Promise<StepResult> }> {
+    if (caller) authorizeRun(caller, req.runId, (await this.#records.get(req.runId)).record.openedBy?.principal);
     const { record, step } = await this.number(req.runId);
     const log = this.#logs.writer(req.runId);
     const asked = Object.values(req.env ?? {}).flatMap((v) => SECRET_PLACEHOLDER.exec(v)?.[1] ?? []);
-    await log.append({ type: 'step.requested', step, cmd: this.#redactor.redactString(req.cmd), ...(asked.length ? { secrets: asked } : {}), ...(req.yieldMs !== undefined ? { yieldMs: req.yieldMs } : {}) });
+    const actor = caller ? actorOf(caller) : undefined;
+    await log.append({
+      type: 'step.requested',
+      step,
+      cmd: this.#redactor.redactString(req.cmd),
+      ...(asked.length ? { secrets: asked } : {}),
+      ...(req.yieldMs !== undefined ? { yieldMs: req.yieldMs } : {}),
+      ...(actor ? { actor } : {}),
+    });
     // Where the step starts (cwd, keepCwd): the command is validated and run with the `cd` in front.
     const plan = planStep(record, req);
-    const { commands, approved } = await this.#gate.check(req.runId, step, plan.cmd, record.policyHash, record.mountPath);
+    let checked;
+    try {
+      checked = await this.#gate.check(req.runId, step, plan.cmd, record.policyHash, record.mountPath, undefined, caller && !caller.stated ? caller.principal : undefined);
+    } catch (err) {
+      await this.#governor.afterRefusal(record).catch((e: unknown) => this.#ctx.log.error({ err: e, runId: req.runId }, 'loop detection failed after a refusal'));
+      throw err;
+    }
+    const { commands, approved } = checked;
     const policy = this.#gate.validator.policy;
     const { env, secrets } = this.#secrets.resolve(req.env ?? {}, policy.secrets, commands);
     const timeoutMs = req.timeoutMs ?? this.#ctx.cfg.stepTimeoutMs ?? policy.limits.stepTimeoutMs;
@@ -106,6 +129,7 @@ export class StepDispatcher {
         { signal: abort.signal, verify: (raw) => this.#runnerKeys.verify('exec', holder, req.runId, step, raw) },
       );
       if (plan.reportCwd && result.cwd) await this.#rememberCwd(req.runId, result.cwd);
+      await this.#governor.afterStep(record, result).catch((e: unknown) => this.#ctx.log.error({ err: e, runId: req.runId }, 'governance after a step failed'));
       return result;
     } catch (err) {
       if (err instanceof AirlockError && err.code === 'no_runner') {
@@ -147,9 +171,13 @@ export class StepDispatcher {
 
   /**
    * Takes the next step number of an open run. Compare-and-set on the record numbers steps without
-   * gaps even with concurrent callers; a stale cached revision costs one re-read.
+   * gaps even with concurrent callers; a stale cached revision costs one re-read. Every kind of step
+   * (command, file tool, process) comes here first: a paused run, or one whose budget is used up,
+   * gets no number (`run_paused`).
    */
   async number(runId: string): Promise<{ record: RunRecord; step: number }> {
+    const current = (await this.#records.get(runId)).record;
+    if (current.status === 'open') await this.#governor.beforeStep(current);
     for (const fresh of [false, true]) {
       const current = await this.#records.get(runId, { fresh });
       const record = current.record;

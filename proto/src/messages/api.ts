@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EnvSchema, RunIdSchema, StepNumberSchema, VersionSchema } from './common.ts';
 import { ReplayOfSchema, RunRecordSchema } from './run.ts';
+import { BudgetsSchema } from './governance.ts';
 import { ExecSessionFields } from './session.ts';
 
 /** CLI/SDK -> harness: open a run. */
@@ -14,6 +15,8 @@ export const ApiOpenRequestSchema = z.object({
   fromSnapshot: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   /** This run replays another; recorded in the run's record, with any accepted policy change. */
   replayOf: ReplayOfSchema.optional(),
+  /** Budgets of this run over the policy's (`governance.budgets`). */
+  budgets: BudgetsSchema.optional(),
   /** Every step starts where the previous one ended (`cd` persists), unless an exec says otherwise. */
   keepCwd: z.boolean().optional(),
 });
@@ -72,6 +75,8 @@ export const ApprovalSchema = z.object({
   note: z.string().optional(),
   /** The step that ran under this approval. */
   usedByStep: StepNumberSchema.optional(),
+  /** Who asked for the held step: nobody approves their own request. */
+  requestedBy: z.string().optional(),
 });
 export type Approval = z.infer<typeof ApprovalSchema>;
 

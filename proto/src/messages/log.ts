@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { StepNumberSchema, VersionSchema } from './common.ts';
 import { StepResultSchema, VerdictKindSchema } from './exec.ts';
+import { ActorSchema, BudgetsSchema, ControlVerbSchema, PauseCauseSchema, TerminationSchema } from './governance.ts';
 import { FileStepSummarySchema } from './files.ts';
 
 /** Largest payload of one output chunk, in bytes (before base64). */
@@ -19,6 +20,8 @@ const base = {
   by: z.string(),
   /** sha256 (hex) of the previous event's bytes as stored; 64 zeros for the first event of a run. */
   prev: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Whose request the harness wrote this event for (verified role and principal); absent on runner events and older logs. */
+  actor: ActorSchema.optional(),
 };
 
 /** `prev` of the first event of a run. */
@@ -48,6 +51,8 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     /** false when the runner could not give the workspace back (see `releaseError`); absent from older runners. */
     workspaceReleased: z.boolean().optional(),
     releaseError: z.string().optional(),
+    /** Why the run ended (typed); absent in logs written before it was recorded. */
+    termination: TerminationSchema.optional(),
   }),
   z.object({
     ...base,
@@ -140,6 +145,19 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     oomKilled: z.boolean(),
     reason: z.string(),
   }),
+  /** An operator's control on the run (pause, resume, cancel, kill, raise), stored once per request id; `actor` says who. */
+  z.object({
+    ...base,
+    type: z.literal('run.control'),
+    verb: ControlVerbSchema,
+    requestId: z.string(),
+    reason: z.string().optional(),
+    budgets: BudgetsSchema.optional(),
+  }),
+  /** The harness paused the run or warned about it: a budget ran out, or a loop was detected (`cause` holds the evidence). */
+  z.object({ ...base, type: z.literal('run.governed'), action: z.enum(['pause', 'warn']), cause: PauseCauseSchema, reason: z.string() }),
+  /** A request refused for its caller's role or credential (`actor` when one was established). */
+  z.object({ ...base, type: z.literal('access.denied'), subject: z.string(), reason: z.string() }),
   z.object({
     ...base,
     type: z.literal('message.rejected'),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EnvSchema, RunIdSchema, RunnerIdSchema, VersionSchema } from './common.ts';
 import { ReplySignatureSchema } from './exec.ts';
+import { ActorSchema, BudgetsSchema, TerminationSchema } from './governance.ts';
 import { RunSessionFields } from './session.ts';
 
 /**
@@ -114,6 +115,14 @@ export const RunRecordSchema = z.object({
   /** How many times the run moved to another runner after losing one. */
   moves: z.number().int().min(0).default(0),
   replayOf: ReplayOfSchema.optional(),
+  /** Who opened the run (its agent principal; the only agent that may use it). */
+  openedBy: ActorSchema.optional(),
+  /** Per-run budget overrides given at open (over the policy's). */
+  budgets: BudgetsSchema.optional(),
+  /** `paused`/`cancelling` while governed (a view of the run log's fold, for `ps`). */
+  control: z.enum(['running', 'paused', 'cancelling']).optional(),
+  /** Why the run ended (typed). */
+  termination: TerminationSchema.optional(),
   ...RunSessionFields,
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;

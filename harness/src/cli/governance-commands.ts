@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
+import { AirlockError } from '@airlock/proto';
+import type { Budgets, RunState } from '@airlock/proto';
+import type { Airlock } from '@airlock/client';
+
+/** What the governance commands need from the CLI's main module. */
+export interface CliKit {
+  withClient<T>(fn: (c: Airlock) => Promise<T>): Promise<T>;
+  asJson(): boolean;
+  out(line: string): void;
+}
+
+/** One line (or a few) for people: state, cause, budgets used. */
+export function formatRunState(s: RunState): string {
+  const lines = [`run ${s.runId}: ${s.state.toUpperCase()}${s.termination ? ` (${s.termination})` : ''}${s.stepInFlight ? `, step ${s.stepInFlight} running` : ''}`];
+  if (s.paused) {
+    const c = s.paused.cause;
+    const why = c.kind === 'operator' ? `by ${s.paused.by?.principal ?? 'an operator'}` : c.kind === 'budget' ? `budget ${c.budget} used up (${c.used} of ${c.limit})` : `loop ${c.detector} (steps ${c.steps.join(', ')})`;
+    lines.push(`  paused ${why} at ${s.paused.at}: ${s.paused.reason}`);
+  }
+  const budget = (name: keyof Budgets, used: number, unit = '') => `${name} ${Math.round(used)}${unit}${s.budgets[name] !== undefined ? ` of ${s.budgets[name]}${unit}` : ''}`;
+  lines.push(`  used: ${budget('steps', s.used.steps)}, ${budget('activeMs', s.used.activeMs, ' ms')}, ${budget('outputBytes', s.used.outputBytes, ' B')}${s.warnings ? `; ${s.warnings} loop warning(s)` : ''}`);
+  if (s.lastControl) lines.push(`  last control: ${s.lastControl.verb} by ${s.lastControl.by.principal} (${s.lastControl.by.role}) at ${s.lastControl.at}`);
+  return lines.join('\n');
+}
+
+const positive = (v: string, flag: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new AirlockError('bad_request', `${flag} wants a whole number > 0, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+/** `pause`, `resume`, `cancel`, `kill`, `raise`, `watch`: operators govern runs. */
+export function addGovernanceCommands(program: Command, kit: CliKit): void {
+  const show = (s: RunState) => (kit.asJson() ? kit.out(JSON.stringify({ type: 'run.state', ...s })) : kit.out(formatRunState(s)));
+  for (const [verb, what] of [
+    ['pause', 'pause a run: no new step starts until it is resumed (the running step finishes)'],
+    ['resume', 'resume a paused run (paused by an operator, a budget or a loop detector)'],
+    ['cancel', 'cancel a run: the running step finishes, then the run closes (termination: cancelled)'],
+    ['kill', 'kill a run now: its sandbox is removed mid-step and the run closes (termination: killed)'],
+  ] as const) {
+    program
+      .command(verb)
+      .description(`${what}; operators only, recorded in the run's log with who and why`)
+      .argument('<run>', 'run id')
+      .option('--reason <text>', 'why, for the log')
+      .option('--request-id <id>', 'idempotency key: sending the same request again changes nothing (default: a fresh one)')
+      .action((runId: string, o: { reason?: string; requestId?: string }) =>
+        kit.withClient(async (c) => show(await c.control(runId, verb, { requestId: o.requestId ?? randomUUID(), ...(o.reason ? { reason: o.reason } : {}) }))),
+      );
+  }
+  program
+    .command('raise')
+    .description("raise a run's budgets (operators); then `resume` a run a budget paused")
+    .argument('<run>', 'run id')
+    .option('--steps <n>', 'steps budget')
+    .option('--active-ms <n>', 'active wall time budget, ms')
+    .option('--output-bytes <n>', 'output bytes budget')
+    .option('--reason <text>', 'why, for the log')
+    .option('--request-id <id>', 'idempotency key')
+    .action((runId: string, o: { steps?: string; activeMs?: string; outputBytes?: string; reason?: string; requestId?: string }) =>
+      kit.withClient(async (c) => {
+        const budgets: Budgets = {
+          ...(o.steps ? { steps: positive(o.steps, '--steps') } : {}),
+          ...(o.activeMs ? { activeMs: positive(o.activeMs, '--active-ms') } : {}),
+          ...(o.outputBytes ? { outputBytes: positive(o.outputBytes, '--output-bytes') } : {}),
+        };
+        if (Object.keys(budgets).length === 0) throw new AirlockError('bad_request', 'name a budget to raise: --steps, --active-ms or --output-bytes');
+        show(await c.raise(runId, budgets, { requestId: o.requestId ?? randomUUID(), ...(o.reason ? { reason: o.reason } : {}) }));
+      }),
+    );
+  program
+    .command('watch')
+    .description("show a run's state, budgets used and held steps; with --follow, again whenever its log moves, until it closes")
+    .argument('<run>', 'run id')
+    .option('-f, --follow', 'keep watching until the run closes')
+    .action((runId: string, o: { follow?: boolean }) =>
+      kit.withClient(async (c) => {
+        const print = async () => {
+          show(await c.runState(runId));
+          const { approvals } = await c.approvals({ runId });
+          if (kit.asJson()) approvals.forEach((a) => kit.out(JSON.stringify({ type: 'approval', ...a })));
+          else for (const a of approvals) kit.out(`  held: step ${a.step} (${a.rule}) $ ${a.cmd.replace(/\n/g, '⏎').slice(0, 100)}`);
+        };
+        await print();
+        if (!o.follow) return;
+        const stop = new AbortController();
+        process.once('SIGINT', () => stop.abort());
+        const states = new Set(['run.control', 'run.governed', 'step.exited', 'step.verdict', 'step.decided', 'run.closed']);
+        try {
+          for await (const e of c.run(runId).log({ follow: true, signal: stop.signal })) {
+            if (states.has(e.type)) await print();
+            if (e.type === 'run.closed') break;
+          }
+        } catch (err) {
+          if (!stop.signal.aborted) throw err;
+        }
+      }),
+    );
+}
