@@ -2,13 +2,13 @@
 // the commands of a recorded agent session as Airlock exec calls, Claude Code's own tools are refused,
 // and the run must end with exactly the session's submitted diff, every command a validated step.
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { closeSync, openSync, readSync, realpathSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '@airlock/proto';
 import { AIRLOCK_BIN, runEvents, useStack } from '../fixtures.ts';
 import { listWorkloads, normaliseDiff, prepareRepo } from '../workloads.ts';
 import { startScriptedAnthropic } from '../agents/scripted-anthropic.ts';
-import { CLAUDE_OWN_TOOLS, claudeVersion, runClaude, startProxyTrap, workloadPlanner, type WorkloadScriptState } from '../agents/claude-code.ts';
+import { CLAUDE_BIN, CLAUDE_OWN_TOOLS, claudeVersion, runClaude, startProxyTrap, workloadPlanner, type WorkloadScriptState } from '../agents/claude-code.ts';
 
 const stack = useStack();
 const SESSION = 'pallets__flask-5014';
@@ -17,6 +17,13 @@ const MARKER = 'COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT\n';
 describe('Claude Code through airlock mcp', () => {
   it('is the pinned, unmodified release and runs here', () => {
     expect(claudeVersion()).toMatch(/^2\.1\.332 \(Claude Code\)$/);
+    // npm put the platform's native binary in place of the launcher: no Node wrapper runs it (the
+    // MCP server it starts, ./airlock, finds Node >= 22 itself: .tools/ from make setup, or PATH).
+    const head = Buffer.alloc(4);
+    const fd = openSync(realpathSync(CLAUDE_BIN), 'r');
+    readSync(fd, head, 0, 4, 0);
+    closeSync(fd);
+    expect(head.toString('latin1')).toBe('\x7fELF');
   });
 
   it(`replays ${SESSION}: every command an Airlock step, ending with the submitted diff`, async () => {

@@ -29,7 +29,7 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-type Exec = { run_id: string; step: number; status: string; exit_code: number | null; stdout: string; stderr: string; verdict?: { decision: string; rule: string; reason: string }; next?: string; truncated: boolean };
+type Exec = { run_id: string; step: number; status: string; exit_code: number | null; signal: string | null; stdout: string; stderr: string; verdict?: { decision: string; rule: string; reason: string }; next?: string; truncated: boolean };
 type Step = { step: number; command: string; state: string; verdict?: { decision: string; rule: string }; exit_code?: number | null };
 
 async function openRun(client: Client, workspace: string): Promise<string> {
@@ -87,10 +87,13 @@ describe.each(transports)('airlock mcp over $name', (t) => {
   it('lists its tools with input and output schemas, and no operator tools', async () => {
     const { tools } = await client.listTools();
     const names = tools.map((x) => x.name).sort();
-    expect(names).toEqual(['close_run', 'diff', 'exec', 'fork', 'history', 'open_run', 'restore', 'snapshots', 'step_output']);
+    expect(names).toEqual([
+      'close_run', 'diff', 'exec', 'file_edit', 'file_list', 'file_read', 'file_write', 'fork', 'history', 'open_run',
+      'process_list', 'process_poll', 'process_signal', 'restore', 'snapshots', 'step_output',
+    ]);
     const exec = tools.find((x) => x.name === 'exec')!;
     expect(exec.inputSchema.required).toEqual(expect.arrayContaining(['run_id', 'command']));
-    expect(Object.keys(exec.inputSchema.properties ?? {})).toEqual(expect.arrayContaining(['timeout_ms', 'max_output_bytes']));
+    expect(Object.keys(exec.inputSchema.properties ?? {})).toEqual(expect.arrayContaining(['timeout_ms', 'yield_ms', 'cwd', 'max_output_bytes']));
     expect(Object.keys(exec.outputSchema?.properties ?? {})).toEqual(expect.arrayContaining(['exit_code', 'stdout', 'stderr', 'status', 'step']));
     for (const x of tools) expect(x.description!.length).toBeGreaterThan(60);
     expect(names.some((n) => /approve|reject|decide|policy|^ps$|list_runs|audit/.test(n))).toBe(false);
@@ -105,10 +108,12 @@ describe.each(transports)('airlock mcp over $name', (t) => {
     expect(textOf(r)).toContain('exit 3');
     const h = body<{ steps: Step[] }>(await call(client, 'history', { run_id: runId }));
     expect(h.steps).toMatchObject([{ step: 1, state: 'exited', exit_code: 3, verdict: { decision: 'allow' } }]);
-    // cwd: this call only, relative to the workspace; a missing directory is exit 1, not a run elsewhere.
+    // The working directory carries over (a cd persists); cwd starts a step elsewhere; a missing one is exit 1.
     expect(body<Exec>(await call(client, 'exec', { run_id: runId, command: 'mkdir -p "sub/a dir"' })).exit_code).toBe(0);
     expect(body<Exec>(await call(client, 'exec', { run_id: runId, command: 'pwd', cwd: 'sub/a dir' })).stdout).toBe('/workspace/sub/a dir\n');
-    expect(body<Exec>(await call(client, 'exec', { run_id: runId, command: 'pwd' })).stdout).toBe('/workspace\n');
+    expect(body<Exec>(await call(client, 'exec', { run_id: runId, command: 'pwd' })).stdout).toBe('/workspace/sub/a dir\n');
+    expect(body<Exec>(await call(client, 'exec', { run_id: runId, command: 'cd .. && export X=1' })).exit_code).toBe(0);
+    expect(body<Exec>(await call(client, 'exec', { run_id: runId, command: 'pwd; echo "x=$X"' })).stdout).toBe('/workspace/sub\nx=\n');
     const missing = body<Exec>(await call(client, 'exec', { run_id: runId, command: 'touch x', cwd: 'nope' }));
     expect(missing).toMatchObject({ exit_code: 1, stdout: '' });
     expect(missing.stderr).toMatch(/nope/);
@@ -148,6 +153,66 @@ describe.each(transports)('airlock mcp over $name', (t) => {
     expect(seen.length).toBeGreaterThanOrEqual(2);
     for (let i = 1; i < seen.length; i++) expect(seen[i]!.progress).toBeGreaterThan(seen[i - 1]!.progress);
     expect(seen.some((p) => /tick \d/.test(p.message ?? ''))).toBe(true);
+  });
+
+  it('a long command with yield_ms returns while it runs; process_poll follows it to its end', async () => {
+    const runId = await openRun(client, workspace(`${t.name}-process`));
+    const started = body<Exec & { next_offset: number }>(
+      await call(client, 'exec', { run_id: runId, command: 'for i in 1 2 3 4 5 6; do echo line $i; sleep 0.5; done; echo done >&2; exit 4', yield_ms: 800 }),
+    );
+    expect(started.status).toBe('running');
+    expect(started.exit_code).toBeNull();
+    const pid = started.step;
+    const listed = body<{ processes: Array<{ pid: number; status: string }> }>(await call(client, 'process_list', { run_id: runId }));
+    expect(listed.processes).toEqual([expect.objectContaining({ pid, status: 'running' })]);
+    // While it runs, the run's next step is refused (retryable), not queued behind it.
+    const busy = await call(client, 'exec', { run_id: runId, command: 'true' });
+    expect(busy.isError).toBe(true);
+    expect(textOf(busy)).toContain('run_busy');
+    let stdout = started.stdout;
+    let stderr = started.stderr;
+    let offset = started.next_offset;
+    let last: Exec & { next_offset: number } = started;
+    for (let i = 0; i < 30 && last.status === 'running'; i++) {
+      last = body(await call(client, 'process_poll', { run_id: runId, pid, from_offset: offset, wait_ms: 5000 }));
+      stdout += last.stdout;
+      stderr += last.stderr;
+      offset = last.next_offset;
+    }
+    expect(last).toMatchObject({ status: 'exited', exit_code: 4 });
+    expect(stdout).toBe('line 1\nline 2\nline 3\nline 4\nline 5\nline 6\n');
+    expect(stderr).toBe('done\n');
+    // A process that ignores nothing: started, signalled, ended by the signal.
+    const sleeper = body<Exec>(await call(client, 'exec', { run_id: runId, command: 'sleep 300', yield_ms: 200 }));
+    expect(sleeper.status).toBe('running');
+    expect(body<{ delivered: boolean }>(await call(client, 'process_signal', { run_id: runId, pid: sleeper.step, signal: 'SIGTERM' })).delivered).toBe(true);
+    let ended = sleeper;
+    for (let i = 0; i < 20 && ended.status === 'running'; i++) ended = body<Exec>(await call(client, 'process_poll', { run_id: runId, pid: sleeper.step, wait_ms: 10_000 }));
+    expect(ended.status).not.toBe('running');
+    expect(ended.exit_code === null ? ended.signal : ended.exit_code).toBeTruthy();
+  });
+
+  it('file tools write, edit (with a nearest-match error) and read without a shell, as logged steps', async () => {
+    const runId = await openRun(client, workspace(`${t.name}-files`));
+    const w = body<{ status: string; step: number; created: boolean; path: string }>(await call(client, 'file_write', { run_id: runId, path: 'src/app.py', content: 'def f():\n    return 1\n' }));
+    expect(w).toMatchObject({ status: 'done', created: true, path: 'src/app.py' });
+    const missing = await call(client, 'file_edit', { run_id: runId, path: 'src/app.py', search: 'return  2', replace: 'return 3' });
+    expect(missing.isError).toBe(true);
+    expect(textOf(missing)).toContain('edit_no_match');
+    expect(textOf(missing)).toContain('return 1');
+    const e = body<{ replaced: number; line: number }>(await call(client, 'file_edit', { run_id: runId, path: 'src/app.py', search: 'return 1', replace: 'return 2' }));
+    expect(e).toMatchObject({ replaced: 1, line: 2 });
+    const r = body<{ content: string; total_lines: number }>(await call(client, 'file_read', { run_id: runId, path: 'src/app.py' }));
+    expect(r).toMatchObject({ content: 'def f():\n    return 2\n', total_lines: 2 });
+    const l = body<{ entries: Array<{ path: string; type: string }> }>(await call(client, 'file_list', { run_id: runId, path: 'src' }));
+    expect(l.entries).toEqual([expect.objectContaining({ path: 'src/app.py', type: 'file' })]);
+    expect(body<Exec>(await call(client, 'exec', { run_id: runId, command: 'cat src/app.py' })).stdout).toBe('def f():\n    return 2\n');
+    // Outside the workspace: denied, a result naming the rule.
+    const out = body<{ status: string; verdict: { rule: string } }>(await call(client, 'file_read', { run_id: runId, path: '/etc/passwd' }));
+    expect(out).toMatchObject({ status: 'denied', verdict: { rule: 'file.outside_workspace' } });
+    const h = body<{ steps: Step[] }>(await call(client, 'history', { run_id: runId }));
+    expect(h.steps.length).toBeGreaterThanOrEqual(6);
+    expect(h.steps.at(-1)).toMatchObject({ state: 'denied', verdict: { rule: 'file.outside_workspace' } });
   });
 
   it('diff shows the changes, restore goes back to an earlier step in a new run', async () => {
@@ -211,6 +276,32 @@ describe.each(transports)('airlock mcp over $name', (t) => {
     }
     expect(state).toBe('exited');
     expect(stdout).toBe(want);
+  });
+
+  it('a process outlives the client that started it: a new client lists it and polls all of its output', async () => {
+    const runId = await openRun(client, workspace(`${t.name}-process-reconnect`));
+    await client.close();
+    const a = t.name === 'stdio' ? (await stdioClient(['--nats', stack.nats.url, '--run', runId])).client : (await httpClient(httpUrl)).client;
+    const started = body<Exec>(await call(a, 'exec', { run_id: runId, command: 'sleep 2; seq 1 5000', yield_ms: 300 }));
+    expect(started.status).toBe('running');
+    await a.close();
+    if (t.name === 'stdio') {
+      const b = await stdioClient(['--nats', stack.nats.url, '--run', runId]);
+      client = b.client;
+      close = () => b.client.close();
+    } else ({ client, close } = await t.connect());
+    const listed = body<{ processes: Array<{ pid: number; command: string }> }>(await call(client, 'process_list', { run_id: runId }));
+    expect(listed.processes).toEqual([expect.objectContaining({ pid: started.step, command: 'sleep 2; seq 1 5000' })]);
+    let stdout = '';
+    let offset = 0;
+    let last = { status: 'running', truncated: false } as Exec & { next_offset: number };
+    for (let i = 0; i < 40 && (last.status === 'running' || last.truncated); i++) {
+      last = body(await call(client, 'process_poll', { run_id: runId, pid: started.step, from_offset: offset, wait_ms: 10_000 }));
+      stdout += last.stdout;
+      offset = last.next_offset;
+    }
+    expect(last).toMatchObject({ status: 'exited', exit_code: 0 });
+    expect(stdout).toBe(Array.from({ length: 5000 }, (_, i) => `${i + 1}\n`).join(''));
   });
 });
 

@@ -2,9 +2,9 @@
 // store (for diffs) is opened on the SDK's NATS connection.
 import { Airlock } from '@airlock/client';
 import { AirlockError } from '@airlock/proto';
-import type { LogEvent, RunRecord, StepResult } from '@airlock/proto';
+import type { FileEntry, FileResult, LogEvent, ProcessInfo, ProcessSignal, ProcessState, RunRecord, StepResult } from '@airlock/proto';
 import { SnapshotStore } from '@airlock/snapshot';
-import type { AgentBackend, ExecRequest, OpenRunRequest, SnapshotInfo, WorkspaceDiff } from './backend.ts';
+import type { AgentBackend, ExecRequest, OpenRunRequest, SnapshotInfo, StepPlace, WorkspaceDiff } from './backend.ts';
 
 /**
  * Output the SDK keeps per stream in its own result: the MCP server bounds and keeps output itself
@@ -15,6 +15,11 @@ const SDK_KEPT_OUTPUT_BYTES = 1024;
 /** Connects to the Airlock deployment at `natsUrl` (URL credentials allowed) as an agent. */
 export async function connectBackend(natsUrl: string, credential?: string): Promise<AgentBackend> {
   return new ClientBackend(await Airlock.connect({ servers: natsUrl.split(','), name: 'airlock-mcp', ...(credential ? { credential } : {}) }));
+}
+
+/** The step-place options as the SDK takes them (only those given). */
+function place(req: StepPlace): StepPlace {
+  return { ...(req.cwd !== undefined ? { cwd: req.cwd } : {}), ...(req.keepCwd !== undefined ? { keepCwd: req.keepCwd } : {}) };
 }
 
 class ClientBackend implements AgentBackend {
@@ -31,6 +36,7 @@ class ClientBackend implements AgentBackend {
       ...(req.workspace ? { workspace: req.workspace } : {}),
       ...(req.mountPath ? { mountPath: req.mountPath } : {}),
       ...(req.fromSnapshot ? { fromSnapshot: req.fromSnapshot } : {}),
+      ...(req.keepCwd !== undefined ? { keepCwd: req.keepCwd } : {}),
     });
     // The run outlives this handle (and this server): the agent closes it with close_run.
     run.detach();
@@ -55,7 +61,40 @@ class ClientBackend implements AgentBackend {
       ...(req.onOutput ? { onOutput: req.onOutput } : {}),
       ...(req.waitForApprovalMs ? { waitForApprovalMs: req.waitForApprovalMs } : {}),
       ...(req.onHeld ? { onHeld: req.onHeld } : {}),
+      ...place(req),
     });
+  }
+
+  start(runId: string, cmd: string, req: StepPlace & { yieldMs: number; timeoutMs?: number; signal?: AbortSignal }): Promise<ProcessState> {
+    return this.#airlock.run(runId).exec(cmd, { yieldMs: req.yieldMs, ...(req.timeoutMs ? { timeoutMs: req.timeoutMs } : {}), ...(req.signal ? { signal: req.signal } : {}), ...place(req) });
+  }
+
+  poll(runId: string, pid: number, req: { fromOffset?: number; waitMs?: number; maxBytes?: number; signal?: AbortSignal }): Promise<ProcessState> {
+    return this.#airlock.run(runId).poll(pid, req);
+  }
+
+  signal(runId: string, pid: number, sig: ProcessSignal): Promise<boolean> {
+    return this.#airlock.run(runId).signal(pid, sig);
+  }
+
+  processes(runId: string): Promise<ProcessInfo[]> {
+    return this.#airlock.run(runId).processes();
+  }
+
+  readFile(runId: string, path: string, req: { fromLine?: number; toLine?: number; maxBytes?: number }): Promise<FileResult> {
+    return this.#airlock.run(runId).files.read(path, req);
+  }
+
+  writeFile(runId: string, path: string, content: string | Uint8Array): Promise<FileResult> {
+    return this.#airlock.run(runId).files.write(path, content);
+  }
+
+  editFile(runId: string, path: string, search: string, replace: string, req: { occurrence?: number | 'all' }): Promise<FileResult> {
+    return this.#airlock.run(runId).files.edit(path, search, replace, req);
+  }
+
+  listFiles(runId: string, path: string, req: { depth?: number }): Promise<FileEntry[]> {
+    return this.#airlock.run(runId).files.list(path, req);
   }
 
   log(runId: string, opts: { fromSeq?: number; follow?: boolean; signal?: AbortSignal } = {}): AsyncIterable<LogEvent> {

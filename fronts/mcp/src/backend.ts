@@ -1,7 +1,7 @@
 // What the MCP server needs from Airlock, and nothing more: an agent's view of its own runs.
 // No approve/reject, no policy, no listing of other runs: those are operator calls and are not here,
 // so no tool can reach them. `backend-client.ts` implements it with the SDK (`@airlock/client`).
-import type { LogEvent, RunRecord, StepResult } from '@airlock/proto';
+import type { FileEntry, FileResult, LogEvent, ProcessInfo, ProcessSignal, ProcessState, RunRecord, StepResult } from '@airlock/proto';
 
 /** How to open a run, as an agent may ask: the image and where its workspace comes from. */
 export interface OpenRunRequest {
@@ -12,9 +12,17 @@ export interface OpenRunRequest {
   mountPath?: string;
   /** Start from this snapshot digest instead (fork, restore). */
   fromSnapshot?: string;
+  /** Each step starts where the previous one ended (a `cd` persists). */
+  keepCwd?: boolean;
 }
 
-export interface ExecRequest {
+/** Where a step starts: `cwd` (absolute, or relative to the workspace) and whether it follows the last step's. */
+export interface StepPlace {
+  cwd?: string;
+  keepCwd?: boolean;
+}
+
+export interface ExecRequest extends StepPlace {
   /** The step's lifetime; the harness default when absent. */
   timeoutMs?: number;
   /** Stops the wait, never the step: the step runs on in its sandbox and its output is in the log. */
@@ -64,4 +72,14 @@ export interface AgentBackend extends AsyncDisposable {
   snapshots(runId: string): Promise<SnapshotInfo[]>;
   diff(runId: string, fromStep: number, toStep: number, opts: { patch: boolean }): Promise<WorkspaceDiff>;
   close(runId: string): Promise<RunRecord>;
+  /** Starts `cmd` as a process: answers after at most `yieldMs` with its state; it runs on under `timeoutMs`. */
+  start(runId: string, cmd: string, req: StepPlace & { yieldMs: number; timeoutMs?: number; signal?: AbortSignal }): Promise<ProcessState>;
+  poll(runId: string, pid: number, req: { fromOffset?: number; waitMs?: number; maxBytes?: number; signal?: AbortSignal }): Promise<ProcessState>;
+  /** Signals the process group; false when the process had already ended. */
+  signal(runId: string, pid: number, sig: ProcessSignal): Promise<boolean>;
+  processes(runId: string): Promise<ProcessInfo[]>;
+  readFile(runId: string, path: string, req: { fromLine?: number; toLine?: number; maxBytes?: number }): Promise<FileResult>;
+  writeFile(runId: string, path: string, content: string | Uint8Array): Promise<FileResult>;
+  editFile(runId: string, path: string, search: string, replace: string, req: { occurrence?: number | 'all' }): Promise<FileResult>;
+  listFiles(runId: string, path: string, req: { depth?: number }): Promise<FileEntry[]>;
 }

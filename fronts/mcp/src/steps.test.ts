@@ -82,10 +82,3 @@ it('lastLine takes the last non-empty line, shortened', () => {
   expect(lastLine('x'.repeat(300), 10)).toBe(`${'x'.repeat(9)}…`);
 });
 
-describe('withCwd', () => {
-  it('quotes the directory for bash and keeps the command as it is', async () => {
-    const { withCwd } = await import('./tools.ts');
-    expect(withCwd("it's dir", 'ls\n# done')).toBe("cd -- 'it'\\''s dir' || exit 1\nls\n# done");
-    expect(() => withCwd('a\nb', 'ls')).toThrow(/one line/);
-  });
-});

@@ -1,8 +1,7 @@
 // The tools an agent gets: open a run, run commands in it, read its history and output, look at and
 // go back to its snapshots. Every result is structured (outputSchema) and also rendered as text.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { AirlockError } from '@airlock/proto';
 import type { LogEvent, RunRecord, StepResult } from '@airlock/proto';
@@ -10,8 +9,10 @@ import type { AgentBackend } from './backend.ts';
 import { workspaceWithin } from './runs.ts';
 import type { RunRegistry } from './runs.ts';
 import { BoundedOutput, STEP_STATES, foldSteps, lastLine, resultState, stepOutput } from './steps.ts';
-
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+import { guarded, notAllowed, readAll, startProgress, structured, untilAborted, type Extra } from './results.ts';
+import { registerFileTools } from './tools-files.ts';
+import { OUTPUT_DEFAULT, OUTPUT_MAX, runIdField, verdictShape } from './schemas.ts';
+import { processResult, registerProcessTools } from './tools-processes.ts';
 
 export interface ToolContext {
   backend: AgentBackend;
@@ -22,37 +23,27 @@ export interface ToolContext {
   image?: string;
 }
 
-/** Default and largest output a result carries per stream; the full output stays in the run log. */
-const OUTPUT_DEFAULT = 30_000;
-const OUTPUT_MAX = 1_000_000;
 /** Longest a held command may wait for an operator inside one call. */
 const APPROVAL_WAIT_MAX_MS = 15 * 60_000;
 /** Longest step_output waits for a running step. */
 const OUTPUT_WAIT_MAX_MS = 10 * 60_000;
-/** Progress notifications while a step runs: at most one per this many ms. */
-const PROGRESS_EVERY_MS = 1000;
 
 /** Server `instructions`: how the tools fit together, read once by the client's model. */
 export const INSTRUCTIONS = [
   'Airlock runs your shell commands in an isolated Docker sandbox (no network) on a workspace directory.',
   'Start with open_run (or use the run this server is bound to) and pass its run_id to every call.',
   'Each exec is one bash command line run by `bash -c` in the workspace; it is validated against a policy first, and the workspace is snapshotted after it.',
-  'Shell state (cd, exported variables) does not carry over between exec calls: use paths relative to the workspace, or `cd dir && cmd` in one call.',
+  'The working directory carries over between exec calls (a `cd` persists, as in a terminal); exported variables do not: every exec is a fresh shell.',
+  'For commands that may run long (servers, watchers, big test suites), pass yield_ms: the call returns with the output so far and the command goes on as a process you read with process_poll and stop with process_signal.',
+  'file_read, file_write, file_edit and file_list work on workspace files without a shell; they are validated and snapshotted steps too.',
   'A non-zero exit code is a normal result. A denied command did not run: do not retry it unchanged. A held command waits for a human operator.',
   'history lists the steps with their verdicts; step_output reads a step\'s full output (also of a step still running); diff/snapshots/fork/restore work on the workspace snapshots.',
 ].join('\n');
 
-const runIdField = (fixed: boolean) =>
-  fixed
-    ? z.string().optional().describe('The run to act on. Optional: this server is bound to one run.')
-    : z.string().describe('The run to act on: the run_id open_run returned.');
-
-const verdictShape = z.object({ decision: z.enum(['allow', 'ask', 'deny']), rule: z.string(), reason: z.string() });
-
 const execOutput = {
   run_id: z.string(),
   step: z.number().int().describe('The step number of this command in the run (see history, step_output).'),
-  status: z.enum(['exited', 'timed_out', 'killed', 'sandbox_died', 'denied', 'held']),
+  status: z.enum(['exited', 'timed_out', 'killed', 'sandbox_died', 'denied', 'held', 'running', 'lost']).describe('"running": yield_ms passed and the command goes on as process `step` (see process_poll).'),
   exit_code: z.number().int().nullable().describe('The command\'s exit code; null when it did not run or was killed.'),
   signal: z.string().nullable(),
   stdout: z.string(),
@@ -63,7 +54,8 @@ const execOutput = {
   duration_ms: z.number(),
   snapshot: z.string().optional().describe('Digest of the workspace snapshot taken after the step.'),
   verdict: verdictShape.optional(),
-  next: z.string().optional().describe('What to do next, when the command did not run.'),
+  next: z.string().optional().describe('What to do next: the command did not run, or it is still running.'),
+  next_offset: z.number().int().optional().describe('With yield_ms: pass as from_offset to process_poll to read only newer output.'),
 };
 
 const stepShape = z.object({
@@ -108,16 +100,17 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
         image: z.string().min(1).max(256).optional().describe('Sandbox image; default: the deployment\'s default image (Debian with bash, git, python3).'),
         ...(ctx.workspaceRoot ? { workspace: z.string().max(4096).optional().describe('Subdirectory of the project directory to mount, relative (default: the project directory itself).') } : {}),
         mount_path: z.string().regex(/^\/[A-Za-z0-9._/-]*$/).max(256).optional().describe('Where the workspace appears in the sandbox; default /workspace.'),
+        keep_cwd: z.boolean().optional().describe('Each exec starts where the previous one ended, so a `cd` persists (default true).'),
       },
       outputSchema: runOutput,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    (args: { image?: string; workspace?: string; mount_path?: string }) =>
+    (args: { image?: string; workspace?: string; mount_path?: string; keep_cwd?: boolean }) =>
       guarded(async () => {
         const workspace = ctx.workspaceRoot ? workspaceWithin(ctx.workspaceRoot, args.workspace) : undefined;
         if (!ctx.workspaceRoot && args.workspace !== undefined) throw new AirlockError('bad_request', 'this server mounts no host directory (start it with --workspace DIR)');
         const image = args.image ?? ctx.image;
-        const run = await ctx.backend.open({ ...(image ? { image } : {}), ...(workspace ? { workspace } : {}), ...(args.mount_path ? { mountPath: args.mount_path } : {}) });
+        const run = await ctx.backend.open({ ...(image ? { image } : {}), ...(workspace ? { workspace } : {}), ...(args.mount_path ? { mountPath: args.mount_path } : {}), keepCwd: args.keep_cwd ?? true });
         ctx.registry.allow(run.runId);
         return runResult(run, `Run ${run.runId} is open; the workspace is at ${run.mountPath} in the sandbox.`);
       }),
@@ -128,17 +121,20 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
     {
       title: 'Run a shell command in the sandbox',
       description:
-        'Runs one bash command line (`bash -c`) as the next step of the run, in the workspace directory, and waits for it to end. ' +
+        'Runs one bash command line (`bash -c`) as the next step of the run and waits for it to end (or, with yield_ms, at most that long). ' +
         'Returns exit_code, stdout and stderr (each cut to max_output_bytes, head and tail kept) and the step number. ' +
         'A non-zero exit_code is a normal result, not a failure of the tool. ' +
         'Every command is checked by a policy first: status "denied" means it did not run (do not retry it unchanged; find another way), ' +
         'status "held" means a human operator must approve it (say so to the user; after approval, call exec again with the same command). ' +
-        'Each call starts in the workspace with a clean shell: `cd` and `export` do not persist, chain with && instead. No network access. ' +
+        'It starts where the previous command ended (a `cd` persists; `cwd` starts this one elsewhere); exported variables do not persist. No network access. ' +
+        'With yield_ms the call returns after that long with status "running" and the output so far; the command goes on (its lifetime is timeout_ms) and process_poll reads the rest. ' +
+        'While a process runs, the next exec of the run answers run_busy: poll it to its end or stop it with process_signal first. ' +
         'If the call is interrupted, the command keeps running: find it with history and read its output with step_output.',
       inputSchema: {
         run_id: runId,
         command: z.string().min(1).max(64 * 1024).describe('The bash command line, e.g. "pytest -q tests/test_x.py" or "sed -i \'s/a/b/\' f.py && git diff".'),
-        cwd: z.string().min(1).max(4096).optional().describe('Directory to run in, relative to the workspace (or absolute inside the sandbox); default: the workspace. Applies to this call only.'),
+        cwd: z.string().min(1).max(4096).optional().describe('Directory to start in, relative to the workspace (or absolute inside the sandbox); default: where the previous command ended.'),
+        yield_ms: z.number().int().min(0).max(300_000).optional().describe('Return after at most this many ms even if the command still runs (it keeps running as a process; see process_poll). Default: wait for the end.'),
         timeout_ms: z.number().int().positive().max(24 * 3600 * 1000).optional().describe('Kill the command after this many ms (default: the deployment\'s step timeout). Give long builds and test suites room.'),
         max_output_bytes: z.number().int().min(1000).max(OUTPUT_MAX).optional().describe(`Most bytes of stdout and of stderr to return (default ${OUTPUT_DEFAULT}).`),
         wait_approval_ms: z.number().int().min(0).max(APPROVAL_WAIT_MAX_MS).optional().describe('If the command is held for approval, wait up to this long for the operator before returning (default 0: return at once with status "held").'),
@@ -146,7 +142,7 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
       outputSchema: execOutput,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
-    (args: { run_id?: string; command: string; cwd?: string; timeout_ms?: number; max_output_bytes?: number; wait_approval_ms?: number }, extra: Extra) =>
+    (args: ExecArgs, extra: Extra) =>
       guarded(() => execTool(ctx, args, extra)),
   );
 
@@ -317,11 +313,17 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
         return runResult(run, `Run ${id} is closed.`);
       }),
   );
+
+  registerProcessTools(server, ctx, runId);
+  registerFileTools(server, ctx, runId);
 }
 
-async function execTool(ctx: ToolContext, args: { run_id?: string; command: string; cwd?: string; timeout_ms?: number; max_output_bytes?: number; wait_approval_ms?: number }, extra: Extra): Promise<CallToolResult> {
+type ExecArgs = { run_id?: string; command: string; cwd?: string; yield_ms?: number; timeout_ms?: number; max_output_bytes?: number; wait_approval_ms?: number };
+
+async function execTool(ctx: ToolContext, args: ExecArgs, extra: Extra): Promise<CallToolResult> {
   const id = ctx.registry.resolve(args.run_id);
-  const command = args.cwd === undefined ? args.command : withCwd(args.cwd, args.command);
+  const command = args.command;
+  if (args.yield_ms !== undefined) return startTool(ctx, id, args, extra);
   const limit = args.max_output_bytes ?? OUTPUT_DEFAULT;
   const out = { stdout: new BoundedOutput(limit), stderr: new BoundedOutput(limit) };
   let last = '';
@@ -330,6 +332,7 @@ async function execTool(ctx: ToolContext, args: { run_id?: string; command: stri
   const running = ctx.backend.exec(id, command, {
     ...(args.timeout_ms ? { timeoutMs: args.timeout_ms } : {}),
     ...(args.wait_approval_ms ? { waitForApprovalMs: args.wait_approval_ms } : {}),
+    ...(args.cwd !== undefined ? { cwd: args.cwd } : {}),
     onHeld: (_step, reason) => (held = reason),
     onOutput: (stream, data) => {
       out[stream].push(data);
@@ -349,14 +352,22 @@ async function execTool(ctx: ToolContext, args: { run_id?: string; command: stri
   }
 }
 
-/**
- * The command run in `cwd`: a `cd` line (exit 1 when it fails) before the command, left as it is,
- * so the step the log records (and the policy validates) says where it ran. A `cwd` with a NUL or
- * a line break is refused.
- */
-export function withCwd(cwd: string, command: string): string {
-  if (/[\0\n\r]/.test(cwd)) throw new AirlockError('bad_request', 'cwd must be one line with no NUL');
-  return `cd -- '${cwd.replace(/'/g, `'\\''`)}' || exit 1\n${command}`;
+/** exec with yield_ms: the command as a process, answered after at most that long. */
+async function startTool(ctx: ToolContext, id: string, args: ExecArgs, extra: Extra): Promise<CallToolResult> {
+  const progress = startProgress(extra, () => `starting: ${lastLine(args.command, 80)}`);
+  try {
+    const state = await untilAborted(
+      ctx.backend.start(id, args.command, { yieldMs: args.yield_ms ?? 0, ...(args.timeout_ms ? { timeoutMs: args.timeout_ms } : {}), ...(args.cwd !== undefined ? { cwd: args.cwd } : {}) }),
+      extra.signal,
+    );
+    return processResult(state, args.max_output_bytes ?? OUTPUT_DEFAULT);
+  } catch (err) {
+    const refused = notAllowedResult(id, err);
+    if (refused) return refused;
+    throw err;
+  } finally {
+    progress.stop();
+  }
 }
 
 function execResult(r: StepResult, out: { stdout: BoundedOutput; stderr: BoundedOutput }): CallToolResult {
@@ -387,33 +398,12 @@ function execResult(r: StepResult, out: { stdout: BoundedOutput; stderr: Bounded
   return structured(body, text);
 }
 
-/** A command the policy did not let run, as a result the model can act on; undefined for other errors. */
+/** A command the policy did not let run, as an exec result the model can act on; undefined for other errors. */
 function notAllowedResult(runId: string, err: unknown): CallToolResult | undefined {
-  if (!(err instanceof AirlockError) || (err.code !== 'validation_denied' && err.code !== 'validation_ask')) return undefined;
-  const data = (err.data ?? {}) as { step?: number; rule?: string; reason?: string; verdict?: string };
-  const step = data.step ?? 0;
-  const rule = data.rule ?? 'unknown';
-  const reason = data.reason ?? err.message;
-  const isHeld = err.code === 'validation_ask';
-  const next = isHeld
-    ? `A human operator must approve step ${step} (\`airlock approve ${runId} ${step}\`). Tell the user; once approved, call exec again with exactly the same command and it runs once. Or do the task another way that needs no approval.`
-    : `The command did not run and will be denied again if retried unchanged. Do the task another way that the policy allows (rule ${rule}).`;
-  const body = {
-    run_id: runId,
-    step,
-    status: isHeld ? ('held' as const) : ('denied' as const),
-    exit_code: null,
-    signal: null,
-    stdout: '',
-    stderr: '',
-    stdout_bytes: 0,
-    stderr_bytes: 0,
-    truncated: false,
-    duration_ms: 0,
-    verdict: { decision: isHeld ? ('ask' as const) : ('deny' as const), rule, reason },
-    next,
-  };
-  return structured(body, `${isHeld ? 'HELD for approval' : 'DENIED'} by rule ${rule}: ${reason}\n${next}`);
+  const n = notAllowed(runId, err);
+  if (!n) return undefined;
+  const body = { run_id: runId, step: n.step, status: n.status, exit_code: null, signal: null, stdout: '', stderr: '', stdout_bytes: 0, stderr_bytes: 0, truncated: false, duration_ms: 0, verdict: n.verdict, next: n.next };
+  return structured(body, n.text);
 }
 
 async function stepOutputTool(ctx: ToolContext, args: { run_id?: string; step: number; stdout_offset?: number; stderr_offset?: number; max_bytes?: number; wait_ms?: number }, extra: Extra): Promise<CallToolResult> {
@@ -488,60 +478,3 @@ function stepLine(s: ReturnType<typeof foldSteps>[number]): string {
   return `${String(s.step).padStart(3)} ${s.state}${exit}${verdict}  $ ${cmd.length > 160 ? `${cmd.slice(0, 160)}…` : cmd}`;
 }
 
-function structured(body: Record<string, unknown>, text: string): CallToolResult {
-  return { content: [{ type: 'text', text }], structuredContent: body };
-}
-
-/**
- * Runs a tool body; an Airlock failure (unknown run, no harness, bad input) becomes a tool error the
- * model can read and act on (`isError`), with its stable code.
- */
-async function guarded(fn: () => Promise<CallToolResult>): Promise<CallToolResult> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof DOMException && err.name === 'AbortError') throw err;
-    const wire = err instanceof AirlockError ? err.toWire() : { code: 'internal', message: err instanceof Error ? err.message : String(err), retryable: true };
-    return { isError: true, content: [{ type: 'text', text: `error ${wire.code}${wire.retryable ? ' (retryable)' : ''}: ${wire.message}` }] };
-  }
-}
-
-/** Resolves with `p`, or rejects with an AbortError when `signal` fires first (`p` goes on, unobserved). */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  p.catch(() => undefined);
-  if (signal.aborted) return Promise.reject(new DOMException('the client cancelled the call; the step goes on', 'AbortError'));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new DOMException('the client cancelled the call; the step goes on', 'AbortError'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
-      (e: unknown) => (signal.removeEventListener('abort', onAbort), reject(e instanceof Error ? e : new Error(String(e)))),
-    );
-  });
-}
-
-/**
- * Sends `notifications/progress` about once a second while a call runs, when the client asked for them
- * (a progressToken): progress = seconds elapsed, message = what `message()` says (the last output line).
- */
-function startProgress(extra: Extra, message: () => string): { stop: () => void } {
-  const token = extra._meta?.progressToken;
-  if (token === undefined) return { stop: () => undefined };
-  const t0 = Date.now();
-  let sent = 0;
-  const timer = setInterval(() => {
-    const progress = Math.max(sent + 1, Math.round((Date.now() - t0) / 1000));
-    sent = progress;
-    const text = message();
-    extra
-      .sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, message: `${progress} s${text ? `: ${text}` : ''}` } })
-      .catch(() => undefined);
-  }, PROGRESS_EVERY_MS);
-  return { stop: () => clearInterval(timer) };
-}
-
-async function readAll<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const x of it) all.push(x);
-  return all;
-}
