@@ -6,8 +6,14 @@ import { createValidator, type Validator } from '@airlock/validate';
 import type { ApprovalBook } from '../approvals/book.ts';
 import type { HarnessContext } from '../context.ts';
 import type { RunLogs } from '../run-logs.ts';
-import type { GivenVerdict } from '../processes/desk.ts';
 
+
+/** A verdict reached outside the bash validation chain (the file policy). */
+export interface GivenVerdict {
+  verdict: 'allow' | 'ask' | 'deny';
+  rule: string;
+  reason: string;
+}
 /** What the gate lets through: the commands the chain saw (secrets are granted per command) and the approval used, if any. */
 export interface GateResult {
   commands: readonly string[];

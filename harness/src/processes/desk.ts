@@ -15,13 +15,8 @@ import type { RunnerKeyStore } from '../routing/runner-keys.ts';
 import type { RunLogs } from '../run-logs.ts';
 import type { RunRecords } from '../runs/records.ts';
 import type { StepDispatcher } from '../runs/steps.ts';
+import type { GivenVerdict } from '../policy/gate.ts';
 
-/** A verdict reached outside the bash validation chain (the file policy). */
-export interface GivenVerdict {
-  verdict: 'allow' | 'ask' | 'deny';
-  rule: string;
-  reason: string;
-}
 
 export interface StepDesk {
   readonly nats: NatsHandles;
