@@ -8,7 +8,7 @@ import type { FileResult } from '@airlock/proto';
 import { guarded, notAllowed, structured } from './results.ts';
 import { verdictShape } from './schemas.ts';
 import type { runIdField } from './schemas.ts';
-import type { ToolContext } from './tools.ts';
+import type { ToolContext } from './context.ts';
 
 /** The harness's caps: one read returns at most this much, one write carries at most this much. */
 const READ_BYTES_MAX = 512 * 1024;

@@ -10,7 +10,7 @@ import { guarded, startProgress, structured, untilAborted, type Extra } from './
 import { OUTPUT_DEFAULT } from './schemas.ts';
 import type { runIdField } from './schemas.ts';
 import { BoundedOutput, lastLine, resultState } from './steps.ts';
-import type { ToolContext } from './tools.ts';
+import type { ToolContext } from './context.ts';
 
 /** Longest one process_poll waits (the harness's own cap). */
 const POLL_WAIT_MAX_MS = 300_000;

@@ -5,23 +5,15 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { AirlockError } from '@airlock/proto';
 import type { LogEvent, RunRecord, StepResult } from '@airlock/proto';
-import type { AgentBackend } from './backend.ts';
 import { workspaceWithin } from './runs.ts';
-import type { RunRegistry } from './runs.ts';
+import type { ToolContext } from './context.ts';
 import { BoundedOutput, STEP_STATES, foldSteps, lastLine, resultState, stepOutput } from './steps.ts';
 import { guarded, notAllowed, readAll, startProgress, structured, untilAborted, type Extra } from './results.ts';
 import { registerFileTools } from './tools-files.ts';
 import { OUTPUT_DEFAULT, OUTPUT_MAX, runIdField, verdictShape } from './schemas.ts';
 import { processResult, registerProcessTools } from './tools-processes.ts';
 
-export interface ToolContext {
-  backend: AgentBackend;
-  registry: RunRegistry;
-  /** Host directory runs may mount (open_run's `workspace` is relative to it); none = fresh workspaces only. */
-  workspaceRoot?: string;
-  /** Sandbox image when open_run names none (else the harness default). */
-  image?: string;
-}
+export type { ToolContext } from './context.ts';
 
 /** Longest a held command may wait for an operator inside one call. */
 const APPROVAL_WAIT_MAX_MS = 15 * 60_000;
