@@ -5,7 +5,7 @@ import { loadHarnessConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { HarnessService } from './service.ts';
 
-const USAGE = `Usage: node harness/src/main.ts [--nats URL] [--log-level L]
+const USAGE = `Usage: node --conditions=airlock-source harness/src/main.ts [--nats URL] [--log-level L]
 
 The Airlock harness: run lifecycle, routing and policy, served over NATS.
 Usually started by \`./airlock up\`.

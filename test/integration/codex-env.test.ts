@@ -294,7 +294,11 @@ describe(`Codex CLI ${CODEX_VERSION} through ./airlock codex-env`, () => {
       expect(outputs.get(calls.find((c) => c.name === 'exec_command')!.callId)).toContain('hello, airlock\nwritten by apply_patch');
       // Each file operation was a validated step; the files on the host changed only through them.
       const steps = stepsOf(events);
-      expect(steps.some((s) => s.cmd.includes("base64 -d > '/workspace/hello.py'"))).toBe(true);
+      // Files in the workspace go through Airlock's file tools (no shell): validated as airlock:file.* steps.
+      expect(steps.some((s) => s.cmd.startsWith('airlock:file.write "/workspace/hello.py"'))).toBe(true);
+      expect(steps.some((s) => s.cmd.startsWith('airlock:file.read "/workspace/AGENTS.md"'))).toBe(true);
+      const fileSteps = events.filter((e): e is Extract<LogEvent, { type: 'step.file' }> => e.type === 'step.file');
+      expect(fileSteps.some((e) => e.file.op === 'write' && e.file.path === 'docs/notes.md' && e.file.ok)).toBe(true);
       expect(steps.every((s) => s.verdict === 'allow' && s.snapshot)).toBe(true);
       expect(readFileSync(join(dir, 'hello.py'), 'utf8')).toBe("print('hello, airlock')\n");
       expect(readFileSync(join(dir, 'docs', 'notes.md'), 'utf8')).toBe('written by apply_patch\n');

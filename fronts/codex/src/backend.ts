@@ -2,7 +2,7 @@
 // command line as the next step of one run and say how it ended. It is the SDK, @airlock/client: a
 // wait on a dead harness fails within seconds (`harness_lost`) instead of hanging.
 import { Airlock, AirlockError, type Run } from '@airlock/client';
-import type { ErrorCode, RunRecord } from '@airlock/client';
+import type { ErrorCode, FileEntry, FileResult, RunRecord } from '@airlock/client';
 import { constants as osConstants } from 'node:os';
 
 /** How a step ended, or why it never ran. A failed command is an outcome, not an exception. */
@@ -35,6 +35,22 @@ export interface StepRequest {
   onOutput?: (stream: 'stdout' | 'stderr', data: Buffer) => void;
 }
 
+/** What a file tool answered, or why it did not (refused by the policy, or an Airlock error such as `file_not_found`). */
+export type FileOutcome<T> = { kind: 'ok'; value: T } | Exclude<StepOutcome, { kind: 'ran' }>;
+
+/**
+ * Airlock's file tools (each a validated, snapshotted step without a shell) on paths inside the
+ * workspace, absolute sandbox paths under the mount path.
+ */
+export interface FileTools {
+  /** What is at `path`, not following a final symlink; null when nothing is there. */
+  stat(path: string): Promise<FileOutcome<FileEntry | null>>;
+  read(path: string, maxBytes: number): Promise<FileOutcome<FileResult>>;
+  /** Replaces the file, creating missing parent directories. */
+  write(path: string, data: Buffer): Promise<FileOutcome<FileResult>>;
+  list(path: string): Promise<FileOutcome<FileEntry[]>>;
+}
+
 /** One Airlock run, as this server uses it. */
 export interface StepBackend extends AsyncDisposable {
   readonly runId: string;
@@ -43,6 +59,7 @@ export interface StepBackend extends AsyncDisposable {
   /** The workspace's host path (as the runner sees it). */
   readonly workspace: string;
   exec(req: StepRequest): Promise<StepOutcome>;
+  readonly files: FileTools;
 }
 
 export interface BackendOptions {
@@ -101,6 +118,13 @@ class SdkBackend implements StepBackend {
     this.#waitForApprovalMs = waitForApprovalMs;
   }
 
+  readonly files: FileTools = {
+    stat: (path) => fileCall(() => this.#run.files.stat(path)),
+    read: (path, maxBytes) => fileCall(() => this.#run.files.read(path, { maxBytes })),
+    write: (path, data) => fileCall(() => this.#run.files.write(path, new Uint8Array(data), { createDirs: true })),
+    list: (path) => fileCall(() => this.#run.files.list(path, { depth: 1 })),
+  };
+
   async exec(req: StepRequest): Promise<StepOutcome> {
     try {
       const r = await this.#run.exec(req.cmd, {
@@ -130,8 +154,16 @@ class SdkBackend implements StepBackend {
   }
 }
 
+async function fileCall<T>(call: () => Promise<T>): Promise<FileOutcome<T>> {
+  try {
+    return { kind: 'ok', value: await call() };
+  } catch (err) {
+    return outcomeOfError(err);
+  }
+}
+
 /** Turns what `exec` threw into an outcome: refusals by the validation chain keep their rule. */
-export function outcomeOfError(err: unknown): StepOutcome {
+export function outcomeOfError(err: unknown): Exclude<StepOutcome, { kind: 'ran' }> {
   if (err instanceof AirlockError && (err.code === 'validation_denied' || err.code === 'validation_ask')) {
     const data = (err.data ?? {}) as { step?: unknown; rule?: unknown; reason?: unknown; verdict?: unknown };
     return {

@@ -32,7 +32,8 @@ function bash(cmd: string) {
 
 const odd = join(root, "it's a $(name) `x` \"q\"\nline");
 
-describe('fs commands in bash', () => {
+// Each case starts several bash processes: on a loaded machine that takes seconds.
+describe('fs commands in bash', { timeout: 60_000 }, () => {
   it('quote any name, including quotes, substitutions and newlines', () => {
     expect(bash(`printf %s ${shellQuote(odd)}`).stdout.toString()).toBe(odd);
     expect(quoteArgv(['python3', '-c', "print('x')", 'a b'])).toBe(`python3 -c 'print('\\''x'\\'')' 'a b'`);

@@ -1,7 +1,8 @@
 // Method mapping with a fake backend (no Airlock): what step each request becomes, and how outcomes
 // come back. The real stack is driven by test/integration/codex-env.test.ts.
 import { describe, expect, it } from 'vitest';
-import type { StepBackend, StepOutcome, StepRequest } from './backend.ts';
+import type { FileEntry, FileResult } from '@airlock/proto';
+import type { FileOutcome, FileTools, StepBackend, StepOutcome, StepRequest } from './backend.ts';
 import { NOT_FOUND_EXIT } from './fs-commands.ts';
 import type { Outgoing } from './jsonrpc.ts';
 import { PathMap } from './paths.ts';
@@ -14,6 +15,29 @@ class FakeBackend implements StepBackend {
   readonly mountPath = '/testbed';
   readonly workspace = '/srv/ws';
   readonly seen: StepRequest[] = [];
+  /** The workspace as the fake file tools see it: sandbox path -> content (directories end in '/'). */
+  readonly tree = new Map<string, string>();
+  readonly fileCalls: string[] = [];
+  readonly files: FileTools = {
+    stat: async (path) => this.#file(`stat ${path}`, () => this.#entry(path)),
+    read: async (path) =>
+      this.#file(`read ${path}`, () => {
+        const content = this.tree.get(path);
+        if (content === undefined) return { kind: 'failed', code: 'file_not_found', message: path };
+        return { kind: 'ok', value: { runId: this.runId, step: 1, op: 'read', path, content } as FileResult };
+      }),
+    write: async (path, data) =>
+      this.#file(`write ${path}`, () => {
+        if (path.includes('/.git/hooks/')) return { kind: 'refused', verdict: 'ask', step: 7, rule: 'file.sensitive_write', reason: 'writes a git hook', message: 'held' };
+        this.tree.set(path, data.toString('utf8'));
+        return { kind: 'ok', value: { runId: this.runId, step: 1, op: 'write', path } as FileResult };
+      }),
+    list: async (path) =>
+      this.#file(`list ${path}`, () => ({
+        kind: 'ok',
+        value: [...this.tree.keys()].filter((k) => k.startsWith(`${path}/`) && k !== `${path}/` && !k.slice(path.length + 1).replace(/\/$/, '').includes('/')).map((k) => this.#entryOf(k)),
+      })),
+  };
   readonly script: Script;
   #step = 0;
   constructor(script: Script) {
@@ -28,6 +52,18 @@ class FakeBackend implements StepBackend {
       if (out) req.onOutput?.(stream, Buffer.from(out));
       return { kind: 'ran', step: ++this.#step, exitCode, timedOut: false, sandboxDied: false, truncated: false };
     };
+  }
+  #file<T>(call: string, fn: () => FileOutcome<T>): FileOutcome<T> {
+    this.fileCalls.push(call);
+    return fn();
+  }
+  #entryOf(key: string): FileEntry {
+    const dir = key.endsWith('/');
+    return { path: key.replace(/\/$/, '').slice(this.mountPath.length + 1), type: dir ? 'dir' : 'file', size: dir ? 0 : this.tree.get(key)!.length, mode: 0o644, mtimeMs: 1_700_000_000_000.4 };
+  }
+  #entry(path: string): FileOutcome<FileEntry | null> {
+    const key = this.tree.has(path) ? path : this.tree.has(`${path}/`) ? `${path}/` : undefined;
+    return { kind: 'ok', value: key ? this.#entryOf(key) : null };
   }
   async [Symbol.asyncDispose](): Promise<void> {}
 }
@@ -105,9 +141,10 @@ describe('CodexEnvServer', () => {
   it('maps fs calls to steps on sandbox paths, and their exit codes to JSON-RPC errors', async () => {
     const { backend, call } = serve((b) => (req) => (req.cmd.includes('missing') ? b.ran(NOT_FOUND_EXIT)(req) : req.cmd.includes('broken') ? b.ran(1, 'Permission denied', 'stderr')(req) : b.ran(0, 'directory\ndirectory\n4096\n0\n1700000000\n')(req)));
     await call('initialize', { clientName: 'c' });
-    expect((await call('fs/getMetadata', { path: 'file:///home/me/repo/src', sandbox: null })).result).toEqual({ isDirectory: true, isFile: false, isSymlink: false, size: 4096, createdAtMs: 0, modifiedAtMs: 1_700_000_000_000 });
-    expect(backend.seen.at(-1)!.cmd).toContain("stat --printf '%F\\n' -- '/testbed/src'");
-    expect((await call('fs/readFile', { path: 'file:///home/me/repo/missing' })).error?.code).toBe(-32004);
+    // Outside the workspace (the sandbox's own /opt), where file tools do not reach: bash steps.
+    expect((await call('fs/getMetadata', { path: 'file:///opt/src', sandbox: null })).result).toEqual({ isDirectory: true, isFile: false, isSymlink: false, size: 4096, createdAtMs: 0, modifiedAtMs: 1_700_000_000_000 });
+    expect(backend.seen.at(-1)!.cmd).toContain("stat --printf '%F\\n' -- '/opt/src'");
+    expect((await call('fs/readFile', { path: 'file:///opt/missing' })).error?.code).toBe(-32004);
     const broken = (await call('fs/remove', { path: 'file:///home/me/repo/broken', recursive: true, force: true })).error;
     expect(broken?.code).toBe(-32603);
     expect(broken?.message).toMatch(/exit 1.*Permission denied/);
@@ -115,10 +152,37 @@ describe('CodexEnvServer', () => {
     expect((await call('fs/readFile', { path: '/home/me/repo/x' })).error?.code).toBe(-32602);
   });
 
+  it("uses Airlock's file tools for files in the workspace, no shell", async () => {
+    const { backend, call } = serve((b) => b.ran(0));
+    backend.tree.set('/testbed/src/', '');
+    backend.tree.set('/testbed/src/a.py', "print('é')\n");
+    await call('initialize', { clientName: 'c' });
+    expect((await call('fs/getMetadata', { path: 'file:///home/me/repo/src/a.py' })).result).toEqual({ isDirectory: false, isFile: true, isSymlink: false, size: 11, createdAtMs: 0, modifiedAtMs: 1_700_000_000_000 });
+    expect((await call('fs/getMetadata', { path: 'file:///home/me/repo/nope' })).error?.code).toBe(-32004);
+    const read = (await call('fs/readFile', { path: 'file:///home/me/repo/src/a.py' })).result as { dataBase64: string };
+    expect(Buffer.from(read.dataBase64, 'base64').toString('utf8')).toBe("print('é')\n");
+    expect((await call('fs/readFile', { path: 'file:///home/me/repo/gone.py' })).error?.code).toBe(-32004);
+    expect((await call('fs/writeFile', { path: 'file:///home/me/repo/new/b.py', dataBase64: Buffer.from('x = 1\n').toString('base64') })).result).toEqual({});
+    expect(backend.tree.get('/testbed/new/b.py')).toBe('x = 1\n');
+    expect((await call('fs/readDirectory', { path: 'file:///home/me/repo/src' })).result).toEqual({ entries: [{ fileName: 'a.py', isDirectory: false, isFile: true }] });
+    const held = (await call('fs/writeFile', { path: 'file:///home/me/repo/.git/hooks/pre-commit', dataBase64: 'eA==' })).error;
+    expect(held?.message).toMatch(/holding this command for an operator's approval \(rule file\.sensitive_write\)/);
+    expect(backend.seen).toEqual([]);
+    expect(backend.fileCalls).toEqual([
+      'stat /testbed/src/a.py',
+      'stat /testbed/nope',
+      'read /testbed/src/a.py',
+      'read /testbed/gone.py',
+      'write /testbed/new/b.py',
+      'list /testbed/src',
+      'write /testbed/.git/hooks/pre-commit',
+    ]);
+  });
+
   it('a refused fs call is an error that says why', async () => {
     const { call } = serve(() => () => ({ kind: 'refused', verdict: 'deny', step: 9, rule: 'path.sensitive', reason: 'writes a git hook', message: 'denied' }));
     await call('initialize', { clientName: 'c' });
-    const err = (await call('fs/writeFile', { path: 'file:///home/me/repo/.git/hooks/pre-commit', dataBase64: 'eA==' })).error;
+    const err = (await call('fs/writeFile', { path: 'file:///etc/cron.d/job', dataBase64: 'eA==' })).error;
     expect(err?.message).toMatch(/Airlock denied this command \(rule path\.sensitive\): writes a git hook/);
   });
 });

@@ -1,5 +1,6 @@
-// Codex's exec-server methods, each answered by running Airlock steps. Steps of one run are serial in
-// Airlock, so every process and file operation waits its turn in one queue, in the order Codex asked.
+// Codex's exec-server methods, each answered by running Airlock steps: commands, or Airlock's file
+// tools for files in the workspace. Steps of one run are serial in Airlock, so every process and
+// file operation waits its turn in one queue, in the order Codex asked.
 import { NOT_FOUND_EXIT, canonicalizeCommand, copyCommand, createDirectoryCommand, getMetadataCommand, parseDirectory, parseMetadata, quoteArgv, readDirectoryCommand, readFileCommand, removeCommand, shellQuote, writeFileCommand } from './fs-commands.ts';
 import { RpcError, decodeParams, errorReply, notification, resultReply, rpcErrorCodes } from './jsonrpc.ts';
 import type { Incoming, Outgoing } from './jsonrpc.ts';
@@ -18,7 +19,9 @@ import {
   ProcessWriteParamsSchema,
   methods,
 } from './protocol.ts';
-import type { StepBackend, StepOutcome } from './backend.ts';
+import { posix } from 'node:path';
+import { MAX_LIST_ENTRIES, MAX_READ_BYTES, MAX_WRITE_BYTES as MAX_FILE_TOOL_WRITE_BYTES } from '@airlock/proto';
+import type { FileOutcome, StepBackend, StepOutcome } from './backend.ts';
 
 /** Exit status Codex sees for a command the validation chain did not allow (as `./airlock exec` exits). */
 export const EXIT_NOT_ALLOWED = 126;
@@ -194,38 +197,84 @@ export class CodexEnvServer {
     return Buffer.concat(out);
   }
 
+  /** Whether a sandbox path is in the workspace, where Airlock's file tools work (elsewhere: a bash step). */
+  #inWorkspace(path: string): boolean {
+    const root = this.#backend.mountPath;
+    return path === root || path.startsWith(root === '/' ? '/' : `${root}/`);
+  }
+
+  /** Runs a file tool in the step queue; its value, or the JSON-RPC error it deserves. */
+  async #fileTool<T>(op: string, call: () => Promise<FileOutcome<T>>): Promise<T> {
+    const outcome = await this.#enqueue(call);
+    if (outcome.kind === 'ok') return outcome.value;
+    this.#log(`run ${this.#backend.runId}: ${op}: ${outcome.kind === 'refused' ? `${outcome.verdict} (${outcome.rule})` : outcome.code}`);
+    if (outcome.kind === 'refused') throw new RpcError(rpcErrorCodes.internal, `${op}: ${refusalText(outcome, this.#backend.runId)}`);
+    if (outcome.code === 'file_not_found') throw new RpcError(rpcErrorCodes.notFound, `${op}: no such file or directory`);
+    throw new RpcError(rpcErrorCodes.internal, `${op}: Airlock could not do it (${outcome.code}): ${outcome.message}`);
+  }
+
   async #fsGetMetadata(params: unknown): Promise<unknown> {
     const p = decodeParams(methods.fsGetMetadata, FsPathParamsSchema, params);
-    const stdout = await this.#fsStep(`fs/getMetadata ${p.path}`, getMetadataCommand(this.#paths.toSandbox(p.path)));
-    return parseMetadata(stdout.toString('utf8'));
+    const op = `fs/getMetadata ${p.path}`;
+    const path = this.#paths.toSandbox(p.path);
+    if (this.#inWorkspace(path)) {
+      const entry = await this.#fileTool(op, () => this.#backend.files.stat(path));
+      if (!entry) throw new RpcError(rpcErrorCodes.notFound, `${op}: no such file or directory`);
+      // A symlink's own entry does not say what it points to: stat it through a step, which follows it.
+      if (entry.type !== 'symlink') {
+        return { isDirectory: entry.type === 'dir', isFile: entry.type === 'file', isSymlink: false, size: entry.size, createdAtMs: 0, modifiedAtMs: Math.round(entry.mtimeMs) };
+      }
+    }
+    return parseMetadata((await this.#fsStep(op, getMetadataCommand(path))).toString('utf8'));
   }
 
   async #fsReadFile(params: unknown): Promise<unknown> {
     const p = decodeParams(methods.fsReadFile, FsPathParamsSchema, params);
-    const data = await this.#fsStep(`fs/readFile ${p.path}`, readFileCommand(this.#paths.toSandbox(p.path)));
-    return { dataBase64: data.toString('base64') };
+    const op = `fs/readFile ${p.path}`;
+    const path = this.#paths.toSandbox(p.path);
+    if (this.#inWorkspace(path)) {
+      const r = await this.#fileTool(op, () => this.#backend.files.read(path, MAX_READ_BYTES));
+      // Larger than one file-tool read: the whole file through a step's output instead.
+      if (!r.truncated) return { dataBase64: r.binary ? (r.content ?? '') : Buffer.from(r.content ?? '', 'utf8').toString('base64') };
+    }
+    return { dataBase64: (await this.#fsStep(op, readFileCommand(path))).toString('base64') };
   }
 
   async #fsWriteFile(params: unknown): Promise<unknown> {
     const p = decodeParams(methods.fsWriteFile, FsWriteFileParamsSchema, params);
+    const op = `fs/writeFile ${p.path}`;
     const data = Buffer.from(p.dataBase64, 'base64');
     if (data.toString('base64').replace(/=+$/, '') !== p.dataBase64.replace(/\s/g, '').replace(/=+$/, '')) {
       throw new RpcError(rpcErrorCodes.invalidParams, 'fs/writeFile: dataBase64 is not valid base64');
     }
-    await this.#fsStep(`fs/writeFile ${p.path}`, writeFileCommand(this.#paths.toSandbox(p.path), data));
+    const path = this.#paths.toSandbox(p.path);
+    if (this.#inWorkspace(path)) {
+      if (data.length > MAX_FILE_TOOL_WRITE_BYTES) throw new RpcError(rpcErrorCodes.invalidRequest, `${op}: ${data.length} bytes is over the ${MAX_FILE_TOOL_WRITE_BYTES}-byte limit of one Airlock file write`);
+      await this.#fileTool(op, () => this.#backend.files.write(path, data));
+      return {};
+    }
+    await this.#fsStep(op, writeFileCommand(path, data));
     return {};
+  }
+
+  async #fsReadDirectory(params: unknown): Promise<unknown> {
+    const p = decodeParams(methods.fsReadDirectory, FsPathParamsSchema, params);
+    const op = `fs/readDirectory ${p.path}`;
+    const path = this.#paths.toSandbox(p.path);
+    if (this.#inWorkspace(path)) {
+      const entries = await this.#fileTool(op, () => this.#backend.files.list(path));
+      // A full page may be cut: list everything through a step instead.
+      if (entries.length < MAX_LIST_ENTRIES) {
+        return { entries: entries.map((e) => ({ fileName: posix.basename(e.path), isDirectory: e.type === 'dir', isFile: e.type === 'file' })) };
+      }
+    }
+    return { entries: parseDirectory(await this.#fsStep(op, readDirectoryCommand(path))) };
   }
 
   async #fsCreateDirectory(params: unknown): Promise<unknown> {
     const p = decodeParams(methods.fsCreateDirectory, FsCreateDirectoryParamsSchema, params);
     await this.#fsStep(`fs/createDirectory ${p.path}`, createDirectoryCommand(this.#paths.toSandbox(p.path), p.recursive ?? false));
     return {};
-  }
-
-  async #fsReadDirectory(params: unknown): Promise<unknown> {
-    const p = decodeParams(methods.fsReadDirectory, FsPathParamsSchema, params);
-    const stdout = await this.#fsStep(`fs/readDirectory ${p.path}`, readDirectoryCommand(this.#paths.toSandbox(p.path)));
-    return { entries: parseDirectory(stdout) };
   }
 
   async #fsRemove(params: unknown): Promise<unknown> {

@@ -8,7 +8,7 @@ import type { ToolContext } from './tools.ts';
 
 export interface McpCommandOptions {
   natsUrl: string;
-  /** The caller's signed Airlock credential (a stack with roles gives the MCP server the agent's). */
+  /** The agent's credential, for a harness that requires one (`./airlock --as agent mcp`). */
   credential?: string;
   /** Serve Streamable HTTP on 127.0.0.1:PORT instead of stdio. */
   http?: number;

@@ -39,7 +39,7 @@ const globals = () => program.opts<Globals>();
  * credential from the stack `up` made; AIRLOCK_CREDENTIAL gives a credential directly (with the NATS
  * URL from --nats or AIRLOCK_NATS_URL); a local stack alone means the operator.
  */
-function connection(): { natsUrl: string; credential?: string } {
+function connection(defaultRole: Role = 'operator'): { natsUrl: string; credential?: string } {
   const g = globals();
   const stack = readStack(g.stateDir);
   const local = stack && alive(stack.pids.harness) ? stack : null;
@@ -48,7 +48,7 @@ function connection(): { natsUrl: string; credential?: string } {
   const explicit = g.nats ?? process.env.AIRLOCK_NATS_URL;
   if (process.env.AIRLOCK_CREDENTIAL && !g.as) return { natsUrl: explicit ?? local?.natsUrl ?? 'nats://127.0.0.1:4222', credential: process.env.AIRLOCK_CREDENTIAL };
   if (local?.rolesDir && (role || !explicit)) {
-    const file = `${local.rolesDir}/${role ?? 'operator'}.json`;
+    const file = `${local.rolesDir}/${role ?? defaultRole}.json`;
     const rc = readRoleFile(file);
     return { natsUrl: explicit ?? withCredentials(local.natsUrl, rc), credential: rc.credential };
   }
@@ -528,7 +528,7 @@ openOptions(
     .option('--trace <file>', 'append every JSON-RPC message, in and out, to this file'),
 ).action(async (o: OpenOpts & { run?: string; root?: string; timeout: string; waitApproval?: string; keep?: boolean; trace?: string }) => {
   const { runCodexEnv } = await import('@airlock/codex-env');
-  const { natsUrl, credential } = connection();
+  const { natsUrl, credential } = connection('agent');
   process.exitCode = await runCodexEnv({
     natsUrl,
     ...(credential ? { credential } : {}),
@@ -609,9 +609,8 @@ program
   .option('--image <image>', 'sandbox image for open_run when the agent names none')
   .action(async (o: { http?: string; run?: string; workspace?: string; image?: string }) => {
     const { runMcpCommand } = await import('@airlock/mcp');
-    // The MCP server is the agent's front: it connects as the agent role unless told otherwise.
-    if (!globals().as) process.env.AIRLOCK_ROLE ??= 'agent';
-    const { natsUrl, credential } = connection();
+    // An MCP server serves an agent: the agent's credential unless told otherwise.
+    const { natsUrl, credential } = connection('agent');
     await runMcpCommand({ natsUrl, ...(credential ? { credential } : {}), ...(o.http ? { http: Number(o.http) } : {}), ...(o.run ? { run: o.run } : {}), ...(o.workspace ? { workspace: o.workspace } : {}), ...(o.image ? { image: o.image } : {}) });
   });
 
