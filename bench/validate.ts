@@ -60,7 +60,9 @@ export interface ValidateBenchResults {
      * Machine-speed yardstick measured in the same passes: commands per
      * CPU-second for the bare tree-sitter parse (+ tree copy) alone, and the
      * chain's cost as a multiple of it. The ratio moves much less than the
-     * absolute numbers when neighbours slow the core down.
+     * absolute numbers when neighbours slow the core down. The parse is the
+     * one the chain calls (`grammar.parse`, heredoc elision included), so
+     * compare it only between checkouts that parse the same way.
      */
     readonly parseOnlyPerCpuSecond: number;
     readonly chainCostInParses: number;

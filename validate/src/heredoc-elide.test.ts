@@ -94,7 +94,7 @@ describe('heredoc elision gives the tree of the whole text', () => {
 
   it('generated heredocs built to break it', { timeout: 120_000 }, () => {
     // VALIDATE_ELIDE_FUZZ=N[:SEED] runs more (10,000 each with seeds 1-4 passed when this landed).
-    const [n, seed] = (process.env.VALIDATE_ELIDE_FUZZ ?? '4000:12').split(':').map(Number);
+    const [n, seed] = (process.env.VALIDATE_ELIDE_FUZZ ?? '2500:12').split(':').map(Number);
     const inputs = generated(n!, seed ?? 12);
     let cut = 0;
     let errors = 0;
@@ -107,7 +107,7 @@ describe('heredoc elision gives the tree of the whole text', () => {
     }
     expect(bad).toEqual([]);
     // Both paths are exercised: cut texts whose tree is used, and plans the checks reject or inputs with errors.
-    expect(cut).toBeGreaterThan(250);
+    expect(cut).toBeGreaterThan(120);
     expect(errors).toBeGreaterThan(100);
   });
 
