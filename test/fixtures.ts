@@ -218,7 +218,7 @@ export class TestDocker extends DockerodeClient {
   override async startSandbox(spec: Parameters<DockerodeClient['startSandbox']>[0]): Promise<string> {
     const want = process.env.AIRLOCK_TEST_RUNTIME;
     if (want && spec.runtime !== want) throw new Error(`AIRLOCK_TEST_RUNTIME=${want} but a sandbox was asked for with runtime ${spec.runtime}`);
-    const id = await super.startSandbox({ ...spec, labels: { ...spec.labels, 'airlock.test': '1' } });
+    const id = await super.startSandbox({ ...spec, labels: { ...spec.labels, 'airlock.test': testSession() } });
     if (want) {
       const got = execFileSync('docker', ['inspect', '-f', '{{.HostConfig.Runtime}}', id], { encoding: 'utf8' }).trim();
       if (got !== want) {
@@ -321,4 +321,9 @@ export async function stopProcesses(procs: Iterable<ChildProcess>): Promise<void
   const live = [...procs].filter((p) => p.exitCode === null && p.signalCode === null);
   for (const p of live) p.kill('SIGTERM');
   await Promise.all(live.map((p) => new Promise((r) => p.once('exit', r))));
+}
+
+/** The label value marking this test run's containers (set by test/global-setup.ts; `1` outside vitest). */
+export function testSession(): string {
+  return process.env.AIRLOCK_TEST_SESSION ?? '1';
 }

@@ -6,7 +6,7 @@ import type { LogEvent } from '@airlock/proto';
 import { readRunLog } from '@airlock/ledger';
 import { connectNats } from '@airlock/transport';
 import { DockerodeClient, RunnerService } from '@airlock/runner';
-import { TestDocker, TestStack, containersOf, silent, testRuntime, waitUntil } from '../fixtures.ts';
+import { TestDocker, TestStack, containersOf, silent, testRuntime, testSession, waitUntil } from '../fixtures.ts';
 import { z } from 'zod';
 
 let stack: TestStack;
@@ -148,7 +148,7 @@ describe('runner lifecycle', () => {
 
   it('reaps sandboxes labelled as its own that no run owns when it starts', async () => {
     const orphanRunner = `${stack.runnerId}-reap`;
-    const id = execFileSync('docker', ['run', '-d', '--init', '--network', 'none', '-l', 'airlock.managed=1', '-l', 'airlock.test=1', '-l', `airlock.runner-id=${orphanRunner}`, '-l', 'airlock.run-id=01ARZ3NDEKTSV4RRFFQ69G5FA3', 'airlock/sandbox:default', 'sleep', 'infinity'], { encoding: 'utf8' }).trim();
+    const id = execFileSync('docker', ['run', '-d', '--init', '--network', 'none', '-l', 'airlock.managed=1', '-l', `airlock.test=${testSession()}`, '-l', `airlock.runner-id=${orphanRunner}`, '-l', 'airlock.run-id=01ARZ3NDEKTSV4RRFFQ69G5FA3', 'airlock/sandbox:default', 'sleep', 'infinity'], { encoding: 'utf8' }).trim();
     expect(await containersOf(orphanRunner)).toEqual([id]);
     const conn = await connectNats({ servers: stack.nats.url, name: 'reaper' });
     const svc = await RunnerService.start({ ...stack.runnerConfig(1), runnerId: orphanRunner }, conn, new TestDocker(), silent);

@@ -136,7 +136,7 @@ export async function runBatch(cases: readonly Case[], opts: BatchOptions): Prom
   try {
     writeFileSync(join(dir, 'batch.json'), batchJson(cases, opts.timeoutSec));
     const docker = [
-      'run', '--rm', '--name', name, '--init', '--label', opts.label ?? 'airlock.test=1', '--network', 'none', '--cap-add', 'SYS_PTRACE',
+      'run', '--rm', '--name', name, '--init', '--label', opts.label ?? `airlock.test=${process.env.AIRLOCK_TEST_SESSION ?? '1'}`, '--network', 'none', '--cap-add', 'SYS_PTRACE',
       '--pids-limit', '512', '--memory', '1g', '--cpus', '1.5', '-v', `${dir}:/io`, SOUNDNESS_IMAGE,
       'python3', '-I', '/opt/soundness/driver.py', '/io/batch.json',
     ];
