@@ -33,14 +33,16 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
     } catch (err) {
       if (!(err instanceof AirlockError) || !err.retryable || attempt >= attempts || opts.signal?.aborted) throw err;
       opts.onRetry?.(err, attempt);
-      await sleep(delay, opts.signal);
+      await pause(delay, opts.signal);
       delay = Math.min(delay * 2, opts.maxDelayMs ?? 5000);
     }
   }
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Waits `ms`, or rejects with the signal's reason when it aborts first (or already has). */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortReason(signal));
     const onAbort = () => {
       clearTimeout(timer);
       reject(abortReason(signal!));

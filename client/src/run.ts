@@ -5,6 +5,7 @@ import { ApprovalRequiredError, PolicyDeniedError, RunnerLostError, abortReason 
 import { Process, StepCall, type StepOptions } from './process.ts';
 import { StepOutput, type ExecResult } from './output.ts';
 import { RunFiles } from './files.ts';
+import { pause } from './retry.ts';
 import { listProcesses, pollProcess, signalProcess, startProcess, type PollOptions, type StartOptions } from './processes.ts';
 import type { ProcessInfo, ProcessSignal, ProcessState } from '@airlock/proto';
 
@@ -286,20 +287,4 @@ export class Run implements AsyncDisposable {
       await pause(Math.min(500, Math.max(0, deadline - Date.now())), signal);
     }
   }
-}
-
-/** Waits `ms`, or rejects with the signal's reason when it aborts first. */
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortReason(signal));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortReason(signal!));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
