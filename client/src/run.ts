@@ -1,7 +1,7 @@
 import { AirlockError, ApiApprovalsResultSchema, ApiOpenResultSchema, ApiPsResultSchema, subjects, type ApiOpenRequest, type LogEvent, type RunRecord } from '@airlock/proto';
 import type { Link } from './link.ts';
 import { readLog, type ReadLogOptions } from './log.ts';
-import { ApprovalRequiredError, PolicyDeniedError, RunnerLostError, abortReason } from './errors.ts';
+import { ApprovalRequiredError, PolicyDeniedError, RunnerLostError } from './errors.ts';
 import { Process, StepCall, type StepOptions } from './process.ts';
 import { StepOutput, type ExecResult } from './output.ts';
 import { RunFiles } from './files.ts';
