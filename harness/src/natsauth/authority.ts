@@ -1,0 +1,123 @@
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { Algorithms, createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fromSeed, type Account, type KeyPair, type User } from '@nats-io/jwt';
+import { z } from 'zod';
+
+/**
+ * The keys of one deployment's NATS trust chain in operator (JWT) mode: an operator, the system
+ * account (the harness pushes account updates through it) and the one Airlock account every user
+ * lives in.
+ *
+ * Why operator mode: a config-file `authorization` block is fixed while the server runs, so it can
+ * only say "runner X may write every log". With JWTs the harness can mint, while the server runs, a
+ * user allowed to write one run's log, and revoke it when the run moves (see `log-grants.ts`).
+ * The seeds stay with the harness (0600): whoever holds the account seed can mint any user.
+ */
+export interface NatsAuthorityKeys {
+  operator: string;
+  system: string;
+  account: string;
+}
+
+const KeysSchema = z.object({ operator: z.string().startsWith('SO'), system: z.string().startsWith('SA'), account: z.string().startsWith('SA') });
+
+/** A minted NATS user: its JWT and the seed that proves it (what a `.creds` file holds). */
+export interface NatsUser {
+  jwt: string;
+  seed: string;
+  /** The user's public key (`U…`): what a revocation names. */
+  publicKey: string;
+}
+
+/** Options of a minted user. */
+export interface MintOptions {
+  /** Unix seconds after which the server refuses (and disconnects) the user. */
+  expiresAt?: number;
+  /** Mint in the system account instead of the Airlock account (only the harness's update pusher). */
+  system?: boolean;
+}
+
+/** No limit on connections, subscriptions, payloads or JetStream use: Airlock sets its limits elsewhere. */
+const UNLIMITED = { subs: -1, conn: -1, leaf: -1, imports: -1, exports: -1, data: -1, payload: -1, wildcards: true };
+const JETSTREAM = { mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 };
+
+/** The operator, system account and Airlock account keys, with what the server and the harness need of them. */
+export class NatsAuthority {
+  readonly #operator: KeyPair;
+  readonly #system: KeyPair;
+  readonly #account: KeyPair;
+
+  private constructor(keys: NatsAuthorityKeys) {
+    this.#operator = fromSeed(new TextEncoder().encode(keys.operator));
+    this.#system = fromSeed(new TextEncoder().encode(keys.system));
+    this.#account = fromSeed(new TextEncoder().encode(keys.account));
+  }
+
+  /** Fresh keys (not stored). */
+  static create(): NatsAuthority {
+    const seed = (kp: KeyPair) => new TextDecoder().decode(kp.getSeed());
+    return new NatsAuthority({ operator: seed(createOperator()), system: seed(createAccount()), account: seed(createAccount()) });
+  }
+
+  /** The keys in `file` (JSON, 0600), made and written there on first use. */
+  static loadOrCreate(file: string): NatsAuthority {
+    if (existsSync(file)) return new NatsAuthority(KeysSchema.parse(JSON.parse(readFileSync(file, 'utf8'))));
+    const made = NatsAuthority.create();
+    writeFileSync(file, `${JSON.stringify(made.#keys(), null, 2)}\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
+    return made;
+  }
+
+  #keys(): NatsAuthorityKeys {
+    const seed = (kp: KeyPair) => new TextDecoder().decode(kp.getSeed());
+    return { operator: seed(this.#operator), system: seed(this.#system), account: seed(this.#account) };
+  }
+
+  /** The Airlock account's public key (`A…`): subjects of `$SYS.REQ.ACCOUNT.<id>.…`. */
+  get accountId(): string {
+    return this.#account.getPublicKey();
+  }
+
+  get systemAccountId(): string {
+    return this.#system.getPublicKey();
+  }
+
+  /**
+   * The Airlock account's JWT with these revocations (user public key → unix seconds: every JWT of
+   * that user issued at or before then is refused). JetStream is enabled without limits.
+   */
+  accountJwt(revocations: Readonly<Record<string, number>> = {}): Promise<string> {
+    const claims: Partial<Account> = { limits: { ...UNLIMITED, ...JETSTREAM } };
+    if (Object.keys(revocations).length > 0) claims.revocations = { ...revocations };
+    return encodeAccount('AIRLOCK', this.#account, claims, { signer: this.#operator, algorithm: Algorithms.v2 });
+  }
+
+  /**
+   * nats-server config text: operator mode with a `full` resolver in `resolverDir`, which keeps
+   * the account JWTs the harness pushes (with their revocations) across a server restart. The
+   * two accounts are preloaded, so the server starts with no harness.
+   */
+  async serverConfig(resolverDir: string): Promise<string> {
+    const operator = await encodeOperator('airlock', this.#operator, { system_account: this.systemAccountId }, { algorithm: Algorithms.v2 });
+    const system = await encodeAccount('SYS', this.#system, { limits: UNLIMITED }, { signer: this.#operator, algorithm: Algorithms.v2 });
+    const account = await this.accountJwt();
+    return [
+      '# Generated by Airlock: NATS operator mode. Every user is a JWT signed by the Airlock account key.',
+      `operator: ${operator}`,
+      `system_account: ${this.systemAccountId}`,
+      `resolver: { type: full, dir: ${JSON.stringify(resolverDir)}, allow_delete: false, interval: "2m" }`,
+      'resolver_preload: {',
+      `  ${this.systemAccountId}: ${system}`,
+      `  ${this.accountId}: ${account}`,
+      '}',
+      '',
+    ].join('\n');
+  }
+
+  /** A new user (fresh nkey) with these permissions, signed by the account key. */
+  async mint(name: string, permissions: Partial<User>, opts: MintOptions = {}): Promise<NatsUser> {
+    const user = createUser();
+    const issuer = opts.system ? this.#system : this.#account;
+    const jwt = await encodeUser(name, user, issuer, permissions, { algorithm: Algorithms.v2, ...(opts.expiresAt !== undefined ? { exp: opts.expiresAt } : {}) });
+    return { jwt, seed: new TextDecoder().decode(user.getSeed()), publicKey: user.getPublicKey() };
+  }
+}
