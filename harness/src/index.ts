@@ -12,3 +12,4 @@ export { NatsAuthority } from './natsauth/authority.ts';
 export type { MintOptions, NatsAuthorityKeys, NatsUser } from './natsauth/authority.ts';
 export { LogWriterGrants, logWriterPermissions, writerInboxPrefix } from './natsauth/log-grants.ts';
 export type { LogWriterGrant, LogWriterGrantsOptions } from './natsauth/log-grants.ts';
+export { readerInboxPrefix, runReaderPermissions } from './natsauth/run-readers.ts';

@@ -3,56 +3,22 @@
 // runner's publish (nothing is stored, the real writer's expected sequence is not disturbed), and a
 // run that moves is writable by its new holder and no longer by the old one, also after a
 // nats-server restart and a harness restart.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, jwtAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { RunLogWriter, ensureLogStream, readRunLog } from '@airlock/ledger';
-import { connectNats, type NatsHandles } from '@airlock/transport';
+import type { NatsHandles } from '@airlock/transport';
 import { encode, names, subjects, type LogEvent, type LogEventInput } from '@airlock/proto';
-import { LogWriterGrants, NatsAuthority, type LogWriterGrant, type NatsUser } from '@airlock/harness';
-import { freePort, waitUntil } from '../fixtures.ts';
+import { LogWriterGrants } from '@airlock/harness';
+import { ALL, OperatorNats } from '../operator-nats.ts';
 
-let port = 0;
-let dir: string;
-let conf: string;
-let server: ChildProcess | undefined;
-let authority: NatsAuthority;
+const nats = new OperatorNats();
 let harness: NatsHandles;
 let system: NatsConnection;
 let grants: LogWriterGrants;
-const opened: Array<{ close(): Promise<void> }> = [];
 let counter = 0;
 const newRunId = () => `01GRANT${process.pid.toString(36).toUpperCase()}${String(++counter).padStart(4, '0')}`.slice(0, 26).padEnd(26, '0');
 const note = (reason: string): LogEventInput => ({ type: 'run.closed', reason });
-const servers = () => `nats://127.0.0.1:${port}`;
-
-async function startServer(): Promise<void> {
-  server = spawn('nats-server', ['-c', conf, '-js', '-sd', join(dir, 'js'), '-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  await waitUntil('nats-server', () => new Promise((r) => {
-    const s = createConnection({ host: '127.0.0.1', port });
-    s.once('connect', () => (s.destroy(), r(true)));
-    s.once('error', () => r(false));
-  }));
-}
-
-async function stopServer(): Promise<void> {
-  const s = server;
-  if (!s || s.exitCode !== null) return;
-  const exited = new Promise((r) => s.once('exit', r));
-  s.kill('SIGTERM');
-  await exited;
-}
-
-/** A connection as a minted user (what the harness or a runner opens). */
-async function as(user: NatsUser | LogWriterGrant, name: string): Promise<NatsHandles> {
-  const h = await connectNats({ servers: servers(), name, nkeySeed: user.seed, jwt: user.jwt, reconnect: false, ...('inboxPrefix' in user ? { inboxPrefix: user.inboxPrefix } : {}) });
-  opened.push({ close: () => h.drain() });
-  return h;
-}
+const as: OperatorNats['as'] = (user, name) => nats.as(user, name);
 
 /** The events stored on a run's log subject, read with the harness's (full-rights) user. */
 async function stored(runId: string): Promise<LogEvent[]> {
@@ -61,31 +27,16 @@ async function stored(runId: string): Promise<LogEvent[]> {
   return out;
 }
 
-/** Mints the system-account user the harness pushes account updates with, and connects it. */
-async function systemConnection(): Promise<NatsConnection> {
-  const user = await authority.mint('harness-system', {}, { system: true });
-  const nc = await connect({ servers: servers(), authenticator: jwtAuthenticator(user.jwt, new TextEncoder().encode(user.seed)), reconnect: false });
-  opened.push({ close: () => nc.drain() });
-  return nc;
-}
-
 beforeAll(async () => {
-  port = await freePort();
-  dir = mkdtempSync(join(tmpdir(), 'airlock-grants-'));
-  authority = NatsAuthority.loadOrCreate(join(dir, 'authority.json'));
-  conf = join(dir, 'nats.conf');
-  writeFileSync(conf, await authority.serverConfig(join(dir, 'jwt')));
-  await startServer();
-  harness = await as(await authority.mint('harness', { pub: { allow: ['>'] }, sub: { allow: ['>'] } }), 'grants-harness');
+  await nats.start();
+  harness = await as(await nats.authority.mint('harness', ALL), 'grants-harness');
   await ensureLogStream(harness.jsm);
-  system = await systemConnection();
-  grants = new LogWriterGrants(authority, system);
+  system = await nats.system();
+  grants = new LogWriterGrants(nats.authority, system);
 });
 
 afterAll(async () => {
-  for (const c of opened.reverse()) await c.close().catch(() => undefined);
-  await stopServer();
-  rmSync(dir, { recursive: true, force: true });
+  await nats[Symbol.asyncDispose]();
 });
 
 describe('log-writer grants: a runner appends only to the runs it holds', () => {
@@ -137,16 +88,16 @@ describe('log-writer grants: a runner appends only to the runs it holds', () => 
     const first = await grants.grant('runner-a', run);
     await grants.revoke(first);
 
-    // nats-server restart: the full resolver kept the pushed account JWT on disk.
-    for (const c of opened.splice(0)) await c.close().catch(() => undefined);
-    await stopServer();
-    await startServer();
+    // nats-server restart with its config written anew (as `./airlock up` does): the full resolver
+    // kept the pushed account JWT on disk, and the preload (made once) is older than it.
+    await nats.stop();
+    await nats.start();
     await expect(as(first, 'writer-after-restart')).rejects.toThrow(/revoked|authoriz/i);
 
     // Harness restart: a new grants desk reads the stored list back and adds to it, losing none.
-    harness = await as(await authority.mint('harness', { pub: { allow: ['>'] }, sub: { allow: ['>'] } }), 'grants-harness-2');
-    system = await systemConnection();
-    grants = new LogWriterGrants(authority, system);
+    harness = await as(await nats.authority.mint('harness', ALL), 'grants-harness-2');
+    system = await nats.system();
+    grants = new LogWriterGrants(nats.authority, system);
     const second = await grants.grant('runner-a', run);
     await grants.revoke(second);
     await expect(as(first, 'writer-first')).rejects.toThrow(/revoked|authoriz/i);
