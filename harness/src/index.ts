@@ -13,3 +13,5 @@ export type { MintOptions, NatsAuthorityKeys, NatsUser } from './natsauth/author
 export { LogWriterGrants, logWriterPermissions, writerInboxPrefix } from './natsauth/log-grants.ts';
 export type { LogWriterGrant, LogWriterGrantsOptions } from './natsauth/log-grants.ts';
 export { readerInboxPrefix, runReaderPermissions } from './natsauth/run-readers.ts';
+export { durationNs, jwtPermissions, runnerUser } from './natsauth/users.ts';
+export type { ConfigPermissions } from './natsauth/users.ts';

@@ -151,6 +151,12 @@ export class NatsAuthority {
     return this.#preload;
   }
 
+  /** A user JWT for a key someone else holds (a runner's identity nkey): no seed leaves its holder. */
+  async mintFor(name: string, publicKey: string, permissions: Partial<User>, opts: Omit<MintOptions, 'system'> = {}): Promise<Omit<NatsUser, 'seed'>> {
+    const jwt = await encodeUser(name, publicKey, this.#account, permissions, { algorithm: Algorithms.v2, ...(opts.expiresAt !== undefined ? { exp: opts.expiresAt } : {}) });
+    return { jwt, publicKey };
+  }
+
   /** A new user (fresh nkey) with these permissions, signed by the account key. */
   async mint(name: string, permissions: Partial<User>, opts: MintOptions = {}): Promise<NatsUser> {
     const user = createUser();
