@@ -8,6 +8,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { RunLogWriter, ensureLogStream, readRunLog } from '@airlock/ledger';
 import type { NatsHandles } from '@airlock/transport';
 import { encode, names, subjects, type LogEvent, type LogEventInput } from '@airlock/proto';
+import { decode, type Account } from '@nats-io/jwt';
 import { LogWriterGrants } from '@airlock/harness';
 import { ALL, OperatorNats } from '../operator-nats.ts';
 
@@ -107,4 +108,26 @@ describe('log-writer grants: a runner appends only to the runs it holds', () => 
     await new RunLogWriter(third.js, third.jsm, run, { by: 'runner:runner-b' }).append(note('third holder'));
     expect((await stored(run)).map((e) => e.by)).toEqual(['runner:runner-b']);
   });
+
+  it('drops a revocation once every JWT it names has expired, and keeps the live ones', async () => {
+    const short = new LogWriterGrants(nats.authority, system, { ttlMs: 1000 });
+    const run = newRunId();
+    const expired = await short.grant('runner-a', run);
+    await short.revoke(expired);
+    expect(Object.keys(await storedRevocations())).toContain(expired.publicKey);
+    await new Promise((r) => setTimeout(r, 2500));
+    const live = await short.grant('runner-b', run);
+    await short.revoke(live);
+    const now = await storedRevocations();
+    expect(Object.keys(now)).toContain(live.publicKey);
+    expect(Object.keys(now)).not.toContain(expired.publicKey);
+    // The expired grant stays refused: its JWT has expired.
+    await expect(as(expired, 'writer-expired')).rejects.toThrow(/expired|authoriz|closed/i);
+  });
 });
+
+/** The revocations in the account JWT the server holds (what the harness's next update starts from). */
+async function storedRevocations(): Promise<Record<string, number>> {
+  const reply = await system.request(`$SYS.REQ.ACCOUNT.${nats.authority.accountId}.CLAIMS.LOOKUP`, undefined, { timeout: 5000 });
+  return decode<Account>(reply.string()).nats.revocations ?? {};
+}

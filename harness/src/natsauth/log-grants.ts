@@ -97,7 +97,8 @@ export class LogWriterGrants {
   async #storedRevocations(): Promise<Record<string, number>> {
     const reply = await this.#system.request(`$SYS.REQ.ACCOUNT.${this.#authority.accountId}.CLAIMS.LOOKUP`, undefined, { timeout: this.#updateTimeoutMs });
     const jwt = reply.string().trim();
-    if (!jwt.startsWith('ey')) return {};
+    // Fail closed: pushing a list built on a failed lookup would lift every earlier revocation.
+    if (!jwt.startsWith('ey')) throw new AirlockError('internal', `nats-server did not return the account JWT (is its resolver \`full\`?): ${jwt.slice(0, 200)}`);
     return { ...(decode<Account>(jwt).nats.revocations ?? {}) };
   }
 
