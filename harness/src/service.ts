@@ -56,6 +56,7 @@ import { publishPolicy } from './policy/bucket.ts';
 import { PolicyGate } from './policy/gate.ts';
 import { RunnerFleet } from './routing/fleet.ts';
 import { RunRelocator } from './runs/relocate.ts';
+import { IdleKeeper } from './runs/idle.ts';
 import { RunnerKeyStore, readRunnersFile } from './routing/runner-keys.ts';
 import { RunLifecycle } from './runs/lifecycle.ts';
 import { RunLogs } from './run-logs.ts';
@@ -82,6 +83,7 @@ interface Rooms {
   bundles: BundleBuilder;
   governor: RunGovernor;
   callers: CallerGate;
+  idle: IdleKeeper;
 }
 
 /**
@@ -133,7 +135,8 @@ export class HarnessService implements AsyncDisposable {
     const steps = new StepDispatcher(ctx, { records, logs, gate, secrets, redactor, runnerKeys, key: key.privateKey, governor });
     const relocator = new RunRelocator(ctx, { fleet, records, logs, lifecycle, steps, gate, startedAt: this.#startedAt.getTime() });
     const bundles = new BundleBuilder(ctx, { records, logs, key });
-    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers };
+    const idle = new IdleKeeper(ctx, { records, logs, fleet, gate, governor, lifecycle, steps, runnerKeys }, validator.policy.governance);
+    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, idle };
     this.#desk = createDesk({ ctx, records, logs, gate, steps, runnerKeys, redactor, key: key.privateKey });
     this.#ready = { auth: cfg.auth, runnersPinned: runnerKeys.pinned, policy: validator.policy.name, policyHash: validator.policyHash, keyId: key.keyId, secrets: redactor.names.length };
   }
@@ -151,6 +154,7 @@ export class HarnessService implements AsyncDisposable {
     svc.#subscribe();
     await nats.nc.flush();
     svc.#monitor = setInterval(() => svc.#track(svc.#rooms.relocator.check()), Math.max(250, Math.floor(cfg.runnerLostMs / 4)));
+    svc.#rooms.idle.start();
     svc.#heartbeat = startHarnessHeartbeat(svc.#ctx.nats.nc, { startedAt: svc.#startedAt.toISOString() });
     svc.state = 'running';
     log.info({ nats: cfg.natsUrl.replace(/\/\/[^@/,]*@/g, '//'), ...svc.#ready }, 'harness ready');
@@ -290,6 +294,7 @@ export class HarnessService implements AsyncDisposable {
     this.#stopped ??= (async () => {
       this.state = 'draining';
       clearInterval(this.#monitor);
+      this.#rooms.idle.stop();
       this.#heartbeat?.stop();
       for (const s of this.#subs) s.unsubscribe();
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);

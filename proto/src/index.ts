@@ -67,8 +67,14 @@ export {
   ApiControlRequestSchema,
   ApiRunStateRequestSchema,
   RunStateSchema,
+  DurationSchema,
+  durationMs,
+  DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_MAX_IDLE,
+  SuspendedSchema,
+  CloseOutcomeSchema,
 } from './messages/governance.ts';
-export type { Role, Actor, Budgets, BudgetName, LoopDetector, GovernAction, GovernancePolicy, ControlVerb, Termination, PauseCause, ApiControlRequest, ApiRunStateRequest, RunState } from './messages/governance.ts';
+export type { Role, Actor, Budgets, BudgetName, LoopDetector, GovernAction, GovernancePolicy, ControlVerb, Termination, PauseCause, ApiControlRequest, ApiRunStateRequest, RunState, Suspended, CloseOutcome } from './messages/governance.ts';
 export { HARNESS_HEARTBEAT_MS, HarnessHeartbeatSchema } from './messages/harness.ts';
 export type { HarnessHeartbeat } from './messages/harness.ts';
 export { SERVICE_NODE_FLAGS } from './node-flags.ts';
