@@ -1,6 +1,6 @@
 import { constants as osConstants } from 'node:os';
 import { AirlockError, outputBytes } from '@airlock/proto';
-import type { LogEvent, StepResult } from '@airlock/proto';
+import type { LogEvent, RunRecord, StepResult } from '@airlock/proto';
 
 /** KEY=VALUE pairs from the command line. */
 export function parseEnvPairs(pairs: string[]): Record<string, string> {
@@ -76,4 +76,11 @@ export function formatEvent(e: LogEvent): string {
     case 'step.file':
       return `${head} step ${e.step} file.${e.file.op} ${e.file.path}: ${e.file.ok ? `ok${e.file.size !== undefined ? `, ${e.file.size} B` : ''}` : `${e.file.code}: ${e.file.message}`}\n`;
   }
+}
+
+/** A run's status in `ps`: open (paused, cancelling or suspended when governed), or closed with its termination. */
+export function runStatus(r: RunRecord): string {
+  if (r.status === 'closed') return `closed:${r.termination ?? '-'}`;
+  if (r.suspended) return 'suspended (idle)';
+  return r.control && r.control !== 'running' ? r.control : 'open';
 }
