@@ -11,7 +11,8 @@ import { importPrivateKey } from '@airlock/trust';
 import { AIRLOCK_BIN, runCli, runEvents, useStack, waitUntil } from '../fixtures.ts';
 
 const harness = { auth: 'required' as const };
-const stack = useStack({ harness });
+// Eight slots: the terminations test holds seven runs open at once.
+const stack = useStack({ harness, slots: 8 });
 
 const credential = (principal: string, role: 'agent' | 'operator' | 'reviewer') => issueCredential(importPrivateKey(readFileSync(stack.keyFile, 'utf8')), { principal, role });
 const as = (principal: string, role: 'agent' | 'operator' | 'reviewer') => Airlock.connect({ servers: stack.nats.url, credential: credential(principal, role) });
