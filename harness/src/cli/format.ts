@@ -1,6 +1,6 @@
 import { constants as osConstants } from 'node:os';
 import { AirlockError, outputBytes } from '@airlock/proto';
-import type { LogEvent, RunRecord, StepResult } from '@airlock/proto';
+import type { DiffPatch, LogEvent, RunRecord, StepResult } from '@airlock/proto';
 
 /** KEY=VALUE pairs from the command line. */
 export function parseEnvPairs(pairs: string[]): Record<string, string> {
@@ -83,4 +83,11 @@ export function runStatus(r: RunRecord): string {
   if (r.status === 'closed') return `closed:${r.termination ?? '-'}`;
   if (r.suspended) return 'suspended (idle)';
   return r.control && r.control !== 'running' ? r.control : 'open';
+}
+
+/** One file's part of a workspace diff, as `diff --patch` prints it. */
+export function patchLine(p: DiffPatch): string {
+  if (p.kind === 'text') return p.patch.trimEnd();
+  if (p.kind === 'omitted') return `Patch omitted (the reply is full): ${p.path}; run diff again with --path ${p.path}`;
+  return `Binary files differ: ${p.path}${p.kind === 'too_large' ? ' (too large for a patch)' : ''}`;
 }
