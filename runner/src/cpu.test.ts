@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cgroupCpuUsec, cpuSinceLast, parseCpu } from './cpu.ts';
+import { cgroupCpuUsec, cpuReader, cpuSinceLast, parseCpu } from './cpu.ts';
 import type { LiveRun } from './live-run.ts';
 
 describe('sandbox CPU time', () => {
@@ -32,5 +32,20 @@ describe('sandbox CPU time', () => {
     expect(await cpuSinceLast(run, 'c1', read)).toBe(2.5);
     expect(await cpuSinceLast(run, 'c2', read)).toBe(0.2);
     expect(await cpuSinceLast(run, 'c2', read)).toBeUndefined();
+  });
+
+  it('falls back to the engine when the cgroup is not visible', async () => {
+    const before = process.env.AIRLOCK_CGROUP_ROOT;
+    process.env.AIRLOCK_CGROUP_ROOT = mkdtempSync(join(tmpdir(), 'airlock-no-cgroup-'));
+    try {
+      const asked: string[] = [];
+      const read = cpuReader({ cpuUsageUsec: (id) => (asked.push(id), Promise.resolve(9)) });
+      expect(await read('zzz')).toBe(9);
+      expect(asked).toEqual(['zzz']);
+      expect(await cpuReader({})('zzz')).toBeUndefined();
+    } finally {
+      if (before === undefined) delete process.env.AIRLOCK_CGROUP_ROOT;
+      else process.env.AIRLOCK_CGROUP_ROOT = before;
+    }
   });
 });

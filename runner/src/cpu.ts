@@ -41,6 +41,14 @@ export function parseCpu(text: string, unit: 'stat_usec' | 'ns'): number | undef
 }
 
 /**
+ * Reads a container's CPU counter from its cgroup, else from the engine's stats (a runner in a
+ * container of its own may not see the host's cgroups).
+ */
+export function cpuReader(engine: { cpuUsageUsec?(containerId: string): Promise<number | undefined> }): (containerId: string) => Promise<number | undefined> {
+  return async (id) => (await cgroupCpuUsec(id)) ?? (await engine.cpuUsageUsec?.(id));
+}
+
+/**
  * CPU seconds the run's sandbox used since the previous reading (after its previous step, or since it
  * started: a fresh sandbox's counter starts at 0), background processes included. Undefined when the
  * counter cannot be read (the sandbox died with the step: its cgroup is gone).

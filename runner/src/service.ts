@@ -30,7 +30,7 @@ import { SnapshotStore } from '@airlock/snapshot';
 import { JobVerifier, importPublicKey } from '@airlock/trust';
 import type { ContainerClient } from './docker/client.ts';
 import { labels } from './docker/labels.ts';
-import { cpuSinceLast } from './cpu.ts';
+import { cpuReader, cpuSinceLast } from './cpu.ts';
 import { Gate } from './gate.ts';
 import type { LiveRun } from './live-run.ts';
 import { SandboxEvents } from './sandbox-events.ts';
@@ -347,7 +347,7 @@ export class RunnerService implements AsyncDisposable {
     });
     run.containerId = id;
     // The CPU clock of the run's steps starts now: the sandbox's own start-up is not the agent's.
-    await cpuSinceLast(run, id).catch(() => undefined);
+    await cpuSinceLast(run, id, cpuReader(this.#docker)).catch(() => undefined);
     return id;
   }
 

@@ -8,7 +8,7 @@ import type { ContainerClient, ContainerState, ExecHandle, ExecSpec } from './do
 import type { Frame } from './docker/demux.ts';
 import { pumpChunks, type ChunkerTotals } from './exec/chunker.ts';
 import { exportedChanges, stepSession } from './exec/session.ts';
-import { cpuSinceLast } from './cpu.ts';
+import { cpuReader, cpuSinceLast } from './cpu.ts';
 import type { LiveRun } from './live-run.ts';
 import type { Logger } from './logger.ts';
 import type { SandboxEvents } from './sandbox-events.ts';
@@ -140,7 +140,7 @@ export async function runStep(host: StepHost, run: LiveRun, req: RunnerExecReque
   }
   const signal = signalOf(exitCode, timedOut, sandboxDied);
   // Read before a dead sandbox is removed; a sandbox that died with the step has no cgroup left.
-  const cpuSeconds = sandboxDied ? undefined : await cpuSinceLast(run, containerId).catch(() => undefined);
+  const cpuSeconds = sandboxDied ? undefined : await cpuSinceLast(run, containerId, cpuReader(host.docker)).catch(() => undefined);
   const result = {
     runId: run.runId,
     step: req.step,

@@ -1,7 +1,9 @@
 // CPU-seconds and cost budgets, typed terminations and `watch --follow` (issue 14), against the real
 // stack with a harness that requires credentials; each test restarts the harness in the middle.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AirlockError } from '@airlock/proto';
 import type { LogEvent, RunRecord } from '@airlock/proto';
@@ -81,6 +83,22 @@ describe('CPU seconds and cost budgets', () => {
     expect((await bot.run(run.runId).exec('echo after')).stdout.toString()).toBe('after\n');
     expect(of(await runEvents(stack.client, run.runId), 'run.governed')).toMatchObject([{ action: 'pause', cause: { kind: 'budget', budget: 'cpuSeconds' } }]);
     await olga.kill(run.runId);
+  });
+
+  it("a runner that cannot see the sandboxes' cgroups reads their CPU time from the engine's stats", async () => {
+    const before = process.env.AIRLOCK_CGROUP_ROOT;
+    process.env.AIRLOCK_CGROUP_ROOT = mkdtempSync(join(tmpdir(), 'airlock-no-cgroup-'));
+    try {
+      await using bot = await as('bot-cpu2', 'agent');
+      const run = await bot.open({});
+      await bot.run(run.runId).exec(BURN);
+      const [burn] = of(await runEvents(stack.client, run.runId), 'step.exited').map((e) => e.result.cpuSeconds);
+      expect(burn).toBeGreaterThan(0.2);
+      await bot.close(run.runId);
+    } finally {
+      if (before === undefined) delete process.env.AIRLOCK_CGROUP_ROOT;
+      else process.env.AIRLOCK_CGROUP_ROOT = before;
+    }
   });
 
   it('the cost the agent reports per step is summed; its budget pauses the run before the next step; raise --cost continues it', async () => {

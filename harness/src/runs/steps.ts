@@ -192,19 +192,24 @@ export class StepDispatcher {
       // A suspended run gets its sandbox back first (its runner may now be another one).
       await this.#restore(current);
     }
-    for (const fresh of [false, true]) {
-      const current = await this.#records.get(runId, { fresh });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = await this.#records.get(runId, { fresh: attempt > 0 });
       const record = current.record;
       if (record.status !== 'open') throw new AirlockError('run_closed', `run ${runId} was closed at ${record.closedAt ?? '?'}`);
+      // The idle scan suspended it while this step waited: restore it, then number the step.
+      if (record.suspended) {
+        await this.#restore(record);
+        continue;
+      }
       const step = record.steps + 1;
       try {
         await this.#records.save({ ...record, steps: step }, current.revision);
         return { record, step };
       } catch (cause) {
         this.#records.forget(runId);
-        if (fresh) throw new AirlockError('run_busy', `run ${runId} changed while this step was being numbered; steps of one run are serial`, { cause });
+        if (attempt === 2) throw new AirlockError('run_busy', `run ${runId} changed while this step was being numbered; steps of one run are serial`, { cause });
       }
     }
-    throw new AirlockError('internal', 'unreachable');
+    throw new AirlockError('run_busy', `run ${runId} was suspended and restored while this step was being numbered; send it again`);
   }
 }
