@@ -21,10 +21,12 @@ async function policyWith(governance: Record<string, unknown>): Promise<string> 
 }
 
 const policies = { suspend: '', expire: '' };
+// An open waits for a slot while an idle run is being suspended: room for a loaded machine.
+const openTimeoutMs = 30_000;
 // Suspension: 2 slots, suspended after 1.5 s idle, closed only after an hour.
-const stack = useStack(async () => ({ slots: 2, harness: { policyFile: (policies.suspend = await policyWith({ idleTimeout: '1500ms', maxIdle: '1h' })) } }));
+const stack = useStack(async () => ({ slots: 2, harness: { openTimeoutMs, policyFile: (policies.suspend = await policyWith({ idleTimeout: '1500ms', maxIdle: '1h' })) } }));
 // Expiry: closed after 4 s idle (suspended after 1 s first).
-const expiring = useStack(async () => ({ slots: 2, harness: { policyFile: (policies.expire = await policyWith({ idleTimeout: '1s', maxIdle: '4s' })) } }));
+const expiring = useStack(async () => ({ slots: 2, harness: { openTimeoutMs, policyFile: (policies.expire = await policyWith({ idleTimeout: '1s', maxIdle: '4s' })) } }));
 
 const of = <T extends LogEvent['type']>(log: LogEvent[], type: T) => log.filter((e): e is Extract<LogEvent, { type: T }> => e.type === type);
 const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e instanceof AirlockError ? e.code : String(e)));
@@ -62,7 +64,7 @@ describe('idle runs are suspended and restored', () => {
     expect((await containersOf(stack.runnerId)).length).toBeLessThanOrEqual(2);
 
     await stack.harness.drain(2000);
-    await stack.startHarness({ policyFile: policies.suspend });
+    await stack.startHarness({ openTimeoutMs, policyFile: policies.suspend });
 
     // The first run's next step restores it (the slot it needs is freed by suspending another).
     const first = stack.client.run(runs[0]!);
@@ -115,7 +117,7 @@ describe('idle runs are closed after maxIdle', () => {
     expect(await code(capped.exec('echo two'))).toBe('run_paused');
     // A harness restart in the middle: the idle clock is the log's, so it goes on.
     await expiring.harness.drain(2000);
-    await expiring.startHarness({ policyFile: policies.expire });
+    await expiring.startHarness({ openTimeoutMs, policyFile: policies.expire });
     for (const runId of [idle.runId, capped.runId]) {
       await waitUntil(`run ${runId} is closed`, async () => (await recordOf(expiring, runId)).status === 'closed', 30_000);
     }
