@@ -176,6 +176,11 @@ describe('typed terminations', () => {
     }
     const human = await runCli(['--nats', stack.nats.url, 'ps', '--all'], { env: { AIRLOCK_CREDENTIAL: credential('rita', 'reviewer') } });
     expect(human.stdout).toMatch(new RegExp(`${loop.runId}\\s+closed:loop`));
+    // The signed proof bundle carries it too (its run.closed event).
+    await using rita = await as('rita', 'reviewer');
+    const bundle = JSON.parse((await rita.bundle(loop.runId)).text) as { events: Array<{ bytes: string }> };
+    const bundled = bundle.events.map((e) => JSON.parse(Buffer.from(e.bytes, 'base64').toString('utf8')) as LogEvent);
+    expect(of(bundled, 'run.closed').at(-1)).toMatchObject({ termination: 'loop' });
   });
 });
 
