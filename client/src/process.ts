@@ -30,6 +30,11 @@ export interface StepOptions {
   keepEnv?: boolean;
   /** What producing this step cost you (your own figure: model tokens, cents); summed into the run's `cost` budget. */
   cost?: number;
+  /**
+   * Run it as a process of the run, so `run.signal(step)` reaches it while it runs (its step number
+   * comes with `onEvent`'s `step.started`). `spawn` always does.
+   */
+  signalable?: boolean;
 }
 
 /** Events that carry a step number. */

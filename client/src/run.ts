@@ -132,7 +132,7 @@ export class Run implements AsyncDisposable {
 
   async #execOnce(cmd: string, opts: StepOptions): Promise<ExecResult> {
     opts.signal?.throwIfAborted();
-    const call = await StepCall.start(this.#link, this.runId, cmd, opts);
+    const call = await StepCall.start(this.#link, this.runId, cmd, opts, opts.signalable === true);
     try {
       return await call.result(opts.signal);
     } catch (err) {

@@ -33,6 +33,8 @@ export type {
 export { MAX_COMMAND_BYTES, ReplySignatureSchema, RunnerExecRequestSchema, SealedSecretsSchema, StepResultSchema, VerdictKindSchema } from './messages/exec.ts';
 export type { RunnerExecRequest, SealedSecrets, StepResult, VerdictKind } from './messages/exec.ts';
 export { MAX_CHUNK_BYTES, GENESIS_HASH, LogEventSchema, outputBytes, outputFields } from './messages/log.ts';
+export { LogChain, logTail } from './log-chain.ts';
+export type { LastMessageReader } from './log-chain.ts';
 export type { LogEvent, LogEventType, LogEventInput } from './messages/log.ts';
 export {
   ApiOpenRequestSchema,
