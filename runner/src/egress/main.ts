@@ -1,0 +1,35 @@
+// The egress proxy's process: one per run, forked by the runner (run-egress.ts) so that the proxy
+// can die (or be killed) without the runner, and a fresh one can take its socket for the next step.
+// Its configuration arrives as the first IPC message; each connection's event goes back over IPC.
+// It exits when the runner goes away (IPC channel closed).
+import { chmod, unlink } from 'node:fs/promises';
+import type { EgressRule } from '@airlock/validate';
+import type { TestResolveMap } from './address.ts';
+import { createEgressProxy } from './proxy.ts';
+
+/** The configuration the runner sends. */
+export interface EgressChildConfig {
+  socketPath: string;
+  rules: EgressRule[];
+  testResolve: TestResolveMap;
+}
+
+function send(msg: unknown): void {
+  if (process.connected) process.send!(msg);
+}
+
+process.once('message', (cfg: EgressChildConfig) => {
+  void (async () => {
+    await unlink(cfg.socketPath).catch(() => undefined);
+    const server = createEgressProxy({ rules: cfg.rules, testResolve: cfg.testResolve, onEvent: (event) => send({ type: 'event', event }) });
+    server.on('error', (err) => {
+      send({ type: 'error', message: err.message });
+      process.exit(1);
+    });
+    server.listen(cfg.socketPath, () => {
+      // The sandbox's user connects: the socket is the only door, and the proxy decides on each use.
+      void chmod(cfg.socketPath, 0o666).then(() => send({ type: 'listening', pid: process.pid }));
+    });
+  })();
+});
+process.on('disconnect', () => process.exit(0));
