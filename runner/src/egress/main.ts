@@ -18,18 +18,20 @@ function send(msg: unknown): void {
   if (process.connected) process.send!(msg);
 }
 
+function fail(err: unknown): never {
+  send({ type: 'error', message: (err as Error).message });
+  process.exit(1);
+}
+
 process.once('message', (cfg: EgressChildConfig) => {
-  void (async () => {
+  (async () => {
     await unlink(cfg.socketPath).catch(() => undefined);
     const server = createEgressProxy({ rules: cfg.rules, testResolve: cfg.testResolve, onEvent: (event) => send({ type: 'event', event }) });
-    server.on('error', (err) => {
-      send({ type: 'error', message: err.message });
-      process.exit(1);
-    });
+    server.on('error', fail);
     server.listen(cfg.socketPath, () => {
       // The sandbox's user connects: the socket is the only door, and the proxy decides on each use.
-      void chmod(cfg.socketPath, 0o666).then(() => send({ type: 'listening', pid: process.pid }));
+      chmod(cfg.socketPath, 0o666).then(() => send({ type: 'listening', pid: process.pid }), fail);
     });
-  })();
+  })().catch(fail);
 });
 process.on('disconnect', () => process.exit(0));

@@ -47,8 +47,13 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
 /** Creates the proxy server (not yet listening). */
 export function createEgressProxy(opts: EgressProxyOptions): Server {
   const server = createServer({ requestTimeout: 0, keepAliveTimeout: 30_000 });
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => void handleRequest(opts, req, res));
-  server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void handleConnect(opts, req, socket, head));
+  // A handler that throws (a bug, not a decision) ends that connection, never the proxy.
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    handleRequest(opts, req, res).catch(() => res.destroy());
+  });
+  server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    handleConnect(opts, req, socket, head).catch(() => socket.destroy());
+  });
   server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
     const target = parseAbsolute(req);
     opts.onEvent({ host: target?.host ?? '?', port: target?.port ?? 0, via: 'http', method: req.method ?? '?', decision: 'denied', reason: 'protocol upgrades over plain HTTP are not supported; use HTTPS (CONNECT)', bytesUp: 0, bytesDown: 0, durationMs: 0 });

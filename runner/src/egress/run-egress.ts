@@ -87,7 +87,8 @@ export class RunEgress {
   /** Starts a proxy when none runs (first step, or the last one died). */
   async ensure(): Promise<void> {
     if (this.#child && this.#child.exitCode === null && this.#child.signalCode === null) return;
-    const child = fork(MAIN, [], { execArgv: ['--conditions=airlock-source', '--disable-warning=ExperimentalWarning'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json' });
+    // The run id in its argv: `ps` shows whose proxy it is.
+    const child = fork(MAIN, [this.#opts.runId], { execArgv: ['--conditions=airlock-source', '--disable-warning=ExperimentalWarning'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json' });
     this.#child = child;
     const config: EgressChildConfig = { socketPath: join(this.#dir, SOCKET), rules: expandAllow(this.#opts.policy.network.allow ?? []), testResolve: this.#opts.testResolve };
     await new Promise<void>((resolve, reject) => {
