@@ -66,7 +66,7 @@ export async function runStep(host: StepHost, run: LiveRun, req: RunnerExecReque
   const oomsBefore = run.containerId ? host.events.ooms(run.containerId) : 0;
   const containerBefore = run.containerId;
   // With egress (policy network.mode proxy): the loopback forwarder in front, the proxy variables set.
-  const opened = await openExec(host, run, req.step, await egressStepSpec(run, execSpec));
+  const opened = await openExec(host, run, req.step, await egressStepSpec(run, execSpec, req.secrets));
   const containerId = run.containerId!;
   try {
     await run.log.append({ type: 'step.started', step: req.step, containerId });

@@ -23,6 +23,10 @@ export const EgressConnectionFields = {
   bytesUp: z.number().int().nonnegative(),
   bytesDown: z.number().int().nonnegative(),
   durationMs: z.number().int().nonnegative(),
+  /** Edge secrets the proxy put into this request (names only). */
+  secrets: z.array(z.string()).optional(),
+  /** Set when a secret's placeholder was sent to a host the secret is not for (left as is): possible exfiltration. */
+  flagged: z.string().optional(),
 };
 
 /** Fields of `egress.proxy`: the run's proxy process ended unasked (the next step starts a fresh one). */

@@ -5,6 +5,7 @@
 import { chmod, unlink } from 'node:fs/promises';
 import type { EgressRule } from '@airlock/validate';
 import type { TestResolveMap } from './address.ts';
+import type { EdgeSecret } from './secrets.ts';
 import { createEgressProxy } from './proxy.ts';
 
 /** The configuration the runner sends. */
@@ -23,10 +24,19 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
+/** The run's edge secrets: replaced whole by each `secrets` message (held in this process only). */
+let secrets: EdgeSecret[] = [];
+
 process.once('message', (cfg: EgressChildConfig) => {
+  process.on('message', (m: { type?: string; secrets?: EdgeSecret[] }) => {
+    if (m.type === 'secrets' && Array.isArray(m.secrets)) {
+      secrets = m.secrets;
+      send({ type: 'secrets-set' });
+    }
+  });
   (async () => {
     await unlink(cfg.socketPath).catch(() => undefined);
-    const server = createEgressProxy({ rules: cfg.rules, testResolve: cfg.testResolve, onEvent: (event) => send({ type: 'event', event }) });
+    const server = createEgressProxy({ rules: cfg.rules, testResolve: cfg.testResolve, secrets: () => secrets, onEvent: (event) => send({ type: 'event', event }) });
     server.on('error', fail);
     server.listen(cfg.socketPath, () => {
       // The sandbox's user connects: the socket is the only door, and the proxy decides on each use.

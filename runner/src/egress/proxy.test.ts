@@ -26,7 +26,7 @@ beforeAll(async () => {
   web = createHttpServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => res.end(`${req.method} ${req.url} host=${req.headers.host} body=${body}`));
+    req.on('end', () => res.end(`${req.method} ${req.url} host=${req.headers.host} body=${body} tok=${req.headers['x-token']} auth=${req.headers.authorization}`));
   });
   web.listen(0, '127.0.0.1');
   await once(web, 'listening');
@@ -42,6 +42,7 @@ beforeAll(async () => {
     rules: expandAllow([{ hosts: ['pypi.test', '*.files.test'], ports: [80] }, { hosts: ['tls.test'], ports: [443] }, { hosts: ['api.test'], ports: [80], methods: ['GET'], paths: ['/v1/'] }]),
     testResolve: { 'pypi.test': `127.0.0.1:${webPort}`, 'a.files.test': `127.0.0.1:${webPort}`, 'api.test': `127.0.0.1:${webPort}`, 'tls.test': `127.0.0.1:${rawPort}` },
     onEvent: (e) => events.push(e),
+    secrets: () => [{ name: 'TOKEN', placeholder: 'airlock-placeholder-TOKEN-x', value: 'real-secret-value', hosts: ['pypi.test'] }],
     helloTimeoutMs: 2000,
   });
   proxy.listen(sock);
@@ -91,6 +92,22 @@ describe('egress proxy', () => {
     const e = await eventFor((x) => x.host === 'pypi.test' && x.via === 'http');
     expect(e).toMatchObject({ decision: 'allowed', port: 80, method: 'POST', path: '/simple/x', bytesUp: 5, address: '127.0.0.1' });
     expect(e.bytesDown).toBeGreaterThan(10);
+  });
+
+  it('puts an edge secret into requests to its hosts only (headers, Basic userinfo, URL) and flags the others', async () => {
+    const basic = Buffer.from('git:airlock-placeholder-TOKEN-x').toString('base64');
+    const mine = await exchange(`GET http://pypi.test/q?t=airlock-placeholder-TOKEN-x HTTP/1.1\r\nHost: pypi.test\r\nX-Token: airlock-placeholder-TOKEN-x\r\nAuthorization: Basic ${basic}\r\nConnection: close\r\n\r\n`);
+    expect(mine).toContain('GET /q?t=real-secret-value host=pypi.test');
+    expect(mine).toContain(`tok=real-secret-value auth=Basic ${Buffer.from('git:real-secret-value').toString('base64')}`);
+    const seen = await eventFor((x) => x.host === 'pypi.test' && x.path === '/q');
+    expect(seen.secrets).toEqual(['TOKEN']);
+    expect(seen.flagged).toBeUndefined();
+    const other = await exchange('GET http://a.files.test/x HTTP/1.1\r\nHost: a.files.test\r\nX-Token: airlock-placeholder-TOKEN-x\r\nConnection: close\r\n\r\n');
+    expect(other).toMatch(/^HTTP\/1.1 200/);
+    expect(other).toContain('tok=airlock-placeholder-TOKEN-x');
+    const flagged = await eventFor((x) => x.host === 'a.files.test' && x.path === '/x');
+    expect(flagged.secrets).toBeUndefined();
+    expect(flagged.flagged).toBe('the placeholder of TOKEN was sent to a.files.test, which the secret is not for; left unsubstituted (possible exfiltration)');
   });
 
   it('matches *. patterns', async () => {

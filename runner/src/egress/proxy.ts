@@ -9,6 +9,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { connect as netConnect, type Socket } from 'node:net';
 import { decideEgress, type EgressRule } from '@airlock/validate';
 import { isIpLiteral, resolveDestination, ResolveError, type TestResolveMap } from './address.ts';
+import { substituteHeaders, substitutePath, type EdgeSecret, type Substitution } from './secrets.ts';
 import { MAX_HELLO_BYTES, scanClientHello } from './sni.ts';
 
 /** One connection or request as the proxy saw it (the run's log gets it as `egress.connection`). */
@@ -28,6 +29,10 @@ export interface EgressEvent {
   bytesUp: number;
   bytesDown: number;
   durationMs: number;
+  /** Edge secrets put into the request. */
+  secrets?: string[];
+  /** A placeholder went to a host its secret is not for. */
+  flagged?: string;
 }
 
 export interface EgressProxyOptions {
@@ -35,6 +40,8 @@ export interface EgressProxyOptions {
   /** Test configuration only: fixed destinations for test names (see address.ts). */
   testResolve: TestResolveMap;
   onEvent(e: EgressEvent): void;
+  /** The run's edge secrets now (they arrive with the steps that are given them). */
+  secrets(): readonly EdgeSecret[];
   /** How long a tunnel waits for the client's first bytes (its TLS ClientHello). */
   helloTimeoutMs?: number;
 }
@@ -127,12 +134,16 @@ async function handleRequest(opts: EgressProxyOptions, req: IncomingMessage, res
   let bytesUp = 0;
   let bytesDown = 0;
   let done = false;
+  const sub: Substitution = { used: [], flagged: [] };
+  const secrets = opts.secrets();
+  const headers = substituteHeaders(forwardHeaders(req.headers), host, secrets, sub);
+  const path = substitutePath(`${url.pathname}${url.search}`, host, secrets, sub);
   const finish = (reason?: string) => {
     if (done) return;
     done = true;
-    opts.onEvent({ ...base, host, port, path: url.pathname, decision: 'allowed', address: dest.address, bytesUp, bytesDown, durationMs: Math.round(performance.now() - started), ...(reason ? { reason } : {}) });
+    opts.onEvent({ ...base, host, port, path: url.pathname, decision: 'allowed', address: dest.address, bytesUp, bytesDown, durationMs: Math.round(performance.now() - started), ...(reason ? { reason } : {}), ...secretFields(host, sub) });
   };
-  const upstream = httpRequest({ host: dest.address, port: dest.port, method, path: `${url.pathname}${url.search}`, headers: forwardHeaders(req.headers), agent: false });
+  const upstream = httpRequest({ host: dest.address, port: dest.port, method, path, headers, agent: false });
   req.on('data', (c: Buffer) => (bytesUp += c.length));
   req.pipe(upstream);
   upstream.on('response', (up) => {
@@ -158,6 +169,14 @@ async function handleRequest(opts: EgressProxyOptions, req: IncomingMessage, res
       finish('the client went away');
     }
   });
+}
+
+/** The event fields that say what substitution did. */
+export function secretFields(host: string, sub: Substitution): Pick<EgressEvent, 'secrets' | 'flagged'> {
+  return {
+    ...(sub.used.length > 0 ? { secrets: sub.used } : {}),
+    ...(sub.flagged.length > 0 ? { flagged: `the placeholder of ${sub.flagged.join(', ')} was sent to ${host}, which the secret is not for; left unsubstituted (possible exfiltration)` } : {}),
+  };
 }
 
 function forwardHeaders(h: IncomingHttpHeaders): Record<string, string | string[]> {

@@ -12,6 +12,7 @@ import type { ExecSpec } from '../docker/client.ts';
 import type { TestResolveMap } from './address.ts';
 import type { EgressChildConfig } from './main.ts';
 import type { EgressEvent } from './proxy.ts';
+import { newPlaceholder, type EdgeSecret } from './secrets.ts';
 
 /** Where the egress directory appears in the sandbox. */
 export const EGRESS_DIR = '/opt/airlock/egress';
@@ -50,6 +51,8 @@ export class RunEgress {
   readonly #dir: string;
   #child: ChildProcess | null = null;
   #closing = false;
+  /** Edge secrets given to the run so far (sent again to a fresh proxy), by name. */
+  readonly #secrets = new Map<string, EdgeSecret>();
 
   private constructor(opts: RunEgressOptions, dir: string) {
     this.#opts = opts;
@@ -107,6 +110,45 @@ export class RunEgress {
       });
       child.send(config);
     });
+    if (this.#secrets.size > 0) await this.#sendSecrets();
+  }
+
+  /** Sends the edge secrets to the proxy and waits until it holds them. */
+  async #sendSecrets(): Promise<void> {
+    const child = this.#child!;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the egress proxy did not take the secrets within 10 s')), 10_000);
+      const onMessage = (m: { type: string }) => {
+        if (m.type !== 'secrets-set') return;
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve();
+      };
+      child.on('message', onMessage);
+      child.send({ type: 'secrets', secrets: [...this.#secrets.values()] });
+    });
+  }
+
+  /**
+   * The step's environment with each edge secret (a policy secret with `hosts`, given as the
+   * variable of its own name) replaced by the run's placeholder for it; the proxy gets the value.
+   */
+  async edgeEnv(env: Record<string, string>, given: Readonly<Record<string, string>>): Promise<Record<string, string>> {
+    const out = { ...env };
+    let changed = false;
+    for (const grant of this.#opts.policy.secrets) {
+      const value = given[grant.name];
+      if (!grant.hosts || value === undefined) continue;
+      const known = this.#secrets.get(grant.name);
+      const placeholder = known?.placeholder ?? newPlaceholder(grant.name);
+      if (known?.value !== value) {
+        this.#secrets.set(grant.name, { name: grant.name, placeholder, value, hosts: grant.hosts });
+        changed = true;
+      }
+      out[grant.name] = placeholder;
+    }
+    if (changed) await this.#sendSecrets();
+    return out;
   }
 
   /** The step's exec spec with the forwarder in front of its argv and the proxy variables set. */

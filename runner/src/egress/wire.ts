@@ -43,9 +43,13 @@ export async function openRunEgress(run: LiveRun, policy: Policy, deps: EgressDe
   });
 }
 
-/** The step's exec spec through the run's egress, starting a fresh proxy when the last one died. */
-export async function egressStepSpec<S extends Parameters<RunEgress['stepSpec']>[0]>(run: LiveRun, spec: S): Promise<S> {
+/**
+ * The step's exec spec through the run's egress, starting a fresh proxy when the last one died:
+ * edge secrets (`secrets` given to the step) replaced by their placeholders, the forwarder in front.
+ */
+export async function egressStepSpec<S extends Parameters<RunEgress['stepSpec']>[0]>(run: LiveRun, spec: S, secrets: Readonly<Record<string, string>>): Promise<S> {
   if (!run.egress) return spec;
   await run.egress.ensure();
-  return run.egress.stepSpec(spec) as S;
+  const env = await run.egress.edgeEnv(spec.env, secrets);
+  return run.egress.stepSpec({ ...spec, env }) as S;
 }
