@@ -4,7 +4,7 @@
 // log, denials in the audit index; a proxy killed mid-download fails that step only.
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,9 @@ let server: Server;
 let port: number;
 let root: string;
 let ws: string;
+/** Requests to /echo as the upstream saw them (host header and the token header). */
+const echoed: { host: string; token: string }[] = [];
+const SECRET = 'edge-secret-value-7f3a9c1e5b';
 /** Called when the slow download has begun sending (the proxy-kill test). */
 let onSlow: (() => void) | undefined;
 
@@ -53,6 +56,10 @@ function makeRepo(dir: string): void {
 /** Static files under www/, plus /slow (a long download) for the proxy-kill test. */
 function serve(req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://x');
+  if (url.pathname === '/echo') {
+    echoed.push({ host: req.headers.host ?? '', token: String(req.headers['x-token'] ?? '') });
+    return void res.end('echoed\n');
+  }
   if (url.pathname === '/slow') {
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(64 * 1024 * 1024) });
     const piece = Buffer.alloc(64 * 1024, 0x61);
@@ -78,7 +85,7 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
 }
 
 const PROBE = `
-import socket, ssl, sys, urllib.request, urllib.error
+import os, socket, ssl, sys, urllib.request, urllib.error
 case = sys.argv[1]
 def show(f):
     try:
@@ -89,6 +96,13 @@ def show(f):
         print("ERR", type(e).__name__, e)
 if case == "get":
     show(lambda: urllib.request.urlopen(sys.argv[2], timeout=20).read().decode().strip())
+elif case == "token":
+    def f():
+        r = urllib.request.Request(sys.argv[2], headers={"X-Token": os.environ["API_TOKEN"]})
+        return urllib.request.urlopen(r, timeout=20).read().decode().strip()
+    show(f)
+elif case == "scan":
+    print(sum(sys.argv[2] in v for v in os.environ.values()))
 elif case == "host-header":
     def f():
         s = socket.create_connection(("127.0.0.1", 3128), timeout=20)
@@ -125,9 +139,13 @@ beforeAll(async () => {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   port = (server.address() as AddressInfo).port;
-  const policy = parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as { network: Record<string, unknown> };
+  const policy = parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as { network: Record<string, unknown>; secrets: unknown[]; overrides: Record<string, string> };
   policy.network.mode = 'proxy';
   policy.network.allow = [{ hosts: ['git.test', 'pypi.test'], ports: [80] }];
+  policy.secrets = [{ name: 'API_TOKEN', hosts: ['git.test'] }];
+  // The secret test prints the variable on purpose (to show it holds only the placeholder).
+  policy.overrides = { ...policy.overrides, 'exfil.secret_env': 'allow' };
+  process.env.AIRLOCK_SECRET_API_TOKEN = SECRET;
   const policyFile = join(root, 'policy.yaml');
   writeFileSync(policyFile, stringify(policy));
   const dest = `127.0.0.1:${port}`;
@@ -140,6 +158,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  delete process.env.AIRLOCK_SECRET_API_TOKEN;
   await stack?.[Symbol.asyncDispose]();
   server?.close();
   rmSync(root, { recursive: true, force: true });
@@ -199,6 +218,28 @@ describe('egress through the run proxy', () => {
       'TLS server name evil.test differs from the CONNECT name git.test',
     ]);
     await stack.client.close(run.runId);
+  }, 120_000);
+
+  it('a secret at the edge: its host gets the value, another host the placeholder (flagged); the value is nowhere in the sandbox, the log or the snapshot', async () => {
+    const run = await stack.client.open({ workspace: ws });
+    const env = { API_TOKEN: '${secret:API_TOKEN}' };
+    const r = await run.exec('python3 probe.py token http://git.test/echo; python3 probe.py token http://pypi.test/echo; echo "$API_TOKEN" > seen.txt; python3 probe.py scan edge-secret', { env });
+    expect(r.stdout).toBe('OK echoed\nOK echoed\n0\n');
+    const placeholder = readFileSync(join(ws, 'seen.txt'), 'utf8').trim();
+    expect(placeholder).toMatch(/^airlock-placeholder-API_TOKEN-[0-9a-f]{24}$/);
+    expect(echoed).toEqual([{ host: 'git.test', token: SECRET }, { host: 'pypi.test', token: placeholder }]);
+
+    const egress = await egressOf(run.runId);
+    expect(egress.find((e) => e.host === 'git.test')).toMatchObject({ decision: 'allowed', secrets: ['API_TOKEN'] });
+    expect(egress.find((e) => e.host === 'pypi.test')).toMatchObject({ decision: 'allowed', flagged: 'the placeholder of API_TOKEN was sent to pypi.test, which the secret is not for; left unsubstituted (possible exfiltration)' });
+    await stack.client.close(run.runId);
+    const all = JSON.stringify(await runEvents(stack.client, run.runId));
+    expect(all).toContain('snapshot.created');
+    expect(all).not.toContain(SECRET);
+    // The workspace (what the snapshots hold) has the placeholder only.
+    const files = readdirSync(ws, { recursive: true, encoding: 'utf8' }).map((f) => join(ws, f)).filter((f) => statSync(f).isFile());
+    expect(files.length).toBeGreaterThan(5);
+    expect(files.filter((f) => readFileSync(f).includes(SECRET))).toEqual([]);
   }, 120_000);
 
   it('a proxy killed mid-download fails that step with a network error; the next step gets a fresh proxy', async () => {
