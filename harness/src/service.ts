@@ -17,6 +17,7 @@ import {
   ApiPollRequestSchema,
   ApiSignalRequestSchema,
   ApiProcessesRequestSchema,
+  ApiDiffRequestSchema,
   names,
   subjects,
 } from '@airlock/proto';
@@ -25,6 +26,8 @@ import type {
   ApiApprovalsResult,
   ApiCloseRequest,
   ApiControlRequest,
+  ApiDiffRequest,
+  ApiDiffResult,
   ApiDecideRequest,
   ApiExecRequest,
   ApiOpenRequest,
@@ -65,6 +68,8 @@ import { SecretStore, envSecrets, fileSecrets } from './secrets/store.ts';
 import { fileStep } from './files/handler.ts';
 import { createDesk, type StepDesk } from './processes/desk.ts';
 import { listProcesses, poll, signal, yieldStep } from './processes/handlers.ts';
+import { WorkspaceDiffs } from './snapshots/diff.ts';
+import { LazySnapshotStore } from './snapshots/store.ts';
 
 const VERSION = '0.1.0';
 export type HarnessState = 'starting' | 'running' | 'draining' | 'stopped';
@@ -82,6 +87,8 @@ interface Rooms {
   bundles: BundleBuilder;
   governor: RunGovernor;
   callers: CallerGate;
+  diffs: WorkspaceDiffs;
+  snapshots: LazySnapshotStore;
 }
 
 /**
@@ -92,6 +99,7 @@ interface Rooms {
  * - `policy/`: the validation gate every step passes and the published policy;
  * - `approvals/`: steps held by `ask` and operators' decisions;
  * - `bundles/`: signed proof bundles;
+ * - `snapshots/`: the snapshot store as the harness reads it (diffs between steps);
  * - `governance/`: who may call what (credentials, roles), operators' controls, budgets, loop detection.
  */
 export class HarnessService implements AsyncDisposable {
@@ -132,8 +140,10 @@ export class HarnessService implements AsyncDisposable {
     const lifecycle = new RunLifecycle(ctx, { records, logs, fleet, gate, approvals, runnerKeys, governor });
     const steps = new StepDispatcher(ctx, { records, logs, gate, secrets, redactor, runnerKeys, key: key.privateKey, governor });
     const relocator = new RunRelocator(ctx, { fleet, records, logs, lifecycle, steps, gate, startedAt: this.#startedAt.getTime() });
-    const bundles = new BundleBuilder(ctx, { records, logs, key });
-    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers };
+    const snapshots = new LazySnapshotStore(ctx);
+    const bundles = new BundleBuilder(ctx, { records, logs, key, snapshots });
+    const diffs = new WorkspaceDiffs({ records, logs, store: snapshots });
+    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, diffs, snapshots };
     this.#desk = createDesk({ ctx, records, logs, gate, steps, runnerKeys, redactor, key: key.privateKey });
     this.#ready = { auth: cfg.auth, runnersPinned: runnerKeys.pinned, policy: validator.policy.name, policyHash: validator.policyHash, keyId: key.keyId, secrets: redactor.names.length };
   }
@@ -186,6 +196,7 @@ export class HarnessService implements AsyncDisposable {
       serve(subjects.api.poll, ApiPollRequestSchema, async (r, c) => (await this.#own(r.runId, c), poll(this.#desk, r))),
       serve(subjects.api.signal, ApiSignalRequestSchema, async (r, c) => (await this.#own(r.runId, c), signal(this.#desk, r))),
       serve(subjects.api.processes, ApiProcessesRequestSchema, async (r, c) => (await this.#own(r.runId, c), listProcesses(this.#desk, r))),
+      serve(subjects.api.diff, ApiDiffRequestSchema, (r, c) => this.diff(r, c)),
       nc.subscribe(subjects.runnerHeartbeat, {
         callback: (err, msg) => {
           if (!err) this.#rooms.fleet.heartbeat(msg);
@@ -252,6 +263,12 @@ export class HarnessService implements AsyncDisposable {
     return this.#rooms.governor.state(record, { stepInFlight: this.#rooms.steps.inFlight(runId)?.step });
   }
 
+  /** What changed in a run's workspace between two steps; an agent only on its own runs. */
+  async diff(req: ApiDiffRequest, caller?: ApiCaller): Promise<ApiDiffResult> {
+    if (caller) await this.#own(req.runId, caller);
+    return this.#rooms.diffs.diff(req);
+  }
+
   ps(req: ApiPsRequest): Promise<ApiPsResult> {
     return this.#rooms.lifecycle.ps(req);
   }
@@ -293,6 +310,7 @@ export class HarnessService implements AsyncDisposable {
       this.#heartbeat?.stop();
       for (const s of this.#subs) s.unsubscribe();
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
+      await this.#rooms.snapshots[Symbol.asyncDispose]().catch((err: unknown) => this.#ctx.log.warn({ err }, 'closing the snapshot store failed'));
       this.state = 'stopped';
     })();
     return this.#stopped;

@@ -70,6 +70,8 @@ export {
 } from './messages/governance.ts';
 export type { Role, Actor, Budgets, BudgetName, LoopDetector, GovernAction, GovernancePolicy, ControlVerb, Termination, PauseCause, ApiControlRequest, ApiRunStateRequest, RunState } from './messages/governance.ts';
 export { HARNESS_HEARTBEAT_MS, HarnessHeartbeatSchema } from './messages/harness.ts';
+export { MAX_DIFF_PATCH_BYTES, MAX_DIFF_PATHS, ApiDiffRequestSchema, ApiDiffResultSchema, DiffChangeSchema, DiffPatchSchema } from './messages/snapshots.ts';
+export type { ApiDiffRequest, ApiDiffResult, DiffChange, DiffPatch } from './messages/snapshots.ts';
 export type { HarnessHeartbeat } from './messages/harness.ts';
 export { SERVICE_NODE_FLAGS } from './node-flags.ts';
 export {
