@@ -19,13 +19,37 @@ import threading
 PIECE = 256 * 1024
 
 
-def pump(src, dst):
+def copy_spliced(src, dst):
+    """Moves bytes socket -> pipe -> socket in the kernel (no copy through Python)."""
+    r, w = os.pipe()
     try:
         while True:
-            data = src.recv(PIECE)
-            if not data:
-                break
-            dst.sendall(data)
+            n = os.splice(src.fileno(), w, PIECE)
+            if n == 0:
+                return
+            while n > 0:
+                n -= os.splice(r, dst.fileno(), n)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def copy_plain(src, dst):
+    buf = bytearray(PIECE)
+    view = memoryview(buf)
+    while True:
+        n = src.recv_into(buf)
+        if n == 0:
+            return
+        dst.sendall(view[:n])
+
+
+def pump(src, dst):
+    try:
+        if hasattr(os, "splice"):
+            copy_spliced(src, dst)
+        else:
+            copy_plain(src, dst)
     except OSError:
         pass
     for s, how in ((dst, socket.SHUT_WR), (src, socket.SHUT_RD)):
