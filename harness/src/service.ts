@@ -59,6 +59,7 @@ import { publishPolicy } from './policy/bucket.ts';
 import { PolicyGate } from './policy/gate.ts';
 import { RunnerFleet } from './routing/fleet.ts';
 import { RunRelocator } from './runs/relocate.ts';
+import { IdleKeeper } from './runs/idle.ts';
 import { RunnerKeyStore, readRunnersFile } from './routing/runner-keys.ts';
 import { RunLifecycle } from './runs/lifecycle.ts';
 import { RunLogs } from './run-logs.ts';
@@ -87,6 +88,7 @@ interface Rooms {
   bundles: BundleBuilder;
   governor: RunGovernor;
   callers: CallerGate;
+  idle: IdleKeeper;
   diffs: WorkspaceDiffs;
   snapshots: LazySnapshotStore;
 }
@@ -143,7 +145,8 @@ export class HarnessService implements AsyncDisposable {
     const snapshots = new LazySnapshotStore(ctx);
     const bundles = new BundleBuilder(ctx, { records, logs, key, snapshots });
     const diffs = new WorkspaceDiffs({ records, logs, store: snapshots });
-    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, diffs, snapshots };
+    const idle = new IdleKeeper(ctx, { records, logs, fleet, gate, governor, lifecycle, steps, runnerKeys }, validator.policy.governance);
+    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, diffs, snapshots, idle };
     this.#desk = createDesk({ ctx, records, logs, gate, steps, runnerKeys, redactor, key: key.privateKey });
     this.#ready = { auth: cfg.auth, runnersPinned: runnerKeys.pinned, policy: validator.policy.name, policyHash: validator.policyHash, keyId: key.keyId, secrets: redactor.names.length };
   }
@@ -161,6 +164,7 @@ export class HarnessService implements AsyncDisposable {
     svc.#subscribe();
     await nats.nc.flush();
     svc.#monitor = setInterval(() => svc.#track(svc.#rooms.relocator.check()), Math.max(250, Math.floor(cfg.runnerLostMs / 4)));
+    svc.#rooms.idle.start();
     svc.#heartbeat = startHarnessHeartbeat(svc.#ctx.nats.nc, { startedAt: svc.#startedAt.toISOString() });
     svc.state = 'running';
     log.info({ nats: cfg.natsUrl.replace(/\/\/[^@/,]*@/g, '//'), ...svc.#ready }, 'harness ready');
@@ -307,6 +311,7 @@ export class HarnessService implements AsyncDisposable {
     this.#stopped ??= (async () => {
       this.state = 'draining';
       clearInterval(this.#monitor);
+      this.#rooms.idle.stop();
       this.#heartbeat?.stop();
       for (const s of this.#subs) s.unsubscribe();
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);

@@ -30,4 +30,6 @@ export interface LiveRun {
   snap: SnapshotState | undefined;
   /** The run's egress proxy (policy `network.mode: proxy`); absent: no network at all. */
   egress?: RunEgress | undefined;
+  /** The last CPU reading of the run's sandbox (cpu.ts): the next step's CPU time is the difference. */
+  cpu?: { containerId: string; usec: number } | undefined;
 }
