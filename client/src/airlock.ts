@@ -124,12 +124,24 @@ export class Airlock implements AsyncDisposable {
    * why; idempotent per `requestId` (a fresh one when absent): the same request again changes nothing.
    * Resolves with the run's state after it. `forbidden` for a credential whose role may not.
    */
-  control(runId: string, verb: ControlVerb, opts: { reason?: string; budgets?: Budgets; requestId?: string; signal?: AbortSignal } = {}): Promise<RunState> {
-    const body = { runId, verb, requestId: opts.requestId ?? randomUUID(), ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.budgets ? { budgets: opts.budgets } : {}) };
+  control(runId: string, verb: ControlVerb, opts: { reason?: string; budgets?: Budgets; requestId?: string; interrupt?: boolean; graceMs?: number; signal?: AbortSignal } = {}): Promise<RunState> {
+    const body = {
+      runId,
+      verb,
+      requestId: opts.requestId ?? randomUUID(),
+      ...(opts.reason ? { reason: opts.reason } : {}),
+      ...(opts.budgets ? { budgets: opts.budgets } : {}),
+      ...(opts.interrupt ? { interrupt: true } : {}),
+      ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
+    };
     return this.#link.request(subjects.api.control, body, RunStateSchema, { timeoutMs: 90_000, signal: opts.signal });
   }
 
-  pause(runId: string, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
+  /**
+   * Pauses a run: no new step starts. With `interrupt`, the running step also gets SIGINT, then
+   * SIGTERM after `graceMs` (default 10 s) if it has not ended; the step's result shows the signal.
+   */
+  pause(runId: string, opts: { reason?: string; requestId?: string; interrupt?: boolean; graceMs?: number } = {}): Promise<RunState> {
     return this.control(runId, 'pause', opts);
   }
 

@@ -49,6 +49,7 @@ import type { HarnessContext } from './context.ts';
 import { authorizeRun } from './governance/access.ts';
 import { CallerGate, actorOf, type ApiCaller } from './governance/callers.ts';
 import { RunGovernor } from './governance/governor.ts';
+import { interrupter } from './governance/interrupt.ts';
 import { loadOrCreateSigningKey } from './keys.ts';
 import { startHarnessHeartbeat } from './heartbeat.ts';
 import type { Logger } from './logger.ts';
@@ -135,6 +136,7 @@ export class HarnessService implements AsyncDisposable {
     const bundles = new BundleBuilder(ctx, { records, logs, key });
     this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers };
     this.#desk = createDesk({ ctx, records, logs, gate, steps, runnerKeys, redactor, key: key.privateKey });
+    governor.bindInterrupt(interrupter(this.#desk, log));
     this.#ready = { auth: cfg.auth, runnersPinned: runnerKeys.pinned, policy: validator.policy.name, policyHash: validator.policyHash, keyId: key.keyId, secrets: redactor.names.length };
   }
 

@@ -93,6 +93,10 @@ export const ApiControlRequestSchema = z.object({
   reason: z.string().max(2000).optional(),
   /** `raise`: the new limits (each at least what is used). */
   budgets: BudgetsSchema.optional(),
+  /** `pause`: also interrupt the running step (SIGINT to its process group, then SIGTERM after `graceMs`). */
+  interrupt: z.boolean().optional(),
+  /** `pause` with `interrupt`: how long the step has to end after SIGINT before SIGTERM (default `DEFAULT_INTERRUPT_GRACE_MS`, controls.ts). */
+  graceMs: z.number().int().min(0).max(600_000).optional(),
 });
 export type ApiControlRequest = z.infer<typeof ApiControlRequestSchema>;
 

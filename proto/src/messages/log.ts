@@ -153,6 +153,8 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     requestId: z.string(),
     reason: z.string().optional(),
     budgets: BudgetsSchema.optional(),
+    /** `pause --interrupt`: the step that was running gets SIGINT, then SIGTERM after `graceMs`. */
+    interrupt: z.object({ step: StepNumberSchema, graceMs: z.number().int().nonnegative() }).optional(),
   }),
   /** The harness paused the run or warned about it: a budget ran out, or a loop was detected (`cause` holds the evidence). */
   z.object({ ...base, type: z.literal('run.governed'), action: z.enum(['pause', 'warn']), cause: PauseCauseSchema, reason: z.string() }),

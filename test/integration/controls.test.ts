@@ -1,0 +1,73 @@
+// Operators' controls of issue 14 beyond pause/resume/cancel/kill/raise: `pause --interrupt`, scoped
+// and expiring approvals, `retry --step N` on a linked branch, and two-person rollback. Each test
+// restarts the harness in the middle: what it checks afterwards comes back from JetStream.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { AirlockError } from '@airlock/proto';
+import type { LogEvent } from '@airlock/proto';
+import { Airlock } from '@airlock/client';
+import { issueCredential } from '@airlock/harness';
+import { importPrivateKey } from '@airlock/trust';
+import { useStack, runEvents, waitUntil } from '../fixtures.ts';
+
+const harness = { auth: 'required' as const };
+const stack = useStack({ harness });
+
+/** A client with a credential the stack's harness signed for `principal` in `role`. */
+async function as(principal: string, role: 'agent' | 'operator' | 'reviewer' | 'admin'): Promise<Airlock> {
+  const key = importPrivateKey(readFileSync(stack.keyFile, 'utf8'));
+  return Airlock.connect({ servers: stack.nats.url, credential: issueCredential(key, { principal, role }) });
+}
+
+async function restartHarness(): Promise<void> {
+  await stack.harness.drain(2000);
+  await stack.startHarness(harness);
+}
+
+const events = (runId: string) => runEvents(stack.client, runId);
+const of = <T extends LogEvent['type']>(log: LogEvent[], type: T) => log.filter((e): e is Extract<LogEvent, { type: T }> => e.type === type);
+const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e instanceof AirlockError ? e.code : String(e)));
+
+describe('pause --interrupt', () => {
+  it('the running step gets SIGINT and ends; the run is paused across a restart; an agent may not', async () => {
+    await using bot = await as('bot-1', 'agent');
+    await using olga = await as('olga', 'operator');
+    const run = await bot.open({});
+    const step = bot.run(run.runId).exec(`trap 'echo caught-int; exit 130' INT; echo started; while true; do sleep 0.2; done`);
+    await waitUntil('step 1 running', async () => (await olga.runState(run.runId)).stepInFlight === 1);
+    expect(await code(bot.pause(run.runId, { interrupt: true }))).toBe('forbidden');
+    const t0 = Date.now();
+    expect((await olga.pause(run.runId, { interrupt: true, graceMs: 30_000, reason: 'stop that' })).state).toBe('paused');
+    const r = await step;
+    // SIGINT, not TERM: it ended long before the grace period.
+    expect(r).toMatchObject({ step: 1, exitCode: 130 });
+    expect(r.stdout).toContain('caught-int');
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    await restartHarness();
+    await expect(bot.run(run.runId).exec('echo more')).rejects.toMatchObject({ code: 'run_paused' });
+    const log = await events(run.runId);
+    expect(of(log, 'run.control')).toMatchObject([{ verb: 'pause', interrupt: { step: 1, graceMs: 30_000 }, actor: { principal: 'olga' } }]);
+    expect(of(log, 'access.denied').map((d) => d.actor?.principal)).toContain('bot-1');
+    expect((await olga.resume(run.runId)).state).toBe('running');
+    expect(await bot.run(run.runId).exec('echo more')).toMatchObject({ step: 2, exitCode: 0 });
+    await bot.close(run.runId);
+  });
+
+  it('a step that ignores SIGINT gets SIGTERM after the grace period, from a harness that restarted while it ran', async () => {
+    await using bot = await as('bot-1', 'agent');
+    await using olga = await as('olga', 'operator');
+    const run = await bot.open({});
+    // Started as a process: it keeps running while the harness restarts.
+    const started = await bot.run(run.runId).exec(`trap '' INT; echo ignoring; sleep 120`, { yieldMs: 500 });
+    expect(started.status).toBe('running');
+    await restartHarness();
+    const t0 = Date.now();
+    expect((await olga.pause(run.runId, { interrupt: true, graceMs: 1500 })).state).toBe('paused');
+    await waitUntil('step 1 ended', async () => (await bot.run(run.runId).poll(1)).status === 'exited', 60_000);
+    const ended = await bot.run(run.runId).poll(1);
+    expect(ended.result).toMatchObject({ signal: 'SIGTERM' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1500);
+    expect(of(await events(run.runId), 'run.control')).toMatchObject([{ verb: 'pause', interrupt: { step: 1, graceMs: 1500 } }]);
+    await olga.kill(run.runId);
+  });
+});
