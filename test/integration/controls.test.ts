@@ -33,7 +33,7 @@ describe('pause --interrupt', () => {
     await using bot = await as('bot-1', 'agent');
     await using olga = await as('olga', 'operator');
     const run = await bot.open({});
-    const step = bot.run(run.runId).exec(`trap 'echo caught-int; exit 130' INT; echo started; while true; do sleep 0.2; done`);
+    const step = bot.run(run.runId).exec(`trap 'echo caught-int; exit 130' INT; echo started; for i in $(seq 1 600); do sleep 0.2; done`);
     await waitUntil('step 1 running', async () => (await olga.runState(run.runId)).stepInFlight === 1);
     expect(await code(bot.pause(run.runId, { interrupt: true }))).toBe('forbidden');
     const t0 = Date.now();
