@@ -14,6 +14,7 @@ import {
   type ApiPsResult,
   type ApiStatusResult,
   type Approval,
+  type ApprovalDecision,
   type RunRecord,
   type Budgets,
   type ControlVerb,
@@ -104,8 +105,13 @@ export class Airlock implements AsyncDisposable {
     return this.#link.request(subjects.api.approvals, { ...(opts.runId ? { runId: opts.runId } : {}), all: opts.all ?? false }, ApiApprovalsResultSchema, { timeoutMs: 30_000, signal: opts.signal });
   }
 
-  /** Approves or rejects a held step (an operator's call); `by` names who decided, for the log. */
-  decide(runId: string, step: number, decision: 'approve' | 'reject', opts: { by: string; note?: string; signal?: AbortSignal }): Promise<Approval> {
+  /**
+   * Decides a held step (an operator's call; nobody decides their own request): `approve` (this
+   * command, once), `approve_run` (the same rule and command prefix for the rest of the run, see the
+   * request's `choices`), `reject`, `reject_pause` (deny and pause the run). `by` names who decided
+   * where no credential does. An expired request can no longer be decided (`already_decided`).
+   */
+  decide(runId: string, step: number, decision: ApprovalDecision, opts: { by: string; note?: string; signal?: AbortSignal }): Promise<Approval> {
     return this.#link.request(subjects.api.decide, { runId, step, decision, by: opts.by, ...(opts.note ? { note: opts.note } : {}) }, ApprovalSchema, { timeoutMs: 30_000, signal: opts.signal });
   }
 

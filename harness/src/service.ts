@@ -17,6 +17,7 @@ import {
   ApiPollRequestSchema,
   ApiSignalRequestSchema,
   ApiProcessesRequestSchema,
+  DEFAULT_APPROVAL_EXPIRY_MS,
   names,
   subjects,
 } from '@airlock/proto';
@@ -43,6 +44,7 @@ import { Redactor } from '@airlock/trust';
 import { createValidator, defaultPolicy, loadPolicyFile, type Policy, type Validator } from '@airlock/validate';
 import type { z } from 'zod';
 import { ApprovalBook } from './approvals/book.ts';
+import { startExpirySweep } from './approvals/expiry.ts';
 import { BundleBuilder, type BundleRef } from './bundles/build.ts';
 import type { HarnessConfig } from './config.ts';
 import type { HarnessContext } from './context.ts';
@@ -105,6 +107,7 @@ export class HarnessService implements AsyncDisposable {
   #subs: Subscription[] = [];
   #monitor: NodeJS.Timeout | undefined;
   #heartbeat: { stop(): void } | undefined;
+  #expiry: { stop(): void } | undefined;
   #stopped: Promise<void> | undefined;
   /** Numbered steps for the file and process handlers. */
   readonly #desk: StepDesk;
@@ -125,7 +128,7 @@ export class HarnessService implements AsyncDisposable {
     const logs = new RunLogs(nats, key.privateKey, runnerKeys);
     const records = new RunRecords(stores.runs);
     const fleet = new RunnerFleet(ctx, runnerKeys);
-    const approvals = new ApprovalBook(stores.approvals, logs, log);
+    const approvals = new ApprovalBook(stores.approvals, logs, log, { expiryMs: validator.policy.governance?.approvalExpiryMs });
     const gate = new PolicyGate(ctx, validator, approvals, logs, redactor);
     const governor = new RunGovernor(ctx, { logs, records, policy: validator.policy.governance });
     const callers = new CallerGate(cfg.auth, createPublicKey(key.privateKey), logs, log);
@@ -153,6 +156,7 @@ export class HarnessService implements AsyncDisposable {
     svc.#subscribe();
     await nats.nc.flush();
     svc.#monitor = setInterval(() => svc.#track(svc.#rooms.relocator.check()), Math.max(250, Math.floor(cfg.runnerLostMs / 4)));
+    svc.#expiry = startExpirySweep(svc.#rooms.approvals, validator.policy.governance?.approvalExpiryMs ?? DEFAULT_APPROVAL_EXPIRY_MS, log);
     svc.#heartbeat = startHarnessHeartbeat(svc.#ctx.nats.nc, { startedAt: svc.#startedAt.toISOString() });
     svc.state = 'running';
     log.info({ nats: cfg.natsUrl.replace(/\/\/[^@/,]*@/g, '//'), ...svc.#ready }, 'harness ready');
@@ -267,8 +271,11 @@ export class HarnessService implements AsyncDisposable {
     return this.#rooms.approvals.approvals(req);
   }
 
-  decide(req: ApiDecideRequest, caller?: ApiCaller): Promise<Approval> {
-    return this.#rooms.approvals.decide(req, caller);
+  /** A decision on a held step; `reject_pause` also pauses the run in the decider's name. */
+  async decide(req: ApiDecideRequest, caller?: ApiCaller): Promise<Approval> {
+    const decided = await this.#rooms.approvals.decide(req, caller);
+    if (req.decision === 'reject_pause') await this.#rooms.governor.pauseForDenial(req.runId, req.step, caller ? actorOf(caller) : { principal: req.by, role: 'operator' });
+    return decided;
   }
 
   status(): Promise<ApiStatusResult> {
@@ -293,6 +300,7 @@ export class HarnessService implements AsyncDisposable {
       this.state = 'draining';
       clearInterval(this.#monitor);
       this.#heartbeat?.stop();
+      this.#expiry?.stop();
       for (const s of this.#subs) s.unsubscribe();
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
       this.state = 'stopped';

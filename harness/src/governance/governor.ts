@@ -1,4 +1,4 @@
-import { AirlockError, DEFAULT_INTERRUPT_GRACE_MS, GovernancePolicySchema } from '@airlock/proto';
+import { AirlockError, DEFAULT_INTERRUPT_GRACE_MS, GovernancePolicySchema, PROTOCOL_VERSION } from '@airlock/proto';
 import type { Actor, ApiControlRequest, Budgets, GovernancePolicy, RunRecord, RunState, StepResult, Termination } from '@airlock/proto';
 import type { HarnessContext } from '../context.ts';
 import type { RunLogs } from '../run-logs.ts';
@@ -189,6 +189,19 @@ export class RunGovernor {
         break;
     }
     return this.state((await this.#records.get(req.runId, { fresh: true })).record, opts);
+  }
+
+  /**
+   * An operator denied a held step and asked for the run to be paused (`reject_pause`): a pause
+   * control in the operator's name, once per step (its request id names the step). A run already
+   * paused, being cancelled or closed is left as it is.
+   */
+  async pauseForDenial(runId: string, step: number, actor: Actor): Promise<void> {
+    const { record } = await this.#records.get(runId, { fresh: true });
+    const f = await this.fold(record);
+    if (record.status === 'closed' || f.state !== 'running') return;
+    const req = { v: PROTOCOL_VERSION, runId, verb: 'pause' as const, requestId: `deny-pause.${runId}.${step}`, reason: `step ${step} was denied and the run paused` };
+    await this.control(req, actor, { stepInFlight: undefined });
   }
 
   #precondition(req: ApiControlRequest, record: RunRecord, f: RunFold): void {

@@ -4,6 +4,7 @@ import { StepNumberSchema, VersionSchema } from './common.ts';
 import { StepResultSchema, VerdictKindSchema } from './exec.ts';
 import { ActorSchema, BudgetsSchema, ControlVerbSchema, PauseCauseSchema, TerminationSchema } from './governance.ts';
 import { FileStepSummarySchema } from './files.ts';
+import { ApprovalGrantSchema } from './controls.ts';
 
 /** Largest payload of one output chunk, in bytes (before base64). */
 export const MAX_CHUNK_BYTES = 64 * 1024;
@@ -100,10 +101,15 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     ...base,
     type: z.literal('step.decided'),
     step: StepNumberSchema,
-    decision: z.enum(['approved', 'rejected']),
+    /** `expired`: nobody decided in time (`decidedBy` is `harness`); a denial. */
+    decision: z.enum(['approved', 'rejected', 'expired']),
     /** Who decided (as the operator's client stated it). */
     decidedBy: z.string(),
     note: z.string().optional(),
+    /** `approve_run`: the later commands of this run the approval lets through. */
+    grant: ApprovalGrantSchema.optional(),
+    /** `reject_pause`: the run was paused with the denial. */
+    pause: z.boolean().optional(),
   }),
   z.object({ ...base, type: z.literal('step.started'), step: StepNumberSchema, containerId: z.string() }),
   z.object({
