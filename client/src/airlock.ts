@@ -5,6 +5,7 @@ import {
   ApiBundleResultSchema,
   ApiOpenResultSchema,
   ApiPsResultSchema,
+  ApiRetryResultSchema,
   ApiStatusResultSchema,
   ApprovalSchema,
   RunStateSchema,
@@ -12,6 +13,7 @@ import {
   subjects,
   type ApiApprovalsResult,
   type ApiPsResult,
+  type ApiRetryResult,
   type ApiStatusResult,
   type Approval,
   type ApprovalDecision,
@@ -166,6 +168,16 @@ export class Airlock implements AsyncDisposable {
   /** Raises a run's budgets (operators): each new limit above what the run used; then `resume` a run a budget paused. */
   raise(runId: string, budgets: Budgets, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
     return this.control(runId, 'raise', { ...opts, budgets });
+  }
+
+  /**
+   * Retries step `step` of a run (operators): a new branch run whose workspace is the snapshot after
+   * step `step - 1` re-runs the step's command, validated again under the harness's policy. Parent
+   * and branch name each other in their logs. The same `requestId` again answers with the same branch.
+   */
+  retry(runId: string, step: number, opts: { reason?: string; requestId?: string; signal?: AbortSignal } = {}): Promise<ApiRetryResult> {
+    const body = { runId, step, requestId: opts.requestId ?? randomUUID(), ...(opts.reason ? { reason: opts.reason } : {}) };
+    return this.#link.request(subjects.api.retry, body, ApiRetryResultSchema, { timeoutMs: 600_000, signal: opts.signal });
   }
 
   /** A run's governance state: running, paused (and why), cancelling or closed (and how); budgets and what is used. */

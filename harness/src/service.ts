@@ -17,6 +17,7 @@ import {
   ApiPollRequestSchema,
   ApiSignalRequestSchema,
   ApiProcessesRequestSchema,
+  ApiRetryRequestSchema,
   DEFAULT_APPROVAL_EXPIRY_MS,
   names,
   subjects,
@@ -61,6 +62,7 @@ import { RunnerFleet } from './routing/fleet.ts';
 import { RunRelocator } from './runs/relocate.ts';
 import { RunnerKeyStore, readRunnersFile } from './routing/runner-keys.ts';
 import { RunLifecycle } from './runs/lifecycle.ts';
+import { RunRetrier } from './runs/retry.ts';
 import { RunLogs } from './run-logs.ts';
 import { RunRecords } from './runs/records.ts';
 import { StepDispatcher } from './runs/steps.ts';
@@ -85,6 +87,7 @@ interface Rooms {
   bundles: BundleBuilder;
   governor: RunGovernor;
   callers: CallerGate;
+  retrier: RunRetrier;
 }
 
 /**
@@ -137,7 +140,8 @@ export class HarnessService implements AsyncDisposable {
     const steps = new StepDispatcher(ctx, { records, logs, gate, secrets, redactor, runnerKeys, key: key.privateKey, governor });
     const relocator = new RunRelocator(ctx, { fleet, records, logs, lifecycle, steps, gate, startedAt: this.#startedAt.getTime() });
     const bundles = new BundleBuilder(ctx, { records, logs, key });
-    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers };
+    const retrier = new RunRetrier({ records, logs, lifecycle, steps });
+    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, retrier };
     this.#desk = createDesk({ ctx, records, logs, gate, steps, runnerKeys, redactor, key: key.privateKey });
     governor.bindInterrupt(interrupter(this.#desk, log));
     this.#ready = { auth: cfg.auth, runnersPinned: runnerKeys.pinned, policy: validator.policy.name, policyHash: validator.policyHash, keyId: key.keyId, secrets: redactor.names.length };
@@ -187,6 +191,7 @@ export class HarnessService implements AsyncDisposable {
       serve(subjects.api.decide, ApiDecideRequestSchema, (r, c) => this.decide(r, c)),
       serve(subjects.api.control, ApiControlRequestSchema, (r, c) => this.control(r, c)),
       serve(subjects.api.runState, ApiRunStateRequestSchema, (r, c) => this.runState(r.runId, c)),
+      serve(subjects.api.retry, ApiRetryRequestSchema, (r, c) => this.#rooms.retrier.retry(r, c)),
       // File tools and long-running processes (files/handler.ts, processes/handlers.ts): an agent only on its own runs.
       serve(subjects.api.file, ApiFileRequestSchema, async (r, c) => (await this.#own(r.runId, c), fileStep(this.#desk, r))),
       serve(subjects.api.poll, ApiPollRequestSchema, async (r, c) => (await this.#own(r.runId, c), poll(this.#desk, r))),

@@ -71,3 +71,43 @@ describe('pause --interrupt', () => {
     await olga.kill(run.runId);
   });
 });
+
+describe('retry --step N', () => {
+  it('re-runs the step on a branch from the snapshot before it, validated again; parent and branch name each other; idempotent across a restart', async () => {
+    await using bot = await as('bot-1', 'agent');
+    await using olga = await as('olga', 'operator');
+    const run = await bot.open({});
+    const r = bot.run(run.runId);
+    await r.exec('echo a > f');
+    expect((await r.exec('echo b >> f; cat f')).stdout).toBe('a\nb\n');
+    await r.exec('echo c >> f');
+    expect(await code(bot.retry(run.runId, 2))).toBe('forbidden');
+    expect(await code(olga.retry(run.runId, 9))).toBe('bad_request');
+    const retried = await olga.retry(run.runId, 2, { requestId: 'retry-req-0001', reason: 'flaky' });
+    // The branch's workspace is the one after step 1: `f` holds only `a` before the step appends `b`.
+    expect(retried).toMatchObject({ parentRunId: run.runId, step: 2, cmd: 'echo b >> f; cat f', result: { step: 1, exitCode: 0 } });
+    const branchId = retried.runId;
+    expect(branchId).not.toBe(run.runId);
+    const before = of(await events(run.runId), 'snapshot.created').find((s) => s.step === 1)!;
+    expect(retried.fromSnapshot).toBe(before.digest);
+    expect((await olga.run(branchId).result(1)).stdout).toBe('a\nb\n');
+    await restartHarness();
+    // The same request after the restart: the same branch, nothing run again.
+    expect(await olga.retry(run.runId, 2, { requestId: 'retry-req-0001' })).toMatchObject({ runId: branchId, step: 2 });
+    const parentLog = await events(run.runId);
+    const branchLog = await events(branchId);
+    expect(of(parentLog, 'run.retried')).toMatchObject([{ step: 2, branchRunId: branchId, fromSnapshot: before.digest, requestId: 'retry-req-0001', reason: 'flaky', actor: { principal: 'olga', role: 'operator' } }]);
+    expect(of(branchLog, 'run.branched')).toMatchObject([{ parentRunId: run.runId, step: 2, fromSnapshot: before.digest, actor: { principal: 'olga' } }]);
+    expect(of(branchLog, 'run.opened')[0]).toMatchObject({ fromSnapshot: before.digest });
+    // Validated again, under the policy the harness enforces now.
+    const { harness: h } = await olga.status();
+    expect(of(branchLog, 'step.verdict')).toMatchObject([{ step: 1, verdict: 'allow', cmd: 'echo b >> f; cat f', policyHash: h.policyHash }]);
+    expect(of(branchLog, 'step.requested')).toHaveLength(1);
+    expect(of(parentLog, 'access.denied').map((d) => d.actor?.principal)).toContain('bot-1');
+    // The branch is a run of its own; the parent is untouched.
+    expect((await olga.run(branchId).exec('cat f')).stdout).toBe('a\nb\n');
+    expect((await r.exec('cat f')).stdout).toBe('a\nb\nc\n');
+    await olga.close(branchId);
+    await bot.close(run.runId);
+  });
+});

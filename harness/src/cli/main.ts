@@ -10,6 +10,7 @@ import { readAudit } from '@airlock/ledger';
 import { SnapshotStore } from '@airlock/snapshot';
 import { readRoleFile, withCredentials } from './credentials.ts';
 import { addGovernanceCommands } from './governance-commands.ts';
+import { addControlCommands } from './control-commands.ts';
 import { approvalDetails, decisionMeaning } from './approval-format.ts';
 import { alive, down, readStack, up } from './stack.ts';
 import { formatEvent, parseEnvPairs, exitCodeOf } from './format.ts';
@@ -618,6 +619,7 @@ program
   });
 
 addGovernanceCommands(program, { withClient, asJson: () => globals().json ?? false, out, stateDir: () => globals().stateDir });
+addControlCommands(program, { withClient, asJson: () => globals().json ?? false, out, stateDir: () => globals().stateDir });
 
 /** A duration like `90s`, `10m`, `2h` in milliseconds. */
 function parseDuration(text: string, flag: string): number {

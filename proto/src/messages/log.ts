@@ -164,6 +164,10 @@ export const LogEventSchema = z.discriminatedUnion('type', [
   }),
   /** The harness paused the run or warned about it: a budget ran out, or a loop was detected (`cause` holds the evidence). */
   z.object({ ...base, type: z.literal('run.governed'), action: z.enum(['pause', 'warn']), cause: PauseCauseSchema, reason: z.string() }),
+  /** An operator retried step `step` of this run on a branch run (`branchRunId`) started from the snapshot after the step before. */
+  z.object({ ...base, type: z.literal('run.retried'), step: StepNumberSchema, branchRunId: z.string(), fromSnapshot: z.string(), requestId: z.string(), reason: z.string().optional() }),
+  /** This run is a branch of `parentRunId`, made to retry its step `step` from the snapshot after the step before. */
+  z.object({ ...base, type: z.literal('run.branched'), parentRunId: z.string(), step: StepNumberSchema, fromSnapshot: z.string(), requestId: z.string() }),
   /** A request refused for its caller's role or credential (`actor` when one was established). */
   z.object({ ...base, type: z.literal('access.denied'), subject: z.string(), reason: z.string() }),
   z.object({
