@@ -7,6 +7,7 @@ import {
   ApiPsResultSchema,
   ApiRetryResultSchema,
   ApiStatusResultSchema,
+  RollbackJobSchema,
   ApprovalSchema,
   RunStateSchema,
   names,
@@ -14,6 +15,7 @@ import {
   type ApiApprovalsResult,
   type ApiPsResult,
   type ApiRetryResult,
+  type RollbackJob,
   type ApiStatusResult,
   type Approval,
   type ApprovalDecision,
@@ -178,6 +180,28 @@ export class Airlock implements AsyncDisposable {
   retry(runId: string, step: number, opts: { reason?: string; requestId?: string; signal?: AbortSignal } = {}): Promise<ApiRetryResult> {
     const body = { runId, step, requestId: opts.requestId ?? randomUUID(), ...(opts.reason ? { reason: opts.reason } : {}) };
     return this.#link.request(subjects.api.retry, body, ApiRetryResultSchema, { timeoutMs: 600_000, signal: opts.signal });
+  }
+
+  /**
+   * Plans a rollback of a run's workspace to its snapshot after `toStep` (operators): nothing changes
+   * yet; the job lists (and `patches` shows) what applying it would undo. Refused while a step runs.
+   */
+  planRollback(runId: string, toStep: number, opts: { reason?: string; signal?: AbortSignal } = {}): Promise<RollbackJob> {
+    return this.#link.request(subjects.api.rollback, { runId, action: 'plan', toStep, ...(opts.reason ? { reason: opts.reason } : {}) }, RollbackJobSchema, { timeoutMs: 120_000, signal: opts.signal });
+  }
+
+  /**
+   * Approves a planned rollback, which applies it to the workspace (the running sandbox is replaced).
+   * A second operator's call: the one who planned it is refused (`forbidden`) unless the policy turns
+   * the two-person rule off.
+   */
+  approveRollback(runId: string, jobId: string, opts: { signal?: AbortSignal } = {}): Promise<RollbackJob> {
+    return this.#link.request(subjects.api.rollback, { runId, action: 'approve', jobId }, RollbackJobSchema, { timeoutMs: 180_000, signal: opts.signal });
+  }
+
+  /** A rollback job as the run's log has it (with its diff). */
+  rollbackJob(runId: string, jobId: string, opts: { signal?: AbortSignal } = {}): Promise<RollbackJob> {
+    return this.#link.request(subjects.api.rollback, { runId, action: 'show', jobId }, RollbackJobSchema, { timeoutMs: 60_000, signal: opts.signal });
   }
 
   /** A run's governance state: running, paused (and why), cancelling or closed (and how); budgets and what is used. */

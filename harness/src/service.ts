@@ -18,6 +18,7 @@ import {
   ApiSignalRequestSchema,
   ApiProcessesRequestSchema,
   ApiRetryRequestSchema,
+  ApiRollbackRequestSchema,
   DEFAULT_APPROVAL_EXPIRY_MS,
   names,
   subjects,
@@ -63,6 +64,7 @@ import { RunRelocator } from './runs/relocate.ts';
 import { RunnerKeyStore, readRunnersFile } from './routing/runner-keys.ts';
 import { RunLifecycle } from './runs/lifecycle.ts';
 import { RunRetrier } from './runs/retry.ts';
+import { RollbackDesk } from './runs/rollback.ts';
 import { RunLogs } from './run-logs.ts';
 import { RunRecords } from './runs/records.ts';
 import { StepDispatcher } from './runs/steps.ts';
@@ -88,6 +90,7 @@ interface Rooms {
   governor: RunGovernor;
   callers: CallerGate;
   retrier: RunRetrier;
+  rollbacks: RollbackDesk;
 }
 
 /**
@@ -141,7 +144,8 @@ export class HarnessService implements AsyncDisposable {
     const relocator = new RunRelocator(ctx, { fleet, records, logs, lifecycle, steps, gate, startedAt: this.#startedAt.getTime() });
     const bundles = new BundleBuilder(ctx, { records, logs, key });
     const retrier = new RunRetrier({ records, logs, lifecycle, steps });
-    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, retrier };
+    const rollbacks = new RollbackDesk(ctx, { records, logs, steps, runnerKeys, key: key.privateKey, twoPerson: validator.policy.governance?.rollbackTwoPerson !== false });
+    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, retrier, rollbacks };
     this.#desk = createDesk({ ctx, records, logs, gate, steps, runnerKeys, redactor, key: key.privateKey });
     governor.bindInterrupt(interrupter(this.#desk, log));
     this.#ready = { auth: cfg.auth, runnersPinned: runnerKeys.pinned, policy: validator.policy.name, policyHash: validator.policyHash, keyId: key.keyId, secrets: redactor.names.length };
@@ -192,6 +196,7 @@ export class HarnessService implements AsyncDisposable {
       serve(subjects.api.control, ApiControlRequestSchema, (r, c) => this.control(r, c)),
       serve(subjects.api.runState, ApiRunStateRequestSchema, (r, c) => this.runState(r.runId, c)),
       serve(subjects.api.retry, ApiRetryRequestSchema, (r, c) => this.#rooms.retrier.retry(r, c)),
+      serve(subjects.api.rollback, ApiRollbackRequestSchema, (r, c) => this.#rooms.rollbacks.handle(r, c)),
       // File tools and long-running processes (files/handler.ts, processes/handlers.ts): an agent only on its own runs.
       serve(subjects.api.file, ApiFileRequestSchema, async (r, c) => (await this.#own(r.runId, c), fileStep(this.#desk, r))),
       serve(subjects.api.poll, ApiPollRequestSchema, async (r, c) => (await this.#own(r.runId, c), poll(this.#desk, r))),

@@ -69,8 +69,8 @@ export {
   RunStateSchema,
 } from './messages/governance.ts';
 export type { Role, Actor, Budgets, BudgetName, LoopDetector, GovernAction, GovernancePolicy, ControlVerb, Termination, PauseCause, ApiControlRequest, ApiRunStateRequest, RunState } from './messages/governance.ts';
-export { DEFAULT_INTERRUPT_GRACE_MS, DEFAULT_APPROVAL_EXPIRY_MS, APPROVAL_DECISIONS, ApprovalDecisionSchema, ApprovalChoiceSchema, ApprovalGrantSchema, ApiRetryRequestSchema, ApiRetryResultSchema } from './messages/controls.ts';
-export type { ApprovalDecision, ApprovalChoice, ApprovalGrant, ApiRetryRequest, ApiRetryResult } from './messages/controls.ts';
+export { DEFAULT_INTERRUPT_GRACE_MS, DEFAULT_APPROVAL_EXPIRY_MS, APPROVAL_DECISIONS, ApprovalDecisionSchema, ApprovalChoiceSchema, ApprovalGrantSchema, ApiRetryRequestSchema, ApiRetryResultSchema, rollbackText, RunnerRollbackRequestSchema, RunnerRollbackResultSchema, RollbackDiffSchema, RollbackJobSchema, ApiRollbackRequestSchema, ROLLBACK_PHASES } from './messages/controls.ts';
+export type { ApprovalDecision, ApprovalChoice, ApprovalGrant, ApiRetryRequest, ApiRetryResult, RunnerRollbackRequest, RunnerRollbackResult, RollbackDiff, RollbackJob, ApiRollbackRequest } from './messages/controls.ts';
 export { HARNESS_HEARTBEAT_MS, HarnessHeartbeatSchema } from './messages/harness.ts';
 export type { HarnessHeartbeat } from './messages/harness.ts';
 export { SERVICE_NODE_FLAGS } from './node-flags.ts';

@@ -41,6 +41,7 @@ export const subjects = {
   runnerClose: (runnerId: string) => `${ROOT}.runner.${runnerId}.close`,
   runnerFile: (runnerId: string) => `${ROOT}.runner.${runnerId}.file`,
   runnerSignal: (runnerId: string) => `${ROOT}.runner.${runnerId}.signal`,
+  runnerRollback: (runnerId: string) => `${ROOT}.runner.${runnerId}.rollback`,
   /** The harness publishes its heartbeat here (core NATS), so a waiting client notices a dead harness. */
   harnessHeartbeat: `${ROOT}.harness.heartbeat`,
   /** Every runner publishes its heartbeat here (core NATS). */

@@ -111,3 +111,43 @@ describe('retry --step N', () => {
     await bot.close(run.runId);
   });
 });
+
+describe('rollback --to-step N', () => {
+  it('is planned with its diff, refused while a step runs, approved by a second operator only, applied to the workspace, across a restart', async () => {
+    await using bot = await as('bot-1', 'agent');
+    await using olga = await as('olga', 'operator');
+    await using oscar = await as('oscar', 'operator');
+    const run = await bot.open({});
+    const r = bot.run(run.runId);
+    await r.exec('echo v1 > a; echo keep > k');
+    await r.exec('echo v2 > a; echo new > b; rm k');
+    expect(await code(bot.planRollback(run.runId, 1))).toBe('forbidden');
+    // Refused while a step runs.
+    const busy = await r.exec('sleep 3', { yieldMs: 200 });
+    expect(busy.status).toBe('running');
+    expect(await code(olga.planRollback(run.runId, 1))).toBe('run_busy');
+    await waitUntil('the sleep ended', async () => (await r.poll(3)).status === 'exited', 30_000);
+    const plan = await olga.planRollback(run.runId, 1, { reason: 'bad edit' });
+    expect(plan).toMatchObject({ status: 'planned', toStep: 1, requestedBy: { principal: 'olga' }, diff: { added: ['k'], modified: ['a'], deleted: ['b'], counts: { added: 1, modified: 1, deleted: 1 } } });
+    expect(plan.patches?.find((p) => p.path === 'a')?.patch).toMatch(/-v2\n\+v1/);
+    // Nothing changed yet (a step that changes nothing keeps the plan current).
+    expect((await r.exec('cat a')).stdout).toBe('v2\n');
+    await restartHarness();
+    // The operator who planned it may not approve it.
+    await expect(olga.approveRollback(run.runId, plan.jobId)).rejects.toMatchObject({ code: 'forbidden', message: expect.stringContaining('two-person') });
+    expect((await oscar.rollbackJob(run.runId, plan.jobId)).status).toBe('planned');
+    const applied = await oscar.approveRollback(run.runId, plan.jobId);
+    expect(applied).toMatchObject({ status: 'applied', requestedBy: { principal: 'olga' }, approvedBy: { principal: 'oscar' } });
+    expect(await code(oscar.approveRollback(run.runId, plan.jobId))).toBe('already_decided');
+    const after = await r.exec('cat a k; ls');
+    expect(after.stdout).toBe('v1\nkeep\na\nk\n');
+    const log = await events(run.runId);
+    expect(of(log, 'run.rollback').map((e) => [e.phase, e.requestedBy.principal, e.approvedBy?.principal, e.actor?.principal])).toEqual([
+      ['planned', 'olga', undefined, 'olga'],
+      ['approved', 'olga', 'oscar', 'oscar'],
+      ['applied', 'olga', 'oscar', 'oscar'],
+    ]);
+    expect(of(log, 'access.denied').map((d) => [d.actor?.principal, d.subject.endsWith('.rollback')])).toEqual(expect.arrayContaining([['bot-1', true], ['olga', true]]));
+    await bot.close(run.runId);
+  });
+});

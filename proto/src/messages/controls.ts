@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { RunIdSchema, StepNumberSchema, VersionSchema } from './common.ts';
 import { StepResultSchema } from './exec.ts';
+import { ActorSchema } from './governance.ts';
 
 /** How long an interrupted step has between SIGINT and SIGTERM, unless the request says. */
 export const DEFAULT_INTERRUPT_GRACE_MS = 10_000;
@@ -57,3 +58,79 @@ export const ApiRetryResultSchema = z.object({
   refused: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 export type ApiRetryResult = z.infer<typeof ApiRetryResultSchema>;
+
+/** The text a rollback's job token is bound to: only the harness can order one, for this snapshot. */
+export function rollbackText(digest: string): string {
+  return `airlock:rollback ${digest}`;
+}
+
+const DigestSchema = z.string().regex(/^[0-9a-f]{64}$/);
+
+/**
+ * Harness -> the runner holding the run: put the workspace back to snapshot `digest` (its sandbox is
+ * replaced, so nothing of the agent's keeps running), then snapshot it as after step `step`.
+ */
+export const RunnerRollbackRequestSchema = z.object({
+  v: VersionSchema,
+  runId: RunIdSchema,
+  step: StepNumberSchema,
+  digest: DigestSchema,
+  policyHash: DigestSchema,
+  token: z.string().max(4096),
+});
+export type RunnerRollbackRequest = z.infer<typeof RunnerRollbackRequestSchema>;
+
+export const RunnerRollbackResultSchema = z.object({
+  runId: RunIdSchema,
+  step: StepNumberSchema,
+  /** The workspace's snapshot after the rollback (the same tree as the target). */
+  snapshot: z.string(),
+  containerId: z.string(),
+});
+export type RunnerRollbackResult = z.infer<typeof RunnerRollbackResultSchema>;
+
+/** The paths a rollback changes (capped lists; counts are exact). */
+export const RollbackDiffSchema = z.object({
+  added: z.array(z.string()),
+  modified: z.array(z.string()),
+  deleted: z.array(z.string()),
+  counts: z.object({ added: z.number().int(), modified: z.number().int(), deleted: z.number().int() }),
+});
+export type RollbackDiff = z.infer<typeof RollbackDiffSchema>;
+
+export const ROLLBACK_PHASES = ['planned', 'approved', 'applied', 'failed'] as const;
+
+/** A rollback job as the run's log folds it: planned by one operator, approved (and applied) by another. */
+export const RollbackJobSchema = z.object({
+  jobId: z.string(),
+  runId: RunIdSchema,
+  toStep: z.number().int().nonnegative(),
+  status: z.enum(ROLLBACK_PHASES),
+  /** The snapshot the workspace goes back to, and the one it is in at the plan. */
+  target: z.string(),
+  current: z.string(),
+  /** What applying does to the workspace (from `current` to `target`): the run's changes since `toStep`, undone. */
+  diff: RollbackDiffSchema,
+  /** Unified diffs of text files (what `plan` shows; not stored in the log). */
+  patches: z.array(z.object({ path: z.string(), kind: z.string(), patch: z.string().optional() })).optional(),
+  requestedBy: ActorSchema,
+  approvedBy: ActorSchema.optional(),
+  reason: z.string().optional(),
+  error: z.string().optional(),
+  /** The workspace's snapshot after the rollback. */
+  snapshot: z.string().optional(),
+});
+export type RollbackJob = z.infer<typeof RollbackJobSchema>;
+
+/** CLI/SDK -> harness (operators): plan a rollback, approve (and so apply) one, or show one. */
+export const ApiRollbackRequestSchema = z.object({
+  v: VersionSchema,
+  runId: RunIdSchema,
+  action: z.enum(['plan', 'approve', 'show']),
+  /** `plan`: the step whose snapshot the workspace goes back to (0 = as the run opened). */
+  toStep: z.number().int().nonnegative().optional(),
+  /** `approve`, `show`: the job. */
+  jobId: z.string().regex(/^rb-[A-Za-z0-9-]{8,64}$/).optional(),
+  reason: z.string().max(2000).optional(),
+});
+export type ApiRollbackRequest = z.infer<typeof ApiRollbackRequestSchema>;

@@ -44,6 +44,8 @@ export const GovernancePolicySchema = z.strictObject({
   budgets: BudgetsSchema.default({}),
   /** How long a held request waits for a decision, ms, before it expires as a denial (absent: 24 h; no default here, so older policies keep their hash). */
   approvalExpiryMs: z.number().int().positive().optional(),
+  /** Whether a rollback needs a second operator to approve it (the two-person rule; absent: true). */
+  rollbackTwoPerson: z.boolean().optional(),
   loops: z
     .strictObject({
       /** Same command with the same result this many times in a row. */

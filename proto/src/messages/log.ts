@@ -4,7 +4,7 @@ import { StepNumberSchema, VersionSchema } from './common.ts';
 import { StepResultSchema, VerdictKindSchema } from './exec.ts';
 import { ActorSchema, BudgetsSchema, ControlVerbSchema, PauseCauseSchema, TerminationSchema } from './governance.ts';
 import { FileStepSummarySchema } from './files.ts';
-import { ApprovalGrantSchema } from './controls.ts';
+import { ApprovalGrantSchema, ROLLBACK_PHASES, RollbackDiffSchema } from './controls.ts';
 
 /** Largest payload of one output chunk, in bytes (before base64). */
 export const MAX_CHUNK_BYTES = 64 * 1024;
@@ -168,6 +168,22 @@ export const LogEventSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('run.retried'), step: StepNumberSchema, branchRunId: z.string(), fromSnapshot: z.string(), requestId: z.string(), reason: z.string().optional() }),
   /** This run is a branch of `parentRunId`, made to retry its step `step` from the snapshot after the step before. */
   z.object({ ...base, type: z.literal('run.branched'), parentRunId: z.string(), step: StepNumberSchema, fromSnapshot: z.string(), requestId: z.string() }),
+  /** A rollback job's phase: planned (with the paths it changes), approved by a second operator, applied to the workspace, or failed. */
+  z.object({
+    ...base,
+    type: z.literal('run.rollback'),
+    phase: z.enum(ROLLBACK_PHASES),
+    jobId: z.string(),
+    toStep: z.number().int().nonnegative(),
+    target: z.string(),
+    current: z.string(),
+    diff: RollbackDiffSchema.optional(),
+    requestedBy: ActorSchema,
+    approvedBy: ActorSchema.optional(),
+    reason: z.string().optional(),
+    error: z.string().optional(),
+    snapshot: z.string().optional(),
+  }),
   /** A request refused for its caller's role or credential (`actor` when one was established). */
   z.object({ ...base, type: z.literal('access.denied'), subject: z.string(), reason: z.string() }),
   z.object({
