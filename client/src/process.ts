@@ -28,6 +28,11 @@ export interface StepOptions {
   keepCwd?: boolean;
   /** Start with the variables earlier keepEnv steps exported and keep what this one exports (overrides the run's `keepEnv`). */
   keepEnv?: boolean;
+  /**
+   * Run it as a process of the run, so `run.signal(step)` reaches it while it runs (its step number
+   * comes with `onEvent`'s `step.started`). `spawn` always does.
+   */
+  signalable?: boolean;
 }
 
 /** Events that carry a step number. */

@@ -1,4 +1,4 @@
-import { AirlockError, ApiApprovalsResultSchema, ApiOpenResultSchema, ApiPsResultSchema, subjects, type ApiOpenRequest, type LogEvent, type RunRecord } from '@airlock/proto';
+import { AirlockError, ApiApprovalsResultSchema, ApiDiffResultSchema, ApiOpenResultSchema, ApiPsResultSchema, subjects, type ApiDiffResult, type ApiOpenRequest, type LogEvent, type RunRecord } from '@airlock/proto';
 import type { Link } from './link.ts';
 import { readLog, type ReadLogOptions } from './log.ts';
 import { ApprovalRequiredError, PolicyDeniedError, RunnerLostError } from './errors.ts';
@@ -132,7 +132,7 @@ export class Run implements AsyncDisposable {
 
   async #execOnce(cmd: string, opts: StepOptions): Promise<ExecResult> {
     opts.signal?.throwIfAborted();
-    const call = await StepCall.start(this.#link, this.runId, cmd, opts);
+    const call = await StepCall.start(this.#link, this.runId, cmd, opts, opts.signalable === true);
     try {
       return await call.result(opts.signal);
     } catch (err) {
@@ -219,6 +219,17 @@ export class Run implements AsyncDisposable {
     const found = all.find((s) => s.step === step);
     if (!found) throw new AirlockError('bad_request', `run ${this.runId} has no snapshot after step ${step}; it has steps ${all.map((s) => s.step).join(', ')}`, { data: { step } });
     return found;
+  }
+
+  /**
+   * What changed in the workspace from the snapshot after step `from` (0 = as the run opened) to the
+   * one after step `to` (default: the latest): paths added, modified and deleted, and with `patch`
+   * unified diffs of text files (bounded per reply; past the bound a file's patch is `omitted`, ask
+   * again with `paths`). Computed by the harness: no access to the snapshot store is needed.
+   */
+  diff(opts: { from?: number; to?: number; patch?: boolean; paths?: string[]; signal?: AbortSignal } = {}): Promise<ApiDiffResult> {
+    const body = { runId: this.runId, fromStep: opts.from ?? 0, ...(opts.to !== undefined ? { toStep: opts.to } : {}), ...(opts.patch ? { patch: true } : {}), ...(opts.paths ? { paths: opts.paths } : {}) };
+    return this.#link.request(subjects.api.diff, body, ApiDiffResultSchema, { timeoutMs: 120_000, signal: opts.signal });
   }
 
   /**

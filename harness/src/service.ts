@@ -20,6 +20,7 @@ import {
   ApiRetryRequestSchema,
   ApiRollbackRequestSchema,
   DEFAULT_APPROVAL_EXPIRY_MS,
+  ApiDiffRequestSchema,
   names,
   subjects,
 } from '@airlock/proto';
@@ -28,6 +29,8 @@ import type {
   ApiApprovalsResult,
   ApiCloseRequest,
   ApiControlRequest,
+  ApiDiffRequest,
+  ApiDiffResult,
   ApiDecideRequest,
   ApiExecRequest,
   ApiOpenRequest,
@@ -72,6 +75,8 @@ import { SecretStore, envSecrets, fileSecrets } from './secrets/store.ts';
 import { fileStep } from './files/handler.ts';
 import { createDesk, type StepDesk } from './processes/desk.ts';
 import { listProcesses, poll, signal, yieldStep } from './processes/handlers.ts';
+import { WorkspaceDiffs } from './snapshots/diff.ts';
+import { LazySnapshotStore } from './snapshots/store.ts';
 
 const VERSION = '0.1.0';
 export type HarnessState = 'starting' | 'running' | 'draining' | 'stopped';
@@ -89,6 +94,8 @@ interface Rooms {
   bundles: BundleBuilder;
   governor: RunGovernor;
   callers: CallerGate;
+  diffs: WorkspaceDiffs;
+  snapshots: LazySnapshotStore;
   retrier: RunRetrier;
   rollbacks: RollbackDesk;
 }
@@ -101,6 +108,7 @@ interface Rooms {
  * - `policy/`: the validation gate every step passes and the published policy;
  * - `approvals/`: steps held by `ask` and operators' decisions;
  * - `bundles/`: signed proof bundles;
+ * - `snapshots/`: the snapshot store as the harness reads it (diffs between steps);
  * - `governance/`: who may call what (credentials, roles), operators' controls, budgets, loop detection.
  */
 export class HarnessService implements AsyncDisposable {
@@ -142,10 +150,12 @@ export class HarnessService implements AsyncDisposable {
     const lifecycle = new RunLifecycle(ctx, { records, logs, fleet, gate, approvals, runnerKeys, governor });
     const steps = new StepDispatcher(ctx, { records, logs, gate, secrets, redactor, runnerKeys, key: key.privateKey, governor });
     const relocator = new RunRelocator(ctx, { fleet, records, logs, lifecycle, steps, gate, startedAt: this.#startedAt.getTime() });
-    const bundles = new BundleBuilder(ctx, { records, logs, key });
+    const snapshots = new LazySnapshotStore(ctx);
+    const bundles = new BundleBuilder(ctx, { records, logs, key, snapshots });
+    const diffs = new WorkspaceDiffs({ records, logs, store: snapshots });
     const retrier = new RunRetrier({ records, logs, lifecycle, steps });
-    const rollbacks = new RollbackDesk(ctx, { records, logs, steps, runnerKeys, key: key.privateKey, twoPerson: validator.policy.governance?.rollbackTwoPerson !== false });
-    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, retrier, rollbacks };
+    const rollbacks = new RollbackDesk(ctx, { records, logs, steps, runnerKeys, key: key.privateKey, snapshots, twoPerson: validator.policy.governance?.rollbackTwoPerson !== false });
+    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, diffs, snapshots, retrier, rollbacks };
     this.#desk = createDesk({ ctx, records, logs, gate, steps, runnerKeys, redactor, key: key.privateKey });
     governor.bindInterrupt(interrupter(this.#desk, log));
     this.#ready = { auth: cfg.auth, runnersPinned: runnerKeys.pinned, policy: validator.policy.name, policyHash: validator.policyHash, keyId: key.keyId, secrets: redactor.names.length };
@@ -202,6 +212,7 @@ export class HarnessService implements AsyncDisposable {
       serve(subjects.api.poll, ApiPollRequestSchema, async (r, c) => (await this.#own(r.runId, c), poll(this.#desk, r))),
       serve(subjects.api.signal, ApiSignalRequestSchema, async (r, c) => (await this.#own(r.runId, c), signal(this.#desk, r))),
       serve(subjects.api.processes, ApiProcessesRequestSchema, async (r, c) => (await this.#own(r.runId, c), listProcesses(this.#desk, r))),
+      serve(subjects.api.diff, ApiDiffRequestSchema, (r, c) => this.diff(r, c)),
       nc.subscribe(subjects.runnerHeartbeat, {
         callback: (err, msg) => {
           if (!err) this.#rooms.fleet.heartbeat(msg);
@@ -268,6 +279,12 @@ export class HarnessService implements AsyncDisposable {
     return this.#rooms.governor.state(record, { stepInFlight: this.#rooms.steps.inFlight(runId)?.step });
   }
 
+  /** What changed in a run's workspace between two steps; an agent only on its own runs. */
+  async diff(req: ApiDiffRequest, caller?: ApiCaller): Promise<ApiDiffResult> {
+    if (caller) await this.#own(req.runId, caller);
+    return this.#rooms.diffs.diff(req);
+  }
+
   ps(req: ApiPsRequest): Promise<ApiPsResult> {
     return this.#rooms.lifecycle.ps(req);
   }
@@ -313,6 +330,7 @@ export class HarnessService implements AsyncDisposable {
       this.#expiry?.stop();
       for (const s of this.#subs) s.unsubscribe();
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
+      await this.#rooms.snapshots[Symbol.asyncDispose]().catch((err: unknown) => this.#ctx.log.warn({ err }, 'closing the snapshot store failed'));
       this.state = 'stopped';
     })();
     return this.#stopped;

@@ -72,6 +72,8 @@ export type { Role, Actor, Budgets, BudgetName, LoopDetector, GovernAction, Gove
 export { DEFAULT_INTERRUPT_GRACE_MS, DEFAULT_APPROVAL_EXPIRY_MS, APPROVAL_DECISIONS, ApprovalDecisionSchema, ApprovalChoiceSchema, ApprovalGrantSchema, ApiRetryRequestSchema, ApiRetryResultSchema, rollbackText, RunnerRollbackRequestSchema, RunnerRollbackResultSchema, RollbackDiffSchema, RollbackJobSchema, ApiRollbackRequestSchema, ROLLBACK_PHASES } from './messages/controls.ts';
 export type { ApprovalDecision, ApprovalChoice, ApprovalGrant, ApiRetryRequest, ApiRetryResult, RunnerRollbackRequest, RunnerRollbackResult, RollbackDiff, RollbackJob, ApiRollbackRequest } from './messages/controls.ts';
 export { HARNESS_HEARTBEAT_MS, HarnessHeartbeatSchema } from './messages/harness.ts';
+export { MAX_DIFF_PATCH_BYTES, MAX_DIFF_PATHS, ApiDiffRequestSchema, ApiDiffResultSchema, DiffChangeSchema, DiffPatchSchema } from './messages/snapshots.ts';
+export type { ApiDiffRequest, ApiDiffResult, DiffChange, DiffPatch } from './messages/snapshots.ts';
 export type { HarnessHeartbeat } from './messages/harness.ts';
 export { SERVICE_NODE_FLAGS } from './node-flags.ts';
 export {

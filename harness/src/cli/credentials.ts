@@ -110,7 +110,7 @@ export function rolePermissions(role: Role): object {
     case 'operator':
       return { publish: { allow: [`${API}.>`, ...READS], deny: [subjects.adminApi] }, subscribe };
     case 'reviewer':
-      return { publish: { allow: [subjects.api.ps, subjects.api.status, subjects.api.runState, subjects.api.approvals, subjects.api.bundle, ...READS] }, subscribe };
+      return { publish: { allow: [subjects.api.ps, subjects.api.status, subjects.api.runState, subjects.api.approvals, subjects.api.bundle, subjects.api.diff, ...READS] }, subscribe };
     case 'admin':
       return { publish: { allow: [`${API}.>`, ...READS] }, subscribe };
   }

@@ -1,6 +1,6 @@
 import { constants as osConstants } from 'node:os';
 import { AirlockError, outputBytes } from '@airlock/proto';
-import type { LogEvent, StepResult } from '@airlock/proto';
+import type { DiffPatch, LogEvent, StepResult } from '@airlock/proto';
 
 /** KEY=VALUE pairs from the command line. */
 export function parseEnvPairs(pairs: string[]): Record<string, string> {
@@ -91,4 +91,11 @@ export function formatEvent(e: LogEvent): string {
     case 'step.file':
       return `${head} step ${e.step} file.${e.file.op} ${e.file.path}: ${e.file.ok ? `ok${e.file.size !== undefined ? `, ${e.file.size} B` : ''}` : `${e.file.code}: ${e.file.message}`}\n`;
   }
+}
+
+/** One file's part of a workspace diff, as `diff --patch` prints it. */
+export function patchLine(p: DiffPatch): string {
+  if (p.kind === 'text') return p.patch.trimEnd();
+  if (p.kind === 'omitted') return `Patch omitted (the reply is full): ${p.path}; run diff again with --path ${p.path}`;
+  return `Binary files differ: ${p.path}${p.kind === 'too_large' ? ' (too large for a patch)' : ''}`;
 }

@@ -13,7 +13,7 @@ import { addGovernanceCommands } from './governance-commands.ts';
 import { addControlCommands } from './control-commands.ts';
 import { approvalDetails, decisionMeaning } from './approval-format.ts';
 import { alive, down, readStack, up } from './stack.ts';
-import { formatEvent, parseEnvPairs, exitCodeOf } from './format.ts';
+import { formatEvent, parseEnvPairs, exitCodeOf, patchLine } from './format.ts';
 
 /** Exit code for Airlock's own failures (like `docker run`), distinct from the command's codes. */
 const EXIT_AIRLOCK_ERROR = 125;
@@ -415,16 +415,14 @@ program
   .argument('<a>', 'step number (0 = as the run opened)')
   .argument('<b>', 'step number')
   .option('--patch', 'unified diff of text files')
-  .action((runId: string, a: string, b: string, o: { patch?: boolean }) =>
+  .option('--path <path>', 'only this path (a directory covers what is under it); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .action((runId: string, a: string, b: string, o: { patch?: boolean; path: string[] }) =>
     withClient(async (c) => {
-      const [sa, sb] = [await c.run(runId).snapshotAt(stepNumber(a)), await c.run(runId).snapshotAt(stepNumber(b))];
-      await using store = await SnapshotStore.open(c.nats.nc);
-      const d = await store.diff(sa.digest, sb.digest, { patch: o.patch ?? false });
-      if (globals().json) return json({ type: 'diff', runId, from: sa.step, to: sb.step, ...d });
-      for (const e of d.added) out(`A  ${e.path}`);
-      for (const e of d.modified) out(`M  ${e.path}`);
-      for (const e of d.deleted) out(`D  ${e.path}`);
-      for (const p of d.patches ?? []) out(p.kind === 'text' ? p.patch.trimEnd() : `Binary files differ: ${p.path}${p.kind === 'too_large' ? ' (too large for a patch)' : ''}`);
+      const d = await c.run(runId).diff({ from: stepNumber(a), to: stepNumber(b), patch: o.patch ?? false, ...(o.path.length > 0 ? { paths: o.path } : {}) });
+      if (globals().json) return json({ type: 'diff', ...d });
+      for (const e of d.changes) out(`${e.change === 'added' ? 'A' : e.change === 'modified' ? 'M' : 'D'}  ${e.path}`);
+      if (d.truncated) process.stderr.write('more paths changed than are listed: narrow with --path\n');
+      for (const p of d.patches ?? []) out(patchLine(p));
     }),
   );
 

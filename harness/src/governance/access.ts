@@ -19,6 +19,7 @@ const ACCESS: Readonly<Record<string, readonly Role[]>> = {
   control: ['operator', 'admin'],
   retry: ['operator', 'admin'],
   rollback: ['operator', 'admin'],
+  diff: ['agent', 'operator', 'reviewer', 'admin'],
 };
 const STEP_LIKE: readonly Role[] = ['agent', 'operator', 'admin'];
 

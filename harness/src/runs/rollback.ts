@@ -7,7 +7,8 @@ import type { KeyObject } from 'node:crypto';
 import { ulid } from 'ulid';
 import { AirlockError, PROTOCOL_VERSION, RunnerRollbackResultSchema, rollbackText, subjects } from '@airlock/proto';
 import type { Actor, ApiRollbackRequest, LogEvent, RollbackDiff, RollbackJob, RunRecord } from '@airlock/proto';
-import { SnapshotStore } from '@airlock/snapshot';
+import type { SnapshotStore } from '@airlock/snapshot';
+import type { LazySnapshotStore } from '../snapshots/store.ts';
 import { newJobClaims, signJob } from '@airlock/trust';
 import type { HarnessContext } from '../context.ts';
 import { actorOf, type ApiCaller } from '../governance/callers.ts';
@@ -77,9 +78,9 @@ export class RollbackDesk {
   readonly #runnerKeys: RunnerKeyStore;
   readonly #key: KeyObject;
   readonly #twoPerson: boolean;
-  #store: Promise<SnapshotStore> | undefined;
+  readonly #store: LazySnapshotStore;
 
-  constructor(ctx: HarnessContext, deps: { records: RunRecords; logs: RunLogs; steps: StepDispatcher; runnerKeys: RunnerKeyStore; key: KeyObject; twoPerson: boolean }) {
+  constructor(ctx: HarnessContext, deps: { records: RunRecords; logs: RunLogs; steps: StepDispatcher; runnerKeys: RunnerKeyStore; key: KeyObject; snapshots: LazySnapshotStore; twoPerson: boolean }) {
     this.#ctx = ctx;
     this.#records = deps.records;
     this.#logs = deps.logs;
@@ -87,6 +88,7 @@ export class RollbackDesk {
     this.#runnerKeys = deps.runnerKeys;
     this.#key = deps.key;
     this.#twoPerson = deps.twoPerson;
+    this.#store = deps.snapshots;
   }
 
   /** `plan`, `approve` or `show`. */
@@ -174,11 +176,6 @@ export class RollbackDesk {
   }
 
   #snapshots(): Promise<SnapshotStore> {
-    if (!this.#store) {
-      const opening = SnapshotStore.open(this.#ctx.nats.nc, { replicas: this.#ctx.cfg.replicas });
-      opening.catch(() => (this.#store = undefined));
-      this.#store = opening;
-    }
-    return this.#store;
+    return this.#store.get();
   }
 }
