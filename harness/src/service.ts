@@ -56,7 +56,7 @@ import type { HarnessContext } from './context.ts';
 import { authorizeRun } from './governance/access.ts';
 import { CallerGate, actorOf, type ApiCaller } from './governance/callers.ts';
 import { RunGovernor } from './governance/governor.ts';
-import { interrupter } from './governance/interrupt.ts';
+import { interrupter, resumeInterrupts } from './governance/interrupt.ts';
 import { loadOrCreateSigningKey } from './keys.ts';
 import { startHarnessHeartbeat } from './heartbeat.ts';
 import type { Logger } from './logger.ts';
@@ -122,6 +122,9 @@ export class HarnessService implements AsyncDisposable {
   #monitor: NodeJS.Timeout | undefined;
   #heartbeat: { stop(): void } | undefined;
   #expiry: { stop(): void } | undefined;
+  /** Interrupts this harness escalates (stopped at drain), and those it took over from a previous one. */
+  readonly #interrupter: { stop(): void };
+  #interrupts: { stop(): void } | undefined;
   #stopped: Promise<void> | undefined;
   /** Numbered steps for the file and process handlers. */
   readonly #desk: StepDesk;
@@ -157,7 +160,9 @@ export class HarnessService implements AsyncDisposable {
     const rollbacks = new RollbackDesk(ctx, { records, logs, steps, runnerKeys, key: key.privateKey, snapshots, twoPerson: validator.policy.governance?.rollbackTwoPerson !== false });
     this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, diffs, snapshots, retrier, rollbacks };
     this.#desk = createDesk({ ctx, records, logs, gate, steps, runnerKeys, redactor, key: key.privateKey });
-    governor.bindInterrupt(interrupter(this.#desk, log));
+    const interrupts = interrupter(this.#desk, log);
+    this.#interrupter = interrupts;
+    governor.bindInterrupt(interrupts.interrupt);
     this.#ready = { auth: cfg.auth, runnersPinned: runnerKeys.pinned, policy: validator.policy.name, policyHash: validator.policyHash, keyId: key.keyId, secrets: redactor.names.length };
   }
 
@@ -174,6 +179,7 @@ export class HarnessService implements AsyncDisposable {
     svc.#subscribe();
     await nats.nc.flush();
     svc.#monitor = setInterval(() => svc.#track(svc.#rooms.relocator.check()), Math.max(250, Math.floor(cfg.runnerLostMs / 4)));
+    svc.#interrupts = resumeInterrupts(svc.#desk, async () => (await svc.#rooms.records.list(false)).map((r) => r.runId), log);
     svc.#expiry = startExpirySweep(svc.#rooms.approvals, validator.policy.governance?.approvalExpiryMs ?? DEFAULT_APPROVAL_EXPIRY_MS, log);
     svc.#heartbeat = startHarnessHeartbeat(svc.#ctx.nats.nc, { startedAt: svc.#startedAt.toISOString() });
     svc.state = 'running';
@@ -328,6 +334,8 @@ export class HarnessService implements AsyncDisposable {
       clearInterval(this.#monitor);
       this.#heartbeat?.stop();
       this.#expiry?.stop();
+      this.#interrupter.stop();
+      this.#interrupts?.stop();
       for (const s of this.#subs) s.unsubscribe();
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
       await this.#rooms.snapshots[Symbol.asyncDispose]().catch((err: unknown) => this.#ctx.log.warn({ err }, 'closing the snapshot store failed'));

@@ -70,6 +70,22 @@ describe('pause --interrupt', () => {
     expect(of(await events(run.runId), 'run.control')).toMatchObject([{ verb: 'pause', interrupt: { step: 1, graceMs: 1500 } }]);
     await olga.kill(run.runId);
   });
+
+  it('a harness restarted during the grace period still sends SIGTERM when it ends', async () => {
+    await using bot = await as('bot-1', 'agent');
+    await using olga = await as('olga', 'operator');
+    const run = await bot.open({});
+    expect((await bot.run(run.runId).exec(`trap '' INT; sleep 120`, { yieldMs: 500 })).status).toBe('running');
+    const t0 = Date.now();
+    expect((await olga.pause(run.runId, { interrupt: true, graceMs: 6000 })).state).toBe('paused');
+    // Stopped well before the grace ends: the new harness finds the interrupt in the log.
+    await restartHarness();
+    expect((await bot.run(run.runId).poll(1)).status).toBe('running');
+    await waitUntil('step 1 ended', async () => (await bot.run(run.runId).poll(1)).status === 'exited', 60_000);
+    expect((await bot.run(run.runId).poll(1)).result).toMatchObject({ signal: 'SIGTERM' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(6000);
+    await olga.kill(run.runId);
+  });
 });
 
 describe('retry --step N', () => {
