@@ -7,7 +7,7 @@ import { StepOutput, type ExecResult } from './output.ts';
 import { RunFiles } from './files.ts';
 import { pause } from './retry.ts';
 import { listProcesses, pollProcess, signalProcess, startProcess, type PollOptions, type StartOptions } from './processes.ts';
-import type { ProcessInfo, ProcessSignal, ProcessState } from '@airlock/proto';
+import type { CloseOutcome, ProcessInfo, ProcessSignal, ProcessState } from '@airlock/proto';
 
 /** A snapshot of a run's workspace, as its log records it. */
 export type RunSnapshot = Extract<LogEvent, { type: 'snapshot.created' }>;
@@ -251,10 +251,13 @@ export class Run implements AsyncDisposable {
     return record;
   }
 
-  /** Closes the run: its sandbox is removed, its workspace given back; the log and snapshots stay. Idempotent. */
-  async close(opts: { signal?: AbortSignal } = {}): Promise<RunRecord> {
+  /**
+   * Closes the run: its sandbox is removed, its workspace given back; the log and snapshots stay.
+   * Idempotent. `outcome: 'failed'` records that the task failed (termination `failed`).
+   */
+  async close(opts: { signal?: AbortSignal; outcome?: CloseOutcome } = {}): Promise<RunRecord> {
     this.#closeOnDispose = false;
-    const record = await this.#link.request(subjects.api.close, { runId: this.runId }, ApiOpenResultSchema, { timeoutMs: 90_000, signal: opts.signal });
+    const record = await this.#link.request(subjects.api.close, { runId: this.runId, ...(opts.outcome ? { outcome: opts.outcome } : {}) }, ApiOpenResultSchema, { timeoutMs: 90_000, signal: opts.signal });
     this.record = record;
     return record;
   }

@@ -64,6 +64,7 @@ import { publishPolicy } from './policy/bucket.ts';
 import { PolicyGate } from './policy/gate.ts';
 import { RunnerFleet } from './routing/fleet.ts';
 import { RunRelocator } from './runs/relocate.ts';
+import { IdleKeeper } from './runs/idle.ts';
 import { RunnerKeyStore, readRunnersFile } from './routing/runner-keys.ts';
 import { RunLifecycle } from './runs/lifecycle.ts';
 import { RunRetrier } from './runs/retry.ts';
@@ -94,6 +95,7 @@ interface Rooms {
   bundles: BundleBuilder;
   governor: RunGovernor;
   callers: CallerGate;
+  idle: IdleKeeper;
   diffs: WorkspaceDiffs;
   snapshots: LazySnapshotStore;
   retrier: RunRetrier;
@@ -156,9 +158,10 @@ export class HarnessService implements AsyncDisposable {
     const snapshots = new LazySnapshotStore(ctx);
     const bundles = new BundleBuilder(ctx, { records, logs, key, snapshots });
     const diffs = new WorkspaceDiffs({ records, logs, store: snapshots });
+    const idle = new IdleKeeper(ctx, { records, logs, fleet, gate, governor, lifecycle, steps, runnerKeys }, validator.policy.governance);
     const retrier = new RunRetrier({ records, logs, lifecycle, steps });
     const rollbacks = new RollbackDesk(ctx, { records, logs, steps, runnerKeys, key: key.privateKey, snapshots, twoPerson: validator.policy.governance?.rollbackTwoPerson !== false });
-    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, diffs, snapshots, retrier, rollbacks };
+    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, diffs, snapshots, idle, retrier, rollbacks };
     this.#desk = createDesk({ ctx, records, logs, gate, steps, runnerKeys, redactor, key: key.privateKey });
     const interrupts = interrupter(this.#desk, log);
     this.#interrupter = interrupts;
@@ -181,6 +184,7 @@ export class HarnessService implements AsyncDisposable {
     svc.#monitor = setInterval(() => svc.#track(svc.#rooms.relocator.check()), Math.max(250, Math.floor(cfg.runnerLostMs / 4)));
     svc.#interrupts = resumeInterrupts(svc.#desk, async () => (await svc.#rooms.records.list(false)).map((r) => r.runId), log);
     svc.#expiry = startExpirySweep(svc.#rooms.approvals, validator.policy.governance?.approvalExpiryMs ?? DEFAULT_APPROVAL_EXPIRY_MS, log);
+    svc.#rooms.idle.start();
     svc.#heartbeat = startHarnessHeartbeat(svc.#ctx.nats.nc, { startedAt: svc.#startedAt.toISOString() });
     svc.state = 'running';
     log.info({ nats: cfg.natsUrl.replace(/\/\/[^@/,]*@/g, '//'), ...svc.#ready }, 'harness ready');
@@ -332,6 +336,7 @@ export class HarnessService implements AsyncDisposable {
     this.#stopped ??= (async () => {
       this.state = 'draining';
       clearInterval(this.#monitor);
+      this.#rooms.idle.stop();
       this.#heartbeat?.stop();
       this.#expiry?.stop();
       this.#interrupter.stop();

@@ -33,6 +33,8 @@ export type {
 export { MAX_COMMAND_BYTES, ReplySignatureSchema, RunnerExecRequestSchema, SealedSecretsSchema, StepResultSchema, VerdictKindSchema } from './messages/exec.ts';
 export type { RunnerExecRequest, SealedSecrets, StepResult, VerdictKind } from './messages/exec.ts';
 export { MAX_CHUNK_BYTES, GENESIS_HASH, LogEventSchema, outputBytes, outputFields } from './messages/log.ts';
+export { LogChain, logTail } from './log-chain.ts';
+export type { LastMessageReader } from './log-chain.ts';
 export type { LogEvent, LogEventType, LogEventInput } from './messages/log.ts';
 export {
   ApiOpenRequestSchema,
@@ -67,8 +69,14 @@ export {
   ApiControlRequestSchema,
   ApiRunStateRequestSchema,
   RunStateSchema,
+  DurationSchema,
+  durationMs,
+  DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_MAX_IDLE,
+  SuspendedSchema,
+  CloseOutcomeSchema,
 } from './messages/governance.ts';
-export type { Role, Actor, Budgets, BudgetName, LoopDetector, GovernAction, GovernancePolicy, ControlVerb, Termination, PauseCause, ApiControlRequest, ApiRunStateRequest, RunState } from './messages/governance.ts';
+export type { Role, Actor, Budgets, BudgetName, LoopDetector, GovernAction, GovernancePolicy, ControlVerb, Termination, PauseCause, ApiControlRequest, ApiRunStateRequest, RunState, Suspended, CloseOutcome } from './messages/governance.ts';
 export { DEFAULT_INTERRUPT_GRACE_MS, DEFAULT_APPROVAL_EXPIRY_MS, APPROVAL_DECISIONS, ApprovalDecisionSchema, ApprovalChoiceSchema, ApprovalGrantSchema, ApiRetryRequestSchema, ApiRetryResultSchema, rollbackText, RunnerRollbackRequestSchema, RunnerRollbackResultSchema, RollbackDiffSchema, RollbackJobSchema, ApiRollbackRequestSchema, ROLLBACK_PHASES } from './messages/controls.ts';
 export type { ApprovalDecision, ApprovalChoice, ApprovalGrant, ApiRetryRequest, ApiRetryResult, RunnerRollbackRequest, RunnerRollbackResult, RollbackDiff, RollbackJob, ApiRollbackRequest } from './messages/controls.ts';
 export { HARNESS_HEARTBEAT_MS, HarnessHeartbeatSchema } from './messages/harness.ts';

@@ -9,11 +9,11 @@ import { Airlock, type ExecResult } from '@airlock/client';
 import { readAudit } from '@airlock/ledger';
 import { SnapshotStore } from '@airlock/snapshot';
 import { readRoleFile, withCredentials } from './credentials.ts';
-import { addGovernanceCommands } from './governance-commands.ts';
+import { addGovernanceCommands, positiveNumber } from './governance-commands.ts';
 import { addControlCommands } from './control-commands.ts';
 import { approvalDetails, decisionMeaning } from './approval-format.ts';
 import { alive, down, readStack, up } from './stack.ts';
-import { formatEvent, parseEnvPairs, exitCodeOf, patchLine } from './format.ts';
+import { formatEvent, parseEnvPairs, exitCodeOf, patchLine, runStatus } from './format.ts';
 
 /** Exit code for Airlock's own failures (like `docker run`), distinct from the command's codes. */
 const EXIT_AIRLOCK_ERROR = 125;
@@ -77,7 +77,12 @@ function commandText(parts: string[]): string {
   return parts.join(' ');
 }
 
-async function runStep(client: Airlock, runId: string, cmd: string, opts: { env?: string[]; timeout?: string; waitApproval?: string }): Promise<StepResult> {
+/** `--cost`: a number >= 0. */
+function costOf(v: string): number {
+  return v.trim() === '0' ? 0 : positiveNumber(v, '--cost');
+}
+
+async function runStep(client: Airlock, runId: string, cmd: string, opts: { env?: string[]; timeout?: string; waitApproval?: string; cost?: string }): Promise<StepResult> {
   const asJson = globals().json;
   const result = await client.run(runId).exec(cmd, {
     // Output goes to the terminal (or JSON lines) as it comes: none is kept in the result.
@@ -89,6 +94,7 @@ async function runStep(client: Airlock, runId: string, cmd: string, opts: { env?
     },
     ...(opts.env?.length ? { env: parseEnvPairs(opts.env) } : {}),
     ...(opts.timeout ? { timeoutMs: Number(opts.timeout) } : {}),
+    ...(opts.cost ? { cost: costOf(opts.cost) } : {}),
     onOutput: asJson ? undefined : (stream, data) => (stream === 'stdout' ? process.stdout : process.stderr).write(data),
     onEvent: asJson ? (e) => json(eventForJson(e)) : undefined,
   });
@@ -220,8 +226,9 @@ program
   .argument('<cmd...>', 'the command line (after --), run by bash -c')
   .option('--timeout <ms>', 'step timeout in milliseconds')
   .option('--wait-approval <duration>', 'if the command is held for approval (ask), wait this long (e.g. 10m) for an operator, then run it if approved')
+  .option('--cost <n>', "what producing this step cost (your figure), summed into the run's cost budget")
   .addOption(new Option('--env <KEY=VALUE...>', 'environment for this step only').default([]))
-  .action((runId: string, cmd: string[], o: { timeout?: string; env: string[]; waitApproval?: string }) =>
+  .action((runId: string, cmd: string[], o: { timeout?: string; env: string[]; waitApproval?: string; cost?: string }) =>
     withClient(async (c) => {
       const result = await runStep(c, runId, commandText(cmd), o);
       process.exitCode = exitCodeOf(result);
@@ -281,20 +288,21 @@ program
       const { runs } = await c.ps({ all: o.all ?? false });
       if (globals().json) return runs.forEach((r) => json({ type: 'run', ...r }));
       if (runs.length === 0) return out(o.all ? 'no runs' : 'no open runs (--all shows closed ones)');
-      out(['RUN ID'.padEnd(26), 'STATUS'.padEnd(6), 'STEPS'.padStart(5), 'RUNNER'.padEnd(12), 'IMAGE'].join('  '));
-      for (const r of runs) out([r.runId, r.status.padEnd(6), String(r.steps).padStart(5), r.runnerId.padEnd(12), r.image].join('  '));
+      out(['RUN ID'.padEnd(26), 'STATUS'.padEnd(20), 'STEPS'.padStart(5), 'RUNNER'.padEnd(12), 'IMAGE'].join('  '));
+      for (const r of runs) out([r.runId, runStatus(r).padEnd(20), String(r.steps).padStart(5), r.runnerId.padEnd(12), r.image].join('  '));
     }),
   );
 
 program
   .command('close')
-  .description('close a run: remove its sandbox, give its workspace back')
+  .description('close a run: remove its sandbox, give its workspace back (termination: succeeded, or failed with --failed)')
   .argument('<run>', 'run id')
-  .action((runId: string) =>
+  .option('--failed', 'the task failed: the run ends with termination `failed`')
+  .action((runId: string, o: { failed?: boolean }) =>
     withClient(async (c) => {
-      const r = await c.close(runId);
+      const r = await c.close(runId, o.failed ? { outcome: 'failed' } : {});
       if (globals().json) json({ type: 'run', ...r });
-      else out(`closed ${r.runId}`);
+      else out(`closed ${r.runId}${r.termination ? ` (${r.termination})` : ''}`);
     }),
   );
 
