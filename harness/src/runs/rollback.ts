@@ -141,6 +141,7 @@ export class RollbackDesk {
     }
     if (job.status !== 'planned') throw new AirlockError('already_decided', `rollback ${job.jobId} is already ${job.status}${job.approvedBy ? ` (approved by ${job.approvedBy.principal})` : ''}`);
     this.#refuseBusy(record, events);
+    if (record.suspended) throw new AirlockError('invalid_state', `run ${req.runId} is suspended for idleness (no sandbox): run a step to restore it, then approve rollback ${job.jobId}`);
     const { last } = snapshots(events, job.toStep);
     if (last !== job.current) throw new AirlockError('invalid_state', `the workspace of run ${req.runId} changed since rollback ${job.jobId} was planned; plan it again`);
     const log = this.#logs.writer(req.runId);
