@@ -5,15 +5,20 @@ import {
   ApiBundleResultSchema,
   ApiOpenResultSchema,
   ApiPsResultSchema,
+  ApiRetryResultSchema,
   ApiStatusResultSchema,
+  RollbackJobSchema,
   ApprovalSchema,
   RunStateSchema,
   names,
   subjects,
   type ApiApprovalsResult,
   type ApiPsResult,
+  type ApiRetryResult,
+  type RollbackJob,
   type ApiStatusResult,
   type Approval,
+  type ApprovalDecision,
   type RunRecord,
   type Budgets,
   type ControlVerb,
@@ -105,8 +110,13 @@ export class Airlock implements AsyncDisposable {
     return this.#link.request(subjects.api.approvals, { ...(opts.runId ? { runId: opts.runId } : {}), all: opts.all ?? false }, ApiApprovalsResultSchema, { timeoutMs: 30_000, signal: opts.signal });
   }
 
-  /** Approves or rejects a held step (an operator's call); `by` names who decided, for the log. */
-  decide(runId: string, step: number, decision: 'approve' | 'reject', opts: { by: string; note?: string; signal?: AbortSignal }): Promise<Approval> {
+  /**
+   * Decides a held step (an operator's call; nobody decides their own request): `approve` (this
+   * command, once), `approve_run` (the same rule and command prefix for the rest of the run, see the
+   * request's `choices`), `reject`, `reject_pause` (deny and pause the run). `by` names who decided
+   * where no credential does. An expired request can no longer be decided (`already_decided`).
+   */
+  decide(runId: string, step: number, decision: ApprovalDecision, opts: { by: string; note?: string; signal?: AbortSignal }): Promise<Approval> {
     return this.#link.request(subjects.api.decide, { runId, step, decision, by: opts.by, ...(opts.note ? { note: opts.note } : {}) }, ApprovalSchema, { timeoutMs: 30_000, signal: opts.signal });
   }
 
@@ -125,12 +135,24 @@ export class Airlock implements AsyncDisposable {
    * why; idempotent per `requestId` (a fresh one when absent): the same request again changes nothing.
    * Resolves with the run's state after it. `forbidden` for a credential whose role may not.
    */
-  control(runId: string, verb: ControlVerb, opts: { reason?: string; budgets?: Budgets; requestId?: string; signal?: AbortSignal } = {}): Promise<RunState> {
-    const body = { runId, verb, requestId: opts.requestId ?? randomUUID(), ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.budgets ? { budgets: opts.budgets } : {}) };
+  control(runId: string, verb: ControlVerb, opts: { reason?: string; budgets?: Budgets; requestId?: string; interrupt?: boolean; graceMs?: number; signal?: AbortSignal } = {}): Promise<RunState> {
+    const body = {
+      runId,
+      verb,
+      requestId: opts.requestId ?? randomUUID(),
+      ...(opts.reason ? { reason: opts.reason } : {}),
+      ...(opts.budgets ? { budgets: opts.budgets } : {}),
+      ...(opts.interrupt ? { interrupt: true } : {}),
+      ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
+    };
     return this.#link.request(subjects.api.control, body, RunStateSchema, { timeoutMs: 90_000, signal: opts.signal });
   }
 
-  pause(runId: string, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
+  /**
+   * Pauses a run: no new step starts. With `interrupt`, the running step also gets SIGINT, then
+   * SIGTERM after `graceMs` (default 10 s) if it has not ended; the step's result shows the signal.
+   */
+  pause(runId: string, opts: { reason?: string; requestId?: string; interrupt?: boolean; graceMs?: number } = {}): Promise<RunState> {
     return this.control(runId, 'pause', opts);
   }
 
@@ -149,6 +171,38 @@ export class Airlock implements AsyncDisposable {
   /** Raises a run's budgets (operators): each new limit above what the run used; then `resume` a run a budget paused. */
   raise(runId: string, budgets: Budgets, opts: { reason?: string; requestId?: string } = {}): Promise<RunState> {
     return this.control(runId, 'raise', { ...opts, budgets });
+  }
+
+  /**
+   * Retries step `step` of a run (operators): a new branch run whose workspace is the snapshot after
+   * step `step - 1` re-runs the step's command, validated again under the harness's policy. Parent
+   * and branch name each other in their logs. The same `requestId` again answers with the same branch.
+   */
+  retry(runId: string, step: number, opts: { reason?: string; requestId?: string; signal?: AbortSignal } = {}): Promise<ApiRetryResult> {
+    const body = { runId, step, requestId: opts.requestId ?? randomUUID(), ...(opts.reason ? { reason: opts.reason } : {}) };
+    return this.#link.request(subjects.api.retry, body, ApiRetryResultSchema, { timeoutMs: 600_000, signal: opts.signal });
+  }
+
+  /**
+   * Plans a rollback of a run's workspace to its snapshot after `toStep` (operators): nothing changes
+   * yet; the job lists (and `patches` shows) what applying it would undo. Refused while a step runs.
+   */
+  planRollback(runId: string, toStep: number, opts: { reason?: string; signal?: AbortSignal } = {}): Promise<RollbackJob> {
+    return this.#link.request(subjects.api.rollback, { runId, action: 'plan', toStep, ...(opts.reason ? { reason: opts.reason } : {}) }, RollbackJobSchema, { timeoutMs: 120_000, signal: opts.signal });
+  }
+
+  /**
+   * Approves a planned rollback, which applies it to the workspace (the running sandbox is replaced).
+   * A second operator's call: the one who planned it is refused (`forbidden`) unless the policy turns
+   * the two-person rule off.
+   */
+  approveRollback(runId: string, jobId: string, opts: { signal?: AbortSignal } = {}): Promise<RollbackJob> {
+    return this.#link.request(subjects.api.rollback, { runId, action: 'approve', jobId }, RollbackJobSchema, { timeoutMs: 180_000, signal: opts.signal });
+  }
+
+  /** A rollback job as the run's log has it (with its diff). */
+  rollbackJob(runId: string, jobId: string, opts: { signal?: AbortSignal } = {}): Promise<RollbackJob> {
+    return this.#link.request(subjects.api.rollback, { runId, action: 'show', jobId }, RollbackJobSchema, { timeoutMs: 60_000, signal: opts.signal });
   }
 
   /** A run's governance state: running, paused (and why), cancelling or closed (and how); budgets and what is used. */

@@ -296,6 +296,9 @@ export class Run implements AsyncDisposable {
       if (held?.status === 'rejected') {
         throw new PolicyDeniedError(`step ${step} was rejected by ${held.decidedBy ?? 'an operator'}${held.note ? `: ${held.note}` : ''}`, { step, rule: 'approval.rejected', reason: held.note ?? 'rejected by an operator' });
       }
+      if (held?.status === 'expired') {
+        throw new PolicyDeniedError(`step ${step} expired without a decision${held.note ? `: ${held.note}` : ''}`, { step, rule: 'approval.expired', reason: held.note ?? 'nobody decided in time' });
+      }
       if (held && held.status !== 'pending') return;
       if (Date.now() >= deadline) throw new AirlockError('timeout', `step ${step} of run ${this.runId} is still waiting for approval after ${Math.round(waitMs / 1000)} s`, { data: { step } });
       await pause(Math.min(500, Math.max(0, deadline - Date.now())), signal);

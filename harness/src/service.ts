@@ -17,6 +17,9 @@ import {
   ApiPollRequestSchema,
   ApiSignalRequestSchema,
   ApiProcessesRequestSchema,
+  ApiRetryRequestSchema,
+  ApiRollbackRequestSchema,
+  DEFAULT_APPROVAL_EXPIRY_MS,
   ApiDiffRequestSchema,
   names,
   subjects,
@@ -46,12 +49,14 @@ import { Redactor } from '@airlock/trust';
 import { createValidator, defaultPolicy, loadPolicyFile, type Policy, type Validator } from '@airlock/validate';
 import type { z } from 'zod';
 import { ApprovalBook } from './approvals/book.ts';
+import { startExpirySweep } from './approvals/expiry.ts';
 import { BundleBuilder, type BundleRef } from './bundles/build.ts';
 import type { HarnessConfig } from './config.ts';
 import type { HarnessContext } from './context.ts';
 import { authorizeRun } from './governance/access.ts';
 import { CallerGate, actorOf, type ApiCaller } from './governance/callers.ts';
 import { RunGovernor } from './governance/governor.ts';
+import { interrupter, resumeInterrupts } from './governance/interrupt.ts';
 import { loadOrCreateSigningKey } from './keys.ts';
 import { startHarnessHeartbeat } from './heartbeat.ts';
 import type { Logger } from './logger.ts';
@@ -62,6 +67,8 @@ import { RunRelocator } from './runs/relocate.ts';
 import { IdleKeeper } from './runs/idle.ts';
 import { RunnerKeyStore, readRunnersFile } from './routing/runner-keys.ts';
 import { RunLifecycle } from './runs/lifecycle.ts';
+import { RunRetrier } from './runs/retry.ts';
+import { RollbackDesk } from './runs/rollback.ts';
 import { RunLogs } from './run-logs.ts';
 import { RunRecords } from './runs/records.ts';
 import { StepDispatcher } from './runs/steps.ts';
@@ -91,6 +98,8 @@ interface Rooms {
   idle: IdleKeeper;
   diffs: WorkspaceDiffs;
   snapshots: LazySnapshotStore;
+  retrier: RunRetrier;
+  rollbacks: RollbackDesk;
 }
 
 /**
@@ -114,6 +123,10 @@ export class HarnessService implements AsyncDisposable {
   #subs: Subscription[] = [];
   #monitor: NodeJS.Timeout | undefined;
   #heartbeat: { stop(): void } | undefined;
+  #expiry: { stop(): void } | undefined;
+  /** Interrupts this harness escalates (stopped at drain), and those it took over from a previous one. */
+  readonly #interrupter: { stop(): void };
+  #interrupts: { stop(): void } | undefined;
   #stopped: Promise<void> | undefined;
   /** Numbered steps for the file and process handlers. */
   readonly #desk: StepDesk;
@@ -134,7 +147,7 @@ export class HarnessService implements AsyncDisposable {
     const logs = new RunLogs(nats, key.privateKey, runnerKeys);
     const records = new RunRecords(stores.runs);
     const fleet = new RunnerFleet(ctx, runnerKeys);
-    const approvals = new ApprovalBook(stores.approvals, logs, log);
+    const approvals = new ApprovalBook(stores.approvals, logs, log, { expiryMs: validator.policy.governance?.approvalExpiryMs });
     const gate = new PolicyGate(ctx, validator, approvals, logs, redactor);
     const governor = new RunGovernor(ctx, { logs, records, policy: validator.policy.governance });
     const callers = new CallerGate(cfg.auth, createPublicKey(key.privateKey), logs, log);
@@ -146,8 +159,13 @@ export class HarnessService implements AsyncDisposable {
     const bundles = new BundleBuilder(ctx, { records, logs, key, snapshots });
     const diffs = new WorkspaceDiffs({ records, logs, store: snapshots });
     const idle = new IdleKeeper(ctx, { records, logs, fleet, gate, governor, lifecycle, steps, runnerKeys }, validator.policy.governance);
-    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, diffs, snapshots, idle };
+    const retrier = new RunRetrier({ records, logs, lifecycle, steps });
+    const rollbacks = new RollbackDesk(ctx, { records, logs, steps, runnerKeys, key: key.privateKey, snapshots, twoPerson: validator.policy.governance?.rollbackTwoPerson !== false });
+    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, diffs, snapshots, idle, retrier, rollbacks };
     this.#desk = createDesk({ ctx, records, logs, gate, steps, runnerKeys, redactor, key: key.privateKey });
+    const interrupts = interrupter(this.#desk, log);
+    this.#interrupter = interrupts;
+    governor.bindInterrupt(interrupts.interrupt);
     this.#ready = { auth: cfg.auth, runnersPinned: runnerKeys.pinned, policy: validator.policy.name, policyHash: validator.policyHash, keyId: key.keyId, secrets: redactor.names.length };
   }
 
@@ -164,6 +182,8 @@ export class HarnessService implements AsyncDisposable {
     svc.#subscribe();
     await nats.nc.flush();
     svc.#monitor = setInterval(() => svc.#track(svc.#rooms.relocator.check()), Math.max(250, Math.floor(cfg.runnerLostMs / 4)));
+    svc.#interrupts = resumeInterrupts(svc.#desk, async () => (await svc.#rooms.records.list(false)).map((r) => r.runId), log);
+    svc.#expiry = startExpirySweep(svc.#rooms.approvals, validator.policy.governance?.approvalExpiryMs ?? DEFAULT_APPROVAL_EXPIRY_MS, log);
     svc.#rooms.idle.start();
     svc.#heartbeat = startHarnessHeartbeat(svc.#ctx.nats.nc, { startedAt: svc.#startedAt.toISOString() });
     svc.state = 'running';
@@ -195,6 +215,8 @@ export class HarnessService implements AsyncDisposable {
       serve(subjects.api.decide, ApiDecideRequestSchema, (r, c) => this.decide(r, c)),
       serve(subjects.api.control, ApiControlRequestSchema, (r, c) => this.control(r, c)),
       serve(subjects.api.runState, ApiRunStateRequestSchema, (r, c) => this.runState(r.runId, c)),
+      serve(subjects.api.retry, ApiRetryRequestSchema, (r, c) => this.#rooms.retrier.retry(r, c)),
+      serve(subjects.api.rollback, ApiRollbackRequestSchema, (r, c) => this.#rooms.rollbacks.handle(r, c)),
       // File tools and long-running processes (files/handler.ts, processes/handlers.ts): an agent only on its own runs.
       serve(subjects.api.file, ApiFileRequestSchema, async (r, c) => (await this.#own(r.runId, c), fileStep(this.#desk, r))),
       serve(subjects.api.poll, ApiPollRequestSchema, async (r, c) => (await this.#own(r.runId, c), poll(this.#desk, r))),
@@ -286,8 +308,11 @@ export class HarnessService implements AsyncDisposable {
     return this.#rooms.approvals.approvals(req);
   }
 
-  decide(req: ApiDecideRequest, caller?: ApiCaller): Promise<Approval> {
-    return this.#rooms.approvals.decide(req, caller);
+  /** A decision on a held step; `reject_pause` also pauses the run in the decider's name. */
+  async decide(req: ApiDecideRequest, caller?: ApiCaller): Promise<Approval> {
+    const decided = await this.#rooms.approvals.decide(req, caller);
+    if (req.decision === 'reject_pause') await this.#rooms.governor.pauseForDenial(req.runId, req.step, caller ? actorOf(caller) : { principal: req.by, role: 'operator' });
+    return decided;
   }
 
   status(): Promise<ApiStatusResult> {
@@ -313,6 +338,9 @@ export class HarnessService implements AsyncDisposable {
       clearInterval(this.#monitor);
       this.#rooms.idle.stop();
       this.#heartbeat?.stop();
+      this.#expiry?.stop();
+      this.#interrupter.stop();
+      this.#interrupts?.stop();
       for (const s of this.#subs) s.unsubscribe();
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
       await this.#rooms.snapshots[Symbol.asyncDispose]().catch((err: unknown) => this.#ctx.log.warn({ err }, 'closing the snapshot store failed'));

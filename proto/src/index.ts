@@ -77,6 +77,8 @@ export {
   CloseOutcomeSchema,
 } from './messages/governance.ts';
 export type { Role, Actor, Budgets, BudgetName, LoopDetector, GovernAction, GovernancePolicy, ControlVerb, Termination, PauseCause, ApiControlRequest, ApiRunStateRequest, RunState, Suspended, CloseOutcome } from './messages/governance.ts';
+export { DEFAULT_INTERRUPT_GRACE_MS, DEFAULT_APPROVAL_EXPIRY_MS, APPROVAL_DECISIONS, ApprovalDecisionSchema, ApprovalChoiceSchema, ApprovalGrantSchema, ApiRetryRequestSchema, ApiRetryResultSchema, rollbackText, RunnerRollbackRequestSchema, RunnerRollbackResultSchema, RollbackDiffSchema, RollbackJobSchema, ApiRollbackRequestSchema, ROLLBACK_PHASES } from './messages/controls.ts';
+export type { ApprovalDecision, ApprovalChoice, ApprovalGrant, ApiRetryRequest, ApiRetryResult, RunnerRollbackRequest, RunnerRollbackResult, RollbackDiff, RollbackJob, ApiRollbackRequest } from './messages/controls.ts';
 export { HARNESS_HEARTBEAT_MS, HarnessHeartbeatSchema } from './messages/harness.ts';
 export { MAX_DIFF_PATCH_BYTES, MAX_DIFF_PATHS, ApiDiffRequestSchema, ApiDiffResultSchema, DiffChangeSchema, DiffPatchSchema } from './messages/snapshots.ts';
 export type { ApiDiffRequest, ApiDiffResult, DiffChange, DiffPatch } from './messages/snapshots.ts';

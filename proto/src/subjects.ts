@@ -19,6 +19,9 @@ export const subjects = {
     decide: `${ROOT}.api.op.decide`,
     /** Pause, resume, cancel, kill, raise budgets (operators). */
     control: `${ROOT}.api.op.control`,
+    /** Retry a step on a branch run; rollback jobs (plan, approve, apply) (operators). */
+    retry: `${ROOT}.api.op.retry`,
+    rollback: `${ROOT}.api.op.rollback`,
     /** A run's governance state (fold of its log): state, budgets used, pause cause. */
     runState: `${ROOT}.api.state`,
     /** File tools (read, write, edit, list, stat) as steps; long-running processes. */
@@ -40,6 +43,7 @@ export const subjects = {
   runnerClose: (runnerId: string) => `${ROOT}.runner.${runnerId}.close`,
   runnerFile: (runnerId: string) => `${ROOT}.runner.${runnerId}.file`,
   runnerSignal: (runnerId: string) => `${ROOT}.runner.${runnerId}.signal`,
+  runnerRollback: (runnerId: string) => `${ROOT}.runner.${runnerId}.rollback`,
   /** The harness publishes its heartbeat here (core NATS), so a waiting client notices a dead harness. */
   harnessHeartbeat: `${ROOT}.harness.heartbeat`,
   /** Every runner publishes its heartbeat here (core NATS). */

@@ -10,6 +10,7 @@ import {
   RunnerOpenRequestSchema,
   RunnerFileRequestSchema,
   RunnerSignalRequestSchema,
+  RunnerRollbackRequestSchema,
   encode,
   names,
   subjects,
@@ -39,6 +40,7 @@ import { runStep, type StepHost } from './step.ts';
 import { serveFileStep, serveSignal, type FileServeHost } from './files/serve.ts';
 import { reapOrphans, sweep, type SweepHost } from './sweep.ts';
 import { SANDBOX_GID, SANDBOX_UID, chownTree, prepareWorkspace, releaseWorkspace } from './workspace.ts';
+import { serveRollback } from './rollback.ts';
 import type { RunnerConfig } from './config.ts';
 import { RunnerKeyring } from './identity.ts';
 import type { Logger } from './logger.ts';
@@ -132,6 +134,10 @@ export class RunnerService implements AsyncDisposable {
         } }),
       nc.subscribe(subjects.runnerSignal(cfg.runnerId), { callback: (err, msg) => {
           if (!err) svc.#track(svc.#serve(msg, RunnerSignalRequestSchema, 'signal request', async (req) => svc.#keys.sign('signal', req.runId, req.step, await serveSignal(svc.#fileHost, req))));
+        } }),
+      // Rollback jobs an operator planned and a second one approved (runner/src/rollback.ts).
+      nc.subscribe(subjects.runnerRollback(cfg.runnerId), { callback: (err, msg) => {
+          if (!err) svc.#track(svc.#serve(msg, RunnerRollbackRequestSchema, 'rollback request', async (req) => svc.#keys.sign('rollback', req.runId, req.step, await serveRollback({ ...svc.#fileHost, snapshots: svc.#snapshots }, req))));
         } }),
     );
     await nc.flush();

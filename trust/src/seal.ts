@@ -159,7 +159,7 @@ export function openSecrets(sealed: SealedSecrets, curveSeed: string, bind: Seal
 
 /** What a runner signs for a reply: which request it answers and the hash of what it answers. */
 export interface ReplyStatement {
-  kind: 'open' | 'exec' | 'close' | 'heartbeat' | 'file' | 'signal';
+  kind: 'open' | 'exec' | 'close' | 'heartbeat' | 'file' | 'signal' | 'rollback';
   runnerId: string;
   runId: string;
   /** Step number for `exec`; 0 otherwise. */

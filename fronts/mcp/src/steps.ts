@@ -12,8 +12,8 @@ export interface StepSummary {
   command: string;
   state: StepState;
   verdict?: { decision: 'allow' | 'ask' | 'deny'; rule: string; reason: string };
-  /** Who decided a held step, when an operator did. */
-  decision?: { outcome: 'approved' | 'rejected'; by: string; note?: string };
+  /** Who decided a held step, when an operator did (`expired`: nobody did in time, a denial by the harness). */
+  decision?: { outcome: 'approved' | 'rejected' | 'expired'; by: string; note?: string };
   exit_code?: number | null;
   signal?: string | null;
   duration_ms?: number;
@@ -60,7 +60,7 @@ function foldEvent(e: LogEvent, at: (step: number, cmd?: string) => StepSummary)
     }
     case 'step.decided':
       at(e.step).decision = { outcome: e.decision, by: e.decidedBy, ...(e.note ? { note: e.note } : {}) };
-      if (e.decision === 'rejected') at(e.step).state = 'denied';
+      if (e.decision !== 'approved') at(e.step).state = 'denied';
       return;
     case 'step.started':
       at(e.step).state = 'running';

@@ -56,7 +56,7 @@ const stepShape = z.object({
   command: z.string(),
   state: z.enum(STEP_STATES),
   verdict: verdictShape.optional(),
-  decision: z.object({ outcome: z.enum(['approved', 'rejected']), by: z.string(), note: z.string().optional() }).optional(),
+  decision: z.object({ outcome: z.enum(['approved', 'rejected', 'expired']), by: z.string(), note: z.string().optional() }).optional(),
   exit_code: z.number().int().nullable().optional(),
   signal: z.string().nullable().optional(),
   duration_ms: z.number().optional(),

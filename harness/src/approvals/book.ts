@@ -1,11 +1,12 @@
 import type { KV } from '@nats-io/kv';
-import { AirlockError, ApprovalSchema, decode, encode } from '@airlock/proto';
+import { AirlockError, ApprovalSchema, DEFAULT_APPROVAL_EXPIRY_MS, decode, encode } from '@airlock/proto';
 import type { ApiApprovalsRequest, ApiApprovalsResult, ApiDecideRequest, Approval } from '@airlock/proto';
 import { commandHash } from '@airlock/trust';
 import { refuseSelfDecision } from '../governance/access.ts';
 import { actorOf, type ApiCaller } from '../governance/callers.ts';
 import type { Logger } from '../logger.ts';
 import type { RunLogs } from '../run-logs.ts';
+import { choicesFor, commandPrefix, grantCovers } from './scopes.ts';
 
 interface ApprovalAt {
   approval: Approval;
@@ -14,32 +15,46 @@ interface ApprovalAt {
 
 /**
  * Steps held by an `ask` verdict and the operators' decisions, in the approvals KV bucket (key
- * `<runId>.<step>`), so a restart keeps them. An approval lets the same command through once.
+ * `<runId>.<step>`), so a restart keeps them. A held request offers its choices (scopes.ts) and
+ * expires, as a denial, when nobody decides it in time. An `approve` lets the same command through
+ * once; an `approve_run` lets the same rule's commands with the same prefix through for the rest of
+ * the run.
  */
 export class ApprovalBook {
   readonly #kv: KV;
   readonly #logs: RunLogs;
   readonly #log: Logger;
+  readonly #expiryMs: number;
 
-  constructor(kv: KV, logs: RunLogs, log: Logger) {
+  constructor(kv: KV, logs: RunLogs, log: Logger, opts: { expiryMs?: number | undefined } = {}) {
     this.#kv = kv;
     this.#logs = logs;
     this.#log = log;
+    this.#expiryMs = opts.expiryMs ?? DEFAULT_APPROVAL_EXPIRY_MS;
   }
 
-  /** Records a step held by an `ask` verdict (pending until an operator decides). */
+  /** Records a step held by an `ask` verdict: pending until an operator decides, or until it expires. */
   async hold(approval: Approval): Promise<void> {
-    await this.#kv.put(`${approval.runId}.${approval.step}`, encode(approval));
+    const held: Approval = {
+      ...approval,
+      choices: approval.choices ?? choicesFor(approval.rule, approval.cmd),
+      expiresAt: approval.expiresAt ?? new Date(Date.parse(approval.requestedAt) + this.#expiryMs).toISOString(),
+    };
+    await this.#kv.put(`${approval.runId}.${approval.step}`, encode(held));
   }
 
   /**
-   * Finds an approved, unused approval of this exact command in this run and marks it used by `step`
-   * (compare-and-set, so two concurrent execs cannot both use one approval). Null when there is none.
+   * An approval that lets `cmd` (held by `rule`) through as step `step`: a run-wide grant that
+   * covers it (kept for later steps), else an approved, unused approval of this exact command, marked
+   * used by `step` (compare-and-set, so two concurrent execs cannot both use one). Null when none.
    */
-  async use(runId: string, cmd: string, step: number): Promise<Approval | null> {
+  async use(runId: string, cmd: string, step: number, rule?: string): Promise<Approval | null> {
     const sha = commandHash(cmd);
-    for (const { approval, revision } of await this.#list(runId)) {
-      if (approval.status !== 'approved' || approval.cmdSha256 !== sha) continue;
+    const all = await this.#list(runId);
+    const standing = all.find(({ approval: a }) => a.status === 'approved' && a.grant && (a.cmdSha256 === sha || (rule !== undefined && grantCovers(a.grant, rule, cmd))));
+    if (standing) return standing.approval;
+    for (const { approval, revision } of all) {
+      if (approval.status !== 'approved' || approval.grant || approval.cmdSha256 !== sha) continue;
       try {
         await this.#kv.update(`${runId}.${approval.step}`, encode({ ...approval, status: 'used', usedByStep: step }), revision);
         return approval;
@@ -95,10 +110,33 @@ export class ApprovalBook {
     }
   }
 
-  /** Held steps: pending ones, or every record with `all`. */
+  /** Held steps: pending ones, or every record with `all`. Requests past their expiry are expired first. */
   async approvals(req: ApiApprovalsRequest): Promise<ApiApprovalsResult> {
+    await this.expireDue(req.runId);
     const all = await this.#list(req.runId);
     return { approvals: all.map((a) => a.approval).filter((a) => req.all || a.status === 'pending') };
+  }
+
+  /**
+   * Pending requests nobody decided before their `expiresAt`: each becomes `expired`, a denial,
+   * recorded in its run's log (`step.decided`, decision `expired`, by the harness). One decided
+   * concurrently is left as decided. Returns how many expired.
+   */
+  async expireDue(runId?: string, now = Date.now()): Promise<number> {
+    let n = 0;
+    for (const { approval, revision } of await this.#list(runId)) {
+      if (approval.status !== 'pending' || !approval.expiresAt || Date.parse(approval.expiresAt) > now) continue;
+      const note = `nobody decided by ${approval.expiresAt}: expired, a denial`;
+      try {
+        await this.#kv.update(`${approval.runId}.${approval.step}`, encode({ ...approval, status: 'expired', decidedBy: 'harness', decidedAt: new Date(now).toISOString(), note }), revision);
+      } catch {
+        continue;
+      }
+      await this.#logs.writer(approval.runId).append({ type: 'step.decided', step: approval.step, decision: 'expired', decidedBy: 'harness', note });
+      this.#log.info({ runId: approval.runId, step: approval.step, expiresAt: approval.expiresAt }, 'held step expired');
+      n++;
+    }
+    return n;
   }
 
   /**
@@ -113,10 +151,19 @@ export class ApprovalBook {
     // A verified caller decides in its own name; `by` stands only where nobody is verified (open mode).
     const by = caller && !caller.stated ? caller.principal : req.by;
     refuseSelfDecision({ principal: by, role: caller?.role ?? 'operator' }, held.requestedBy, `step ${req.step} of run ${req.runId}`);
+    if (held.status === 'pending' && held.expiresAt && Date.parse(held.expiresAt) <= Date.now()) {
+      await this.expireDue(req.runId);
+      throw new AirlockError('already_decided', `step ${req.step} of run ${req.runId} expired at ${held.expiresAt} (a denial); the agent must ask again`);
+    }
     if (held.status !== 'pending') throw new AirlockError('already_decided', `step ${req.step} of run ${req.runId} was already ${held.status}${held.decidedBy ? ` by ${held.decidedBy}` : ''}`);
+    const approve = req.decision === 'approve' || req.decision === 'approve_run';
+    const prefix = req.decision === 'approve_run' ? commandPrefix(held.cmd) : '';
+    if (req.decision === 'approve_run' && !prefix) throw new AirlockError('bad_request', `step ${req.step} of run ${req.runId} is not a simple command: it can be approved once, not for the rest of the run`);
     const decided: Approval = {
       ...held,
-      status: req.decision === 'approve' ? 'approved' : 'rejected',
+      status: approve ? 'approved' : 'rejected',
+      decision: req.decision,
+      ...(prefix ? { grant: { rule: held.rule, prefix } } : {}),
       decidedBy: by,
       decidedAt: new Date().toISOString(),
       ...(req.note ? { note: req.note } : {}),
@@ -132,6 +179,8 @@ export class ApprovalBook {
       decision: decided.status === 'approved' ? 'approved' : 'rejected',
       decidedBy: by,
       ...(req.note ? { note: req.note } : {}),
+      ...(decided.grant ? { grant: decided.grant } : {}),
+      ...(req.decision === 'reject_pause' ? { pause: true } : {}),
       ...(caller && !caller.stated ? { actor: actorOf(caller) } : {}),
     });
     this.#log.info({ runId: req.runId, step: req.step, decision: decided.status, by }, 'held step decided');

@@ -25,6 +25,18 @@ function actorText(a: LogEvent['actor']): string {
   return a ? `${a.principal} (${a.role})` : 'unknown caller';
 }
 
+/** What a decision covers beyond the step itself. */
+function decidedScope(e: Extract<LogEvent, { type: 'step.decided' }>): string {
+  if (e.grant) return ` for the rest of the run (rule ${e.grant.rule}, commands starting with \`${e.grant.prefix}\`)`;
+  return e.pause ? ' and the run PAUSED' : '';
+}
+
+/** A retry's link, from either side. */
+function branchText(e: Extract<LogEvent, { type: 'run.retried' | 'run.branched' }>): string {
+  const from = `from the snapshot after step ${e.step - 1} (${e.fromSnapshot.slice(0, 12)})`;
+  return e.type === 'run.retried' ? `step ${e.step} RETRIED on branch run ${e.branchRunId} ${from}` : `BRANCH of run ${e.parentRunId}, retrying its step ${e.step} ${from}`;
+}
+
 /** One human-readable line (or the raw output) per log event. */
 export function formatEvent(e: LogEvent): string {
   const head = `#${e.seq} ${e.ts}`;
@@ -66,9 +78,14 @@ export function formatEvent(e: LogEvent): string {
     case 'snapshot.failed':
       return `${head} snapshot after step ${e.step} FAILED: ${e.reason}\n`;
     case 'step.decided':
-      return `${head} step ${e.step} ${e.decision.toUpperCase()} by ${e.decidedBy}${e.note ? `: ${e.note}` : ''}\n`;
+      return `${head} step ${e.step} ${e.decision.toUpperCase()} by ${e.decidedBy}${decidedScope(e)}${e.note ? `: ${e.note}` : ''}\n`;
     case 'run.control':
-      return `${head} ${e.verb.toUpperCase()} by ${actorText(e.actor)}${e.budgets ? ` budgets ${JSON.stringify(e.budgets)}` : ''}${e.reason ? `: ${e.reason}` : ''} (request ${e.requestId})\n`;
+      return `${head} ${e.verb.toUpperCase()}${e.interrupt ? ` (interrupting step ${e.interrupt.step}: SIGINT, SIGTERM after ${e.interrupt.graceMs} ms)` : ''} by ${actorText(e.actor)}${e.budgets ? ` budgets ${JSON.stringify(e.budgets)}` : ''}${e.reason ? `: ${e.reason}` : ''} (request ${e.requestId})\n`;
+    case 'run.retried':
+    case 'run.branched':
+      return `${head} ${branchText(e)} by ${actorText(e.actor)}\n`;
+    case 'run.rollback':
+      return `${head} ROLLBACK ${e.jobId} to step ${e.toStep} ${e.phase.toUpperCase()}${e.diff ? ` (+${e.diff.counts.added} ~${e.diff.counts.modified} -${e.diff.counts.deleted} paths)` : ''} requested by ${actorText(e.requestedBy)}${e.approvedBy ? `, approved by ${actorText(e.approvedBy)}` : ''}${e.error ? `: ${e.error}` : ''}\n`;
     case 'run.governed':
       return `${head} ${e.action === 'pause' ? 'PAUSED' : 'WARNING'} (${e.cause.kind}${e.cause.kind === 'loop' ? ` ${e.cause.detector}, steps ${e.cause.steps.join(',')}` : e.cause.kind === 'budget' ? ` ${e.cause.budget} ${e.cause.used}/${e.cause.limit}` : ''}): ${e.reason}\n`;
     case 'access.denied':

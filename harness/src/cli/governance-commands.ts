@@ -46,6 +46,12 @@ const positive = (v: string, flag: string): number => {
   return n;
 };
 
+const nonNegative = (v: string, flag: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new AirlockError('bad_request', `${flag} wants a whole number >= 0, got ${JSON.stringify(v)}`);
+  return n;
+};
+
 /** A number > 0 (CPU seconds and cost may be fractional). */
 export const positiveNumber = (v: string, flag: string): number => {
   const n = Number(v);
@@ -62,15 +68,25 @@ export function addGovernanceCommands(program: Command, kit: CliKit): void {
     ['cancel', 'cancel a run: the running step finishes, then the run closes (termination: cancelled)'],
     ['kill', 'kill a run now: its sandbox is removed mid-step and the run closes (termination: killed)'],
   ] as const) {
-    program
+    const cmd = program
       .command(verb)
       .description(`${what}; operators only, recorded in the run's log with who and why`)
       .argument('<run>', 'run id')
       .option('--reason <text>', 'why, for the log')
-      .option('--request-id <id>', 'idempotency key: sending the same request again changes nothing (default: a fresh one)')
-      .action((runId: string, o: { reason?: string; requestId?: string }) =>
-        kit.withClient(async (c) => show(await c.control(runId, verb, { requestId: o.requestId ?? randomUUID(), ...(o.reason ? { reason: o.reason } : {}) }))),
-      );
+      .option('--request-id <id>', 'idempotency key: sending the same request again changes nothing (default: a fresh one)');
+    if (verb === 'pause') cmd.option('--interrupt', 'also interrupt the running step: SIGINT, then SIGTERM after the grace period').option('--grace <ms>', 'with --interrupt: ms between SIGINT and SIGTERM (default 10000)');
+    cmd.action((runId: string, o: { reason?: string; requestId?: string; interrupt?: boolean; grace?: string }) =>
+      kit.withClient(async (c) =>
+        show(
+          await c.control(runId, verb, {
+            requestId: o.requestId ?? randomUUID(),
+            ...(o.reason ? { reason: o.reason } : {}),
+            ...(o.interrupt ? { interrupt: true } : {}),
+            ...(o.grace !== undefined ? { graceMs: nonNegative(o.grace, '--grace') } : {}),
+          }),
+        ),
+      ),
+    );
   }
   program
     .command('raise')

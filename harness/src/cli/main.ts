@@ -11,6 +11,8 @@ import { egressAuditRow } from './format-egress.ts';
 import { SnapshotStore } from '@airlock/snapshot';
 import { readRoleFile, withCredentials } from './credentials.ts';
 import { addGovernanceCommands, positiveNumber } from './governance-commands.ts';
+import { addControlCommands } from './control-commands.ts';
+import { approvalDetails, decisionMeaning } from './approval-format.ts';
 import { alive, down, readStack, up } from './stack.ts';
 import { formatEvent, parseEnvPairs, exitCodeOf, patchLine, runStatus } from './format.ts';
 
@@ -368,13 +370,14 @@ program
       out(['RUN'.padEnd(26), 'STEP', 'STATUS'.padEnd(8), 'RULE'.padEnd(24), 'REQUESTED'.padEnd(24), 'DECIDED BY'.padEnd(14), 'COMMAND'].join('  '));
       for (const a of approvals) {
         out([a.runId.padEnd(26), String(a.step).padStart(4), a.status.toUpperCase().padEnd(8), a.rule.padEnd(24), a.requestedAt.padEnd(24), (a.decidedBy ?? '-').padEnd(14), a.cmd.replace(/\n/g, '⏎').slice(0, 100)].join('  '));
+        for (const line of approvalDetails(a)) out(`      ${line}`);
       }
     }),
   );
 
-for (const [name, decision, what] of [
-  ['approve', 'approve', 'let the held command run once in this run: its next exec is allowed (a deny can never be approved)'],
-  ['reject', 'reject', 'refuse the held command; a client waiting for the decision gets validation_denied'],
+for (const [name, decision, wider, widerFlag, what] of [
+  ['approve', 'approve', 'approve_run', '--for-run', 'let the held command run once in this run: its next exec is allowed (a deny can never be approved); --for-run: also later commands the same rule holds with the same command prefix'],
+  ['reject', 'reject', 'reject_pause', '--pause', 'refuse the held command; a client waiting for the decision gets validation_denied; --pause: also pause the run'],
 ] as const) {
   program
     .command(name)
@@ -383,11 +386,12 @@ for (const [name, decision, what] of [
     .argument('<step>', 'the held step number (see `airlock approvals`)')
     .option('--by <name>', 'who decides, for the log', process.env.USER ?? process.env.LOGNAME ?? 'operator')
     .option('--note <text>', 'why, for the log')
-    .action((runId: string, step: string, o: { by: string; note?: string }) =>
+    .option(widerFlag, name === 'approve' ? 'approve for the rest of this run (same rule, same command prefix; simple commands only)' : 'deny and pause the run')
+    .action((runId: string, step: string, o: { by: string; note?: string; forRun?: boolean; pause?: boolean }) =>
       withClient(async (c) => {
-        const a = await c.decide(runId, stepNumber(step) || 1, decision, { by: o.by, ...(o.note ? { note: o.note } : {}) });
+        const a = await c.decide(runId, stepNumber(step) || 1, o.forRun || o.pause ? wider : decision, { by: o.by, ...(o.note ? { note: o.note } : {}) });
         if (globals().json) return json({ type: 'approval', ...a });
-        out(`step ${a.step} of ${a.runId} ${a.status} by ${a.decidedBy}${a.status === 'approved' ? ': the same command runs once on its next exec' : ''}`);
+        out(`step ${a.step} of ${a.runId} ${a.status} by ${a.decidedBy}${decisionMeaning(a)}`);
       }),
     );
 }
@@ -623,6 +627,7 @@ program
   });
 
 addGovernanceCommands(program, { withClient, asJson: () => globals().json ?? false, out, stateDir: () => globals().stateDir });
+addControlCommands(program, { withClient, asJson: () => globals().json ?? false, out, stateDir: () => globals().stateDir });
 
 /** A duration like `90s`, `10m`, `2h` in milliseconds. */
 function parseDuration(text: string, flag: string): number {

@@ -17,6 +17,8 @@ const ACCESS: Readonly<Record<string, readonly Role[]>> = {
   bundle: ['operator', 'reviewer', 'admin'],
   decide: ['operator', 'admin'],
   control: ['operator', 'admin'],
+  retry: ['operator', 'admin'],
+  rollback: ['operator', 'admin'],
   diff: ['agent', 'operator', 'reviewer', 'admin'],
 };
 const STEP_LIKE: readonly Role[] = ['agent', 'operator', 'admin'];

@@ -102,8 +102,8 @@ export function applyEvent(f: RunFold, e: LogEvent): RunFold {
       break;
     }
     case 'step.decided':
-      // An operator looked at the run: the loop window starts again.
-      f.trace = [];
+      // An operator looked at the run: the loop window starts again (an expiry is nobody looking).
+      if (e.decision !== 'expired') f.trace = [];
       break;
     case 'run.control':
       applyControl(f, e);

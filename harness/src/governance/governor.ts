@@ -1,4 +1,4 @@
-import { AirlockError, GovernancePolicySchema } from '@airlock/proto';
+import { AirlockError, DEFAULT_INTERRUPT_GRACE_MS, GovernancePolicySchema, PROTOCOL_VERSION } from '@airlock/proto';
 import type { Actor, ApiControlRequest, Budgets, GovernancePolicy, RunRecord, RunState, StepResult, Termination } from '@airlock/proto';
 import type { HarnessContext } from '../context.ts';
 import type { RunLogs } from '../run-logs.ts';
@@ -10,6 +10,9 @@ import { terminationOf, type Ending } from './termination.ts';
 
 /** How the governor ends a run (the lifecycle's close, with a typed termination). */
 export type CloseRun = (runId: string, opts: { termination: Termination; reason: string }) => Promise<unknown>;
+
+/** How the governor interrupts a running step (`pause --interrupt`): SIGINT, then SIGTERM after the grace (governance/interrupt.ts). */
+export type InterruptStep = (runId: string, step: number, graceMs: number) => void;
 
 /**
  * Governs runs: operators' controls (pause, resume, cancel, kill, raise budgets) as idempotent
@@ -24,6 +27,7 @@ export class RunGovernor {
   readonly #policy: GovernancePolicy;
   readonly #folds = new Map<string, Promise<RunFold>>();
   #close: CloseRun | undefined;
+  #interrupt: InterruptStep | undefined;
 
   constructor(ctx: HarnessContext, deps: { logs: RunLogs; records: RunRecords; policy: GovernancePolicy | undefined }) {
     this.#ctx = ctx;
@@ -40,6 +44,11 @@ export class RunGovernor {
   /** The lifecycle closes runs; it is built after the governor (it asks the governor before steps). */
   bindClose(close: CloseRun): void {
     this.#close = close;
+  }
+
+  /** Interrupting a step goes through the process desk, built after the governor. */
+  bindInterrupt(interrupt: InterruptStep): void {
+    this.#interrupt = interrupt;
   }
 
   /** The fold of a run's log: cached, else read from the log (events by writers that could have written them). */
@@ -160,11 +169,15 @@ export class RunGovernor {
     }
     this.#precondition(req, record, f);
     const log = this.#logs.writer(req.runId);
-    await log.append({ type: 'run.control', verb: req.verb, requestId: req.requestId, ...(req.reason ? { reason: req.reason } : {}), ...(req.budgets ? { budgets: req.budgets } : {}), actor });
+    // The step to interrupt: the one this harness waits on, else the one the log says is running (a previous harness's).
+    const running = opts.stepInFlight ?? f.stepInFlight;
+    const interrupt = req.verb === 'pause' && req.interrupt && running !== undefined ? { step: running, graceMs: req.graceMs ?? DEFAULT_INTERRUPT_GRACE_MS } : undefined;
+    await log.append({ type: 'run.control', verb: req.verb, requestId: req.requestId, ...(req.reason ? { reason: req.reason } : {}), ...(req.budgets ? { budgets: req.budgets } : {}), ...(interrupt ? { interrupt } : {}), actor });
     this.#ctx.log.info({ runId: req.runId, verb: req.verb, by: actor }, 'run control');
     switch (req.verb) {
       case 'pause':
         await this.#markControl(req.runId, 'paused');
+        if (interrupt) this.#interrupt?.(req.runId, interrupt.step, interrupt.graceMs);
         break;
       case 'resume':
         await this.#markControl(req.runId, 'running');
@@ -180,6 +193,19 @@ export class RunGovernor {
         break;
     }
     return this.state((await this.#records.get(req.runId, { fresh: true })).record, opts);
+  }
+
+  /**
+   * An operator denied a held step and asked for the run to be paused (`reject_pause`): a pause
+   * control in the operator's name, once per step (its request id names the step). A run already
+   * paused, being cancelled or closed is left as it is.
+   */
+  async pauseForDenial(runId: string, step: number, actor: Actor): Promise<void> {
+    const { record } = await this.#records.get(runId, { fresh: true });
+    const f = await this.fold(record);
+    if (record.status === 'closed' || f.state !== 'running') return;
+    const req = { v: PROTOCOL_VERSION, runId, verb: 'pause' as const, requestId: `deny-pause.${runId}.${step}`, reason: `step ${step} was denied and the run paused` };
+    await this.control(req, actor, { stepInFlight: undefined });
   }
 
   #precondition(req: ApiControlRequest, record: RunRecord, f: RunFold): void {

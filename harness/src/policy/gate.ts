@@ -69,8 +69,8 @@ export class PolicyGate {
       pinnedHash === v.policyHash
         ? (given ?? (await this.#validatorFor(mountPath)).validate(cmd))
         : { verdict: 'deny' as const, rule: 'policy.mismatch', reason: `the run is pinned to policy ${pinnedHash.slice(0, 12)}, this harness enforces ${v.policyHash.slice(0, 12)}` };
-    // An `ask` an operator approved for this exact command in this run lets it through, once.
-    const approval = checked.verdict === 'ask' ? await this.#approvals.use(runId, cmd, step) : null;
+    // An `ask` an operator approved lets it through: this exact command once, or the rule and prefix for the run.
+    const approval = checked.verdict === 'ask' ? await this.#approvals.use(runId, cmd, step, checked.rule) : null;
     const verdict = approval
       ? { ...checked, verdict: 'allow' as const, reason: `approved by ${approval.decidedBy} (held as step ${approval.step})${approval.note ? `: ${approval.note}` : ''}; the check said: ${checked.reason}` }
       : checked;

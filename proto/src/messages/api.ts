@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ApprovalChoiceSchema, ApprovalDecisionSchema, ApprovalGrantSchema } from './controls.ts';
 import { EnvSchema, RunIdSchema, StepNumberSchema, VersionSchema } from './common.ts';
 import { ReplayOfSchema, RunRecordSchema } from './run.ts';
 import { BudgetsSchema, CloseOutcomeSchema, StepCostSchema } from './governance.ts';
@@ -77,7 +78,7 @@ export const ApprovalSchema = z.object({
   rule: z.string(),
   reason: z.string(),
   requestedAt: z.string(),
-  /** `expired`: the run closed while the step was held, or before an approval was used. */
+  /** `expired`: nobody decided before `expiresAt` (a denial), or the run closed while the step was held or before an approval was used. */
   status: z.enum(['pending', 'approved', 'rejected', 'used', 'expired']),
   decidedBy: z.string().optional(),
   decidedAt: z.string().optional(),
@@ -86,6 +87,14 @@ export const ApprovalSchema = z.object({
   usedByStep: StepNumberSchema.optional(),
   /** Who asked for the held step: nobody approves their own request. */
   requestedBy: z.string().optional(),
+  /** What the decision may be (absent on records held before scopes). */
+  choices: z.array(ApprovalChoiceSchema).optional(),
+  /** A pending request not decided by then is a denial (`expired`). */
+  expiresAt: z.string().optional(),
+  /** The decision as made (`approve_run`, `reject_pause` say more than `status`). */
+  decision: ApprovalDecisionSchema.optional(),
+  /** `approve_run`: what later commands of this run it lets through. */
+  grant: ApprovalGrantSchema.optional(),
 });
 export type Approval = z.infer<typeof ApprovalSchema>;
 
@@ -98,7 +107,7 @@ export const ApiDecideRequestSchema = z.object({
   v: VersionSchema,
   runId: RunIdSchema,
   step: StepNumberSchema,
-  decision: z.enum(['approve', 'reject']),
+  decision: ApprovalDecisionSchema,
   by: z.string().min(1).max(200),
   note: z.string().max(2000).optional(),
 });

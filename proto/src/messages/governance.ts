@@ -60,6 +60,10 @@ export const DEFAULT_MAX_IDLE = '24h';
  */
 export const GovernancePolicySchema = z.strictObject({
   budgets: BudgetsSchema.default({}),
+  /** How long a held request waits for a decision, ms, before it expires as a denial (absent: 24 h; no default here, so older policies keep their hash). */
+  approvalExpiryMs: z.number().int().positive().optional(),
+  /** Whether a rollback needs a second operator to approve it (the two-person rule; absent: true). */
+  rollbackTwoPerson: z.boolean().optional(),
   /**
    * A run with no step for this long is suspended: its sandbox is removed and its runner slot freed;
    * its next step restores it from its last snapshot (default 15m; absent = the default).
@@ -123,6 +127,10 @@ export const ApiControlRequestSchema = z.object({
   reason: z.string().max(2000).optional(),
   /** `raise`: the new limits (each at least what is used). */
   budgets: BudgetsSchema.optional(),
+  /** `pause`: also interrupt the running step (SIGINT to its process group, then SIGTERM after `graceMs`). */
+  interrupt: z.boolean().optional(),
+  /** `pause` with `interrupt`: how long the step has to end after SIGINT before SIGTERM (default `DEFAULT_INTERRUPT_GRACE_MS`, controls.ts). */
+  graceMs: z.number().int().min(0).max(600_000).optional(),
 });
 export type ApiControlRequest = z.infer<typeof ApiControlRequestSchema>;
 

@@ -5,6 +5,7 @@ import { StepResultSchema, VerdictKindSchema } from './exec.ts';
 import { ActorSchema, BudgetsSchema, ControlVerbSchema, PauseCauseSchema, TerminationSchema } from './governance.ts';
 import { FileStepSummarySchema } from './files.ts';
 import { EgressConnectionFields, EgressProxyFields } from './egress.ts';
+import { ApprovalGrantSchema, ROLLBACK_PHASES, RollbackDiffSchema } from './controls.ts';
 
 /** Largest payload of one output chunk, in bytes (before base64). */
 export const MAX_CHUNK_BYTES = 64 * 1024;
@@ -103,10 +104,15 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     ...base,
     type: z.literal('step.decided'),
     step: StepNumberSchema,
-    decision: z.enum(['approved', 'rejected']),
+    /** `expired`: nobody decided in time (`decidedBy` is `harness`); a denial. */
+    decision: z.enum(['approved', 'rejected', 'expired']),
     /** Who decided (as the operator's client stated it). */
     decidedBy: z.string(),
     note: z.string().optional(),
+    /** `approve_run`: the later commands of this run the approval lets through. */
+    grant: ApprovalGrantSchema.optional(),
+    /** `reject_pause`: the run was paused with the denial. */
+    pause: z.boolean().optional(),
   }),
   z.object({ ...base, type: z.literal('step.started'), step: StepNumberSchema, containerId: z.string() }),
   z.object({
@@ -156,9 +162,31 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     requestId: z.string(),
     reason: z.string().optional(),
     budgets: BudgetsSchema.optional(),
+    /** `pause --interrupt`: the step that was running gets SIGINT, then SIGTERM after `graceMs`. */
+    interrupt: z.object({ step: StepNumberSchema, graceMs: z.number().int().nonnegative() }).optional(),
   }),
   /** The harness paused the run or warned about it: a budget ran out, or a loop was detected (`cause` holds the evidence). */
   z.object({ ...base, type: z.literal('run.governed'), action: z.enum(['pause', 'warn']), cause: PauseCauseSchema, reason: z.string() }),
+  /** An operator retried step `step` of this run on a branch run (`branchRunId`) started from the snapshot after the step before. */
+  z.object({ ...base, type: z.literal('run.retried'), step: StepNumberSchema, branchRunId: z.string(), fromSnapshot: z.string(), requestId: z.string(), reason: z.string().optional() }),
+  /** This run is a branch of `parentRunId`, made to retry its step `step` from the snapshot after the step before. */
+  z.object({ ...base, type: z.literal('run.branched'), parentRunId: z.string(), step: StepNumberSchema, fromSnapshot: z.string(), requestId: z.string() }),
+  /** A rollback job's phase: planned (with the paths it changes), approved by a second operator, applied to the workspace, or failed. */
+  z.object({
+    ...base,
+    type: z.literal('run.rollback'),
+    phase: z.enum(ROLLBACK_PHASES),
+    jobId: z.string(),
+    toStep: z.number().int().nonnegative(),
+    target: z.string(),
+    current: z.string(),
+    diff: RollbackDiffSchema.optional(),
+    requestedBy: ActorSchema,
+    approvedBy: ActorSchema.optional(),
+    reason: z.string().optional(),
+    error: z.string().optional(),
+    snapshot: z.string().optional(),
+  }),
   /**
    * The harness suspended the idle run: its sandbox is removed and its slot freed; the next step
    * restores the workspace from `snapshot` (the runner then logs `run.moved`).

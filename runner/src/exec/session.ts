@@ -148,11 +148,13 @@ export interface StepSession {
   strip(frames: AsyncIterable<Frame>): AsyncIterable<Frame>;
 }
 
-/** The session of a step that asks for a cwd report or is a process; the plain command otherwise. */
+/**
+ * The session of a step. Every step reports its shell's pid, not only processes: an operator may
+ * interrupt any running step (`pause --interrupt`), and the signal goes to the pid's process group.
+ */
 export function stepSession(req: { cmd: string; reportCwd?: boolean | undefined; reportEnv?: boolean | undefined; process?: boolean | undefined }): StepSession {
   const facts: SessionFacts = {};
-  const report = { pid: req.process === true, cwd: req.reportCwd === true, env: req.reportEnv === true };
-  if (!report.pid && !report.cwd && !report.env) return { script: req.cmd, facts, strip: (frames) => frames };
+  const report = { pid: true, cwd: req.reportCwd === true, env: req.reportEnv === true };
   const nonce = newNonce();
   return { script: wrapCommand(req.cmd, report, nonce), facts, strip: (frames) => stripSessionMarks(frames, nonce, facts) };
 }
