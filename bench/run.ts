@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, side by side where they compare, JSON under bench/results/.
-//   node bench/run.ts [steps|mcp|validate|snapshot ...]   (default: all)
+//   node bench/run.ts [steps|mcp|egress|validate|snapshot ...]   (default: all)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runStepBench } from './steps.ts';
@@ -8,10 +8,11 @@ import { runSnapshotBench } from './snapshot.ts';
 import { runScaleBench } from './scale.ts';
 import { runLedgerBench } from './ledger.ts';
 import { runMcpBench } from './mcp.ts';
+import { runEgressBench } from './egress.ts';
 
 const out = join(import.meta.dirname, 'results');
 mkdirSync(out, { recursive: true });
-const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['steps', 'mcp', 'validate', 'snapshot', 'scale', 'ledger']);
+const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['steps', 'mcp', 'egress', 'validate', 'snapshot', 'scale', 'ledger']);
 const summary: Record<string, unknown> = { at: new Date().toISOString() };
 
 if (wanted.has('steps')) {
@@ -31,6 +32,16 @@ if (wanted.has('mcp')) {
   writeFileSync(join(out, 'mcp.json'), JSON.stringify({ at: summary.at, ...r }, null, 2) + '\n');
   console.log(`  ${r.cmd.padEnd(14)} mcp p50 ${r.mcp.p50} ms p90 ${r.mcp.p90} | sdk p50 ${r.sdk.p50} ms p90 ${r.sdk.p90} | raw p50 ${r.raw.p50} ms p90 ${r.raw.p90} | mcp/sdk p50 ${r.mcpOverSdkP50}x p90 ${r.mcpOverSdkP90}x (target <= 1.2x)`);
   summary.mcp = r;
+}
+if (wanted.has('egress')) {
+  console.log('== egress: 200 MB through the run proxy (sandbox, python http.client) vs the same client on the host directly');
+  const r = await runEgressBench({ rounds: Number(process.env.BENCH_EGRESS_ROUNDS ?? 3) });
+  writeFileSync(join(out, 'egress.json'), JSON.stringify({ at: summary.at, ...r }, null, 2) + '\n');
+  const t = r.throughput;
+  const l = r.requestMs;
+  console.log(`  ${r.megabytes} MB: direct ${t.direct} MB/s | tunnelled (CONNECT) ${t.tunnel} MB/s = ${t.tunnelOverDirect}x (target >= 0.8x) | plain-HTTP proxy ${t.proxy} MB/s = ${t.proxyOverDirect}x`);
+  console.log(`  small GET, fresh connection: direct ${l.direct} ms | tunnelled ${l.tunnel} ms (+${l.addedTunnel}) | plain-HTTP proxy ${l.proxy} ms (+${l.addedProxy})`);
+  summary.egress = r;
 }
 if (wanted.has('validate')) {
   console.log('== validation chain');

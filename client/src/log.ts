@@ -32,7 +32,7 @@ export async function* readLog(js: JetStreamClient, jsm: JetStreamManager, runId
   const follow = opts.follow ?? true;
   const subject = subjects.log(runId);
   opts.signal?.throwIfAborted();
-  const last = follow ? null : await jsm.streams.getMessage(names.logStream, { last_by_subj: subject });
+  const last = follow ? null : await lastOf(jsm, subject);
   if (!follow && (last === null || (opts.fromStreamSeq ?? 0) > last.seq)) return;
   const consumer = await js.consumers.get(names.logStream, {
     filter_subjects: subject,
@@ -60,3 +60,12 @@ export async function* readLog(js: JetStreamClient, jsm: JetStreamManager, runId
 }
 
 export { logTail };
+
+/**
+ * The last message on a log subject, by a direct get that names the subject in the request subject
+ * (`$JS.API.DIRECT.GET.<stream>.<subject>`), not in its body: NATS permissions can then allow a
+ * reader one run's tail and refuse it every other run's (a per-run reader, `harness/src/natsauth`).
+ */
+function lastOf(jsm: JetStreamManager, subject: string): Promise<{ seq: number; data: Uint8Array } | null> {
+  return jsm.direct.getMessage(names.logStream, { last_by_subj: subject });
+}

@@ -4,6 +4,11 @@ import type { LogEvent } from '@airlock/proto';
 import { ensureStream } from './stream.ts';
 
 type VerdictEvent = Extract<LogEvent, { type: 'step.verdict' }>;
+type EgressEvent = Extract<LogEvent, { type: 'egress.connection' }>;
+/** What the audit index holds: verdicts, and egress connections the run's proxy denied. */
+export type AuditEntry = VerdictEvent | EgressEvent;
+/** The rule id a denied egress connection is listed under. */
+export const EGRESS_DENIED_RULE = 'egress.denied';
 
 /** Creates the audit index stream when it does not exist. */
 export function ensureAuditStream(jsm: JetStreamManager, opts: { replicas?: number } = {}): Promise<void> {
@@ -18,6 +23,14 @@ export async function indexVerdict(js: JetStreamClient, event: VerdictEvent): Pr
   await js.publish(subjects.audit(event.verdict, event.runId), encode(event), { msgID: `${event.runId}:${event.seq}` });
 }
 
+/**
+ * Indexes a denied egress connection already written to its run's log (as a `deny`, rule
+ * `egress.denied`), so blocked egress is listed beside blocked commands.
+ */
+export async function indexEgressDenial(js: JetStreamClient, event: EgressEvent): Promise<void> {
+  await js.publish(subjects.audit('deny', event.runId), encode(event), { msgID: `${event.runId}:${event.seq}` });
+}
+
 export interface AuditQuery {
   verdict?: 'allow' | 'ask' | 'deny';
   runId?: string;
@@ -28,6 +41,11 @@ export interface AuditQuery {
 
 /** Every indexed verdict matching the query, oldest first. */
 export async function* readAudit(js: JetStreamClient, jsm: JetStreamManager, q: AuditQuery = {}): AsyncGenerator<VerdictEvent> {
+  for await (const e of readAuditEntries(js, jsm, q)) if (e.type === 'step.verdict') yield e;
+}
+
+/** Every indexed entry (verdicts and denied egress) matching the query, oldest first. */
+export async function* readAuditEntries(js: JetStreamClient, jsm: JetStreamManager, q: AuditQuery = {}): AsyncGenerator<AuditEntry> {
   const filter = subjects.audit(q.verdict ?? '*', q.runId ?? '*');
   const info = await jsm.streams.info(names.auditStream).catch(() => null);
   if (!info || info.state.messages === 0) return;
@@ -41,7 +59,11 @@ export async function* readAudit(js: JetStreamClient, jsm: JetStreamManager, q: 
   try {
     for await (const m of messages) {
       const parsed = LogEventSchema.safeParse(m.json());
-      if (parsed.success && parsed.data.type === 'step.verdict' && (!q.rule || parsed.data.rule === q.rule)) yield parsed.data;
+      if (parsed.success) {
+        const e = parsed.data;
+        if (e.type === 'step.verdict' && (!q.rule || e.rule === q.rule)) yield e;
+        if (e.type === 'egress.connection' && (!q.rule || q.rule === EGRESS_DENIED_RULE)) yield e;
+      }
       if (m.info.pending === 0) return;
     }
   } finally {

@@ -41,14 +41,18 @@ export class LogChain {
   }
 }
 
-/** What {@link logTail} needs of a JetStream manager (any client's `jsm` has it). */
+/**
+ * What {@link logTail} needs of a JetStream manager (any client's `jsm` has it): a direct get that
+ * names the run's subject in the request subject, so NATS permissions can allow a reader one run's
+ * tail and refuse it every other run's (`harness/src/natsauth/run-readers.ts`).
+ */
 export interface LastMessageReader {
-  streams: { getMessage(stream: string, query: { last_by_subj: string }): Promise<{ seq: number; data: Uint8Array } | null> };
+  direct: { getMessage(stream: string, query: { last_by_subj: string }): Promise<{ seq: number; data: Uint8Array } | null> };
 }
 
 /** Where a run's log ends now: its last event's per-run and stream sequences (0, 0 when empty). */
 export async function logTail(jsm: LastMessageReader, runId: string): Promise<{ seq: number; streamSeq: number }> {
-  const last = await jsm.streams.getMessage(names.logStream, { last_by_subj: subjects.log(runId) });
+  const last = await jsm.direct.getMessage(names.logStream, { last_by_subj: subjects.log(runId) });
   if (last === null) return { seq: 0, streamSeq: 0 };
   const event = LogEventSchema.parse(JSON.parse(new TextDecoder().decode(last.data)));
   return { seq: event.seq, streamSeq: last.seq };

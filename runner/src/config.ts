@@ -53,6 +53,11 @@ export const RunnerConfigSchema = z.object({
   heartbeatMs: z.coerce.number().int().positive().default(1000),
   /** pino level. Env AIRLOCK_LOG_LEVEL. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Test configuration only, set by test fixtures (no option, no environment variable, never from a
+   * policy): egress names resolved to fixed loopback destinations, `{"pypi.test": "127.0.0.1:PORT"}`.
+   */
+  egressTestResolve: z.record(z.string(), z.string()).optional(),
 });
 export type RunnerConfig = z.infer<typeof RunnerConfigSchema>;
 

@@ -4,6 +4,7 @@ import type { Validator } from '@airlock/validate';
 import type { SnapshotState } from '@airlock/snapshot';
 import type { PreparedWorkspace } from './workspace.ts';
 import type { SessionFacts } from './exec/session.ts';
+import type { RunEgress } from './egress/run-egress.ts';
 
 /** A run this runner holds: its sandbox, workspace, log and pinned policy. */
 export interface LiveRun {
@@ -27,6 +28,8 @@ export interface LiveRun {
   session?: { step: number; facts: SessionFacts } | undefined;
   /** Stat cache of the last snapshot: the next one hashes only what changed. */
   snap: SnapshotState | undefined;
+  /** The run's egress proxy (policy `network.mode: proxy`); absent: no network at all. */
+  egress?: RunEgress | undefined;
   /** The last CPU reading of the run's sandbox (cpu.ts): the next step's CPU time is the difference. */
   cpu?: { containerId: string; usec: number } | undefined;
 }

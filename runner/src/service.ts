@@ -33,6 +33,7 @@ import { labels } from './docker/labels.ts';
 import { cpuReader, cpuSinceLast } from './cpu.ts';
 import { Gate } from './gate.ts';
 import type { LiveRun } from './live-run.ts';
+import { openRunEgress } from './egress/wire.ts';
 import { SandboxEvents } from './sandbox-events.ts';
 import { runStep, type StepHost } from './step.ts';
 import { serveFileStep, serveSignal, type FileServeHost } from './files/serve.ts';
@@ -279,9 +280,11 @@ export class RunnerService implements AsyncDisposable {
       };
       let containerId: string;
       try {
+        run.egress = await openRunEgress(run, validator.policy, { js: this.#nats.js, log: this.#log, testResolve: this.#cfg.egressTestResolve ?? {} });
         containerId = await this.#startSandbox(run);
       } catch (err) {
         this.#log.error({ err, runId: req.runId, image: req.image }, 'could not start the sandbox');
+        await run.egress?.close().catch((e: unknown) => this.#log.error({ err: e, runId: req.runId }, 'could not stop the egress proxy'));
         await releaseWorkspace(workspace).catch((e: unknown) => this.#log.error({ err: e, runId: req.runId, path: workspace.path }, 'could not give the workspace back after a failed open'));
         throw err;
       }
@@ -336,6 +339,7 @@ export class RunnerService implements AsyncDisposable {
       env: run.env,
       limits: run.limits,
       runtime: run.runtime,
+      ...(run.egress ? { binds: run.egress.binds } : {}),
       labels: {
         [labels.runId]: run.runId,
         [labels.runnerId]: this.#cfg.runnerId,
@@ -404,6 +408,7 @@ export class RunnerService implements AsyncDisposable {
     if (req.suspend) refuseSuspend(run);
     this.#runs.delete(req.runId);
     if (run.containerId) await this.#docker.remove(run.containerId);
+    await run.egress?.close().catch((err: unknown) => this.#log.error({ err, runId: run.runId }, 'could not stop the egress proxy'));
     // A workspace not given back is reported (log, run.closed, the reply), never lost: the user's
     // files may still belong to the sandbox user.
     const release = await releaseWorkspace(run.workspace).then(
@@ -439,6 +444,7 @@ export class RunnerService implements AsyncDisposable {
         if (run.containerId) {
           await this.#docker.remove(run.containerId).catch((err: unknown) => this.#log.warn({ err, runId: run.runId }, 'could not remove a sandbox while draining'));
         }
+        await run.egress?.close().catch((err: unknown) => this.#log.warn({ err, runId: run.runId }, 'could not stop the egress proxy while draining'));
         await releaseWorkspace(run.workspace).catch((err: unknown) =>
           this.#log.error({ err, runId: run.runId, path: run.workspace.path }, 'could not give the workspace back while draining'),
         );

@@ -10,6 +10,7 @@ import { pumpChunks, type ChunkerTotals } from './exec/chunker.ts';
 import { exportedChanges, stepSession } from './exec/session.ts';
 import { cpuReader, cpuSinceLast } from './cpu.ts';
 import type { LiveRun } from './live-run.ts';
+import { egressStepSpec } from './egress/wire.ts';
 import type { Logger } from './logger.ts';
 import type { SandboxEvents } from './sandbox-events.ts';
 
@@ -65,7 +66,8 @@ export async function runStep(host: StepHost, run: LiveRun, req: RunnerExecReque
   // Taken before the exec opens, so no OOM the step causes can come before it.
   const oomsBefore = run.containerId ? host.events.ooms(run.containerId) : 0;
   const containerBefore = run.containerId;
-  const opened = await openExec(host, run, req.step, execSpec);
+  // With egress (policy network.mode proxy): the loopback forwarder in front, the proxy variables set.
+  const opened = await openExec(host, run, req.step, await egressStepSpec(run, execSpec, req.secrets));
   const containerId = run.containerId!;
   try {
     await run.log.append({ type: 'step.started', step: req.step, containerId });

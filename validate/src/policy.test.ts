@@ -102,7 +102,9 @@ describe('policy files', () => {
     it('unknown fields anywhere are refused rather than ignored', async () => {
       expect((await field((q) => (q.egress = { allow: ['example.com'] }))).field).toBe('(root)');
       expect((await field((q) => ((q.limits as Record<string, unknown>).diskBytes = 1))).field).toBe('limits');
-      expect((await field((q) => ((q.network as Record<string, unknown>).allow = []))).field).toBe('network');
+      // network.allow exists since egress control; with mode none it is refused, naming itself.
+      expect((await field((q) => ((q.network as Record<string, unknown>).allow = []))).field).toBe('network.allow');
+      expect((await field((q) => ((q.network as Record<string, unknown>).deny = []))).field).toBe('network');
     });
   });
 

@@ -4,6 +4,7 @@ import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 
 import { z } from 'zod';
 import { GovernancePolicySchema, canonicalJson, sha256Hex } from '@airlock/proto';
 import { FilesPolicySchema } from './file-policy.ts';
+import { EgressAllowSchema, HostPatternSchema, NETWORK_MODES } from './egress-policy.ts';
 
 /** The three verdicts, least to most strict. */
 export const VERDICTS = ['allow', 'ask', 'deny'] as const;
@@ -90,12 +91,19 @@ export const PolicySchema = z.strictObject({
   limits: LimitsSchema,
   network: z.strictObject({
     /**
-     * Only `none` is implemented: sandboxes have no network interface. Any other mode is refused
-     * here rather than accepted and silently run without network (egress control is not built yet).
+     * `none`: the sandbox has no network interface. `proxy`: still none, but the run's egress proxy
+     * (runner/src/egress) is reachable from the sandbox's loopback and lets through only `allow`.
+     * Any other mode is refused rather than run without the network it names.
      */
     mode: z.string().default('none').pipe(
-      z.literal('none', { error: (iss) => `${JSON.stringify(iss.input)} is not implemented; only "none" (sandboxes have no network until egress control lands)` }),
+      z.enum(NETWORK_MODES, { error: (iss) => `${JSON.stringify(iss.input)} is not implemented; only "none" (no network) or "proxy" (egress through the run's audited proxy, see network.allow)` }),
     ),
+    /**
+     * With mode `proxy`: what the sandbox may reach (presets such as `pypi`, or rules
+     * `{hosts, ports?, methods?, paths?}`); everything else is denied. Absent: nothing (and older
+     * policies keep their hash).
+     */
+    allow: z.array(EgressAllowSchema).optional(),
     /** Commands that open network connections. */
     tools: z.array(z.string()),
     /** Hosts treated as local (no egress). */
@@ -130,6 +138,11 @@ export const PolicySchema = z.strictObject({
         name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
         /** Only steps whose every command is one of these may receive it; any command when absent. */
         commands: z.array(z.string()).optional(),
+        /**
+         * Secrets at the edge: the sandbox gets only a placeholder, and the run's egress proxy puts
+         * the value into requests to these hosts (headers, URL userinfo) and nowhere else.
+         */
+        hosts: z.array(HostPatternSchema).min(1).optional(),
       }),
     )
     .default([]),
@@ -233,7 +246,25 @@ export function parsePolicy(text: string, filename = '<inline>'): Policy {
       });
     }
   }
+  const egress = egressProblem(policy);
+  if (egress) {
+    const node = nodeAt(doc.contents, egress.path);
+    const pos = node?.range ? lineCounter.linePos(node.range[0]) : undefined;
+    throw new PolicyError(egress.message, { file: filename, line: pos?.line, column: pos?.col, field: egress.path.join('.') });
+  }
   return policy;
+}
+
+/**
+ * Settings that only mean something through the egress proxy, written for a policy without it:
+ * refused rather than silently doing nothing.
+ */
+function egressProblem(policy: Policy): { path: (string | number)[]; message: string } | null {
+  if (policy.network.mode === 'proxy') return null;
+  if (policy.network.allow !== undefined) return { path: ['network', 'allow'], message: 'an allowlist needs network.mode: proxy (with mode "none" the sandbox has no network at all)' };
+  const i = policy.secrets.findIndex((s) => s.hosts !== undefined);
+  if (i >= 0) return { path: ['secrets', i, 'hosts'], message: 'a secret given at the edge needs network.mode: proxy (the proxy puts it into requests to these hosts)' };
+  return null;
 }
 
 function nodeAt(root: unknown, path: readonly PropertyKey[]): YamlNode | undefined {

@@ -6,7 +6,8 @@ import { Command, Option } from 'commander';
 import { AirlockError, ROLES, outputBytes } from '@airlock/proto';
 import type { LogEvent, Role, StepResult } from '@airlock/proto';
 import { Airlock, type ExecResult } from '@airlock/client';
-import { readAudit } from '@airlock/ledger';
+import { readAuditEntries } from '@airlock/ledger';
+import { egressAuditRow } from './format-egress.ts';
 import { SnapshotStore } from '@airlock/snapshot';
 import { readRoleFile, withCredentials } from './credentials.ts';
 import { addGovernanceCommands, positiveNumber } from './governance-commands.ts';
@@ -341,9 +342,10 @@ program
       const since = o.since ? parseSince(o.since) : undefined;
       let n = 0;
       if (!globals().json) out(['TIME'.padEnd(24), 'RUN'.padEnd(26), 'STEP', 'VERDICT', 'RULE'.padEnd(28), 'BY'.padEnd(14), 'REASON / COMMAND'].join('  '));
-      for await (const e of readAudit(c.nats.js, c.nats.jsm, { ...(o.verdict ? { verdict: o.verdict } : {}), ...(o.run ? { runId: o.run } : {}), ...(o.rule ? { rule: o.rule } : {}), ...(since ? { since } : {}) })) {
+      for await (const e of readAuditEntries(c.nats.js, c.nats.jsm, { ...(o.verdict ? { verdict: o.verdict } : {}), ...(o.run ? { runId: o.run } : {}), ...(o.rule ? { rule: o.rule } : {}), ...(since ? { since } : {}) })) {
         n++;
         if (globals().json) json(e);
+        else if (e.type === 'egress.connection') out(egressAuditRow(e));
         else {
           out([e.ts.padEnd(24), e.runId.padEnd(26), String(e.step).padStart(4), e.verdict.toUpperCase().padEnd(7), e.rule.padEnd(28), e.by.padEnd(14), e.reason].join('  '));
           out(`${' '.repeat(24 + 2 + 26 + 2 + 4 + 2 + 7 + 2 + 28 + 2 + 14 + 2)}$ ${e.cmd.length > 160 ? `${e.cmd.slice(0, 160)}…` : e.cmd}`.replace(/\n/g, '⏎'));

@@ -78,7 +78,7 @@ export class SecretStore {
    */
   resolve(
     env: Record<string, string>,
-    grants: ReadonlyArray<{ name: string; commands?: string[] | undefined }>,
+    grants: ReadonlyArray<{ name: string; commands?: string[] | undefined; hosts?: string[] | undefined }>,
     commands: readonly string[],
   ): { env: Record<string, string>; secrets: Record<string, string>; names: string[] } {
     const plain: Record<string, string> = {};
@@ -96,6 +96,9 @@ export class SecretStore {
       if (grant.commands && !commands.every((c) => grant.commands!.includes(c))) {
         throw new AirlockError('secret_denied', `the policy grants ${name} only to ${grant.commands.join(', ')}; this step runs ${commands.join(', ') || 'nothing it can name'}`);
       }
+      // An edge secret (given by the egress proxy to its hosts) is known to the runner by its name:
+      // under another variable the sandbox would get the value itself instead of a placeholder.
+      if (grant.hosts && key !== name) throw new AirlockError('secret_denied', `${name} is given at the edge (policy secrets.hosts): pass it as ${name}=\${secret:${name}}, not as ${key}`);
       const v = this.get(name);
       if (v === undefined) throw new AirlockError('secret_denied', `the harness holds no secret ${name} (AIRLOCK_SECRET_${name}, or a 0600 file in the secrets directory)`);
       // The runner cannot redact a value this short (it would match everywhere): granting it would

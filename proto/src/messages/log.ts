@@ -4,6 +4,7 @@ import { StepNumberSchema, VersionSchema } from './common.ts';
 import { StepResultSchema, VerdictKindSchema } from './exec.ts';
 import { ActorSchema, BudgetsSchema, ControlVerbSchema, PauseCauseSchema, TerminationSchema } from './governance.ts';
 import { FileStepSummarySchema } from './files.ts';
+import { EgressConnectionFields, EgressProxyFields } from './egress.ts';
 
 /** Largest payload of one output chunk, in bytes (before base64). */
 export const MAX_CHUNK_BYTES = 64 * 1024;
@@ -175,6 +176,8 @@ export const LogEventSchema = z.discriminatedUnion('type', [
   }),
   /** A request refused for its caller's role or credential (`actor` when one was established). */
   z.object({ ...base, type: z.literal('access.denied'), subject: z.string(), reason: z.string() }),
+  z.object({ ...base, ...EgressConnectionFields }),
+  z.object({ ...base, ...EgressProxyFields }),
   z.object({
     ...base,
     type: z.literal('message.rejected'),

@@ -22,6 +22,8 @@ export interface SandboxSpec {
   /** OCI runtime (`HostConfig.Runtime`), always set: an engine's default runtime is not trusted to be runc. */
   runtime: SandboxRuntime;
   labels: Record<string, string>;
+  /** Extra bind mounts (`host:container:opts`), e.g. the run's egress directory. */
+  binds?: string[];
 }
 
 export interface ContainerState {
@@ -158,7 +160,7 @@ export function sandboxCreateOptions(spec: SandboxSpec, executor?: { argv: reado
       // step's output before redaction, and the engine's log file would keep secrets on disk (and
       // writing it halved throughput). The run log is the record.
       LogConfig: { Type: 'none', Config: {} },
-      Binds: [`${spec.workspace}:${spec.mountPath}:rw`, ...(executor ? [`${executor.dir}:${EXECUTOR_DIR}:rw`] : [])],
+      Binds: [`${spec.workspace}:${spec.mountPath}:rw`, ...(executor ? [`${executor.dir}:${EXECUTOR_DIR}:rw`] : []), ...(spec.binds ?? [])],
     },
   };
 }

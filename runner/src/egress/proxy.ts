@@ -1,0 +1,271 @@
+// The egress proxy of one run: an HTTP proxy on a unix socket that the sandbox reaches through its
+// loopback forwarder (forwarder.py). It speaks the two forms clients use through HTTP_PROXY and
+// HTTPS_PROXY: absolute-form requests (`GET http://host/path`, plain HTTP) and CONNECT tunnels (HTTPS
+// and anything else). Each connection or request is decided against the run's allowlist on the name
+// the client asked for, the name is resolved here (the sandbox has no resolver), and for a tunnel the
+// TLS server name must be that same name. Every decision becomes one event (onEvent), allowed ones
+// when they end, with bytes each way and duration.
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse, type IncomingHttpHeaders } from 'node:http';
+import { connect as netConnect, type Socket } from 'node:net';
+import { decideEgress, type EgressRule } from '@airlock/validate';
+import { isIpLiteral, resolveDestination, ResolveError, type TestResolveMap } from './address.ts';
+import { substituteHeaders, substitutePath, type EdgeSecret, type Substitution } from './secrets.ts';
+import { MAX_HELLO_BYTES, scanClientHello } from './sni.ts';
+
+/** One connection or request as the proxy saw it (the run's log gets it as `egress.connection`). */
+export interface EgressEvent {
+  host: string;
+  port: number;
+  /** `connect`: a tunnel (bytes not seen); `http`: one plain-HTTP request. */
+  via: 'connect' | 'http';
+  method?: string;
+  /** The request's path without its query (a query may carry tokens). */
+  path?: string;
+  decision: 'allowed' | 'denied';
+  /** Why it was denied, or why an allowed one failed. */
+  reason?: string;
+  /** The address dialled. */
+  address?: string;
+  bytesUp: number;
+  bytesDown: number;
+  durationMs: number;
+  /** Edge secrets put into the request. */
+  secrets?: string[];
+  /** A placeholder went to a host its secret is not for. */
+  flagged?: string;
+}
+
+export interface EgressProxyOptions {
+  rules: readonly EgressRule[];
+  /** Test configuration only: fixed destinations for test names (see address.ts). */
+  testResolve: TestResolveMap;
+  onEvent(e: EgressEvent): void;
+  /** The run's edge secrets now (they arrive with the steps that are given them). */
+  secrets(): readonly EdgeSecret[];
+  /** How long a tunnel waits for the client's first bytes (its TLS ClientHello). */
+  helloTimeoutMs?: number;
+}
+
+/** Prefix of every refusal the sandbox sees, so a failing tool's message says who refused. */
+export const DENIED = 'airlock egress denied';
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+/** Creates the proxy server (not yet listening). */
+export function createEgressProxy(opts: EgressProxyOptions): Server {
+  const server = createServer({ requestTimeout: 0, keepAliveTimeout: 30_000 });
+  // A handler that throws (a bug, not a decision) ends that connection, never the proxy.
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    handleRequest(opts, req, res).catch(() => res.destroy());
+  });
+  server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    handleConnect(opts, req, socket, head).catch(() => socket.destroy());
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    const target = parseAbsolute(req);
+    opts.onEvent({ host: target?.host ?? '?', port: target?.port ?? 0, via: 'http', method: req.method ?? '?', decision: 'denied', reason: 'protocol upgrades over plain HTTP are not supported; use HTTPS (CONNECT)', bytesUp: 0, bytesDown: 0, durationMs: 0 });
+    socket.end(refusal('protocol upgrades over plain HTTP are not supported'));
+  });
+  server.on('clientError', (_err, socket: Socket) => socket.destroy());
+  return server;
+}
+
+/** A reason made safe for an HTTP status line. */
+function phrase(reason: string): string {
+  return `${DENIED}: ${reason}`.replace(/[^\x20-\x7e]/g, '?').slice(0, 400);
+}
+
+/** A complete 403 response for a raw socket (CONNECT and upgrade refusals). */
+function refusal(reason: string): string {
+  const body = `${DENIED}: ${reason}\n`;
+  return `HTTP/1.1 403 ${phrase(reason)}\r\nContent-Type: text/plain\r\nX-Airlock-Egress: denied\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+function parseAbsolute(req: IncomingMessage): { host: string; port: number; url: URL } | null {
+  try {
+    const url = new URL(req.url ?? '');
+    if (url.protocol !== 'http:') return null;
+    return { host: url.hostname.toLowerCase(), port: url.port ? Number(url.port) : 80, url };
+  } catch {
+    return null;
+  }
+}
+
+/** `host:port` of a CONNECT, with `[v6]:port` kept bracketed. */
+function parseAuthority(s: string): { host: string; port: number } | null {
+  const m = /^(\[[^\]]+\]|[^:[\]]+):(\d{1,5})$/.exec(s);
+  if (!m) return null;
+  const port = Number(m[2]);
+  return port >= 1 && port <= 65_535 ? { host: m[1]!.toLowerCase(), port } : null;
+}
+
+/** The first check of every target: names only, then the allowlist. A reason when refused. */
+function refuse(opts: EgressProxyOptions, host: string, port: number, method?: string, path?: string): string | null {
+  if (isIpLiteral(host)) return `${host} is an IP address; the sandbox may reach only allowed names`;
+  const d = decideEgress(opts.rules, { host, port, ...(method !== undefined ? { method, path: path ?? '/' } : {}) });
+  return d.allowed ? null : d.reason;
+}
+
+async function handleRequest(opts: EgressProxyOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now();
+  const target = parseAbsolute(req);
+  const method = req.method ?? 'GET';
+  const base = { via: 'http' as const, method, bytesUp: 0, bytesDown: 0 };
+  const deny = (host: string, port: number, reason: string, path?: string) => {
+    opts.onEvent({ ...base, host, port, ...(path ? { path } : {}), decision: 'denied', reason, durationMs: Math.round(performance.now() - started) });
+    res.writeHead(403, phrase(reason), { 'content-type': 'text/plain', 'x-airlock-egress': 'denied', connection: 'close' });
+    res.end(`${DENIED}: ${reason}\n`);
+    req.resume();
+  };
+  if (!target) return deny('?', 0, `not a proxy request (${JSON.stringify((req.url ?? '').slice(0, 100))}); only http:// URLs and CONNECT`);
+  const { host, port, url } = target;
+  const hostHeader = (req.headers.host ?? '').toLowerCase().replace(/:80$/, '');
+  const urlHost = url.host.toLowerCase().replace(/:80$/, '');
+  if (hostHeader !== urlHost) return deny(host, port, `the Host header (${hostHeader.slice(0, 100)}) differs from the URL's host (${urlHost})`, url.pathname);
+  const why = refuse(opts, host, port, method, url.pathname);
+  if (why) return deny(host, port, why, url.pathname);
+  let dest;
+  try {
+    dest = await resolveDestination(host, port, opts.testResolve);
+  } catch (err) {
+    if (!(err instanceof ResolveError)) throw err;
+    return deny(host, port, err.message, url.pathname);
+  }
+  let bytesUp = 0;
+  let bytesDown = 0;
+  let done = false;
+  const sub: Substitution = { used: [], flagged: [] };
+  const secrets = opts.secrets();
+  const headers = substituteHeaders(forwardHeaders(req.headers), host, secrets, sub);
+  const path = substitutePath(`${url.pathname}${url.search}`, host, secrets, sub);
+  const finish = (reason?: string) => {
+    if (done) return;
+    done = true;
+    opts.onEvent({ ...base, host, port, path: url.pathname, decision: 'allowed', address: dest.address, bytesUp, bytesDown, durationMs: Math.round(performance.now() - started), ...(reason ? { reason } : {}), ...secretFields(host, sub) });
+  };
+  const upstream = httpRequest({ host: dest.address, port: dest.port, method, path, headers, agent: false });
+  req.on('data', (c: Buffer) => (bytesUp += c.length));
+  req.pipe(upstream);
+  upstream.on('response', (up) => {
+    res.writeHead(up.statusCode ?? 502, up.statusMessage, forwardHeaders(up.headers));
+    up.on('data', (c: Buffer) => (bytesDown += c.length));
+    up.pipe(res);
+    up.on('end', () => finish());
+    up.on('error', (err) => {
+      finish(`upstream failed mid-response: ${err.message}`);
+      res.destroy();
+    });
+  });
+  upstream.on('error', (err) => {
+    finish(`upstream ${host}:${port} failed: ${err.message}`);
+    if (!res.headersSent) {
+      res.writeHead(502, `airlock egress: upstream ${host}:${port} failed`, { 'content-type': 'text/plain', connection: 'close' });
+      res.end(`airlock egress: upstream ${host}:${port} failed: ${err.message}\n`);
+    } else res.destroy();
+  });
+  res.on('close', () => {
+    if (!done) {
+      upstream.destroy();
+      finish('the client went away');
+    }
+  });
+}
+
+/** The event fields that say what substitution did. */
+export function secretFields(host: string, sub: Substitution): Pick<EgressEvent, 'secrets' | 'flagged'> {
+  return {
+    ...(sub.used.length > 0 ? { secrets: sub.used } : {}),
+    ...(sub.flagged.length > 0 ? { flagged: `the placeholder of ${sub.flagged.join(', ')} was sent to ${host}, which the secret is not for; left unsubstituted (possible exfiltration)` } : {}),
+  };
+}
+
+function forwardHeaders(h: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+  return out;
+}
+
+/** Waits for the client's first bytes in a tunnel, up to a whole TLS record. null: none came in time. */
+function firstBytes(socket: Socket, head: Buffer, timeoutMs: number): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    let buf = head;
+    const done = (v: Buffer | null) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.pause();
+      resolve(v);
+    };
+    const onData = (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      if (scanClientHello(buf).kind !== 'more' || buf.length >= MAX_HELLO_BYTES) done(buf);
+    };
+    const onClose = () => done(buf.length > 0 ? buf : null);
+    const timer = setTimeout(() => done(buf.length > 0 ? buf : null), timeoutMs);
+    if (buf.length > 0 && scanClientHello(buf).kind !== 'more') return done(buf);
+    socket.on('data', onData);
+    socket.on('close', onClose);
+    socket.resume();
+  });
+}
+
+async function handleConnect(opts: EgressProxyOptions, req: IncomingMessage, client: Socket, head: Buffer): Promise<void> {
+  const started = performance.now();
+  client.on('error', () => undefined);
+  const target = parseAuthority(req.url ?? '');
+  const ms = () => Math.round(performance.now() - started);
+  const deny = (host: string, port: number, reason: string, answered = false) => {
+    opts.onEvent({ host, port, via: 'connect', decision: 'denied', reason, bytesUp: 0, bytesDown: 0, durationMs: ms() });
+    if (answered) client.destroy();
+    else client.end(refusal(reason));
+  };
+  if (!target) return deny(req.url?.slice(0, 100) ?? '?', 0, 'CONNECT needs host:port');
+  const { host, port } = target;
+  const why = refuse(opts, host, port);
+  if (why) return deny(host, port, why);
+  client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+  const first = await firstBytes(client, head, opts.helloTimeoutMs ?? 30_000);
+  if (first === null) return deny(host, port, 'the client sent nothing after CONNECT', true);
+  const hello = scanClientHello(first);
+  if (hello.kind === 'malformed') return deny(host, port, `unreadable TLS ClientHello: ${hello.reason}`, true);
+  if (hello.kind === 'tls' && hello.serverName !== null && hello.serverName !== host) {
+    return deny(host, port, `TLS server name ${hello.serverName} differs from the CONNECT name ${host}`, true);
+  }
+  let dest;
+  try {
+    dest = await resolveDestination(host, port, opts.testResolve);
+  } catch (err) {
+    if (!(err instanceof ResolveError)) throw err;
+    return deny(host, port, err.message, true);
+  }
+  let bytesUp = first.length;
+  let bytesDown = 0;
+  let failure: string | undefined;
+  const upstream = netConnect({ host: dest.address, port: dest.port });
+  upstream.on('error', (err) => {
+    failure ??= `upstream ${host}:${port} failed: ${err.message}`;
+    client.destroy();
+  });
+  client.on('error', (err) => {
+    failure ??= `the client connection failed: ${err.message}`;
+    upstream.destroy();
+  });
+  upstream.write(first);
+  client.on('data', (c: Buffer) => (bytesUp += c.length));
+  upstream.on('data', (c: Buffer) => (bytesDown += c.length));
+  client.pipe(upstream);
+  upstream.pipe(client);
+  client.resume();
+  let closed = 0;
+  const onClose = () => {
+    if (++closed === 1) {
+      // One side gone: the other gets its end once what is in flight has drained.
+      if (client.destroyed) upstream.end();
+      else client.end();
+      return;
+    }
+    opts.onEvent({ host, port, via: 'connect', decision: 'allowed', address: dest.address, bytesUp, bytesDown, durationMs: ms(), ...(failure ? { reason: failure } : {}) });
+  };
+  client.on('close', onClose);
+  upstream.on('close', onClose);
+}
