@@ -105,6 +105,19 @@ async function again(show: () => Promise<unknown>, signal: AbortSignal): Promise
   }
 }
 
+/**
+ * The last view, of the closed run: the runner logs `run.closed` a moment before the harness writes
+ * the closed record, so the state is asked again until it says closed (up to ~10 s).
+ */
+async function closedView(show: () => Promise<WatchView>, signal: AbortSignal): Promise<void> {
+  for (let attempt = 0; attempt < 50 && !signal.aborted; attempt++) {
+    let v: WatchView | undefined;
+    await again(async () => (v = await show()), signal);
+    if (v?.state === 'closed') return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** Events after which the view may have changed. */
 const CHANGES: ReadonlySet<LogEvent['type']> = new Set(['step.requested', 'step.verdict', 'step.exited', 'step.lost', 'step.decided', 'run.control', 'run.governed', 'run.suspended', 'run.moved', 'run.closed']);
 
@@ -142,8 +155,12 @@ export function addWatchCommand(program: Command, kit: CliKit): void {
         process.once('SIGINT', () => stop.abort());
         try {
           for await (const e of c.run(runId).log({ fromSeq: seq + 1, follow: true, signal: stop.signal })) {
+            if (e.type === 'run.closed') {
+              tail.add(e);
+              await closedView(show, stop.signal);
+              break;
+            }
             if (tail.add(e) || CHANGES.has(e.type)) await again(show, stop.signal);
-            if (e.type === 'run.closed') break;
           }
         } catch (err) {
           if (!stop.signal.aborted) throw err;
