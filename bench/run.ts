@@ -8,12 +8,20 @@ import { runSnapshotBench } from './snapshot.ts';
 import { runScaleBench } from './scale.ts';
 import { runLedgerBench } from './ledger.ts';
 import { runMcpBench } from './mcp.ts';
+import { runCliBench } from './cli.ts';
 
 const out = join(import.meta.dirname, 'results');
 mkdirSync(out, { recursive: true });
-const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['steps', 'mcp', 'validate', 'snapshot', 'scale', 'ledger']);
+const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['cli', 'steps', 'mcp', 'validate', 'snapshot', 'scale', 'ledger']);
 const summary: Record<string, unknown> = { at: new Date().toISOString() };
 
+if (wanted.has('cli')) {
+  console.log('== CLI start: ./airlock exec RUN -- true vs docker exec CID true, wall per process (interleaved)');
+  const r = await runCliBench({ calls: Number(process.env.BENCH_CLI_CALLS ?? 20) });
+  writeFileSync(join(out, 'cli.json'), JSON.stringify({ at: summary.at, ...r }, null, 2) + '\n');
+  console.log(`  exec p50 ${r.exec.p50} ms | docker exec p50 ${r.dockerExec.p50} ms | ratio ${r.ratioP50}x (target <= 1.0x) | --help p50 ${r.help.p50} ms, log p50 ${r.log.p50} ms, node -e 0 p50 ${r.nodeStart.p50} ms`);
+  summary.cli = r;
+}
 if (wanted.has('steps')) {
   console.log('== step latency: Airlock step vs raw docker exec (interleaved)');
   const r = await runStepBench({ steps: Number(process.env.BENCH_STEPS ?? 200) });

@@ -5,12 +5,10 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { AirlockError, ROLES, outputBytes } from '@airlock/proto';
 import type { LogEvent, Role, StepResult } from '@airlock/proto';
-import { Airlock, type ExecResult } from '@airlock/client';
-import { readAudit } from '@airlock/ledger';
-import { SnapshotStore } from '@airlock/snapshot';
-import { readRoleFile, withCredentials } from './credentials.ts';
+import type { Airlock, ExecResult } from '@airlock/client';
 import { addGovernanceCommands } from './governance-commands.ts';
-import { alive, down, readStack, up } from './stack.ts';
+import { alive, readRoleFile, readStack, withCredentials } from './stack-file.ts';
+import { openSnapshotStore } from './lazy.ts';
 import { formatEvent, parseEnvPairs, exitCodeOf } from './format.ts';
 
 /** Exit code for Airlock's own failures (like `docker run`), distinct from the command's codes. */
@@ -66,7 +64,9 @@ function json(value: unknown): void {
 
 async function withClient<T>(fn: (c: Airlock) => Promise<T>): Promise<T> {
   const { natsUrl, credential } = connection();
-  await using client = await Airlock.connect({ servers: natsUrl, ...(credential ? { credential } : {}) });
+  // Loaded on first use: `--help` and the offline commands never load the SDK and its NATS client.
+  const { Airlock: Client } = await import('@airlock/client');
+  await using client = await Client.connect({ servers: natsUrl, ...(credential ? { credential } : {}) });
   return await fn(client);
 }
 
@@ -131,6 +131,7 @@ program
       return;
     }
     const say = (line: string) => process.stderr.write(`  ${line}\n`);
+    const { up, down } = await import('./stack.ts');
     const { info, children } = await up({
       stateDir: g.stateDir,
       ...(g.nats ? { natsUrl: g.nats } : {}),
@@ -171,6 +172,7 @@ program
   .command('down')
   .description('stop the stack that `up --detach` started')
   .action(async () => {
+    const { down } = await import('./stack.ts');
     const stopped = await down(globals().stateDir, (l) => process.stderr.write(`  ${l}\n`));
     out(stopped ? 'Airlock is down' : `nothing to stop (no stack.json in ${globals().stateDir})`);
   });
@@ -331,6 +333,7 @@ program
   .action((o: { verdict?: 'allow' | 'ask' | 'deny'; run?: string; rule?: string; since?: string }) =>
     withClient(async (c) => {
       const since = o.since ? parseSince(o.since) : undefined;
+      const { readAudit } = await import('@airlock/ledger');
       let n = 0;
       if (!globals().json) out(['TIME'.padEnd(24), 'RUN'.padEnd(26), 'STEP', 'VERDICT', 'RULE'.padEnd(28), 'BY'.padEnd(14), 'REASON / COMMAND'].join('  '));
       for await (const e of readAudit(c.nats.js, c.nats.jsm, { ...(o.verdict ? { verdict: o.verdict } : {}), ...(o.run ? { runId: o.run } : {}), ...(o.rule ? { rule: o.rule } : {}), ...(since ? { since } : {}) })) {
@@ -414,7 +417,7 @@ program
   .action((runId: string, a: string, b: string, o: { patch?: boolean }) =>
     withClient(async (c) => {
       const [sa, sb] = [await c.run(runId).snapshotAt(stepNumber(a)), await c.run(runId).snapshotAt(stepNumber(b))];
-      await using store = await SnapshotStore.open(c.nats.nc);
+      await using store = await openSnapshotStore(c.nats.nc);
       const d = await store.diff(sa.digest, sb.digest, { patch: o.patch ?? false });
       if (globals().json) return json({ type: 'diff', runId, from: sa.step, to: sb.step, ...d });
       for (const e of d.added) out(`A  ${e.path}`);
@@ -437,7 +440,7 @@ program
       const to = resolve(o.to);
       if (existsSync(to) && readdirSync(to).length > 0 && !o.force) throw new AirlockError('bad_request', `${to} is not empty; pass --force to replace its contents`);
       const snap = await c.run(runId).snapshotAt(stepNumber(o.step));
-      await using store = await SnapshotStore.open(c.nats.nc);
+      await using store = await openSnapshotStore(c.nats.nc);
       const stats = await store.restore(snap.digest, to);
       if (globals().json) return json({ type: 'restored', runId, step: snap.step, digest: snap.digest, to, ...stats });
       out(`restored step ${snap.step} of ${runId} (${snap.digest.slice(0, 12)}) into ${to}`);
@@ -456,7 +459,7 @@ program
       const snap = await c.run(runId).snapshotAt(stepNumber(o.step));
       const { pipeline } = await import('node:stream/promises');
       const { createWriteStream } = await import('node:fs');
-      await using store = await SnapshotStore.open(c.nats.nc);
+      await using store = await openSnapshotStore(c.nats.nc);
       await pipeline(store.exportTar(snap.digest), o.output ? createWriteStream(o.output) : process.stdout);
       if (o.output) process.stderr.write(`wrote step ${snap.step} of ${runId} to ${o.output}\n`);
     }),
@@ -471,7 +474,7 @@ program
     withClient(async (c) => {
       const { createReadStream } = await import('node:fs');
       const input = file === '-' ? process.stdin : createReadStream(resolve(file));
-      await using store = await SnapshotStore.open(c.nats.nc);
+      await using store = await openSnapshotStore(c.nats.nc);
       const imported = await store.importTar(input, { group: 'imports', label: file === '-' ? 'stdin' : file.slice(-100).replace(/[^A-Za-z0-9._-]/g, '_') });
       const run = await c.open({ fromSnapshot: imported.digest, ...(o.image ? { image: o.image } : {}) });
       if (globals().json) json({ type: 'run', ...run.record });
@@ -508,7 +511,7 @@ program
         const last = (await c.run(r.runId).snapshots()).at(-1);
         if (last) keep.push(last.digest);
       }
-      await using store = await SnapshotStore.open(c.nats.nc);
+      await using store = await openSnapshotStore(c.nats.nc);
       const stats = await store.gc({ keep, keepLast, dryRun: o.dryRun ?? false });
       if (globals().json) return json({ type: 'gc', ...stats });
       out(`${o.dryRun ? 'would delete' : 'deleted'} ${stats.manifestsDeleted} snapshots and ${stats.blobsDeleted} blobs (${stats.bytesFreed} B); kept ${stats.manifestsKept} snapshots, ${stats.blobsKept} blobs`);
