@@ -4,7 +4,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type TargetRow = { measure: string; value: string; ratio: number | null; target: string; status: 'met' | 'UNMET' | 'not measured'; at?: string };
+/**
+ * `lower bound`: the value leaves out a part the target counts (said in the row), so it can show a
+ * miss but never a pass.
+ */
+export type TargetRow = { measure: string; value: string; ratio: number | null; target: string; status: 'met' | 'UNMET' | 'not measured' | 'lower bound, under target'; at?: string };
 
 /** Bench JSON read back loosely: its writers in this folder define the shapes. */
 type Json = Record<string, any>;
@@ -22,13 +26,14 @@ const fmt = (x: number, d = 1) => (Math.round(x * 10 ** d) / 10 ** d).toString()
 
 export function targetTable(summary: Json, resultsDir: string): TargetRow[] {
   const rows: TargetRow[] = [];
-  const add = (measure: string, target: string, src: { at: string | undefined } | undefined, get: () => { value: string; ratio: number | null; met: boolean } | undefined) => {
+  const add = (measure: string, target: string, src: { at: string | undefined } | undefined, get: () => { value: string; ratio: number | null; met: boolean; lowerBound?: boolean } | undefined) => {
     const got = src ? get() : undefined;
     if (!got) {
       rows.push({ measure, value: 'not measured in this run', ratio: null, target, status: 'not measured' });
       return;
     }
-    rows.push({ measure, value: got.value, ratio: got.ratio, target, status: got.met ? 'met' : 'UNMET', ...(src?.at ? { at: src.at } : {}) });
+    const status = !got.met ? 'UNMET' : got.lowerBound ? 'lower bound, under target' : 'met';
+    rows.push({ measure, value: got.value, ratio: got.ratio, target, status, ...(src?.at ? { at: src.at } : {}) });
   };
   const cli = section(summary, 'cli', resultsDir);
   add('`./airlock exec RUN -- true` vs `docker exec CID true`, wall p50', '<= 1.0x', cli, () => ({ value: `${fmt(cli!.r.exec.p50, 0)} vs ${fmt(cli!.r.dockerExec.p50, 0)} ms (--help ${fmt(cli!.r.help.p50, 0)}, log ${fmt(cli!.r.log.p50, 0)}, node -e 0 ${fmt(cli!.r.nodeStart.p50, 0)} ms)`, ratio: cli!.r.ratioP50, met: cli!.r.ratioP50 <= 1 }));
@@ -74,7 +79,12 @@ export function targetTable(summary: Json, resultsDir: string): TargetRow[] {
     const ratio = Math.round((on.mbPerSecond / raw.mbPerSecond) * 100) / 100;
     return { value: `${on.mbPerSecond} vs ${raw.mbPerSecond} MB/s over ${ledger!.r.megabytes} MB; RSS growth ${growth} MB`, ratio, met: ratio >= 0.8 && growth < 64 };
   });
-  add('CPU per run open + close (harness, runner, dockerd, containerd; shims not counted)', '<= 150 ms', open, () => ({ value: `${open!.r.cpuPerOpenCloseMs} ms`, ratio: null, met: open!.r.cpuPerOpenCloseMs <= 150 }));
+  add('CPU per run open + close', '<= 150 ms', open, () => ({
+    value: `${open!.r.cpuPerOpenCloseMs} ms in harness, runner, client, dockerd and containerd; the containers' shims and runc are not counted (they exit with the container)`,
+    ratio: null,
+    met: open!.r.cpuPerOpenCloseMs <= 150,
+    lowerBound: true,
+  }));
   add("idle run's memory (sandbox cgroup + its share of the runner)", '<= 16 MB', open, () => {
     const i = open!.r.idleRun;
     if (i.sandboxMb === null) return undefined;
