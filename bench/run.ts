@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, side by side where they compare, JSON under bench/results/.
 //   node bench/run.ts [steps|mcp|validate|snapshot ...]   (default: all)
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { runStepBench } from './steps.ts';
 import { runValidateBench } from './validate.ts';
@@ -15,7 +16,8 @@ import { targetMarkdown, targetTable } from './targets.ts';
 const out = join(import.meta.dirname, 'results');
 mkdirSync(out, { recursive: true });
 const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['cli', 'open', 'steps', 'mcp', 'validate', 'snapshot', 'scale', 'ledger']);
-const summary: Record<string, unknown> = { at: new Date().toISOString() };
+// The machine's load when the run started and ended: on a shared 2-core host, other work moves every figure.
+const summary: Record<string, unknown> = { at: new Date().toISOString(), loadAverageAtStart: loadavg().map((x) => Math.round(x * 100) / 100) };
 
 if (wanted.has('cli')) {
   console.log('== CLI start: ./airlock exec RUN -- true vs docker exec CID true, wall per process (interleaved)');
@@ -73,9 +75,10 @@ if (wanted.has('ledger')) {
   summary.ledger = r;
 }
 // Issue 15's table: every row, from this run's sections (others from their last results file, dated).
+summary.loadAverageAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
 const table = targetTable(summary, out);
 summary.targets = table;
-console.log('== targets (issue 15)');
+console.log(`== targets (issue 15); load average (1, 5, 15 min) at start ${String(summary.loadAverageAtStart)}, at end ${String(summary.loadAverageAtEnd)}`);
 console.log(targetMarkdown(table));
 writeFileSync(join(out, 'targets.json'), JSON.stringify({ at: summary.at, rows: table }, null, 2) + '\n');
 writeFileSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
