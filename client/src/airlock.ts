@@ -18,6 +18,7 @@ import {
   type Budgets,
   type ControlVerb,
   type RunState,
+  type CloseOutcome,
 } from '@airlock/proto';
 import { randomUUID } from 'node:crypto';
 import { openNats, splitCredentials, type ConnectOptions, type NatsHandles } from './connection.ts';
@@ -85,7 +86,7 @@ export class Airlock implements AsyncDisposable {
   }
 
   /** Closes a run by id (`run(id).close()`). Idempotent. */
-  close(runId: string, opts: { signal?: AbortSignal } = {}): Promise<RunRecord> {
+  close(runId: string, opts: { signal?: AbortSignal; outcome?: CloseOutcome } = {}): Promise<RunRecord> {
     return this.run(runId).close(opts);
   }
 

@@ -1,5 +1,5 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { AirlockError, GENESIS_HASH, LogEventSchema, names, sha256Hex, subjects, type LogEvent } from '@airlock/proto';
+import { LogChain, logTail, names, subjects, type LogEvent } from '@airlock/proto';
 import { abortReason } from './errors.ts';
 
 /** Options of a read of a run's log. */
@@ -32,7 +32,7 @@ export async function* readLog(js: JetStreamClient, jsm: JetStreamManager, runId
   const follow = opts.follow ?? true;
   const subject = subjects.log(runId);
   opts.signal?.throwIfAborted();
-  const last = follow ? null : await jsm.streams.getMessage(names.logStream, { last_by_subj: subject });
+  const last = follow ? null : await lastOf(jsm, subject);
   if (!follow && (last === null || (opts.fromStreamSeq ?? 0) > last.seq)) return;
   const consumer = await js.consumers.get(names.logStream, {
     filter_subjects: subject,
@@ -43,21 +43,10 @@ export async function* readLog(js: JetStreamClient, jsm: JetStreamManager, runId
   const stop = () => void messages.stop();
   opts.signal?.addEventListener('abort', stop, { once: true });
   const fromSeq = opts.fromSeq ?? 1;
-  let expected = opts.fromStreamSeq ? 0 : 1;
-  let prev = opts.fromStreamSeq ? '' : GENESIS_HASH;
+  const chain = new LogChain(runId, { fromStart: !opts.fromStreamSeq });
   try {
     for await (const m of messages) {
-      const event = LogEventSchema.parse(m.json());
-      if (expected !== 0 && event.seq !== expected) {
-        throw new AirlockError('verification_failed', `log of run ${runId} is broken: expected event ${expected}, got ${event.seq} (${event.seq < expected ? 'duplicate' : 'gap'})`, {
-          data: { runId, expected, got: event.seq },
-        });
-      }
-      if (prev !== '' && event.prev !== prev) {
-        throw new AirlockError('verification_failed', `log of run ${runId} is broken: event ${event.seq} does not name the hash of the event before it`, { data: { runId, seq: event.seq } });
-      }
-      expected = event.seq + 1;
-      prev = sha256Hex(m.data);
+      const event = chain.next(m.data, m.seq);
       if (event.seq >= fromSeq) yield event;
       if (opts.until?.(event) || event.type === 'run.closed') return;
       if (last && m.seq >= last.seq) return;
@@ -70,10 +59,13 @@ export async function* readLog(js: JetStreamClient, jsm: JetStreamManager, runId
   }
 }
 
-/** Where a run's log ends now: its last event's per-run and stream sequences (0, 0 when empty). */
-export async function logTail(jsm: JetStreamManager, runId: string): Promise<{ seq: number; streamSeq: number }> {
-  const last = await jsm.streams.getMessage(names.logStream, { last_by_subj: subjects.log(runId) });
-  if (last === null) return { seq: 0, streamSeq: 0 };
-  const event = LogEventSchema.parse(JSON.parse(new TextDecoder().decode(last.data)));
-  return { seq: event.seq, streamSeq: last.seq };
+export { logTail };
+
+/**
+ * The last message on a log subject, by a direct get that names the subject in the request subject
+ * (`$JS.API.DIRECT.GET.<stream>.<subject>`), not in its body: NATS permissions can then allow a
+ * reader one run's tail and refuse it every other run's (a per-run reader, `harness/src/natsauth`).
+ */
+function lastOf(jsm: JetStreamManager, subject: string): Promise<{ seq: number; data: Uint8Array } | null> {
+  return jsm.direct.getMessage(names.logStream, { last_by_subj: subject });
 }

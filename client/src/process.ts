@@ -28,6 +28,13 @@ export interface StepOptions {
   keepCwd?: boolean;
   /** Start with the variables earlier keepEnv steps exported and keep what this one exports (overrides the run's `keepEnv`). */
   keepEnv?: boolean;
+  /** What producing this step cost you (your own figure: model tokens, cents); summed into the run's `cost` budget. */
+  cost?: number;
+  /**
+   * Run it as a process of the run, so `run.signal(step)` reaches it while it runs (its step number
+   * comes with `onEvent`'s `step.started`). `spawn` always does.
+   */
+  signalable?: boolean;
 }
 
 /** Events that carry a step number. */
@@ -93,7 +100,7 @@ export class StepCall {
       () => false,
     );
     const timeoutMs = (opts.timeoutMs ?? DAY_MS) + REPLY_GRACE_MS;
-    const session = { ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}), ...(opts.keepCwd !== undefined ? { keepCwd: opts.keepCwd } : {}), ...(opts.keepEnv !== undefined ? { keepEnv: opts.keepEnv } : {}) };
+    const session = { ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}), ...(opts.keepCwd !== undefined ? { keepCwd: opts.keepCwd } : {}), ...(opts.keepEnv !== undefined ? { keepEnv: opts.keepEnv } : {}), ...(opts.cost !== undefined ? { cost: opts.cost } : {}) };
     const body = { runId, cmd, ...(opts.env ? { env: opts.env } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}), ...session };
     const reply = asProcess
       ? link.send(subjects.api.exec, { ...body, yieldMs: MAX_WAIT_MS }, ProcessStateSchema, MAX_WAIT_MS + REPLY_GRACE_MS).then((st) => this.#untilEnded(st))

@@ -1,4 +1,4 @@
-import { AirlockError, ApiApprovalsResultSchema, ApiOpenResultSchema, ApiPsResultSchema, subjects, type ApiOpenRequest, type LogEvent, type RunRecord } from '@airlock/proto';
+import { AirlockError, ApiApprovalsResultSchema, ApiDiffResultSchema, ApiOpenResultSchema, ApiPsResultSchema, subjects, type ApiDiffResult, type ApiOpenRequest, type LogEvent, type RunRecord } from '@airlock/proto';
 import type { Link } from './link.ts';
 import { readLog, type ReadLogOptions } from './log.ts';
 import { ApprovalRequiredError, PolicyDeniedError, RunnerLostError } from './errors.ts';
@@ -7,7 +7,7 @@ import { StepOutput, type ExecResult } from './output.ts';
 import { RunFiles } from './files.ts';
 import { pause } from './retry.ts';
 import { listProcesses, pollProcess, signalProcess, startProcess, type PollOptions, type StartOptions } from './processes.ts';
-import type { ProcessInfo, ProcessSignal, ProcessState } from '@airlock/proto';
+import type { CloseOutcome, ProcessInfo, ProcessSignal, ProcessState } from '@airlock/proto';
 
 /** A snapshot of a run's workspace, as its log records it. */
 export type RunSnapshot = Extract<LogEvent, { type: 'snapshot.created' }>;
@@ -132,7 +132,7 @@ export class Run implements AsyncDisposable {
 
   async #execOnce(cmd: string, opts: StepOptions): Promise<ExecResult> {
     opts.signal?.throwIfAborted();
-    const call = await StepCall.start(this.#link, this.runId, cmd, opts);
+    const call = await StepCall.start(this.#link, this.runId, cmd, opts, opts.signalable === true);
     try {
       return await call.result(opts.signal);
     } catch (err) {
@@ -222,6 +222,17 @@ export class Run implements AsyncDisposable {
   }
 
   /**
+   * What changed in the workspace from the snapshot after step `from` (0 = as the run opened) to the
+   * one after step `to` (default: the latest): paths added, modified and deleted, and with `patch`
+   * unified diffs of text files (bounded per reply; past the bound a file's patch is `omitted`, ask
+   * again with `paths`). Computed by the harness: no access to the snapshot store is needed.
+   */
+  diff(opts: { from?: number; to?: number; patch?: boolean; paths?: string[]; signal?: AbortSignal } = {}): Promise<ApiDiffResult> {
+    const body = { runId: this.runId, fromStep: opts.from ?? 0, ...(opts.to !== undefined ? { toStep: opts.to } : {}), ...(opts.patch ? { patch: true } : {}), ...(opts.paths ? { paths: opts.paths } : {}) };
+    return this.#link.request(subjects.api.diff, body, ApiDiffResultSchema, { timeoutMs: 120_000, signal: opts.signal });
+  }
+
+  /**
    * A new run whose workspace starts as this run's was after step `step` (default: the latest
    * snapshot). The new run is closed when disposed, as from `open`.
    */
@@ -240,10 +251,13 @@ export class Run implements AsyncDisposable {
     return record;
   }
 
-  /** Closes the run: its sandbox is removed, its workspace given back; the log and snapshots stay. Idempotent. */
-  async close(opts: { signal?: AbortSignal } = {}): Promise<RunRecord> {
+  /**
+   * Closes the run: its sandbox is removed, its workspace given back; the log and snapshots stay.
+   * Idempotent. `outcome: 'failed'` records that the task failed (termination `failed`).
+   */
+  async close(opts: { signal?: AbortSignal; outcome?: CloseOutcome } = {}): Promise<RunRecord> {
     this.#closeOnDispose = false;
-    const record = await this.#link.request(subjects.api.close, { runId: this.runId }, ApiOpenResultSchema, { timeoutMs: 90_000, signal: opts.signal });
+    const record = await this.#link.request(subjects.api.close, { runId: this.runId, ...(opts.outcome ? { outcome: opts.outcome } : {}) }, ApiOpenResultSchema, { timeoutMs: 90_000, signal: opts.signal });
     this.record = record;
     return record;
   }

@@ -8,3 +8,10 @@ export { ensureDeployment, natsAuthConfig, readRoleFile, rolePermissions, runner
 export type { Deployment, RoleCredential } from './cli/credentials.ts';
 export { CREDENTIAL_HEADER, issueCredential, verifyCredential } from './governance/identity.ts';
 export type { Caller } from './governance/identity.ts';
+export { NatsAuthority } from './natsauth/authority.ts';
+export type { MintOptions, NatsAuthorityKeys, NatsUser } from './natsauth/authority.ts';
+export { LogWriterGrants, logWriterPermissions, writerInboxPrefix } from './natsauth/log-grants.ts';
+export type { LogWriterGrant, LogWriterGrantsOptions } from './natsauth/log-grants.ts';
+export { readerInboxPrefix, runReaderPermissions } from './natsauth/run-readers.ts';
+export { durationNs, jwtPermissions, runnerUser } from './natsauth/users.ts';
+export type { ConfigPermissions } from './natsauth/users.ts';

@@ -17,6 +17,7 @@ import {
   ApiPollRequestSchema,
   ApiSignalRequestSchema,
   ApiProcessesRequestSchema,
+  ApiDiffRequestSchema,
   names,
   subjects,
 } from '@airlock/proto';
@@ -25,6 +26,8 @@ import type {
   ApiApprovalsResult,
   ApiCloseRequest,
   ApiControlRequest,
+  ApiDiffRequest,
+  ApiDiffResult,
   ApiDecideRequest,
   ApiExecRequest,
   ApiOpenRequest,
@@ -56,6 +59,7 @@ import { publishPolicy } from './policy/bucket.ts';
 import { PolicyGate } from './policy/gate.ts';
 import { RunnerFleet } from './routing/fleet.ts';
 import { RunRelocator } from './runs/relocate.ts';
+import { IdleKeeper } from './runs/idle.ts';
 import { RunnerKeyStore, readRunnersFile } from './routing/runner-keys.ts';
 import { RunLifecycle } from './runs/lifecycle.ts';
 import { RunLogs } from './run-logs.ts';
@@ -65,6 +69,8 @@ import { SecretStore, envSecrets, fileSecrets } from './secrets/store.ts';
 import { fileStep } from './files/handler.ts';
 import { createDesk, type StepDesk } from './processes/desk.ts';
 import { listProcesses, poll, signal, yieldStep } from './processes/handlers.ts';
+import { WorkspaceDiffs } from './snapshots/diff.ts';
+import { LazySnapshotStore } from './snapshots/store.ts';
 
 const VERSION = '0.1.0';
 export type HarnessState = 'starting' | 'running' | 'draining' | 'stopped';
@@ -82,6 +88,9 @@ interface Rooms {
   bundles: BundleBuilder;
   governor: RunGovernor;
   callers: CallerGate;
+  idle: IdleKeeper;
+  diffs: WorkspaceDiffs;
+  snapshots: LazySnapshotStore;
 }
 
 /**
@@ -92,6 +101,7 @@ interface Rooms {
  * - `policy/`: the validation gate every step passes and the published policy;
  * - `approvals/`: steps held by `ask` and operators' decisions;
  * - `bundles/`: signed proof bundles;
+ * - `snapshots/`: the snapshot store as the harness reads it (diffs between steps);
  * - `governance/`: who may call what (credentials, roles), operators' controls, budgets, loop detection.
  */
 export class HarnessService implements AsyncDisposable {
@@ -132,8 +142,11 @@ export class HarnessService implements AsyncDisposable {
     const lifecycle = new RunLifecycle(ctx, { records, logs, fleet, gate, approvals, runnerKeys, governor });
     const steps = new StepDispatcher(ctx, { records, logs, gate, secrets, redactor, runnerKeys, key: key.privateKey, governor });
     const relocator = new RunRelocator(ctx, { fleet, records, logs, lifecycle, steps, gate, startedAt: this.#startedAt.getTime() });
-    const bundles = new BundleBuilder(ctx, { records, logs, key });
-    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers };
+    const snapshots = new LazySnapshotStore(ctx);
+    const bundles = new BundleBuilder(ctx, { records, logs, key, snapshots });
+    const diffs = new WorkspaceDiffs({ records, logs, store: snapshots });
+    const idle = new IdleKeeper(ctx, { records, logs, fleet, gate, governor, lifecycle, steps, runnerKeys }, validator.policy.governance);
+    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, diffs, snapshots, idle };
     this.#desk = createDesk({ ctx, records, logs, gate, steps, runnerKeys, redactor, key: key.privateKey });
     this.#ready = { auth: cfg.auth, runnersPinned: runnerKeys.pinned, policy: validator.policy.name, policyHash: validator.policyHash, keyId: key.keyId, secrets: redactor.names.length };
   }
@@ -151,6 +164,7 @@ export class HarnessService implements AsyncDisposable {
     svc.#subscribe();
     await nats.nc.flush();
     svc.#monitor = setInterval(() => svc.#track(svc.#rooms.relocator.check()), Math.max(250, Math.floor(cfg.runnerLostMs / 4)));
+    svc.#rooms.idle.start();
     svc.#heartbeat = startHarnessHeartbeat(svc.#ctx.nats.nc, { startedAt: svc.#startedAt.toISOString() });
     svc.state = 'running';
     log.info({ nats: cfg.natsUrl.replace(/\/\/[^@/,]*@/g, '//'), ...svc.#ready }, 'harness ready');
@@ -186,6 +200,7 @@ export class HarnessService implements AsyncDisposable {
       serve(subjects.api.poll, ApiPollRequestSchema, async (r, c) => (await this.#own(r.runId, c), poll(this.#desk, r))),
       serve(subjects.api.signal, ApiSignalRequestSchema, async (r, c) => (await this.#own(r.runId, c), signal(this.#desk, r))),
       serve(subjects.api.processes, ApiProcessesRequestSchema, async (r, c) => (await this.#own(r.runId, c), listProcesses(this.#desk, r))),
+      serve(subjects.api.diff, ApiDiffRequestSchema, (r, c) => this.diff(r, c)),
       nc.subscribe(subjects.runnerHeartbeat, {
         callback: (err, msg) => {
           if (!err) this.#rooms.fleet.heartbeat(msg);
@@ -252,6 +267,12 @@ export class HarnessService implements AsyncDisposable {
     return this.#rooms.governor.state(record, { stepInFlight: this.#rooms.steps.inFlight(runId)?.step });
   }
 
+  /** What changed in a run's workspace between two steps; an agent only on its own runs. */
+  async diff(req: ApiDiffRequest, caller?: ApiCaller): Promise<ApiDiffResult> {
+    if (caller) await this.#own(req.runId, caller);
+    return this.#rooms.diffs.diff(req);
+  }
+
   ps(req: ApiPsRequest): Promise<ApiPsResult> {
     return this.#rooms.lifecycle.ps(req);
   }
@@ -290,9 +311,11 @@ export class HarnessService implements AsyncDisposable {
     this.#stopped ??= (async () => {
       this.state = 'draining';
       clearInterval(this.#monitor);
+      this.#rooms.idle.stop();
       this.#heartbeat?.stop();
       for (const s of this.#subs) s.unsubscribe();
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
+      await this.#rooms.snapshots[Symbol.asyncDispose]().catch((err: unknown) => this.#ctx.log.warn({ err }, 'closing the snapshot store failed'));
       this.state = 'stopped';
     })();
     return this.#stopped;

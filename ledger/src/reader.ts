@@ -1,7 +1,6 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { AirlockError, GENESIS_HASH, LogEventSchema, names, subjects } from '@airlock/proto';
+import { LogChain, logTail, names, subjects } from '@airlock/proto';
 import type { LogEvent } from '@airlock/proto';
-import { sha256Hex } from '@airlock/proto';
 
 export interface ReadLogOptions {
   /** First per-run sequence to return (1 = from the start). */
@@ -49,26 +48,11 @@ export async function* readRunLog(
   const stop = () => void messages.stop();
   opts.signal?.addEventListener('abort', stop, { once: true });
   const fromSeq = opts.fromSeq ?? 1;
-  // From the start, the first event is known: seq 1 on the genesis hash. From a stream position,
-  // the first event read is taken as it is and the chain is checked from there.
-  let expected = opts.fromStreamSeq ? 0 : 1;
-  let prev = opts.fromStreamSeq ? '' : GENESIS_HASH;
+  const chain = new LogChain(runId, { fromStart: !opts.fromStreamSeq });
   try {
     if (opts.signal?.aborted) return;
     for await (const m of messages) {
-      const event = LogEventSchema.parse(m.json());
-      if (expected !== 0 && event.seq !== expected) {
-        throw new AirlockError('verification_failed', `log of run ${runId} is broken: expected event ${expected}, got ${event.seq} (${event.seq < expected ? 'duplicate' : 'gap'})`, {
-          data: { runId, expected, got: event.seq, streamSeq: m.seq },
-        });
-      }
-      if (prev !== '' && event.prev !== prev) {
-        throw new AirlockError('verification_failed', `log of run ${runId} is broken: event ${event.seq} does not name the hash of the event before it (changed or inserted event)`, {
-          data: { runId, seq: event.seq, streamSeq: m.seq },
-        });
-      }
-      expected = event.seq + 1;
-      prev = sha256Hex(m.data);
+      const event = chain.next(m.data, m.seq);
       if (event.seq >= fromSeq) yield event;
       if (opts.until?.(event)) return;
       if (!opts.follow && m.seq >= endStreamSeq) return;
@@ -80,13 +64,7 @@ export async function* readRunLog(
   }
 }
 
-/** Where a run's log ends now: its last event's per-run and stream sequences (0, 0 when empty). */
-export async function logTail(jsm: JetStreamManager, runId: string): Promise<{ seq: number; streamSeq: number }> {
-  const last = await jsm.streams.getMessage(names.logStream, { last_by_subj: subjects.log(runId) });
-  if (last === null) return { seq: 0, streamSeq: 0 };
-  const event = LogEventSchema.parse(JSON.parse(new TextDecoder().decode(last.data)));
-  return { seq: event.seq, streamSeq: last.seq };
-}
+export { logTail };
 
 /** A run's events as the exact bytes stored (what the hash chain covers), in order. */
 export async function readRunLogRaw(js: JetStreamClient, jsm: JetStreamManager, runId: string): Promise<Uint8Array[]> {

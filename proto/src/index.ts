@@ -33,6 +33,8 @@ export type {
 export { MAX_COMMAND_BYTES, ReplySignatureSchema, RunnerExecRequestSchema, SealedSecretsSchema, StepResultSchema, VerdictKindSchema } from './messages/exec.ts';
 export type { RunnerExecRequest, SealedSecrets, StepResult, VerdictKind } from './messages/exec.ts';
 export { MAX_CHUNK_BYTES, GENESIS_HASH, LogEventSchema, outputBytes, outputFields } from './messages/log.ts';
+export { LogChain, logTail } from './log-chain.ts';
+export type { LastMessageReader } from './log-chain.ts';
 export type { LogEvent, LogEventType, LogEventInput } from './messages/log.ts';
 export {
   ApiOpenRequestSchema,
@@ -67,9 +69,17 @@ export {
   ApiControlRequestSchema,
   ApiRunStateRequestSchema,
   RunStateSchema,
+  DurationSchema,
+  durationMs,
+  DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_MAX_IDLE,
+  SuspendedSchema,
+  CloseOutcomeSchema,
 } from './messages/governance.ts';
-export type { Role, Actor, Budgets, BudgetName, LoopDetector, GovernAction, GovernancePolicy, ControlVerb, Termination, PauseCause, ApiControlRequest, ApiRunStateRequest, RunState } from './messages/governance.ts';
+export type { Role, Actor, Budgets, BudgetName, LoopDetector, GovernAction, GovernancePolicy, ControlVerb, Termination, PauseCause, ApiControlRequest, ApiRunStateRequest, RunState, Suspended, CloseOutcome } from './messages/governance.ts';
 export { HARNESS_HEARTBEAT_MS, HarnessHeartbeatSchema } from './messages/harness.ts';
+export { MAX_DIFF_PATCH_BYTES, MAX_DIFF_PATHS, ApiDiffRequestSchema, ApiDiffResultSchema, DiffChangeSchema, DiffPatchSchema } from './messages/snapshots.ts';
+export type { ApiDiffRequest, ApiDiffResult, DiffChange, DiffPatch } from './messages/snapshots.ts';
 export type { HarnessHeartbeat } from './messages/harness.ts';
 export { SERVICE_NODE_FLAGS } from './node-flags.ts';
 export {

@@ -26,6 +26,8 @@ export const subjects = {
     poll: `${ROOT}.api.poll`,
     signal: `${ROOT}.api.signal`,
     processes: `${ROOT}.api.processes`,
+    /** What changed in a run's workspace between two steps (computed by the harness from the snapshots). */
+    diff: `${ROOT}.api.diff`,
   },
   /** Subjects only operators (and admins) may publish. */
   operatorApi: `${ROOT}.api.op.>`,

@@ -27,4 +27,6 @@ export interface LiveRun {
   session?: { step: number; facts: SessionFacts } | undefined;
   /** Stat cache of the last snapshot: the next one hashes only what changed. */
   snap: SnapshotState | undefined;
+  /** The last CPU reading of the run's sandbox (cpu.ts): the next step's CPU time is the difference. */
+  cpu?: { containerId: string; usec: number } | undefined;
 }

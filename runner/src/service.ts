@@ -30,6 +30,7 @@ import { SnapshotStore } from '@airlock/snapshot';
 import { JobVerifier, importPublicKey } from '@airlock/trust';
 import type { ContainerClient } from './docker/client.ts';
 import { labels } from './docker/labels.ts';
+import { cpuReader, cpuSinceLast } from './cpu.ts';
 import { Gate } from './gate.ts';
 import type { LiveRun } from './live-run.ts';
 import { SandboxEvents } from './sandbox-events.ts';
@@ -345,6 +346,8 @@ export class RunnerService implements AsyncDisposable {
       },
     });
     run.containerId = id;
+    // The CPU clock of the run's steps starts now: the sandbox's own start-up is not the agent's.
+    await cpuSinceLast(run, id, cpuReader(this.#docker)).catch(() => undefined);
     return id;
   }
 
@@ -398,6 +401,7 @@ export class RunnerService implements AsyncDisposable {
   async closeRun(req: RunnerCloseRequest): Promise<RunnerCloseResult> {
     const run = this.#runs.get(req.runId);
     if (!run) throw new AirlockError('unknown_run', `run ${req.runId} is not held by runner ${this.#cfg.runnerId}`);
+    if (req.suspend) refuseSuspend(run);
     this.#runs.delete(req.runId);
     if (run.containerId) await this.#docker.remove(run.containerId);
     // A workspace not given back is reported (log, run.closed, the reply), never lost: the user's
@@ -409,7 +413,12 @@ export class RunnerService implements AsyncDisposable {
         return { workspaceReleased: false, releaseError: `could not give workspace ${run.workspace.path} back: ${(err as Error)?.message ?? String(err)}` };
       },
     );
-    await run.log.append({ type: 'run.closed', reason: req.reason, ...release });
+    if (req.suspend) {
+      // The run goes on without a sandbox here: the harness logs `run.suspended`, the next step reopens it.
+      this.#log.info({ runId: run.runId, ...release }, 'run suspended (idle)');
+      return { runId: run.runId, removed: true, ...release };
+    }
+    await run.log.append({ type: 'run.closed', reason: req.reason, ...release, ...(req.termination ? { termination: req.termination } : {}) });
     this.#log.info({ runId: run.runId, ...release }, 'run closed');
     return { runId: run.runId, removed: true, ...release };
   }
@@ -446,6 +455,15 @@ export class RunnerService implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.drain();
   }
+}
+
+/**
+ * A run is suspended only between steps, and only when its workspace is the runner's own: a host
+ * directory the caller named would be given back and the run restored into a fresh one.
+ */
+function refuseSuspend(run: LiveRun): void {
+  if (run.busy) throw new AirlockError('run_busy', `run ${run.runId} is executing a step; it is not idle`);
+  if (!run.workspace.owned) throw new AirlockError('invalid_state', `run ${run.runId} works in a host directory (${run.workspace.path}); it is not suspended, only closed when idle too long`);
 }
 
 /** The harness's public key: given inline (raw base64), or in a file that may not exist yet. */

@@ -8,6 +8,7 @@ import type { ContainerClient, ContainerState, ExecHandle, ExecSpec } from './do
 import type { Frame } from './docker/demux.ts';
 import { pumpChunks, type ChunkerTotals } from './exec/chunker.ts';
 import { exportedChanges, stepSession } from './exec/session.ts';
+import { cpuReader, cpuSinceLast } from './cpu.ts';
 import type { LiveRun } from './live-run.ts';
 import type { Logger } from './logger.ts';
 import type { SandboxEvents } from './sandbox-events.ts';
@@ -138,6 +139,8 @@ export async function runStep(host: StepHost, run: LiveRun, req: RunnerExecReque
     oomKilled = (state?.oomKilled ?? false) || host.events.ooms(containerId) > before;
   }
   const signal = signalOf(exitCode, timedOut, sandboxDied);
+  // Read before a dead sandbox is removed; a sandbox that died with the step has no cgroup left.
+  const cpuSeconds = sandboxDied ? undefined : await cpuSinceLast(run, containerId, cpuReader(host.docker)).catch(() => undefined);
   const result = {
     runId: run.runId,
     step: req.step,
@@ -151,6 +154,7 @@ export async function runStep(host: StepHost, run: LiveRun, req: RunnerExecReque
     stderrBytes: totals.stderrBytes,
     truncated: totals.truncated,
     ...(totals.logLost ? { logLost: true } : {}),
+    ...(cpuSeconds !== undefined ? { cpuSeconds: Math.round(cpuSeconds * 1e6) / 1e6 } : {}),
     ...(req.reportCwd && session.facts.cwd ? { cwd: session.facts.cwd } : {}),
     ...(req.reportEnv && session.facts.env ? { env: exportedChanges(session.facts.envStart ?? execSpec.env, session.facts.env, (v) => redactor !== null && redactor.redactString(v) !== v) } : {}),
   };

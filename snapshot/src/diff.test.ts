@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffManifests, isProbablyText, unifiedDiff } from './diff.ts';
+import { diffManifests, isProbablyText, myersDiff, unifiedDiff } from './diff.ts';
 import type { Manifest } from './manifest.ts';
 
 describe('unifiedDiff', () => {
@@ -60,5 +60,41 @@ describe('diffManifests', () => {
     expect(isProbablyText(Buffer.from('héllo\n'))).toBe(true);
     expect(isProbablyText(Buffer.from([0x68, 0, 0x69]))).toBe(false);
     expect(isProbablyText(Buffer.from([0xff, 0xfe]))).toBe(false);
+  });
+});
+
+/** Edit distance by the textbook LCS table: the shortest script has n + m - 2·LCS edits. */
+function minimalEdits(a: readonly string[], b: readonly string[]): number {
+  const t = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
+  for (let i = a.length - 1; i >= 0; i--) for (let j = b.length - 1; j >= 0; j--) t[i]![j] = a[i] === b[j] ? t[i + 1]![j + 1]! + 1 : Math.max(t[i + 1]![j]!, t[i]![j + 1]!);
+  return a.length + b.length - 2 * t[0]![0]!;
+}
+
+describe('myersDiff', () => {
+  it('gives a shortest script that turns a into b, for generated pairs (shared heads and tails, pure insertions and deletions)', () => {
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const lines = (len: number) => Array.from({ length: len }, () => 'abcd'[rand(4)]!);
+    for (let round = 0; round < 400; round++) {
+      const shared = lines(rand(4));
+      const a = [...shared, ...lines(rand(12)), ...shared];
+      const b = round % 5 === 0 ? [...a.slice(0, rand(a.length + 1))] : round % 7 === 0 ? [...a, ...lines(rand(6))] : [...shared, ...lines(rand(12)), ...shared];
+      const ops = myersDiff(a, b);
+      expect(ops).not.toBeNull();
+      expect(ops!.filter((o) => o.kind !== '+').map((o) => a[o.a])).toEqual(a);
+      expect(ops!.filter((o) => o.kind !== '-').map((o) => b[o.b])).toEqual(b);
+      expect(ops!.filter((o) => o.kind !== ' ').length).toBe(minimalEdits(a, b));
+    }
+  });
+
+  it('patches a new file of any length at once, and a change deep inside a long file', () => {
+    const big = Array.from({ length: 50_000 }, (_, i) => `line ${i}`);
+    const t0 = performance.now();
+    const added = unifiedDiff('', big.join('\n') + '\n');
+    expect(added?.split('\n').filter((l) => l.startsWith('+')).length).toBe(50_001);
+    const changed = [...big];
+    changed[40_000] = 'changed';
+    expect(unifiedDiff(big.join('\n'), changed.join('\n'))).toContain('-line 40000\n+changed');
+    expect(performance.now() - t0).toBeLessThan(5_000);
   });
 });

@@ -68,6 +68,36 @@ type Op = { kind: ' ' | '-' | '+'; a: number; b: number };
  * `maxEdits` (the caller then reports "files differ" instead of a patch).
  */
 export function myersDiff(a: readonly string[], b: readonly string[], maxEdits = 10_000): Op[] | null {
+  // The common head and tail are not part of any edit: only the middle needs the search, and a pure
+  // insertion or deletion (a new or removed file, lines appended) needs none, whatever its size.
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tail = 0;
+  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
+  const same = (from: number, count: number, ops: Op[], da: number, db: number): void => {
+    for (let i = 0; i < count; i++) ops.push({ kind: ' ', a: from + i + da, b: from + i + db });
+  };
+  const ops: Op[] = [];
+  same(0, head, ops, 0, 0);
+  const midA = a.slice(head, a.length - tail);
+  const midB = b.slice(head, b.length - tail);
+  if (midA.length === 0 || midB.length === 0) {
+    for (let i = 0; i < midA.length; i++) ops.push({ kind: '-', a: head + i, b: head });
+    for (let i = 0; i < midB.length; i++) ops.push({ kind: '+', a: head + midA.length, b: head + i });
+  } else {
+    const mid = myersMiddle(midA, midB, maxEdits);
+    if (mid === null) return null;
+    for (const op of mid) ops.push({ kind: op.kind, a: op.a + head, b: op.b + head });
+  }
+  same(0, tail, ops, a.length - tail, b.length - tail);
+  return ops;
+}
+
+/**
+ * Myers' search and backtrack. Each saved frontier keeps only the diagonals that round can reach
+ * (2d+3 entries), so memory grows with the edit distance, not with the files' length.
+ */
+function myersMiddle(a: readonly string[], b: readonly string[], maxEdits: number): Op[] | null {
   const n = a.length;
   const m = b.length;
   const max = Math.min(n + m, maxEdits);
@@ -76,7 +106,7 @@ export function myersDiff(a: readonly string[], b: readonly string[], maxEdits =
   const trace: Int32Array[] = [];
   let found = -1;
   for (let d = 0; d <= max; d++) {
-    trace.push(v.slice());
+    trace.push(v.slice(offset - d - 1, offset + d + 2));
     for (let k = -d; k <= d; k += 2) {
       let x: number;
       if (k === -d || (k !== d && (v[offset + k - 1] as number) < (v[offset + k + 1] as number))) x = v[offset + k + 1] as number;
@@ -100,11 +130,13 @@ export function myersDiff(a: readonly string[], b: readonly string[], maxEdits =
   let x = n;
   let y = m;
   for (let d = found; d > 0; d--) {
-    const vd = trace[d] as Int32Array;
+    const saved = trace[d] as Int32Array;
+    // saved[i] is the frontier's diagonal i - d - 1.
+    const at = (diag: number): number => saved[diag + d + 1] as number;
     const k = x - y;
-    const down = k === -d || (k !== d && (vd[offset + k - 1] as number) < (vd[offset + k + 1] as number));
+    const down = k === -d || (k !== d && at(k - 1) < at(k + 1));
     const prevK = down ? k + 1 : k - 1;
-    const prevX = vd[offset + prevK] as number;
+    const prevX = at(prevK);
     const prevY = prevX - prevK;
     while (x > prevX && y > prevY) {
       x--;

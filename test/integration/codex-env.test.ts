@@ -354,7 +354,7 @@ describe(`Codex CLI ${CODEX_VERSION} through ./airlock codex-env`, () => {
   });
 
   describe('the protocol straight from a client of ours (no Codex)', () => {
-    it('answers bad input with errors, and a hang-up mid-command closes the run', async () => {
+    it('answers bad input with errors, terminates and signals running steps, and a hang-up mid-command closes the run', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'airlock-codex-raw-'));
       const child = spawn(AIRLOCK_BIN, ['--nats', stack.nats.url, 'codex-env', '--workspace', dir], { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir }, stdio: ['pipe', 'pipe', 'pipe'] });
       const lines: Array<Record<string, unknown>> = [];
@@ -367,6 +367,8 @@ describe(`Codex CLI ${CODEX_VERSION} through ./airlock codex-env`, () => {
         }
       });
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const send = (m: unknown) => child.stdin.write(typeof m === 'string' ? m + '\n' : JSON.stringify(m) + '\n');
       const reply = async (id: number) => {
         await waitUntil(`reply ${id}`, () => lines.some((l) => l.id === id), 120_000);
@@ -381,9 +383,34 @@ describe(`Codex CLI ${CODEX_VERSION} through ./airlock codex-env`, () => {
         const runId = ((await reply(2)).result as { sessionId: string }).sessionId;
         send({ id: 3, method: 'process/start', params: { processId: 'p', argv: [] , cwd: `file://${dir}`, env: {}, tty: false } });
         expect(((await reply(3)).error as { message: string }).message).toMatch(/argv must not be empty/);
+        // process/terminate on a running step: SIGTERM to its process group; one that ignores TERM gets KILL after the grace.
+        const exitOf = async (processId: string) => {
+          await waitUntil(`${processId} exited`, () => lines.some((l) => l.method === 'process/exited' && (l.params as { processId: string }).processId === processId), 60_000);
+          return (lines.find((l) => l.method === 'process/exited' && (l.params as { processId: string }).processId === processId)!.params as { exitCode: number }).exitCode;
+        };
+        const outputOf = (processId: string) => () => lines.some((l) => l.method === 'process/output' && (l.params as { processId: string }).processId === processId);
+        send({ id: 10, method: 'process/start', params: { processId: 'term', argv: ['bash', '-c', 'echo up; sleep 600'], cwd: `file://${dir}`, env: {}, tty: false } });
+        await reply(10);
+        await waitUntil('term runs', outputOf('term'), 60_000);
+        send({ id: 11, method: 'process/terminate', params: { processId: 'term' } });
+        expect((await reply(11)).result).toEqual({ running: true });
+        expect(await exitOf('term')).toBe(128 + 15);
+        send({ id: 12, method: 'process/start', params: { processId: 'stubborn', argv: ['bash', '-c', "trap '' TERM; echo up; sleep 600"], cwd: `file://${dir}`, env: {}, tty: false } });
+        await reply(12);
+        await waitUntil('stubborn runs', outputOf('stubborn'), 60_000);
+        send({ id: 13, method: 'process/terminate', params: { processId: 'stubborn' } });
+        await reply(13);
+        expect(await exitOf('stubborn')).toBe(128 + 9);
+        send({ id: 14, method: 'process/start', params: { processId: 'int', argv: ['bash', '-c', "trap 'echo got-int; exit 7' INT; echo up; for i in $(seq 3000); do sleep 0.1; done"], cwd: `file://${dir}`, env: {}, tty: false } });
+        await reply(14);
+        await waitUntil('int runs', outputOf('int'), 60_000);
+        send({ id: 15, method: 'process/signal', params: { processId: 'int', signal: 'SIGINT' } });
+        expect((await reply(15)).result).toEqual({ running: true });
+        expect(await exitOf('int')).toBe(7);
+
         send({ id: 4, method: 'process/start', params: { processId: 'long', argv: ['bash', '-c', 'echo started; sleep 600'], cwd: `file://${dir}`, env: {}, tty: false } });
         await reply(4);
-        await waitUntil('the first output', () => lines.some((l) => l.method === 'process/output'), 60_000);
+        await waitUntil('the first output', outputOf('long'), 60_000);
         // Codex goes away while the step runs: the run is closed, which ends the step.
         child.stdin.end();
         expect(await exited).toBe(0);
@@ -392,10 +419,12 @@ describe(`Codex CLI ${CODEX_VERSION} through ./airlock codex-env`, () => {
         expect(events.some((e) => e.type === 'run.closed')).toBe(true);
         // The 600 s step did not run on: closing the run ended it (its end, if Codex could still have
         // heard it, is not a success).
-        const ended = lines.find((l) => l.method === 'process/exited')?.params as { exitCode: number } | undefined;
+        const ended = lines.find((l) => l.method === 'process/exited' && (l.params as { processId: string }).processId === 'long')?.params as { exitCode: number } | undefined;
         if (ended) expect(ended.exitCode).not.toBe(0);
-        const stepEnd = events.find((e): e is Extract<LogEvent, { type: 'step.exited' }> => e.type === 'step.exited');
+        const stepEnd = events.findLast((e): e is Extract<LogEvent, { type: 'step.exited' }> => e.type === 'step.exited');
         if (stepEnd) expect(stepEnd.result.exitCode).not.toBe(0);
+      } catch (err) {
+        throw new Error(`${err instanceof Error ? err.message : String(err)}\ncodex-env stderr:\n${stderr.slice(-4000)}`);
       } finally {
         child.kill('SIGKILL');
         rmSync(dir, { recursive: true, force: true });

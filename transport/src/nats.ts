@@ -1,4 +1,4 @@
-import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connect, jwtAuthenticator, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 
 /** One NATS connection with its JetStream handles, disposed as a unit. */
@@ -21,6 +21,8 @@ export interface ConnectOptions {
   reconnect?: boolean;
   /** Log in as this NATS nkey user (a runner's own identity, `SU…` seed) instead of user/password. */
   nkeySeed?: string;
+  /** With `nkeySeed`: the user JWT it proves (an operator-mode deployment, e.g. a run's log-writer grant). */
+  jwt?: string;
   /** Reply subjects of this connection's requests start with this (a runner's `_INBOX_<id>`, only it may subscribe there). */
   inboxPrefix?: string;
 }
@@ -31,7 +33,7 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsHandles> {
   const nc = await connect({
     servers,
     ...(user !== undefined ? { user, pass: pass ?? '' } : {}),
-    ...(opts.nkeySeed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(opts.nkeySeed)) } : {}),
+    ...(opts.nkeySeed ? { authenticator: authenticatorOf(opts.nkeySeed, opts.jwt) } : {}),
     ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}),
     name: opts.name,
     timeout: opts.timeoutMs ?? 5000,
@@ -50,6 +52,12 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsHandles> {
     return drained;
   };
   return { nc, js, jsm, drain, [Symbol.asyncDispose]: drain };
+}
+
+/** An nkey login, or a JWT login when a user JWT comes with the seed. */
+function authenticatorOf(seed: string, jwt: string | undefined) {
+  const bytes = new TextEncoder().encode(seed);
+  return jwt ? jwtAuthenticator(jwt, bytes) : nkeyAuthenticator(bytes);
 }
 
 /**

@@ -2,7 +2,7 @@
 // command line as the next step of one run and say how it ended. It is the SDK, @airlock/client: a
 // wait on a dead harness fails within seconds (`harness_lost`) instead of hanging.
 import { Airlock, AirlockError, type Run } from '@airlock/client';
-import type { ErrorCode, FileEntry, FileResult, RunRecord } from '@airlock/client';
+import type { ErrorCode, FileEntry, FileResult, LogEvent, ProcessSignal, RunRecord } from '@airlock/client';
 import { constants as osConstants } from 'node:os';
 
 /** How a step ended, or why it never ran. A failed command is an outcome, not an exception. */
@@ -33,6 +33,8 @@ export interface StepRequest {
   env?: Record<string, string>;
   timeoutMs: number;
   onOutput?: (stream: 'stdout' | 'stderr', data: Buffer) => void;
+  /** Called once the command passed validation and started, with its step number (what `signal` names). */
+  onStarted?: (step: number) => void;
 }
 
 /** What a file tool answered, or why it did not (refused by the policy, or an Airlock error such as `file_not_found`). */
@@ -59,6 +61,8 @@ export interface StepBackend extends AsyncDisposable {
   /** The workspace's host path (as the runner sees it). */
   readonly workspace: string;
   exec(req: StepRequest): Promise<StepOutcome>;
+  /** Sends `sig` to a running step's process group; false when it had already ended. */
+  signal(step: number, sig: ProcessSignal): Promise<boolean>;
   readonly files: FileTools;
 }
 
@@ -131,6 +135,8 @@ class SdkBackend implements StepBackend {
         timeoutMs: req.timeoutMs,
         ...(req.env && Object.keys(req.env).length > 0 ? { env: req.env } : {}),
         ...(req.onOutput ? { onOutput: req.onOutput } : {}),
+        // Signalable (a process of the run), so process/terminate and process/signal reach it.
+        ...(req.onStarted ? { onEvent: startedOnly(req.onStarted), signalable: true } : {}),
         waitForApprovalMs: this.#waitForApprovalMs,
         maxOutputBytes: KEPT_OUTPUT_BYTES,
       });
@@ -140,6 +146,10 @@ class SdkBackend implements StepBackend {
     } catch (err) {
       return outcomeOfError(err);
     }
+  }
+
+  signal(step: number, sig: ProcessSignal): Promise<boolean> {
+    return this.#run.signal(step, sig);
   }
 
   /** Closes the run when it came from `open` (unless kept), then the connection. */
@@ -152,6 +162,13 @@ class SdkBackend implements StepBackend {
       await this.#airlock[Symbol.asyncDispose]();
     }
   }
+}
+
+/** An `onEvent` that reports only the step's start. */
+function startedOnly(onStarted: (step: number) => void): (e: LogEvent) => void {
+  return (e) => {
+    if (e.type === 'step.started') onStarted(e.step);
+  };
 }
 
 async function fileCall<T>(call: () => Promise<T>): Promise<FileOutcome<T>> {

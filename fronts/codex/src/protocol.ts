@@ -62,6 +62,9 @@ export type ProcessReadParams = z.infer<typeof ProcessReadParamsSchema>;
 
 export const ProcessIdParamsSchema = z.object({ processId: z.string() });
 
+/** `process/signal`: a signal by name (`SIGINT`, `INT`) or number (2). */
+export const ProcessSignalParamsSchema = z.object({ processId: z.string(), signal: z.union([z.string().min(1).max(16), z.number().int().min(1).max(64)]) });
+
 export const ProcessWriteParamsSchema = z.object({ processId: z.string(), chunk: z.string() });
 
 export const FsPathParamsSchema = z.object({ path: PathUriSchema });

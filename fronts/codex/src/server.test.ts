@@ -6,7 +6,7 @@ import type { FileOutcome, FileTools, StepBackend, StepOutcome, StepRequest } fr
 import { NOT_FOUND_EXIT } from './fs-commands.ts';
 import type { Outgoing } from './jsonrpc.ts';
 import { PathMap } from './paths.ts';
-import { CodexEnvServer, commandFor } from './server.ts';
+import { CodexEnvServer, commandFor, signalName } from './server.ts';
 
 type Script = (req: StepRequest) => Promise<StepOutcome> | StepOutcome;
 
@@ -43,9 +43,15 @@ class FakeBackend implements StepBackend {
   constructor(script: Script) {
     this.script = script;
   }
+  readonly signals: string[] = [];
   async exec(req: StepRequest): Promise<StepOutcome> {
     this.seen.push(req);
+    req.onStarted?.(100 + this.seen.length);
     return this.script(req);
+  }
+  async signal(step: number, sig: string): Promise<boolean> {
+    this.signals.push(`${sig} ${step}`);
+    return true;
   }
   ran(exitCode: number, out = '', stream: 'stdout' | 'stderr' = 'stdout'): (req: StepRequest) => StepOutcome {
     return (req) => {
@@ -118,7 +124,7 @@ describe('CodexEnvServer', () => {
     expect(read.failure).toMatch(/^Airlock is holding this command for an operator's approval \(rule exfil\.env_file_read\).*airlock approve 01ARZ3NDEKTSV4RRFFQ69G5FAV 4/);
   });
 
-  it('queues steps in the order Codex asked, and cancels a queued one on terminate', async () => {
+  it('queues steps in the order Codex asked; terminate cancels a queued one and signals a running one', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const { backend, server, call } = serve((b) => async (req) => {
@@ -130,8 +136,12 @@ describe('CodexEnvServer', () => {
     await call('process/start', { ...base, processId: 'a', argv: ['bash', '-lc', 'slow'] });
     await call('process/start', { ...base, processId: 'b', argv: ['bash', '-lc', 'second'] });
     await call('process/start', { ...base, processId: 'c', argv: ['bash', '-lc', 'third'] });
-    expect((await call('process/terminate', { processId: 'a' })).error?.message).toMatch(/cannot stop a running step/);
+    expect((await call('process/terminate', { processId: 'a' })).result).toEqual({ running: true });
     expect((await call('process/terminate', { processId: 'b' })).result).toEqual({ running: true });
+    expect((await call('process/signal', { processId: 'c', signal: 'USR1' })).result).toEqual({ running: true });
+    expect((await call('process/signal', { processId: 'c', signal: 'SIGSTOP' })).error?.code).toBe(-32602);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(backend.signals).toEqual(['SIGTERM 101']);
     release();
     await server.idle();
     expect(backend.seen.map((r) => r.cmd)).toEqual(['slow', 'third']);
@@ -192,5 +202,12 @@ describe('commandFor', () => {
     expect(commandFor(['/bin/bash', '-lc', 'ls | wc -l'], '/testbed', '/testbed')).toBe('ls | wc -l');
     expect(commandFor(['python3', '-c', 'print(1)'], '/testbed', '/testbed')).toBe("python3 -c 'print(1)'");
     expect(commandFor(['/bin/bash', '-lc', 'make'], '/testbed/sub dir', '/testbed')).toBe("cd -- '/testbed/sub dir' || exit 1\nmake");
+  });
+});
+
+describe('signalName', () => {
+  it('takes a name with or without SIG, in any case, or a number, and refuses what Airlock does not deliver', () => {
+    expect([signalName('INT'), signalName('sigterm'), signalName(9), signalName('SIGUSR2')]).toEqual(['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGUSR2']);
+    for (const bad of ['STOP', 'SIGCONT', 19, 'kill -9']) expect(() => signalName(bad)).toThrow(/not one Airlock delivers/);
   });
 });

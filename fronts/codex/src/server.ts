@@ -15,6 +15,7 @@ import {
   InitializeParamsSchema,
   ProcessIdParamsSchema,
   ProcessReadParamsSchema,
+  ProcessSignalParamsSchema,
   ProcessStartParamsSchema,
   ProcessWriteParamsSchema,
   methods,
@@ -22,11 +23,23 @@ import {
 import { posix } from 'node:path';
 import { MAX_LIST_ENTRIES, MAX_READ_BYTES, MAX_WRITE_BYTES as MAX_FILE_TOOL_WRITE_BYTES } from '@airlock/proto';
 import type { FileOutcome, StepBackend, StepOutcome } from './backend.ts';
+import type { ProcessSignal } from '@airlock/client';
+import { constants as osConstants } from 'node:os';
 
 /** Exit status Codex sees for a command the validation chain did not allow (as `./airlock exec` exits). */
 export const EXIT_NOT_ALLOWED = 126;
 /** Exit status for a command Airlock itself could not run (as `docker run` and `./airlock` use). */
 export const EXIT_AIRLOCK_ERROR = 125;
+/** After `process/terminate`'s SIGTERM, how long a step has to end before SIGKILL. */
+export const TERMINATE_GRACE_MS = 2000;
+/** The signals Airlock delivers to a step. */
+const SIGNALS: readonly ProcessSignal[] = ['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/** A started step of a process: its number once Airlock started it, and a signal asked for before that. */
+interface StepHandle {
+  step?: number;
+  pending?: ProcessSignal;
+}
 
 export interface ServerOptions {
   backend: StepBackend;
@@ -50,6 +63,8 @@ export class CodexEnvServer {
   readonly #log: (line: string) => void;
   readonly #processes: ProcessTable;
   readonly #cancelled = new Set<string>();
+  /** Processes whose command was sent to Airlock: their step, to signal them. */
+  readonly #steps = new Map<string, StepHandle>();
   readonly #stop = new AbortController();
   #queue: Promise<unknown> = Promise.resolve();
   #initialized = false;
@@ -67,9 +82,7 @@ export class CodexEnvServer {
       [methods.processStart]: (p) => this.#processStart(p),
       [methods.processRead]: (p) => this.#processRead(p),
       [methods.processWrite]: (p) => this.#processWrite(p),
-      [methods.processSignal]: async () => {
-        throw new RpcError(rpcErrorCodes.internal, 'Airlock cannot signal a running step yet; it ends by itself or at its timeout');
-      },
+      [methods.processSignal]: (p) => this.#processSignal(p),
       [methods.processTerminate]: (p) => this.#processTerminate(p),
       [methods.fsGetMetadata]: (p) => this.#fsGetMetadata(p),
       [methods.fsReadFile]: (p) => this.#fsReadFile(p),
@@ -150,8 +163,15 @@ export class CodexEnvServer {
   async #runProcess(proc: ManagedProcess, cmd: string, env: Record<string, string>): Promise<void> {
     if (this.#cancelled.has(proc.processId)) return;
     proc.state = 'running';
-    const outcome = await this.#backend.exec({ cmd, env, timeoutMs: this.#stepTimeoutMs, onOutput: (stream, data) => proc.output(stream, data) });
+    const handle: StepHandle = {};
+    this.#steps.set(proc.processId, handle);
+    const onStarted = (step: number) => {
+      handle.step = step;
+      if (handle.pending) this.#deliver(proc, handle.pending);
+    };
+    const outcome = await this.#backend.exec({ cmd, env, timeoutMs: this.#stepTimeoutMs, onOutput: (stream, data) => proc.output(stream, data), onStarted });
     this.#log(describeOutcome(this.#backend.runId, cmd, outcome));
+    this.#steps.delete(proc.processId);
     finishProcess(proc, outcome, this.#backend.runId, this.#stepTimeoutMs);
   }
 
@@ -175,7 +195,52 @@ export class CodexEnvServer {
       proc.finish(EXIT_AIRLOCK_ERROR, 'terminated before Airlock ran it: the command never ran');
       return { running: true };
     }
-    throw new RpcError(rpcErrorCodes.internal, `Airlock cannot stop a running step yet: process ${p.processId} ends by itself or at its timeout of ${this.#stepTimeoutMs} ms`);
+    // Running: SIGTERM to the step's process group, SIGKILL if it is still there after the grace.
+    this.#signalRunning(proc, 'SIGTERM');
+    const kill = setTimeout(() => {
+      if (proc.state !== 'done') this.#signalRunning(proc, 'SIGKILL');
+    }, TERMINATE_GRACE_MS);
+    kill.unref();
+    return { running: true };
+  }
+
+  async #processSignal(params: unknown): Promise<unknown> {
+    const p = decodeParams(methods.processSignal, ProcessSignalParamsSchema, params);
+    const sig = signalName(p.signal);
+    const proc = this.#processes.find(p.processId);
+    if (!proc) throw new RpcError(rpcErrorCodes.invalidParams, `unknown process ${p.processId}`);
+    if (proc.state === 'done') return { running: false };
+    if (proc.state === 'queued') {
+      // Not sent to Airlock yet: a signal that ends a process ends it before it runs; others wait for nothing.
+      if (sig === 'SIGKILL' || sig === 'SIGTERM' || sig === 'SIGINT' || sig === 'SIGHUP' || sig === 'SIGQUIT') {
+        this.#cancelled.add(proc.processId);
+        proc.finish(EXIT_AIRLOCK_ERROR, `${sig} before Airlock ran it: the command never ran`);
+      }
+      return { running: true };
+    }
+    this.#signalRunning(proc, sig);
+    return { running: true };
+  }
+
+  /** Signals a running process's step now, or as soon as Airlock reports its step number. */
+  #signalRunning(proc: ManagedProcess, sig: ProcessSignal): void {
+    const handle = this.#steps.get(proc.processId);
+    if (!handle) return;
+    if (handle.step === undefined) {
+      // Validated and starting: the strongest signal asked for is sent once the step starts.
+      if (handle.pending !== 'SIGKILL') handle.pending = sig;
+      return;
+    }
+    this.#deliver(proc, sig);
+  }
+
+  #deliver(proc: ManagedProcess, sig: ProcessSignal): void {
+    const step = this.#steps.get(proc.processId)?.step;
+    if (step === undefined) return;
+    this.#backend.signal(step, sig).then(
+      (delivered) => this.#log(`${sig} to step ${step} of run ${this.#backend.runId} (process ${proc.processId}): ${delivered ? 'delivered' : 'it had ended'}`),
+      (err: unknown) => this.#log(`${sig} to step ${step} of run ${this.#backend.runId} failed: ${err instanceof Error ? err.message : String(err)}`),
+    );
   }
 
   /** Runs a file operation as a step; stdout on success, a typed error otherwise. */
@@ -345,4 +410,13 @@ function describeOutcome(runId: string, cmd: string, o: StepOutcome): string {
   if (o.kind === 'ran') return `run ${runId} step ${o.step}: exit ${o.exitCode}: ${head}`;
   if (o.kind === 'refused') return `run ${runId}${o.step === undefined ? '' : ` step ${o.step}`}: ${o.verdict} (${o.rule}): ${head}`;
   return `run ${runId}: ${o.code}: ${o.message}`;
+}
+
+/** A signal as Codex names it (`SIGINT`, `INT`, `2`) as Airlock takes it; one Airlock does not deliver is invalid params. */
+export function signalName(sig: string | number): ProcessSignal {
+  const byNumber = typeof sig === 'number' ? Object.entries(osConstants.signals).find(([, n]) => n === sig)?.[0] : undefined;
+  const name = (byNumber ?? String(sig)).toUpperCase();
+  const full = (name.startsWith('SIG') ? name : `SIG${name}`) as ProcessSignal;
+  if (!SIGNALS.includes(full)) throw new RpcError(rpcErrorCodes.invalidParams, `signal ${String(sig)} is not one Airlock delivers (${SIGNALS.join(', ')})`);
+  return full;
 }

@@ -1,9 +1,8 @@
-// The MCP server's backend over the SDK (`@airlock/client`): the agent's calls only. The snapshot
-// store (for diffs) is opened on the SDK's NATS connection.
+// The MCP server's backend over the SDK (`@airlock/client`): the agent's calls only (diffs too are
+// computed by the harness: an agent needs no access to the snapshot store).
 import { Airlock } from '@airlock/client';
 import { AirlockError } from '@airlock/proto';
 import type { FileEntry, FileResult, LogEvent, ProcessInfo, ProcessSignal, ProcessState, RunRecord, StepResult } from '@airlock/proto';
-import { SnapshotStore } from '@airlock/snapshot';
 import type { AgentBackend, ExecRequest, OpenRunRequest, SnapshotInfo, StepPlace, WorkspaceDiff } from './backend.ts';
 
 /**
@@ -24,7 +23,6 @@ function place(req: StepPlace): StepPlace {
 
 class ClientBackend implements AgentBackend {
   readonly #airlock: Airlock;
-  #store: Promise<SnapshotStore> | undefined;
 
   constructor(airlock: Airlock) {
     this.#airlock = airlock;
@@ -105,18 +103,12 @@ class ClientBackend implements AgentBackend {
     return (await this.#airlock.run(runId).snapshots()).map((s) => ({ step: s.step, digest: s.digest, files: s.files, totalBytes: s.totalBytes, added: s.added, modified: s.modified, deleted: s.deleted }));
   }
 
-  async diff(runId: string, fromStep: number, toStep: number, opts: { patch: boolean }): Promise<WorkspaceDiff> {
-    const run = this.#airlock.run(runId);
-    const [a, b] = [await run.snapshotAt(fromStep), await run.snapshotAt(toStep)];
-    this.#store ??= SnapshotStore.open(this.#airlock.nats.nc);
-    const d = await (await this.#store).diff(a.digest, b.digest, { patch: opts.patch });
+  async diff(runId: string, fromStep: number, toStep: number, opts: { patch: boolean; paths?: string[] }): Promise<WorkspaceDiff> {
+    const d = await this.#airlock.run(runId).diff({ from: fromStep, to: toStep, patch: opts.patch, ...(opts.paths ? { paths: opts.paths } : {}) });
     return {
-      changes: [
-        ...d.added.map((e) => ({ path: e.path, change: 'added' as const })),
-        ...d.modified.map((e) => ({ path: e.path, change: 'modified' as const })),
-        ...d.deleted.map((e) => ({ path: e.path, change: 'deleted' as const })),
-      ],
+      changes: d.changes.map((c) => ({ path: c.path, change: c.change })),
       patches: (d.patches ?? []).map((p) => (p.kind === 'text' ? { path: p.path, kind: p.kind, patch: p.patch } : { path: p.path, kind: p.kind })),
+      truncated: d.truncated,
     };
   }
 
@@ -125,7 +117,6 @@ class ClientBackend implements AgentBackend {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#store) await (await this.#store.catch(() => null))?.[Symbol.asyncDispose]().catch(() => undefined);
     await this.#airlock[Symbol.asyncDispose]();
   }
 }

@@ -53,8 +53,10 @@ export interface FileChange {
 
 export interface WorkspaceDiff {
   changes: FileChange[];
-  /** Unified diffs of text files, when asked for. */
-  patches: Array<{ path: string; kind: 'text' | 'binary' | 'too_large'; patch?: string }>;
+  /** Unified diffs of text files, when asked for; `omitted` past the reply's byte budget. */
+  patches: Array<{ path: string; kind: 'text' | 'binary' | 'too_large' | 'omitted'; patch?: string }>;
+  /** More paths changed than were listed. */
+  truncated: boolean;
 }
 
 /**
@@ -70,7 +72,7 @@ export interface AgentBackend extends AsyncDisposable {
   /** The run's durable log; with `follow`, waits for new events until the run closes, `signal` aborts or the reader stops. */
   log(runId: string, opts?: { fromSeq?: number; follow?: boolean; signal?: AbortSignal }): AsyncIterable<LogEvent>;
   snapshots(runId: string): Promise<SnapshotInfo[]>;
-  diff(runId: string, fromStep: number, toStep: number, opts: { patch: boolean }): Promise<WorkspaceDiff>;
+  diff(runId: string, fromStep: number, toStep: number, opts: { patch: boolean; paths?: string[] }): Promise<WorkspaceDiff>;
   close(runId: string): Promise<RunRecord>;
   /** Starts `cmd` as a process: answers after at most `yieldMs` with its state; it runs on under `timeoutMs`. */
   start(runId: string, cmd: string, req: StepPlace & { yieldMs: number; timeoutMs?: number; signal?: AbortSignal }): Promise<ProcessState>;

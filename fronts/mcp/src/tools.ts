@@ -7,6 +7,7 @@ import { AirlockError } from '@airlock/proto';
 import type { LogEvent, RunRecord, StepResult } from '@airlock/proto';
 import { workspaceWithin } from './runs.ts';
 import type { ToolContext } from './context.ts';
+import type { WorkspaceDiff } from './backend.ts';
 import { BoundedOutput, STEP_STATES, foldSteps, lastLine, resultState, stepOutput } from './steps.ts';
 import { guarded, notAllowed, readAll, startProgress, structured, untilAborted, type Extra } from './results.ts';
 import { registerFileTools } from './tools-files.ts';
@@ -229,6 +230,7 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
         from_step: z.number().int().min(0).optional(),
         to_step: z.number().int().min(0).optional(),
         patch: z.boolean().optional().describe('Include unified diffs of text files (default true).'),
+        paths: z.array(z.string().min(1).max(4096)).max(1000).optional().describe('Only these workspace-relative paths (a directory covers what is under it). Use it when patches were omitted for size.'),
       },
       outputSchema: {
         run_id: z.string(),
@@ -236,18 +238,20 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
         to_step: z.number().int(),
         changes: z.array(z.object({ path: z.string(), change: z.enum(['added', 'modified', 'deleted']) })),
         patch: z.string(),
+        truncated: z.boolean().describe('More paths changed than are listed: narrow with paths.'),
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    (args: { run_id?: string; from_step?: number; to_step?: number; patch?: boolean }) =>
+    (args: { run_id?: string; from_step?: number; to_step?: number; patch?: boolean; paths?: string[] }) =>
       guarded(async () => {
         const id = ctx.registry.resolve(args.run_id);
         const to = args.to_step ?? (await latestSnapshotStep(ctx, id));
         const from = args.from_step ?? 0;
-        const d = await ctx.backend.diff(id, from, to, { patch: args.patch ?? true });
-        const patch = d.patches.map((p) => (p.kind === 'text' ? (p.patch ?? '').trimEnd() : `Binary files differ: ${p.path}${p.kind === 'too_large' ? ' (too large for a patch)' : ''}`)).join('\n');
+        const d = await ctx.backend.diff(id, from, to, { patch: args.patch ?? true, ...(args.paths ? { paths: args.paths } : {}) });
+        const patch = d.patches.map(patchText).join('\n');
         const list = d.changes.map((c) => `${c.change === 'added' ? 'A' : c.change === 'modified' ? 'M' : 'D'}  ${c.path}`).join('\n');
-        return structured({ run_id: id, from_step: from, to_step: to, changes: d.changes, patch }, `${list || 'no changes'}${patch ? `\n\n${patch}` : ''}`);
+        const more = d.truncated ? '\n[more paths changed than are listed: call diff again with paths]' : '';
+        return structured({ run_id: id, from_step: from, to_step: to, changes: d.changes, patch, truncated: d.truncated }, `${list || 'no changes'}${more}${patch ? `\n\n${patch}` : ''}`);
       }),
   );
 
@@ -470,3 +474,9 @@ function stepLine(s: ReturnType<typeof foldSteps>[number]): string {
   return `${String(s.step).padStart(3)} ${s.state}${exit}${verdict}  $ ${cmd.length > 160 ? `${cmd.slice(0, 160)}…` : cmd}`;
 }
 
+/** One file's part of a diff, as text for the model. */
+function patchText(p: WorkspaceDiff['patches'][number]): string {
+  if (p.kind === 'text') return (p.patch ?? '').trimEnd();
+  if (p.kind === 'omitted') return `Patch omitted (this reply is full): ${p.path}; call diff with paths: ["${p.path}"] to see it`;
+  return `Binary files differ: ${p.path}${p.kind === 'too_large' ? ' (too large for a patch)' : ''}`;
+}

@@ -2,11 +2,12 @@ import type { KeyObject } from 'node:crypto';
 import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
 import { AirlockError, names } from '@airlock/proto';
-import { SnapshotStore, serializeManifest } from '@airlock/snapshot';
+import { serializeManifest } from '@airlock/snapshot';
 import { buildBundle } from '@airlock/trust';
 import type { HarnessContext } from '../context.ts';
 import type { RunLogs } from '../run-logs.ts';
 import type { RunRecords } from '../runs/records.ts';
+import type { LazySnapshotStore } from '../snapshots/store.ts';
 
 /** Where a built bundle was stored, and what it holds. */
 export interface BundleRef {
@@ -27,13 +28,14 @@ export class BundleBuilder {
   readonly #records: RunRecords;
   readonly #logs: RunLogs;
   readonly #key: { privateKey: KeyObject; keyId: string };
-  #snapshotStore: Promise<SnapshotStore> | undefined;
+  readonly #snapshots: LazySnapshotStore;
 
-  constructor(ctx: HarnessContext, deps: { records: RunRecords; logs: RunLogs; key: { privateKey: KeyObject; keyId: string } }) {
+  constructor(ctx: HarnessContext, deps: { records: RunRecords; logs: RunLogs; key: { privateKey: KeyObject; keyId: string }; snapshots: LazySnapshotStore }) {
     this.#ctx = ctx;
     this.#records = deps.records;
     this.#logs = deps.logs;
     this.#key = deps.key;
+    this.#snapshots = deps.snapshots;
   }
 
   async bundle(runId: string): Promise<BundleRef> {
@@ -49,7 +51,7 @@ export class BundleBuilder {
       });
     }
     const events = checked.map((c) => c.bytes);
-    const store = await this.#snapshots();
+    const store = await this.#snapshots.get();
     const manifests: Record<string, Uint8Array> = {};
     for (const bytes of events) {
       const e = JSON.parse(new TextDecoder().decode(bytes)) as { type?: string; digest?: string; fromSnapshot?: string };
@@ -67,17 +69,5 @@ export class BundleBuilder {
     const object = `${runId}-${Date.now()}`;
     await bucket.putBlob({ name: object }, new TextEncoder().encode(text));
     return { runId, object, bytes: text.length, events: events.length, keyId: this.#key.keyId };
-  }
-
-  /** The snapshot store, opened once; one that could not be opened (NATS away) is not kept: the next bundle tries again. */
-  #snapshots(): Promise<SnapshotStore> {
-    if (!this.#snapshotStore) {
-      const opening = SnapshotStore.open(this.#ctx.nats.nc, { replicas: this.#ctx.cfg.replicas });
-      opening.catch(() => {
-        if (this.#snapshotStore === opening) this.#snapshotStore = undefined;
-      });
-      this.#snapshotStore = opening;
-    }
-    return this.#snapshotStore;
   }
 }

@@ -6,6 +6,7 @@ import type { Role } from '@airlock/proto';
 import { issueCredential } from '../governance/identity.ts';
 import { loadOrCreateSigningKey } from '../keys.ts';
 import { readRoleFile, withCredentials } from './stack-file.ts';
+import type { ConfigPermissions } from '../natsauth/users.ts';
 import { createRunnerIdentity, parseRunnerIdentity, publicKeysOf, type RunnerIdentity, type RunnerPublicKeys } from '@airlock/trust';
 
 /**
@@ -55,12 +56,16 @@ export interface RoleCredential {
   file: string;
 }
 
-/** What a runner may do on NATS: its own subjects and inbox, the logs (checked by signature), never the harness's. */
-export function runnerPermissions(runnerId: string): object {
+/**
+ * What a runner may do on NATS: its own subjects and inbox, the logs (checked by signature), never the
+ * harness's. With `logs: 'granted'` (an operator-mode deployment) no log at all: the runner writes a
+ * run's log only through the per-run grant the harness mints for the run it holds (`natsauth/`).
+ */
+export function runnerPermissions(runnerId: string, opts: { logs?: 'all' | 'granted' } = {}): ConfigPermissions {
   return {
     publish: {
       allow: [
-        subjects.logAll,
+        ...(opts.logs === 'granted' ? [] : [subjects.logAll]),
         subjects.auditAll,
         subjects.runnerHeartbeat,
         '$JS.API.INFO',
@@ -103,7 +108,7 @@ const API = 'airlock.v1.api';
  * What each role's NATS user may publish: agents the run API but nothing under `api.op.` (approve,
  * controls) or `api.admin.`; reviewers only the read verbs; operators all but `api.admin.`.
  */
-export function rolePermissions(role: Role): object {
+export function rolePermissions(role: Role): ConfigPermissions {
   const subscribe = { allow: ['_INBOX.>', '$O.>', subjects.harnessHeartbeat] };
   switch (role) {
     case 'agent':
@@ -111,7 +116,7 @@ export function rolePermissions(role: Role): object {
     case 'operator':
       return { publish: { allow: [`${API}.>`, ...READS], deny: [subjects.adminApi] }, subscribe };
     case 'reviewer':
-      return { publish: { allow: [subjects.api.ps, subjects.api.status, subjects.api.runState, subjects.api.approvals, subjects.api.bundle, ...READS] }, subscribe };
+      return { publish: { allow: [subjects.api.ps, subjects.api.status, subjects.api.runState, subjects.api.approvals, subjects.api.bundle, subjects.api.diff, ...READS] }, subscribe };
     case 'admin':
       return { publish: { allow: [`${API}.>`, ...READS] }, subscribe };
   }

@@ -1,6 +1,6 @@
 import { constants as osConstants } from 'node:os';
 import { AirlockError, outputBytes } from '@airlock/proto';
-import type { LogEvent, StepResult } from '@airlock/proto';
+import type { DiffPatch, LogEvent, RunRecord, StepResult } from '@airlock/proto';
 
 /** KEY=VALUE pairs from the command line. */
 export function parseEnvPairs(pairs: string[]): Record<string, string> {
@@ -34,16 +34,18 @@ export function formatEvent(e: LogEvent): string {
     case 'run.opened':
       return `${head} run opened on runner ${e.runnerId}: image ${e.image}, workspace ${e.workspace} at ${e.mountPath} (as ${e.user})\n`;
     case 'run.closed':
-      return `${head} run closed: ${e.reason}\n`;
+      return `${head} run closed${e.termination ? ` (${e.termination.toUpperCase()})` : ''}: ${e.reason}\n`;
+    case 'run.suspended':
+      return `${head} run SUSPENDED (idle ${Math.round(e.idleMs / 1000)} s): sandbox on runner ${e.runnerId} removed, slot freed; the next step restores the snapshot after step ${e.afterStep} (${e.snapshot.slice(0, 12)})\n`;
     case 'step.requested':
-      return `${head} step ${e.step} $ ${e.cmd}\n`;
+      return `${head} step ${e.step} $ ${e.cmd}${e.cost !== undefined ? `  [cost ${e.cost}]` : ''}\n`;
     case 'step.started':
       return `${head} step ${e.step} started in ${e.containerId.slice(0, 12)}\n`;
     case 'step.exited': {
       const r = e.result;
       const oom = r.oomKilled ? ', out of memory' : '';
       const how = r.sandboxDied ? `sandbox died (${r.signal ?? 'killed'}${oom})` : r.timedOut ? `timed out (${r.signal})` : `exit ${r.exitCode}${r.signal ? ` (${r.signal}${oom})` : ''}`;
-      return `${head} step ${e.step} ${how} in ${Math.round(r.durationMs)} ms, ${r.stdoutBytes} B out, ${r.stderrBytes} B err${r.truncated ? ', truncated' : ''}\n`;
+      return `${head} step ${e.step} ${how} in ${Math.round(r.durationMs)} ms, ${r.stdoutBytes} B out, ${r.stderrBytes} B err${r.truncated ? ', truncated' : ''}${r.cpuSeconds !== undefined ? `, ${r.cpuSeconds.toFixed(3)} s CPU` : ''}\n`;
     }
     case 'sandbox.started':
       return `${head} sandbox ${e.containerId.slice(0, 12)} started: ${e.reason}\n`;
@@ -74,4 +76,18 @@ export function formatEvent(e: LogEvent): string {
     case 'step.file':
       return `${head} step ${e.step} file.${e.file.op} ${e.file.path}: ${e.file.ok ? `ok${e.file.size !== undefined ? `, ${e.file.size} B` : ''}` : `${e.file.code}: ${e.file.message}`}\n`;
   }
+}
+
+/** A run's status in `ps`: open (paused, cancelling or suspended when governed), or closed with its termination. */
+export function runStatus(r: RunRecord): string {
+  if (r.status === 'closed') return `closed:${r.termination ?? '-'}`;
+  if (r.suspended) return 'suspended (idle)';
+  return r.control && r.control !== 'running' ? r.control : 'open';
+}
+
+/** One file's part of a workspace diff, as `diff --patch` prints it. */
+export function patchLine(p: DiffPatch): string {
+  if (p.kind === 'text') return p.patch.trimEnd();
+  if (p.kind === 'omitted') return `Patch omitted (the reply is full): ${p.path}; run diff again with --path ${p.path}`;
+  return `Binary files differ: ${p.path}${p.kind === 'too_large' ? ' (too large for a patch)' : ''}`;
 }

@@ -6,6 +6,7 @@ import { AirlockError, ROLES, RUN_ID_PATTERN } from '@airlock/proto';
 import type { Role } from '@airlock/proto';
 import type { Budgets, RunState } from '@airlock/proto';
 import type { Airlock } from '@airlock/client';
+import { addWatchCommand } from './watch.ts';
 
 /** What the governance commands need from the CLI's main module. */
 export interface CliKit {
@@ -31,8 +32,8 @@ export function formatRunState(s: RunState): string {
     const why = c.kind === 'operator' ? `by ${s.paused.by?.principal ?? 'an operator'}` : c.kind === 'budget' ? `budget ${c.budget} used up (${c.used} of ${c.limit})` : `loop ${c.detector} (steps ${c.steps.join(', ')})`;
     lines.push(`  paused ${why} at ${s.paused.at}: ${s.paused.reason}`);
   }
-  const budget = (name: keyof Budgets, used: number, unit = '') => `${name} ${Math.round(used)}${unit}${s.budgets[name] !== undefined ? ` of ${s.budgets[name]}${unit}` : ''}`;
-  lines.push(`  used: ${budget('steps', s.used.steps)}, ${budget('activeMs', s.used.activeMs, ' ms')}, ${budget('outputBytes', s.used.outputBytes, ' B')}${s.warnings ? `; ${s.warnings} loop warning(s)` : ''}`);
+  const budget = (name: keyof Budgets, used: number, unit = '', digits = 0) => `${name} ${digits ? used.toFixed(digits) : Math.round(used)}${unit}${s.budgets[name] !== undefined ? ` of ${s.budgets[name]}${unit}` : ''}`;
+  lines.push(`  used: ${budget('steps', s.used.steps)}, ${budget('activeMs', s.used.activeMs, ' ms')}, ${budget('outputBytes', s.used.outputBytes, ' B')}, ${budget('cpuSeconds', s.used.cpuSeconds, ' s', 2)}, ${budget('cost', s.used.cost, '', 2)}${s.warnings ? `; ${s.warnings} loop warning(s)` : ''}`);
   if (s.lastControl) lines.push(`  last control: ${s.lastControl.verb} by ${s.lastControl.by.principal} (${s.lastControl.by.role}) at ${s.lastControl.at}`);
   return lines.join('\n');
 }
@@ -40,6 +41,13 @@ export function formatRunState(s: RunState): string {
 const positive = (v: string, flag: string): number => {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new AirlockError('bad_request', `${flag} wants a whole number > 0, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+/** A number > 0 (CPU seconds and cost may be fractional). */
+export const positiveNumber = (v: string, flag: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new AirlockError('bad_request', `${flag} wants a number > 0, got ${JSON.stringify(v)}`);
   return n;
 };
 
@@ -69,16 +77,20 @@ export function addGovernanceCommands(program: Command, kit: CliKit): void {
     .option('--steps <n>', 'steps budget')
     .option('--active-ms <n>', 'active wall time budget, ms')
     .option('--output-bytes <n>', 'output bytes budget')
+    .option('--cpu-seconds <n>', 'CPU seconds budget (the sandboxes\' cgroup CPU time)')
+    .option('--cost <n>', 'cost budget (sum of the cost figures the agent reports per step)')
     .option('--reason <text>', 'why, for the log')
     .option('--request-id <id>', 'idempotency key')
-    .action((runId: string, o: { steps?: string; activeMs?: string; outputBytes?: string; reason?: string; requestId?: string }) =>
+    .action((runId: string, o: { steps?: string; activeMs?: string; outputBytes?: string; cpuSeconds?: string; cost?: string; reason?: string; requestId?: string }) =>
       kit.withClient(async (c) => {
         const budgets: Budgets = {
           ...(o.steps ? { steps: positive(o.steps, '--steps') } : {}),
           ...(o.activeMs ? { activeMs: positive(o.activeMs, '--active-ms') } : {}),
           ...(o.outputBytes ? { outputBytes: positive(o.outputBytes, '--output-bytes') } : {}),
+          ...(o.cpuSeconds ? { cpuSeconds: positiveNumber(o.cpuSeconds, '--cpu-seconds') } : {}),
+          ...(o.cost ? { cost: positiveNumber(o.cost, '--cost') } : {}),
         };
-        if (Object.keys(budgets).length === 0) throw new AirlockError('bad_request', 'name a budget to raise: --steps, --active-ms or --output-bytes');
+        if (Object.keys(budgets).length === 0) throw new AirlockError('bad_request', 'name a budget to raise: --steps, --active-ms, --output-bytes, --cpu-seconds or --cost');
         show(await c.raise(runId, budgets, { requestId: o.requestId ?? randomUUID(), ...(o.reason ? { reason: o.reason } : {}) }));
       }),
     );
@@ -101,32 +113,5 @@ export function addGovernanceCommands(program: Command, kit: CliKit): void {
       if (kit.asJson()) kit.out(JSON.stringify({ type: 'credential', role: o.role, principal: o.name, ...(o.runs ? { runs: o.runs } : {}), ...(ttl !== undefined ? { expiresAt: new Date(Date.now() + ttl).toISOString() } : {}), credential }));
       else kit.out(credential);
     });
-  program
-    .command('watch')
-    .description("show a run's state, budgets used and held steps; with --follow, again whenever its log moves, until it closes")
-    .argument('<run>', 'run id')
-    .option('-f, --follow', 'keep watching until the run closes')
-    .action((runId: string, o: { follow?: boolean }) =>
-      kit.withClient(async (c) => {
-        const print = async () => {
-          show(await c.runState(runId));
-          const { approvals } = await c.approvals({ runId });
-          if (kit.asJson()) approvals.forEach((a) => kit.out(JSON.stringify({ type: 'approval', ...a })));
-          else for (const a of approvals) kit.out(`  held: step ${a.step} (${a.rule}) $ ${a.cmd.replace(/\n/g, '⏎').slice(0, 100)}`);
-        };
-        await print();
-        if (!o.follow) return;
-        const stop = new AbortController();
-        process.once('SIGINT', () => stop.abort());
-        const states = new Set(['run.control', 'run.governed', 'step.exited', 'step.verdict', 'step.decided', 'run.closed']);
-        try {
-          for await (const e of c.run(runId).log({ follow: true, signal: stop.signal })) {
-            if (states.has(e.type)) await print();
-            if (e.type === 'run.closed') break;
-          }
-        } catch (err) {
-          if (!stop.signal.aborted) throw err;
-        }
-      }),
-    );
+  addWatchCommand(program, kit);
 }

@@ -6,10 +6,10 @@ import { Command, Option } from 'commander';
 import { AirlockError, ROLES, outputBytes } from '@airlock/proto';
 import type { LogEvent, Role, StepResult } from '@airlock/proto';
 import type { Airlock, ExecResult } from '@airlock/client';
-import { addGovernanceCommands } from './governance-commands.ts';
+import { addGovernanceCommands, positiveNumber } from './governance-commands.ts';
 import { alive, readRoleFile, readStack, withCredentials } from './stack-file.ts';
 import { openSnapshotStore } from './lazy.ts';
-import { formatEvent, parseEnvPairs, exitCodeOf } from './format.ts';
+import { formatEvent, parseEnvPairs, exitCodeOf, patchLine, runStatus } from './format.ts';
 
 /** Exit code for Airlock's own failures (like `docker run`), distinct from the command's codes. */
 const EXIT_AIRLOCK_ERROR = 125;
@@ -75,7 +75,12 @@ function commandText(parts: string[]): string {
   return parts.join(' ');
 }
 
-async function runStep(client: Airlock, runId: string, cmd: string, opts: { env?: string[]; timeout?: string; waitApproval?: string }): Promise<StepResult> {
+/** `--cost`: a number >= 0. */
+function costOf(v: string): number {
+  return v.trim() === '0' ? 0 : positiveNumber(v, '--cost');
+}
+
+async function runStep(client: Airlock, runId: string, cmd: string, opts: { env?: string[]; timeout?: string; waitApproval?: string; cost?: string }): Promise<StepResult> {
   const asJson = globals().json;
   const result = await client.run(runId).exec(cmd, {
     // Output goes to the terminal (or JSON lines) as it comes: none is kept in the result.
@@ -87,6 +92,7 @@ async function runStep(client: Airlock, runId: string, cmd: string, opts: { env?
     },
     ...(opts.env?.length ? { env: parseEnvPairs(opts.env) } : {}),
     ...(opts.timeout ? { timeoutMs: Number(opts.timeout) } : {}),
+    ...(opts.cost ? { cost: costOf(opts.cost) } : {}),
     onOutput: asJson ? undefined : (stream, data) => (stream === 'stdout' ? process.stdout : process.stderr).write(data),
     onEvent: asJson ? (e) => json(eventForJson(e)) : undefined,
   });
@@ -220,8 +226,9 @@ program
   .argument('<cmd...>', 'the command line (after --), run by bash -c')
   .option('--timeout <ms>', 'step timeout in milliseconds')
   .option('--wait-approval <duration>', 'if the command is held for approval (ask), wait this long (e.g. 10m) for an operator, then run it if approved')
+  .option('--cost <n>', "what producing this step cost (your figure), summed into the run's cost budget")
   .addOption(new Option('--env <KEY=VALUE...>', 'environment for this step only').default([]))
-  .action((runId: string, cmd: string[], o: { timeout?: string; env: string[]; waitApproval?: string }) =>
+  .action((runId: string, cmd: string[], o: { timeout?: string; env: string[]; waitApproval?: string; cost?: string }) =>
     withClient(async (c) => {
       const result = await runStep(c, runId, commandText(cmd), o);
       process.exitCode = exitCodeOf(result);
@@ -281,20 +288,21 @@ program
       const { runs } = await c.ps({ all: o.all ?? false });
       if (globals().json) return runs.forEach((r) => json({ type: 'run', ...r }));
       if (runs.length === 0) return out(o.all ? 'no runs' : 'no open runs (--all shows closed ones)');
-      out(['RUN ID'.padEnd(26), 'STATUS'.padEnd(6), 'STEPS'.padStart(5), 'RUNNER'.padEnd(12), 'IMAGE'].join('  '));
-      for (const r of runs) out([r.runId, r.status.padEnd(6), String(r.steps).padStart(5), r.runnerId.padEnd(12), r.image].join('  '));
+      out(['RUN ID'.padEnd(26), 'STATUS'.padEnd(20), 'STEPS'.padStart(5), 'RUNNER'.padEnd(12), 'IMAGE'].join('  '));
+      for (const r of runs) out([r.runId, runStatus(r).padEnd(20), String(r.steps).padStart(5), r.runnerId.padEnd(12), r.image].join('  '));
     }),
   );
 
 program
   .command('close')
-  .description('close a run: remove its sandbox, give its workspace back')
+  .description('close a run: remove its sandbox, give its workspace back (termination: succeeded, or failed with --failed)')
   .argument('<run>', 'run id')
-  .action((runId: string) =>
+  .option('--failed', 'the task failed: the run ends with termination `failed`')
+  .action((runId: string, o: { failed?: boolean }) =>
     withClient(async (c) => {
-      const r = await c.close(runId);
+      const r = await c.close(runId, o.failed ? { outcome: 'failed' } : {});
       if (globals().json) json({ type: 'run', ...r });
-      else out(`closed ${r.runId}`);
+      else out(`closed ${r.runId}${r.termination ? ` (${r.termination})` : ''}`);
     }),
   );
 
@@ -414,16 +422,14 @@ program
   .argument('<a>', 'step number (0 = as the run opened)')
   .argument('<b>', 'step number')
   .option('--patch', 'unified diff of text files')
-  .action((runId: string, a: string, b: string, o: { patch?: boolean }) =>
+  .option('--path <path>', 'only this path (a directory covers what is under it); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .action((runId: string, a: string, b: string, o: { patch?: boolean; path: string[] }) =>
     withClient(async (c) => {
-      const [sa, sb] = [await c.run(runId).snapshotAt(stepNumber(a)), await c.run(runId).snapshotAt(stepNumber(b))];
-      await using store = await openSnapshotStore(c.nats.nc);
-      const d = await store.diff(sa.digest, sb.digest, { patch: o.patch ?? false });
-      if (globals().json) return json({ type: 'diff', runId, from: sa.step, to: sb.step, ...d });
-      for (const e of d.added) out(`A  ${e.path}`);
-      for (const e of d.modified) out(`M  ${e.path}`);
-      for (const e of d.deleted) out(`D  ${e.path}`);
-      for (const p of d.patches ?? []) out(p.kind === 'text' ? p.patch.trimEnd() : `Binary files differ: ${p.path}${p.kind === 'too_large' ? ' (too large for a patch)' : ''}`);
+      const d = await c.run(runId).diff({ from: stepNumber(a), to: stepNumber(b), patch: o.patch ?? false, ...(o.path.length > 0 ? { paths: o.path } : {}) });
+      if (globals().json) return json({ type: 'diff', ...d });
+      for (const e of d.changes) out(`${e.change === 'added' ? 'A' : e.change === 'modified' ? 'M' : 'D'}  ${e.path}`);
+      if (d.truncated) process.stderr.write('more paths changed than are listed: narrow with --path\n');
+      for (const p of d.patches ?? []) out(patchLine(p));
     }),
   );
 

@@ -17,6 +17,7 @@ const ACCESS: Readonly<Record<string, readonly Role[]>> = {
   bundle: ['operator', 'reviewer', 'admin'],
   decide: ['operator', 'admin'],
   control: ['operator', 'admin'],
+  diff: ['agent', 'operator', 'reviewer', 'admin'],
 };
 const STEP_LIKE: readonly Role[] = ['agent', 'operator', 'admin'];
 

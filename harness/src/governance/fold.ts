@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Actor, Budgets, ControlVerb, LogEvent, PauseCause, RunState, Termination } from '@airlock/proto';
+import type { Actor, Budgets, ControlVerb, LogEvent, PauseCause, RunState, Suspended, Termination } from '@airlock/proto';
 import type { Usage } from './budgets.ts';
 import type { StepTrace } from './loops.ts';
 
@@ -29,10 +29,14 @@ export interface RunFold {
   /** Control request ids already applied. */
   applied: Map<string, AppliedControl>;
   lastControl?: AppliedControl;
+  /** When the run last did something (opened, a step requested or ended, a control, a restore): the idle clock. */
+  lastActiveAt?: string;
+  /** Set while the run is suspended for idleness (from `run.suspended` until the restore's `run.moved`). */
+  suspended?: Suspended;
 }
 
 export function emptyFold(): RunFold {
-  return { state: 'running', raised: {}, used: { steps: 0, activeMs: 0, outputBytes: 0 }, trace: [], warnings: 0, applied: new Map() };
+  return { state: 'running', raised: {}, used: { steps: 0, activeMs: 0, outputBytes: 0, cpuSeconds: 0, cost: 0 }, trace: [], warnings: 0, applied: new Map() };
 }
 
 /** Folds every event of a run's log, in order. */
@@ -62,11 +66,22 @@ function traceOf(f: RunFold, step: number): StepTrace | undefined {
   return undefined;
 }
 
+/** Events that reset the idle clock: the run did something, or someone did something to it. */
+const ACTIVITY: ReadonlySet<LogEvent['type']> = new Set(['run.opened', 'run.moved', 'step.requested', 'step.exited', 'step.decided', 'run.control']);
+
 /** Applies one event to the fold (in place) and returns it. */
 export function applyEvent(f: RunFold, e: LogEvent): RunFold {
+  if (ACTIVITY.has(e.type)) f.lastActiveAt = e.ts;
   switch (e.type) {
     case 'step.requested':
       f.stepInFlight = e.step;
+      if (e.cost) f.used.cost += e.cost;
+      break;
+    case 'run.suspended':
+      f.suspended = { at: e.ts, afterStep: e.afterStep, snapshot: e.snapshot, runnerId: e.runnerId };
+      break;
+    case 'run.moved':
+      delete f.suspended;
       break;
     case 'step.verdict': {
       // Only a deny counts as refused: a step held for approval (ask) waits for a person, it is not probing.
@@ -119,6 +134,7 @@ export function applyResult(f: RunFold, step: number, r: StepResultLike, snapsho
   if (t?.result != null) return;
   f.used.activeMs += r.durationMs;
   f.used.outputBytes += r.stdoutBytes + r.stderrBytes;
+  f.used.cpuSeconds += r.cpuSeconds ?? 0;
   if (t) {
     t.result = resultPrint(r);
     t.exitCode = r.exitCode;
@@ -126,7 +142,7 @@ export function applyResult(f: RunFold, step: number, r: StepResultLike, snapsho
   }
 }
 
-type StepResultLike = Parameters<typeof resultPrint>[0] & { durationMs: number };
+type StepResultLike = Parameters<typeof resultPrint>[0] & { durationMs: number; cpuSeconds?: number | undefined };
 
 function applyControl(f: RunFold, e: Extract<LogEvent, { type: 'run.control' }>): void {
   const by = e.actor ?? { principal: 'unknown', role: 'operator' as const };

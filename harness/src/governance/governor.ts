@@ -6,6 +6,7 @@ import type { RunRecords } from '../runs/records.ts';
 import { exhausted, mergeBudgets } from './budgets.ts';
 import { applyEvent, applyResult, emptyFold, type RunFold } from './fold.ts';
 import { detectLoop } from './loops.ts';
+import { terminationOf, type Ending } from './termination.ts';
 
 /** How the governor ends a run (the lifecycle's close, with a typed termination). */
 export type CloseRun = (runId: string, opts: { termination: Termination; reason: string }) => Promise<unknown>;
@@ -85,6 +86,8 @@ export class RunGovernor {
       warnings: f.warnings,
       ...(inFlight !== undefined && !closed ? { stepInFlight: inFlight } : {}),
       ...(f.lastControl ? { lastControl: f.lastControl } : {}),
+      ...(f.lastActiveAt && !closed ? { lastActiveAt: f.lastActiveAt } : {}),
+      ...(f.suspended && !closed ? { suspended: f.suspended } : {}),
     };
   }
 
@@ -118,9 +121,10 @@ export class RunGovernor {
   async afterStep(record: RunRecord, result: StepResult): Promise<void> {
     const f = await this.fold(record);
     applyResult(f, result.step, result, result.snapshot);
+    f.lastActiveAt = new Date().toISOString();
     if (f.state === 'closed' || f.termination === 'killed') return;
     if (f.state === 'cancelling') {
-      await this.#close?.(record.runId, { termination: 'cancelled', reason: 'cancelled by an operator after the step that was running' });
+      await this.#close?.(record.runId, { termination: terminationOf(f, { kind: 'cancel' }), reason: 'cancelled by an operator after the step that was running' });
       return;
     }
     await this.#detect(record);
@@ -167,7 +171,7 @@ export class RunGovernor {
         break;
       case 'cancel':
         if (opts.stepInFlight !== undefined) await this.#markControl(req.runId, 'cancelling');
-        else await this.#close?.(req.runId, { termination: 'cancelled', reason: `cancelled by ${actor.principal}${req.reason ? `: ${req.reason}` : ''}` });
+        else await this.#close?.(req.runId, { termination: terminationOf(f, { kind: 'cancel' }), reason: `cancelled by ${actor.principal}${req.reason ? `: ${req.reason}` : ''}` });
         break;
       case 'kill':
         await this.#close?.(req.runId, { termination: 'killed', reason: `killed by ${actor.principal}${req.reason ? `: ${req.reason}` : ''}` });
@@ -186,7 +190,7 @@ export class RunGovernor {
     if (req.verb === 'pause' && f.state === 'paused') refuse('it is already paused');
     if (req.verb === 'resume' && f.state !== 'paused') refuse('it is not paused');
     if (req.verb === 'raise') {
-      if (!req.budgets || Object.keys(req.budgets).length === 0) refuse('name the budgets to raise (steps, activeMs, outputBytes)');
+      if (!req.budgets || Object.keys(req.budgets).length === 0) refuse('name the budgets to raise (steps, activeMs, outputBytes, cpuSeconds, cost)');
       const now = this.budgets(record, f);
       for (const [name, value] of Object.entries(req.budgets!) as Array<[keyof Budgets, number]>) {
         if (value <= f.used[name]) refuse(`${name} ${value} is not above what the run used (${f.used[name]})`);
@@ -208,6 +212,27 @@ export class RunGovernor {
       }
     }
     this.#ctx.log.warn({ runId, control }, 'could not show the run state in its record (the log holds it)');
+  }
+
+  /** The typed termination of a run that ends now (rules in termination.ts). */
+  async ending(record: RunRecord, ending: Ending): Promise<Termination> {
+    const f = await this.fold(record).catch(() => undefined);
+    return terminationOf(f, ending);
+  }
+
+  /** Reads the run's fold from its log again (a previous harness may have left a step it never saw end). */
+  reload(record: RunRecord): Promise<RunFold> {
+    this.#folds.delete(record.runId);
+    return this.fold(record);
+  }
+
+  /** The runner restored the suspended run (its `run.moved` is a runner event the cache does not see). */
+  restored(runId: string): void {
+    const f = this.#folds.get(runId);
+    if (f) void f.then((fold) => {
+      delete fold.suspended;
+      fold.lastActiveAt = new Date().toISOString();
+    }, () => undefined);
   }
 
   /** Forgets a closed run's fold. */

@@ -45,10 +45,10 @@ export async function checkRunLog(
   }
   const events = raw.map(({ bytes, sig }) => ({ bytes, sig, event: LogEventSchema.parse(JSON.parse(new TextDecoder().decode(bytes))) }));
   const harnessSigned = events.map(({ event, bytes, sig }) => event.by === 'harness' && verifyHarnessLog(opts.harnessKey, bytes, sig));
-  // Runners the harness itself declared lost on this run held it before it moved.
+  // Runners the harness itself declared lost on this run, or suspended it on, held it before it moved.
   const holders = new Set([opts.holder]);
   events.forEach(({ event }, i) => {
-    if (harnessSigned[i] && event.type === 'runner.lost') holders.add(event.runnerId);
+    if (harnessSigned[i] && (event.type === 'runner.lost' || event.type === 'run.suspended')) holders.add(event.runnerId);
   });
   const out: CheckedEvent[] = [];
   for (const [i, { bytes, sig, event }] of events.entries()) {

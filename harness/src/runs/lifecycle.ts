@@ -81,14 +81,16 @@ export class RunLifecycle {
   }
 
   /** Closes a run (an agent: only its own); `opts` when an operator's control ends it. */
-  async close(req: ApiCloseRequest, caller?: ApiCaller, opts: { termination: Termination; reason: string } = { termination: 'succeeded', reason: 'closed by request' }): Promise<RunRecord> {
+  async close(req: ApiCloseRequest, caller?: ApiCaller, given?: { termination: Termination; reason: string }): Promise<RunRecord> {
     const { record } = await this.#records.get(req.runId, { fresh: true });
     if (caller) authorizeRun(caller, req.runId, record.openedBy?.principal);
     if (record.status === 'closed') return record;
+    // Its agent's close: the termination follows from the run's state and the outcome it reports (governance/termination.ts).
+    const opts = given ?? { termination: await this.#governor.ending(record, { kind: 'close', outcome: req.outcome }), reason: req.outcome === 'failed' ? 'closed by request: the task failed' : 'closed by request' };
     const reason = opts.reason;
     let loggedByRunner = true;
     try {
-      await askRunner(this.#ctx.nats.nc, subjects.runnerClose(record.runnerId), { v: PROTOCOL_VERSION, runId: req.runId, reason }, RunnerCloseResultSchema, 60_000, {
+      await askRunner(this.#ctx.nats.nc, subjects.runnerClose(record.runnerId), { v: PROTOCOL_VERSION, runId: req.runId, reason, termination: opts.termination }, RunnerCloseResultSchema, 60_000, {
         verify: (raw) => this.#runnerKeys.verify('close', record.runnerId, req.runId, 0, raw),
       });
     } catch (err) {

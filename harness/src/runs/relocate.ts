@@ -1,10 +1,10 @@
-import { AirlockError, PROTOCOL_VERSION } from '@airlock/proto';
-import type { RunnerOpenRequest } from '@airlock/proto';
+import { AirlockError } from '@airlock/proto';
 import type { HarnessContext } from '../context.ts';
 import type { PolicyGate } from '../policy/gate.ts';
 import type { RunLifecycle } from './lifecycle.ts';
 import type { RunLogs } from '../run-logs.ts';
 import type { RunRecords } from './records.ts';
+import { lastSnapshot, reopenRun } from './restore.ts';
 import type { StepDispatcher } from './steps.ts';
 import type { RunnerFleet } from '../routing/fleet.ts';
 
@@ -47,6 +47,8 @@ export class RunRelocator {
     if (scanUnknown) this.#lastScan = now;
     const runs = await this.#records.list(false);
     for (const r of runs) {
+      // A suspended run has no sandbox to move: its next step restores it (runs/idle.ts).
+      if (r.suspended) continue;
       const gone = this.#fleet.isLost(r.runnerId) || (scanUnknown && !this.#fleet.hasSeen(r.runnerId));
       if (!gone || this.#moving.has(r.runId)) continue;
       const reason = this.#fleet.hasSeen(r.runnerId) ? `no heartbeat for over ${cfg.runnerLostMs} ms` : 'never heard from since the harness started';
@@ -66,31 +68,14 @@ export class RunRelocator {
       }
       const { record } = await this.#records.get(runId, { fresh: true });
       if (record.status !== 'open' || record.runnerId !== lostRunner) return;
-      let last: { step: number; digest: string } | undefined;
-      // Only a snapshot the run's holder itself logged is restored: another runner could append one.
-      for (const { event: e, forged } of await this.#logs.checked(runId, record.runnerId)) {
-        if (e.type === 'snapshot.created' && !forged) last = { step: e.step, digest: e.digest };
-      }
+      const last = await lastSnapshot(this.#logs, record);
       if (!last) {
         await this.#lifecycle.fail(record, `runner ${lostRunner} was lost and the run has no snapshot to restore`);
         return;
       }
-      const body: RunnerOpenRequest = {
-        v: PROTOCOL_VERSION,
-        runId,
-        image: record.image,
-        mountPath: record.mountPath,
-        env: record.env,
-        limits: this.#gate.limits(),
-        runtime: this.#gate.validator.policy.runtime,
-        network: 'none',
-        policyHash: record.policyHash,
-        fromSnapshot: last.digest,
-        resume: { previousRunner: lostRunner, afterStep: last.step, reason: `runner ${lostRunner} lost: ${reason}` },
-      };
       let opened;
       try {
-        opened = await this.#fleet.open(body);
+        opened = await reopenRun(this.#fleet, this.#gate, record, last, lostRunner, `runner ${lostRunner} lost: ${reason}`);
       } catch (err) {
         await this.#lifecycle.fail(record, `runner ${lostRunner} was lost and no runner could take the run: ${(err as Error).message}`);
         return;

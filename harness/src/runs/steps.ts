@@ -44,6 +44,8 @@ export class StepDispatcher {
   readonly #governor: RunGovernor;
   /** Exec requests waiting on a runner, by run id, so a lost runner fails them at once. */
   readonly #waiting = new Map<string, StepInFlight>();
+  /** Restores an idle-suspended run before its next step (runs/idle.ts); built after this dispatcher. */
+  #restore: (record: RunRecord) => Promise<RunRecord> = (r) => Promise.resolve(r);
 
   constructor(
     ctx: HarnessContext,
@@ -58,6 +60,11 @@ export class StepDispatcher {
     this.#runnerKeys = deps.runnerKeys;
     this.#key = deps.key;
     this.#governor = deps.governor;
+  }
+
+  /** Binds the restore of suspended runs (runs/idle.ts), called before every step is numbered. */
+  bindRestore(restore: (record: RunRecord) => Promise<RunRecord>): void {
+    this.#restore = restore;
   }
 
   /** The step of a run waiting on its runner, if any. */
@@ -87,6 +94,7 @@ export class StepDispatcher {
       cmd: this.#redactor.redactString(req.cmd),
       ...(asked.length ? { secrets: asked } : {}),
       ...(req.yieldMs !== undefined ? { yieldMs: req.yieldMs } : {}),
+      ...(req.cost !== undefined ? { cost: req.cost } : {}),
       ...(actor ? { actor } : {}),
     });
     // Where the step starts (cwd, keepCwd): the command is validated and run with the `cd` in front.
@@ -179,20 +187,29 @@ export class StepDispatcher {
    */
   async number(runId: string): Promise<{ record: RunRecord; step: number }> {
     const current = (await this.#records.get(runId)).record;
-    if (current.status === 'open') await this.#governor.beforeStep(current);
-    for (const fresh of [false, true]) {
-      const current = await this.#records.get(runId, { fresh });
+    if (current.status === 'open') {
+      await this.#governor.beforeStep(current);
+      // A suspended run gets its sandbox back first (its runner may now be another one).
+      await this.#restore(current);
+    }
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = await this.#records.get(runId, { fresh: attempt > 0 });
       const record = current.record;
       if (record.status !== 'open') throw new AirlockError('run_closed', `run ${runId} was closed at ${record.closedAt ?? '?'}`);
+      // The idle scan suspended it while this step waited: restore it, then number the step.
+      if (record.suspended) {
+        await this.#restore(record);
+        continue;
+      }
       const step = record.steps + 1;
       try {
         await this.#records.save({ ...record, steps: step }, current.revision);
         return { record, step };
       } catch (cause) {
         this.#records.forget(runId);
-        if (fresh) throw new AirlockError('run_busy', `run ${runId} changed while this step was being numbered; steps of one run are serial`, { cause });
+        if (attempt === 2) throw new AirlockError('run_busy', `run ${runId} changed while this step was being numbered; steps of one run are serial`, { cause });
       }
     }
-    throw new AirlockError('internal', 'unreachable');
+    throw new AirlockError('run_busy', `run ${runId} was suspended and restored while this step was being numbered; send it again`);
   }
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { EnvSchema, RunIdSchema, StepNumberSchema, VersionSchema } from './common.ts';
 import { ReplayOfSchema, RunRecordSchema } from './run.ts';
-import { BudgetsSchema } from './governance.ts';
+import { BudgetsSchema, CloseOutcomeSchema, StepCostSchema } from './governance.ts';
 import { ExecSessionFields } from './session.ts';
 
 /** CLI/SDK -> harness: open a run. */
@@ -34,10 +34,17 @@ export const ApiExecRequestSchema = z.object({
   env: EnvSchema.optional(),
   timeoutMs: z.number().int().positive().optional(),
   ...ExecSessionFields,
+  /** What producing this step cost the agent (its own figure, e.g. model tokens or cents), summed into the run's `cost` budget. */
+  cost: StepCostSchema.optional(),
 });
 export type ApiExecRequest = z.infer<typeof ApiExecRequestSchema>;
 
-export const ApiCloseRequestSchema = z.object({ v: VersionSchema, runId: RunIdSchema });
+export const ApiCloseRequestSchema = z.object({
+  v: VersionSchema,
+  runId: RunIdSchema,
+  /** How the agent's task ended (termination `succeeded` or `failed`); default succeeded. */
+  outcome: CloseOutcomeSchema.optional(),
+});
 export type ApiCloseRequest = z.infer<typeof ApiCloseRequestSchema>;
 
 export const ApiPsRequestSchema = z.object({ v: VersionSchema, all: z.boolean().optional() });

@@ -84,6 +84,8 @@ export const StepResultSchema = z.object({
   logSeq: z.number().int().nonnegative(),
   /** Digest of the workspace snapshot taken after the step (absent if it failed; the log says why). */
   snapshot: z.string().optional(),
+  /** CPU time the sandbox used since the previous reading (its cgroup's cpu.stat usage_usec), seconds; absent when it could not be read. */
+  cpuSeconds: z.number().nonnegative().optional(),
   ...StepResultSessionFields,
   /** The runner's signature over this result (see {@link ReplySignatureSchema}). */
   sig: ReplySignatureSchema.optional(),

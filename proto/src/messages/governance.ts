@@ -23,9 +23,13 @@ export const BudgetsSchema = z.strictObject({
   activeMs: z.number().int().positive().optional(),
   /** Output bytes (stdout + stderr) of all steps. */
   outputBytes: z.number().int().positive().optional(),
+  /** CPU time the run's sandboxes used (their cgroup's `cpu.stat` usage_usec, read by the runner after each step), seconds. */
+  cpuSeconds: z.number().positive().optional(),
+  /** Sum of the cost figures the agent reported with its steps (`exec` option `cost`; any unit the deployment agrees on). */
+  cost: z.number().positive().optional(),
 });
 export type Budgets = z.infer<typeof BudgetsSchema>;
-export const BUDGET_NAMES = ['steps', 'activeMs', 'outputBytes'] as const;
+export const BUDGET_NAMES = ['steps', 'activeMs', 'outputBytes', 'cpuSeconds', 'cost'] as const;
 export type BudgetName = (typeof BUDGET_NAMES)[number];
 
 /** Loop detectors: what they look for is in `harness/src/governance/loops.ts`. */
@@ -36,12 +40,33 @@ export type LoopDetector = (typeof LOOP_DETECTORS)[number];
 export const GovernActionSchema = z.enum(['pause', 'warn', 'off']);
 export type GovernAction = z.infer<typeof GovernActionSchema>;
 
+/** A duration in a policy: `500ms`, `30s`, `15m`, `24h`, `7d`. */
+export const DurationSchema = z.string().regex(/^\d{1,9}(ms|s|m|h|d)$/, 'a duration like 500ms, 30s, 15m, 24h or 7d');
+
+/** A policy duration in ms. */
+export function durationMs(text: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  if (!m) throw new Error(`not a duration: ${JSON.stringify(text)}`);
+  return Number(m[1]) * { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+}
+
+/** Defaults of the idle settings (the policy fields are optional, so older policies keep their hash). */
+export const DEFAULT_IDLE_TIMEOUT = '15m';
+export const DEFAULT_MAX_IDLE = '24h';
+
 /**
  * The policy's `governance` section (optional: absent keeps a policy's hash and means the defaults
  * below). Per-run budget overrides come with `open`.
  */
 export const GovernancePolicySchema = z.strictObject({
   budgets: BudgetsSchema.default({}),
+  /**
+   * A run with no step for this long is suspended: its sandbox is removed and its runner slot freed;
+   * its next step restores it from its last snapshot (default 15m; absent = the default).
+   */
+  idleTimeout: DurationSchema.optional(),
+  /** A run with no step for this long is closed (termination `idle`; default 24h). */
+  maxIdle: DurationSchema.optional(),
   loops: z
     .strictObject({
       /** Same command with the same result this many times in a row. */
@@ -70,8 +95,13 @@ export const CONTROL_VERBS = ['pause', 'resume', 'cancel', 'kill', 'raise'] as c
 export const ControlVerbSchema = z.enum(CONTROL_VERBS);
 export type ControlVerb = z.infer<typeof ControlVerbSchema>;
 
-/** Why a run ended. */
-export const TERMINATIONS = ['succeeded', 'failed', 'cancelled', 'killed', 'budget', 'loop', 'sandbox_lost', 'runner_lost'] as const;
+/**
+ * Why a run ended (the rules are in `harness/src/governance/termination.ts`): `succeeded`/`failed`
+ * closed by its agent (as it reported the outcome), `cancelled`/`killed` by an operator, `budget`/
+ * `loop` closed while the harness held it paused for that cause, `sandbox_lost` its sandbox could not
+ * be restored, `runner_lost` its runner died and no other could take it, `idle` no step for `maxIdle`.
+ */
+export const TERMINATIONS = ['succeeded', 'failed', 'cancelled', 'killed', 'budget', 'loop', 'sandbox_lost', 'runner_lost', 'idle'] as const;
 export const TerminationSchema = z.enum(TERMINATIONS);
 export type Termination = z.infer<typeof TerminationSchema>;
 
@@ -100,6 +130,17 @@ export type ApiControlRequest = z.infer<typeof ApiControlRequestSchema>;
 export const ApiRunStateRequestSchema = z.object({ v: VersionSchema, runId: RunIdSchema });
 export type ApiRunStateRequest = z.infer<typeof ApiRunStateRequestSchema>;
 
+/** A run suspended for idleness: where its next step restores it from. */
+export const SuspendedSchema = z.object({
+  at: z.string(),
+  /** The snapshot (after this step) the next step restores. */
+  afterStep: z.number().int().min(0),
+  snapshot: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The runner that held it. */
+  runnerId: z.string(),
+});
+export type Suspended = z.infer<typeof SuspendedSchema>;
+
 /** A run's state as the fold of its log: what `watch` shows and every control answers with. */
 export const RunStateSchema = z.object({
   runId: RunIdSchema,
@@ -107,7 +148,11 @@ export const RunStateSchema = z.object({
   paused: z.object({ cause: PauseCauseSchema, by: ActorSchema.optional(), reason: z.string(), at: z.string() }).optional(),
   termination: TerminationSchema.optional(),
   budgets: BudgetsSchema,
-  used: z.object({ steps: z.number().int(), activeMs: z.number(), outputBytes: z.number().int() }),
+  used: z.object({ steps: z.number().int(), activeMs: z.number(), outputBytes: z.number().int(), cpuSeconds: z.number().default(0), cost: z.number().default(0) }),
+  /** When the run's last step (or its open, or a control) happened: the idle clock starts there. */
+  lastActiveAt: z.string().optional(),
+  /** Set while the run is suspended for idleness (no sandbox, no slot; the next step restores it). */
+  suspended: SuspendedSchema.optional(),
   /** Loop warnings recorded (detections whose action is `warn`). */
   warnings: z.number().int(),
   /** The step executing now, if any. */
@@ -116,3 +161,16 @@ export const RunStateSchema = z.object({
   lastControl: z.object({ verb: ControlVerbSchema, requestId: z.string(), by: ActorSchema, at: z.string() }).optional(),
 });
 export type RunState = z.infer<typeof RunStateSchema>;
+
+/** `RunRecord` fields of idle suspension (spread into its schema; optional, so older records parse). */
+export const RunIdleFields = {
+  /** Set while the run is suspended (`ps` shows it); its `runnerId` no longer holds a sandbox for it. */
+  suspended: SuspendedSchema.optional(),
+} as const;
+
+/** How a run's agent says its task ended when it closes the run (`close --failed`); default succeeded. */
+export const CloseOutcomeSchema = z.enum(['succeeded', 'failed']);
+export type CloseOutcome = z.infer<typeof CloseOutcomeSchema>;
+
+/** A cost figure an agent reports with a step (summed into the `cost` budget). */
+export const StepCostSchema = z.number().nonnegative().max(1e12);

@@ -79,6 +79,8 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     secrets: z.array(z.string()).optional(),
     /** Started as a long-running process (`exec` with `yieldMs`): poll, signal and list see it. */
     yieldMs: z.number().int().nonnegative().optional(),
+    /** The cost figure the agent reported with the step (summed into the `cost` budget). */
+    cost: z.number().nonnegative().optional(),
   }),
   /** What a file step (read, write, edit, list, stat) did; the content is in the snapshots, not here. */
   z.object({ ...base, type: z.literal('step.file'), step: StepNumberSchema, file: FileStepSummarySchema }),
@@ -156,6 +158,21 @@ export const LogEventSchema = z.discriminatedUnion('type', [
   }),
   /** The harness paused the run or warned about it: a budget ran out, or a loop was detected (`cause` holds the evidence). */
   z.object({ ...base, type: z.literal('run.governed'), action: z.enum(['pause', 'warn']), cause: PauseCauseSchema, reason: z.string() }),
+  /**
+   * The harness suspended the idle run: its sandbox is removed and its slot freed; the next step
+   * restores the workspace from `snapshot` (the runner then logs `run.moved`).
+   */
+  z.object({
+    ...base,
+    type: z.literal('run.suspended'),
+    runnerId: z.string(),
+    afterStep: z.number().int().min(0),
+    snapshot: z.string(),
+    /** How long the run had no step. */
+    idleMs: z.number().int().nonnegative(),
+    reason: z.string(),
+    workspaceReleased: z.boolean().optional(),
+  }),
   /** A request refused for its caller's role or credential (`actor` when one was established). */
   z.object({ ...base, type: z.literal('access.denied'), subject: z.string(), reason: z.string() }),
   z.object({

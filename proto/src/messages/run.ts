@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { EnvSchema, RunIdSchema, RunnerIdSchema, VersionSchema } from './common.ts';
 import { ReplySignatureSchema } from './exec.ts';
-import { ActorSchema, BudgetsSchema, TerminationSchema } from './governance.ts';
+import { ActorSchema, BudgetsSchema, RunIdleFields, TerminationSchema } from './governance.ts';
 import { RunSessionFields } from './session.ts';
 
 /**
@@ -70,6 +70,10 @@ export const RunnerCloseRequestSchema = z.object({
   v: VersionSchema,
   runId: RunIdSchema,
   reason: z.string().max(1024),
+  /** Why the run ends (typed; the runner writes it into `run.closed`). */
+  termination: TerminationSchema.optional(),
+  /** Idle suspension: remove the sandbox and free the slot, but the run goes on (no `run.closed`; the harness logs `run.suspended`). */
+  suspend: z.boolean().optional(),
 });
 export type RunnerCloseRequest = z.infer<typeof RunnerCloseRequestSchema>;
 
@@ -124,6 +128,7 @@ export const RunRecordSchema = z.object({
   /** Why the run ended (typed). */
   termination: TerminationSchema.optional(),
   ...RunSessionFields,
+  ...RunIdleFields,
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 

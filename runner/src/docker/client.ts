@@ -79,6 +79,11 @@ export interface ContainerClient {
    */
   sideExec?(containerId: string, spec: { cmd: string[]; user: string }): Promise<{ code: number | null; output: string }>;
   inspect(containerId: string): Promise<ContainerState | null>;
+  /**
+   * The container's CPU usage so far in µs as the engine reports it (its stats, read from the
+   * container's cgroup): for runners that cannot see the cgroups themselves. Optional for test doubles.
+   */
+  cpuUsageUsec?(containerId: string): Promise<number | undefined>;
   /** Sends SIGKILL. Idempotent: a stopped or missing container is not an error. */
   kill(containerId: string): Promise<void>;
   /** Force-removes. Idempotent. */
@@ -333,6 +338,16 @@ export class DockerodeClient implements ContainerClient {
     } catch (err) {
       if (statusOf(err) === 404) return null;
       throw err;
+    }
+  }
+
+  async cpuUsageUsec(containerId: string): Promise<number | undefined> {
+    try {
+      const stats = await this.#docker.getContainer(containerId).stats({ stream: false, 'one-shot': true });
+      const ns = stats.cpu_stats?.cpu_usage?.total_usage;
+      return typeof ns === 'number' && ns > 0 ? ns / 1000 : undefined;
+    } catch {
+      return undefined;
     }
   }
 
