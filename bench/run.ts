@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, side by side where they compare, JSON under bench/results/.
-//   node bench/run.ts [steps|mcp|egress|validate|snapshot ...]   (default: all)
+//   node bench/run.ts [cli|open|steps|mcp|egress|validate|snapshot|scale|ledger ...]   (default: all)
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { runStepBench } from './steps.ts';
 import { runValidateBench } from './validate.ts';
@@ -9,12 +10,30 @@ import { runScaleBench } from './scale.ts';
 import { runLedgerBench } from './ledger.ts';
 import { runMcpBench } from './mcp.ts';
 import { runEgressBench } from './egress.ts';
+import { runCliBench } from './cli.ts';
+import { runOpenBench } from './open.ts';
+import { targetMarkdown, targetTable } from './targets.ts';
 
 const out = join(import.meta.dirname, 'results');
 mkdirSync(out, { recursive: true });
-const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['steps', 'mcp', 'egress', 'validate', 'snapshot', 'scale', 'ledger']);
-const summary: Record<string, unknown> = { at: new Date().toISOString() };
+const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['cli', 'open', 'steps', 'mcp', 'egress', 'validate', 'snapshot', 'scale', 'ledger']);
+// The machine's load when the run started and ended: on a shared 2-core host, other work moves every figure.
+const summary: Record<string, unknown> = { at: new Date().toISOString(), loadAverageAtStart: loadavg().map((x) => Math.round(x * 100) / 100) };
 
+if (wanted.has('cli')) {
+  console.log('== CLI start: ./airlock exec RUN -- true vs docker exec CID true, wall per process (interleaved)');
+  const r = await runCliBench({ calls: Number(process.env.BENCH_CLI_CALLS ?? 20) });
+  writeFileSync(join(out, 'cli.json'), JSON.stringify({ at: summary.at, ...r }, null, 2) + '\n');
+  console.log(`  exec p50 ${r.exec.p50} ms | docker exec p50 ${r.dockerExec.p50} ms | ratio ${r.ratioP50}x (target <= 1.0x) | --help p50 ${r.help.p50} ms, log p50 ${r.log.p50} ms, node -e 0 p50 ${r.nodeStart.p50} ms`);
+  summary.cli = r;
+}
+if (wanted.has('open')) {
+  console.log('== runs: open -> first output, CPU per open + close, idle memory, fork, six real sessions vs raw docker exec');
+  const r = await runOpenBench({ forkFiles: Number(process.env.BENCH_FORK_FILES ?? 10_000), workloads: process.env.BENCH_WORKLOADS !== '0' });
+  writeFileSync(join(out, 'open.json'), JSON.stringify({ at: summary.at, ...r }, null, 2) + '\n');
+  console.log(`  open -> first output p50 ${r.openToFirstOutput.p50} ms; CPU per open+close ${r.cpuPerOpenCloseMs} ms; idle run sandbox ${r.idleRun.sandboxMb} MB + runner ${r.idleRun.runnerShareMb} MB; fork p50 ${r.fork.ms.p50} ms; sessions ${r.workloads.airlockMs} vs ${r.workloads.rawMs} ms (${r.workloads.ratio}x)`);
+  summary.open = r;
+}
 if (wanted.has('steps')) {
   console.log('== step latency: Airlock step vs raw docker exec (interleaved)');
   const r = await runStepBench({ steps: Number(process.env.BENCH_STEPS ?? 200) });
@@ -66,5 +85,12 @@ if (wanted.has('ledger')) {
   console.log(`  ${r.hashingAndRedactionOn.mbPerSecond} MB/s with hashing+redaction, ${r.hashingOnRedactionOff.mbPerSecond} MB/s without redaction, raw docker exec ${r.rawDockerExec?.mbPerSecond} MB/s; RSS growth harness ${rss.harness?.growthMb} MB, runner ${rss.runner?.growthMb} MB`);
   summary.ledger = r;
 }
+// Issue 15's table: every row, from this run's sections (others from their last results file, dated).
+summary.loadAverageAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
+const table = targetTable(summary, out);
+summary.targets = table;
+console.log(`== targets (issue 15); load average (1, 5, 15 min) at start ${String(summary.loadAverageAtStart)}, at end ${String(summary.loadAverageAtEnd)}`);
+console.log(targetMarkdown(table));
+writeFileSync(join(out, 'targets.json'), JSON.stringify({ at: summary.at, rows: table }, null, 2) + '\n');
 writeFileSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
 console.log(`results in ${out}`);

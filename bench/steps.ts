@@ -3,13 +3,13 @@
 // Airlock stacks side by side: steps through the in-sandbox executor (the default), through
 // `docker exec` (runner --executor exec), and through the executor with the sandbox under gVisor
 // (a policy with `runtime: runsc`), the last against a raw exec into a runsc container.
-import { writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { demux } from '@airlock/runner';
-import { defaultPolicy } from '@airlock/validate';
 import { TestStack } from '../test/fixtures.ts';
+import { repeatablePolicyFile } from './policy.ts';
 
 export interface Stats {
   n: number;
@@ -41,15 +41,17 @@ export async function rawExec(container: Docker.Container, cmd: string): Promise
 export async function runStepBench(opts: { steps?: number; opens?: number } = {}) {
   const steps = opts.steps ?? 200;
   const opens = opts.opens ?? 20;
-  await using stack = await TestStack.start();
+  // 200 identical steps in a row: the loop detectors would pause the run after four (bench/policy.ts).
+  const repeatable = await repeatablePolicyFile();
+  await using stack = await TestStack.start({ harness: { policyFile: repeatable } });
   const c = stack.client;
   process.env.AIRLOCK_EXECUTOR = 'exec';
-  await using execStack = await TestStack.start();
+  await using execStack = await TestStack.start({ harness: { policyFile: repeatable } });
   delete process.env.AIRLOCK_EXECUTOR;
   const ce = execStack.client;
   const policyDir = mkdtempSync(join(tmpdir(), 'airlock-bench-'));
   const runscPolicy = join(policyDir, 'runsc.json');
-  writeFileSync(runscPolicy, JSON.stringify({ ...(await defaultPolicy()), runtime: 'runsc' }));
+  writeFileSync(runscPolicy, readFileSync(await repeatablePolicyFile({ runtime: 'runsc' })));
   await using runscStack = await TestStack.start({ harness: { policyFile: runscPolicy }, policyRuntime: true });
   const cs = runscStack.client;
   const docker = new Docker();

@@ -106,6 +106,10 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# 5. Sandbox images
+# 5. The CLI's JavaScript bundle (scripts/build-cli.ts; `./airlock` also rebuilds it when a source is newer)
+say "building the CLI bundle"
+node scripts/build-cli.ts
+
+# 6. Sandbox images
 bash sandbox-images/build.sh
 say "setup done"

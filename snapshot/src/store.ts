@@ -21,6 +21,7 @@ import type { RestoreStats } from './restore.ts';
 import { EMPTY_SHA256, restoreTree } from './restore.ts';
 import type { CachedEntry, ScannedEntry, SkippedEntry, SnapshotState } from './scan.ts';
 import { scanWorkspace } from './scan.ts';
+import { sameAsManifest } from './unchanged.ts';
 import type { ImportStats } from './tar.ts';
 import { packManifest, readFileChunks, unpackToManifest } from './tar.ts';
 
@@ -222,6 +223,13 @@ export class SnapshotStore {
         skipped: scan.skipped,
         durationMs: 0,
       };
+      if (opts.previous && scan.candidates === 0 && sameAsManifest(scan.entries, opts.previous.manifest)) {
+        const same = await this.#unchanged(opts.previous, scan, refs, stats, opts);
+        if (same) {
+          stats.durationMs = performance.now() - started;
+          return same;
+        }
+      }
       const candidates: Extract<ScannedEntry, { type: 'file' }>[] = [];
       for (const e of scan.entries) {
         if (e.type !== 'file') continue;
@@ -286,6 +294,30 @@ export class SnapshotStore {
     } finally {
       this.#endWrite(refs);
     }
+  }
+
+  /**
+   * The snapshot of a workspace the stat walk found exactly as `previous` recorded it: the same digest,
+   * with a new ref and a fresh stat cache. Null when the previous manifest's index is gone from the
+   * store (a GC removed it): the caller then stores the manifest again as for any change.
+   */
+  async #unchanged(previous: SnapshotState, scan: { entries: ScannedEntry[]; startedAtNs: bigint }, refs: Set<string>, stats: SnapshotStats, opts: SnapshotOptions): Promise<SnapshotResult | null> {
+    const { digest, manifest } = previous;
+    // Claimed before the check: a GC that starts now keeps the index while this ref is written.
+    refs.add(digest);
+    if ((await this.manifests.info(`m.${digest}`)) === null) return null;
+    if (opts.group !== undefined) await this.#writeRef(opts.group, digest, opts.label);
+    const byPath = new Map<string, CachedEntry>();
+    for (let i = 0; i < scan.entries.length; i++) {
+      const e = manifest.entries[i]!;
+      byPath.set(e.path, { entry: e, stat: scan.entries[i]!.stat });
+      stats.entries++;
+      if (e.type === 'file') {
+        stats.files++;
+        stats.totalBytes += e.size;
+      }
+    }
+    return { digest, manifest, stats, state: { digest, manifest, startedAtNs: scan.startedAtNs, byPath } };
   }
 
   /** Registers a writer's claim set, visible to every GC running now (and to later ones while in flight). */

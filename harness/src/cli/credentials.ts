@@ -5,6 +5,7 @@ import { ROLES, names, runnerInboxPrefix, subjects } from '@airlock/proto';
 import type { Role } from '@airlock/proto';
 import { issueCredential } from '../governance/identity.ts';
 import { loadOrCreateSigningKey } from '../keys.ts';
+import { readRoleFile, withCredentials } from './stack-file.ts';
 import type { ConfigPermissions } from '../natsauth/users.ts';
 import { createRunnerIdentity, parseRunnerIdentity, publicKeysOf, type RunnerIdentity, type RunnerPublicKeys } from '@airlock/trust';
 
@@ -185,19 +186,6 @@ export function ensureDeployment(dir: string, runnerIds: readonly string[], opts
   return { dir, natsConf, runnersFile, harness, client, roles, runners };
 }
 
-/** A role's credential file as `ensureDeployment` wrote it. */
-export function readRoleFile(file: string): { role: Role; principal: string; user: string; pass: string; credential: string } {
-  return JSON.parse(readFileSync(file, 'utf8')) as { role: Role; principal: string; user: string; pass: string; credential: string };
-}
-
-/** `nats://user:pass@host:port` for each server of a comma-separated list. */
-export function withCredentials(servers: string, cred: { user: string; pass: string }): string {
-  return servers
-    .split(',')
-    .map((s) => s.replace(/^(nats:\/\/)?/, (p) => `${p || 'nats://'}${encodeURIComponent(cred.user)}:${encodeURIComponent(cred.pass)}@`))
-    .join(',');
-}
-
 /** The JetStream API subjects a consumer on one stream uses: create, info, delete, next, acks, flow control. */
 function objectStoreConsumers(stream: string): string[] {
   return [
@@ -208,3 +196,5 @@ function objectStoreConsumers(stream: string): string[] {
     `$JS.FC.${stream}.>`,
   ];
 }
+
+export { readRoleFile, withCredentials };

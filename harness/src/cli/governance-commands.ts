@@ -4,8 +4,6 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { AirlockError, ROLES, RUN_ID_PATTERN } from '@airlock/proto';
 import type { Role } from '@airlock/proto';
-import { importPrivateKey } from '@airlock/trust';
-import { issueCredential } from '../governance/identity.ts';
 import type { Budgets, RunState } from '@airlock/proto';
 import type { Airlock } from '@airlock/client';
 import { addWatchCommand } from './watch.ts';
@@ -120,9 +118,11 @@ export function addGovernanceCommands(program: Command, kit: CliKit): void {
     .option('--runs <ids...>', 'limit an agent to these runs (and the runs it opens itself)')
     .option('--ttl <duration>', 'expires after this long (30m, 2h, 7d); default: does not expire')
     .option('--key-file <file>', 'the harness signing key (default: <state>/harness/key.pem)')
-    .action((o: { role: string; name: string; runs?: string[]; ttl?: string; keyFile?: string }) => {
+    .action(async (o: { role: string; name: string; runs?: string[]; ttl?: string; keyFile?: string }) => {
       if (!(ROLES as readonly string[]).includes(o.role)) throw new AirlockError('bad_request', `--role is one of ${ROLES.join(', ')}, got ${JSON.stringify(o.role)}`);
       for (const r of o.runs ?? []) if (!RUN_ID_PATTERN.test(r)) throw new AirlockError('bad_request', `--runs wants run ids, got ${JSON.stringify(r)}`);
+      // Loaded here only: minting keys is the one command that needs @airlock/trust (README "CLI start").
+      const [{ importPrivateKey }, { issueCredential }] = await Promise.all([import('@airlock/trust'), import('../governance/identity.ts')]);
       const key = importPrivateKey(readFileSync(o.keyFile ?? join(kit.stateDir(), 'harness', 'key.pem'), 'utf8'));
       const ttl = o.ttl ? ttlMs(o.ttl) : undefined;
       const credential = issueCredential(key, { principal: o.name, role: o.role as Role, ...(o.runs ? { runs: o.runs } : {}), ...(ttl !== undefined ? { ttlMs: ttl } : {}) });

@@ -5,15 +5,13 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { AirlockError, ROLES, outputBytes } from '@airlock/proto';
 import type { LogEvent, Role, StepResult } from '@airlock/proto';
-import { Airlock, type ExecResult } from '@airlock/client';
-import { readAuditEntries } from '@airlock/ledger';
+import type { Airlock, ExecResult } from '@airlock/client';
 import { egressAuditRow } from './format-egress.ts';
-import { SnapshotStore } from '@airlock/snapshot';
-import { readRoleFile, withCredentials } from './credentials.ts';
 import { addGovernanceCommands, positiveNumber } from './governance-commands.ts';
 import { addControlCommands } from './control-commands.ts';
 import { approvalDetails, decisionMeaning } from './approval-format.ts';
-import { alive, down, readStack, up } from './stack.ts';
+import { alive, readRoleFile, readStack, withCredentials } from './stack-file.ts';
+import { openSnapshotStore } from './lazy.ts';
 import { formatEvent, parseEnvPairs, exitCodeOf, patchLine, runStatus } from './format.ts';
 
 /** Exit code for Airlock's own failures (like `docker run`), distinct from the command's codes. */
@@ -69,7 +67,9 @@ function json(value: unknown): void {
 
 async function withClient<T>(fn: (c: Airlock) => Promise<T>): Promise<T> {
   const { natsUrl, credential } = connection();
-  await using client = await Airlock.connect({ servers: natsUrl, ...(credential ? { credential } : {}) });
+  // Loaded on first use: `--help` and the offline commands never load the SDK and its NATS client.
+  const { Airlock: Client } = await import('@airlock/client');
+  await using client = await Client.connect({ servers: natsUrl, ...(credential ? { credential } : {}) });
   return await fn(client);
 }
 
@@ -140,6 +140,7 @@ program
       return;
     }
     const say = (line: string) => process.stderr.write(`  ${line}\n`);
+    const { up, down } = await import('./stack.ts');
     const { info, children } = await up({
       stateDir: g.stateDir,
       ...(g.nats ? { natsUrl: g.nats } : {}),
@@ -180,6 +181,7 @@ program
   .command('down')
   .description('stop the stack that `up --detach` started')
   .action(async () => {
+    const { down } = await import('./stack.ts');
     const stopped = await down(globals().stateDir, (l) => process.stderr.write(`  ${l}\n`));
     out(stopped ? 'Airlock is down' : `nothing to stop (no stack.json in ${globals().stateDir})`);
   });
@@ -342,6 +344,7 @@ program
   .action((o: { verdict?: 'allow' | 'ask' | 'deny'; run?: string; rule?: string; since?: string }) =>
     withClient(async (c) => {
       const since = o.since ? parseSince(o.since) : undefined;
+      const { readAuditEntries } = await import('@airlock/ledger');
       let n = 0;
       if (!globals().json) out(['TIME'.padEnd(24), 'RUN'.padEnd(26), 'STEP', 'VERDICT', 'RULE'.padEnd(28), 'BY'.padEnd(14), 'REASON / COMMAND'].join('  '));
       for await (const e of readAuditEntries(c.nats.js, c.nats.jsm, { ...(o.verdict ? { verdict: o.verdict } : {}), ...(o.run ? { runId: o.run } : {}), ...(o.rule ? { rule: o.rule } : {}), ...(since ? { since } : {}) })) {
@@ -449,7 +452,7 @@ program
       const to = resolve(o.to);
       if (existsSync(to) && readdirSync(to).length > 0 && !o.force) throw new AirlockError('bad_request', `${to} is not empty; pass --force to replace its contents`);
       const snap = await c.run(runId).snapshotAt(stepNumber(o.step));
-      await using store = await SnapshotStore.open(c.nats.nc);
+      await using store = await openSnapshotStore(c.nats.nc);
       const stats = await store.restore(snap.digest, to);
       if (globals().json) return json({ type: 'restored', runId, step: snap.step, digest: snap.digest, to, ...stats });
       out(`restored step ${snap.step} of ${runId} (${snap.digest.slice(0, 12)}) into ${to}`);
@@ -468,7 +471,7 @@ program
       const snap = await c.run(runId).snapshotAt(stepNumber(o.step));
       const { pipeline } = await import('node:stream/promises');
       const { createWriteStream } = await import('node:fs');
-      await using store = await SnapshotStore.open(c.nats.nc);
+      await using store = await openSnapshotStore(c.nats.nc);
       await pipeline(store.exportTar(snap.digest), o.output ? createWriteStream(o.output) : process.stdout);
       if (o.output) process.stderr.write(`wrote step ${snap.step} of ${runId} to ${o.output}\n`);
     }),
@@ -483,7 +486,7 @@ program
     withClient(async (c) => {
       const { createReadStream } = await import('node:fs');
       const input = file === '-' ? process.stdin : createReadStream(resolve(file));
-      await using store = await SnapshotStore.open(c.nats.nc);
+      await using store = await openSnapshotStore(c.nats.nc);
       const imported = await store.importTar(input, { group: 'imports', label: file === '-' ? 'stdin' : file.slice(-100).replace(/[^A-Za-z0-9._-]/g, '_') });
       const run = await c.open({ fromSnapshot: imported.digest, ...(o.image ? { image: o.image } : {}) });
       if (globals().json) json({ type: 'run', ...run.record });
@@ -520,7 +523,7 @@ program
         const last = (await c.run(r.runId).snapshots()).at(-1);
         if (last) keep.push(last.digest);
       }
-      await using store = await SnapshotStore.open(c.nats.nc);
+      await using store = await openSnapshotStore(c.nats.nc);
       const stats = await store.gc({ keep, keepLast, dryRun: o.dryRun ?? false });
       if (globals().json) return json({ type: 'gc', ...stats });
       out(`${o.dryRun ? 'would delete' : 'deleted'} ${stats.manifestsDeleted} snapshots and ${stats.blobsDeleted} blobs (${stats.bytesFreed} B); kept ${stats.manifestsKept} snapshots, ${stats.blobsKept} blobs`);

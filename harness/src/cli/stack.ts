@@ -1,10 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { SERVICE_NODE_FLAGS } from '@airlock/proto';
 import { Airlock } from '@airlock/client';
 import { ensureDeployment, withCredentials } from './credentials.ts';
+import { alive, readStack, stackFile, type StackInfo } from './stack-file.ts';
+
+export { alive, readStack, stackFile };
+export type { StackInfo };
 
 /** Repository root: the runner and harness entry points are spawned from here. */
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
@@ -25,39 +29,6 @@ export interface StackOptions {
   say: (line: string) => void;
 }
 
-export interface StackInfo {
-  /** Where NATS listens (no credentials: safe to print). */
-  natsUrl: string;
-  /** The same with the client user's credentials (this file is 0600): what the CLI connects with. Absent for a NATS given with --nats. */
-  clientUrl?: string;
-  /** One credential file per role (`roles/<role>.json`, 0600): `./airlock --as ROLE` reads them. Absent for a NATS given with --nats. */
-  rolesDir?: string;
-  stateDir: string;
-  pids: { nats?: number; runner: number; harness: number };
-  startedAt: string;
-}
-
-export function stackFile(stateDir: string): string {
-  return join(stateDir, 'stack.json');
-}
-
-export function readStack(stateDir: string): StackInfo | null {
-  try {
-    return JSON.parse(readFileSync(stackFile(stateDir), 'utf8')) as StackInfo;
-  } catch {
-    return null;
-  }
-}
-
-export function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((done) => {
