@@ -70,7 +70,7 @@ describe('./airlock interrupt, scoped approvals, retry, rollback', () => {
 
     // Interrupt a running step from the command line.
     const running = cli('bot-1', ['exec', runId, '--', 'sleep 120']);
-    await waitUntil('a step running', async () => (await last(cli('olga', ['watch', runId]))).json.stepInFlight !== undefined, 30_000);
+    await waitUntil('a step running', async () => (await last(cli('olga', ['watch', runId, '--once']))).json.stepInFlight !== undefined, 30_000);
     const paused = await last(cli('olga', ['pause', runId, '--interrupt', '--grace', '1000']));
     expect(paused.json).toMatchObject({ type: 'run.state', state: 'paused' });
     const ended = await running;

@@ -45,10 +45,10 @@ describe('./airlock operator verbs', () => {
     const held = await cli('agent', ['exec', runId, '--', 'echo blocked']);
     expect(held.code).toBe(125);
     expect(lines(held.stdout).at(-1)).toMatchObject({ type: 'error', code: 'run_paused' });
-    const watched = await cli('reviewer', ['watch', runId]);
+    const watched = await cli('reviewer', ['watch', runId, '--once']);
     expect(watched.code, watched.stderr).toBe(0);
     expect(lines(watched.stdout)[0]).toMatchObject({ type: 'run.state', state: 'paused', used: { steps: 1 } });
-    const human = await runCli(['--nats', stack.nats.url, 'watch', runId], { env: { AIRLOCK_CREDENTIAL: credential('rita', 'reviewer') } });
+    const human = await runCli(['--nats', stack.nats.url, 'watch', runId, '--once'], { env: { AIRLOCK_CREDENTIAL: credential('rita', 'reviewer') } });
     expect(human.stdout).toMatch(/PAUSED[\s\S]*paused by olga[\s\S]*used: steps 1/);
     expect((await cli('reviewer', ['pause', runId])).code).toBe(77);
     // The same request id again: the same answer, nothing new in the log.

@@ -122,17 +122,19 @@ async function closedView(show: () => Promise<WatchView>, signal: AbortSignal): 
 const CHANGES: ReadonlySet<LogEvent['type']> = new Set(['step.requested', 'step.verdict', 'step.exited', 'step.lost', 'step.decided', 'run.control', 'run.governed', 'run.suspended', 'run.moved', 'run.closed']);
 
 /**
- * `watch RUN [--follow]`: the run's state, budgets used of their limits, held steps and last steps;
- * with --follow it follows the run's log and shows the view again on every change (with --json one
- * object per change, `type: run.state`) until the run closes or Ctrl-C.
+ * `watch RUN`: the run's state, budgets used of their limits, held steps and last steps, live: it
+ * follows the run's log and shows the view again on every change (with --json one object per change,
+ * `type: run.state`) until the run closes or Ctrl-C. `--once` shows it once (as `docker stats
+ * --no-stream` does), for scripts.
  */
 export function addWatchCommand(program: Command, kit: CliKit): void {
   program
     .command('watch')
-    .description("show a run's state, budgets used of their limits, held steps and last steps; with --follow, live: again on every change, until it closes")
+    .description("a run live: its state, budgets used of their limits, held steps and last steps, again on every change until it closes (Ctrl-C stops); --once shows it once")
     .argument('<run>', 'run id')
-    .option('-f, --follow', 'follow the run live until it closes (Ctrl-C stops)')
-    .action((runId: string, o: { follow?: boolean }) =>
+    .option('--once', 'show the view once and exit')
+    .option('-f, --follow', 'follow live (the default; kept for scripts that pass it)')
+    .action((runId: string, o: { follow?: boolean; once?: boolean }) =>
       kit.withClient(async (c) => {
         const tail = new StepTail();
         const stop = new AbortController();
@@ -151,7 +153,7 @@ export function addWatchCommand(program: Command, kit: CliKit): void {
           seq = e.seq;
         }
         await show();
-        if (!o.follow) return;
+        if (o.once && !o.follow) return;
         process.once('SIGINT', () => stop.abort());
         try {
           for await (const e of c.run(runId).log({ fromSeq: seq + 1, follow: true, signal: stop.signal })) {
