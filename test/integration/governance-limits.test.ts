@@ -197,6 +197,9 @@ describe('./airlock watch --follow', () => {
     expect((await failure(bot.run(run.runId).exec('cat .env')))?.code).toBe('validation_ask');
     await restartHarness();
     await olga.pause(run.runId, { reason: 'look' });
+    // A view is the run's state when the watcher asks, after each change: a pause resumed before it
+    // asked need not show. Stay paused until it does (it failed 1 of 3 fresh runs without this wait).
+    await waitUntil('the watcher shows the pause', () => watcher.views().some((v) => v.state === 'paused'), 30_000);
     await olga.resume(run.runId);
     await bot.run(run.runId).exec('echo last');
     await bot.close(run.runId);
