@@ -1,15 +1,16 @@
 // Real components for integration tests: nats-server processes on loopback, runner and harness services.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connectNats, type NatsHandles } from '@airlock/transport';
 import { DockerodeClient, RunnerService, type ContainerClient, type RunnerConfig } from '@airlock/runner';
-import { HarnessService, HarnessConfigSchema, type HarnessConfig } from '@airlock/harness';
+import { HarnessService, HarnessConfigSchema, issueCredential, type HarnessConfig } from '@airlock/harness';
 import { Airlock } from '@airlock/client';
-import { SERVICE_NODE_FLAGS, SandboxRuntimeSchema, type LogEvent, type SandboxRuntime } from '@airlock/proto';
+import { AirlockError, SERVICE_NODE_FLAGS, SandboxRuntimeSchema, type LogEvent, type Role, type SandboxRuntime } from '@airlock/proto';
+import { importPrivateKey } from '@airlock/trust';
 import { defaultPolicy, loadPolicyFile } from '@airlock/validate';
 import { pino } from 'pino';
 
@@ -179,6 +180,12 @@ export class TestStack implements AsyncDisposable {
     return join(this.stateDir, 'harness', 'key.pem');
   }
 
+  /** A client with a credential this stack's harness signed for `principal` in `role` (for a harness that requires them). */
+  as(principal: string, role: Role, opts: { runs?: string[]; ttlMs?: number } = {}): Promise<Airlock> {
+    const key = importPrivateKey(readFileSync(this.keyFile, 'utf8'));
+    return Airlock.connect({ servers: this.nats.url, credential: issueCredential(key, { principal, role, ...opts }) });
+  }
+
   async startRunner(slots = 4): Promise<RunnerService> {
     const conn = await connectNats({ servers: this.nats.url, name: 'test-runner' });
     this.#conns.push(conn);
@@ -326,4 +333,12 @@ export async function stopProcesses(procs: Iterable<ChildProcess>): Promise<void
 /** The label value marking this test run's containers (set by test/global-setup.ts; `1` outside vitest). */
 export function testSession(): string {
   return process.env.AIRLOCK_TEST_SESSION ?? '1';
+}
+
+/** How a call ended: 'ok', or the AirlockError code it failed with (anything else as text). */
+export function errorCode(p: Promise<unknown>): Promise<string> {
+  return p.then(
+    () => 'ok',
+    (e: unknown) => (e instanceof AirlockError ? e.code : String(e)),
+  );
 }

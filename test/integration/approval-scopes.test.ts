@@ -2,17 +2,14 @@
 // `approve_run` lets the same rule's simple commands with the same prefix through for the rest of the
 // run; `reject_pause` denies and pauses; a request nobody decides in time expires as a denial,
 // recorded in the log. The policy sets a short expiry; each test restarts the harness in the middle.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AirlockError } from '@airlock/proto';
 import type { LogEvent } from '@airlock/proto';
-import { Airlock, PolicyDeniedError } from '@airlock/client';
-import { issueCredential } from '@airlock/harness';
-import { importPrivateKey } from '@airlock/trust';
+import { PolicyDeniedError } from '@airlock/client';
 import { defaultPolicy } from '@airlock/validate';
-import { useStack, runEvents, waitUntil } from '../fixtures.ts';
+import { useStack, runEvents, waitUntil, errorCode } from '../fixtures.ts';
 
 /** How long a held request waits here: long enough for the tests' own decisions on a loaded machine. */
 const EXPIRY_MS = 8000;
@@ -29,11 +26,7 @@ const stack = useStack(async () => {
   return { harness };
 });
 
-async function as(principal: string, role: 'agent' | 'operator'): Promise<Airlock> {
-  const key = importPrivateKey(readFileSync(stack.keyFile, 'utf8'));
-  return Airlock.connect({ servers: stack.nats.url, credential: issueCredential(key, { principal, role }) });
-}
-
+const as = (...args: Parameters<typeof stack.as>) => stack.as(...args);
 async function restartHarness(): Promise<void> {
   await stack.harness.drain(2000);
   await stack.startHarness(harness);
@@ -41,7 +34,7 @@ async function restartHarness(): Promise<void> {
 
 const events = (runId: string) => runEvents(stack.client, runId);
 const of = <T extends LogEvent['type']>(log: LogEvent[], type: T) => log.filter((e): e is Extract<LogEvent, { type: T }> => e.type === type);
-const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e instanceof AirlockError ? e.code : String(e)));
+const code = errorCode;
 
 describe('approval scopes', () => {
   it('a held request offers its choices; approve for the run covers the same rule and prefix, simple commands only', async () => {

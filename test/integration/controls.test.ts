@@ -1,24 +1,14 @@
 // Operators' controls of issue 14 beyond pause/resume/cancel/kill/raise: `pause --interrupt`, scoped
 // and expiring approvals, `retry --step N` on a linked branch, and two-person rollback. Each test
 // restarts the harness in the middle: what it checks afterwards comes back from JetStream.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AirlockError } from '@airlock/proto';
 import type { LogEvent } from '@airlock/proto';
-import { Airlock } from '@airlock/client';
-import { issueCredential } from '@airlock/harness';
-import { importPrivateKey } from '@airlock/trust';
-import { useStack, runEvents, waitUntil } from '../fixtures.ts';
+import { useStack, runEvents, waitUntil, errorCode } from '../fixtures.ts';
 
 const harness = { auth: 'required' as const };
 const stack = useStack({ harness });
 
-/** A client with a credential the stack's harness signed for `principal` in `role`. */
-async function as(principal: string, role: 'agent' | 'operator' | 'reviewer' | 'admin'): Promise<Airlock> {
-  const key = importPrivateKey(readFileSync(stack.keyFile, 'utf8'));
-  return Airlock.connect({ servers: stack.nats.url, credential: issueCredential(key, { principal, role }) });
-}
-
+const as = (...args: Parameters<typeof stack.as>) => stack.as(...args);
 async function restartHarness(): Promise<void> {
   await stack.harness.drain(2000);
   await stack.startHarness(harness);
@@ -26,7 +16,7 @@ async function restartHarness(): Promise<void> {
 
 const events = (runId: string) => runEvents(stack.client, runId);
 const of = <T extends LogEvent['type']>(log: LogEvent[], type: T) => log.filter((e): e is Extract<LogEvent, { type: T }> => e.type === type);
-const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e instanceof AirlockError ? e.code : String(e)));
+const code = errorCode;
 
 describe('pause --interrupt', () => {
   it('the running step gets SIGINT and ends; the run is paused across a restart; an agent may not', async () => {

@@ -2,24 +2,18 @@
 // last block), self-approval refused, pause/resume/cancel/kill/raise as idempotent events in the
 // run's log that survive a harness restart, budgets that pause a run, and loop detection from a
 // scripted agent. Every control test restarts the harness in the middle.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AirlockError } from '@airlock/proto';
 import type { LogEvent } from '@airlock/proto';
 import { Airlock } from '@airlock/client';
 import { issueCredential } from '@airlock/harness';
 import { importPrivateKey } from '@airlock/trust';
-import { useStack, runEvents, waitUntil } from '../fixtures.ts';
+import { useStack, runEvents, waitUntil, errorCode } from '../fixtures.ts';
 
 const harness = { auth: 'required' as const };
 const stack = useStack({ harness });
 
-/** A client with a credential the stack's harness signed for `principal` in `role`. */
-async function as(principal: string, role: 'agent' | 'operator' | 'reviewer' | 'admin', opts: { runs?: string[]; ttlMs?: number } = {}): Promise<Airlock> {
-  const key = importPrivateKey(readFileSync(stack.keyFile, 'utf8'));
-  return Airlock.connect({ servers: stack.nats.url, credential: issueCredential(key, { principal, role, ...opts }) });
-}
-
+const as = (...args: Parameters<typeof stack.as>) => stack.as(...args);
 /** Restarts the harness (same key, same NATS): everything below must come back from JetStream. */
 async function restartHarness(): Promise<void> {
   await stack.harness.drain(2000);
@@ -28,7 +22,7 @@ async function restartHarness(): Promise<void> {
 
 const events = (runId: string) => runEvents(stack.client, runId);
 const of = <T extends LogEvent['type']>(log: LogEvent[], type: T) => log.filter((e): e is Extract<LogEvent, { type: T }> => e.type === type);
-const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e instanceof AirlockError ? e.code : String(e)));
+const code = errorCode;
 
 describe('roles', () => {
   it('an agent is refused every operator verb and other agents\' runs; no or a forged credential is refused; each refusal is audited', async () => {

@@ -2,21 +2,14 @@
 // computed by the harness from the snapshots the run's verified log names, so an agent needs no
 // access to the snapshot store; an agent sees only its own runs; a reviewer sees every run; big
 // diffs are bounded per reply and narrowed with `paths`.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AirlockError, MAX_DIFF_PATCH_BYTES } from '@airlock/proto';
-import { Airlock } from '@airlock/client';
-import { issueCredential } from '@airlock/harness';
-import { importPrivateKey } from '@airlock/trust';
-import { useStack } from '../fixtures.ts';
+import { MAX_DIFF_PATCH_BYTES } from '@airlock/proto';
+import { useStack, errorCode } from '../fixtures.ts';
 
 const stack = useStack({ harness: { auth: 'required' as const } });
 
-async function as(principal: string, role: 'agent' | 'operator' | 'reviewer'): Promise<Airlock> {
-  const key = importPrivateKey(readFileSync(stack.keyFile, 'utf8'));
-  return Airlock.connect({ servers: stack.nats.url, credential: issueCredential(key, { principal, role }) });
-}
-const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e instanceof AirlockError ? e.code : String(e)));
+const as = (...args: Parameters<typeof stack.as>) => stack.as(...args);
+const code = errorCode;
 
 describe('run.diff', () => {
   it('lists and patches the changes between two steps, for the run\'s agent and a reviewer, never another agent', async () => {
