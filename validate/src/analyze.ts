@@ -6,6 +6,7 @@ import { checkDifferentials } from './differential.ts';
 import { envSetByCommand, exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, splitEnvS, type EnvDecision, type EnvValue } from './env-table.ts';
 import { checkInput } from './input.ts';
 import { applyCapabilities } from './capabilities/apply.ts';
+import { gitKeyEffect } from './capabilities/git-keys.ts';
 import { credentialFileReads, encodes, patternArgIndex, printedSecrets, psShowsEnvironment, secretCommand, secretHunt, sinkOf, SECRET_READ_RULES } from './secrets.ts';
 import { checkCode, checkInterpreter, langOf, type InterpHost } from './interp/index.ts';
 import { sedExecCommand, sedSubstituteExec } from './sed.ts';
@@ -345,7 +346,6 @@ const POPULAR_PACKAGES = new Set([
 ]);
 const NOT_TYPOSQUATS = new Set(['preact', 'redis', 'redux', 'pytest', 'jest', 'vitest', 'mypy', 'black', 'flask', 'tomli', 'tomlkit', 'httpie', 'pyjwt', 'jwt', 'pillow', 'colors', 'colorama', 'moment', 'momentjs', 'react-is', 'eslint', 'tslint', 'pylint', 'pyright', 'ruff', 'numba', 'numpy', 'scipy', 'sympy', 'pipx', 'pydantic', 'requests-mock', 'chai', 'axios', 'yarn', 'pnpm', 'rollup', 'commander', 'request', 'requests', 'torch', 'torchvision']);
 
-const DANGEROUS_GIT_KEY = /^(core\.(pager|editor|sshcommand|fsmonitor|hookspath|gitproxy|askpass|worktree)|sequence\.editor|diff\.external|diff\..+\.(textconv|command)|merge\..+\.driver|filter\..+\.(clean|smudge|process)|protocol\..*allow|uploadpack\..+|receivepack\..+|remote\..+\.(uploadpack|receivepack|proxy)|credential\..*helper|include\.path|includeif\..+|pager\..+|gpg\.(.+\.)?program|https?\.(.+\.)?proxy|web\.browser|browser\..+\.(cmd|path)|man\..+\.(cmd|path)|instaweb\..+|init\.templatedir|url\..+\.(push)?insteadof|alias\..+)$/i;
 
 const NET_UPLOAD = /^(-d|--data|--data-binary|--data-raw|--data-urlencode|--data-ascii|-F|--form|--form-string|-T|--upload-file|--post-file|--body-file|--json)(=|$)/;
 
@@ -1986,6 +1986,7 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
   for (; i < args.length; i++) {
     const v = args[i]!.value ?? args[i]!.raw;
     let cfg: string | null = null;
+    const fromEnv = v === '--config-env' || v.startsWith('--config-env=');
     if (v === '-c' || v === '--config-env') {
       cfg = args[i + 1]?.value ?? args[i + 1]?.raw ?? '';
       i++;
@@ -1993,7 +1994,9 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
     else if (v.startsWith('--config-env=')) cfg = v.slice('--config-env='.length);
     if (cfg !== null) {
       const [k = '', val = ''] = cfg.split(/=(.*)/s);
-      if (DANGEROUS_GIT_KEY.test(k) && !(k.toLowerCase().startsWith('alias.') && !val.startsWith('!')) && !(PAGER_KEY.test(k) && PLAIN_VIEWER.test(val.trim()))) {
+      // `--config-env=KEY=VAR`: the value is the variable's, only known at run time.
+      const value = fromEnv ? null : val;
+      if (gitKeyEffect(k, value) !== null && !(PAGER_KEY.test(k) && value !== null && PLAIN_VIEWER.test(value.trim()))) {
         add(ctx, sc, 'deny', 'git.config_exec', `git -c ${truncate(k, 40)} makes git run a program`, cmd.start, cmd.end);
       }
       continue;
@@ -2012,19 +2015,19 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
   const sub = args[i]?.value ?? '';
   const rest = args.slice(i + 1);
   if (GIT_PRINTS_CONTENT.has(sub)) gitContentReads(ctx, sc, cmd, sub, rest);
+  gitExtTransports(ctx, sc, cmd, sub, rest);
   switch (sub) {
     case 'config': {
-      const pos = positionals(rest.filter((a, k) => !(/^(-f|--file|--blob|--type|--default)$/.test(rest[k - 1]?.value ?? ''))));
+      const all = positionals(rest.filter((a, k) => !(/^(-f|--file|--blob|--type|--default|--value|--comment)$/.test(rest[k - 1]?.value ?? ''))));
+      // git ≥ 2.46 spells the same with a verb first: `git config set KEY VALUE`.
+      const pos = GIT_CONFIG_VERBS.has(all[0]?.value ?? '') ? all.slice(1) : all;
       const key = pos[0]?.value ?? '';
       const val = pos[1];
       if (val && /^remote\..+\.(url|pushurl)$/i.test(key)) {
         add(ctx, sc, 'ask', 'git.remote_change', `git config ${key} changes where pushes go`, cmd.start, cmd.end);
       }
-      if (val && DANGEROUS_GIT_KEY.test(key)) {
-        const vv = val.value ?? val.raw;
-        if (!(key.toLowerCase().startsWith('alias.') && !vv.startsWith('!'))) {
-          add(ctx, sc, 'deny', 'git.config_exec', `git config ${key} makes git run "${truncate(vv, 40)}"`, cmd.start, cmd.end);
-        }
+      if (val && gitKeyEffect(key, val.value) !== null) {
+        add(ctx, sc, 'deny', 'git.config_exec', `git config ${key} makes git run "${truncate(val.value ?? val.raw, 40)}"`, cmd.start, cmd.end);
       }
       return;
     }
@@ -2038,15 +2041,7 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
     case 'pull':
     case 'submodule':
     case 'ls-remote':
-      // `ext::sh -c touch% /tmp/x`: git runs that argv (blank-separated, `% ` a literal blank).
-      for (const a of rest) {
-        const m = /^ext::(.*)$/s.exec(a.value ?? '');
-        if (m) {
-          const argv = m[1]!.split(/(?<!%) /).map((x) => x.replace(/% /g, ' ').replace(/%%/g, '%'));
-          nestedText(ctx, sc, cmd, argv.map((x) => `'${x.replace(/'/g, "'\\''")}'`).join(' '), a, 'git ext:: transport');
-        }
-      }
-      if (rest.some((a) => /^(ext|fd)::/.test(a.value ?? a.raw) || /^(-u|--upload-pack|--template|--config)/.test(a.value ?? ''))) {
+      if (rest.some((a) => /^(-u|--upload-pack|--template|--config)/.test(a.value ?? ''))) {
         add(ctx, sc, 'deny', 'git.config_exec', `git ${sub} with a transport or option that runs a program`, cmd.start, cmd.end);
       }
       if (sub === 'submodule' && rest[0]?.value === 'foreach') nestedFrom(ctx, sc, cmd, positionals(rest.slice(1)), chain, 'git submodule foreach');
@@ -2054,8 +2049,10 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
     case 'rebase': {
       for (let k = 0; k < rest.length; k++) {
         const v = rest[k]!.value ?? '';
-        if ((v === '-x' || v === '--exec') && rest[k + 1]) nested(ctx, sc, cmd, rest[k + 1]!, 'git rebase --exec', chain);
-        else if (v.startsWith('--exec=')) analyzeScript(ctx, v.slice(7), sc.depth + 1, spanOf(sc, rest[k]!), 'git rebase --exec', cmd.cwd);
+        const x = rebaseExec(v);
+        if (x === 'next' && rest[k + 1]) nested(ctx, sc, cmd, rest[k + 1]!, 'git rebase --exec', chain);
+        else if (x !== null && typeof x === 'object') analyzeScript(ctx, x.text, sc.depth + 1, spanOf(sc, rest[k]!), 'git rebase --exec', cmd.cwd);
+        else if (x === 'unknown') opaque(ctx, sc, 'unknown_option', `git rebase option cluster ${truncate(v, 30)} may hold --exec`, rest[k]!.start, rest[k]!.end);
       }
       return;
     }
@@ -2070,6 +2067,49 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
       return;
     default:
       return;
+  }
+}
+
+/** Verbs of the newer `git config` syntax (`git config set KEY VALUE`, git ≥ 2.46). */
+const GIT_CONFIG_VERBS: ReadonlySet<string> = new Set(['set', 'get', 'unset', 'list', 'edit', 'rename-section', 'remove-section', 'get-color', 'get-colorbool']);
+
+/** Short `git rebase` switches that take no value, for reading clusters such as `-ix CMD`. */
+const REBASE_FLAGS = 'ikmnqvfr';
+/** Short `git rebase` switches whose value is the rest of the cluster or the next word (not a command). */
+const REBASE_VALUED = 'sXC';
+
+/**
+ * Whether one `git rebase` argument gives `--exec`: `next` (the next word is the command), `{ text }` (it is
+ * attached: `--exec=CMD`, `-xCMD`, `-ixCMD`), `unknown` (a short cluster the chain cannot read), or null.
+ */
+function rebaseExec(v: string): 'next' | 'unknown' | { text: string } | null {
+  if (v === '--exec') return 'next';
+  if (v.startsWith('--exec=')) return { text: v.slice(7) };
+  if (!/^-[^-]/.test(v)) return null;
+  for (let j = 1; j < v.length; j++) {
+    const ch = v[j]!;
+    if (ch === 'x') return j === v.length - 1 ? 'next' : { text: v.slice(j + 1) };
+    if (REBASE_VALUED.includes(ch)) return null;
+    if (!REBASE_FLAGS.includes(ch)) return v.includes('x') ? 'unknown' : null;
+  }
+  return null;
+}
+
+/**
+ * `ext::CMD` names a git transport git runs as a program, wherever a URL or remote is given (clone, fetch,
+ * `archive --remote=`, `push`, `remote add`, `submodule add`, `-c remote.x.url=`): the command is analysed
+ * as what runs, and any such transport is denied. `ext::sh -c touch% /tmp/x`: a blank-separated argv, `% ` a
+ * literal blank.
+ */
+function gitExtTransports(ctx: Ctx, sc: Scope, cmd: Cmd, sub: string, rest: readonly Word[]): void {
+  for (const a of rest) {
+    const m = /^(?:--?[\w-]+=)?(ext|fd)::(.*)$/s.exec(a.value ?? '');
+    if (!m) continue;
+    if (m[1] === 'ext') {
+      const argv = m[2]!.split(/(?<!%) /).map((x) => x.replace(/% /g, ' ').replace(/%%/g, '%'));
+      nestedText(ctx, sc, cmd, argv.map((x) => `'${x.replace(/'/g, "'\\''")}'`).join(' '), a, 'git ext:: transport');
+    }
+    add(ctx, sc, 'deny', 'git.config_exec', `git ${sub} with a transport that runs a program (${truncate(a.value ?? '', 30)})`, cmd.start, cmd.end);
   }
 }
 

@@ -16,6 +16,8 @@
  * start-up files.
  */
 
+import { gitKeyEffect, gitKeyLoads, gitKeyRuns } from './capabilities/git-keys.ts';
+
 /** What setting a variable does. */
 export const ENV_EFFECTS = ['loads_code', 'runs_command', 'redirects_trust', 'package_index', 'proxy', 'config_redirect', 'hides_activity', 'word_splitting', 'command_search'] as const;
 /** One of {@link ENV_EFFECTS}. */
@@ -534,22 +536,24 @@ const GIT_DANGEROUS_KEY = /^(core\.(worktree)|include\.path|includeif\..+|protoc
 /** Judges one `git -c key=value` pair from the environment. */
 export function gitConfigPair(key: string, value: string | null, label: string): readonly EnvDecision[] {
   const k = key.toLowerCase();
-  if (GIT_COMMAND_KEY.test(k)) {
-    if (k.startsWith('alias.') && value !== null && !value.trimStart().startsWith('!')) return NONE;
+  if (GIT_COMMAND_KEY.test(k) || gitKeyRuns(k) || (value !== null && gitKeyEffect(k, value) === 'run')) {
+    const bang = /^(alias\.|submodule\..+\.update$)/.test(k);
+    if (bang && value !== null && !value.trimStart().startsWith('!')) return NONE;
     if (value === null) return [{ kind: 'opaque', opaque: 'env_value', reason: `${label} sets git ${key} to a value only known at run time` }];
+    if (/^\s*ext::/i.test(value)) return [{ kind: 'finding', verdict: 'deny', rule: 'git.config_exec', reason: `${label} sets git ${key} to a transport git runs (${short(value)})` }];
     // pager.<cmd> and the fsmonitor take booleans too.
     if (/^(pager\.|core\.fsmonitor$)/.test(k) && /^(true|false|yes|no|on|off|0|1)$/i.test(value.trim())) return NONE;
     if (k === 'core.hookspath' || k === 'core.fsmonitor' || k.startsWith('credential.')) {
       return [{ kind: 'finding', verdict: 'deny', rule: 'git.config_exec', reason: `${label} sets git ${key}, which makes git run a program (${short(value)})` }];
     }
-    const text = k.startsWith('alias.') ? value.trimStart().slice(1) : value;
+    const text = bang ? value.trimStart().slice(1) : value;
     const prog = programOf(text);
     if (runsArbitraryCode(prog) || /[;&|`<>]|\$\(/.test(text)) {
       return [{ kind: 'finding', verdict: 'deny', rule: 'git.config_exec', reason: `${label} sets git ${key} to a shell command (${short(value)})` }];
     }
     return [{ kind: 'command', text, label: `${label} ${key}`, rule: 'git.config_exec', verdict: 'deny', reason: `git ${key} runs a program` }];
   }
-  if (GIT_DANGEROUS_KEY.test(k)) return [{ kind: 'finding', verdict: 'deny', rule: 'git.config_exec', reason: `${label} sets git ${key}, which changes what git runs or trusts` }];
+  if (GIT_DANGEROUS_KEY.test(k) || gitKeyLoads(k)) return [{ kind: 'finding', verdict: 'deny', rule: 'git.config_exec', reason: `${label} sets git ${key}, which changes what git runs or trusts` }];
   return NONE;
 }
 
