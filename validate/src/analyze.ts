@@ -3,7 +3,7 @@ import { argumentGlob, policyGlob, tokensIntersect } from './compile.ts';
 import { GrammarError, type BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
 import { checkDifferentials } from './differential.ts';
-import { envSetByCommand, exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, splitEnvS, type EnvDecision, type EnvValue } from './env-table.ts';
+import { envEntry, envSetByCommand, exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, splitEnvS, type EnvDecision, type EnvValue } from './env-table.ts';
 import { checkInput } from './input.ts';
 import { applyCapabilities } from './capabilities/apply.ts';
 import { gitKeyEffect } from './capabilities/git-keys.ts';
@@ -229,6 +229,7 @@ export function analyzeScript(ctx: Ctx, src: string, depth: number, outer: { sta
   const sc: Scope = { src, depth, outer, walked, label };
   if (repaired) add(ctx, sc, 'ask', 'parse.repaired', 'empty backtick pair inside double quotes: parsed with a workaround', 0, src.length);
   for (const cmd of walked.cmds) checkCmd(ctx, sc, cmd);
+  if (walked.loops.length > 0) loopBindings(ctx, sc);
   checkDifferentials(src, walked, {
     report: (verdict, rule, reason, start, end) => (rule.startsWith('opaque.') ? opaque(ctx, sc, rule.slice(7), reason, start, end) : add(ctx, sc, verdict, rule, reason, start, end)),
     nested: (text, start, end, label) => analyzeScript(ctx, text, depth + 1, outer ?? { start, end }, label, cwd),
@@ -536,9 +537,14 @@ function applyEnv(ctx: Ctx, sc: Scope, cmd: Cmd, decisions: readonly EnvDecision
     if (d.kind === 'finding') add(ctx, sc, d.verdict, d.rule, d.reason, start, end);
     else if (d.kind === 'opaque') opaque(ctx, sc, d.opaque, d.reason, start, end);
     else {
+      const before = ctx.findings.length;
       const ran = namesRun(ctx, () => nestedText(ctx, sc, cmd, d.text, { start, end }, d.label));
       const bad = ran.find(runsArbitraryCode);
       if (bad !== undefined) add(ctx, sc, d.verdict, d.rule, `${d.reason}; it runs ${bad} (${truncate(d.text, 50)})`, start, end);
+      // What the value does could not be known (an unknown option, code in a tool's language): so is the variable.
+      else if (ctx.findings.slice(before).some((f) => f.rule.startsWith('opaque.'))) opaque(ctx, sc, 'env_value', `${d.label}: what it makes the tool do is not known (${truncate(d.text, 50)})`, start, end);
+      const raised = d.raise ? ctx.findings.slice(before).filter((f) => f.verdict !== 'allow') : [];
+      if (raised.length > 0) add(ctx, sc, raised.some((f) => f.verdict === 'deny') ? 'deny' : 'ask', d.rule, `${d.reason}: ${truncate(d.text.replace(/^: >> /, ''), 50)}`, start, end);
     }
   }
 }
@@ -567,15 +573,94 @@ function namesRun(ctx: Ctx, analyse: () => void): string[] {
  * `read`) or inherited.
  */
 function exportedWords(ctx: Ctx, sc: Scope, cmd: Cmd): void {
-  for (const a of cmd.args) {
+  for (const a of gluedWords(cmd.args)) {
     const v = a.value;
     if (v !== null && v.startsWith('-')) continue;
     const m = v === null ? null : /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
     if (m) checkAssign(ctx, sc, cmd, m[1]!, { ...a, value: m[2]!, raw: m[2]! }, a.start, a.end);
+    else if (v !== null && /^[^=]*[{}*?[][^=]*=/.test(v)) exportedPattern(ctx, sc, cmd, a, v);
     else if (v === null && /^[^=]*\$[^=]*=/.test(a.raw)) opaque(ctx, sc, 'env_value', `exports a variable whose name is only known at run time (${truncate(a.raw, 40)})`, a.start, a.end);
     else if (v !== null && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v) && !sc.walked.assigned.has(v) && setOtherwise(sc, cmd, v)) {
       applyEnv(ctx, sc, cmd, judgeEnv(v, { text: null, raw: `$${v}` }, envContext(ctx, sc, cmd)), a.start, a.end);
     }
+  }
+}
+
+/**
+ * Arguments with nothing between them are one word to bash. tree-sitter-bash splits a declaration's
+ * `LD{_PRELOAD,Y}=v` into `LD` and `{_PRELOAD,Y}=v` (a parser differential); joined again here.
+ */
+function gluedWords(args: readonly Word[]): Word[] {
+  const out: Word[] = [];
+  for (const a of args) {
+    const prev = out[out.length - 1];
+    if (prev && prev.end === a.start) {
+      out[out.length - 1] = { ...prev, end: a.end, raw: prev.raw + a.raw, value: prev.value !== null && a.value !== null ? prev.value + a.value : null, pattern: prev.pattern + a.pattern, flags: prev.flags | a.flags, vars: [...prev.vars, ...a.vars] };
+    } else out.push(a);
+  }
+  return out;
+}
+
+/**
+ * `export {LD_PRELOAD,X}=/tmp/x.so`: the word is no assignment, so bash brace-expands it into one assignment per
+ * alternative, each judged as such. A name with glob characters (`export LD_PRELOA[D]=…`) matches file names
+ * only known at run time: opaque.
+ */
+function exportedPattern(ctx: Ctx, sc: Scope, cmd: Cmd, a: Word, v: string): void {
+  const eq = v.indexOf('=');
+  const names = expandBraces(v.slice(0, eq));
+  if (names === null || names.some((n) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n))) {
+    opaque(ctx, sc, 'env_value', `exports variables whose names come from an expansion (${truncate(a.raw, 40)})`, a.start, a.end);
+    return;
+  }
+  for (const n of names) checkAssign(ctx, sc, cmd, n, { ...a, value: v.slice(eq + 1), raw: v.slice(eq + 1) }, a.start, a.end);
+}
+
+/** Brace expansion of comma lists (`{a,b}c` → ac, bc), as bash does it; null past 64 results or for forms it does not model. */
+function expandBraces(text: string): string[] | null {
+  const open = text.indexOf('{');
+  if (open < 0) return [text];
+  let depth = 0;
+  const cuts: number[] = [];
+  let close = -1;
+  for (let i = open; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '{') depth++;
+    else if (c === '}' && --depth === 0) {
+      close = i;
+      break;
+    } else if (c === ',' && depth === 1) cuts.push(i);
+  }
+  if (close < 0) return [text];
+  if (cuts.length === 0) return /\.\./.test(text.slice(open, close)) ? null : [text];
+  const parts: string[] = [];
+  let from = open + 1;
+  for (const c of [...cuts, close]) {
+    parts.push(text.slice(from, c));
+    from = c + 1;
+  }
+  const out: string[] = [];
+  for (const p of parts) {
+    const rest = expandBraces(text.slice(0, open) + p + text.slice(close + 1));
+    if (rest === null) return null;
+    out.push(...rest);
+    if (out.length > 64) return null;
+  }
+  return out;
+}
+
+/**
+ * `for LD_PRELOAD in /tmp/x.so; do export LD_PRELOAD; …`: a loop binds its variable to each word, which is an
+ * assignment the environment table judges like any other (the loop's words, or opaque for `"$@"`).
+ */
+function loopBindings(ctx: Ctx, sc: Scope): void {
+  for (const l of sc.walked.loops) {
+    if (envEntry(l.name) === null) continue;
+    const inside = sc.walked.cmds.find((c) => c.start >= l.start && c.end <= l.end) ?? sc.walked.cmds[0];
+    if (!inside) continue;
+    const env = envContext(ctx, sc, inside);
+    const values: EnvValue[] = l.positional ? [{ text: null, raw: '"$@"' }] : l.values.map((w) => ({ text: w.value, raw: w.raw }));
+    for (const val of values) applyEnv(ctx, sc, inside, judgeEnv(l.name, val, env), l.start, l.end);
   }
 }
 

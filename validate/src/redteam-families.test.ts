@@ -128,3 +128,46 @@ describe('node modules given as data: URLs are code', () => {
   });
   it(`${members.length} members are not allowed`, () => expect(allowed(members)).toEqual([]));
 });
+
+describe('option lists a tool reads from the environment are judged as options on its command line', () => {
+  const rows: [string, string, (p: string) => string, string][] = [
+    ['TAR_OPTIONS', 'tar xf a.tar', (p) => `--to-command=${p}`, '--no-same-owner'],
+    ['TAR_OPTIONS', 'tar cf a.tar .', (p) => `--checkpoint=1 --checkpoint-action=exec=${p}`, '--owner=0'],
+    ['LESS', 'less README.md', (p) => `+!${p}`, '-R'],
+    ['SYSTEMD_LESS', 'journalctl -n 5', (p) => `+!${p}`, 'FRSXMK'],
+    ['FZF_DEFAULT_OPTS', 'fzf', (p) => `--preview=${p}`, '--height=40%'],
+    ['ZIPOPT', 'zip a.zip b', (p) => `-T -TT=${p}`, '-q'],
+    ['MAKEFLAGS', 'make', (p) => `--eval=$(shell ${p})`, '-j4'],
+    ['GNUMAKEFLAGS', 'make all', (p) => `--eval=x:;${p}`, '-k'],
+  ];
+  const shells = ['sh', 'bash', '/bin/sh', 'python3'];
+  const members = rows.flatMap(([name, cmd, val]) =>
+    shells.flatMap((p) => [`${name}=${sq(val(p))} ${cmd}`, `export ${name}=${sq(val(p))}; ${cmd}`, `env ${sq(`${name}=${val(p)}`)} ${cmd}`, `declare -x ${name}=${sq(val(p))}; ${cmd}`]),
+  );
+  it(`${members.length} members are not allowed`, () => expect(allowed(members)).toEqual([]));
+  it('ordinary option values stay allowed', () => expect(stopped(rows.map(([name, cmd, , ok]) => `${name}=${sq(ok)} ${cmd}`))).toEqual([]));
+});
+
+describe('trace and history files written over start-up files', () => {
+  const names = ['GIT_TRACE', 'GIT_TRACE_PACKET', 'GIT_TRACE2_EVENT', 'GIT_TRACE_SETUP', 'SSLKEYLOGFILE', 'LESSHISTFILE', 'SQLITE_HISTORY', 'NODE_REPL_HISTORY', 'PYTHON_HISTORY', 'PSQL_HISTORY'];
+  const targets = ['~/.bashrc', '/home/agent/.profile', '~/.ssh/authorized_keys', '.git/hooks/pre-commit', '$HOME/.bash_profile'];
+  const members = names.flatMap((n) => targets.flatMap((t) => [`${n}=${t} git status`, `export ${n}=${t}; git status`]));
+  it(`${members.length} members are not allowed`, () => expect(allowed(members)).toEqual([]));
+  it('tracing to stderr or the workspace stays allowed', () => expect(stopped(['GIT_TRACE=1 git status', 'GIT_TRACE=true git fetch', 'GIT_TRACE2_EVENT=./trace.json git status', 'GIT_TRACE=2 git log -1'])).toEqual([]));
+});
+
+describe('environment names that only exist after expansion: brace lists and loop variables', () => {
+  const danger: [string, string][] = [['LD_PRELOAD', '/tmp/x.so'], ['BASH_ENV', '/tmp/x'], ['PYTHONSTARTUP', '/tmp/x.py'], ['NODE_OPTIONS', '--require=/tmp/x.js'], ['GIT_SSH_COMMAND', 'sh -c id']];
+  const members = danger.flatMap(([n, val]) => [
+    `export {${n},X}=${sq(val)}; ls`, `export {X,${n}}=${sq(val)}; ls`, `declare -x {A,${n}}=${sq(val)}; ls`, `export ${n.slice(0, 2)}{${n.slice(2)},Y}=${sq(val)}; ls`,
+    `for ${n} in ${sq(val)}; do export ${n}; ls; done`, `for ${n} in a ${sq(val)}; do export ${n}; git fetch; done`, `select ${n} in ${sq(val)}; do export ${n}; ls; break; done`,
+    `f() { for ${n}; do export ${n}; ls; done; }; f ${sq(val)}`,
+  ]);
+  it(`${members.length} members are not allowed`, () => expect(allowed(members)).toEqual([]));
+  it('ordinary loops and brace words stay allowed', () => expect(stopped(['for f in *.py; do echo "$f"; done', 'for i in 1 2 3; do export N=$i; done', 'export {A,B}_x=1 2>/dev/null; true', 'for PORT in 8000 8001; do echo $PORT; done'])).toEqual([]));
+});
+
+describe('configuration files that can run programs, read from elsewhere', () => {
+  const members = ['RIPGREP_CONFIG_PATH', 'PSQLRC', 'OPENSSL_CONF', 'OPENSSL_ENGINES'].flatMap((n) => ['/tmp/c', '/dev/shm/x', '~/x'].map((p) => `${n}=${p} rg x`));
+  it(`${members.length} members are not allowed`, () => expect(allowed(members)).toEqual([]));
+});
