@@ -866,7 +866,7 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
   for (const e of envSetByCommand(name, args.map((a) => a.value))) applyEnv(ctx, sc, cmd, judgeEnv(e.name, e.value, envContext(ctx, sc, cmd)), cmd.start, cmd.end);
 
   // Tools in the capability table: what their options and positionals run, read, write and contact.
-  applyCapabilities(ctx, sc, cmd, name, args, writes, chain);
+  const modelled = applyCapabilities(ctx, sc, cmd, name, args, writes, chain);
   if (SHELLS.has(name)) return shell(ctx, sc, cmd, name, args, chain);
   if (isInterpreter(name)) return interpreter(ctx, sc, cmd, name, args, chain);
 
@@ -985,7 +985,43 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
       }
       return;
     default:
+      if (!modelled && !KNOWN_COMMANDS.has(name)) unmodelledLauncher(ctx, sc, cmd, name, args, chain);
       return;
+  }
+}
+
+/** Words that name a program worth reading an unknown tool's arguments for (`.` and `source` excluded: paths). */
+function commandLike(ctx: Ctx, w: Word): boolean {
+  const v = w.value;
+  if (v === null || v === '' || v.startsWith('-') || v === '.' || v === 'source') return false;
+  const b = v.includes('/') ? basename(v) : v;
+  return SHELLS.has(b) || isInterpreter(b) || ctx.p.networkTools.has(b) || KNOWN_COMMANDS.has(b);
+}
+
+/**
+ * A tool the chain does not model (`retry`, `cgexec -g x`, `hyperfine 'CMD'`, `trickle -d 10`, `daemonize`, …) may be
+ * a launcher: its arguments from a program name on (`nc -e /bin/sh h 4444`), or one argument that is a command line,
+ * are analysed as what it could run. When that would not be allowed the call is opaque (the tool may run it, the
+ * chain cannot know) and the programs count as predicted; when it would be allowed nothing changes.
+ */
+function unmodelledLauncher(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[], chain: string[]): void {
+  if (chain.some((c) => c.endsWith('(not modelled)'))) return;
+  const label = `${name} (not modelled)`;
+  let tries = 0;
+  for (let k = 0; k < args.length && tries < 3; k++) {
+    const a = args[k]!;
+    const line = a.value !== null && /\s/.test(a.value.trim()) && a.value.length < 2000 && commandLike(ctx, { ...a, value: a.value.trim().split(/\s+/)[0]! });
+    if (!line && !commandLike(ctx, a)) continue;
+    tries++;
+    const before = ctx.findings.length;
+    if (line) nestedText(ctx, sc, cmd, a.value!, a, label);
+    else analyzeArgv(ctx, sc, cmd, a.value!, a, args.slice(k + 1), [], [...chain, label]);
+    const raised = ctx.findings.splice(before).filter((f) => f.verdict !== 'allow');
+    if (raised.length > 0) {
+      const worst = raised.find((f) => f.verdict === 'deny') ?? raised[0]!;
+      opaque(ctx, sc, 'dynamic_exec', `${name} is not a modelled tool and its arguments hold a command that would not be allowed (${worst.rule}: ${truncate(worst.reason, 60)})`, cmd.start, cmd.end);
+      return;
+    }
   }
 }
 
