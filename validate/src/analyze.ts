@@ -7,6 +7,7 @@ import { envEntry, envSetByCommand, exportedAssignments, isStartupFile, judgeEnv
 import { checkInput } from './input.ts';
 import { applyCapabilities } from './capabilities/apply.ts';
 import { gitKeyEffect } from './capabilities/git-keys.ts';
+import { heredocSubstitutions } from './heredoc-subst.ts';
 import { credentialFileReads, encodes, patternArgIndex, printedSecrets, psShowsEnvironment, secretCommand, secretHunt, sinkOf, SECRET_READ_RULES } from './secrets.ts';
 import { checkCode, checkInterpreter, langOf, type InterpHost } from './interp/index.ts';
 import { sedExecCommand, sedSubstituteExec } from './sed.ts';
@@ -412,7 +413,21 @@ function checkFunction(ctx: Ctx, sc: Scope, fn: Walked['functions'][number]): vo
   }
 }
 
+/** Unquoted heredoc bodies: the substitutions bash runs in them, analysed as what runs (see heredoc-subst.ts). */
+function heredocBodies(ctx: Ctx, sc: Scope, cmd: Cmd): void {
+  for (const r of cmd.redirects) {
+    if (r.kind !== 'heredoc' || !r.expands || !r.text || !/[`$]/.test(r.text)) continue;
+    const subs = heredocSubstitutions(r.text);
+    if (subs === null) {
+      opaque(ctx, sc, 'differential', 'heredoc body with a command substitution that does not close the way the parser read it', r.start, r.end);
+      continue;
+    }
+    for (const text of subs) analyzeScript(ctx, text, sc.depth + 1, sc.outer ?? { start: r.start, end: r.end }, 'command substitution in a heredoc body', cmd.cwd);
+  }
+}
+
 function checkCmd(ctx: Ctx, sc: Scope, cmd: Cmd): void {
+  heredocBodies(ctx, sc, cmd);
   for (const a of cmd.assigns) checkAssign(ctx, sc, cmd, a.name, a.value, a.start, a.end);
   const writes: Word[] = [];
   for (const r of cmd.redirects) {

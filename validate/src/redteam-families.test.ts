@@ -180,3 +180,13 @@ describe('tools the chain does not model, used as launchers: what their argument
   it(`${members.length} members are not allowed`, () => expect(allowed(members)).toEqual([]));
   it('unknown tools with ordinary arguments stay allowed', () => expect(stopped(['zzlaunch ls -la', 'retry npm test', 'my-wrapper --quiet python3 app.py', 'tool run -- pytest -q', 'hyperfine "sleep 0.1"', 'zzlaunch "git status"'])).toEqual([]));
 });
+
+describe('command substitutions in unquoted heredoc bodies run, in every layout bash accepts', () => {
+  const subst = (p: string): string[] => [`\`${p}\``, `$(${p})`, `x$(${p})y`, `"$(${p})"`, `\`echo; ${p}\``, `$( { ${p}; } )`];
+  const ops: [string, string][] = [['<<E', ''], ['<<-E', '\t'], ['<< E', ''], ['<<-  E', '\t\t']];
+  const heads = ['cat', 'cat > notes.txt', 'tee out.log', 'wc -l'];
+  const members = PAYLOADS.flatMap((p) => subst(p).flatMap((s) => ops.flatMap(([op, ind]) => heads.map((h) => `${h} ${op}\n${ind}text\n${ind}${s}\n${ind}E`))));
+  it(`${members.length} members are not allowed`, () => expect(allowed(members)).toEqual([]));
+  it('ordinary heredocs with substitutions stay allowed', () =>
+    expect(stopped(['cat <<EOF > version.txt\nversion: $(git describe --tags)\nEOF', "cat <<-EOF\n\tdate: `date +%F`\n\tEOF", "cat <<'EOF' > x.sh\necho `whoami`\nEOF"])).toEqual([]));
+});
