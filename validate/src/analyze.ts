@@ -879,6 +879,7 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
   }
   secretOutput(ctx, sc, cmd, name, args);
   for (const e of envSetByCommand(name, args.map((a) => a.value))) applyEnv(ctx, sc, cmd, judgeEnv(e.name, e.value, envContext(ctx, sc, cmd)), cmd.start, cmd.end);
+  packageScriptsSet(ctx, sc, cmd, name, args);
 
   // Tools in the capability table: what their options and positionals run, read, write and contact.
   const modelled = applyCapabilities(ctx, sc, cmd, name, args, writes, chain);
@@ -1003,6 +1004,23 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
       if (!modelled && !KNOWN_COMMANDS.has(name)) unmodelledLauncher(ctx, sc, cmd, name, args, chain);
       return;
   }
+}
+
+/**
+ * `npm pkg set scripts.test='CMD'`, `npm set-script test CMD`: the text is a script npm runs later (`npm test`), so
+ * it is analysed as what runs, like a script written into package.json.
+ */
+function packageScriptsSet(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
+  if (!/^(npm|pnpm|yarn|bun)$/.test(name)) return;
+  const pos = positionals(args);
+  const v = (k: number): string | null | undefined => pos[k]?.value;
+  if (v(0) === 'pkg' && v(1) === 'set') {
+    for (const w of pos.slice(2)) {
+      const m = /^scripts\.[^=]+=(.*)$/s.exec(w.value ?? '');
+      if (m) nestedText(ctx, sc, cmd, m[1]!, w, `${name} pkg set scripts`);
+      else if (w.value === null && /scripts/.test(w.raw)) opaque(ctx, sc, 'dynamic_exec', `${name} pkg set writes a script only known at run time`, w.start, w.end);
+    }
+  } else if (v(0) === 'set-script' && pos[2]) nested(ctx, sc, cmd, pos[2], `${name} set-script`, []);
 }
 
 /** Words that name a program worth reading an unknown tool's arguments for (`.` and `source` excluded: paths). */

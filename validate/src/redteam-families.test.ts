@@ -190,3 +190,14 @@ describe('command substitutions in unquoted heredoc bodies run, in every layout 
   it('ordinary heredocs with substitutions stay allowed', () =>
     expect(stopped(['cat <<EOF > version.txt\nversion: $(git describe --tags)\nEOF', "cat <<-EOF\n\tdate: `date +%F`\n\tEOF", "cat <<'EOF' > x.sh\necho `whoami`\nEOF"])).toEqual([]));
 });
+
+describe('command-line settings that are the same setting as a variable of the environment table', () => {
+  const prog = (p: string): string => sq(p);
+  const members = PAYLOADS.flatMap((p) => [
+    `make CC=${prog(p)} all`, `make SHELL=${prog(p)}`, `gmake -j2 CXX=${prog(p)}`, `npm config set script-shell ${prog(p)}`, `npm set script-shell=${prog(p)}`, `pnpm config set script-shell ${prog(p)}`,
+    `npm pkg set scripts.test=${prog(p)}`, `npm pkg set 'scripts.build=${p.replace(/'/g, '')}'`, `npm set-script test ${prog(p)}`, `cmake -DCMAKE_C_COMPILER_LAUNCHER=${prog(p)} .`,
+  ]).concat(['go env -w GOFLAGS=-toolexec=/tmp/x', 'gcc -wrapper /bin/sh,-c,id x.c', 'cc -B/tmp x.c', 'clang -fplugin=/tmp/p.so x.c', 'rustc -C linker=/tmp/x a.rs', 'javac -J-javaagent:/tmp/a.jar A.java', 'java -javaagent:/tmp/a.jar -jar app.jar']);
+  it(`${members.length} members are not allowed`, () => expect(allowed(members)).toEqual([]));
+  it('ordinary builds stay allowed', () =>
+    expect(stopped(['make -j4 CC=gcc all', 'make test PYTHON=python3', 'npm config set registry https://registry.npmjs.org/', 'gcc -O2 -Wall -o app main.c', 'rustc -O main.rs', 'java -Xmx2g -jar app.jar', 'cmake -DCMAKE_BUILD_TYPE=Release ..', 'npm pkg set scripts.test="vitest run"', 'go env -w GOPROXY=https://proxy.golang.org,direct'])).toEqual([]));
+});
