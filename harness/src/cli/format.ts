@@ -85,7 +85,7 @@ export function formatEvent(e: LogEvent): string {
     case 'run.branched':
       return `${head} ${branchText(e)} by ${actorText(e.actor)}\n`;
     case 'run.rollback':
-      return `${head} ROLLBACK ${e.jobId} to step ${e.toStep} ${e.phase.toUpperCase()}${e.diff ? ` (+${e.diff.counts.added} ~${e.diff.counts.modified} -${e.diff.counts.deleted} paths)` : ''} requested by ${actorText(e.requestedBy)}${e.approvedBy ? `, approved by ${actorText(e.approvedBy)}` : ''}${e.error ? `: ${e.error}` : ''}\n`;
+      return `${head} ROLLBACK ${e.jobId} to step ${e.toStep} ${e.phase.toUpperCase()}${e.diff ? ` (+${e.diff.counts.added} ~${e.diff.counts.modified} -${e.diff.counts.deleted} paths)` : ''} requested by ${actorText(e.requestedBy)}${e.approvedBy ? `, approved by ${actorText(e.approvedBy)}` : ''}${e.rejectedBy ? `, rejected by ${actorText(e.rejectedBy)}` : ''}${e.appliedBy ? `, applied by ${actorText(e.appliedBy)}` : ''}${e.phase === 'rejected' && e.reason ? `: ${e.reason}` : ''}${e.error ? `: ${e.error}` : ''}\n`;
     case 'run.governed':
       return `${head} ${e.action === 'pause' ? 'PAUSED' : 'WARNING'} (${e.cause.kind}${e.cause.kind === 'loop' ? ` ${e.cause.detector}, steps ${e.cause.steps.join(',')}` : e.cause.kind === 'budget' ? ` ${e.cause.budget} ${e.cause.used}/${e.cause.limit}` : ''}): ${e.reason}\n`;
     case 'access.denied':
