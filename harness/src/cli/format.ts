@@ -34,7 +34,9 @@ function decidedScope(e: Extract<LogEvent, { type: 'step.decided' }>): string {
 /** A retry's link, from either side. */
 function branchText(e: Extract<LogEvent, { type: 'run.retried' | 'run.branched' }>): string {
   const from = `from the snapshot after step ${e.step - 1} (${e.fromSnapshot.slice(0, 12)})`;
-  return e.type === 'run.retried' ? `step ${e.step} RETRIED on branch run ${e.branchRunId} ${from}` : `BRANCH of run ${e.parentRunId}, retrying its step ${e.step} ${from}`;
+  if (e.type === 'run.retried') return `step ${e.step} RETRIED on branch run ${e.branchRunId} ${from}`;
+  const session = [e.cwd ? `in ${e.cwd}` : '', e.envNames?.length ? `with ${e.envNames.join(', ')} exported` : ''].filter(Boolean).join(' ');
+  return `BRANCH of run ${e.parentRunId}, retrying its step ${e.step} ${from}${session ? `, ${session}` : ''}`;
 }
 
 /** One human-readable line (or the raw output) per log event. */
