@@ -1023,12 +1023,19 @@ function packageScriptsSet(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: re
   } else if (v(0) === 'set-script' && pos[2]) nested(ctx, sc, cmd, pos[2], `${name} set-script`, []);
 }
 
-/** Words that name a program worth reading an unknown tool's arguments for (`.` and `source` excluded: paths). */
+/**
+ * Programs worth reading an unknown tool's arguments for: shells, interpreters, network tools and programs that
+ * destroy, persist or escalate. Not every known command: `getent passwd root` and `zoxide init bash` name programs
+ * as data.
+ */
+const LAUNCHED = new Set(['rm', 'dd', 'shred', 'mkfs', 'chmod', 'chown', 'mv', 'cp', 'tee', 'crontab', 'git', 'sudo', 'su', 'doas', 'env', 'xargs', 'find', 'eval', 'exec', 'kill', 'pkill', 'systemctl', 'docker', 'install', 'ln', 'truncate']);
+
+/** Whether `w` names such a program (a path's base name counts; `.` and `source` are paths). */
 function commandLike(ctx: Ctx, w: Word): boolean {
   const v = w.value;
   if (v === null || v === '' || v.startsWith('-') || v === '.' || v === 'source') return false;
   const b = v.includes('/') ? basename(v) : v;
-  return SHELLS.has(b) || isInterpreter(b) || ctx.p.networkTools.has(b) || KNOWN_COMMANDS.has(b);
+  return SHELLS.has(b) || isInterpreter(b) || ctx.p.networkTools.has(b) || LAUNCHED.has(b);
 }
 
 /**
@@ -1044,7 +1051,8 @@ function unmodelledLauncher(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: r
   for (let k = 0; k < args.length && tries < 3; k++) {
     const a = args[k]!;
     const line = a.value !== null && /\s/.test(a.value.trim()) && a.value.length < 2000 && commandLike(ctx, { ...a, value: a.value.trim().split(/\s+/)[0]! });
-    if (!line && !commandLike(ctx, a)) continue;
+    // A shell or interpreter named last, with nothing to run (`direnv hook bash`, `mise activate zsh`), is a name.
+    if (!line && (!commandLike(ctx, a) || k === args.length - 1)) continue;
     tries++;
     const before = ctx.findings.length;
     if (line) nestedText(ctx, sc, cmd, a.value!, a, label);
