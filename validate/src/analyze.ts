@@ -1057,7 +1057,8 @@ function unmodelledLauncher(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: r
     const before = ctx.findings.length;
     if (line) nestedText(ctx, sc, cmd, a.value!, a, label);
     else analyzeArgv(ctx, sc, cmd, a.value!, a, args.slice(k + 1), [], [...chain, label]);
-    const raised = ctx.findings.splice(before).filter((f) => f.verdict !== 'allow');
+    // Not counted: a program started with nothing to run but its input (`tsc --moduleResolution node …` names node as a value).
+    const raised = ctx.findings.splice(before).filter((f) => f.verdict !== 'allow' && f.rule !== 'exec.stdin_script');
     if (raised.length > 0) {
       const worst = raised.find((f) => f.verdict === 'deny') ?? raised[0]!;
       opaque(ctx, sc, 'dynamic_exec', `${name} is not a modelled tool and its arguments hold a command that would not be allowed (${worst.rule}: ${truncate(worst.reason, 60)})`, cmd.start, cmd.end);
