@@ -156,6 +156,8 @@ function isOwnHelper(caller: string, child: string): boolean {
   if (caller === 'tar') return /^(gzip|gunzip|bzip2|xz|lzma|lzip|zstd|compress|pigz)$/.test(child);
   if (caller === 'git' || caller.startsWith('git-')) return child === 'git' || child.startsWith('git-') || child === 'ssh';
   if (caller === 'sort') return /^(gzip|xz|zstd|bzip2)$/.test(child);
+  // apt asks dpkg for the architectures it serves (`dpkg --print-foreign-architectures`) on every start.
+  if (/^(apt|apt-get|apt-cache|apt-config|apt-mark)$/.test(caller)) return /^(dpkg|apt-config)$/.test(child);
   return false;
 }
 
