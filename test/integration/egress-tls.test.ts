@@ -19,6 +19,9 @@ import { TestStack, containersOf, runEvents } from '../fixtures.ts';
 
 let stack: TestStack;
 let server: Server;
+/** An HTTPS upstream whose certificate no one trusts (self-signed): the proxy must refuse it. */
+let rogue: Server;
+let rogueHits = 0;
 let root: string;
 let ws: string;
 const SECRET = 'ghp_edgeTlsSecret0123456789abcdef';
@@ -99,11 +102,18 @@ beforeAll(async () => {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const dest = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'rogue.key', '-out', 'rogue.pem', '-days', '2', '-subj', '/CN=rogue.test', '-addext', 'subjectAltName=DNS:rogue.test'], { cwd: root, stdio: 'pipe' });
+  rogue = createServer({ key: readFileSync(join(root, 'rogue.key')), cert: readFileSync(join(root, 'rogue.pem')) }, (_req, res) => {
+    rogueHits++;
+    res.end('rogue\n');
+  });
+  rogue.listen(0, '127.0.0.1');
+  await once(rogue, 'listening');
   const policy = parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as { network: Record<string, unknown>; secrets: unknown[]; overrides: Record<string, string> };
   policy.network.mode = 'proxy';
-  policy.network.allow = [{ hosts: ['api.github.test', 'other.test', 'plain.test'], ports: [443] }];
+  policy.network.allow = [{ hosts: ['api.github.test', 'other.test', 'plain.test', 'rogue.test'], ports: [443] }];
   policy.secrets = [
-    { name: 'GH_TOKEN', hosts: ['api.github.test'] },
+    { name: 'GH_TOKEN', hosts: ['api.github.test', 'rogue.test'] },
     { name: 'OTHER_TOKEN', hosts: ['other.test'] },
   ];
   // The tests print a placeholder and search the sandbox for a key on purpose.
@@ -114,7 +124,7 @@ beforeAll(async () => {
   writeFileSync(policyFile, stringify(policy));
   stack = await TestStack.start({
     harness: { policyFile },
-    runner: { egressTestResolve: { 'api.github.test': dest, 'other.test': dest, 'plain.test': dest }, egressTestUpstreamCa: [pki.caPem] },
+    runner: { egressTestResolve: { 'api.github.test': dest, 'other.test': dest, 'plain.test': dest, 'rogue.test': `127.0.0.1:${(rogue.address() as AddressInfo).port}` }, egressTestUpstreamCa: [pki.caPem] },
   });
   ws = mkdtempSync(join(tmpdir(), 'airlock-egress-tls-ws-'));
   writeFileSync(join(ws, 'probe.py'), PROBE);
@@ -127,6 +137,7 @@ afterAll(async () => {
   delete process.env.AIRLOCK_SECRET_OTHER_TOKEN;
   await stack?.[Symbol.asyncDispose]();
   server?.close();
+  rogue?.close();
   rmSync(root, { recursive: true, force: true });
   rmSync(ws, { recursive: true, force: true });
   expect(await containersOf(stack.runnerId)).toEqual([]);
@@ -180,6 +191,17 @@ describe('edge secrets over HTTPS (per-run CA, interception for secret hosts onl
     expect(files.length).toBeGreaterThan(5);
     expect(files.filter((f) => readFileSync(f).includes(SECRET))).toEqual([]);
   }, 180_000);
+
+  it('the proxy verifies the upstream as any client would: an untrusted certificate is a 502, and the token is not sent', async () => {
+    const run = await stack.client.open({ workspace: ws });
+    const r = await run.exec('python3 probe.py auth https://rogue.test/echo GH_TOKEN rogue.out', { env: { GH_TOKEN: '${secret:GH_TOKEN}' } });
+    expect(r.stdout).toBe('HTTP 502 airlock egress: upstream rogue.test:443 failed\n');
+    expect(rogueHits).toBe(0);
+    const e = (await egressOf(run.runId)).find((x) => x.host === 'rogue.test');
+    expect(e).toMatchObject({ via: 'https', decision: 'allowed', secrets: ['GH_TOKEN'] });
+    expect(e?.reason).toMatch(/^upstream rogue\.test:443 failed: self[- ]signed certificate/);
+    await stack.client.close(run.runId);
+  }, 120_000);
 
   it('the sandbox sees the run CA certificate and bundle, never a key; each run has its own CA', async () => {
     const cas: string[] = [];
