@@ -52,6 +52,9 @@ export interface EgressProxyOptions {
   testUpstreamCa?: readonly string[];
 }
 
+/** Read size of a tunnel's upstream (see handleConnect). */
+const TUNNEL_READ_BYTES = 512 * 1024;
+
 /** Prefix of every refusal the sandbox sees, so a failing tool's message says who refused. */
 export const DENIED = 'airlock egress denied';
 
@@ -250,7 +253,21 @@ async function handleConnect(opts: EgressProxyOptions, interceptor: Interceptor 
   let bytesUp = first.length;
   let bytesDown = 0;
   let failure: string | undefined;
-  const upstream = netConnect({ host: dest.address, port: dest.port });
+  // Downloads dominate: the upstream is read into large buffers handed straight to the client (no
+  // copy, ~1/16 of the reads and callbacks of the default 64 KiB), paused while the client is full.
+  const upstream = netConnect({
+    host: dest.address,
+    port: dest.port,
+    onread: {
+      buffer: () => Buffer.allocUnsafe(TUNNEL_READ_BYTES),
+      callback: (n: number, buf: Uint8Array) => {
+        bytesDown += n;
+        if (client.write(buf.subarray(0, n))) return true;
+        client.once('drain', () => upstream.resume());
+        return false;
+      },
+    },
+  });
   upstream.on('error', (err) => {
     failure ??= `upstream ${host}:${port} failed: ${err.message}`;
     client.destroy();
@@ -261,9 +278,8 @@ async function handleConnect(opts: EgressProxyOptions, interceptor: Interceptor 
   });
   upstream.write(first);
   client.on('data', (c: Buffer) => (bytesUp += c.length));
-  upstream.on('data', (c: Buffer) => (bytesDown += c.length));
   client.pipe(upstream);
-  upstream.pipe(client);
+  upstream.on('end', () => client.end());
   client.resume();
   let closed = 0;
   const onClose = () => {
