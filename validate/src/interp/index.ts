@@ -1,7 +1,7 @@
 import { add, nestedText, opaque, pastDeadline, recordExec, recordNet, DeadlineError, type Ctx, type Scope } from '../analyze.ts';
 import type { Cmd } from '../walk.ts';
 import { UNKNOWN, WordFlag, type Word } from '../words.ts';
-import { parseInterpreterArgs, type CodeLang } from './args.ts';
+import { parseInterpreterArgs, pythonModuleCode, type CodeLang } from './args.ts';
 import { newFacts, type Facts } from './facts.ts';
 import { analyzeJavaScript, JS_ROOTS } from './javascript.ts';
 import { analyzePython, PYTHON_ROOTS } from './python.ts';
@@ -44,6 +44,10 @@ export function checkInterpreter(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, ar
   const p = parseInterpreterArgs(name, args);
   if (p.module) {
     host.pythonModule(ctx, sc, cmd, p.module.name, p.module.args);
+    const mc = pythonModuleCode(p.module.name, p.module.args);
+    const span: Span = p.module.args[0] ?? args[0] ?? cmd;
+    if (mc.dynamic) host.dynamicCode(ctx, sc, mc.dynamic, `python -m ${p.module.name} code`);
+    if (mc.code.length > 0) checkCode(ctx, sc, cmd, `python -m ${p.module.name}`, 'python', mc.code.join('\n'), { start: span.start, end: span.end }, host);
     return;
   }
   const at: Span = args[0] ?? cmd;
@@ -57,6 +61,12 @@ export function checkInterpreter(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, ar
   }
   for (const a of p.attached) pieces.push(a.text);
   if (p.preload.length > 0 && p.lang !== null) pieces.unshift(...p.preload.map((m) => preloadCode(p.lang!, m)));
+  for (const m of p.preload) {
+    // `node --import=data:text/javascript,CODE`: the module is the URL's text, which runs first.
+    const code = /^data:/i.test(m) ? dataUrlText(m) : undefined;
+    if (code === null) opaque(ctx, sc, 'interp_code', `${name} loads a data: URL module that does not decode`, at.start, at.end);
+    else if (code !== undefined) pieces.unshift(code);
+  }
   const codeWord = p.code[0] ?? p.attached[0]?.word ?? null;
   if (dynamicWord) host.dynamicCode(ctx, sc, dynamicWord, `${name} inline code`);
   if (p.dynamicOption) opaque(ctx, sc, 'interp_code', `${name} argument only known at run time (${truncate(p.dynamicOption.raw, 40)}): cannot tell code from a script path`, p.dynamicOption.start, p.dynamicOption.end);
@@ -75,7 +85,20 @@ export function checkInterpreter(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, ar
   if (p.stdin || cmd.stdin !== null) host.stdinScript(ctx, sc, cmd, name);
 }
 
+/** The text of a `data:` URL (`data:text/javascript,…` percent-encoded or `;base64,`), null when it does not decode. */
+export function dataUrlText(url: string): string | null {
+  const m = /^data:([^,]*),(.*)$/is.exec(url);
+  if (!m) return null;
+  try {
+    const body = decodeURIComponent(m[2]!);
+    return /;base64$/i.test(m[1]!) ? Buffer.from(body, 'base64').toString('utf8') : body;
+  } catch {
+    return null;
+  }
+}
+
 function preloadCode(lang: CodeLang, m: string): string {
+  if (/^data:/i.test(m)) return '';
   switch (lang) {
     case 'perl':
       return `use ${m.replace(/[^\w:]/g, '')};`;
