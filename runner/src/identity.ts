@@ -83,6 +83,16 @@ export function readIdentityFile(file: string): RunnerIdentity {
   return parseRunnerIdentity(JSON.parse(readFileSync(file, 'utf8')));
 }
 
+/**
+ * The user JWT beside an identity file (`<id>.json` → `<id>.jwt`), written by an operator-mode
+ * deployment (`ensureDeployment`): it names the identity's nkey, so the runner logs in with its own
+ * seed and this JWT. None: the deployment is not in operator mode (a plain nkey login).
+ */
+export function readIdentityJwt(identityFile: string): string | undefined {
+  const file = `${identityFile.replace(/\.json$/, '')}.jwt`;
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+}
+
 /** How long a claim on an identity lives without being refreshed; refreshed every third of it. */
 export const CLAIM_LEASE_MS = 15_000;
 
@@ -92,7 +102,7 @@ export const CLAIM_LEASE_MS = 15_000;
  * A claim is a lease file created exclusively and refreshed while the runner lives; a lease not
  * refreshed for {@link CLAIM_LEASE_MS} is taken over (rename is atomic: one taker wins).
  */
-export function claimIdentity(dir: string): { identity: RunnerIdentity; refresh: () => void; release: () => void } {
+export function claimIdentity(dir: string): { identity: RunnerIdentity; file: string; refresh: () => void; release: () => void } {
   const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
   for (const f of files) {
     const lease = join(dir, `${f}.lease`);
@@ -123,6 +133,7 @@ export function claimIdentity(dir: string): { identity: RunnerIdentity; refresh:
     const identity = readIdentityFile(join(dir, f));
     return {
       identity,
+      file: join(dir, f),
       refresh: () => {
         const now = new Date();
         try {

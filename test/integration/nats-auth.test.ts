@@ -10,7 +10,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connect, jwtAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
 import { RunLogWriter } from '@airlock/ledger';
@@ -32,13 +32,16 @@ let dep: Deployment;
 const plain = () => `nats://127.0.0.1:${port}`;
 const url = (role: 'harness' | 'client') => withCredentials(plain(), dep[role]);
 const keyring = (id: string) => new RunnerKeyring(readIdentityFile(dep.runners.find((r) => r.runnerId === id)!.identityFile));
-/** A runner's own connection: its nkey, its inbox prefix. */
-const runnerConn = (id: string) => connectNats({ servers: plain(), name: `auth-${id}`, nkeySeed: keyring(id).natsSeed, inboxPrefix: runnerInboxPrefix(id) });
+const runnerJwt = (id: string) => dep.runners.find((r) => r.runnerId === id)!.jwt;
+/** A runner's own connection: its nkey and the deployment's JWT for it, its inbox prefix. */
+const runnerConn = (id: string) => connectNats({ servers: plain(), name: `auth-${id}`, nkeySeed: keyring(id).natsSeed, jwt: runnerJwt(id), inboxPrefix: runnerInboxPrefix(id) });
+/** A raw connection as the harness or client user (operator mode: user JWT and seed). */
+const roleConn = (who: 'harness' | 'client') => connect({ servers: plain(), authenticator: jwtAuthenticator(dep[who].jwt, new TextEncoder().encode(dep[who].seed)) });
 
 beforeAll(async () => {
   port = await freePort();
   dir = mkdtempSync(join(tmpdir(), 'airlock-auth-'));
-  dep = ensureDeployment(join(dir, 'creds'), [A, B]);
+  dep = await ensureDeployment(join(dir, 'creds'), [A, B]);
   server = spawn('nats-server', ['-c', dep.natsConf, '-js', '-sd', join(dir, 'js'), '-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   await waitUntil('nats-server', () => new Promise((r) => {
     const s = createConnection({ host: '127.0.0.1', port });
@@ -56,8 +59,8 @@ afterAll(async () => {
 async function refused(who: 'harness' | 'client' | typeof A | typeof B, act: (nc: NatsConnection) => void | Promise<void>): Promise<string> {
   const nc =
     who === 'harness' || who === 'client'
-      ? await connect(splitCredentials(url(who)))
-      : await connect({ servers: plain(), authenticator: nkeyAuthenticator(new TextEncoder().encode(keyring(who).natsSeed)), inboxPrefix: runnerInboxPrefix(who) });
+      ? await roleConn(who)
+      : await connect({ servers: plain(), authenticator: jwtAuthenticator(runnerJwt(who), new TextEncoder().encode(keyring(who).natsSeed)), inboxPrefix: runnerInboxPrefix(who) });
   const errors: string[] = [];
   const watch = async () => {
     for await (const s of nc.status()) if (s.type === 'error' || 'error' in s) errors.push(String((s as { error?: unknown }).error ?? JSON.stringify(s)));
@@ -145,7 +148,7 @@ describe('NATS users per deployment', () => {
       expect(await refused(B, (nc) => void nc.subscribe(subject)), subject).toMatch(/permissions violation/i);
     }
     // B cannot publish to an inbox it never received a request on (no blanket `_INBOX.>` right)...
-    const hc = await connect(splitCredentials(url('harness')));
+    const hc = await roleConn('harness');
     const got: string[] = [];
     hc.subscribe('_INBOX.victim.>', { callback: (_e, m) => void got.push(m.string()) });
     await hc.flush();
