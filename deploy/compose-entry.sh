@@ -17,7 +17,11 @@ case "$role" in
     login="$(cat "$creds/harness/nats.login")"
     AIRLOCK_NATS_URL="$(printf '%s' "$AIRLOCK_NATS_SERVERS" | sed "s#nats://#nats://$login@#g")"
     AIRLOCK_RUNNERS_FILE="$creds/harness/runners.json"
-    export AIRLOCK_NATS_URL AIRLOCK_RUNNERS_FILE
+    # Operator mode: the harness mints each run's log grant for the runner that holds it, and revokes it.
+    system="$(cat "$creds/harness/system.login")"
+    AIRLOCK_NATS_SYSTEM_URL="$(printf '%s' "$AIRLOCK_NATS_SERVERS" | sed "s#nats://#nats://$system@#g")"
+    AIRLOCK_NATS_AUTHORITY_FILE="$creds/harness/nats-authority.json"
+    export AIRLOCK_NATS_URL AIRLOCK_RUNNERS_FILE AIRLOCK_NATS_SYSTEM_URL AIRLOCK_NATS_AUTHORITY_FILE
     exec node --liftoff-only --max-semi-space-size=4 --conditions=airlock-source harness/src/main.ts "$@" ;;  # flags: proto/src/node-flags.ts
   runner)
     wait_for "$creds/runners/READY"

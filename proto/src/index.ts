@@ -85,6 +85,8 @@ export type { ApiDiffRequest, ApiDiffResult, DiffChange, DiffPatch } from './mes
 export type { HarnessHeartbeat } from './messages/harness.ts';
 export { SERVICE_NODE_FLAGS } from './node-flags.ts';
 export { jwtLoginOf } from './nats-login.ts';
+export { LOG_GRANT_SEAL_STEP, LogGrantRequestSchema, LogGrantResultSchema } from './messages/grants.ts';
+export type { LogGrantRequest, LogGrantResult } from './messages/grants.ts';
 export type { NatsJwtLogin } from './nats-login.ts';
 export {
   DEFAULT_READ_BYTES,

@@ -1,8 +1,8 @@
 import { closeSync, existsSync, mkdirSync, openSync, writeFileSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { AirlockError } from '@airlock/proto';
-import type { RunnerExecRequest, RunnerKeys } from '@airlock/proto';
+import { AirlockError, LOG_GRANT_SEAL_STEP } from '@airlock/proto';
+import type { RunnerExecRequest, RunnerKeys, SealedSecrets } from '@airlock/proto';
 import { RunnerSigner, TrustError, createRunnerIdentity, openSecrets, parseRunnerIdentity, publicKeysOf, type ReplyStatement, type RunnerIdentity } from '@airlock/trust';
 
 /**
@@ -63,6 +63,18 @@ export class RunnerKeyring {
       return { ...req, secrets: openSecrets(req.sealed, this.#identity.curveSeed, { runId: req.runId, step: req.step }) };
     } catch (err) {
       if (err instanceof TrustError) throw new AirlockError('unauthorized', `exec request refused: ${err.message}`, { cause: err });
+      throw err;
+    }
+  }
+
+  /** A run's log grant login (JWT and seed), sealed to this runner by the harness; `unauthorized` if it does not open here. */
+  unsealGrant(sealed: SealedSecrets, runId: string): { jwt: string; seed: string } {
+    try {
+      const login = openSecrets(sealed, this.#identity.curveSeed, { runId, step: LOG_GRANT_SEAL_STEP });
+      if (!login.jwt || !login.seed) throw new TrustError('sealed_invalid', 'the sealed log grant lacks its jwt or seed');
+      return { jwt: login.jwt, seed: login.seed };
+    } catch (err) {
+      if (err instanceof TrustError) throw new AirlockError('unauthorized', `log grant refused: ${err.message}`, { cause: err });
       throw err;
     }
   }

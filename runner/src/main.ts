@@ -28,6 +28,8 @@ async function main(): Promise<void> {
   if (identity) cfg = { ...cfg, runnerId: identity.runnerId };
   const identityFile = claim?.file ?? cfg.identityFile;
   const jwt = identityFile ? readIdentityJwt(identityFile) : undefined;
+  // With a user JWT the deployment is in operator mode: logs are written through per-run grants.
+  if (jwt) cfg = { ...cfg, logGrants: true };
   const keyring = identity ? new RunnerKeyring(identity) : RunnerKeyring.local(cfg.stateDir, cfg.runnerId);
   if (claim) setInterval(claim.refresh, CLAIM_LEASE_MS / 3).unref();
   const log = createLogger(cfg.logLevel, cfg.runnerId);

@@ -75,7 +75,8 @@ export function runnerPermissions(runnerId: string, opts: { logs?: 'all' | 'gran
   return {
     publish: {
       allow: [
-        ...(opts.logs === 'granted' ? [] : [subjects.logAll]),
+        // With grants: only the shared system log (refused messages) and the request for a run's grant.
+        ...(opts.logs === 'granted' ? [subjects.log('system'), subjects.logGrant(runnerId)] : [subjects.logAll]),
         subjects.auditAll,
         subjects.runnerHeartbeat,
         '$JS.API.INFO',
@@ -206,7 +207,8 @@ export async function ensureDeployment(dir: string, runnerIds: readonly string[]
       writeSecret(identityFile, `${JSON.stringify(identity, null, 2)}\n`);
     }
     const keys = publicKeysOf(identity);
-    const { jwt } = await runnerUser(authority, runnerId, keys.nkey, runnerPermissions(runnerId));
+    // No log right of its own: the runner writes a run's log only with the grant of a run it holds.
+    const { jwt } = await runnerUser(authority, runnerId, keys.nkey, runnerPermissions(runnerId, { logs: 'granted' }));
     const jwtFile = runnerJwtFile(identityFile);
     writeFileSync(jwtFile, `${jwt}\n`, { mode: 0o644 });
     runners.push({ runnerId, identityFile, jwtFile, jwt, keys });

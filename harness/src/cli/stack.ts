@@ -96,7 +96,16 @@ export async function up(opts: StackOptions): Promise<{ info: StackInfo; childre
     }
     const node = process.execPath;
     // Credentials go through the environment, not argv (which `ps` shows to every user).
-    const harnessEnv = creds ? { AIRLOCK_NATS_URL: withCredentials(natsUrl, creds.harness), AIRLOCK_RUNNERS_FILE: creds.runnersFile, AIRLOCK_AUTH: 'required' } : {};
+    const harnessEnv = creds
+      ? {
+          AIRLOCK_NATS_URL: withCredentials(natsUrl, creds.harness),
+          AIRLOCK_RUNNERS_FILE: creds.runnersFile,
+          AIRLOCK_AUTH: 'required',
+          // Operator mode: the harness mints each run's log grant for its runner, and revokes it.
+          AIRLOCK_NATS_AUTHORITY_FILE: creds.authorityFile,
+          AIRLOCK_NATS_SYSTEM_URL: withCredentials(natsUrl, creds.system),
+        }
+      : {};
     const harness = start('harness', node, [...SERVICE_NODE_FLAGS, join(REPO_ROOT, 'harness/src/main.ts'), ...(creds ? [] : ['--nats', natsUrl]), '--key-file', keyFile, '--secrets-dir', join(opts.stateDir, 'secrets'), ...(opts.policyFile ? ['--policy', opts.policyFile] : [])], { ...secretEnv(), ...harnessEnv });
     const identity = creds?.runners.find((r) => r.runnerId === opts.runnerId)?.identityFile;
     const runner = start('runner', node, [...SERVICE_NODE_FLAGS, join(REPO_ROOT, 'runner/src/main.ts'), '--nats', natsUrl, '--id', opts.runnerId, ...(identity ? ['--identity', identity] : []), '--slots', String(opts.slots), '--state-dir', join(opts.stateDir, 'runner'), '--harness-key', `${keyFile}.pub`]);
