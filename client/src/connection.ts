@@ -13,7 +13,7 @@ export interface ConnectOptions {
   servers: string | string[];
   /** NATS user (the deployment's client user is `client`); overrides one in a URL. */
   user?: string;
-  /** Password of `user` (in a compose deployment: `<data>/credentials/client/nats.password`). */
+  /** Password of `user` (an operator-mode deployment has none: its URL carries `JWT:SEED`, see `servers`). */
   pass?: string;
   /** A NATS token, for deployments that use one instead of users. */
   token?: string;
