@@ -190,7 +190,7 @@ export class HarnessService implements AsyncDisposable {
     svc.#interrupts = resumeInterrupts(svc.#desk, async () => (await svc.#rooms.records.list(false)).map((r) => r.runId), log);
     svc.#expiry = startExpirySweep(svc.#rooms.approvals, validator.policy.governance?.approvalExpiryMs ?? DEFAULT_APPROVAL_EXPIRY_MS, log);
     svc.#rooms.idle.start();
-    svc.#logGrants = await startLogGrants(svc.#ctx, { records: svc.#rooms.records, fleet: svc.#rooms.fleet, runnerKeys: svc.#runnerKeys });
+    svc.#logGrants = await startLogGrants(svc.#ctx, { records: svc.#rooms.records, fleet: svc.#rooms.fleet, runnerKeys: svc.#runnerKeys, audit: svc.#rooms.logs.system });
     svc.#heartbeat = startHarnessHeartbeat(svc.#ctx.nats.nc, { startedAt: svc.#startedAt.toISOString() });
     svc.state = 'running';
     log.info({ nats: cfg.natsUrl.replace(/\/\/[^@/,]*@/g, '//'), ...svc.#ready }, 'harness ready');

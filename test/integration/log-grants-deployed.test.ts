@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunLogWriter } from '@airlock/ledger';
 import { connectNats, type NatsHandles } from '@airlock/transport';
-import { LogGrantResultSchema, PROTOCOL_VERSION, decode, decodeReply, encode, replySchema, runnerInboxPrefix, subjects } from '@airlock/proto';
+import { LogGrantResultSchema, PROTOCOL_VERSION, decode, decodeReply, encode, names, replySchema, runnerInboxPrefix, subjects } from '@airlock/proto';
 import { DockerodeClient, RunnerKeyring, RunnerService, readIdentityFile } from '@airlock/runner';
 import { HarnessConfigSchema, HarnessService, ensureDeployment, withCredentials, type Deployment } from '@airlock/harness';
 import { Airlock } from '@airlock/client';
@@ -141,6 +141,12 @@ describe('per-run log grants in a deployment', () => {
     await using b = await runnerConn(B);
     const asked = await b.nc.request(subjects.logGrant(B), encode({ v: PROTOCOL_VERSION, runId: run.runId }), { timeout: 10_000 });
     expect(decode(replySchema(LogGrantResultSchema), asked.data, 'grant')).toMatchObject({ ok: false, error: { code: 'unauthorized' } });
+    // ...and recorded in the system log beside the other refused requests.
+    await waitUntil('the refusal audited', async () => {
+      const last = await stack.hc.jsm.streams.getMessage(names.logStream, { last_by_subj: subjects.log('system') }).catch(() => null);
+      const event = last ? (JSON.parse(last.string()) as { type?: string; code?: string; subject?: string }) : undefined;
+      return event?.type === 'message.rejected' && event.code === 'log_grant.unauthorized' && event.subject === subjects.logGrant(B);
+    }, 10_000);
     await expect(b.nc.request(subjects.logGrant(A), encode({ v: PROTOCOL_VERSION, runId: run.runId }), { timeout: 3000 })).rejects.toThrow(/permission/i);
     expect(stack.grants.filter((g) => g.runId === run.runId)).toHaveLength(1);
     // B's own user cannot append to the run: the server refuses, nothing is stored.

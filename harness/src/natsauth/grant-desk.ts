@@ -5,6 +5,11 @@ import type { HarnessContext } from '../context.ts';
 import type { RunnerKeyStore } from '../routing/runner-keys.ts';
 import type { LogWriterGrant, LogWriterGrants } from './log-grants.ts';
 
+/** Where a refused grant request is recorded (the harness's `system` log). */
+export interface GrantAudit {
+  append(event: { type: 'message.rejected'; subject: string; code: string; message: string; bytes: number }): Promise<unknown>;
+}
+
 /** Who holds a run, as the harness knows it. */
 export interface HolderView {
   /** The runner that said (in its signed heartbeat) it is opening this run, if an open or move is in flight. */
@@ -36,10 +41,12 @@ export class LogGrantDesk {
   readonly #keys: RunnerKeyStore;
   readonly #holders: HolderView;
   readonly #held = new Map<string, LogWriterGrant>();
+  readonly #audit: GrantAudit;
   #sub: Subscription | undefined;
 
-  constructor(ctx: HarnessContext, grants: LogWriterGrants, keys: RunnerKeyStore, holders: HolderView) {
+  constructor(ctx: HarnessContext, grants: LogWriterGrants, keys: RunnerKeyStore, holders: HolderView, audit: GrantAudit) {
     this.#ctx = ctx;
+    this.#audit = audit;
     this.#grants = grants;
     this.#keys = keys;
     this.#holders = holders;
@@ -67,8 +74,13 @@ export class LogGrantDesk {
       const result = await this.#grant(runnerId, req.runId);
       msg.respond(encode({ ok: true, result }));
     } catch (err) {
+      const wire = toWireError(err);
       this.#ctx.log.warn({ err, runnerId, subject: msg.subject }, 'log grant refused');
-      msg.respond(encode({ ok: false, error: toWireError(err) }));
+      msg.respond(encode({ ok: false, error: wire }));
+      // A runner asking for a run it does not hold is worth a record beside the other refusals.
+      await this.#audit
+        .append({ type: 'message.rejected', subject: msg.subject, code: `log_grant.${wire.code}`, message: wire.message, bytes: msg.data.length })
+        .catch((e: unknown) => this.#ctx.log.error({ err: e, runnerId }, 'could not audit a refused log grant'));
     }
   }
 

@@ -6,7 +6,7 @@ import type { RunnerFleet } from '../routing/fleet.ts';
 import type { RunnerKeyStore } from '../routing/runner-keys.ts';
 import type { RunRecords } from '../runs/records.ts';
 import { NatsAuthority } from './authority.ts';
-import { LogGrantDesk } from './grant-desk.ts';
+import { LogGrantDesk, type GrantAudit } from './grant-desk.ts';
 import { LogWriterGrants } from './log-grants.ts';
 
 /** The running log-grant desk and its system-account connection, stopped together. */
@@ -19,7 +19,7 @@ export interface LogGrantsHandle {
  * harness was given the authority keys and a system-account login); otherwise nothing (runners
  * write logs with their own users, as in a development NATS without users).
  */
-export async function startLogGrants(ctx: HarnessContext, rooms: { records: RunRecords; fleet: RunnerFleet; runnerKeys: RunnerKeyStore }): Promise<LogGrantsHandle | undefined> {
+export async function startLogGrants(ctx: HarnessContext, rooms: { records: RunRecords; fleet: RunnerFleet; runnerKeys: RunnerKeyStore; audit: GrantAudit }): Promise<LogGrantsHandle | undefined> {
   const { natsAuthorityFile, natsSystemUrl } = ctx.cfg;
   if (!natsAuthorityFile || !natsSystemUrl) return undefined;
   const authority = NatsAuthority.loadOrCreate(natsAuthorityFile);
@@ -31,7 +31,7 @@ export async function startLogGrants(ctx: HarnessContext, rooms: { records: RunR
   const desk = new LogGrantDesk(ctx, new LogWriterGrants(authority, system), rooms.runnerKeys, {
     openingBy: (runId) => rooms.fleet.openingBy(runId),
     record: async (runId) => (await rooms.records.get(runId, { fresh: true }).catch(() => undefined))?.record,
-  });
+  }, rooms.audit);
   rooms.records.onWrite((record) => desk.recordChanged(record));
   desk.start();
   ctx.log.info({ account: authority.accountId }, 'log grants: runners write a run\'s log only with the grant of the run they hold');
