@@ -48,6 +48,12 @@ export const subjects = {
   harnessHeartbeat: `${ROOT}.harness.heartbeat`,
   /** Every runner publishes its heartbeat here (core NATS). */
   runnerHeartbeat: `${ROOT}.heartbeat`,
+  /**
+   * A runner asks the harness for the right to write one run's log (operator-mode NATS): only that
+   * runner's user may publish on its own subject, so the subject names the asker.
+   */
+  logGrant: (runnerId: string) => `${ROOT}.grant.${runnerId}`,
+  logGrantAll: `${ROOT}.grant.*`,
   /** The durable run log: one subject per run. */
   log: (runId: string) => `${ROOT}.log.${runId}`,
   logAll: `${ROOT}.log.>`,

@@ -41,6 +41,12 @@ export const RunnerConfigSchema = z.object({
    */
   logRetryMs: z.coerce.number().int().min(1000).optional(),
   /**
+   * Operator-mode NATS (the identity came with a user JWT): this runner's user may write no log;
+   * each run's log is written through the grant the harness mints for the run it holds
+   * (`log-grant.ts`). Set by main from the identity, not a flag.
+   */
+  logGrants: z.boolean().optional(),
+  /**
    * This runner's own identity file (`{runnerId, seed, curveSeed}`, mode 0600, made by \`./airlock up\`
    * or \`deploy/credentials.ts\`): it logs into NATS as this runner's nkey user, signs replies and log
    * events, and opens the secrets sealed to it. Its runner id wins over --id. Env AIRLOCK_RUNNER_IDENTITY.

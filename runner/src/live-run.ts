@@ -21,6 +21,8 @@ export interface LiveRun {
   containerSeq: number;
   busy: boolean;
   log: RunLogWriter;
+  /** Closes the run's own log connection (its grant, in operator-mode NATS). Never rejects. */
+  closeLog: () => Promise<void>;
   /** The run's pinned policy hash and its validation chain (workspace = the run's mount path). */
   policyHash: string;
   validator: Validator;

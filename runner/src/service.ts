@@ -24,6 +24,7 @@ import type {
   RunnerOpenResult,
   StepResult,
 } from '@airlock/proto';
+import { RunLogs, type RunLogHandle } from './log-grant.ts';
 import { RunLogWriter, ensureAuditStream, ensureLogStream, isNotFound, type RunLogWriterOptions } from '@airlock/ledger';
 import { serveRequest, type NatsHandles } from '@airlock/transport';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -70,6 +71,8 @@ export class RunnerService implements AsyncDisposable {
   #events = new AbortController();
   #eventsWatch: Promise<void> = Promise.resolve();
   #systemLog: RunLogWriter;
+  /** Each held run's log writer (through the run's grant in operator-mode NATS). */
+  readonly #runLogs: RunLogs;
   #stopped: Promise<void> | undefined;
   #runsKv!: KV;
   #deployment = '';
@@ -87,6 +90,7 @@ export class RunnerService implements AsyncDisposable {
     this.#log = log;
     this.#keys = keys;
     this.#systemLog = new RunLogWriter(nats.js, nats.jsm, 'system', this.#writerOpts);
+    this.#runLogs = new RunLogs(nats, { natsUrl: cfg.natsUrl, runnerId: cfg.runnerId, grants: cfg.logGrants === true }, keys, log);
   }
 
   /**
@@ -246,7 +250,11 @@ export class RunnerService implements AsyncDisposable {
     this.#openingIds.add(req.runId);
     // Say at once which run this runner took: if it dies while preparing it, the harness re-offers it.
     this.#beat();
+    let runLog: RunLogHandle | undefined;
+    let opened = false;
     try {
+      // The run's log writer (its grant: the harness gives it to the runner its heartbeat names).
+      runLog = await this.#runLogs.open(req.runId, this.#writerOpts);
       const validator = await this.#gate.validatorFor(req.policyHash, req.mountPath);
       // The runtime is the pinned policy's: a request that says otherwise is refused, never obeyed.
       if (req.runtime !== validator.policy.runtime) {
@@ -279,7 +287,8 @@ export class RunnerService implements AsyncDisposable {
         containerId: null,
         containerSeq: 0,
         busy: false,
-        log: new RunLogWriter(this.#nats.js, this.#nats.jsm, req.runId, this.#writerOpts),
+        log: runLog.log,
+        closeLog: runLog.close,
         policyHash: req.policyHash,
         validator,
         snap: undefined,
@@ -309,6 +318,7 @@ export class RunnerService implements AsyncDisposable {
         });
         await this.#snapshot(run, req.resume.afterStep);
         this.#log.info({ runId: run.runId, from: req.resume.previousRunner }, 'run moved here');
+        opened = true;
         return { runId: run.runId, runnerId: this.#cfg.runnerId, containerId, workspace: workspace.path, user: workspace.user };
       }
       await run.log.append({
@@ -326,10 +336,13 @@ export class RunnerService implements AsyncDisposable {
       // Step 0: the workspace as the run found it, so any step can be redone from the one before.
       await this.#snapshot(run, 0);
       this.#log.info({ runId: run.runId, containerId, workspace: workspace.path, runtime: run.runtime }, 'run opened');
+      opened = true;
       return { runId: run.runId, runnerId: this.#cfg.runnerId, containerId, workspace: workspace.path, user: workspace.user };
     } finally {
       this.#opening--;
       this.#openingIds.delete(req.runId);
+      // A failed open holds no run: its log connection goes too (a run already set stays as before).
+      if (!opened && !this.#runs.has(req.runId)) await runLog?.close();
     }
   }
 
@@ -426,10 +439,15 @@ export class RunnerService implements AsyncDisposable {
     );
     if (req.suspend) {
       // The run goes on without a sandbox here: the harness logs `run.suspended`, the next step reopens it.
+      await run.closeLog();
       this.#log.info({ runId: run.runId, ...release }, 'run suspended (idle)');
       return { runId: run.runId, removed: true, ...release };
     }
-    await run.log.append({ type: 'run.closed', reason: req.reason, ...release, ...(req.termination ? { termination: req.termination } : {}) });
+    try {
+      await run.log.append({ type: 'run.closed', reason: req.reason, ...release, ...(req.termination ? { termination: req.termination } : {}) });
+    } finally {
+      await run.closeLog();
+    }
     this.#log.info({ runId: run.runId, ...release }, 'run closed');
     return { runId: run.runId, removed: true, ...release };
   }
@@ -454,6 +472,7 @@ export class RunnerService implements AsyncDisposable {
         await releaseWorkspace(run.workspace).catch((err: unknown) =>
           this.#log.error({ err, runId: run.runId, path: run.workspace.path }, 'could not give the workspace back while draining'),
         );
+        await run.closeLog();
       }
       this.#events.abort();
       // The watch ends at the abort; bounded all the same, a stuck engine socket must not hold a drain.

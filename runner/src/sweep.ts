@@ -38,6 +38,7 @@ export async function sweep(host: SweepHost): Promise<void> {
       await releaseWorkspace(run.workspace).catch((err: unknown) =>
         host.log.error({ err, runId: run.runId, path: run.workspace.path }, 'could not give the workspace of a dropped run back'),
       );
+      await run.closeLog();
       host.log.warn({ runId: run.runId, holder: rec.runnerId, status: rec.status }, 'dropped a run this runner no longer holds');
     }
   }
