@@ -78,6 +78,11 @@ export const names = {
   bundlesBucket: 'airlock_bundles',
   /** JetStream stream indexing every verdict (copies of the run log's `step.verdict` events). */
   auditStream: 'AIRLOCK_AUDIT',
+  /**
+   * KV bucket: runId -> the live log grant of that run (runner id and the grant user's public key,
+   * never its seed), so whichever harness sees the run move or close revokes it, across restarts.
+   */
+  logGrantsBucket: 'airlock_log_grants',
   /** KV bucket: `<runId>.<step>` -> Approval (steps held by an `ask` verdict, and their decisions). */
   approvalsBucket: 'airlock_approvals',
   /** NATS header of a run-log message: its writer's signature over the stored bytes (who wrote it, checked by the harness). */

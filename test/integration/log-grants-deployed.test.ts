@@ -8,6 +8,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kvm } from '@nats-io/kv';
 import { RunLogWriter } from '@airlock/ledger';
 import { connectNats, type NatsHandles } from '@airlock/transport';
 import { LogGrantResultSchema, PROTOCOL_VERSION, decode, decodeReply, encode, names, replySchema, runnerInboxPrefix, subjects } from '@airlock/proto';
@@ -51,6 +52,8 @@ interface Stack {
   /** The grants the harness sent each runner, as seen on the bus (the harness user may read every inbox). */
   grants: Array<{ runnerId: string; runId: string; jwt: string; seed: string; inboxPrefix: string }>;
   startRunner(id: string, slots?: number): Promise<void>;
+  /** Drains the harness and starts a new process of it on the same NATS (what it knew in memory is gone). */
+  restartHarness(): Promise<void>;
   stopRunner(id: string): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -58,11 +61,13 @@ interface Stack {
 async function startStack(): Promise<Stack> {
   const url = withCredentials(plain(), dep.harness);
   const hc = await connectNats({ servers: url, name: 'grants-harness' });
-  const harness = await HarnessService.start(
-    HarnessConfigSchema.parse({ natsUrl: url, keyFile: join(dir, 'key.pem'), secretsDir: join(dir, 'secrets'), runnersFile: dep.runnersFile, natsAuthorityFile: dep.authorityFile, natsSystemUrl: withCredentials(plain(), dep.system), runnerLostMs: 2000, openTimeoutMs: 20_000 }),
-    hc,
-    silent,
-  );
+  const startHarness = () =>
+    HarnessService.start(
+      HarnessConfigSchema.parse({ natsUrl: url, keyFile: join(dir, 'key.pem'), secretsDir: join(dir, 'secrets'), runnersFile: dep.runnersFile, natsAuthorityFile: dep.authorityFile, natsSystemUrl: withCredentials(plain(), dep.system), runnerLostMs: 2000, openTimeoutMs: 20_000 }),
+      hc,
+      silent,
+    );
+  const harness = await startHarness();
   const grants: Stack['grants'] = [];
   for (const id of [A, B]) {
     hc.nc.subscribe(`${runnerInboxPrefix(id)}.>`, {
@@ -94,6 +99,10 @@ async function startStack(): Promise<Stack> {
       );
       runners.set(id, { svc, conn });
     },
+    async restartHarness() {
+      await stack.harness.drain(2000);
+      stack.harness = await startHarness();
+    },
     async stopRunner(id) {
       const r = runners.get(id);
       runners.delete(id);
@@ -102,7 +111,7 @@ async function startStack(): Promise<Stack> {
     },
     async [Symbol.asyncDispose]() {
       for (const id of [...runners.keys()]) await stack.stopRunner(id);
-      await harness.drain(2000);
+      await stack.harness.drain(2000);
       await hc.drain();
     },
   };
@@ -167,6 +176,28 @@ describe('per-run log grants in a deployment', () => {
     await waitUntil('the revoked grant refused', async () => typeof (await loginWith(grant!)) === 'string', 10_000);
     expect(await loginWith(grant!)).toMatch(/authorization|revoked|permission/i);
     expect(await containersOf(A)).toEqual([]);
+  }, 90_000);
+
+  it('a grant made before a harness restart is revoked by the next harness process when the run closes', async () => {
+    await using stack = await startStack();
+    await stack.startRunner(A);
+    await using client = await Airlock.connect({ servers: withCredentials(plain(), dep.client) });
+    const run = await client.open({});
+    expect(await run.exec('true')).toMatchObject({ exitCode: 0 });
+    const grant = stack.grants.find((g) => g.runId === run.runId)!;
+    expect(grant).toBeDefined();
+    const live = await loginWith(grant);
+    if (typeof live === 'string') throw new Error(`the live grant was refused: ${live}`);
+    // The harness that made the grant is gone; a new process closes the run.
+    await stack.restartHarness();
+    expect(await run.exec('echo after')).toMatchObject({ exitCode: 0 });
+    const dropped = live.nc.closed();
+    await client.close(run.runId);
+    await expect(Promise.race([dropped, new Promise((_, no) => setTimeout(() => no(new Error('still connected 10 s after the close')), 10_000))])).resolves.toBeDefined();
+    expect(await loginWith(grant)).toMatch(/authorization|revoked|permission/i);
+    // Nothing left to revoke for the run.
+    const kv = await new Kvm(stack.hc.nc).open(names.logGrantsBucket);
+    await waitUntil('the grant record forgotten', async () => (await kv.get(run.runId))?.operation !== 'PUT', 10_000);
   }, 90_000);
 
   it('a run moved to another runner: the new holder logs with a new grant, the old holder\'s is refused', async () => {

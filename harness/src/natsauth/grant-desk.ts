@@ -18,6 +18,21 @@ export interface HolderView {
   record(runId: string): Promise<RunRecord | undefined>;
 }
 
+/** What is kept of a live grant: enough to revoke it (never its seed). */
+export type HeldGrant = Pick<LogWriterGrant, 'runnerId' | 'runId' | 'publicKey'>;
+
+/**
+ * Where live grants are kept (a KV bucket in a deployment): a grant is revoked by whichever harness
+ * process writes the record change that ends it, also one started after the grant was made.
+ */
+export interface GrantStore {
+  /** The run's live grant and the revision it was stored at. */
+  get(runId: string): Promise<{ grant: HeldGrant; revision: number } | undefined>;
+  put(grant: HeldGrant): Promise<void>;
+  /** Forgets the run's grant only if it is still the one read at `revision` (a newer grant is kept). */
+  delete(runId: string, revision: number): Promise<void>;
+}
+
 /** How long a grant request waits for the asker's heartbeat that says it took the run. */
 const HOLDER_WAIT_MS = 3000;
 
@@ -31,21 +46,21 @@ const HOLDER_WAIT_MS = 3000;
  * a record that closes the run, suspends it or names another runner revokes it too. The grant's JWT
  * and seed travel sealed to the asker's curve key.
  *
- * Not covered: grants handed out by an earlier harness process are not known to this one (they
- * expire with their JWT, 7 days by default); with several harnesses, only the one that wrote a
- * record change revokes on it.
+ * Live grants are kept in a `GrantStore`, so a harness restarted (or another harness of the
+ * deployment) revokes a grant an earlier process made when it writes the record change that ends it.
  */
 export class LogGrantDesk {
   readonly #ctx: HarnessContext;
   readonly #grants: LogWriterGrants;
   readonly #keys: RunnerKeyStore;
   readonly #holders: HolderView;
-  readonly #held = new Map<string, LogWriterGrant>();
+  readonly #store: GrantStore;
   readonly #audit: GrantAudit;
   #sub: Subscription | undefined;
 
-  constructor(ctx: HarnessContext, grants: LogWriterGrants, keys: RunnerKeyStore, holders: HolderView, audit: GrantAudit) {
+  constructor(ctx: HarnessContext, grants: LogWriterGrants, keys: RunnerKeyStore, holders: HolderView, audit: GrantAudit, store: GrantStore) {
     this.#ctx = ctx;
+    this.#store = store;
     this.#audit = audit;
     this.#grants = grants;
     this.#keys = keys;
@@ -102,9 +117,10 @@ export class LogGrantDesk {
 
   async #grant(runnerId: string, runId: string): Promise<LogGrantResult> {
     const grant = await this.#grants.grant(runnerId, runId);
-    const previous = this.#held.get(runId);
-    this.#held.set(runId, grant);
-    if (previous) await this.#revoke(previous, 'a new grant for the run');
+    const previous = await this.#store.get(runId);
+    // Kept before it is handed out: a grant nobody could find again could not be revoked.
+    await this.#store.put({ runnerId, runId, publicKey: grant.publicKey });
+    if (previous) await this.#revoke(previous.grant, 'a new grant for the run');
     const sealed = this.#keys.seal(runnerId, { jwt: grant.jwt, seed: grant.seed }, { runId, step: LOG_GRANT_SEAL_STEP });
     this.#ctx.log.info({ runnerId, runId, user: grant.publicKey }, 'log grant');
     return { runId, sealed, inboxPrefix: grant.inboxPrefix, expiresAt: grant.expiresAt };
@@ -112,19 +128,32 @@ export class LogGrantDesk {
 
   /** A run's record changed (this harness wrote it): revoke a grant its runner no longer holds. */
   recordChanged(record: RunRecord): void {
-    const held = this.#held.get(record.runId);
-    if (!held) return;
-    if (record.status === 'open' && !record.suspended && record.runnerId === held.runnerId) return;
-    this.#held.delete(record.runId);
-    this.#ctx.track(this.#revoke(held, record.status === 'closed' ? 'the run closed' : record.suspended ? 'the run was suspended' : `the run moved to ${record.runnerId}`));
+    this.#ctx.track(this.#ended(record));
   }
 
-  async #revoke(grant: LogWriterGrant, why: string): Promise<void> {
+  async #ended(record: RunRecord): Promise<void> {
+    try {
+      const held = await this.#store.get(record.runId);
+      if (!held) return;
+      const { grant, revision } = held;
+      if (record.status === 'open' && !record.suspended && record.runnerId === grant.runnerId) return;
+      const revoked = await this.#revoke(grant, record.status === 'closed' ? 'the run closed' : record.suspended ? 'the run was suspended' : `the run moved to ${record.runnerId}`);
+      // Forgotten only once revoked: a failed revocation is tried again on the run's next record change.
+      if (revoked) await this.#store.delete(record.runId, revision);
+    } catch (err) {
+      this.#ctx.log.error({ err, runId: record.runId }, 'could not settle a run\'s log grant after its record changed');
+    }
+  }
+
+  /** True when the server has the revocation; a failure is logged (the grant still expires with its JWT). */
+  async #revoke(grant: HeldGrant, why: string): Promise<boolean> {
     try {
       await this.#grants.revoke(grant);
       this.#ctx.log.info({ runnerId: grant.runnerId, runId: grant.runId, user: grant.publicKey, why }, 'log grant revoked');
+      return true;
     } catch (err) {
       this.#ctx.log.error({ err, runnerId: grant.runnerId, runId: grant.runId, user: grant.publicKey, why }, 'could not revoke a log grant (it expires with its JWT)');
+      return false;
     }
   }
 }
