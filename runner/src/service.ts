@@ -39,6 +39,7 @@ import { SandboxEvents } from './sandbox-events.ts';
 import { runStep, type StepHost } from './step.ts';
 import { serveFileStep, serveSignal, type FileServeHost } from './files/serve.ts';
 import { reapOrphans, sweep, type SweepHost } from './sweep.ts';
+import { WarmPool, releaseRunSlot } from './pool.ts';
 import { SANDBOX_GID, SANDBOX_UID, chownTree, prepareWorkspace, releaseWorkspace } from './workspace.ts';
 import { serveRollback } from './rollback.ts';
 import type { RunnerConfig } from './config.ts';
@@ -76,6 +77,7 @@ export class RunnerService implements AsyncDisposable {
   #gate!: Gate;
   #sweeper: NodeJS.Timeout | undefined;
   #snapshots!: SnapshotStore;
+  #pool: WarmPool | undefined;
 
   /** This runner's keys: signs replies, heartbeats and log events; opens sealed secrets. */
   readonly #keys: RunnerKeyring;
@@ -115,6 +117,7 @@ export class RunnerService implements AsyncDisposable {
     svc.#deployment = cfg.deploymentId ?? (await deploymentFromHarness(policies, log));
     svc.#snapshots = await SnapshotStore.open(nats.nc, { cacheDir: join(cfg.stateDir, 'blob-cache'), replicas: cfg.replicas });
     await reapOrphans(svc.#sweepHost);
+    svc.#pool = new WarmPool({ docker, log, runnerId: cfg.runnerId, stateDir: cfg.stateDir, deployment: () => svc.#deployment }, cfg.poolSize ?? 0);
     // Resubscribes by itself and never rejects; tracked so a drain waits for it to stop.
     svc.#eventsWatch = svc.#sandboxEvents.watch(docker, svc.#events.signal, log);
     const { nc } = nats;
@@ -147,6 +150,11 @@ export class RunnerService implements AsyncDisposable {
     svc.state = 'running';
     log.info({ slots: cfg.slots }, 'runner ready');
     return svc;
+  }
+
+  /** The warm pool (pool.ts); undefined before start. */
+  get warmPool(): WarmPool | undefined {
+    return this.#pool;
   }
 
   /** Live run ids. */
@@ -287,7 +295,7 @@ export class RunnerService implements AsyncDisposable {
       let containerId: string;
       try {
         run.egress = await openRunEgress(run, validator.policy, { js: this.#nats.js, log: this.#log, testResolve: this.#cfg.egressTestResolve ?? {} });
-        containerId = await this.#startSandbox(run);
+        containerId = (await this.#claimPooled(run)) ?? (await this.#startSandbox(run));
       } catch (err) {
         this.#log.error({ err, runId: req.runId, image: req.image }, 'could not start the sandbox');
         await run.egress?.close().catch((e: unknown) => this.#log.error({ err: e, runId: req.runId }, 'could not stop the egress proxy'));
@@ -331,6 +339,21 @@ export class RunnerService implements AsyncDisposable {
       this.#opening--;
       this.#openingIds.delete(req.runId);
     }
+  }
+
+  /** A started sandbox from the warm pool with the run's workspace attached, or undefined (see pool.ts for when). */
+  async #claimPooled(run: LiveRun): Promise<string | undefined> {
+    const key = { image: run.image, mountPath: run.mountPath, limits: run.limits, runtime: run.runtime, env: run.env };
+    const c = this.#pool ? await this.#pool.claim(key, run.runId, run.workspace, { egress: run.egress !== undefined }) : 'disabled';
+    if (typeof c === 'string') {
+      this.#log.debug({ runId: run.runId, miss: c }, 'open not served by the warm pool');
+      return undefined;
+    }
+    run.containerSeq = 1;
+    run.poolSlot = c.slot;
+    run.containerId = c.containerId;
+    await cpuSinceLast(run, c.containerId, cpuReader(this.#docker)).catch(() => undefined);
+    return c.containerId;
   }
 
   async #startSandbox(run: LiveRun): Promise<string> {
@@ -414,6 +437,7 @@ export class RunnerService implements AsyncDisposable {
     if (req.suspend) refuseSuspend(run);
     this.#runs.delete(req.runId);
     if (run.containerId) await this.#docker.remove(run.containerId);
+    await releaseRunSlot(run, this.#log);
     await run.egress?.close().catch((err: unknown) => this.#log.error({ err, runId: run.runId }, 'could not stop the egress proxy'));
     // A workspace not given back is reported (log, run.closed, the reply), never lost: the user's
     // files may still belong to the sandbox user.
@@ -445,11 +469,13 @@ export class RunnerService implements AsyncDisposable {
       clearInterval(this.#heartbeat);
       clearInterval(this.#sweeper);
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
+      await this.#pool?.drain();
       for (const run of [...this.#runs.values()]) {
         this.#runs.delete(run.runId);
         if (run.containerId) {
           await this.#docker.remove(run.containerId).catch((err: unknown) => this.#log.warn({ err, runId: run.runId }, 'could not remove a sandbox while draining'));
         }
+        await releaseRunSlot(run, this.#log);
         await run.egress?.close().catch((err: unknown) => this.#log.warn({ err, runId: run.runId }, 'could not stop the egress proxy while draining'));
         await releaseWorkspace(run.workspace).catch((err: unknown) =>
           this.#log.error({ err, runId: run.runId, path: run.workspace.path }, 'could not give the workspace back while draining'),
