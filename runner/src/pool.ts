@@ -7,7 +7,7 @@
 // file (beside the slot) names the run and its workspace, so a reap after a crash gives it back.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { SandboxLimits, SandboxRuntime } from '@airlock/proto';
@@ -17,6 +17,9 @@ import type { Logger } from './logger.ts';
 import { SANDBOX_GID, SANDBOX_UID, releaseWorkspace, type PreparedWorkspace } from './workspace.ts';
 
 const run = promisify(execFile);
+
+/** How long after a claim the pool starts its replacement (ms). */
+const REFILL_DELAY_MS = 750;
 
 /** What a pooled sandbox was made for; a run is served from the pool only when its open asks for exactly this. */
 export interface PoolKey {
@@ -100,10 +103,50 @@ export class WarmPool {
    * sandbox to two runs: it leaves the idle list before the first await.
    */
   async claim(key: PoolKey, runId: string, ws: PreparedWorkspace, opts: { egress: boolean }): Promise<ClaimedSandbox | PoolMiss> {
+    if (ws.user !== POOL_USER) return 'user';
+    const p = this.#take(key, opts);
+    if (typeof p === 'string') return p;
+    try {
+      await writeFile(`${p.slot}.claim`, JSON.stringify({ runId, workspace: ws }), { mode: 0o600 });
+      await run('mount', ['--bind', ws.path, p.slot]);
+      this.#rename(p, runId);
+      return { containerId: p.containerId, slot: p.slot };
+    } catch (err) {
+      this.#host.log.warn({ err, runId, containerId: p.containerId }, 'could not attach the workspace to a pooled sandbox; opening normally');
+      await this.#host.docker.remove(p.containerId).catch(() => undefined);
+      await releaseSlot(p.slot, { giveBack: false }).catch((e: unknown) => this.#host.log.error({ err: e, slot: p.slot }, 'could not release a pool slot'));
+      return 'attach_failed';
+    }
+  }
+
+  /**
+   * A pooled sandbox for a run whose workspace the runner makes (fresh, or restored from a snapshot):
+   * the slot directory itself becomes the run's workspace (lent to the sandbox user, deleted at
+   * close), so nothing is mounted on the open's path. The slot was never writable by the sandbox
+   * before the claim; it is checked to be empty all the same.
+   */
+  async claimFresh(key: PoolKey, runId: string, opts: { egress: boolean }): Promise<(ClaimedSandbox & { workspace: PreparedWorkspace }) | PoolMiss> {
+    const p = this.#take(key, opts);
+    if (typeof p === 'string') return p;
+    const workspace: PreparedWorkspace = { path: p.slot, user: POOL_USER, ownerBack: '', owned: true };
+    try {
+      if ((await readdir(p.slot)).length > 0) throw new Error(`pool slot ${p.slot} is not empty`);
+      await writeFile(`${p.slot}.claim`, JSON.stringify({ runId, workspace }), { mode: 0o600 });
+      await chown(p.slot, SANDBOX_UID, SANDBOX_GID);
+      this.#rename(p, runId);
+      return { containerId: p.containerId, slot: p.slot, workspace };
+    } catch (err) {
+      this.#host.log.warn({ err, runId, containerId: p.containerId }, 'could not give a pooled sandbox its workspace; opening normally');
+      await this.#destroy(p);
+      return 'attach_failed';
+    }
+  }
+
+  /** Takes an idle sandbox for `key` off the list (before any await: one sandbox, one run), or says why not. */
+  #take(key: PoolKey, opts: { egress: boolean }): Pooled | PoolMiss {
     if (this.#size === 0 || this.#broken || this.#closed) return 'disabled';
     if (key.runtime !== 'runc') return 'runtime';
     if (opts.egress) return 'egress';
-    if (ws.user !== POOL_USER) return 'user';
     const k = keyOf(key);
     if (!this.#key || keyOf(this.#key) !== k) {
       this.#learn(key);
@@ -115,18 +158,15 @@ export class WarmPool {
       return 'empty';
     }
     const [p] = this.#idle.splice(idx, 1) as [Pooled];
-    this.#refill();
-    try {
-      await writeFile(`${p.slot}.claim`, JSON.stringify({ runId, workspace: ws }), { mode: 0o600 });
-      await run('mount', ['--bind', ws.path, p.slot]);
-      await this.#host.docker.rename?.(p.containerId, `airlock-${runId.toLowerCase()}-${this.#host.runnerId}-1`);
-      return { containerId: p.containerId, slot: p.slot };
-    } catch (err) {
-      this.#host.log.warn({ err, runId, containerId: p.containerId }, 'could not attach the workspace to a pooled sandbox; opening normally');
-      await this.#host.docker.remove(p.containerId).catch(() => undefined);
-      await releaseSlot(p.slot, { giveBack: false }).catch((e: unknown) => this.#host.log.error({ err: e, slot: p.slot }, 'could not release a pool slot'));
-      return 'attach_failed';
-    }
+    // Refilled a little later: a sandbox starting now would compete with this run's first command.
+    setTimeout(() => this.#refill(), REFILL_DELAY_MS).unref();
+    return p;
+  }
+
+  /** Names a claimed sandbox after its run like any sandbox, off the open's path (sweeps read the claim file, not the name). */
+  #rename(p: Pooled, runId: string): void {
+    const rename = this.#host.docker.rename?.(p.containerId, `airlock-${runId.toLowerCase()}-${this.#host.runnerId}-1`);
+    if (rename) this.#track(rename.catch((err: unknown) => this.#host.log.warn({ err, runId, containerId: p.containerId }, 'could not rename a claimed pooled sandbox')));
   }
 
   /** A new key (the policy changed): the idle sandboxes of the old one go, the pool fills for the new one. */
@@ -230,13 +270,16 @@ async function isMountpoint(path: string): Promise<boolean> {
 export async function releaseSlot(slot: string, opts: { giveBack: boolean }): Promise<void> {
   for (let i = 0; i < 4 && (await isMountpoint(slot)); i++) await run('umount', [slot]);
   if (await isMountpoint(slot)) throw new Error(`pool slot ${slot} is still mounted`);
-  await rmdir(slot).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-  });
   const claimFile = `${slot}.claim`;
-  if (opts.giveBack) {
-    const claim = await readFile(claimFile, 'utf8').then((t) => JSON.parse(t) as { workspace?: PreparedWorkspace }, () => undefined);
-    if (claim?.workspace) await releaseWorkspace(claim.workspace);
+  const claim = await readFile(claimFile, 'utf8').then((t) => JSON.parse(t) as { workspace?: PreparedWorkspace }, () => undefined);
+  if (claim?.workspace?.path === slot && claim.workspace.owned) {
+    // The slot was the run's own (runner-made) workspace; nothing is mounted on it any more.
+    await rm(slot, { recursive: true, force: true });
+  } else {
+    await rmdir(slot).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    if (opts.giveBack && claim?.workspace) await releaseWorkspace(claim.workspace);
   }
   await rm(claimFile, { force: true });
 }

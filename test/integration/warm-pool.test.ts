@@ -124,12 +124,18 @@ describe.runIf(testRuntime() === 'runc')('warm pool', () => {
     const claimed = await pool.claim(key, 'R-crash', workspace, { egress: false });
     if (typeof claimed === 'string') throw new Error(`no claim: ${claimed}`);
     expect(mountsUnder(claimed.slot)).not.toEqual([]);
+    // And one whose slot is its own fresh workspace, with a file the sandbox wrote.
     await waitUntil('the pool refilled', () => pool.idle === 2, 60_000);
-    expect(await containersOf(runnerId)).toHaveLength(3);
+    const fresh = await pool.claimFresh(key, 'R-fresh', { egress: false });
+    if (typeof fresh === 'string') throw new Error(`no fresh claim: ${fresh}`);
+    execFileSync('docker', ['exec', fresh.containerId, 'sh', '-c', 'echo x > /workspace/made']);
+    expect(statSync(join(fresh.workspace.path, 'made')).uid).toBe(1000);
+    await waitUntil('the pool refilled', () => pool.idle === 2, 60_000);
+    expect(await containersOf(runnerId)).toHaveLength(4);
 
     // The runner "crashes" (no drain); its restart reaps every one of its sandboxes.
     const reaped = await reapOrphans({ runnerId, deployment: 'test', docker, log: silent, runsKv: {} as KV, runs: new Map() });
-    expect(reaped).toBe(3);
+    expect(reaped).toBe(4);
     expect(await containersOf(runnerId)).toEqual([]);
     expect(mountsUnder(join(stateDir, 'pool'))).toEqual([]);
     expect(readdirSync(join(stateDir, 'pool'))).toEqual([]);
