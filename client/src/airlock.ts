@@ -192,12 +192,22 @@ export class Airlock implements AsyncDisposable {
   }
 
   /**
-   * Approves a planned rollback, which applies it to the workspace (the running sandbox is replaced).
-   * A second operator's call: the one who planned it is refused (`forbidden`) unless the policy turns
-   * the two-person rule off.
+   * Approves a planned rollback (a second operator: the planner is refused under the two-person rule).
+   * It is applied to the workspace at once (the running sandbox is replaced) unless `apply` is false,
+   * which leaves it `approved` for a separate {@link applyRollback}.
    */
-  approveRollback(runId: string, jobId: string, opts: { signal?: AbortSignal } = {}): Promise<RollbackJob> {
-    return this.#link.request(subjects.api.rollback, { runId, action: 'approve', jobId }, RollbackJobSchema, { timeoutMs: 180_000, signal: opts.signal });
+  approveRollback(runId: string, jobId: string, opts: { apply?: boolean; signal?: AbortSignal } = {}): Promise<RollbackJob> {
+    return this.#link.request(subjects.api.rollback, { runId, action: 'approve', jobId, ...(opts.apply === false ? { apply: false } : {}) }, RollbackJobSchema, { timeoutMs: 180_000, signal: opts.signal });
+  }
+
+  /** Rejects a planned rollback (a second operator): the workspace is left as it is, and the job ends. */
+  rejectRollback(runId: string, jobId: string, opts: { reason?: string; signal?: AbortSignal } = {}): Promise<RollbackJob> {
+    return this.#link.request(subjects.api.rollback, { runId, action: 'reject', jobId, ...(opts.reason ? { reason: opts.reason } : {}) }, RollbackJobSchema, { timeoutMs: 60_000, signal: opts.signal });
+  }
+
+  /** Applies an approved rollback to the workspace (any operator; refused while a step runs). */
+  applyRollback(runId: string, jobId: string, opts: { signal?: AbortSignal } = {}): Promise<RollbackJob> {
+    return this.#link.request(subjects.api.rollback, { runId, action: 'apply', jobId }, RollbackJobSchema, { timeoutMs: 180_000, signal: opts.signal });
   }
 
   /** A rollback job as the run's log has it (with its diff). */

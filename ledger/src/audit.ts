@@ -5,8 +5,11 @@ import { ensureStream } from './stream.ts';
 
 type VerdictEvent = Extract<LogEvent, { type: 'step.verdict' }>;
 type EgressEvent = Extract<LogEvent, { type: 'egress.connection' }>;
-/** What the audit index holds: verdicts, and egress connections the run's proxy denied. */
-export type AuditEntry = VerdictEvent | EgressEvent;
+type RollbackEvent = Extract<LogEvent, { type: 'run.rollback' }>;
+/** What the audit index holds: verdicts, egress connections the run's proxy denied, and rollback jobs' phases. */
+export type AuditEntry = VerdictEvent | EgressEvent | RollbackEvent;
+/** The rule id rollback phases are listed under (and the verdict token of their index subject). */
+export const ROLLBACK_RULE = 'rollback';
 /** The rule id a denied egress connection is listed under. */
 export const EGRESS_DENIED_RULE = 'egress.denied';
 
@@ -29,6 +32,14 @@ export async function indexVerdict(js: JetStreamClient, event: VerdictEvent): Pr
  */
 export async function indexEgressDenial(js: JetStreamClient, event: EgressEvent): Promise<void> {
   await js.publish(subjects.audit('deny', event.runId), encode(event), { msgID: `${event.runId}:${event.seq}` });
+}
+
+/**
+ * Indexes one phase of a rollback job already written to its run's log (planned, approved, rejected,
+ * applying, applied, failed), so reviewers see who changed a workspace beside what was blocked.
+ */
+export async function indexRollback(js: JetStreamClient, event: RollbackEvent): Promise<void> {
+  await js.publish(subjects.audit(ROLLBACK_RULE, event.runId), encode(event), { msgID: `${event.runId}:${event.seq}` });
 }
 
 export interface AuditQuery {
@@ -63,6 +74,7 @@ export async function* readAuditEntries(js: JetStreamClient, jsm: JetStreamManag
         const e = parsed.data;
         if (e.type === 'step.verdict' && (!q.rule || e.rule === q.rule)) yield e;
         if (e.type === 'egress.connection' && (!q.rule || q.rule === EGRESS_DENIED_RULE)) yield e;
+        if (e.type === 'run.rollback' && (!q.rule || q.rule === ROLLBACK_RULE)) yield e;
       }
       if (m.info.pending === 0) return;
     }

@@ -73,6 +73,7 @@ export {
   durationMs,
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_MAX_IDLE,
+  DEFAULT_SUSPEND_WHEN_FULL,
   SuspendedSchema,
   CloseOutcomeSchema,
 } from './messages/governance.ts';

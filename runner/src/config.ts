@@ -63,6 +63,8 @@ export const RunnerConfigSchema = z.object({
    * policy): egress names resolved to fixed loopback destinations, `{"pypi.test": "127.0.0.1:PORT"}`.
    */
   egressTestResolve: z.record(z.string(), z.string()).optional(),
+  /** Test configuration only, like egressTestResolve: extra CA certificates (PEM) the egress proxy trusts upstream. */
+  egressTestUpstreamCa: z.array(z.string()).optional(),
 });
 export type RunnerConfig = z.infer<typeof RunnerConfigSchema>;
 

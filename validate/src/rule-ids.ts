@@ -123,6 +123,7 @@ export const RULE_IDS: readonly RuleInfo[] = [
   b('env.tls_trust', 'ask', 'TLS or checksum verification off, or other CA bundles (NODE_TLS_REJECT_UNAUTHORIZED=0, SSL_CERT_FILE, GOINSECURE, …).'),
   b('env.proxy', 'ask', 'Proxy variables (http_proxy, HTTPS_PROXY, ALL_PROXY) and no_proxy beyond local hosts.'),
   b('env.config_redirect', 'ask', 'HOME, XDG_CONFIG_HOME, KUBECONFIG, AWS_CONFIG_FILE, toolchain homes in temp dirs: tools read config (helpers, exec plugins) from elsewhere.'),
+  b('env.write_path', 'ask', 'Variables naming a file a tool writes its trace or history to (GIT_TRACE*, SSLKEYLOGFILE, LESSHISTFILE, …) when the path is a protected file; the write is judged like a redirect to it.'),
   b('opaque.env_value', 'ask', 'A variable that makes a tool run or load code, or chooses trust, has a value only known at run time or an option that is not modelled.'),
   b('exfil.secret_command', 'ask', 'A command whose output is a credential (gh auth token, aws configure export-credentials, kubectl get secret -o yaml, vault kv get, …; secrets.ts).'),
   b('exfil.secret_encoded', 'deny', 'A secret read (file, credential command, secret-named variable) is encoded or compressed (base64, xxd, gzip, …).'),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { AirlockError } from '@airlock/proto';
-import type { ApiRetryResult, RollbackJob } from '@airlock/proto';
+import type { ApiRetryResult, LogEvent, RollbackJob } from '@airlock/proto';
 import type { CliKit } from './governance-commands.ts';
 
 /** A step number flag: a whole number >= 1. */
@@ -22,16 +22,26 @@ export function formatRetry(r: ApiRetryResult): string {
 
 /** A rollback job for people: what it undoes, and who did what. */
 export function formatRollback(j: RollbackJob): string {
-  const lines = [`rollback ${j.jobId} of run ${j.runId} to step ${j.toStep}: ${j.status.toUpperCase()} (requested by ${j.requestedBy.principal}${j.approvedBy ? `, approved by ${j.approvedBy.principal}` : ''})`];
+  const who = [`requested by ${j.requestedBy.principal}`, j.approvedBy ? `approved by ${j.approvedBy.principal}` : '', j.rejectedBy ? `rejected by ${j.rejectedBy.principal}` : '', j.appliedBy ? `applied by ${j.appliedBy.principal}` : ''].filter(Boolean).join(', ');
+  const lines = [`rollback ${j.jobId} of run ${j.runId} to step ${j.toStep}: ${j.status.toUpperCase()} (${who})`];
   const { counts } = j.diff;
   lines.push(`  undoes: ${counts.added} path(s) back, ${counts.modified} changed back, ${counts.deleted} removed (workspace ${j.current.slice(0, 12)} -> ${j.target.slice(0, 12)})`);
   for (const p of j.diff.added) lines.push(`  + ${p}`);
   for (const p of j.diff.modified) lines.push(`  ~ ${p}`);
   for (const p of j.diff.deleted) lines.push(`  - ${p}`);
   if (j.status === 'planned') for (const p of j.patches ?? []) lines.push(p.patch ? p.patch.trimEnd() : `  (${p.path}: ${p.kind})`);
-  if (j.status === 'planned') lines.push(`  another operator applies it: airlock rollback ${j.runId} --approve ${j.jobId}`);
+  if (j.status === 'planned') lines.push(`  another operator decides: airlock rollback ${j.runId} --approve ${j.jobId} [--no-apply]  |  --reject ${j.jobId}`);
+  if (j.status === 'approved') lines.push(`  apply it: airlock rollback ${j.runId} --apply ${j.jobId}`);
+  if (j.status === 'rejected') lines.push('  rejected: the workspace was not changed');
   if (j.error) lines.push(`  failed: ${j.error}`);
   return lines.join('\n');
+}
+
+/** One phase of a rollback job as an `audit` row (rule `rollback`, the phase as its verdict). */
+export function rollbackAuditRow(e: Extract<LogEvent, { type: 'run.rollback' }>): string {
+  const who = [`requested by ${e.requestedBy.principal}`, e.approvedBy ? `approved by ${e.approvedBy.principal}` : '', e.rejectedBy ? `rejected by ${e.rejectedBy.principal}` : '', e.appliedBy ? `applied by ${e.appliedBy.principal}` : ''].filter(Boolean).join(', ');
+  const row = [e.ts.padEnd(24), e.runId.padEnd(26), '   -', e.phase.toUpperCase().padEnd(7), 'rollback'.padEnd(28), (e.actor?.principal ?? e.by).padEnd(14), `${e.jobId} to step ${e.toStep}: ${who}${e.error ? `: ${e.error}` : ''}`];
+  return row.join('  ');
 }
 
 /** `retry` and `rollback`: operators re-run a step on a branch, or roll a workspace back (two people). */
@@ -51,18 +61,25 @@ export function addControlCommands(program: Command, kit: CliKit): void {
     );
   program
     .command('rollback')
-    .description('roll a run\'s workspace back to a step (operators), as a job: --to-step plans it and shows what it undoes; a second operator --approve-s it, which applies it to the workspace only; refused while a step runs')
+    .description('roll a run\'s workspace back to a step (operators), as a job of stored steps: --to-step plans it and shows what it undoes; a second operator --approve-s it (which applies it, unless --no-apply) or --reject-s it (nothing changes); --apply applies an approved job; refused while a step runs')
     .argument('<run>', 'run id')
     .option('--to-step <n>', 'plan a rollback to the snapshot after this step (0 = as the run opened)')
-    .option('--approve <job>', 'approve (and apply) a planned rollback: not the operator who planned it')
+    .option('--approve <job>', 'approve a planned rollback (not the operator who planned it); applies it at once unless --no-apply')
+    .option('--no-apply', 'with --approve: only approve; apply later with --apply')
+    .option('--reject <job>', 'reject a planned rollback (not the operator who planned it): the workspace is left as it is')
+    .option('--apply <job>', 'apply an approved rollback to the workspace')
     .option('--show <job>', 'show a rollback job')
-    .option('--reason <text>', 'why, for the log (with --to-step)')
-    .action((runId: string, o: { toStep?: string; approve?: string; show?: string; reason?: string }) =>
+    .option('--reason <text>', 'why, for the log (with --to-step or --reject)')
+    .action((runId: string, o: { toStep?: string; approve?: string; apply?: string | boolean; reject?: string; show?: string; reason?: string }) =>
       kit.withClient(async (c) => {
-        const given = [o.toStep !== undefined, o.approve !== undefined, o.show !== undefined].filter(Boolean).length;
-        if (given !== 1) throw new AirlockError('bad_request', 'give exactly one of --to-step N, --approve JOB, --show JOB');
+        // --apply JOB gives the job id; --no-apply gives false; neither leaves it undefined.
+        const applyJob = typeof o.apply === 'string' ? o.apply : undefined;
+        const given = [o.toStep !== undefined, o.approve !== undefined, o.reject !== undefined, applyJob !== undefined, o.show !== undefined].filter(Boolean).length;
+        if (given !== 1) throw new AirlockError('bad_request', 'give exactly one of --to-step N, --approve JOB, --reject JOB, --apply JOB, --show JOB');
         let job: RollbackJob;
-        if (o.approve) job = await c.approveRollback(runId, o.approve);
+        if (o.approve) job = await c.approveRollback(runId, o.approve, { apply: o.apply !== false });
+        else if (o.reject) job = await c.rejectRollback(runId, o.reject, o.reason ? { reason: o.reason } : {});
+        else if (applyJob) job = await c.applyRollback(runId, applyJob);
         else if (o.show) job = await c.rollbackJob(runId, o.show);
         else {
           const n = Number(o.toStep);

@@ -34,7 +34,9 @@ function decidedScope(e: Extract<LogEvent, { type: 'step.decided' }>): string {
 /** A retry's link, from either side. */
 function branchText(e: Extract<LogEvent, { type: 'run.retried' | 'run.branched' }>): string {
   const from = `from the snapshot after step ${e.step - 1} (${e.fromSnapshot.slice(0, 12)})`;
-  return e.type === 'run.retried' ? `step ${e.step} RETRIED on branch run ${e.branchRunId} ${from}` : `BRANCH of run ${e.parentRunId}, retrying its step ${e.step} ${from}`;
+  if (e.type === 'run.retried') return `step ${e.step} RETRIED on branch run ${e.branchRunId} ${from}`;
+  const session = [e.cwd ? `in ${e.cwd}` : '', e.envNames?.length ? `with ${e.envNames.join(', ')} exported` : ''].filter(Boolean).join(' ');
+  return `BRANCH of run ${e.parentRunId}, retrying its step ${e.step} ${from}${session ? `, ${session}` : ''}`;
 }
 
 /** One human-readable line (or the raw output) per log event. */
@@ -85,7 +87,7 @@ export function formatEvent(e: LogEvent): string {
     case 'run.branched':
       return `${head} ${branchText(e)} by ${actorText(e.actor)}\n`;
     case 'run.rollback':
-      return `${head} ROLLBACK ${e.jobId} to step ${e.toStep} ${e.phase.toUpperCase()}${e.diff ? ` (+${e.diff.counts.added} ~${e.diff.counts.modified} -${e.diff.counts.deleted} paths)` : ''} requested by ${actorText(e.requestedBy)}${e.approvedBy ? `, approved by ${actorText(e.approvedBy)}` : ''}${e.error ? `: ${e.error}` : ''}\n`;
+      return `${head} ROLLBACK ${e.jobId} to step ${e.toStep} ${e.phase.toUpperCase()}${e.diff ? ` (+${e.diff.counts.added} ~${e.diff.counts.modified} -${e.diff.counts.deleted} paths)` : ''} requested by ${actorText(e.requestedBy)}${e.approvedBy ? `, approved by ${actorText(e.approvedBy)}` : ''}${e.rejectedBy ? `, rejected by ${actorText(e.rejectedBy)}` : ''}${e.appliedBy ? `, applied by ${actorText(e.appliedBy)}` : ''}${e.phase === 'rejected' && e.reason ? `: ${e.reason}` : ''}${e.error ? `: ${e.error}` : ''}\n`;
     case 'run.governed':
       return `${head} ${e.action === 'pause' ? 'PAUSED' : 'WARNING'} (${e.cause.kind}${e.cause.kind === 'loop' ? ` ${e.cause.detector}, steps ${e.cause.steps.join(',')}` : e.cause.kind === 'budget' ? ` ${e.cause.budget} ${e.cause.used}/${e.cause.limit}` : ''}): ${e.reason}\n`;
     case 'access.denied':

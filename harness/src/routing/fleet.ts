@@ -89,12 +89,21 @@ export class RunnerFleet {
     );
   }
 
+  /** The live runners, when every one of them is full by its last heartbeat (else undefined). */
+  #fullRunners(): ReadonlySet<string> | undefined {
+    const live = this.live(Date.now());
+    if (live.length === 0 || live.some((r) => r.used < r.slots)) return undefined;
+    return new Set(live.map((r) => r.runnerId));
+  }
+
   /**
    * Offers a run to the runners' queue group until one with a free slot takes it. A full runner
    * answers `capacity_exhausted`; the offer is repeated with backoff until `openTimeoutMs`, then the
-   * caller gets that error: open requests wait (bounded) instead of overloading a runner.
+   * caller gets that error: open requests wait (bounded) instead of overloading a runner. When every
+   * runner's heartbeat says it is full, `onFull` may free a slot (an idle run suspended early, given
+   * the runners that are full); the offer is then repeated at once.
    */
-  async open(body: RunnerOpenRequest) {
+  async open(body: RunnerOpenRequest, opts: { onFull?: (fullRunners: ReadonlySet<string>) => Promise<boolean> } = {}) {
     const { cfg } = this.#ctx;
     const deadline = Date.now() + cfg.openTimeoutMs;
     let delay = 100;
@@ -118,6 +127,13 @@ export class RunnerFleet {
         });
       } catch (err) {
         const retry = err instanceof AirlockError && (err.code === 'capacity_exhausted' || err.code === 'no_runner' || err.code === 'runner_lost');
+        if (err instanceof AirlockError && err.code === 'capacity_exhausted' && opts.onFull && Date.now() < deadline) {
+          const full = this.#fullRunners();
+          if (full && (await opts.onFull(full))) {
+            delay = 100;
+            continue;
+          }
+        }
         if (!retry || Date.now() + delay > deadline) {
           if (err instanceof AirlockError && err.code === 'no_runner') {
             throw new AirlockError('no_runner', 'no runner is connected to this NATS; start one (`./airlock up` starts one with the harness)', { cause: err });

@@ -1,4 +1,4 @@
-import { AirlockError, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE, PROTOCOL_VERSION, RunnerCloseResultSchema, durationMs, subjects } from '@airlock/proto';
+import { AirlockError, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE, DEFAULT_SUSPEND_WHEN_FULL, PROTOCOL_VERSION, RunnerCloseResultSchema, durationMs, subjects } from '@airlock/proto';
 import type { GovernancePolicy, RunRecord } from '@airlock/proto';
 import type { HarnessContext } from '../context.ts';
 import type { RunGovernor } from '../governance/governor.ts';
@@ -13,8 +13,9 @@ import { lastSnapshot, reopenRun } from './restore.ts';
 import type { StepDispatcher } from './steps.ts';
 
 /** The idle limits of a policy, in ms (defaults when the policy does not set them). */
-export function idleLimits(policy: GovernancePolicy | undefined): { idleTimeoutMs: number; maxIdleMs: number } {
-  return { idleTimeoutMs: durationMs(policy?.idleTimeout ?? DEFAULT_IDLE_TIMEOUT), maxIdleMs: durationMs(policy?.maxIdle ?? DEFAULT_MAX_IDLE) };
+export function idleLimits(policy: GovernancePolicy | undefined): { idleTimeoutMs: number; maxIdleMs: number; whenFullMs: number | undefined } {
+  const whenFull = policy?.suspendWhenFull ?? DEFAULT_SUSPEND_WHEN_FULL;
+  return { idleTimeoutMs: durationMs(policy?.idleTimeout ?? DEFAULT_IDLE_TIMEOUT), maxIdleMs: durationMs(policy?.maxIdle ?? DEFAULT_MAX_IDLE), whenFullMs: whenFull === 'off' ? undefined : durationMs(whenFull) };
 }
 
 /** The rooms idle runs touch. */
@@ -46,6 +47,8 @@ export class IdleKeeper {
   readonly #deps: IdleDeps;
   readonly #idleTimeoutMs: number;
   readonly #maxIdleMs: number;
+  /** Least idle time of a run suspended early for a new run when every slot is busy (undefined: never). */
+  readonly #whenFullMs: number | undefined;
   /** Suspensions and restores under way, by run: a step waits for the one of its run. */
   readonly #busy = new Map<string, Promise<unknown>>();
   /** Runs whose runner refused to suspend them (a host workspace): only closed at maxIdle. */
@@ -56,8 +59,9 @@ export class IdleKeeper {
   constructor(ctx: HarnessContext, deps: IdleDeps, policy: GovernancePolicy | undefined) {
     this.#ctx = ctx;
     this.#deps = deps;
-    ({ idleTimeoutMs: this.#idleTimeoutMs, maxIdleMs: this.#maxIdleMs } = idleLimits(policy));
+    ({ idleTimeoutMs: this.#idleTimeoutMs, maxIdleMs: this.#maxIdleMs, whenFullMs: this.#whenFullMs } = idleLimits(policy));
     deps.steps.bindRestore((record) => this.ready(record));
+    if (this.#whenFullMs !== undefined) deps.lifecycle.bindOnFull((full) => this.suspendForRoom(full));
   }
 
   /** Scans the open runs every quarter of the idle timeout (between 200 ms and 30 s). */
@@ -85,6 +89,41 @@ export class IdleKeeper {
         this.#ctx.log.warn({ err, runId: record.runId }, 'idle check of a run failed');
       }
     }
+  }
+
+  /**
+   * A new run found every slot busy: suspends the run idle longest (at least `suspendWhenFull`) on
+   * one of the full runners, as the idle timeout would have later. True when a slot was freed.
+   */
+  async suspendForRoom(fullRunners: ReadonlySet<string>): Promise<boolean> {
+    const minIdleMs = this.#whenFullMs;
+    if (minIdleMs === undefined) return false;
+    const candidates: Array<{ record: RunRecord; idleMs: number }> = [];
+    for (const record of await this.#deps.records.list(false)) {
+      if (!fullRunners.has(record.runnerId) || record.suspended || this.#busy.has(record.runId) || this.#notSuspendable.has(record.runId)) continue;
+      const idleMs = await this.#idleFor(record).catch(() => undefined);
+      if (idleMs !== undefined && idleMs >= minIdleMs) candidates.push({ record, idleMs });
+    }
+    candidates.sort((a, b) => b.idleMs - a.idleMs);
+    for (const { record, idleMs } of candidates) {
+      const why = `every runner slot is busy and a new run wants one; this run had no step for ${seconds(idleMs)} (the longest; suspendWhenFull ${seconds(minIdleMs)})`;
+      if (this.#busy.has(record.runId)) continue;
+      if (await this.#exclusive(record.runId, () => this.#suspend(record, idleMs, why))) {
+        this.#ctx.log.info({ runId: record.runId, idleMs }, 'idle run suspended early to free a slot');
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** How long the run has had no step (by its log), or undefined while a step runs or it is cancelling. */
+  async #idleFor(record: RunRecord): Promise<number | undefined> {
+    const { governor, steps } = this.#deps;
+    if (steps.inFlight(record.runId)) return undefined;
+    let fold = await governor.fold(record);
+    if (fold.stepInFlight !== undefined) fold = await governor.reload(record);
+    if (fold.stepInFlight !== undefined || fold.state === 'cancelling' || fold.suspended) return undefined;
+    return Date.now() - Date.parse(fold.lastActiveAt ?? record.openedAt);
   }
 
   async #consider(record: RunRecord): Promise<void> {
@@ -125,15 +164,16 @@ export class IdleKeeper {
     this.#ctx.log.info({ runId: record.runId, idleMs, termination }, 'idle run closed');
   }
 
-  async #suspend(seen: RunRecord, idleMs: number): Promise<void> {
+  /** Suspends the run (`why`: for the log; absent: the idle timeout). True when its slot was freed. */
+  async #suspend(seen: RunRecord, idleMs: number, why?: string): Promise<boolean> {
     const { records, logs, runnerKeys } = this.#deps;
     const { record, revision } = await records.get(seen.runId, { fresh: true });
-    if (record.status !== 'open' || record.suspended || record.steps !== seen.steps) return;
+    if (record.status !== 'open' || record.suspended || record.steps !== seen.steps) return false;
     const last = await lastSnapshot(logs, record);
     if (!last) {
       this.#notSuspendable.add(record.runId);
       this.#ctx.log.warn({ runId: record.runId }, 'idle run has no snapshot to restore from: not suspended');
-      return;
+      return false;
     }
     const suspended = { at: new Date().toISOString(), afterStep: last.step, snapshot: last.digest, runnerId: record.runnerId };
     // Claimed in the record first: a step numbered meanwhile changed its revision, and the run stays.
@@ -141,9 +181,9 @@ export class IdleKeeper {
       await records.save({ ...record, suspended }, revision);
     } catch {
       records.forget(record.runId);
-      return;
+      return false;
     }
-    const reason = `no step for ${seconds(idleMs)} (idleTimeout ${seconds(this.#idleTimeoutMs)}): sandbox removed, slot freed; the next step restores the workspace`;
+    const reason = `${why ?? `no step for ${seconds(idleMs)} (idleTimeout ${seconds(this.#idleTimeoutMs)})`}: sandbox removed, slot freed; the next step restores the workspace`;
     let released: boolean | undefined;
     try {
       const r = await askRunner(this.#ctx.nats.nc, subjects.runnerClose(record.runnerId), { v: PROTOCOL_VERSION, runId: record.runId, reason, suspend: true }, RunnerCloseResultSchema, 60_000, {
@@ -154,10 +194,11 @@ export class IdleKeeper {
       await this.#unclaim(record.runId);
       if (err instanceof AirlockError && err.code === 'invalid_state') this.#notSuspendable.add(record.runId);
       this.#ctx.log.info({ runId: record.runId, err: (err as Error).message }, 'idle run not suspended');
-      return;
+      return false;
     }
     await logs.writer(record.runId).append({ type: 'run.suspended', runnerId: record.runnerId, afterStep: last.step, snapshot: last.digest, idleMs: Math.round(idleMs), reason, ...(released !== undefined ? { workspaceReleased: released } : {}) });
     this.#ctx.log.info({ runId: record.runId, runnerId: record.runnerId, afterStep: last.step, idleMs }, 'idle run suspended');
+    return true;
   }
 
   /** Takes the suspension mark off a run whose runner did not suspend it. */

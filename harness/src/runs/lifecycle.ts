@@ -23,6 +23,8 @@ export class RunLifecycle {
   readonly #approvals: ApprovalBook;
   readonly #runnerKeys: RunnerKeyStore;
   readonly #governor: RunGovernor;
+  /** Frees a slot when every runner is full (the idle keeper's early suspension), once bound. */
+  #onFull: ((fullRunners: ReadonlySet<string>) => Promise<boolean>) | undefined;
 
   constructor(ctx: HarnessContext, deps: { records: RunRecords; logs: RunLogs; fleet: RunnerFleet; gate: PolicyGate; approvals: ApprovalBook; runnerKeys: RunnerKeyStore; governor: RunGovernor }) {
     this.#ctx = ctx;
@@ -34,6 +36,11 @@ export class RunLifecycle {
     this.#runnerKeys = deps.runnerKeys;
     this.#governor = deps.governor;
     deps.governor.bindClose((runId, opts) => this.close({ v: PROTOCOL_VERSION, runId }, undefined, opts));
+  }
+
+  /** Binds what frees a runner slot when a new run finds every one busy (runs/idle.ts). */
+  bindOnFull(onFull: (fullRunners: ReadonlySet<string>) => Promise<boolean>): void {
+    this.#onFull = onFull;
   }
 
   async open(req: ApiOpenRequest, caller?: ApiCaller): Promise<RunRecord> {
@@ -55,7 +62,9 @@ export class RunLifecycle {
       policyHash,
       ...(req.fromSnapshot ? { fromSnapshot: req.fromSnapshot } : {}),
     };
-    const opened = await this.#fleet.open(body);
+    // Every slot busy: the idle keeper may suspend the longest-idle run early (policy `suspendWhenFull`).
+    const onFull = this.#onFull;
+    const opened = await this.#fleet.open(body, onFull ? { onFull } : {});
     const record: RunRecord = {
       runId,
       runnerId: opened.runnerId,

@@ -1,5 +1,6 @@
 // `retry RUN --step N` (issue 14): a new branch of the run whose workspace is the snapshot after step
-// N-1, re-running step N's command. The branch is an ordinary run (opened from a snapshot, like a
+// N-1, with the working directory and kept variables the parent had before step N (retry-session.ts),
+// re-running step N's command. The branch is an ordinary run (opened from a snapshot, like a
 // fork), pinned to the policy the harness enforces now, so the command is validated again. Parent
 // and branch name each other in their logs (`run.retried`, `run.branched`), both with the operator.
 import { AirlockError, PROTOCOL_VERSION } from '@airlock/proto';
@@ -8,6 +9,7 @@ import { actorOf, type ApiCaller } from '../governance/callers.ts';
 import type { RunLogs } from '../run-logs.ts';
 import type { RunLifecycle } from './lifecycle.ts';
 import type { RunRecords } from './records.ts';
+import { carrySession, sessionBefore } from './retry-session.ts';
 import type { StepDispatcher } from './steps.ts';
 
 /** What a retry needs of a parent's log: the step's command and the snapshot before it. */
@@ -80,9 +82,13 @@ export class RunRetrier {
       },
       caller,
     );
+    // Where the parent's step started (cwd, exported variables), not only what its workspace held.
+    const session = sessionBefore(events, req.step);
+    await carrySession(this.#records, branch.runId, session);
+    const envNames = Object.keys(session.env);
     const actor = actorOf(caller);
     const link = { step: req.step, fromSnapshot: point.fromSnapshot, requestId: req.requestId };
-    await this.#logs.writer(branch.runId).append({ type: 'run.branched', parentRunId: req.runId, ...link, actor });
+    await this.#logs.writer(branch.runId).append({ type: 'run.branched', parentRunId: req.runId, ...link, ...(session.cwd ? { cwd: session.cwd } : {}), ...(envNames.length > 0 ? { envNames } : {}), actor });
     await this.#logs.writer(req.runId).append({ type: 'run.retried', branchRunId: branch.runId, ...link, ...(req.reason ? { reason: req.reason } : {}), actor });
     const out: ApiRetryResult = { parentRunId: req.runId, runId: branch.runId, step: req.step, fromSnapshot: point.fromSnapshot, cmd: point.cmd };
     let result: StepResult;

@@ -1,12 +1,15 @@
 // `rollback RUN --to-step N` as its own job (issue 14): one operator plans it (the diff that would be
-// undone, shown to them), a second operator approves it (two-person rule, `governance.
-// rollbackTwoPerson` in policy, on unless set false; the requester never approves their own), and the
-// approval applies it to the workspace only (runner/src/rollback.ts). Each phase is an event in the
-// run's log with both actors, so a job survives a harness restart. Refused while a step runs.
+// undone, shown to them), a second operator approves or rejects it (two-person rule, `governance.
+// rollbackTwoPerson` in policy, on unless set false; the requester never decides their own), and an
+// approved job is applied to the workspace only (runner/src/rollback.ts): at once on approval, or by a
+// separate `apply`. A rejected job changes nothing and can be neither approved nor applied. Each phase
+// is an event in the run's log with its actors (and indexed for `audit`), so a job survives a harness
+// restart. Refused while a step runs.
 import type { KeyObject } from 'node:crypto';
 import { ulid } from 'ulid';
+import { indexRollback } from '@airlock/ledger';
 import { AirlockError, PROTOCOL_VERSION, RunnerRollbackResultSchema, rollbackText, subjects } from '@airlock/proto';
-import type { Actor, ApiRollbackRequest, LogEvent, RollbackDiff, RollbackJob, RunRecord } from '@airlock/proto';
+import type { Actor, ApiRollbackRequest, LogEvent, LogEventInput, RollbackDiff, RollbackJob, RunRecord } from '@airlock/proto';
 import type { SnapshotStore } from '@airlock/snapshot';
 import type { LazySnapshotStore } from '../snapshots/store.ts';
 import { newJobClaims, signJob } from '@airlock/trust';
@@ -37,6 +40,8 @@ export function foldRollbacks(events: readonly LogEvent[]): Map<string, Rollback
     } else if (job) {
       job.status = e.phase;
       if (e.approvedBy) job.approvedBy = e.approvedBy;
+      if (e.rejectedBy) job.rejectedBy = e.rejectedBy;
+      if (e.appliedBy) job.appliedBy = e.appliedBy;
       if (e.error) job.error = e.error;
       if (e.snapshot) job.snapshot = e.snapshot;
     }
@@ -46,6 +51,17 @@ export function foldRollbacks(events: readonly LogEvent[]): Map<string, Rollback
 
 function emptyDiff(): RollbackDiff {
   return { added: [], modified: [], deleted: [], counts: { added: 0, modified: 0, deleted: 0 } };
+}
+
+/** The fields every phase event of a job repeats. */
+function jobFields(job: RollbackJob): { type: 'run.rollback'; jobId: string; toStep: number; target: string; current: string; requestedBy: Actor } {
+  return { type: 'run.rollback', jobId: job.jobId, toStep: job.toStep, target: job.target, current: job.current, requestedBy: job.requestedBy };
+}
+
+/** ` (approved by X)` / ` (rejected by X)`, for refusals. */
+function decidedBy(job: RollbackJob): string {
+  if (job.rejectedBy) return ` (rejected by ${job.rejectedBy.principal})`;
+  return job.approvedBy ? ` (approved by ${job.approvedBy.principal})` : '';
 }
 
 /** The last snapshot of the run, and the last one after step `step`. */
@@ -100,6 +116,10 @@ export class RollbackDesk {
         return this.#plan(req, record, events, actorOf(caller));
       case 'approve':
         return this.#approve(req, record, events, actorOf(caller));
+      case 'reject':
+        return this.#reject(req, events, actorOf(caller));
+      case 'apply':
+        return this.#applyApproved(req, record, events, actorOf(caller));
       case 'show':
         return this.#withPatches(this.#job(req, events));
     }
@@ -129,24 +149,71 @@ export class RollbackDesk {
     const paths = (list: Array<{ path: string }>) => list.slice(0, MAX_PATHS).map((e) => e.path);
     const diff: RollbackDiff = { added: paths(d.added), modified: paths(d.modified), deleted: paths(d.deleted), counts: { added: d.added.length, modified: d.modified.length, deleted: d.deleted.length } };
     const jobId = `rb-${ulid()}`;
-    await this.#logs.writer(req.runId).append({ type: 'run.rollback', phase: 'planned', jobId, toStep: req.toStep, target: at, current: last, diff, requestedBy: by, ...(req.reason ? { reason: req.reason } : {}), actor: by });
+    await this.#record(record.runId, { type: 'run.rollback', phase: 'planned', jobId, toStep: req.toStep, target: at, current: last, diff, requestedBy: by, ...(req.reason ? { reason: req.reason } : {}), actor: by });
     this.#ctx.log.info({ runId: req.runId, jobId, toStep: req.toStep, by }, 'rollback planned');
     return this.#withPatches({ jobId, runId: record.runId, toStep: req.toStep, status: 'planned', target: at, current: last, diff, requestedBy: by, ...(req.reason ? { reason: req.reason } : {}) });
   }
 
+  /** The two-person rule: whoever planned a job does not decide it. */
+  #refuseOwn(job: RollbackJob, by: Actor, verb: 'approve' | 'reject'): void {
+    if (this.#twoPerson && job.requestedBy.principal === by.principal) {
+      throw new AirlockError('forbidden', `${by.principal} planned rollback ${job.jobId} and may not ${verb} it: a second operator must (two-person rule)`, { data: { rule: 'two_person' } });
+    }
+  }
+
+  #refuseDecided(job: RollbackJob): void {
+    if (job.status !== 'planned') throw new AirlockError('already_decided', `rollback ${job.jobId} is already ${job.status}${decidedBy(job)}`);
+  }
+
+  /** Stores one phase of a job in the run's log and indexes it for `audit`. */
+  async #record(runId: RollbackJob['runId'], event: Extract<LogEventInput, { type: 'run.rollback' }>): Promise<void> {
+    const stored = await this.#logs.writer(runId).append(event);
+    if (stored.type === 'run.rollback') await indexRollback(this.#ctx.nats.js, stored).catch((err: unknown) => this.#ctx.log.error({ err, runId, jobId: event.jobId }, 'could not index a rollback for audit'));
+  }
+
   async #approve(req: ApiRollbackRequest, record: RunRecord, events: readonly LogEvent[], by: Actor): Promise<RollbackJob> {
     const job = this.#job(req, events);
-    if (this.#twoPerson && job.requestedBy.principal === by.principal) {
-      throw new AirlockError('forbidden', `${by.principal} planned rollback ${job.jobId} and may not approve it: a second operator must (two-person rule)`, { data: { rule: 'two_person' } });
+    this.#refuseOwn(job, by, 'approve');
+    this.#refuseDecided(job);
+    const apply = req.apply !== false;
+    if (apply) this.#refuseUnappliable(job, record, events);
+    await this.#record(record.runId, { ...jobFields(job), phase: 'approved', approvedBy: by, actor: by });
+    const approved: RollbackJob = { ...job, status: 'approved', approvedBy: by };
+    return apply ? this.#apply(approved, record, by, false) : approved;
+  }
+
+  async #reject(req: ApiRollbackRequest, events: readonly LogEvent[], by: Actor): Promise<RollbackJob> {
+    const job = this.#job(req, events);
+    this.#refuseOwn(job, by, 'reject');
+    this.#refuseDecided(job);
+    await this.#record(job.runId, { ...jobFields(job), phase: 'rejected', rejectedBy: by, actor: by, ...(req.reason ? { reason: req.reason } : {}) });
+    this.#ctx.log.info({ runId: req.runId, jobId: job.jobId, requestedBy: job.requestedBy, rejectedBy: by }, 'rollback rejected');
+    return { ...job, status: 'rejected', rejectedBy: by };
+  }
+
+  /** `apply`: an approved job (by any operator; the decision was the second operator's). */
+  async #applyApproved(req: ApiRollbackRequest, record: RunRecord, events: readonly LogEvent[], by: Actor): Promise<RollbackJob> {
+    const job = this.#job(req, events);
+    if (job.status !== 'approved') {
+      const why = job.status === 'planned' ? 'it is not approved yet: a second operator approves it first' : `it is ${job.status}${decidedBy(job)}`;
+      throw new AirlockError(job.status === 'planned' ? 'invalid_state' : 'already_decided', `rollback ${job.jobId} cannot be applied: ${why}`);
     }
-    if (job.status !== 'planned') throw new AirlockError('already_decided', `rollback ${job.jobId} is already ${job.status}${job.approvedBy ? ` (approved by ${job.approvedBy.principal})` : ''}`);
+    this.#refuseUnappliable(job, record, events);
+    return this.#apply(job, record, by, true);
+  }
+
+  /** Refused while a step runs, while the run is suspended, or when the workspace moved on since the plan. */
+  #refuseUnappliable(job: RollbackJob, record: RunRecord, events: readonly LogEvent[]): void {
     this.#refuseBusy(record, events);
-    if (record.suspended) throw new AirlockError('invalid_state', `run ${req.runId} is suspended for idleness (no sandbox): run a step to restore it, then approve rollback ${job.jobId}`);
+    if (record.suspended) throw new AirlockError('invalid_state', `run ${record.runId} is suspended (no sandbox): run a step to restore it, then apply rollback ${job.jobId}`);
     const { last } = snapshots(events, job.toStep);
-    if (last !== job.current) throw new AirlockError('invalid_state', `the workspace of run ${req.runId} changed since rollback ${job.jobId} was planned; plan it again`);
-    const log = this.#logs.writer(req.runId);
-    const base = { type: 'run.rollback' as const, jobId: job.jobId, toStep: job.toStep, target: job.target, current: job.current, requestedBy: job.requestedBy, approvedBy: by, actor: by };
-    await log.append({ ...base, phase: 'approved' });
+    if (last !== job.current) throw new AirlockError('invalid_state', `the workspace of run ${record.runId} changed since rollback ${job.jobId} was planned; plan it again`);
+  }
+
+  /** Has the runner put the workspace back; `separately`: an `applying` event names who asked. */
+  async #apply(job: RollbackJob, record: RunRecord, by: Actor, separately: boolean): Promise<RollbackJob> {
+    const base = { ...jobFields(job), ...(job.approvedBy ? { approvedBy: job.approvedBy } : {}), ...(separately ? { appliedBy: by } : {}), actor: by };
+    if (separately) await this.#record(record.runId, { ...base, phase: 'applying' });
     const step = Math.max(1, record.steps);
     const token = signJob(newJobClaims({ runId: record.runId, step, policyHash: record.policyHash, cmd: rollbackText(job.target) }), this.#key);
     let snapshot: string;
@@ -162,12 +229,12 @@ export class RollbackDesk {
       snapshot = r.snapshot;
     } catch (err) {
       const error = (err as Error)?.message ?? String(err);
-      await log.append({ ...base, phase: 'failed', error });
+      await this.#record(record.runId, { ...base, phase: 'failed', error });
       throw err;
     }
-    await log.append({ ...base, phase: 'applied', snapshot });
-    this.#ctx.log.info({ runId: req.runId, jobId: job.jobId, requestedBy: job.requestedBy, approvedBy: by }, 'rollback applied');
-    return { ...job, status: 'applied', approvedBy: by, snapshot };
+    await this.#record(record.runId, { ...base, phase: 'applied', snapshot });
+    this.#ctx.log.info({ runId: record.runId, jobId: job.jobId, requestedBy: job.requestedBy, approvedBy: job.approvedBy, appliedBy: by }, 'rollback applied');
+    return { ...job, status: 'applied', ...(separately ? { appliedBy: by } : {}), snapshot };
   }
 
   /** The job with the text diffs of what it changes (computed again: they are not in the log). */

@@ -98,7 +98,12 @@ export const RollbackDiffSchema = z.object({
 });
 export type RollbackDiff = z.infer<typeof RollbackDiffSchema>;
 
-export const ROLLBACK_PHASES = ['planned', 'approved', 'applied', 'failed'] as const;
+/**
+ * A rollback job's phases, each a stored event: `planned` (the request, with its diff), `approved` or
+ * `rejected` by a second operator, `applying` (an operator asked for an approved job to be applied;
+ * an approval that applies at once is itself that ask), then the result: `applied` or `failed`.
+ */
+export const ROLLBACK_PHASES = ['planned', 'approved', 'rejected', 'applying', 'applied', 'failed'] as const;
 
 /** A rollback job as the run's log folds it: planned by one operator, approved (and applied) by another. */
 export const RollbackJobSchema = z.object({
@@ -115,6 +120,10 @@ export const RollbackJobSchema = z.object({
   patches: z.array(z.object({ path: z.string(), kind: z.string(), patch: z.string().optional() })).optional(),
   requestedBy: ActorSchema,
   approvedBy: ActorSchema.optional(),
+  /** The second operator who rejected it (a rejected job never changes the workspace). */
+  rejectedBy: ActorSchema.optional(),
+  /** The operator who asked for an approved job to be applied (separately from the approval). */
+  appliedBy: ActorSchema.optional(),
   reason: z.string().optional(),
   error: z.string().optional(),
   /** The workspace's snapshot after the rollback. */
@@ -122,15 +131,20 @@ export const RollbackJobSchema = z.object({
 });
 export type RollbackJob = z.infer<typeof RollbackJobSchema>;
 
-/** CLI/SDK -> harness (operators): plan a rollback, approve (and so apply) one, or show one. */
+/**
+ * CLI/SDK -> harness (operators): plan a rollback; approve it (a second operator; applied at once
+ * unless `apply` is false); reject it; apply an approved one; or show one.
+ */
 export const ApiRollbackRequestSchema = z.object({
   v: VersionSchema,
   runId: RunIdSchema,
-  action: z.enum(['plan', 'approve', 'show']),
+  action: z.enum(['plan', 'approve', 'reject', 'apply', 'show']),
   /** `plan`: the step whose snapshot the workspace goes back to (0 = as the run opened). */
   toStep: z.number().int().nonnegative().optional(),
-  /** `approve`, `show`: the job. */
+  /** `approve`, `reject`, `apply`, `show`: the job. */
   jobId: z.string().regex(/^rb-[A-Za-z0-9-]{8,64}$/).optional(),
+  /** `approve`: apply at once (absent: true); false leaves the job approved for a separate `apply`. */
+  apply: z.boolean().optional(),
   reason: z.string().max(2000).optional(),
 });
 export type ApiRollbackRequest = z.infer<typeof ApiRollbackRequestSchema>;

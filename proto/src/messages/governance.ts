@@ -53,6 +53,8 @@ export function durationMs(text: string): number {
 /** Defaults of the idle settings (the policy fields are optional, so older policies keep their hash). */
 export const DEFAULT_IDLE_TIMEOUT = '15m';
 export const DEFAULT_MAX_IDLE = '24h';
+/** A run idle this long may be suspended early when a new run finds every runner slot busy. */
+export const DEFAULT_SUSPEND_WHEN_FULL = '1m';
 
 /**
  * The policy's `governance` section (optional: absent keeps a policy's hash and means the defaults
@@ -71,6 +73,12 @@ export const GovernancePolicySchema = z.strictObject({
   idleTimeout: DurationSchema.optional(),
   /** A run with no step for this long is closed (termination `idle`; default 24h). */
   maxIdle: DurationSchema.optional(),
+  /**
+   * When a new run finds every runner slot busy, the run idle longest (at least this long) is
+   * suspended early, as `idleTimeout` would, to free its slot (default 1m; `off`: the open waits,
+   * then is refused with `capacity_exhausted`).
+   */
+  suspendWhenFull: z.union([DurationSchema, z.literal('off')]).optional(),
   loops: z
     .strictObject({
       /** Same command with the same result this many times in a row. */

@@ -170,8 +170,19 @@ export const LogEventSchema = z.discriminatedUnion('type', [
   /** An operator retried step `step` of this run on a branch run (`branchRunId`) started from the snapshot after the step before. */
   z.object({ ...base, type: z.literal('run.retried'), step: StepNumberSchema, branchRunId: z.string(), fromSnapshot: z.string(), requestId: z.string(), reason: z.string().optional() }),
   /** This run is a branch of `parentRunId`, made to retry its step `step` from the snapshot after the step before. */
-  z.object({ ...base, type: z.literal('run.branched'), parentRunId: z.string(), step: StepNumberSchema, fromSnapshot: z.string(), requestId: z.string() }),
-  /** A rollback job's phase: planned (with the paths it changes), approved by a second operator, applied to the workspace, or failed. */
+  z.object({
+    ...base,
+    type: z.literal('run.branched'),
+    parentRunId: z.string(),
+    step: StepNumberSchema,
+    fromSnapshot: z.string(),
+    requestId: z.string(),
+    /** The parent's working directory before step `step` (keepCwd runs), where the branch starts. */
+    cwd: z.string().optional(),
+    /** The names of the exported variables the branch starts with (keepEnv runs; the values are the parent's). */
+    envNames: z.array(z.string()).optional(),
+  }),
+  /** A rollback job's phase: planned (with the paths it changes), approved or rejected by a second operator, applying, applied to the workspace, or failed. */
   z.object({
     ...base,
     type: z.literal('run.rollback'),
@@ -183,6 +194,8 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     diff: RollbackDiffSchema.optional(),
     requestedBy: ActorSchema,
     approvedBy: ActorSchema.optional(),
+    rejectedBy: ActorSchema.optional(),
+    appliedBy: ActorSchema.optional(),
     reason: z.string().optional(),
     error: z.string().optional(),
     snapshot: z.string().optional(),

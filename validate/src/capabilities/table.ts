@@ -1,3 +1,4 @@
+import { GIT_CONFIG_KEYS } from './git-keys.ts';
 import type { KeyedCap, OptCap, PosSpec, ToolEntry } from './spec.ts';
 
 /**
@@ -30,15 +31,6 @@ const SSH_SHARED: Opts = {
   '-c -l -p -P -m -D -E -b -B -L -R -W -w -O -Q -S -e -X': 'value',
   '-I': 'library',
   '-1 -2 -3 -4 -6 -A -a -C -f -G -g -K -k -M -N -n -q -s -T -t -V -v -x -Y -y -r -p? -R?': 'flag',
-};
-
-/** git config keys whose value git runs (a `!` prefix means "through the shell" for aliases and helpers). */
-const GIT_CONFIG: KeyedCap = {
-  keys: [
-    [/^alias\.[^=]+=\s*!([\s\S]*)$/i, 'shell'],
-    [/^(?:core\.(?:pager|editor|sshcommand|fsmonitor|askpass|gitproxy)|sequence\.editor|diff\.external|diff\.[^=]+\.(?:textconv|command)|merge\.[^=]+\.driver|mergetool\.[^=]+\.cmd|difftool\.[^=]+\.cmd|filter\.[^=]+\.(?:clean|smudge|process)|credential\.(?:[^=]+\.)?helper|pager\.[^=]+|gpg\.(?:[^=]+\.)?program|web\.browser|browser\.[^=]+\.(?:cmd|path)|man\.[^=]+\.(?:cmd|path)|uploadpack\.packobjectshook|remote\.[^=]+\.(?:uploadpack|receivepack|vcs)|sendemail\.(?:sendmailcmd|tocmd|cccmd|smtpserver)|instaweb\.(?:httpd|browser)|ssh\.variant)\s*=\s*!?([\s\S]*)$/i, 'shell'],
-    [/^(?:core\.hookspath|include\.path|includeif\.[^=]+\.path|init\.templatedir)\s*=\s*([\s\S]*)$/i, 'script'],
-  ],
 };
 
 /** Long-option spellings `--a --b` for short ones are written together with them. */
@@ -960,7 +952,7 @@ export const TOOLS: readonly ToolEntry[] = [
     opts: {
       ...HV,
       '--exec-path?': 'program',
-      '-c': GIT_CONFIG,
+      '-c': GIT_CONFIG_KEYS,
       '--config-env': 'value',
       '-C --git-dir --work-tree --namespace --super-prefix --list-cmds --attr-source': 'value',
       '-p --paginate -P --no-pager --html-path --man-path --info-path --no-replace-objects --no-lazy-fetch --no-optional-locks --no-advice --literal-pathspecs --glob-pathspecs --noglob-pathspecs --icase-pathspecs --bare -v': 'flag',

@@ -255,10 +255,19 @@ function perlRubyArgs(lang: 'perl' | 'ruby', args: readonly Word[]): InterpPlan 
         }
         break;
       }
-      if (lang === 'perl' && (ch === 'i' || ch === 'F' || ch === 'd' || ch === 'D' || ch === 'C' || ch === 'l' || ch === '0' || ch === 'V')) {
+      if (lang === 'perl' && ch === 'd') {
+        // `-d`, `-dt`, `-d:Mod[=args]`: only `:` takes the rest of the cluster (`-de 0` is -d then -e).
+        if (v[j + 1] === ':') break;
+        if (v[j + 1] === 't') j++;
+        continue;
+      }
+      if (lang === 'perl' && (ch === 'i' || ch === 'F' || ch === 'D' || ch === 'C' || ch === 'l' || ch === '0' || ch === 'V')) {
         if (ch === 'V') p.noRun = true;
         if (ch === 'l' || ch === '0' || ch === 'C') {
-          while (j + 1 < v.length && /[0-9a-fA-Fx]/.test(v[j + 1]!)) j++;
+          // What each switch's attached value may be (perlrun): `-l[octal]`, `-0[octal]` or `-0x[hex]`,
+          // `-C[number|IOEioSDALa]`. Anything else starts the next switch (`-le CODE` is -l then -e).
+          const val = ch === 'l' ? /[0-7]/ : ch === 'C' ? /[0-9IOEioSDALa]/ : v[j + 1] === 'x' || v[j + 1] === 'X' ? /[0-9a-fA-FxX]/ : /[0-7]/;
+          while (j + 1 < v.length && val.test(v[j + 1]!)) j++;
           continue;
         }
         break; // the rest of the cluster is this switch's value
@@ -394,3 +403,50 @@ function otherArgs(args: readonly Word[]): InterpPlan {
   }
   return p;
 }
+
+/**
+ * Standard-library modules whose arguments are Python code (`python -m timeit -s SETUP STMT…`,
+ * `python -m pdb -c CMD`, where a pdb command that is not one of its own, or one after `!`, is Python).
+ * Without this the statements of `python -m timeit 'os.system(…)'` ran unchecked.
+ */
+export function pythonModuleCode(module: string, args: readonly Word[]): { code: string[]; dynamic: Word | null } {
+  const out = { code: [] as string[], dynamic: null as Word | null };
+  const spec = MODULE_CODE[module];
+  if (!spec) return out;
+  const put = (w: Word | undefined, text: string | null): void => {
+    if (text === null) out.dynamic = w ?? out.dynamic;
+    else out.code.push(spec.strip ? text.replace(spec.strip, '') : text);
+  };
+  let positionalsAreCode = spec.positionals;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const v = a.value;
+    if (v === null) {
+      if (positionalsAreCode) put(a, null);
+      continue;
+    }
+    if (v === '--') {
+      if (positionalsAreCode) for (const w of args.slice(i + 1)) put(w, w.value);
+      return out;
+    }
+    const m = /^(--[\w-]+)(?:=(.*))?$|^(-\w)(.*)$/s.exec(v);
+    if (!m) {
+      if (!positionalsAreCode) return out; // the script: its own arguments follow
+      put(a, v);
+      continue;
+    }
+    const opt = m[1] ?? m[3]!;
+    const attached = m[1] ? m[2] : m[4] || undefined;
+    if (spec.code.includes(opt)) {
+      if (attached !== undefined) put(a, attached);
+      else put(args[i + 1], args[i + 1]?.value ?? null), i++;
+    } else if (spec.values.includes(opt) && attached === undefined) i++;
+    else if (opt === '-m' && module === 'pdb') positionalsAreCode = false;
+  }
+  return out;
+}
+
+const MODULE_CODE: Readonly<Record<string, { code: readonly string[]; values: readonly string[]; positionals: boolean; strip?: RegExp }>> = {
+  timeit: { code: ['-s', '--setup'], values: ['-n', '--number', '-r', '--repeat', '-u', '--unit'], positionals: true },
+  pdb: { code: ['-c', '--command'], values: [], positionals: false, strip: /^\s*!/ },
+};

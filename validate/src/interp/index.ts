@@ -1,7 +1,7 @@
 import { add, nestedText, opaque, pastDeadline, recordExec, recordNet, DeadlineError, type Ctx, type Scope } from '../analyze.ts';
 import type { Cmd } from '../walk.ts';
 import { UNKNOWN, WordFlag, type Word } from '../words.ts';
-import { parseInterpreterArgs, type CodeLang } from './args.ts';
+import { parseInterpreterArgs, pythonModuleCode, type CodeLang } from './args.ts';
 import { newFacts, type Facts } from './facts.ts';
 import { analyzeJavaScript, JS_ROOTS } from './javascript.ts';
 import { analyzePython, PYTHON_ROOTS } from './python.ts';
@@ -44,6 +44,10 @@ export function checkInterpreter(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, ar
   const p = parseInterpreterArgs(name, args);
   if (p.module) {
     host.pythonModule(ctx, sc, cmd, p.module.name, p.module.args);
+    const mc = pythonModuleCode(p.module.name, p.module.args);
+    const span: Span = p.module.args[0] ?? args[0] ?? cmd;
+    if (mc.dynamic) host.dynamicCode(ctx, sc, mc.dynamic, `python -m ${p.module.name} code`);
+    if (mc.code.length > 0) checkCode(ctx, sc, cmd, `python -m ${p.module.name}`, 'python', mc.code.join('\n'), { start: span.start, end: span.end }, host);
     return;
   }
   const at: Span = args[0] ?? cmd;
@@ -57,6 +61,12 @@ export function checkInterpreter(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, ar
   }
   for (const a of p.attached) pieces.push(a.text);
   if (p.preload.length > 0 && p.lang !== null) pieces.unshift(...p.preload.map((m) => preloadCode(p.lang!, m)));
+  for (const m of p.preload) {
+    // `node --import=data:text/javascript,CODE`: the module is the URL's text, which runs first.
+    const code = /^data:/i.test(m) ? dataUrlText(m) : undefined;
+    if (code === null) opaque(ctx, sc, 'interp_code', `${name} loads a data: URL module that does not decode`, at.start, at.end);
+    else if (code !== undefined) pieces.unshift(code);
+  }
   const codeWord = p.code[0] ?? p.attached[0]?.word ?? null;
   if (dynamicWord) host.dynamicCode(ctx, sc, dynamicWord, `${name} inline code`);
   if (p.dynamicOption) opaque(ctx, sc, 'interp_code', `${name} argument only known at run time (${truncate(p.dynamicOption.raw, 40)}): cannot tell code from a script path`, p.dynamicOption.start, p.dynamicOption.end);
@@ -75,7 +85,20 @@ export function checkInterpreter(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, ar
   if (p.stdin || cmd.stdin !== null) host.stdinScript(ctx, sc, cmd, name);
 }
 
+/** The text of a `data:` URL (`data:text/javascript,…` percent-encoded or `;base64,`), null when it does not decode. */
+export function dataUrlText(url: string): string | null {
+  const m = /^data:([^,]*),(.*)$/is.exec(url);
+  if (!m) return null;
+  try {
+    const body = decodeURIComponent(m[2]!);
+    return /;base64$/i.test(m[1]!) ? Buffer.from(body, 'base64').toString('utf8') : body;
+  } catch {
+    return null;
+  }
+}
+
 function preloadCode(lang: CodeLang, m: string): string {
+  if (/^data:/i.test(m)) return '';
   switch (lang) {
     case 'perl':
       return `use ${m.replace(/[^\w:]/g, '')};`;
@@ -143,6 +166,18 @@ function collect(ctx: Ctx, lang: CodeLang, code: string, f: Facts, depth: number
   return ok;
 }
 
+/** Secret locations (relative to a home directory) as they appear inside code text; see secrets.ts for the path rules. */
+const SECRET_LOCATION = /(?:^|[/'"`\s])(\.ssh\/(?:id_[\w.*-]*|[\w.*-]*_(?:rsa|ed25519|ecdsa|dsa)\b[\w.-]*)|\.aws\/credentials|\.netrc|\.git-credentials|\.docker\/config\.json|\.kube\/config|\.config\/gh\/hosts\.yml|\.pypirc|\.vault-token|\.gnupg\/[\w.*/-]+)/g;
+
+/** Each distinct secret location named in `code` (at most 8). */
+function secretLocations(code: string): string[] {
+  if (!/\.(ssh|aws|netrc|git-cred|docker|kube|config\/gh|pypirc|vault|gnupg)/.test(code)) return [];
+  return [...new Set([...code.matchAll(SECRET_LOCATION)].map((m) => m[1]!))].slice(0, 8);
+}
+
+/** A secret-named variable read by name: `getenv('X_TOKEN')`, `environ['X']`, `process.env.X`, `ENV["X"]`, `$ENV{X}`. */
+const SECRET_ENV_READ = /(?:getenv|environ(?:\.get)?|ENV(?:\.fetch)?|env)\s*[([{]\s*['"]?([A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY|CREDENTIAL|ACCESS_KEY)[A-Z0-9_]*)|process\.env\.([A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY|CREDENTIAL|ACCESS_KEY)[A-Z0-9_]*)/;
+
 const SHELL_PROGRAM = /(^|\/)(sh|bash|dash|zsh|ksh|ash|mksh|fish|csh|tcsh|busybox)$/;
 const INTERACTIVE_SHELL = /(^|[\s/'"])(ba|z|da|k|mk|tc|c)?sh(\s+-i\b|['"\s]*$)|\/bin\/(ba|z|da|k)?sh\b/;
 const SECRETISH = /(^|\/)\.env(\.|$)|\.ssh\/|\.aws\/|\.netrc|\.git-credentials|credentials|\/proc\/[^/]+\/environ|\.npmrc|\.pypirc|\.docker\/config/;
@@ -184,6 +219,12 @@ function report(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, f: Facts, at: Span, 
   }
   const tool = who.replace(/[0-9.]+$/, '');
   for (const p of f.reads) host.path(ctx, sc, cmd, p, 'read', tool, at);
+  // A secret location named in the code while the rest of its path is built at run time (`Dir.home + "/.ssh/id_rsa"`,
+  // `glob('/home/*/.ssh/id_*')`): judged as a read of that location under the home directory.
+  for (const frag of secretLocations(code)) if (!f.reads.some((p) => p.includes(frag))) host.path(ctx, sc, cmd, `~/${frag}`, 'read', tool, at);
+  // A variable named like a secret, read by name (`os.getenv('GITHUB_TOKEN')`, `process.env.NPM_TOKEN`, `ENV["API_KEY"]`).
+  const secretVar = SECRET_ENV_READ.exec(code);
+  if (secretVar) add(ctx, sc, usesNet ? 'deny' : 'ask', usesNet ? 'interp.secret_exfil' : 'exfil.secret_env', `${who} code reads the secret variable ${secretVar[1] ?? secretVar[2]}${usesNet ? ' and uses the network' : ''}`, at.start, at.end);
   for (const p of f.writes) host.path(ctx, sc, cmd, p, 'write', tool, at);
   for (const d of f.deletes) {
     host.path(ctx, sc, cmd, d.path, 'write', tool, at);

@@ -331,6 +331,10 @@ class PyAnalysis {
           const m = list[0] ? this.str(list[0]) : null;
           return m;
         }
+        if (q === 'vars' && list.length === 1) {
+          const owner = this.qual(list[0]!, depth + 1);
+          return owner === null ? null : `${owner}.__dict__`;
+        }
         if (q === 'getattr' && list.length >= 2) {
           const base = this.qual(list[0]!, depth + 1);
           const attr = this.str(list[1]!);
@@ -345,6 +349,9 @@ class PyAnalysis {
         const base = v ? this.qual(v, depth + 1) : null;
         const key = sub ? this.str(sub) : null;
         if (base === 'sys.modules' && key !== null) return key;
+        // `os.__dict__['system']` / `vars(os)['system']` is os.system; a bare `globals()[…]` / `vars()[…]` a global name.
+        const owner = base === null ? null : /^(.*)\.__dict__$/s.exec(base)?.[1];
+        if (owner && key !== null) return normalise(`${owner}.${key}`);
         if (base !== null && key !== null && /(__dict__|globals\(\)|vars\(\)|locals\(\))$/.test(base)) return normalise(key);
         return null;
       }
