@@ -19,6 +19,10 @@ export interface LiveRun {
   /** null: the sandbox died; the next step starts a fresh one on the same workspace. */
   containerId: string | null;
   containerSeq: number;
+  /** The warm-pool slot its first sandbox came from (pool.ts): unmounted when the run ends. */
+  poolSlot?: string | undefined;
+  /** The step-0 snapshot of a run opened from the pool, taken after the reply: its first step waits for it. */
+  firstSnapshot?: Promise<unknown> | undefined;
   busy: boolean;
   log: RunLogWriter;
   /** Closes the run's own log connection (its grant, in operator-mode NATS). Never rejects. */
