@@ -48,6 +48,11 @@ function containerMemory(id: string): number | undefined {
 export interface OpenBench {
   /** open() resolved -> `echo ready`'s output arrived, wall, p50 over `opens` (no warm pool). */
   openToFirstOutput: Stats;
+  /**
+   * The same with the runner's warm pool (2 sandboxes, refilled between samples), side by side with
+   * `docker run -d` + `docker exec CID echo ready` (interleaved), and an idle pooled sandbox's memory.
+   */
+  pooled: { openToFirstOutput: Stats; dockerRunExec: Stats; ratioP50: number; idleSandboxMb: number | null; served: number };
   /** CPU of harness + runner + client (this process), dockerd and containerd per open + close; container shims are not counted. */
   cpuPerOpenCloseMs: number;
   /** An idle run: its sandbox's cgroup memory (executor included) and this process's RSS growth per open run. */
@@ -69,6 +74,47 @@ async function openToFirstOutput(stack: TestStack, opens: number): Promise<Stats
     await stack.client.close(r.runId);
   }
   return stats(samples);
+}
+
+async function dockerRunExec(): Promise<number> {
+  const t0 = performance.now();
+  const { stdout } = await run('docker', ['run', '-d', '--network', 'none', '--label', 'airlock.bench=open', '--user', '1000:1000', '--entrypoint', 'sleep', 'airlock/sandbox:default', 'infinity']);
+  const cid = stdout.trim();
+  try {
+    await run('docker', ['exec', cid, 'echo', 'ready']);
+    return performance.now() - t0;
+  } finally {
+    await run('docker', ['rm', '-f', cid]);
+  }
+}
+
+/** Open -> first output from the warm pool (waiting for it to refill between samples) vs docker run -d + exec. */
+async function pooledOpen(opens: number): Promise<OpenBench['pooled']> {
+  await using stack = await TestStack.start({ harness: { policyFile: await repeatablePolicyFile() }, runner: { poolSize: 2 } });
+  const pool = stack.runner.warmPool!;
+  const samples: number[] = [];
+  const raw: number[] = [];
+  let served = 0;
+  // The first open teaches the pool its key (image, limits, mount path, environment).
+  await stack.client.close((await stack.client.open({})).runId);
+  for (let i = 0; i < opens; i++) {
+    if (!(await pool.whenFull())) throw new Error('the warm pool did not fill');
+    const before = pool.idle;
+    const t0 = performance.now();
+    const r = await stack.client.open({});
+    let first = 0;
+    await r.exec('echo ready', { onOutput: () => (first ||= performance.now()) });
+    samples.push(first - t0);
+    if (pool.idle < before) served++;
+    await stack.client.close(r.runId);
+    raw.push(await dockerRunExec());
+  }
+  await pool.whenFull();
+  const ids = (await run('docker', ['ps', '-q', '--no-trunc', '--filter', `label=airlock.runner-id=${stack.runnerId}`, '--filter', 'label=airlock.pool=1'])).stdout.trim().split('\n').filter(Boolean);
+  const mem = ids.map(containerMemory).filter((m): m is number => m !== undefined);
+  const s = stats(samples);
+  const d = stats(raw);
+  return { openToFirstOutput: s, dockerRunExec: d, ratioP50: ratio(s.p50, d.p50), idleSandboxMb: mem.length ? Math.round((mem.reduce((a, b) => a + b, 0) / mem.length / 2 ** 20) * 10) / 10 : null, served };
 }
 
 async function cpuPerOpenClose(stack: TestStack, n: number): Promise<number> {
@@ -164,11 +210,12 @@ async function workloads(stack: TestStack): Promise<OpenBench['workloads']> {
 export async function runOpenBench(opts: { opens?: number; forkFiles?: number; forkBytes?: number; workloads?: boolean } = {}): Promise<OpenBench> {
   await using stack = await TestStack.start({ harness: { policyFile: await repeatablePolicyFile() } });
   const first = await openToFirstOutput(stack, opts.opens ?? 10);
+  const pooled = await pooledOpen(opts.opens ?? 10);
   const cpu = await cpuPerOpenClose(stack, 5);
   const idle = await idleRun(stack, 4);
   const f = await fork(stack, opts.forkFiles ?? 10_000, opts.forkBytes ?? 105_000_000, 3);
   const wl = opts.workloads === false ? { sessions: 0, steps: 0, airlockMs: 0, rawMs: 0, ratio: 0, open: [] } : await workloads(stack);
-  return { openToFirstOutput: first, cpuPerOpenCloseMs: cpu, idleRun: idle, fork: f, workloads: wl };
+  return { openToFirstOutput: first, pooled, cpuPerOpenCloseMs: cpu, idleRun: idle, fork: f, workloads: wl };
 }
 
 if (import.meta.main) console.log(JSON.stringify(await runOpenBench({ forkFiles: Number(process.env.BENCH_FORK_FILES ?? 10_000), workloads: process.env.BENCH_WORKLOADS !== '0' }), null, 2));

@@ -31,7 +31,7 @@ if (wanted.has('open')) {
   console.log('== runs: open -> first output, CPU per open + close, idle memory, fork, six real sessions vs raw docker exec');
   const r = await runOpenBench({ forkFiles: Number(process.env.BENCH_FORK_FILES ?? 10_000), workloads: process.env.BENCH_WORKLOADS !== '0' });
   writeFileSync(join(out, 'open.json'), JSON.stringify({ at: summary.at, ...r }, null, 2) + '\n');
-  console.log(`  open -> first output p50 ${r.openToFirstOutput.p50} ms; CPU per open+close ${r.cpuPerOpenCloseMs} ms; idle run sandbox ${r.idleRun.sandboxMb} MB + runner ${r.idleRun.runnerShareMb} MB; fork p50 ${r.fork.ms.p50} ms; sessions ${r.workloads.airlockMs} vs ${r.workloads.rawMs} ms (${r.workloads.ratio}x)`);
+  console.log(`  open -> first output p50 ${r.openToFirstOutput.p50} ms; CPU per open+close ${r.cpuPerOpenCloseMs} ms; idle run sandbox ${r.idleRun.sandboxMb} MB + runner ${r.idleRun.runnerShareMb} MB; pooled p50 ${r.pooled.openToFirstOutput.p50} ms vs docker run -d + exec ${r.pooled.dockerRunExec.p50} ms (${r.pooled.served}/${r.pooled.openToFirstOutput.n} from the pool); fork p50 ${r.fork.ms.p50} ms; sessions ${r.workloads.airlockMs} vs ${r.workloads.rawMs} ms (${r.workloads.ratio}x)`);
   summary.open = r;
 }
 if (wanted.has('steps')) {

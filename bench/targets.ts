@@ -39,6 +39,15 @@ export function targetTable(summary: Json, resultsDir: string): TargetRow[] {
   add('`./airlock exec RUN -- true` vs `docker exec CID true`, wall p50', '<= 1.0x', cli, () => ({ value: `${fmt(cli!.r.exec.p50, 0)} vs ${fmt(cli!.r.dockerExec.p50, 0)} ms (--help ${fmt(cli!.r.help.p50, 0)}, log ${fmt(cli!.r.log.p50, 0)}, node -e 0 ${fmt(cli!.r.nodeStart.p50, 0)} ms)`, ratio: cli!.r.ratioP50, met: cli!.r.ratioP50 <= 1 }));
   const open = section(summary, 'open', resultsDir);
   add('open a run -> first command output, p50 (no warm pool)', '<= 50 ms', open, () => ({ value: `${fmt(open!.r.openToFirstOutput.p50, 0)} ms`, ratio: null, met: open!.r.openToFirstOutput.p50 <= 50 }));
+  add('open a run -> first command output, p50, warm pool vs `docker run -d` + `docker exec`', '<= 50 ms', open, () =>
+    open!.r.pooled
+      ? {
+          value: `${fmt(open!.r.pooled.openToFirstOutput.p50, 0)} vs ${fmt(open!.r.pooled.dockerRunExec.p50, 0)} ms (${open!.r.pooled.served} of ${open!.r.pooled.openToFirstOutput.n} opens from the pool; an idle pooled sandbox ${open!.r.pooled.idleSandboxMb ?? '?'} MB)`,
+          ratio: open!.r.pooled.ratioP50,
+          met: open!.r.pooled.openToFirstOutput.p50 <= 50,
+        }
+      : undefined,
+  );
   add(`fork a run (open from a snapshot), p50`, '<= 100 ms', open, () => ({ value: `${fmt(open!.r.fork.ms.p50, 0)} ms for ${open!.r.fork.files} files / ${fmt(open!.r.fork.bytes / 1e6, 0)} MB`, ratio: null, met: open!.r.fork.ms.p50 <= 100 }));
   const steps = section(summary, 'steps', resultsDir);
   add('step `true` vs raw docker exec, p50', '<= 0.1x', steps, () => {

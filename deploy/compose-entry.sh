@@ -1,8 +1,8 @@
 #!/bin/sh
 # docker-compose entry point: waits for the deployment's credentials (made by the `credentials`
 # service), then starts one role with them. Secrets go through files and the environment, never argv.
-#   compose-entry.sh nats ARGS...     nats-server with the generated users
-#   compose-entry.sh harness          the harness, as the `harness` NATS user, pinning the runners' keys
+#   compose-entry.sh nats ARGS...     nats-server in operator mode with the generated accounts
+#   compose-entry.sh harness          the harness, as the `harness` NATS user (JWT + seed), pinning the runners' keys
 #   compose-entry.sh runner           a runner with the first runner identity no live runner holds
 set -eu
 creds="${AIRLOCK_DATA:-/var/lib/airlock}/credentials"
@@ -14,10 +14,14 @@ case "$role" in
     exec nats-server -c "$creds/nats/auth.conf" "$@" ;;
   harness)
     wait_for "$creds/harness/runners.json"
-    pass="$(cat "$creds/harness/nats.password")"
-    AIRLOCK_NATS_URL="$(printf '%s' "$AIRLOCK_NATS_SERVERS" | sed "s#nats://#nats://harness:$pass@#g")"
+    login="$(cat "$creds/harness/nats.login")"
+    AIRLOCK_NATS_URL="$(printf '%s' "$AIRLOCK_NATS_SERVERS" | sed "s#nats://#nats://$login@#g")"
     AIRLOCK_RUNNERS_FILE="$creds/harness/runners.json"
-    export AIRLOCK_NATS_URL AIRLOCK_RUNNERS_FILE
+    # Operator mode: the harness mints each run's log grant for the runner that holds it, and revokes it.
+    system="$(cat "$creds/harness/system.login")"
+    AIRLOCK_NATS_SYSTEM_URL="$(printf '%s' "$AIRLOCK_NATS_SERVERS" | sed "s#nats://#nats://$system@#g")"
+    AIRLOCK_NATS_AUTHORITY_FILE="$creds/harness/nats-authority.json"
+    export AIRLOCK_NATS_URL AIRLOCK_RUNNERS_FILE AIRLOCK_NATS_SYSTEM_URL AIRLOCK_NATS_AUTHORITY_FILE
     exec node --liftoff-only --max-semi-space-size=4 --conditions=airlock-source harness/src/main.ts "$@" ;;  # flags: proto/src/node-flags.ts
   runner)
     wait_for "$creds/runners/READY"

@@ -1,11 +1,14 @@
 // Makes (or completes) one deployment's NATS credentials in a directory, for a NATS you run yourself
 // or for docker-compose (its `credentials` service runs this first):
 //
-//   node --conditions=airlock-source deploy/credentials.ts --dir /var/lib/airlock/credentials --runners 4
+//   node --conditions=airlock-source deploy/credentials.ts --dir /var/lib/airlock/credentials --runners 4 [--resolver-dir DIR]
 //
-// Writes nats/auth.conf (include it in every nats-server's config), harness/runners.json (the
-// harness pins these runner keys: AIRLOCK_RUNNERS_FILE), harness/ and client/nats.password, and one
-// runners/<id>.json identity per runner (give each runner its own: --identity FILE). Idempotent:
+// Writes nats/auth.conf (every nats-server's config: NATS operator mode, the accounts preloaded;
+// --resolver-dir is where each server keeps pushed account JWTs, default <dir>/nats/resolver),
+// harness/runners.json (the harness pins these runner keys: AIRLOCK_RUNNERS_FILE), harness/ and
+// client/nats.login (`JWT:SEED`, the login a NATS URL carries), the keys that sign every NATS user
+// (harness/nats-authority.json), and one runners/<id>.json identity (with its runners/<id>.jwt) per
+// runner (give each runner its own: --identity FILE). Idempotent:
 // what exists is kept; --runners N only ever adds identities. Runner ids are `<tag>-<n>`, with a
 // tag made once per directory, so two deployments on one Docker host never share a runner id.
 import { randomBytes } from 'node:crypto';
@@ -14,9 +17,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureDeployment } from '@airlock/harness';
 
-const { values } = parseArgs({ options: { dir: { type: 'string' }, runners: { type: 'string', default: '4' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+const { values } = parseArgs({ options: { dir: { type: 'string' }, runners: { type: 'string', default: '4' }, 'resolver-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
 if (values.help || !values.dir) {
-  process.stdout.write('Usage: node --conditions=airlock-source deploy/credentials.ts --dir DIR [--runners N]\n');
+  process.stdout.write('Usage: node --conditions=airlock-source deploy/credentials.ts --dir DIR [--runners N] [--resolver-dir DIR]\n');
   process.exit(values.help ? 0 : 2);
 }
 const dir = values.dir;
@@ -32,7 +35,7 @@ const tag = readFileSync(tagFile, 'utf8').trim();
 const existing = existsSync(join(dir, 'runners')) ? readdirSync(join(dir, 'runners')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)) : [];
 const ids = [...existing];
 for (let n = 1; ids.length < want; n++) if (!ids.includes(`${tag}-${n}`)) ids.push(`${tag}-${n}`);
-const d = ensureDeployment(dir, ids.sort());
+const d = await ensureDeployment(dir, ids.sort(), values['resolver-dir'] ? { resolverDir: values['resolver-dir'] } : {});
 // Runners (compose) wait for this before claiming an identity: every file above is complete.
 writeFileSync(join(dir, 'runners', 'READY'), `${d.runners.length}\n`);
 process.stdout.write(`credentials for ${d.runners.length} runners in ${dir} (nats config ${d.natsConf})\n`);

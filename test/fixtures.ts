@@ -168,6 +168,8 @@ export class TestStack implements AsyncDisposable {
       executor: process.env.AIRLOCK_EXECUTOR === 'exec' ? 'exec' : 'auto',
       maxOutputBytes: 2 * 1024 ** 3,
       heartbeatMs: 500,
+      // No warm pool unless a test asks for one (its background sandboxes would load every suite).
+      poolSize: 0,
       replicas: 1,
       harnessKey: `${this.keyFile}.pub`,
       logLevel: 'silent',

@@ -1,16 +1,19 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, jwtAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { jwtLoginOf } from '@airlock/proto';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 
 /** How to reach an Airlock deployment's NATS. */
 export interface ConnectOptions {
   /**
    * NATS URL(s), e.g. `nats://127.0.0.1:4222` (what `./airlock up` prints). A URL may carry
-   * credentials (`nats://client:PASSWORD@host:4222`), as the deployment's files write them.
+   * credentials (`nats://client:PASSWORD@host:4222`), as the deployment's files write them; in an
+   * operator-mode deployment (what `./airlock up` runs) the user is a user JWT and the password its
+   * nkey seed (`nats://eyJ…:SU…@host:4222`, see `<state>/credentials/roles/<role>.json`).
    */
   servers: string | string[];
   /** NATS user (the deployment's client user is `client`); overrides one in a URL. */
   user?: string;
-  /** Password of `user` (in a compose deployment: `<data>/credentials/client/nats.password`). */
+  /** Password of `user` (an operator-mode deployment has none: its URL carries `JWT:SEED`, see `servers`). */
   pass?: string;
   /** A NATS token, for deployments that use one instead of users. */
   token?: string;
@@ -61,9 +64,11 @@ export async function openNats(opts: ConnectOptions): Promise<NatsHandles> {
   const fromUrl = splitCredentials(opts.servers);
   const user = opts.user ?? fromUrl.user;
   const pass = opts.pass ?? fromUrl.pass;
+  const jwtLogin = jwtLoginOf(user, pass);
   const nc = await connect({
     servers: fromUrl.servers,
-    ...(user !== undefined ? { user, pass: pass ?? '' } : {}),
+    ...(user !== undefined && !jwtLogin ? { user, pass: pass ?? '' } : {}),
+    ...(jwtLogin ? { authenticator: jwtAuthenticator(jwtLogin.jwt, new TextEncoder().encode(jwtLogin.seed)) } : {}),
     ...(opts.token !== undefined ? { token: opts.token } : {}),
     name: opts.name ?? 'airlock-client',
     timeout: opts.connectTimeoutMs ?? 5000,

@@ -53,6 +53,14 @@ export const HarnessConfigSchema = z.object({
    * Env AIRLOCK_AUTH.
    */
   auth: z.enum(['required', 'open']).default('open'),
+  /**
+   * An operator-mode NATS deployment's keys (`<credentials>/harness/nats-authority.json`): with
+   * `natsSystemUrl`, the harness mints each run's log grant for the runner that holds it and
+   * revokes it on a move or close (`natsauth/`). Env AIRLOCK_NATS_AUTHORITY_FILE.
+   */
+  natsAuthorityFile: z.string().min(1).optional(),
+  /** NATS URL with the harness's system-account login (`JWT:SEED@`): pushes revocations. Env AIRLOCK_NATS_SYSTEM_URL. */
+  natsSystemUrl: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type HarnessConfig = z.infer<typeof HarnessConfigSchema>;
@@ -75,6 +83,8 @@ export function loadHarnessConfig(
     runnerLostMs: env.AIRLOCK_RUNNER_LOST_MS,
     runnersFile: env.AIRLOCK_RUNNERS_FILE,
     auth: env.AIRLOCK_AUTH,
+    natsAuthorityFile: env.AIRLOCK_NATS_AUTHORITY_FILE,
+    natsSystemUrl: env.AIRLOCK_NATS_SYSTEM_URL,
     logLevel: flags.logLevel ?? env.AIRLOCK_LOG_LEVEL,
   });
 }

@@ -4,7 +4,7 @@ export { HarnessConfigSchema, loadHarnessConfig } from './config.ts';
 export type { HarnessConfig } from './config.ts';
 export { replayRun } from './replay.ts';
 export type { ReplayOptions, ReplayReport, ReplayStep } from './replay.ts';
-export { ensureDeployment, natsAuthConfig, readRoleFile, rolePermissions, runnerPermissions, withCredentials } from './cli/credentials.ts';
+export { ensureDeployment, readRoleFile, runnerJwtFile, rolePermissions, runnerPermissions, withCredentials } from './cli/credentials.ts';
 export type { Deployment, RoleCredential } from './cli/credentials.ts';
 export { CREDENTIAL_HEADER, issueCredential, verifyCredential } from './governance/identity.ts';
 export type { Caller } from './governance/identity.ts';

@@ -63,6 +63,7 @@ import type { Logger } from './logger.ts';
 import { publishPolicy } from './policy/bucket.ts';
 import { PolicyGate } from './policy/gate.ts';
 import { RunnerFleet } from './routing/fleet.ts';
+import { startLogGrants, type LogGrantsHandle } from './natsauth/wire.ts';
 import { RunRelocator } from './runs/relocate.ts';
 import { IdleKeeper } from './runs/idle.ts';
 import { RunnerKeyStore, readRunnersFile } from './routing/runner-keys.ts';
@@ -123,6 +124,9 @@ export class HarnessService implements AsyncDisposable {
   #subs: Subscription[] = [];
   #monitor: NodeJS.Timeout | undefined;
   #heartbeat: { stop(): void } | undefined;
+  /** Per-run log grants (operator-mode NATS only). */
+  #logGrants: LogGrantsHandle | undefined;
+  readonly #runnerKeys: RunnerKeyStore;
   #expiry: { stop(): void } | undefined;
   /** Interrupts this harness escalates (stopped at drain), and those it took over from a previous one. */
   readonly #interrupter: { stop(): void };
@@ -162,6 +166,7 @@ export class HarnessService implements AsyncDisposable {
     const retrier = new RunRetrier({ records, logs, lifecycle, steps });
     const rollbacks = new RollbackDesk(ctx, { records, logs, steps, runnerKeys, key: key.privateKey, snapshots, twoPerson: validator.policy.governance?.rollbackTwoPerson !== false });
     this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, diffs, snapshots, idle, retrier, rollbacks };
+    this.#runnerKeys = runnerKeys;
     this.#desk = createDesk({ ctx, records, logs, gate, steps, runnerKeys, redactor, key: key.privateKey });
     const interrupts = interrupter(this.#desk, log);
     this.#interrupter = interrupts;
@@ -185,6 +190,7 @@ export class HarnessService implements AsyncDisposable {
     svc.#interrupts = resumeInterrupts(svc.#desk, async () => (await svc.#rooms.records.list(false)).map((r) => r.runId), log);
     svc.#expiry = startExpirySweep(svc.#rooms.approvals, validator.policy.governance?.approvalExpiryMs ?? DEFAULT_APPROVAL_EXPIRY_MS, log);
     svc.#rooms.idle.start();
+    svc.#logGrants = await startLogGrants(svc.#ctx, { records: svc.#rooms.records, fleet: svc.#rooms.fleet, runnerKeys: svc.#runnerKeys, audit: svc.#rooms.logs.system });
     svc.#heartbeat = startHarnessHeartbeat(svc.#ctx.nats.nc, { startedAt: svc.#startedAt.toISOString() });
     svc.state = 'running';
     log.info({ nats: cfg.natsUrl.replace(/\/\/[^@/,]*@/g, '//'), ...svc.#ready }, 'harness ready');
@@ -343,6 +349,7 @@ export class HarnessService implements AsyncDisposable {
       this.#interrupts?.stop();
       for (const s of this.#subs) s.unsubscribe();
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
+      await this.#logGrants?.stop().catch((err: unknown) => this.#ctx.log.warn({ err }, 'closing the log grants failed'));
       await this.#rooms.snapshots[Symbol.asyncDispose]().catch((err: unknown) => this.#ctx.log.warn({ err }, 'closing the snapshot store failed'));
       this.state = 'stopped';
     })();

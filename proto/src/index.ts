@@ -85,6 +85,10 @@ export { MAX_DIFF_PATCH_BYTES, MAX_DIFF_PATHS, ApiDiffRequestSchema, ApiDiffResu
 export type { ApiDiffRequest, ApiDiffResult, DiffChange, DiffPatch } from './messages/snapshots.ts';
 export type { HarnessHeartbeat } from './messages/harness.ts';
 export { SERVICE_NODE_FLAGS } from './node-flags.ts';
+export { jwtLoginOf } from './nats-login.ts';
+export { LOG_GRANT_SEAL_STEP, LogGrantRequestSchema, LogGrantResultSchema } from './messages/grants.ts';
+export type { LogGrantRequest, LogGrantResult } from './messages/grants.ts';
+export type { NatsJwtLogin } from './nats-login.ts';
 export {
   DEFAULT_READ_BYTES,
   MAX_READ_BYTES,

@@ -48,6 +48,12 @@ export const subjects = {
   harnessHeartbeat: `${ROOT}.harness.heartbeat`,
   /** Every runner publishes its heartbeat here (core NATS). */
   runnerHeartbeat: `${ROOT}.heartbeat`,
+  /**
+   * A runner asks the harness for the right to write one run's log (operator-mode NATS): only that
+   * runner's user may publish on its own subject, so the subject names the asker.
+   */
+  logGrant: (runnerId: string) => `${ROOT}.grant.${runnerId}`,
+  logGrantAll: `${ROOT}.grant.*`,
   /** The durable run log: one subject per run. */
   log: (runId: string) => `${ROOT}.log.${runId}`,
   logAll: `${ROOT}.log.>`,
@@ -72,6 +78,11 @@ export const names = {
   bundlesBucket: 'airlock_bundles',
   /** JetStream stream indexing every verdict (copies of the run log's `step.verdict` events). */
   auditStream: 'AIRLOCK_AUDIT',
+  /**
+   * KV bucket: runId -> the live log grant of that run (runner id and the grant user's public key,
+   * never its seed), so whichever harness sees the run move or close revokes it, across restarts.
+   */
+  logGrantsBucket: 'airlock_log_grants',
   /** KV bucket: `<runId>.<step>` -> Approval (steps held by an `ask` verdict, and their decisions). */
   approvalsBucket: 'airlock_approvals',
   /** NATS header of a run-log message: its writer's signature over the stored bytes (who wrote it, checked by the harness). */

@@ -41,6 +41,12 @@ export const RunnerConfigSchema = z.object({
    */
   logRetryMs: z.coerce.number().int().min(1000).optional(),
   /**
+   * Operator-mode NATS (the identity came with a user JWT): this runner's user may write no log;
+   * each run's log is written through the grant the harness mints for the run it holds
+   * (`log-grant.ts`). Set by main from the identity, not a flag.
+   */
+  logGrants: z.boolean().optional(),
+  /**
    * This runner's own identity file (`{runnerId, seed, curveSeed}`, mode 0600, made by \`./airlock up\`
    * or \`deploy/credentials.ts\`): it logs into NATS as this runner's nkey user, signs replies and log
    * events, and opens the secrets sealed to it. Its runner id wins over --id. Env AIRLOCK_RUNNER_IDENTITY.
@@ -50,6 +56,11 @@ export const RunnerConfigSchema = z.object({
   /** A directory of identity files: take the first one no live runner holds (compose's scaled runners). Env AIRLOCK_RUNNER_IDENTITY_DIR. */
   identityDir: z.string().min(1).optional(),
   /** Heartbeat period. */
+  /**
+   * Started sandboxes kept ready for the next open (pool.ts); 0 turns the warm pool off. Env
+   * AIRLOCK_POOL. The command line defaults to 2; a config built in code without it has no pool.
+   */
+  poolSize: z.coerce.number().int().min(0).max(64).optional(),
   heartbeatMs: z.coerce.number().int().positive().default(1000),
   /** pino level. Env AIRLOCK_LOG_LEVEL. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -58,6 +69,8 @@ export const RunnerConfigSchema = z.object({
    * policy): egress names resolved to fixed loopback destinations, `{"pypi.test": "127.0.0.1:PORT"}`.
    */
   egressTestResolve: z.record(z.string(), z.string()).optional(),
+  /** Test configuration only, like egressTestResolve: extra CA certificates (PEM) the egress proxy trusts upstream. */
+  egressTestUpstreamCa: z.array(z.string()).optional(),
 });
 export type RunnerConfig = z.infer<typeof RunnerConfigSchema>;
 
@@ -69,6 +82,7 @@ Options (environment variable in brackets):
   --nats URL         NATS server(s), comma-separated [AIRLOCK_NATS_URL] (default nats://127.0.0.1:4222)
   --id ID            stable runner id [AIRLOCK_RUNNER_ID] (default: host name; "auto": host name + random suffix)
   --slots N          most runs held at once [AIRLOCK_SLOTS] (default 4)
+  --pool N           started sandboxes kept warm for the next open, 0 = off [AIRLOCK_POOL] (default 2)
   --state-dir DIR    where runner-made workspaces live [AIRLOCK_STATE_DIR] (default ~/.airlock/runner)
   --harness-key K    the harness's public key, raw base64 or a file holding it [AIRLOCK_HARNESS_KEY]
                      (\`./airlock up\` passes <state>/harness/key.pem.pub); job tokens must verify against it
@@ -90,6 +104,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RunnerConfig
       nats: { type: 'string' },
       id: { type: 'string' },
       slots: { type: 'string' },
+      pool: { type: 'string' },
       'state-dir': { type: 'string' },
       'docker-socket': { type: 'string' },
       executor: { type: 'string' },
@@ -115,6 +130,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RunnerConfig
     replicas: env.AIRLOCK_REPLICAS,
     harnessKey: values['harness-key'] ?? env.AIRLOCK_HARNESS_KEY ?? '',
     slots: values.slots ?? env.AIRLOCK_SLOTS,
+    poolSize: values.pool ?? env.AIRLOCK_POOL ?? 2,
     stateDir: values['state-dir'] ?? env.AIRLOCK_STATE_DIR ?? `${home}/runner`,
     dockerSocket: values['docker-socket'] ?? env.DOCKER_SOCKET,
     executor: values.executor ?? env.AIRLOCK_EXECUTOR,

@@ -1,8 +1,8 @@
 import { closeSync, existsSync, mkdirSync, openSync, writeFileSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { AirlockError } from '@airlock/proto';
-import type { RunnerExecRequest, RunnerKeys } from '@airlock/proto';
+import { AirlockError, LOG_GRANT_SEAL_STEP } from '@airlock/proto';
+import type { RunnerExecRequest, RunnerKeys, SealedSecrets } from '@airlock/proto';
 import { RunnerSigner, TrustError, createRunnerIdentity, openSecrets, parseRunnerIdentity, publicKeysOf, type ReplyStatement, type RunnerIdentity } from '@airlock/trust';
 
 /**
@@ -67,6 +67,18 @@ export class RunnerKeyring {
     }
   }
 
+  /** A run's log grant login (JWT and seed), sealed to this runner by the harness; `unauthorized` if it does not open here. */
+  unsealGrant(sealed: SealedSecrets, runId: string): { jwt: string; seed: string } {
+    try {
+      const login = openSecrets(sealed, this.#identity.curveSeed, { runId, step: LOG_GRANT_SEAL_STEP });
+      if (!login.jwt || !login.seed) throw new TrustError('sealed_invalid', 'the sealed log grant lacks its jwt or seed');
+      return { jwt: login.jwt, seed: login.seed };
+    } catch (err) {
+      if (err instanceof TrustError) throw new AirlockError('unauthorized', `log grant refused: ${err.message}`, { cause: err });
+      throw err;
+    }
+  }
+
   /** `result` with this runner's signature over what it answers (`sig`). */
   sign<R extends object>(kind: ReplyStatement['kind'], runId: string, step: number, result: R): R & { sig: string } {
     return { ...result, sig: this.#signer.signReply({ kind, runId, step, result }) };
@@ -83,6 +95,16 @@ export function readIdentityFile(file: string): RunnerIdentity {
   return parseRunnerIdentity(JSON.parse(readFileSync(file, 'utf8')));
 }
 
+/**
+ * The user JWT beside an identity file (`<id>.json` → `<id>.jwt`), written by an operator-mode
+ * deployment (`ensureDeployment`): it names the identity's nkey, so the runner logs in with its own
+ * seed and this JWT. None: the deployment is not in operator mode (a plain nkey login).
+ */
+export function readIdentityJwt(identityFile: string): string | undefined {
+  const file = `${identityFile.replace(/\.json$/, '')}.jwt`;
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+}
+
 /** How long a claim on an identity lives without being refreshed; refreshed every third of it. */
 export const CLAIM_LEASE_MS = 15_000;
 
@@ -92,7 +114,7 @@ export const CLAIM_LEASE_MS = 15_000;
  * A claim is a lease file created exclusively and refreshed while the runner lives; a lease not
  * refreshed for {@link CLAIM_LEASE_MS} is taken over (rename is atomic: one taker wins).
  */
-export function claimIdentity(dir: string): { identity: RunnerIdentity; refresh: () => void; release: () => void } {
+export function claimIdentity(dir: string): { identity: RunnerIdentity; file: string; refresh: () => void; release: () => void } {
   const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
   for (const f of files) {
     const lease = join(dir, `${f}.lease`);
@@ -123,6 +145,7 @@ export function claimIdentity(dir: string): { identity: RunnerIdentity; refresh:
     const identity = readIdentityFile(join(dir, f));
     return {
       identity,
+      file: join(dir, f),
       refresh: () => {
         const now = new Date();
         try {

@@ -19,8 +19,14 @@ export interface LiveRun {
   /** null: the sandbox died; the next step starts a fresh one on the same workspace. */
   containerId: string | null;
   containerSeq: number;
+  /** The warm-pool slot its first sandbox came from (pool.ts): unmounted when the run ends. */
+  poolSlot?: string | undefined;
+  /** The step-0 snapshot of a run opened from the pool, taken after the reply: its first step waits for it. */
+  firstSnapshot?: Promise<unknown> | undefined;
   busy: boolean;
   log: RunLogWriter;
+  /** Closes the run's own log connection (its grant, in operator-mode NATS). Never rejects. */
+  closeLog: () => Promise<void>;
   /** The run's pinned policy hash and its validation chain (workspace = the run's mount path). */
   policyHash: string;
   validator: Validator;

@@ -7,7 +7,7 @@ import { RUNNER_USAGE, loadConfig } from './config.ts';
 import { DockerodeClient } from './docker/client.ts';
 import { createLogger } from './logger.ts';
 import { RunnerService } from './service.ts';
-import { CLAIM_LEASE_MS, RunnerKeyring, claimIdentity, readIdentityFile } from './identity.ts';
+import { CLAIM_LEASE_MS, RunnerKeyring, claimIdentity, readIdentityFile, readIdentityJwt } from './identity.ts';
 import { runnerInboxPrefix } from '@airlock/proto';
 
 async function main(): Promise<void> {
@@ -26,6 +26,10 @@ async function main(): Promise<void> {
   const claim = cfg.identityDir && !cfg.identityFile ? claimIdentity(cfg.identityDir) : undefined;
   const identity = claim?.identity ?? (cfg.identityFile ? readIdentityFile(cfg.identityFile) : undefined);
   if (identity) cfg = { ...cfg, runnerId: identity.runnerId };
+  const identityFile = claim?.file ?? cfg.identityFile;
+  const jwt = identityFile ? readIdentityJwt(identityFile) : undefined;
+  // With a user JWT the deployment is in operator mode: logs are written through per-run grants.
+  if (jwt) cfg = { ...cfg, logGrants: true };
   const keyring = identity ? new RunnerKeyring(identity) : RunnerKeyring.local(cfg.stateDir, cfg.runnerId);
   if (claim) setInterval(claim.refresh, CLAIM_LEASE_MS / 3).unref();
   const log = createLogger(cfg.logLevel, cfg.runnerId);
@@ -33,7 +37,7 @@ async function main(): Promise<void> {
   const nats = await connectNats({
     servers: cfg.natsUrl.split(','),
     name: `airlock-runner-${cfg.runnerId}`,
-    ...(identity ? { nkeySeed: keyring.natsSeed, inboxPrefix: runnerInboxPrefix(cfg.runnerId) } : {}),
+    ...(identity ? { nkeySeed: keyring.natsSeed, ...(jwt ? { jwt } : {}), inboxPrefix: runnerInboxPrefix(cfg.runnerId) } : {}),
   });
   // Executor sockets of a previous life of this runner are dead (their sandboxes are reaped). Per
   // runner (runners may share a state dir), and short: a unix socket path has at most 107 bytes.

@@ -24,6 +24,7 @@ import type {
   RunnerOpenResult,
   StepResult,
 } from '@airlock/proto';
+import { RunLogs, type RunLogHandle } from './log-grant.ts';
 import { RunLogWriter, ensureAuditStream, ensureLogStream, isNotFound, type RunLogWriterOptions } from '@airlock/ledger';
 import { serveRequest, type NatsHandles } from '@airlock/transport';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -39,7 +40,8 @@ import { SandboxEvents } from './sandbox-events.ts';
 import { runStep, type StepHost } from './step.ts';
 import { serveFileStep, serveSignal, type FileServeHost } from './files/serve.ts';
 import { reapOrphans, sweep, type SweepHost } from './sweep.ts';
-import { SANDBOX_GID, SANDBOX_UID, chownTree, prepareWorkspace, releaseWorkspace } from './workspace.ts';
+import { WarmPool, releaseRunSlot, type ClaimedSandbox } from './pool.ts';
+import { SANDBOX_GID, SANDBOX_UID, chownTree, prepareWorkspace, releaseWorkspace, type PreparedWorkspace } from './workspace.ts';
 import { serveRollback } from './rollback.ts';
 import type { RunnerConfig } from './config.ts';
 import { RunnerKeyring } from './identity.ts';
@@ -70,12 +72,15 @@ export class RunnerService implements AsyncDisposable {
   #events = new AbortController();
   #eventsWatch: Promise<void> = Promise.resolve();
   #systemLog: RunLogWriter;
+  /** Each held run's log writer (through the run's grant in operator-mode NATS). */
+  readonly #runLogs: RunLogs;
   #stopped: Promise<void> | undefined;
   #runsKv!: KV;
   #deployment = '';
   #gate!: Gate;
   #sweeper: NodeJS.Timeout | undefined;
   #snapshots!: SnapshotStore;
+  #pool: WarmPool | undefined;
 
   /** This runner's keys: signs replies, heartbeats and log events; opens sealed secrets. */
   readonly #keys: RunnerKeyring;
@@ -87,6 +92,7 @@ export class RunnerService implements AsyncDisposable {
     this.#log = log;
     this.#keys = keys;
     this.#systemLog = new RunLogWriter(nats.js, nats.jsm, 'system', this.#writerOpts);
+    this.#runLogs = new RunLogs(nats, { natsUrl: cfg.natsUrl, runnerId: cfg.runnerId, grants: cfg.logGrants === true }, keys, log);
   }
 
   /**
@@ -115,6 +121,7 @@ export class RunnerService implements AsyncDisposable {
     svc.#deployment = cfg.deploymentId ?? (await deploymentFromHarness(policies, log));
     svc.#snapshots = await SnapshotStore.open(nats.nc, { cacheDir: join(cfg.stateDir, 'blob-cache'), replicas: cfg.replicas });
     await reapOrphans(svc.#sweepHost);
+    svc.#pool = new WarmPool({ docker, log, runnerId: cfg.runnerId, stateDir: cfg.stateDir, deployment: () => svc.#deployment }, cfg.poolSize ?? 0);
     // Resubscribes by itself and never rejects; tracked so a drain waits for it to stop.
     svc.#eventsWatch = svc.#sandboxEvents.watch(docker, svc.#events.signal, log);
     const { nc } = nats;
@@ -147,6 +154,11 @@ export class RunnerService implements AsyncDisposable {
     svc.state = 'running';
     log.info({ slots: cfg.slots }, 'runner ready');
     return svc;
+  }
+
+  /** The warm pool (pool.ts); undefined before start. */
+  get warmPool(): WarmPool | undefined {
+    return this.#pool;
   }
 
   /** Live run ids. */
@@ -246,7 +258,11 @@ export class RunnerService implements AsyncDisposable {
     this.#openingIds.add(req.runId);
     // Say at once which run this runner took: if it dies while preparing it, the harness re-offers it.
     this.#beat();
+    let runLog: RunLogHandle | undefined;
+    let opened = false;
     try {
+      // The run's log writer (its grant: the harness gives it to the runner its heartbeat names).
+      runLog = await this.#runLogs.open(req.runId, this.#writerOpts);
       const validator = await this.#gate.validatorFor(req.policyHash, req.mountPath);
       // The runtime is the pinned policy's: a request that says otherwise is refused, never obeyed.
       if (req.runtime !== validator.policy.runtime) {
@@ -258,12 +274,16 @@ export class RunnerService implements AsyncDisposable {
       if (!(await this.#docker.imageExists(req.image))) {
         throw new AirlockError('image_not_found', `sandbox image ${req.image} is not on runner ${this.#cfg.runnerId}; build it with \`make images\``);
       }
-      const workspace = await prepareWorkspace(req.workspace, this.#cfg.stateDir, req.runId);
+      // A fresh workspace can be a pooled sandbox's own slot (pool.ts); a restore cannot (it swaps
+      // its tree in by rename, and a slot is a mount point): it is bound onto a slot below.
+      const fresh = req.workspace === undefined && !req.fromSnapshot ? await this.#claimFresh(req, validator.policy.network.mode === 'proxy') : undefined;
+      const workspace = fresh?.workspace ?? (await prepareWorkspace(req.workspace, this.#cfg.stateDir, req.runId));
       if (req.fromSnapshot) {
         try {
           await this.#snapshots.restore(req.fromSnapshot, workspace.path);
           await chownTree(workspace.path, SANDBOX_UID, SANDBOX_GID);
         } catch (err) {
+          if (fresh) await this.#dropClaimed(req.runId, fresh);
           await releaseWorkspace(workspace).catch((err: unknown) => this.#log.error({ err, runId: req.runId, path: workspace.path }, 'could not give the workspace back after a failed open'));
           throw new AirlockError('bad_request', `cannot start from snapshot ${req.fromSnapshot.slice(0, 12)}: ${(err as Error).message}`, { cause: err });
         }
@@ -279,17 +299,19 @@ export class RunnerService implements AsyncDisposable {
         containerId: null,
         containerSeq: 0,
         busy: false,
-        log: new RunLogWriter(this.#nats.js, this.#nats.jsm, req.runId, this.#writerOpts),
+        log: runLog.log,
+        closeLog: runLog.close,
         policyHash: req.policyHash,
         validator,
         snap: undefined,
       };
       let containerId: string;
       try {
-        run.egress = await openRunEgress(run, validator.policy, { js: this.#nats.js, log: this.#log, testResolve: this.#cfg.egressTestResolve ?? {} });
-        containerId = await this.#startSandbox(run);
+        run.egress = await openRunEgress(run, validator.policy, { js: this.#nats.js, log: this.#log, testResolve: this.#cfg.egressTestResolve ?? {}, testUpstreamCa: this.#cfg.egressTestUpstreamCa ?? [] });
+        containerId = fresh ? await this.#adopt(run, fresh) : ((await this.#claimPooled(run)) ?? (await this.#startSandbox(run)));
       } catch (err) {
         this.#log.error({ err, runId: req.runId, image: req.image }, 'could not start the sandbox');
+        if (fresh) await this.#dropClaimed(req.runId, fresh);
         await run.egress?.close().catch((e: unknown) => this.#log.error({ err: e, runId: req.runId }, 'could not stop the egress proxy'));
         await releaseWorkspace(workspace).catch((e: unknown) => this.#log.error({ err: e, runId: req.runId, path: workspace.path }, 'could not give the workspace back after a failed open'));
         throw err;
@@ -309,6 +331,7 @@ export class RunnerService implements AsyncDisposable {
         });
         await this.#snapshot(run, req.resume.afterStep);
         this.#log.info({ runId: run.runId, from: req.resume.previousRunner }, 'run moved here');
+        opened = true;
         return { runId: run.runId, runnerId: this.#cfg.runnerId, containerId, workspace: workspace.path, user: workspace.user };
       }
       await run.log.append({
@@ -326,11 +349,48 @@ export class RunnerService implements AsyncDisposable {
       // Step 0: the workspace as the run found it, so any step can be redone from the one before.
       await this.#snapshot(run, 0);
       this.#log.info({ runId: run.runId, containerId, workspace: workspace.path, runtime: run.runtime }, 'run opened');
+      opened = true;
       return { runId: run.runId, runnerId: this.#cfg.runnerId, containerId, workspace: workspace.path, user: workspace.user };
     } finally {
       this.#opening--;
       this.#openingIds.delete(req.runId);
+      // A failed open holds no run: its log connection goes too (a run already set stays as before).
+      if (!opened && !this.#runs.has(req.runId)) await runLog?.close();
     }
+  }
+
+  /** A pooled sandbox whose slot is the new run's workspace (fresh or to restore into), or undefined (see pool.ts for when). */
+  async #claimFresh(req: RunnerOpenRequest, egress: boolean): Promise<(ClaimedSandbox & { workspace: PreparedWorkspace }) | undefined> {
+    const key = { image: req.image, mountPath: req.mountPath, limits: req.limits, runtime: req.runtime, env: { ...BASE_ENV, ...req.env } };
+    const c = this.#pool ? await this.#pool.claimFresh(key, req.runId, { egress }) : 'disabled';
+    if (typeof c !== 'string') return c;
+    this.#log.debug({ runId: req.runId, miss: c }, 'open not served by the warm pool');
+    return undefined;
+  }
+
+  /** A started sandbox from the warm pool with the run's (named) workspace bound on, or undefined (see pool.ts for when). */
+  async #claimPooled(run: LiveRun): Promise<string | undefined> {
+    const key = { image: run.image, mountPath: run.mountPath, limits: run.limits, runtime: run.runtime, env: run.env };
+    const c = this.#pool ? await this.#pool.claim(key, run.runId, run.workspace, { egress: run.egress !== undefined }) : 'disabled';
+    if (typeof c === 'string') {
+      this.#log.debug({ runId: run.runId, miss: c }, 'open not served by the warm pool');
+      return undefined;
+    }
+    return this.#adopt(run, c);
+  }
+
+  async #adopt(run: LiveRun, c: ClaimedSandbox): Promise<string> {
+    run.containerSeq = 1;
+    run.poolSlot = c.slot;
+    run.containerId = c.containerId;
+    await cpuSinceLast(run, c.containerId, cpuReader(this.#docker)).catch(() => undefined);
+    return c.containerId;
+  }
+
+  /** A claimed pooled sandbox whose open failed: removed, its slot unmounted (its workspace is released by the caller). */
+  async #dropClaimed(runId: string, c: ClaimedSandbox): Promise<void> {
+    await this.#docker.remove(c.containerId).catch((err: unknown) => this.#log.warn({ err, runId }, 'could not remove a claimed pooled sandbox'));
+    await releaseRunSlot({ runId, poolSlot: c.slot }, this.#log);
   }
 
   async #startSandbox(run: LiveRun): Promise<string> {
@@ -414,6 +474,7 @@ export class RunnerService implements AsyncDisposable {
     if (req.suspend) refuseSuspend(run);
     this.#runs.delete(req.runId);
     if (run.containerId) await this.#docker.remove(run.containerId);
+    await releaseRunSlot(run, this.#log);
     await run.egress?.close().catch((err: unknown) => this.#log.error({ err, runId: run.runId }, 'could not stop the egress proxy'));
     // A workspace not given back is reported (log, run.closed, the reply), never lost: the user's
     // files may still belong to the sandbox user.
@@ -426,10 +487,15 @@ export class RunnerService implements AsyncDisposable {
     );
     if (req.suspend) {
       // The run goes on without a sandbox here: the harness logs `run.suspended`, the next step reopens it.
+      await run.closeLog();
       this.#log.info({ runId: run.runId, ...release }, 'run suspended (idle)');
       return { runId: run.runId, removed: true, ...release };
     }
-    await run.log.append({ type: 'run.closed', reason: req.reason, ...release, ...(req.termination ? { termination: req.termination } : {}) });
+    try {
+      await run.log.append({ type: 'run.closed', reason: req.reason, ...release, ...(req.termination ? { termination: req.termination } : {}) });
+    } finally {
+      await run.closeLog();
+    }
     this.#log.info({ runId: run.runId, ...release }, 'run closed');
     return { runId: run.runId, removed: true, ...release };
   }
@@ -445,15 +511,18 @@ export class RunnerService implements AsyncDisposable {
       clearInterval(this.#heartbeat);
       clearInterval(this.#sweeper);
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
+      await this.#pool?.drain();
       for (const run of [...this.#runs.values()]) {
         this.#runs.delete(run.runId);
         if (run.containerId) {
           await this.#docker.remove(run.containerId).catch((err: unknown) => this.#log.warn({ err, runId: run.runId }, 'could not remove a sandbox while draining'));
         }
+        await releaseRunSlot(run, this.#log);
         await run.egress?.close().catch((err: unknown) => this.#log.warn({ err, runId: run.runId }, 'could not stop the egress proxy while draining'));
         await releaseWorkspace(run.workspace).catch((err: unknown) =>
           this.#log.error({ err, runId: run.runId, path: run.workspace.path }, 'could not give the workspace back while draining'),
         );
+        await run.closeLog();
       }
       this.#events.abort();
       // The watch ends at the abort; bounded all the same, a stuck engine socket must not hold a drain.

@@ -55,7 +55,8 @@ describe('sweep', () => {
         { id: 'orphan-closed', labels: { 'airlock.run-id': RUN_C, 'airlock.runner-id': 'r2' }, createdMs: 0 },
       ],
     } as unknown as ContainerClient;
-    const held = (runId: string) => ({ runId, busy: false, containerId: `c-${runId}`, workspace: { path: `/nonexistent/${runId}`, ownerBack: '', owned: false } }) as unknown as LiveRun;
+    const logsClosed: string[] = [];
+    const held = (runId: string) => ({ runId, busy: false, containerId: `c-${runId}`, workspace: { path: `/nonexistent/${runId}`, ownerBack: '', owned: false }, closeLog: async () => void logsClosed.push(runId) }) as unknown as LiveRun;
     const runs = new Map([[RUN_A, held(RUN_A)], [RUN_B, held(RUN_B)]]);
     const host: SweepHost = {
       runnerId: 'r1',
@@ -68,6 +69,8 @@ describe('sweep', () => {
     await sweep(host);
     expect([...runs.keys()]).toEqual([RUN_B]);
     expect(removed.sort()).toEqual([`c-${RUN_A}`, 'orphan-closed']);
+    // The dropped run's own log connection (its grant) is closed; the kept run's is not.
+    expect(logsClosed).toEqual([RUN_A]);
   });
 
   it('logs every workspace it could not give back (dropped runs and orphans), with runId and path', async () => {
@@ -77,7 +80,7 @@ describe('sweep', () => {
       listManaged: async () => [{ id: 'orphan', labels: { 'airlock.run-id': RUN_C, 'airlock.runner-id': 'r2', 'airlock.workspace': '/ws/orphan', 'airlock.owner-back': 'not:numbers' }, createdMs: 0 }],
     } as unknown as ContainerClient;
     // An owner that is not uid:gid makes the chown back fail, as a read-only or vanished mount would.
-    const run = { runId: RUN_A, busy: false, containerId: null, workspace: { path: '/ws/held', ownerBack: 'not:numbers', owned: false } } as unknown as LiveRun;
+    const run = { runId: RUN_A, busy: false, containerId: null, workspace: { path: '/ws/held', ownerBack: 'not:numbers', owned: false }, closeLog: () => Promise.resolve() } as unknown as LiveRun;
     await sweep({
       runnerId: 'r1',
       deployment: 'd',

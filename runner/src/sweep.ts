@@ -7,6 +7,7 @@ import { labels } from './docker/labels.ts';
 import type { LiveRun } from './live-run.ts';
 import type { Logger } from './logger.ts';
 import { releaseWorkspace } from './workspace.ts';
+import { claimedRunId, releaseRunSlot, releaseSlot } from './pool.ts';
 
 /** What sweeping needs from the runner service. */
 export interface SweepHost {
@@ -35,24 +36,31 @@ export async function sweep(host: SweepHost): Promise<void> {
     if (rec && (rec.status === 'closed' || rec.runnerId !== host.runnerId)) {
       host.runs.delete(run.runId);
       if (run.containerId) await host.docker.remove(run.containerId).catch((err: unknown) => host.log.warn({ err, runId: run.runId }, 'could not remove the sandbox of a dropped run'));
+      await releaseRunSlot(run, host.log);
       await releaseWorkspace(run.workspace).catch((err: unknown) =>
         host.log.error({ err, runId: run.runId, path: run.workspace.path }, 'could not give the workspace of a dropped run back'),
       );
+      await run.closeLog();
       host.log.warn({ runId: run.runId, holder: rec.runnerId, status: rec.status }, 'dropped a run this runner no longer holds');
     }
   }
   const all = await host.docker.listManaged({ [labels.deployment]: host.deployment });
   for (const c of all) {
-    const runId = c.labels[labels.runId] ?? '';
     const owner = c.labels[labels.runnerId] ?? '';
     if (owner === host.runnerId || Date.now() - c.createdMs < 60_000) continue;
+    const pooled = c.labels[labels.pool] === '1';
+    const runId = pooled ? await claimedRunId(c.labels[labels.workspace] ?? '') : (c.labels[labels.runId] ?? '');
+    // An idle pooled sandbox of another runner names no run: its runner's own reap (restart) or drain removes it.
+    if (pooled && !runId) continue;
     const rec = await runRecordOf(host, runId);
     // A record that cannot be read or parsed says nothing: the sandbox is left alone until it can.
     if (rec === 'unknown') continue;
     if (rec && rec.status === 'open' && rec.runnerId === owner) continue;
     await host.docker.remove(c.id).catch((err: unknown) => host.log.warn({ err, containerId: c.id, runId }, 'could not remove an orphan sandbox'));
     const path = c.labels[labels.workspace];
-    if (path) {
+    if (path && pooled) {
+      await releaseSlot(path, { giveBack: true }).catch((err: unknown) => host.log.error({ err, runId, path }, 'could not release the pool slot of an orphan sandbox'));
+    } else if (path) {
       await releaseWorkspace({ path, ownerBack: c.labels[labels.ownerBack] ?? '', owned: c.labels[labels.ownedWorkspace] === '1' }).catch((err: unknown) =>
         host.log.error({ err, runId, path }, 'could not give the workspace of an orphan sandbox back'),
       );
@@ -70,7 +78,10 @@ export async function reapOrphans(host: SweepHost): Promise<number> {
     if (host.runs.has(runId)) continue;
     await host.docker.remove(c.id);
     const path = c.labels[labels.workspace];
-    if (path) {
+    if (path && c.labels[labels.pool] === '1') {
+      // Idle, or claimed by a run this process no longer holds: unmount, and give a claimed workspace back.
+      await releaseSlot(path, { giveBack: true }).catch((err: unknown) => host.log.error({ err, runId, path }, 'could not release the pool slot of an orphan sandbox'));
+    } else if (path) {
       await releaseWorkspace({ path, ownerBack: c.labels[labels.ownerBack] ?? '', owned: c.labels[labels.ownedWorkspace] === '1' }).catch(
         (err: unknown) => host.log.error({ err, runId, path }, 'could not give the workspace of an orphan sandbox back'),
       );

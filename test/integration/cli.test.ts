@@ -137,6 +137,8 @@ describe('./airlock up', () => {
       // Its NATS has this deployment's users: nobody connects without credentials, and none are printed.
       await expect(connect({ servers: `nats://127.0.0.1:${port}`, reconnect: false })).rejects.toThrow(/authorization/i);
       expect(up.stdout).not.toMatch(/client:|harness:[^ ]*@/);
+      // Operator (JWT) mode: no user JWT or nkey seed printed either.
+      expect(up.stdout).not.toMatch(/eyJ|SU[A-Z2-7]{20}/);
       const again = await airlock(['--state-dir', dir, 'up', '--detach', '--port', String(port)]);
       expect(again.stdout).toContain('already up');
       const status = await airlock(['--state-dir', dir, 'status']);

@@ -46,10 +46,11 @@ beforeAll(async () => {
     AIRLOCK_DATA: data,
   };
   compose('up', '-d', '--scale', 'runner=2');
-  // The `credentials` service made this deployment's users; the CLI/SDK connects as `client`.
-  const pwFile = join(data, 'credentials', 'client', 'nats.password');
-  await waitUntil('the deployment credentials', () => existsSync(pwFile), 60_000);
-  url = `nats://client:${readFileSync(pwFile, 'utf8').trim()}@127.0.0.1:${ports[0]}`;
+  // The `credentials` service made this deployment's users; the CLI/SDK connects as `client` (its
+  // operator-mode login, `JWT:SEED`, written where a URL has user:password).
+  const loginFile = join(data, 'credentials', 'client', 'nats.login');
+  await waitUntil('the deployment credentials', () => existsSync(loginFile), 60_000);
+  url = `nats://${readFileSync(loginFile, 'utf8').trim()}@127.0.0.1:${ports[0]}`;
   anonymous = `nats://127.0.0.1:${ports[0]}`;
   // The cluster elects a JetStream leader, then the harness creates R3 streams, then runners heartbeat.
   await waitUntil(

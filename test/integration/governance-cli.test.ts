@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connect } from '@nats-io/transport-node';
+import { connect, jwtAuthenticator } from '@nats-io/transport-node';
 import { Airlock } from '@airlock/client';
 import { issueCredential, withCredentials } from '@airlock/harness';
 import { encode, PROTOCOL_VERSION, subjects } from '@airlock/proto';
@@ -115,8 +115,8 @@ describe('./airlock up makes one credential per role', () => {
       // No credential given: the operator's.
       expect(lines((await runCli(['--json', 'pause', run], { env })).stdout)[0]).toMatchObject({ state: 'paused', paused: { by: { principal: 'operator', role: 'operator' } } });
       // The agent's NATS user cannot even publish on an operator subject: the server refuses it.
-      const agent = JSON.parse(readFileSync(join(roles, 'agent.json'), 'utf8')) as { user: string; pass: string; credential: string };
-      const nc = await connect({ servers: `127.0.0.1:${port}`, user: agent.user, pass: agent.pass });
+      const agent = JSON.parse(readFileSync(join(roles, 'agent.json'), 'utf8')) as { user: string; jwt: string; seed: string; credential: string };
+      const nc = await connect({ servers: `127.0.0.1:${port}`, authenticator: jwtAuthenticator(agent.jwt, new TextEncoder().encode(agent.seed)) });
       const errors: string[] = [];
       const watch = async () => {
         for await (const s of nc.status()) errors.push(JSON.stringify(s));

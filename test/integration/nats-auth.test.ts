@@ -1,8 +1,9 @@
-// NATS users per deployment, generated as `./airlock up` does (harness/src/cli/credentials.ts): one
-// user per role and one nkey user per runner. A runner's credential cannot use the harness API or
-// write policies, run records or approvals; it cannot read another runner's requests, answer them,
-// or append to a run it does not hold without the harness refusing the forgery; and secrets cross
-// the bus sealed to the runner that holds the run.
+// NATS users per deployment, generated as `./airlock up` does (harness/src/cli/credentials.ts):
+// operator (JWT) mode, one user per role and one per runner (its identity nkey). A runner's
+// credential cannot use the harness API or write policies, run records or approvals; it cannot read
+// another runner's requests, answer them, or append to a run it does not hold (the server refuses
+// it; a forgery let through some other way is refused by the harness); and secrets cross the bus
+// sealed to the runner that holds the run.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connect, jwtAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
 import { RunLogWriter } from '@airlock/ledger';
@@ -32,13 +33,18 @@ let dep: Deployment;
 const plain = () => `nats://127.0.0.1:${port}`;
 const url = (role: 'harness' | 'client') => withCredentials(plain(), dep[role]);
 const keyring = (id: string) => new RunnerKeyring(readIdentityFile(dep.runners.find((r) => r.runnerId === id)!.identityFile));
-/** A runner's own connection: its nkey, its inbox prefix. */
-const runnerConn = (id: string) => connectNats({ servers: plain(), name: `auth-${id}`, nkeySeed: keyring(id).natsSeed, inboxPrefix: runnerInboxPrefix(id) });
+const runnerJwt = (id: string) => dep.runners.find((r) => r.runnerId === id)!.jwt;
+/** A runner's own connection: its nkey and the deployment's JWT for it, its inbox prefix. */
+const runnerConn = (id: string) => connectNats({ servers: plain(), name: `auth-${id}`, nkeySeed: keyring(id).natsSeed, jwt: runnerJwt(id), inboxPrefix: runnerInboxPrefix(id) });
+/** The harness's side of per-run log grants (operator mode), as `./airlock up` configures it. */
+const grantsCfg = () => ({ natsAuthorityFile: dep.authorityFile, natsSystemUrl: withCredentials(plain(), dep.system) });
+/** A raw connection as the harness or client user (operator mode: user JWT and seed). */
+const roleConn = (who: 'harness' | 'client') => connect({ servers: plain(), authenticator: jwtAuthenticator(dep[who].jwt, new TextEncoder().encode(dep[who].seed)) });
 
 beforeAll(async () => {
   port = await freePort();
   dir = mkdtempSync(join(tmpdir(), 'airlock-auth-'));
-  dep = ensureDeployment(join(dir, 'creds'), [A, B]);
+  dep = await ensureDeployment(join(dir, 'creds'), [A, B]);
   server = spawn('nats-server', ['-c', dep.natsConf, '-js', '-sd', join(dir, 'js'), '-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   await waitUntil('nats-server', () => new Promise((r) => {
     const s = createConnection({ host: '127.0.0.1', port });
@@ -56,8 +62,8 @@ afterAll(async () => {
 async function refused(who: 'harness' | 'client' | typeof A | typeof B, act: (nc: NatsConnection) => void | Promise<void>): Promise<string> {
   const nc =
     who === 'harness' || who === 'client'
-      ? await connect(splitCredentials(url(who)))
-      : await connect({ servers: plain(), authenticator: nkeyAuthenticator(new TextEncoder().encode(keyring(who).natsSeed)), inboxPrefix: runnerInboxPrefix(who) });
+      ? await roleConn(who)
+      : await connect({ servers: plain(), authenticator: jwtAuthenticator(runnerJwt(who), new TextEncoder().encode(keyring(who).natsSeed)), inboxPrefix: runnerInboxPrefix(who) });
   const errors: string[] = [];
   const watch = async () => {
     for await (const s of nc.status()) if (s.type === 'error' || 'error' in s) errors.push(String((s as { error?: unknown }).error ?? JSON.stringify(s)));
@@ -85,13 +91,13 @@ async function startStack(): Promise<{ harness: HarnessService; runner: RunnerSe
   process.env.AIRLOCK_SECRET_API_TOKEN = SECRET;
   const hc = await connectNats({ servers: url('harness'), name: 'auth-harness' });
   const harness = await HarnessService.start(
-    HarnessConfigSchema.parse({ natsUrl: url('harness'), keyFile: join(dir, 'key.pem'), secretsDir: join(dir, 'secrets'), runnersFile: dep.runnersFile, policyFile: secretsPolicy() }),
+    HarnessConfigSchema.parse({ natsUrl: url('harness'), keyFile: join(dir, 'key.pem'), secretsDir: join(dir, 'secrets'), runnersFile: dep.runnersFile, ...grantsCfg(), policyFile: secretsPolicy() }),
     hc,
     silent,
   );
   const rc = await runnerConn(A);
   const runner = await RunnerService.start(
-    { natsUrl: plain(), runnerId: A, slots: 2, stateDir: join(dir, 'runner'), dockerSocket: '/var/run/docker.sock', maxOutputBytes: 1 << 30, heartbeatMs: 500, replicas: 1, harnessKey: join(dir, 'key.pem.pub'), executor: 'auto', logLevel: 'silent' },
+    { natsUrl: plain(), runnerId: A, slots: 2, stateDir: join(dir, 'runner'), dockerSocket: '/var/run/docker.sock', maxOutputBytes: 1 << 30, heartbeatMs: 500, replicas: 1, harnessKey: join(dir, 'key.pem.pub'), executor: 'auto', logLevel: 'silent', logGrants: true },
     rc,
     new DockerodeClient(),
     silent,
@@ -145,7 +151,7 @@ describe('NATS users per deployment', () => {
       expect(await refused(B, (nc) => void nc.subscribe(subject)), subject).toMatch(/permissions violation/i);
     }
     // B cannot publish to an inbox it never received a request on (no blanket `_INBOX.>` right)...
-    const hc = await connect(splitCredentials(url('harness')));
+    const hc = await roleConn('harness');
     const got: string[] = [];
     hc.subscribe('_INBOX.victim.>', { callback: (_e, m) => void got.push(m.string()) });
     await hc.flush();
@@ -166,7 +172,7 @@ describe('NATS users per deployment', () => {
   it('an open answered by a runner in another runner\'s name is refused', async () => {
     const hc = await connectNats({ servers: url('harness'), name: 'auth-harness-open' });
     const harness = await HarnessService.start(
-      HarnessConfigSchema.parse({ natsUrl: url('harness'), keyFile: join(dir, 'key.pem'), secretsDir: join(dir, 'secrets'), runnersFile: dep.runnersFile, openTimeoutMs: 3000 }),
+      HarnessConfigSchema.parse({ natsUrl: url('harness'), keyFile: join(dir, 'key.pem'), secretsDir: join(dir, 'secrets'), runnersFile: dep.runnersFile, ...grantsCfg(), openTimeoutMs: 3000 }),
       hc,
       silent,
     );
@@ -215,16 +221,24 @@ describe('NATS users per deployment', () => {
     // The log of a run A holds verifies...
     expect((await client.bundle(run.runId)).events).toBeGreaterThan(3);
 
-    // ...until B appends to it: NATS cannot tell runs apart, the harness can (B's key, B does not hold the run).
+    // B cannot append to it at all: its NATS user has no right on any run's log (the run's grant is
+    // A's), so the server refuses the publish and nothing is stored.
+    const stored = (await client.bundle(run.runId)).events;
     await using b = await runnerConn(B);
     const kb = keyring(B);
-    await new RunLogWriter(b.js, b.jsm, run.runId, { by: `runner:${B}`, sign: kb.signLog }).append({ type: 'snapshot.created', step: 1, digest: 'f'.repeat(64), files: 0, totalBytes: 0, added: 0, modified: 0, deleted: 0, bytesUploaded: 0, durationMs: 1 });
+    const forgedByB = { type: 'snapshot.created', step: 1, digest: 'f'.repeat(64), files: 0, totalBytes: 0, added: 0, modified: 0, deleted: 0, bytesUploaded: 0, durationMs: 1 } as const;
+    await expect(new RunLogWriter(b.js, b.jsm, run.runId, { by: `runner:${B}`, sign: kb.signLog, giveUpAfterMs: 2000 }).append(forgedByB)).rejects.toThrow(/permission/i);
+    expect((await client.bundle(run.runId)).events).toBe(stored);
+    // A writer the server does let through (the harness's user here, standing in for a leaked grant)
+    // is still caught by the harness: B's key, and B does not hold the run.
+    const leak = stack.hc;
+    await new RunLogWriter(leak.js, leak.jsm, run.runId, { by: `runner:${B}`, sign: kb.signLog }).append(forgedByB);
     const forged = client.bundle(run.runId);
     await expect(forged).rejects.toMatchObject({ code: 'verification_failed' });
     await expect(forged).rejects.toThrow(new RegExp(`by runner:${B} \\(runner ${B} does not hold this run`));
     // Writing in A's name (signed with B's key) or the harness's (unsigned) is caught too.
-    await new RunLogWriter(b.js, b.jsm, run.runId, { by: `runner:${A}`, sign: kb.signLog }).append({ type: 'run.closed', reason: 'forged' });
-    await new RunLogWriter(b.js, b.jsm, run.runId, { by: 'harness' }).append({ type: 'run.closed', reason: 'forged' });
+    await new RunLogWriter(leak.js, leak.jsm, run.runId, { by: `runner:${A}`, sign: kb.signLog }).append({ type: 'run.closed', reason: 'forged' });
+    await new RunLogWriter(leak.js, leak.jsm, run.runId, { by: 'harness' }).append({ type: 'run.closed', reason: 'forged' });
     const err = (await client.bundle(run.runId).catch((e: unknown) => e)) as { data?: { forged?: Array<{ by: string; reason: string }> } };
     expect(err.data?.forged?.map((f) => [f.by, f.reason])).toEqual([
       [`runner:${B}`, expect.stringContaining('does not hold this run')],
@@ -238,11 +252,11 @@ describe('NATS users per deployment', () => {
   it('a run moved off a lost runner restores the last snapshot its holder logged, not one another runner appended', async () => {
     const hc = await connectNats({ servers: url('harness'), name: 'auth-harness-move' });
     const harness = await HarnessService.start(
-      HarnessConfigSchema.parse({ natsUrl: url('harness'), keyFile: join(dir, 'key.pem'), secretsDir: join(dir, 'secrets'), runnersFile: dep.runnersFile, runnerLostMs: 2000, openTimeoutMs: 20_000 }),
+      HarnessConfigSchema.parse({ natsUrl: url('harness'), keyFile: join(dir, 'key.pem'), secretsDir: join(dir, 'secrets'), runnersFile: dep.runnersFile, ...grantsCfg(), runnerLostMs: 2000, openTimeoutMs: 20_000 }),
       hc,
       silent,
     );
-    const cfg = (id: string) => ({ natsUrl: plain(), runnerId: id, slots: 1, stateDir: join(dir, `move-${id}`), dockerSocket: '/var/run/docker.sock', maxOutputBytes: 1 << 30, heartbeatMs: 500, replicas: 1, harnessKey: join(dir, 'key.pem.pub'), executor: 'auto' as const, logLevel: 'silent' as const });
+    const cfg = (id: string) => ({ natsUrl: plain(), runnerId: id, slots: 1, stateDir: join(dir, `move-${id}`), dockerSocket: '/var/run/docker.sock', maxOutputBytes: 1 << 30, heartbeatMs: 500, replicas: 1, harnessKey: join(dir, 'key.pem.pub'), executor: 'auto' as const, logLevel: 'silent' as const, logGrants: true });
     const rb = await runnerConn(B);
     const runnerB = await RunnerService.start(cfg(B), rb, new DockerodeClient(), silent, keyring(B));
     const ra = await runnerConn(A);
@@ -261,8 +275,12 @@ describe('NATS users per deployment', () => {
       expect(victim.record!.runnerId).toBe(A);
       await victim.exec('echo genuine > f');
       await client.close(decoy.runId);
-      // B appends a snapshot of its choosing to A's run (NATS lets it), then A is lost.
-      await new RunLogWriter(rb.js, rb.jsm, victim.runId, { by: `runner:${B}`, sign: keyring(B).signLog }).append({ type: 'snapshot.created', step: 1, digest: poisoned, files: 1, totalBytes: 9, added: 1, modified: 0, deleted: 0, bytesUploaded: 0, durationMs: 1 });
+      // B tries to append a snapshot of its choosing to A's run: the server refuses (no grant). Then
+      // the same event arrives through a writer the server lets through (the harness's user, standing
+      // in for a leaked grant), and A is lost.
+      const poison = { type: 'snapshot.created', step: 1, digest: poisoned, files: 1, totalBytes: 9, added: 1, modified: 0, deleted: 0, bytesUploaded: 0, durationMs: 1 } as const;
+      await expect(new RunLogWriter(rb.js, rb.jsm, victim.runId, { by: `runner:${B}`, sign: keyring(B).signLog, giveUpAfterMs: 2000 }).append(poison)).rejects.toThrow(/permission/i);
+      await new RunLogWriter(hc.js, hc.jsm, victim.runId, { by: `runner:${B}`, sign: keyring(B).signLog }).append(poison);
       await runnerA.drain(2000);
       await waitUntil('the run to move to B', async () => (await client.ps()).runs.find((r) => r.runId === victim.runId)?.runnerId === B, 30_000);
       const out: Buffer[] = [];

@@ -7,10 +7,10 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '@nats-io/transport-node';
+import { connect, jwtAuthenticator } from '@nats-io/transport-node';
 import { Airlock } from '@airlock/client';
 import { HarnessHeartbeatSchema, decode, subjects } from '@airlock/proto';
-import { connectNats, splitCredentials } from '@airlock/transport';
+import { connectNats } from '@airlock/transport';
 import { HarnessConfigSchema, HarnessService, ensureDeployment, withCredentials, type Deployment } from '@airlock/harness';
 import { freePort, silent, waitUntil } from '../fixtures.ts';
 
@@ -23,7 +23,7 @@ const url = (role: 'harness' | 'client') => withCredentials(`nats://127.0.0.1:${
 beforeAll(async () => {
   port = await freePort();
   dir = mkdtempSync(join(tmpdir(), 'airlock-sdk-auth-'));
-  dep = ensureDeployment(join(dir, 'creds'), [`sdk-auth-${process.pid}`]);
+  dep = await ensureDeployment(join(dir, 'creds'), [`sdk-auth-${process.pid}`]);
   server = spawn('nats-server', ['-c', dep.natsConf, '-js', '-sd', join(dir, 'js'), '-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   await waitUntil('nats-server', () => new Promise((r) => {
     const s = createConnection({ host: '127.0.0.1', port });
@@ -49,7 +49,7 @@ describe('the SDK with per-role NATS users', () => {
       expect(Date.now() - t0).toBeGreaterThan(3000);
 
       // As the client user: a heartbeat arrives, and publishing one is refused by the server.
-      const nc = await connect(splitCredentials(url('client')));
+      const nc = await connect({ servers: `nats://127.0.0.1:${port}`, authenticator: jwtAuthenticator(dep.client.jwt, new TextEncoder().encode(dep.client.seed)) });
       const errors: string[] = [];
       void (async () => {
         for await (const s of nc.status()) if (s.type === 'error' || 'error' in s) errors.push(String((s as { error?: unknown }).error ?? JSON.stringify(s)));

@@ -1,7 +1,7 @@
 // Early suspension (issue 14, idle runs): when a new run finds every runner slot busy, the run idle
 // longest (at least the policy's `suspendWhenFull`) is suspended at once, as the idle timeout would
 // have later (sandbox removed, slot freed), instead of the open waiting and being refused; its next
-// step restores it from its last snapshot. With `suspendWhenFull: off` the open is refused as before.
+// step restores it from its last snapshot (freeing a slot the same way when all are taken). With `suspendWhenFull: off` the open is refused as before.
 // Real dockerd and nats-server; 2-slot and 1-slot runners; a harness restart in the middle.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,12 +58,20 @@ describe('suspendWhenFull', () => {
     await stack.harness.drain(2000);
     await stack.startHarness({ openTimeoutMs: 30_000, policyFile: earlyPolicy });
 
-    // Its next step needs a slot: the third run closes, and the oldest comes back with its files.
-    await stack.client.close(third.runId);
+    // Its next step needs a slot while both are taken: the run idle longest now (the younger one)
+    // gives its slot up the same way, and the oldest comes back with its files.
+    await sleep(IDLE_AGE_MS);
     const back = await stack.client.run(oldest.runId).exec('cat mine.txt && wc -l < d/n');
     expect(back.stdout.toString()).toBe('first\n50\n');
     expect(of(await runEvents(stack.client, oldest.runId), 'run.moved')).toMatchObject([{ afterStep: 1, reason: expect.stringContaining('idle suspension') }]);
+    const gaveWay = of(await runEvents(stack.client, younger.runId), 'run.suspended');
+    expect(gaveWay).toMatchObject([{ afterStep: 2, reason: expect.stringContaining('every runner slot is busy') }]);
+    expect(of(await runEvents(stack.client, third.runId), 'run.suspended')).toHaveLength(0);
+    // And the younger one, in turn, by the third (idle longest by then).
     expect((await stack.client.run(younger.runId).exec('cat mine.txt')).stdout.toString()).toBe('second\nagain\n');
+    expect(of(await runEvents(stack.client, third.runId), 'run.suspended')).toHaveLength(1);
+    expect((await containersOf(stack.runnerId)).length).toBe(2);
+    await stack.client.close(third.runId);
     await stack.client.close(oldest.runId);
     await stack.client.close(younger.runId);
   });

@@ -1,5 +1,6 @@
 import { connect, jwtAuthenticator, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { jwtLoginOf } from '@airlock/proto';
 
 /** One NATS connection with its JetStream handles, disposed as a unit. */
 export interface NatsHandles extends AsyncDisposable {
@@ -30,9 +31,12 @@ export interface ConnectOptions {
 /** Connects to NATS and opens JetStream. */
 export async function connectNats(opts: ConnectOptions): Promise<NatsHandles> {
   const { servers, user, pass } = splitCredentials(opts.servers);
+  // An operator-mode deployment writes a user JWT and its seed where a URL had user and password.
+  const jwtLogin = jwtLoginOf(user, pass);
   const nc = await connect({
     servers,
-    ...(user !== undefined ? { user, pass: pass ?? '' } : {}),
+    ...(user !== undefined && !jwtLogin ? { user, pass: pass ?? '' } : {}),
+    ...(jwtLogin ? { authenticator: authenticatorOf(jwtLogin.seed, jwtLogin.jwt) } : {}),
     ...(opts.nkeySeed ? { authenticator: authenticatorOf(opts.nkeySeed, opts.jwt) } : {}),
     ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}),
     name: opts.name,

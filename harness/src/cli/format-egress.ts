@@ -6,7 +6,7 @@ type EgressEvent = Extract<LogEvent, { type: 'egress.connection' }>;
 
 /** Two lines in the audit table's columns (TIME, RUN, STEP, VERDICT, RULE, BY, REASON / target). */
 export function egressAuditRow(e: EgressEvent): string {
-  const target = e.via === 'http' ? `${e.method ?? ''} http://${e.host}:${e.port}${e.path ?? ''}` : `CONNECT ${e.host}:${e.port}`;
+  const target = e.via === 'connect' ? `CONNECT ${e.host}:${e.port}` : `${e.method ?? ''} ${e.via}://${e.host}:${e.port}${e.path ?? ''}`;
   const row = [e.ts.padEnd(24), e.runId.padEnd(26), (e.step === undefined ? '-' : String(e.step)).padStart(4), 'DENY'.padEnd(7), 'egress.denied'.padEnd(28), e.by.padEnd(14), e.reason ?? ''].join('  ');
   return `${row}\n${' '.repeat(24 + 2 + 26 + 2 + 4 + 2 + 7 + 2 + 28 + 2 + 14 + 2)}→ ${target}`;
 }

@@ -39,15 +39,24 @@ export function alive(pid: number | undefined): boolean {
   }
 }
 
-/** A role's credential file as `ensureDeployment` wrote it. */
-export function readRoleFile(file: string): { role: Role; principal: string; user: string; pass: string; credential: string } {
-  return JSON.parse(readFileSync(file, 'utf8')) as { role: Role; principal: string; user: string; pass: string; credential: string };
+/** A role's credential file as `ensureDeployment` wrote it: its NATS login (user JWT and nkey seed) and harness credential. */
+export function readRoleFile(file: string): { role: Role; principal: string; user: string; jwt: string; seed: string; credential: string } {
+  return JSON.parse(readFileSync(file, 'utf8')) as { role: Role; principal: string; user: string; jwt: string; seed: string; credential: string };
 }
 
-/** `nats://user:pass@host:port` for each server of a comma-separated list. */
-export function withCredentials(servers: string, cred: { user: string; pass: string }): string {
+/** Where a runner's user JWT sits beside its identity file (`runners/<id>.json` → `runners/<id>.jwt`). */
+export function runnerJwtFile(identityFile: string): string {
+  return `${identityFile.replace(/\.json$/, '')}.jwt`;
+}
+
+/**
+ * `nats://user:pass@host:port` for each server of a comma-separated list; for an operator-mode
+ * login, `nats://<user JWT>:<seed>@host:port` (the connection code logs in with JWT and seed).
+ */
+export function withCredentials(servers: string, cred: { user: string; pass: string } | { jwt: string; seed: string }): string {
+  const [user, pass] = 'jwt' in cred ? [cred.jwt, cred.seed] : [cred.user, cred.pass];
   return servers
     .split(',')
-    .map((s) => s.replace(/^(nats:\/\/)?/, (p) => `${p || 'nats://'}${encodeURIComponent(cred.user)}:${encodeURIComponent(cred.pass)}@`))
+    .map((s) => s.replace(/^(nats:\/\/)?/, (p) => `${p || 'nats://'}${encodeURIComponent(user)}:${encodeURIComponent(pass)}@`))
     .join(',');
 }

@@ -75,13 +75,14 @@ export async function up(opts: StackOptions): Promise<{ info: StackInfo; childre
 
   let natsUrl = opts.natsUrl;
   let natsPid: number | undefined;
-  // Our own NATS gets this deployment's users: harness and client passwords, one nkey user for the
-  // runner (its own subjects only), and the harness pins the runner's keys. A NATS given with --nats
+  // Our own NATS runs in operator (JWT) mode with this deployment's users: harness, client and one
+  // per role, one for the runner (its own identity nkey, its own subjects only); the harness pins
+  // the runner's keys. A NATS given with --nats
   // is the operator's to configure (`node --conditions=airlock-source deploy/credentials.ts` writes the same files for it).
   const keyFile = join(opts.stateDir, 'harness', 'key.pem');
   // With our own NATS, every role gets a NATS user and a credential signed by the harness key, and
   // the harness requires credentials (AIRLOCK_AUTH=required).
-  const creds = natsUrl ? undefined : ensureDeployment(join(opts.stateDir, 'credentials'), [opts.runnerId], { harnessKeyFile: keyFile });
+  const creds = natsUrl ? undefined : await ensureDeployment(join(opts.stateDir, 'credentials'), [opts.runnerId], { harnessKeyFile: keyFile });
   try {
     if (!natsUrl) {
       if (await portOpen(opts.port)) throw new Error(`port ${opts.port} is taken; pass --port N, or --nats URL to use that server`);
@@ -90,12 +91,21 @@ export async function up(opts: StackOptions): Promise<{ info: StackInfo; childre
       const nats = start('nats', 'nats-server', ['-c', creds!.natsConf, '-js', '-sd', dataDir, '-a', '127.0.0.1', '-p', String(opts.port)]);
       natsPid = nats.pid;
       natsUrl = `nats://127.0.0.1:${opts.port}`;
-      opts.say(`nats-server   ${natsUrl} (JetStream data in ${dataDir}; users in ${creds!.natsConf})`);
+      opts.say(`nats-server   ${natsUrl} (JetStream data in ${dataDir}; operator mode, config ${creds!.natsConf})`);
       await waitFor('nats-server', 10_000, () => portOpen(opts.port), children);
     }
     const node = process.execPath;
     // Credentials go through the environment, not argv (which `ps` shows to every user).
-    const harnessEnv = creds ? { AIRLOCK_NATS_URL: withCredentials(natsUrl, creds.harness), AIRLOCK_RUNNERS_FILE: creds.runnersFile, AIRLOCK_AUTH: 'required' } : {};
+    const harnessEnv = creds
+      ? {
+          AIRLOCK_NATS_URL: withCredentials(natsUrl, creds.harness),
+          AIRLOCK_RUNNERS_FILE: creds.runnersFile,
+          AIRLOCK_AUTH: 'required',
+          // Operator mode: the harness mints each run's log grant for its runner, and revokes it.
+          AIRLOCK_NATS_AUTHORITY_FILE: creds.authorityFile,
+          AIRLOCK_NATS_SYSTEM_URL: withCredentials(natsUrl, creds.system),
+        }
+      : {};
     const harness = start('harness', node, [...SERVICE_NODE_FLAGS, join(REPO_ROOT, 'harness/src/main.ts'), ...(creds ? [] : ['--nats', natsUrl]), '--key-file', keyFile, '--secrets-dir', join(opts.stateDir, 'secrets'), ...(opts.policyFile ? ['--policy', opts.policyFile] : [])], { ...secretEnv(), ...harnessEnv });
     const identity = creds?.runners.find((r) => r.runnerId === opts.runnerId)?.identityFile;
     const runner = start('runner', node, [...SERVICE_NODE_FLAGS, join(REPO_ROOT, 'runner/src/main.ts'), '--nats', natsUrl, '--id', opts.runnerId, ...(identity ? ['--identity', identity] : []), '--slots', String(opts.slots), '--state-dir', join(opts.stateDir, 'runner'), '--harness-key', `${keyFile}.pub`]);

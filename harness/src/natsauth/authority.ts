@@ -157,6 +157,12 @@ export class NatsAuthority {
     return { jwt, publicKey };
   }
 
+  /** A system-account user JWT for a key someone else holds: the harness's account-update pusher. */
+  async mintSystemFor(name: string, publicKey: string): Promise<Omit<NatsUser, 'seed'>> {
+    const jwt = await encodeUser(name, publicKey, this.#system, {}, { algorithm: Algorithms.v2 });
+    return { jwt, publicKey };
+  }
+
   /** A new user (fresh nkey) with these permissions, signed by the account key. */
   async mint(name: string, permissions: Partial<User>, opts: MintOptions = {}): Promise<NatsUser> {
     const user = createUser();

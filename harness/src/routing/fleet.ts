@@ -70,6 +70,11 @@ export class RunnerFleet {
     return lostNow;
   }
 
+  /** The runner whose signed heartbeat says it is opening `runId` now (an open or a move in flight). */
+  openingBy(runId: string): string | undefined {
+    return this.#opens.get(runId)?.runnerId;
+  }
+
   isLost(runnerId: string): boolean {
     return this.#lost.has(runnerId);
   }

@@ -235,7 +235,9 @@ export class IdleKeeper {
     const from = { step: suspended.afterStep, digest: suspended.snapshot };
     let opened;
     try {
-      opened = await reopenRun(fleet, gate, record, from, suspended.runnerId, `restored after idle suspension at ${suspended.at}`);
+      // Every slot busy: another run idle long enough gives its slot up, as for a new run.
+      const onFull = this.#whenFullMs !== undefined ? { onFull: (full: ReadonlySet<string>) => this.suspendForRoom(full) } : {};
+      opened = await reopenRun(fleet, gate, record, from, suspended.runnerId, `restored after idle suspension at ${suspended.at}`, onFull);
     } catch (err) {
       if (err instanceof AirlockError && RETRY_LATER.has(err.code)) {
         throw new AirlockError(err.code, `run ${record.runId} is suspended (idle) and could not be restored now: ${err.message}; try the step again`, { cause: err });

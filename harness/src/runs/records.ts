@@ -15,6 +15,8 @@ export interface RecordAt {
 export class RunRecords {
   readonly #kv: KV;
   readonly #cache = new Map<string, RecordAt>();
+  /** Told of every record this harness writes (the log-grant desk revokes on a close or a move). */
+  readonly #watchers: Array<(record: RunRecord) => void> = [];
 
   constructor(kv: KV) {
     this.#kv = kv;
@@ -31,22 +33,34 @@ export class RunRecords {
     return fresh;
   }
 
+  /** Calls `fn` after each record this harness writes. */
+  onWrite(fn: (record: RunRecord) => void): void {
+    this.#watchers.push(fn);
+  }
+
+  #wrote(record: RunRecord): void {
+    for (const fn of this.#watchers) fn(record);
+  }
+
   /** Writes a new run's record; fails if the id exists. */
   async create(record: RunRecord): Promise<void> {
     const revision = await this.#kv.create(record.runId, encode(record));
     this.#cache.set(record.runId, { record, revision });
+    this.#wrote(record);
   }
 
   /** Writes a run's record if nobody changed it since `revision` (another harness, a concurrent step). */
   async save(record: RunRecord, revision: number): Promise<void> {
     const next = await this.#kv.update(record.runId, encode(record), revision);
     this.#cache.set(record.runId, { record, revision: next });
+    this.#wrote(record);
   }
 
   /** Writes a closed run's final record whatever its revision, and forgets the cached one. */
   async putFinal(record: RunRecord): Promise<void> {
     await this.#kv.put(record.runId, encode(record));
     this.#cache.delete(record.runId);
+    this.#wrote(record);
   }
 
   /** Drops the cached entry (it is stale: the next read goes to KV). */

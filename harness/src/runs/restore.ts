@@ -26,9 +26,18 @@ export async function lastSnapshot(logs: RunLogs, record: RunRecord): Promise<Re
  * Opens a fresh sandbox for an existing run on whichever runner takes it, its workspace restored
  * from `from`; the runner logs `run.moved` (from `previousRunner`) and goes on with the run's log.
  * Used when a runner was lost (runs/relocate.ts) and when an idle-suspended run takes its next step
- * (runs/idle.ts). The run's pinned policy, image, mount and environment are the record's.
+ * (runs/idle.ts). The run's pinned policy, image, mount and environment are the record's. `onFull`:
+ * what may free a slot when every runner is full (the idle keeper's early suspension).
  */
-export function reopenRun(fleet: RunnerFleet, gate: PolicyGate, record: RunRecord, from: RestorePoint, previousRunner: string, reason: string): Promise<RunnerOpenResult> {
+export function reopenRun(
+  fleet: RunnerFleet,
+  gate: PolicyGate,
+  record: RunRecord,
+  from: RestorePoint,
+  previousRunner: string,
+  reason: string,
+  opts: { onFull?: (fullRunners: ReadonlySet<string>) => Promise<boolean> } = {},
+): Promise<RunnerOpenResult> {
   const body: RunnerOpenRequest = {
     v: PROTOCOL_VERSION,
     runId: record.runId,
@@ -42,5 +51,5 @@ export function reopenRun(fleet: RunnerFleet, gate: PolicyGate, record: RunRecor
     fromSnapshot: from.digest,
     resume: { previousRunner, afterStep: from.step, reason },
   };
-  return fleet.open(body);
+  return fleet.open(body, opts);
 }

@@ -11,9 +11,10 @@ export const EgressConnectionFields = {
   step: StepNumberSchema.optional(),
   host: z.string(),
   port: z.number().int().nonnegative(),
-  via: z.enum(['connect', 'http']),
+  /** `https`: one request the proxy read by ending TLS itself (hosts an edge secret is for). */
+  via: z.enum(['connect', 'http', 'https']),
   method: z.string().optional(),
-  /** Path without its query (a query may carry tokens); plain HTTP only. */
+  /** Path without its query (a query may carry tokens); plain and intercepted HTTP only. */
   path: z.string().optional(),
   decision: z.enum(['allowed', 'denied']),
   /** Why it was denied, or how an allowed one failed. */

@@ -24,6 +24,11 @@ export interface SandboxSpec {
   labels: Record<string, string>;
   /** Extra bind mounts (`host:container:opts`), e.g. the run's egress directory. */
   binds?: string[];
+  /**
+   * `rslave`: mounts made later on the host over the workspace path show inside the sandbox (the
+   * warm pool binds a run's workspace onto a started sandbox's slot directory, see pool.ts).
+   */
+  workspacePropagation?: 'rslave';
 }
 
 export interface ContainerState {
@@ -91,6 +96,8 @@ export interface ContainerClient {
   /** Force-removes. Idempotent. */
   remove(containerId: string): Promise<void>;
   listManaged(filter: Record<string, string>): Promise<Array<{ id: string; labels: Record<string, string>; createdMs: number }>>;
+  /** Renames a container (a claimed warm-pool sandbox takes its run's name). Optional for test doubles. */
+  rename?(containerId: string, name: string): Promise<void>;
   /**
    * Container events (die, oom, …) of Airlock sandboxes, from `since` (the engine's clock, seconds
    * with an optional fraction) if given, until the signal aborts or the engine ends the stream.
@@ -160,7 +167,7 @@ export function sandboxCreateOptions(spec: SandboxSpec, executor?: { argv: reado
       // step's output before redaction, and the engine's log file would keep secrets on disk (and
       // writing it halved throughput). The run log is the record.
       LogConfig: { Type: 'none', Config: {} },
-      Binds: [`${spec.workspace}:${spec.mountPath}:rw`, ...(executor ? [`${executor.dir}:${EXECUTOR_DIR}:rw`] : []), ...(spec.binds ?? [])],
+      Binds: [`${spec.workspace}:${spec.mountPath}:rw${spec.workspacePropagation ? `,${spec.workspacePropagation}` : ''}`, ...(executor ? [`${executor.dir}:${EXECUTOR_DIR}:rw`] : []), ...(spec.binds ?? [])],
     },
   };
 }
@@ -382,6 +389,10 @@ export class DockerodeClient implements ContainerClient {
     const label = [`${labels.managed}=1`, ...Object.entries(filter).map(([k, v]) => `${k}=${v}`)];
     const list = await this.#docker.listContainers({ all: true, filters: { label } });
     return list.map((c) => ({ id: c.Id, labels: c.Labels, createdMs: c.Created * 1000 }));
+  }
+
+  async rename(containerId: string, name: string): Promise<void> {
+    await this.#docker.getContainer(containerId).rename({ name });
   }
 
   async events(signal: AbortSignal, onEvent: (e: DockerEvent) => void, opts: { since?: string } = {}): Promise<void> {

@@ -12,4 +12,6 @@ export const labels = {
   ownerBack: 'airlock.owner-back',
   /** "1" when the runner created the workspace and removes it at close. */
   ownedWorkspace: 'airlock.owned-workspace',
+  /** "1" on a warm-pool sandbox (pool.ts): its workspace label is the slot directory, its run is in the slot's claim file. */
+  pool: 'airlock.pool',
 } as const;

@@ -11,17 +11,24 @@ exec'd. The forwarder decides nothing: the proxy on the host does. A step that k
 the port first only loses its own way out.
 """
 
+import fcntl
 import os
 import socket
 import sys
 import threading
 
-PIECE = 256 * 1024
+PIECE = 1024 * 1024
+# A pipe of 1 MiB instead of 64 KiB: a sixteenth of the splice calls for a bulk download.
+PIPE_BYTES = 1024 * 1024
 
 
 def copy_spliced(src, dst):
     """Moves bytes socket -> pipe -> socket in the kernel (no copy through Python)."""
     r, w = os.pipe()
+    try:
+        fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (OSError, AttributeError):
+        pass  # a smaller pipe still works (pipe-max-size, old kernels)
     try:
         while True:
             n = os.splice(src.fileno(), w, PIECE)

@@ -5,6 +5,7 @@
 import { chmod, unlink } from 'node:fs/promises';
 import type { EgressRule } from '@airlock/validate';
 import type { TestResolveMap } from './address.ts';
+import type { RunCa } from './ca.ts';
 import type { EdgeSecret } from './secrets.ts';
 import { createEgressProxy } from './proxy.ts';
 
@@ -13,6 +14,10 @@ export interface EgressChildConfig {
   socketPath: string;
   rules: EgressRule[];
   testResolve: TestResolveMap;
+  /** The run's CA (its key is held in memory only, here and in the runner). */
+  ca: RunCa;
+  /** Test configuration only: extra upstream CA certificates. */
+  testUpstreamCa: string[];
 }
 
 function send(msg: unknown): void {
@@ -36,7 +41,7 @@ process.once('message', (cfg: EgressChildConfig) => {
   });
   (async () => {
     await unlink(cfg.socketPath).catch(() => undefined);
-    const server = createEgressProxy({ rules: cfg.rules, testResolve: cfg.testResolve, secrets: () => secrets, onEvent: (event) => send({ type: 'event', event }) });
+    const server = createEgressProxy({ rules: cfg.rules, testResolve: cfg.testResolve, ca: cfg.ca, testUpstreamCa: cfg.testUpstreamCa, secrets: () => secrets, onEvent: (event) => send({ type: 'event', event }) });
     server.on('error', fail);
     server.listen(cfg.socketPath, () => {
       // The sandbox's user connects: the socket is the only door, and the proxy decides on each use.

@@ -3,13 +3,14 @@
 // listens there (forked, see main.ts), and what each step needs: the forwarder in front of its argv
 // and the proxy variables in its environment. The sandbox itself keeps NetworkMode none.
 import { fork, type ChildProcess } from 'node:child_process';
-import { chmod, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expandAllow, type Policy } from '@airlock/validate';
 import type { ExecSpec } from '../docker/client.ts';
 import type { TestResolveMap } from './address.ts';
+import { createRunCa, trustBundle, type RunCa } from './ca.ts';
 import type { EgressChildConfig } from './main.ts';
 import type { EgressEvent } from './proxy.ts';
 import { newPlaceholder, type EdgeSecret } from './secrets.ts';
@@ -20,6 +21,10 @@ export const EGRESS_DIR = '/opt/airlock/egress';
 export const EGRESS_PORT = 3128;
 const SOCKET = 'p';
 const FORWARDER = 'forwarder.py';
+/** The run CA's certificate alone (for NODE_EXTRA_CA_CERTS, which adds to Node's roots). */
+const CA_FILE = 'ca.pem';
+/** The public roots plus the run's CA (for the variables that replace a trust store). */
+const BUNDLE_FILE = 'ca-bundle.pem';
 const FORWARDER_SRC = fileURLToPath(new URL('./forwarder.py', import.meta.url));
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
@@ -34,6 +39,12 @@ export function proxyEnv(port = EGRESS_PORT): Record<string, string> {
   return env;
 }
 
+/** The trust variables of a step: the run's bundle for OpenSSL, Python requests, curl and git; the CA for Node. */
+export function trustEnv(): Record<string, string> {
+  const bundle = `${EGRESS_DIR}/${BUNDLE_FILE}`;
+  return { SSL_CERT_FILE: bundle, REQUESTS_CA_BUNDLE: bundle, CURL_CA_BUNDLE: bundle, GIT_SSL_CAINFO: bundle, NODE_EXTRA_CA_CERTS: `${EGRESS_DIR}/${CA_FILE}` };
+}
+
 export interface RunEgressOptions {
   runId: string;
   policy: Policy;
@@ -41,6 +52,8 @@ export interface RunEgressOptions {
   testResolve: TestResolveMap;
   /** Called with each connection's event (and the step running then, if any). */
   onEvent(e: EgressEvent): void;
+  /** Test configuration only: extra upstream CA certificates the proxy trusts. */
+  testUpstreamCa: string[];
   /** Called when the proxy process ended without being asked to. */
   onExit(info: { pid: number; code: number | null; signal: string | null }): void;
 }
@@ -49,14 +62,17 @@ export interface RunEgressOptions {
 export class RunEgress {
   readonly #opts: RunEgressOptions;
   readonly #dir: string;
+  /** The run's CA; its key stays in this process and the proxy's, never in the egress directory. */
+  readonly #ca: RunCa;
   #child: ChildProcess | null = null;
   #closing = false;
   /** Edge secrets given to the run so far (sent again to a fresh proxy), by name. */
   readonly #secrets = new Map<string, EdgeSecret>();
 
-  private constructor(opts: RunEgressOptions, dir: string) {
+  private constructor(opts: RunEgressOptions, dir: string, ca: RunCa) {
     this.#opts = opts;
     this.#dir = dir;
+    this.#ca = ca;
   }
 
   /** Makes the directory and starts the proxy. */
@@ -67,7 +83,10 @@ export class RunEgress {
     // Readable by the sandbox's user (mkdtemp makes it 0700); only root writes it.
     await chmod(dir, 0o755);
     await copyFile(FORWARDER_SRC, join(dir, FORWARDER));
-    const egress = new RunEgress(opts, dir);
+    const ca = createRunCa(opts.runId);
+    await writeFile(join(dir, CA_FILE), ca.certPem, { mode: 0o644 });
+    await writeFile(join(dir, BUNDLE_FILE), trustBundle(ca), { mode: 0o644 });
+    const egress = new RunEgress(opts, dir, ca);
     try {
       await egress.ensure();
     } catch (err) {
@@ -93,7 +112,7 @@ export class RunEgress {
     // The run id in its argv: `ps` shows whose proxy it is.
     const child = fork(MAIN, [this.#opts.runId], { execArgv: ['--conditions=airlock-source', '--disable-warning=ExperimentalWarning'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json' });
     this.#child = child;
-    const config: EgressChildConfig = { socketPath: join(this.#dir, SOCKET), rules: expandAllow(this.#opts.policy.network.allow ?? []), testResolve: this.#opts.testResolve };
+    const config: EgressChildConfig = { socketPath: join(this.#dir, SOCKET), rules: expandAllow(this.#opts.policy.network.allow ?? []), testResolve: this.#opts.testResolve, ca: this.#ca, testUpstreamCa: this.#opts.testUpstreamCa };
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the egress proxy did not start within 15 s')), 15_000);
       child.on('message', (m: { type: string; event?: EgressEvent; message?: string }) => {
@@ -156,7 +175,7 @@ export class RunEgress {
     return {
       ...spec,
       cmd: ['python3', '-I', '-S', `${EGRESS_DIR}/${FORWARDER}`, String(EGRESS_PORT), `${EGRESS_DIR}/${SOCKET}`, '--', ...spec.cmd],
-      env: { ...spec.env, ...proxyEnv() },
+      env: { ...spec.env, ...proxyEnv(), ...trustEnv() },
     };
   }
 

@@ -14,6 +14,8 @@ export interface EgressDeps {
   log: Logger;
   /** Test configuration only (runner config `egressTestResolve`). */
   testResolve: TestResolveMap;
+  /** Test configuration only (runner config `egressTestUpstreamCa`). */
+  testUpstreamCa: string[];
 }
 
 /** Starts the run's egress proxy when its policy says `network.mode: proxy`; undefined otherwise. */
@@ -24,6 +26,7 @@ export async function openRunEgress(run: LiveRun, policy: Policy, deps: EgressDe
     runId: run.runId,
     policy,
     testResolve: deps.testResolve,
+    testUpstreamCa: deps.testUpstreamCa,
     onEvent: (e) => {
       const step = run.session?.step;
       void run.log
