@@ -8,6 +8,7 @@ import { checkInput } from './input.ts';
 import { applyCapabilities } from './capabilities/apply.ts';
 import { gitKeyEffect } from './capabilities/git-keys.ts';
 import { heredocSubstitutions } from './heredoc-subst.ts';
+import { remoteRunnerCode, runnerArgv } from './package-runners.ts';
 import { credentialFileReads, encodes, patternArgIndex, printedSecrets, psShowsEnvironment, secretCommand, secretHunt, sinkOf, SECRET_READ_RULES } from './secrets.ts';
 import { checkCode, checkInterpreter, langOf, type InterpHost } from './interp/index.ts';
 import { sedExecCommand, sedSubstituteExec } from './sed.ts';
@@ -883,6 +884,7 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
 
   // Tools in the capability table: what their options and positionals run, read, write and contact.
   const modelled = applyCapabilities(ctx, sc, cmd, name, args, writes, chain);
+  packageRunner(ctx, sc, cmd, name, args, writes, chain);
   if (SHELLS.has(name)) return shell(ctx, sc, cmd, name, args, chain);
   if (isInterpreter(name)) return interpreter(ctx, sc, cmd, name, args, chain);
 
@@ -2461,6 +2463,19 @@ function packageInstall(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: reado
       }
     }
   }
+}
+
+/** `uvx CMD`, `pipx run CMD`, `nix run PKG -- ARGS`, …: the program the runner runs is judged as a command; code from a URL asks. */
+function packageRunner(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[], writes: Word[], chain: string[]): void {
+  const remote = remoteRunnerCode(name, args);
+  if (remote) add(ctx, sc, 'ask', 'supply_chain.direct_url', `${remote.label} runs code fetched from the network (${truncate(remote.word.value ?? remote.word.raw, 50)})`, remote.word.start, remote.word.end);
+  const run = runnerArgv(name, args);
+  if (!run) return;
+  if (run.head.value === null) {
+    checkCommandWord(ctx, sc, cmd, run.head);
+    return;
+  }
+  analyzeArgv(ctx, sc, cmd, run.head.value, run.head, run.rest, writes, [...chain, run.label]);
 }
 
 /** `uv run X`, `poetry run X`, `npm exec X`, `bundle exec X`: the rest is a command. */
