@@ -1320,4 +1320,50 @@ export const TOOLS: readonly ToolEntry[] = [
     benign: ['perf stat -e cycles ./bench'],
     hostile: ['perf stat -e cycles {A}'],
   },
+  // ------------------------------------------------ shell builtins that register a command to run later
+  {
+    // `complete -C CMD name`: bash runs CMD (through the shell) to produce completions.
+    names: ['complete', 'compgen'],
+    exec: true,
+    opts: {
+      '-C': 'shell',
+      '-o -A -G -W -F -X -P -S': 'value',
+      '-a -b -c -d -e -f -g -j -k -s -u -v -D -E -I -p -r': 'flag',
+    },
+    benign: ['complete -W "start stop" svc', 'complete -F _comp mytool', 'compgen -c git'],
+    hostile: ["complete -C '{P}' ls", "complete -o default -C '{P}' ls", "compgen -C '{P}' x"],
+  },
+  {
+    // `bind -x 'KEYSEQ: CMD'`: readline runs CMD when the keys are typed.
+    names: ['bind'],
+    exec: true,
+    opts: {
+      '-x': { keys: [[/^\s*(?:"(?:[^"\\]|\\[\s\S])*"|[^:\s"]*)\s*:\s*([\s\S]*)$/, 'shell']] },
+      '-m -q -u -r -f': 'value',
+      '-l -p -P -s -S -v -V -X': 'flag',
+    },
+    benign: ['bind -l', 'bind \'"\\C-t": "ls\\n"\''],
+    hostile: ["bind -x '\"\\C-t\": {P}'", "bind -m emacs -x '\"\\ek\":{P}'"],
+  },
+  // ------------------------------------------------ build tools with options that name a program or script to run
+  {
+    names: ['mvn', 'mvnw', './mvnw'],
+    exec: true,
+    strict: false,
+    opts: {
+      '-D --define': { keys: [[/^exec\.executable=([\s\S]*)$/, 'program']] },
+      '-s --settings -gs --global-settings -f --file': 'script',
+    },
+    benign: ['mvn -q test', 'mvn -DskipTests package', 'mvn exec:java -Dexec.mainClass=com.example.App'],
+    hostile: ["mvn exec:exec -Dexec.executable='{P}'", "mvn -D exec.executable='{P}' exec:exec"],
+  },
+  {
+    names: ['gradle', 'gradlew', './gradlew'],
+    exec: true,
+    strict: false,
+    opts: { '-I --init-script -b --build-file -c --settings-file': 'script', '-p --project-dir -g --gradle-user-home': 'value' },
+    benign: ['gradle build', './gradlew test --info'],
+    hostile: [{ cmd: 'gradle -I /tmp/init.gradle build', expectExec: 'gradle' }, { cmd: 'gradle --init-script=/dev/shm/i.gradle test', expectExec: 'gradle' }],
+  },
 ];
+
