@@ -102,6 +102,8 @@ export function analyzePython(t: CodeTree, f: Facts): void {
 class PyAnalysis {
   readonly bind = new Map<string, Val>();
   readonly stars: string[] = [];
+  /** Names bound to a copy of the whole environment (`e = dict(os.environ)`): showing them shows every variable. */
+  readonly envCopies = new Set<string>();
   readonly src: string;
   readonly f: Facts;
   constructor(src: string, f: Facts) {
@@ -428,8 +430,14 @@ class PyAnalysis {
 
   /** Pass 2: every call, and dangerous names passed around as values. */
   visit(n: Node): void {
+    if (n.type === 'assignment') {
+      const left = field(n, 'left');
+      const right = field(n, 'right');
+      if (left?.type === 'identifier' && right && this.isEnvCopy(right)) this.envCopies.add(this.text(left));
+    }
     if (n.type === 'call') {
       this.call(n);
+      this.envCopyShown(n);
       const fn = field(n, 'function');
       const args = field(n, 'arguments');
       // dict(os.environ) / len(os.environ) copy or count it (env for a child process), they do not show it.
@@ -451,6 +459,39 @@ class PyAnalysis {
       return;
     }
     for (const c of n.children) this.visit(c);
+  }
+
+  /** `dict(os.environ)`, `os.environ.copy()`, `copy.copy(os.environ)`, `{**os.environ}`, or a name bound to one. */
+  isEnvCopy(n: Node): boolean {
+    if (n.type === 'identifier') return this.envCopies.has(this.text(n));
+    if (n.type === 'dictionary') return named(n).some((c) => c.type === 'dictionary_splat' && named(c).some((x) => /^os\.environb?$/.test(this.qual(x) ?? '')));
+    if (n.type !== 'call') return false;
+    const fn = field(n, 'function');
+    const args = field(n, 'arguments');
+    if (!fn) return false;
+    const q = this.qual(fn) ?? this.text(fn);
+    if (/^os\.environb?\.copy$/.test(q)) return true;
+    return /^(dict|copy\.copy|copy\.deepcopy)$/.test(this.text(fn)) && args !== undefined && named(args).some((c) => /^os\.environb?$/.test(this.qual(c) ?? '') || this.isEnvCopy(c));
+  }
+
+  /**
+   * A copy of the whole environment handed to anything but a program it starts (`print(dict(os.environ))`,
+   * `json.dumps(os.environ.copy())`, `requests.post(u, json=e)`): the same as printing `os.environ`. A copy given as
+   * `env=` to a child process, or to an exec API, is not shown.
+   */
+  envCopyShown(n: Node): void {
+    const fn = field(n, 'function');
+    const argsNode = field(n, 'arguments');
+    if (!fn || !argsNode) return;
+    const q = this.qual(fn) ?? this.text(fn);
+    if (SHELL_APIS.has(q) || PROC_APIS.has(q) || EXEC_APIS.has(q) || /^(dict|copy\.copy|copy\.deepcopy|len)$/.test(q) || /\.(update|setdefault)$/.test(q)) return;
+    for (const c of named(argsNode)) {
+      const v = c.type === 'keyword_argument' ? (this.text(field(c, 'name') ?? c) === 'env' ? undefined : field(c, 'value')) : c;
+      if (v && this.isEnvCopy(v)) {
+        this.f.envDumps.push(`${q}(copy of os.environ)`);
+        return;
+      }
+    }
   }
 
   /** A dangerous API used as a value (`map(os.system, cmds)`), or the whole environment iterated or printed. */
