@@ -2168,6 +2168,21 @@ export function checkNetwork(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: 
 // ---------------------------------------------------------------------------
 // git, sed, packages
 
+/**
+ * `git -C DIR`, `--git-dir DIR`: git reads DIR's repository configuration, whose keys (core.fsmonitor, core.hooksPath,
+ * hooks, filters) run programs. A repository outside the workspace was not written by the agent's visible steps, so
+ * running git in it is a question.
+ */
+function foreignRepo(ctx: Ctx, sc: Scope, cmd: Cmd, opt: string, w: Word | undefined): void {
+  if (!w || w.value === null) return;
+  const abs = resolvePath(cmd.cwd, w.value);
+  if (abs === null) return;
+  const ws = ctx.p.policy.workspace.replace(/\/+$/, '');
+  const path = abs.replace(/\/+$/, '') || '/';
+  if (path === ws || path.startsWith(`${ws}/`)) return;
+  add(ctx, sc, 'ask', 'git.config_exec', `git ${opt} ${truncate(w.value, 40)} runs git in a repository outside the workspace, whose configuration and hooks can run programs`, w.start, w.end);
+}
+
 function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: string[]): void {
   let i = 0;
   for (; i < args.length; i++) {
@@ -2189,9 +2204,11 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
       continue;
     }
     if (/^(-C|--git-dir|--work-tree|--namespace)$/.test(v)) {
+      if (v !== '--namespace') foreignRepo(ctx, sc, cmd, v, args[i + 1]);
       i++;
       continue;
     }
+    if (/^--(git-dir|work-tree)=/.test(v)) foreignRepo(ctx, sc, cmd, v.slice(0, v.indexOf('=')), { ...args[i]!, value: v.slice(v.indexOf('=') + 1) });
     if (v.startsWith('--exec-path=') || /^--(git-dir|work-tree)=/.test(v) && /\/tmp\//.test(v)) {
       add(ctx, sc, 'deny', 'git.config_exec', 'git --exec-path points git at other helper programs', cmd.start, cmd.end);
       continue;
