@@ -95,3 +95,10 @@ describe('git run in a repository outside the workspace, whose configuration can
   it(`${members.length} members are not allowed`, () => expect(allowed(members)).toEqual([]));
   it('repositories in the workspace stay allowed', () => expect(stopped(['git -C sub status', 'git -C . log -1', 'git -C /workspace/lib diff', 'git --git-dir=.git log -1', 'git -C packages/a rev-parse HEAD', 'git --namespace x log -1'])).toEqual([]));
 });
+
+describe('node: native addons loaded by require are machine code, like process.dlopen', () => {
+  const paths = ['/tmp/x.node', '/dev/shm/a.node', './build/Release/evil.node', '../x/y.NODE', '/home/agent/.cache/m.node'];
+  const members = paths.flatMap((p) => [`node -e ${sq(`require(${JSON.stringify(p)})`)}`, `node -e ${sq(`const m = require('${p}'); m.run()`)}`, `node -e ${sq(`process.dlopen(module, '${p}')`)}`, `node -e ${sq(`require("module").createRequire(__filename)("${p}")`)}`]);
+  it(`${members.length} members are not allowed`, () => expect(allowed(members)).toEqual([]));
+  it('ordinary requires stay allowed', () => expect(stopped([`node -e ${sq("require('./lib/x.js')")}`, `node -e ${sq("console.log(require('./package.json').version)")}`, `node -e ${sq("require('fs').readdirSync('.')")}`])).toEqual([]));
+});

@@ -408,7 +408,10 @@ class JsAnalysis {
       callArgs = [];
     }
     if (q === 'require') {
-      if (!args[0] || this.str(args[0]) === null) f.dynamicCode.push('require() of a computed name');
+      const name = args[0] ? this.str(args[0]) : null;
+      if (name === null) f.dynamicCode.push('require() of a computed name');
+      // A `.node` file is a native addon: loading it runs machine code, the same as process.dlopen.
+      else if (/\.node$/i.test(name) && name.includes('/')) f.dynamicCode.push(`require() of a native addon (${name.slice(0, 60)})`);
       return;
     }
     if (/^Object\.(keys|entries|values|getOwnPropertyNames)$/.test(q) && args[0] && this.qual(args[0]) === 'process.env') return void f.envDumps.push(q);
