@@ -18,6 +18,10 @@ export default defineConfig({
           name: 'unit',
           include: ['{proto,client,transport,validate,ledger,snapshot,trust,runner,harness}/src/**/*.test.ts', 'fronts/*/src/**/*.test.ts', 'scripts/*.test.ts'],
           environment: 'node',
+          // Generated tests (every byte flipped, thousands of commands) are CPU-bound: 4 s alone took
+          // 5.3 s inside a whole unit run at load ~4 and hit vitest's 5 s default. A deadline is no
+          // speed target (those live in `npm run bench`); a test that hangs still fails.
+          testTimeout: 60_000,
         },
       },
       {

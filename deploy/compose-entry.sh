@@ -2,7 +2,8 @@
 # docker-compose entry point: waits for the deployment's credentials (made by the `credentials`
 # service), then starts one role with them. Secrets go through files and the environment, never argv.
 #   compose-entry.sh nats ARGS...     nats-server in operator mode with the generated accounts
-#   compose-entry.sh harness          the harness, as the `harness` NATS user (JWT + seed), pinning the runners' keys
+#   compose-entry.sh harness          the harness, as the `harness` NATS user (JWT + seed), pinning the runners' keys,
+#                                     with the signing key the credentials service made (AIRLOCK_HARNESS_KEY_FILE)
 #   compose-entry.sh runner           a runner with the first runner identity no live runner holds
 set -eu
 creds="${AIRLOCK_DATA:-/var/lib/airlock}/credentials"
@@ -13,6 +14,8 @@ case "$role" in
     wait_for "$creds/nats/auth.conf"
     exec nats-server -c "$creds/nats/auth.conf" "$@" ;;
   harness)
+    # The credentials service makes the signing key before the runners file (never two makers of it).
+    wait_for "$AIRLOCK_HARNESS_KEY_FILE"
     wait_for "$creds/harness/runners.json"
     login="$(cat "$creds/harness/nats.login")"
     AIRLOCK_NATS_URL="$(printf '%s' "$AIRLOCK_NATS_SERVERS" | sed "s#nats://#nats://$login@#g")"

@@ -6,8 +6,18 @@ import { ensureStream } from './stream.ts';
 type VerdictEvent = Extract<LogEvent, { type: 'step.verdict' }>;
 type EgressEvent = Extract<LogEvent, { type: 'egress.connection' }>;
 type RollbackEvent = Extract<LogEvent, { type: 'run.rollback' }>;
-/** What the audit index holds: verdicts, egress connections the run's proxy denied, and rollback jobs' phases. */
-export type AuditEntry = VerdictEvent | EgressEvent | RollbackEvent;
+/** Operators' controls on a run (pause, resume, cancel, kill, raise; a retry on a branch) and the harness's own governance pauses and warnings. */
+export type ControlEntry = Extract<LogEvent, { type: 'run.control' | 'run.retried' | 'run.governed' }>;
+/** What the audit index holds: verdicts, egress connections the run's proxy denied, rollback jobs' phases, and controls. */
+export type AuditEntry = VerdictEvent | EgressEvent | RollbackEvent | ControlEntry;
+/** The rule id controls and governance actions are listed under (and the verdict token of their index subject). */
+export const CONTROL_RULE = 'control';
+const CONTROL_TYPES: ReadonlySet<LogEvent['type']> = new Set(['run.control', 'run.retried', 'run.governed']);
+
+/** True for the events `indexControl` takes. */
+export function isControlEntry(e: LogEvent): e is ControlEntry {
+  return CONTROL_TYPES.has(e.type);
+}
 /** The rule id rollback phases are listed under (and the verdict token of their index subject). */
 export const ROLLBACK_RULE = 'rollback';
 /** The rule id a denied egress connection is listed under. */
@@ -40,6 +50,15 @@ export async function indexEgressDenial(js: JetStreamClient, event: EgressEvent)
  */
 export async function indexRollback(js: JetStreamClient, event: RollbackEvent): Promise<void> {
   await js.publish(subjects.audit(ROLLBACK_RULE, event.runId), encode(event), { msgID: `${event.runId}:${event.seq}` });
+}
+
+/**
+ * Indexes a control already written to its run's log (who paused, resumed, cancelled, killed,
+ * raised or retried it, and when the harness paused or warned on a budget or a loop), so reviewers
+ * see who steered a run beside what was blocked.
+ */
+export async function indexControl(js: JetStreamClient, event: ControlEntry): Promise<void> {
+  await js.publish(subjects.audit(CONTROL_RULE, event.runId), encode(event), { msgID: `${event.runId}:${event.seq}` });
 }
 
 export interface AuditQuery {
@@ -75,6 +94,7 @@ export async function* readAuditEntries(js: JetStreamClient, jsm: JetStreamManag
         if (e.type === 'step.verdict' && (!q.rule || e.rule === q.rule)) yield e;
         if (e.type === 'egress.connection' && (!q.rule || q.rule === EGRESS_DENIED_RULE)) yield e;
         if (e.type === 'run.rollback' && (!q.rule || q.rule === ROLLBACK_RULE)) yield e;
+        if (isControlEntry(e) && (!q.rule || q.rule === CONTROL_RULE)) yield e;
       }
       if (m.info.pending === 0) return;
     }

@@ -3,5 +3,5 @@ export { RunLogWriter } from './writer.ts';
 export type { RunLogWriterOptions, AppendOptions } from './writer.ts';
 export { readRunLog, readRunLogRaw, logTail } from './reader.ts';
 export type { ReadLogOptions } from './reader.ts';
-export { EGRESS_DENIED_RULE, ROLLBACK_RULE, ensureAuditStream, indexEgressDenial, indexRollback, indexVerdict, readAudit, readAuditEntries } from './audit.ts';
+export { CONTROL_RULE, EGRESS_DENIED_RULE, ROLLBACK_RULE, ensureAuditStream, indexControl, indexEgressDenial, indexRollback, indexVerdict, isControlEntry, readAudit, readAuditEntries } from './audit.ts';
 export type { AuditEntry, AuditQuery } from './audit.ts';

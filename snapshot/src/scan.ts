@@ -1,6 +1,5 @@
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
-import { join } from 'node:path';
 import { SnapshotError, throwIfAborted } from './errors.ts';
 import type { Manifest, ManifestEntry, SnapshotLimits } from './manifest.ts';
 import { comparePaths, defaultLimits } from './manifest.ts';
@@ -105,6 +104,19 @@ function skipReason(mode: number): SkipReason {
   }
 }
 
+/** Names made only of UTF-16 code units below the surrogates, where code-unit order is UTF-8 byte order. */
+const BELOW_SURROGATES = /^[\u0000-\ud7ff]*$/;
+
+/**
+ * Sorts scanned entries into manifest order (UTF-8 bytewise paths). When no name holds a code unit
+ * at or above U+D800, the engine's own string comparison gives the same order several times faster
+ * than {@link comparePaths}, which handles the general case.
+ */
+function sortEntries(entries: ScannedEntry[], belowSurrogates: boolean): void {
+  if (belowSurrogates) entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  else entries.sort((a, b) => comparePaths(a.path, b.path));
+}
+
 /** Wall clock in ns since the epoch. */
 export function nowNs(): bigint {
   return BigInt(Math.floor((performance.timeOrigin + performance.now()) * 1e6));
@@ -140,10 +152,13 @@ export async function scanWorkspace(
   }
   if (!rootSt.isDirectory()) throw new SnapshotError('not_a_directory', `workspace ${root} is not a directory (symlinks are not followed)`, { data: { root } });
 
+  // Plain concatenation instead of path.join per entry: join normalizes every call (~10% of a walk).
+  const rootPrefix = root.endsWith('/') ? root : `${root}/`;
+  let ascii = true;
   const stack: string[] = [''];
   while (stack.length > 0) {
     const rel = stack.pop() as string;
-    const abs = rel === '' ? root : join(root, rel);
+    const abs = rel === '' ? root : rootPrefix + rel;
     let names: string[];
     try {
       names = readdirSync(abs);
@@ -156,6 +171,7 @@ export async function scanWorkspace(
     }
     for (const name of names) {
       const path = rel === '' ? name : `${rel}/${name}`;
+      if (ascii && !BELOW_SURROGATES.test(name)) ascii = false;
       if (name.includes('\uFFFD')) {
         // Not valid UTF-8 on disk: a JS string cannot name it again, so it cannot be restored.
         skipped.push({ path, reason: 'unrepresentable_name' });
@@ -166,7 +182,7 @@ export async function scanWorkspace(
         await new Promise<void>((r) => setImmediate(r));
         throwIfAborted(opts.signal);
       }
-      const st = lstatSync(join(root, path), { bigint: true, throwIfNoEntry: false });
+      const st = lstatSync(rootPrefix + path, { bigint: true, throwIfNoEntry: false });
       if (st === undefined) {
         skipped.push({ path, reason: 'vanished' });
         continue;
@@ -193,7 +209,7 @@ export async function scanWorkspace(
           target = cached.entry.target;
         } else {
           try {
-            target = readlinkSync(join(root, path));
+            target = readlinkSync(rootPrefix + path);
           } catch {
             skipped.push({ path, reason: 'vanished' });
             continue;
@@ -215,6 +231,6 @@ export async function scanWorkspace(
       }
     }
   }
-  entries.sort((a, b) => comparePaths(a.path, b.path));
+  sortEntries(entries, ascii);
   return { entries, skipped, startedAtNs, candidates };
 }

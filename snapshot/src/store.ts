@@ -307,17 +307,16 @@ export class SnapshotStore {
     refs.add(digest);
     if ((await this.manifests.info(`m.${digest}`)) === null) return null;
     if (opts.group !== undefined) await this.#writeRef(opts.group, digest, opts.label);
-    const byPath = new Map<string, CachedEntry>();
-    for (let i = 0; i < scan.entries.length; i++) {
-      const e = manifest.entries[i]!;
-      byPath.set(e.path, { entry: e, stat: scan.entries[i]!.stat });
-      stats.entries++;
-      if (e.type === 'file') {
-        stats.files++;
-        stats.totalBytes += e.size;
-      }
+    // The previous stat cache stays valid: every file matched it field for field (sameAsManifest
+    // needs a reused hash). A symlink recreated with the same target keeps its old stat there, which
+    // only costs one readlink next time; directory stats are never trusted.
+    for (const e of manifest.entries) {
+      if (e.type !== 'file') continue;
+      stats.files++;
+      stats.totalBytes += e.size;
     }
-    return { digest, manifest, stats, state: { digest, manifest, startedAtNs: scan.startedAtNs, byPath } };
+    stats.entries = manifest.entries.length;
+    return { digest, manifest, stats, state: { digest, manifest, startedAtNs: scan.startedAtNs, byPath: previous.byPath } };
   }
 
   /** Registers a writer's claim set, visible to every GC running now (and to later ones while in flight). */

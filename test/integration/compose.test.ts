@@ -1,15 +1,19 @@
 // docker-compose.yml brings up the cluster: 3 NATS nodes with R3 streams, the harness and two
 // runners from the locally built images; a run works through it, survives the loss of the runner
 // container holding it, and nothing is left after `down`. Needs `make compose-build` (make test does it).
+// As with `./airlock up`, the harness requires a role credential (AIRLOCK_AUTH=required): clients use
+// the role files the `credentials` service signed with the harness key (credentials/roles/<role>.json).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Airlock } from '@airlock/client';
 import { connectNats } from '@airlock/transport';
-import { names } from '@airlock/proto';
-import { containersOf, freePort, waitUntil } from '../fixtures.ts';
+import { readRoleFile, withCredentials } from '@airlock/harness';
+import { ROLES, encode, names, subjects } from '@airlock/proto';
+import type { Role } from '@airlock/proto';
+import { containersOf, freePort, runCli, runEvents, waitUntil } from '../fixtures.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const project = `airlock-compose-test-${process.pid}`;
@@ -19,6 +23,16 @@ let url: string;
 let client: Airlock | undefined;
 let runnerIds: string[] = [];
 let anonymous: string;
+/** The first NATS node, without credentials (each client adds its own login). */
+let node1: string;
+
+const roleFile = (role: Role) => join(data, 'credentials', 'roles', `${role}.json`);
+
+/** A client as `role`, from its role file: the role's NATS user and its harness-signed credential. */
+async function connectAs(role: Role): Promise<Airlock> {
+  const rc = readRoleFile(roleFile(role));
+  return Airlock.connect({ servers: withCredentials(node1, rc), credential: rc.credential });
+}
 
 function compose(...args: string[]): string {
   return execFileSync('docker-compose', ['-p', project, '-f', join(ROOT, 'docker-compose.yml'), ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 });
@@ -46,18 +60,20 @@ beforeAll(async () => {
     AIRLOCK_DATA: data,
   };
   compose('up', '-d', '--scale', 'runner=2');
-  // The `credentials` service made this deployment's users; the CLI/SDK connects as `client` (its
-  // operator-mode login, `JWT:SEED`, written where a URL has user:password).
+  // The `credentials` service made this deployment's users and, signed with the harness key, one role
+  // file per role; the tests act as the operator unless they say otherwise. `url` is the legacy client
+  // user (operator NATS permissions, no credential of its own).
   const loginFile = join(data, 'credentials', 'client', 'nats.login');
-  await waitUntil('the deployment credentials', () => existsSync(loginFile), 60_000);
+  await waitUntil('the deployment credentials', () => existsSync(loginFile) && ROLES.every((r) => existsSync(roleFile(r))), 60_000);
   url = `nats://${readFileSync(loginFile, 'utf8').trim()}@127.0.0.1:${ports[0]}`;
   anonymous = `nats://127.0.0.1:${ports[0]}`;
+  node1 = anonymous;
   // The cluster elects a JetStream leader, then the harness creates R3 streams, then runners heartbeat.
   await waitUntil(
     'the harness and two runners of the compose cluster',
     async () => {
       try {
-        client ??= await Airlock.connect({ servers: url });
+        client ??= await connectAs('operator');
         const st = await client.status({ timeoutMs: 2000 });
         runnerIds = st.runners.map((r) => r.runnerId);
         return runnerIds.length === 2;
@@ -80,6 +96,54 @@ afterAll(async () => {
 }, 120_000);
 
 describe('docker-compose cluster', () => {
+  it('requires role credentials: agents run steps, operators control runs, an agent is refused operator verbs and a caller without a credential is refused', async () => {
+    // The signing key and every role file are the owner's only.
+    expect(statSync(join(data, 'harness', 'key.pem')).mode & 0o777).toBe(0o600);
+    for (const role of ROLES) {
+      expect(statSync(roleFile(role)).mode & 0o777).toBe(0o600);
+      expect(readRoleFile(roleFile(role))).toMatchObject({ role, principal: role, user: role, jwt: expect.any(String), seed: expect.stringMatching(/^SU/), credential: expect.any(String) });
+    }
+    await using agent = await connectAs('agent');
+    const run = await agent.open({});
+    const out: string[] = [];
+    expect(await run.exec('echo as-agent', { onOutput: (_, d) => out.push(d.toString()) })).toMatchObject({ exitCode: 0 });
+    expect(out.join('')).toBe('as-agent\n');
+
+    // The agent's NATS user may not even publish an operator verb...
+    const agentRc = readRoleFile(roleFile('agent'));
+    await using agentNats = await connectNats({ servers: withCredentials(node1, agentRc), name: 'compose-agent' });
+    await expect(agentNats.nc.request(subjects.api.control, encode({}), { timeout: 5000 })).rejects.toThrow(/permission/i);
+    // ...and the harness refuses the agent credential on one (sent over a NATS user that may publish
+    // there), and audits it in the run's log.
+    await using agentOverOperatorUser = await Airlock.connect({ servers: url, credential: agentRc.credential });
+    await expect(agentOverOperatorUser.pause(run.runId, { reason: 'not mine to pause' })).rejects.toMatchObject({ code: 'forbidden' });
+
+    // The operator pauses and resumes the agent's run.
+    await using operator = await connectAs('operator');
+    expect((await operator.pause(run.runId, { reason: 'checking' })).state).toBe('paused');
+    expect((await operator.resume(run.runId, { reason: 'fine' })).state).toBe('running');
+    const events = await runEvents(operator, run.runId);
+    const denied = events.filter((e) => e.type === 'access.denied');
+    expect(denied).toHaveLength(1);
+    expect(denied[0]).toMatchObject({ subject: subjects.api.control, actor: { principal: 'agent', role: 'agent' } });
+    expect(events.filter((e) => e.type === 'run.control').map((e) => (e as { verb?: string }).verb)).toEqual(['pause', 'resume']);
+
+    // No credential: refused (`forbidden`), over the legacy client user as over a role's NATS user.
+    await using bare = await Airlock.connect({ servers: url });
+    await expect(bare.status({ timeoutMs: 5000 })).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(bare.open({})).rejects.toMatchObject({ code: 'forbidden' });
+
+    // The README's host commands: the CLI with a role file's login and credential in the environment.
+    const op = readRoleFile(roleFile('operator'));
+    const cli = await runCli(['status', '--json'], { env: { AIRLOCK_HOME: data, AIRLOCK_NATS_URL: withCredentials(node1, op), AIRLOCK_CREDENTIAL: op.credential } });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout.trim().split('\n').at(-1)!).runners).toHaveLength(2);
+    const cliBare = await runCli(['status'], { env: { AIRLOCK_HOME: data, AIRLOCK_NATS_URL: withCredentials(node1, op) } });
+    expect(cliBare.code).not.toBe(0);
+    expect(cliBare.stderr).toMatch(/forbidden|no credential/);
+    await agent.close(run.runId);
+  }, 180_000);
+
   it('replicates streams 3 ways, runs steps, and moves a run when its runner container dies', async () => {
     const c = client!;
     await using nc = await connectNats({ servers: url, name: 'compose-test' });

@@ -44,6 +44,18 @@ export function rollbackAuditRow(e: Extract<LogEvent, { type: 'run.rollback' }>)
   return row.join('  ');
 }
 
+/** An audit row of a control: an operator's verb, a retry on a branch, or the harness pausing or warning on a budget or loop. */
+export function controlAuditRow(e: Extract<LogEvent, { type: 'run.control' | 'run.retried' | 'run.governed' }>): string {
+  const by = e.actor?.principal ?? e.by;
+  const [what, detail] =
+    e.type === 'run.control'
+      ? [e.verb.toUpperCase(), [e.interrupt ? `interrupting step ${e.interrupt.step}` : '', e.budgets ? `budgets ${JSON.stringify(e.budgets)}` : '', e.reason ?? ''].filter(Boolean).join('; ')]
+      : e.type === 'run.retried'
+        ? ['RETRY', `step ${e.step} on branch ${e.branchRunId}${e.reason ? `: ${e.reason}` : ''}`]
+        : [e.action.toUpperCase(), `${e.cause.kind}: ${e.reason}`];
+  return [e.ts.padEnd(24), e.runId.padEnd(26), '   -', what.padEnd(7), 'control'.padEnd(28), by.padEnd(14), detail].join('  ');
+}
+
 /** `retry` and `rollback`: operators re-run a step on a branch, or roll a workspace back (two people). */
 export function addControlCommands(program: Command, kit: CliKit): void {
   program

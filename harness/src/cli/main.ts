@@ -8,7 +8,7 @@ import type { LogEvent, Role, StepResult } from '@airlock/proto';
 import type { Airlock, ExecResult } from '@airlock/client';
 import { egressAuditRow } from './format-egress.ts';
 import { addGovernanceCommands, positiveNumber } from './governance-commands.ts';
-import { addControlCommands, rollbackAuditRow } from './control-commands.ts';
+import { addControlCommands, controlAuditRow, rollbackAuditRow } from './control-commands.ts';
 import { approvalDetails, decisionMeaning } from './approval-format.ts';
 import { alive, readRoleFile, readStack, withCredentials } from './stack-file.ts';
 import { openSnapshotStore } from './lazy.ts';
@@ -336,7 +336,7 @@ program
 
 program
   .command('audit')
-  .description('list the verdicts of the validation chain, for security reviewers')
+  .description('list the verdicts of the validation chain, denied egress, rollbacks and controls (--rule control), for security reviewers')
   .addOption(new Option('--verdict <v>', 'only this verdict').choices(['allow', 'ask', 'deny']))
   .option('--run <id>', 'only this run')
   .option('--rule <id>', 'only this rule id')
@@ -352,6 +352,7 @@ program
         if (globals().json) json(e);
         else if (e.type === 'egress.connection') out(egressAuditRow(e));
         else if (e.type === 'run.rollback') out(rollbackAuditRow(e));
+        else if (e.type === 'run.control' || e.type === 'run.retried' || e.type === 'run.governed') out(controlAuditRow(e));
         else {
           out([e.ts.padEnd(24), e.runId.padEnd(26), String(e.step).padStart(4), e.verdict.toUpperCase().padEnd(7), e.rule.padEnd(28), e.by.padEnd(14), e.reason].join('  '));
           out(`${' '.repeat(24 + 2 + 26 + 2 + 4 + 2 + 7 + 2 + 28 + 2 + 14 + 2)}$ ${e.cmd.length > 160 ? `${e.cmd.slice(0, 160)}…` : e.cmd}`.replace(/\n/g, '⏎'));

@@ -1,5 +1,6 @@
 import { AirlockError, DEFAULT_INTERRUPT_GRACE_MS, GovernancePolicySchema, PROTOCOL_VERSION } from '@airlock/proto';
 import type { Actor, ApiControlRequest, Budgets, GovernancePolicy, RunRecord, RunState, StepResult, Termination } from '@airlock/proto';
+import { indexControl, isControlEntry } from '@airlock/ledger';
 import type { HarnessContext } from '../context.ts';
 import type { RunLogs } from '../run-logs.ts';
 import type { RunRecords } from '../runs/records.ts';
@@ -38,6 +39,8 @@ export class RunGovernor {
     deps.logs.onAppend((runId, e) => {
       const f = this.#folds.get(runId);
       if (f) void f.then((fold) => applyEvent(fold, e), () => undefined);
+      // Controls and governance actions are listed for reviewers beside verdicts (`./airlock audit --rule control`).
+      if (isControlEntry(e)) ctx.track(indexControl(ctx.nats.js, e).catch((err: unknown) => ctx.log.error({ err, runId, type: e.type, seq: e.seq }, 'could not index a control for audit')));
     });
   }
 
