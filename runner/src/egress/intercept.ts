@@ -8,12 +8,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import { Transform } from 'node:stream';
 import { getCACertificates, TLSSocket } from 'node:tls';
 import { hostMatches } from '@airlock/validate';
-import { Redactor } from '@airlock/trust';
 import type { Destination } from './address.ts';
 import { LeafMinter, type RunCa } from './ca.ts';
+import { redactHeaders, redactingStream, redactorOf } from './redact.ts';
 import { forwardHeaders, phrase, refuse, secretFields, DENIED, type EgressEvent, type EgressProxyOptions } from './proxy.ts';
 import { substituteHeaders, substitutePath, type EdgeSecret, type Substitution } from './secrets.ts';
 
@@ -26,11 +25,6 @@ interface Target {
 
 /** Each intercepted TLS connection's target, read by the request handler. */
 const targets = new WeakMap<object, Target>();
-
-/** A redactor of the run's edge-secret values (identity when there are none). */
-function redactorOf(secrets: readonly EdgeSecret[]): Redactor | null {
-  return secrets.length === 0 ? null : new Redactor(Object.fromEntries(secrets.map((s) => [s.name, s.value])));
-}
 
 /** Whether a run's edge secret is for `host` (then its HTTPS is intercepted). */
 export function interceptsHost(secrets: readonly EdgeSecret[], host: string): boolean {
@@ -155,23 +149,4 @@ export class Interceptor {
       }
     });
   }
-}
-
-function redactHeaders(h: Record<string, string | string[]>, r: Redactor): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(h)) out[k] = Array.isArray(v) ? v.map((x) => r.redactString(x)) : r.redactString(v);
-  return out;
-}
-
-/** A response body through the redactor (a secret split across chunks is still caught). */
-function redactingStream(r: Redactor): Transform {
-  const s = r.stream();
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      cb(null, s.push(chunk));
-    },
-    flush(cb) {
-      cb(null, s.flush());
-    },
-  });
 }

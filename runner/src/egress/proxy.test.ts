@@ -18,6 +18,8 @@ let proxy: ReturnType<typeof createEgressProxy>;
 let web: HttpServer;
 let raw: NetServer;
 const rawSeen: Buffer[] = [];
+/** What the plain-HTTP upstream was sent, as it answered it (the client may see it redacted). */
+const webSeen: string[] = [];
 const events: EgressEvent[] = [];
 
 beforeAll(async () => {
@@ -26,7 +28,13 @@ beforeAll(async () => {
   web = createHttpServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => res.end(`${req.method} ${req.url} host=${req.headers.host} body=${body} tok=${req.headers['x-token']} auth=${req.headers.authorization}`));
+    req.on('end', () => {
+      const answer = `${req.method} ${req.url} host=${req.headers.host} body=${body} tok=${req.headers['x-token']} auth=${req.headers.authorization}`;
+      webSeen.push(answer);
+      // Echoes the request, in a header too (as error pages and debugging endpoints do).
+      res.setHeader('x-echo', answer);
+      res.end(answer);
+    });
   });
   web.listen(0, '127.0.0.1');
   await once(web, 'listening');
@@ -97,8 +105,15 @@ describe('egress proxy', () => {
   it('puts an edge secret into requests to its hosts only (headers, Basic userinfo, URL) and flags the others', async () => {
     const basic = Buffer.from('git:airlock-placeholder-TOKEN-x').toString('base64');
     const mine = await exchange(`GET http://pypi.test/q?t=airlock-placeholder-TOKEN-x HTTP/1.1\r\nHost: pypi.test\r\nX-Token: airlock-placeholder-TOKEN-x\r\nAuthorization: Basic ${basic}\r\nConnection: close\r\n\r\n`);
-    expect(mine).toContain('GET /q?t=real-secret-value host=pypi.test');
-    expect(mine).toContain(`tok=real-secret-value auth=Basic ${Buffer.from('git:real-secret-value').toString('base64')}`);
+    // The upstream got the real value...
+    const sent = webSeen.find((w) => w.startsWith('GET /q?'))!;
+    expect(sent).toContain('GET /q?t=real-secret-value host=pypi.test');
+    expect(sent).toContain(`tok=real-secret-value auth=Basic ${Buffer.from('git:real-secret-value').toString('base64')}`);
+    // ...and its echo (body and header) reaches the sandbox redacted: the sandbox never holds the secret.
+    expect(mine).toMatch(/^HTTP\/1.1 200/);
+    expect(mine).toContain('GET /q?t=');
+    expect(mine).not.toContain('real-secret-value');
+    expect(mine).toMatch(/x-echo: GET \/q\?t=(?!real)/i);
     const seen = await eventFor((x) => x.host === 'pypi.test' && x.path === '/q');
     expect(seen.secrets).toEqual(['TOKEN']);
     expect(seen.flagged).toBeUndefined();
