@@ -58,7 +58,8 @@ export const RunnerConfigSchema = z.object({
   /** Heartbeat period. */
   /**
    * Started sandboxes kept ready for the next open (pool.ts); 0 turns the warm pool off. Env
-   * AIRLOCK_POOL. The command line defaults to 2; a config built in code without it has no pool.
+   * AIRLOCK_POOL. Off unless asked for (default 0): a runner killed with SIGKILL leaves its pool's
+   * host mounts until it restarts, so the pool is opt-in; `./airlock up` starts its runner with 2.
    */
   poolSize: z.coerce.number().int().min(0).max(64).optional(),
   heartbeatMs: z.coerce.number().int().positive().default(1000),
@@ -82,7 +83,7 @@ Options (environment variable in brackets):
   --nats URL         NATS server(s), comma-separated [AIRLOCK_NATS_URL] (default nats://127.0.0.1:4222)
   --id ID            stable runner id [AIRLOCK_RUNNER_ID] (default: host name; "auto": host name + random suffix)
   --slots N          most runs held at once [AIRLOCK_SLOTS] (default 4)
-  --pool N           started sandboxes kept warm for the next open, 0 = off [AIRLOCK_POOL] (default 2)
+  --pool N           started sandboxes kept warm for the next open, 0 = off [AIRLOCK_POOL] (default 0; ./airlock up uses 2)
   --state-dir DIR    where runner-made workspaces live [AIRLOCK_STATE_DIR] (default ~/.airlock/runner)
   --harness-key K    the harness's public key, raw base64 or a file holding it [AIRLOCK_HARNESS_KEY]
                      (\`./airlock up\` passes <state>/harness/key.pem.pub); job tokens must verify against it
@@ -130,7 +131,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): RunnerConfig
     replicas: env.AIRLOCK_REPLICAS,
     harnessKey: values['harness-key'] ?? env.AIRLOCK_HARNESS_KEY ?? '',
     slots: values.slots ?? env.AIRLOCK_SLOTS,
-    poolSize: values.pool ?? env.AIRLOCK_POOL ?? 2,
+    poolSize: values.pool ?? env.AIRLOCK_POOL ?? 0,
     stateDir: values['state-dir'] ?? env.AIRLOCK_STATE_DIR ?? `${home}/runner`,
     dockerSocket: values['docker-socket'] ?? env.DOCKER_SOCKET,
     executor: values.executor ?? env.AIRLOCK_EXECUTOR,

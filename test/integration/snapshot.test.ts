@@ -464,6 +464,9 @@ describe('retention', () => {
       const opened = new Promise<void>((r) => (open = r));
       return { open, opened };
     };
+    /** Each phase of the race gets its own deadline, so a hang names where it stopped (one fresh run timed out at 120 s, not reproduced since). */
+    const phase = <T>(what: string, p: Promise<T>, ms = 30_000): Promise<T> =>
+      Promise.race([p, new Promise<never>((_, no) => setTimeout(() => no(new Error(`race phase did not settle in ${ms} ms: ${what}`)), ms).unref())]);
 
     /**
      * Group `g` gets S0 (with a blob only it uses) and S1; then S2 (new digest, new blobs) races a
@@ -495,7 +498,7 @@ describe('retention', () => {
         return putBytes(name, data, metadata);
       };
       const s2Promise = store.snapshot(ws, { group: 'g', previous: s1.state });
-      await s2Held.opened;
+      await phase(`S2 reaching its held write (${hold})`, s2Held.opened);
       await clockPast(50); // everything S2 stored so far is older than the GC's cutoff
 
       let gcStarted = false;
@@ -512,9 +515,9 @@ describe('retention', () => {
         return blobList();
       };
       gcStarted = true;
-      const stats = await store.gc({ graceMs: 0, keepLast: 1 });
+      const stats = await phase('the GC racing S2', store.gc({ graceMs: 0, keepLast: 1 }));
       gcDone.open();
-      const s2 = await s2Promise;
+      const s2 = await phase('S2 finishing once released', s2Promise);
       store.manifests.putBytes = putBytes;
       store.manifests.list = list;
       store.blobs.list = blobList;
