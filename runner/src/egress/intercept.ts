@@ -12,7 +12,7 @@ import { getCACertificates, TLSSocket } from 'node:tls';
 import { hostMatches } from '@airlock/validate';
 import type { Destination } from './address.ts';
 import { LeafMinter, type RunCa } from './ca.ts';
-import { redactHeaders, redactingStream, redactorOf } from './redact.ts';
+import { redactorOf, relayResponse } from './redact.ts';
 import { forwardHeaders, phrase, refuse, secretFields, DENIED, type EgressEvent, type EgressProxyOptions } from './proxy.ts';
 import { substituteHeaders, substitutePath, type EdgeSecret, type Substitution } from './secrets.ts';
 
@@ -121,32 +121,6 @@ export class Interceptor {
     const upstream = httpsRequest({ host: dest.address, port: dest.port, servername: host, method, path, headers, agent: false, ...(this.#upstreamCa ? { ca: this.#upstreamCa } : {}) });
     req.on('data', (c: Buffer) => (bytesUp += c.length));
     req.pipe(upstream);
-    upstream.on('response', (up) => {
-      const out = forwardHeaders(up.headers);
-      // Redaction may change the body's length: the client gets it chunked.
-      if (redactor) delete out['content-length'];
-      const clean = redactor ? redactHeaders(out, redactor) : out;
-      res.writeHead(up.statusCode ?? 502, redactor ? redactor.redactString(up.statusMessage ?? '') : up.statusMessage, clean);
-      up.on('data', (c: Buffer) => (bytesDown += c.length));
-      (redactor ? up.pipe(redactingStream(redactor)) : up).pipe(res);
-      up.on('end', () => finish());
-      up.on('error', (err) => {
-        finish(`upstream failed mid-response: ${err.message}`);
-        res.destroy();
-      });
-    });
-    upstream.on('error', (err) => {
-      finish(`upstream ${host}:${port} failed: ${err.message}`);
-      if (!res.headersSent) {
-        res.writeHead(502, `airlock egress: upstream ${host}:${port} failed`, { 'content-type': 'text/plain', connection: 'close' });
-        res.end(`airlock egress: upstream ${host}:${port} failed: ${redactor ? redactor.redactString(err.message) : err.message}\n`);
-      } else res.destroy();
-    });
-    res.on('close', () => {
-      if (!done) {
-        upstream.destroy();
-        finish('the client went away');
-      }
-    });
+    relayResponse(upstream, res, { host, port }, redactor, { finish, done: () => done, bytesDown: (n) => (bytesDown += n) });
   }
 }

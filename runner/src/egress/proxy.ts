@@ -12,7 +12,7 @@ import { isIpLiteral, resolveDestination, ResolveError, type TestResolveMap } fr
 import { substituteHeaders, substitutePath, type EdgeSecret, type Substitution } from './secrets.ts';
 import type { RunCa } from './ca.ts';
 import { interceptsHost, Interceptor } from './intercept.ts';
-import { redactHeaders, redactingStream, redactorOf } from './redact.ts';
+import { redactorOf, relayResponse } from './redact.ts';
 import { MAX_HELLO_BYTES, scanClientHello } from './sni.ts';
 
 /** One connection or request as the proxy saw it (the run's log gets it as `egress.connection`). */
@@ -162,32 +162,7 @@ async function handleRequest(opts: EgressProxyOptions, req: IncomingMessage, res
   // The sandbox holds placeholders only: what comes back is redacted of every edge secret of the run
   // (an upstream may echo the substituted value), as intercepted HTTPS responses are.
   const redactor = redactorOf(secrets);
-  upstream.on('response', (up) => {
-    const out = forwardHeaders(up.headers);
-    // Redaction may change the body's length: the client gets it chunked.
-    if (redactor) delete out['content-length'];
-    res.writeHead(up.statusCode ?? 502, redactor ? redactor.redactString(up.statusMessage ?? '') : up.statusMessage, redactor ? redactHeaders(out, redactor) : out);
-    up.on('data', (c: Buffer) => (bytesDown += c.length));
-    (redactor ? up.pipe(redactingStream(redactor)) : up).pipe(res);
-    up.on('end', () => finish());
-    up.on('error', (err) => {
-      finish(`upstream failed mid-response: ${err.message}`);
-      res.destroy();
-    });
-  });
-  upstream.on('error', (err) => {
-    finish(`upstream ${host}:${port} failed: ${err.message}`);
-    if (!res.headersSent) {
-      res.writeHead(502, `airlock egress: upstream ${host}:${port} failed`, { 'content-type': 'text/plain', connection: 'close' });
-      res.end(`airlock egress: upstream ${host}:${port} failed: ${redactor ? redactor.redactString(err.message) : err.message}\n`);
-    } else res.destroy();
-  });
-  res.on('close', () => {
-    if (!done) {
-      upstream.destroy();
-      finish('the client went away');
-    }
-  });
+  relayResponse(upstream, res, { host, port }, redactor, { finish, done: () => done, bytesDown: (n) => (bytesDown += n) });
 }
 
 /** The event fields that say what substitution did. */
