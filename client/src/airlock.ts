@@ -69,7 +69,8 @@ export class Airlock implements AsyncDisposable {
       throw new AirlockError('no_harness', `cannot reach NATS at ${where}: ${(cause as Error)?.message ?? String(cause)}; start Airlock with \`./airlock up\``, { cause });
     }
     const watch = new HarnessWatch(nats.nc, opts.harnessLostMs ?? HARNESS_LOST_MS);
-    return new Airlock(nats, new Link(nats, watch, where, opts.credential));
+    const reach = { servers: splitCredentials(opts.servers).servers, ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}) };
+    return new Airlock(nats, new Link(nats, watch, where, opts.credential, reach));
   }
 
   /**
@@ -224,6 +225,7 @@ export class Airlock implements AsyncDisposable {
   disconnect(): Promise<void> {
     this.#closed ??= (async () => {
       this.#link.watch.close();
+      await this.#link.readers.close();
       if (!this.nats.nc.isClosed()) await this.nats.nc.drain().catch(() => this.nats.nc.close());
     })();
     return this.#closed;

@@ -21,6 +21,7 @@ import {
   ApiRollbackRequestSchema,
   DEFAULT_APPROVAL_EXPIRY_MS,
   ApiDiffRequestSchema,
+  ApiReaderRequestSchema,
   names,
   subjects,
 } from '@airlock/proto';
@@ -79,6 +80,7 @@ import { createDesk, type StepDesk } from './processes/desk.ts';
 import { listProcesses, poll, signal, yieldStep } from './processes/handlers.ts';
 import { WorkspaceDiffs } from './snapshots/diff.ts';
 import { LazySnapshotStore } from './snapshots/store.ts';
+import { LogReaderDesk } from './natsauth/reader-desk.ts';
 
 const VERSION = '0.1.0';
 export type HarnessState = 'starting' | 'running' | 'draining' | 'stopped';
@@ -204,6 +206,7 @@ export class HarnessService implements AsyncDisposable {
    */
   #subscribe(): void {
     const { nc } = this.#ctx.nats;
+    const readers = new LogReaderDesk(this.#ctx.cfg.natsAuthorityFile, this.#rooms.records);
     const serve = <S extends z.ZodType, R>(subject: string, schema: S, handle: (req: z.infer<S>, caller: ApiCaller) => Promise<R>) =>
       nc.subscribe(subject, {
         callback: (err, msg) => {
@@ -229,6 +232,8 @@ export class HarnessService implements AsyncDisposable {
       serve(subjects.api.signal, ApiSignalRequestSchema, async (r, c) => (await this.#own(r.runId, c), signal(this.#desk, r))),
       serve(subjects.api.processes, ApiProcessesRequestSchema, async (r, c) => (await this.#own(r.runId, c), listProcesses(this.#desk, r))),
       serve(subjects.api.diff, ApiDiffRequestSchema, (r, c) => this.diff(r, c)),
+      // A NATS user that may read one of the caller's runs' logs (natsauth/reader-desk.ts).
+      serve(subjects.api.reader, ApiReaderRequestSchema, (r, c) => readers.handle(r, c)),
       nc.subscribe(subjects.runnerHeartbeat, {
         callback: (err, msg) => {
           if (!err) this.#rooms.fleet.heartbeat(msg);

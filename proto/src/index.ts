@@ -88,6 +88,8 @@ export { SERVICE_NODE_FLAGS } from './node-flags.ts';
 export { jwtLoginOf } from './nats-login.ts';
 export { LOG_GRANT_SEAL_STEP, LogGrantRequestSchema, LogGrantResultSchema } from './messages/grants.ts';
 export type { LogGrantRequest, LogGrantResult } from './messages/grants.ts';
+export { ApiReaderRequestSchema, ApiReaderResultSchema } from './messages/readers.ts';
+export type { ApiReaderRequest, ApiReaderResult } from './messages/readers.ts';
 export type { NatsJwtLogin } from './nats-login.ts';
 export {
   DEFAULT_READ_BYTES,

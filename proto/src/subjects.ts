@@ -31,6 +31,8 @@ export const subjects = {
     processes: `${ROOT}.api.processes`,
     /** What changed in a run's workspace between two steps (computed by the harness from the snapshots). */
     diff: `${ROOT}.api.diff`,
+    /** A NATS user that may read one run's log (agents' own runs; others read with their own user). */
+    reader: `${ROOT}.api.reader`,
   },
   /** Subjects only operators (and admins) may publish. */
   operatorApi: `${ROOT}.api.op.>`,
