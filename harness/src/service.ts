@@ -206,7 +206,7 @@ export class HarnessService implements AsyncDisposable {
    */
   #subscribe(): void {
     const { nc } = this.#ctx.nats;
-    const readers = new LogReaderDesk(this.#ctx.cfg.natsAuthorityFile, this.#rooms.records);
+    const readers = new LogReaderDesk(this.#ctx.cfg.natsAuthorityFile, this.#rooms.records, { ttlMs: this.#ctx.cfg.readerTtlMs });
     const serve = <S extends z.ZodType, R>(subject: string, schema: S, handle: (req: z.infer<S>, caller: ApiCaller) => Promise<R>) =>
       nc.subscribe(subject, {
         callback: (err, msg) => {

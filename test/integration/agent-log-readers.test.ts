@@ -34,9 +34,9 @@ const credential = (principal: string, role: 'agent' | 'operator' | 'reviewer') 
 /** A client as `principal` in `role`, over that role's own NATS user. */
 const connectAs = (principal: string, role: 'agent' | 'operator' | 'reviewer') => Airlock.connect({ servers: withCredentials(plain(), dep.roles[role]), credential: credential(principal, role) });
 
-const startHarness = () =>
+const startHarness = (more: { readerTtlMs?: number } = {}) =>
   HarnessService.start(
-    HarnessConfigSchema.parse({ natsUrl: withCredentials(plain(), dep.harness), keyFile: keyFile(), secretsDir: join(dir, 'secrets'), runnersFile: dep.runnersFile, natsAuthorityFile: dep.authorityFile, natsSystemUrl: withCredentials(plain(), dep.system), auth: 'required', runnerLostMs: 5000, openTimeoutMs: 30_000 }),
+    HarnessConfigSchema.parse({ natsUrl: withCredentials(plain(), dep.harness), keyFile: keyFile(), secretsDir: join(dir, 'secrets'), runnersFile: dep.runnersFile, natsAuthorityFile: dep.authorityFile, natsSystemUrl: withCredentials(plain(), dep.system), auth: 'required', runnerLostMs: 5000, openTimeoutMs: 30_000, ...more }),
     hc,
     silent,
   );
@@ -203,4 +203,24 @@ describe('agents read their own runs\' logs only, by NATS permission', () => {
     expect((await cli(['close', runId])).code).toBe(0);
     expect(await containersOf(RUNNER)).toEqual([]);
   }, 180_000);
+
+  it('a reader user is renewed before it expires: steps and a follow longer than its lifetime go on', async () => {
+    // Readers live 3 s here (an hour by default): the server disconnects a connection whose user expired.
+    await harness.drain(2000);
+    harness = await startHarness({ readerTtlMs: 3000 });
+    await using ada = await connectAs('ada', 'agent');
+    const run = await ada.open({});
+    expect(await run.exec('echo c-0')).toMatchObject({ exitCode: 0 });
+    const follow = all(ada.run(run.runId).log({ follow: true, signal: AbortSignal.timeout(120_000) })).catch((err: unknown) => err as Error);
+    // Each step takes 2 s: four of them outlive the first reader user twice over.
+    const t0 = Date.now();
+    for (let i = 1; i <= 4; i++) expect(await run.exec(`sleep 2; echo c-${i}`)).toMatchObject({ exitCode: 0, stdout: `c-${i}\n` });
+    expect(Date.now() - t0).toBeGreaterThan(7000);
+    await run.close();
+    const live = await follow;
+    if (live instanceof Error) throw live;
+    expect(stdoutOf(live)).toBe('c-0\nc-1\nc-2\nc-3\nc-4\n');
+    await harness.drain(2000);
+    harness = await startHarness();
+  }, 120_000);
 });
