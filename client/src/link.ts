@@ -33,7 +33,7 @@ export class Link {
     this.watch = watch;
     this.where = where;
     this.#credential = credential;
-    const ask = credential ? (runId: string, publicKey: string) => this.send(subjects.api.reader, { runId, publicKey }, ApiReaderResultSchema, 30_000) : undefined;
+    const ask = credential ? (runId: string, publicKey: string) => this.send(subjects.api.reader, { runId, publicKey }, ApiReaderResultSchema, 10_000) : undefined;
     this.readers = new LogReaders(nats, ask, reach);
   }
 
