@@ -14,7 +14,7 @@ import type { AskUnlisted } from './unlisted.ts';
 /** Less than this left to wait is not worth asking: denied at once. */
 const MIN_WAIT_MS = 1000;
 /** What the runner leaves of the step's time for the answer to arrive and the client to use it. */
-const STEP_MARGIN_MS = 1000;
+const STEP_MARGIN_MS = 2000;
 /** How long after its wait the runner still waits for the harness's answer (the expiry is written first). */
 const REPLY_GRACE_MS = 10_000;
 
