@@ -62,7 +62,9 @@ const stack = useStack(async () => {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const dest = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const policy = parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as { network: Record<string, unknown> };
+  const policy = parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as { network: Record<string, unknown>; commands: unknown[] };
+  // A command that reads like a held connection is held on its own (an egress approval never covers it).
+  policy.commands.push({ id: 'test.connect_word', verdict: 'ask', reason: 'a command named CONNECT', commands: ['CONNECT'] });
   policy.network.mode = 'proxy';
   policy.network.allow = [{ hosts: ['listed.test'], ports: [80] }];
   policy.network.unlisted = 'ask';
@@ -170,6 +172,8 @@ describe('egress to an unlisted host asks an operator', () => {
       [2, 'allowed', '1.1'],
     ]);
     expect(of(log, 'egress.decided')).toEqual([expect.objectContaining({ decision: 'approved', forRun: true })]);
+    // The approved hold's text as a command is held for itself: an egress approval lets no command through.
+    expect(await errorCode(r.exec('CONNECT other.test:80'))).toBe('validation_ask');
     await bot.close(run.runId);
   }, 180_000);
 
