@@ -157,6 +157,8 @@ export class EgressDesk {
       case 'rejected':
         return { allowed: false, approval: id, reason: `egress ${id} was denied by ${decided.decidedBy ?? 'an operator'}${note}` };
       default:
+        // Expired: nobody decided in time, or the run was closed while it was held (the note says which).
+        if (decided.note?.includes('the run was closed')) return { allowed: false, approval: id, reason: `egress ${id}: the run was closed while it was held` };
         return { allowed: false, approval: id, reason: `egress ${id}: nobody decided within ${waitMs} ms (expired, a denial)` };
     }
   }

@@ -30,7 +30,7 @@ export function egressScope(t: Pick<EgressTarget, 'host' | 'port'>): string {
 /** The decisions an egress hold offers, each with what it means. */
 export function egressChoices(t: EgressTarget): ApprovalChoice[] {
   return [
-    { decision: 'approve', label: `approve once: this connection to ${egressScope(t)}` },
+    { decision: 'approve', label: `approve once: this ${t.via === 'connect' ? 'connection' : 'request'} to ${egressScope(t)}` },
     { decision: 'approve_run', label: `approve for the rest of this run: connections to ${egressScope(t)} pass without asking` },
     { decision: 'reject', label: 'deny (the sandbox gets HTTP 403)' },
     { decision: 'reject_pause', label: 'deny and pause the run' },
