@@ -16,6 +16,7 @@ import { parse, stringify } from 'yaml';
 import { readAuditEntries, type AuditEntry } from '@airlock/ledger';
 import type { Airlock } from '@airlock/client';
 import { issueCredential } from '@airlock/harness';
+import { EgressAskResultSchema, PROTOCOL_VERSION, decodeReply, encode, subjects } from '@airlock/proto';
 import type { Approval, LogEvent } from '@airlock/proto';
 import { importPrivateKey } from '@airlock/trust';
 import { DEFAULT_POLICY_PATH } from '@airlock/validate';
@@ -164,7 +165,7 @@ describe('egress to an unlisted host asks an operator', () => {
     expect(hits).toEqual(expect.arrayContaining(['other.test/first', 'other.test/second', 'other.test/third']));
     expect((await olga.approvals({ runId: run.runId, all: true })).approvals).toHaveLength(1);
     const log = await runEvents(stack.client, run.runId);
-    const egress = of(log, 'egress.connection').filter((e) => e.host === 'other.test');
+    const egress = of(log, 'egress.connection').filter((e) => e.host === 'other.test' && e.port === 80);
     expect(egress.map((e) => [e.step, e.decision, e.approval])).toEqual([
       [1, 'held', '1.1'],
       [1, 'allowed', '1.1'],
@@ -172,6 +173,14 @@ describe('egress to an unlisted host asks an operator', () => {
       [2, 'allowed', '1.1'],
     ]);
     expect(of(log, 'egress.decided')).toEqual([expect.objectContaining({ decision: 'approved', forRun: true })]);
+    // The harness answers from the standing grant too (a runner that restarted has no memory of it),
+    // holds another port anew, and refuses a runner that does not hold the run (audited).
+    const ask = async (runnerId: string, body: Record<string, unknown>) => decodeReply(EgressAskResultSchema, (await stack.client.nats.nc.request(subjects.egressAsk(runnerId), encode({ v: PROTOCOL_VERSION, runId: run.runId, step: 2, via: 'connect', ...body }), { timeout: 30_000 })).data, 'egress ask');
+    expect(await ask(stack.runnerId, { host: 'other.test', port: 80, waitMs: 5000 })).toMatchObject({ allowed: true, forRun: true, approval: '1.1' });
+    expect(await ask(stack.runnerId, { host: 'other.test', port: 8080, waitMs: 1000 })).toEqual({ allowed: false, approval: '2.1', reason: 'egress 2.1: nobody decided within 1000 ms (expired, a denial)' });
+    await expect(ask('not-the-holder', { host: 'other.test', port: 80, waitMs: 5000 })).rejects.toThrow(/does not hold open run/);
+    const system = await runEvents(stack.client, 'system');
+    expect(system.some((e) => e.type === 'message.rejected' && e.code === 'egress_ask.unauthorized' && e.subject === subjects.egressAsk('not-the-holder'))).toBe(true);
     // The approved hold's text as a command is held for itself: an egress approval lets no command through.
     expect(await errorCode(r.exec('CONNECT other.test:80'))).toBe('validation_ask');
     await bot.close(run.runId);
