@@ -51,6 +51,7 @@ import { createValidator, defaultPolicy, loadPolicyFile, type Policy, type Valid
 import type { z } from 'zod';
 import { ApprovalBook } from './approvals/book.ts';
 import { startExpirySweep } from './approvals/expiry.ts';
+import { EgressDesk } from './approvals/egress-desk.ts';
 import { BundleBuilder, type BundleRef } from './bundles/build.ts';
 import type { HarnessConfig } from './config.ts';
 import type { HarnessContext } from './context.ts';
@@ -130,6 +131,8 @@ export class HarnessService implements AsyncDisposable {
   #logGrants: LogGrantsHandle | undefined;
   readonly #runnerKeys: RunnerKeyStore;
   #expiry: { stop(): void } | undefined;
+  /** Runners' asks for unlisted hosts (policy network.unlisted: ask), held as approvals. */
+  #egress: EgressDesk | undefined;
   /** Interrupts this harness escalates (stopped at drain), and those it took over from a previous one. */
   readonly #interrupter: { stop(): void };
   #interrupts: { stop(): void } | undefined;
@@ -192,6 +195,8 @@ export class HarnessService implements AsyncDisposable {
     svc.#interrupts = resumeInterrupts(svc.#desk, async () => (await svc.#rooms.records.list(false)).map((r) => r.runId), log);
     svc.#expiry = startExpirySweep(svc.#rooms.approvals, validator.policy.governance?.approvalExpiryMs ?? DEFAULT_APPROVAL_EXPIRY_MS, log);
     svc.#rooms.idle.start();
+    svc.#egress = new EgressDesk(svc.#ctx, { records: svc.#rooms.records, logs: svc.#rooms.logs, approvals: svc.#rooms.approvals, gate: svc.#rooms.gate });
+    svc.#egress.start();
     svc.#logGrants = await startLogGrants(svc.#ctx, { records: svc.#rooms.records, fleet: svc.#rooms.fleet, runnerKeys: svc.#runnerKeys, audit: svc.#rooms.logs.system });
     svc.#heartbeat = startHarnessHeartbeat(svc.#ctx.nats.nc, { startedAt: svc.#startedAt.toISOString() });
     svc.state = 'running';
@@ -350,6 +355,7 @@ export class HarnessService implements AsyncDisposable {
       this.#rooms.idle.stop();
       this.#heartbeat?.stop();
       this.#expiry?.stop();
+      this.#egress?.stop();
       this.#interrupter.stop();
       this.#interrupts?.stop();
       for (const s of this.#subs) s.unsubscribe();

@@ -138,3 +138,5 @@ export type {
   RunnerSignalResult,
 } from './messages/processes.ts';
 export { MAX_WAIT_MS, MAX_SESSION_VARS, MAX_SESSION_ENV_BYTES, CwdSchema, SessionEnvSchema } from './messages/session.ts';
+export { EgressAskRequestSchema, EgressAskResultSchema, EgressHoldSchema, EgressTargetSchema, egressApprovalId } from './messages/egress-ask.ts';
+export type { EgressAskRequest, EgressAskResult, EgressHold, EgressTarget } from './messages/egress-ask.ts';

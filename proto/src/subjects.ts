@@ -56,6 +56,9 @@ export const subjects = {
    */
   logGrant: (runnerId: string) => `${ROOT}.grant.${runnerId}`,
   logGrantAll: `${ROOT}.grant.*`,
+  /** A runner asks the harness about a connection its proxy holds (policy `network.unlisted: ask`); the subject names the asker. */
+  egressAsk: (runnerId: string) => `${ROOT}.egress.${runnerId}`,
+  egressAskAll: `${ROOT}.egress.*`,
   /** The durable run log: one subject per run. */
   log: (runId: string) => `${ROOT}.log.${runId}`,
   logAll: `${ROOT}.log.>`,

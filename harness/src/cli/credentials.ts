@@ -77,6 +77,8 @@ export function runnerPermissions(runnerId: string, opts: { logs?: 'all' | 'gran
       allow: [
         // With grants: only the shared system log (refused messages) and the request for a run's grant.
         ...(opts.logs === 'granted' ? [subjects.log('system'), subjects.logGrant(runnerId)] : [subjects.logAll]),
+        // Its proxy's asks for unlisted hosts (policy network.unlisted: ask): its own subject only.
+        subjects.egressAsk(runnerId),
         subjects.auditAll,
         subjects.runnerHeartbeat,
         '$JS.API.INFO',
