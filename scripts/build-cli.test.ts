@@ -1,5 +1,5 @@
 // The CLI bundle (scripts/build-cli.ts) and the `./airlock` launcher that runs it: what `exec`, `log`
-// and `--help` load before a command runs, and the rebuild when a source is newer than the bundle.
+// and `--help` load before a command runs, and the rebuild when a source differs from what the bundle was built from.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';

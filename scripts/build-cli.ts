@@ -3,7 +3,7 @@
 // without resolving, reading and type-stripping ~90 TypeScript modules on every call (measured: 0.6 s
 // for `--help` from the sources, most of it module loading and type stripping; see README "CLI start").
 //
-// `make setup` runs it; `./airlock` runs it again whenever a source is newer than the bundle, so an
+// `make setup` runs it; `./airlock` runs it again whenever a source differs from the one it was built from, so an
 // edited checkout never runs stale code. Commands that need the validator's wasm grammar, the MCP
 // server or the Codex front (`validate`, `replay`, `mcp`, `codex-env`) load those packages from their
 // sources at run time: they stay outside the bundle (they find their wasm and data files next to
@@ -110,7 +110,7 @@ export async function buildCli(outDir: string = CLI_BUNDLE_DIR): Promise<Metafil
   const result = await build({
     metafile: true,
     // The metafile's paths are relative to this: without it, a build started from another directory
-    // (`./airlock` run from anywhere) wrote an inputs.txt that named none of the sources.
+    // (`./airlock` run from anywhere) wrote a list of inputs that named none of the sources.
     absWorkingDir: root,
     entryPoints: { main: join(root, 'harness', 'src', 'cli', 'main.ts') },
     outdir: tmp,
