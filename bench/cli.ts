@@ -14,7 +14,7 @@ const run = promisify(execFile);
 const AIRLOCK = join(import.meta.dirname, '..', 'airlock');
 /** The bundle's own launcher, and the Node flags `./airlock` starts it with. */
 const BUNDLE_LAUNCHER = join(import.meta.dirname, '..', 'harness', 'dist', 'cli', 'airlock.js');
-const LAUNCHER_FLAGS = ['--disable-warning=ExperimentalWarning', '--max-semi-space-size=4', '--conditions=airlock-source'];
+const LAUNCHER_FLAGS = ['--disable-warning=ExperimentalWarning', '--min-semi-space-size=16', '--max-semi-space-size=16', '--conditions=airlock-source'];
 
 /** Wall time of one process, in ms; a failed command fails the bench (a fast failure is no result). */
 async function wall(file: string, args: string[]): Promise<number> {
