@@ -87,7 +87,7 @@ export async function refreshPaths(
       removeOld(p, old);
       if (old?.entry.type === 'dir') handled.add(p);
       tracker.multiLinked.delete(p);
-      tracker.recent.delete(p);
+      tracker.open.delete(p);
       continue;
     }
     const got = classifyEntry(p, rootPrefix + p, st, old, prev.startedAtNs, opts.racyWindowNs, opts.limits);

@@ -11,6 +11,8 @@ export const IN = {
   MODIFY: 0x2,
   ATTRIB: 0x4,
   CLOSE_WRITE: 0x8,
+  CLOSE_NOWRITE: 0x10,
+  OPEN: 0x20,
   MOVED_FROM: 0x40,
   MOVED_TO: 0x80,
   CREATE: 0x100,
@@ -20,14 +22,19 @@ export const IN = {
   UNMOUNT: 0x2000,
   Q_OVERFLOW: 0x4000,
   IGNORED: 0x8000,
+  ISDIR: 0x40000000,
   ONLYDIR: 0x1000000,
   DONT_FOLLOW: 0x2000000,
   EXCL_UNLINK: 0x4000000,
 } as const;
 
-/** What a directory watch asks for: every change of a child's name, content, mode or times, and of the directory itself. */
+/**
+ * What a directory watch asks for: every change of a child's name, content, mode or times, and of
+ * the directory itself; and opens and closes, so a file still open (or mapped: a mapping holds its
+ * file open) when a snapshot is taken is re-stat'ed like a walk would.
+ */
 export const DIR_MASK =
-  IN.MODIFY | IN.ATTRIB | IN.CLOSE_WRITE | IN.MOVED_FROM | IN.MOVED_TO | IN.CREATE | IN.DELETE | IN.DELETE_SELF | IN.MOVE_SELF | IN.ONLYDIR | IN.DONT_FOLLOW | IN.EXCL_UNLINK;
+  IN.MODIFY | IN.ATTRIB | IN.CLOSE_WRITE | IN.CLOSE_NOWRITE | IN.OPEN | IN.MOVED_FROM | IN.MOVED_TO | IN.CREATE | IN.DELETE | IN.DELETE_SELF | IN.MOVE_SELF | IN.ONLYDIR | IN.DONT_FOLLOW | IN.EXCL_UNLINK;
 
 const IN_NONBLOCK = 0o4000;
 const IN_CLOEXEC = 0o2000000;
@@ -35,7 +42,7 @@ const EAGAIN = 11;
 const EINTR = 4;
 
 /** Receives one decoded event; `name` is '' for events about the watched directory itself. */
-export type InotifySink = (wd: number, mask: number, name: string) => void;
+export type InotifySink = (wd: number, mask: number, name: string, cookie: number) => void;
 
 type Libc = {
   init1: (flags: number) => number;
@@ -153,6 +160,7 @@ export class InotifyHub {
     while (off + 16 <= n) {
       const wd = b.readInt32LE(off);
       const mask = b.readUInt32LE(off + 4);
+      const cookie = b.readUInt32LE(off + 8);
       const len = b.readUInt32LE(off + 12);
       let end = off + 16;
       const stop = off + 16 + len;
@@ -160,13 +168,13 @@ export class InotifyHub {
       const name = len > 0 ? b.toString('utf8', off + 16, end) : '';
       off = stop;
       if (mask & IN.Q_OVERFLOW) {
-        for (const s of this.#all) s(-1, mask, '');
+        for (const s of this.#all) s(-1, mask, '', 0);
         continue;
       }
       const sink = this.#sinks.get(wd);
       if (sink === undefined) continue;
       if (mask & IN.IGNORED) this.#sinks.delete(wd);
-      sink(wd, mask, name);
+      sink(wd, mask, name, cookie);
     }
   }
 
@@ -179,7 +187,7 @@ export class InotifyHub {
         this.drain();
       } catch {
         // A read error is reported as an overflow: every tracker falls back to a walk.
-        for (const s of this.#all) s(-1, IN.Q_OVERFLOW, '');
+        for (const s of this.#all) s(-1, IN.Q_OVERFLOW, '', 0);
       }
     }, everyMs);
     this.#timer.unref();

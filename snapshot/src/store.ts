@@ -233,7 +233,7 @@ export class SnapshotStore {
    * paths events named; any change no event named is reported in `tracking.missed`.
    */
   async #verifiedWalk(dir: string, tracker: WorkspaceTracker, fallback: TrackerFallback | undefined, refs: Set<string>, opts: SnapshotOptions, started: number): Promise<SnapshotResult> {
-    const vouched = new Set<string>([...tracker.multiLinked, ...tracker.recent]);
+    const vouched = new Set<string>([...tracker.multiLinked, ...tracker.open.keys()]);
     const named = tracker.beginWalk();
     const r = await this.#walk(dir, opts, refs, started, (rel) => tracker.watchDir(rel));
     for (const e of r.manifest.entries) {

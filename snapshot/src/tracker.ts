@@ -1,7 +1,8 @@
 // Knowing what changed in a workspace between two snapshots without walking it: one inotify watch
 // per directory, events recorded as the paths they name. The snapshot then lstats only those paths
-// (plus the few no directory event can vouch for: other names of hard-linked files, files written
-// recently through a possibly still mapped fd) and rescans only directories that are new. Anything
+// (plus the few no directory event can vouch for: other names of hard-linked files, and files open
+// right now, since a write through a shared mapping raises no event until the mapping is dropped)
+// and rescans only directories that are new. Anything
 // the events cannot vouch for makes the next snapshot a full walk: a kernel queue overflow, the
 // workspace root moved or deleted, a watch that could not be added, a snapshot taken from a state
 // the tracker did not produce. A full walk is also taken every `verifyEvery` snapshots or
@@ -17,8 +18,6 @@ export type TrackerOptions = {
   verifyEvery?: number;
   /** ...or when the last full walk is older than this [120,000]. */
   verifyAfterMs?: number;
-  /** Files written recently that every tracked snapshot re-stats (a write through a shared mapping raises no event) [1024]. */
-  recentWrites?: number;
 };
 
 /** Why the next snapshot cannot trust events alone; undefined while it can. */
@@ -51,8 +50,10 @@ export class WorkspaceTracker {
   #pending = new Set<string>();
   /** Paths re-stat'ed by every tracked snapshot: files with more than one name. */
   readonly multiLinked = new Set<string>();
-  /** Paths re-stat'ed by every tracked snapshot: files recently closed after writing (insertion order = age). */
-  readonly recent = new Set<string>();
+  /** Paths re-stat'ed by every tracked snapshot: files open now (opens minus closes seen; a mapping holds its file open). */
+  readonly open = new Map<string, number>();
+  /** Open counts of files renamed while open, by the rename's cookie, until its second half arrives. */
+  readonly #movedOpen = new Map<number, number>();
   /** Entries not snapshotted (fifos, sockets, devices, unrepresentable names), kept across tracked snapshots. */
   readonly skipped = new Map<string, SkipReason>();
   /** The chunks of the last manifest stored from events: the next one re-serializes only the chunks that changed. */
@@ -62,13 +63,13 @@ export class WorkspaceTracker {
   #sinceWalk = 0;
   #lastWalkAt = 0;
   #closed = false;
-  readonly #sink: InotifySink = (wd, mask, name) => this.#onEvent(wd, mask, name);
+  readonly #sink: InotifySink = (wd, mask, name, cookie) => this.#onEvent(wd, mask, name, cookie);
 
   constructor(root: string, opts: TrackerOptions = {}) {
     this.root = root;
     this.#rootPrefix = root.endsWith('/') ? root : `${root}/`;
     this.#hub = hub();
-    this.#opts = { verifyEvery: opts.verifyEvery ?? 64, verifyAfterMs: opts.verifyAfterMs ?? 120_000, recentWrites: opts.recentWrites ?? 1024 };
+    this.#opts = { verifyEvery: opts.verifyEvery ?? 64, verifyAfterMs: opts.verifyAfterMs ?? 120_000 };
     if (this.#hub === null) this.#fallback = 'unavailable';
   }
 
@@ -127,7 +128,7 @@ export class WorkspaceTracker {
     this.#pending = new Set();
     const all = new Set(named);
     for (const p of this.multiLinked) all.add(p);
-    for (const p of this.recent) all.add(p);
+    for (const p of this.open.keys()) all.add(p);
     return { named, all };
   }
 
@@ -192,16 +193,17 @@ export class WorkspaceTracker {
       }
     }
     for (const p of this.skipped.keys()) if (p === rel || p.startsWith(prefix)) this.skipped.delete(p);
+    for (const p of this.open.keys()) if (p.startsWith(prefix)) this.open.delete(p);
   }
 
-  /** Records a file written (closed after writing): re-stat'ed by the next `recentWrites` snapshots' worth of writes. */
-  #wrote(path: string): void {
-    this.recent.delete(path);
-    this.recent.add(path);
-    if (this.recent.size > this.#opts.recentWrites) this.recent.delete(this.recent.values().next().value as string);
+  /** Opens minus closes of a file; a file no longer open leaves the map. */
+  #opened(path: string, delta: number): void {
+    const n = (this.open.get(path) ?? 0) + delta;
+    if (n > 0) this.open.set(path, n);
+    else this.open.delete(path);
   }
 
-  #onEvent(wd: number, mask: number, name: string): void {
+  #onEvent(wd: number, mask: number, name: string, cookie: number): void {
     if (wd === -1 || mask & IN.Q_OVERFLOW) {
       this.#fallback ??= 'overflow';
       return;
@@ -220,6 +222,8 @@ export class WorkspaceTracker {
       return;
     }
     if (name === '') {
+      // About the directory itself: only its mode, or its going away, matter (not its reads).
+      if (!(mask & (IN.ATTRIB | IN.DELETE_SELF | IN.MOVE_SELF))) return;
       if (dir === '') {
         // The root's own mode is not in a manifest; moving or deleting it is.
         if (mask & (IN.DELETE_SELF | IN.MOVE_SELF)) this.#fallback ??= 'root_gone';
@@ -229,8 +233,25 @@ export class WorkspaceTracker {
       return;
     }
     const path = dir === '' ? name : `${dir}/${name}`;
+    if (mask & IN.ISDIR && mask & (IN.OPEN | IN.CLOSE_NOWRITE)) return; // a directory read
+    if (mask & IN.OPEN) {
+      this.#opened(path, 1);
+      return;
+    }
+    if (mask & IN.CLOSE_NOWRITE) {
+      this.#opened(path, -1);
+      return;
+    }
+    if (mask & IN.CLOSE_WRITE) this.#opened(path, -1);
+    if (mask & IN.MOVED_FROM && this.open.has(path)) {
+      this.#movedOpen.set(cookie, this.open.get(path) as number);
+      this.open.delete(path);
+    }
+    if (mask & IN.MOVED_TO && this.#movedOpen.has(cookie)) {
+      this.#opened(path, this.#movedOpen.get(cookie) as number);
+      this.#movedOpen.delete(cookie);
+    }
     this.#pending.add(path);
-    if (mask & (IN.CLOSE_WRITE | IN.MODIFY)) this.#wrote(path);
   }
 
   /** Stops tracking; the watches go. Idempotent. */
