@@ -460,6 +460,7 @@ export class RunnerService implements AsyncDisposable {
         deleted: s.deleted,
         bytesUploaded: s.bytesUploaded + s.manifestBytesUploaded,
         durationMs: Math.round(s.durationMs * 1000) / 1000,
+        ...(s.tracking ? { found: s.tracking.mode } : {}),
       });
       return r.digest;
     } catch (err) {
