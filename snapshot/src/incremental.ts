@@ -60,6 +60,23 @@ export async function refreshPaths(
   const seen = new Set(queue);
   let byIno: Map<string, string[]> | undefined;
   const current = (p: string): ScannedEntry | CachedEntry['entry'] | null | undefined => (changes.has(p) ? changes.get(p) : prev.byPath.get(p)?.entry);
+  /** A file with several names: re-stat'ed from now on; when newly linked, its other names known to `prev` are re-stat'ed in this pass too (a write through one name raised no event under the others). */
+  const linked = (e: Extract<ScannedEntry, { type: 'file' }>): void => {
+    if ((e.stat.nlink ?? 1) <= 1) {
+      tracker.multiLinked.delete(e.path);
+      return;
+    }
+    if (tracker.multiLinked.has(e.path)) return;
+    tracker.multiLinked.add(e.path);
+    byIno ??= inodeIndex(prev);
+    for (const other of byIno.get(`${e.stat.dev}:${e.stat.ino}`) ?? []) {
+      tracker.multiLinked.add(other);
+      if (!seen.has(other)) {
+        seen.add(other);
+        queue.push(other);
+      }
+    }
+  };
   const removeOld = (p: string, old: CachedEntry | undefined): void => {
     if (old?.entry.type === 'dir') {
       removedSubtrees.add(p);
@@ -112,7 +129,7 @@ export async function refreshPaths(
       const sub = await scanWorkspace(root, { previous: prev, racyWindowNs: opts.racyWindowNs, limits: opts.limits, signal: opts.signal, subdir: p, onDir: (rel) => tracker.watchDir(rel) });
       for (const e of sub.entries) {
         changes.set(e.path, e);
-        if (e.type === 'file' && (e.stat.nlink ?? 1) > 1) tracker.multiLinked.add(e.path);
+        if (e.type === 'file') linked(e);
       }
       for (const s of sub.skipped) {
         if (s.reason !== 'vanished') tracker.skipped.set(s.path, s.reason);
@@ -123,23 +140,7 @@ export async function refreshPaths(
     removeOld(p, old);
     if (old?.entry.type === 'dir') handled.add(p);
     changes.set(p, got);
-    if (got.type !== 'file') continue;
-    if ((got.stat.nlink ?? 1) <= 1) {
-      tracker.multiLinked.delete(p);
-      continue;
-    }
-    if (!tracker.multiLinked.has(p)) {
-      // Newly linked: its other names raised no event of their own; re-stat them now and from now on.
-      tracker.multiLinked.add(p);
-      byIno ??= inodeIndex(prev);
-      for (const other of byIno.get(`${got.stat.dev}:${got.stat.ino}`) ?? []) {
-        tracker.multiLinked.add(other);
-        if (!seen.has(other)) {
-          seen.add(other);
-          queue.push(other);
-        }
-      }
-    }
+    if (got.type === 'file') linked(got);
   }
   return { changes, removedSubtrees, skipped };
 }

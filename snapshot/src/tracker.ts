@@ -76,7 +76,7 @@ export class WorkspaceTracker {
   /** Why the next snapshot from `previous` must walk, or undefined when events suffice. */
   fallbackFor(previous: SnapshotState | undefined): TrackerFallback | undefined {
     if (this.#closed) return 'closed';
-    this.#hub?.drain();
+    this.#drain();
     if (this.#fallback !== undefined) return this.#fallback;
     if (previous === undefined || previous !== this.#base) return 'other_state';
     return undefined;
@@ -85,6 +85,15 @@ export class WorkspaceTracker {
   /** True when the next snapshot should be a full walk checked against the events. */
   get verifyDue(): boolean {
     return this.#sinceWalk >= this.#opts.verifyEvery || performance.now() - this.#lastWalkAt >= this.#opts.verifyAfterMs;
+  }
+
+  /** Reads every queued event; a read error counts as lost events (the next snapshot walks). */
+  #drain(): void {
+    try {
+      this.#hub?.drain();
+    } catch {
+      this.#fallback ??= 'overflow';
+    }
   }
 
   /** True when a hub exists (the tracker can place watches). */
@@ -98,7 +107,7 @@ export class WorkspaceTracker {
    * since the last snapshot (for the verifying comparison).
    */
   beginWalk(): Set<string> {
-    this.#hub?.drain();
+    this.#drain();
     const named = this.#pending;
     this.#pending = new Set();
     for (const wd of this.#wdToPath.keys()) this.#hub?.rmWatch(wd);
@@ -123,7 +132,7 @@ export class WorkspaceTracker {
    * recently written files. {@link untake} gives them back if the snapshot fails.
    */
   take(): { named: Set<string>; all: Set<string> } {
-    this.#hub?.drain();
+    this.#drain();
     const named = this.#pending;
     this.#pending = new Set();
     const all = new Set(named);
@@ -151,7 +160,7 @@ export class WorkspaceTracker {
 
   /** Events named since the last take (after a drain): a change raced the snapshot. */
   pendingNow(): ReadonlySet<string> {
-    this.#hub?.drain();
+    this.#drain();
     return this.#pending;
   }
 
@@ -194,6 +203,7 @@ export class WorkspaceTracker {
     }
     for (const p of this.skipped.keys()) if (p === rel || p.startsWith(prefix)) this.skipped.delete(p);
     for (const p of this.open.keys()) if (p.startsWith(prefix)) this.open.delete(p);
+    for (const p of this.multiLinked) if (p.startsWith(prefix)) this.multiLinked.delete(p);
   }
 
   /** Opens minus closes of a file; a file no longer open leaves the map. */

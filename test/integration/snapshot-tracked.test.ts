@@ -71,6 +71,14 @@ const edits: Edit[] = [
     expect(await text(join(r, 'a.txt'))).toBe('HARD!\n');
     expect(await text(join(r, 'hard.txt'))).toBe('HARD!\n');
   }],
+  ['a new directory holding a new name of an old file, written through it (mtime put back)', async (d) => {
+    await mkdir(join(d, 'linkdir'));
+    await link(join(d, 'solo.txt'), join(d, 'linkdir', 'h'));
+    await rewriteKeepingMtime(join(d, 'linkdir', 'h'), 'SOLO!\n');
+  }, async (r) => {
+    expect(await text(join(r, 'solo.txt'))).toBe('SOLO!\n');
+    expect(await text(join(r, 'linkdir', 'h'))).toBe('SOLO!\n');
+  }],
   ['add an empty directory', (d) => mkdir(join(d, 'empty')), async (r) => expect((await stat(join(r, 'empty'))).isDirectory()).toBe(true)],
   ['a new directory tree written at once (before any watch on it)', async (d) => {
     await mkdir(join(d, 'deep', 'x', 'y'), { recursive: true });
@@ -114,8 +122,9 @@ describe('snapshots from file events', { timeout: 180_000 }, () => {
     await mkdir(join(dir, 'src'), { recursive: true });
     await writeFile(join(dir, 'a.txt'), 'alpha\n');
     await writeFile(join(dir, 'src', 'b.txt'), 'bravo\n');
+    await writeFile(join(dir, 'solo.txt'), 'solo!\n');
     await symlink('a.txt', join(dir, 'link'));
-    for (const f of ['a.txt', 'src/b.txt']) await utimes(join(dir, f), 1_700_000_000, 1_700_000_000);
+    for (const f of ['a.txt', 'src/b.txt', 'solo.txt']) await utimes(join(dir, f), 1_700_000_000, 1_700_000_000);
     using tracker = new WorkspaceTracker(dir, eventsOnly);
     expect(tracker.available, 'inotify must be available on this host').toBe(true);
     let prev: SnapshotResult = await store.snapshot(dir, { tracker });
