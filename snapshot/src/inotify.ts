@@ -4,7 +4,10 @@
 // read (fs.watch delivers later, from the event loop). Here the fd is non-blocking and read
 // synchronously until EAGAIN: fsnotify queues an event inside the write syscall itself, so after a
 // drain every change made before it is known.
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
+
+/** The part of koffi this file uses (loaded on first use: importing the snapshot library never loads a native module). */
+type Koffi = { load(name: string): { func(signature: string): unknown }; errno(): number };
 
 /** Event bits (linux/inotify.h). */
 export const IN = {
@@ -45,6 +48,7 @@ const EINTR = 4;
 export type InotifySink = (wd: number, mask: number, name: string, cookie: number) => void;
 
 type Libc = {
+  errno: () => number;
   init1: (flags: number) => number;
   addWatch: (fd: number, path: string, mask: number) => number;
   rmWatch: (fd: number, wd: number) => number;
@@ -59,10 +63,18 @@ function loadLibc(): Libc | null {
   if (libc !== undefined) return libc;
   libc = null;
   if (process.platform !== 'linux') return null;
+  let koffi: Koffi;
+  try {
+    // Not a static import: a bundler leaves this to run time, where koffi finds its prebuilt binary.
+    koffi = createRequire(import.meta.url)('koffi') as Koffi;
+  } catch {
+    return null;
+  }
   for (const name of ['libc.so.6', 'libc.musl-x86_64.so.1', 'libc.musl-aarch64.so.1']) {
     try {
       const lib = koffi.load(name);
       libc = {
+        errno: () => koffi.errno(),
         init1: lib.func('int inotify_init1(int flags)') as Libc['init1'],
         addWatch: lib.func('int inotify_add_watch(int fd, const char *path, uint32_t mask)') as Libc['addWatch'],
         rmWatch: lib.func('int inotify_rm_watch(int fd, int wd)') as Libc['rmWatch'],
@@ -118,7 +130,7 @@ export class InotifyHub {
   addWatch(abs: string, sink: InotifySink): number {
     if (this.#closed) throw new InotifyError('add_watch on a closed hub', 9);
     const wd = this.#c.addWatch(this.#fd, abs, DIR_MASK);
-    if (wd < 0) throw new InotifyError('add_watch', koffi.errno());
+    if (wd < 0) throw new InotifyError('add_watch', this.#c.errno());
     this.#sinks.set(wd, sink);
     this.#all.add(sink);
     return wd;
@@ -144,7 +156,7 @@ export class InotifyHub {
     for (;;) {
       const n = this.#c.read(this.#fd, this.#buf, this.#buf.length);
       if (n < 0) {
-        const e = koffi.errno();
+        const e = this.#c.errno();
         if (e === EINTR) continue;
         if (e === EAGAIN) return;
         throw new InotifyError('read', e);
