@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
-import { SnapshotStore } from '@airlock/snapshot';
+import { SnapshotStore, WorkspaceTracker } from '@airlock/snapshot';
 import type { SnapshotResult } from '@airlock/snapshot';
 
 /** Options of {@link runSnapshotBench}. */
@@ -106,6 +106,12 @@ async function median(n: number, fn: () => Promise<number>): Promise<number> {
   return xs[Math.floor(xs.length / 2)] as number;
 }
 
+/** Median of recorded samples, one decimal. */
+function fmtMedian(xs: number[]): string {
+  const s = [...xs].sort((a, b) => a - b);
+  return (s[Math.floor(s.length / 2)] ?? NaN).toFixed(1);
+}
+
 let editCounter = 0;
 /** Rewrites one small file with new content of the same size class. */
 async function touchFile(root: string, path: string): Promise<void> {
@@ -155,31 +161,53 @@ export async function runSnapshotBench(opts: SnapshotBenchOptions = {}): Promise
     // The runner's configuration: a local cache of small blobs beside the workspaces.
     await using store = await SnapshotStore.open(nc, { blobBucket: `bench_blobs_${tag}`, manifestBucket: `bench_manifests_${tag}`, cacheDir: join(scratch, 'blob-cache') });
 
-    // --- Airlock snapshots
-    const first = await timeAsync(() => store.snapshot(ws));
-    row({ name: 'airlock: first snapshot', ms: first.ms, bytes: first.value.stats.bytesUploaded, note: `${first.value.stats.blobsUploaded} blobs` });
+    // --- Airlock snapshots, as the runner takes them: with file-event change tracking, the
+    // walk-only path measured beside them in the same run (same workspace, same store).
+    const tracker = new WorkspaceTracker(ws);
+    const first = await timeAsync(() => store.snapshot(ws, { tracker }));
+    row({ name: 'airlock: first snapshot', ms: first.ms, bytes: first.value.stats.bytesUploaded, note: `${first.value.stats.blobsUploaded} blobs; tracking ${tracker.available ? 'on' : 'UNAVAILABLE'}` });
     let state = first.value.state;
+    let walkState = first.value.state;
     // Wait until the racy window has passed for the generated files (as it would between real steps).
     await new Promise((r) => setTimeout(r, 2100));
+    walkState = (await store.snapshot(ws, { previous: walkState })).state;
+    state = (await store.snapshot(ws, { previous: state, tracker })).state;
+    const modes = new Set<string>();
+    const tracked = (r: SnapshotResult): SnapshotResult => {
+      modes.add(r.stats.tracking?.mode ?? 'none');
+      return r;
+    };
     let noopHashed = 0;
+    const noopWalk: number[] = [];
     const noop = await median(5, async () => {
-      const r = await timeAsync(() => store.snapshot(ws, { previous: state }));
+      const w = await timeAsync(() => store.snapshot(ws, { previous: walkState }));
+      walkState = w.value.state;
+      noopWalk.push(w.ms);
+      const r = await timeAsync(() => store.snapshot(ws, { previous: state, tracker }).then(tracked));
       state = r.value.state;
       noopHashed += r.value.stats.filesHashed;
       return r.ms;
     });
-    row({ name: 'airlock: snapshot, nothing changed (median of 5)', ms: noop, note: `hashed ${noopHashed} in 5` });
+    row({ name: 'airlock: snapshot, nothing changed (median of 5)', ms: noop, note: `hashed ${noopHashed} in 5; walk without events ${fmtMedian(noopWalk)} ms in the same run` });
+    const oneWalk: number[] = [];
     const one = await median(5, async () => {
       await touchFile(ws, small[editCounter % small.length] as string);
-      const r = await timeAsync(() => store.snapshot(ws, { previous: state }));
+      const r = await timeAsync(() => store.snapshot(ws, { previous: state, tracker }).then(tracked));
       state = r.value.state;
+      const w = await timeAsync(() => store.snapshot(ws, { previous: walkState }));
+      walkState = w.value.state;
+      oneWalk.push(w.ms);
       return r.ms;
     });
-    row({ name: 'airlock: incremental snapshot, 1 file changed (median of 5)', ms: one });
+    row({ name: 'airlock: incremental snapshot, 1 file changed (median of 5)', ms: one, note: `walk without events ${fmtMedian(oneWalk)} ms in the same run` });
     for (let i = 0; i < 100; i++) await touchFile(ws, small[(editCounter + i * 7) % small.length] as string);
-    const hundred = await timeAsync(() => store.snapshot(ws, { previous: state }));
+    const hundred = await timeAsync(() => store.snapshot(ws, { previous: state, tracker }).then(tracked));
     state = hundred.value.state;
-    row({ name: 'airlock: incremental snapshot, 100 files changed', ms: hundred.ms, note: `hashed ${hundred.value.stats.filesHashed}, uploaded ${hundred.value.stats.blobsUploaded}` });
+    const hundredWalk = await timeAsync(() => store.snapshot(ws, { previous: walkState }));
+    walkState = hundredWalk.value.state;
+    if (hundredWalk.value.digest !== hundred.value.digest) throw new Error('bench: the tracked and the walked snapshot of the same tree differ');
+    row({ name: 'airlock: incremental snapshot, 100 files changed', ms: hundred.ms, note: `hashed ${hundred.value.stats.filesHashed}, uploaded ${hundred.value.stats.blobsUploaded}; walk ${hundredWalk.ms.toFixed(1)} ms; snapshots by ${[...modes].join('/')}` });
+    tracker.close();
 
     // --- restore (fresh target each time)
     const restoreFresh = await median(3, async () => {

@@ -43,6 +43,7 @@ import { reapOrphans, sweep, type SweepHost } from './sweep.ts';
 import { WarmPool, releaseRunSlot, type ClaimedSandbox } from './pool.ts';
 import { SANDBOX_GID, SANDBOX_UID, chownTree, prepareWorkspace, releaseWorkspace, type PreparedWorkspace } from './workspace.ts';
 import { serveRollback } from './rollback.ts';
+import { trackerOf } from './tracking.ts';
 import type { RunnerConfig } from './config.ts';
 import { RunnerKeyring } from './identity.ts';
 import type { Logger } from './logger.ts';
@@ -443,9 +444,10 @@ export class RunnerService implements AsyncDisposable {
    */
   async #snapshot(run: LiveRun, step: number): Promise<string | undefined> {
     try {
-      const r = await this.#snapshots.snapshot(run.workspace.path, { previous: run.snap, group: run.runId, label: `step-${step}` });
+      const r = await this.#snapshots.snapshot(run.workspace.path, { previous: run.snap, group: run.runId, label: `step-${step}`, tracker: trackerOf(run.workspace) });
       run.snap = r.state;
       const s = r.stats;
+      if (s.tracking?.missed?.length) this.#log.warn({ runId: run.runId, step, missed: s.tracking.missed.slice(0, 20) }, 'snapshot: the verifying walk found changes no file event named');
       if (s.skipped.length > 0) this.#log.warn({ runId: run.runId, step, skipped: s.skipped.slice(0, 20) }, 'snapshot skipped entries it cannot store');
       await run.log.append({
         type: 'snapshot.created',
@@ -458,6 +460,7 @@ export class RunnerService implements AsyncDisposable {
         deleted: s.deleted,
         bytesUploaded: s.bytesUploaded + s.manifestBytesUploaded,
         durationMs: Math.round(s.durationMs * 1000) / 1000,
+        ...(s.tracking ? { found: s.tracking.mode } : {}),
       });
       return r.digest;
     } catch (err) {

@@ -1,6 +1,7 @@
 import { lstat, mkdir, opendir, lchown, rm, chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AirlockError } from '@airlock/proto';
+import { stopTracking } from './tracking.ts';
 
 /** uid:gid sandboxes run as when the workspace belongs to root (the `agent` user of our images). */
 export const SANDBOX_UID = 1000;
@@ -46,6 +47,7 @@ export async function prepareWorkspace(requested: string | undefined, stateDir: 
 
 /** Gives a workspace back: chown to its owner, or delete it when the runner made it. Idempotent. */
 export async function releaseWorkspace(ws: { path: string; ownerBack: string; owned: boolean }): Promise<void> {
+  stopTracking(ws);
   if (ws.owned) {
     await rm(ws.path, { recursive: true, force: true });
     return;

@@ -30,6 +30,8 @@ export {
 } from './manifest.ts';
 export type { Manifest, ManifestEntry, EntryType, SnapshotLimits } from './manifest.ts';
 export { stateFromManifest, canReuseHash, scanWorkspace } from './scan.ts';
+export { WorkspaceTracker } from './tracker.ts';
+export type { TrackerOptions, TrackerFallback } from './tracker.ts';
 export type { SnapshotState, StatRecord, CachedEntry, SkippedEntry, SkipReason, ScanResult, ScannedEntry } from './scan.ts';
 export { diffManifests, unifiedDiff, myersDiff, isProbablyText } from './diff.ts';
 export type { ManifestDiff, ModifiedEntry } from './diff.ts';

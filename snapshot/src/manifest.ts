@@ -127,14 +127,37 @@ export function manifestDigest(m: Manifest): string {
   return createHash('sha256').update(serializeManifest(m)).digest('hex');
 }
 
-/** FNV-1a 32-bit; only used to place manifest chunk boundaries. */
-function fnv1a(s: string): number {
+/**
+ * FNV-1a 32-bit with a final avalanche (murmur3's fmix32); only used to place manifest chunk
+ * boundaries. Plain FNV-1a's low bits depend only on the low bits of each character, so paths that
+ * differ in digits rarely hit `% avgLines === 0` and chunks grew to `maxChunkBytes`.
+ */
+function boundaryHash(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h >>> 0;
+}
+
+/** A serialized line and its UTF-8 length (newline included), cached per entry object (manifest entries are never mutated). */
+type Line = { text: string; bytes: number; hash: number };
+const lines = new WeakMap<ManifestEntry, Line>();
+
+function lineOf(e: ManifestEntry): Line {
+  let l = lines.get(e);
+  if (l === undefined) {
+    const text = serializeEntry(e);
+    l = { text, bytes: Buffer.byteLength(text) + 1, hash: boundaryHash(e.path) };
+    lines.set(e, l);
+  }
+  return l;
 }
 
 /**
@@ -144,21 +167,67 @@ function fnv1a(s: string): number {
  * at `maxChunkBytes`. Concatenating the chunks gives back {@link serializeManifest}.
  */
 export function chunkManifest(m: Manifest, avgLines = 64, maxChunkBytes = 256 * 1024): Buffer[] {
-  const chunks: Buffer[] = [];
-  let cur: string[] = [HEADER_LINE];
+  return chunkRanges(m, avgLines, maxChunkBytes).map(([a, b]) => chunkBytes(m.entries, a, b));
+}
+
+/** [start, end) entry ranges of the chunks; the header line belongs to the first. */
+function chunkRanges(m: Manifest, avgLines: number, maxChunkBytes: number): [number, number][] {
+  const ranges: [number, number][] = [];
+  let start = 0;
   let curBytes = HEADER_LINE.length + 1;
-  for (const e of m.entries) {
-    const line = serializeEntry(e);
-    cur.push(line);
-    curBytes += Buffer.byteLength(line) + 1;
-    if (fnv1a(e.path) % avgLines === 0 || curBytes >= maxChunkBytes) {
-      chunks.push(Buffer.from(cur.join('\n') + '\n'));
-      cur = [];
+  const n = m.entries.length;
+  for (let i = 0; i < n; i++) {
+    const l = lineOf(m.entries[i] as ManifestEntry);
+    curBytes += l.bytes;
+    if (l.hash % avgLines === 0 || curBytes >= maxChunkBytes) {
+      ranges.push([start, i + 1]);
+      start = i + 1;
       curBytes = 0;
     }
   }
-  if (cur.length > 0) chunks.push(Buffer.from(cur.join('\n') + '\n'));
-  return chunks;
+  if (start < n || ranges.length === 0) ranges.push([start, n]);
+  return ranges;
+}
+
+function chunkBytes(entries: readonly ManifestEntry[], a: number, b: number): Buffer {
+  const parts: string[] = a === 0 ? [HEADER_LINE] : [];
+  for (let i = a; i < b; i++) parts.push(lineOf(entries[i] as ManifestEntry).text);
+  return Buffer.from(parts.join('\n') + '\n');
+}
+
+/** A chunk kept for the next manifest of the same workspace: its entry objects, bytes and name. */
+type CachedChunk = { entries: ManifestEntry[]; withHeader: boolean; bytes: Buffer; name: string };
+
+/**
+ * The chunks of consecutive manifests of one workspace, keyed by their first entry object: a chunk
+ * whose entry objects are all the same as last time is reused without serializing or hashing it.
+ */
+export class ManifestChunkCache {
+  #byFirst = new Map<ManifestEntry | null, CachedChunk>();
+
+  /** {@link chunkManifest}'s chunks with their SHA-256 names (`hash`), and the digest of the whole manifest. */
+  chunk(m: Manifest, hash: (b: Uint8Array) => string): { chunks: Buffer[]; names: string[]; digest: string } {
+    const next = new Map<ManifestEntry | null, CachedChunk>();
+    const chunks: Buffer[] = [];
+    const names: string[] = [];
+    const whole = createHash('sha256');
+    for (const [a, b] of chunkRanges(m, 64, 256 * 1024)) {
+      const first = a < b ? (m.entries[a] as ManifestEntry) : null;
+      const old = this.#byFirst.get(first);
+      let c: CachedChunk;
+      if (old !== undefined && old.withHeader === (a === 0) && old.entries.length === b - a && old.entries.every((e, i) => e === m.entries[a + i])) c = old;
+      else {
+        const bytes = chunkBytes(m.entries, a, b);
+        c = { entries: m.entries.slice(a, b), withHeader: a === 0, bytes, name: hash(bytes) };
+      }
+      next.set(first, c);
+      chunks.push(c.bytes);
+      names.push(c.name);
+      whole.update(c.bytes);
+    }
+    this.#byFirst = next;
+    return { chunks, names, digest: whole.digest('hex') };
+  }
 }
 
 function invalid(why: string, data?: Record<string, unknown>): never {

@@ -13,6 +13,8 @@ export type StatRecord = {
   dev: bigint;
   /** Full st_mode (type + permission bits). */
   mode: number;
+  /** Link count: a file with several names changes under all of them (change tracking re-stats it). Absent in records made before it existed. */
+  nlink?: number;
 };
 
 /** A manifest entry plus the stat it was observed with (absent after a rebuild from a manifest). */
@@ -40,7 +42,7 @@ export function stateFromManifest(digest: string, manifest: Manifest): SnapshotS
 
 /** Converts a bigint lstat to the compared fields. */
 export function toStatRecord(st: BigIntStats): StatRecord {
-  return { size: Number(st.size), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, ino: st.ino, dev: st.dev, mode: Number(st.mode) };
+  return { size: Number(st.size), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, ino: st.ino, dev: st.dev, mode: Number(st.mode), nlink: Number(st.nlink) };
 }
 
 /**
@@ -123,6 +125,48 @@ export function nowNs(): bigint {
 }
 
 /**
+ * One lstat'ed path as a scanned entry (a file with `sha256` undefined must be hashed: its stat
+ * does not vouch for the cached hash), or why it is skipped. Reads a symlink's target only when its
+ * stat changed. Throws `limit_exceeded` for a file over `maxEntryBytes`.
+ */
+export function classifyEntry(
+  path: string,
+  abs: string,
+  st: BigIntStats,
+  cached: CachedEntry | undefined,
+  prevStart: bigint,
+  racyWindowNs: bigint,
+  limits: SnapshotLimits,
+): ScannedEntry | SkippedEntry {
+  const stat = toStatRecord(st);
+  const mode = stat.mode & 0o777;
+  const type = stat.mode & S_IFMT;
+  if (type === S_IFDIR) return { path, type: 'dir', mode, stat };
+  if (type === S_IFREG) {
+    if (stat.size > limits.maxEntryBytes) {
+      throw new SnapshotError('limit_exceeded', `${path} is ${stat.size} bytes, limit ${limits.maxEntryBytes}`, { data: { path, limit: 'maxEntryBytes' } });
+    }
+    const sha256 = cached?.entry.type === 'file' && canReuseHash(cached.stat, stat, prevStart, racyWindowNs) ? cached.entry.sha256 : undefined;
+    return { path, type: 'file', mode, size: stat.size, sha256, stat };
+  }
+  if (type === S_IFLNK) {
+    const c = cached?.stat;
+    if (cached?.entry.type === 'symlink' && c && c.mtimeNs === stat.mtimeNs && c.ctimeNs === stat.ctimeNs && c.ino === stat.ino && c.size === stat.size) {
+      return { path, type: 'symlink', mode, target: cached.entry.target, stat };
+    }
+    let target: string;
+    try {
+      target = readlinkSync(abs);
+    } catch {
+      return { path, reason: 'vanished' };
+    }
+    if (target.includes('\uFFFD')) return { path, reason: 'unrepresentable_name' };
+    return { path, type: 'symlink', mode, target, stat };
+  }
+  return { path, reason: skipReason(stat.mode) };
+}
+
+/**
  * Walks `root` without following symlinks and classifies every path against the previous state's
  * stat cache. Uses synchronous lstat in slices of `sliceSize` entries, yielding to the event loop
  * between slices: an lstat through the thread pool costs ~10x the syscall itself, and the scan is
@@ -131,7 +175,17 @@ export function nowNs(): bigint {
  */
 export async function scanWorkspace(
   root: string,
-  opts: { previous?: SnapshotState | undefined; racyWindowNs: bigint; limits?: SnapshotLimits; signal?: AbortSignal | undefined; sliceSize?: number },
+  opts: {
+    previous?: SnapshotState | undefined;
+    racyWindowNs: bigint;
+    limits?: SnapshotLimits;
+    signal?: AbortSignal | undefined;
+    sliceSize?: number;
+    /** Walk only below this directory (relative, already known to be one); entries keep workspace-relative paths. */
+    subdir?: string;
+    /** Called with each directory (relative, '' = root) just before it is read: change tracking watches it there. */
+    onDir?: (rel: string) => void;
+  },
 ): Promise<ScanResult> {
   const limits = opts.limits ?? defaultLimits;
   const sliceSize = opts.sliceSize ?? 1024;
@@ -155,10 +209,11 @@ export async function scanWorkspace(
   // Plain concatenation instead of path.join per entry: join normalizes every call (~10% of a walk).
   const rootPrefix = root.endsWith('/') ? root : `${root}/`;
   let ascii = true;
-  const stack: string[] = [''];
+  const stack: string[] = [opts.subdir ?? ''];
   while (stack.length > 0) {
     const rel = stack.pop() as string;
     const abs = rel === '' ? root : rootPrefix + rel;
+    opts.onDir?.(rel);
     let names: string[];
     try {
       names = readdirSync(abs);
@@ -187,41 +242,16 @@ export async function scanWorkspace(
         skipped.push({ path, reason: 'vanished' });
         continue;
       }
-      const stat = toStatRecord(st);
-      const mode = stat.mode & 0o777;
-      const type = stat.mode & S_IFMT;
-      const cached = prev?.byPath.get(path);
-      if (type === S_IFDIR) {
-        entries.push({ path, type: 'dir', mode, stat });
-        stack.push(path);
-      } else if (type === S_IFREG) {
-        if (stat.size > limits.maxEntryBytes) {
-          throw new SnapshotError('limit_exceeded', `${path} is ${stat.size} bytes, limit ${limits.maxEntryBytes}`, { data: { path, limit: 'maxEntryBytes' } });
-        }
-        totalBytes += stat.size;
-        let sha256: string | undefined;
-        if (cached?.entry.type === 'file' && canReuseHash(cached.stat, stat, prevStart, opts.racyWindowNs)) sha256 = cached.entry.sha256;
-        else candidates++;
-        entries.push({ path, type: 'file', mode, size: stat.size, sha256, stat });
-      } else if (type === S_IFLNK) {
-        let target: string;
-        if (cached?.entry.type === 'symlink' && cached.stat && cached.stat.mtimeNs === stat.mtimeNs && cached.stat.ctimeNs === stat.ctimeNs && cached.stat.ino === stat.ino && cached.stat.size === stat.size) {
-          target = cached.entry.target;
-        } else {
-          try {
-            target = readlinkSync(rootPrefix + path);
-          } catch {
-            skipped.push({ path, reason: 'vanished' });
-            continue;
-          }
-          if (target.includes('\uFFFD')) {
-            skipped.push({ path, reason: 'unrepresentable_name' });
-            continue;
-          }
-        }
-        entries.push({ path, type: 'symlink', mode, target, stat });
-      } else {
-        skipped.push({ path, reason: skipReason(stat.mode) });
+      const got = classifyEntry(path, rootPrefix + path, st, prev?.byPath.get(path), prevStart, opts.racyWindowNs, limits);
+      if ('reason' in got) {
+        skipped.push(got);
+        continue;
+      }
+      entries.push(got);
+      if (got.type === 'dir') stack.push(path);
+      else if (got.type === 'file') {
+        totalBytes += got.size;
+        if (got.sha256 === undefined) candidates++;
       }
       if (entries.length > limits.maxEntries) {
         throw new SnapshotError('limit_exceeded', `workspace has more than ${limits.maxEntries} entries`, { data: { limit: 'maxEntries' } });

@@ -15,12 +15,15 @@ import { SnapshotError, throwIfAborted } from './errors.ts';
 import type { ManifestDiff } from './diff.ts';
 import { diffManifests, isProbablyText, unifiedDiff } from './diff.ts';
 import type { Manifest, ManifestEntry, SnapshotLimits } from './manifest.ts';
+import type { ManifestChunkCache } from './manifest.ts';
 import { chunkManifest, defaultLimits, isSha256, manifestBytes, parseManifest } from './manifest.ts';
 import { forEachLimit } from './pool.ts';
 import type { RestoreStats } from './restore.ts';
 import { EMPTY_SHA256, restoreTree } from './restore.ts';
 import type { CachedEntry, ScannedEntry, SkippedEntry, SnapshotState } from './scan.ts';
-import { scanWorkspace } from './scan.ts';
+import { nowNs, scanWorkspace } from './scan.ts';
+import { mergeChanges, refreshPaths } from './incremental.ts';
+import type { TrackerFallback, WorkspaceTracker } from './tracker.ts';
 import { sameAsManifest } from './unchanged.ts';
 import type { ImportStats } from './tar.ts';
 import { packManifest, readFileChunks, unpackToManifest } from './tar.ts';
@@ -72,6 +75,12 @@ export type SnapshotStats = {
   /** Paths not snapshotted (fifos, sockets, devices, unrepresentable names, vanished). Never opened. */
   skipped: SkippedEntry[];
   durationMs: number;
+  /**
+   * With a tracker: `events` when only the paths file events named were read, `walk` when the
+   * workspace was walked (and why: `fallback`, or a due verification). A verifying walk lists in
+   * `missed` the changed paths no event had named (empty when events and walk agree).
+   */
+  tracking?: { mode: 'events' | 'walk'; fallback?: TrackerFallback | undefined; verified?: boolean; missed?: string[]; pathsChecked?: number };
 };
 
 /** The result of {@link SnapshotStore.snapshot}. Keep `state` in memory for the next snapshot of the same workspace. */
@@ -86,6 +95,11 @@ export type SnapshotOptions = {
   /** Free-form label stored in the ref (e.g. `step-3`). */
   label?: string;
   signal?: AbortSignal;
+  /**
+   * Change tracking of `dir` (same path): the snapshot reads only what file events named since
+   * `previous`, and walks whenever the tracker cannot vouch for that (see tracker.ts).
+   */
+  tracker?: WorkspaceTracker | undefined;
 };
 
 /** One recorded snapshot of a group. */
@@ -200,13 +214,117 @@ export class SnapshotStore {
     this.#check(opts.signal);
     if (opts.group !== undefined && !GROUP_RE.test(opts.group)) throw new SnapshotError('unsafe_path', `snapshot group ${JSON.stringify(opts.group)} must match ${GROUP_RE}`);
     const started = performance.now();
+    const tracker = opts.tracker;
+    if (tracker !== undefined && tracker.root !== dir) throw new SnapshotError('not_a_directory', `tracker of ${tracker.root} used to snapshot ${dir}`, { data: { root: dir } });
     const refs = this.#beginWrite();
     try {
+      if (tracker === undefined) return await this.#walk(dir, opts, refs, started, undefined);
+      const fallback = tracker.fallbackFor(opts.previous);
+      if (fallback === undefined && !tracker.verifyDue && opts.previous !== undefined) return await this.#tracked(dir, opts.previous, tracker, refs, opts, started);
+      return await this.#verifiedWalk(dir, tracker, fallback, refs, opts, started);
+    } finally {
+      this.#endWrite(refs);
+    }
+  }
+
+  /**
+   * A full walk that (re)places the tracker's watches. When the tracker could have answered
+   * (`fallback` undefined: a due verification), the paths that changed are checked against the
+   * paths events named; any change no event named is reported in `tracking.missed`.
+   */
+  async #verifiedWalk(dir: string, tracker: WorkspaceTracker, fallback: TrackerFallback | undefined, refs: Set<string>, opts: SnapshotOptions, started: number): Promise<SnapshotResult> {
+    const vouched = new Set<string>([...tracker.multiLinked, ...tracker.open.keys()]);
+    const named = tracker.beginWalk();
+    const r = await this.#walk(dir, opts, refs, started, (rel) => tracker.watchDir(rel));
+    for (const e of r.manifest.entries) {
+      const c = r.state.byPath.get(e.path);
+      if (e.type === 'file' && (c?.stat?.nlink ?? 1) > 1) tracker.multiLinked.add(e.path);
+    }
+    for (const sk of r.stats.skipped) if (sk.reason !== 'vanished') tracker.skipped.set(sk.path, sk.reason);
+    tracker.endWalk(r.state);
+    r.stats.tracking = { mode: 'walk', fallback };
+    if (fallback === undefined && opts.previous !== undefined) {
+      for (const p of tracker.pendingNow()) named.add(p);
+      for (const p of vouched) named.add(p);
+      const d = diffManifests(opts.previous.manifest, r.manifest);
+      const missed = [...d.added, ...d.deleted, ...d.modified.map((m) => m.after)].map((e) => e.path).filter((p) => !coveredBy(p, named));
+      r.stats.tracking = { mode: 'walk', verified: true, missed };
+    }
+    r.stats.durationMs = performance.now() - started;
+    return r;
+  }
+
+  /**
+   * The snapshot from file events: re-stat only the named paths, hash what changed, merge it into
+   * the previous manifest (unchanged manifest chunks are neither serialized nor hashed again).
+   * Any failure makes the tracker fall back to a walk next time.
+   */
+  async #tracked(dir: string, prev: SnapshotState, tracker: WorkspaceTracker, refs: Set<string>, opts: SnapshotOptions, started: number): Promise<SnapshotResult> {
+    const { named, all } = tracker.take();
+    try {
+      const startedAtNs = nowNs();
+      const r = await refreshPaths(dir, prev, all, tracker, { racyWindowNs: BigInt(this.#opts.racyWindowMs) * 1_000_000n, limits: this.limits, signal: opts.signal });
+      const stats = emptyStats(r.skipped.filter((sk) => sk.reason === 'vanished'));
+      for (const [path, reason] of tracker.skipped) stats.skipped.push({ path, reason });
+      stats.tracking = { mode: 'events', pathsChecked: all.size };
+      const candidates: Extract<ScannedEntry, { type: 'file' }>[] = [];
+      for (const e of r.changes.values()) if (e?.type === 'file' && e.sha256 === undefined) candidates.push(e);
+      // The previous manifest, claimed, keeps every blob of the entries carried over through a concurrent GC.
+      refs.add(prev.digest);
+      await forEachLimit(
+        candidates,
+        this.#opts.hashConcurrency,
+        async (e) => {
+          const got = await this.#ingestFile(join(dir, e.path), refs, opts.signal);
+          if (got === null) {
+            if (prev.byPath.has(e.path)) r.changes.set(e.path, null);
+            else r.changes.delete(e.path);
+            stats.skipped.push({ path: e.path, reason: 'vanished' });
+            return;
+          }
+          e.sha256 = got.sha256;
+          e.size = got.size;
+          stats.filesHashed++;
+          stats.bytesHashed += got.size;
+          if (got.uploaded) {
+            stats.blobsUploaded++;
+            stats.bytesUploaded += got.size;
+          }
+        },
+        opts.signal,
+      );
+      const merged = mergeChanges(prev, r, this.limits);
+      Object.assign(stats, { entries: merged.entries.length, files: merged.files, totalBytes: merged.totalBytes, added: merged.added, modified: merged.modified, deleted: merged.deleted });
+      let digest = prev.digest;
+      let manifest = prev.manifest;
+      const same = merged.added + merged.modified + merged.deleted === 0 && (await this.manifests.info(`m.${digest}`)) !== null;
+      if (!same) {
+        manifest = { version: 1, entries: merged.entries };
+        const stored = await this.#storeManifest(manifest, refs, opts.signal, tracker.chunks);
+        digest = stored.digest;
+        stats.manifestBytesUploaded = stored.uploadedBytes;
+        this.#remember(digest, manifest);
+      }
+      if (opts.group !== undefined) await this.#writeRef(opts.group, digest, opts.label);
+      const state: SnapshotState = { digest, manifest, startedAtNs, byPath: prev.byPath };
+      tracker.tracked(state);
+      stats.durationMs = performance.now() - started;
+      return { digest, manifest, stats, state };
+    } catch (err) {
+      tracker.untake(named);
+      tracker.invalidate();
+      throw err;
+    }
+  }
+
+  /** The walk: every path lstat'ed, hashes reused where the stat cache vouches for them. */
+  async #walk(dir: string, opts: SnapshotOptions, refs: Set<string>, started: number, onDir: ((rel: string) => void) | undefined): Promise<SnapshotResult> {
       const scan = await scanWorkspace(dir, {
         previous: opts.previous,
         racyWindowNs: BigInt(this.#opts.racyWindowMs) * 1_000_000n,
         limits: this.limits,
         signal: opts.signal,
+        ...(onDir ? { onDir } : {}),
       });
       const stats: SnapshotStats = {
         entries: 0,
@@ -291,9 +409,6 @@ export class SnapshotStore {
       this.#remember(digest, manifest);
       stats.durationMs = performance.now() - started;
       return { digest, manifest, stats, state: { digest, manifest, startedAtNs: scan.startedAtNs, byPath } };
-    } finally {
-      this.#endWrite(refs);
-    }
   }
 
   /**
@@ -418,15 +533,8 @@ export class SnapshotStore {
     }
   }
 
-  async #storeManifest(manifest: Manifest, refs: Set<string>, signal: AbortSignal | undefined): Promise<{ digest: string; uploadedBytes: number }> {
-    const chunks = chunkManifest(manifest);
-    const whole = createHash('sha256');
-    const names: string[] = [];
-    for (const c of chunks) {
-      whole.update(c);
-      names.push(createHash('sha256').update(c).digest('hex'));
-    }
-    const digest = whole.digest('hex');
+  async #storeManifest(manifest: Manifest, refs: Set<string>, signal: AbortSignal | undefined, cache?: ManifestChunkCache): Promise<{ digest: string; uploadedBytes: number }> {
+    const { chunks, names, digest } = cache ? cache.chunk(manifest, sha256Hex) : chunkAndHash(manifest);
     let uploadedBytes = 0;
     const indexName = `m.${digest}`;
     // Claim the manifest itself too: GC must not delete an index whose ref is not written yet.
@@ -818,3 +926,35 @@ async function* fdChunks(fh: FileHandle, signal: AbortSignal | undefined): Async
   }
 }
 
+
+/** SHA-256 of `b`, lowercase hex. */
+function sha256Hex(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** The manifest's chunks, their names and the whole manifest's digest, computed from scratch. */
+function chunkAndHash(manifest: Manifest): { chunks: Buffer[]; names: string[]; digest: string } {
+  const chunks = chunkManifest(manifest);
+  const whole = createHash('sha256');
+  const names: string[] = [];
+  for (const c of chunks) {
+    whole.update(c);
+    names.push(sha256Hex(c));
+  }
+  return { chunks, names, digest: whole.digest('hex') };
+}
+
+/** Zeroed counters of one snapshot. */
+function emptyStats(skipped: SkippedEntry[]): SnapshotStats {
+  return { entries: 0, files: 0, totalBytes: 0, added: 0, modified: 0, deleted: 0, filesHashed: 0, bytesHashed: 0, blobsUploaded: 0, bytesUploaded: 0, manifestBytesUploaded: 0, skipped, durationMs: 0 };
+}
+
+/** True when `path` or one of its ancestors is in `named` (a rescanned directory covers its subtree). */
+function coveredBy(path: string, named: ReadonlySet<string>): boolean {
+  for (let p = path; ; ) {
+    if (named.has(p)) return true;
+    const i = p.lastIndexOf('/');
+    if (i < 0) return false;
+    p = p.slice(0, i);
+  }
+}

@@ -143,6 +143,8 @@ export const LogEventSchema = z.discriminatedUnion('type', [
     deleted: z.number().int().nonnegative(),
     bytesUploaded: z.number().int().nonnegative(),
     durationMs: z.number().nonnegative(),
+    /** How the changes were found: from file events since the last snapshot, or by walking the workspace. */
+    found: z.enum(['events', 'walk']).optional(),
   }),
   z.object({ ...base, type: z.literal('snapshot.failed'), step: z.number().int().nonnegative(), reason: z.string() }),
   z.object({ ...base, type: z.literal('sandbox.started'), containerId: z.string(), reason: z.string() }),
