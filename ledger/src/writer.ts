@@ -1,6 +1,6 @@
 import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers, type MsgHdrs } from '@nats-io/transport-node';
-import { AirlockError, GENESIS_HASH, LogEventSchema, PROTOCOL_VERSION, encodeLogEvent, names, sha256Hex, subjects } from '@airlock/proto';
+import { AirlockError, GENESIS_HASH, LogEventSchema, PROTOCOL_VERSION, encode, names, sha256Hex, subjects } from '@airlock/proto';
 import type { LogEvent, LogEventInput } from '@airlock/proto';
 
 const WRONG_LAST_SEQUENCE = 10071;
@@ -245,11 +245,11 @@ export class RunLogWriter {
       by: this.#by,
       prev: this.#prev,
     } as LogEvent;
-    let bytes = encodeLogEvent(event);
+    let bytes = encode(event);
     if (bytes.length > MAX_EVENT_BYTES && event.type === 'step.output' && event.text !== undefined) {
       const { text, ...rest } = event;
       event = { ...rest, data: Buffer.from(text, 'utf8').toString('base64') };
-      bytes = encodeLogEvent(event);
+      bytes = encode(event);
     }
     const hash = sha256Hex(bytes);
     return { event, bytes, hash, msgId: `${this.runId}:${event.seq}:${this.#by}:${hash.slice(0, 32)}`, after: this.#lastStreamSeq, sig: this.#sign?.(bytes, hash) };

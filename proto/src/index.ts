@@ -3,7 +3,6 @@ export { subjects, names, runnerInboxPrefix, RUN_ID_PATTERN, RUNNER_ID_PATTERN }
 export { errorCodes, ErrorCodeSchema, WireErrorSchema, AirlockError, toWireError } from './errors.ts';
 export type { ErrorCode, WireError } from './errors.ts';
 export { encode, decode, decodeReply } from './codec.ts';
-export { encodeLogEvent } from './log-encode.ts';
 export { canonicalJson, sha256Hex } from './canonical.ts';
 export { VersionSchema, RunIdSchema, RunnerIdSchema, StepNumberSchema, EnvSchema, replySchema } from './messages/common.ts';
 export type { Reply } from './messages/common.ts';

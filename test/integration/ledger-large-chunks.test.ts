@@ -1,5 +1,5 @@
-// Output chunks up to MAX_CHUNK_BYTES through the run log against a real nats-server: the writer's own
-// event encoding (encodeLogEvent) stores exactly JSON.stringify's bytes, one hash pass feeds both the
+// Output chunks up to MAX_CHUNK_BYTES through the run log against a real nats-server: the stored
+// bytes are JSON.stringify's, one hash pass feeds both the
 // chain and the signature, and text that would escape past the stream's message limit is stored as
 // base64 instead of being refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
