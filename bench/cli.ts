@@ -1,7 +1,8 @@
 // CLI start: `./airlock exec RUN -- true` (a new process per call, as agents that shell out pay it)
 // against `docker exec CID true` into an already-running container of the same image, wall time of
 // the whole process, interleaved call by call. Also `./airlock --help`, `./airlock log RUN` and
-// `node -e 0` (the floor: Node's own start).
+// `node -e 0` (the floor: Node's own start), and `--help` with the bundle's launcher started by node
+// directly, without the `./airlock` shell script (the difference is what that script costs).
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +12,9 @@ import { stats, type Stats } from './steps.ts';
 
 const run = promisify(execFile);
 const AIRLOCK = join(import.meta.dirname, '..', 'airlock');
+/** The bundle's own launcher, and the Node flags `./airlock` starts it with. */
+const BUNDLE_LAUNCHER = join(import.meta.dirname, '..', 'harness', 'dist', 'cli', 'airlock.js');
+const LAUNCHER_FLAGS = ['--disable-warning=ExperimentalWarning', '--min-semi-space-size=16', '--max-semi-space-size=16', '--conditions=airlock-source'];
 
 /** Wall time of one process, in ms; a failed command fails the bench (a fast failure is no result). */
 async function wall(file: string, args: string[]): Promise<number> {
@@ -28,6 +32,8 @@ export interface CliBench {
   help: Stats;
   log: Stats;
   nodeStart: Stats;
+  /** `--help` run as `node FLAGS harness/dist/cli/airlock.js --help`: `help` minus this is the shell launcher's cost. */
+  helpNoShell: Stats;
 }
 
 export async function runCliBench(opts: { calls?: number } = {}): Promise<CliBench> {
@@ -37,7 +43,7 @@ export async function runCliBench(opts: { calls?: number } = {}): Promise<CliBen
   const { stdout } = await run('docker', ['run', '-d', '--rm', '--network', 'none', '--label', 'airlock.bench=cli', '--user', '1000:1000', '--entrypoint', 'sleep', 'airlock/sandbox:default', 'infinity']);
   const cid = stdout.trim();
   const nats = ['--nats', stack.nats.url];
-  const samples = { exec: [] as number[], dockerExec: [] as number[], help: [] as number[], log: [] as number[], nodeStart: [] as number[] };
+  const samples = { exec: [] as number[], dockerExec: [] as number[], help: [] as number[], log: [] as number[], nodeStart: [] as number[], helpNoShell: [] as number[] };
   try {
     // The first call may rebuild the bundle (a source newer than it) and fills Node's compile cache.
     await wall(AIRLOCK, [...nats, 'exec', runId, '--', 'true']);
@@ -48,12 +54,13 @@ export async function runCliBench(opts: { calls?: number } = {}): Promise<CliBen
       samples.help.push(await wall(AIRLOCK, ['--help']));
       samples.log.push(await wall(AIRLOCK, [...nats, 'log', runId]));
       samples.nodeStart.push(await wall(process.execPath, ['-e', '0']));
+      samples.helpNoShell.push(await wall(process.execPath, [...LAUNCHER_FLAGS, BUNDLE_LAUNCHER, '--help']));
     }
   } finally {
     await run('docker', ['rm', '-f', cid]);
     await stack.client.close(runId);
   }
-  const s = { exec: stats(samples.exec), dockerExec: stats(samples.dockerExec), help: stats(samples.help), log: stats(samples.log), nodeStart: stats(samples.nodeStart) };
+  const s = { exec: stats(samples.exec), dockerExec: stats(samples.dockerExec), help: stats(samples.help), log: stats(samples.log), nodeStart: stats(samples.nodeStart), helpNoShell: stats(samples.helpNoShell) };
   return { calls, ...s, ratioP50: Math.round((s.exec.p50 / s.dockerExec.p50) * 100) / 100 };
 }
 

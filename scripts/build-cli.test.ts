@@ -1,12 +1,12 @@
 // The CLI bundle (scripts/build-cli.ts) and the `./airlock` launcher that runs it: what `exec`, `log`
-// and `--help` load before a command runs, and the rebuild when a source is newer than the bundle.
+// and `--help` load before a command runs, and the rebuild when a source differs from what the bundle was built from.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI_BUNDLE_DIR, buildCli, eagerOutputs } from './build-cli.ts';
+import { CLI_BUNDLE_DIR, INPUTS_FILE, buildCli, eagerOutputs } from './build-cli.ts';
 
 const run = promisify(execFile);
 /** NODE_OPTIONS that make Node print every CLI entry module it loads (`loaded <url>`) to stderr. */
@@ -28,16 +28,37 @@ describe('CLI bundle', { timeout: 120_000 }, () => {
     expect(eagerInputs.some((f) => f.endsWith('harness/src/cli/main.ts'))).toBe(true);
   });
 
-  it('./airlock rebuilds a bundle older than its sources, then runs it', async () => {
+  it('./airlock rebuilds the bundle when a source changed, also to an older time, then runs it', async () => {
     await run(join(ROOT, 'airlock'), ['--help']);
-    const stamp = join(CLI_BUNDLE_DIR, 'inputs.txt');
+    const manifest = join(CLI_BUNDLE_DIR, INPUTS_FILE);
+    const inputs = JSON.parse(readFileSync(manifest, 'utf8')) as [string, number, number][];
+    expect(inputs.map(([f]) => f)).toContain('harness/src/cli/format.ts');
+    const source = join(ROOT, 'harness', 'src', 'cli', 'format.ts');
+    const before = statSync(source);
+    // Put back with a time 20 years old (as `cp -p`, `tar` or `rsync -t` do): not newer than the bundle, still changed.
     const old = new Date(Date.now() - 3_600_000 * 24 * 365 * 20);
-    utimesSync(stamp, old, old);
-    const { stdout, stderr } = await run(join(ROOT, 'airlock'), ['--help'], { env: { ...process.env, NODE_OPTIONS: TRACE_ENTRY } });
+    utimesSync(source, old, old);
+    const builtBefore = statSync(manifest).mtimeMs;
+    try {
+      const { stdout, stderr } = await run(join(ROOT, 'airlock'), ['--help'], { env: { ...process.env, NODE_OPTIONS: TRACE_ENTRY } });
+      expect(stdout).toContain('Usage: airlock');
+      expect(stderr).toContain('harness/dist/cli/main.js');
+      expect(stderr).not.toContain('harness/src/cli/main.ts');
+      expect(statSync(manifest).mtimeMs).toBeGreaterThan(builtBefore);
+      const entry = (JSON.parse(readFileSync(manifest, 'utf8')) as [string, number, number][]).find(([f]) => f === 'harness/src/cli/format.ts');
+      expect(entry?.[2]).toBe(statSync(source).mtimeMs);
+    } finally {
+      utimesSync(source, before.atime, before.mtime);
+    }
+  });
+
+  it('./airlock rebuilds a bundle without its list of sources, and one built from another directory lists them', async () => {
+    rmSync(join(CLI_BUNDLE_DIR, INPUTS_FILE), { force: true });
+    const { stdout } = await run(join(ROOT, 'airlock'), ['--help'], { cwd: tmpdir() });
     expect(stdout).toContain('Usage: airlock');
-    expect(stderr).toContain('harness/dist/cli/main.js');
-    expect(stderr).not.toContain('harness/src/cli/main.ts');
-    expect(statSync(stamp).mtimeMs).toBeGreaterThan(Date.now() - 120_000);
+    const inputs = JSON.parse(readFileSync(join(CLI_BUNDLE_DIR, INPUTS_FILE), 'utf8')) as [string, number, number][];
+    expect(inputs.map(([f]) => f)).toEqual(expect.arrayContaining(['harness/src/cli/main.ts', 'proto/src/index.ts', 'client/src/airlock.ts', 'package-lock.json']));
+    for (const [f] of inputs) expect(existsSync(join(ROOT, f)), f).toBe(true);
   });
 
   it('AIRLOCK_CLI_FROM_SOURCE=1 runs the TypeScript sources', async () => {

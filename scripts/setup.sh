@@ -106,7 +106,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# 5. The CLI's JavaScript bundle (scripts/build-cli.ts; `./airlock` also rebuilds it when a source is newer)
+# 5. The CLI's JavaScript bundle (scripts/build-cli.ts; `./airlock` also rebuilds it when a source changed)
 say "building the CLI bundle"
 node scripts/build-cli.ts
 
