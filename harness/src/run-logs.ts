@@ -33,9 +33,9 @@ export class RunLogs {
     this.system = new RunLogWriter(nats.js, nats.jsm, 'system', this.#writerOpts(false));
   }
 
-  #writerOpts(expectOthers: boolean): { by: string; expectOthers: boolean; sign: (stored: Uint8Array) => string } {
+  #writerOpts(expectOthers: boolean): { by: string; expectOthers: boolean; sign: (stored: Uint8Array, storedSha256?: string) => string } {
     const key = this.#key;
-    return { by: 'harness', expectOthers, sign: (stored) => signHarnessLog(key, stored) };
+    return { by: 'harness', expectOthers, sign: (stored, storedSha256) => signHarnessLog(key, stored, storedSha256) };
   }
 
   /** The writer of a run's log (runners write the same log: `expectOthers`). */

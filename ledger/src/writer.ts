@@ -4,6 +4,12 @@ import { AirlockError, GENESIS_HASH, LogEventSchema, PROTOCOL_VERSION, encode, n
 import type { LogEvent, LogEventInput } from '@airlock/proto';
 
 const WRONG_LAST_SEQUENCE = 10071;
+/**
+ * Largest stored event, bytes: the log stream takes messages up to 1 MiB (`ensureLogStream`), and the
+ * signature header rides along. An output chunk whose text would be larger once JSON-escaped (output
+ * full of control characters) is stored as base64 `data` instead, at most 4/3 of its bytes.
+ */
+export const MAX_EVENT_BYTES = 1024 * 1024 - 16 * 1024;
 
 export interface RunLogWriterOptions {
   /** Which process writes (`harness`, `runner:<id>`); part of every event and of the publish id. */
@@ -22,8 +28,12 @@ export interface RunLogWriterOptions {
    * read the tail first instead of learning it from a refused publish. Saves a round trip.
    */
   expectOthers?: boolean;
-  /** Signs each event's stored bytes; the signature travels in the `Airlock-Sig` header, so readers can check who wrote it. */
-  sign?: (stored: Uint8Array) => string;
+  /**
+   * Signs each event's stored bytes; the signature travels in the `Airlock-Sig` header, so readers can
+   * check who wrote it. `storedSha256` is the writer's sha256 (hex) of those bytes, so a signer that
+   * signs their hash need not hash them again.
+   */
+  sign?: (stored: Uint8Array, storedSha256: string) => string;
 }
 
 /** Options of one append. */
@@ -73,7 +83,7 @@ export class RunLogWriter {
   #prev = GENESIS_HASH;
   #synced = false;
   readonly #expectOthers: boolean;
-  readonly #sign: ((stored: Uint8Array) => string) | undefined;
+  readonly #sign: ((stored: Uint8Array, storedSha256: string) => string) | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(js: JetStreamClient, jsm: JetStreamManager, runId: string, opts: RunLogWriterOptions) {
@@ -226,7 +236,7 @@ export class RunLogWriter {
   }
 
   #build(input: LogEventInput): Attempt {
-    const event = {
+    let event = {
       ...input,
       v: PROTOCOL_VERSION,
       runId: this.runId,
@@ -235,9 +245,14 @@ export class RunLogWriter {
       by: this.#by,
       prev: this.#prev,
     } as LogEvent;
-    const bytes = encode(event);
+    let bytes = encode(event);
+    if (bytes.length > MAX_EVENT_BYTES && event.type === 'step.output' && event.text !== undefined) {
+      const { text, ...rest } = event;
+      event = { ...rest, data: Buffer.from(text, 'utf8').toString('base64') };
+      bytes = encode(event);
+    }
     const hash = sha256Hex(bytes);
-    return { event, bytes, hash, msgId: `${this.runId}:${event.seq}:${this.#by}:${hash.slice(0, 32)}`, after: this.#lastStreamSeq, sig: this.#sign?.(bytes) };
+    return { event, bytes, hash, msgId: `${this.runId}:${event.seq}:${this.#by}:${hash.slice(0, 32)}`, after: this.#lastStreamSeq, sig: this.#sign?.(bytes, hash) };
   }
 
   #adopt(a: Attempt, streamSeq: number): void {

@@ -85,7 +85,7 @@ export class RunnerKeyring {
   }
 
   /** Signature over a log event's stored bytes (RunLogWriter `sign`). */
-  readonly signLog = (stored: Uint8Array): string => this.#signer.signLog(stored);
+  readonly signLog = (stored: Uint8Array, storedSha256?: string): string => this.#signer.signLog(stored, storedSha256);
 }
 
 /** Reads a runner identity file (0600: a file others can read is refused, like the harness's secrets). */

@@ -172,8 +172,9 @@ function replyBytes(s: ReplyStatement): Uint8Array {
   return enc.encode(`airlock-reply/v1\n${s.kind}\n${s.runnerId}\n${s.runId}\n${s.step}\n${sha256Hex(canonicalJson(s.result))}`);
 }
 
-function logBytes(runnerId: string, stored: Uint8Array): Uint8Array {
-  return enc.encode(`airlock-log/v1\n${runnerId}\n${sha256Hex(stored)}`);
+/** `storedSha256`: the writer's own sha256 (hex) of `stored`, when it has it (the chain needs it anyway: one hash pass per event, not two). */
+function logBytes(runnerId: string, stored: Uint8Array, storedSha256?: string): Uint8Array {
+  return enc.encode(`airlock-log/v1\n${runnerId}\n${storedSha256 ?? sha256Hex(stored)}`);
 }
 
 /** RFC 4648 base32 (the nkeys text encoding), no padding. */
@@ -233,8 +234,8 @@ export class RunnerSigner {
   }
 
   /** Signature (base64url) over a log event's stored bytes. */
-  signLog(stored: Uint8Array): string {
-    return cryptoSign(null, logBytes(this.runnerId, stored), this.#key).toString('base64url');
+  signLog(stored: Uint8Array, storedSha256?: string): string {
+    return cryptoSign(null, logBytes(this.runnerId, stored, storedSha256), this.#key).toString('base64url');
   }
 }
 
@@ -266,8 +267,8 @@ export function verifyLogSignature(keys: RunnerPublicKeys, stored: Uint8Array, s
 }
 
 /** The harness signs the log events it writes with its job-token key (ed25519, node:crypto). */
-export function signHarnessLog(privateKey: KeyObject, stored: Uint8Array): string {
-  return cryptoSign(null, logBytes('harness', stored), privateKey).toString('base64url');
+export function signHarnessLog(privateKey: KeyObject, stored: Uint8Array, storedSha256?: string): string {
+  return cryptoSign(null, logBytes('harness', stored, storedSha256), privateKey).toString('base64url');
 }
 
 /** Whether `sig` is the harness's signature over a log event's stored bytes. */

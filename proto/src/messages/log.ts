@@ -8,8 +8,13 @@ import { EgressConnectionFields, EgressProxyFields } from './egress.ts';
 import { EgressDecidedFields } from './egress-ask.ts';
 import { ApprovalGrantSchema, ROLLBACK_PHASES, RollbackDiffSchema } from './controls.ts';
 
-/** Largest payload of one output chunk, in bytes (before base64). */
-export const MAX_CHUNK_BYTES = 64 * 1024;
+/**
+ * Largest payload of one output chunk, in bytes (before base64). Output arriving faster than the log
+ * stores it fills chunks to this size: fewer, larger appends (each one acknowledged round trip and one
+ * signature); slow output still goes out after the chunker's flush delay. 256 KiB stays under the log
+ * stream's 1 MiB message limit as base64 (the writer's fallback for text that escapes large).
+ */
+export const MAX_CHUNK_BYTES = 256 * 1024;
 
 const base = {
   v: VersionSchema,
