@@ -1,0 +1,56 @@
+// Red-team families, third round (session 8): generated from the capability table itself, so a tool whose
+// option spellings are judged by different code (the table for one spelling, an older analyser for its
+// twin) fails here for the spelling that slips.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TOOLS } from './capabilities/table.ts';
+import { createValidator, type Validator } from './index.ts';
+
+let v: Validator;
+beforeAll(async () => {
+  v = await createValidator();
+});
+
+/** Every member that is allowed (empty when the family holds). */
+function allowed(cmds: readonly string[]): string[] {
+  return cmds.filter((c) => v.validate(c).verdict === 'allow');
+}
+
+/**
+ * Spellings whose letter means something else for that tool name: vim's `-s FILE` reads keystrokes from FILE, but
+ * started as `ex` `-s` is silent mode and takes no value (the table shares one entry for the vi family).
+ */
+const NOT_A_SCRIPT_OPTION = new Set(['ex -s']);
+
+/** `TOOL SPELLING FILE` for every tool name and every spelling of every option the table says runs a script file. */
+function scriptOptionMembers(file: string): string[] {
+  const out: string[] = [];
+  for (const e of TOOLS) {
+    for (const [key, cap] of Object.entries(e.opts ?? {})) {
+      if (cap !== 'script') continue;
+      for (const raw of key.split(' ')) {
+        const spelling = raw.replace(/\?$/, '');
+        for (const name of e.names) {
+          if (NOT_A_SCRIPT_OPTION.has(`${name} ${spelling}`)) continue;
+          out.push(`${name} ${spelling} ${file}`);
+          if (spelling.startsWith('--')) out.push(`${name} ${spelling}=${file}`);
+          // Short options written with their value attached (`awk -f/tmp/x`), where the tool reads them so.
+          else if (/^-[A-Za-z]$/.test(spelling) && e.names.some((n) => /awk$/.test(n))) out.push(`${name} ${spelling}${file}`);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+describe('a tool script from a temporary directory, in every spelling of every script option of the table', () => {
+  // awk's -f/-E/-i were judged by the interpreter analyser, which allowed them; their long twins by the table, which asked.
+  const members = [...scriptOptionMembers('/tmp/x.f'), ...scriptOptionMembers('/dev/shm/.s'), ...scriptOptionMembers('/var/tmp/p')];
+  it(`${members.length} members are not allowed`, () => {
+    expect(members.length).toBeGreaterThan(900);
+    expect(allowed(members)).toEqual([]);
+  });
+  it('the same options with a workspace file stay allowed', () => {
+    const ordinary = ['awk -f prog.awk data.txt', 'gawk -f ./lib/report.awk -v OFS=, data.csv', 'awk --file=scripts/sum.awk x', 'gawk -i inplace \'{print}\' f', 'gawk --include=lib.awk \'BEGIN{}\'', 'make -f build/Makefile all'];
+    expect(allowed(ordinary)).toEqual(ordinary);
+  });
+});
