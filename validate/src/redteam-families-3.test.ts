@@ -15,6 +15,8 @@ function allowed(cmds: readonly string[]): string[] {
   return cmds.filter((c) => v.validate(c).verdict === 'allow');
 }
 
+const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
 /**
  * Spellings whose letter means something else for that tool name: vim's `-s FILE` reads keystrokes from FILE, but
  * started as `ex` `-s` is silent mode and takes no value (the table shares one entry for the vi family).
@@ -51,6 +53,37 @@ describe('a tool script from a temporary directory, in every spelling of every s
   });
   it('the same options with a workspace file stay allowed', () => {
     const ordinary = ['awk -f prog.awk data.txt', 'gawk -f ./lib/report.awk -v OFS=, data.csv', 'awk --file=scripts/sum.awk x', 'gawk -i inplace \'{print}\' f', 'gawk --include=lib.awk \'BEGIN{}\'', 'make -f build/Makefile all'];
+    expect(allowed(ordinary)).toEqual(ordinary);
+  });
+});
+
+describe('Python code that lists the home directory (or /, /home, /root) and reads what it finds', () => {
+  // The files read are chosen at run time from the listing, secrets included: the chain cannot say which, so opaque.
+  const roots = ["os.path.expanduser('~')", "os.environ['HOME']", "os.getenv('HOME')", 'str(Path.home())', "'/'", "'/home'", "'/root'", "'/home/agent'"];
+  const globRoots = ["os.path.expanduser('~/**')", "'/home/*/**'", "'/**'", "os.path.expanduser('~') + '/**'"];
+  const reads = ['open(p).read()', "open(p, 'rb').read()", 'io.open(p).read()'];
+  const walks = (root: string, read: string): string[] => [
+    `for r, d, fs in os.walk(${root}):\n    for n in fs:\n        p = os.path.join(r, n)\n        print(${read})`,
+    `for n in os.listdir(${root}):\n    p = os.path.join(${root}, n)\n    print(${read})`,
+    `for e in os.scandir(${root}):\n    p = e.path\n    print(${read})`,
+    `for p in Path(${root}).rglob('*'):\n    print(${read})`,
+    `for p in Path(${root}).iterdir():\n    print(${read})`,
+  ];
+  const globs = (root: string, read: string): string[] => [`for p in glob.glob(${root}, recursive=True):\n    print(${read})`, `for p in glob.iglob(${root}, recursive=True):\n    print(${read})`];
+  const header = 'import os, io, glob\nfrom pathlib import Path\n';
+  const programs = [...roots.flatMap((r) => reads.flatMap((x) => walks(r, x))), ...globRoots.flatMap((r) => reads.flatMap((x) => globs(r, x)))];
+  const members = programs.flatMap((code) => [`python3 -c ${sq(header + code)}`, `python3 - <<'EOF'\n${header}${code}\nEOF`]);
+  it(`${members.length} members are not allowed`, () => {
+    expect(members.length).toBeGreaterThan(250);
+    expect(allowed(members)).toEqual([]);
+  });
+  it('listing and reading the workspace, or listing the home without reading, stay allowed', () => {
+    const ordinary = [
+      `python3 -c ${sq(`${header}for r, d, fs in os.walk('.'):\n    for n in fs:\n        p = os.path.join(r, n)\n        print(open(p).read())`)}`,
+      `python3 -c ${sq(`${header}for p in Path('src').rglob('*.py'):\n    print(open(p).read())`)}`,
+      `python3 -c ${sq(`${header}print(os.listdir(os.path.expanduser('~')))`)}`,
+      `python3 -c ${sq(`${header}for p in glob.glob('tests/**/*.py', recursive=True):\n    print(open(p).read())`)}`,
+    ];
     expect(allowed(ordinary)).toEqual(ordinary);
   });
 });
