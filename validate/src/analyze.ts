@@ -1,5 +1,5 @@
 import type { CompiledPolicy } from './compile.ts';
-import { argumentGlob, policyGlob, tokensIntersect } from './compile.ts';
+import { argumentGlob, policyGlob, tokensIntersect, type GlobTokens } from './compile.ts';
 import { GrammarError, type BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
 import { checkDifferentials } from './differential.ts';
@@ -1662,19 +1662,52 @@ function concreteName(pat: string): string | null {
   return /[*?[]/.test(c.startsWith('**/') ? c.slice(3) : c) ? null : c;
 }
 
+let lastGlob = '';
+let lastGlobTokens: GlobTokens = argumentGlob('');
+
 function globHits(c: string, patterns: readonly string[]): boolean {
   const spells = globSpellsName(c);
   // A bulk glob (`*`, `./*`) still names a protected file whose directory the
   // policy spells out (`cd /etc && cat *` reads /etc/shadow).
   if (!spells && !/^[/~]/.test(c)) return false;
-  const tc = argumentGlob(c);
-  for (const pat of patterns) {
-    const n = concreteNameCached(pat);
-    if (n === null || (!spells && !/\//.test(n.replace(/^\*\*\//, '')))) continue;
+  // checkPaths asks once per rule for the same candidate: tokenise it once.
+  if (c !== lastGlob) {
+    lastGlob = c;
+    lastGlobTokens = argumentGlob(c);
+  }
+  const tc = lastGlobTokens;
+  for (const g of compiledGlobs(patterns)) {
+    if (!spells && !g.hasDir) continue;
     // `**/x` matches `x` itself or `…/x` (a whole last segment).
-    if (tokensIntersect(tc, policyGlob(n)) || (n.startsWith('**/') && tokensIntersect(tc, policyGlob(n.slice(3))))) return true;
+    if (tokensIntersect(tc, g.whole) || (g.tail !== null && tokensIntersect(tc, g.tail))) return true;
   }
   return false;
+}
+
+/** A rule's patterns as {@link globHits} compares them: concrete names tokenised once per pattern list. */
+interface CompiledGlob {
+  readonly whole: GlobTokens;
+  /** For a name under any directory (written with a leading double star and slash): the name alone. */
+  readonly tail: GlobTokens | null;
+  /** The name has a directory part of its own: a bulk glob (`*`, `./*`) can still name it. */
+  readonly hasDir: boolean;
+}
+
+const compiledPatterns = new WeakMap<readonly string[], readonly CompiledGlob[]>();
+
+function compiledGlobs(patterns: readonly string[]): readonly CompiledGlob[] {
+  let out = compiledPatterns.get(patterns);
+  if (out === undefined) {
+    const list: CompiledGlob[] = [];
+    for (const pat of patterns) {
+      const n = concreteNameCached(pat);
+      if (n === null) continue;
+      list.push({ whole: policyGlob(n), tail: n.startsWith('**/') ? policyGlob(n.slice(3)) : null, hasDir: /\//.test(n.replace(/^\*\*\//, '')) });
+    }
+    out = list;
+    compiledPatterns.set(patterns, out);
+  }
+  return out;
 }
 
 const concreteNames = new Map<string, string | null>();
