@@ -1,5 +1,6 @@
 import type { CompiledPolicy } from './compile.ts';
 import { argumentGlob, policyGlob, tokensIntersect, type GlobTokens } from './compile.ts';
+import { ownHelpers } from './helpers.ts';
 import { GrammarError, type BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
 import { checkDifferentials } from './differential.ts';
@@ -835,6 +836,7 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
   recordExec(ctx, name);
   // xargs given no command runs echo (over-predicting is harmless: effects are what may run).
   if (name === 'xargs') recordExec(ctx, 'echo');
+  for (const h of ownHelpers(name)) recordExec(ctx, h);
   const via = chain.length ? ` via ${chain.join(' → ')}` : '';
   for (const a of args) {
     checkWord(ctx, sc, a);
