@@ -873,7 +873,13 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
   }
   checkDestructive(ctx, sc, cmd, name, args);
 
-  if (ctx.p.networkTools.has(name)) checkNetwork(ctx, sc, cmd, name, args, writes);
+  if (ctx.p.networkTools.has(name)) {
+    const known = ctx.effects.network.size;
+    checkNetwork(ctx, sc, cmd, name, args, writes);
+    // A network tool whose destination the URL rules did not read (`ssh user@host`, `rsync x host:dir`) still
+    // uses the network: predicted as a host the chain did not name.
+    if (ctx.effects.network.size === known) recordNet(ctx, '*');
+  }
   checkRunsDownload(ctx, sc, cmd, name0, name, args);
   checkRunsWritten(ctx, sc, cmd, name0, name, args);
   if (w.length > 0 && WRITERS.has(name)) {
@@ -2274,6 +2280,12 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
       return gitPush(ctx, sc, cmd, rest);
     case 'remote':
       if (/^(add|set-url)$/.test(rest[0]?.value ?? '')) add(ctx, sc, 'ask', 'git.remote_change', `git remote ${rest[0]!.value} changes where pushes go`, cmd.start, cmd.end);
+      return;
+    case 'init':
+      // `--template DIR` copies DIR's hooks and config into the new repository: the same as `-c init.templateDir`.
+      if (rest.some((a) => /^--template(=|$)/.test(a.value ?? a.raw))) {
+        add(ctx, sc, 'deny', 'git.config_exec', 'git init --template installs hooks and configuration from another directory', cmd.start, cmd.end);
+      }
       return;
     case 'clone':
     case 'fetch':

@@ -1,6 +1,7 @@
 // Soundness families (session 8): commands where the chain's model of what runs disagreed with what bash did
 // in the full benign run of `npm run soundness`, generalised to every way the same program is reached.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { initRewritesOwnConfig } from '../../test/soundness/judge.ts';
 import { OWN_HELPERS } from './helpers.ts';
 import { createValidator, type Validator } from './index.ts';
 
@@ -39,4 +40,46 @@ describe("a tool's own helper programs are predicted wherever the tool is run", 
     expect(missing).toEqual([]);
   });
   it('every tool with helpers has actions here', () => expect(Object.keys(ACTIONS).sort()).toEqual([...OWN_HELPERS.keys()].sort()));
+});
+
+describe('a network tool predicts network use however its destination is written', () => {
+  // `ssh root@203.0.113.9 "…"` connected while the chain predicted no network: the URL rules read no host from it.
+  const uses = [
+    'ssh root@203.0.113.9 "cd /opt && git pull"', 'ssh -p 2222 deploy@build.example.net uptime', 'ssh host.example ls', 'ssh -o BatchMode=yes 10.0.0.5 true',
+    'scp build.tar user@10.1.2.3:/srv/', 'scp -r dist host.example:www', 'sftp user@files.example.net', 'rsync -az dist/ deploy@203.0.113.9:/srv/app/',
+    'rsync -e "ssh -p 2222" -a x host:dir', 'nc -z 10.0.0.5 5432', 'ping -c 1 db.internal', 'dig +short example.com', 'telnet 10.0.0.5 25',
+  ];
+  const members = uses.flatMap((u) => REACH.filter((_, i) => i !== 9).map((r) => r(u.replaceAll("'", ''))));
+  it(`${members.length} members predict network use`, () => {
+    expect(members.length).toBeGreaterThan(100);
+    expect(members.filter((c) => v.validate(c).effects.network.length === 0)).toEqual([]);
+  });
+});
+
+describe("the harness: git init's rewrite of its own .git/config is git's bookkeeping, a template is not", () => {
+  // `git init && git status` in the prepared repository re-initialised it (writing .git/config): counted as a
+  // protected write under allow. The ways to make init write chosen keys or hooks are judged by the chain (deny).
+  const cfg = '/workspace/.git/config';
+  const argv = (s: string): { name: string; argv: string[] } => ({ name: 'git', argv: s.split(' ') });
+  it('plain init, in every ordinary spelling, is bookkeeping', () => {
+    for (const a of ['git init', 'git init -q', 'git init --initial-branch=main .', 'git -C /workspace init', 'git init --bare repo.git', 'git --git-dir=/workspace/.git init']) {
+      expect(initRewritesOwnConfig(argv(a), cfg), a).toBe(true);
+    }
+  });
+  it('a template, a config option, another subcommand or another file are not', () => {
+    const cases: [string, string][] = [
+      ['git init --template=/tmp/t', cfg], ['git init --template /tmp/t', cfg], ['git -c init.templateDir=/tmp/t init', cfg], ['git config core.pager less', cfg],
+      ['git init', '/workspace/.git/hooks/pre-commit'], ['git remote add o x', cfg], ['git -c core.hooksPath=/tmp init', cfg],
+    ];
+    for (const [a, p] of cases) expect(initRewritesOwnConfig(argv(a), p), `${a} → ${p}`).toBe(false);
+    expect(initRewritesOwnConfig({ name: 'sh', argv: ['sh', '-c', 'git init'] }, cfg)).toBe(false);
+  });
+  const dirs = ['/tmp/t', '/dev/shm/x', '../tpl', '"$HOME/tpl"'];
+  const members = dirs.flatMap((d) => [`git init --template=${d}`, `git init --template ${d} repo`, `git init -q --template=${d} .`, `git -c init.templateDir=${d} init`, `env GIT_TEMPLATE_DIR=${d} git init`, `git clone --template=${d} https://example.com/r.git`])
+    .flatMap((c) => REACH.slice(0, 9).map((r) => r(c)))
+    // An assignment is one only before the command name: `timeout 10 GIT_TEMPLATE_DIR=x git` runs no git.
+    .concat(dirs.map((d) => `GIT_TEMPLATE_DIR=${d} git init`));
+  it(`${members.length} ways to give git init a template are not allowed`, () => {
+    expect(members.filter((c) => v.validate(c).verdict === 'allow')).toEqual([]);
+  });
 });
