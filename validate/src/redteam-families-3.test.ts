@@ -87,3 +87,20 @@ describe('Python code that lists the home directory (or /, /home, /root) and rea
     expect(allowed(ordinary)).toEqual(ordinary);
   });
 });
+
+describe('JavaScript code that lists the home directory (or /, /home, /root) and reads what it finds', () => {
+  const roots = ['os.homedir()', 'process.env.HOME', "'/'", "'/home'", "'/root'", "os.homedir() + '/.config'"];
+  const lists = ['fs.readdirSync({R})', 'fs.readdirSync({R}, { recursive: true })', 'require("fs").readdirSync({R})'];
+  const reads = ['fs.readFileSync(path.join({R}, f), "utf8")', 'fs.readFileSync({R} + "/" + f)', 'fs.createReadStream(path.join({R}, f)).pipe(process.stdout)', 'fs.copyFileSync(path.join({R}, f), "out/" + f)'];
+  const header = 'const fs = require("fs"), os = require("os"), path = require("path");';
+  const programs = roots.flatMap((r) => lists.flatMap((l) => reads.map((x) => `${header} for (const f of ${l.replaceAll('{R}', r)}) { try { ${x.replaceAll('{R}', r)}; } catch {} }`)));
+  const members = programs.flatMap((code) => [`node -e ${sq(code)}`, `node <<'EOF'\n${code}\nEOF`]);
+  it(`${members.length} members are not allowed`, () => {
+    expect(members.length).toBeGreaterThan(100);
+    expect(allowed(members)).toEqual([]);
+  });
+  it('listing and reading the workspace stays allowed', () => {
+    const ordinary = [`node -e ${sq(`${header} for (const f of fs.readdirSync("src")) console.log(fs.readFileSync(path.join("src", f), "utf8").length)`)}`, `node -e ${sq(`${header} console.log(fs.readdirSync(os.homedir()).length)`)}`];
+    expect(allowed(ordinary)).toEqual(ordinary);
+  });
+});

@@ -245,8 +245,11 @@ function report(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, f: Facts, at: Span, 
   recordExec(ctx, who);
 }
 
-/** Roots whose trees hold the home directory's secrets: the home itself, every home, the whole file system. */
-const HOME_ROOT = /^(?:~|\/|\/home(?:\/[^/]+)?|\/root|\/Users(?:\/[^/]+)?)\/*$/;
+/**
+ * Roots whose trees hold the home directory's secrets: the home itself, every home, the whole file system, and
+ * a home's hidden directories (`~/.ssh`, `~/.config`, `~/.aws`: where credential files live).
+ */
+const HOME_ROOT = /^(?:~|\/|\/home(?:\/[^/]+)?|\/root|\/Users(?:\/[^/]+)?)(?:\/\.[^/]+)?\/*$/;
 
 /**
  * Code that lists or walks the home directory (or `/`, `/home`, `/root`) and opens files at paths only known at run
