@@ -5,6 +5,8 @@ import { initRewritesOwnConfig } from '../../test/soundness/judge.ts';
 import { OWN_HELPERS } from './helpers.ts';
 import { createValidator, type Validator } from './index.ts';
 
+const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
 let v: Validator;
 beforeAll(async () => {
   v = await createValidator();
@@ -82,4 +84,21 @@ describe("the harness: git init's rewrite of its own .git/config is git's bookke
   it(`${members.length} ways to give git init a template are not allowed`, () => {
     expect(members.filter((c) => v.validate(c).verdict === 'allow')).toEqual([]);
   });
+});
+
+describe('Python standard-library calls that run programs themselves are predicted', () => {
+  // `python3 -c 'import platform; print(platform.platform())'` ran `uname -p` unpredicted.
+  const calls: [string, string, string][] = [
+    ['import platform', 'platform.platform()', 'uname'], ['import platform', 'platform.processor()', 'uname'], ['import platform', 'platform.uname()', 'uname'],
+    ['from platform import platform', 'platform()', 'uname'], ['import platform as pf', 'pf.platform(aliased=True)', 'uname'], ['import platform', 'platform.architecture()', 'file'],
+    ['import ctypes.util', 'ctypes.util.find_library("c")', 'ldconfig'], ['from ctypes.util import find_library', 'find_library("ssl")', 'gcc'],
+  ];
+  const members = calls.flatMap(([imp, call, helper]) => {
+    const code = `${imp}\nprint(${call})`;
+    return [`python3 -c ${sq(code)}`, `python3 - <<'EOF'\n${code}\nEOF`, `cd /tmp && python3 -c ${sq(code)}`].map((cmd) => ({ cmd, helper }));
+  });
+  it(`${members.length} members predict the program`, () => {
+    expect(members.filter(({ cmd, helper }) => !v.validate(cmd).effects.exec.includes(helper)).map((m) => m.cmd)).toEqual([]);
+  });
+  it('and stay allowed', () => expect(members.filter(({ cmd }) => v.validate(cmd).verdict !== 'allow').map((m) => m.cmd)).toEqual([]));
 });

@@ -220,6 +220,7 @@ function report(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, f: Facts, at: Span, 
   // `glob('/home/*/.ssh/id_*')`): judged as a read of that location under the home directory.
   for (const frag of secretLocations(code)) if (!f.reads.some((p) => p.includes(frag))) host.path(ctx, sc, cmd, `~/${frag}`, 'read', tool, at);
   homeHunt(ctx, sc, who, f, at);
+  for (const h of f.helperExecs) recordExec(ctx, h);
   for (const p of f.writes) host.path(ctx, sc, cmd, p, 'write', tool, at);
   for (const d of f.deletes) {
     host.path(ctx, sc, cmd, d.path, 'write', tool, at);

@@ -75,6 +75,15 @@ const FILE_WRITE_DST = new Set(['os.symlink', 'os.link']);
 const FILE_WRITE = new Set(['os.chmod', 'os.chown', 'os.lchown', 'os.utime', 'os.mkdir', 'os.makedirs', 'os.mkfifo', 'os.mknod', 'shutil.chown']);
 const PATH_CTORS = new Set(['pathlib.Path', 'pathlib.PosixPath', 'pathlib.PurePath', 'pathlib.PurePosixPath']);
 const PATH_READ = new Set(['read_text', 'read_bytes', 'open', 'iterdir', 'glob', 'rglob', 'walk', 'stat', 'exists', 'is_file', 'is_dir']);
+/**
+ * Standard-library calls that run fixed programs themselves (CPython's sources: `platform` asks `uname -p` for the
+ * processor and `file` for the architecture, `ctypes.util.find_library` tries ldconfig, the C compiler and objdump).
+ */
+const STDLIB_HELPERS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['platform.platform', ['uname']], ['platform.processor', ['uname']], ['platform.uname', ['uname']], ['platform.system_alias', ['uname']],
+  ['platform.architecture', ['file']],
+  ['ctypes.util.find_library', ['ldconfig', 'gcc', 'cc', 'objdump', 'ld']],
+]);
 /** Directory listings and walks: which files the code then opens is decided at run time from what they find. */
 const TREE_LISTING = new Set(['os.walk', 'os.fwalk', 'os.listdir', 'os.scandir', 'glob.glob', 'glob.iglob']);
 const PATH_WRITE = new Set(['write_text', 'write_bytes', 'touch', 'mkdir', 'chmod', 'symlink_to', 'hardlink_to', 'link_to']);
@@ -606,6 +615,8 @@ class PyAnalysis {
     }
     if (q.startsWith('ctypes.') && q.endsWith('()')) return;
     if (q === 'breakpoint' || q === 'pdb.set_trace' || q === 'input') return;
+    const helpers = STDLIB_HELPERS.get(q);
+    if (helpers) f.helperExecs.push(...helpers);
     // Files
     if (FILE_READ.has(q)) {
       const p = pos[0] ? this.pathArg(pos[0]) : null;
