@@ -19,7 +19,8 @@
  * drops the preemptions a single pass picks up on a busy machine).
  *
  * Env: VALIDATE_BENCH_PASSES (default 7), VALIDATE_BENCH_WARMUP (full
- * warm-up passes, default 3), VALIDATE_BENCH_SKIP_PARSERS=1 to
+ * warm-up passes, default 3), VALIDATE_BENCH_SLOWEST=N to list the N slowest
+ * commands, VALIDATE_BENCH_SKIP_PARSERS=1 to
  * skip the (slow) parser comparison, VALIDATE_BENCH_FROM=<repo root> to
  * measure the chain of another checkout (e.g. `git worktree add /tmp/old
  * <commit>` with node_modules linked): run both one after the other, several
@@ -257,6 +258,22 @@ async function compareParsers(benign: readonly string[], hostile: readonly strin
   return parsers;
 }
 
+/**
+ * Where the time goes (VALIDATE_BENCH_SLOWEST=N): the share of the per-command minimum time spent in the slowest
+ * 1% of commands, and the N slowest with their length, so a tail (a slow rule, a parse of inline code) shows up.
+ */
+function printSlowest(benign: readonly string[], minTimes: Float64Array): void {
+  const count = Number(process.env.VALIDATE_BENCH_SLOWEST ?? 0);
+  if (!(count > 0)) return;
+  const order = [...minTimes.keys()].sort((a, b) => minTimes[b]! - minTimes[a]!);
+  let total = 0;
+  for (const t of minTimes) total += t;
+  let top = 0;
+  for (const i of order.slice(0, Math.ceil(order.length / 100))) top += minTimes[i]!;
+  console.error(`slowest 1% of commands: ${((top / total) * 100).toFixed(1)}% of the chain's time (per-command minimum over passes)`);
+  for (const i of order.slice(0, count)) console.error(`  ${minTimes[i]!.toFixed(2)} ms  ${String(benign[i]!.length).padStart(5)} chars  ${JSON.stringify(benign[i]!.slice(0, 110))}`);
+}
+
 function percentile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!;
 }
@@ -302,6 +319,7 @@ async function measureChain(benign: readonly string[], hostile: readonly string[
     if (cpuMs < bestCpuMs) bestCpuMs = cpuMs;
   }
   const load1 = loadavg()[0]!;
+  printSlowest(benign, minTimes);
   const sorted = bestWall.times.slice().sort();
   const sortedMin = minTimes.slice().sort();
   const h = { allow: 0, ask: 0, deny: 0 };

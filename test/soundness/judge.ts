@@ -161,6 +161,17 @@ function isOwnHelper(caller: string, child: string): boolean {
   return false;
 }
 
+/**
+ * `git init` (also in an existing repository, where it re-initialises) writes its repository's `.git/config` with
+ * git's own defaults. What could put program-running keys or hooks there (`--template`, `-c init.templateDir`,
+ * `GIT_TEMPLATE_DIR`, `-c core.*`) the chain judges; hooks written by init stay protected writes.
+ */
+export function initRewritesOwnConfig(e: { readonly name: string; readonly argv: readonly string[] }, path: string): boolean {
+  if (e.name !== 'git' || !path.endsWith('/.git/config')) return false;
+  const sub = e.argv.slice(1).find((a, i, all) => !a.startsWith('-') && !/^(-C|-c|--git-dir|--work-tree|--namespace)$/.test(all[i - 1] ?? ''));
+  return sub === 'init' && !e.argv.some((a) => a.startsWith('--template') || a === '-c' || a.startsWith('-c') || a.startsWith('--config'));
+}
+
 /** Tools that read their own credentials when run at all (a token file is how they log in). */
 const OWN_CREDENTIALS: Readonly<Record<string, RegExp>> = {
   npm: /\.npmrc$/, npx: /\.npmrc$/, yarn: /\.npmrc$/, pnpm: /\.npmrc$/,
@@ -228,6 +239,7 @@ export function judge(pred: Prediction, obs: Observed): Judgement {
       if (own && own.test(f.path)) continue;
       secretReads.add(f.path);
     } else if (f.access === 'write' && isProtected(f.path)) {
+      if (f.exec >= 0 && initRewritesOwnConfig(obs.execs[f.exec]!, f.path)) continue;
       protectedWrites.add(f.path);
     }
   }

@@ -1,5 +1,6 @@
 import type { CompiledPolicy } from './compile.ts';
-import { argumentGlob, policyGlob, tokensIntersect } from './compile.ts';
+import { argumentGlob, policyGlob, tokensIntersect, type GlobTokens } from './compile.ts';
+import { ownHelpers } from './helpers.ts';
 import { GrammarError, type BashGrammar } from './grammar.ts';
 import type { CommandRule, VerdictKind } from './policy.ts';
 import { checkDifferentials } from './differential.ts';
@@ -835,6 +836,7 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
   recordExec(ctx, name);
   // xargs given no command runs echo (over-predicting is harmless: effects are what may run).
   if (name === 'xargs') recordExec(ctx, 'echo');
+  for (const h of ownHelpers(name)) recordExec(ctx, h);
   const via = chain.length ? ` via ${chain.join(' → ')}` : '';
   for (const a of args) {
     checkWord(ctx, sc, a);
@@ -871,7 +873,13 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
   }
   checkDestructive(ctx, sc, cmd, name, args);
 
-  if (ctx.p.networkTools.has(name)) checkNetwork(ctx, sc, cmd, name, args, writes);
+  if (ctx.p.networkTools.has(name)) {
+    const known = ctx.effects.network.size;
+    checkNetwork(ctx, sc, cmd, name, args, writes);
+    // A network tool whose destination the URL rules did not read (`ssh user@host`, `rsync x host:dir`) still
+    // uses the network: predicted as a host the chain did not name.
+    if (ctx.effects.network.size === known) recordNet(ctx, '*');
+  }
   checkRunsDownload(ctx, sc, cmd, name0, name, args);
   checkRunsWritten(ctx, sc, cmd, name0, name, args);
   if (w.length > 0 && WRITERS.has(name)) {
@@ -1662,19 +1670,52 @@ function concreteName(pat: string): string | null {
   return /[*?[]/.test(c.startsWith('**/') ? c.slice(3) : c) ? null : c;
 }
 
+let lastGlob = '';
+let lastGlobTokens: GlobTokens = argumentGlob('');
+
 function globHits(c: string, patterns: readonly string[]): boolean {
   const spells = globSpellsName(c);
   // A bulk glob (`*`, `./*`) still names a protected file whose directory the
   // policy spells out (`cd /etc && cat *` reads /etc/shadow).
   if (!spells && !/^[/~]/.test(c)) return false;
-  const tc = argumentGlob(c);
-  for (const pat of patterns) {
-    const n = concreteNameCached(pat);
-    if (n === null || (!spells && !/\//.test(n.replace(/^\*\*\//, '')))) continue;
+  // checkPaths asks once per rule for the same candidate: tokenise it once.
+  if (c !== lastGlob) {
+    lastGlob = c;
+    lastGlobTokens = argumentGlob(c);
+  }
+  const tc = lastGlobTokens;
+  for (const g of compiledGlobs(patterns)) {
+    if (!spells && !g.hasDir) continue;
     // `**/x` matches `x` itself or `…/x` (a whole last segment).
-    if (tokensIntersect(tc, policyGlob(n)) || (n.startsWith('**/') && tokensIntersect(tc, policyGlob(n.slice(3))))) return true;
+    if (tokensIntersect(tc, g.whole) || (g.tail !== null && tokensIntersect(tc, g.tail))) return true;
   }
   return false;
+}
+
+/** A rule's patterns as {@link globHits} compares them: concrete names tokenised once per pattern list. */
+interface CompiledGlob {
+  readonly whole: GlobTokens;
+  /** For a name under any directory (written with a leading double star and slash): the name alone. */
+  readonly tail: GlobTokens | null;
+  /** The name has a directory part of its own: a bulk glob (`*`, `./*`) can still name it. */
+  readonly hasDir: boolean;
+}
+
+const compiledPatterns = new WeakMap<readonly string[], readonly CompiledGlob[]>();
+
+function compiledGlobs(patterns: readonly string[]): readonly CompiledGlob[] {
+  let out = compiledPatterns.get(patterns);
+  if (out === undefined) {
+    const list: CompiledGlob[] = [];
+    for (const pat of patterns) {
+      const n = concreteNameCached(pat);
+      if (n === null) continue;
+      list.push({ whole: policyGlob(n), tail: n.startsWith('**/') ? policyGlob(n.slice(3)) : null, hasDir: /\//.test(n.replace(/^\*\*\//, '')) });
+    }
+    out = list;
+    compiledPatterns.set(patterns, out);
+  }
+  return out;
 }
 
 const concreteNames = new Map<string, string | null>();
@@ -2239,6 +2280,12 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
       return gitPush(ctx, sc, cmd, rest);
     case 'remote':
       if (/^(add|set-url)$/.test(rest[0]?.value ?? '')) add(ctx, sc, 'ask', 'git.remote_change', `git remote ${rest[0]!.value} changes where pushes go`, cmd.start, cmd.end);
+      return;
+    case 'init':
+      // `--template DIR` copies DIR's hooks and config into the new repository: the same as `-c init.templateDir`.
+      if (rest.some((a) => /^--template(=|$)/.test(a.value ?? a.raw))) {
+        add(ctx, sc, 'deny', 'git.config_exec', 'git init --template installs hooks and configuration from another directory', cmd.start, cmd.end);
+      }
       return;
     case 'clone':
     case 'fetch':

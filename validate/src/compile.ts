@@ -182,30 +182,50 @@ export function policyGlob(b: string): GlobTokens {
   return t;
 }
 
-/** {@link globsIntersect} on tokenised globs. */
+/**
+ * {@link globsIntersect} on tokenised globs: does some string match both? A memoised walk over (token of `ta`,
+ * token of `tb`) pairs. It runs for every glob argument against every protected pattern, so it keeps its state
+ * in module variables and one reused memo rather than a closure and a fresh table per call.
+ */
 export function tokensIntersect(ta: GlobTokens, tb: GlobTokens): boolean {
-  // memo[i * w + j]: 0 unknown, 1 false (or being computed), 2 true.
   const w = tb.length + 1;
-  const memo = new Uint8Array((ta.length + 1) * w);
-  const go = (i: number, j: number): boolean => {
-    const key = i * w + j;
-    const hit = memo[key]!;
-    if (hit !== 0) return hit === 2;
-    memo[key] = 1;
-    let r: boolean;
-    const x = ta[i];
-    const y = tb[j];
-    if (x === undefined && y === undefined) r = true;
-    else if (x !== undefined && x.star) {
-      r = go(i + 1, j) || (y !== undefined && (y.star ? go(i, j + 1) : (x.deep || !y.set.has('/') || y.neg) && go(i, j + 1)));
-    } else if (y !== undefined && y.star) {
-      r = go(i, j + 1) || (x !== undefined && (y.deep || !x.set.has('/') || x.neg) && go(i + 1, j));
-    } else if (x === undefined || y === undefined) r = false;
-    else r = overlap(x, y) && go(i + 1, j + 1);
-    memo[key] = r ? 2 : 1;
-    return r;
-  };
-  return go(0, 0);
+  const size = (ta.length + 1) * w;
+  if (memo.length < size) memo = new Uint8Array(Math.max(size, memo.length * 2));
+  else memo.fill(0, 0, size);
+  A = ta;
+  B = tb;
+  W = w;
+  try {
+    return go(0, 0);
+  } finally {
+    A = B = NO_TOKENS;
+  }
+}
+
+const NO_TOKENS: GlobTokens = [];
+// memo[i * W + j]: 0 unknown, 1 false (or being computed), 2 true.
+let memo = new Uint8Array(1024);
+let A: GlobTokens = NO_TOKENS;
+let B: GlobTokens = NO_TOKENS;
+let W = 0;
+
+function go(i: number, j: number): boolean {
+  const key = i * W + j;
+  const hit = memo[key]!;
+  if (hit !== 0) return hit === 2;
+  memo[key] = 1;
+  let r: boolean;
+  const x = A[i];
+  const y = B[j];
+  if (x === undefined && y === undefined) r = true;
+  else if (x !== undefined && x.star) {
+    r = go(i + 1, j) || (y !== undefined && (y.star ? go(i, j + 1) : (x.deep || !y.slash || y.neg) && go(i, j + 1)));
+  } else if (y !== undefined && y.star) {
+    r = go(i, j + 1) || (x !== undefined && (y.deep || !x.slash || x.neg) && go(i + 1, j));
+  } else if (x === undefined || y === undefined) r = false;
+  else r = overlap(x, y) && go(i + 1, j + 1);
+  memo[key] = r ? 2 : 1;
+  return r;
 }
 
 export interface Tok {
@@ -215,6 +235,15 @@ export interface Tok {
   set: Set<string>;
   neg: boolean;
   any: boolean;
+  /** `set` holds `/`. */
+  slash: boolean;
+  /** The character of a token that matches exactly one (a literal), else null. */
+  ch: string | null;
+}
+
+function tok(star: boolean, deep: boolean, set: Set<string>, neg: boolean, any: boolean): Tok {
+  const ch = !star && !neg && set.size === 1 ? (set.values().next().value as string) : null;
+  return { star, deep, set, neg, any, slash: set.has('/'), ch };
 }
 
 function tokens(g: string, allowDeep: boolean): Tok[] {
@@ -224,8 +253,8 @@ function tokens(g: string, allowDeep: boolean): Tok[] {
     if (ch === '*') {
       const deep = g[i + 1] === '*';
       if (deep) i++;
-      out.push({ star: true, deep: deep && allowDeep, set: new Set(), neg: false, any: false });
-    } else if (ch === '?') out.push({ star: false, deep: false, set: new Set('/'), neg: true, any: true });
+      out.push(tok(true, deep && allowDeep, new Set(), false, false));
+    } else if (ch === '?') out.push(tok(false, false, new Set('/'), true, true));
     else if (ch === '[' && g.indexOf(']', i + 2) > 0) {
       const close = g.indexOf(']', i + 2);
       let body = g.slice(i + 1, close);
@@ -238,17 +267,18 @@ function tokens(g: string, allowDeep: boolean): Tok[] {
           k += 2;
         } else set.add(body[k]!.toLowerCase());
       }
-      out.push({ star: false, deep: false, set, neg, any: false });
+      out.push(tok(false, false, set, neg, false));
       i = close;
     } else if (ch === '\\' && i + 1 < g.length) {
-      out.push({ star: false, deep: false, set: new Set([g[i + 1]!.toLowerCase()]), neg: false, any: false });
+      out.push(tok(false, false, new Set([g[i + 1]!.toLowerCase()]), false, false));
       i++;
-    } else out.push({ star: false, deep: false, set: new Set([ch.toLowerCase()]), neg: false, any: false });
+    } else out.push(tok(false, false, new Set([ch.toLowerCase()]), false, false));
   }
   return out;
 }
 
 function overlap(x: Tok, y: Tok): boolean {
+  if (x.ch !== null && y.ch !== null) return x.ch === y.ch;
   if (!x.neg && !y.neg) {
     for (const c of x.set) if (y.set.has(c)) return true;
     return false;

@@ -672,7 +672,9 @@ export const TOOLS: readonly ToolEntry[] = [
   {
     names: ['awk', 'gawk', 'mawk', 'nawk'],
     exec: true,
-    legacy: ['-f', '-e', '--source', '-E', '--exec', '-i', '--include', '(program text)'],
+    // Program files (-f, -E, -i and their long twins) go through the table's script rule in every spelling; the
+    // interpreter analyser only learns from them that the first operand is not the program.
+    legacy: ['-e', '--source', '(program text)'],
     opts: {
       ...HV,
       '-f --file -E --exec -i --include': 'script',

@@ -19,6 +19,12 @@ export interface Facts {
   readonly reads: string[];
   readonly writes: string[];
   readonly deletes: { path: string; recursive: boolean }[];
+  /** Roots of directory listings and walks (`os.walk`, `glob`, `Path.rglob`) whose root is a literal path. */
+  readonly listed: string[];
+  /** Fixed programs a library call runs by itself (`platform.platform()` runs `uname -p`): predicted, not judged as commands. */
+  readonly helperExecs: string[];
+  /** Files opened for reading at a path only known at run time (`open(os.path.join(root, name))`). */
+  runtimeReads: number;
   /** Network APIs used; literal hosts they name; whether any had no literal host. */
   readonly netApis: string[];
   readonly hosts: string[];
@@ -31,7 +37,7 @@ export interface Facts {
 
 export function newFacts(): Facts {
   return {
-    shells: [], argvs: [], dynamicExec: [], dynamicCode: [], literalCode: [], decoders: [], reads: [], writes: [], deletes: [],
+    shells: [], argvs: [], dynamicExec: [], dynamicCode: [], literalCode: [], decoders: [], reads: [], writes: [], deletes: [], listed: [], helperExecs: [], runtimeReads: 0,
     netApis: [], hosts: [], netUnknown: false, envDumps: [], dup2: false,
   };
 }

@@ -219,6 +219,8 @@ function report(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, f: Facts, at: Span, 
   // A secret location named in the code while the rest of its path is built at run time (`Dir.home + "/.ssh/id_rsa"`,
   // `glob('/home/*/.ssh/id_*')`): judged as a read of that location under the home directory.
   for (const frag of secretLocations(code)) if (!f.reads.some((p) => p.includes(frag))) host.path(ctx, sc, cmd, `~/${frag}`, 'read', tool, at);
+  homeHunt(ctx, sc, who, f, at);
+  for (const h of f.helperExecs) recordExec(ctx, h);
   for (const p of f.writes) host.path(ctx, sc, cmd, p, 'write', tool, at);
   for (const d of f.deletes) {
     host.path(ctx, sc, cmd, d.path, 'write', tool, at);
@@ -242,6 +244,25 @@ function report(ctx: Ctx, sc: Scope, cmd: Cmd, who: string, f: Facts, at: Span, 
     add(ctx, sc, 'deny', 'interp.secret_exfil', `${who} code reads credentials and uses the network`, at.start, at.end);
   }
   recordExec(ctx, who);
+}
+
+/**
+ * Roots whose trees hold the home directory's secrets: the home itself, every home, the whole file system, and
+ * a home's hidden directories (`~/.ssh`, `~/.config`, `~/.aws`: where credential files live).
+ */
+const HOME_ROOT = /^(?:~|\/|\/home(?:\/[^/]+)?|\/root|\/Users(?:\/[^/]+)?)(?:\/\.[^/]+)?\/*$/;
+
+/**
+ * Code that lists or walks the home directory (or `/`, `/home`, `/root`) and opens files at paths only known at run
+ * time reads whatever it finds there, secrets included (`for r, _, fs in os.walk(Path.home()): open(join(r, f))`):
+ * which files it reads the chain cannot know, so it is opaque, never allowed.
+ */
+function homeHunt(ctx: Ctx, sc: Scope, who: string, f: Facts, at: Span): void {
+  if (f.runtimeReads === 0) return;
+  // A glob's root is its directory part before the first wildcard (`/home/*/**` lists /home).
+  const root = f.listed.map((p) => p.replace(/\/[^/]*[*?[][\s\S]*$/, '') || '/').find((p) => HOME_ROOT.test(p));
+  if (root === undefined) return;
+  opaque(ctx, sc, 'interp_code', `${who} code opens files it finds by listing ${root} at run time, secrets included`, at.start, at.end);
 }
 
 /** Identifiers through which code can reach what the analysers model (derived from their tables). */

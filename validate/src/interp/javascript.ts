@@ -32,6 +32,10 @@ const DECODERS = new Set([
 const NET_MODULES = ['http.', 'https.', 'http2.', 'net.', 'tls.', 'dgram.', 'axios', 'node-fetch', 'undici', 'got', 'request', 'superagent', 'ws', 'socket.io-client', 'dns.'];
 const NET_GLOBALS = new Set(['fetch', 'WebSocket', 'XMLHttpRequest', 'EventSource', 'navigator.sendBeacon', 'Bun.connect', 'Bun.udpSocket', 'Deno.connect', 'Deno.connectTls', 'Deno.resolveDns']);
 const NET_LOCAL = /\.(createServer|Server|Agent|STATUS_CODES|METHODS|isIP|isIPv4|isIPv6|listen|close|setTimeout)$/;
+/** Directory listings: which files the code then opens is decided at run time from what they return. */
+const FS_LIST = new Set(['readdirSync', 'readdir', 'opendir', 'opendirSync', 'glob', 'globSync']);
+/** File reads whose path may be one a listing returned. */
+const FS_RUNTIME_READ = new Set(['readFileSync', 'readFile', 'createReadStream', 'openSync', 'open', 'copyFileSync', 'copyFile', 'cpSync', 'cp']);
 const FS_READ = new Set(['readFileSync', 'readFile', 'createReadStream', 'readdirSync', 'readdir', 'readlinkSync', 'readlink', 'statSync', 'stat', 'lstat', 'lstatSync', 'existsSync', 'accessSync', 'access', 'opendir', 'opendirSync', 'watch', 'watchFile']);
 const FS_WRITE = new Set(['writeFileSync', 'writeFile', 'appendFileSync', 'appendFile', 'createWriteStream', 'mkdirSync', 'mkdir', 'chmodSync', 'chmod', 'chownSync', 'chown', 'truncateSync', 'truncate', 'utimesSync', 'utimes', 'mkdtemp', 'mkdtempSync', 'lchown', 'lchownSync']);
 const FS_COPY = new Set(['copyFileSync', 'copyFile', 'cp', 'cpSync']);
@@ -542,6 +546,8 @@ class JsAnalysis {
       }
       return;
     }
+    if (p0 === null && args[0] && FS_RUNTIME_READ.has(m)) f.runtimeReads++;
+    if (p0 !== null && FS_LIST.has(m)) f.listed.push(p0);
     if (m === 'openSync' || m === 'open') {
       if (p0 === null) return;
       const flags = args[1] ? (this.str(args[1]) ?? '?') : 'r';

@@ -74,7 +74,18 @@ const FILE_MOVE = new Set(['shutil.move', 'os.rename', 'os.replace', 'os.renames
 const FILE_WRITE_DST = new Set(['os.symlink', 'os.link']);
 const FILE_WRITE = new Set(['os.chmod', 'os.chown', 'os.lchown', 'os.utime', 'os.mkdir', 'os.makedirs', 'os.mkfifo', 'os.mknod', 'shutil.chown']);
 const PATH_CTORS = new Set(['pathlib.Path', 'pathlib.PosixPath', 'pathlib.PurePath', 'pathlib.PurePosixPath']);
-const PATH_READ = new Set(['read_text', 'read_bytes', 'open', 'iterdir', 'glob', 'rglob', 'stat', 'exists', 'is_file', 'is_dir']);
+const PATH_READ = new Set(['read_text', 'read_bytes', 'open', 'iterdir', 'glob', 'rglob', 'walk', 'stat', 'exists', 'is_file', 'is_dir']);
+/**
+ * Standard-library calls that run fixed programs themselves (CPython's sources: `platform` asks `uname -p` for the
+ * processor and `file` for the architecture, `ctypes.util.find_library` tries ldconfig, the C compiler and objdump).
+ */
+const STDLIB_HELPERS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['platform.platform', ['uname']], ['platform.processor', ['uname']], ['platform.uname', ['uname']], ['platform.system_alias', ['uname']],
+  ['platform.architecture', ['file']],
+  ['ctypes.util.find_library', ['ldconfig', 'gcc', 'cc', 'objdump', 'ld']],
+]);
+/** Directory listings and walks: which files the code then opens is decided at run time from what they find. */
+const TREE_LISTING = new Set(['os.walk', 'os.fwalk', 'os.listdir', 'os.scandir', 'glob.glob', 'glob.iglob']);
 const PATH_WRITE = new Set(['write_text', 'write_bytes', 'touch', 'mkdir', 'chmod', 'symlink_to', 'hardlink_to', 'link_to']);
 
 /**
@@ -604,14 +615,24 @@ class PyAnalysis {
     }
     if (q.startsWith('ctypes.') && q.endsWith('()')) return;
     if (q === 'breakpoint' || q === 'pdb.set_trace' || q === 'input') return;
+    const helpers = STDLIB_HELPERS.get(q);
+    if (helpers) f.helperExecs.push(...helpers);
     // Files
     if (FILE_READ.has(q)) {
       const p = pos[0] ? this.pathArg(pos[0]) : null;
-      if (p === null) return;
+      if (p === null) {
+        if (pos[0]) f.runtimeReads++;
+        return;
+      }
       const modeNode = pos[1] ?? kw('mode') ?? kw('flags');
       const mode = modeNode ? (this.str(modeNode) ?? this.text(modeNode)) : 'r';
       if (q === 'os.open' ? /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND/.test(mode) : /[wax+]/.test(mode)) f.writes.push(p);
       else f.reads.push(p);
+      return;
+    }
+    if (TREE_LISTING.has(q)) {
+      const p = pos[0] ? this.pathArg(pos[0]) : q === 'os.listdir' || q === 'os.scandir' ? '.' : null;
+      if (p !== null) f.listed.push(p);
       return;
     }
     const del = FILE_DELETE.get(q);
@@ -683,7 +704,10 @@ class PyAnalysis {
       if (m === 'open') {
         const mode = pos[0] ? (this.str(pos[0]) ?? '?') : kw('mode') ? (this.str(kw('mode')!) ?? '?') : 'r';
         (/[wax+?]/.test(mode) ? this.f.writes : this.f.reads).push(p);
-      } else if (PATH_READ.has(m)) this.f.reads.push(p);
+      } else if (PATH_READ.has(m)) {
+        if (m === 'iterdir' || m === 'glob' || m === 'rglob' || m === 'walk') this.f.listed.push(p);
+        else this.f.reads.push(p);
+      }
       else if (PATH_WRITE.has(m)) this.f.writes.push(p);
       else if (m === 'unlink' || m === 'rmdir') this.f.deletes.push({ path: p, recursive: false });
       else if (m === 'rename' || m === 'replace') {
