@@ -155,7 +155,8 @@ export async function buildCli(outDir: string = CLI_BUNDLE_DIR): Promise<Metafil
  */
 function bundleInputs(inputs: string[]): string[] {
   const own = inputs.map((f) => relative(root, resolve(root, f))).filter((f) => !f.startsWith('..') && !f.split('/').includes('node_modules'));
-  return [...new Set([...own, 'package-lock.json'])].sort();
+  // The builder itself too: a change to how the bundle or its launcher is made must rebuild it.
+  return [...new Set([...own, 'package-lock.json', 'scripts/build-cli.ts'])].sort();
 }
 
 /**
