@@ -89,8 +89,9 @@ describe('bulk tunnels through the kernel relay', () => {
     const { s, head, rest } = await tunnel(join(dir, 'p'));
     expect(head).toMatch(/^HTTP\/1.1 200 /);
     // The first bytes in a tunnel are its "ClientHello": anything not TLS passes as it is.
-    const sent: Buffer[] = [pattern(7, 1000)];
-    s.write(sent[0]);
+    const hello = pattern(7, 1000);
+    const sent: Buffer[] = [hello];
+    s.write(hello);
     const got: Buffer[] = [rest];
     let n = rest.length;
     s.on('data', (c: Buffer) => {
