@@ -133,6 +133,8 @@ export class TestStack implements AsyncDisposable {
   client!: Airlock;
   #conns: NatsHandles[] = [];
   #docker: (() => ContainerClient) | undefined;
+  /** What the harness was last started with, so a restart starts the same harness (runtime policy included). */
+  #harnessOverrides: Partial<HarnessConfig> = {};
   runnerOverrides: Partial<RunnerConfig> = {};
 
   private constructor(nats: NatsServer, runnerId: string, stateDir: string) {
@@ -196,11 +198,21 @@ export class TestStack implements AsyncDisposable {
   }
 
   async startHarness(overrides: Partial<HarnessConfig>): Promise<HarnessService> {
+    this.#harnessOverrides = overrides;
     const conn = await connectNats({ servers: this.nats.url, name: 'test-harness' });
     this.#conns.push(conn);
     const cfg = HarnessConfigSchema.parse({ natsUrl: this.nats.url, openTimeoutMs: 5000, keyFile: this.keyFile, secretsDir: join(this.stateDir, 'secrets'), ...overrides });
     this.harness = await HarnessService.start(cfg, conn, silent);
     return this.harness;
+  }
+
+  /**
+   * Stops the harness and starts a new one on the same NATS, key and configuration: what a test
+   * checks afterwards must come back from JetStream, not from the old process's memory.
+   */
+  async restartHarness(): Promise<HarnessService> {
+    await this.harness.drain(2000);
+    return this.startHarness(this.#harnessOverrides);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -335,6 +347,11 @@ export async function stopProcesses(procs: Iterable<ChildProcess>): Promise<void
 /** The label value marking this test run's containers (set by test/global-setup.ts; `1` outside vitest). */
 export function testSession(): string {
   return process.env.AIRLOCK_TEST_SESSION ?? '1';
+}
+
+/** The events of one type in a run's log, typed as that event. */
+export function eventsOfType<T extends LogEvent['type']>(log: readonly LogEvent[], type: T): Extract<LogEvent, { type: T }>[] {
+  return log.filter((e): e is Extract<LogEvent, { type: T }> => e.type === type);
 }
 
 /** How a call ended: 'ok', or the AirlockError code it failed with (anything else as text). */

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '@airlock/proto';
 import { PolicyDeniedError } from '@airlock/client';
 import { defaultPolicy } from '@airlock/validate';
-import { useStack, runEvents, waitUntil, errorCode } from '../fixtures.ts';
+import { useStack, runEvents, waitUntil, errorCode, eventsOfType } from '../fixtures.ts';
 
 /** How long a held request waits here: long enough for the tests' own decisions on a loaded machine. */
 const EXPIRY_MS = 8000;
@@ -27,13 +27,10 @@ const stack = useStack(async () => {
 });
 
 const as = (...args: Parameters<typeof stack.as>) => stack.as(...args);
-async function restartHarness(): Promise<void> {
-  await stack.harness.drain(2000);
-  await stack.startHarness(harness);
-}
+const restartHarness = () => stack.restartHarness();
 
 const events = (runId: string) => runEvents(stack.client, runId);
-const of = <T extends LogEvent['type']>(log: LogEvent[], type: T) => log.filter((e): e is Extract<LogEvent, { type: T }> => e.type === type);
+const of = eventsOfType;
 const code = errorCode;
 
 describe('approval scopes', () => {

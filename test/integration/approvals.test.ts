@@ -26,8 +26,7 @@ describe('approvals', () => {
     expect((held as Error).message).toContain(`airlock approve ${run.runId} 2`);
 
     // Held in JetStream: a restarted harness still lists it.
-    await stack.harness.drain(2000);
-    await stack.startHarness({});
+    await stack.restartHarness();
     const pending = await c.approvals();
     expect(pending.approvals).toMatchObject([{ runId: run.runId, step: 2, status: 'pending', rule: 'exfil.env_file_read', cmd: 'cat .env' }]);
 

@@ -29,8 +29,7 @@ describe('policy budgets', () => {
     await bot.run(run.runId).exec('echo 1');
     await bot.run(run.runId).exec('echo 2');
     await expect(bot.run(run.runId).exec('echo 3')).rejects.toMatchObject({ code: 'run_paused', data: { cause: { kind: 'budget', budget: 'steps', used: 2, limit: 2 } } });
-    await stack.harness.drain(2000);
-    await stack.startHarness(harness);
+    await stack.restartHarness();
     await expect(bot.run(run.runId).exec('echo 3')).rejects.toMatchObject({ code: 'run_paused' });
     await olga.raise(run.runId, { steps: 3 });
     await olga.resume(run.runId);

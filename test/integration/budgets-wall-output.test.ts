@@ -4,11 +4,11 @@
 // resumes, and the run goes on. Real stack (dockerd, nats-server).
 import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '@airlock/proto';
-import { errorCode, runEvents, useStack } from '../fixtures.ts';
+import { errorCode, runEvents, useStack, eventsOfType } from '../fixtures.ts';
 
 const harness = { auth: 'required' as const };
 const stack = useStack({ harness });
-const of = <T extends LogEvent['type']>(log: LogEvent[], type: T) => log.filter((e): e is Extract<LogEvent, { type: T }> => e.type === type);
+const of = eventsOfType;
 
 describe('activeMs and outputBytes budgets', () => {
   it('each pauses the run with its typed reason once used up; raise and resume continue it, across a restart', async () => {
@@ -23,8 +23,7 @@ describe('activeMs and outputBytes budgets', () => {
     expect((await bot.run(loud.runId).exec('head -c 6000 /dev/zero | tr "\\0" x')).stdoutBytes).toBe(6000);
     await expect(bot.run(loud.runId).exec('echo next')).rejects.toMatchObject({ code: 'run_paused', data: { cause: { kind: 'budget', budget: 'outputBytes', used: 6000, limit: 4096 } } });
 
-    await stack.harness.drain(2000);
-    await stack.startHarness(harness);
+    await stack.restartHarness();
     expect(await errorCode(bot.run(loud.runId).exec('echo next'))).toBe('run_paused');
     expect(await errorCode(bot.raise(loud.runId, { outputBytes: 100_000 }))).toBe('forbidden');
     expect(await olga.raise(slow.runId, { activeMs: 60_000 })).toMatchObject({ budgets: { activeMs: 60_000 } });

@@ -29,8 +29,7 @@ describe('controls in the audit index', () => {
     await bot.run(run.runId).exec('echo two');
     // The third step finds the steps budget used up: the harness pauses the run itself.
     await expect(bot.run(run.runId).exec('echo three')).rejects.toMatchObject({ code: 'run_paused' });
-    await stack.harness.drain(2000);
-    await stack.startHarness(harness);
+    await stack.restartHarness();
     await olga.raise(run.runId, { steps: 5 }, { reason: 'more room' });
     await olga.resume(run.runId);
     const retried = await olga.retry(run.runId, 1, { reason: 'again' });

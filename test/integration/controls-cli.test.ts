@@ -44,8 +44,7 @@ describe('./airlock interrupt, scoped approvals, retry, rollback', () => {
     expect(planned.json).toMatchObject({ type: 'rollback', status: 'planned', toStep: 1, diff: { modified: ['a'] }, requestedBy: { principal: 'olga' } });
     const job = planned.json.jobId as string;
 
-    await stack.harness.drain(2000);
-    await stack.startHarness(harness);
+    await stack.restartHarness();
 
     expect((await last(cli('olga', ['rollback', runId, '--approve', job]))).json).toMatchObject({ type: 'error', code: 'forbidden' });
     const applied = await last(cli('oscar', ['rollback', runId, '--approve', job]));

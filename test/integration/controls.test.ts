@@ -3,19 +3,16 @@
 // restarts the harness in the middle: what it checks afterwards comes back from JetStream.
 import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '@airlock/proto';
-import { useStack, runEvents, waitUntil, errorCode } from '../fixtures.ts';
+import { useStack, runEvents, waitUntil, errorCode, eventsOfType } from '../fixtures.ts';
 
 const harness = { auth: 'required' as const };
 const stack = useStack({ harness });
 
 const as = (...args: Parameters<typeof stack.as>) => stack.as(...args);
-async function restartHarness(): Promise<void> {
-  await stack.harness.drain(2000);
-  await stack.startHarness(harness);
-}
+const restartHarness = () => stack.restartHarness();
 
 const events = (runId: string) => runEvents(stack.client, runId);
-const of = <T extends LogEvent['type']>(log: LogEvent[], type: T) => log.filter((e): e is Extract<LogEvent, { type: T }> => e.type === type);
+const of = eventsOfType;
 const code = errorCode;
 
 describe('pause --interrupt', () => {

@@ -39,8 +39,7 @@ describe('./airlock operator verbs', () => {
     expect(paused.code, paused.stderr).toBe(0);
     expect(lines(paused.stdout)[0]).toMatchObject({ type: 'run.state', state: 'paused', paused: { reason: 'look at it', by: { principal: 'olga', role: 'operator' } } });
 
-    await stack.harness.drain(2000);
-    await stack.startHarness(harness);
+    await stack.restartHarness();
 
     const held = await cli('agent', ['exec', runId, '--', 'echo blocked']);
     expect(held.code).toBe(125);

@@ -10,7 +10,7 @@ import type { LogEvent, RunRecord } from '@airlock/proto';
 import { Airlock } from '@airlock/client';
 import { issueCredential } from '@airlock/harness';
 import { importPrivateKey } from '@airlock/trust';
-import { AIRLOCK_BIN, runCli, runEvents, useStack, waitUntil } from '../fixtures.ts';
+import { AIRLOCK_BIN, runCli, runEvents, useStack, waitUntil, eventsOfType } from '../fixtures.ts';
 
 const harness = { auth: 'required' as const };
 // Eight slots: the terminations test holds seven runs open at once.
@@ -21,7 +21,7 @@ const as = (principal: string, role: 'agent' | 'operator' | 'reviewer') => Airlo
 const cli = (principal: string, role: 'agent' | 'operator' | 'reviewer', args: string[], timeoutMs?: number) =>
   runCli(['--nats', stack.nats.url, '--json', ...args], { env: { AIRLOCK_CREDENTIAL: credential(principal, role) }, ...(timeoutMs ? { timeoutMs } : {}) });
 const lines = (stdout: string) => stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-const of = <T extends LogEvent['type']>(log: LogEvent[], type: T) => log.filter((e): e is Extract<LogEvent, { type: T }> => e.type === type);
+const of = eventsOfType;
 const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => (e instanceof AirlockError ? e : Promise.reject(e as Error)));
 
 /** `./airlock --json watch RUN --follow` as a reviewer, its output lines as they come. */
@@ -38,10 +38,7 @@ function watch(runId: string): { views: () => Array<Record<string, unknown>>; st
   return { views: () => lines(out.slice(0, out.lastIndexOf('\n') + 1)), stderr: () => err, exit };
 }
 
-async function restartHarness(): Promise<void> {
-  await stack.harness.drain(2000);
-  await stack.startHarness(harness);
-}
+const restartHarness = () => stack.restartHarness();
 
 async function recordOf(runId: string): Promise<RunRecord> {
   await using rita = await as('rita', 'reviewer');

@@ -8,20 +8,16 @@ import type { LogEvent } from '@airlock/proto';
 import { Airlock } from '@airlock/client';
 import { issueCredential } from '@airlock/harness';
 import { importPrivateKey } from '@airlock/trust';
-import { useStack, runEvents, waitUntil, errorCode } from '../fixtures.ts';
+import { useStack, runEvents, waitUntil, errorCode, eventsOfType } from '../fixtures.ts';
 
 const harness = { auth: 'required' as const };
 const stack = useStack({ harness });
 
 const as = (...args: Parameters<typeof stack.as>) => stack.as(...args);
-/** Restarts the harness (same key, same NATS): everything below must come back from JetStream. */
-async function restartHarness(): Promise<void> {
-  await stack.harness.drain(2000);
-  await stack.startHarness(harness);
-}
+const restartHarness = () => stack.restartHarness();
 
 const events = (runId: string) => runEvents(stack.client, runId);
-const of = <T extends LogEvent['type']>(log: LogEvent[], type: T) => log.filter((e): e is Extract<LogEvent, { type: T }> => e.type === type);
+const of = eventsOfType;
 const code = errorCode;
 
 describe('roles', () => {

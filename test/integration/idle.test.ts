@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { AirlockError } from '@airlock/proto';
 import type { LogEvent, RunRecord } from '@airlock/proto';
 import { defaultPolicy } from '@airlock/validate';
-import { containersOf, runCli, runEvents, useStack, waitUntil } from '../fixtures.ts';
+import { containersOf, runCli, runEvents, useStack, waitUntil, eventsOfType } from '../fixtures.ts';
 
 /** A policy file: the shipped policy with these governance settings. */
 async function policyWith(governance: Record<string, unknown>): Promise<string> {
@@ -28,7 +28,7 @@ const stack = useStack(async () => ({ slots: 2, harness: { openTimeoutMs, policy
 // Expiry: closed after 4 s idle (suspended after 1 s first).
 const expiring = useStack(async () => ({ slots: 2, harness: { openTimeoutMs, policyFile: (policies.expire = await policyWith({ idleTimeout: '1s', maxIdle: '4s' })) } }));
 
-const of = <T extends LogEvent['type']>(log: LogEvent[], type: T) => log.filter((e): e is Extract<LogEvent, { type: T }> => e.type === type);
+const of = eventsOfType;
 const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e instanceof AirlockError ? e.code : String(e)));
 
 async function recordOf(s: typeof stack, runId: string): Promise<RunRecord> {

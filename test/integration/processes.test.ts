@@ -74,8 +74,7 @@ describe('working directory', () => {
     // An explicit cwd (relative to the workspace) starts a step there; with keepCwd the run goes on from there.
     expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd', { cwd: 'sub' }))).toBe(`${mountPath}/sub\n`);
     // The record keeps the place: a restarted harness starts the next step there.
-    await stack.harness.drain(2000);
-    await stack.startHarness({});
+    await stack.restartHarness();
     expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd'))).toBe(`${mountPath}/sub\n`);
     expect(await stdoutOf(run.runId, await exec(run.runId, 'cd deeper && pwd'))).toBe(`${mountPath}/sub/deeper\n`);
     expect(await stdoutOf(run.runId, await exec(run.runId, 'pwd'))).toBe(`${mountPath}/sub/deeper\n`);
@@ -216,8 +215,7 @@ describe('long-running processes', () => {
     const { mountPath } = run.record!;
     const s = await start(run.runId, 'for i in $(seq 1 6); do echo beat $i; sleep 0.5; done; sleep 300', { yieldMs: 300, timeoutMs: 600_000 });
     expect(s.status).toBe('running');
-    await stack.harness.drain(2000);
-    await stack.startHarness({});
+    await stack.restartHarness();
     await waitUntil('the process to print beat 6', async () => {
       const p = await pollOnce(run.runId, s.pid, 0, 0);
       return p.output.map((c) => c.text).join('').includes('beat 6');

@@ -4,13 +4,13 @@
 // branch. Real stack, with a harness restart between the parent's steps and the retry.
 import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '@airlock/proto';
-import { runEvents, useStack } from '../fixtures.ts';
+import { runEvents, useStack, eventsOfType } from '../fixtures.ts';
 
 const harness = { auth: 'required' as const };
 const stack = useStack({ harness });
 /** The default workspace mount (the run is opened without one). */
 const W = '/workspace';
-const of = <T extends LogEvent['type']>(log: LogEvent[], type: T) => log.filter((e): e is Extract<LogEvent, { type: T }> => e.type === type);
+const of = eventsOfType;
 
 describe('retry --step N: the parent session before step N', () => {
   it('a step depending on an earlier cd and export prints the same in the branch; later changes of the parent do not leak in', async () => {
@@ -24,8 +24,7 @@ describe('retry --step N: the parent session before step N', () => {
     expect(parent.stdout).toBe(`${W}/src/pkg\nhello pkg\n`);
     // After step 2 the parent moves on: another directory, another value.
     expect((await r.exec('cd / && export GREETING=later')).exitCode).toBe(0);
-    await stack.harness.drain(2000);
-    await stack.startHarness(harness);
+    await stack.restartHarness();
 
     const retried = await olga.retry(run.runId, 2, { requestId: 'retry-session-0001' });
     expect(retried.result).toMatchObject({ exitCode: 0 });

@@ -8,16 +8,13 @@ import type { LogEvent } from '@airlock/proto';
 import { issueCredential } from '@airlock/harness';
 import { readAuditEntries } from '@airlock/ledger';
 import { importPrivateKey } from '@airlock/trust';
-import { errorCode, runCli, runEvents, useStack } from '../fixtures.ts';
+import { errorCode, runCli, runEvents, useStack, eventsOfType } from '../fixtures.ts';
 
 const harness = { auth: 'required' as const };
 const stack = useStack({ harness });
 
-async function restartHarness(): Promise<void> {
-  await stack.harness.drain(2000);
-  await stack.startHarness(harness);
-}
-const of = <T extends LogEvent['type']>(log: LogEvent[], type: T) => log.filter((e): e is Extract<LogEvent, { type: T }> => e.type === type);
+const restartHarness = () => stack.restartHarness();
+const of = eventsOfType;
 const phases = (log: LogEvent[], jobId: string) => of(log, 'run.rollback').filter((e) => e.jobId === jobId).map((e) => [e.phase, e.actor?.principal]);
 const credential = (principal: string, role: 'operator' | 'reviewer') => issueCredential(importPrivateKey(readFileSync(stack.keyFile, 'utf8')), { principal, role });
 const cli = (principal: string, role: 'operator' | 'reviewer', args: string[]) => runCli(['--nats', stack.nats.url, ...args], { env: { AIRLOCK_CREDENTIAL: credential(principal, role) } });

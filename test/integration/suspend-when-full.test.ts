@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { LogEvent } from '@airlock/proto';
 import { defaultPolicy } from '@airlock/validate';
-import { containersOf, errorCode, runCli, runEvents, useStack } from '../fixtures.ts';
+import { containersOf, errorCode, runCli, runEvents, useStack, eventsOfType } from '../fixtures.ts';
 
 async function policyWith(governance: Record<string, unknown>): Promise<string> {
   const file = join(mkdtempSync(join(tmpdir(), 'airlock-full-')), 'policy.json');
@@ -23,7 +23,7 @@ let earlyPolicy = '';
 const stack = useStack(async () => ({ slots: 2, harness: { openTimeoutMs: 30_000, policyFile: (earlyPolicy = await policyWith({ idleTimeout: '1h', suspendWhenFull: '2s' })) } }));
 const off = useStack(async () => ({ slots: 1, harness: { openTimeoutMs: 4000, policyFile: await policyWith({ idleTimeout: '1h', suspendWhenFull: 'off' }) } }));
 
-const of = <T extends LogEvent['type']>(log: LogEvent[], type: T) => log.filter((e): e is Extract<LogEvent, { type: T }> => e.type === type);
+const of = eventsOfType;
 /** The idle age a run needs before it may be suspended early (the policy's 2 s, with a margin). */
 const IDLE_AGE_MS = 2500;
 
