@@ -4,24 +4,23 @@ The run's egress proxy (Node) decides each tunnel and relays its first bytes its
 has moved enough bytes to be a download, the proxy stops reading it, lets its writes drain, and
 hands both connections to this program, started as
 
-    python3 -I -S relay.py PROXY_PID   (fd 0: the sandbox's connection, fd 1: the upstream, fd 2: report)
+    python3 -I -S relay.py   (fd 0: the sandbox's connection, fd 1: the upstream, fd 2: report,
+                              fd 3: a pipe the proxy holds open and never writes)
 
 which moves the bytes in the kernel (splice through a pipe: no copy through any process), one
 thread per direction, and ends with one line on fd 2: "bytes UP DOWN". It decides nothing and dies
-with the proxy (PR_SET_PDEATHSIG), so a killed proxy still cuts every tunnel it carried.
+with the proxy: fd 3 reads end-of-file once the proxy is gone (also if it died before this started),
+so a killed proxy still cuts every tunnel it carried.
 """
 
-import ctypes
 import fcntl
 import os
-import signal
 import socket
-import sys
 import threading
 
 PIECE = 1024 * 1024
 PIPE_BYTES = 1024 * 1024
-PR_SET_PDEATHSIG = 1
+LIFELINE = 3
 SEND_BUFFER_BYTES = 4 * 1024 * 1024
 
 
@@ -52,13 +51,15 @@ def copy(src, dst, moved, i):
             pass
 
 
-def main():
+def watch_proxy():
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != int(sys.argv[1]):
-        os._exit(1)  # the proxy died before the line above took effect
+        os.read(LIFELINE, 1)
+    finally:
+        os._exit(1)
+
+
+def main():
+    threading.Thread(target=watch_proxy, daemon=True).start()
     client = socket.socket(fileno=os.dup(0))
     upstream = socket.socket(fileno=os.dup(1))
     os.close(0)

@@ -83,7 +83,7 @@ export async function relayTunnel(client: Socket, upstream: Socket, handedOff: (
     client.pipe(upstream);
     return null;
   }
-  const child = spawn(python!, ['-I', '-S', RELAY, String(process.pid)], { stdio: [client, upstream, 'pipe'] });
+  const child = spawn(python!, ['-I', '-S', RELAY], { stdio: [client, upstream, 'pipe', 'pipe'] });
   handedOff();
   client.destroy();
   upstream.destroy();
