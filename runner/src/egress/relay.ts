@@ -89,7 +89,7 @@ export async function relayTunnel(client: Socket, upstream: Socket, handedOff: (
   upstream.destroy();
   const done = new Promise<RelayResult>((resolve) => {
     let report = '';
-    child.stderr.on('data', (d: Buffer) => (report += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (report += d.toString()));
     child.on('error', (err) => resolve({ bytesUp: 0, bytesDown: 0, failure: `the tunnel relay failed: ${err.message}` }));
     child.on('close', (code, signal) => {
       const m = /bytes (\d+) (\d+)\n?$/.exec(report);
