@@ -263,7 +263,7 @@ async function handleConnect(opts: EgressProxyOptions, interceptor: Interceptor 
           return false;
         }
         if (more) return true;
-        client.once('drain', () => relay === 'idle' && upstream.resume());
+        client.once('drain', () => relay !== 'handing' && relay !== 'relayed' && upstream.resume());
         return false;
       },
     },
@@ -281,11 +281,13 @@ async function handleConnect(opts: EgressProxyOptions, interceptor: Interceptor 
   client.pipe(upstream);
   upstream.on('end', () => client.end());
   client.resume();
-  let relay: 'idle' | 'handing' | 'relayed' = 'idle';
+  // idle: in Node, may be handed off; handing: reads stopped, waiting on the drain; relayed: the
+  // relay has it; node: the handoff was declined (a side ended meanwhile), stays in Node.
+  let relay: 'idle' | 'handing' | 'relayed' | 'node' = 'idle';
   const toRelay = async () => {
     const moved = await relayTunnel(client, upstream, () => (relay = 'relayed'));
     if (moved === null) {
-      relay = 'idle';
+      relay = 'node';
       if (!client.destroyed) client.resume();
       if (!upstream.destroyed) upstream.resume();
       return;

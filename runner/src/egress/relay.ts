@@ -51,14 +51,19 @@ function drained(s: Socket): Promise<void> {
 
 /** The libuv handle under a net.Socket: stopping its reads is the only way to leave no byte in Node. */
 interface ReadingHandle {
+  reading: boolean;
   readStop(): number;
 }
 
-/** Stops a socket reading from the kernel (pause() alone lets a plain socket fill its buffer). */
+/**
+ * Stops a socket reading from the kernel (pause() alone lets a plain socket fill its buffer), as
+ * net.Socket's own pause does for sockets with `onread`: `reading` false so a later resume restarts it.
+ */
 function stopReading(s: Socket): boolean {
   s.pause();
   const handle = (s as unknown as { _handle?: Partial<ReadingHandle> | null })._handle;
-  if (typeof handle?.readStop !== 'function') return false;
+  if (!handle || typeof handle.readStop !== 'function') return false;
+  handle.reading = false;
   handle.readStop();
   return true;
 }
@@ -72,7 +77,10 @@ function stopReading(s: Socket): boolean {
  */
 export async function relayTunnel(client: Socket, upstream: Socket, handedOff: () => void): Promise<{ done: Promise<RelayResult> } | null> {
   client.unpipe(upstream);
-  if (!stopReading(client) || !stopReading(upstream)) return null;
+  if (!stopReading(client) || !stopReading(upstream)) {
+    client.pipe(upstream);
+    return null;
+  }
   for (;;) {
     let chunk: unknown;
     while ((chunk = client.read()) !== null) upstream.write(chunk as Buffer);
