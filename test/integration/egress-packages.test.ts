@@ -157,7 +157,14 @@ afterAll(async () => {
   expect(await containersOf(stack.runnerId)).toEqual([]);
 });
 
-const PIP = 'pip --disable-pip-version-check --no-cache-dir --retries 0 --timeout 30 --cert registry-ca.pem';
+/**
+ * pip with the test registry's CA. REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE (set for every egress step,
+ * the run's bundle) override pip's --cert inside requests, so the test removes them for pip. One
+ * retry: pip reports a failed index fetch only in its retry warning (with --retries 0 only "from
+ * versions: none" is left).
+ */
+const pip = (bin: string) => `env -u REQUESTS_CA_BUNDLE -u CURL_CA_BUNDLE ${bin} --disable-pip-version-check --no-cache-dir --retries 1 --timeout 30 --cert registry-ca.pem`;
+const PIP = pip('pip');
 const DENIED = "airlock egress denied: evil.test is not on the run's network allowlist";
 
 describe('package managers through the run proxy', () => {
@@ -169,7 +176,7 @@ describe('package managers through the run proxy', () => {
     expect(readFileSync(join(ws, 'dl', WHEEL))).toEqual(files.get(`/files/${WHEEL}`)!.body);
 
     // pip install into a venv (Debian's system Python is externally managed, PEP 668), then import it.
-    const inst = await run.exec(`python3 -m venv /tmp/venv && /tmp/venv/bin/${PIP} install --index-url https://pypi.test/simple/ airlock-tiny && /tmp/venv/bin/python -c 'import airlock_tiny; print(airlock_tiny.GREETING)'`, { timeoutMs: 120_000 });
+    const inst = await run.exec(`python3 -m venv /tmp/venv && ${pip('/tmp/venv/bin/pip')} install --index-url https://pypi.test/simple/ airlock-tiny && /tmp/venv/bin/python -c 'import airlock_tiny; print(airlock_tiny.GREETING)'`, { timeoutMs: 120_000 });
     expect(inst.exitCode, inst.stderr).toBe(0);
     expect(inst.stdout).toContain('Successfully installed airlock-tiny-0.1.0');
     expect(inst.stdout.trim().split('\n').at(-1)).toBe('hello from the test index');
@@ -191,8 +198,9 @@ describe('package managers through the run proxy', () => {
 
   it('npm install from an allowed registry succeeds; the same registry under an unlisted name fails naming it', async () => {
     const run = await stack.client.open({ workspace: ws, image: npmImage });
-    const npm = 'npm --no-audit --no-fund --no-update-notifier --fetch-retries=0 --cafile=/workspace/registry-ca.pem';
-    const ok = await run.exec(`mkdir app && cd app && echo '{"name":"app","version":"1.0.0"}' > package.json && ${npm} --registry=https://npm.test/ install airlock-tiny && node -p "require('airlock-tiny')"`, { timeoutMs: 180_000 });
+    // Steps get the runner's PATH, not the image's: the test names the binaries.
+    const npm = '/opt/node/bin/node /opt/node/lib/node_modules/npm/bin/npm-cli.js --no-audit --no-fund --no-update-notifier --fetch-retries=0 --cafile=/workspace/registry-ca.pem';
+    const ok = await run.exec(`mkdir app && cd app && echo '{"name":"app","version":"1.0.0"}' > package.json && ${npm} --registry=https://npm.test/ install airlock-tiny && /opt/node/bin/node -p "require('airlock-tiny')"`, { timeoutMs: 180_000 });
     expect(ok.exitCode, ok.stderr).toBe(0);
     expect(ok.stdout.trim().split('\n').at(-1)).toBe('hello from the test registry');
     expect(JSON.parse(readFileSync(join(ws, 'app', 'package.json'), 'utf8'))).toMatchObject({ dependencies: { 'airlock-tiny': '^1.0.0' } });
