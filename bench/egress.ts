@@ -7,7 +7,9 @@
 //     to the upstream, `intercept`), vs HTTPS direct.
 //   Plain HTTP: raw bytes in a CONNECT tunnel (`tunnel`, the proxy's worst case: nothing else costs)
 //     and the plain-HTTP proxy (`proxy`, absolute-form through the run's redactor), vs HTTP direct.
-// Interleaved rounds, medians.
+// Each tunnel mode is measured twice side by side: as shipped (a tunnel past 4 MiB is handed to the
+// kernel relay, relay.ts) and with every tunnel kept in Node (`...Node`, AIRLOCK_EGRESS_RELAY=node
+// for that run's proxy), in the same rounds. Interleaved rounds, medians.
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { once } from 'node:events';
@@ -15,7 +17,7 @@ import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { DEFAULT_POLICY_PATH } from '@airlock/validate';
@@ -68,15 +70,21 @@ export interface EgressBenchResult {
   throughput: {
     directTls: number;
     tunnelTls: number;
+    tunnelTlsNode: number;
     intercept: number;
     tunnelTlsOverDirect: number;
+    tunnelTlsNodeOverDirect: number;
     interceptOverDirect: number;
     direct: number;
     tunnel: number;
+    tunnelNode: number;
     proxy: number;
     tunnelOverDirect: number;
+    tunnelNodeOverDirect: number;
     proxyOverDirect: number;
   };
+  /** The load average when the bench started and ended (a shared 2-core machine). */
+  load: { start: number[]; end: number[] };
   /** One small GET on a fresh connection (TCP, CONNECT and TLS handshakes included), median ms. */
   requestMs: {
     directTls: number;
@@ -107,7 +115,8 @@ const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 export async function runEgressBench(opts: { rounds?: number; requests?: number } = {}): Promise<EgressBenchResult> {
   const rounds = opts.rounds ?? 3;
-  const requests = opts.requests ?? 100;
+  const requests = opts.requests ?? 30;
+  const loadStart = loadavg();
   const piece = Buffer.alloc(1024 * 1024, 0x61);
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/big') {
@@ -156,43 +165,54 @@ export async function runEgressBench(opts: { rounds?: number; requests?: number 
       runner: { egressTestResolve: { 'big.test': `127.0.0.1:${port}`, 'big-tls.test': tlsDest, 'big-sec.test': tlsDest }, egressTestUpstreamCa: [pki.caPem] },
     });
     const run = await stack.client.open({ workspace: ws });
+    // The same sandbox setup, its proxy started with every tunnel kept in Node (the code before the relay).
+    process.env.AIRLOCK_EGRESS_RELAY = 'node';
+    const nodeRun = await stack.client.open({ workspace: ws }).finally(() => delete process.env.AIRLOCK_EGRESS_RELAY);
     const target = { tunnel: 'big.test 80', proxy: 'big.test 80', 'tunnel-tls': 'big-tls.test 443', intercept: 'big-sec.test 443' } as const;
-    const inSandbox = async (mode: keyof typeof target, path: string, n: number) =>
-      parseOut((await run.exec(`python3 client.py ${mode} ${target[mode]} ${path} ${n}`, { timeoutMs: 300_000, env: { BENCH_TOKEN: '${secret:BENCH_TOKEN}' } })).stdout);
+    const inSandbox = async (mode: keyof typeof target, path: string, n: number, r = run) =>
+      parseOut((await r.exec(`python3 client.py ${mode} ${target[mode]} ${path} ${n}`, { timeoutMs: 300_000, env: { BENCH_TOKEN: '${secret:BENCH_TOKEN}' } })).stdout);
     // Async: the servers are in this process, a synchronous child would starve them.
     const onHost = async (tls: boolean, path: string, n: number) =>
       parseOut((await execFileAsync('python3', [join(ws, 'client.py'), tls ? 'direct-tls' : 'direct', '127.0.0.1', String(tls ? tlsPort : port), path, String(n), join(ws, 'upstream-ca.pem')], { encoding: 'utf8' })).stdout);
-    const keys = ['directTls', 'tunnelTls', 'intercept', 'direct', 'tunnel', 'proxy'] as const;
+    const keys = ['directTls', 'tunnelTls', 'tunnelTlsNode', 'intercept', 'direct', 'tunnel', 'tunnelNode', 'proxy'] as const;
     const mbps = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<(typeof keys)[number], number[]>;
     const ms = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<(typeof keys)[number], number[]>;
     const measure: Record<(typeof keys)[number], (path: string, n: number) => Promise<ReturnType<typeof parseOut>>> = {
       directTls: (p, n) => onHost(true, p, n),
       tunnelTls: (p, n) => inSandbox('tunnel-tls', p, n),
+      tunnelTlsNode: (p, n) => inSandbox('tunnel-tls', p, n, nodeRun),
       intercept: (p, n) => inSandbox('intercept', p, n),
       direct: (p, n) => onHost(false, p, n),
       tunnel: (p, n) => inSandbox('tunnel', p, n),
+      tunnelNode: (p, n) => inSandbox('tunnel', p, n, nodeRun),
       proxy: (p, n) => inSandbox('proxy', p, n),
     };
     for (let i = 0; i < rounds; i++) {
       for (const k of keys) mbps[k].push(BIG / 2 ** 20 / (await measure[k]('/big', 1)).seconds);
-      for (const k of keys) ms[k].push((await measure[k]('/small', requests)).medianS * 1000);
+      // Small requests never reach the relay: the Node-only proxy would measure the same path twice.
+      for (const k of keys) if (!k.endsWith('Node')) ms[k].push((await measure[k]('/small', requests)).medianS * 1000);
     }
     await stack.client.close(run.runId);
+    await stack.client.close(nodeRun.runId);
     const t = Object.fromEntries(keys.map((k) => [k, median(mbps[k])])) as Record<(typeof keys)[number], number>;
-    const l = Object.fromEntries(keys.map((k) => [k, median(ms[k])])) as Record<(typeof keys)[number], number>;
+    const l = Object.fromEntries(keys.filter((k) => !k.endsWith('Node')).map((k) => [k, median(ms[k])])) as Record<(typeof keys)[number], number>;
     return {
       megabytes: BIG / 2 ** 20,
       rounds,
       throughput: {
         directTls: round(t.directTls),
         tunnelTls: round(t.tunnelTls),
+        tunnelTlsNode: round(t.tunnelTlsNode),
         intercept: round(t.intercept),
         tunnelTlsOverDirect: round(t.tunnelTls / t.directTls, 2),
+        tunnelTlsNodeOverDirect: round(t.tunnelTlsNode / t.directTls, 2),
         interceptOverDirect: round(t.intercept / t.directTls, 2),
         direct: round(t.direct),
         tunnel: round(t.tunnel),
+        tunnelNode: round(t.tunnelNode),
         proxy: round(t.proxy),
         tunnelOverDirect: round(t.tunnel / t.direct, 2),
+        tunnelNodeOverDirect: round(t.tunnelNode / t.direct, 2),
         proxyOverDirect: round(t.proxy / t.direct, 2),
       },
       requestMs: {
@@ -207,6 +227,7 @@ export async function runEgressBench(opts: { rounds?: number; requests?: number 
         addedTunnel: round(l.tunnel - l.direct, 2),
         addedProxy: round(l.proxy - l.direct, 2),
       },
+      load: { start: loadStart.map((x) => round(x, 2)), end: loadavg().map((x) => round(x, 2)) },
     };
   } finally {
     delete process.env.AIRLOCK_SECRET_BENCH_TOKEN;
