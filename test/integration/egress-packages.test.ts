@@ -138,8 +138,10 @@ beforeAll(async () => {
   const policy = parse(readFileSync(DEFAULT_POLICY_PATH, 'utf8')) as { network: Record<string, unknown> };
   policy.network.mode = 'proxy';
   policy.network.allow = [{ hosts: ['pypi.test', 'npm.test'], ports: [443] }];
-  // The test registries are non-default indexes on purpose (the validator would hold such installs for approval).
-  (policy as { overrides?: Record<string, string> }).overrides = { ...(policy as { overrides?: Record<string, string> }).overrides, 'supply_chain.untrusted_index': 'allow' };
+  // The test registries are non-default indexes on purpose (the validator would hold such installs for
+  // approval), and a venv's pip and python are named like the system ones (held as exec.path_shadow).
+  const overrides = (policy as { overrides?: Record<string, string> }).overrides;
+  (policy as { overrides?: Record<string, string> }).overrides = { ...overrides, 'supply_chain.untrusted_index': 'allow', 'exec.path_shadow': 'allow' };
   const policyFile = join(root, 'policy.yaml');
   writeFileSync(policyFile, stringify(policy));
   // evil.test resolves to the same registry: what stops it is the allowlist, not a failed lookup.
