@@ -69,7 +69,8 @@ export class Airlock implements AsyncDisposable {
       throw new AirlockError('no_harness', `cannot reach NATS at ${where}: ${(cause as Error)?.message ?? String(cause)}; start Airlock with \`./airlock up\``, { cause });
     }
     const watch = new HarnessWatch(nats.nc, opts.harnessLostMs ?? HARNESS_LOST_MS);
-    return new Airlock(nats, new Link(nats, watch, where, opts.credential));
+    const reach = { servers: splitCredentials(opts.servers).servers, ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}) };
+    return new Airlock(nats, new Link(nats, watch, where, opts.credential, reach));
   }
 
   /**
@@ -115,9 +116,10 @@ export class Airlock implements AsyncDisposable {
    * command, once), `approve_run` (the same rule and command prefix for the rest of the run, see the
    * request's `choices`), `reject`, `reject_pause` (deny and pause the run). `by` names who decided
    * where no credential does. An expired request can no longer be decided (`already_decided`).
+   * `hold`: an egress hold of step `step` (its id `<step>.<hold>` in `approvals`), not the step's command.
    */
-  decide(runId: string, step: number, decision: ApprovalDecision, opts: { by: string; note?: string; signal?: AbortSignal }): Promise<Approval> {
-    return this.#link.request(subjects.api.decide, { runId, step, decision, by: opts.by, ...(opts.note ? { note: opts.note } : {}) }, ApprovalSchema, { timeoutMs: 30_000, signal: opts.signal });
+  decide(runId: string, step: number, decision: ApprovalDecision, opts: { by: string; note?: string; hold?: number; signal?: AbortSignal }): Promise<Approval> {
+    return this.#link.request(subjects.api.decide, { runId, step, decision, by: opts.by, ...(opts.note ? { note: opts.note } : {}), ...(opts.hold !== undefined ? { hold: opts.hold } : {}) }, ApprovalSchema, { timeoutMs: 30_000, signal: opts.signal });
   }
 
   /** Has the harness build and sign a run's proof bundle; resolves with its JSON text. */
@@ -224,6 +226,7 @@ export class Airlock implements AsyncDisposable {
   disconnect(): Promise<void> {
     this.#closed ??= (async () => {
       this.#link.watch.close();
+      await this.#link.readers.close();
       if (!this.nats.nc.isClosed()) await this.nats.nc.drain().catch(() => this.nats.nc.close());
     })();
     return this.#closed;

@@ -2,9 +2,10 @@
 // handles, the harness watch, and one way to ask the harness.
 import type { z } from 'zod';
 import { headers as natsHeaders, type Msg } from '@nats-io/transport-node';
-import { AirlockError, PROTOCOL_VERSION, decodeReply, encode } from '@airlock/proto';
+import { AirlockError, ApiReaderResultSchema, PROTOCOL_VERSION, decodeReply, encode, subjects } from '@airlock/proto';
 import type { NatsHandles } from './connection.ts';
 import type { HarnessWatch } from './harness-watch.ts';
+import { LogReaders, type ReaderConnectOptions } from './readers.ts';
 import { HarnessLostError, isNoResponders, isTimeout, refine } from './errors.ts';
 
 export interface RequestOptions {
@@ -24,12 +25,16 @@ export class Link {
   /** The servers as given (for messages). */
   readonly where: string;
   readonly #credential: string | undefined;
+  /** Where each run's log is read from (a per-run reader user for an agent in an operator-mode deployment). */
+  readonly readers: LogReaders;
 
-  constructor(nats: NatsHandles, watch: HarnessWatch, where: string, credential?: string) {
+  constructor(nats: NatsHandles, watch: HarnessWatch, where: string, credential?: string, reach: ReaderConnectOptions = { servers: [] }) {
     this.nats = nats;
     this.watch = watch;
     this.where = where;
     this.#credential = credential;
+    const ask = credential ? (runId: string, publicKey: string) => this.send(subjects.api.reader, { runId, publicKey }, ApiReaderResultSchema, 10_000) : undefined;
+    this.readers = new LogReaders(nats, ask, reach);
   }
 
   /**

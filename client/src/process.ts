@@ -2,7 +2,8 @@ import { AirlockError, MAX_WAIT_MS, ProcessStateSchema, StepResultSchema, output
 import { RunnerLostError } from './errors.ts';
 import { signalProcess } from './processes.ts';
 import type { Link } from './link.ts';
-import { logTail, readLog } from './log.ts';
+import { logTail } from './log.ts';
+import { readRunLog } from './readers.ts';
 import { StepOutput, type ExecResult } from './output.ts';
 
 /** Options of one command (`run.exec`, `run.spawn`). */
@@ -80,7 +81,7 @@ export class StepCall {
    * the process API can signal it; its end is then waited for through `poll`.
    */
   static async start(link: Link, runId: string, cmd: string, opts: StepOptions, asProcess = false): Promise<StepCall> {
-    return new StepCall(link, runId, cmd, opts, await logTail(link.nats.jsm, runId), asProcess);
+    return new StepCall(link, runId, cmd, opts, await logTail((await link.readers.for(runId)).jsm, runId), asProcess);
   }
 
   private constructor(link: Link, runId: string, cmd: string, opts: StepOptions, tail: { seq: number; streamSeq: number }, asProcess: boolean) {
@@ -94,7 +95,7 @@ export class StepCall {
     this.#verdictSeen = new Promise((resolve) => (this.#verdict = resolve));
     // The follower starts at a stream position, not at "now": it may be set up while the request is on its way.
     this.#followed = (async () => {
-      for await (const e of readLog(link.nats.js, link.nats.jsm, runId, { fromStreamSeq: tail.streamSeq + 1, signal: this.#stop.signal, until: (ev) => this.#ends(ev) })) this.#deliver(e);
+      for await (const e of readRunLog(link.readers, runId, { fromStreamSeq: tail.streamSeq + 1, signal: this.#stop.signal, until: (ev) => this.#ends(ev) })) this.#deliver(e);
     })().then(
       () => true,
       () => false,
@@ -196,7 +197,7 @@ export class StepCall {
 
   /** Delivers what the stored log holds after the tail, up to `lastSeq`. */
   async #catchUp(lastSeq: number, signal?: AbortSignal): Promise<void> {
-    for await (const e of readLog(this.#link.nats.js, this.#link.nats.jsm, this.runId, { fromStreamSeq: this.tail.streamSeq + 1, follow: false, ...(signal ? { signal } : {}) })) {
+    for await (const e of readRunLog(this.#link.readers, this.runId, { fromStreamSeq: this.tail.streamSeq + 1, follow: false, ...(signal ? { signal } : {}) })) {
       if (e.seq > lastSeq) break;
       this.#deliver(e);
     }
@@ -252,7 +253,7 @@ export class Process implements AsyncDisposable {
       if (e.type === 'step.exited') exited = true;
       return e.type === 'step.lost' || e.type === 'snapshot.created' || e.type === 'snapshot.failed';
     };
-    for await (const e of readLog(this.#link.nats.js, this.#link.nats.jsm, this.runId, { fromStreamSeq: this.#call.tail.streamSeq + 1, until: ends })) {
+    for await (const e of readRunLog(this.#link.readers, this.runId, { fromStreamSeq: this.#call.tail.streamSeq + 1, until: ends })) {
       if (stepOf(e) === this.step) yield e;
     }
   }

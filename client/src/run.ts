@@ -1,6 +1,7 @@
 import { AirlockError, ApiApprovalsResultSchema, ApiDiffResultSchema, ApiOpenResultSchema, ApiPsResultSchema, subjects, type ApiDiffResult, type ApiOpenRequest, type LogEvent, type RunRecord } from '@airlock/proto';
 import type { Link } from './link.ts';
-import { readLog, type ReadLogOptions } from './log.ts';
+import type { ReadLogOptions } from './log.ts';
+import { readRunLog } from './readers.ts';
 import { ApprovalRequiredError, PolicyDeniedError, RunnerLostError } from './errors.ts';
 import { Process, StepCall, type StepOptions } from './process.ts';
 import { StepOutput, type ExecResult } from './output.ts';
@@ -168,7 +169,7 @@ export class Run implements AsyncDisposable {
    * `fromSeq: lastSeenSeq + 1`. Every event is checked against the log's hash chain.
    */
   log(opts: Pick<ReadLogOptions, 'fromSeq' | 'follow' | 'signal'> = {}): AsyncGenerator<LogEvent> {
-    return readLog(this.#link.nats.js, this.#link.nats.jsm, this.runId, opts);
+    return readRunLog(this.#link.readers, this.runId, opts);
   }
 
   /**
@@ -188,7 +189,7 @@ export class Run implements AsyncDisposable {
       if (exited && (own ? e.type === 'snapshot.created' || e.type === 'snapshot.failed' : e.type === 'step.requested' || e.type === 'run.moved' || e.type === 'runner.lost')) done = true;
       return done;
     };
-    for await (const e of readLog(this.#link.nats.js, this.#link.nats.jsm, this.runId, { follow: true, until: ends, ...(opts.signal ? { signal: opts.signal } : {}) })) {
+    for await (const e of readRunLog(this.#link.readers, this.runId, { follow: true, until: ends, ...(opts.signal ? { signal: opts.signal } : {}) })) {
       if (stepOf(e) !== step) continue;
       if (e.type === 'step.verdict' && e.verdict !== 'allow') {
         const data = { step, rule: e.rule, reason: e.reason, ...(e.span ? { span: e.span } : {}) };

@@ -61,6 +61,8 @@ export const HarnessConfigSchema = z.object({
   natsAuthorityFile: z.string().min(1).optional(),
   /** NATS URL with the harness's system-account login (`JWT:SEED@`): pushes revocations. Env AIRLOCK_NATS_SYSTEM_URL. */
   natsSystemUrl: z.string().min(1).optional(),
+  /** Lifetime of the per-run log reader users minted for agents (`natsauth/reader-desk.ts`); clients renew at half. Env AIRLOCK_READER_TTL_MS. */
+  readerTtlMs: z.coerce.number().int().min(2000).default(3600_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type HarnessConfig = z.infer<typeof HarnessConfigSchema>;
@@ -85,6 +87,7 @@ export function loadHarnessConfig(
     auth: env.AIRLOCK_AUTH,
     natsAuthorityFile: env.AIRLOCK_NATS_AUTHORITY_FILE,
     natsSystemUrl: env.AIRLOCK_NATS_SYSTEM_URL,
+    readerTtlMs: env.AIRLOCK_READER_TTL_MS,
     logLevel: flags.logLevel ?? env.AIRLOCK_LOG_LEVEL,
   });
 }

@@ -21,6 +21,7 @@ import {
   ApiRollbackRequestSchema,
   DEFAULT_APPROVAL_EXPIRY_MS,
   ApiDiffRequestSchema,
+  ApiReaderRequestSchema,
   names,
   subjects,
 } from '@airlock/proto';
@@ -50,6 +51,7 @@ import { createValidator, defaultPolicy, loadPolicyFile, type Policy, type Valid
 import type { z } from 'zod';
 import { ApprovalBook } from './approvals/book.ts';
 import { startExpirySweep } from './approvals/expiry.ts';
+import { EgressDesk } from './approvals/egress-desk.ts';
 import { BundleBuilder, type BundleRef } from './bundles/build.ts';
 import type { HarnessConfig } from './config.ts';
 import type { HarnessContext } from './context.ts';
@@ -79,6 +81,7 @@ import { createDesk, type StepDesk } from './processes/desk.ts';
 import { listProcesses, poll, signal, yieldStep } from './processes/handlers.ts';
 import { WorkspaceDiffs } from './snapshots/diff.ts';
 import { LazySnapshotStore } from './snapshots/store.ts';
+import { LogReaderDesk } from './natsauth/reader-desk.ts';
 
 const VERSION = '0.1.0';
 export type HarnessState = 'starting' | 'running' | 'draining' | 'stopped';
@@ -128,6 +131,8 @@ export class HarnessService implements AsyncDisposable {
   #logGrants: LogGrantsHandle | undefined;
   readonly #runnerKeys: RunnerKeyStore;
   #expiry: { stop(): void } | undefined;
+  /** Runners' asks for unlisted hosts (policy network.unlisted: ask), held as approvals. */
+  #egress: EgressDesk | undefined;
   /** Interrupts this harness escalates (stopped at drain), and those it took over from a previous one. */
   readonly #interrupter: { stop(): void };
   #interrupts: { stop(): void } | undefined;
@@ -190,6 +195,8 @@ export class HarnessService implements AsyncDisposable {
     svc.#interrupts = resumeInterrupts(svc.#desk, async () => (await svc.#rooms.records.list(false)).map((r) => r.runId), log);
     svc.#expiry = startExpirySweep(svc.#rooms.approvals, validator.policy.governance?.approvalExpiryMs ?? DEFAULT_APPROVAL_EXPIRY_MS, log);
     svc.#rooms.idle.start();
+    svc.#egress = new EgressDesk(svc.#ctx, { records: svc.#rooms.records, logs: svc.#rooms.logs, approvals: svc.#rooms.approvals, gate: svc.#rooms.gate });
+    svc.#egress.start();
     svc.#logGrants = await startLogGrants(svc.#ctx, { records: svc.#rooms.records, fleet: svc.#rooms.fleet, runnerKeys: svc.#runnerKeys, audit: svc.#rooms.logs.system });
     svc.#heartbeat = startHarnessHeartbeat(svc.#ctx.nats.nc, { startedAt: svc.#startedAt.toISOString() });
     svc.state = 'running';
@@ -204,6 +211,7 @@ export class HarnessService implements AsyncDisposable {
    */
   #subscribe(): void {
     const { nc } = this.#ctx.nats;
+    const readers = new LogReaderDesk(this.#ctx.cfg.natsAuthorityFile, this.#rooms.records, { ttlMs: this.#ctx.cfg.readerTtlMs });
     const serve = <S extends z.ZodType, R>(subject: string, schema: S, handle: (req: z.infer<S>, caller: ApiCaller) => Promise<R>) =>
       nc.subscribe(subject, {
         callback: (err, msg) => {
@@ -229,6 +237,8 @@ export class HarnessService implements AsyncDisposable {
       serve(subjects.api.signal, ApiSignalRequestSchema, async (r, c) => (await this.#own(r.runId, c), signal(this.#desk, r))),
       serve(subjects.api.processes, ApiProcessesRequestSchema, async (r, c) => (await this.#own(r.runId, c), listProcesses(this.#desk, r))),
       serve(subjects.api.diff, ApiDiffRequestSchema, (r, c) => this.diff(r, c)),
+      // A NATS user that may read one of the caller's runs' logs (natsauth/reader-desk.ts).
+      serve(subjects.api.reader, ApiReaderRequestSchema, (r, c) => readers.handle(r, c)),
       nc.subscribe(subjects.runnerHeartbeat, {
         callback: (err, msg) => {
           if (!err) this.#rooms.fleet.heartbeat(msg);
@@ -345,6 +355,7 @@ export class HarnessService implements AsyncDisposable {
       this.#rooms.idle.stop();
       this.#heartbeat?.stop();
       this.#expiry?.stop();
+      this.#egress?.stop();
       this.#interrupter.stop();
       this.#interrupts?.stop();
       for (const s of this.#subs) s.unsubscribe();

@@ -22,6 +22,8 @@ export function isControlEntry(e: LogEvent): e is ControlEntry {
 export const ROLLBACK_RULE = 'rollback';
 /** The rule id a denied egress connection is listed under. */
 export const EGRESS_DENIED_RULE = 'egress.denied';
+/** The rule id a held egress connection (policy `network.unlisted: ask`) is listed under. */
+export const EGRESS_HELD_RULE = 'egress.unlisted';
 
 /** Creates the audit index stream when it does not exist. */
 export function ensureAuditStream(jsm: JetStreamManager, opts: { replicas?: number } = {}): Promise<void> {
@@ -42,6 +44,14 @@ export async function indexVerdict(js: JetStreamClient, event: VerdictEvent): Pr
  */
 export async function indexEgressDenial(js: JetStreamClient, event: EgressEvent): Promise<void> {
   await js.publish(subjects.audit('deny', event.runId), encode(event), { msgID: `${event.runId}:${event.seq}` });
+}
+
+/**
+ * Indexes an egress connection the harness holds for an operator (decision `held`, rule
+ * `egress.unlisted`), under `ask`, as a held command's verdict is.
+ */
+export async function indexEgressHold(js: JetStreamClient, event: EgressEvent): Promise<void> {
+  await js.publish(subjects.audit('ask', event.runId), encode(event), { msgID: `${event.runId}:${event.seq}` });
 }
 
 /**
@@ -92,7 +102,7 @@ export async function* readAuditEntries(js: JetStreamClient, jsm: JetStreamManag
       if (parsed.success) {
         const e = parsed.data;
         if (e.type === 'step.verdict' && (!q.rule || e.rule === q.rule)) yield e;
-        if (e.type === 'egress.connection' && (!q.rule || q.rule === EGRESS_DENIED_RULE)) yield e;
+        if (e.type === 'egress.connection' && (!q.rule || q.rule === (e.decision === 'held' ? EGRESS_HELD_RULE : EGRESS_DENIED_RULE))) yield e;
         if (e.type === 'run.rollback' && (!q.rule || q.rule === ROLLBACK_RULE)) yield e;
         if (isControlEntry(e) && (!q.rule || q.rule === CONTROL_RULE)) yield e;
       }

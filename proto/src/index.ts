@@ -88,6 +88,8 @@ export { SERVICE_NODE_FLAGS } from './node-flags.ts';
 export { jwtLoginOf } from './nats-login.ts';
 export { LOG_GRANT_SEAL_STEP, LogGrantRequestSchema, LogGrantResultSchema } from './messages/grants.ts';
 export type { LogGrantRequest, LogGrantResult } from './messages/grants.ts';
+export { ApiReaderRequestSchema, ApiReaderResultSchema } from './messages/readers.ts';
+export type { ApiReaderRequest, ApiReaderResult } from './messages/readers.ts';
 export type { NatsJwtLogin } from './nats-login.ts';
 export {
   DEFAULT_READ_BYTES,
@@ -136,3 +138,5 @@ export type {
   RunnerSignalResult,
 } from './messages/processes.ts';
 export { MAX_WAIT_MS, MAX_SESSION_VARS, MAX_SESSION_ENV_BYTES, CwdSchema, SessionEnvSchema } from './messages/session.ts';
+export { EgressAskRequestSchema, EgressAskResultSchema, EgressHoldSchema, EgressTargetSchema, egressApprovalId } from './messages/egress-ask.ts';
+export type { EgressAskRequest, EgressAskResult, EgressHold, EgressTarget } from './messages/egress-ask.ts';

@@ -31,6 +31,8 @@ export const subjects = {
     processes: `${ROOT}.api.processes`,
     /** What changed in a run's workspace between two steps (computed by the harness from the snapshots). */
     diff: `${ROOT}.api.diff`,
+    /** A NATS user that may read one run's log (agents' own runs; others read with their own user). */
+    reader: `${ROOT}.api.reader`,
   },
   /** Subjects only operators (and admins) may publish. */
   operatorApi: `${ROOT}.api.op.>`,
@@ -54,6 +56,9 @@ export const subjects = {
    */
   logGrant: (runnerId: string) => `${ROOT}.grant.${runnerId}`,
   logGrantAll: `${ROOT}.grant.*`,
+  /** A runner asks the harness about a connection its proxy holds (policy `network.unlisted: ask`); the subject names the asker. */
+  egressAsk: (runnerId: string) => `${ROOT}.egress.${runnerId}`,
+  egressAskAll: `${ROOT}.egress.*`,
   /** The durable run log: one subject per run. */
   log: (runId: string) => `${ROOT}.log.${runId}`,
   logAll: `${ROOT}.log.>`,

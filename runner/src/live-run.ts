@@ -31,7 +31,7 @@ export interface LiveRun {
   policyHash: string;
   validator: Validator;
   /** The step running now and what its shell reported so far (its pid: signals go to its group). */
-  session?: { step: number; facts: SessionFacts } | undefined;
+  session?: { step: number; facts: SessionFacts; /** When its timeout ends it (ms since the epoch): egress asks wait no longer. */ endsAt?: number } | undefined;
   /** Stat cache of the last snapshot: the next one hashes only what changed. */
   snap: SnapshotState | undefined;
   /** The run's egress proxy (policy `network.mode: proxy`); absent: no network at all. */

@@ -307,7 +307,7 @@ export class RunnerService implements AsyncDisposable {
       };
       let containerId: string;
       try {
-        run.egress = await openRunEgress(run, validator.policy, { js: this.#nats.js, log: this.#log, testResolve: this.#cfg.egressTestResolve ?? {}, testUpstreamCa: this.#cfg.egressTestUpstreamCa ?? [] });
+        run.egress = await openRunEgress(run, validator.policy, { js: this.#nats.js, log: this.#log, testResolve: this.#cfg.egressTestResolve ?? {}, testUpstreamCa: this.#cfg.egressTestUpstreamCa ?? [], ask: { nc: this.#nats.nc, runnerId: this.#cfg.runnerId } });
         containerId = fresh ? await this.#adopt(run, fresh) : ((await this.#claimPooled(run)) ?? (await this.#startSandbox(run)));
       } catch (err) {
         this.#log.error({ err, runId: req.runId, image: req.image }, 'could not start the sandbox');

@@ -49,7 +49,7 @@ export async function runStep(host: StepHost, run: LiveRun, req: RunnerExecReque
   }
   // A process (exec with yieldMs) reports its shell's pid (signals), a keepCwd step its final cwd.
   const session = stepSession(req);
-  run.session = { step: req.step, facts: session.facts };
+  run.session = { step: req.step, facts: session.facts, endsAt: Date.now() + req.timeoutMs };
   const execSpec = {
     cmd: ['bash', '-c', session.script],
     // Enforced (TERM to the whole process group, then KILL) by whoever runs the command, who also

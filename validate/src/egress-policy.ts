@@ -10,6 +10,16 @@ export const NETWORK_MODES = ['none', 'proxy'] as const;
 export type NetworkMode = (typeof NETWORK_MODES)[number];
 
 /**
+ * What the proxy does with a connection to a host and port the allowlist does not name: refuse it,
+ * or hold it while an operator decides (the harness's approvals).
+ */
+export const EGRESS_UNLISTED = ['deny', 'ask'] as const;
+/** A `network.unlisted` setting. */
+export type EgressUnlisted = (typeof EGRESS_UNLISTED)[number];
+/** How long an asked connection waits for a decision unless the policy says (`network.askWaitMs`). */
+export const DEFAULT_EGRESS_ASK_WAIT_MS = 60_000;
+
+/**
  * Named allowlists for the common package registries, so a policy can say `allow: [pypi]`.
  * HTTPS only: a preset never opens plain HTTP.
  */
@@ -119,4 +129,13 @@ export function decideEgress(rules: readonly EgressRule[], ask: EgressAsk): Egre
   return tunnel
     ? { allowed: false, reason: `${host}:${ask.port} is allowed only for some methods or paths, which an HTTPS tunnel cannot show` }
     : { allowed: false, reason: `${ask.method} ${ask.path ?? '/'} on ${host} is not allowed (methods or paths of the rule)` };
+}
+
+/**
+ * Whether some rule names `host` on `port` (whatever its methods or paths): a connection to a host
+ * and port no rule names is "unlisted", which `network.unlisted: ask` may hold for an operator.
+ */
+export function listsHostPort(rules: readonly EgressRule[], host: string, port: number): boolean {
+  const h = host.toLowerCase();
+  return rules.some((r) => r.hosts.some((p) => hostMatches(p, h)) && (r.ports ?? [443]).includes(port));
 }

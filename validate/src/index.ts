@@ -41,5 +41,5 @@ export type { BashGrammar, ParseResult, SyntaxNode } from './grammar.ts';
 export { walkScript } from './walk.ts';
 export type { Assign, Cmd, Redirect, Stdin, Walked } from './walk.ts';
 export type { Word } from './words.ts';
-export { EGRESS_PRESETS, EgressAllowSchema, EgressRuleSchema, HostPatternSchema, NETWORK_MODES, decideEgress, expandAllow, hostMatches, hostPatternProblem } from './egress-policy.ts';
-export type { EgressAllow, EgressAsk, EgressDecision, EgressPreset, EgressRule, NetworkMode } from './egress-policy.ts';
+export { DEFAULT_EGRESS_ASK_WAIT_MS, EGRESS_PRESETS, EGRESS_UNLISTED, EgressAllowSchema, EgressRuleSchema, HostPatternSchema, NETWORK_MODES, decideEgress, expandAllow, hostMatches, hostPatternProblem, listsHostPort } from './egress-policy.ts';
+export type { EgressAllow, EgressAsk, EgressDecision, EgressPreset, EgressRule, EgressUnlisted, NetworkMode } from './egress-policy.ts';

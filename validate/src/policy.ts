@@ -4,7 +4,7 @@ import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 
 import { z } from 'zod';
 import { GovernancePolicySchema, canonicalJson, sha256Hex } from '@airlock/proto';
 import { FilesPolicySchema } from './file-policy.ts';
-import { EgressAllowSchema, HostPatternSchema, NETWORK_MODES } from './egress-policy.ts';
+import { EGRESS_UNLISTED, EgressAllowSchema, HostPatternSchema, NETWORK_MODES } from './egress-policy.ts';
 
 /** The three verdicts, least to most strict. */
 export const VERDICTS = ['allow', 'ask', 'deny'] as const;
@@ -104,6 +104,14 @@ export const PolicySchema = z.strictObject({
      * policies keep their hash).
      */
     allow: z.array(EgressAllowSchema).optional(),
+    /**
+     * With mode `proxy`: what happens to a connection to a host and port no `allow` rule lists.
+     * `deny` (the default, also when absent) refuses it; `ask` holds it while an operator decides
+     * (`airlock approve`), at most `askWaitMs`. Absent keeps older policies' hashes.
+     */
+    unlisted: z.enum(EGRESS_UNLISTED).optional(),
+    /** How long an asked connection is held for a decision (ms, default 60 000); never longer than the step's time left. */
+    askWaitMs: z.number().int().min(1000).max(3_600_000).optional(),
     /** Commands that open network connections. */
     tools: z.array(z.string()),
     /** Hosts treated as local (no egress). */
@@ -260,8 +268,10 @@ export function parsePolicy(text: string, filename = '<inline>'): Policy {
  * refused rather than silently doing nothing.
  */
 function egressProblem(policy: Policy): { path: (string | number)[]; message: string } | null {
+  if (policy.network.askWaitMs !== undefined && policy.network.unlisted !== 'ask') return { path: ['network', 'askWaitMs'], message: 'askWaitMs is how long an asked connection waits: it needs network.unlisted: ask' };
   if (policy.network.mode === 'proxy') return null;
   if (policy.network.allow !== undefined) return { path: ['network', 'allow'], message: 'an allowlist needs network.mode: proxy (with mode "none" the sandbox has no network at all)' };
+  if (policy.network.unlisted !== undefined) return { path: ['network', 'unlisted'], message: 'asking for unlisted hosts needs network.mode: proxy (with mode "none" the sandbox has no network at all)' };
   const i = policy.secrets.findIndex((s) => s.hosts !== undefined);
   if (i >= 0) return { path: ['secrets', i, 'hosts'], message: 'a secret given at the edge needs network.mode: proxy (the proxy puts it into requests to these hosts)' };
   return null;

@@ -7,6 +7,7 @@ import { actorOf, type ApiCaller } from '../governance/callers.ts';
 import type { Logger } from '../logger.ts';
 import type { RunLogs } from '../run-logs.ts';
 import { choicesFor, commandPrefix, grantCovers } from './scopes.ts';
+import { approvalKey, egressDecidedEvent, egressGrant, egressGrantCovers, keyOfApproval } from './egress-holds.ts';
 
 interface ApprovalAt {
   approval: Approval;
@@ -44,6 +45,34 @@ export class ApprovalBook {
   }
 
   /**
+   * Records a held egress connection of step `approval.step` under the next free hold number of that
+   * step (create, so two concurrent holds never share one); returns it as stored.
+   */
+  async holdEgress(approval: Approval & { egress: NonNullable<Approval['egress']> }): Promise<Approval> {
+    for (let hold = 1; hold <= 10_000; hold++) {
+      const held: Approval = { ...approval, egress: { ...approval.egress, hold } };
+      try {
+        await this.#kv.create(approvalKey(approval.runId, approval.step, hold), encode(held));
+        return held;
+      } catch (err) {
+        if ((await this.#kv.get(approvalKey(approval.runId, approval.step, hold)))?.operation !== 'PUT') throw err;
+      }
+    }
+    throw new AirlockError('bad_request', `step ${approval.step} of run ${approval.runId} has too many held connections`);
+  }
+
+  /** One held request as stored now (a command's, or with `hold` an egress hold's); null when there is none. */
+  async get(runId: string, step: number, hold?: number): Promise<Approval | null> {
+    const e = await this.#kv.get(approvalKey(runId, step, hold));
+    return e && e.operation === 'PUT' ? decode(ApprovalSchema, e.value, 'approval') : null;
+  }
+
+  /** The `approve_run` decision that lets connections of the run to `host:port` through, if any. */
+  async egressGrantFor(runId: string, host: string, port: number): Promise<Approval | null> {
+    return (await this.#list(runId)).find(({ approval }) => egressGrantCovers(approval, host, port))?.approval ?? null;
+  }
+
+  /**
    * An approval that lets `cmd` (held by `rule`) through as step `step`: a run-wide grant that
    * covers it (kept for later steps), else an approved, unused approval of this exact command, marked
    * used by `step` (compare-and-set, so two concurrent execs cannot both use one). Null when none.
@@ -51,9 +80,11 @@ export class ApprovalBook {
   async use(runId: string, cmd: string, step: number, rule?: string): Promise<Approval | null> {
     const sha = commandHash(cmd);
     const all = await this.#list(runId);
-    const standing = all.find(({ approval: a }) => a.status === 'approved' && a.grant && (a.cmdSha256 === sha || (rule !== undefined && grantCovers(a.grant, rule, cmd))));
+    // Egress holds (egress-holds.ts) never let a command through.
+    const commands = all.filter(({ approval: a }) => a.egress === undefined);
+    const standing = commands.find(({ approval: a }) => a.status === 'approved' && a.grant && (a.cmdSha256 === sha || (rule !== undefined && grantCovers(a.grant, rule, cmd))));
     if (standing) return standing.approval;
-    for (const { approval, revision } of all) {
+    for (const { approval, revision } of commands) {
       if (approval.status !== 'approved' || approval.grant || approval.cmdSha256 !== sha) continue;
       try {
         await this.#kv.update(`${runId}.${approval.step}`, encode({ ...approval, status: 'used', usedByStep: step }), revision);
@@ -90,7 +121,7 @@ export class ApprovalBook {
       return;
     }
     for (let { approval, revision } of held) {
-      const key = `${runId}.${approval.step}`;
+      const key = keyOfApproval(approval);
       for (let attempt = 1; ; attempt++) {
         if (approval.status !== 'pending' && approval.status !== 'approved') break;
         const expired: Approval = { ...approval, status: 'expired', note: `${approval.note ? `${approval.note}; ` : ''}the run was closed (${reason})` };
@@ -128,11 +159,11 @@ export class ApprovalBook {
       if (approval.status !== 'pending' || !approval.expiresAt || Date.parse(approval.expiresAt) > now) continue;
       const note = `nobody decided by ${approval.expiresAt}: expired, a denial`;
       try {
-        await this.#kv.update(`${approval.runId}.${approval.step}`, encode({ ...approval, status: 'expired', decidedBy: 'harness', decidedAt: new Date(now).toISOString(), note }), revision);
+        await this.#kv.update(keyOfApproval(approval), encode({ ...approval, status: 'expired', decidedBy: 'harness', decidedAt: new Date(now).toISOString(), note }), revision);
       } catch {
         continue;
       }
-      await this.#logs.writer(approval.runId).append({ type: 'step.decided', step: approval.step, decision: 'expired', decidedBy: 'harness', note });
+      await this.#logs.writer(approval.runId).append(approval.egress ? egressDecidedEvent(approval, 'expired', 'harness', { note }) : { type: 'step.decided', step: approval.step, decision: 'expired', decidedBy: 'harness', note });
       this.#log.info({ runId: approval.runId, step: approval.step, expiresAt: approval.expiresAt }, 'held step expired');
       n++;
     }
@@ -144,9 +175,9 @@ export class ApprovalBook {
    * and to the approvals bucket. Only a pending step can be decided, once.
    */
   async decide(req: ApiDecideRequest, caller?: ApiCaller): Promise<Approval> {
-    const key = `${req.runId}.${req.step}`;
+    const key = approvalKey(req.runId, req.step, req.hold);
     const entry = await this.#kv.get(key);
-    if (!entry || entry.operation !== 'PUT') throw new AirlockError('unknown_approval', `step ${req.step} of run ${req.runId} is not held for approval`);
+    if (!entry || entry.operation !== 'PUT') throw new AirlockError('unknown_approval', req.hold === undefined ? `step ${req.step} of run ${req.runId} is not held for approval` : `no egress hold ${req.step}.${req.hold} in run ${req.runId}`);
     const held = decode(ApprovalSchema, entry.value, 'approval');
     // A verified caller decides in its own name; `by` stands only where nobody is verified (open mode).
     const by = caller && !caller.stated ? caller.principal : req.by;
@@ -157,13 +188,13 @@ export class ApprovalBook {
     }
     if (held.status !== 'pending') throw new AirlockError('already_decided', `step ${req.step} of run ${req.runId} was already ${held.status}${held.decidedBy ? ` by ${held.decidedBy}` : ''}`);
     const approve = req.decision === 'approve' || req.decision === 'approve_run';
-    const prefix = req.decision === 'approve_run' ? commandPrefix(held.cmd) : '';
+    const prefix = req.decision !== 'approve_run' ? '' : held.egress ? egressGrant(held.egress).prefix : commandPrefix(held.cmd);
     if (req.decision === 'approve_run' && !prefix) throw new AirlockError('bad_request', `step ${req.step} of run ${req.runId} is not a simple command: it can be approved once, not for the rest of the run`);
     const decided: Approval = {
       ...held,
       status: approve ? 'approved' : 'rejected',
       decision: req.decision,
-      ...(prefix ? { grant: { rule: held.rule, prefix } } : {}),
+      ...(prefix ? { grant: held.egress ? egressGrant(held.egress) : { rule: held.rule, prefix } } : {}),
       decidedBy: by,
       decidedAt: new Date().toISOString(),
       ...(req.note ? { note: req.note } : {}),
@@ -172,6 +203,12 @@ export class ApprovalBook {
       await this.#kv.update(key, encode(decided), entry.revision);
     } catch (cause) {
       throw new AirlockError('already_decided', `step ${req.step} of run ${req.runId} was decided by someone else just now`, { cause });
+    }
+    const actor = caller && !caller.stated ? { actor: actorOf(caller) } : {};
+    if (held.egress) {
+      await this.#logs.writer(req.runId).append({ ...egressDecidedEvent(held, approve ? 'approved' : 'rejected', by, { note: req.note, forRun: decided.grant !== undefined, pause: req.decision === 'reject_pause' }), ...actor });
+      this.#log.info({ runId: req.runId, step: req.step, hold: held.egress.hold, decision: decided.status, by }, 'held egress decided');
+      return decided;
     }
     await this.#logs.writer(req.runId).append({
       type: 'step.decided',

@@ -77,6 +77,8 @@ export function runnerPermissions(runnerId: string, opts: { logs?: 'all' | 'gran
       allow: [
         // With grants: only the shared system log (refused messages) and the request for a run's grant.
         ...(opts.logs === 'granted' ? [subjects.log('system'), subjects.logGrant(runnerId)] : [subjects.logAll]),
+        // Its proxy's asks for unlisted hosts (policy network.unlisted: ask): its own subject only.
+        subjects.egressAsk(runnerId),
         subjects.auditAll,
         subjects.runnerHeartbeat,
         '$JS.API.INFO',
@@ -114,6 +116,24 @@ const HARNESS_PERMISSIONS = { publish: ['>'], subscribe: ['>'] };
 /** Reading logs, the audit index, snapshots and bundles (JetStream consumers and object stores). */
 const READS = ['_INBOX.>', '$JS.API.INFO', '$JS.API.STREAM.INFO.>', '$JS.API.STREAM.MSG.GET.>', '$JS.API.DIRECT.GET.>', '$JS.API.CONSUMER.>', '$JS.ACK.>', '$JS.FC.>', '$O.>'];
 const API = 'airlock.v1.api';
+/** Streams holding every run's events or copies of them: the run log, the audit index (commands and verdicts), proof bundles. */
+const AGENT_UNREADABLE = [names.logStream, names.auditStream, `OBJ_${names.bundlesBucket}`];
+
+/**
+ * Every JetStream API subject that reads a stream's messages: gets by sequence or subject (stored and
+ * direct), and consumers (create with or without a filter, durable create, info, list, next).
+ */
+export function streamReads(stream: string): string[] {
+  return [
+    `$JS.API.STREAM.MSG.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}.>`,
+    `$JS.API.CONSUMER.*.${stream}`,
+    `$JS.API.CONSUMER.*.${stream}.>`,
+    `$JS.API.CONSUMER.*.*.${stream}`,
+    `$JS.API.CONSUMER.*.*.${stream}.>`,
+  ];
+}
 
 /**
  * What each role's NATS user may publish: agents the run API but nothing under `api.op.` (approve,
@@ -123,11 +143,12 @@ export function rolePermissions(role: Role): ConfigPermissions {
   const subscribe = { allow: ['_INBOX.>', '$O.>', subjects.harnessHeartbeat] };
   switch (role) {
     case 'agent':
-      return { publish: { allow: [`${API}.>`, ...READS], deny: [subjects.operatorApi, subjects.adminApi] }, subscribe };
+      // No JetStream read of the run log (nor of its copies): an agent reads its own runs through the per-run reader users the harness mints (natsauth/reader-desk.ts).
+      return { publish: { allow: [`${API}.>`, ...READS], deny: [subjects.operatorApi, subjects.adminApi, ...AGENT_UNREADABLE.flatMap(streamReads)] }, subscribe };
     case 'operator':
       return { publish: { allow: [`${API}.>`, ...READS], deny: [subjects.adminApi] }, subscribe };
     case 'reviewer':
-      return { publish: { allow: [subjects.api.ps, subjects.api.status, subjects.api.runState, subjects.api.approvals, subjects.api.bundle, subjects.api.diff, ...READS] }, subscribe };
+      return { publish: { allow: [subjects.api.ps, subjects.api.status, subjects.api.runState, subjects.api.approvals, subjects.api.bundle, subjects.api.diff, subjects.api.reader, ...READS] }, subscribe };
     case 'admin':
       return { publish: { allow: [`${API}.>`, ...READS] }, subscribe };
   }

@@ -95,7 +95,9 @@ export function formatEvent(e: LogEvent): string {
     case 'step.file':
       return `${head} step ${e.step} file.${e.file.op} ${e.file.path}: ${e.file.ok ? `ok${e.file.size !== undefined ? `, ${e.file.size} B` : ''}` : `${e.file.code}: ${e.file.message}`}\n`;
     case 'egress.connection':
-      return `${head}${e.step ? ` step ${e.step}` : ''} egress ${e.decision.toUpperCase()} ${e.via === 'http' ? `${e.method ?? ''} http://` : 'CONNECT '}${e.host}:${e.port}${e.path ?? ''}${e.decision === 'allowed' ? `, ${e.bytesUp} B up, ${e.bytesDown} B down in ${e.durationMs} ms` : ''}${e.reason ? `: ${e.reason}` : ''}${e.secrets ? ` [secrets ${e.secrets.join(', ')}]` : ''}${e.flagged ? ` FLAGGED: ${e.flagged}` : ''}\n`;
+      return `${head}${e.step ? ` step ${e.step}` : ''} egress ${e.decision.toUpperCase()} ${e.via === 'http' ? `${e.method ?? ''} http://` : 'CONNECT '}${e.host}:${e.port}${e.path ?? ''}${e.decision === 'allowed' ? `, ${e.bytesUp} B up, ${e.bytesDown} B down in ${e.durationMs} ms` : ''}${e.reason ? `: ${e.reason}` : ''}${e.secrets ? ` [secrets ${e.secrets.join(', ')}]` : ''}${e.flagged ? ` FLAGGED: ${e.flagged}` : ''}${e.approval && e.decision !== 'held' ? ` [egress ${e.approval}]` : ''}\n`;
+    case 'egress.decided':
+      return `${head} step ${e.step} egress ${e.step}.${e.hold} to ${e.host}:${e.port} ${e.decision.toUpperCase()} by ${e.decidedBy}${e.forRun ? ' for the rest of the run' : e.pause ? ' and the run PAUSED' : ''}${e.note ? `: ${e.note}` : ''}\n`;
     case 'egress.proxy':
       return `${head} egress proxy ${e.state.toUpperCase()}${e.step ? ` in step ${e.step}` : ''}: ${e.reason}\n`;
   }

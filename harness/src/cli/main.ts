@@ -9,7 +9,7 @@ import type { Airlock, ExecResult } from '@airlock/client';
 import { egressAuditRow } from './format-egress.ts';
 import { addGovernanceCommands, positiveNumber } from './governance-commands.ts';
 import { addControlCommands, controlAuditRow, rollbackAuditRow } from './control-commands.ts';
-import { approvalDetails, decisionMeaning } from './approval-format.ts';
+import { approvalDetails, decisionMeaning, heldId, parseHeldId } from './approval-format.ts';
 import { alive, readRoleFile, readStack, withCredentials } from './stack-file.ts';
 import { openSnapshotStore } from './lazy.ts';
 import { formatEvent, parseEnvPairs, exitCodeOf, patchLine, runStatus } from './format.ts';
@@ -374,7 +374,7 @@ program
       if (approvals.length === 0) return out(o.all ? 'no held steps' : 'no steps are waiting for approval');
       out(['RUN'.padEnd(26), 'STEP', 'STATUS'.padEnd(8), 'RULE'.padEnd(24), 'REQUESTED'.padEnd(24), 'DECIDED BY'.padEnd(14), 'COMMAND'].join('  '));
       for (const a of approvals) {
-        out([a.runId.padEnd(26), String(a.step).padStart(4), a.status.toUpperCase().padEnd(8), a.rule.padEnd(24), a.requestedAt.padEnd(24), (a.decidedBy ?? '-').padEnd(14), a.cmd.replace(/\n/g, '⏎').slice(0, 100)].join('  '));
+        out([a.runId.padEnd(26), heldId(a).padStart(4), a.status.toUpperCase().padEnd(8), a.rule.padEnd(24), a.requestedAt.padEnd(24), (a.decidedBy ?? '-').padEnd(14), a.cmd.replace(/\n/g, '⏎').slice(0, 100)].join('  '));
         for (const line of approvalDetails(a)) out(`      ${line}`);
       }
     }),
@@ -388,15 +388,16 @@ for (const [name, decision, wider, widerFlag, what] of [
     .command(name)
     .description(`${what}; the decision is logged in the run (step.decided)`)
     .argument('<run>', 'run id')
-    .argument('<step>', 'the held step number (see `airlock approvals`)')
+    .argument('<step>', 'the held step number, or an egress hold\'s id such as 7.1 (see `airlock approvals`)')
     .option('--by <name>', 'who decides, for the log', process.env.USER ?? process.env.LOGNAME ?? 'operator')
     .option('--note <text>', 'why, for the log')
     .option(widerFlag, name === 'approve' ? 'approve for the rest of this run (same rule, same command prefix; simple commands only)' : 'deny and pause the run')
     .action((runId: string, step: string, o: { by: string; note?: string; forRun?: boolean; pause?: boolean }) =>
       withClient(async (c) => {
-        const a = await c.decide(runId, stepNumber(step) || 1, o.forRun || o.pause ? wider : decision, { by: o.by, ...(o.note ? { note: o.note } : {}) });
+        const held = parseHeldId(step);
+        const a = await c.decide(runId, held.step || 1, o.forRun || o.pause ? wider : decision, { by: o.by, ...(o.note ? { note: o.note } : {}), ...(held.hold ? { hold: held.hold } : {}) });
         if (globals().json) return json({ type: 'approval', ...a });
-        out(`step ${a.step} of ${a.runId} ${a.status} by ${a.decidedBy}${decisionMeaning(a)}`);
+        out(`${a.egress ? `egress ${heldId(a)}` : `step ${a.step}`} of ${a.runId} ${a.status} by ${a.decidedBy}${decisionMeaning(a)}`);
       }),
     );
 }

@@ -20,6 +20,7 @@ const ACCESS: Readonly<Record<string, readonly Role[]>> = {
   retry: ['operator', 'admin'],
   rollback: ['operator', 'admin'],
   diff: ['agent', 'operator', 'reviewer', 'admin'],
+  reader: ['agent', 'operator', 'reviewer', 'admin'],
 };
 const STEP_LIKE: readonly Role[] = ['agent', 'operator', 'admin'];
 

@@ -4,6 +4,7 @@ import { EnvSchema, RunIdSchema, StepNumberSchema, VersionSchema } from './commo
 import { ReplayOfSchema, RunRecordSchema } from './run.ts';
 import { BudgetsSchema, CloseOutcomeSchema, StepCostSchema } from './governance.ts';
 import { ExecSessionFields } from './session.ts';
+import { EgressHoldSchema } from './egress-ask.ts';
 
 /** CLI/SDK -> harness: open a run. */
 export const ApiOpenRequestSchema = z.object({
@@ -95,6 +96,8 @@ export const ApprovalSchema = z.object({
   decision: ApprovalDecisionSchema.optional(),
   /** `approve_run`: what later commands of this run it lets through. */
   grant: ApprovalGrantSchema.optional(),
+  /** A held egress connection (policy `network.unlisted: ask`) during step `step`, not a command; its id is `<step>.<hold>`. */
+  egress: EgressHoldSchema.optional(),
 });
 export type Approval = z.infer<typeof ApprovalSchema>;
 
@@ -108,6 +111,8 @@ export const ApiDecideRequestSchema = z.object({
   runId: RunIdSchema,
   step: StepNumberSchema,
   decision: ApprovalDecisionSchema,
+  /** An egress hold of step `step` (its id `<step>.<hold>`), not the held command of that step. */
+  hold: z.number().int().min(1).optional(),
   by: z.string().min(1).max(200),
   note: z.string().max(2000).optional(),
 });

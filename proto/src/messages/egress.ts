@@ -16,7 +16,10 @@ export const EgressConnectionFields = {
   method: z.string().optional(),
   /** Path without its query (a query may carry tokens); plain and intercepted HTTP only. */
   path: z.string().optional(),
-  decision: z.enum(['allowed', 'denied']),
+  /** `held`: the harness holds it for an operator (policy `network.unlisted: ask`); the proxy logs the outcome after. */
+  decision: z.enum(['allowed', 'denied', 'held']),
+  /** The egress approval (`<step>.<hold>`) that held, let through or refused it. */
+  approval: z.string().optional(),
   /** Why it was denied, or how an allowed one failed. */
   reason: z.string().optional(),
   /** The address the proxy dialled. */

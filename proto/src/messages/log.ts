@@ -5,6 +5,7 @@ import { StepResultSchema, VerdictKindSchema } from './exec.ts';
 import { ActorSchema, BudgetsSchema, ControlVerbSchema, PauseCauseSchema, TerminationSchema } from './governance.ts';
 import { FileStepSummarySchema } from './files.ts';
 import { EgressConnectionFields, EgressProxyFields } from './egress.ts';
+import { EgressDecidedFields } from './egress-ask.ts';
 import { ApprovalGrantSchema, ROLLBACK_PHASES, RollbackDiffSchema } from './controls.ts';
 
 /** Largest payload of one output chunk, in bytes (before base64). */
@@ -219,6 +220,7 @@ export const LogEventSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('access.denied'), subject: z.string(), reason: z.string() }),
   z.object({ ...base, ...EgressConnectionFields }),
   z.object({ ...base, ...EgressProxyFields }),
+  z.object({ ...base, ...EgressDecidedFields }),
   z.object({
     ...base,
     type: z.literal('message.rejected'),

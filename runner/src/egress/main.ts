@@ -8,6 +8,7 @@ import type { TestResolveMap } from './address.ts';
 import type { RunCa } from './ca.ts';
 import type { EdgeSecret } from './secrets.ts';
 import { createEgressProxy } from './proxy.ts';
+import { childAsker } from './ask-ipc.ts';
 
 /** The configuration the runner sends. */
 export interface EgressChildConfig {
@@ -18,6 +19,11 @@ export interface EgressChildConfig {
   ca: RunCa;
   /** Test configuration only: extra upstream CA certificates. */
   testUpstreamCa: string[];
+  /**
+   * Policy `network.unlisted: ask`: a connection no rule names is asked about over IPC, and refused
+   * when no answer comes within this long (the runner's own bound plus margin); absent: refused.
+   */
+  askTimeoutMs?: number;
 }
 
 function send(msg: unknown): void {
@@ -33,7 +39,9 @@ function fail(err: unknown): never {
 let secrets: EdgeSecret[] = [];
 
 process.once('message', (cfg: EgressChildConfig) => {
+  const asker = cfg.askTimeoutMs ? childAsker(send, cfg.askTimeoutMs) : undefined;
   process.on('message', (m: { type?: string; secrets?: EdgeSecret[] }) => {
+    asker?.onMessage(m);
     if (m.type === 'secrets' && Array.isArray(m.secrets)) {
       secrets = m.secrets;
       send({ type: 'secrets-set' });
@@ -41,7 +49,7 @@ process.once('message', (cfg: EgressChildConfig) => {
   });
   (async () => {
     await unlink(cfg.socketPath).catch(() => undefined);
-    const server = createEgressProxy({ rules: cfg.rules, testResolve: cfg.testResolve, ca: cfg.ca, testUpstreamCa: cfg.testUpstreamCa, secrets: () => secrets, onEvent: (event) => send({ type: 'event', event }) });
+    const server = createEgressProxy({ rules: cfg.rules, testResolve: cfg.testResolve, ca: cfg.ca, testUpstreamCa: cfg.testUpstreamCa, secrets: () => secrets, ...(asker ? { ask: asker.ask } : {}), onEvent: (event) => send({ type: 'event', event }) });
     server.on('error', fail);
     server.listen(cfg.socketPath, () => {
       // The sandbox's user connects: the socket is the only door, and the proxy decides on each use.

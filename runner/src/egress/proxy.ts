@@ -15,6 +15,7 @@ import { interceptsHost, Interceptor } from './intercept.ts';
 import { redactorOf, relayResponse } from './redact.ts';
 import { MAX_HELLO_BYTES, scanClientHello } from './sni.ts';
 import { HANDOFF_BYTES, relayAvailable, relayTunnel } from './relay.ts';
+import { admit, type AskUnlisted } from './unlisted.ts';
 
 /** One connection or request as the proxy saw it (the run's log gets it as `egress.connection`). */
 export interface EgressEvent {
@@ -37,6 +38,8 @@ export interface EgressEvent {
   secrets?: string[];
   /** A placeholder went to a host its secret is not for. */
   flagged?: string;
+  /** The egress hold (policy `network.unlisted: ask`) that let it through or refused it. */
+  approval?: string;
 }
 
 export interface EgressProxyOptions {
@@ -52,6 +55,8 @@ export interface EgressProxyOptions {
   ca?: RunCa;
   /** Test configuration only: extra CA certificates (PEM) trusted for intercepted upstreams. */
   testUpstreamCa?: readonly string[];
+  /** Policy `network.unlisted: ask`: a connection no rule names waits for this answer (unlisted.ts). */
+  ask?: AskUnlisted;
 }
 
 /** Read size of a tunnel's upstream (see handleConnect). */
@@ -124,7 +129,7 @@ async function handleRequest(opts: EgressProxyOptions, req: IncomingMessage, res
   const started = performance.now();
   const target = parseAbsolute(req);
   const method = req.method ?? 'GET';
-  const base = { via: 'http' as const, method, bytesUp: 0, bytesDown: 0 };
+  let base: Pick<EgressEvent, 'via' | 'method' | 'bytesUp' | 'bytesDown' | 'approval'> = { via: 'http' as const, method, bytesUp: 0, bytesDown: 0 };
   const deny = (host: string, port: number, reason: string, path?: string) => {
     opts.onEvent({ ...base, host, port, ...(path ? { path } : {}), decision: 'denied', reason, durationMs: Math.round(performance.now() - started) });
     res.writeHead(403, phrase(reason), { 'content-type': 'text/plain', 'x-airlock-egress': 'denied', connection: 'close' });
@@ -136,7 +141,8 @@ async function handleRequest(opts: EgressProxyOptions, req: IncomingMessage, res
   const hostHeader = (req.headers.host ?? '').toLowerCase().replace(/:80$/, '');
   const urlHost = url.host.toLowerCase().replace(/:80$/, '');
   if (hostHeader !== urlHost) return deny(host, port, `the Host header (${hostHeader.slice(0, 100)}) differs from the URL's host (${urlHost})`, url.pathname);
-  const why = refuse(opts, host, port, method, url.pathname);
+  const { refused: why, approval } = await admit(opts, { host, port, via: 'http', method, path: url.pathname }, () => refuse(opts, host, port, method, url.pathname));
+  if (approval) base = { ...base, approval };
   if (why) return deny(host, port, why, url.pathname);
   let dest;
   try {
@@ -209,14 +215,16 @@ async function handleConnect(opts: EgressProxyOptions, interceptor: Interceptor 
   client.on('error', () => undefined);
   const target = parseAuthority(req.url ?? '');
   const ms = () => Math.round(performance.now() - started);
+  let tag: Pick<EgressEvent, 'approval'> = {};
   const deny = (host: string, port: number, reason: string, answered = false) => {
-    opts.onEvent({ host, port, via: 'connect', decision: 'denied', reason, bytesUp: 0, bytesDown: 0, durationMs: ms() });
+    opts.onEvent({ host, port, via: 'connect', decision: 'denied', reason, bytesUp: 0, bytesDown: 0, durationMs: ms(), ...tag });
     if (answered) client.destroy();
     else client.end(refusal(reason));
   };
   if (!target) return deny(req.url?.slice(0, 100) ?? '?', 0, 'CONNECT needs host:port');
   const { host, port } = target;
-  const why = refuse(opts, host, port);
+  const { refused: why, approval } = await admit(opts, { host, port, via: 'connect' }, () => refuse(opts, host, port));
+  if (approval) tag = { approval };
   if (why) return deny(host, port, why);
   client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
   const first = await firstBytes(client, head, opts.helloTimeoutMs ?? 30_000);
@@ -304,7 +312,7 @@ async function handleConnect(opts: EgressProxyOptions, interceptor: Interceptor 
       else client.end();
       return;
     }
-    opts.onEvent({ host, port, via: 'connect', decision: 'allowed', address: dest.address, bytesUp, bytesDown, durationMs: ms(), ...(failure ? { reason: failure } : {}) });
+    opts.onEvent({ host, port, via: 'connect', decision: 'allowed', address: dest.address, bytesUp, bytesDown, durationMs: ms(), ...(failure ? { reason: failure } : {}), ...tag });
   };
   client.on('close', onClose);
   upstream.on('close', onClose);

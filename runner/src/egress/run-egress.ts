@@ -14,6 +14,8 @@ import { createRunCa, trustBundle, type RunCa } from './ca.ts';
 import type { EgressChildConfig } from './main.ts';
 import type { EgressEvent } from './proxy.ts';
 import { newPlaceholder, type EdgeSecret } from './secrets.ts';
+import type { AnswerMessage, AskMessage } from './ask-ipc.ts';
+import type { AskUnlisted } from './unlisted.ts';
 
 /** Where the egress directory appears in the sandbox. */
 export const EGRESS_DIR = '/opt/airlock/egress';
@@ -63,6 +65,8 @@ export interface RunEgressOptions {
   testUpstreamCa: string[];
   /** Called when the proxy process ended without being asked to. */
   onExit(info: { pid: number; code: number | null; signal: string | null }): void;
+  /** Policy `network.unlisted: ask`: answers the proxy's asks (ask.ts), within `askTimeoutMs`. */
+  ask?: { ask: AskUnlisted; timeoutMs: number } | undefined;
 }
 
 /** One run's egress proxy and its directory. */
@@ -122,10 +126,11 @@ export class RunEgress {
     // The run id in its argv: `ps` shows whose proxy it is.
     const child = fork(MAIN, [this.#opts.runId], { execArgv: ['--conditions=airlock-source', '--disable-warning=ExperimentalWarning'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json' });
     this.#child = child;
-    const config: EgressChildConfig = { socketPath: join(this.#dir, SOCKET), rules: expandAllow(this.#opts.policy.network.allow ?? []), testResolve: this.#opts.testResolve, ca: this.#ca, testUpstreamCa: this.#opts.testUpstreamCa };
+    const config: EgressChildConfig = { socketPath: join(this.#dir, SOCKET), rules: expandAllow(this.#opts.policy.network.allow ?? []), testResolve: this.#opts.testResolve, ca: this.#ca, testUpstreamCa: this.#opts.testUpstreamCa, ...(this.#opts.ask ? { askTimeoutMs: this.#opts.ask.timeoutMs } : {}) };
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the egress proxy did not start within 15 s')), 15_000);
-      child.on('message', (m: { type: string; event?: EgressEvent; message?: string }) => {
+      child.on('message', (m: { type: string; event?: EgressEvent; message?: string } | AskMessage) => {
+        if (m.type === 'ask') return this.#answer(child, m as AskMessage);
         if (m.type === 'listening') {
           clearTimeout(timer);
           resolve();
@@ -140,6 +145,16 @@ export class RunEgress {
       child.send(config);
     });
     if (this.#secrets.size > 0) await this.#sendSecrets();
+  }
+
+  /** Answers one of the proxy's asks; a failure to answer is a denial there (its own timeout). */
+  #answer(child: ChildProcess, m: AskMessage): void {
+    const ask = this.#opts.ask?.ask;
+    const reply = (answer: AnswerMessage['answer']) => {
+      if (child.connected) child.send({ type: 'answer', id: m.id, answer } satisfies AnswerMessage);
+    };
+    if (!ask) return reply({ allowed: false, reason: 'the run does not ask for unlisted hosts' });
+    void ask(m.target).then(reply, (err: unknown) => reply({ allowed: false, reason: `the ask failed: ${(err as Error).message}` }));
   }
 
   /** Sends the edge secrets to the proxy and waits until it holds them. */

@@ -8,6 +8,7 @@ import type { LiveRun } from '../live-run.ts';
 import type { Logger } from '../logger.ts';
 import type { TestResolveMap } from './address.ts';
 import { RunEgress } from './run-egress.ts';
+import { runAsker, type EgressAskDeps } from './ask.ts';
 
 export interface EgressDeps {
   js: JetStreamClient;
@@ -16,6 +17,8 @@ export interface EgressDeps {
   testResolve: TestResolveMap;
   /** Test configuration only (runner config `egressTestUpstreamCa`). */
   testUpstreamCa: string[];
+  /** Where asks for unlisted hosts go (policy `network.unlisted: ask`); absent: they are refused. */
+  ask?: Omit<EgressAskDeps, 'log'> | undefined;
 }
 
 /** Starts the run's egress proxy when its policy says `network.mode: proxy`; undefined otherwise. */
@@ -27,6 +30,7 @@ export async function openRunEgress(run: LiveRun, policy: Policy, deps: EgressDe
     policy,
     testResolve: deps.testResolve,
     testUpstreamCa: deps.testUpstreamCa,
+    ask: deps.ask ? runAsker(run, policy, { ...deps.ask, log }) : undefined,
     onEvent: (e) => {
       const step = run.session?.step;
       void run.log

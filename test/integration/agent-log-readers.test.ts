@@ -1,0 +1,226 @@
+// Agents read only their own runs' logs, enforced by the NATS server (issue 14): in a deployment as
+// `./airlock up` makes it (ensureDeployment: operator-mode nats-server, a NATS user per role, harness
+// with required credentials and per-run log grants), the agent role's NATS user has no JetStream read
+// of the run log; the SDK reads an agent's run through the per-run reader user the harness mints
+// for it (harness/src/natsauth/reader-desk.ts, client/src/readers.ts). Real nats-server, real dockerd.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import { headers as natsHeaders, nkeys } from '@nats-io/transport-node';
+import { connectNats, type NatsHandles } from '@airlock/transport';
+import { ApiReaderResultSchema, PROTOCOL_VERSION, decodeReply, encode, names, outputBytes, subjects, type LogEvent, type ApiReaderResult } from '@airlock/proto';
+import { DockerodeClient, RunnerKeyring, RunnerService, readIdentityFile } from '@airlock/runner';
+import { HarnessConfigSchema, HarnessService, ensureDeployment, issueCredential, withCredentials, type Deployment } from '@airlock/harness';
+import { importPrivateKey } from '@airlock/trust';
+import { Airlock } from '@airlock/client';
+import { readLog } from '../../client/src/log.ts';
+import { containersOf, freePort, runCli, silent, waitUntil } from '../fixtures.ts';
+
+const RUNNER = `readers-${process.pid}`;
+let port = 0;
+let server: ChildProcess;
+let dir: string;
+let dep: Deployment;
+let hc: NatsHandles;
+let harness: HarnessService;
+let runner: { svc: RunnerService; conn: NatsHandles };
+const plain = () => `nats://127.0.0.1:${port}`;
+const keyFile = () => join(dir, 'key.pem');
+const credential = (principal: string, role: 'agent' | 'operator' | 'reviewer') => issueCredential(importPrivateKey(readFileSync(keyFile(), 'utf8')), { principal, role });
+/** A client as `principal` in `role`, over that role's own NATS user. */
+const connectAs = (principal: string, role: 'agent' | 'operator' | 'reviewer') => Airlock.connect({ servers: withCredentials(plain(), dep.roles[role]), credential: credential(principal, role) });
+
+const startHarness = (more: { readerTtlMs?: number } = {}) =>
+  HarnessService.start(
+    HarnessConfigSchema.parse({ natsUrl: withCredentials(plain(), dep.harness), keyFile: keyFile(), secretsDir: join(dir, 'secrets'), runnersFile: dep.runnersFile, natsAuthorityFile: dep.authorityFile, natsSystemUrl: withCredentials(plain(), dep.system), auth: 'required', runnerLostMs: 5000, openTimeoutMs: 30_000, ...more }),
+    hc,
+    silent,
+  );
+
+beforeAll(async () => {
+  port = await freePort();
+  dir = mkdtempSync(join(tmpdir(), 'airlock-readers-'));
+  dep = await ensureDeployment(join(dir, 'creds'), [RUNNER], { harnessKeyFile: join(dir, 'key.pem') });
+  server = spawn('nats-server', ['-c', dep.natsConf, '-js', '-sd', join(dir, 'js'), '-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  await waitUntil('nats-server', () => new Promise((r) => {
+    const s = createConnection({ host: '127.0.0.1', port });
+    s.once('connect', () => (s.destroy(), r(true)));
+    s.once('error', () => r(false));
+  }));
+  hc = await connectNats({ servers: withCredentials(plain(), dep.harness), name: 'readers-harness' });
+  harness = await startHarness();
+  const keyring = new RunnerKeyring(readIdentityFile(dep.runners[0]!.identityFile));
+  const conn = await connectNats({ servers: plain(), name: RUNNER, nkeySeed: keyring.natsSeed, jwt: dep.runners[0]!.jwt, inboxPrefix: `_INBOX_${RUNNER}` });
+  const svc = await RunnerService.start(
+    { natsUrl: plain(), runnerId: RUNNER, slots: 3, stateDir: join(dir, 'runner'), dockerSocket: '/var/run/docker.sock', maxOutputBytes: 1 << 30, heartbeatMs: 500, replicas: 1, harnessKey: `${keyFile()}.pub`, executor: 'auto', logLevel: 'silent', logGrants: true },
+    conn,
+    new DockerodeClient(),
+    silent,
+    keyring,
+  );
+  runner = { svc, conn };
+}, 60_000);
+
+afterAll(async () => {
+  await runner?.svc.drain(2000);
+  await runner?.conn.drain();
+  await harness?.drain(2000);
+  await hc?.drain();
+  server?.kill('SIGTERM');
+  if (server) await new Promise((r) => server.once('exit', r));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function all(events: AsyncIterable<LogEvent>): Promise<LogEvent[]> {
+  const out: LogEvent[] = [];
+  for await (const e of events) out.push(e);
+  return out;
+}
+
+/** The stdout a run's log holds, all steps together. */
+const stdoutOf = (events: LogEvent[]) => events.map((e) => (e.type === 'step.output' && e.stream === 'stdout' ? outputBytes(e).toString() : '')).join('');
+
+/** Asks the harness for a reader of `runId` as `cred`, over `nc`, for a fresh key; returns the answer and the key's seed. */
+async function askReader(nats: NatsHandles, cred: string, runId: string): Promise<{ answer: ApiReaderResult; seed: Uint8Array }> {
+  const key = nkeys.createUser();
+  const h = natsHeaders();
+  h.set('Airlock-Credential', cred);
+  const reply = await nats.nc.request(subjects.api.reader, encode({ v: PROTOCOL_VERSION, runId, publicKey: key.getPublicKey() }), { timeout: 10_000, headers: h });
+  return { answer: decodeReply(ApiReaderResultSchema, reply.data, 'reader'), seed: key.getSeed() };
+}
+
+/** Every JetStream way into a run's log an agent's NATS user could try; each must be refused by the server. */
+async function expectEveryReadRefused(nats: NatsHandles, runId: string): Promise<void> {
+  const consumer = { ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: 5_000_000_000 };
+  // A consumer without a filter (every run), and one filtered on the other run.
+  await expect(nats.jsm.consumers.add(names.logStream, { ...consumer, name: 'peek-all' })).rejects.toThrow(/permission/i);
+  await expect(nats.jsm.consumers.add(names.logStream, { ...consumer, name: 'peek', filter_subject: subjects.log(runId) })).rejects.toThrow(/permission/i);
+  // An ordered consumer (what the SDK's reader makes), through the SDK's own log reader.
+  await expect(all(readLog(nats.js, nats.jsm, runId, { follow: false }))).rejects.toThrow(/permission/i);
+  // Stored-message get and direct get, by sequence and by the run's subject.
+  await expect(nats.jsm.streams.getMessage(names.logStream, { seq: 1 })).rejects.toThrow(/permission/i);
+  await expect(nats.jsm.streams.getMessage(names.logStream, { last_by_subj: subjects.log(runId) })).rejects.toThrow(/permission/i);
+  await expect(nats.jsm.direct.getMessage(names.logStream, { seq: 1 })).rejects.toThrow(/permission/i);
+  await expect(nats.jsm.direct.getMessage(names.logStream, { last_by_subj: subjects.log(runId) })).rejects.toThrow(/permission/i);
+}
+
+describe('agents read their own runs\' logs only, by NATS permission', () => {
+  it('an agent reads and follows its run through the SDK across a harness restart; another agent\'s run is refused by the harness and, by every raw JetStream call, by the server; operators and reviewers read both', async () => {
+    await using ada = await connectAs('ada', 'agent');
+    await using bob = await connectAs('bob', 'agent');
+    const runA = await ada.open({});
+    const runB = await bob.open({});
+    // exec reads the run's log (its output, its result): through ada's reader user.
+    expect(await runA.exec('echo ada-one')).toMatchObject({ exitCode: 0, stdout: 'ada-one\n' });
+    expect(await runB.exec('echo bob-secret')).toMatchObject({ exitCode: 0, stdout: 'bob-secret\n' });
+
+    const stored = await all(ada.run(runA.runId).log({ follow: false }));
+    expect(stdoutOf(stored)).toBe('ada-one\n');
+
+    // A live follow, then the harness restarts under it; the next step's output still arrives.
+    const after = stored.at(-1)!.seq;
+    const follow = all(ada.run(runA.runId).log({ fromSeq: after + 1, follow: true, signal: AbortSignal.timeout(120_000) })).catch((err: unknown) => err as Error);
+    await harness.drain(2000);
+    harness = await startHarness();
+    expect(await runA.exec('echo ada-two')).toMatchObject({ exitCode: 0, stdout: 'ada-two\n' });
+    await runA.close();
+    const live = await follow;
+    if (live instanceof Error) throw live;
+    expect(stdoutOf(live as LogEvent[])).toBe('ada-two\n');
+    expect((live as LogEvent[]).at(-1)?.type).toBe('run.closed');
+    // A new client of ada, after the restart: the new harness process mints its reader.
+    await using ada2 = await connectAs('ada', 'agent');
+    expect(stdoutOf(await all(ada2.run(runA.runId).log({ follow: false })))).toBe('ada-one\nada-two\n');
+
+    // Through the SDK, bob's run is refused by the harness (forbidden) and audited in bob's log.
+    await expect(all(ada.run(runB.runId).log({ follow: false }))).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(ada.run(runB.runId).result(1)).rejects.toMatchObject({ code: 'forbidden' });
+
+    // The agent role's own NATS user: refused by the server on every way into bob's log, and ada's too.
+    await using agentUser = await connectNats({ servers: withCredentials(plain(), dep.roles.agent), name: 'raw-agent', reconnect: false });
+    await expectEveryReadRefused(agentUser, runB.runId);
+    await expectEveryReadRefused(agentUser, runA.runId);
+    // Nor the copies of run events: the audit index and proof bundles.
+    await expect(agentUser.jsm.consumers.add(names.auditStream, { ack_policy: AckPolicy.None, name: 'audit-peek' })).rejects.toThrow(/permission/i);
+    await expect(agentUser.jsm.consumers.add(`OBJ_${names.bundlesBucket}`, { ack_policy: AckPolicy.None, name: 'bundle-peek' })).rejects.toThrow(/permission/i);
+
+    // The reader user the harness mints for ada's run: it reads that run, and the server refuses it bob's.
+    const { answer, seed } = await askReader(agentUser, credential('ada', 'agent'), runA.runId);
+    if (answer.kind !== 'user') throw new Error(`expected a reader user for an agent, got ${JSON.stringify(answer)}`);
+    expect(answer.inboxPrefix).toMatch(/^_INBOX_READ_U/);
+    await using reader = await connectNats({ servers: plain(), name: 'raw-reader', nkeySeed: new TextDecoder().decode(seed), jwt: answer.jwt, inboxPrefix: answer.inboxPrefix, reconnect: false });
+    expect(stdoutOf(await all(readLog(reader.js, reader.jsm, runA.runId, { follow: false })))).toBe('ada-one\nada-two\n');
+    await expectEveryReadRefused(reader, runB.runId);
+    // The reply carries no seed: the JWT alone logs nobody in (someone else's key).
+    await expect(connectNats({ servers: plain(), name: 'jwt-only', nkeySeed: new TextDecoder().decode(nkeys.createUser().getSeed()), jwt: answer.jwt, reconnect: false, timeoutMs: 3000 })).rejects.toThrow(/auth|permission/i);
+    // Asking for bob's run is refused by the harness and recorded in bob's log.
+    await expect(askReader(agentUser, credential('ada', 'agent'), runB.runId)).rejects.toMatchObject({ code: 'forbidden' });
+
+    // Operators and reviewers read both runs with their own users (the harness says: shared).
+    await using olga = await connectAs('olga', 'operator');
+    await using rita = await connectAs('rita', 'reviewer');
+    for (const who of [olga, rita]) {
+      expect(stdoutOf(await all(who.run(runA.runId).log({ follow: false })))).toBe('ada-one\nada-two\n');
+      expect(stdoutOf(await all(who.run(runB.runId).log({ follow: false })))).toBe('bob-secret\n');
+    }
+    const bobLog = await all(rita.run(runB.runId).log({ follow: false }));
+    const denied = bobLog.filter((e) => e.type === 'access.denied');
+    expect(denied.length).toBeGreaterThanOrEqual(3);
+    expect(denied.every((e) => e.type === 'access.denied' && e.subject === subjects.api.reader && e.actor?.principal === 'ada')).toBe(true);
+    await using reviewerUser = await connectNats({ servers: withCredentials(plain(), dep.roles.reviewer), name: 'raw-reviewer', reconnect: false });
+    expect((await askReader(reviewerUser, credential('rita', 'reviewer'), runB.runId)).answer).toEqual({ kind: 'shared' });
+    await bob.close(runB.runId);
+    expect(await containersOf(RUNNER)).toEqual([]);
+  }, 180_000);
+
+  it('./airlock --as agent log RUN prints its own run; another agent\'s run is refused (exit 77)', async () => {
+    // A stack file as `up` writes it, naming this deployment's role files (the CLI reads `--as agent` there).
+    const state = join(dir, 'state');
+    rmSync(state, { recursive: true, force: true });
+    mkdirSync(state, { recursive: true });
+    writeFileSync(join(state, 'stack.json'), JSON.stringify({ natsUrl: plain(), rolesDir: join(dep.dir, 'roles'), stateDir: state, pids: { runner: process.pid, harness: process.pid }, startedAt: new Date().toISOString() }));
+    const cli = (args: string[]) => runCli(['--state-dir', state, '--as', 'agent', ...args], { timeoutMs: 120_000 });
+    const opened = await cli(['--json', 'open']);
+    expect(opened.code, opened.stderr).toBe(0);
+    const runId = (JSON.parse(opened.stdout.trim().split('\n')[0]!) as { runId: string }).runId;
+    const ran = await cli(['exec', runId, '--', 'echo from-the-cli']);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(ran.stdout).toBe('from-the-cli\n');
+    const log = await cli(['log', runId]);
+    expect(log.code, log.stderr).toBe(0);
+    expect(log.stdout).toMatch(/from-the-cli/);
+
+    await using bob = await connectAs('bob', 'agent');
+    const other = await bob.open({});
+    const refused = await cli(['log', other.runId]);
+    expect(refused.code, refused.stdout + refused.stderr).toBe(77);
+    expect(refused.stderr).toMatch(/forbidden|belongs to bob/);
+    await bob.close(other.runId);
+    expect((await cli(['close', runId])).code).toBe(0);
+    expect(await containersOf(RUNNER)).toEqual([]);
+  }, 180_000);
+
+  it('a reader user is renewed before it expires: steps and a follow longer than its lifetime go on', async () => {
+    // Readers live 3 s here (an hour by default): the server disconnects a connection whose user expired.
+    await harness.drain(2000);
+    harness = await startHarness({ readerTtlMs: 3000 });
+    await using ada = await connectAs('ada', 'agent');
+    const run = await ada.open({});
+    expect(await run.exec('echo c-0')).toMatchObject({ exitCode: 0 });
+    const follow = all(ada.run(run.runId).log({ follow: true, signal: AbortSignal.timeout(120_000) })).catch((err: unknown) => err as Error);
+    // Each step takes 2 s: four of them outlive the first reader user twice over.
+    const t0 = Date.now();
+    for (let i = 1; i <= 4; i++) expect(await run.exec(`sleep 2; echo c-${i}`)).toMatchObject({ exitCode: 0, stdout: `c-${i}\n` });
+    expect(Date.now() - t0).toBeGreaterThan(7000);
+    await run.close();
+    const live = await follow;
+    if (live instanceof Error) throw live;
+    expect(stdoutOf(live)).toBe('c-0\nc-1\nc-2\nc-3\nc-4\n');
+    await harness.drain(2000);
+    harness = await startHarness();
+  }, 120_000);
+});
