@@ -178,7 +178,8 @@ describe('package managers through the run proxy', () => {
     expect(readFileSync(join(ws, 'dl', WHEEL))).toEqual(files.get(`/files/${WHEEL}`)!.body);
 
     // pip install into a venv (Debian's system Python is externally managed, PEP 668), then import it.
-    const inst = await run.exec(`python3 -m venv /tmp/venv && ${pip('/tmp/venv/bin/pip')} install --index-url https://pypi.test/simple/ airlock-tiny && /tmp/venv/bin/python -c 'import airlock_tiny; print(airlock_tiny.GREETING)'`, { timeoutMs: 120_000 });
+    // /tmp is noexec in a sandbox: the venv's pip runs through its python (a link to /usr/bin/python3).
+    const inst = await run.exec(`python3 -m venv /tmp/venv && ${pip('/tmp/venv/bin/python -m pip')} install --index-url https://pypi.test/simple/ airlock-tiny && /tmp/venv/bin/python -c 'import airlock_tiny; print(airlock_tiny.GREETING)'`, { timeoutMs: 120_000 });
     expect(inst.exitCode, inst.stderr).toBe(0);
     expect(inst.stdout).toContain('Successfully installed airlock-tiny-0.1.0');
     expect(inst.stdout.trim().split('\n').at(-1)).toBe('hello from the test index');
