@@ -139,9 +139,10 @@ beforeAll(async () => {
   policy.network.mode = 'proxy';
   policy.network.allow = [{ hosts: ['pypi.test', 'npm.test'], ports: [443] }];
   // The test registries are non-default indexes on purpose (the validator would hold such installs for
-  // approval), and a venv's pip and python are named like the system ones (held as exec.path_shadow).
+  // approval; the unlisted one is read as a direct URL), and a venv's python is named like the system
+  // one (held as exec.path_shadow).
   const overrides = (policy as { overrides?: Record<string, string> }).overrides;
-  (policy as { overrides?: Record<string, string> }).overrides = { ...overrides, 'supply_chain.untrusted_index': 'allow', 'exec.path_shadow': 'allow' };
+  (policy as { overrides?: Record<string, string> }).overrides = { ...overrides, 'supply_chain.untrusted_index': 'allow', 'supply_chain.direct_url': 'allow', 'exec.path_shadow': 'allow' };
   const policyFile = join(root, 'policy.yaml');
   writeFileSync(policyFile, stringify(policy));
   // evil.test resolves to the same registry: what stops it is the allowlist, not a failed lookup.
