@@ -14,6 +14,7 @@ import type { RunCa } from './ca.ts';
 import { interceptsHost, Interceptor } from './intercept.ts';
 import { redactorOf, relayResponse } from './redact.ts';
 import { MAX_HELLO_BYTES, scanClientHello } from './sni.ts';
+import { HANDOFF_BYTES, relayAvailable, relayTunnel } from './relay.ts';
 import { admit, type AskUnlisted } from './unlisted.ts';
 
 /** One connection or request as the proxy saw it (the run's log gets it as `egress.connection`). */
@@ -259,8 +260,18 @@ async function handleConnect(opts: EgressProxyOptions, interceptor: Interceptor 
         const done = () => {
           if (free.length < TUNNEL_SPARE_BUFFERS) free.push(buf as Buffer);
         };
-        if (client.write(buf.subarray(0, n), done)) return true;
-        client.once('drain', () => upstream.resume());
+        const more = client.write(buf.subarray(0, n), done);
+        // A download: the rest goes through the kernel (relay.ts); reading stops here meanwhile.
+        if (relay === 'idle' && bytesDown >= HANDOFF_BYTES && relayAvailable()) {
+          relay = 'handing';
+          toRelay().catch(() => {
+            client.destroy();
+            upstream.destroy();
+          });
+          return false;
+        }
+        if (more) return true;
+        client.once('drain', () => relay !== 'handing' && relay !== 'relayed' && upstream.resume());
         return false;
       },
     },
@@ -278,8 +289,23 @@ async function handleConnect(opts: EgressProxyOptions, interceptor: Interceptor 
   client.pipe(upstream);
   upstream.on('end', () => client.end());
   client.resume();
+  // idle: in Node, may be handed off; handing: reads stopped, waiting on the drain; relayed: the
+  // relay has it; node: the handoff was declined (a side ended meanwhile), stays in Node.
+  let relay: 'idle' | 'handing' | 'relayed' | 'node' = 'idle';
+  const toRelay = async () => {
+    const moved = await relayTunnel(client, upstream, () => (relay = 'relayed'));
+    if (moved === null) {
+      relay = 'node';
+      if (!client.destroyed) client.resume();
+      if (!upstream.destroyed) upstream.resume();
+      return;
+    }
+    const r = await moved.done;
+    opts.onEvent({ host, port, via: 'connect', decision: 'allowed', address: dest.address, bytesUp: bytesUp + r.bytesUp, bytesDown: bytesDown + r.bytesDown, durationMs: ms(), ...((failure ?? r.failure) ? { reason: failure ?? r.failure } : {}) });
+  };
   let closed = 0;
   const onClose = () => {
+    if (relay === 'relayed') return; // the relay's end is the event
     if (++closed === 1) {
       // One side gone: the other gets its end once what is in flight has drained.
       if (client.destroyed) upstream.end();

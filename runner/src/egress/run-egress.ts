@@ -25,8 +25,15 @@ const SOCKET = 'p';
 const FORWARDER = 'forwarder.py';
 /** The run CA's certificate alone (for NODE_EXTRA_CA_CERTS, which adds to Node's roots). */
 const CA_FILE = 'ca.pem';
-/** The public roots plus the run's CA (for the variables that replace a trust store). */
+/** The public roots plus the run's CA (for the variables that replace a trust store, and the system path). */
 const BUNDLE_FILE = 'ca-bundle.pem';
+/**
+ * Debian's system trust bundle (OpenSSL's default CA file, `/usr/lib/ssl/cert.pem`, links to it; curl,
+ * git, Python and most programs read it when no variable says otherwise). The run's bundle is
+ * bind-mounted over it read-only for the run's sandbox alone, so a program that ignores the trust
+ * variables still trusts the run's CA, and only in this run.
+ */
+export const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const FORWARDER_SRC = fileURLToPath(new URL('./forwarder.py', import.meta.url));
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
@@ -100,9 +107,12 @@ export class RunEgress {
     return egress;
   }
 
-  /** The sandbox's bind mount of the egress directory (read-only: the sandbox can connect, not replace). */
+  /**
+   * The sandbox's bind mounts: the egress directory (read-only: the sandbox can connect, not replace)
+   * and the run's bundle over the system one (the image's file is untouched; other sandboxes keep it).
+   */
   get binds(): string[] {
-    return [`${this.#dir}:${EGRESS_DIR}:ro`];
+    return [`${this.#dir}:${EGRESS_DIR}:ro`, `${join(this.#dir, BUNDLE_FILE)}:${SYSTEM_BUNDLE}:ro`];
   }
 
   /** The proxy process's pid, while it runs. */
