@@ -179,8 +179,8 @@ describe('egress to an unlisted host asks an operator', () => {
     expect(await ask(stack.runnerId, { host: 'other.test', port: 80, waitMs: 5000 })).toMatchObject({ allowed: true, forRun: true, approval: '1.1' });
     expect(await ask(stack.runnerId, { host: 'other.test', port: 8080, waitMs: 1000 })).toEqual({ allowed: false, approval: '2.1', reason: 'egress 2.1: nobody decided within 1000 ms (expired, a denial)' });
     await expect(ask('not-the-holder', { host: 'other.test', port: 80, waitMs: 5000 })).rejects.toThrow(/does not hold open run/);
-    const system = await runEvents(stack.client, 'system');
-    expect(system.some((e) => e.type === 'message.rejected' && e.code === 'egress_ask.unauthorized' && e.subject === subjects.egressAsk('not-the-holder'))).toBe(true);
+    // The refusal is answered first and recorded after: wait for the record.
+    await waitUntil('the refused ask is audited', async () => (await runEvents(stack.client, 'system')).some((e) => e.type === 'message.rejected' && e.code === 'egress_ask.unauthorized' && e.subject === subjects.egressAsk('not-the-holder')), 30_000);
     // The approved hold's text as a command is held for itself: an egress approval lets no command through.
     expect(await errorCode(r.exec('CONNECT other.test:80'))).toBe('validation_ask');
     await bot.close(run.runId);
