@@ -18,6 +18,20 @@ let client: Airlock;
 let state: string;
 const runners = new Map<string, ChildProcess>();
 const ids = [`loss-a-${process.pid}`, `loss-b-${process.pid}`];
+/**
+ * How long the harness waits for a runner's answer to an open. An open whose runner dies must be
+ * offered again long before that: the harness aborts the wait when it declares the runner lost.
+ */
+const OPEN_REQUEST_TIMEOUT_MS = 180_000;
+
+/** Starts the runners a previous test killed and did not start again (so one failure does not fail the next test too). */
+async function bothRunnersUp(): Promise<void> {
+  for (const id of ids) {
+    const child = runners.get(id);
+    if (!child || child.exitCode !== null || child.signalCode !== null) startRunner(id);
+  }
+  await waitUntil('both runners up', async () => (await client.status()).runners.length === 2, 30_000);
+}
 
 function startRunner(id: string): ChildProcess {
   const child = spawnRunner({ natsUrl: nats.url, id, slots: 4, stateDir: state });
@@ -29,7 +43,7 @@ beforeAll(async () => {
   nats = await NatsServer.start();
   state = mkdtempSync(join(tmpdir(), 'airlock-loss-'));
   conn = await connectNats({ servers: nats.url, name: 'loss-harness' });
-  harness = await HarnessService.start(HarnessConfigSchema.parse({ natsUrl: nats.url, runnerLostMs: 2000, openTimeoutMs: 10_000, keyFile: join(state, 'key.pem'), secretsDir: join(state, 'secrets') }), conn, silent);
+  harness = await HarnessService.start(HarnessConfigSchema.parse({ natsUrl: nats.url, runnerLostMs: 2000, openTimeoutMs: 10_000, openRequestTimeoutMs: OPEN_REQUEST_TIMEOUT_MS, keyFile: join(state, 'key.pem'), secretsDir: join(state, 'secrets') }), conn, silent);
   for (const id of ids) startRunner(id);
   client = await Airlock.connect({ servers: nats.url });
   await waitUntil('both runners to heartbeat', async () => (await client.status()).runners.length === 2, 30_000);
@@ -59,7 +73,7 @@ describe('runner loss', () => {
 
     await expect(inFlight).rejects.toMatchObject({ code: 'runner_lost' });
     const failedAfterMs = Date.now() - killedAt;
-    await waitUntil('the run to move', async () => (await client.ps()).runs.find((r) => r.runId === run.runId)?.runnerId === other, 30_000);
+    await waitUntil('the run to move', async () => (await client.ps()).runs.find((r) => r.runId === run.runId)?.runnerId === other, 60_000);
     const resumedAfterMs = Date.now() - killedAt;
     expect(failedAfterMs).toBeLessThan(15_000);
     console.log(`runner SIGKILL -> step reported lost in ${failedAfterMs} ms, run resumed on ${other} in ${resumedAfterMs} ms`);
@@ -86,7 +100,7 @@ describe('runner loss', () => {
   });
 
   it('offers an open again when the runner that took it dies before answering', async () => {
-    await waitUntil('both runners up', async () => (await client.status()).runners.length === 2, 30_000);
+    await bothRunnersUp();
     // A workspace of 3,000 files makes the open take a while (ownership, first snapshot).
     const ws = mkdtempSync(join(state, 'ws-'));
     for (let i = 0; i < 3000; i++) writeFileSync(join(ws, `f${i}.txt`), `file ${i}\n`);
@@ -108,7 +122,10 @@ describe('runner loss', () => {
     await watcher.drain();
     expect(killed).toBeDefined();
     expect(run.record!.runnerId).not.toBe(killed);
-    expect(tookMs).toBeLessThan(15_000);
+    // Offered again once the runner was declared lost (runnerLostMs), not after the request timed out.
+    // The bound is loose on purpose (the survivor chowns and snapshots 3,000 files on a loaded
+    // machine; 8-17 s measured): a timing target belongs in a benchmark, the mechanism here.
+    expect(tookMs).toBeLessThan(OPEN_REQUEST_TIMEOUT_MS / 2);
     const out: string[] = [];
     expect(await run.exec('ls | wc -l', { onOutput: (_, d) => out.push(d.toString()) })).toMatchObject({ exitCode: 0 });
     expect(out.join('').trim()).toBe('3000');
@@ -120,7 +137,7 @@ describe('runner loss', () => {
 
   it('fails a run with a stated reason when no runner can take it', async () => {
     // Leave one runner, open a run on it, kill it: nobody is left to take the run.
-    await waitUntil('both runners up', async () => (await client.status()).runners.length === 2, 30_000);
+    await bothRunnersUp();
     const run = await client.open({});
     const survivor = ids.find((i) => i !== run.record!.runnerId)!;
     const s = runners.get(survivor)!;
