@@ -196,7 +196,10 @@ describe('./airlock watch --follow', () => {
     await olga.pause(run.runId, { reason: 'look' });
     // A view is the run's state when the watcher asks, after each change: a pause resumed before it
     // asked need not show. Stay paused until it does (it failed 1 of 3 fresh runs without this wait).
-    await waitUntil('the watcher shows the pause', () => watcher.views().some((v) => v.state === 'paused'), 30_000);
+    // On failure say what the watcher printed and logged (it failed once in a fresh run at 30 s, cause not known yet).
+    await waitUntil('the watcher shows the pause', () => watcher.views().some((v) => v.state === 'paused'), 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}; the watcher's views: ${JSON.stringify(watcher.views().map((v) => v.state))}; its stderr: ${watcher.stderr() || '(empty)'}`);
+    });
     await olga.resume(run.runId);
     await bot.run(run.runId).exec('echo last');
     await bot.close(run.runId);
