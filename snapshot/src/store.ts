@@ -282,14 +282,7 @@ export class SnapshotStore {
             stats.skipped.push({ path: e.path, reason: 'vanished' });
             return;
           }
-          e.sha256 = got.sha256;
-          e.size = got.size;
-          stats.filesHashed++;
-          stats.bytesHashed += got.size;
-          if (got.uploaded) {
-            stats.blobsUploaded++;
-            stats.bytesUploaded += got.size;
-          }
+          recordIngested(e, got, stats);
         },
         opts.signal,
       );
@@ -365,14 +358,7 @@ export class SnapshotStore {
             stats.skipped.push({ path: e.path, reason: 'vanished' });
             return;
           }
-          e.sha256 = r.sha256;
-          e.size = r.size;
-          stats.filesHashed++;
-          stats.bytesHashed += r.size;
-          if (r.uploaded) {
-            stats.blobsUploaded++;
-            stats.bytesUploaded += r.size;
-          }
+          recordIngested(e, r, stats);
         },
         opts.signal,
       );
@@ -945,6 +931,18 @@ function chunkAndHash(manifest: Manifest): { chunks: Buffer[]; names: string[]; 
 }
 
 /** Zeroed counters of one snapshot. */
+/** A file hashed (and uploaded unless the store had it) for a snapshot: onto its entry and into the stats. */
+function recordIngested(e: Extract<ScannedEntry, { type: 'file' }>, got: { sha256: string; size: number; uploaded: boolean }, stats: SnapshotStats): void {
+  e.sha256 = got.sha256;
+  e.size = got.size;
+  stats.filesHashed++;
+  stats.bytesHashed += got.size;
+  if (got.uploaded) {
+    stats.blobsUploaded++;
+    stats.bytesUploaded += got.size;
+  }
+}
+
 function emptyStats(skipped: SkippedEntry[]): SnapshotStats {
   return { entries: 0, files: 0, totalBytes: 0, added: 0, modified: 0, deleted: 0, filesHashed: 0, bytesHashed: 0, blobsUploaded: 0, bytesUploaded: 0, manifestBytesUploaded: 0, skipped, durationMs: 0 };
 }
