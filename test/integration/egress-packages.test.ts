@@ -19,6 +19,7 @@ import { parse, stringify } from 'yaml';
 import type { LogEvent } from '@airlock/proto';
 import { DEFAULT_POLICY_PATH } from '@airlock/validate';
 import { TestStack, containersOf, runEvents, testSession } from '../fixtures.ts';
+import { makeUpstreamPki } from '../egress-upstreams.ts';
 
 let stack: TestStack;
 let server: Server;
@@ -35,16 +36,6 @@ const TGZ = 'airlock-tiny-1.0.0.tgz';
 
 type Egress = Extract<LogEvent, { type: 'egress.connection' }>;
 const egressOf = async (runId: string): Promise<Egress[]> => (await runEvents(stack.client, runId)).filter((e): e is Egress => e.type === 'egress.connection');
-
-/** A test CA and one server certificate for every registry name (openssl, not the code under test). */
-function makePki(dir: string): { caPem: string; key: string; cert: string } {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=egress-packages test registry CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=pypi.test');
-  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:pypi.test,DNS:npm.test,DNS:evil.test\nextendedKeyUsage=serverAuth\n');
-  ssl('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem', '-days', '2', '-extfile', 'ext.cnf');
-  return { caPem: readFileSync(join(dir, 'ca.pem'), 'utf8'), key: readFileSync(join(dir, 'srv.key'), 'utf8'), cert: readFileSync(join(dir, 'srv.pem'), 'utf8') };
-}
 
 /** A pure-Python wheel (a zip with the module and its dist-info), made by the host's python3 zipfile. */
 function makeWheel(dir: string): Buffer {
@@ -128,7 +119,7 @@ function npmTestImage(dir: string): string {
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'airlock-egress-packages-'));
-  const pki = makePki(root);
+  const pki = makeUpstreamPki(root, 'egress-packages test registry CA', ['pypi.test', 'npm.test', 'evil.test']);
   publish(makeWheel(root), makeTarball(root));
   npmImage = npmTestImage(root);
   server = createServer({ key: pki.key, cert: pki.cert }, serve);

@@ -16,6 +16,7 @@ import { parse, stringify } from 'yaml';
 import type { LogEvent } from '@airlock/proto';
 import { DEFAULT_POLICY_PATH } from '@airlock/validate';
 import { TestStack, containersOf, runEvents } from '../fixtures.ts';
+import { makeBareRepo, makeUpstreamPki } from '../egress-upstreams.ts';
 
 let stack: TestStack;
 let server: Server;
@@ -31,29 +32,6 @@ const seen: { sni: string; host: string; auth: string; path: string }[] = [];
 
 type Egress = Extract<LogEvent, { type: 'egress.connection' }>;
 const egressOf = async (runId: string): Promise<Egress[]> => (await runEvents(stack.client, runId)).filter((e): e is Egress => e.type === 'egress.connection');
-
-/** A test CA and one server certificate for the test names, made by openssl (not by the code under test). */
-function makeUpstreamPki(dir: string): { caPem: string; key: string; cert: string } {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=egress-tls test upstream CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=api.github.test');
-  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:api.github.test,DNS:other.test,DNS:plain.test\nextendedKeyUsage=serverAuth\n');
-  ssl('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem', '-days', '2', '-extfile', 'ext.cnf');
-  return { caPem: readFileSync(join(dir, 'ca.pem'), 'utf8'), key: readFileSync(join(dir, 'srv.key'), 'utf8'), cert: readFileSync(join(dir, 'srv.pem'), 'utf8') };
-}
-
-/** A bare repository served as static files (git's dumb HTTP protocol). */
-function makeRepo(dir: string): void {
-  const src = join(dir, 'src');
-  mkdirSync(src);
-  const git = (...args: string[]) => execFileSync('git', ['-C', src, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { stdio: 'pipe' });
-  git('init', '-q', '-b', 'main');
-  writeFileSync(join(src, 'hello.txt'), 'hello over https\n');
-  git('add', '.');
-  git('commit', '-q', '-m', 'first');
-  execFileSync('git', ['clone', '-q', '--bare', src, join(dir, 'www', 'repo.git')], { stdio: 'pipe' });
-  execFileSync('git', ['-C', join(dir, 'www', 'repo.git'), 'update-server-info'], { stdio: 'pipe' });
-}
 
 /** /echo answers with the Authorization it got (an upstream that echoes a token); /repo.git/* wants Basic x:SECRET. */
 function serve(req: IncomingMessage, res: ServerResponse): void {
@@ -96,8 +74,8 @@ elif case == "pinned":
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'airlock-egress-tls-'));
-  makeRepo(root);
-  const pki = makeUpstreamPki(root);
+  makeBareRepo(root, 'hello over https\n');
+  const pki = makeUpstreamPki(root, 'egress-tls test upstream CA', ['api.github.test', 'other.test', 'plain.test']);
   server = createServer({ key: pki.key, cert: pki.cert }, serve);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { DEFAULT_POLICY_PATH } from '@airlock/validate';
 import { TestStack, containersOf, testSession } from '../fixtures.ts';
+import { makeBareRepo, makeUpstreamPki } from '../egress-upstreams.ts';
 
 let stack: TestStack;
 let server: Server;
@@ -25,29 +26,6 @@ const seen: string[] = [];
 const TRUST_VARS = ['SSL_CERT_FILE', 'SSL_CERT_DIR', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'NODE_EXTRA_CA_CERTS'];
 const WITHOUT_TRUST_VARS = `env ${TRUST_VARS.map((v) => `-u ${v}`).join(' ')}`;
 const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
-
-/** A test CA and a server certificate for api.github.test, made by openssl (not by the code under test). */
-function makeUpstreamPki(dir: string): { caPem: string; key: string; cert: string } {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=egress-trust test upstream CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=api.github.test');
-  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:api.github.test\nextendedKeyUsage=serverAuth\n');
-  ssl('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem', '-days', '2', '-extfile', 'ext.cnf');
-  return { caPem: readFileSync(join(dir, 'ca.pem'), 'utf8'), key: readFileSync(join(dir, 'srv.key'), 'utf8'), cert: readFileSync(join(dir, 'srv.pem'), 'utf8') };
-}
-
-/** A bare repository served as static files (git's dumb HTTP protocol). */
-function makeRepo(dir: string): void {
-  const src = join(dir, 'src');
-  mkdirSync(src);
-  const git = (...args: string[]) => execFileSync('git', ['-C', src, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { stdio: 'pipe' });
-  git('init', '-q', '-b', 'main');
-  writeFileSync(join(src, 'hello.txt'), 'hello through the system trust store\n');
-  git('add', '.');
-  git('commit', '-q', '-m', 'first');
-  execFileSync('git', ['clone', '-q', '--bare', src, join(dir, 'www', 'repo.git')], { stdio: 'pipe' });
-  execFileSync('git', ['-C', join(dir, 'www', 'repo.git'), 'update-server-info'], { stdio: 'pipe' });
-}
 
 /** Python's default context: with no variable set it reads OpenSSL's default CA file, the system bundle. */
 const PROBE = `
@@ -64,8 +42,8 @@ const certsOf = (pem: string): string[] => [...pem.matchAll(/-----BEGIN CERTIFIC
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'airlock-egress-trust-'));
-  makeRepo(root);
-  const pki = makeUpstreamPki(root);
+  makeBareRepo(root, 'hello through the system trust store\n');
+  const pki = makeUpstreamPki(root, 'egress-trust test upstream CA', ['api.github.test']);
   server = createServer({ key: pki.key, cert: pki.cert }, (req, res) => {
     const auth = String(req.headers.authorization ?? '');
     seen.push(auth);

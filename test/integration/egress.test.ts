@@ -15,6 +15,7 @@ import { readAuditEntries } from '@airlock/ledger';
 import type { LogEvent } from '@airlock/proto';
 import { DEFAULT_POLICY_PATH } from '@airlock/validate';
 import { TestStack, containersOf, runEvents, waitUntil } from '../fixtures.ts';
+import { makeBareRepo } from '../egress-upstreams.ts';
 
 let stack: TestStack;
 let server: Server;
@@ -39,19 +40,6 @@ function proxyPids(runId: string): number[] {
 
 type Egress = Extract<LogEvent, { type: 'egress.connection' }>;
 const egressOf = async (runId: string): Promise<Egress[]> => (await runEvents(stack.client, runId)).filter((e): e is Egress => e.type === 'egress.connection');
-
-/** A bare git repository served over git's dumb HTTP protocol (static files). */
-function makeRepo(dir: string): void {
-  const src = join(dir, 'src');
-  mkdirSync(src);
-  const git = (...args: string[]) => execFileSync('git', ['-C', src, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { stdio: 'pipe' });
-  git('init', '-q', '-b', 'main');
-  writeFileSync(join(src, 'hello.txt'), 'hello from the test registry\n');
-  git('add', '.');
-  git('commit', '-q', '-m', 'first');
-  execFileSync('git', ['clone', '-q', '--bare', src, join(dir, 'www', 'repo.git')], { stdio: 'pipe' });
-  execFileSync('git', ['-C', join(dir, 'www', 'repo.git'), 'update-server-info'], { stdio: 'pipe' });
-}
 
 /** Static files under www/, plus /slow (a long download) for the proxy-kill test. */
 function serve(req: IncomingMessage, res: ServerResponse): void {
@@ -134,7 +122,7 @@ elif case == "udp":
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'airlock-egress-'));
-  makeRepo(root);
+  makeBareRepo(root, 'hello from the test registry\n');
   server = createServer(serve);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
