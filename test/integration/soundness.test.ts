@@ -11,6 +11,7 @@ import { ensureSoundnessImage } from '../soundness/image.ts';
 import { judge, type Prediction } from '../soundness/judge.ts';
 import { buildReport, summary } from '../soundness/report.ts';
 import { SUBSET } from '../soundness/subset.ts';
+import { HARNESS_STARTUP } from '../soundness/startup.ts';
 import { parseTrace } from '../soundness/trace.ts';
 
 // `make test` runs under the machine's docker lock already when anyone holds it: never take it again here.
@@ -19,7 +20,7 @@ let validator: Validator;
 
 beforeAll(async () => {
   ensureSoundnessImage();
-  validator = await createValidator();
+  validator = await createValidator({ startup: HARNESS_STARTUP });
 }, 600_000);
 
 /** A chain that predicts nothing and allows everything: the harness must catch each kind of effect. */

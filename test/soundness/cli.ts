@@ -14,6 +14,7 @@ import { judgeCase, runCases, type Case, type CaseResult } from './harness.ts';
 import { ensureSoundnessImage } from './image.ts';
 import { buildReport, summary, type Report } from './report.ts';
 import { SUBSET } from './subset.ts';
+import { HARNESS_STARTUP } from './startup.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -49,7 +50,7 @@ function verdictsBy(v: Validator): (id: string) => string {
 
 if (values.rejudge) {
   const old = JSON.parse(readFileSync(values.rejudge, 'utf8')) as Report;
-  const v = await createValidator();
+  const v = await createValidator({ startup: HARNESS_STARTUP });
   const tools = new Set(v.policy.network.tools);
   const byId = new Map(all.map((c) => [c.id, c]));
   const again = old.results.flatMap((r) => {
@@ -68,7 +69,7 @@ const cases = all.filter((c) => !done.has(c.id));
 if (earlier.length) console.error(`resuming: ${earlier.length} commands from ${values.resume}, ${cases.length} to run`);
 ensureSoundnessImage((l) => console.error(l));
 mkdirSync(dirname(values.out), { recursive: true });
-const validator = await createValidator();
+const validator = await createValidator({ startup: HARNESS_STARTUP });
 const started = Date.now();
 const results = await runCases(cases, validator, {
   timeoutSec: Number(values.timeout),

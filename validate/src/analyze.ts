@@ -15,6 +15,7 @@ import { checkCode, checkInterpreter, langOf, type InterpHost } from './interp/i
 import { sedExecCommand, sedSubstituteExec } from './sed.ts';
 import { positionalArgs, resolveLink, resolvePath, walkScript, type Cmd, type Stdin, type Walked } from './walk.ts';
 import { UNKNOWN, WordFlag, type Word } from './words.ts';
+import { execStartsLogin, otherUserLogin, shellStart, shellStartup, type StartupModel } from './startup.ts';
 
 /** One reason the chain tightened the verdict. */
 export interface Finding {
@@ -67,6 +68,8 @@ export interface Ctx {
   readonly written: Map<string, string | null>;
   /** The command as given (top level), for questions about where a nested finding sits. */
   readonly top: string;
+  /** The sandbox's shell start-up files (startup.ts); SANDBOX_STARTUP when absent. */
+  readonly startup?: StartupModel;
 }
 
 /** Where findings of a (possibly nested) script are reported. */
@@ -895,6 +898,7 @@ export function analyzeArgv(ctx: Ctx, sc: Scope, cmd: Cmd, name0: string, nameWo
   packageRunner(ctx, sc, cmd, name, args, writes, chain);
   if (SHELLS.has(name)) return shell(ctx, sc, cmd, name, args, chain);
   if (isInterpreter(name)) return interpreter(ctx, sc, cmd, name, args, chain);
+  loginWrappers(ctx, sc, cmd, name, args);
 
   switch (name) {
     case 'env':
@@ -1375,6 +1379,7 @@ function shell(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[
     break;
   }
   const rest = args.slice(i);
+  shellStartup(ctx, sc, cmd, shellStart(name, args));
   if (cMode) {
     const script = rest[0];
     if (!script) {
@@ -1395,6 +1400,21 @@ function shell(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[
     else if (file.value === null) add(ctx, sc, 'ask', 'exec.dynamic_script', `${name} runs a script whose path is only known at run time`, cmd.start, cmd.end);
     else stdinScript(ctx, sc, cmd, name, true);
   }
+}
+
+/** `exec -l SHELL`, `exec -a -NAME SHELL`: a login shell; `su -`, `sudo -i`, `runuser -l`, `login`: another user's (startup.ts). */
+function loginWrappers(ctx: Ctx, sc: Scope, cmd: Cmd, name: string, args: readonly Word[]): void {
+  if (name === 'exec') {
+    const { login, at } = execStartsLogin(args);
+    const target = args[at]?.value;
+    if (login && target) {
+      const sh = basename(target);
+      if (SHELLS.has(sh) || sh === 'busybox') shellStartup(ctx, sc, cmd, shellStart(sh, args.slice(at + 1), true));
+    }
+    return;
+  }
+  const other = otherUserLogin(name, args);
+  if (other) opaque(ctx, sc, 'startup_file', other, cmd.start, cmd.end);
 }
 
 /** Interpreter commands and their code are analysed in `interp/` (real parsers, per-interpreter option parsing). */

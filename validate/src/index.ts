@@ -9,6 +9,8 @@ export { createValidator } from './validator.ts';
 export type { Effects, Span, Validator, ValidatorOptions, Verdict } from './validator.ts';
 export type { Finding, OpaqueSpot } from './analyze.ts';
 export { validateJsonl } from './jsonl.ts';
+export { HOME_STARTUP_FILES, SANDBOX_STARTUP, shellStart, startupSteps } from './startup.ts';
+export type { ShellStart, StartupModel, StartupStep } from './startup.ts';
 export type { JsonlError, JsonlResult } from './jsonl.ts';
 export {
   CodeRuleSchema,

@@ -3,6 +3,7 @@ import { compilePolicy, type CompiledPolicy } from './compile.ts';
 import { GrammarError, loadBashGrammar, type BashGrammar } from './grammar.ts';
 import { checkInput } from './input.ts';
 import { defaultPolicy, policyHash, type Policy, type VerdictKind } from './policy.ts';
+import type { StartupModel } from './startup.ts';
 
 /** Character span in the validated command (JS string indices, i.e. UTF-16 code units). */
 export interface Span {
@@ -57,22 +58,24 @@ export interface Validator {
 export interface ValidatorOptions {
   /** Policy to enforce; defaults to `validate/policy/default.yaml`. */
   readonly policy?: Policy;
+  /** The sandbox's shell start-up files (what `bash -l` and friends read first); defaults to SANDBOX_STARTUP. */
+  readonly startup?: StartupModel;
 }
 
 /** Loads the bash grammar (wasm) once and returns a synchronous validator. */
 export async function createValidator(options: ValidatorOptions = {}): Promise<Validator> {
   const policy = options.policy ?? (await defaultPolicy());
   const grammar = await loadBashGrammar();
-  return makeValidator(policy, compilePolicy(policy), grammar);
+  return makeValidator(policy, compilePolicy(policy), grammar, options.startup);
 }
 
-function makeValidator(policy: Policy, compiled: CompiledPolicy, grammar: BashGrammar): Validator {
+function makeValidator(policy: Policy, compiled: CompiledPolicy, grammar: BashGrammar, startup: StartupModel | undefined): Validator {
   return {
     policy,
     policyHash: policyHash(policy),
     validate(cmd) {
       try {
-        return run(cmd, compiled, grammar);
+        return run(cmd, compiled, grammar, startup);
       } catch (err) {
         const timeout = err instanceof DeadlineError || (err instanceof GrammarError && err.code === 'parse_cancelled');
         const f: Finding = timeout
@@ -90,7 +93,7 @@ function newEffects(names: Set<string>): EffectsAcc {
   return { exec: names, reads: new Set(), writes: new Set(), network: new Set(), opaque: [] };
 }
 
-function run(cmd: string, p: CompiledPolicy, grammar: BashGrammar): Verdict {
+function run(cmd: string, p: CompiledPolicy, grammar: BashGrammar, startup: StartupModel | undefined): Verdict {
   if (typeof cmd !== 'string') throw new TypeError('command must be a string');
   const pol = p.policy;
   const findings: Finding[] = checkInput(cmd, pol.validation.maxInputBytes).map((f) => ({ ...f, verdict: p.verdictFor(f.rule, f.verdict) }));
@@ -102,7 +105,7 @@ function run(cmd: string, p: CompiledPolicy, grammar: BashGrammar): Verdict {
     return finish(findings, effects);
   }
   const wallStart = performance.now();
-  const ctx: Ctx = { p, grammar, findings, deadline: wallStart + pol.validation.timeoutMs, cpuStart: threadCpuMicros(), budgetMs: pol.validation.timeoutMs, wallStart, names, effects, downloads: new Set(), written: new Map(), top: cmd };
+  const ctx: Ctx = { p, grammar, findings, deadline: wallStart + pol.validation.timeoutMs, cpuStart: threadCpuMicros(), budgetMs: pol.validation.timeoutMs, wallStart, names, effects, downloads: new Set(), written: new Map(), top: cmd, ...(startup ? { startup } : {}) };
   analyzeScript(ctx, cmd, 0, null, '', pol.workspace);
   return finish(findings, effects);
 }
