@@ -82,6 +82,94 @@ const TABLES: Record<ScriptLang, LangTable> = {
   },
 };
 
+/**
+ * Directory listings and globs by language: which files the code then opens is decided at run time from what
+ * they return (a home-directory hunt when the root is the home, `/`, `/home` or `/root`: see `homeHunt`).
+ */
+const LISTERS: Record<ScriptLang, ReadonlySet<string>> = {
+  perl: new Set(['opendir', 'glob', 'bsd_glob', 'File::Glob::bsd_glob', 'find', 'File::Find::find', 'finddepth', 'File::Find::finddepth', 'read_dir', 'File::Slurp::read_dir']),
+  ruby: new Set(['Dir.glob', 'Dir', 'Dir.entries', 'Dir.children', 'Dir.each_child', 'Dir.foreach', 'Dir.new', 'Dir.open', 'Find.find', 'Pathname.glob', 'Pathname.new', 'Pathname']),
+  php: new Set(['scandir', 'glob', 'opendir', 'dir', 'RecursiveDirectoryIterator', 'DirectoryIterator', 'FilesystemIterator', 'GlobIterator']),
+  lua: new Set(['lfs.dir', 'lfs.attributes']),
+  awk: new Set(),
+};
+
+/** File-reading calls whose path argument is not literal (`File.read(f)`): the file is chosen at run time. */
+const RUNTIME_READERS: Record<ScriptLang, ReadonlySet<string>> = {
+  perl: new Set(['open', 'sysopen', 'slurp', 'read_file', 'File::Slurp::read_file', 'path', 'copy', 'File::Copy::copy']),
+  ruby: new Set(['File.read', 'File.readlines', 'IO.read', 'IO.readlines', 'File.foreach', 'File.binread', 'File.open', 'File.new', 'IO.binread', 'FileUtils.cp', 'FileUtils.copy', 'File.copy_stream', 'IO.copy_stream']),
+  php: new Set(['file_get_contents', 'file', 'readfile', 'fopen', 'copy', 'parse_ini_file', 'highlight_file', 'show_source']),
+  lua: new Set(['io.open', 'io.lines']),
+  awk: new Set(),
+};
+
+/** The literal root a listing call names: leading string pieces joined by `+`, `.`, or `,` (File.join), up to the first unknown. */
+function listingRoot(args: readonly Tok[]): string | null {
+  let out = '';
+  let any = false;
+  for (const a of args) {
+    // File.join(Dir.home, "**"), Pathname.new(x), File.expand_path(x): the path is built from the same pieces.
+    if (!any && ((a.t === 'word' && /^(File\.join|File\.expand_path|Pathname\.new|Pathname|File::Spec->catfile|catfile|catdir|realpath)$/.test(a.v)) || (a.t === 'p' && (a.v === '(' || a.v === '->')))) continue;
+    if (a.t === 'p' && (a.v === '+' || a.v === '.')) continue;
+    if (a.t === 'p' && a.v === ',') {
+      if (!any) break;
+      out += '/';
+      continue;
+    }
+    if (a.t !== 'str' || a.interp) break;
+    out += a.v;
+    any = true;
+  }
+  return any ? out.replace(/\/+/g, '/') : null;
+}
+
+/** A listing's root (`Dir.glob(Dir.home + "/**")`) and reads of paths only known at run time (`File.read(f)`). */
+function listingsAndReads(lang: ScriptLang, toks: readonly Tok[], i: number, w: string, f: Facts): void {
+  const next = toks[i + 1];
+  if (LISTERS[lang].has(w) && (next?.v === '(' || next?.v === '[' || next?.t === 'str' || next?.t === 'word')) {
+    let args = next?.v === '[' ? bracketArgs(toks, i + 1) : argTokens(toks, i);
+    // perl opendir(DH, $dir): the directory is the second argument.
+    if (lang === 'perl' && w === 'opendir') args = topLevelArgs(args)[1] ?? [];
+    // perl find(\&wanted, @dirs) / find(sub { … }, $dir): the directories follow the callback.
+    if (lang === 'perl' && /find(depth)?$/.test(w)) args = topLevelArgs(args).slice(1).flat();
+    const root = listingRoot(args);
+    if (root !== null) f.listed.push(root);
+  }
+  if (RUNTIME_READERS[lang].has(w)) {
+    const args = topLevelArgs(argTokens(toks, i));
+    // perl open(F, '<', $path): the path is the last argument.
+    const path = lang === 'perl' && (w === 'open' || w === 'sysopen') ? args.at(-1) : args[0];
+    if (path && path.length > 0 && !path.every((a) => (a.t === 'str' && !a.interp) || (a.t === 'p' && (a.v === '+' || a.v === '.')))) f.runtimeReads++;
+  }
+}
+
+/** Argument tokens split at top-level commas. */
+function topLevelArgs(args: readonly Tok[]): Tok[][] {
+  const out: Tok[][] = [[]];
+  let depth = 0;
+  for (const a of args) {
+    if (a.t === 'nl') continue;
+    if (a.t === 'p' && (a.v === '(' || a.v === '[' || a.v === '{')) depth++;
+    if (a.t === 'p' && (a.v === ')' || a.v === ']' || a.v === '}')) depth--;
+    if (a.t === 'p' && a.v === ',' && depth === 0) out.push([]);
+    else out.at(-1)!.push(a);
+  }
+  return out;
+}
+
+/** Tokens between `[` at `at` and its matching `]`. */
+function bracketArgs(toks: readonly Tok[], at: number): Tok[] {
+  const out: Tok[] = [];
+  let depth = 0;
+  for (let j = at; j < toks.length; j++) {
+    const t = toks[j]!;
+    if (t.t === 'p' && t.v === '[') depth++;
+    else if (t.t === 'p' && t.v === ']' && --depth === 0) break;
+    if (j > at) out.push(t);
+  }
+  return out;
+}
+
 const PERL_QUOTE = new Set(['q', 'qq', 'qw', 'qx', 'm', 'qr', 's', 'tr', 'y']);
 const CLOSE: Record<string, string> = { '(': ')', '[': ']', '{': '}', '<': '>' };
 
@@ -385,7 +473,8 @@ export function analyzeScripting(lang: ScriptLang, src: string, f: Facts): void 
       continue;
     }
     if (t.t !== 'word') continue;
-    const w = t.v;
+    // PHP's `@` silences errors: `@system('id')` is the call `system('id')`.
+    const w = lang === 'php' ? t.v.replace(/^@+/, '') : t.v;
     if (tab.env.has(w) || (lang === 'perl' && w === '%ENV') || (lang === 'php' && w === 'getenv' && toks[i + 1]?.v === '(' && toks[i + 2]?.v === ')')) {
       if (!(lang === 'perl' && toks[i + 1]?.v === '{') && !(lang === 'php' && toks[i + 1]?.v === '[') && !(lang === 'awk' && toks[i + 1]?.v === '[')) f.envDumps.push(w);
       continue;
@@ -395,6 +484,7 @@ export function analyzeScripting(lang: ScriptLang, src: string, f: Facts): void 
     const prev = toks[i - 1];
     const isMethod = prev?.t === 'p' && (prev.v === '->' || (prev.v === '.' && lang !== 'perl' && lang !== 'php'));
     const key = isMethod ? null : w;
+    if (key !== null) listingsAndReads(lang, toks, i, key, f);
     if (tab.net.some((p) => w === p || w.startsWith(p) && /[:.]/.test(p.at(-1) ?? '') || w.startsWith(`${p}::`) || w.startsWith(`${p}.`))) {
       net = true;
       f.netApis.push(w);
