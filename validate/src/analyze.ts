@@ -15,6 +15,7 @@ import { checkCode, checkInterpreter, langOf, type InterpHost } from './interp/i
 import { sedExecCommand, sedSubstituteExec } from './sed.ts';
 import { positionalArgs, resolveLink, resolvePath, walkScript, type Cmd, type Stdin, type Walked } from './walk.ts';
 import { UNKNOWN, WordFlag, type Word } from './words.ts';
+import { gitRepoStart } from './git-repos.ts';
 import { execStartsLogin, otherUserLogin, shellStart, shellStartup, type StartupModel } from './startup.ts';
 
 /** One reason the chain tightened the verdict. */
@@ -2246,8 +2247,11 @@ function foreignRepo(ctx: Ctx, sc: Scope, cmd: Cmd, opt: string, w: Word | undef
 
 function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: string[]): void {
   let i = 0;
+  const dirOpts: (string | null)[] = [];
   for (; i < args.length; i++) {
     const v = args[i]!.value ?? args[i]!.raw;
+    if (/^(-C|--git-dir|--work-tree)$/.test(v)) dirOpts.push(args[i + 1]?.value ?? null);
+    else if (/^--(git-dir|work-tree)=/.test(v)) dirOpts.push(args[i]!.value === null ? null : v.slice(v.indexOf('=') + 1));
     let cfg: string | null = null;
     const fromEnv = v === '--config-env' || v.startsWith('--config-env=');
     if (v === '-c' || v === '--config-env') {
@@ -2279,6 +2283,7 @@ function gitCmd(ctx: Ctx, sc: Scope, cmd: Cmd, args: readonly Word[], chain: str
   }
   const sub = args[i]?.value ?? '';
   const rest = args.slice(i + 1);
+  gitRepoStart(ctx, sc, cmd, dirOpts, args[i] && args[i]!.value === null ? '?' : sub, rest);
   if (GIT_PRINTS_CONTENT.has(sub)) gitContentReads(ctx, sc, cmd, sub, rest);
   gitExtTransports(ctx, sc, cmd, sub, rest);
   switch (sub) {

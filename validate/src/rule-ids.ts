@@ -154,6 +154,7 @@ export const RULE_IDS: readonly RuleInfo[] = [
   b('data.destructive_sql', 'ask', 'DROP/TRUNCATE/unbounded DELETE via a database CLI.'),
   b('data.dynamic_sql', 'ask', 'SQL only known at run time.'),
   // Capability table (validate/src/capabilities): where it cannot know what a tool runs.
+  b('opaque.git_repo', 'ask', 'git runs in a repository only known at run time (git -C "$d", cd "$d" && git …) with a subcommand that can run programs its configuration, hooks or attributes name (core.fsmonitor, hooks, filters, diff drivers).'),
   b('opaque.startup_file', 'ask', 'A shell started as a login or interactive shell (or with BASH_ENV/ENV) reads a start-up file whose content the chain does not know (not in its model of the sandbox, another user\'s home).'),
   b('opaque.unknown_option', 'ask', 'Option of an execution-capable tool that the capability table does not list (it may run a program).'),
   b('opaque.dynamic_option', 'ask', 'Argument of an execution-capable tool only known at run time that may be an option (unquoted $x, a glob, or "$x" where one word can run something).'),
