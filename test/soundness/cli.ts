@@ -1,7 +1,7 @@
 // `npm run soundness`: every shared corpus line and every metamorphic variant through the harness.
 //   node test/soundness/cli.ts [--subset] [--benign N] [--variants-per-transform N] [--timeout S]
 //                              [--batch N] [--parallel N] [--only hostile,benign,variants] [--out FILE]
-//                              [--no-lock] [--resume EARLIER_REPORT] [--rejudge EARLIER_REPORT]
+//                              [--no-lock] [--resume EARLIER_REPORT] [--rejudge EARLIER_REPORT] [--match REGEX]
 // Writes the JSON report (default test/soundness/results/report.json) and prints the summary.
 // Exit code 1 when any soundness bug was found.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -34,13 +34,16 @@ const { values } = parseArgs({
     resume: { type: 'string' },
     // Judge an earlier report's traces again with the current chain (no container is started).
     rejudge: { type: 'string' },
+    // Only benign lines matching this regular expression (a change's subset: `--match '\bgit\b'`).
+    match: { type: 'string' },
   },
 });
 
 const num = (s: string | undefined): number | undefined => (s === undefined ? undefined : Number(s));
 const set = loadCases(values.subset ? SUBSET : { benign: num(values.benign), variantsPerTransform: num(values['variants-per-transform']) });
 const only = new Set(values.only.split(','));
-const all: Case[] = [...(only.has('hostile') || only.has('variants') ? set.hostile : []), ...(only.has('variants') ? set.variants : []), ...(only.has('benign') ? set.benign : [])];
+const benignPicked = values.match ? set.benign.filter((c) => new RegExp(values.match!).test(c.cmd)) : set.benign;
+const all: Case[] = [...(only.has('hostile') || only.has('variants') ? set.hostile : []), ...(only.has('variants') ? set.variants : []), ...(only.has('benign') ? benignPicked : [])];
 
 /** Every case's verdict from the chain (variants that did not run are still counted in not-allowed). */
 function verdictsBy(v: Validator): (id: string) => string {
