@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, side by side where they compare, JSON under bench/results/.
-//   node bench/run.ts [cli|open|steps|mcp|egress|validate|snapshot|scale|ledger ...]   (default: all)
+//   node bench/run.ts [cli|open|open-workspace|steps|mcp|egress|validate|snapshot|scale|ledger ...]   (default: all)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -12,11 +12,12 @@ import { runMcpBench } from './mcp.ts';
 import { runEgressBench } from './egress.ts';
 import { runCliBench } from './cli.ts';
 import { runOpenBench } from './open.ts';
+import { runOpenWorkspaceBench } from './open-workspace.ts';
 import { targetMarkdown, targetTable } from './targets.ts';
 
 const out = join(import.meta.dirname, 'results');
 mkdirSync(out, { recursive: true });
-const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['cli', 'open', 'steps', 'mcp', 'egress', 'validate', 'snapshot', 'scale', 'ledger']);
+const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['cli', 'open', 'open-workspace', 'steps', 'mcp', 'egress', 'validate', 'snapshot', 'scale', 'ledger']);
 // The machine's load when the run started and ended: on a shared 2-core host, other work moves every figure.
 const summary: Record<string, unknown> = { at: new Date().toISOString(), loadAverageAtStart: loadavg().map((x) => Math.round(x * 100) / 100) };
 
@@ -33,6 +34,13 @@ if (wanted.has('open')) {
   writeFileSync(join(out, 'open.json'), JSON.stringify({ at: summary.at, ...r }, null, 2) + '\n');
   console.log(`  open -> first output p50 ${r.openToFirstOutput.p50} ms; CPU per open+close ${r.cpuPerOpenCloseMs} ms; idle run sandbox ${r.idleRun.sandboxMb} MB + runner ${r.idleRun.runnerShareMb} MB; pooled p50 ${r.pooled.openToFirstOutput.p50} ms vs docker run -d + exec ${r.pooled.dockerRunExec.p50} ms (${r.pooled.served}/${r.pooled.openToFirstOutput.n} from the pool); fork p50 ${r.fork.ms.p50} ms; sessions ${r.workloads.airlockMs} vs ${r.workloads.rawMs} ms (${r.workloads.ratio}x)`);
   summary.open = r;
+}
+if (wanted.has('open-workspace')) {
+  console.log('== open of a 3,000-file workspace: plain, and offered again after the runner that took it died (in turns)');
+  const r = await runOpenWorkspaceBench({ rounds: Number(process.env.BENCH_OPEN_WS_ROUNDS ?? 3) });
+  writeFileSync(join(out, 'open-workspace.json'), JSON.stringify({ at: summary.at, ...r }, null, 2) + '\n');
+  console.log(`  ${r.files} files: plain open p50 ${r.plainMs.p50} ms p90 ${r.plainMs.p90} | re-offered p50 ${r.reofferedMs.p50} ms p90 ${r.reofferedMs.p90} (n=${r.reofferedMs.n})`);
+  summary.openWorkspace = r;
 }
 if (wanted.has('steps')) {
   console.log('== step latency: Airlock step vs raw docker exec (interleaved)');
