@@ -66,8 +66,8 @@ if (wanted.has('egress')) {
   writeFileSync(join(out, 'egress.json'), JSON.stringify({ at: summary.at, ...r }, null, 2) + '\n');
   const t = r.throughput;
   const l = r.requestMs;
-  console.log(`  HTTPS ${r.megabytes} MB: direct ${t.directTls} MB/s | tunnelled (CONNECT, TLS end to end) ${t.tunnelTls} MB/s = ${t.tunnelTlsOverDirect}x (target >= 0.8x; all in Node ${t.tunnelTlsNode} MB/s = ${t.tunnelTlsNodeOverDirect}x) | intercepted (edge-secret host) ${t.intercept} MB/s = ${t.interceptOverDirect}x`);
-  console.log(`  HTTP  ${r.megabytes} MB: direct ${t.direct} MB/s | raw bytes in a CONNECT tunnel ${t.tunnel} MB/s = ${t.tunnelOverDirect}x (all in Node ${t.tunnelNode} MB/s = ${t.tunnelNodeOverDirect}x) | plain-HTTP proxy ${t.proxy} MB/s = ${t.proxyOverDirect}x`);
+  console.log(`  HTTPS ${r.megabytes} MB: direct ${t.directTls} MB/s | tunnelled (CONNECT, TLS end to end) ${t.tunnelTls} MB/s = ${t.tunnelTlsOverDirect}x (target >= 0.8x; all in Node ${t.tunnelTlsNode} MB/s = ${t.tunnelTlsNodeOverDirect}x) | intercepted (edge-secret host) ${t.intercept} MB/s = ${t.interceptOverDirect}x (redactor automaton only ${t.interceptAutomaton} MB/s = ${t.interceptAutomatonOverDirect}x)`);
+  console.log(`  HTTP  ${r.megabytes} MB: direct ${t.direct} MB/s | raw bytes in a CONNECT tunnel ${t.tunnel} MB/s = ${t.tunnelOverDirect}x (all in Node ${t.tunnelNode} MB/s = ${t.tunnelNodeOverDirect}x) | plain-HTTP proxy ${t.proxy} MB/s = ${t.proxyOverDirect}x (redactor automaton only ${t.proxyAutomaton} MB/s = ${t.proxyAutomatonOverDirect}x)`);
   console.log(`  small GET, fresh connection: HTTPS direct ${l.directTls} ms | tunnelled ${l.tunnelTls} ms (+${l.addedTunnelTls}) | intercepted ${l.intercept} ms (+${l.addedIntercept}); HTTP direct ${l.direct} ms | tunnel ${l.tunnel} ms (+${l.addedTunnel}) | proxy ${l.proxy} ms (+${l.addedProxy})`);
   summary.egress = r;
 }

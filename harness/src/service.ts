@@ -352,10 +352,10 @@ export class HarnessService implements AsyncDisposable {
     return this.#rooms.approvals.approvals(req);
   }
 
-  /** A decision on a held step; `reject_pause` also pauses the run in the decider's name. */
+  /** A decision on a held step; `reject_pause` also pauses the run in the decider's name (the decision's `by` in open mode, as the book records it). */
   async decide(req: ApiDecideRequest, caller?: ApiCaller): Promise<Approval> {
     const decided = await this.#rooms.approvals.decide(req, caller);
-    if (req.decision === 'reject_pause') await this.#rooms.governor.pauseForDenial(req.runId, req.step, caller ? actorOf(caller) : { principal: req.by, role: 'operator' });
+    if (req.decision === 'reject_pause') await this.#rooms.governor.pauseForDenial(req.runId, req.step, caller && !caller.stated ? actorOf(caller) : { principal: req.by, role: 'operator' }, req.hold);
     return decided;
   }
 
