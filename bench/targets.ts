@@ -83,10 +83,13 @@ export function targetTable(summary: Json, resultsDir: string): TargetRow[] {
   const ledger = section(summary, 'ledger', resultsDir);
   add('log throughput with hashing + redaction vs raw docker exec; RSS growth', '>= 0.8x, < 64 MB', ledger, () => {
     const on = ledger!.r.hashingAndRedactionOn;
+    const off = ledger!.r.hashingOnRedactionOff;
     const raw = ledger!.r.rawDockerExec;
-    const growth = Math.max(on.rss?.harness?.growthMb ?? 0, on.rss?.runner?.growthMb ?? 0);
+    // The RSS target holds for every pass, so the worst process in either pass counts.
+    const growthOf = (p: Json | undefined) => Math.max(p?.rss?.harness?.growthMb ?? 0, p?.rss?.runner?.growthMb ?? 0);
+    const growth = Math.max(growthOf(on), growthOf(off));
     const ratio = Math.round((on.mbPerSecond / raw.mbPerSecond) * 100) / 100;
-    return { value: `${on.mbPerSecond} vs ${raw.mbPerSecond} MB/s over ${ledger!.r.megabytes} MB; RSS growth ${growth} MB`, ratio, met: ratio >= 0.8 && growth < 64 };
+    return { value: `${on.mbPerSecond} vs ${raw.mbPerSecond} MB/s over ${ledger!.r.megabytes} MB (hashing only ${off?.mbPerSecond} MB/s); RSS growth, worst process: ${growthOf(on)} MB with redaction, ${growthOf(off)} MB hashing only`, ratio, met: ratio >= 0.8 && growth < 64 };
   });
   add('CPU per run open + close', '<= 150 ms', open, () => ({
     value: `${open!.r.cpuPerOpenCloseMs} ms in harness, runner, client, dockerd and containerd; the containers' shims and runc are not counted (they exit with the container)`,
