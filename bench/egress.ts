@@ -82,6 +82,11 @@ export interface EgressBenchResult {
     tunnelOverDirect: number;
     tunnelNodeOverDirect: number;
     proxyOverDirect: number;
+    /** The same two through a proxy whose redactor walks every byte (AIRLOCK_EGRESS_REDACT=automaton), same rounds. */
+    interceptAutomaton: number;
+    interceptAutomatonOverDirect: number;
+    proxyAutomaton: number;
+    proxyAutomatonOverDirect: number;
   };
   /** The load average when the bench started and ended (a shared 2-core machine). */
   load: { start: number[]; end: number[] };
@@ -168,13 +173,16 @@ export async function runEgressBench(opts: { rounds?: number; requests?: number 
     // The same sandbox setup, its proxy started with every tunnel kept in Node (the code before the relay).
     process.env.AIRLOCK_EGRESS_RELAY = 'node';
     const nodeRun = await stack.client.open({ workspace: ws }).finally(() => delete process.env.AIRLOCK_EGRESS_RELAY);
+    // And one whose proxy redacts with the automaton alone (the redactor before its substring search).
+    process.env.AIRLOCK_EGRESS_REDACT = 'automaton';
+    const autoRun = await stack.client.open({ workspace: ws }).finally(() => delete process.env.AIRLOCK_EGRESS_REDACT);
     const target = { tunnel: 'big.test 80', proxy: 'big.test 80', 'tunnel-tls': 'big-tls.test 443', intercept: 'big-sec.test 443' } as const;
     const inSandbox = async (mode: keyof typeof target, path: string, n: number, r = run) =>
       parseOut((await r.exec(`python3 client.py ${mode} ${target[mode]} ${path} ${n}`, { timeoutMs: 300_000, env: { BENCH_TOKEN: '${secret:BENCH_TOKEN}' } })).stdout);
     // Async: the servers are in this process, a synchronous child would starve them.
     const onHost = async (tls: boolean, path: string, n: number) =>
       parseOut((await execFileAsync('python3', [join(ws, 'client.py'), tls ? 'direct-tls' : 'direct', '127.0.0.1', String(tls ? tlsPort : port), path, String(n), join(ws, 'upstream-ca.pem')], { encoding: 'utf8' })).stdout);
-    const keys = ['directTls', 'tunnelTls', 'tunnelTlsNode', 'intercept', 'direct', 'tunnel', 'tunnelNode', 'proxy'] as const;
+    const keys = ['directTls', 'tunnelTls', 'tunnelTlsNode', 'intercept', 'interceptAutomaton', 'direct', 'tunnel', 'tunnelNode', 'proxy', 'proxyAutomaton'] as const;
     const mbps = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<(typeof keys)[number], number[]>;
     const ms = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<(typeof keys)[number], number[]>;
     const measure: Record<(typeof keys)[number], (path: string, n: number) => Promise<ReturnType<typeof parseOut>>> = {
@@ -182,20 +190,23 @@ export async function runEgressBench(opts: { rounds?: number; requests?: number 
       tunnelTls: (p, n) => inSandbox('tunnel-tls', p, n),
       tunnelTlsNode: (p, n) => inSandbox('tunnel-tls', p, n, nodeRun),
       intercept: (p, n) => inSandbox('intercept', p, n),
+      interceptAutomaton: (p, n) => inSandbox('intercept', p, n, autoRun),
       direct: (p, n) => onHost(false, p, n),
       tunnel: (p, n) => inSandbox('tunnel', p, n),
       tunnelNode: (p, n) => inSandbox('tunnel', p, n, nodeRun),
       proxy: (p, n) => inSandbox('proxy', p, n),
+      proxyAutomaton: (p, n) => inSandbox('proxy', p, n, autoRun),
     };
     for (let i = 0; i < rounds; i++) {
       for (const k of keys) mbps[k].push(BIG / 2 ** 20 / (await measure[k]('/big', 1)).seconds);
       // Small requests never reach the relay: the Node-only proxy would measure the same path twice.
-      for (const k of keys) if (!k.endsWith('Node')) ms[k].push((await measure[k]('/small', requests)).medianS * 1000);
+      for (const k of keys) if (!k.endsWith('Node') && !k.endsWith('Automaton')) ms[k].push((await measure[k]('/small', requests)).medianS * 1000);
     }
     await stack.client.close(run.runId);
     await stack.client.close(nodeRun.runId);
+    await stack.client.close(autoRun.runId);
     const t = Object.fromEntries(keys.map((k) => [k, median(mbps[k])])) as Record<(typeof keys)[number], number>;
-    const l = Object.fromEntries(keys.filter((k) => !k.endsWith('Node')).map((k) => [k, median(ms[k])])) as Record<(typeof keys)[number], number>;
+    const l = Object.fromEntries(keys.filter((k) => !k.endsWith('Node') && !k.endsWith('Automaton')).map((k) => [k, median(ms[k])])) as Record<(typeof keys)[number], number>;
     return {
       megabytes: BIG / 2 ** 20,
       rounds,
@@ -207,6 +218,8 @@ export async function runEgressBench(opts: { rounds?: number; requests?: number 
         tunnelTlsOverDirect: round(t.tunnelTls / t.directTls, 2),
         tunnelTlsNodeOverDirect: round(t.tunnelTlsNode / t.directTls, 2),
         interceptOverDirect: round(t.intercept / t.directTls, 2),
+        interceptAutomaton: round(t.interceptAutomaton),
+        interceptAutomatonOverDirect: round(t.interceptAutomaton / t.directTls, 2),
         direct: round(t.direct),
         tunnel: round(t.tunnel),
         tunnelNode: round(t.tunnelNode),
@@ -214,6 +227,8 @@ export async function runEgressBench(opts: { rounds?: number; requests?: number 
         tunnelOverDirect: round(t.tunnel / t.direct, 2),
         tunnelNodeOverDirect: round(t.tunnelNode / t.direct, 2),
         proxyOverDirect: round(t.proxy / t.direct, 2),
+        proxyAutomaton: round(t.proxyAutomaton),
+        proxyAutomatonOverDirect: round(t.proxyAutomaton / t.direct, 2),
       },
       requestMs: {
         directTls: round(l.directTls, 2),

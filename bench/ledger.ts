@@ -3,7 +3,9 @@
 // granted a secret) and off, side by side with a raw docker exec of the same command. Harness and
 // runner run as their own processes, as deployed; their RSS is sampled from /proc every 50 ms and
 // the growth is measured against their RSS after a warm-up step. BENCH_PROF=DIR writes CPU profiles
-// of harness and runner there.
+// of harness and runner there; BENCH_MEMLOG=DIR logs their heap, external and ArrayBuffer memory
+// there every 250 ms (bench/memlog.ts); BENCH_NODE_FLAGS adds Node flags to both (e.g. --trace-gc,
+// whose lines then go to this process's stdout).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,7 +67,15 @@ export async function runLedgerBench(opts: { megabytes?: number } = {}) {
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, AIRLOCK_SECRET_BENCH_TOKEN: 'bench-secret-7Hq2Lx9' };
   const procs: ChildProcess[] = [];
   const start = (script: string, args: string[]) => {
-    const p = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : []), join(ROOT, script), '--nats', nats.url, '--log-level', 'warn', ...args], { stdio: ['ignore', 'ignore', 'inherit'], env });
+    const extra = [
+      ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : []),
+      ...(process.env.BENCH_MEMLOG ? ['--import', join(import.meta.dirname, 'memlog.ts')] : []),
+      ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+    ];
+    const p = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...extra, join(ROOT, script), '--nats', nats.url, '--log-level', 'warn', ...args], {
+      stdio: ['ignore', process.env.BENCH_NODE_FLAGS ? 'inherit' : 'ignore', 'inherit'],
+      env: { ...env, ...(process.env.BENCH_MEMLOG ? { BENCH_MEMLOG: process.env.BENCH_MEMLOG } : {}) },
+    });
     procs.push(p);
     return p;
   };

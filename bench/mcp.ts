@@ -8,6 +8,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Airlock } from '@airlock/client';
 import { TestStack } from '../test/fixtures.ts';
 import { stdioClient } from '../test/mcp-clients.ts';
+import { repeatablePolicyFile } from './policy.ts';
 import { rawExec, stats, type Stats } from './steps.ts';
 
 export interface McpBenchResult {
@@ -25,7 +26,8 @@ export interface McpBenchResult {
 export async function runMcpBench(opts: { steps?: number; cmd?: string } = {}): Promise<McpBenchResult> {
   const steps = opts.steps ?? 200;
   const cmd = opts.cmd ?? 'true';
-  await using stack = await TestStack.start();
+  // 200+ identical steps: the loop detectors would pause the run after four (bench/policy.ts).
+  await using stack = await TestStack.start({ harness: { policyFile: await repeatablePolicyFile() } });
   // The SDK the MCP server itself uses, in this process.
   await using sdk = await Airlock.connect({ servers: stack.nats.url });
   const run = await sdk.open({});

@@ -2,7 +2,7 @@
 // close, an idle run's memory, a fork of a 10k-file run, and the six real sessions replayed through
 // the SDK against raw `docker exec` (with each session's open against `docker run -d`).
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -53,8 +53,13 @@ export interface OpenBench {
    * `docker run -d` + `docker exec CID echo ready` (interleaved), and an idle pooled sandbox's memory.
    */
   pooled: { openToFirstOutput: Stats; dockerRunExec: Stats; ratioP50: number; idleSandboxMb: number | null; served: number };
-  /** CPU of harness + runner + client (this process), dockerd and containerd per open + close; container shims are not counted. */
+  /**
+   * CPU of harness + runner + client (this process), dockerd, containerd and the run's shim (with the
+   * runc calls it reaped) per open + close; the shim's and runc's work during the close is not counted.
+   */
   cpuPerOpenCloseMs: number;
+  /** Of which the shim and its runc calls, read before the close. */
+  cpuPerOpenCloseShimMs: number;
   /** An idle run: its sandbox's cgroup memory (executor included) and this process's RSS growth per open run. */
   idleRun: { sandboxMb: number | null; runnerShareMb: number; runs: number };
   /** A fork (open from the snapshot after step 1) of a run whose workspace has `files` files, `bytes` in all. */
@@ -117,14 +122,55 @@ async function pooledOpen(opens: number): Promise<OpenBench['pooled']> {
   return { openToFirstOutput: s, dockerRunExec: d, ratioP50: ratio(s.p50, d.p50), idleSandboxMb: mem.length ? Math.round((mem.reduce((a, b) => a + b, 0) / mem.length / 2 ** 20) * 10) / 10 : null, served };
 }
 
-async function cpuPerOpenClose(stack: TestStack, n: number): Promise<number> {
+/** CPU time (ms) of a process and of the children it has reaped (cutime, cstime: fields 16, 17 of stat(5)). */
+function procCpuWithChildrenMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The containerd shims running now (one per container under moby), from /proc. */
+function shimPids(): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').startsWith('containerd-shim')) pids.push(Number(d));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return pids;
+}
+
+/**
+ * CPU per open + close: this process (client, harness and runner of the in-process stack), dockerd,
+ * containerd, and the run's containerd shim with the `runc` calls it made (reaped by the shim),
+ * read just before the close. Not counted: the shim's and runc's work during the close itself
+ * (the shim exits and is reaped by init, whose counters other processes share).
+ */
+async function cpuPerOpenClose(stack: TestStack, n: number): Promise<{ totalMs: number; shimMs: number }> {
   const daemons = [...(await pidsOf('dockerd')), ...(await pidsOf('containerd'))];
+  const shimsBefore = new Set(shimPids());
+  let shimMs = 0;
+  let scanMs = 0;
   const before = process.cpuUsage();
   const d0 = daemons.reduce((a, p) => a + procCpuMs(p), 0);
-  for (let i = 0; i < n; i++) await stack.client.close((await stack.client.open({})).runId);
+  for (let i = 0; i < n; i++) {
+    const r = await stack.client.open({});
+    // The scan's own CPU is this process's and is taken out again below.
+    const s0 = process.cpuUsage();
+    for (const p of shimPids()) if (!shimsBefore.has(p)) (shimMs += procCpuWithChildrenMs(p)), shimsBefore.add(p);
+    const s = process.cpuUsage(s0);
+    scanMs += (s.user + s.system) / 1000;
+    await stack.client.close(r.runId);
+  }
   const own = process.cpuUsage(before);
   const d1 = daemons.reduce((a, p) => a + procCpuMs(p), 0);
-  return Math.round(((own.user + own.system) / 1000 + (d1 - d0)) / n);
+  return { totalMs: Math.round(((own.user + own.system) / 1000 - scanMs + (d1 - d0) + shimMs) / n), shimMs: Math.round(shimMs / n) };
 }
 
 async function idleRun(stack: TestStack, n: number): Promise<OpenBench['idleRun']> {
@@ -215,7 +261,7 @@ export async function runOpenBench(opts: { opens?: number; forkFiles?: number; f
   const idle = await idleRun(stack, 4);
   const f = await fork(stack, opts.forkFiles ?? 10_000, opts.forkBytes ?? 105_000_000, 3);
   const wl = opts.workloads === false ? { sessions: 0, steps: 0, airlockMs: 0, rawMs: 0, ratio: 0, open: [] } : await workloads(stack);
-  return { openToFirstOutput: first, pooled, cpuPerOpenCloseMs: cpu, idleRun: idle, fork: f, workloads: wl };
+  return { openToFirstOutput: first, pooled, cpuPerOpenCloseMs: cpu.totalMs, cpuPerOpenCloseShimMs: cpu.shimMs, idleRun: idle, fork: f, workloads: wl };
 }
 
 if (import.meta.main) console.log(JSON.stringify(await runOpenBench({ forkFiles: Number(process.env.BENCH_FORK_FILES ?? 10_000), workloads: process.env.BENCH_WORKLOADS !== '0' }), null, 2));

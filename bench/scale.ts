@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { connectNats } from '@airlock/transport';
 import { HarnessConfigSchema, HarnessService } from '@airlock/harness';
 import { Airlock } from '@airlock/client';
+import { repeatablePolicyFile } from './policy.ts';
 import { NatsServer, silent, spawnRunner, stopProcesses, waitUntil } from '../test/fixtures.ts';
 import { stats } from './steps.ts';
 
@@ -23,7 +24,8 @@ export async function runScaleBench(opts: { counts?: number[]; stepsPerRun?: num
   const state = mkdtempSync(join(tmpdir(), 'airlock-scale-'));
   const conn = await connectNats({ servers: nats.url, name: 'scale-harness' });
   const harness = await HarnessService.start(
-    HarnessConfigSchema.parse({ natsUrl: nats.url, runnerLostMs: 2000, openTimeoutMs: 60_000, keyFile: join(state, 'key.pem'), secretsDir: join(state, 'secrets') }),
+    // Ten `sleep 0.2` steps per run: the loop detectors would pause it after four (bench/policy.ts).
+    HarnessConfigSchema.parse({ natsUrl: nats.url, policyFile: await repeatablePolicyFile(), runnerLostMs: 2000, openTimeoutMs: 60_000, keyFile: join(state, 'key.pem'), secretsDir: join(state, 'secrets') }),
     conn,
     silent,
   );

@@ -14,8 +14,10 @@ export type TargetRow = { measure: string; value: string; ratio: number | null; 
 type Json = Record<string, any>;
 
 /** This run's result of a section, else its last results file (with its time), else undefined. */
-function section(summary: Json, name: string, dir: string): { r: Json; at: string | undefined } | undefined {
+function section(summary: Json, name: string, dir: string, failed: ReadonlySet<string>): { r: Json; at: string | undefined } | undefined {
   if (summary[name]) return { r: summary[name] as Json, at: undefined };
+  // A section that failed in this run is not measured: an older file would pass for this run's number.
+  if (failed.has(name)) return undefined;
   const file = join(dir, `${name}.json`);
   if (!existsSync(file)) return undefined;
   const r = JSON.parse(readFileSync(file, 'utf8')) as Json;
@@ -24,7 +26,7 @@ function section(summary: Json, name: string, dir: string): { r: Json; at: strin
 
 const fmt = (x: number, d = 1) => (Math.round(x * 10 ** d) / 10 ** d).toString();
 
-export function targetTable(summary: Json, resultsDir: string): TargetRow[] {
+export function targetTable(summary: Json, resultsDir: string, failed: ReadonlySet<string> = new Set()): TargetRow[] {
   const rows: TargetRow[] = [];
   const add = (measure: string, target: string, src: { at: string | undefined } | undefined, get: () => { value: string; ratio: number | null; met: boolean; lowerBound?: boolean } | undefined) => {
     const got = src ? get() : undefined;
@@ -35,9 +37,9 @@ export function targetTable(summary: Json, resultsDir: string): TargetRow[] {
     const status = !got.met ? 'UNMET' : got.lowerBound ? 'lower bound, under target' : 'met';
     rows.push({ measure, value: got.value, ratio: got.ratio, target, status, ...(src?.at ? { at: src.at } : {}) });
   };
-  const cli = section(summary, 'cli', resultsDir);
+  const cli = section(summary, 'cli', resultsDir, failed);
   add('`./airlock exec RUN -- true` vs `docker exec CID true`, wall p50', '<= 1.0x', cli, () => ({ value: `${fmt(cli!.r.exec.p50, 0)} vs ${fmt(cli!.r.dockerExec.p50, 0)} ms (--help ${fmt(cli!.r.help.p50, 0)}, log ${fmt(cli!.r.log.p50, 0)}, node -e 0 ${fmt(cli!.r.nodeStart.p50, 0)} ms${cli!.r.helpNoShell ? `, --help without the shell launcher ${fmt(cli!.r.helpNoShell.p50, 0)} ms` : ''})`, ratio: cli!.r.ratioP50, met: cli!.r.ratioP50 <= 1 }));
-  const open = section(summary, 'open', resultsDir);
+  const open = section(summary, 'open', resultsDir, failed);
   add('open a run -> first command output, p50 (no warm pool)', '<= 50 ms', open, () => ({ value: `${fmt(open!.r.openToFirstOutput.p50, 0)} ms`, ratio: null, met: open!.r.openToFirstOutput.p50 <= 50 }));
   add('open a run -> first command output, p50, warm pool vs `docker run -d` + `docker exec`', '<= 50 ms', open, () =>
     open!.r.pooled
@@ -49,7 +51,7 @@ export function targetTable(summary: Json, resultsDir: string): TargetRow[] {
       : undefined,
   );
   add(`fork a run (open from a snapshot), p50`, '<= 100 ms', open, () => ({ value: `${fmt(open!.r.fork.ms.p50, 0)} ms for ${open!.r.fork.files} files / ${fmt(open!.r.fork.bytes / 1e6, 0)} MB`, ratio: null, met: open!.r.fork.ms.p50 <= 100 }));
-  const steps = section(summary, 'steps', resultsDir);
+  const steps = section(summary, 'steps', resultsDir, failed);
   add('step `true` vs raw docker exec, p50', '<= 0.1x', steps, () => {
     const t = steps!.r.steps?.true;
     return t ? { value: `${fmt(t.airlock.p50)} vs ${fmt(t.raw.p50)} ms`, ratio: t.ratioP50, met: t.ratioP50 <= 0.1 } : undefined;
@@ -64,7 +66,7 @@ export function targetTable(summary: Json, resultsDir: string): TargetRow[] {
     const worst = Math.max(...ratios);
     return { value: `${fmt(Math.min(...o.map((x) => x.airlockMs)) / 1000, 2)}-${fmt(Math.max(...o.map((x) => x.airlockMs)) / 1000, 2)} s vs ${fmt(Math.min(...o.map((x) => x.dockerRunMs)) / 1000, 2)}-${fmt(Math.max(...o.map((x) => x.dockerRunMs)) / 1000, 2)} s (ratio ${fmt(Math.min(...ratios), 2)}-${fmt(worst, 2)}x)`, ratio: Math.round(worst * 100) / 100, met: worst <= 1 };
   });
-  const snap = section(summary, 'snapshot', resultsDir);
+  const snap = section(summary, 'snapshot', resultsDir, failed);
   const snapRow = (name: string) => (snap?.r.rows as Array<{ name: string; ms?: number }> | undefined)?.find((x) => x.name.startsWith(name))?.ms;
   add('incremental 1-file snapshot vs git commit (10k files / 100 MB)', '<= 0.2x', snap, () => {
     const a = snapRow('airlock: incremental snapshot, 1 file');
@@ -80,16 +82,22 @@ export function targetTable(summary: Json, resultsDir: string): TargetRow[] {
     const t = snapRow('GNU tar -x');
     return a !== undefined && t !== undefined ? { value: `${fmt(a, 0)} vs ${fmt(t, 0)} ms`, ratio: Math.round((a / t) * 100) / 100, met: a / t <= 1 } : undefined;
   });
-  const ledger = section(summary, 'ledger', resultsDir);
+  const ledger = section(summary, 'ledger', resultsDir, failed);
   add('log throughput with hashing + redaction vs raw docker exec; RSS growth', '>= 0.8x, < 64 MB', ledger, () => {
     const on = ledger!.r.hashingAndRedactionOn;
+    const off = ledger!.r.hashingOnRedactionOff;
     const raw = ledger!.r.rawDockerExec;
-    const growth = Math.max(on.rss?.harness?.growthMb ?? 0, on.rss?.runner?.growthMb ?? 0);
+    // The RSS target holds for every pass, so the worst process in either pass counts.
+    const growthOf = (p: Json | undefined) => Math.max(p?.rss?.harness?.growthMb ?? 0, p?.rss?.runner?.growthMb ?? 0);
+    const growth = Math.max(growthOf(on), growthOf(off));
     const ratio = Math.round((on.mbPerSecond / raw.mbPerSecond) * 100) / 100;
-    return { value: `${on.mbPerSecond} vs ${raw.mbPerSecond} MB/s over ${ledger!.r.megabytes} MB; RSS growth ${growth} MB`, ratio, met: ratio >= 0.8 && growth < 64 };
+    return { value: `${on.mbPerSecond} vs ${raw.mbPerSecond} MB/s over ${ledger!.r.megabytes} MB (hashing only ${off?.mbPerSecond} MB/s); RSS growth, worst process: ${growthOf(on)} MB with redaction, ${growthOf(off)} MB hashing only`, ratio, met: ratio >= 0.8 && growth < 64 };
   });
   add('CPU per run open + close', '<= 150 ms', open, () => ({
-    value: `${open!.r.cpuPerOpenCloseMs} ms in harness, runner, client, dockerd and containerd; the containers' shims and runc are not counted (they exit with the container)`,
+    value:
+      open!.r.cpuPerOpenCloseShimMs !== undefined
+        ? `${open!.r.cpuPerOpenCloseMs} ms in harness, runner, client, dockerd, containerd and the run's shim with its runc calls (${open!.r.cpuPerOpenCloseShimMs} ms of it); the shim's and runc's work during the close is not counted`
+        : `${open!.r.cpuPerOpenCloseMs} ms in harness, runner, client, dockerd and containerd; the containers' shims and runc are not counted (they exit with the container)`,
     ratio: null,
     met: open!.r.cpuPerOpenCloseMs <= 150,
     lowerBound: true,

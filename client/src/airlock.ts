@@ -66,6 +66,8 @@ export class Airlock implements AsyncDisposable {
     try {
       nats = await openNats(opts);
     } catch (cause) {
+      // The harness's own answer (an agent's session request: `forbidden`, `no_harness`) says more.
+      if (cause instanceof AirlockError) throw cause;
       throw new AirlockError('no_harness', `cannot reach NATS at ${where}: ${(cause as Error)?.message ?? String(cause)}; start Airlock with \`./airlock up\``, { cause });
     }
     const watch = new HarnessWatch(nats.nc, opts.harnessLostMs ?? HARNESS_LOST_MS);

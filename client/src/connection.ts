@@ -1,6 +1,7 @@
 import { connect, jwtAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { jwtLoginOf } from '@airlock/proto';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { claimedRole, openAgentSession } from './session.ts';
 
 /** How to reach an Airlock deployment's NATS. */
 export interface ConnectOptions {
@@ -59,12 +60,20 @@ export function splitCredentials(input: string | string[]): { servers: string[];
   return { servers, ...(user !== undefined ? { user } : {}), ...(pass !== undefined ? { pass } : {}) };
 }
 
-/** Connects (reconnecting forever after the first connection) and opens JetStream. */
+/**
+ * Connects (reconnecting forever after the first connection) and opens JetStream. An agent in an
+ * operator-mode deployment (a JWT login and an agent credential) connects as a NATS user of its own
+ * that the harness signs for it (`session.ts`): the deployment's agent user may do nothing else.
+ */
 export async function openNats(opts: ConnectOptions): Promise<NatsHandles> {
   const fromUrl = splitCredentials(opts.servers);
   const user = opts.user ?? fromUrl.user;
   const pass = opts.pass ?? fromUrl.pass;
   const jwtLogin = jwtLoginOf(user, pass);
+  if (jwtLogin && opts.credential && claimedRole(opts.credential) === 'agent') {
+    const own = await openAgentSession({ servers: fromUrl.servers, login: jwtLogin, credential: opts.credential, name: opts.name ?? 'airlock-client', connectTimeoutMs: opts.connectTimeoutMs ?? 5000 });
+    if (own) return own;
+  }
   const nc = await connect({
     servers: fromUrl.servers,
     ...(user !== undefined && !jwtLogin ? { user, pass: pass ?? '' } : {}),

@@ -20,3 +20,4 @@ export type { RetryOptions } from './retry.ts';
 export { AirlockError, errorCodes } from '@airlock/proto';
 export type { RunState, Budgets, ControlVerb, Role, Actor, Termination } from '@airlock/proto';
 export type { ErrorCode, LogEvent, RunRecord, StepResult, Approval, ApiStatusResult, ApiPsResult, ApiApprovalsResult, FileResult, FileEntry, ProcessState, ProcessInfo, ProcessSignal, ApiDiffResult, DiffChange, DiffPatch } from '@airlock/proto';
+export { claimedRole } from './session.ts';

@@ -17,7 +17,7 @@ export interface RequestOptions {
 }
 
 /** Header that carries the caller's credential (the harness reads it on every request). */
-const CREDENTIAL_HEADER = 'Airlock-Credential';
+export const CREDENTIAL_HEADER = 'Airlock-Credential';
 
 export class Link {
   readonly nats: NatsHandles;

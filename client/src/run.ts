@@ -1,4 +1,4 @@
-import { AirlockError, ApiApprovalsResultSchema, ApiDiffResultSchema, ApiOpenResultSchema, ApiPsResultSchema, subjects, type ApiDiffResult, type ApiOpenRequest, type LogEvent, type RunRecord } from '@airlock/proto';
+import { AirlockError, ApiApprovalsResultSchema, ApiDiffResultSchema, ApiSnapshotReadResultSchema, ApiOpenResultSchema, ApiPsResultSchema, subjects, type ApiDiffResult, type ApiOpenRequest, type LogEvent, type RunRecord } from '@airlock/proto';
 import type { Link } from './link.ts';
 import type { ReadLogOptions } from './log.ts';
 import { readRunLog } from './readers.ts';
@@ -223,6 +223,24 @@ export class Run implements AsyncDisposable {
   }
 
   /**
+   * Bytes of the workspace as it was after step `step`, read through the harness (`api.snapshot`,
+   * for callers with no right on the snapshot stores: agents): its listing (`'manifest'`, whose
+   * SHA-256 is the snapshot's digest, told to `onDigest`) or the file with this SHA-256. Unverified
+   * here: hash what you read (`./airlock restore` and `export` do, through the snapshot package).
+   */
+  async *readSnapshot(step: number, what: 'manifest' | string, opts: { signal?: AbortSignal; onDigest?: (digest: string) => void } = {}): AsyncGenerator<Uint8Array> {
+    let cursor: string | undefined;
+    for (;;) {
+      const body = { runId: this.runId, step, what, ...(cursor ? { cursor } : {}) };
+      const piece = await this.#link.request(subjects.api.snapshot, body, ApiSnapshotReadResultSchema, { timeoutMs: 60_000, signal: opts.signal });
+      if (!cursor) opts.onDigest?.(piece.digest);
+      if (piece.data.length > 0) yield Buffer.from(piece.data, 'base64');
+      if (piece.done || !piece.cursor) return;
+      cursor = piece.cursor;
+    }
+  }
+
+  /**
    * What changed in the workspace from the snapshot after step `from` (0 = as the run opened) to the
    * one after step `to` (default: the latest): paths added, modified and deleted, and with `patch`
    * unified diffs of text files (bounded per reply; past the bound a file's patch is `omitted`, ask
@@ -240,7 +258,7 @@ export class Run implements AsyncDisposable {
   async fork(opts: { step?: number; image?: string; signal?: AbortSignal } = {}): Promise<Run> {
     const snap = opts.step === undefined ? (await this.snapshots(opts)).at(-1) : await this.snapshotAt(opts.step, opts);
     if (!snap) throw new AirlockError('unknown_run', `run ${this.runId} has no snapshot to fork from`);
-    return this.#open({ fromSnapshot: snap.digest, ...(opts.image ? { image: opts.image } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+    return this.#open({ fromSnapshot: snap.digest, fromRun: this.runId, ...(opts.image ? { image: opts.image } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
   }
 
   /** The run's record as the harness keeps it now (runner, steps, moves, status). */

@@ -13,5 +13,6 @@ export type { MintOptions, NatsAuthorityKeys, NatsUser } from './natsauth/author
 export { LogWriterGrants, logWriterPermissions, writerInboxPrefix } from './natsauth/log-grants.ts';
 export type { LogWriterGrant, LogWriterGrantsOptions } from './natsauth/log-grants.ts';
 export { readerInboxPrefix, runReaderPermissions } from './natsauth/run-readers.ts';
+export { AgentSessionDesk, BOOT_INBOX_PREFIX, agentInboxPrefix, agentSessionPermissions } from './natsauth/session-desk.ts';
 export { durationNs, jwtPermissions, runnerUser } from './natsauth/users.ts';
 export type { ConfigPermissions } from './natsauth/users.ts';

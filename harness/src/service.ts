@@ -4,6 +4,7 @@ import type { Msg, Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { createPublicKey } from 'node:crypto';
 import {
+  AirlockError,
   ApiApprovalsRequestSchema,
   ApiBundleRequestSchema,
   ApiCloseRequestSchema,
@@ -22,6 +23,8 @@ import {
   DEFAULT_APPROVAL_EXPIRY_MS,
   ApiDiffRequestSchema,
   ApiReaderRequestSchema,
+  ApiSessionRequestSchema,
+  ApiSnapshotReadRequestSchema,
   names,
   subjects,
 } from '@airlock/proto';
@@ -80,8 +83,11 @@ import { fileStep } from './files/handler.ts';
 import { createDesk, type StepDesk } from './processes/desk.ts';
 import { listProcesses, poll, signal, yieldStep } from './processes/handlers.ts';
 import { WorkspaceDiffs } from './snapshots/diff.ts';
+import { SnapshotReads } from './snapshots/reads.ts';
 import { LazySnapshotStore } from './snapshots/store.ts';
 import { LogReaderDesk } from './natsauth/reader-desk.ts';
+import { AgentSessionDesk } from './natsauth/session-desk.ts';
+import { NatsAuthority } from './natsauth/authority.ts';
 
 const VERSION = '0.1.0';
 export type HarnessState = 'starting' | 'running' | 'draining' | 'stopped';
@@ -101,6 +107,7 @@ interface Rooms {
   callers: CallerGate;
   idle: IdleKeeper;
   diffs: WorkspaceDiffs;
+  snapshotReads: SnapshotReads;
   snapshots: LazySnapshotStore;
   retrier: RunRetrier;
   rollbacks: RollbackDesk;
@@ -167,10 +174,11 @@ export class HarnessService implements AsyncDisposable {
     const snapshots = new LazySnapshotStore(ctx);
     const bundles = new BundleBuilder(ctx, { records, logs, key, snapshots });
     const diffs = new WorkspaceDiffs({ records, logs, store: snapshots });
+    const snapshotReads = new SnapshotReads({ diffs, store: snapshots });
     const idle = new IdleKeeper(ctx, { records, logs, fleet, gate, governor, lifecycle, steps, runnerKeys }, validator.policy.governance);
     const retrier = new RunRetrier({ records, logs, lifecycle, steps });
     const rollbacks = new RollbackDesk(ctx, { records, logs, steps, runnerKeys, key: key.privateKey, snapshots, twoPerson: validator.policy.governance?.rollbackTwoPerson !== false });
-    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, diffs, snapshots, idle, retrier, rollbacks };
+    this.#rooms = { logs, records, fleet, approvals, gate, lifecycle, steps, relocator, bundles, governor, callers, diffs, snapshotReads, snapshots, idle, retrier, rollbacks };
     this.#runnerKeys = runnerKeys;
     this.#desk = createDesk({ ctx, records, logs, gate, steps, runnerKeys, redactor, key: key.privateKey });
     const interrupts = interrupter(this.#desk, log);
@@ -211,7 +219,9 @@ export class HarnessService implements AsyncDisposable {
    */
   #subscribe(): void {
     const { nc } = this.#ctx.nats;
-    const readers = new LogReaderDesk(this.#ctx.cfg.natsAuthorityFile, this.#rooms.records, { ttlMs: this.#ctx.cfg.readerTtlMs });
+    const authority = this.#ctx.cfg.natsAuthorityFile ? NatsAuthority.loadOrCreate(this.#ctx.cfg.natsAuthorityFile) : undefined;
+    const readers = new LogReaderDesk(authority, this.#rooms.records, { ttlMs: this.#ctx.cfg.readerTtlMs });
+    const sessions = new AgentSessionDesk(authority);
     const serve = <S extends z.ZodType, R>(subject: string, schema: S, handle: (req: z.infer<S>, caller: ApiCaller) => Promise<R>) =>
       nc.subscribe(subject, {
         callback: (err, msg) => {
@@ -239,6 +249,10 @@ export class HarnessService implements AsyncDisposable {
       serve(subjects.api.diff, ApiDiffRequestSchema, (r, c) => this.diff(r, c)),
       // A NATS user that may read one of the caller's runs' logs (natsauth/reader-desk.ts).
       serve(subjects.api.reader, ApiReaderRequestSchema, (r, c) => readers.handle(r, c)),
+      // An agent client's own NATS user, with an inbox no other client may read (natsauth/session-desk.ts).
+      serve(subjects.api.session, ApiSessionRequestSchema, (r, c) => sessions.handle(r, c)),
+      // A run's workspace after a step, in pieces (snapshots/reads.ts): an agent only on its own runs.
+      serve(subjects.api.snapshot, ApiSnapshotReadRequestSchema, async (r, c) => (await this.#own(r.runId, c), this.#rooms.snapshotReads.handle(r, c))),
       nc.subscribe(subjects.runnerHeartbeat, {
         callback: (err, msg) => {
           if (!err) this.#rooms.fleet.heartbeat(msg);
@@ -273,8 +287,22 @@ export class HarnessService implements AsyncDisposable {
     );
   }
 
-  open(req: ApiOpenRequest, caller?: ApiCaller): Promise<RunRecord> {
+  async open(req: ApiOpenRequest, caller?: ApiCaller): Promise<RunRecord> {
+    if (caller?.role === 'agent' && req.fromSnapshot) await this.#ownSnapshot(req.fromSnapshot, req.fromRun, caller);
     return this.#rooms.lifecycle.open(req, caller);
+  }
+
+  /**
+   * An agent starts a run only from a snapshot of one of its own runs: the run it names must be its
+   * own and its verified log must name that snapshot. A digest alone (another run's workspace, or an
+   * import someone else made) is refused.
+   */
+  async #ownSnapshot(digest: string, fromRun: string | undefined, caller: ApiCaller): Promise<void> {
+    if (!fromRun) throw new AirlockError('forbidden', `an agent opens a run from a snapshot of one of its own runs: name that run (fromRun) with the snapshot ${digest.slice(0, 12)}`, { data: { fromSnapshot: digest } });
+    await this.#own(fromRun, caller);
+    if (!(await this.#rooms.diffs.snapshotsOf(fromRun)).some((s) => s.digest === digest)) {
+      throw new AirlockError('forbidden', `run ${fromRun} has no snapshot ${digest.slice(0, 12)}: an agent opens runs only from its own runs' snapshots`, { data: { fromSnapshot: digest, fromRun } });
+    }
   }
 
   /** A step; with `yieldMs`, the process's state after at most that long (processes/handlers.ts). */
@@ -324,10 +352,10 @@ export class HarnessService implements AsyncDisposable {
     return this.#rooms.approvals.approvals(req);
   }
 
-  /** A decision on a held step; `reject_pause` also pauses the run in the decider's name. */
+  /** A decision on a held step; `reject_pause` also pauses the run in the decider's name (the decision's `by` in open mode, as the book records it). */
   async decide(req: ApiDecideRequest, caller?: ApiCaller): Promise<Approval> {
     const decided = await this.#rooms.approvals.decide(req, caller);
-    if (req.decision === 'reject_pause') await this.#rooms.governor.pauseForDenial(req.runId, req.step, caller ? actorOf(caller) : { principal: req.by, role: 'operator' });
+    if (req.decision === 'reject_pause') await this.#rooms.governor.pauseForDenial(req.runId, req.step, caller && !caller.stated ? actorOf(caller) : { principal: req.by, role: 'operator' }, req.hold);
     return decided;
   }
 

@@ -90,6 +90,10 @@ export { LOG_GRANT_SEAL_STEP, LogGrantRequestSchema, LogGrantResultSchema } from
 export type { LogGrantRequest, LogGrantResult } from './messages/grants.ts';
 export { ApiReaderRequestSchema, ApiReaderResultSchema } from './messages/readers.ts';
 export type { ApiReaderRequest, ApiReaderResult } from './messages/readers.ts';
+export { ApiSessionRequestSchema, ApiSessionResultSchema } from './messages/sessions.ts';
+export type { ApiSessionRequest, ApiSessionResult } from './messages/sessions.ts';
+export { ApiSnapshotReadRequestSchema, ApiSnapshotReadResultSchema, SNAPSHOT_READ_CHUNK_BYTES } from './messages/snapshot-reads.ts';
+export type { ApiSnapshotReadRequest, ApiSnapshotReadResult } from './messages/snapshot-reads.ts';
 export type { NatsJwtLogin } from './nats-login.ts';
 export {
   DEFAULT_READ_BYTES,

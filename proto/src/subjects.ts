@@ -33,6 +33,10 @@ export const subjects = {
     diff: `${ROOT}.api.diff`,
     /** A NATS user that may read one run's log (agents' own runs; others read with their own user). */
     reader: `${ROOT}.api.reader`,
+    /** An agent client's own NATS user (the deployment's agent user may publish only this). */
+    session: `${ROOT}.api.session`,
+    /** A run's workspace after a step, read through the harness (agents have no right on the snapshot stores). */
+    snapshot: `${ROOT}.api.snapshot`,
   },
   /** Subjects only operators (and admins) may publish. */
   operatorApi: `${ROOT}.api.op.>`,

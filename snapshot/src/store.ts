@@ -604,6 +604,11 @@ export class SnapshotStore {
     return m;
   }
 
+  /** Streams a blob's stored bytes, unverified: whoever consumes them hashes what it reads (the harness's `api.snapshot` hands them on). */
+  readBlob(sha: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    return this.#readBlob(sha, signal);
+  }
+
   /** Streams a blob's stored bytes (not verified here; every consumer hashes what it reads). */
   async *#readBlob(sha: string, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
     const meta = this.#known.get(sha);

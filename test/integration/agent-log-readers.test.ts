@@ -3,16 +3,17 @@
 // with required credentials and per-run log grants), the agent role's NATS user has no JetStream read
 // of the run log; the SDK reads an agent's run through the per-run reader user the harness mints
 // for it (harness/src/natsauth/reader-desk.ts, client/src/readers.ts). Real nats-server, real dockerd.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
-import { headers as natsHeaders, nkeys } from '@nats-io/transport-node';
+import { connect, headers as natsHeaders, jwtAuthenticator, nkeys, type NatsConnection } from '@nats-io/transport-node';
 import { connectNats, type NatsHandles } from '@airlock/transport';
-import { ApiReaderResultSchema, PROTOCOL_VERSION, decodeReply, encode, names, outputBytes, subjects, type LogEvent, type ApiReaderResult } from '@airlock/proto';
+import { ApiReaderResultSchema, ApiSessionResultSchema, PROTOCOL_VERSION, decodeReply, encode, names, outputBytes, subjects, type LogEvent, type ApiReaderResult } from '@airlock/proto';
 import { DockerodeClient, RunnerKeyring, RunnerService, readIdentityFile } from '@airlock/runner';
 import { HarnessConfigSchema, HarnessService, ensureDeployment, issueCredential, withCredentials, type Deployment } from '@airlock/harness';
 import { importPrivateKey } from '@airlock/trust';
@@ -93,6 +94,39 @@ async function askReader(nats: NatsHandles, cred: string, runId: string): Promis
   return { answer: decodeReply(ApiReaderResultSchema, reply.data, 'reader'), seed: key.getSeed() };
 }
 
+/**
+ * What the SDK does for an agent, by hand: log in as the deployment's agent user (which may only ask
+ * for a session, on `_INBOX_BOOT`), ask for a user of its own for a fresh key, connect as it.
+ */
+async function rawSession(principal: string): Promise<NatsHandles & { inboxPrefix: string }> {
+  const { jwt, seed } = dep.roles.agent;
+  const boot = await connect({ servers: plain(), authenticator: jwtAuthenticator(jwt, new TextEncoder().encode(seed)), inboxPrefix: '_INBOX_BOOT', reconnect: false });
+  const key = nkeys.createUser();
+  const h = natsHeaders();
+  h.set('Airlock-Credential', credential(principal, 'agent'));
+  const answer = decodeReply(ApiSessionResultSchema, (await boot.request(subjects.api.session, encode({ v: PROTOCOL_VERSION, publicKey: key.getPublicKey() }), { timeout: 10_000, headers: h })).data, 'session');
+  await boot.close();
+  if (answer.kind !== 'user') throw new Error(`expected a session user for an agent, got ${JSON.stringify(answer)}`);
+  const handles = await connectNats({ servers: plain(), name: `raw-session-${principal}`, nkeySeed: new TextDecoder().decode(key.getSeed()), jwt: answer.jwt, inboxPrefix: answer.inboxPrefix, reconnect: false });
+  return Object.assign(handles, { inboxPrefix: answer.inboxPrefix });
+}
+
+/**
+ * Subscribes to `subject` and resolves with the server's refusal (its message), or with what was
+ * heard first (`heard: <subject>`), or `nothing` after 5 s: a refusal is the only good answer.
+ */
+function heard(nc: NatsConnection, subject: string): Promise<string> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve('nothing'), 5000);
+    nc.subscribe(subject, {
+      callback: (err, msg) => {
+        clearTimeout(timer);
+        resolve(err ? err.message : `heard: ${msg.subject}`);
+      },
+    });
+  });
+}
+
 /** Every JetStream way into a run's log an agent's NATS user could try; each must be refused by the server. */
 async function expectEveryReadRefused(nats: NatsHandles, runId: string): Promise<void> {
   const consumer = { ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: 5_000_000_000 };
@@ -140,8 +174,8 @@ describe('agents read their own runs\' logs only, by NATS permission', () => {
     await expect(all(ada.run(runB.runId).log({ follow: false }))).rejects.toMatchObject({ code: 'forbidden' });
     await expect(ada.run(runB.runId).result(1)).rejects.toMatchObject({ code: 'forbidden' });
 
-    // The agent role's own NATS user: refused by the server on every way into bob's log, and ada's too.
-    await using agentUser = await connectNats({ servers: withCredentials(plain(), dep.roles.agent), name: 'raw-agent', reconnect: false });
+    // A NATS user of ada's own (what the SDK connects as): refused by the server on every way into bob's log, and ada's too.
+    await using agentUser = await rawSession('ada');
     await expectEveryReadRefused(agentUser, runB.runId);
     await expectEveryReadRefused(agentUser, runA.runId);
     // Nor the copies of run events: the audit index and proof bundles.
@@ -177,6 +211,40 @@ describe('agents read their own runs\' logs only, by NATS permission', () => {
     expect(await containersOf(RUNNER)).toEqual([]);
   }, 180_000);
 
+  it('each agent client talks as a NATS user of its own: the shared agent user may only ask for one; no agent hears another client\'s replies or reaches a snapshot store', async () => {
+    // The deployment's agent user: no API verb but `api.session`, no inbox but `_INBOX_BOOT`.
+    const boot = await connect({ servers: plain(), authenticator: jwtAuthenticator(dep.roles.agent.jwt, new TextEncoder().encode(dep.roles.agent.seed)), inboxPrefix: '_INBOX_BOOT', reconnect: false });
+    try {
+      await expect(boot.request(subjects.api.ps, encode({ v: PROTOCOL_VERSION, all: true }), { timeout: 3000 })).rejects.toThrow(/permission|timeout/i);
+      expect(await heard(boot, '_INBOX.>')).toMatch(/permissions violation/i);
+    } finally {
+      await boot.close();
+    }
+
+    // Two agents' own users: each hears its own replies, neither the other's nor anyone's `_INBOX.`.
+    await using ada = await rawSession('ada');
+    await using bob = await rawSession('bob');
+    expect(ada.inboxPrefix).not.toBe(bob.inboxPrefix);
+    const overheard = ['>', '_INBOX.>', `${bob.inboxPrefix}.>`].map((subject) => heard(ada.nc, subject));
+    const h = natsHeaders();
+    h.set('Airlock-Credential', credential('bob', 'agent'));
+    const reply = await bob.nc.request(subjects.api.ps, encode({ v: PROTOCOL_VERSION, all: true }), { timeout: 10_000, headers: h });
+    expect(reply.subject.startsWith(`${bob.inboxPrefix}.`)).toBe(true);
+    for (const what of await Promise.all(overheard)) expect(what).toMatch(/permissions violation/i);
+
+    // The SDK connects an agent the same way: its connection may not subscribe `_INBOX.>` either.
+    await using sdk = await connectAs('ada', 'agent');
+    expect(await heard(sdk.nats.nc, '_INBOX.>')).toMatch(/permissions violation/i);
+
+    // No JetStream read or write of the snapshot stores (another run's workspace) or the log.
+    for (const stream of ['OBJ_airlock_manifests', 'OBJ_airlock_blobs']) {
+      await expect(ada.jsm.streams.info(stream)).rejects.toThrow(/permission/i);
+      await expect(ada.jsm.consumers.add(stream, { ack_policy: AckPolicy.None, name: 'snap-peek' })).rejects.toThrow(/permission/i);
+      await expect(ada.jsm.streams.getMessage(stream, { seq: 1 })).rejects.toThrow(/permission/i);
+    }
+    await expect(ada.js.publish('$O.airlock_blobs.C.forged', 'x', { timeout: 3000 })).rejects.toThrow(/permission|timeout|no responders/i);
+  }, 120_000);
+
   it('./airlock --as agent log RUN prints its own run; another agent\'s run is refused (exit 77)', async () => {
     // A stack file as `up` writes it, naming this deployment's role files (the CLI reads `--as agent` there).
     const state = join(dir, 'state');
@@ -203,6 +271,68 @@ describe('agents read their own runs\' logs only, by NATS permission', () => {
     expect((await cli(['close', runId])).code).toBe(0);
     expect(await containersOf(RUNNER)).toEqual([]);
   }, 180_000);
+
+  it('an agent restores, exports and forks its own runs\' snapshots through the harness; another run\'s snapshot is refused every way', async () => {
+    const state = join(dir, 'state-snap');
+    rmSync(state, { recursive: true, force: true });
+    mkdirSync(state, { recursive: true });
+    writeFileSync(join(state, 'stack.json'), JSON.stringify({ natsUrl: plain(), rolesDir: join(dep.dir, 'roles'), stateDir: state, pids: { runner: process.pid, harness: process.pid }, startedAt: new Date().toISOString() }));
+    const cli = (args: string[]) => runCli(['--state-dir', state, '--as', 'agent', ...args], { timeoutMs: 120_000 });
+    const opened = await cli(['--json', 'open']);
+    expect(opened.code, opened.stderr).toBe(0);
+    const mine = (JSON.parse(opened.stdout.trim().split('\n')[0]!) as { runId: string }).runId;
+    // A file larger than one answer (512 KiB), so reads continue with a cursor, and a small one.
+    expect((await cli(['exec', mine, '--', 'mkdir -p d && head -c 1500000 /dev/urandom > d/big.bin && echo agent-file > small.txt && sha256sum d/big.bin > sums'])).code).toBe(0);
+
+    const to = join(dir, 'restored');
+    const restored = await cli(['restore', mine, '--step', '1', '--to', to]);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(readFileSync(join(to, 'small.txt'), 'utf8')).toBe('agent-file\n');
+    const sum = createHash('sha256').update(readFileSync(join(to, 'd', 'big.bin'))).digest('hex');
+    expect(readFileSync(join(to, 'sums'), 'utf8')).toContain(sum);
+    const tar = join(dir, 'export.tar');
+    const exported = await cli(['export', mine, '--step', '1', '-o', tar]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const listing = spawnSync('tar', ['-tf', tar], { encoding: 'utf8' });
+    expect(listing.stdout.split('\n')).toEqual(expect.arrayContaining(['small.txt', 'd/big.bin', 'sums']));
+    const forked = await cli(['fork', mine, '--step', '1']);
+    expect(forked.code, forked.stderr).toBe(0);
+    const fork = forked.stdout.trim();
+    const inFork = await cli(['exec', fork, '--', 'cat small.txt']);
+    expect(inFork.stdout).toBe('agent-file\n');
+    // Importing into the shared store is not an agent's: refused with a way forward.
+    const imported = await cli(['import', tar]);
+    expect(imported.code).toBe(77);
+    expect(imported.stderr).toMatch(/may not import/);
+
+    // Bob's run and its snapshot: refused to the CLI, the SDK and a forged open.
+    await using bob = await connectAs('bob', 'agent');
+    const other = await bob.open({});
+    await other.exec('echo bob-private > secret.txt');
+    const bobSnap = await other.snapshotAt(1);
+    for (const verb of [['restore', other.runId, '--step', '1', '--to', join(dir, 'nope')], ['export', other.runId, '--step', '1', '-o', join(dir, 'nope.tar')], ['fork', other.runId, '--step', '1']]) {
+      const refused = await cli(verb);
+      expect(refused.code, `${verb[0]}: ${refused.stdout}${refused.stderr}`).toBe(77);
+    }
+    await using ada = await connectAs('ada-cli', 'agent');
+    const drain = async (it: AsyncIterable<Uint8Array>) => {
+      for await (const piece of it) void piece;
+    };
+    await expect(drain(ada.run(other.runId).readSnapshot(1, 'manifest'))).rejects.toMatchObject({ code: 'forbidden' });
+    // The stack file's agent credential is principal `agent`: open as it, then point at bob's snapshot.
+    await using asAgent = await Airlock.connect({ servers: withCredentials(plain(), dep.roles.agent), credential: dep.roles.agent.credential! });
+    await expect(asAgent.open({ fromSnapshot: bobSnap.digest })).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(asAgent.open({ fromSnapshot: bobSnap.digest, fromRun: mine })).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(asAgent.open({ fromSnapshot: bobSnap.digest, fromRun: other.runId })).rejects.toMatchObject({ code: 'forbidden' });
+    // Its own run's snapshot, but a file that snapshot does not list (bob's file's hash): refused.
+    const bobFile = createHash('sha256').update('bob-private\n').digest('hex');
+    await expect(drain(asAgent.run(mine).readSnapshot(1, bobFile))).rejects.toMatchObject({ code: 'bad_request' });
+    await expect(drain(asAgent.run(mine).readSnapshot(1, 'manifest'))).resolves.toBeUndefined();
+
+    await bob.close(other.runId);
+    for (const r of [mine, fork]) expect((await cli(['close', r])).code).toBe(0);
+    expect(await containersOf(RUNNER)).toEqual([]);
+  }, 240_000);
 
   it('a reader user is renewed before it expires: steps and a follow longer than its lifetime go on', async () => {
     // Readers live 3 s here (an hour by default): the server disconnects a connection whose user expired.

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Airlock } from '@airlock/client';
 import { connectNats } from '@airlock/transport';
+import { connect, jwtAuthenticator } from '@nats-io/transport-node';
 import { readRoleFile, withCredentials } from '@airlock/harness';
 import { ROLES, encode, names, subjects } from '@airlock/proto';
 import type { Role } from '@airlock/proto';
@@ -109,10 +110,14 @@ describe('docker-compose cluster', () => {
     expect(await run.exec('echo as-agent', { onOutput: (_, d) => out.push(d.toString()) })).toMatchObject({ exitCode: 0 });
     expect(out.join('')).toBe('as-agent\n');
 
-    // The agent's NATS user may not even publish an operator verb...
+    // The agent's NATS user may not even publish an operator verb (it may only ask for a session)...
     const agentRc = readRoleFile(roleFile('agent'));
-    await using agentNats = await connectNats({ servers: withCredentials(node1, agentRc), name: 'compose-agent' });
-    await expect(agentNats.nc.request(subjects.api.control, encode({}), { timeout: 5000 })).rejects.toThrow(/permission/i);
+    const agentNats = await connect({ servers: node1, authenticator: jwtAuthenticator(agentRc.jwt, new TextEncoder().encode(agentRc.seed)), inboxPrefix: '_INBOX_BOOT', reconnect: false });
+    try {
+      await expect(agentNats.request(subjects.api.control, encode({}), { timeout: 5000 })).rejects.toThrow(/permission|timeout/i);
+    } finally {
+      await agentNats.close();
+    }
     // ...and the harness refuses the agent credential on one (sent over a NATS user that may publish
     // there), and audits it in the run's log.
     await using agentOverOperatorUser = await Airlock.connect({ servers: url, credential: agentRc.credential });

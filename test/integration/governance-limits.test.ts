@@ -194,9 +194,10 @@ describe('./airlock watch --follow', () => {
     expect((await failure(bot.run(run.runId).exec('cat .env')))?.code).toBe('validation_ask');
     await restartHarness();
     await olga.pause(run.runId, { reason: 'look' });
-    // A view is the run's state when the watcher asks, after each change: a pause resumed before it
-    // asked need not show. Stay paused until it does (it failed 1 of 3 fresh runs without this wait).
-    // On failure say what the watcher printed and logged (it failed once in a fresh run at 30 s, cause not known yet).
+    // The view's state is folded from the log the watcher reads (watch-view.ts), so the pause shows even
+    // if it is resumed first; the wait stays so the resume below comes after it was seen live.
+    // On failure say what the watcher printed and logged (it missed the pause for 30 s in fresh run g2,
+    // when its view still waited on a harness answer after the restart; test/integration/watch-log-fold.test.ts).
     await waitUntil('the watcher shows the pause', () => watcher.views().some((v) => v.state === 'paused'), 30_000).catch((err: Error) => {
       throw new Error(`${err.message}; the watcher's views: ${JSON.stringify(watcher.views().map((v) => v.state))}; its stderr: ${watcher.stderr() || '(empty)'}`);
     });

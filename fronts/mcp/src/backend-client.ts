@@ -34,6 +34,7 @@ class ClientBackend implements AgentBackend {
       ...(req.workspace ? { workspace: req.workspace } : {}),
       ...(req.mountPath ? { mountPath: req.mountPath } : {}),
       ...(req.fromSnapshot ? { fromSnapshot: req.fromSnapshot } : {}),
+      ...(req.fromRun ? { fromRun: req.fromRun } : {}),
       ...(req.keepCwd !== undefined ? { keepCwd: req.keepCwd } : {}),
     });
     // The run outlives this handle (and this server): the agent closes it with close_run.

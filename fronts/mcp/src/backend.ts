@@ -12,6 +12,8 @@ export interface OpenRunRequest {
   mountPath?: string;
   /** Start from this snapshot digest instead (fork, restore). */
   fromSnapshot?: string;
+  /** The run the snapshot is from (agents may start only from their own runs' snapshots). */
+  fromRun?: string;
   /** Each step starts where the previous one ended (a `cd` persists). */
   keepCwd?: boolean;
 }

@@ -446,7 +446,7 @@ async function fromStep(ctx: ToolContext, id: string, step: number | undefined):
   const snaps = await ctx.backend.snapshots(id);
   const snap = step === undefined ? snaps.at(-1) : snaps.find((s) => s.step === step);
   if (!snap) throw new AirlockError('bad_request', `run ${id} has no snapshot after step ${step ?? 'any'}; it has steps ${snaps.map((s) => s.step).join(', ') || 'none'}`);
-  const run = await ctx.backend.open({ image: source.image, mountPath: source.mountPath, fromSnapshot: snap.digest });
+  const run = await ctx.backend.open({ image: source.image, mountPath: source.mountPath, fromSnapshot: snap.digest, fromRun: id });
   ctx.registry.allow(run.runId);
   return { run, step: snap.step };
 }

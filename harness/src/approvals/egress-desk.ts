@@ -80,6 +80,7 @@ export class EgressDesk {
     if (standing) return { allowed: true, forRun: true, approval: egressId(standing), reason: `approved for the rest of the run by ${standing.decidedBy ?? '?'} (egress ${egressId(standing)})` };
     const waitMs = Math.min(req.waitMs, network.askWaitMs ?? DEFAULT_EGRESS_ASK_WAIT_MS);
     const held = await this.#hold(req, record.openedBy?.principal, waitMs);
+    await this.#expireIfClosedMeanwhile(req.runId);
     return this.#answerFor(await this.#waitForDecision(held), waitMs);
   }
 
@@ -119,6 +120,15 @@ export class EgressDesk {
     }
     this.#ctx.log.info({ runId: req.runId, approval: id, host: req.host, port: req.port, waitMs }, 'egress connection held for an operator');
     return held;
+  }
+
+  /**
+   * A close that ran between the check above and the hold's write expired the run's approvals before
+   * this one existed: it would stay pending (listed, decidable) until its wait ran out. Expired now.
+   */
+  async #expireIfClosedMeanwhile(runId: string): Promise<void> {
+    const { record } = await this.#d.records.get(runId, { fresh: true });
+    if (record.status !== 'open') await this.#d.approvals.expire(runId, record.closeReason ?? 'closed');
   }
 
   /** Reads the held record until it is decided, expires (a denial, logged), or this harness stops. */

@@ -9,6 +9,7 @@ import { createUser, fromSeed } from '@nats-io/jwt';
 import type { NatsJwtLogin } from '@airlock/proto';
 import { NatsAuthority } from '../natsauth/authority.ts';
 import { jwtPermissions, runnerUser, type ConfigPermissions } from '../natsauth/users.ts';
+import { BOOT_INBOX_PREFIX } from '../natsauth/session-desk.ts';
 import { createRunnerIdentity, parseRunnerIdentity, publicKeysOf, type RunnerIdentity, type RunnerPublicKeys } from '@airlock/trust';
 
 /**
@@ -114,43 +115,30 @@ export function runnerPermissions(runnerId: string, opts: { logs?: 'all' | 'gran
 
 const HARNESS_PERMISSIONS = { publish: ['>'], subscribe: ['>'] };
 /** Reading logs, the audit index, snapshots and bundles (JetStream consumers and object stores). */
-const READS = ['_INBOX.>', '$JS.API.INFO', '$JS.API.STREAM.INFO.>', '$JS.API.STREAM.MSG.GET.>', '$JS.API.DIRECT.GET.>', '$JS.API.CONSUMER.>', '$JS.ACK.>', '$JS.FC.>', '$O.>'];
+const READS = ['_INBOX.>', '$JS.API.INFO', '$JS.API.STREAM.INFO.>', '$JS.API.STREAM.MSG.GET.>', '$JS.API.DIRECT.GET.>', '$JS.API.CONSUMER.>', '$JS.ACK.>', '$JS.FC.>'];
+/** Writing into the object stores (`import` of a tar, `gc`): not for read-only reviewers. */
+const STORE_WRITES = ['$O.>'];
 const API = 'airlock.v1.api';
-/** Streams holding every run's events or copies of them: the run log, the audit index (commands and verdicts), proof bundles. */
-const AGENT_UNREADABLE = [names.logStream, names.auditStream, `OBJ_${names.bundlesBucket}`];
 
 /**
- * Every JetStream API subject that reads a stream's messages: gets by sequence or subject (stored and
- * direct), and consumers (create with or without a filter, durable create, info, list, next).
- */
-export function streamReads(stream: string): string[] {
-  return [
-    `$JS.API.STREAM.MSG.GET.${stream}`,
-    `$JS.API.DIRECT.GET.${stream}`,
-    `$JS.API.DIRECT.GET.${stream}.>`,
-    `$JS.API.CONSUMER.*.${stream}`,
-    `$JS.API.CONSUMER.*.${stream}.>`,
-    `$JS.API.CONSUMER.*.*.${stream}`,
-    `$JS.API.CONSUMER.*.*.${stream}.>`,
-  ];
-}
-
-/**
- * What each role's NATS user may publish: agents the run API but nothing under `api.op.` (approve,
- * controls) or `api.admin.`; reviewers only the read verbs; operators all but `api.admin.`.
+ * What each role's NATS user may publish: agents only `api.session` (each agent client then works
+ * as a user of its own, which may call the run API but nothing under `api.op.` or `api.admin.`);
+ * reviewers only the read verbs; operators all but `api.admin.`.
  */
 export function rolePermissions(role: Role): ConfigPermissions {
   const subscribe = { allow: ['_INBOX.>', '$O.>', subjects.harnessHeartbeat] };
   switch (role) {
     case 'agent':
-      // No JetStream read of the run log (nor of its copies): an agent reads its own runs through the per-run reader users the harness mints (natsauth/reader-desk.ts).
-      return { publish: { allow: [`${API}.>`, ...READS], deny: [subjects.operatorApi, subjects.adminApi, ...AGENT_UNREADABLE.flatMap(streamReads)] }, subscribe };
+      // Shared by every agent of the deployment, so it may only ask for a NATS user of the client's
+      // own (natsauth/session-desk.ts), on an inbox where nothing but those answers travels: no
+      // `_INBOX.>` (other clients' replies), no JetStream (runs' logs, snapshots, bundles).
+      return { publish: { allow: [subjects.api.session] }, subscribe: { allow: [`${BOOT_INBOX_PREFIX}.>`] } };
     case 'operator':
-      return { publish: { allow: [`${API}.>`, ...READS], deny: [subjects.adminApi] }, subscribe };
+      return { publish: { allow: [`${API}.>`, ...READS, ...STORE_WRITES], deny: [subjects.adminApi] }, subscribe };
     case 'reviewer':
       return { publish: { allow: [subjects.api.ps, subjects.api.status, subjects.api.runState, subjects.api.approvals, subjects.api.bundle, subjects.api.diff, subjects.api.reader, ...READS] }, subscribe };
     case 'admin':
-      return { publish: { allow: [`${API}.>`, ...READS] }, subscribe };
+      return { publish: { allow: [`${API}.>`, ...READS, ...STORE_WRITES] }, subscribe };
   }
 }
 

@@ -11,7 +11,7 @@ import { addGovernanceCommands, positiveNumber } from './governance-commands.ts'
 import { addControlCommands, controlAuditRow, rollbackAuditRow } from './control-commands.ts';
 import { approvalDetails, decisionMeaning, heldId, parseHeldId } from './approval-format.ts';
 import { alive, readRoleFile, readStack, withCredentials } from './stack-file.ts';
-import { openSnapshotStore } from './lazy.ts';
+import { openSnapshotStore, remoteSnapshot } from './lazy.ts';
 import { formatEvent, parseEnvPairs, exitCodeOf, patchLine, runStatus } from './format.ts';
 
 /** Exit code for Airlock's own failures (like `docker run`), distinct from the command's codes. */
@@ -63,6 +63,12 @@ function out(line: string): void {
 
 function json(value: unknown): void {
   out(JSON.stringify(value));
+}
+
+/** Whether the CLI acts with an agent's credential (agents reach snapshots only through the harness). */
+async function asAgent(): Promise<boolean> {
+  const { claimedRole } = await import('@airlock/client');
+  return claimedRole(connection().credential) === 'agent';
 }
 
 async function withClient<T>(fn: (c: Airlock) => Promise<T>): Promise<T> {
@@ -454,6 +460,14 @@ program
       const { existsSync, readdirSync } = await import('node:fs');
       const to = resolve(o.to);
       if (existsSync(to) && readdirSync(to).length > 0 && !o.force) throw new AirlockError('bad_request', `${to} is not empty; pass --force to replace its contents`);
+      if (await asAgent()) {
+        // An agent's NATS user has no right on the snapshot stores: through the harness, its own runs only.
+        const { restoreTree } = await import('@airlock/snapshot');
+        const remote = await remoteSnapshot(c.run(runId), stepNumber(o.step));
+        const stats = await restoreTree(remote.manifest, to, remote.readBlob, { concurrency: 4 });
+        if (globals().json) return json({ type: 'restored', runId, step: stepNumber(o.step), digest: remote.digest, to, ...stats });
+        return out(`restored step ${stepNumber(o.step)} of ${runId} (${remote.digest.slice(0, 12)}) into ${to}`);
+      }
       const snap = await c.run(runId).snapshotAt(stepNumber(o.step));
       await using store = await openSnapshotStore(c.nats.nc);
       const stats = await store.restore(snap.digest, to);
@@ -471,12 +485,19 @@ program
   .action((runId: string, o: { step: string; output?: string }) =>
     withClient(async (c) => {
       if (!o.output && process.stdout.isTTY) throw new AirlockError('bad_request', 'refusing to write a tar archive to a terminal; redirect stdout or pass -o FILE');
-      const snap = await c.run(runId).snapshotAt(stepNumber(o.step));
       const { pipeline } = await import('node:stream/promises');
       const { createWriteStream } = await import('node:fs');
-      await using store = await openSnapshotStore(c.nats.nc);
-      await pipeline(store.exportTar(snap.digest), o.output ? createWriteStream(o.output) : process.stdout);
-      if (o.output) process.stderr.write(`wrote step ${snap.step} of ${runId} to ${o.output}\n`);
+      const sink = () => (o.output ? createWriteStream(o.output) : process.stdout);
+      if (await asAgent()) {
+        const { packManifest } = await import('@airlock/snapshot');
+        const remote = await remoteSnapshot(c.run(runId), stepNumber(o.step));
+        await pipeline(packManifest(remote.manifest, remote.readBlob), sink());
+      } else {
+        const snap = await c.run(runId).snapshotAt(stepNumber(o.step));
+        await using store = await openSnapshotStore(c.nats.nc);
+        await pipeline(store.exportTar(snap.digest), sink());
+      }
+      if (o.output) process.stderr.write(`wrote step ${stepNumber(o.step)} of ${runId} to ${o.output}\n`);
     }),
   );
 
@@ -487,6 +508,7 @@ program
   .option('--image <image>', 'sandbox image')
   .action((file: string, o: { image?: string }) =>
     withClient(async (c) => {
+      if (await asAgent()) throw new AirlockError('forbidden', 'an agent may not import into the snapshot store: open a run and write its files, fork one of your runs (`fork`), or ask an operator to import');
       const { createReadStream } = await import('node:fs');
       const input = file === '-' ? process.stdin : createReadStream(resolve(file));
       await using store = await openSnapshotStore(c.nats.nc);
@@ -506,7 +528,7 @@ program
   .action((runId: string, o: { step: string; image?: string }) =>
     withClient(async (c) => {
       const snap = await c.run(runId).snapshotAt(stepNumber(o.step));
-      const run = await c.open({ fromSnapshot: snap.digest, ...(o.image ? { image: o.image } : {}) });
+      const run = await c.open({ fromSnapshot: snap.digest, fromRun: runId, ...(o.image ? { image: o.image } : {}) });
       if (globals().json) json({ type: 'run', ...run.record, forkedFrom: { runId, step: snap.step } });
       else out(run.runId);
     }),

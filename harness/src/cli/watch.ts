@@ -3,6 +3,7 @@ import type { Airlock } from '@airlock/client';
 import { AirlockError } from '@airlock/proto';
 import type { Approval, LogEvent, RunState } from '@airlock/proto';
 import type { CliKit } from './governance-commands.ts';
+import { HarnessPartKeeper, LogFold, type HarnessPart } from './watch-view.ts';
 import { formatRunState } from './governance-commands.ts';
 
 /** How many of the run's last steps the view shows. */
@@ -86,37 +87,20 @@ export function formatWatch(v: WatchView): string {
 
 const oneLine = (cmd: string) => cmd.replace(/\n/g, '⏎').slice(0, 100);
 
-/** Builds the view: the run's state and held steps from the harness, the last steps from the log tail. */
-async function view(c: Airlock, runId: string, tail: StepTail): Promise<WatchView> {
+/** The harness's part of the view (budgets, held steps, whether it closed the record); the rest is folded from the log. */
+async function harnessPart(c: Airlock, runId: string): Promise<HarnessPart> {
   const [state, { approvals }] = await Promise.all([c.runState(runId), c.approvals({ runId })]);
-  return { ...state, held: approvals.map((a) => ({ step: a.step, cmd: a.cmd, rule: a.rule, status: a.status })), lastSteps: tail.lines };
+  const closed = state.state === 'closed';
+  return {
+    budgets: state.budgets,
+    held: approvals.map((a) => ({ step: a.step, cmd: a.cmd, rule: a.rule, status: a.status })),
+    closed,
+    ...(closed && state.termination ? { termination: state.termination } : {}),
+  };
 }
 
-/** Shows the view, retrying while the harness does not answer (it may be restarting): the log goes on meanwhile. */
-async function again(show: () => Promise<unknown>, signal: AbortSignal): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await show();
-      return;
-    } catch (err) {
-      if (signal.aborted || attempt >= 60 || !(err instanceof AirlockError) || !err.retryable) throw err;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-}
-
-/**
- * The last view, of the closed run: the runner logs `run.closed` a moment before the harness writes
- * the closed record, so the state is asked again until it says closed (up to ~10 s).
- */
-async function closedView(show: () => Promise<WatchView>, signal: AbortSignal): Promise<void> {
-  for (let attempt = 0; attempt < 50 && !signal.aborted; attempt++) {
-    let v: WatchView | undefined;
-    await again(async () => (v = await show()), signal);
-    if (v?.state === 'closed') return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** How long the first view waits for the harness (it may be restarting): as long as a restart may take. */
+const FIRST_VIEW_WAIT_MS = 60_000;
 
 /** Events after which the view may have changed. */
 const CHANGES: ReadonlySet<LogEvent['type']> = new Set(['step.requested', 'step.verdict', 'step.exited', 'step.lost', 'step.decided', 'run.control', 'run.governed', 'run.suspended', 'run.moved', 'run.closed']);
@@ -137,36 +121,69 @@ export function addWatchCommand(program: Command, kit: CliKit): void {
     .action((runId: string, o: { follow?: boolean; once?: boolean }) =>
       kit.withClient(async (c) => {
         const tail = new StepTail();
+        const fold = new LogFold();
         const stop = new AbortController();
+        let part: HarnessPart | undefined;
         let last = '';
-        const show = async () => {
-          const v = await view(c, runId, tail);
+        const render = () => {
+          if (!part) return;
+          const v: WatchView = { ...fold.state(runId, part), held: part.held, lastSteps: tail.lines };
           const text = JSON.stringify(v);
-          if (text === last) return v;
+          if (text === last) return;
           last = text;
           kit.out(kit.asJson() ? JSON.stringify({ type: 'run.state', ...v }) : `${formatWatch(v)}\n`);
-          return v;
         };
+        const keeper = new HarnessPartKeeper(() => harnessPart(c, runId), (p) => ((part = p), render()), stop.signal);
         let seq = 0;
         for await (const e of c.run(runId).log({ follow: false })) {
           tail.add(e);
+          fold.add(e);
           seq = e.seq;
         }
-        await show();
-        if (o.once && !o.follow) return;
-        process.once('SIGINT', () => stop.abort());
         try {
-          for await (const e of c.run(runId).log({ fromSeq: seq + 1, follow: true, signal: stop.signal })) {
-            if (e.type === 'run.closed') {
-              tail.add(e);
-              await closedView(show, stop.signal);
-              break;
-            }
-            if (tail.add(e) || CHANGES.has(e.type)) await again(show, stop.signal);
-          }
-        } catch (err) {
-          if (!stop.signal.aborted) throw err;
+          if (!(await keeper.refresh(FIRST_VIEW_WAIT_MS))) throw new AirlockError('no_harness', `no harness answered within ${FIRST_VIEW_WAIT_MS / 1000} s; start one with \`./airlock up\``);
+          render();
+          if (o.once && !o.follow) return;
+          process.once('SIGINT', () => stop.abort());
+          await follow(c, runId, seq, { tail, fold, keeper, render, harnessClosed: () => part?.closed === true, signal: stop.signal });
+        } finally {
+          stop.abort();
         }
       }),
     );
 }
+
+/**
+ * Follows the run's log from `seq`: every event goes into the fold and the step tail at once, and a
+ * change is shown after at most `HARNESS_WAIT_MS` (2 s) for the harness's part (a harness that is
+ * restarting holds nothing back: its part follows when it answers). Ends at `run.closed`, whose
+ * view waits up to ~10 s for the harness's closed record (the runner logs `run.closed` first).
+ */
+async function follow(
+  c: Airlock,
+  runId: string,
+  seq: number,
+  w: { tail: StepTail; fold: LogFold; keeper: HarnessPartKeeper; render: () => void; harnessClosed: () => boolean; signal: AbortSignal },
+): Promise<void> {
+  try {
+    for await (const e of c.run(runId).log({ fromSeq: seq + 1, follow: true, signal: w.signal })) {
+      const stepChanged = w.tail.add(e);
+      w.fold.add(e);
+      if (e.type === 'run.closed') {
+        w.render();
+        for (let attempt = 0; attempt < 50 && !w.signal.aborted; attempt++) {
+          if ((await w.keeper.refresh()) && w.harnessClosed()) break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        w.render();
+        return;
+      }
+      if (!stepChanged && !CHANGES.has(e.type)) continue;
+      await w.keeper.refresh();
+      w.render();
+    }
+  } catch (err) {
+    if (!w.signal.aborted) throw err;
+  }
+}
+

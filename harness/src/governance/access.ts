@@ -21,6 +21,8 @@ const ACCESS: Readonly<Record<string, readonly Role[]>> = {
   rollback: ['operator', 'admin'],
   diff: ['agent', 'operator', 'reviewer', 'admin'],
   reader: ['agent', 'operator', 'reviewer', 'admin'],
+  session: ['agent', 'operator', 'reviewer', 'admin'],
+  snapshot: ['agent', 'operator', 'reviewer', 'admin'],
 };
 const STEP_LIKE: readonly Role[] = ['agent', 'operator', 'admin'];
 

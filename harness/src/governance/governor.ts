@@ -1,4 +1,4 @@
-import { AirlockError, DEFAULT_INTERRUPT_GRACE_MS, GovernancePolicySchema, PROTOCOL_VERSION } from '@airlock/proto';
+import { AirlockError, DEFAULT_INTERRUPT_GRACE_MS, GovernancePolicySchema, PROTOCOL_VERSION, egressApprovalId } from '@airlock/proto';
 import type { Actor, ApiControlRequest, Budgets, GovernancePolicy, RunRecord, RunState, StepResult, Termination } from '@airlock/proto';
 import { indexControl, isControlEntry } from '@airlock/ledger';
 import type { HarnessContext } from '../context.ts';
@@ -200,14 +200,18 @@ export class RunGovernor {
 
   /**
    * An operator denied a held step and asked for the run to be paused (`reject_pause`): a pause
-   * control in the operator's name, once per step (its request id names the step). A run already
-   * paused, being cancelled or closed is left as it is.
+   * control in the operator's name, once per held request (its request id names the step, and the
+   * egress hold: a step in flight may hold several connections, and a resume between two denials
+   * must not make the second one's pause a replay of the first). A run already paused, being
+   * cancelled or closed is left as it is.
    */
-  async pauseForDenial(runId: string, step: number, actor: Actor): Promise<void> {
+  async pauseForDenial(runId: string, step: number, actor: Actor, hold?: number): Promise<void> {
     const { record } = await this.#records.get(runId, { fresh: true });
     const f = await this.fold(record);
     if (record.status === 'closed' || f.state !== 'running') return;
-    const req = { v: PROTOCOL_VERSION, runId, verb: 'pause' as const, requestId: `deny-pause.${runId}.${step}`, reason: `step ${step} was denied and the run paused` };
+    const what = hold === undefined ? `step ${step}` : `egress ${egressApprovalId(step, hold)}`;
+    const requestId = `deny-pause.${runId}.${step}${hold === undefined ? '' : `-${hold}`}`;
+    const req = { v: PROTOCOL_VERSION, runId, verb: 'pause' as const, requestId, reason: `${what} was denied and the run paused` };
     await this.control(req, actor, { stepInFlight: undefined });
   }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { BOOT_INBOX_PREFIX, agentInboxPrefix, agentSessionPermissions } from './session-desk.ts';
 import { decode, type User } from '@nats-io/jwt';
 import { nkeys } from '@nats-io/transport-node';
 import { AirlockError, names, subjects, type RunRecord } from '@airlock/proto';
@@ -50,12 +51,15 @@ describe('the log reader desk', () => {
     expect(await new LogReaderDesk(undefined, records).handle(ask(MINE), { principal: 'ada', role: 'agent' })).toEqual({ kind: 'shared' });
   });
 
-  it('the agent role\'s NATS user may not read the run log, the audit index or bundles; the operator\'s may', () => {
-    const deny = (rolePermissions('agent').publish as { deny: string[] }).deny;
-    for (const stream of [names.logStream, names.auditStream, `OBJ_${names.bundlesBucket}`]) {
-      expect(deny).toEqual(expect.arrayContaining([`$JS.API.STREAM.MSG.GET.${stream}`, `$JS.API.DIRECT.GET.${stream}`, `$JS.API.DIRECT.GET.${stream}.>`, `$JS.API.CONSUMER.*.${stream}.>`, `$JS.API.CONSUMER.*.*.${stream}.>`]));
-    }
+  it('the agent role\'s NATS user may only ask for a session (no JetStream, no `_INBOX.>`); an agent session none of JetStream either; the operator\'s may read', () => {
+    expect(rolePermissions('agent')).toEqual({ publish: { allow: [subjects.api.session] }, subscribe: { allow: [`${BOOT_INBOX_PREFIX}.>`] } });
+    const session = agentSessionPermissions(agentInboxPrefix('UKEY'));
+    expect(session.pub?.allow?.filter((s) => s.startsWith('$'))).toEqual(['$JS.API.INFO']);
+    expect(session.pub?.deny).toEqual(expect.arrayContaining([subjects.operatorApi, subjects.adminApi]));
+    expect(session.sub?.allow).toEqual(['_INBOX_AGENT_UKEY.>', subjects.harnessHeartbeat]);
     expect((rolePermissions('operator').publish as { deny: string[] }).deny.some((s) => s.includes(names.logStream))).toBe(false);
     expect((rolePermissions('reviewer').publish as { allow: string[] }).allow).toContain(subjects.api.reader);
+    // Reviewers read the stores but may not write them.
+    expect((rolePermissions('reviewer').publish as { allow: string[] }).allow).not.toContain('$O.>');
   });
 });

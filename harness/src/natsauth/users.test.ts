@@ -9,8 +9,8 @@ describe('config permissions as user JWT claims', () => {
       sub: { allow: ['a.>'], deny: ['a.b'] },
       resp: { max: 1, ttl: 25 * 3600 * 1e9 },
     });
-    const agent = jwtPermissions(rolePermissions('agent'));
-    expect(agent.pub?.deny).toContain('airlock.v1.api.op.>');
+    const operator = jwtPermissions(rolePermissions('operator'));
+    expect(operator.pub?.deny).toContain('airlock.v1.api.admin.>');
   });
 
   it('reads durations and refuses what it cannot read', () => {

@@ -23,7 +23,7 @@ export class WorkspaceDiffs {
   }
 
   async diff(req: ApiDiffRequest): Promise<ApiDiffResult> {
-    const snaps = await this.#snapshots(req.runId);
+    const snaps = await this.snapshotsOf(req.runId);
     const from = pick(snaps, req.fromStep, req.runId);
     const to = req.toStep === undefined ? snaps.at(-1)! : pick(snaps, req.toStep, req.runId);
     const store = await this.#store.get();
@@ -34,8 +34,13 @@ export class WorkspaceDiffs {
     return out;
   }
 
+  /** The snapshot after `step` the run's verified log names (`bad_request` when it has none). */
+  async snapshotAt(runId: string, step: number): Promise<{ step: number; digest: string }> {
+    return pick(await this.snapshotsOf(runId), step, runId);
+  }
+
   /** The run's snapshots by step, from its log, only those written by someone who may write it. */
-  async #snapshots(runId: string): Promise<Array<{ step: number; digest: string }>> {
+  async snapshotsOf(runId: string): Promise<Array<{ step: number; digest: string }>> {
     const { record } = await this.#records.get(runId);
     const snaps: Array<{ step: number; digest: string }> = [];
     for (const c of await this.#logs.checked(runId, record.runnerId)) {

@@ -15,6 +15,11 @@ export const ApiOpenRequestSchema = z.object({
   env: EnvSchema.optional(),
   /** Start the workspace from this snapshot (fork, import). */
   fromSnapshot: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  /**
+   * The run whose snapshot `fromSnapshot` is. An agent must name it (one of its own runs, whose log
+   * names that snapshot): an agent may start only from its own runs' workspaces.
+   */
+  fromRun: RunIdSchema.optional(),
   /** This run replays another; recorded in the run's record, with any accepted policy change. */
   replayOf: ReplayOfSchema.optional(),
   /** Budgets of this run over the policy's (`governance.budgets`). */

@@ -15,8 +15,13 @@ export interface Destination {
 /**
  * Test configuration only (never from a policy): names resolved to fixed loopback destinations,
  * `pypi.test` -> `127.0.0.1:PORT`, whatever port was asked. These skip the private-address check.
+ * `dns:NAME` instead stands for a DNS record pointing the name where NAME points (`rebind.test` ->
+ * `dns:localhost`): NAME is looked up with the system resolver and checked like any other name.
  */
 export type TestResolveMap = Readonly<Record<string, string>>;
+
+/** The prefix of a test-map entry looked up through the system resolver (see {@link TestResolveMap}). */
+const TEST_ALIAS = 'dns:';
 
 /** A host written as an IP literal (v4, v6, bracketed v6), which the proxy never dials. */
 export function isIpLiteral(host: string): boolean {
@@ -53,13 +58,13 @@ export class ResolveError extends Error {
 /** Resolves an allowed name to the address the proxy dials (the test map first). */
 export async function resolveDestination(host: string, port: number, testMap: TestResolveMap): Promise<Destination> {
   const fixed = testMap[host];
-  if (fixed !== undefined) {
+  if (fixed !== undefined && !fixed.startsWith(TEST_ALIAS)) {
     const i = fixed.lastIndexOf(':');
     return { address: fixed.slice(0, i), port: Number(fixed.slice(i + 1)) };
   }
   let addresses: { address: string }[];
   try {
-    addresses = await lookup(host, { all: true, verbatim: true });
+    addresses = await lookup(fixed?.slice(TEST_ALIAS.length) ?? host, { all: true, verbatim: true });
   } catch (err) {
     throw new ResolveError(`${host} does not resolve (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }

@@ -56,9 +56,18 @@ export async function pumpChunks(
 
   /** The first failed emit; once set nothing more is emitted or read. */
   let failure: { err: unknown } | undefined;
-  // Wakes the pump when an emit fails while it waits for a quiet command's next output.
-  let onFailure!: () => void;
-  const failed = new Promise<'failed'>((resolve) => (onFailure = () => resolve('failed')));
+  // Wakes the pump when an emit fails while it waits for a quiet command's next output. A fresh
+  // promise per wait, not one for the whole pump: Promise.race leaves a reaction on every promise it
+  // was given, and a promise that stays pending for the whole step would keep every race, and the
+  // frame each one resolved with (a view of the reader's buffer), alive until the step ends: the
+  // runner's RSS grew by more than the step's output (1.6 GB for 1 GB, measured; issue 15).
+  let wakeOnFailure: ((v: 'failed') => void) | undefined;
+  const onFailure = () => wakeOnFailure?.('failed');
+  const failed = () =>
+    new Promise<'failed'>((resolve) => {
+      if (failure) resolve('failed');
+      else wakeOnFailure = resolve;
+    });
   /** Unsettled emits, each already handled: awaiting one never throws. */
   const pending: Promise<void>[] = [];
   const flush = async () => {
@@ -94,7 +103,7 @@ export async function pumpChunks(
       let timer: NodeJS.Timeout | undefined;
       const raced = await Promise.race([
         next,
-        failed,
+        failed(),
         new Promise<'flush'>((resolve) => (timer = setTimeout(resolve, wait, 'flush'))),
       ]);
       clearTimeout(timer);
@@ -108,7 +117,7 @@ export async function pumpChunks(
     }
     if (failure) break;
     if (!result) {
-      const raced = await Promise.race([next, failed]);
+      const raced = await Promise.race([next, failed()]);
       if (raced === 'failed') break;
       result = raced;
     }
