@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode, runnerInboxPrefix, subjects } from '@airlock/proto';
 import { createRunnerIdentity, publicKeysOf } from '@airlock/trust';
-import { jwtPermissions, rolePermissions, runnerPermissions, runnerUser } from '@airlock/harness';
+import { BOOT_INBOX_PREFIX, agentInboxPrefix, agentSessionPermissions, jwtPermissions, rolePermissions, runnerPermissions, runnerUser } from '@airlock/harness';
+import { connect, jwtAuthenticator } from '@nats-io/transport-node';
 import { connectNats } from '@airlock/transport';
 import { OperatorNats } from '../operator-nats.ts';
 
@@ -27,10 +28,23 @@ describe('egress asks in operator mode', () => {
     await expect(runner.nc.request(subjects.egressAsk(identity.runnerId), encode({}), { timeout: 3000 })).rejects.toThrow(/no responders/i);
     await expect(runner.nc.request(subjects.egressAsk('another-runner'), encode({}), { timeout: 3000 })).rejects.toThrow(/permission/i);
     await runner.drain();
-    for (const role of ['agent', 'operator', 'reviewer'] as const) {
+    for (const role of ['operator', 'reviewer'] as const) {
       const h = await nats.as(await nats.authority.mint(role, jwtPermissions(rolePermissions(role))), `ask-${role}`);
       await expect(h.nc.request(subjects.egressAsk(identity.runnerId), encode({}), { timeout: 3000 })).rejects.toThrow(/permission/i);
       await h.drain();
+    }
+    // An agent works as a session user of its own (harness natsauth/session-desk.ts): no ask either.
+    const prefix = agentInboxPrefix('UASKAGENT');
+    const agent = await nats.as({ ...(await nats.authority.mint('agent-session', agentSessionPermissions(prefix))), inboxPrefix: prefix }, 'ask-agent');
+    await expect(agent.nc.request(subjects.egressAsk(identity.runnerId), encode({}), { timeout: 3000 })).rejects.toThrow(/permission/i);
+    await agent.drain();
+    // The deployment's agent user itself may only ask for a session (raw: it may not even reach JetStream).
+    const bootUser = await nats.authority.mint('agent', jwtPermissions(rolePermissions('agent')));
+    const boot = await connect({ servers: nats.url, authenticator: jwtAuthenticator(bootUser.jwt, new TextEncoder().encode(bootUser.seed)), inboxPrefix: BOOT_INBOX_PREFIX, reconnect: false });
+    try {
+      await expect(boot.request(subjects.egressAsk(identity.runnerId), encode({}), { timeout: 3000 })).rejects.toThrow(/permission|timeout/i);
+    } finally {
+      await boot.close();
     }
   });
 });
