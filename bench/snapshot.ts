@@ -56,7 +56,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Deterministic-ish mix of sizes, averaging `totalBytes / files`, in a tree of ~100 dirs. */
-async function generate(root: string, files: number, totalBytes: number): Promise<{ bytes: number; dirs: number; paths: string[] }> {
+export async function generate(root: string, files: number, totalBytes: number): Promise<{ bytes: number; dirs: number; paths: string[] }> {
   const avg = totalBytes / files;
   const sizes = [0.02, 0.1, 0.3, 0.6, 0.9, 1.3, 1.9, 2.88].map((f) => Math.round(f * avg)); // mean = avg
   const perDir = 100;

@@ -389,6 +389,7 @@ export class HarnessService implements AsyncDisposable {
       for (const s of this.#subs) s.unsubscribe();
       await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadlineMs))]);
       await this.#logGrants?.stop().catch((err: unknown) => this.#ctx.log.warn({ err }, 'closing the log grants failed'));
+      this.#rooms.snapshotReads.close();
       await this.#rooms.snapshots[Symbol.asyncDispose]().catch((err: unknown) => this.#ctx.log.warn({ err }, 'closing the snapshot store failed'));
       this.state = 'stopped';
     })();

@@ -95,6 +95,18 @@ async function askReader(nats: NatsHandles, cred: string, runId: string): Promis
 }
 
 /**
+ * `./airlock --as agent` against this deployment: a stack file as `up` writes it (in a fresh state
+ * directory `name`), naming the deployment's role files, where the CLI finds `--as agent`.
+ */
+function agentCli(name: string): (args: string[]) => ReturnType<typeof runCli> {
+  const state = join(dir, name);
+  rmSync(state, { recursive: true, force: true });
+  mkdirSync(state, { recursive: true });
+  writeFileSync(join(state, 'stack.json'), JSON.stringify({ natsUrl: plain(), rolesDir: join(dep.dir, 'roles'), stateDir: state, pids: { runner: process.pid, harness: process.pid }, startedAt: new Date().toISOString() }));
+  return (args) => runCli(['--state-dir', state, '--as', 'agent', ...args], { timeoutMs: 120_000 });
+}
+
+/**
  * What the SDK does for an agent, by hand: log in as the deployment's agent user (which may only ask
  * for a session, on `_INBOX_BOOT`), ask for a user of its own for a fresh key, connect as it.
  */
@@ -246,12 +258,7 @@ describe('agents read their own runs\' logs only, by NATS permission', () => {
   }, 120_000);
 
   it('./airlock --as agent log RUN prints its own run; another agent\'s run is refused (exit 77)', async () => {
-    // A stack file as `up` writes it, naming this deployment's role files (the CLI reads `--as agent` there).
-    const state = join(dir, 'state');
-    rmSync(state, { recursive: true, force: true });
-    mkdirSync(state, { recursive: true });
-    writeFileSync(join(state, 'stack.json'), JSON.stringify({ natsUrl: plain(), rolesDir: join(dep.dir, 'roles'), stateDir: state, pids: { runner: process.pid, harness: process.pid }, startedAt: new Date().toISOString() }));
-    const cli = (args: string[]) => runCli(['--state-dir', state, '--as', 'agent', ...args], { timeoutMs: 120_000 });
+    const cli = agentCli('state');
     const opened = await cli(['--json', 'open']);
     expect(opened.code, opened.stderr).toBe(0);
     const runId = (JSON.parse(opened.stdout.trim().split('\n')[0]!) as { runId: string }).runId;
@@ -273,11 +280,7 @@ describe('agents read their own runs\' logs only, by NATS permission', () => {
   }, 180_000);
 
   it('an agent restores, exports and forks its own runs\' snapshots through the harness; another run\'s snapshot is refused every way', async () => {
-    const state = join(dir, 'state-snap');
-    rmSync(state, { recursive: true, force: true });
-    mkdirSync(state, { recursive: true });
-    writeFileSync(join(state, 'stack.json'), JSON.stringify({ natsUrl: plain(), rolesDir: join(dep.dir, 'roles'), stateDir: state, pids: { runner: process.pid, harness: process.pid }, startedAt: new Date().toISOString() }));
-    const cli = (args: string[]) => runCli(['--state-dir', state, '--as', 'agent', ...args], { timeoutMs: 120_000 });
+    const cli = agentCli('state-snap');
     const opened = await cli(['--json', 'open']);
     expect(opened.code, opened.stderr).toBe(0);
     const mine = (JSON.parse(opened.stdout.trim().split('\n')[0]!) as { runId: string }).runId;

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { SERVICE_NODE_FLAGS } from '@airlock/proto';
@@ -41,12 +41,28 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>, children: ChildProcess[]): Promise<void> {
+/** A started service: its process, its name and where its output goes. */
+interface Child {
+  name: string;
+  process: ChildProcess;
+  log: string;
+}
+
+/** The last lines of a log file (what a service said before it died), or nothing. */
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>, children: Child[]): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
-    const dead = children.find((c) => c.exitCode !== null);
-    if (dead) throw new Error(`${what}: a process exited early (code ${dead.exitCode}); see the logs`);
+    const dead = children.find((c) => c.process.exitCode !== null);
+    if (dead) throw new Error(`${what}: ${dead.name} exited early (code ${dead.process.exitCode}); the end of ${dead.log}:\n${tail(dead.log)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${what}: not ready after ${timeoutMs} ms; see the logs`);
@@ -59,9 +75,10 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<boo
 export async function up(opts: StackOptions): Promise<{ info: StackInfo; children: ChildProcess[] }> {
   const logs = join(opts.stateDir, 'logs');
   mkdirSync(logs, { recursive: true });
-  const children: ChildProcess[] = [];
+  const children: Child[] = [];
   const start = (name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const out = openSync(join(logs, `${name}.log`), 'a');
+    const log = join(logs, `${name}.log`);
+    const out = openSync(log, 'a');
     const child = spawn(cmd, args, {
       cwd: REPO_ROOT,
       detached: opts.detach,
@@ -69,7 +86,7 @@ export async function up(opts: StackOptions): Promise<{ info: StackInfo; childre
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     });
     if (opts.detach) child.unref();
-    children.push(child);
+    children.push({ name, process: child, log });
     return child;
   };
 
@@ -124,9 +141,9 @@ export async function up(opts: StackOptions): Promise<{ info: StackInfo; childre
     };
     writeFileSync(stackFile(opts.stateDir), JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
     chmodSync(stackFile(opts.stateDir), 0o600);
-    return { info, children };
+    return { info, children: children.map((c) => c.process) };
   } catch (err) {
-    for (const c of children.reverse()) c.kill('SIGKILL');
+    for (const c of children.reverse()) c.process.kill('SIGKILL');
     throw err;
   }
 }

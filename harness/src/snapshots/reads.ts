@@ -45,6 +45,8 @@ export class SnapshotReads {
   readonly #idleMs: number;
   readonly #perPrincipal: number;
   readonly #now: () => number;
+  /** Sweeps while reads are open, so one abandoned with nobody asking after it is still closed. */
+  #sweeper: NodeJS.Timeout | undefined;
 
   constructor(deps: { diffs: WorkspaceDiffs; store: LazySnapshotStore }, opts: SnapshotReadsOptions = {}) {
     this.#diffs = deps.diffs;
@@ -52,6 +54,19 @@ export class SnapshotReads {
     this.#idleMs = opts.idleMs ?? 60_000;
     this.#perPrincipal = opts.perPrincipal ?? 32;
     this.#now = opts.now ?? Date.now;
+  }
+
+  /** Reads open now (tests, status). */
+  get open(): number {
+    return this.#reads.size;
+  }
+
+  /** Closes every open read (harness shutdown). */
+  close(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    for (const read of this.#reads.values()) read.bytes.return?.().catch(() => undefined);
+    this.#reads.clear();
   }
 
   async handle(req: ApiSnapshotReadRequest, caller: Caller): Promise<ApiSnapshotReadResult> {
@@ -63,6 +78,7 @@ export class SnapshotReads {
     const cursor = req.cursor ?? randomUUID();
     if (done) this.#reads.delete(cursor);
     else this.#reads.set(cursor, read);
+    this.#keepSweeping();
     return { runId: read.runId, step: read.step, digest: read.digest, data: data.toString('base64'), done, ...(done ? {} : { cursor }) };
   }
 
@@ -94,6 +110,16 @@ export class SnapshotReads {
     return { principal: caller.principal, runId: req.runId, step: snap.step, what: req.what, digest: snap.digest, bytes, rest: Buffer.alloc(0), usedAt: this.#now() };
   }
 
+  #keepSweeping(): void {
+    if (this.#reads.size === 0) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    } else if (!this.#sweeper) {
+      this.#sweeper = setInterval(() => this.#sweep(), Math.max(1000, this.#idleMs / 2));
+      this.#sweeper.unref();
+    }
+  }
+
   /** Drops reads idle for longer than `idleMs` (their streams are closed). */
   #sweep(): void {
     const oldest = this.#now() - this.#idleMs;
@@ -102,6 +128,7 @@ export class SnapshotReads {
       this.#reads.delete(cursor);
       read.bytes.return?.().catch(() => undefined);
     }
+    if (this.#reads.size === 0) this.#keepSweeping();
   }
 }
 
